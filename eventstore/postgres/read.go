@@ -1,0 +1,103 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/dotmac/ledger/eventstore"
+)
+
+const envelopeColumns = `position, event_id, stream_id, version, type, schema_version, data, metadata, hash`
+
+// ReadStream implements eventstore.Store.
+func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, dir eventstore.Direction, limit int) ([]eventstore.Envelope, error) {
+	if err := eventstore.ValidateStreamID(stream); err != nil {
+		return nil, err
+	}
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	if from > 1<<62 {
+		return nil, &eventstore.InvalidInputError{Field: "from", Reason: fmt.Sprintf("version %d is out of range", from)}
+	}
+	var q string
+	switch {
+	case dir == eventstore.Backwards && from == eventstore.EndOfStream:
+		q = `SELECT ` + envelopeColumns + ` FROM es_events WHERE stream_id = $1 AND $2::bigint >= 0 ORDER BY version DESC LIMIT $3`
+	case dir == eventstore.Backwards:
+		q = `SELECT ` + envelopeColumns + ` FROM es_events WHERE stream_id = $1 AND version <= $2 ORDER BY version DESC LIMIT $3`
+	case dir == eventstore.Forwards:
+		q = `SELECT ` + envelopeColumns + ` FROM es_events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`
+	default:
+		return nil, &eventstore.InvalidInputError{Field: "direction", Reason: fmt.Sprintf("unknown direction %d", dir)}
+	}
+	events, err := s.query(ctx, "read stream", limit, q, stream, int64(from), limit) //nolint:gosec // bounded above
+	if err != nil || len(events) > 0 {
+		return events, err
+	}
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM es_events WHERE stream_id = $1)`, stream).Scan(&exists); err != nil {
+		return nil, classify("read stream", err)
+	}
+	if !exists {
+		return nil, fmt.Errorf("read %q: %w", stream, eventstore.ErrStreamNotFound)
+	}
+	return events, nil
+}
+
+// ReadAll implements eventstore.Store.
+func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Envelope, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	return s.query(ctx, "read all", limit,
+		`SELECT `+envelopeColumns+` FROM es_events WHERE position > $1 ORDER BY position LIMIT $2`, int64(after), limit) //nolint:gosec // positions fit
+}
+
+func checkLimit(limit int) error {
+	if limit < 1 || limit > eventstore.MaxReadLimit {
+		return &eventstore.InvalidInputError{Field: "limit", Reason: fmt.Sprintf("%d, must be between 1 and %d", limit, eventstore.MaxReadLimit)}
+	}
+	return nil
+}
+
+func (s *Store) query(ctx context.Context, op string, capacity int, sql string, args ...any) ([]eventstore.Envelope, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, classify(op, err)
+	}
+	out, err := ScanEnvelopes(rows, capacity)
+	if err != nil {
+		return nil, classify(op, err)
+	}
+	return out, nil
+}
+
+// ScanEnvelopes reads rows selected with the columns position, event_id, stream_id, version,
+// type, schema_version, data, metadata, hash (in that order) into envelopes, and closes rows.
+// Projections and audit use it to read es_events in bulk with their own queries.
+func ScanEnvelopes(rows pgx.Rows, capacity int) ([]eventstore.Envelope, error) {
+	defer rows.Close()
+	out := make([]eventstore.Envelope, 0, min(capacity, 1024))
+	var (
+		pos, version int64
+		id           pgtype.UUID
+		schema       int32
+	)
+	for rows.Next() {
+		var e eventstore.Envelope
+		if err := rows.Scan(&pos, &id, &e.StreamID, &version, &e.Type, &schema, &e.Data, &e.RawMetadata, &e.Hash); err != nil {
+			return nil, err
+		}
+		e.Position, e.Version, e.SchemaVersion, e.ID = eventstore.Position(pos), uint64(version), int(schema), id.Bytes //nolint:gosec // stored values are positive
+		if err := json.Unmarshal(e.RawMetadata, &e.Metadata); err != nil {
+			return nil, fmt.Errorf("decode metadata at position %d: %w", pos, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

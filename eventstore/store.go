@@ -1,0 +1,162 @@
+// Package eventstore defines the append-only event store every other package builds on: the
+// Store port, the envelope each stored event travels in, the typed errors backends return, the
+// per-stream hash chain, and the codec that turns stored payloads into current event types.
+//
+// Backends live in subpackages (postgres, kurrentdb) and all pass the same conformance suite
+// (package conformance).
+package eventstore
+
+import (
+	"context"
+	"fmt"
+)
+
+// Position is a place in the global feed ($all). Positions grow strictly in commit order; a
+// reader that has processed every event up to and including position p resumes with
+// ReadAll(p, ...). Position 0 is "before the first event".
+type Position uint64
+
+// Direction tells ReadStream which way to read.
+type Direction int
+
+const (
+	// Forwards reads from the given version towards the end of the stream.
+	Forwards Direction = iota
+	// Backwards reads from the given version towards the start of the stream.
+	Backwards
+)
+
+func (d Direction) String() string {
+	if d == Backwards {
+		return "backwards"
+	}
+	return "forwards"
+}
+
+// EndOfStream, passed as the start version of a backwards read, starts at the newest event.
+const EndOfStream uint64 = 0
+
+// Limits every backend enforces. Each is checked before anything is written.
+const (
+	// MaxStreamIDBytes is the longest stream id accepted.
+	MaxStreamIDBytes = 200
+	// MaxTypeNameBytes is the longest event type name accepted.
+	MaxTypeNameBytes = 200
+	// MaxEventDataBytes is the largest JSON payload one event may carry (data only).
+	MaxEventDataBytes = 1 << 20
+	// MaxEventsPerAppend is the most events one Append call may carry.
+	MaxEventsPerAppend = 10_000
+	// MaxReadLimit is the most events one ReadStream or ReadAll call returns.
+	MaxReadLimit = 10_000
+)
+
+// Store is the event store port. Implementations must be safe for concurrent use.
+//
+// Versions are 1-based: the first event of a stream has version 1, and a stream's version is
+// the version of its last event.
+type Store interface {
+	// Append atomically appends events to the end of stream if the stream's current version
+	// matches expected. On success every event is durable and has a global position; on any
+	// error none is stored. A version mismatch returns *WrongExpectedVersionError (matching
+	// ErrWrongExpectedVersion). Appending events whose ids are already stored, to the same
+	// stream in the same order, returns the result of the first append and stores nothing.
+	Append(ctx context.Context, stream string, expected ExpectedVersion, events ...EventData) (AppendResult, error)
+
+	// ReadStream returns up to limit events of stream starting at version from (inclusive),
+	// in the given direction. A backwards read from EndOfStream starts at the newest event.
+	// A stream with no events returns ErrStreamNotFound.
+	ReadStream(ctx context.Context, stream string, from uint64, dir Direction, limit int) ([]Envelope, error)
+
+	// ReadAll returns up to limit events with a position greater than after, in global
+	// order. It never skips a committed event and never returns one twice.
+	ReadAll(ctx context.Context, after Position, limit int) ([]Envelope, error)
+
+	// SubscribeAll returns a subscription that yields every event with a position greater
+	// than after: first those already stored (catch-up), then new ones as they commit (live).
+	SubscribeAll(ctx context.Context, after Position) (Subscription, error)
+
+	// Head returns the position of the newest committed event (0 when the store is empty).
+	Head(ctx context.Context) (Position, error)
+}
+
+// Subscription is a resumable, ordered view of the global feed.
+type Subscription interface {
+	// Next blocks until at least one event after the subscription's place is committed, and
+	// returns those available (at most a backend-chosen batch size), in global order. It
+	// returns ctx.Err() when ctx ends and ErrSubscriptionClosed after Close.
+	Next(ctx context.Context) ([]Envelope, error)
+	// Position is the position of the last event Next returned (or the starting point).
+	Position() Position
+	// Close releases the subscription. It is safe to call more than once.
+	Close() error
+}
+
+// ExpectedVersion is the optimistic-concurrency condition of an Append.
+type ExpectedVersion struct {
+	kind    expectKind
+	version uint64
+}
+
+type expectKind uint8
+
+const (
+	expectAny expectKind = iota
+	expectNoStream
+	expectStreamExists
+	expectExact
+)
+
+// Any appends whatever the stream's state.
+func Any() ExpectedVersion { return ExpectedVersion{kind: expectAny} }
+
+// NoStream appends only if the stream has no events.
+func NoStream() ExpectedVersion { return ExpectedVersion{kind: expectNoStream} }
+
+// StreamExists appends only if the stream has at least one event.
+func StreamExists() ExpectedVersion { return ExpectedVersion{kind: expectStreamExists} }
+
+// Exact appends only if the stream's version (its last event's version) is v. Exact(0) is
+// the same as NoStream.
+func Exact(v uint64) ExpectedVersion {
+	if v == 0 {
+		return NoStream()
+	}
+	return ExpectedVersion{kind: expectExact, version: v}
+}
+
+// IsAny, IsNoStream, IsStreamExists and ExactVersion let backends inspect the condition.
+func (e ExpectedVersion) IsAny() bool          { return e.kind == expectAny }
+func (e ExpectedVersion) IsNoStream() bool     { return e.kind == expectNoStream }
+func (e ExpectedVersion) IsStreamExists() bool { return e.kind == expectStreamExists }
+
+// ExactVersion returns the expected version and true when the condition is Exact.
+func (e ExpectedVersion) ExactVersion() (uint64, bool) {
+	return e.version, e.kind == expectExact
+}
+
+// Check reports whether a stream at version current (0 = no stream) satisfies the condition.
+func (e ExpectedVersion) Check(current uint64) bool {
+	switch e.kind {
+	case expectNoStream:
+		return current == 0
+	case expectStreamExists:
+		return current > 0
+	case expectExact:
+		return current == e.version
+	default:
+		return true
+	}
+}
+
+func (e ExpectedVersion) String() string {
+	switch e.kind {
+	case expectNoStream:
+		return "no stream"
+	case expectStreamExists:
+		return "stream exists"
+	case expectExact:
+		return fmt.Sprintf("version %d", e.version)
+	default:
+		return "any"
+	}
+}

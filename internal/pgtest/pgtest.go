@@ -1,0 +1,153 @@
+// Package pgtest gives each integration test its own PostgreSQL schema, so tests and packages
+// run in parallel against the one real server without seeing each other's rows.
+//
+// The server is TEST_DATABASE_URL, else DATABASE_URL, else postgres://postgres@127.0.0.1:5432.
+// Tests use the database dotmac_test on it, created when missing. Under `go test -short` the
+// integration tests are skipped (make test-unit); otherwise an unreachable server fails them.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dotmac/ledger/internal/db"
+	"github.com/dotmac/ledger/internal/migrate"
+)
+
+// Database is the database the tests use on the server.
+const Database = "dotmac_test"
+
+var ensureOnce sync.Once
+var ensureErr error
+
+// ServerURL returns the URL of the test database (without a schema).
+func ServerURL(tb testing.TB) string {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("integration test: needs PostgreSQL (skipped with -short)")
+	}
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		base = os.Getenv("DATABASE_URL")
+	}
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatalf("pgtest: parse server url: %v", err)
+	}
+	admin := *u
+	u.Path = "/" + Database
+	ensureOnce.Do(func() { ensureErr = ensureDatabase(admin.String(), Database) })
+	if ensureErr != nil {
+		tb.Fatalf("pgtest: %v", ensureErr)
+	}
+	return u.String()
+}
+
+// SchemaURL creates a fresh schema for tb, dropped when tb ends, and returns a URL whose
+// connections use it as their search_path.
+func SchemaURL(tb testing.TB) string {
+	tb.Helper()
+	base := ServerURL(tb)
+	schema := schemaName(tb.Name())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		tb.Fatalf("pgtest: connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		tb.Fatalf("pgtest: create schema: %v", err)
+	}
+	tb.Cleanup(func() { dropSchema(tb, base, schema) })
+	u, _ := url.Parse(base)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Pool returns a pool on a fresh schema with sets migrated; closed and dropped when tb ends.
+func Pool(tb testing.TB, sets ...migrate.Set) *pgxpool.Pool {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pool, err := db.Open(ctx, SchemaURL(tb), db.Options{AppName: "dotmac-test", MaxConns: 24})
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	tb.Cleanup(pool.Close)
+	if err := migrate.Up(ctx, pool, sets...); err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	return pool
+}
+
+func dropSchema(tb testing.TB, base, schema string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		tb.Logf("pgtest: drop schema %s: %v", schema, err)
+		return
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+		tb.Logf("pgtest: drop schema %s: %v", schema, err)
+	}
+}
+
+var unsafeChars = regexp.MustCompile(`[^a-z0-9_]+`)
+
+func schemaName(testName string) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := unsafeChars.ReplaceAllString(strings.ToLower(testName), "_")
+	if len(name) > 40 {
+		name = name[len(name)-40:]
+	}
+	return "t_" + strings.Trim(name, "_") + "_" + hex.EncodeToString(b[:])
+}
+
+func ensureDatabase(adminURL, name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return fmt.Errorf("connect to the test server (set TEST_DATABASE_URL to point elsewhere): %w", err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return fmt.Errorf("look up test database: %w", err)
+	}
+	if exists {
+		return nil
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "42P04" || pgErr.Code == "23505") {
+		return nil // created by a parallel test binary
+	}
+	if err != nil {
+		return fmt.Errorf("create test database: %w", err)
+	}
+	return nil
+}
