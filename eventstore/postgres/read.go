@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -90,13 +89,17 @@ func ScanEnvelopes(rows pgx.Rows, capacity int) ([]eventstore.Envelope, error) {
 	)
 	for rows.Next() {
 		var e eventstore.Envelope
-		if err := rows.Scan(&pos, &id, &e.StreamID, &version, &e.Type, &schema, &e.Data, &e.RawMetadata, &e.Hash); err != nil {
+		var data, meta []byte // not json.RawMessage: pgx would run those through json.Unmarshal
+		if err := rows.Scan(&pos, &id, &e.StreamID, &version, &e.Type, &schema, &data, &meta, &e.Hash); err != nil {
 			return nil, err
 		}
+		e.Data, e.RawMetadata = data, meta
 		e.Position, e.Version, e.SchemaVersion, e.ID = eventstore.Position(pos), uint64(version), int(schema), id.Bytes //nolint:gosec // stored values are positive
-		if err := json.Unmarshal(e.RawMetadata, &e.Metadata); err != nil {
-			return nil, fmt.Errorf("decode metadata at position %d: %w", pos, err)
+		md, err := eventstore.DecodeMetadata(e.RawMetadata)
+		if err != nil {
+			return nil, fmt.Errorf("position %d: %w", pos, err)
 		}
+		e.Metadata = md
 		out = append(out, e)
 	}
 	return out, rows.Err()
