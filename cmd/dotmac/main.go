@@ -1,0 +1,45 @@
+// Command dotmac is the one binary of DotMac Ledger: serve the APIs and projectors, migrate
+// the database, mint development tokens, and (as the other commands land) administer
+// projections, audit the ledger, seed demo data and benchmark.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRoot().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dotmac:", err)
+		var ec exitCoder
+		if errors.As(err, &ec) {
+			os.Exit(ec.ExitCode())
+		}
+		os.Exit(1)
+	}
+}
+
+// exitCoder lets a command choose its exit status (audit verify exits 2 on findings).
+type exitCoder interface{ ExitCode() int }
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "dotmac",
+		Short:         "DotMac Ledger: the event-sourced billing ledger of the DotMac ISP Framework",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	g := &globalFlags{}
+	g.bind(root)
+	root.AddCommand(newServe(g), newMigrate(g), newToken(g))
+	return root
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/postgres"
+	"github.com/dotmac/ledger/internal/auth"
+	"github.com/dotmac/ledger/internal/httpx"
+)
+
+// Roles a serve process can play; the default plays all of them.
+const (
+	roleCommand   = "command"
+	roleQuery     = "query"
+	roleProjector = "projector"
+)
+
+var allRoles = []string{roleCommand, roleQuery, roleProjector}
+
+type serveFlags struct {
+	db          dbFlags
+	key         keyFlags
+	commandAddr string
+	queryAddr   string
+	eventStore  string
+	kurrentURL  string
+	roles       string
+	devTenant   string
+	readyMaxLag time.Duration
+}
+
+func newServe(g *globalFlags) *cobra.Command {
+	f := &serveFlags{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the command API, the query API and the projectors (all roles by default)",
+		Long: `Serve runs DotMac Ledger. With no flags it plays every role in one process: the command API
+(writes, :8080), the query API (reads, :8081) and the projectors that keep the read models.
+It finds PostgreSQL (DATABASE_URL, else 127.0.0.1:5432, else a private cluster it starts under
+--data-dir/postgres), creates the database if missing and applies migrations first.
+
+Every flag can also be set through the environment variable named in its description.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), g, f) },
+	}
+	fs := cmd.Flags()
+	f.db.bind(fs)
+	f.key.bind(cmd)
+	stringFlag(fs, &f.commandAddr, "command-addr", "DOTMAC_COMMAND_ADDR", ":8080", "listen address of the command API")
+	stringFlag(fs, &f.queryAddr, "query-addr", "DOTMAC_QUERY_ADDR", ":8081", "listen address of the query API")
+	stringFlag(fs, &f.eventStore, "eventstore", "DOTMAC_EVENTSTORE", "postgres", "event store backend: postgres or kurrentdb")
+	stringFlag(fs, &f.kurrentURL, "kurrentdb-url", "KURRENTDB_URL", "", "KurrentDB connection string, with --eventstore kurrentdb (e.g. esdb://127.0.0.1:2113?tls=false)")
+	stringFlag(fs, &f.roles, "role", "DOTMAC_ROLE", strings.Join(allRoles, ","), "comma-separated roles to play: command, query, projector")
+	boolFlag(fs, &f.key.production, "production", "DOTMAC_PRODUCTION", false, "refuse to start without a configured JWT key")
+	stringFlag(fs, &f.devTenant, "dev-tenant", "DOTMAC_DEV_TENANT", "demo", "tenant of the development token printed when no JWT key is configured")
+	durationFlag(fs, &f.readyMaxLag, "ready-max-lag", "DOTMAC_READY_MAX_LAG", 30*time.Second, "/readyz fails while a projection is further behind the head than this")
+	return cmd
+}
+
+func (f *serveFlags) parseRoles() ([]string, error) {
+	var roles []string
+	for _, r := range strings.Split(f.roles, ",") {
+		r = strings.TrimSpace(r)
+		if r == "" {
+			continue
+		}
+		if !slices.Contains(allRoles, r) {
+			return nil, fmt.Errorf("unknown role %q: use %s", r, strings.Join(allRoles, ", "))
+		}
+		roles = append(roles, r)
+	}
+	if len(roles) == 0 {
+		return nil, fmt.Errorf("no role to play: use --role with %s", strings.Join(allRoles, ", "))
+	}
+	return roles, nil
+}
+
+func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	roles, err := f.parseRoles()
+	if err != nil {
+		return err
+	}
+	key, keySource, err := f.key.load(g)
+	if err != nil {
+		return err
+	}
+	dbase, err := openDatabase(ctx, log, g, &f.db, true)
+	if err != nil {
+		return err
+	}
+	defer dbase.close(log)
+	store, closeStore, err := openEventStore(ctx, log, f, dbase)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+
+	sys := &system{log: log, pool: dbase.pool, store: store, key: key, registry: newRegistry(), health: httpx.NewHealth()}
+	sys.health.Add("database", func(ctx context.Context) error { return dbase.pool.Ping(ctx) })
+	sys.health.Add("eventstore", func(ctx context.Context) error { _, err := store.Head(ctx); return err })
+	servers := map[string]*http.Server{}
+	if slices.Contains(roles, roleCommand) {
+		servers[roleCommand] = httpx.NewServer(f.commandAddr, sys.handler(roleCommand, nil))
+	}
+	if slices.Contains(roles, roleQuery) {
+		servers[roleQuery] = httpx.NewServer(f.queryAddr, sys.handler(roleQuery, nil))
+	}
+	log.Info().Strs("roles", roles).Str("database", string(dbase.source)).Str("eventstore", f.eventStore).
+		Str("jwt_key", string(keySource)).Msg("dotmac serving")
+	if keySource == auth.FromDevKey {
+		announceDevKey(log, key, f)
+	}
+	return httpx.Serve(ctx, log, servers)
+}
+
+// system is what the roles share.
+type system struct {
+	log      zerolog.Logger
+	pool     interface{ Ping(context.Context) error }
+	store    eventstore.Store
+	key      *auth.Key
+	registry *prometheus.Registry
+	health   *httpx.Health
+}
+
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// handler builds one API's handler: health and metrics, then the API's own routes (mount).
+func (s *system) handler(api string, mount func(*mux.Router)) http.Handler {
+	r := mux.NewRouter()
+	r.Use(httpx.TagRoute)
+	s.health.Mount(r, s.registry)
+	if mount != nil {
+		mount(r)
+	}
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		httpx.WriteProblem(w, req, httpx.NotFound("no such endpoint: "+req.Method+" "+req.URL.Path))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		httpx.WriteProblem(w, req, &httpx.Problem{Type: "/problems/method-not-allowed", Title: "Method not allowed",
+			Status: http.StatusMethodNotAllowed, Detail: req.Method + " is not served at " + req.URL.Path})
+	})
+	return httpx.Observe(s.log.With().Str("api", api).Logger(), httpx.NewHTTPMetrics(s.registry, api), r)
+}
+
+// openEventStore opens the configured backend over the database.
+func openEventStore(ctx context.Context, log zerolog.Logger, f *serveFlags, dbase *database) (eventstore.Store, func(), error) {
+	switch f.eventStore {
+	case "postgres":
+		s, err := postgres.Open(ctx, dbase.pool, postgres.Config{Logger: log})
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, s.Close, nil
+	default:
+		return nil, nil, fmt.Errorf("event store %q: use postgres or kurrentdb", f.eventStore)
+	}
+}
+
+// announceDevKey says loudly that a development key is in use and prints a token to try the
+// APIs with.
+func announceDevKey(log zerolog.Logger, key *auth.Key, f *serveFlags) {
+	tok, err := key.Mint(auth.Principal{Subject: "dev", Tenant: f.devTenant, Permissions: []string{auth.All}}, time.Now(), 24*time.Hour)
+	if err != nil {
+		log.Warn().Err(err).Msg("could not mint a development token")
+		return
+	}
+	log.Warn().Msg("NO JWT KEY CONFIGURED: using a generated development key. Set DOTMAC_JWT_SECRET or DOTMAC_JWT_PUBLIC_KEY (and --production) for real use.")
+	fmt.Fprintf(os.Stderr, `
+  Development token (tenant %q, every permission, valid 24h; mint more with: bin/dotmac token --tenant %s --perm '*'):
+
+    export TOKEN=%s
+    curl -s -H "Authorization: Bearer $TOKEN" http://%s/v1/customers
+
+`, f.devTenant, f.devTenant, tok, displayAddr(f.queryAddr))
+}
+
+func displayAddr(addr string) string {
+	if strings.HasPrefix(addr, ":") {
+		return "localhost" + addr
+	}
+	return addr
+}

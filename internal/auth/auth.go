@@ -1,0 +1,197 @@
+// Package auth verifies and mints the bearer JWTs both APIs accept. A token names a subject,
+// a tenant and permissions; every endpoint requires one permission, and every read or write
+// is scoped to the token's tenant.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/dotmac/ledger/internal/httpx"
+)
+
+// Permission names, as they appear in a token's "permissions" claim. "*" grants every one.
+const (
+	CustomersWrite     = "customers:write"
+	CustomersRead      = "customers:read"
+	PlansWrite         = "plans:write"
+	PlansRead          = "plans:read"
+	ServicesWrite      = "services:write"
+	ServicesRead       = "services:read"
+	InvoicesWrite      = "invoices:write"
+	InvoicesRead       = "invoices:read"
+	PaymentsWrite      = "payments:write"
+	PaymentsRead       = "payments:read"
+	CreditNotesWrite   = "creditnotes:write"
+	BillingRunsWrite   = "billingruns:write"
+	LedgerRead         = "ledger:read"
+	ReportsRead        = "reports:read"
+	AuditRead          = "audit:read"
+	ProjectionsRead    = "projections:read"
+	ProjectionsRebuild = "projections:rebuild"
+	All                = "*"
+)
+
+// Known lists every permission, for `dotmac token --help` and validation.
+var Known = []string{CustomersWrite, CustomersRead, PlansWrite, PlansRead, ServicesWrite, ServicesRead,
+	InvoicesWrite, InvoicesRead, PaymentsWrite, PaymentsRead, CreditNotesWrite, BillingRunsWrite,
+	LedgerRead, ReportsRead, AuditRead, ProjectionsRead, ProjectionsRebuild, All}
+
+// Claims is the token body.
+type Claims struct {
+	jwt.RegisteredClaims
+	Tenant      string   `json:"tenant"`
+	Permissions []string `json:"permissions"`
+}
+
+// Principal is the authenticated caller.
+type Principal struct {
+	Subject     string
+	Tenant      string
+	Permissions []string
+}
+
+// Can reports whether p holds perm (or "*").
+func (p Principal) Can(perm string) bool {
+	return slices.Contains(p.Permissions, perm) || slices.Contains(p.Permissions, All)
+}
+
+var tenantPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// ValidTenant reports whether t is a well-formed tenant id.
+func ValidTenant(t string) bool { return tenantPattern.MatchString(t) }
+
+// Key is the verification (and, for HS256 and RS256 private keys, signing) material.
+type Key struct {
+	method jwt.SigningMethod
+	verify any // []byte or *rsa.PublicKey
+	sign   any // []byte or *rsa.PrivateKey; nil when only verifying
+	issuer string
+	leeway time.Duration
+}
+
+// Issuer is the "iss" of the tokens this system mints and accepts.
+const Issuer = "dotmac-ledger"
+
+// HS256 returns a key for a shared secret (at least 32 bytes).
+func HS256(secret []byte) (*Key, error) {
+	if len(secret) < 32 {
+		return nil, fmt.Errorf("the JWT secret has %d bytes; use at least 32", len(secret))
+	}
+	return &Key{method: jwt.SigningMethodHS256, verify: secret, sign: secret, issuer: Issuer, leeway: 30 * time.Second}, nil
+}
+
+// RS256 returns a verifying key from a PEM public key (or a private key, which can also sign).
+func RS256(pemBytes []byte) (*Key, error) {
+	if priv, err := jwt.ParseRSAPrivateKeyFromPEM(pemBytes); err == nil {
+		return &Key{method: jwt.SigningMethodRS256, verify: &priv.PublicKey, sign: priv, issuer: Issuer, leeway: 30 * time.Second}, nil
+	}
+	pub, err := jwt.ParseRSAPublicKeyFromPEM(pemBytes)
+	if err != nil {
+		return nil, fmt.Errorf("parse RS256 key: %w", err)
+	}
+	return &Key{method: jwt.SigningMethodRS256, verify: pub, issuer: Issuer, leeway: 30 * time.Second}, nil
+}
+
+// Errors from Verify.
+var (
+	ErrNoToken      = errors.New("no bearer token")
+	ErrInvalidToken = errors.New("invalid token")
+	ErrCannotSign   = errors.New("this key can only verify")
+)
+
+// Verify checks a raw token and returns its principal.
+func (k *Key) Verify(raw string) (Principal, error) {
+	var c Claims
+	_, err := jwt.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return k.verify, nil },
+		jwt.WithValidMethods([]string{k.method.Alg()}), jwt.WithIssuer(k.issuer), jwt.WithLeeway(k.leeway),
+		jwt.WithExpirationRequired())
+	if err != nil {
+		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	if !ValidTenant(c.Tenant) {
+		return Principal{}, fmt.Errorf("%w: tenant %q is not a valid tenant id", ErrInvalidToken, c.Tenant)
+	}
+	if c.Subject == "" {
+		return Principal{}, fmt.Errorf("%w: no subject", ErrInvalidToken)
+	}
+	return Principal{Subject: c.Subject, Tenant: c.Tenant, Permissions: c.Permissions}, nil
+}
+
+// Mint signs a token for p valid for ttl from now.
+func (k *Key) Mint(p Principal, now time.Time, ttl time.Duration) (string, error) {
+	if k.sign == nil {
+		return "", ErrCannotSign
+	}
+	if !ValidTenant(p.Tenant) {
+		return "", fmt.Errorf("tenant %q: use 1 to 63 of a-z, 0-9, '_' and '-', starting with a letter or digit", p.Tenant)
+	}
+	c := Claims{
+		RegisteredClaims: jwt.RegisteredClaims{Subject: p.Subject, Issuer: k.issuer,
+			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl))},
+		Tenant: p.Tenant, Permissions: p.Permissions,
+	}
+	return jwt.NewWithClaims(k.method, c).SignedString(k.sign)
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// From returns the request's principal.
+func From(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// Authenticate is middleware that requires a valid bearer token, answering 401 otherwise,
+// and records the principal in the context and the request's log Info.
+func (k *Key) Authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		raw, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || raw == "" {
+			httpx.WriteProblem(w, r, httpx.Unauthorized("send Authorization: Bearer <token>"))
+			return
+		}
+		p, err := k.Verify(strings.TrimSpace(raw))
+		if err != nil {
+			httpx.WriteProblem(w, r, httpx.Unauthorized(err.Error()))
+			return
+		}
+		info := httpx.InfoFrom(r.Context())
+		info.Tenant, info.Subject = p.Tenant, p.Subject
+		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+	})
+}
+
+// Require wraps h so that it answers 403 unless the principal holds perm. It must run inside
+// Authenticate.
+func Require(perm string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := From(r.Context())
+		if !ok {
+			httpx.WriteProblem(w, r, httpx.Unauthorized("no principal"))
+			return
+		}
+		if !p.Can(perm) {
+			httpx.WriteProblem(w, r, httpx.Forbidden(perm))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// RequireFunc is Require for a handler function.
+func RequireFunc(perm string, f http.HandlerFunc) http.Handler { return Require(perm, f) }

@@ -1,0 +1,94 @@
+package auth
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// KeySource says where LoadKey found the key.
+type KeySource string
+
+// Where a key can come from.
+const (
+	FromSecret    KeySource = "DOTMAC_JWT_SECRET"
+	FromPublicKey KeySource = "DOTMAC_JWT_PUBLIC_KEY"
+	FromDevKey    KeySource = "development key"
+)
+
+// KeyConfig is the configuration LoadKey reads.
+type KeyConfig struct {
+	// Secret is an HS256 shared secret (DOTMAC_JWT_SECRET).
+	Secret string
+	// PublicKey is an RS256 PEM key, or the path of a file holding one (DOTMAC_JWT_PUBLIC_KEY).
+	PublicKey string
+	// DevKeyFile holds the generated development secret (default ./var/dev-jwt-secret).
+	DevKeyFile string
+	// Production refuses to fall back to a development key.
+	Production bool
+}
+
+// ErrNoKeyInProduction: --production without a configured key.
+var ErrNoKeyInProduction = errors.New("production mode needs DOTMAC_JWT_SECRET or DOTMAC_JWT_PUBLIC_KEY")
+
+// LoadKey returns the configured key; with none configured (and not in production) it loads
+// or creates a development secret in DevKeyFile, so that restarts and `dotmac token` agree.
+func LoadKey(c KeyConfig) (*Key, KeySource, error) {
+	switch {
+	case c.Secret != "" && c.PublicKey != "":
+		return nil, "", errors.New("set DOTMAC_JWT_SECRET or DOTMAC_JWT_PUBLIC_KEY, not both")
+	case c.Secret != "":
+		k, err := HS256([]byte(c.Secret))
+		return k, FromSecret, err
+	case c.PublicKey != "":
+		pemBytes := []byte(c.PublicKey)
+		if !strings.Contains(c.PublicKey, "-----BEGIN") {
+			b, err := os.ReadFile(c.PublicKey)
+			if err != nil {
+				return nil, "", fmt.Errorf("read DOTMAC_JWT_PUBLIC_KEY file: %w", err)
+			}
+			pemBytes = b
+		}
+		k, err := RS256(pemBytes)
+		return k, FromPublicKey, err
+	case c.Production:
+		return nil, "", ErrNoKeyInProduction
+	}
+	secret, err := devSecret(c.DevKeyFile)
+	if err != nil {
+		return nil, "", err
+	}
+	k, err := HS256(secret)
+	return k, FromDevKey, err
+}
+
+// DefaultDevKeyFile is where the development secret lives.
+const DefaultDevKeyFile = "var/dev-jwt-secret"
+
+func devSecret(path string) ([]byte, error) {
+	if path == "" {
+		path = DefaultDevKeyFile
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		s := strings.TrimSpace(string(b))
+		if len(s) >= 32 {
+			return []byte(s), nil
+		}
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, fmt.Errorf("generate development key: %w", err)
+	}
+	secret := hex.EncodeToString(raw[:])
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("store development key: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("store development key: %w", err)
+	}
+	return []byte(secret), nil
+}

@@ -1,0 +1,99 @@
+package httpx
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// DefaultBodyLimit is the largest request body the APIs read (1 MiB).
+const DefaultBodyLimit int64 = 1 << 20
+
+// DecodeJSON reads r's body (at most limit bytes) into dst, rejecting unknown fields,
+// trailing data and a non-JSON content type. Errors are *Problem values (400 or 413) that
+// name the offending field where encoding/json says which one it is.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		return &Problem{Type: "/problems/unsupported-media-type", Title: "Unsupported media type", Status: http.StatusUnsupportedMediaType,
+			Detail: "send application/json, not " + ct}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return TooLarge(limit)
+		}
+		return BadRequest("could not read the request body: " + err.Error())
+	}
+	return DecodeJSONBytes(body, dst)
+}
+
+// DecodeJSONBytes is DecodeJSON over bytes already read.
+func DecodeJSONBytes(body []byte, dst any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return BadRequest("the request body is empty; send a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonProblem(err)
+	}
+	if dec.More() {
+		return BadRequest("the body holds more than one JSON value")
+	}
+	return nil
+}
+
+func jsonProblem(err error) *Problem {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return BadRequest(fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, syn))
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "(body)"
+		}
+		return BadRequest("a field has the wrong type", FieldError{Field: field, Reason: fmt.Sprintf("must be %s, got %s", jsonKind(typ.Type.Kind().String()), typ.Value)})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return BadRequest("the body has a field this endpoint does not know", FieldError{Field: name, Reason: "unknown field"})
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return BadRequest("malformed JSON: the body ends too early")
+	default:
+		var fe interface{ FieldErrors() []FieldError }
+		if errors.As(err, &fe) {
+			return BadRequest("some fields are invalid", fe.FieldErrors()...)
+		}
+		return BadRequest("malformed JSON: " + err.Error())
+	}
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "a string"
+	case "int", "int32", "int64", "uint", "uint32", "uint64":
+		return "an integer"
+	case "bool":
+		return "true or false"
+	case "slice":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	default:
+		return k
+	}
+}
+
+// WriteJSON writes v with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
