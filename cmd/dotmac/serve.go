@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
@@ -112,15 +113,33 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 	}
 	defer closeStore()
 
-	sys := &system{log: log, pool: dbase.pool, store: store, key: key, registry: newRegistry(), health: httpx.NewHealth()}
+	sys := &system{log: log, pool: dbase.pool, store: store, key: key, registry: newRegistry(),
+		health: httpx.NewHealth(), flags: f}
 	sys.health.Add("database", func(ctx context.Context) error { return dbase.pool.Ping(ctx) })
 	sys.health.Add("eventstore", func(ctx context.Context) error { _, err := store.Head(ctx); return err })
+
+	// Each role's wiring lives in its own file: wire_command.go, wire_query.go, wire_projector.go.
+	if slices.Contains(roles, roleProjector) {
+		stop, err := startProjector(ctx, sys)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	servers := map[string]*http.Server{}
 	if slices.Contains(roles, roleCommand) {
-		servers[roleCommand] = httpx.NewServer(f.commandAddr, sys.handler(roleCommand, nil))
+		mount, err := commandRoutes(ctx, sys)
+		if err != nil {
+			return err
+		}
+		servers[roleCommand] = httpx.NewServer(f.commandAddr, sys.handler(roleCommand, mount))
 	}
 	if slices.Contains(roles, roleQuery) {
-		servers[roleQuery] = httpx.NewServer(f.queryAddr, sys.handler(roleQuery, nil))
+		mount, err := queryRoutes(ctx, sys)
+		if err != nil {
+			return err
+		}
+		servers[roleQuery] = httpx.NewServer(f.queryAddr, sys.handler(roleQuery, mount))
 	}
 	log.Info().Strs("roles", roles).Str("database", string(dbase.source)).Str("eventstore", f.eventStore).
 		Str("jwt_key", string(keySource)).Msg("dotmac serving")
@@ -133,11 +152,12 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 // system is what the roles share.
 type system struct {
 	log      zerolog.Logger
-	pool     interface{ Ping(context.Context) error }
+	pool     *pgxpool.Pool
 	store    eventstore.Store
 	key      *auth.Key
 	registry *prometheus.Registry
 	health   *httpx.Health
+	flags    *serveFlags
 }
 
 func newRegistry() *prometheus.Registry {
