@@ -1,0 +1,101 @@
+package domain
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Currency is an ISO 4217 currency this ledger knows the minor units of. The zero Currency is
+// invalid; get one from ParseCurrency.
+type Currency struct {
+	code string
+}
+
+// minorUnits is the number of decimal places of each supported currency (ISO 4217).
+var minorUnits = map[string]int32{
+	"AUD": 2, "BHD": 3, "BRL": 2, "CAD": 2, "CHF": 2, "CNY": 2, "DKK": 2, "EUR": 2,
+	"GBP": 2, "GHS": 2, "HKD": 2, "INR": 2, "IQD": 3, "JOD": 3, "JPY": 0, "KES": 2,
+	"KRW": 0, "KWD": 3, "LYD": 3, "MXN": 2, "NGN": 2, "NOK": 2, "NZD": 2, "OMR": 3,
+	"PLN": 2, "SEK": 2, "SGD": 2, "TND": 3, "TZS": 2, "UGX": 0, "USD": 2, "XAF": 0,
+	"XOF": 0, "ZAR": 2,
+}
+
+// ParseCurrency returns the currency with the given upper-case ISO 4217 code ("USD"). An
+// unknown or lower-case code is an *InvalidValueError.
+func ParseCurrency(code string) (Currency, error) {
+	if _, ok := minorUnits[code]; !ok {
+		return Currency{}, invalid("currency", code, "not a supported ISO 4217 code")
+	}
+	return Currency{code: code}, nil
+}
+
+// Currencies returns the codes of every supported currency, sorted.
+func Currencies() []string {
+	codes := make([]string, 0, len(minorUnits))
+	for c := range minorUnits {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	return codes
+}
+
+// Code returns the ISO 4217 code, or "" for the zero Currency.
+func (c Currency) Code() string { return c.code }
+
+// String returns the code, or "(no currency)" for the zero Currency.
+func (c Currency) String() string {
+	if c.code == "" {
+		return "(no currency)"
+	}
+	return c.code
+}
+
+// IsZero reports whether c is the zero (invalid) Currency.
+func (c Currency) IsZero() bool { return c.code == "" }
+
+// MinorUnits returns the number of decimal places amounts in c have: 2 for USD, 0 for JPY,
+// 3 for BHD. It is 0 for the zero Currency.
+func (c Currency) MinorUnits() int32 { return minorUnits[c.code] }
+
+// MarshalJSON encodes the code as a JSON string, and the zero Currency as null.
+func (c Currency) MarshalJSON() ([]byte, error) {
+	if c.IsZero() {
+		return []byte("null"), nil
+	}
+	return json.Marshal(c.code)
+}
+
+// UnmarshalJSON decodes a code written by MarshalJSON; null gives the zero Currency.
+func (c *Currency) UnmarshalJSON(data []byte) error {
+	return unmarshalNullable(data, c, ParseCurrency)
+}
+
+// unmarshalNullable decodes a JSON string with parse into *dst, or leaves the zero value for
+// null. It is how every validated value type in this package reads JSON.
+func unmarshalNullable[T any](data []byte, dst *T, parse func(string) (T, error)) error {
+	var zero T
+	if strings.TrimSpace(string(data)) == "null" {
+		*dst = zero
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("%w: want a JSON string or null: %w", ErrInvalid, err)
+	}
+	v, err := parse(s)
+	if err != nil {
+		return err
+	}
+	*dst = v
+	return nil
+}
+
+// marshalNullable encodes s as a JSON string, or null when zero is true.
+func marshalNullable(s string, zero bool) ([]byte, error) {
+	if zero {
+		return []byte("null"), nil
+	}
+	return json.Marshal(s)
+}
