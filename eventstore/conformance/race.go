@@ -90,7 +90,7 @@ func testRaceGlobalFeed(t *testing.T, newStore Factory, cfg RaceConfig) {
 
 // raceWriter appends batches of 1 to 4 events until the shared budget is spent.
 func raceWriter(ctx context.Context, s eventstore.Store, streams []string, seed uint64, remaining *atomic.Int64, committed *sync.Map) error {
-	rng := rand.New(rand.NewPCG(seed, 0x5eed)) //nolint:gosec // test data
+	rng := rand.New(rand.NewPCG(seed, 0x5eed)) // #nosec G404 -- reproducible test data, not secrets
 	known := map[string]uint64{}
 	for {
 		n := int64(1 + rng.IntN(4))
@@ -227,7 +227,7 @@ func testRaceCancelledAppends(t *testing.T, newStore Factory) {
 		go func() {
 			defer wg.Done()
 			a := attempt{stream: streamName(t, "cancel"), events: newEvents(i, 1+i%5)}
-			actx, cancel := context.WithTimeout(ctx, time.Duration(rand.IntN(3000))*time.Microsecond) //nolint:gosec // jitter
+			actx, cancel := context.WithTimeout(ctx, time.Duration(rand.IntN(3000))*time.Microsecond) // #nosec G404 -- test jitter
 			_, a.err = s.Append(actx, a.stream, eventstore.NoStream(), a.events...)
 			cancel()
 			attempts[i] = a

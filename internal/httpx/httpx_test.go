@@ -156,7 +156,7 @@ func TestServeFinishesInFlightRequests(t *testing.T) {
 	got := make(chan error, 1)
 	go func() {
 		for range 50 {
-			resp, err = http.Get("http://" + addr + "/") //nolint:noctx // test
+			resp, err = http.Get("http://" + addr + "/")
 			if err == nil {
 				break
 			}

@@ -60,7 +60,9 @@ func (p Problem) MarshalJSON() ([]byte, error) {
 	if len(ext) <= 2 {
 		return base, nil
 	}
-	out := append(base[:len(base)-1], ',')
+	out := make([]byte, 0, len(base)+len(ext))
+	out = append(out, base[:len(base)-1]...)
+	out = append(out, ',')
 	return append(out, ext[1:]...), nil
 }
 

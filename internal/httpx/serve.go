@@ -33,8 +33,9 @@ func NewServer(addr string, h http.Handler) *http.Server {
 // to ShutdownTimeout to finish.
 func Serve(ctx context.Context, log zerolog.Logger, servers map[string]*http.Server) error {
 	listeners := map[string]net.Listener{}
+	var lc net.ListenConfig
 	for name, s := range servers {
-		ln, err := net.Listen("tcp", s.Addr)
+		ln, err := lc.Listen(ctx, "tcp", s.Addr)
 		if err != nil {
 			for _, l := range listeners {
 				_ = l.Close()
