@@ -25,7 +25,7 @@ ARGS        ?=
 # Anything else is fixed, or suppressed at the line with `// #nosec Gxxx -- reason`.
 GOSEC_EXCLUDE ?= G104,G115
 
-.PHONY: help build run test test-unit test-integration fuzz lint format check security bench \
+.PHONY: help build run test test-unit test-integration fuzz lint format check security bench bench-go \
 	clean clean-data db-stop
 
 help: ## List the targets
@@ -64,7 +64,10 @@ check: ## Fail on unformatted files, then go vet and lint
 security: ## gosec over non-test code (excluded rules and why: see GOSEC_EXCLUDE in the Makefile)
 	$(TOOL) gosec -quiet -color=false -exclude-generated -exclude=$(GOSEC_EXCLUDE) $(PKGS)
 
-bench: ## Benchmarks of ./eventstore/... (more: BENCH_PKGS='./eventstore/... ./projections/...')
+bench: ## Event-store benchmarks beside pgbench's single-row insert baseline (scripts/bench-eventstore.sh)
+	scripts/bench-eventstore.sh
+
+bench-go: ## Every Go benchmark in BENCH_PKGS (default ./eventstore/...)
 	$(GO) test -run '^$$' -bench . $(BENCH_FLAGS) $(BENCH_PKGS)
 
 clean: ## Remove bin/ and the Go test cache (./var is kept: see clean-data)
