@@ -35,7 +35,7 @@ func TestDateArithmetic(t *testing.T) {
 	if date("2026-01-10").DaysUntil(date("2026-02-01")) != 22 || date("2026-02-01").DaysUntil(date("2026-01-10")) != -22 {
 		t.Error("DaysUntil")
 	}
-	if !d.After(date("2026-01-30")) || !date("2026-01-30").Before(d) || d.Compare(d) != 0 {
+	if !d.After(date("2026-01-30")) || !date("2026-01-30").Before(d) || d.Compare(date("2026-01-31")) != 0 {
 		t.Error("Compare")
 	}
 	// DateOf takes the UTC date of an instant.

@@ -133,3 +133,15 @@ func equalMaps(a, b reflect.Value) bool {
 	}
 	return true
 }
+
+// asError is errors.As, for tests that only need the yes or no.
+func asError[T error](err error, target *T) bool { return errors.As(err, target) }
+
+// eventAs returns e as a T, panicking if it is another event: a broken fixture.
+func eventAs[T domain.Event](e domain.Event) T {
+	v, ok := e.(T)
+	if !ok {
+		panic(fmt.Sprintf("got %T, want %T", e, v))
+	}
+	return v
+}

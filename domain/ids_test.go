@@ -6,8 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dotmac/ledger/domain"
 	"github.com/google/uuid"
+
+	"github.com/dotmac/ledger/domain"
 )
 
 func TestParseIDs(t *testing.T) {
@@ -58,7 +59,7 @@ func TestParseIDs(t *testing.T) {
 
 func TestIDsSortByTime(t *testing.T) {
 	a, b := customerID(1), customerID(2)
-	if a.Compare(b) != -1 || b.Compare(a) != 1 || a.Compare(a) != 0 {
+	if a.Compare(b) != -1 || b.Compare(a) != 1 || a.Compare(customerID(1)) != 0 {
 		t.Error("Compare")
 	}
 }

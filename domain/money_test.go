@@ -5,8 +5,9 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/dotmac/ledger/domain"
 	"github.com/shopspring/decimal"
+
+	"github.com/dotmac/ledger/domain"
 )
 
 func TestParseMoney(t *testing.T) {

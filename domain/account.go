@@ -1,0 +1,177 @@
+package domain
+
+import (
+	"slices"
+	"time"
+)
+
+// AccountState is a customer's account: the consistency boundary for money. It composes the
+// customer profile with the customer's invoices, payments and credit notes, the customer
+// credit balance, and the periods already billed. Build it only with FoldAccount/ApplyAccount.
+type AccountState struct {
+	Customer    CustomerState
+	Invoices    map[InvoiceID]InvoiceState
+	Payments    map[PaymentID]PaymentState
+	CreditNotes map[CreditNoteID]CreditNoteState
+	// Credit is the customer credit balance (journal account 2200); it is never negative.
+	Credit Money
+	// BilledPeriods maps each period billed by a recurring invoice to that invoice.
+	BilledPeriods map[Period]InvoiceID
+	// IssuedCount counts invoices issued so far (the last IssueOrder given).
+	IssuedCount int
+}
+
+// OpenInvoices returns the issued, not fully settled invoices, oldest first (earliest issue
+// date, then issue order): the order payments settle them in.
+func (a AccountState) OpenInvoices() []InvoiceState {
+	var open []InvoiceState
+	for _, inv := range a.Invoices {
+		if inv.IsOpen() {
+			open = append(open, inv)
+		}
+	}
+	slices.SortFunc(open, InvoiceState.olderThan)
+	return open
+}
+
+// Receivable returns the sum outstanding on open invoices (journal account 1100).
+func (a AccountState) Receivable() (Money, error) {
+	total := Zero(a.Customer.Currency)
+	for _, inv := range a.OpenInvoices() {
+		var err error
+		if total, err = total.Add(inv.Outstanding); err != nil {
+			return Money{}, err
+		}
+	}
+	return total, nil
+}
+
+// Balance returns what the customer owes: Receivable minus Credit (AR 1100 − customer
+// credit 2200). A negative balance is money the ISP owes the customer.
+func (a AccountState) Balance() (Money, error) {
+	ar, err := a.Receivable()
+	if err != nil {
+		return Money{}, err
+	}
+	return ar.Sub(a.Credit)
+}
+
+// AccountCommand is a command on a customer's account stream: RegisterCustomer,
+// UpdateCustomerContact, DeactivateCustomer, CreateInvoice, AddInvoiceLine, IssueInvoice,
+// VoidInvoice, MarkInvoiceOverdue, GenerateRecurringInvoice, RecordPayment, RefundPayment or
+// IssueCreditNote.
+type AccountCommand interface {
+	accountCommand()
+}
+
+func (RegisterCustomer) accountCommand()         {}
+func (UpdateCustomerContact) accountCommand()    {}
+func (DeactivateCustomer) accountCommand()       {}
+func (CreateInvoice) accountCommand()            {}
+func (AddInvoiceLine) accountCommand()           {}
+func (IssueInvoice) accountCommand()             {}
+func (VoidInvoice) accountCommand()              {}
+func (MarkInvoiceOverdue) accountCommand()       {}
+func (GenerateRecurringInvoice) accountCommand() {}
+func (RecordPayment) accountCommand()            {}
+func (RefundPayment) accountCommand()            {}
+func (IssueCreditNote) accountCommand()          {}
+
+// DecideAccount decides cmd against the account a at instant now and returns the events to
+// append (none when the command changes nothing), or a typed error: see each command's
+// documentation. Every command except RegisterCustomer needs a registered customer
+// (*NotFoundError otherwise).
+func DecideAccount(a AccountState, cmd AccountCommand, now time.Time) ([]Event, error) {
+	if reg, ok := cmd.(RegisterCustomer); ok {
+		return decideRegisterCustomer(a.Customer, reg, now)
+	}
+	if !a.Customer.Registered() {
+		return nil, &NotFoundError{Entity: "customer", ID: "(account not registered)"}
+	}
+	switch c := cmd.(type) {
+	case UpdateCustomerContact:
+		return decideUpdateCustomerContact(a.Customer, c, now)
+	case DeactivateCustomer:
+		return decideDeactivateCustomer(a.Customer, c, now)
+	case CreateInvoice:
+		return a.decideCreateInvoice(c.InvoiceID, Period{}, c.Lines, now)
+	case GenerateRecurringInvoice:
+		return a.decideGenerateRecurringInvoice(c, now)
+	case RecordPayment:
+		return decideRecordPayment(a, c, now)
+	case RefundPayment:
+		return decideRefundPayment(a, c, now)
+	case IssueCreditNote:
+		return decideIssueCreditNote(a, c, now)
+	}
+	return a.decideOnInvoice(cmd, now)
+}
+
+// decideOnInvoice handles the commands that act on one existing invoice.
+func (a AccountState) decideOnInvoice(cmd AccountCommand, now time.Time) ([]Event, error) {
+	customer := a.Customer.ID
+	switch c := cmd.(type) {
+	case AddInvoiceLine:
+		return withInvoice(a, c.InvoiceID, func(inv InvoiceState) ([]Event, error) {
+			return decideAddInvoiceLine(inv, customer, c, now)
+		})
+	case IssueInvoice:
+		return withInvoice(a, c.InvoiceID, func(inv InvoiceState) ([]Event, error) {
+			if !a.Customer.Active() {
+				return nil, &CustomerInactiveError{Customer: customer}
+			}
+			return decideIssueInvoice(inv, issueContext{customer: customer, credit: a.Credit, numbers: a.invoiceNumbers()}, c, now)
+		})
+	case VoidInvoice:
+		return withInvoice(a, c.InvoiceID, func(inv InvoiceState) ([]Event, error) {
+			return decideVoidInvoice(inv, customer, c, now)
+		})
+	case MarkInvoiceOverdue:
+		return withInvoice(a, c.InvoiceID, func(inv InvoiceState) ([]Event, error) {
+			return decideMarkInvoiceOverdue(inv, customer, now)
+		})
+	}
+	return nil, invalid("account command", typeName(cmd), "unknown")
+}
+
+// withInvoice runs decide on invoice id, or returns a *NotFoundError.
+func withInvoice(a AccountState, id InvoiceID, decide func(InvoiceState) ([]Event, error)) ([]Event, error) {
+	inv, ok := a.Invoices[id]
+	if !ok {
+		return nil, &NotFoundError{Entity: "invoice", ID: id.String()}
+	}
+	return decide(inv)
+}
+
+// invoiceNumbers maps every invoice number used in the account to its invoice.
+func (a AccountState) invoiceNumbers() map[string]InvoiceID {
+	numbers := make(map[string]InvoiceID, len(a.Invoices))
+	for _, inv := range a.Invoices {
+		if inv.Number != "" {
+			numbers[inv.Number] = inv.ID
+		}
+	}
+	return numbers
+}
+
+// decideCreateInvoice opens a draft for an active customer; period is set for recurring
+// invoices only.
+func (a AccountState) decideCreateInvoice(id InvoiceID, period Period, inputs []LineInput, now time.Time) ([]Event, error) {
+	if !a.Customer.Active() {
+		return nil, &CustomerInactiveError{Customer: a.Customer.ID}
+	}
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	if _, ok := a.Invoices[id]; ok {
+		return nil, &AlreadyExistsError{Entity: "invoice", ID: id.String()}
+	}
+	lines, err := newInvoiceLines(id, inputs, a.Customer.Currency)
+	if err != nil {
+		return nil, err
+	}
+	return []Event{InvoiceCreated{
+		CustomerID: a.Customer.ID, InvoiceID: id, Currency: a.Customer.Currency,
+		Period: period, Lines: lines, CreatedAt: now.UTC(),
+	}}, nil
+}

@@ -1,0 +1,237 @@
+package domain
+
+import "maps"
+
+// FoldAccount rebuilds an account from its stream, oldest event first. An event that cannot
+// apply returns an error wrapping ErrInvariant, with the event's index.
+func FoldAccount(events []Event) (AccountState, error) {
+	return fold(AccountState{}, events, ApplyAccount)
+}
+
+// ApplyAccount folds one event of the account stream onto a and returns the new state; a is
+// not modified. Every money amount in the event must be in the account's currency and every
+// event must name the account's customer; any event that cannot apply returns a and an error
+// wrapping ErrInvariant.
+func ApplyAccount(a AccountState, e Event) (AccountState, error) {
+	next, err := applyAccount(a, e)
+	if err != nil {
+		return a, asInvariant(e, err)
+	}
+	return next, nil
+}
+
+func applyAccount(a AccountState, e Event) (AccountState, error) {
+	if err := a.checkBelongs(e); err != nil {
+		return a, err
+	}
+	switch e := e.(type) {
+	case CustomerRegistered, CustomerContactUpdated, CustomerDeactivated:
+		return a.applyCustomer(e)
+	case InvoiceCreated:
+		return a.applyInvoiceCreated(e)
+	case InvoiceLineAdded:
+		return a.applyToInvoice(e.InvoiceID, e)
+	case InvoiceIssued:
+		return a.applyInvoiceIssued(e)
+	case InvoiceVoided:
+		return a.applyToInvoice(e.InvoiceID, e)
+	case InvoiceMarkedOverdue:
+		return a.applyToInvoice(e.InvoiceID, e)
+	case PaymentRecorded:
+		return a.applyPaymentRecorded(e)
+	case PaymentRefunded:
+		return a.applyPaymentRefunded(e)
+	case CreditNoteIssued:
+		return a.applyCreditNoteIssued(e)
+	}
+	return a, invariantf("%s is not an account event", e.EventType())
+}
+
+// checkBelongs requires e to be an account event of this account's customer.
+func (a AccountState) checkBelongs(e Event) error {
+	ae, ok := e.(accountEvent)
+	switch {
+	case !ok:
+		return invariantf("%s is not an account event", e.EventType())
+	case !a.Customer.Registered():
+		if _, opening := e.(CustomerRegistered); !opening {
+			return invariantf("%s before CustomerRegistered", e.EventType())
+		}
+	case ae.accountCustomer() != a.Customer.ID:
+		return invariantf("%s of customer %s in the account of %s", e.EventType(), ae.accountCustomer(), a.Customer.ID)
+	}
+	return nil
+}
+
+func (a AccountState) applyCustomer(e Event) (AccountState, error) {
+	c, err := applyCustomer(a.Customer, e)
+	if err != nil {
+		return a, err
+	}
+	if _, opening := e.(CustomerRegistered); opening {
+		a.Credit = Zero(c.Currency)
+	}
+	a.Customer = c
+	return a, nil
+}
+
+func (a AccountState) applyInvoiceCreated(e InvoiceCreated) (AccountState, error) {
+	if _, exists := a.Invoices[e.InvoiceID]; exists || e.Currency != a.Customer.Currency {
+		return a, invariantf("invoice %s created twice or in %s", e.InvoiceID, e.Currency)
+	}
+	inv, err := applyInvoice(InvoiceState{}, e)
+	if err != nil {
+		return a, err
+	}
+	if !e.Period.IsZero() {
+		a.BilledPeriods = withEntry(a.BilledPeriods, e.Period, e.InvoiceID)
+	}
+	a.Invoices = withEntry(a.Invoices, e.InvoiceID, inv)
+	return a, nil
+}
+
+// applyToInvoice applies an event that concerns invoice id alone.
+func (a AccountState) applyToInvoice(id InvoiceID, e Event) (AccountState, error) {
+	inv, ok := a.Invoices[id]
+	if !ok {
+		return a, invariantf("%s for unknown invoice %s", e.EventType(), id)
+	}
+	inv, err := applyInvoice(inv, e)
+	if err != nil {
+		return a, err
+	}
+	a.Invoices = withEntry(a.Invoices, id, inv)
+	return a, nil
+}
+
+// applyInvoiceIssued makes the invoice final and moves CreditApplied out of customer credit.
+func (a AccountState) applyInvoiceIssued(e InvoiceIssued) (AccountState, error) {
+	credit, err := a.Credit.Sub(e.CreditApplied)
+	if err != nil || credit.IsNegative() {
+		return a, invariantf("invoice %s applies %s of credit %s", e.InvoiceID, e.CreditApplied, a.Credit)
+	}
+	a.IssuedCount++
+	next, err := a.applyToInvoice(e.InvoiceID, e)
+	if err != nil {
+		return a, err
+	}
+	inv := next.Invoices[e.InvoiceID]
+	inv.IssueOrder = a.IssuedCount
+	next.Invoices[e.InvoiceID] = inv // next.Invoices is already a private copy
+	next.Credit = credit
+	return next, nil
+}
+
+// applyPaymentRecorded records the payment, settles its allocations and adds the unapplied
+// rest to customer credit.
+func (a AccountState) applyPaymentRecorded(e PaymentRecorded) (AccountState, error) {
+	if _, exists := a.Payments[e.PaymentID]; exists {
+		return a, invariantf("payment %s recorded twice", e.PaymentID)
+	}
+	p, err := applyPayment(PaymentState{}, e)
+	if err != nil {
+		return a, err
+	}
+	allocated := Zero(a.Customer.Currency)
+	invoices := maps.Clone(a.Invoices)
+	for _, al := range e.Allocations {
+		if _, ok := invoices[al.InvoiceID]; !ok {
+			return a, invariantf("payment %s settles unknown invoice %s", e.PaymentID, al.InvoiceID)
+		}
+		if invoices[al.InvoiceID], err = invoices[al.InvoiceID].settle(al.Amount, false); err != nil {
+			return a, err
+		}
+		if allocated, err = allocated.Add(al.Amount); err != nil {
+			return a, invariantf("payment %s: %v", e.PaymentID, err)
+		}
+	}
+	if err := checkSum(e.Amount, allocated, e.Unapplied); err != nil {
+		return a, invariantf("payment %s: %v", e.PaymentID, err)
+	}
+	if a.Credit, err = a.Credit.Add(e.Unapplied); err != nil {
+		return a, invariantf("payment %s: %v", e.PaymentID, err)
+	}
+	a.Invoices, a.Payments = invoices, withEntry(a.Payments, e.PaymentID, p)
+	return a, nil
+}
+
+// applyPaymentRefunded takes the refund out of the payment's refundable amount and out of
+// customer credit.
+func (a AccountState) applyPaymentRefunded(e PaymentRefunded) (AccountState, error) {
+	p, err := applyPayment(a.Payments[e.PaymentID], e)
+	if err != nil {
+		return a, err
+	}
+	credit, err := a.Credit.Sub(e.Amount)
+	if err != nil || credit.IsNegative() {
+		return a, invariantf("refund of %s with customer credit %s", e.Amount, a.Credit)
+	}
+	a.Credit, a.Payments = credit, withEntry(a.Payments, e.PaymentID, p)
+	return a, nil
+}
+
+// applyCreditNoteIssued settles the credited invoice, or adds to customer credit.
+func (a AccountState) applyCreditNoteIssued(e CreditNoteIssued) (AccountState, error) {
+	if _, exists := a.CreditNotes[e.CreditNoteID]; exists {
+		return a, invariantf("credit note %s issued twice", e.CreditNoteID)
+	}
+	cn, err := applyCreditNote(CreditNoteState{}, e)
+	if err != nil {
+		return a, err
+	}
+	if e.InvoiceID.IsZero() {
+		if a.Credit, err = a.Credit.Add(e.Total); err != nil {
+			return a, invariantf("credit note %s: %v", e.CreditNoteID, err)
+		}
+	} else {
+		inv, ok := a.Invoices[e.InvoiceID]
+		if !ok {
+			return a, invariantf("credit note %s for unknown invoice %s", e.CreditNoteID, e.InvoiceID)
+		}
+		if inv, err = inv.settle(e.Total, true); err != nil {
+			return a, err
+		}
+		a.Invoices = withEntry(a.Invoices, e.InvoiceID, inv)
+	}
+	a.CreditNotes = withEntry(a.CreditNotes, e.CreditNoteID, cn)
+	return a, nil
+}
+
+// checkSum returns an error unless total = a + b.
+func checkSum(total, a, b Money) error {
+	sum, err := a.Add(b)
+	if err != nil {
+		return err
+	}
+	if !sum.Equal(total) {
+		return invalid("sum", sum.String(), "does not equal "+total.String())
+	}
+	return nil
+}
+
+// withEntry returns a copy of m with k set to v; m itself is not modified, so states that
+// share m stay unchanged (Apply never modifies the state it is given).
+func withEntry[K comparable, V any](m map[K]V, k K, v V) map[K]V {
+	out := make(map[K]V, len(m)+1)
+	maps.Copy(out, m)
+	out[k] = v
+	return out
+}
+
+// accountEvent is an event of the account stream; each names the account's customer.
+type accountEvent interface {
+	Event
+	accountCustomer() CustomerID
+}
+
+func (e CustomerRegistered) accountCustomer() CustomerID     { return e.CustomerID }
+func (e CustomerContactUpdated) accountCustomer() CustomerID { return e.CustomerID }
+func (e CustomerDeactivated) accountCustomer() CustomerID    { return e.CustomerID }
+func (e InvoiceCreated) accountCustomer() CustomerID         { return e.CustomerID }
+func (e InvoiceLineAdded) accountCustomer() CustomerID       { return e.CustomerID }
+func (e InvoiceIssued) accountCustomer() CustomerID          { return e.CustomerID }
+func (e InvoiceVoided) accountCustomer() CustomerID          { return e.CustomerID }
+func (e InvoiceMarkedOverdue) accountCustomer() CustomerID   { return e.CustomerID }
+func (e PaymentRecorded) accountCustomer() CustomerID        { return e.CustomerID }
+func (e PaymentRefunded) accountCustomer() CustomerID        { return e.CustomerID }
+func (e CreditNoteIssued) accountCustomer() CustomerID       { return e.CustomerID }

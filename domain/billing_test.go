@@ -1,0 +1,221 @@
+package domain_test
+
+import (
+	"testing"
+
+	"github.com/dotmac/ledger/domain"
+)
+
+// withLineIDs numbers the lines from first, as the command side does before invoicing.
+func withLineIDs(lines []domain.LineInput, first int) []domain.LineInput {
+	for i := range lines {
+		lines[i].LineID = lineID(first + i)
+	}
+	return lines
+}
+
+// serviceOn is service n on the plan, provisioned and activated on day, then the extra steps.
+func serviceOn(n int, p domain.DefinePlan, day string, more ...serviceStep) domain.ServiceState {
+	events := serviceHistory(append([]serviceStep{svc(day, provision(n, plan(p), day)), svc(day, domain.ActivateService{})}, more...)...)
+	return must(domain.FoldService(events))
+}
+
+func charges(t *testing.T, p string, services ...domain.ServiceState) []domain.LineInput {
+	t.Helper()
+	lines, err := domain.RecurringCharges(period(p), aliceState(), services)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lines
+}
+
+// Worked example: fiber_100 at 79.99 provisioned on 2026-01-10 bills 22 of January's 31
+// days = 56.77; February is a full month.
+func TestRecurringChargesFirstMonthProrated(t *testing.T) {
+	fiber := serviceOn(1, fiber100(), "2026-01-10")
+	want := []domain.LineInput{{
+		Description: "Fiber 100 (fiber_100) 2026-01, 22 of 31 days", Quantity: qty("1"), UnitPrice: usd("56.77"),
+		TaxRate: rate("0"), ServiceID: serviceID(1), PlanCode: planCode("fiber_100"), Period: period("2026-01"),
+		Proration: &domain.Proration{DaysBilled: 22, DaysInPeriod: 31, FullPrice: usd("79.99")},
+	}}
+	if got := charges(t, "2026-01", fiber); !equal(got, want) {
+		t.Fatalf("January:\n got %+v\nwant %+v", got, want)
+	}
+	february := []domain.LineInput{{
+		Description: "Fiber 100 (fiber_100) 2026-02", Quantity: qty("1"), UnitPrice: usd("79.99"),
+		TaxRate: rate("0"), ServiceID: serviceID(1), PlanCode: planCode("fiber_100"), Period: period("2026-02"),
+	}}
+	if got := charges(t, "2026-02", fiber); !equal(got, february) {
+		t.Fatalf("February:\n got %+v\nwant %+v", got, february)
+	}
+	if got := charges(t, "2025-12", fiber); len(got) != 0 {
+		t.Fatalf("before the start: %+v", got)
+	}
+}
+
+// Worked example: broadband 79.99 plus phone 29.99 is a monthly charge of 109.98.
+func TestRecurringInvoiceBroadbandPlusPhone(t *testing.T) {
+	services := []domain.ServiceState{serviceOn(1, fiber100(), "2025-12-01"), serviceOn(2, phone(), "2025-12-01")}
+	lines := withLineIDs(charges(t, "2026-01", services...), 1)
+	a := must(domain.FoldAccount(history(registered()...)))
+	events := must(domain.DecideAccount(a, domain.GenerateRecurringInvoice{
+		InvoiceID: invoiceID(1), Period: period("2026-01"), Number: "INV-2026-0001", DueDate: date("2026-02-15"), Lines: lines,
+	}, at("2026-02-01")))
+	issued, ok := events[1].(domain.InvoiceIssued)
+	if !ok || !issued.Total.Equal(usd("109.98")) || len(issued.Lines) != 2 || issued.Period != period("2026-01") {
+		t.Fatalf("got %+v", events)
+	}
+}
+
+// Last month prorated: terminated with last day 2026-03-15 bills 15 of 31 days = 38.70.
+func TestRecurringChargesLastMonthProrated(t *testing.T) {
+	fiber := serviceOn(1, fiber100(), "2026-01-01", svc("2026-03-01", domain.TerminateService{LastDay: date("2026-03-15")}))
+	got := charges(t, "2026-03", fiber)
+	if len(got) != 1 || !got[0].UnitPrice.Equal(usd("38.70")) || got[0].Proration.DaysBilled != 15 {
+		t.Fatalf("got %+v", got)
+	}
+	if got := charges(t, "2026-04", fiber); len(got) != 0 {
+		t.Fatalf("after termination: %+v", got)
+	}
+}
+
+// Suspended days are billed only if the plan says so: 10 suspended days of February's 28 on
+// fiber_100 (not billed while suspended) leave 18: 79.99 × 18/28 = 51.42; the phone plan
+// bills while suspended.
+func TestRecurringChargesSkipSuspendedDays(t *testing.T) {
+	suspend := svc("2026-02-10", domain.SuspendService{Reason: domain.SuspensionNonPayment})
+	resume := svc("2026-02-20", domain.ResumeService{})
+	fiber := serviceOn(1, fiber100(), "2026-01-01", suspend, resume)
+	tel := serviceOn(2, phone(), "2026-01-01", suspend, resume)
+	got := charges(t, "2026-02", fiber, tel)
+	if len(got) != 2 || !got[0].UnitPrice.Equal(usd("51.42")) || got[0].Proration.DaysBilled != 18 || !got[1].UnitPrice.Equal(usd("29.99")) {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+// A plan change mid-month: the month's line at the plan in force on its first day, then
+// the change's credit (old plan, unused days) and charge (new plan, remaining days):
+// 79.99 − 41.29 + 61.93 = 100.63.
+func TestRecurringChargesWithPlanChange(t *testing.T) {
+	fiber := serviceOn(1, fiber100(), "2025-12-01", svc("2026-01-16", domain.ChangePlan{NewPlan: plan(fiber500()), EffectiveDate: date("2026-01-16")}))
+	got := charges(t, "2026-01", fiber)
+	proration := func(price string) *domain.Proration {
+		return &domain.Proration{DaysBilled: 16, DaysInPeriod: 31, FullPrice: usd(price)}
+	}
+	want := []domain.LineInput{
+		{Description: "Fiber 100 (fiber_100) 2026-01", Quantity: qty("1"), UnitPrice: usd("79.99"), ServiceID: serviceID(1), PlanCode: planCode("fiber_100"), Period: period("2026-01")},
+		{
+			Description: "Plan change credit: Fiber 100 (fiber_100) 16 of 31 days from 2026-01-16", Quantity: qty("1"), UnitPrice: usd("-41.29"),
+			ServiceID: serviceID(1), PlanCode: planCode("fiber_100"), Period: period("2026-01"), Proration: proration("79.99"),
+		},
+		{
+			Description: "Plan change charge: Fiber 500 (fiber_500) 16 of 31 days from 2026-01-16", Quantity: qty("1"), UnitPrice: usd("61.93"),
+			ServiceID: serviceID(1), PlanCode: planCode("fiber_500"), Period: period("2026-01"), Proration: proration("119.99"),
+		},
+	}
+	if !equal(got, want) {
+		t.Fatalf("\n got %+v\nwant %+v", got, want)
+	}
+	a := must(domain.FoldAccount(history(registered()...)))
+	events := must(domain.DecideAccount(a, domain.GenerateRecurringInvoice{
+		InvoiceID: invoiceID(1), Period: period("2026-01"), Number: "INV-1", DueDate: date("2026-02-15"), Lines: withLineIDs(got, 1),
+	}, at("2026-02-01")))
+	if total := eventAs[domain.InvoiceIssued](events[1]).Total; !total.Equal(usd("100.63")) {
+		t.Fatalf("total %s", total)
+	}
+	// February bills the new plan in full.
+	if feb := charges(t, "2026-02", fiber); len(feb) != 1 || !feb[0].UnitPrice.Equal(usd("119.99")) {
+		t.Fatalf("February %+v", feb)
+	}
+}
+
+// JPY has no minor unit and BHD three: 5000 JPY × 22/31 = 3548.39 → 3548; 25.000 BHD ×
+// 22/31 = 17.7419 → 17.742.
+func TestRecurringChargesRoundPerCurrency(t *testing.T) {
+	for _, tc := range []struct{ price, want string }{{"5000 JPY", "3548 JPY"}, {"25.000 BHD", "17.742 BHD"}} {
+		amount, code := split(tc.price)
+		customer := must(domain.FoldAccount(history(on("2026-01-01", domain.RegisterCustomer{CustomerID: alice, Contact: aliceContact, Currency: currency(code)})))).Customer
+		p := fiber100()
+		p.MonthlyPrice = money(amount, code)
+		events := serviceHistory(
+			svc("2026-01-10", domain.ProvisionService{ServiceID: serviceID(1), Customer: customer, Plan: plan(p), StartDate: date("2026-01-10"), InstallAddress: homeAddress}),
+			svc("2026-01-10", domain.ActivateService{}))
+		lines := must(domain.RecurringCharges(period("2026-01"), customer, []domain.ServiceState{must(domain.FoldService(events))}))
+		wantAmount, wantCode := split(tc.want)
+		if len(lines) != 1 || !lines[0].UnitPrice.Equal(money(wantAmount, wantCode)) {
+			t.Errorf("%s: got %+v", tc.price, lines)
+		}
+	}
+}
+
+func split(s string) (string, string) {
+	for i := range s {
+		if s[i] == ' ' {
+			return s[:i], s[i+1:]
+		}
+	}
+	return s, ""
+}
+
+func TestRecurringChargesRules(t *testing.T) {
+	notActivated := must(domain.FoldService(serviceHistory(svc("2026-01-01", provision(1, plan(fiber100()), "2026-01-01")))))
+	if got := charges(t, "2026-01", notActivated); len(got) != 0 {
+		t.Errorf("a service never activated is not billed: %+v", got)
+	}
+	fiber := serviceOn(1, fiber100(), "2026-01-01")
+	bob := aliceState()
+	bob.ID = customerID(2)
+	if _, err := domain.RecurringCharges(period("2026-01"), bob, []domain.ServiceState{fiber}); err == nil {
+		t.Error("another customer's service was billed")
+	}
+	eur := aliceState()
+	eur.Currency = currency("EUR")
+	if _, err := domain.RecurringCharges(period("2026-01"), eur, []domain.ServiceState{fiber}); err == nil {
+		t.Error("a service in another currency was billed")
+	}
+	if _, err := domain.RecurringCharges(domain.Period{}, aliceState(), nil); err == nil {
+		t.Error("no period")
+	}
+}
+
+// The account refuses a second recurring invoice for the same period, so billing is
+// idempotent per (customer, period) even without the billing run stream.
+func TestGenerateRecurringInvoice(t *testing.T) {
+	lines := func() []domain.LineInput {
+		return withLineIDs(charges(t, "2026-01", serviceOn(1, fiber100(), "2026-01-10")), 1)
+	}
+	generate := func(n int) domain.GenerateRecurringInvoice {
+		return domain.GenerateRecurringInvoice{InvoiceID: invoiceID(n), Period: period("2026-01"), Number: "INV-2026-01-0001", DueDate: date("2026-02-15"), Lines: lines()}
+	}
+	line := wantLine(1, "Fiber 100 (fiber_100) 2026-01, 22 of 31 days", "1", "56.77", "56.77", "0", "0.00")
+	line.ServiceID, line.PlanCode, line.Period = serviceID(1), planCode("fiber_100"), period("2026-01")
+	line.Proration = &domain.Proration{DaysBilled: 22, DaysInPeriod: 31, FullPrice: usd("79.99")}
+	feb1 := at("2026-02-01")
+	runAccount(t, []scenario[domain.AccountCommand]{
+		{
+			name: "one command creates and issues the invoice", given: history(registered()...), when: generate(1), now: feb1,
+			then: []domain.Event{
+				domain.InvoiceCreated{CustomerID: alice, InvoiceID: invoiceID(1), Currency: usdCurrency, Period: period("2026-01"), Lines: []domain.InvoiceLine{line}, CreatedAt: feb1},
+				domain.InvoiceIssued{
+					CustomerID: alice, InvoiceID: invoiceID(1), Number: "INV-2026-01-0001", IssueDate: date("2026-02-01"), DueDate: date("2026-02-15"),
+					Currency: usdCurrency, Period: period("2026-01"), Lines: []domain.InvoiceLine{line},
+					NetTotal: usd("56.77"), TaxTotal: usd("0"), Total: usd("56.77"), CreditApplied: usd("0"), IssuedAt: feb1,
+				},
+			},
+		},
+		{
+			name: "running the same period twice creates nothing new", given: history(steps(registered(), []step{{now: feb1, cmd: generate(1)}})...),
+			when: generate(2), now: feb1,
+			wantErr: &domain.AlreadyBilledError{Customer: alice, Period: period("2026-01"), Invoice: invoiceID(1)},
+		},
+		{
+			name: "a period is required", given: history(registered()...), when: domain.GenerateRecurringInvoice{InvoiceID: invoiceID(1)},
+			wantErr: &domain.InvalidValueError{Field: "period", Value: "", Reason: "missing"},
+		},
+		{
+			name: "an empty recurring invoice is not issued", given: history(registered()...), now: feb1,
+			when:    domain.GenerateRecurringInvoice{InvoiceID: invoiceID(1), Period: period("2026-01"), Number: "INV-1", DueDate: date("2026-02-15")},
+			wantErr: &domain.EmptyInvoiceError{Invoice: invoiceID(1)},
+		},
+	})
+}

@@ -1,0 +1,66 @@
+package domain
+
+import "time"
+
+// Allocation is the part of a payment that settled one invoice.
+type Allocation struct {
+	InvoiceID InvoiceID `json:"invoice_id"`
+	Amount    Money     `json:"amount"`
+}
+
+// PaymentRecorded records money received from the customer. Allocations settle open invoices
+// oldest first; Unapplied (Amount minus the allocations) becomes customer credit, which
+// settles the next invoice when it is issued.
+type PaymentRecorded struct {
+	CustomerID        CustomerID    `json:"customer_id"`
+	PaymentID         PaymentID     `json:"payment_id"`
+	Amount            Money         `json:"amount"`
+	Method            PaymentMethod `json:"method"`
+	ExternalReference string        `json:"external_reference"`
+	ReceivedAt        time.Time     `json:"received_at"`
+	Allocations       []Allocation  `json:"allocations"`
+	Unapplied         Money         `json:"unapplied"`
+	RecordedAt        time.Time     `json:"recorded_at"`
+}
+
+// PaymentRefunded pays money of a payment back to the customer, out of customer credit.
+type PaymentRefunded struct {
+	CustomerID CustomerID `json:"customer_id"`
+	PaymentID  PaymentID  `json:"payment_id"`
+	Amount     Money      `json:"amount"`
+	Reason     string     `json:"reason"`
+	RefundedAt time.Time  `json:"refunded_at"`
+}
+
+// CreditNoteIssued reduces what the customer owes: against an invoice (InvoiceID set) it
+// settles that invoice; against the account (InvoiceID null) it becomes customer credit.
+// Total = Net + Tax, Tax = Net × TaxRate rounded half-up.
+type CreditNoteIssued struct {
+	CustomerID   CustomerID   `json:"customer_id"`
+	CreditNoteID CreditNoteID `json:"credit_note_id"`
+	InvoiceID    InvoiceID    `json:"invoice_id"`
+	Net          Money        `json:"net"`
+	TaxRate      TaxRate      `json:"tax_rate"`
+	Tax          Money        `json:"tax"`
+	Total        Money        `json:"total"`
+	Reason       string       `json:"reason"`
+	IssuedAt     time.Time    `json:"issued_at"`
+}
+
+// EventType returns "PaymentRecorded".
+func (PaymentRecorded) EventType() string { return "PaymentRecorded" }
+
+// SchemaVersion returns 1.
+func (PaymentRecorded) SchemaVersion() int { return 1 }
+
+// EventType returns "PaymentRefunded".
+func (PaymentRefunded) EventType() string { return "PaymentRefunded" }
+
+// SchemaVersion returns 1.
+func (PaymentRefunded) SchemaVersion() int { return 1 }
+
+// EventType returns "CreditNoteIssued".
+func (CreditNoteIssued) EventType() string { return "CreditNoteIssued" }
+
+// SchemaVersion returns 1.
+func (CreditNoteIssued) SchemaVersion() int { return 1 }
