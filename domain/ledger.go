@@ -1,0 +1,66 @@
+package domain
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/shopspring/decimal"
+)
+
+// LedgerTotals accumulates posted entries per account and currency as signed sums (debits
+// positive, credits negative). The zero value is ready to use.
+type LedgerTotals struct {
+	sums map[ledgerKey]decimal.Decimal
+}
+
+type ledgerKey struct {
+	account  AccountCode
+	currency Currency
+}
+
+// Post adds every line of e.
+func (t *LedgerTotals) Post(e JournalEntry) {
+	if t.sums == nil {
+		t.sums = make(map[ledgerKey]decimal.Decimal)
+	}
+	for _, l := range e.lines {
+		k := ledgerKey{l.Account, l.Amount.Currency()}
+		t.sums[k] = t.sums[k].Add(l.Signed())
+	}
+}
+
+// Balance returns the signed sum of account in currency c (debits minus credits).
+func (t LedgerTotals) Balance(account AccountCode, c Currency) Money {
+	return moneyOf(t.sums[ledgerKey{account, c}], c)
+}
+
+// Net returns the signed sum of all accounts in currency c: zero, because every entry
+// balances. Auditors check it at every position of the feed.
+func (t LedgerTotals) Net(c Currency) Money {
+	total := decimal.Zero
+	for k, v := range t.sums {
+		if k.currency == c {
+			total = total.Add(v)
+		}
+	}
+	return moneyOf(total, c)
+}
+
+// Currencies returns the currencies posted so far, sorted by code.
+func (t LedgerTotals) Currencies() []Currency {
+	var out []Currency
+	for k := range t.sums {
+		if !slices.Contains(out, k.currency) {
+			out = append(out, k.currency)
+		}
+	}
+	slices.SortFunc(out, func(a, b Currency) int { return strings.Compare(a.code, b.code) })
+	return out
+}
+
+// CustomerBalance returns AR (1100) minus customer credit (2200) in currency c. When only one
+// customer's entries were posted, it equals that customer's AccountState.Balance.
+func (t LedgerTotals) CustomerBalance(c Currency) Money {
+	// 2200 is a credit-balance account: its signed sum is minus the credit.
+	return moneyOf(t.sums[ledgerKey{AccountReceivable, c}].Add(t.sums[ledgerKey{AccountCustomerCredit, c}]), c)
+}

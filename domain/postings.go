@@ -1,0 +1,107 @@
+package domain
+
+import (
+	"errors"
+
+	"github.com/shopspring/decimal"
+)
+
+// Postings derives the journal entry of event e from e alone, per DESIGN.md's chart:
+//
+//	InvoiceIssued     Dr 1100 total, Cr 4000 net, Cr 2100 tax; and for customer credit
+//	                  applied at issue: Dr 2200 credit applied, Cr 1100 credit applied
+//	InvoiceVoided     the exact reversal of the voided invoice's InvoiceIssued entry
+//	PaymentRecorded   Dr 1000 amount, Cr 1100 allocated, Cr 2200 unapplied
+//	PaymentRefunded   Dr 2200 amount, Cr 1000 amount
+//	CreditNoteIssued  Dr 4900 net, Dr 2100 tax, Cr 1100 total (against an invoice)
+//	                  or Cr 2200 total (against the account)
+//
+// Zero amounts are left out, and a negative amount posts on the other side (an invoice whose
+// credit lines make its tax negative debits 2100). ok is false for events that move no money
+// and for money events whose amounts are all zero. err is non-nil only for an event whose
+// amounts do not balance (a corrupt or hand-made event): it wraps *UnbalancedEntryError.
+func Postings(e Event) (entry JournalEntry, ok bool, err error) {
+	entry, err = postings(e)
+	if errors.Is(err, errNoPosting) || errors.Is(err, ErrEmptyEntry) {
+		return JournalEntry{}, false, nil
+	}
+	if err != nil {
+		return JournalEntry{}, false, err
+	}
+	return entry, true, nil
+}
+
+// errNoPosting marks events that post nothing; Postings turns it into ok == false.
+var errNoPosting = errors.New("no posting")
+
+func postings(e Event) (JournalEntry, error) {
+	switch e := e.(type) {
+	case InvoiceIssued:
+		return invoiceIssuedEntry(e.CustomerID, e.IssueDate, "InvoiceIssued "+e.Number, e.NetTotal, e.TaxTotal, e.Total, e.CreditApplied)
+	case InvoiceVoided:
+		// A void needs nothing settled, so the issue entry had no credit applied.
+		issued, err := invoiceIssuedEntry(e.CustomerID, DateOf(e.VoidedAt), "", e.NetTotal, e.TaxTotal, e.Total, Zero(e.Total.Currency()))
+		return issued.Reversal(DateOf(e.VoidedAt), "InvoiceVoided "+e.Number), err
+	case PaymentRecorded:
+		var b lines
+		b.debit(AccountCash, e.Amount)
+		b.credit(AccountReceivable, sumAllocations(e))
+		b.credit(AccountCustomerCredit, e.Unapplied)
+		return NewJournalEntry(e.CustomerID, DateOf(e.ReceivedAt), "PaymentRecorded "+e.PaymentID.String(), b...)
+	case PaymentRefunded:
+		var b lines
+		b.debit(AccountCustomerCredit, e.Amount)
+		b.credit(AccountCash, e.Amount)
+		return NewJournalEntry(e.CustomerID, DateOf(e.RefundedAt), "PaymentRefunded "+e.PaymentID.String(), b...)
+	case CreditNoteIssued:
+		return creditNoteEntry(e)
+	}
+	return JournalEntry{}, errNoPosting
+}
+
+func invoiceIssuedEntry(customer CustomerID, date Date, memo string, net, tax, total, creditApplied Money) (JournalEntry, error) {
+	var b lines
+	b.debit(AccountReceivable, total)
+	b.credit(AccountServiceRevenue, net)
+	b.credit(AccountTaxPayable, tax)
+	b.debit(AccountCustomerCredit, creditApplied)
+	b.credit(AccountReceivable, creditApplied)
+	return NewJournalEntry(customer, date, memo, b...)
+}
+
+func creditNoteEntry(e CreditNoteIssued) (JournalEntry, error) {
+	var b lines
+	b.debit(AccountRevenueContra, e.Net)
+	b.debit(AccountTaxPayable, e.Tax)
+	if e.InvoiceID.IsZero() {
+		b.credit(AccountCustomerCredit, e.Total)
+	} else {
+		b.credit(AccountReceivable, e.Total)
+	}
+	return NewJournalEntry(e.CustomerID, DateOf(e.IssuedAt), "CreditNoteIssued "+e.CreditNoteID.String(), b...)
+}
+
+// sumAllocations adds a payment's allocations (in the payment's currency).
+func sumAllocations(e PaymentRecorded) Money {
+	total := decimal.Zero
+	for _, a := range e.Allocations {
+		total = total.Add(a.Amount.Amount())
+	}
+	return moneyOf(total, e.Amount.Currency())
+}
+
+// lines collects journal lines, leaving out zero amounts and posting negative amounts on
+// the other side.
+type lines []JournalLine
+
+func (b *lines) debit(account AccountCode, m Money) {
+	switch {
+	case m.IsZero():
+	case m.IsNegative():
+		*b = append(*b, Credit(account, m.Neg()))
+	default:
+		*b = append(*b, Debit(account, m))
+	}
+}
+
+func (b *lines) credit(account AccountCode, m Money) { b.debit(account, m.Neg()) }
