@@ -39,16 +39,20 @@ func (s ServiceState) BillableOn(d Date) bool {
 // zero LineIDs for the caller to fill in (ids are generated outside the domain). For each
 // service:
 //
-//   - one line for the days of p the service is billable (see BillableOn), at the price of
-//     the plan in force on the first of those days, prorated by day when it is fewer than all
-//     days of p: price × days / days in p, rounded half-up (first and last months);
-//   - for each plan change effective in p, a credit line (the old plan's unused days) and a
-//     charge line (the new plan's remaining days), with the amounts recorded on the
-//     ServicePlanChanged event.
+//   - one line for the days of p the service is billable (see BillableOn), prorated by day
+//     when that is fewer than all days of p (first and last months): price × days / days in
+//     p, rounded half-up. The price is that of the plan the period opened with: the plan in
+//     force before the first change taking effect in p, or else the plan of the first
+//     billable day;
+//   - for each plan change taking effect in p, a credit line at the old plan's price and a
+//     charge line at the new plan's price, each for the billable days from the change to the
+//     end of p. When all those days are billable (the normal case) the amounts are exactly
+//     the ServicePlanChanged event's ProrationCredit and ProrationCharge; a later
+//     termination or unbilled suspension in the same month shortens both.
 //
-// A service that is billable on no day of p and has no change in p yields no line. Services
-// must belong to the customer and be priced in its billing currency (*InvalidValueError,
-// *CurrencyMismatchError).
+// Together the lines bill every billable day at the plan in force that day. A service that
+// is billable on no day of p yields no line. Services must belong to the customer and be
+// priced in its billing currency (*InvalidValueError, *CurrencyMismatchError).
 func RecurringCharges(p Period, customer CustomerState, services []ServiceState) ([]LineInput, error) {
 	if p.IsZero() {
 		return nil, invalid("period", "", "missing")
@@ -72,24 +76,43 @@ func RecurringCharges(p Period, customer CustomerState, services []ServiceState)
 
 func serviceCharges(p Period, s ServiceState) ([]LineInput, error) {
 	var lines []LineInput
-	if days, first := billableDays(p, s); days > 0 {
-		line, err := baseCharge(p, s.ID, s.PlanOn(first), days)
+	if days, first := billableDays(p, p.Start(), s); days > 0 {
+		line, err := baseCharge(p, s.ID, s.openingPlan(p, first), days)
 		if err != nil {
 			return nil, err
 		}
 		lines = append(lines, line)
 	}
 	for _, c := range s.PlanChanges {
-		if p.Contains(c.EffectiveDate) {
-			lines = append(lines, planChangeLines(s.ID, c)...)
+		if !p.Contains(c.EffectiveDate) {
+			continue
+		}
+		if days, _ := billableDays(p, c.EffectiveDate, s); days > 0 {
+			change, err := planChangeLines(p, s.ID, c, days)
+			if err != nil {
+				return nil, err
+			}
+			lines = append(lines, change...)
 		}
 	}
 	return lines, nil
 }
 
-// billableDays counts the billable days of p and returns the first of them.
-func billableDays(p Period, s ServiceState) (days int, first Date) {
-	for d := p.Start(); d.Before(p.End()); d = d.AddDays(1) {
+// openingPlan is the plan the period's base line is priced at: the old plan of the first
+// change taking effect in p (the changes are settled by their own lines), or else the plan
+// in force on day.
+func (s ServiceState) openingPlan(p Period, day Date) PlanSnapshot {
+	for _, c := range s.PlanChanges {
+		if p.Contains(c.EffectiveDate) {
+			return c.OldPlan
+		}
+	}
+	return s.PlanOn(day)
+}
+
+// billableDays counts the billable days of p from day from on, and returns the first.
+func billableDays(p Period, from Date, s ServiceState) (days int, first Date) {
+	for d := from; d.Before(p.End()); d = d.AddDays(1) {
 		if s.BillableOn(d) {
 			if days == 0 {
 				first = d
@@ -117,19 +140,22 @@ func baseCharge(p Period, service ServiceID, plan PlanSnapshot, days int) (LineI
 	return line, nil
 }
 
-// planChangeLines are the credit and charge lines of a plan change.
-func planChangeLines(service ServiceID, c ServicePlanChanged) []LineInput {
-	p := c.EffectiveDate.Period()
-	days := fmt.Sprintf("%d of %d days from %s", c.DaysRemaining, c.DaysInPeriod, c.EffectiveDate)
-	line := func(label string, plan PlanSnapshot, amount Money) LineInput {
+// planChangeLines are the credit (old plan) and charge (new plan) lines of a plan change for
+// days billable days from its effective date.
+func planChangeLines(p Period, service ServiceID, c ServicePlanChanged, days int) ([]LineInput, error) {
+	line := func(label string, plan PlanSnapshot) (LineInput, error) {
+		amount, err := plan.MonthlyPrice.Prorate(days, p.Days())
 		return LineInput{
-			Description: fmt.Sprintf("%s: %s (%s) %s", label, plan.Name, plan.Code, days), Quantity: QuantityOne(),
-			UnitPrice: amount, TaxRate: plan.TaxRate, ServiceID: service, PlanCode: plan.Code, Period: p,
-			Proration: &Proration{DaysBilled: c.DaysRemaining, DaysInPeriod: c.DaysInPeriod, FullPrice: plan.MonthlyPrice},
-		}
+			Description: fmt.Sprintf("%s: %s (%s) %d of %d days from %s", label, plan.Name, plan.Code, days, p.Days(), c.EffectiveDate),
+			Quantity:    QuantityOne(), UnitPrice: amount, TaxRate: plan.TaxRate, ServiceID: service, PlanCode: plan.Code, Period: p,
+			Proration: &Proration{DaysBilled: days, DaysInPeriod: p.Days(), FullPrice: plan.MonthlyPrice},
+		}, err
 	}
-	return []LineInput{
-		line("Plan change credit", c.OldPlan, c.ProrationCredit.Neg()),
-		line("Plan change charge", c.NewPlan, c.ProrationCharge),
+	credit, err := line("Plan change credit", c.OldPlan)
+	if err != nil {
+		return nil, err
 	}
+	credit.UnitPrice = credit.UnitPrice.Neg()
+	charge, err := line("Plan change charge", c.NewPlan)
+	return []LineInput{credit, charge}, err
 }

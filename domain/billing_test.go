@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/dotmac/ledger/domain"
 )
@@ -116,17 +117,64 @@ func TestRecurringChargesWithPlanChange(t *testing.T) {
 	if !equal(got, want) {
 		t.Fatalf("\n got %+v\nwant %+v", got, want)
 	}
-	a := must(domain.FoldAccount(history(registered()...)))
-	events := must(domain.DecideAccount(a, domain.GenerateRecurringInvoice{
-		InvoiceID: invoiceID(1), Period: period("2026-01"), Number: "INV-1", DueDate: date("2026-02-15"), Lines: withLineIDs(got, 1),
-	}, at("2026-02-01")))
-	if total := eventAs[domain.InvoiceIssued](events[1]).Total; !total.Equal(usd("100.63")) {
+	if total := recurringTotal(t, "2026-01", fiber); !total.Equal(usd("100.63")) {
 		t.Fatalf("total %s", total)
+	}
+	// The change lines carry exactly the amounts recorded on the event.
+	changed := fiber.PlanChanges[0]
+	if !got[1].UnitPrice.Equal(changed.ProrationCredit.Neg()) || !got[2].UnitPrice.Equal(changed.ProrationCharge) {
+		t.Fatalf("lines %s %s, event %s %s", got[1].UnitPrice, got[2].UnitPrice, changed.ProrationCredit, changed.ProrationCharge)
 	}
 	// February bills the new plan in full.
 	if feb := charges(t, "2026-02", fiber); len(feb) != 1 || !feb[0].UnitPrice.Equal(usd("119.99")) {
 		t.Fatalf("February %+v", feb)
 	}
+}
+
+// A change effective on the 1st: the month opened on the old plan, so the base line is the
+// old plan and the change's lines swap it for the new one: 79.99 − 79.99 + 119.99 = 119.99.
+func TestRecurringChargesWithPlanChangeOnTheFirst(t *testing.T) {
+	fiber := serviceOn(1, fiber100(), "2025-12-01", svc("2026-01-01", domain.ChangePlan{NewPlan: plan(fiber500()), EffectiveDate: date("2026-01-01")}))
+	if total := recurringTotal(t, "2026-01", fiber); !total.Equal(usd("119.99")) {
+		t.Fatalf("total %s", total)
+	}
+}
+
+// A plan change then a termination in the same month: the change's lines cover only the
+// billable days up to the last day. Change on the 16th, last day the 20th: 15 days of
+// fiber_100 and 5 of fiber_500, billed as 51.61 (20 days) − 12.90 + 19.35 (5 days) = 58.06,
+// a cent from the segments' own rounding (38.70 + 19.35).
+func TestRecurringChargesWithPlanChangeThenTermination(t *testing.T) {
+	fiber := serviceOn(1, fiber100(), "2025-12-01",
+		svc("2026-01-16", domain.ChangePlan{NewPlan: plan(fiber500()), EffectiveDate: date("2026-01-16")}),
+		svc("2026-01-16", domain.TerminateService{LastDay: date("2026-01-20")}))
+	lines := charges(t, "2026-01", fiber)
+	want := []string{"51.61", "-12.90", "19.35"}
+	for i, l := range lines {
+		if i >= len(want) || !l.UnitPrice.Equal(usd(want[i])) {
+			t.Fatalf("line %d: %+v", i, l)
+		}
+	}
+	if len(lines) != 3 || lines[1].Proration.DaysBilled != 5 || lines[0].Proration.DaysBilled != 20 {
+		t.Fatalf("got %+v", lines)
+	}
+	if total := recurringTotal(t, "2026-01", fiber); !total.Equal(usd("58.06")) {
+		t.Fatalf("total %s", total)
+	}
+}
+
+// recurringTotal invoices the service's charges for period p on a fresh account.
+func recurringTotal(t *testing.T, p string, services ...domain.ServiceState) domain.Money {
+	t.Helper()
+	a := must(domain.FoldAccount(history(registered()...)))
+	events, err := domain.DecideAccount(a, domain.GenerateRecurringInvoice{
+		InvoiceID: invoiceID(1), Period: period(p), Number: "INV-1", DueDate: period(p).End().AddDays(14),
+		Lines: withLineIDs(charges(t, p, services...), 1),
+	}, period(p).End().Time().Add(9*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eventAs[domain.InvoiceIssued](events[1]).Total
 }
 
 // JPY has no minor unit and BHD three: 5000 JPY × 22/31 = 3548.39 → 3548; 25.000 BHD ×

@@ -60,7 +60,8 @@ type ServiceResumed struct {
 // (the old plan's unused days, credited) and ProrationCharge = NewPlan price × DaysRemaining /
 // DaysInPeriod (the new plan's remaining days, charged), each rounded half-up. DaysRemaining
 // counts EffectiveDate through the end of its month. The recurring invoice of that month
-// carries both as lines.
+// carries both as lines (for fewer days if the service is terminated, or suspended unbilled,
+// later in the month; see RecurringCharges).
 type ServicePlanChanged struct {
 	ServiceID       ServiceID    `json:"service_id"`
 	CustomerID      CustomerID   `json:"customer_id"`

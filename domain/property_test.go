@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"pgregory.net/rapid"
 
 	"github.com/dotmac/ledger/domain"
@@ -303,11 +304,33 @@ func TestServiceProperties(t *testing.T) {
 					t.Fatalf("line %+v", l)
 				}
 			}
+			assertBillsEachDayAtItsPlan(t, s, period(p), lines)
 		}
 		for _, e := range events {
 			assertRoundTrip(t, e)
 		}
 	})
+}
+
+// assertBillsEachDayAtItsPlan checks that a period's lines add up to every billable day
+// billed at the price of the plan in force that day (price / days in period), within the
+// half minor unit each line may round.
+func assertBillsEachDayAtItsPlan(t *rapid.T, s domain.ServiceState, p domain.Period, lines []domain.LineInput) {
+	exact := decimal.Zero
+	for d := p.Start(); d.Before(p.End()); d = d.AddDays(1) {
+		if s.BillableOn(d) {
+			exact = exact.Add(s.PlanOn(d).MonthlyPrice.Amount())
+		}
+	}
+	exact = exact.DivRound(decimal.NewFromInt(int64(p.Days())), 10)
+	billed := decimal.Zero
+	for _, l := range lines {
+		billed = billed.Add(l.UnitPrice.Amount())
+	}
+	tolerance := decimal.New(5, -3).Mul(decimal.NewFromInt(int64(len(lines))))
+	if billed.Sub(exact).Abs().GreaterThan(tolerance) {
+		t.Fatalf("%s: billed %s, the days are worth %s: %+v", p, billed, exact, lines)
+	}
 }
 
 // Prorating a price over the two parts of a split month loses at most one minor unit to
