@@ -107,40 +107,43 @@ func DecideAccount(a AccountState, cmd AccountCommand, now time.Time) ([]Event, 
 	return a.decideOnInvoice(cmd, now)
 }
 
-// decideOnInvoice handles the commands that act on one existing invoice.
+// invoiceCommand is an account command that acts on one existing invoice.
+type invoiceCommand interface {
+	AccountCommand
+	invoice() InvoiceID
+}
+
+func (c AddInvoiceLine) invoice() InvoiceID     { return c.InvoiceID }
+func (c IssueInvoice) invoice() InvoiceID       { return c.InvoiceID }
+func (c VoidInvoice) invoice() InvoiceID        { return c.InvoiceID }
+func (c MarkInvoiceOverdue) invoice() InvoiceID { return c.InvoiceID }
+
+// decideOnInvoice looks up the invoice a command names (*NotFoundError if there is none) and
+// decides the command on it.
 func (a AccountState) decideOnInvoice(cmd AccountCommand, now time.Time) ([]Event, error) {
+	ic, ok := cmd.(invoiceCommand)
+	if !ok {
+		return nil, invalid("account command", typeName(cmd), "unknown")
+	}
+	inv, found := a.Invoices[ic.invoice()]
+	if !found {
+		return nil, &NotFoundError{Entity: "invoice", ID: ic.invoice().String()}
+	}
 	customer := a.Customer.ID
 	switch c := cmd.(type) {
 	case AddInvoiceLine:
-		return withInvoice(a, c.InvoiceID, func(inv InvoiceState) ([]Event, error) {
-			return decideAddInvoiceLine(inv, customer, c, now)
-		})
+		return decideAddInvoiceLine(inv, customer, c, now)
 	case IssueInvoice:
-		return withInvoice(a, c.InvoiceID, func(inv InvoiceState) ([]Event, error) {
-			if !a.Customer.Active() {
-				return nil, &CustomerInactiveError{Customer: customer}
-			}
-			return decideIssueInvoice(inv, issueContext{customer: customer, credit: a.Credit, numbers: a.invoiceNumbers()}, c, now)
-		})
+		if !a.Customer.Active() {
+			return nil, &CustomerInactiveError{Customer: customer}
+		}
+		return decideIssueInvoice(inv, issueContext{customer: customer, credit: a.Credit, numbers: a.invoiceNumbers()}, c, now)
 	case VoidInvoice:
-		return withInvoice(a, c.InvoiceID, func(inv InvoiceState) ([]Event, error) {
-			return decideVoidInvoice(inv, customer, c, now)
-		})
+		return decideVoidInvoice(inv, customer, c, now)
 	case MarkInvoiceOverdue:
-		return withInvoice(a, c.InvoiceID, func(inv InvoiceState) ([]Event, error) {
-			return decideMarkInvoiceOverdue(inv, customer, now)
-		})
+		return decideMarkInvoiceOverdue(inv, customer, now)
 	}
-	return nil, invalid("account command", typeName(cmd), "unknown")
-}
-
-// withInvoice runs decide on invoice id, or returns a *NotFoundError.
-func withInvoice(a AccountState, id InvoiceID, decide func(InvoiceState) ([]Event, error)) ([]Event, error) {
-	inv, ok := a.Invoices[id]
-	if !ok {
-		return nil, &NotFoundError{Entity: "invoice", ID: id.String()}
-	}
-	return decide(inv)
+	return nil, invalid("invoice command", typeName(cmd), "unknown")
 }
 
 // invoiceNumbers maps every invoice number used in the account to its invoice.

@@ -20,6 +20,10 @@ func TestFoldRefusesBrokenHistories(t *testing.T) {
 	wrongCurrency.Unapplied = money("10", "EUR")
 	badTotal := issued
 	badTotal.Total = usd("1")
+	linesTampered := issued
+	linesTampered.Lines = []domain.InvoiceLine{wantLine(1, "Broadband", "1", "1.00", "1.00", "0", "0")}
+	lineWrong := issued
+	lineWrong.Lines = []domain.InvoiceLine{wantLine(1, "Broadband", "2", "79.99", "79.99", "0", "0")}
 	tooMuchCredit := issued
 	tooMuchCredit.CreditApplied = usd("5")
 	cases := []struct {
@@ -35,6 +39,8 @@ func TestFoldRefusesBrokenHistories(t *testing.T) {
 		{"a payment whose parts do not add up", append(base, paymentRecorded(1, "100", "1", allocation(1, "79.99")))},
 		{"money in a foreign currency", append(base, wrongCurrency)},
 		{"totals that do not add up", []domain.Event{registeredEvent, created, badTotal}},
+		{"totals that do not match the lines", []domain.Event{registeredEvent, created, linesTampered}},
+		{"a line that does not add up", []domain.Event{registeredEvent, created, lineWrong}},
 		{"credit applied that the customer does not have", []domain.Event{registeredEvent, created, tooMuchCredit}},
 		{"a refund of an unknown payment", append(base, domain.PaymentRefunded{CustomerID: alice, PaymentID: paymentID(1), Amount: usd("1")})},
 		{"a service event in an account", append(base, domain.ServiceActivated{ServiceID: serviceID(1)})},

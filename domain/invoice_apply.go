@@ -43,20 +43,35 @@ func applyInvoice(inv InvoiceState, e Event) (InvoiceState, error) {
 	return inv, invariantf("%s is not an invoice event", e.EventType())
 }
 
-// issue applies InvoiceIssued: the lines and totals become final, customer credit settles
-// CreditApplied of it.
+// issue applies InvoiceIssued: the lines and totals become final, and customer credit
+// settles CreditApplied of it.
 func (inv InvoiceState) issue(e InvoiceIssued) (InvoiceState, error) {
 	if inv.Status != InvoiceStatusDraft || e.Currency != inv.Currency {
 		return inv, invariantf("invoice %s issued while %s in %s (event in %s)", inv.ID, inv.Status, inv.Currency, e.Currency)
 	}
-	sum, err := e.NetTotal.Add(e.TaxTotal)
-	if err != nil || !sum.Equal(e.Total) {
-		return inv, invariantf("invoice %s: net %s + tax %s is not total %s", inv.ID, e.NetTotal, e.TaxTotal, e.Total)
+	if err := checkIssuedAmounts(e); err != nil {
+		return inv, err
 	}
 	inv.Status, inv.Number, inv.IssueDate, inv.DueDate = InvoiceStatusIssued, e.Number, e.IssueDate, e.DueDate
 	inv.Lines, inv.NetTotal, inv.TaxTotal, inv.Total = slices.Clip(e.Lines), e.NetTotal, e.TaxTotal, e.Total
 	inv.Outstanding = e.Total
 	return inv.settle(e.CreditApplied, false)
+}
+
+// checkIssuedAmounts requires every line of e to add up and the totals to be their sums, so
+// a fold detects an issued invoice whose amounts were altered.
+func checkIssuedAmounts(e InvoiceIssued) error {
+	for _, l := range e.Lines {
+		if !l.consistent(e.Currency) {
+			return invariantf("invoice %s: line %s does not add up (%s × %s = %s, tax %s)", e.InvoiceID, l.LineID, l.Quantity, l.UnitPrice, l.Net, l.Tax)
+		}
+	}
+	net, tax, total, err := invoiceTotals(e.Lines, e.Currency)
+	if err != nil || !net.Equal(e.NetTotal) || !tax.Equal(e.TaxTotal) || !total.Equal(e.Total) {
+		return invariantf("invoice %s: totals %s + %s = %s do not match its lines (%s + %s = %s)",
+			e.InvoiceID, e.NetTotal, e.TaxTotal, e.Total, net, tax, total)
+	}
+	return nil
 }
 
 // settle takes amount off the outstanding balance, as a payment or credit

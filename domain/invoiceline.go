@@ -56,6 +56,13 @@ func (p Proration) validate(cur Currency) error {
 	return checkAmount("proration full price", p.FullPrice, cur, true)
 }
 
+// consistent reports whether l is in currency cur and its Net and Tax are what its
+// quantity, unit price and tax rate give.
+func (l InvoiceLine) consistent(cur Currency) bool {
+	net := l.UnitPrice.Mul(l.Quantity.Decimal())
+	return l.UnitPrice.Currency() == cur && net.Equal(l.Net) && net.Mul(l.TaxRate.Decimal()).Equal(l.Tax)
+}
+
 // newInvoiceLines builds lines from inputs, refusing more than MaxInvoiceLines and duplicate
 // line ids.
 func newInvoiceLines(invoice InvoiceID, inputs []LineInput, cur Currency) ([]InvoiceLine, error) {
