@@ -1,0 +1,180 @@
+package watermill_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dotmac/ledger/eventstore"
+	esw "github.com/dotmac/ledger/eventstore/watermill"
+)
+
+func TestBatchRoundTrip(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 600_000_000, time.UTC)
+	envs := []eventstore.Envelope{
+		{ID: uuid.New(), StreamID: "acct-1", Version: 1, Position: 7, Type: "CustomerRegistered", SchemaVersion: 1,
+			Data: []byte(`{"a":1}`), RawMetadata: []byte(`{"tenant_id":"acme","recorded_at":"` + at.Format(time.RFC3339Nano) + `"}`),
+			Hash: make([]byte, 32)},
+		{ID: uuid.New(), StreamID: "acct-2", Version: 300, Position: 1 << 40, Type: "PaymentRecorded", SchemaVersion: 3,
+			Data: []byte(`{}`), RawMetadata: []byte(`{"recorded_at":"` + at.Format(time.RFC3339Nano) + `"}`), Hash: []byte{1, 2, 3}},
+	}
+	got, err := esw.DecodeBatch(esw.EncodeBatch(envs))
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	for i := range envs {
+		assert.Equal(t, envs[i].ID, got[i].ID)
+		assert.Equal(t, envs[i].StreamID, got[i].StreamID)
+		assert.Equal(t, envs[i].Version, got[i].Version)
+		assert.Equal(t, envs[i].Position, got[i].Position)
+		assert.Equal(t, envs[i].Type, got[i].Type)
+		assert.Equal(t, envs[i].SchemaVersion, got[i].SchemaVersion)
+		assert.Equal(t, string(envs[i].Data), string(got[i].Data))
+		assert.Equal(t, envs[i].Hash, got[i].Hash)
+		assert.True(t, at.Equal(got[i].RecordedAt()))
+	}
+	assert.Equal(t, "acme", got[0].Metadata.TenantID)
+
+	for _, bad := range [][]byte{nil, {0}, {1, 5}, append(esw.EncodeBatch(envs), 0)} {
+		_, err := esw.DecodeBatch(bad)
+		assert.ErrorIs(t, err, esw.ErrBadBatch)
+	}
+}
+
+// TestBatchSubscriber: with BatchEvents > 1 every event arrives once, in order, in messages
+// of at most BatchEvents events, and a nacked batch comes back whole.
+func TestBatchSubscriber(t *testing.T) {
+	t.Parallel()
+	_, store := openStore(t, 4)
+	ctx := context.Background()
+	const total = 2500
+	appendEvents(t, store, total)
+
+	sub, err := esw.NewSubscriber(store, esw.SubscriberConfig{BatchEvents: 300})
+	require.NoError(t, err)
+	defer sub.Close()
+	msgs, err := sub.Subscribe(ctx, esw.TopicAll)
+	require.NoError(t, err)
+
+	var next eventstore.Position = 1
+	nacked := false
+	for next <= total {
+		msg := receive(t, msgs)
+		require.True(t, esw.IsBatch(msg))
+		envs, err := esw.DecodeBatch(msg.Payload)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(envs), 300)
+		require.Equal(t, next, envs[0].Position, "batches must continue where the last acked one ended")
+		assert.Equal(t, fmt.Sprintf("batch-%d-%d", envs[0].Position, envs[len(envs)-1].Position), msg.UUID)
+		assert.Equal(t, strconv.Itoa(len(envs)), msg.Metadata.Get(esw.MetaBatchEvents))
+		for i := range envs {
+			require.Equal(t, next+eventstore.Position(i), envs[i].Position)
+		}
+		if !nacked && next > 1 {
+			nacked = true
+			msg.Nack()
+			continue
+		}
+		msg.Ack()
+		next = envs[len(envs)-1].Position + 1
+	}
+	assert.True(t, nacked)
+}
+
+// TestConsumerGroupResumes: a consumer group's second subscription starts after the last
+// acked message of the first.
+func TestConsumerGroupResumes(t *testing.T) {
+	t.Parallel()
+	pool, store := openStore(t, 4)
+	ctx := context.Background()
+	appendEvents(t, store, 10)
+	cfg := esw.SubscriberConfig{ConsumerGroup: "g1", Offsets: esw.NewPostgresOffsets(pool)}
+
+	first, err := esw.NewSubscriber(store, cfg)
+	require.NoError(t, err)
+	msgs, err := first.Subscribe(ctx, esw.TopicAll)
+	require.NoError(t, err)
+	for range 4 {
+		receive(t, msgs).Ack()
+	}
+	unacked := receive(t, msgs) // the fifth is delivered but never acked
+	require.NoError(t, first.Close())
+	assert.Equal(t, "5", unacked.Metadata.Get(esw.MetaPosition))
+
+	second, err := esw.NewSubscriber(store, cfg)
+	require.NoError(t, err)
+	defer second.Close()
+	msgs, err = second.Subscribe(ctx, esw.TopicAll)
+	require.NoError(t, err)
+	msg := receive(t, msgs)
+	assert.Equal(t, "5", msg.Metadata.Get(esw.MetaPosition), "resumes after the last ack, redelivering the unacked one")
+	assert.Equal(t, unacked.UUID, msg.UUID)
+}
+
+// TestDomainEventMapping: a domain event published through Watermill is stored as that event
+// (its type, data and metadata fields), and read back with the same UUID; publishing it again
+// stores nothing.
+func TestDomainEventMapping(t *testing.T) {
+	t.Parallel()
+	_, store := openStore(t, 4)
+	ctx := context.Background()
+	pub := esw.NewPublisher(store, esw.PublisherConfig{})
+	id := uuid.NewString()
+	msg := message.NewMessage(id, []byte(`{"customer_id":"c1"}`))
+	msg.Metadata.Set(esw.MetaEventType, "CustomerDeactivated")
+	msg.Metadata.Set("tenant_id", "acme")
+	msg.Metadata.Set("correlation_id", "corr-1")
+	require.NoError(t, pub.Publish("account-1", msg))
+	require.NoError(t, pub.Publish("account-1", msg), "publishing again is idempotent")
+
+	envs, err := store.ReadAll(ctx, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, envs, 1)
+	assert.Equal(t, "CustomerDeactivated", envs[0].Type)
+	assert.Equal(t, id, envs[0].ID.String())
+	assert.Equal(t, "acme", envs[0].Metadata.TenantID)
+	assert.JSONEq(t, `{"customer_id":"c1"}`, string(envs[0].Data))
+
+	back, err := esw.MessageFromEnvelope(&envs[0])
+	require.NoError(t, err)
+	assert.Equal(t, id, back.UUID)
+	assert.Equal(t, "corr-1", back.Metadata.Get("correlation_id"))
+	assert.Equal(t, "account-1", back.Metadata.Get(esw.MetaStreamID))
+
+	bad := message.NewMessage(uuid.NewString(), []byte(`{}`))
+	bad.Metadata.Set(esw.MetaEventType, "CustomerDeactivated")
+	bad.Metadata.Set("unknown_key", "x")
+	assert.ErrorIs(t, pub.Publish("account-1", bad), esw.ErrNotEncodable, "metadata with no place in an event is refused, not dropped")
+}
+
+func appendEvents(t *testing.T, store eventstore.Store, n int) {
+	t.Helper()
+	ctx := context.Background()
+	for i := 0; i < n; i += 500 {
+		batch := make([]eventstore.EventData, min(500, n-i))
+		for j := range batch {
+			batch[j] = eventstore.EventData{ID: uuid.New(), Type: "TestEvent", SchemaVersion: 1, Data: []byte(`{"n":1}`)}
+		}
+		_, err := store.Append(ctx, fmt.Sprintf("s-%d", i), eventstore.Any(), batch...)
+		require.NoError(t, err)
+	}
+}
+
+func receive(t *testing.T, msgs <-chan *message.Message) *message.Message {
+	t.Helper()
+	select {
+	case m, ok := <-msgs:
+		require.True(t, ok, "channel closed")
+		return m
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message within 10 s")
+		return nil
+	}
+}
