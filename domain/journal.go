@@ -21,6 +21,11 @@ const (
 	AccountRevenueContra  AccountCode = 4900 // revenue contra: credits given
 )
 
+// ChartOfAccounts lists every account, in code order.
+func ChartOfAccounts() []AccountCode {
+	return []AccountCode{AccountCash, AccountReceivable, AccountTaxPayable, AccountCustomerCredit, AccountServiceRevenue, AccountRevenueContra}
+}
+
 var accountNames = map[AccountCode]string{
 	AccountCash:           "Cash / clearing",
 	AccountReceivable:     "Accounts receivable",

@@ -1,0 +1,102 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/events"
+)
+
+// page is a slice of the feed with every event decoded (or its decoding error).
+type page struct {
+	envs []eventstore.Envelope
+	evs  []domain.Event
+	errs []error
+	done chan struct{}
+}
+
+// maxPagesInFlight bounds the memory a scan holds: pages read but not yet consumed.
+const maxPagesInFlight = 8
+
+// scan reads the feed after `after` up to and including `to` (0: the head when the scan
+// starts), decodes pages on a.workers goroutines, and calls fn with each page in feed order.
+func (a *Auditor) scan(ctx context.Context, after, to eventstore.Position, fn func(*page) error) error {
+	if to == 0 {
+		head, err := a.store.Head(ctx)
+		if err != nil {
+			return fmt.Errorf("read head: %w", err)
+		}
+		to = head
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan *page, maxPagesInFlight)
+	ordered := make(chan *page, maxPagesInFlight)
+	readErr := make(chan error, 1)
+	go func() { readErr <- a.readPages(ctx, after, to, jobs, ordered) }()
+	for range a.workers {
+		go func() {
+			for p := range jobs {
+				decodePage(p)
+			}
+		}()
+	}
+	for p := range ordered {
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err := fn(p); err != nil {
+			cancel()
+			for range ordered { // drain, so the reader can exit
+			}
+			return err
+		}
+	}
+	return <-readErr
+}
+
+func (a *Auditor) readPages(ctx context.Context, after, to eventstore.Position, jobs, ordered chan<- *page) error {
+	defer close(jobs)
+	defer close(ordered)
+	for after < to {
+		envs, err := a.store.ReadAll(ctx, after, PageSize)
+		if err != nil {
+			return fmt.Errorf("read the feed after position %d: %w", after, err)
+		}
+		if len(envs) == 0 {
+			return nil
+		}
+		for len(envs) > 0 && envs[len(envs)-1].Position > to {
+			envs = envs[:len(envs)-1]
+		}
+		if len(envs) == 0 {
+			return nil
+		}
+		p := &page{envs: envs, done: make(chan struct{})}
+		select {
+		case ordered <- p:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		select {
+		case jobs <- p:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		after = envs[len(envs)-1].Position
+	}
+	return nil
+}
+
+func decodePage(p *page) {
+	p.evs = make([]domain.Event, len(p.envs))
+	p.errs = make([]error, len(p.envs))
+	for i := range p.envs {
+		p.evs[i], p.errs[i] = events.Decode(&p.envs[i])
+	}
+	close(p.done)
+}

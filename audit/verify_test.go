@@ -1,0 +1,155 @@
+package audit_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dotmac/ledger/audit"
+	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/postgres"
+	"github.com/dotmac/ledger/internal/gen"
+	"github.com/dotmac/ledger/internal/pgtest"
+)
+
+// seeded returns a store holding a generated history of customers customers over months
+// months, and its pool.
+func seeded(t *testing.T, customers, months int) (*postgres.Store, *pgxpool.Pool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pool := pgtest.Pool(t, postgres.MigrationSet())
+	store, err := postgres.Open(ctx, pool, postgres.Config{})
+	require.NoError(t, err)
+	t.Cleanup(store.Close)
+	_, err = gen.Generate(ctx, store, gen.Config{Customers: customers, Months: months, Seed: 42}, nil)
+	require.NoError(t, err)
+	return store, pool
+}
+
+func verify(t *testing.T, store eventstore.Store) *audit.Report {
+	t.Helper()
+	r, err := audit.New(store).Verify(context.Background(), audit.VerifyOptions{DensePositions: true})
+	require.NoError(t, err)
+	return r
+}
+
+func TestVerifyCleanHistory(t *testing.T) {
+	t.Parallel()
+	store, _ := seeded(t, 25, 6)
+	r := verify(t, store)
+	assert.True(t, r.OK, "findings: %v", r.Findings)
+	assert.Empty(t, r.Findings)
+	head, err := store.Head(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, int(head), r.Events)
+	assert.Equal(t, 25, r.Accounts)
+	assert.NotEmpty(t, r.TrialBalance)
+	assert.Len(t, r.FeedDigest, 64)
+	assert.Equal(t, r.FeedDigest, verify(t, store).FeedDigest, "the digest is reproducible")
+}
+
+// tamper runs sql with the append-only triggers bypassed, as an attacker with superuser
+// rights could.
+func tamper(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = tx.Exec(ctx, "SET LOCAL session_replication_role = replica")
+	require.NoError(t, err)
+	tag, err := tx.Exec(ctx, sql, args...)
+	require.NoError(t, err)
+	require.Positive(t, tag.RowsAffected(), "tampering changed nothing: %s", sql)
+	require.NoError(t, tx.Commit(ctx))
+}
+
+// target picks the n-th PaymentRecorded event (not the last of its stream).
+type target struct {
+	position int64
+	stream   string
+	version  uint64
+}
+
+func pick(t *testing.T, pool *pgxpool.Pool, eventType string) target {
+	t.Helper()
+	var tg target
+	var version int64
+	err := pool.QueryRow(context.Background(), `
+		SELECT e.position, e.stream_id, e.version FROM es_events e
+		WHERE e.type = $1 AND EXISTS (SELECT 1 FROM es_events n WHERE n.stream_id = e.stream_id AND n.version = e.version + 1)
+		ORDER BY e.position LIMIT 1 OFFSET 3`, eventType).Scan(&tg.position, &tg.stream, &version)
+	require.NoError(t, err)
+	tg.version = uint64(version) //nolint:gosec // positive
+	return tg
+}
+
+// firstFinding returns the first finding about stream.
+func firstFinding(r *audit.Report, stream string) (audit.Finding, bool) {
+	for _, f := range r.Findings {
+		if f.Stream == stream {
+			return f, true
+		}
+	}
+	return audit.Finding{}, false
+}
+
+func TestVerifyCatchesTampering(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		tamper  func(t *testing.T, pool *pgxpool.Pool, tg target)
+		kind    string
+		version func(tg target) uint64
+	}{
+		{"changed amount", func(t *testing.T, pool *pgxpool.Pool, tg target) {
+			tamper(t, pool, `UPDATE es_events SET data = regexp_replace(data::text, '"amount":"([0-9]+)\.', '"amount":"1\1.')::json WHERE position = $1`, tg.position)
+		}, audit.FindingHashMismatch, func(tg target) uint64 { return tg.version }},
+		{"deleted event", func(t *testing.T, pool *pgxpool.Pool, tg target) {
+			tamper(t, pool, `DELETE FROM es_events WHERE position = $1`, tg.position)
+		}, audit.FindingVersionGap, func(tg target) uint64 { return tg.version + 1 }},
+		{"two events swapped", func(t *testing.T, pool *pgxpool.Pool, tg target) {
+			tamper(t, pool, `UPDATE es_events e SET type = o.type, data = o.data, metadata = o.metadata, event_id = gen_random_uuid()
+				FROM es_events o WHERE e.stream_id = $1 AND o.stream_id = $1
+				AND ((e.version = $2 AND o.version = $2 + 1) OR (e.version = $2 + 1 AND o.version = $2))`, tg.stream, int64(tg.version)) //nolint:gosec // small
+		}, audit.FindingHashMismatch, func(tg target) uint64 { return tg.version }},
+		{"changed hash", func(t *testing.T, pool *pgxpool.Pool, tg target) {
+			tamper(t, pool, `UPDATE es_events SET hash = sha256('forged'::bytea) WHERE position = $1`, tg.position)
+		}, audit.FindingHashMismatch, func(tg target) uint64 { return tg.version }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			store, pool := seeded(t, 12, 4)
+			tg := pick(t, pool, "PaymentRecorded")
+			tc.tamper(t, pool, tg)
+			r := verify(t, store)
+			require.False(t, r.OK)
+			f, ok := firstFinding(r, tg.stream)
+			require.True(t, ok, "no finding names stream %s: %v", tg.stream, r.Findings)
+			assert.Equal(t, tc.kind, f.Kind, f.String())
+			assert.Equal(t, tc.version(tg), f.Version, f.String())
+			for _, other := range r.Findings {
+				if other.Stream != "" && other.Stream != tg.stream {
+					t.Errorf("a finding names an untouched stream: %s", other)
+				}
+			}
+			t.Log(fmt.Sprint(r.Findings))
+		})
+	}
+}
+
+func jsonField(t *testing.T, data []byte, field string) string {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(data, &m))
+	s, _ := m[field].(string)
+	return s
+}
