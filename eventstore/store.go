@@ -59,7 +59,9 @@ type Store interface {
 	// matches expected. On success every event is durable and has a global position; on any
 	// error none is stored. A version mismatch returns *WrongExpectedVersionError (matching
 	// ErrWrongExpectedVersion). Appending events whose ids are already stored, to the same
-	// stream in the same order, returns the result of the first append and stores nothing.
+	// stream in the same order, returns the result of the first append and stores nothing;
+	// ids stored otherwise return ErrDuplicateEventID (a backend without a global index of
+	// event ids declares that it only detects them within the stream: see conformance).
 	Append(ctx context.Context, stream string, expected ExpectedVersion, events ...EventData) (AppendResult, error)
 
 	// ReadStream returns up to limit events of stream starting at version from (inclusive),

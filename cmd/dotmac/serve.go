@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/kurrentdb"
 	"github.com/dotmac/ledger/eventstore/postgres"
 	"github.com/dotmac/ledger/internal/auth"
 	"github.com/dotmac/ledger/internal/httpx"
@@ -189,6 +191,15 @@ func openEventStore(ctx context.Context, log zerolog.Logger, f *serveFlags, dbas
 	switch f.eventStore {
 	case "postgres":
 		s, err := postgres.Open(ctx, dbase.pool, postgres.Config{Logger: log})
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, s.Close, nil
+	case "kurrentdb":
+		if f.kurrentURL == "" {
+			return nil, nil, errors.New("--eventstore kurrentdb needs KURRENTDB_URL (e.g. esdb://127.0.0.1:2113?tls=false)")
+		}
+		s, err := kurrentdb.Open(ctx, f.kurrentURL, kurrentdb.Config{Logger: log})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -29,7 +29,7 @@ func factory(tb testing.TB) eventstore.Store { return mustOpen(tb) }
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	conformance.Run(t, factory)
+	conformance.Run(t, factory, conformance.Limitations{})
 }
 
 func TestRace(t *testing.T) {
