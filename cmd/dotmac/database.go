@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -9,6 +10,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
+	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/kurrentdb"
 	"github.com/dotmac/ledger/eventstore/postgres"
 	"github.com/dotmac/ledger/internal/db"
 	"github.com/dotmac/ledger/internal/migrate"
@@ -25,6 +28,68 @@ func (d *dbFlags) bind(fs *pflag.FlagSet) {
 	stringFlag(fs, &d.url, "database-url", "DATABASE_URL", "",
 		"PostgreSQL URL; empty: the local server on 127.0.0.1:5432, else a private cluster under --data-dir/postgres")
 	fs.Int32Var(&d.maxConns, "db-max-conns", 32, "largest number of PostgreSQL connections per pool")
+}
+
+// storeFlags locate the database and choose the event store backend.
+type storeFlags struct {
+	db         dbFlags
+	backend    string
+	kurrentURL string
+}
+
+func (s *storeFlags) bind(fs *pflag.FlagSet) {
+	s.db.bind(fs)
+	stringFlag(fs, &s.backend, "eventstore", "DOTMAC_EVENTSTORE", "postgres", "event store backend: postgres or kurrentdb")
+	stringFlag(fs, &s.kurrentURL, "kurrentdb-url", "KURRENTDB_URL", "", "KurrentDB connection string, with --eventstore kurrentdb (e.g. esdb://127.0.0.1:2113?tls=false)")
+}
+
+// backend is the open database and event store every command but migrate works on.
+type backend struct {
+	*database
+	store      eventstore.Store
+	closeStore func()
+}
+
+// openBackend opens the database (migrating it when migrateUp) and the event store.
+func openBackend(ctx context.Context, log zerolog.Logger, g *globalFlags, s *storeFlags, migrateUp bool) (*backend, error) {
+	dbase, err := openDatabase(ctx, log, g, &s.db, migrateUp)
+	if err != nil {
+		return nil, err
+	}
+	store, closeStore, err := openEventStore(ctx, log, s, dbase)
+	if err != nil {
+		dbase.close(log)
+		return nil, err
+	}
+	return &backend{database: dbase, store: store, closeStore: closeStore}, nil
+}
+
+func (b *backend) close(log zerolog.Logger) {
+	b.closeStore()
+	b.database.close(log)
+}
+
+// openEventStore opens the configured backend over the database.
+func openEventStore(ctx context.Context, log zerolog.Logger, s *storeFlags, dbase *database) (eventstore.Store, func(), error) {
+	switch s.backend {
+	case "postgres":
+		st, err := postgres.Open(ctx, dbase.pool, postgres.Config{Logger: log})
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, st.Close, nil
+	case "kurrentdb":
+		if s.kurrentURL == "" {
+			return nil, nil, errors.New("--eventstore kurrentdb needs KURRENTDB_URL (e.g. esdb://127.0.0.1:2113?tls=false)")
+		}
+		st, err := kurrentdb.Open(ctx, s.kurrentURL, kurrentdb.Config{Logger: log})
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, st.Close, nil
+	default:
+		return nil, nil, fmt.Errorf("event store %q: use postgres or kurrentdb", s.backend)
+	}
 }
 
 // database is an open, migrated PostgreSQL database.

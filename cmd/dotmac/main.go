@@ -40,6 +40,6 @@ func newRoot() *cobra.Command {
 	}
 	g := &globalFlags{}
 	g.bind(root)
-	root.AddCommand(newServe(g), newMigrate(g), newToken(g))
+	root.AddCommand(newServe(g), newMigrate(g), newToken(g), newAudit(g))
 	return root
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -18,8 +17,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dotmac/ledger/eventstore"
-	"github.com/dotmac/ledger/eventstore/kurrentdb"
-	"github.com/dotmac/ledger/eventstore/postgres"
 	"github.com/dotmac/ledger/internal/auth"
 	"github.com/dotmac/ledger/internal/httpx"
 )
@@ -34,12 +31,10 @@ const (
 var allRoles = []string{roleCommand, roleQuery, roleProjector}
 
 type serveFlags struct {
-	db          dbFlags
+	storage     storeFlags
 	key         keyFlags
 	commandAddr string
 	queryAddr   string
-	eventStore  string
-	kurrentURL  string
 	roles       string
 	devTenant   string
 	readyMaxLag time.Duration
@@ -60,12 +55,10 @@ Every flag can also be set through the environment variable named in its descrip
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), g, f) },
 	}
 	fs := cmd.Flags()
-	f.db.bind(fs)
+	f.storage.bind(fs)
 	f.key.bind(cmd)
 	stringFlag(fs, &f.commandAddr, "command-addr", "DOTMAC_COMMAND_ADDR", ":8080", "listen address of the command API")
 	stringFlag(fs, &f.queryAddr, "query-addr", "DOTMAC_QUERY_ADDR", ":8081", "listen address of the query API")
-	stringFlag(fs, &f.eventStore, "eventstore", "DOTMAC_EVENTSTORE", "postgres", "event store backend: postgres or kurrentdb")
-	stringFlag(fs, &f.kurrentURL, "kurrentdb-url", "KURRENTDB_URL", "", "KurrentDB connection string, with --eventstore kurrentdb (e.g. esdb://127.0.0.1:2113?tls=false)")
 	stringFlag(fs, &f.roles, "role", "DOTMAC_ROLE", strings.Join(allRoles, ","), "comma-separated roles to play: command, query, projector")
 	boolFlag(fs, &f.key.production, "production", "DOTMAC_PRODUCTION", false, "refuse to start without a configured JWT key")
 	stringFlag(fs, &f.devTenant, "dev-tenant", "DOTMAC_DEV_TENANT", "demo", "tenant of the development token printed when no JWT key is configured")
@@ -104,16 +97,12 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	dbase, err := openDatabase(ctx, log, g, &f.db, true)
+	b, err := openBackend(ctx, log, g, &f.storage, true)
 	if err != nil {
 		return err
 	}
-	defer dbase.close(log)
-	store, closeStore, err := openEventStore(ctx, log, f, dbase)
-	if err != nil {
-		return err
-	}
-	defer closeStore()
+	defer b.close(log)
+	dbase, store := b.database, b.store
 
 	sys := &system{log: log, pool: dbase.pool, store: store, key: key, registry: newRegistry(),
 		health: httpx.NewHealth(), flags: f}
@@ -143,7 +132,7 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 		}
 		servers[roleQuery] = httpx.NewServer(f.queryAddr, sys.handler(roleQuery, mount))
 	}
-	log.Info().Strs("roles", roles).Str("database", string(dbase.source)).Str("eventstore", f.eventStore).
+	log.Info().Strs("roles", roles).Str("database", string(dbase.source)).Str("eventstore", f.storage.backend).
 		Str("jwt_key", string(keySource)).Msg("dotmac serving")
 	if keySource == auth.FromDevKey {
 		announceDevKey(log, key, f)
@@ -184,29 +173,6 @@ func (s *system) handler(api string, mount func(*mux.Router)) http.Handler {
 			Status: http.StatusMethodNotAllowed, Detail: req.Method + " is not served at " + req.URL.Path})
 	})
 	return httpx.Observe(s.log.With().Str("api", api).Logger(), httpx.NewHTTPMetrics(s.registry, api), r)
-}
-
-// openEventStore opens the configured backend over the database.
-func openEventStore(ctx context.Context, log zerolog.Logger, f *serveFlags, dbase *database) (eventstore.Store, func(), error) {
-	switch f.eventStore {
-	case "postgres":
-		s, err := postgres.Open(ctx, dbase.pool, postgres.Config{Logger: log})
-		if err != nil {
-			return nil, nil, err
-		}
-		return s, s.Close, nil
-	case "kurrentdb":
-		if f.kurrentURL == "" {
-			return nil, nil, errors.New("--eventstore kurrentdb needs KURRENTDB_URL (e.g. esdb://127.0.0.1:2113?tls=false)")
-		}
-		s, err := kurrentdb.Open(ctx, f.kurrentURL, kurrentdb.Config{Logger: log})
-		if err != nil {
-			return nil, nil, err
-		}
-		return s, s.Close, nil
-	default:
-		return nil, nil, fmt.Errorf("event store %q: use postgres or kurrentdb", f.eventStore)
-	}
 }
 
 // announceDevKey says loudly that a development key is in use and prints a token to try the

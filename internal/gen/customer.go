@@ -59,7 +59,8 @@ type customerSim struct {
 	account  stream
 	state    domain.AccountState
 	services []*service
-	invoices int // sequence for invoice numbers
+	invoices int       // sequence for invoice numbers
+	clock    time.Time // the instant of the latest decision
 }
 
 func (g *generator) newCustomer(index uint64) *customerSim {
@@ -92,9 +93,15 @@ func (c *customerSim) month(ctx context.Context, p domain.Period) error {
 	return c.flush(ctx)
 }
 
-// at returns an instant on day d (09:00 UTC plus the customer's jitter).
+// at returns an instant on day d (09:00 UTC plus some jitter), never before the customer's
+// previous decision: a customer's history moves forward in time.
 func (c *customerSim) at(d domain.Date) time.Time {
-	return d.Time().Add(9*time.Hour + time.Duration(c.r.IntN(3600))*time.Second)
+	t := d.Time().Add(9*time.Hour + time.Duration(c.r.IntN(3600))*time.Second)
+	if !t.After(c.clock) {
+		t = c.clock.Add(time.Second)
+	}
+	c.clock = t
+	return t
 }
 
 func newID[T any](parse func(uuid.UUID) (T, error)) T {

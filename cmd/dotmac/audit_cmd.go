@@ -1,0 +1,389 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/dotmac/ledger/audit"
+	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
+)
+
+// findingsError makes `audit verify` exit with status 2 when it found problems.
+type findingsError struct{ n int }
+
+func (e findingsError) Error() string { return fmt.Sprintf("verification found %d problem(s)", e.n) }
+func (e findingsError) ExitCode() int { return 2 }
+
+type auditFlags struct {
+	storage storeFlags
+	tenant  string
+	json    bool
+}
+
+func newAudit(g *globalFlags) *cobra.Command {
+	f := &auditFlags{}
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Replay, verify and export the ledger straight from the event store (never the read models)",
+	}
+	f.storage.bind(cmd.PersistentFlags())
+	cmd.PersistentFlags().StringVar(&f.tenant, "tenant", "", "tenant whose data to read")
+	cmd.PersistentFlags().BoolVar(&f.json, "json", false, "print JSON instead of a table")
+	cmd.AddCommand(newAuditHistory(g, f), newAuditAsOf(g, f), newAuditVerify(g, f), newAuditExport(g, f))
+	return cmd
+}
+
+// withAuditor opens the event store (without migrating) and runs fn with an Auditor.
+func withAuditor(cmd *cobra.Command, g *globalFlags, f *auditFlags, fn func(*audit.Auditor) error) error {
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	b, err := openBackend(cmd.Context(), log, g, &f.storage, false)
+	if err != nil {
+		return err
+	}
+	defer b.close(log)
+	return fn(audit.New(b.store))
+}
+
+func (f *auditFlags) tenantID() (domain.TenantID, error) {
+	if f.tenant == "" {
+		return domain.TenantID{}, errors.New("--tenant is required")
+	}
+	return domain.ParseTenantID(f.tenant)
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newAuditHistory(g *globalFlags, f *auditFlags) *cobra.Command {
+	var customer, invoice, payment, creditNote, service, stream, from, to string
+	cmd := &cobra.Command{
+		Use:   "history",
+		Short: "Every event of a stream (customer, service, plan) or of one invoice, payment or credit note",
+		Example: `  dotmac audit history --tenant acme --customer 0194...
+  dotmac audit history --tenant acme --customer 0194... --invoice 0194...
+  dotmac audit history --tenant acme --service 0194... --from 2026-01-01 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q, err := historyQuery(f, stream, customer, service, invoice, payment, creditNote)
+			if err != nil {
+				return err
+			}
+			if q.From, err = parseDay(from); err != nil {
+				return fmt.Errorf("--from: %w", err)
+			}
+			if q.To, err = parseDay(to); err != nil {
+				return fmt.Errorf("--to: %w", err)
+			}
+			return withAuditor(cmd, g, f, func(a *audit.Auditor) error {
+				h, err := a.History(cmd.Context(), q)
+				if err != nil {
+					return err
+				}
+				if f.json {
+					return printJSON(cmd.OutOrStdout(), h)
+				}
+				return printHistory(cmd.OutOrStdout(), h)
+			})
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&stream, "stream", "", "a stream id, as stored")
+	fs.StringVar(&customer, "customer", "", "a customer id (its account stream)")
+	fs.StringVar(&service, "service", "", "a service id")
+	fs.StringVar(&invoice, "invoice", "", "an invoice id, with --customer")
+	fs.StringVar(&payment, "payment", "", "a payment id, with --customer")
+	fs.StringVar(&creditNote, "credit-note", "", "a credit note id, with --customer")
+	fs.StringVar(&from, "from", "", "only events recorded on or after this date (YYYY-MM-DD)")
+	fs.StringVar(&to, "to", "", "only events recorded before this date (YYYY-MM-DD)")
+	return cmd
+}
+
+func historyQuery(f *auditFlags, stream, customer, service, invoice, payment, creditNote string) (audit.HistoryQuery, error) {
+	if stream != "" {
+		return audit.HistoryQuery{Stream: stream}, nil
+	}
+	tenant, err := f.tenantID()
+	if err != nil {
+		return audit.HistoryQuery{}, err
+	}
+	if service != "" {
+		id, err := domain.ParseServiceID(service)
+		return audit.HistoryQuery{Stream: domain.ServiceStream(tenant, id)}, err
+	}
+	if customer == "" {
+		return audit.HistoryQuery{}, errors.New("name what to show: --customer, --service or --stream")
+	}
+	id, err := domain.ParseCustomerID(customer)
+	if err != nil {
+		return audit.HistoryQuery{}, err
+	}
+	q := audit.HistoryQuery{Stream: domain.CustomerStream(tenant, id)}
+	for field, v := range map[string]string{"invoice_id": invoice, "payment_id": payment, "credit_note_id": creditNote} {
+		if v != "" {
+			q.Entity, q.EntityID = field, v
+		}
+	}
+	return q, nil
+}
+
+func printHistory(w io.Writer, h []audit.HistoryEntry) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "POSITION\tVERSION\tTYPE\tOCCURRED\tRECORDED\tACTOR\tCORRELATION\tHASH")
+	for _, e := range h {
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s…\n", e.Position, e.Version, e.Type, e.OccurredAt.Format(time.RFC3339),
+			e.RecordedAt.Format(time.RFC3339), e.Actor, e.CorrelationID, e.Hash[:16])
+	}
+	return tw.Flush()
+}
+
+func parseDay(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.DateOnly, s)
+}
+
+// parseCutoff reads --date or --position (exactly one, or neither for "now").
+func parseCutoff(date string, position uint64) (audit.Cutoff, error) {
+	if date != "" && position != 0 {
+		return audit.Cutoff{}, errors.New("give --date or --position, not both")
+	}
+	d, err := parseDay(date)
+	if err != nil {
+		return audit.Cutoff{}, fmt.Errorf("--date: %w", err)
+	}
+	return audit.Cutoff{Date: d, Position: eventstore.Position(position)}, nil
+}
+
+func newAuditAsOf(g *globalFlags, f *auditFlags) *cobra.Command {
+	var customer, date string
+	var position uint64
+	var trial bool
+	cmd := &cobra.Command{
+		Use:   "as-of",
+		Short: "A customer's account and balance, or the trial balance, replayed up to a date or position",
+		Example: `  dotmac audit as-of --tenant acme --customer 0194... --date 2026-03-31
+  dotmac audit as-of --tenant acme --trial-balance --position 120000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tenant, err := f.tenantID()
+			if err != nil {
+				return err
+			}
+			cut, err := parseCutoff(date, position)
+			if err != nil {
+				return err
+			}
+			return withAuditor(cmd, g, f, func(a *audit.Auditor) error {
+				if trial {
+					tb, err := a.TrialBalanceAsOf(cmd.Context(), tenant, cut)
+					if err != nil {
+						return err
+					}
+					if f.json {
+						return printJSON(cmd.OutOrStdout(), tb)
+					}
+					return printTrialBalance(cmd.OutOrStdout(), tb.Lines)
+				}
+				id, err := domain.ParseCustomerID(customer)
+				if err != nil {
+					return fmt.Errorf("--customer: %w", err)
+				}
+				c, err := a.CustomerAsOf(cmd.Context(), tenant, id, cut)
+				if err != nil {
+					return err
+				}
+				if f.json {
+					return printJSON(cmd.OutOrStdout(), c)
+				}
+				return printCustomerAsOf(cmd.OutOrStdout(), c)
+			})
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&customer, "customer", "", "the customer id")
+	fs.BoolVar(&trial, "trial-balance", false, "the tenant's trial balance instead of a customer")
+	fs.StringVar(&date, "date", "", "replay up to the end of this business day (YYYY-MM-DD)")
+	fs.Uint64Var(&position, "position", 0, "replay up to this global position")
+	return cmd
+}
+
+func printTrialBalance(w io.Writer, lines []audit.LedgerLine) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "ACCOUNT\tNAME\tCURRENCY\tDEBIT\tCREDIT\t")
+	for _, l := range lines {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t\n", l.Account, l.Name, l.Currency, l.Debit, l.Credit)
+	}
+	return tw.Flush()
+}
+
+func printCustomerAsOf(w io.Writer, c *audit.CustomerAsOf) error {
+	fmt.Fprintf(w, "customer %s (%s), replayed %d events\nbalance %s %s  (receivable %s, credit %s), %d payments\n\n",
+		c.CustomerID, c.Name, len(c.Events), c.Balance, c.Currency, c.Receivable, c.Credit, c.Payments)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INVOICE\tNUMBER\tSTATUS\tISSUED\tDUE\tTOTAL\tOUTSTANDING")
+	for _, inv := range c.Invoices {
+		status := inv.Status
+		if inv.Overdue {
+			status += " (overdue)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", inv.InvoiceID, inv.Number, status, inv.IssueDate, inv.DueDate, inv.Total, inv.Outstanding)
+	}
+	return tw.Flush()
+}
+
+func newAuditVerify(g *globalFlags, f *auditFlags) *cobra.Command {
+	var to uint64
+	var report string
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Recompute every hash chain and check the ledger; exit status 2 on any finding",
+		Long: `Verify reads the whole feed and checks: every stream's hash chain (reporting the first broken
+link: stream, version, expected and stored hash), stream versions without gaps, dense global
+positions and recorded-at order (PostgreSQL backend), that every event decodes, that every
+money event's journal entry balances, that every customer account folds and its balance equals
+AR minus customer credit in the journal, and that each tenant's journal sums to zero per
+currency. It prints a feed digest to keep: a later 'verify --to <head>' must reproduce it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withAuditor(cmd, g, f, func(a *audit.Auditor) error {
+				bar := newBar(cmd.ErrOrStderr(), "verify", "events")
+				r, err := a.Verify(cmd.Context(), audit.VerifyOptions{To: eventstore.Position(to), Tenant: f.tenant,
+					DensePositions: f.storage.backend == "postgres" && f.tenant == "",
+					Progress:       func(at, head eventstore.Position) { bar.ChangeMax64(int64(head)); _ = bar.Set64(int64(at)) }})
+				_ = bar.Finish()
+				if err != nil {
+					return err
+				}
+				if report != "" {
+					if err := writeJSONFile(report, r); err != nil {
+						return err
+					}
+				}
+				if f.json {
+					if err := printJSON(cmd.OutOrStdout(), r); err != nil {
+						return err
+					}
+				} else {
+					printVerify(cmd.OutOrStdout(), r)
+				}
+				if !r.OK {
+					return findingsError{n: len(r.Findings)}
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().Uint64Var(&to, "to", 0, "verify up to this position (default: the head)")
+	cmd.Flags().StringVar(&report, "report", "", "also write the JSON report to this file")
+	return cmd
+}
+
+func printVerify(w io.Writer, r *audit.Report) {
+	fmt.Fprintf(w, "verified %d events in %d streams (%d money events, %d accounts) up to position %d in %.2fs: %.0f events/s\n",
+		r.Events, r.Streams, r.MoneyEvents, r.Accounts, r.Head, r.Seconds, r.EventsPerSecond)
+	fmt.Fprintf(w, "checks: %s\nfeed digest: %s\n", strings.Join(r.Checks, ", "), r.FeedDigest)
+	if r.OK {
+		fmt.Fprintln(w, "OK: no findings")
+		return
+	}
+	fmt.Fprintf(w, "%d finding(s):\n", len(r.Findings))
+	for _, f := range r.Findings {
+		fmt.Fprintln(w, "  -", f.String())
+		if f.Expected != "" || f.Stored != "" {
+			fmt.Fprintf(w, "      expected %s\n      stored   %s\n", f.Expected, f.Stored)
+		}
+	}
+}
+
+func newAuditExport(g *globalFlags, f *auditFlags) *cobra.Command {
+	var period, out, check string
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "Export a period's journal, invoices and payments (CSV + JSON Lines + manifest), or check an export",
+		Example: `  dotmac audit export --tenant acme --period 2026-03 --out exports/2026-03
+  dotmac audit export --check exports/2026-03`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if check != "" {
+				problems, err := audit.CheckExport(check)
+				if err != nil {
+					return err
+				}
+				for _, p := range problems {
+					fmt.Fprintln(cmd.OutOrStdout(), p)
+				}
+				if len(problems) > 0 {
+					return findingsError{n: len(problems)}
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "OK: every file matches the manifest")
+				return nil
+			}
+			tenant, err := f.tenantID()
+			if err != nil {
+				return err
+			}
+			p, err := domain.ParsePeriod(period)
+			if err != nil {
+				return fmt.Errorf("--period: %w", err)
+			}
+			if out == "" {
+				out = "export-" + tenant.String() + "-" + p.String()
+			}
+			return withAuditor(cmd, g, f, func(a *audit.Auditor) error {
+				m, err := a.Export(cmd.Context(), tenant, p, out)
+				if err != nil {
+					return err
+				}
+				if f.json {
+					return printJSON(cmd.OutOrStdout(), m)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "exported %s %s to %s (up to position %d):\n", m.Tenant, m.Period, out, m.Head)
+				for _, file := range m.Files {
+					fmt.Fprintf(cmd.OutOrStdout(), "  %-16s %6d rows  sha256 %s\n", file.Name, file.Rows, file.SHA256)
+				}
+				return nil
+			})
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&period, "period", "", "the month to export (YYYY-MM)")
+	fs.StringVar(&out, "out", "", "directory to write (default export-<tenant>-<period>)")
+	fs.StringVar(&check, "check", "", "check an export directory against its manifest instead")
+	return cmd
+}
+
+// newBar returns a progress bar on w when w is a terminal, else one that draws nothing.
+func newBar(w io.Writer, description, unit string) *progressbar.ProgressBar {
+	if f, ok := w.(*os.File); !ok || !isatty.IsTerminal(f.Fd()) {
+		w = io.Discard
+	}
+	return progressbar.NewOptions64(-1, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(description),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString(unit),
+		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+}
+
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o600)
+}
