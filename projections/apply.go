@@ -1,0 +1,160 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dotmac/ledger/eventstore"
+)
+
+// decodeFailure is the first event of a batch that could not be decoded.
+type decodeFailure struct {
+	pos eventstore.Position
+	err error
+}
+
+// decode turns envelopes into events. It stops at the first envelope that does not decode and
+// returns the events before it with the failure.
+func (r *Runtime) decode(envs []eventstore.Envelope) ([]Event, *decodeFailure) {
+	out := make([]Event, 0, len(envs))
+	for i := range envs {
+		p, err := r.opts.Decode(&envs[i])
+		if err != nil {
+			return out, &decodeFailure{pos: envs[i].Position, err: err}
+		}
+		out = append(out, Event{Envelope: envs[i], Payload: p})
+	}
+	return out, nil
+}
+
+// after returns the events of evs (in global order) with a position above cp.
+func after(evs []Event, cp eventstore.Position) []Event {
+	i := sort.Search(len(evs), func(i int) bool { return evs[i].Position > cp })
+	return evs[i:]
+}
+
+// applyTo folds evs into build within tx and advances the build's checkpoint to the last of
+// them, in the same transaction. With notify, the new checkpoint is announced to WaitFor
+// (delivered by PostgreSQL at commit). Apply's failure is an *ApplyError.
+func (r *Runtime) applyTo(ctx context.Context, tx pgx.Tx, e *entry, build string, evs []Event, notify bool) error {
+	if err := setSearchPath(ctx, tx, ident(build)); err != nil {
+		return err
+	}
+	if err := safeApply(ctx, e, tx, evs); err != nil {
+		return err
+	}
+	return r.advance(ctx, tx, e, build, &evs[len(evs)-1], notify)
+}
+
+// advance moves build's checkpoint to last (forwards only: anything else is a bug).
+func (r *Runtime) advance(ctx context.Context, tx pgx.Tx, e *entry, build string, last *Event, notify bool) error {
+	b := &pgx.Batch{}
+	b.Queue(r.sqls.advance, build, int64(last.Position), last.RecordedAt()) //nolint:gosec // positions fit
+	if notify {
+		b.Queue(`SELECT pg_notify($1, $2)`, r.sqls.channel, e.name+":"+strconv.FormatUint(uint64(last.Position), 10))
+	}
+	br := tx.SendBatch(ctx, b)
+	tag, err := br.Exec()
+	if err == nil && tag.RowsAffected() != 1 {
+		err = fmt.Errorf("invariant: checkpoint of %s did not move forwards to %d", build, last.Position)
+	}
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("projection %s: advance checkpoint: %w", e.name, err)
+	}
+	return nil
+}
+
+// safeApply calls Apply, turning its error or panic into an *ApplyError.
+func safeApply(ctx context.Context, e *entry, tx pgx.Tx, evs []Event) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &ApplyError{Projection: e.name, First: evs[0].Position, Last: evs[len(evs)-1].Position,
+				Err: fmt.Errorf("panic: %v\n%s", v, debug.Stack())}
+		}
+	}()
+	if err := e.p.Apply(ctx, tx, evs); err != nil {
+		return &ApplyError{Projection: e.name, First: evs[0].Position, Last: evs[len(evs)-1].Position, Err: err}
+	}
+	return nil
+}
+
+// applyPrefix applies as many of evs as it can, in order, each part in a savepoint, halving a
+// failing part until the one event that fails alone is found. It returns how many events were
+// applied (they stay in tx) and that event's error (nil when all applied).
+func applyPrefix(ctx context.Context, tx pgx.Tx, e *entry, evs []Event) (int, error) {
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if err := safeApply(ctx, e, sp, evs); err == nil {
+		return len(evs), sp.Commit(ctx)
+	} else if rbErr := sp.Rollback(ctx); rbErr != nil || len(evs) == 1 || ctx.Err() != nil {
+		return 0, err
+	}
+	mid := len(evs) / 2
+	n, err := applyPrefix(ctx, tx, e, evs[:mid])
+	if err != nil {
+		return n, err
+	}
+	m, err := applyPrefix(ctx, tx, e, evs[mid:])
+	return mid + m, err
+}
+
+// guard holds session-level advisory locks on a connection of its own for as long as a
+// rebuild (or a cleanup) runs; they are released by release or by the session's end.
+type guard struct {
+	conn *pgxpool.Conn
+	keys []int64
+}
+
+// acquireGuard takes key without waiting; ErrRebuildInProgress if someone holds it.
+func (r *Runtime) acquireGuard(ctx context.Context, key int64) (*guard, error) {
+	conn, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g := &guard{conn: conn}
+	if !g.tryLock(ctx, key) {
+		conn.Release()
+		return nil, ErrRebuildInProgress
+	}
+	return g, nil
+}
+
+func (g *guard) tryLock(ctx context.Context, key int64) bool {
+	var ok bool
+	if err := g.conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil || !ok {
+		return false
+	}
+	g.keys = append(g.keys, key)
+	return true
+}
+
+// release unlocks every key; if that fails, it closes the connection, which unlocks them too.
+func (g *guard) release() {
+	ctx, cancel := context.WithTimeout(context.Background(), guardReleaseTimeout)
+	defer cancel()
+	for _, k := range g.keys {
+		if _, err := g.conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, k); err != nil {
+			_ = g.conn.Hijack().Close(ctx)
+			return
+		}
+	}
+	g.conn.Release()
+}
+
+// guardReleaseTimeout bounds unlocking a guard.
+const guardReleaseTimeout = 5 * time.Second

@@ -1,0 +1,105 @@
+package projections
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/auth"
+	"github.com/dotmac/ledger/internal/httpx"
+)
+
+// Routes mounts the projection admin API on router, each route authenticated by key:
+//
+//	GET  /v1/projections                 (projections:read)     every projection's Status
+//	GET  /v1/projections/{name}          (projections:read)     one Status, with rebuild progress
+//	POST /v1/projections/{name}/rebuild  (projections:rebuild)  202 and a status URL
+//
+// The rebuild body is optional: {"as_of": "2026-03-31" | "120000", "into": "analysis_q1"}.
+func (r *Runtime) Routes(router *mux.Router, key *auth.Key) {
+	router.Handle("/v1/projections", key.Authenticate(auth.RequireFunc(auth.ProjectionsRead, r.serveList))).Methods(http.MethodGet)
+	router.Handle("/v1/projections/{name}", key.Authenticate(auth.RequireFunc(auth.ProjectionsRead, r.serveStatus))).Methods(http.MethodGet)
+	router.Handle("/v1/projections/{name}/rebuild", key.Authenticate(auth.RequireFunc(auth.ProjectionsRebuild, r.serveRebuild))).
+		Methods(http.MethodPost)
+}
+
+func (r *Runtime) serveList(w http.ResponseWriter, req *http.Request) {
+	sts, err := r.List(req.Context())
+	if err != nil {
+		httpx.WriteError(w, req, err, problemOf)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"projections": sts})
+}
+
+func (r *Runtime) serveStatus(w http.ResponseWriter, req *http.Request) {
+	st, err := r.Status(req.Context(), mux.Vars(req)["name"])
+	if err != nil {
+		httpx.WriteError(w, req, err, problemOf)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, st)
+}
+
+// rebuildRequest is the optional body of POST /v1/projections/{name}/rebuild.
+type rebuildRequest struct {
+	AsOf string `json:"as_of"`
+	Into string `json:"into"`
+}
+
+// rebuildAccepted is the 202 answer.
+type rebuildAccepted struct {
+	Projection string              `json:"projection"`
+	Build      string              `json:"build"`
+	Purpose    string              `json:"purpose"`
+	Target     eventstore.Position `json:"target"`
+	StatusURL  string              `json:"status_url"`
+}
+
+func (r *Runtime) serveRebuild(w http.ResponseWriter, req *http.Request) {
+	name := mux.Vars(req)["name"]
+	var body rebuildRequest
+	if req.ContentLength != 0 {
+		if err := httpx.DecodeJSON(w, req, httpx.DefaultBodyLimit, &body); err != nil {
+			httpx.WriteError(w, req, err)
+			return
+		}
+	}
+	opts := RebuildOptions{Into: strings.TrimSpace(body.Into)}
+	if body.AsOf != "" {
+		a, err := ParseAsOf(body.AsOf)
+		if err != nil {
+			httpx.WriteProblem(w, req, httpx.BadRequest(err.Error(), httpx.FieldError{Field: "as_of", Reason: err.Error()}))
+			return
+		}
+		opts.AsOf = &a
+	}
+	p, err := r.StartRebuild(req.Context(), name, opts)
+	if err != nil {
+		httpx.WriteError(w, req, err, problemOf)
+		return
+	}
+	url := "/v1/projections/" + name
+	w.Header().Set("Location", url)
+	httpx.WriteJSON(w, http.StatusAccepted, rebuildAccepted{Projection: name, Build: p.Build, Purpose: p.Purpose, Target: p.Target, StatusURL: url})
+}
+
+// problemOf maps the runtime's errors to problems; the rest are 500s.
+func problemOf(err error) (*httpx.Problem, bool) {
+	switch {
+	case errors.Is(err, ErrUnknownProjection):
+		return httpx.NotFound(err.Error()), true
+	case errors.Is(err, ErrRebuildInProgress):
+		return &httpx.Problem{Type: "/problems/rebuild-in-progress", Title: "A rebuild is already running", Status: http.StatusConflict,
+			Detail: err.Error()}, true
+	case errors.Is(err, ErrInvalidRebuild):
+		return httpx.BadRequest(err.Error()), true
+	case errors.Is(err, ErrNotBuilt):
+		return &httpx.Problem{Type: "/problems/not-built", Title: "Projection not built yet", Status: http.StatusConflict,
+			Detail: err.Error()}, true
+	}
+	return nil, false
+}

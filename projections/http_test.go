@@ -1,0 +1,96 @@
+package projections_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dotmac/ledger/internal/auth"
+	"github.com/dotmac/ledger/internal/httpx"
+	"github.com/dotmac/ledger/projections"
+	"github.com/dotmac/ledger/projections/projectiontest"
+)
+
+// TestAdminHTTP: the admin routes list and show projections (projections:read), start a
+// rebuild (projections:rebuild: 202 with a status URL whose progress ends in a swap), and
+// answer problems for unknown names, missing permissions and bad requests.
+func TestAdminHTTP(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	appendEvents(t, e.store, 300, 4, nil)
+	rt := projectiontest.Start(t, e.pool, e.store, []projections.Projection{&counter{name: "counter", version: 1}}, testOptions())
+	projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
+
+	key, err := auth.HS256([]byte(strings.Repeat("k", 32)))
+	require.NoError(t, err)
+	router := mux.NewRouter()
+	rt.Routes(router, key)
+	srv := httptest.NewServer(router)
+	defer srv.Close()
+	token := func(perms ...string) string {
+		tok, err := key.Mint(auth.Principal{Subject: "op", Tenant: "ops", Permissions: perms}, time.Now(), time.Hour)
+		require.NoError(t, err)
+		return tok
+	}
+	reader, rebuilder := token(auth.ProjectionsRead), token(auth.ProjectionsRead, auth.ProjectionsRebuild)
+	call := func(method, path, tok, body string) (*http.Response, map[string]any) {
+		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
+		return res, out
+	}
+
+	res, out := call(http.MethodGet, "/v1/projections", reader, "")
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	list := out["projections"].([]any)
+	require.Len(t, list, 1)
+	assert.Equal(t, "counter", list[0].(map[string]any)["name"])
+	assert.Equal(t, "running", list[0].(map[string]any)["state"])
+	assert.EqualValues(t, 300, list[0].(map[string]any)["position"])
+
+	res, _ = call(http.MethodGet, "/v1/projections", "", "")
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode)
+	res, out = call(http.MethodGet, "/v1/projections/nope", reader, "")
+	assert.Equal(t, http.StatusNotFound, res.StatusCode)
+	assert.Equal(t, httpx.ProblemContentType, res.Header.Get("Content-Type"))
+	assert.Equal(t, "/problems/not-found", out["type"])
+	res, out = call(http.MethodPost, "/v1/projections/counter/rebuild", reader, "")
+	assert.Equal(t, http.StatusForbidden, res.StatusCode)
+	assert.Equal(t, auth.ProjectionsRebuild, out["permission"])
+	res, _ = call(http.MethodPost, "/v1/projections/counter/rebuild", rebuilder, `{"as_of":"5"}`)
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode, "as-of needs into")
+	res, _ = call(http.MethodPost, "/v1/projections/counter/rebuild", rebuilder, `{"as_of":"last week","into":"x"}`)
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+
+	before := status(t, rt, "counter").LiveBuild
+	res, out = call(http.MethodPost, "/v1/projections/counter/rebuild", rebuilder, "")
+	require.Equal(t, http.StatusAccepted, res.StatusCode)
+	assert.Equal(t, "/v1/projections/counter", res.Header.Get("Location"))
+	assert.Equal(t, "/v1/projections/counter", out["status_url"])
+	build := out["build"].(string)
+	assert.NotEqual(t, before, build)
+	eventually(t, 30*time.Second, "the rebuild swaps", func() bool {
+		_, st := call(http.MethodGet, "/v1/projections/counter", reader, "")
+		return st["live_build"] == build
+	})
+	_, st := call(http.MethodGet, "/v1/projections/counter", reader, "")
+	assert.Nil(t, st["building"])
+	assert.EqualValues(t, 1, st["version"])
+}

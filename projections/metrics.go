@@ -1,0 +1,106 @@
+package projections
+
+import (
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the runtime's Prometheus series (namespace dotmac, subsystem projection).
+type metrics struct {
+	lagEvents, lagSeconds, checkpoint, stalled *prometheus.GaugeVec
+	head                                       prometheus.Gauge
+	events                                     *prometheus.CounterVec
+	batchSeconds                               *prometheus.HistogramVec
+	delaySeconds                               *prometheus.HistogramVec
+	rebuildPosition, rebuildTarget, rebuildEPS *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	gauge := func(name, help string, labels ...string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "dotmac", Subsystem: "projection", Name: name, Help: help}, labels)
+	}
+	m := &metrics{
+		lagEvents:  gauge("lag_events", "Events between the live build's checkpoint and the head.", "projection"),
+		lagSeconds: gauge("lag_seconds", "How long the oldest event the live build has not applied has waited (0 when caught up).", "projection"),
+		checkpoint: gauge("checkpoint", "Position of the last event the live build applied.", "projection"),
+		stalled:    gauge("stalled", "1 while the projection is stalled on an event it cannot apply.", "projection"),
+		head: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dotmac", Subsystem: "projection", Name: "head",
+			Help: "Position of the newest event in the store."}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dotmac", Subsystem: "projection", Name: "events_applied_total",
+			Help: "Events applied, by projection and mode (live, replay = catch-up of the live build, rebuild)."}, []string{"projection", "mode"}),
+		batchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "dotmac", Subsystem: "projection", Name: "live_batch_seconds",
+			Help: "Time to apply and commit one live batch.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"projection"}),
+		delaySeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "dotmac", Subsystem: "projection", Name: "apply_delay_seconds",
+			Help:    "Time from an event's commit to the commit of the live batch that applied it (oldest event of each batch).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}, []string{"projection"}),
+		rebuildPosition: gauge("rebuild_position", "Checkpoint of the build being rebuilt.", "projection"),
+		rebuildTarget:   gauge("rebuild_target", "Position the rebuild is heading for.", "projection"),
+		rebuildEPS:      gauge("rebuild_events_per_second", "Average replay rate of the running rebuild.", "projection"),
+	}
+	cs := []prometheus.Collector{m.lagEvents, m.lagSeconds, m.checkpoint, m.stalled, m.head, m.events, m.batchSeconds,
+		m.delaySeconds, m.rebuildPosition, m.rebuildTarget, m.rebuildEPS}
+	for i, c := range cs {
+		existing, err := register(reg, c)
+		if err != nil {
+			return nil, err
+		}
+		cs[i] = existing
+	}
+	// Another runtime on the same registry registered them first: share its series.
+	m.lagEvents, m.lagSeconds, m.checkpoint, m.stalled = cs[0].(*prometheus.GaugeVec), cs[1].(*prometheus.GaugeVec), cs[2].(*prometheus.GaugeVec), cs[3].(*prometheus.GaugeVec)
+	m.head, m.events, m.batchSeconds = cs[4].(prometheus.Gauge), cs[5].(*prometheus.CounterVec), cs[6].(*prometheus.HistogramVec)
+	m.delaySeconds, m.rebuildPosition = cs[7].(*prometheus.HistogramVec), cs[8].(*prometheus.GaugeVec)
+	m.rebuildTarget, m.rebuildEPS = cs[9].(*prometheus.GaugeVec), cs[10].(*prometheus.GaugeVec)
+	return m, nil
+}
+
+func register(reg prometheus.Registerer, c prometheus.Collector) (prometheus.Collector, error) {
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		return are.ExistingCollector, nil
+	}
+	return c, err
+}
+
+// observe sets the lag gauges from a status sample.
+func (m *metrics) observe(sts []Status) {
+	for _, st := range sts {
+		m.head.Set(float64(st.Head))
+		m.lagEvents.WithLabelValues(st.Name).Set(float64(st.LagEvents))
+		m.lagSeconds.WithLabelValues(st.Name).Set(st.LagSeconds)
+		m.checkpoint.WithLabelValues(st.Name).Set(float64(st.Position))
+		stalled := 0.0
+		if st.State == StateStalled {
+			stalled = 1
+		}
+		m.stalled.WithLabelValues(st.Name).Set(stalled)
+	}
+}
+
+func (m *metrics) applied(name, mode string, n int, took time.Duration) {
+	m.events.WithLabelValues(name, mode).Add(float64(n))
+	if mode == "live" {
+		m.batchSeconds.WithLabelValues(name).Observe(took.Seconds())
+	}
+}
+
+func (m *metrics) delay(name string, d time.Duration) {
+	m.delaySeconds.WithLabelValues(name).Observe(max(0, d.Seconds()))
+}
+
+func (m *metrics) stalledNow(name string) { m.stalled.WithLabelValues(name).Set(1) }
+
+func (m *metrics) rebuildProgress(p Progress) {
+	m.rebuildPosition.WithLabelValues(p.Projection).Set(float64(p.Position))
+	m.rebuildTarget.WithLabelValues(p.Projection).Set(float64(p.Target))
+	m.rebuildEPS.WithLabelValues(p.Projection).Set(p.EventsPerSecond)
+}
+
+func (m *metrics) rebuildDone(name string) {
+	m.rebuildPosition.DeleteLabelValues(name)
+	m.rebuildTarget.DeleteLabelValues(name)
+	m.rebuildEPS.DeleteLabelValues(name)
+}

@@ -1,0 +1,252 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dotmac/ledger/eventstore"
+)
+
+// page is one read of the feed, decoded.
+type page struct {
+	evs []Event
+	bad *decodeFailure
+	err error
+}
+
+// replayJob folds the events after from, up to and including to, into a build.
+type replayJob struct {
+	e        *entry
+	build    string
+	from, to eventstore.Position
+	// commit applies one batch and advances the build's checkpoint, in one transaction.
+	commit func(ctx context.Context, evs []Event) error
+	// progress, if set, is told after each commit where the build is and how many events
+	// that commit applied.
+	progress func(pos eventstore.Position, events int)
+}
+
+// replay runs job: readers fetch and decode pages ahead (in parallel on a dense feed) while
+// this goroutine applies them in order, ReplayBatchEvents per transaction. It returns the
+// position reached, and the first error (an *ApplyError names the event that failed).
+func (r *Runtime) replay(ctx context.Context, job replayJob) (eventstore.Position, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	pages := r.pages(ctx, job.from, job.to)
+	defer func() {
+		cancel()
+		for range pages { //nolint:revive // drain, so the readers end
+		}
+	}()
+	reached := job.from
+	acc := make([]Event, 0, r.opts.ReplayBatchEvents+r.opts.ReplayPageEvents)
+	flush := func() error {
+		if len(acc) == 0 {
+			return nil
+		}
+		if err := job.commit(ctx, acc); err != nil {
+			return err
+		}
+		reached = acc[len(acc)-1].Position
+		if job.progress != nil {
+			job.progress(reached, len(acc))
+		}
+		acc = make([]Event, 0, cap(acc))
+		return nil
+	}
+	for p := range pages {
+		if p.err != nil {
+			return reached, p.err
+		}
+		acc = append(acc, p.evs...)
+		if p.bad != nil {
+			if err := flush(); err != nil {
+				return reached, err
+			}
+			return reached, &ApplyError{Projection: job.e.name, First: p.bad.pos, Last: p.bad.pos, Err: fmt.Errorf("decode: %w", p.bad.err)}
+		}
+		if len(acc) >= r.opts.ReplayBatchEvents {
+			if err := flush(); err != nil {
+				return reached, err
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return reached, err
+	}
+	return reached, flush()
+}
+
+// pages streams the decoded events after from up to to, in order, until done or ctx ends.
+func (r *Runtime) pages(ctx context.Context, from, to eventstore.Position) <-chan page {
+	out := make(chan page, 1)
+	if !r.feed.dense() {
+		go r.readSequential(ctx, from, to, out)
+		return out
+	}
+	readers := r.opts.ReplayReaders
+	size := eventstore.Position(r.opts.ReplayPageEvents) //nolint:gosec // positive option
+	chans := make([]chan page, readers)
+	for w := range chans {
+		chans[w] = make(chan page, 1)
+		go r.readRanges(ctx, from+eventstore.Position(w)*size, to, size*eventstore.Position(readers), chans[w]) //nolint:gosec // small
+	}
+	go func() {
+		defer close(out)
+		for k := 0; ; k++ {
+			p, ok := <-chans[k%readers]
+			if !ok {
+				return
+			}
+			if !sendPage(ctx, out, p) {
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// readRanges reads the ranges (lo, lo+size], (lo+stride, lo+stride+size], ... below to.
+func (r *Runtime) readRanges(ctx context.Context, lo, to, stride eventstore.Position, out chan<- page) {
+	defer close(out)
+	size := eventstore.Position(r.opts.ReplayPageEvents) //nolint:gosec // positive option
+	for ; lo < to; lo += stride {
+		envs, err := r.feed.read(ctx, lo, min(lo+size, to), r.opts.ReplayPageEvents)
+		if err == nil && len(envs) != int(min(lo+size, to)-lo) {
+			err = fmt.Errorf("invariant: es_events has %d events in (%d, %d]: positions are not dense", len(envs), lo, min(lo+size, to))
+		}
+		p := page{err: err}
+		if err == nil {
+			p.evs, p.bad = r.decode(envs)
+		}
+		if !sendPage(ctx, out, p) || err != nil || p.bad != nil {
+			return
+		}
+	}
+}
+
+// readSequential pages through a feed whose positions have holes.
+func (r *Runtime) readSequential(ctx context.Context, from, to eventstore.Position, out chan<- page) {
+	defer close(out)
+	for from < to {
+		envs, err := r.feed.read(ctx, from, to, r.opts.ReplayPageEvents)
+		p := page{err: err}
+		if err == nil {
+			p.evs, p.bad = r.decode(envs)
+		}
+		if !sendPage(ctx, out, p) || err != nil || p.bad != nil || len(envs) == 0 {
+			return
+		}
+		from = envs[len(envs)-1].Position
+	}
+}
+
+func sendPage(ctx context.Context, out chan<- page, p page) bool {
+	select {
+	case out <- p:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// commitBuild returns a replay commit for a build nobody else writes (a shadow build, an
+// as-of copy): no lock; synchronous_commit off, since a crash only loses the rebuild, never
+// consistency (the checkpoint and the rows are lost together). A failing batch is narrowed
+// to the event that fails alone, for the error.
+func (r *Runtime) commitBuild(e *entry, build string) func(context.Context, []Event) error {
+	return func(ctx context.Context, evs []Event) error {
+		tx, err := r.pool.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return err
+		}
+		err = r.applyTo(ctx, tx, e, build, evs, false)
+		var ae *ApplyError
+		if errors.As(err, &ae) && ctx.Err() == nil {
+			return r.pinpoint(ctx, e, build, evs, ae)
+		}
+		if err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	}
+}
+
+// pinpoint finds, in a transaction it rolls back, the event of evs that fails alone.
+func (r *Runtime) pinpoint(ctx context.Context, e *entry, build string, evs []Event, batchErr *ApplyError) error {
+	tx, err := r.pool.Begin(ctx)
+	if err != nil {
+		return batchErr
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := setSearchPath(ctx, tx, ident(build)); err != nil {
+		return batchErr
+	}
+	if _, err := applyPrefix(ctx, tx, e, evs); err != nil {
+		return err
+	}
+	return batchErr
+}
+
+// commitLive returns a replay commit for e's live build (a catch-up): each transaction takes
+// the projection's lock, checks that build is still live and what its checkpoint is, and
+// applies only the events after it, announcing the new checkpoint.
+func (r *Runtime) commitLive(e *entry, build string) func(context.Context, []Event) error {
+	return func(ctx context.Context, evs []Event) error {
+		tx, lb, found, err := r.beginLocked(ctx, e)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+		if err := r.checkLive(e, lb, found, 0); err != nil {
+			return err
+		}
+		if lb.build != build {
+			return fmt.Errorf("%w: %s was swapped to %s", errHalt, e.name, lb.build)
+		}
+		if evs = after(evs, lb.checkpoint); len(evs) == 0 {
+			return nil
+		}
+		if err := r.applyTo(ctx, tx, e, build, evs, true); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	}
+}
+
+// catchUp replays e's backlog into its live build until it is within CatchUpEvents of the
+// head, with the projection in state catching_up. On failure it leaves the rest to the live
+// projector, which retries and, if it must, stalls at the failing event.
+func (r *Runtime) catchUp(ctx context.Context, e *entry) {
+	if err := r.setState(ctx, e.name, StateCatchingUp, StateRunning); err != nil {
+		return
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = r.setState(ctx, e.name, StateRunning, StateCatchingUp)
+	}()
+	for ctx.Err() == nil {
+		st, found, err := r.liveState(ctx, e.name)
+		if err != nil || !found {
+			return
+		}
+		head, err := r.store.Head(ctx)
+		if err != nil || head <= st.checkpoint+eventstore.Position(r.opts.CatchUpEvents) { //nolint:gosec // positive option
+			return
+		}
+		start := time.Now()
+		reached, err := r.replay(ctx, replayJob{e: e, build: st.build, from: st.checkpoint, to: head, commit: r.commitLive(e, st.build),
+			progress: func(_ eventstore.Position, n int) { r.metrics.applied(e.name, "replay", n, 0) }})
+		r.log.Info().Str("projection", e.name).Uint64("from", uint64(st.checkpoint)).Uint64("to", uint64(reached)).
+			Dur("took", time.Since(start)).AnErr("error", err).Msg("projections: caught up the live build")
+		if err != nil {
+			return
+		}
+	}
+}

@@ -1,0 +1,198 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dotmac/ledger/eventstore"
+)
+
+// Status is what an operator sees of a projection.
+type Status struct {
+	Name string `json:"name"`
+	// Version is the live build's; CodeVersion this binary's (they differ until the rebuild
+	// a version change starts has swapped).
+	Version     int    `json:"version"`
+	CodeVersion int    `json:"code_version"`
+	State       State  `json:"state"`
+	LiveBuild   string `json:"live_build,omitempty"`
+	// Position is the live build's checkpoint; Head the newest event's position.
+	Position  eventstore.Position `json:"position"`
+	Head      eventstore.Position `json:"head"`
+	LagEvents uint64              `json:"lag_events"`
+	// LagSeconds is how long the oldest event not yet applied has been waiting (0 when
+	// caught up).
+	LagSeconds float64 `json:"lag_seconds"`
+	// Error and StalledPosition say why and where a stalled projection stopped.
+	Error           string               `json:"error,omitempty"`
+	StalledPosition *eventstore.Position `json:"stalled_position,omitempty"`
+	UpdatedAt       time.Time            `json:"updated_at"`
+	// Building lists the builds being filled: a shadow rebuild, as-of copies.
+	Building []Progress `json:"building,omitempty"`
+}
+
+// List returns every registered projection's status, in registration order.
+func (r *Runtime) List(ctx context.Context) ([]Status, error) {
+	head, err := r.store.Head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.registryRows(ctx)
+	if err != nil {
+		return nil, err
+	}
+	building, err := r.buildingRows(ctx, head)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Status, 0, len(r.order))
+	for _, name := range r.order {
+		st, ok := rows[name]
+		if !ok {
+			st = Status{Name: name, State: StateNew}
+		}
+		st.CodeVersion, st.Head, st.Building = r.entries[name].p.Version(), head, building[name]
+		if err := r.fillLag(ctx, &st); err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// Status returns one projection's status (ErrUnknownProjection for a name not registered).
+func (r *Runtime) Status(ctx context.Context, name string) (Status, error) {
+	if _, err := r.entry(name); err != nil {
+		return Status{}, err
+	}
+	all, err := r.List(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	for _, st := range all {
+		if st.Name == name {
+			return st, nil
+		}
+	}
+	return Status{}, fmt.Errorf("invariant: %s missing from the status list", name)
+}
+
+func (r *Runtime) registryRows(ctx context.Context) (map[string]Status, error) {
+	rows, err := r.pool.Query(ctx, `SELECT r.name, r.version, r.state, r.live_build, b.checkpoint, coalesce(r.last_error, ''),
+r.stalled_position, r.updated_at FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds+` b ON b.schema_name = r.live_build`)
+	if err != nil {
+		return nil, fmt.Errorf("read the registry: %w", err)
+	}
+	out := map[string]Status{}
+	var st Status
+	var cp int64
+	var stalled *int64
+	_, err = pgx.ForEachRow(rows, []any{&st.Name, &st.Version, &st.State, &st.LiveBuild, &cp, &st.Error, &stalled, &st.UpdatedAt}, func() error {
+		s := st
+		s.Position = eventstore.Position(cp) //nolint:gosec // non-negative
+		if stalled != nil {
+			p := eventstore.Position(*stalled) //nolint:gosec // non-negative
+			s.StalledPosition = &p
+		}
+		out[s.Name] = s
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the registry: %w", err)
+	}
+	return out, nil
+}
+
+// buildingRows returns the builds being filled, per projection, with progress: this
+// process's own from memory, others' from their committed checkpoints.
+func (r *Runtime) buildingRows(ctx context.Context, head eventstore.Position) (map[string][]Progress, error) {
+	rows, err := r.pool.Query(ctx, `SELECT projection, schema_name, version, purpose, coalesce(target_position, 0), checkpoint,
+started_at, updated_at FROM `+r.sqls.builds+` WHERE status = 'building' ORDER BY started_at`)
+	if err != nil {
+		return nil, fmt.Errorf("read the builds: %w", err)
+	}
+	out := map[string][]Progress{}
+	var p Progress
+	var target, cp int64
+	var updated time.Time
+	_, err = pgx.ForEachRow(rows, []any{&p.Projection, &p.Build, &p.Version, &p.Purpose, &target, &cp, &p.StartedAt, &updated}, func() error {
+		out[p.Projection] = append(out[p.Projection], r.buildProgress(p, target, cp, updated, head))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the builds: %w", err)
+	}
+	return out, nil
+}
+
+func (r *Runtime) buildProgress(p Progress, target, cp int64, updated time.Time, head eventstore.Position) Progress {
+	r.mu.Lock()
+	run := r.builds[p.Build]
+	r.mu.Unlock()
+	if run != nil {
+		return run.snapshot()
+	}
+	p.Phase, p.Head = PhaseReplaying, head
+	p.Position, p.Target = eventstore.Position(cp), eventstore.Position(target) //nolint:gosec // non-negative
+	if p.Purpose == purposeShadow || p.Target == 0 {
+		p.Target = head
+	}
+	p.ElapsedSeconds = r.opts.Now().Sub(p.StartedAt).Seconds()
+	if d := updated.Sub(p.StartedAt).Seconds(); d > 0 {
+		p.EventsPerSecond = float64(cp) / d
+	}
+	if p.EventsPerSecond > 0 && p.Target > p.Position {
+		p.ETASeconds = float64(p.Target-p.Position) / p.EventsPerSecond
+	}
+	return p
+}
+
+// fillLag sets the lag of a projection with a live build.
+func (r *Runtime) fillLag(ctx context.Context, st *Status) error {
+	if st.LiveBuild == "" || st.Position >= st.Head {
+		return nil
+	}
+	st.LagEvents = uint64(st.Head - st.Position)
+	at, ok, err := r.feed.recordedAfter(ctx, st.Position)
+	if err != nil {
+		return err
+	}
+	if ok {
+		st.LagSeconds = max(0, r.opts.Now().Sub(at).Seconds())
+	}
+	return nil
+}
+
+// Ready is the projector role's readiness check: it fails while a projection is stalled, has
+// no live build, or lags by more than Options.ReadyMaxLag.
+func (r *Runtime) Ready(ctx context.Context) error {
+	sts, err := r.List(ctx)
+	if err != nil {
+		return err
+	}
+	var problems []string
+	for _, st := range sts {
+		switch {
+		case st.State == StateStalled:
+			pos := eventstore.Position(0)
+			if st.StalledPosition != nil {
+				pos = *st.StalledPosition
+			}
+			problems = append(problems, fmt.Sprintf("%s stalled at position %d: %s", st.Name, pos, st.Error))
+		case st.State == StateNew:
+			problems = append(problems, st.Name+" has no live build yet")
+		case st.LagSeconds > r.opts.ReadyMaxLag.Seconds():
+			problems = append(problems, fmt.Sprintf("%s is %.1fs (%d events) behind the head, over %s",
+				st.Name, st.LagSeconds, st.LagEvents, r.opts.ReadyMaxLag))
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,89 @@
+package projections_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/projections"
+	"github.com/dotmac/ledger/projections/projectiontest"
+)
+
+// TestWaitFor: WaitFor returns once the checkpoint reaches the position, woken by the
+// notification of the transaction that got it there — also in a process that runs no
+// projector (the query role) — and, when its context ends first, returns the position reached
+// with ErrNotReached.
+func TestWaitFor(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	appendEvents(t, e.store, 100, 3, nil)
+	projs := []projections.Projection{&counter{name: "counter", version: 1}}
+	rt := projectiontest.Start(t, e.pool, e.store, projs, testOptions())
+	projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
+
+	queryPool, queryStore := e.process(t, "proj-wait-query")
+	query := projectiontest.New(t, queryPool, queryStore, projs, testOptions()) // not started
+
+	for _, waiter := range []*projections.Runtime{rt, query} {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		reached, err := waiter.WaitFor(ctx, "counter", 150)
+		cancel()
+		require.ErrorIs(t, err, projections.ErrNotReached)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, eventstore.Position(100), reached, "times out with the current position")
+		var nr *projections.NotReachedError
+		require.True(t, errors.As(err, &nr))
+		assert.Equal(t, eventstore.Position(150), nr.Want)
+	}
+
+	type result struct {
+		pos eventstore.Position
+		err error
+		at  time.Time
+	}
+	done := make(chan result, 2)
+	for _, waiter := range []*projections.Runtime{rt, query} {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			pos, err := waiter.WaitFor(ctx, "counter", 150)
+			done <- result{pos, err, time.Now()}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // both waiting
+	appendEvents(t, e.store, 60, 3, nil)
+	appended := time.Now()
+	for range 2 {
+		r := <-done
+		require.NoError(t, r.err)
+		assert.GreaterOrEqual(t, r.pos, eventstore.Position(150))
+		assert.Less(t, r.at.Sub(appended), 5*time.Second)
+	}
+
+	pos, err := query.Checkpoint(context.Background(), "counter")
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, pos, eventstore.Position(150))
+	_, err = query.WaitFor(context.Background(), "nope", 1)
+	require.ErrorIs(t, err, projections.ErrUnknownProjection)
+}
+
+// TestWaitForPassedPosition returns at once when the position is already applied.
+func TestWaitForPassedPosition(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	appendEvents(t, e.store, 10, 2, nil)
+	rt := projectiontest.Start(t, e.pool, e.store, []projections.Projection{&counter{name: "counter", version: 1}}, testOptions())
+	projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	pos, err := rt.WaitFor(ctx, "counter", 5)
+	require.NoError(t, err)
+	assert.Equal(t, eventstore.Position(10), pos)
+	assert.Less(t, time.Since(start), 500*time.Millisecond)
+}
