@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
+	"github.com/dotmac/ledger/commands/pgstore"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/kurrentdb"
 	"github.com/dotmac/ledger/eventstore/postgres"
@@ -132,5 +133,5 @@ func (d *database) close(log zerolog.Logger) {
 
 // migrationSets lists every component's schema, in dependency order.
 func migrationSets() []migrate.Set {
-	return []migrate.Set{postgres.MigrationSet()}
+	return []migrate.Set{postgres.MigrationSet(), pgstore.MigrationSet()}
 }

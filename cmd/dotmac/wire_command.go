@@ -2,11 +2,64 @@ package main
 
 import (
 	"context"
+	"sync"
+	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/dotmac/ledger/commands"
+	"github.com/dotmac/ledger/commands/api"
+	"github.com/dotmac/ledger/commands/pgstore"
 )
 
-// commandRoutes returns the command API's routes.
-func commandRoutes(_ context.Context, _ *system) (func(*mux.Router), error) {
-	return nil, nil
+// idempotencyPurgeInterval is how often expired idempotency keys are deleted.
+const idempotencyPurgeInterval = time.Minute
+
+// commandRoutes returns the command API's routes, and starts the purge of expired
+// idempotency keys (until ctx ends).
+func commandRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) {
+	h, err := commandHandlers(sys)
+	if err != nil {
+		return nil, err
+	}
+	keys := pgstore.NewKeys(sys.pool, pgstore.KeysConfig{Options: commandStoreOptions(sys)})
+	a, err := api.New(api.Config{Handlers: h, Keys: keys, Auth: sys.key, CommandTimeout: keys.Lease() * 2 / 3})
+	if err != nil {
+		return nil, err
+	}
+	go keys.RunPurger(ctx, idempotencyPurgeInterval, func(err error) {
+		sys.log.Warn().Err(err).Msg("purging expired idempotency keys")
+	})
+	return a.Mount, nil
+}
+
+var (
+	handlersMu       sync.Mutex
+	handlersBySystem = map[*system]*commands.Handlers{}
+)
+
+// commandHandlers returns the process's one commands.Handlers (its state cache and stream
+// locks are per instance), for the command API and the process managers alike.
+func commandHandlers(sys *system) (*commands.Handlers, error) {
+	handlersMu.Lock()
+	defer handlersMu.Unlock()
+	if h, ok := handlersBySystem[sys]; ok {
+		return h, nil
+	}
+	opts := commandStoreOptions(sys)
+	h, err := commands.New(commands.Config{
+		Store: sys.store, Numbers: pgstore.NewNumbers(sys.pool, opts), Index: pgstore.NewIndex(sys.pool, sys.store),
+		Registerer: sys.registry,
+	})
+	if err != nil {
+		return nil, err
+	}
+	handlersBySystem[sys] = h
+	return h, nil
+}
+
+// commandStoreOptions: claims and invoice numbers may skip the WAL flush only when the event
+// store commits to the same PostgreSQL (see package pgstore).
+func commandStoreOptions(sys *system) pgstore.Options {
+	return pgstore.Options{AsyncCommit: sys.flags != nil && sys.flags.storage.backend == "postgres"}
 }

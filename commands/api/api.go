@@ -1,0 +1,106 @@
+// Package api is the command REST API: resource-shaped POST endpoints over commands.Handlers,
+// with bearer-token authentication and one permission per endpoint, Idempotency-Key on every
+// request, If-Match for optimistic concurrency, problem+json errors mapped in one table
+// (errors.go), and the OpenAPI 3.1 document at /openapi.json.
+//
+// Every endpoint runs the same steps (serve.go): authenticate and authorize, require the
+// Idempotency-Key, read the body (size-limited, JSON only) and validate every field, claim the
+// key (a retry gets the first response, a reused key 422, a running one 409), run the command,
+// store and write the response: 201 or 200 with the id, the stream version (ETag) and the
+// global position of the last appended event (body "position", header X-Ledger-Position).
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/dotmac/ledger/commands"
+	"github.com/dotmac/ledger/internal/auth"
+	"github.com/dotmac/ledger/internal/httpx"
+)
+
+// Defaults of Config.
+const (
+	// DefaultCommandTimeout bounds one command; keep it below the idempotency lease.
+	DefaultCommandTimeout = 60 * time.Second
+	// MaxIdempotencyKeyBytes bounds the Idempotency-Key header.
+	MaxIdempotencyKeyBytes = 255
+)
+
+// Config wires the API.
+type Config struct {
+	Handlers *commands.Handlers
+	Keys     commands.IdempotencyKeys
+	Auth     *auth.Key
+	// CommandTimeout bounds one command (default DefaultCommandTimeout). A command runs to its
+	// end even if the client goes away, so that a retry finds its answer.
+	CommandTimeout time.Duration
+	// BodyLimit bounds request bodies (default httpx.DefaultBodyLimit).
+	BodyLimit int64
+}
+
+// API serves the command endpoints.
+type API struct {
+	cfg Config
+}
+
+// New returns the API over cfg.
+func New(cfg Config) (*API, error) {
+	if cfg.Handlers == nil || cfg.Keys == nil || cfg.Auth == nil {
+		return nil, errors.New("api: Config needs Handlers, Keys and Auth")
+	}
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = DefaultCommandTimeout
+	}
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = httpx.DefaultBodyLimit
+	}
+	return &API{cfg: cfg}, nil
+}
+
+// Mount adds every endpoint and GET /openapi.json (no authentication) to r.
+func (a *API) Mount(r *mux.Router) {
+	r.Handle("/openapi.json", http.HandlerFunc(serveOpenAPI)).Methods(http.MethodGet, http.MethodHead)
+	for _, rt := range routes() {
+		r.Handle(rt.path, a.cfg.Auth.Authenticate(auth.Require(rt.permission, a.endpoint(rt)))).Methods(rt.method)
+	}
+}
+
+// Route describes one endpoint, for documentation and tests.
+type Route struct {
+	Method, Path, Permission, Operation string
+}
+
+// Routes lists the endpoints Mount serves (besides /openapi.json).
+func Routes() []Route {
+	var out []Route
+	for _, rt := range routes() {
+		out = append(out, Route{Method: rt.method, Path: rt.path, Permission: rt.permission, Operation: rt.op})
+	}
+	return out
+}
+
+// route is one endpoint: prepare validates a request into the command to run.
+type route struct {
+	op         string
+	method     string
+	path       string
+	permission string
+	// ifMatch: the endpoint acts on an existing stream and honours If-Match.
+	ifMatch bool
+	// aliases map the domain's field names to this endpoint's JSON fields (see fieldName).
+	aliases map[string]string
+	prepare func(req *request) (command, error)
+}
+
+// routes is the routing table.
+func routes() []route {
+	var all []route
+	for _, group := range [][]route{customerRoutes(), planRoutes(), serviceRoutes(), invoiceRoutes(), paymentRoutes(), billingRunRoutes()} {
+		all = append(all, group...)
+	}
+	return all
+}

@@ -1,0 +1,247 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/dotmac/ledger/commands"
+	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/internal/auth"
+	"github.com/dotmac/ledger/internal/httpx"
+)
+
+// Response headers.
+const (
+	HeaderPosition       = "X-Ledger-Position"
+	HeaderIdempotencyKey = "Idempotency-Key"
+	HeaderReplayed       = "Idempotent-Replayed"
+)
+
+// releaseTimeout bounds storing or releasing a key after the command.
+const releaseTimeout = 5 * time.Second
+
+// request is a validated request on its way to its command.
+type request struct {
+	vars map[string]string
+	body []byte
+}
+
+// command runs a validated request's command with meta.
+type command func(ctx context.Context, h *commands.Handlers, m commands.Meta) (*response, error)
+
+// response is a command's answer; body is written as JSON.
+type response struct {
+	status   int
+	location string
+	result   commands.Result
+	body     any
+}
+
+// endpoint serves rt (inside Authenticate and Require).
+func (a *API) endpoint(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := a.serve(w, r, rt); err != nil {
+			httpx.WriteError(w, r, err, problemFor(rt))
+		}
+	})
+}
+
+func (a *API) serve(w http.ResponseWriter, r *http.Request, rt route) error {
+	m, key, err := a.meta(r, rt)
+	if err != nil {
+		return err
+	}
+	body, err := a.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	cmd, err := rt.prepare(&request{vars: mux.Vars(r), body: body})
+	if err != nil {
+		return err
+	}
+	claim, err := a.cfg.Keys.Claim(r.Context(), m.Tenant, key, requestHash(r, body))
+	if err != nil {
+		return err
+	}
+	if claim.Replay != nil {
+		writeStored(w, claim.Replay, true)
+		return nil
+	}
+	m.CommandID, m.Recovering = claim.CommandID, claim.Recovering
+	stored, err := a.run(r.Context(), cmd, m, key)
+	if err != nil {
+		return err
+	}
+	writeStored(w, stored, false)
+	return nil
+}
+
+// run runs the command, detached from the client's cancellation, and stores its answer under
+// the key; a failure releases the key.
+func (a *API) run(ctx context.Context, cmd command, m commands.Meta, key string) (*commands.StoredResponse, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.CommandTimeout)
+	defer cancel()
+	resp, err := cmd(ctx, a.cfg.Handlers, m)
+	after, done := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer done()
+	if err != nil {
+		if rerr := a.cfg.Keys.Release(after, m.Tenant, key, m.CommandID, definite(err)); rerr != nil {
+			httpx.LoggerFrom(ctx).Warn().Err(rerr).Msg("could not release the idempotency key")
+		}
+		return nil, err
+	}
+	stored, err := resp.render()
+	if err != nil {
+		return nil, err
+	}
+	// The events are durable: a key that cannot be completed now is recovered by the next
+	// retry (its claim lapses and the command finds its own events), so answer anyway.
+	if cerr := a.cfg.Keys.Complete(after, m.Tenant, key, m.CommandID, *stored); cerr != nil {
+		httpx.LoggerFrom(ctx).Warn().Err(cerr).Msg("could not store the response of an idempotency key")
+	}
+	return stored, nil
+}
+
+// definite reports whether a failed command certainly appended nothing, so its key can be
+// forgotten; after an unavailable store or an unknown error the append may have happened.
+func definite(err error) bool {
+	var p *httpx.Problem
+	return errors.As(err, &p) || errors.Is(err, domain.ErrInvalid) || errors.Is(err, domain.ErrNotFound) ||
+		errors.Is(err, domain.ErrRejected) || errors.Is(err, commands.ErrConflict)
+}
+
+var idempotencyKeyPattern = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
+
+// meta reads who is calling (the principal), the Idempotency-Key and If-Match.
+func (a *API) meta(r *http.Request, rt route) (commands.Meta, string, error) {
+	p, ok := auth.From(r.Context())
+	if !ok {
+		return commands.Meta{}, "", httpx.Unauthorized("no principal")
+	}
+	tenant, err := domain.ParseTenantID(p.Tenant)
+	if err != nil {
+		return commands.Meta{}, "", httpx.Unauthorized("the token's tenant is invalid")
+	}
+	key := r.Header.Get(HeaderIdempotencyKey)
+	if !idempotencyKeyPattern.MatchString(key) {
+		return commands.Meta{}, "", httpx.BadRequest("every POST needs an Idempotency-Key header (1 to 255 visible ASCII characters, e.g. a UUID)",
+			httpx.FieldError{Field: HeaderIdempotencyKey, Reason: "missing or malformed"})
+	}
+	info := httpx.InfoFrom(r.Context())
+	m := commands.Meta{Tenant: tenant, Actor: p.Subject, CorrelationID: info.CorrelationID, CausationID: info.RequestID,
+		RequestID: info.RequestID, IdempotencyKey: key}
+	if rt.ifMatch {
+		if m.ExpectedVersion, err = ifMatch(r); err != nil {
+			return commands.Meta{}, "", err
+		}
+	}
+	return m, key, nil
+}
+
+// ifMatch parses If-Match: "<version>" (the ETag of a stream version); absent or * is nil.
+func ifMatch(r *http.Request) (*uint64, error) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" || v == "*" {
+		return nil, nil
+	}
+	n, err := strconv.ParseUint(strings.Trim(strings.TrimPrefix(v, "W/"), `"`), 10, 63)
+	if err != nil || !strings.HasSuffix(v, `"`) {
+		return nil, httpx.BadRequest(`If-Match must be the ETag of a version, such as "3"`,
+			httpx.FieldError{Field: "If-Match", Reason: "want a quoted stream version, such as \"3\""})
+	}
+	return &n, nil
+}
+
+// readBody reads the JSON body (an empty body reads as {}).
+func (a *API) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		return nil, &httpx.Problem{Type: "/problems/unsupported-media-type", Title: "Unsupported media type",
+			Status: http.StatusUnsupportedMediaType, Detail: "send application/json, not " + ct}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.BodyLimit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, httpx.TooLarge(a.cfg.BodyLimit)
+		}
+		return nil, httpx.BadRequest("could not read the request body: " + err.Error())
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return []byte("{}"), nil
+	}
+	return body, nil
+}
+
+// requestHash identifies a request for its idempotency key: method, path and body.
+func requestHash(r *http.Request, body []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(r.Method + " " + r.URL.Path + "\n"))
+	h.Write(body)
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// resultBody is the part of every success body that says where the command left the stream.
+type resultBody struct {
+	ID       string `json:"id"`
+	Version  uint64 `json:"version"`
+	Position uint64 `json:"position"`
+}
+
+func bodyOf(res commands.Result) resultBody {
+	return resultBody{ID: res.ID, Version: res.Version, Position: uint64(res.Position)}
+}
+
+// reply is the response of a command that returned res and err: status with the result body
+// and, when body is set, body instead (which embeds the result body).
+func reply(res commands.Result, err error, status int, location string, body func(resultBody) any) (*response, error) {
+	if err != nil {
+		return nil, err
+	}
+	var b any = bodyOf(res)
+	if body != nil {
+		b = body(bodyOf(res))
+	}
+	return &response{status: status, location: location, result: res, body: b}, nil
+}
+
+// render turns the response into what is written and stored under the key.
+func (resp *response) render() (*commands.StoredResponse, error) {
+	body, err := json.Marshal(resp.body)
+	if err != nil {
+		return nil, err
+	}
+	h := map[string]string{
+		"ETag":         `"` + strconv.FormatUint(resp.result.Version, 10) + `"`,
+		HeaderPosition: strconv.FormatUint(uint64(resp.result.Position), 10),
+	}
+	if resp.location != "" {
+		h["Location"] = resp.location
+	}
+	return &commands.StoredResponse{Status: resp.status, Headers: h, Body: append(body, '\n')}, nil
+}
+
+func writeStored(w http.ResponseWriter, s *commands.StoredResponse, replayed bool) {
+	h := w.Header()
+	for k, v := range s.Headers {
+		h.Set(k, v)
+	}
+	if replayed {
+		h.Set(HeaderReplayed, "true")
+	}
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(s.Status)
+	_, _ = w.Write(s.Body)
+}

@@ -1,0 +1,295 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
+)
+
+// Limits of a billing run.
+const (
+	// DefaultDueDays is the payment term of recurring invoices when none is given.
+	DefaultDueDays = 14
+	// MaxDueDays bounds the payment term of recurring invoices.
+	MaxDueDays = 365
+	// billingBatchCustomers is how many customers are billed before the run stream records them.
+	billingBatchCustomers = 200
+	// billingWorkers bounds the customers billed at once.
+	billingWorkers = 8
+	// maxRecordedPerAppend bounds the BillingRunCustomerInvoiced events of one append.
+	maxRecordedPerAppend = 500
+)
+
+// ErrNothingToBill: the customer has no billable day in the period.
+var ErrNothingToBill = errors.New("nothing billable in the period")
+
+// RunBilling bills every customer of the tenant with billable services for Period.
+type RunBilling struct {
+	Period domain.Period
+	// DueDays is the payment term: invoices are due DueDays after their issue date.
+	DueDays int
+}
+
+// BilledInvoice is a customer's recurring invoice of a run.
+type BilledInvoice struct {
+	CustomerID domain.CustomerID
+	InvoiceID  domain.InvoiceID
+	// Number, Total and Position are set when this invocation created the invoice; an
+	// invoice found already in the account (a re-invoked run) has only its id.
+	Number   string
+	Total    domain.Money
+	Position eventstore.Position
+}
+
+// SkippedCustomer is a customer the run did not invoice, and why.
+type SkippedCustomer struct {
+	CustomerID domain.CustomerID
+	Reason     string
+}
+
+// BillingRunResult is what RunBilling did. Result is that of the run stream, except Position:
+// the last position of everything this invocation appended (invoices included).
+type BillingRunResult struct {
+	Result
+	RunID     domain.BillingRunID
+	Period    domain.Period
+	Completed bool
+	// CustomersInvoiced is how many customers the run stream records.
+	CustomersInvoiced int
+	// Invoices are the invoices this invocation recorded; Skipped the customers it did not bill.
+	Invoices []BilledInvoice
+	Skipped  []SkippedCustomer
+}
+
+// RunBilling starts the run of c.Period (or continues it), invoices every billable customer
+// the run has not recorded yet, records them, and completes the run once every customer is
+// invoiced or skipped. A completed run is returned as it is. An error (the store unavailable)
+// leaves the run open with what was recorded so far; invoking it again continues.
+//
+// Errors: *domain.InvalidValueError for a missing period or a due-days term out of range.
+func (h *Handlers) RunBilling(ctx context.Context, m Meta, c RunBilling) (BillingRunResult, error) {
+	var out BillingRunResult
+	_, err := h.run("RunBilling", func() (Result, error) {
+		var err error
+		out, err = h.runBilling(ctx, m, c)
+		return out.Result, err
+	})
+	return out, err
+}
+
+func (h *Handlers) runBilling(ctx context.Context, m Meta, c RunBilling) (BillingRunResult, error) {
+	m, err := m.withDefaults()
+	if err != nil {
+		return BillingRunResult{}, err
+	}
+	if c.DueDays < 0 || c.DueDays > MaxDueDays {
+		return BillingRunResult{}, &domain.InvalidValueError{Field: "due days", Value: fmt.Sprint(c.DueDays), Reason: fmt.Sprintf("want 0 to %d", MaxDueDays)}
+	}
+	started, err := h.StartBillingRun(ctx, m, c.Period)
+	if err != nil {
+		return BillingRunResult{}, err
+	}
+	out := BillingRunResult{Result: started, Period: c.Period}
+	run, _, err := h.BillingRun(ctx, m.Tenant, c.Period)
+	if err != nil || run.Completed {
+		return out.with(run), err
+	}
+	customers, err := h.BillableCustomers(ctx, m.Tenant, c.Period)
+	if err != nil {
+		return out.with(run), err
+	}
+	if err := h.billAll(ctx, m, run, customers, c.DueDays, &out); err != nil {
+		return out.with(run), err
+	}
+	res, err := h.CompleteBillingRun(ctx, m, c.Period)
+	if err != nil {
+		return out, err
+	}
+	out.merge(res)
+	run, _, err = h.BillingRun(ctx, m.Tenant, c.Period)
+	return out.with(run), err
+}
+
+// billAll bills the customers run has not recorded yet, in batches, recording each batch.
+func (h *Handlers) billAll(ctx context.Context, m Meta, run domain.BillingRunState, customers []BillableCustomer, dueDays int, out *BillingRunResult) error {
+	var todo []BillableCustomer
+	for _, bc := range customers {
+		if _, done := run.Invoiced[bc.CustomerID]; !done {
+			todo = append(todo, bc)
+		}
+	}
+	for len(todo) > 0 {
+		batch := todo[:min(len(todo), billingBatchCustomers)]
+		todo = todo[len(batch):]
+		billed, skipped, billErr := h.billBatch(ctx, m, run, batch, dueDays)
+		out.Skipped = append(out.Skipped, skipped...)
+		res, err := h.RecordCustomersInvoiced(ctx, m, run.Period, billed)
+		if err != nil {
+			return err
+		}
+		out.merge(res)
+		out.Invoices = append(out.Invoices, billed...)
+		for _, b := range billed {
+			out.Position = max(out.Position, b.Position)
+		}
+		if billErr != nil {
+			return billErr
+		}
+	}
+	return nil
+}
+
+// billBatch bills customers concurrently. It returns what was billed and skipped even when a
+// customer failed with an error that is not the customer's (the first such error).
+func (h *Handlers) billBatch(ctx context.Context, m Meta, run domain.BillingRunState, customers []BillableCustomer, dueDays int) ([]BilledInvoice, []SkippedCustomer, error) {
+	type outcome struct {
+		billed BilledInvoice
+		err    error
+	}
+	outcomes := make([]outcome, len(customers))
+	sem := make(chan struct{}, billingWorkers)
+	var wg sync.WaitGroup
+	for i, bc := range customers {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			b, err := h.BillCustomer(ctx, m, run, bc, dueDays)
+			outcomes[i] = outcome{b, err}
+		})
+	}
+	wg.Wait()
+	var billed []BilledInvoice
+	var skipped []SkippedCustomer
+	var firstErr error
+	for i, o := range outcomes {
+		switch {
+		case o.err == nil:
+			billed = append(billed, o.billed)
+		case isCustomersProblem(o.err):
+			skipped = append(skipped, SkippedCustomer{CustomerID: customers[i].CustomerID, Reason: o.err.Error()})
+		case firstErr == nil:
+			firstErr = o.err
+		}
+	}
+	return billed, skipped, firstErr
+}
+
+// isCustomersProblem reports whether err is about the customer (nothing to bill, deactivated,
+// a rule of the domain) rather than the system.
+func isCustomersProblem(err error) bool {
+	return errors.Is(err, ErrNothingToBill) || errors.Is(err, domain.ErrRejected) ||
+		errors.Is(err, domain.ErrInvalid) || errors.Is(err, domain.ErrNotFound)
+}
+
+// BillCustomer generates and issues the recurring invoice of run's period for one customer
+// (GenerateRecurringInvoice with the next invoice number), over the services the billing index
+// lists for it. The invoice id is derived from the run and the customer. If the account has
+// the period's invoice already, that invoice is returned (with no Number) and nothing is
+// appended. It does not record the customer in the run (RecordCustomersInvoiced does).
+//
+// Errors: ErrNothingToBill; *domain.CustomerInactiveError; *domain.NotFoundError; the
+// errors of GenerateRecurringInvoice.
+func (h *Handlers) BillCustomer(ctx context.Context, m Meta, run domain.BillingRunState, bc BillableCustomer, dueDays int) (BilledInvoice, error) {
+	m.Recovering = false
+	invoice, err := recurringInvoiceID(run.ID, bc.CustomerID)
+	if err != nil {
+		return BilledInvoice{}, err
+	}
+	out := BilledInvoice{CustomerID: bc.CustomerID, InvoiceID: invoice}
+	res, err := h.run("GenerateRecurringInvoice", func() (Result, error) {
+		services, err := h.customerServices(ctx, m.Tenant, bc)
+		if err != nil {
+			return Result{}, err
+		}
+		decide := h.numbered(ctx, m, recurringInvoice(run.Period, invoice, services, dueDays))
+		return h.decideAccountNoMetrics(ctx, m, bc.CustomerID, invoice.String(), decide)
+	})
+	var billed *domain.AlreadyBilledError
+	if errors.As(err, &billed) {
+		out.InvoiceID = billed.Invoice
+		return out, nil
+	}
+	if err != nil {
+		return out, err
+	}
+	out.Position = res.Position
+	for _, e := range res.Events {
+		if issued, ok := e.(domain.InvoiceIssued); ok {
+			out.Number, out.Total = issued.Number, issued.Total
+		}
+	}
+	return out, nil
+}
+
+// recurringInvoice builds GenerateRecurringInvoice from the account's customer and services.
+func recurringInvoice(period domain.Period, invoice domain.InvoiceID, services []domain.ServiceState, dueDays int) numberedCommand {
+	return func(a domain.AccountState, now time.Time, number string) (domain.AccountCommand, error) {
+		if billed, ok := a.BilledPeriods[period]; ok {
+			return nil, &domain.AlreadyBilledError{Customer: a.Customer.ID, Period: period, Invoice: billed}
+		}
+		lines, err := domain.RecurringCharges(period, a.Customer, services)
+		if err != nil {
+			return nil, err
+		}
+		if len(lines) == 0 {
+			return nil, fmt.Errorf("customer %s, %s: %w", a.Customer.ID, period, ErrNothingToBill)
+		}
+		ids, err := lineIDs(invoice.UUID(), len(lines))
+		if err != nil {
+			return nil, err
+		}
+		for i := range lines {
+			lines[i].LineID = ids[i]
+		}
+		return domain.GenerateRecurringInvoice{InvoiceID: invoice, Period: period, Number: number,
+			DueDate: domain.DateOf(now).AddDays(dueDays), Lines: lines}, nil
+	}
+}
+
+// customerServices loads the services of bc that belong to it.
+func (h *Handlers) customerServices(ctx context.Context, tenant domain.TenantID, bc BillableCustomer) ([]domain.ServiceState, error) {
+	out := make([]domain.ServiceState, 0, len(bc.Services))
+	for _, id := range bc.Services {
+		s, _, err := h.Service(ctx, tenant, id)
+		if err != nil {
+			return nil, err
+		}
+		if s.Customer == bc.CustomerID {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// decideAccountNoMetrics is decideAccount inside a caller's h.run.
+func (h *Handlers) decideAccountNoMetrics(ctx context.Context, m Meta, customer domain.CustomerID, id string, decide decideFunc[domain.AccountState]) (Result, error) {
+	m, err := m.withDefaults()
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := execute(ctx, h, m, accountTarget(m, customer), decide)
+	res.ID = id
+	return res, err
+}
+
+func (r BillingRunResult) with(run domain.BillingRunState) BillingRunResult {
+	r.RunID, r.Completed, r.CustomersInvoiced = run.ID, run.Completed, len(run.Invoiced)
+	r.ID = r.Period.String()
+	return r
+}
+
+// merge takes a later result of the run stream into r.
+func (r *BillingRunResult) merge(res Result) {
+	if res.Stream == "" {
+		return
+	}
+	pos := max(r.Position, res.Position)
+	events := append(r.Events, res.Events...)
+	r.Result = res
+	r.Position, r.Events = pos, events
+}

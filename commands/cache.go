@@ -1,0 +1,121 @@
+package commands
+
+import (
+	"container/list"
+	"context"
+	"sync"
+
+	"github.com/dotmac/ledger/eventstore"
+)
+
+// snapshot is a stream folded up to version: the aggregate state (a domain state value, such
+// as domain.AccountState) and the global position of its last event. A snapshot is never
+// modified once built; later events produce a new one.
+type snapshot struct {
+	state    any
+	version  uint64
+	position eventstore.Position
+}
+
+// stateCache is a bounded LRU of snapshots by stream id. Sharing a snapshot between goroutines
+// is safe because domain Apply never modifies the state it is given.
+type stateCache struct {
+	mu       sync.Mutex
+	capacity int
+	order    *list.List // front: most recently used; values are *cacheEntry
+	entries  map[string]*list.Element
+}
+
+type cacheEntry struct {
+	stream string
+	snap   snapshot
+}
+
+// newStateCache returns a cache of at most capacity streams; capacity < 1 caches nothing.
+func newStateCache(capacity int) *stateCache {
+	return &stateCache{capacity: capacity, order: list.New(), entries: map[string]*list.Element{}}
+}
+
+// get returns the stream's snapshot, if cached.
+func (c *stateCache) get(stream string) (snapshot, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.entries[stream]
+	if !ok {
+		return snapshot{}, false
+	}
+	c.order.MoveToFront(el)
+	return el.Value.(*cacheEntry).snap, true //nolint:forcetypeassert // only *cacheEntry is stored
+}
+
+// put stores s unless the cache already holds a later version of the stream.
+func (c *stateCache) put(stream string, s snapshot) {
+	if c.capacity < 1 || s.version == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[stream]; ok {
+		e := el.Value.(*cacheEntry) //nolint:forcetypeassert // only *cacheEntry is stored
+		if e.snap.version < s.version {
+			e.snap = s
+		}
+		c.order.MoveToFront(el)
+		return
+	}
+	c.entries[stream] = c.order.PushFront(&cacheEntry{stream: stream, snap: s})
+	for c.order.Len() > c.capacity {
+		oldest := c.order.Back()
+		c.order.Remove(oldest)
+		delete(c.entries, oldest.Value.(*cacheEntry).stream) //nolint:forcetypeassert // only *cacheEntry is stored
+	}
+}
+
+// len returns the number of cached streams.
+func (c *stateCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.order.Len()
+}
+
+// streamLocks serializes the commands of one stream inside this process, so that concurrent
+// requests for the same customer queue up instead of racing to the same version and retrying.
+// Commands of other processes still race; the expected-version append settles those.
+type streamLocks struct {
+	mu    sync.Mutex
+	locks map[string]*streamLock
+}
+
+type streamLock struct {
+	held chan struct{} // holds one token while locked
+	refs int
+}
+
+func newStreamLocks() *streamLocks { return &streamLocks{locks: map[string]*streamLock{}} }
+
+// lock locks stream and returns its unlock function, or ctx's error if ctx ends first.
+// Entries live only while in use.
+func (s *streamLocks) lock(ctx context.Context, stream string) (func(), error) {
+	s.mu.Lock()
+	l := s.locks[stream]
+	if l == nil {
+		l = &streamLock{held: make(chan struct{}, 1)}
+		s.locks[stream] = l
+	}
+	l.refs++
+	s.mu.Unlock()
+	release := func() {
+		s.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(s.locks, stream)
+		}
+		s.mu.Unlock()
+	}
+	select {
+	case l.held <- struct{}{}:
+		return func() { <-l.held; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
+}

@@ -1,0 +1,168 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
+)
+
+// Defaults of Config.
+const (
+	// DefaultCacheStreams is how many folded streams the state cache keeps.
+	DefaultCacheStreams = 20_000
+	// DefaultMaxAttempts bounds how often a command is decided again after a version conflict.
+	DefaultMaxAttempts = 10
+)
+
+// InvoiceNumbers hands out invoice numbers: Next returns 1, 2, 3, ... for each tenant and year,
+// never the same number twice. It must be safe for concurrent use.
+type InvoiceNumbers interface {
+	Next(ctx context.Context, tenant domain.TenantID, year int) (int64, error)
+}
+
+// Config configures Handlers. Store and Numbers are required; Index is required by the billing
+// run only.
+type Config struct {
+	Store   eventstore.Store
+	Numbers InvoiceNumbers
+	Index   BillingIndex
+	// Now is the clock (default time.Now). It is read once per decision.
+	Now func() time.Time
+	// Registerer receives the command metrics (nil: none).
+	Registerer prometheus.Registerer
+	// CacheStreams bounds the state cache (default DefaultCacheStreams; negative: no cache).
+	CacheStreams int
+	// MaxAttempts bounds the decisions per command on version conflicts (default DefaultMaxAttempts).
+	MaxAttempts int
+}
+
+func (c *Config) setDefaults() {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.CacheStreams == 0 {
+		c.CacheStreams = DefaultCacheStreams
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+}
+
+// Validate reports a missing required field.
+func (c *Config) Validate() error {
+	switch {
+	case c.Store == nil:
+		return errors.New("commands: Config.Store is required")
+	case c.Numbers == nil:
+		return errors.New("commands: Config.Numbers is required")
+	}
+	return nil
+}
+
+// Handlers executes commands. It is safe for concurrent use; create one per process (its cache
+// and stream locks are per instance) with New.
+type Handlers struct {
+	store       eventstore.Store
+	numbers     InvoiceNumbers
+	index       BillingIndex
+	now         func() time.Time
+	cache       *stateCache
+	locks       *streamLocks
+	metrics     *metrics
+	maxAttempts int
+}
+
+// New returns Handlers over cfg.
+func New(cfg Config) (*Handlers, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Handlers{
+		store: cfg.Store, numbers: cfg.Numbers, index: cfg.Index, now: cfg.Now,
+		cache: newStateCache(cfg.CacheStreams), locks: newStreamLocks(), metrics: m, maxAttempts: cfg.MaxAttempts,
+	}, nil
+}
+
+// Meta is who runs a command and why; it becomes the metadata of every event the command
+// appends. Tenant is required: every stream a command touches is the tenant's.
+type Meta struct {
+	Tenant        domain.TenantID
+	Actor         string // the token subject, or the process manager's name
+	CorrelationID string
+	CausationID   string // the request or event that caused the command
+	RequestID     string
+	// IdempotencyKey is the client's key, recorded in the events' metadata.
+	IdempotencyKey string
+	// CommandID identifies this execution of the command (zero: a new UUIDv7). Every id the
+	// command creates is derived from it; run a command again with the same CommandID and
+	// Recovering set to make it exactly-once.
+	CommandID uuid.UUID
+	// Recovering says an earlier execution with the same CommandID may have appended already:
+	// the handler then returns that execution's result when its events are in the stream.
+	Recovering bool
+	// ExpectedVersion, when set, is the stream version the caller saw (HTTP If-Match): the
+	// command is decided on exactly that version and a conflict is a *ConflictError.
+	ExpectedVersion *uint64
+	// At, when set, is the instant the command is decided at instead of the clock. It is for
+	// trusted callers that replay a schedule (the demo seeder); the HTTP API never sets it.
+	At time.Time
+}
+
+// withDefaults fills in the command id.
+func (m Meta) withDefaults() (Meta, error) {
+	if m.Tenant.IsZero() {
+		return m, &domain.InvalidValueError{Field: "tenant", Reason: "missing"}
+	}
+	if m.CommandID == uuid.Nil {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return m, err
+		}
+		m.CommandID = id
+	}
+	return m, nil
+}
+
+func (m Meta) metadata() eventstore.Metadata {
+	return eventstore.Metadata{
+		TenantID: m.Tenant.String(), Actor: m.Actor, CorrelationID: m.CorrelationID, CausationID: m.CausationID,
+		CommandID: m.CommandID.String(), IdempotencyKey: m.IdempotencyKey, RequestID: m.RequestID,
+	}
+}
+
+// now returns the instant to decide at.
+func (h *Handlers) clock(m Meta) time.Time {
+	if !m.At.IsZero() {
+		return m.At.UTC()
+	}
+	return h.now().UTC()
+}
+
+// Result is what a command did.
+type Result struct {
+	// ID names the entity the command created or acted on (a customer, service, invoice,
+	// payment or credit note id, a plan code, a billing period).
+	ID string
+	// Stream is the stream appended to; Version its version afterwards (the HTTP ETag).
+	Stream  string
+	Version uint64
+	// Position is the global position of the last event appended, or of the stream's last
+	// event when the command changed nothing: a reader that has reached it sees the effect.
+	Position eventstore.Position
+	// Events are the events appended (none when the command changed nothing).
+	Events []domain.Event
+}
+
+// Changed reports whether the command appended anything.
+func (r Result) Changed() bool { return len(r.Events) > 0 }

@@ -1,0 +1,87 @@
+package commands
+
+import (
+	"context"
+	"time"
+
+	"github.com/dotmac/ledger/domain"
+)
+
+// RecordPayment records money received from a customer; the payment id is generated. The
+// payment settles open invoices oldest first; the rest becomes customer credit.
+type RecordPayment struct {
+	CustomerID        domain.CustomerID
+	Amount            domain.Money
+	Method            domain.PaymentMethod
+	ExternalReference string
+	// ReceivedAt is when the money arrived (zero: now).
+	ReceivedAt time.Time
+}
+
+// RefundPayment pays part or all of a payment back out of customer credit.
+type RefundPayment struct {
+	CustomerID domain.CustomerID
+	PaymentID  domain.PaymentID
+	Amount     domain.Money
+	Reason     string
+}
+
+// IssueCreditNote credits an open invoice (InvoiceID set) or the account (zero InvoiceID);
+// the credit note id is generated.
+type IssueCreditNote struct {
+	CustomerID domain.CustomerID
+	InvoiceID  domain.InvoiceID
+	Net        domain.Money
+	TaxRate    domain.TaxRate
+	Reason     string
+}
+
+// RecordPayment records a payment; Result.ID is the new payment id and the PaymentRecorded
+// event in Result.Events carries its allocations.
+//
+// Errors: *domain.NotFoundError; *domain.AlreadyExistsError for a repeated external reference;
+// *domain.CurrencyMismatchError; *domain.InvalidValueError.
+func (h *Handlers) RecordPayment(ctx context.Context, m Meta, c RecordPayment) (Result, error) {
+	m, err := m.withDefaults()
+	if err != nil {
+		return Result{}, err
+	}
+	id, err := idFor(m, "payment", domain.NewPaymentID)
+	if err != nil {
+		return Result{}, err
+	}
+	return h.decideAccount(ctx, "RecordPayment", m, c.CustomerID, id.String(), func(a domain.AccountState, now time.Time) ([]domain.Event, error) {
+		received := c.ReceivedAt
+		if received.IsZero() {
+			received = now
+		}
+		return domain.DecideAccount(a, domain.RecordPayment{PaymentID: id, Amount: c.Amount, Method: c.Method,
+			ExternalReference: c.ExternalReference, ReceivedAt: received}, now)
+	})
+}
+
+// RefundPayment refunds a payment; Result.ID is the payment id.
+//
+// Errors: *domain.NotFoundError; *domain.RefundExceedsPaymentError;
+// *domain.RefundExceedsCreditError; *domain.CurrencyMismatchError; *domain.InvalidValueError.
+func (h *Handlers) RefundPayment(ctx context.Context, m Meta, c RefundPayment) (Result, error) {
+	return h.onAccount(ctx, "RefundPayment", m, c.CustomerID, c.PaymentID.String(),
+		domain.RefundPayment{PaymentID: c.PaymentID, Amount: c.Amount, Reason: c.Reason})
+}
+
+// IssueCreditNote issues a credit note; Result.ID is the new credit note id.
+//
+// Errors: *domain.NotFoundError (customer or invoice); *domain.InvoiceNotOpenError;
+// *domain.CreditExceedsOutstandingError; *domain.CurrencyMismatchError; *domain.InvalidValueError.
+func (h *Handlers) IssueCreditNote(ctx context.Context, m Meta, c IssueCreditNote) (Result, error) {
+	m, err := m.withDefaults()
+	if err != nil {
+		return Result{}, err
+	}
+	id, err := idFor(m, "credit note", domain.NewCreditNoteID)
+	if err != nil {
+		return Result{}, err
+	}
+	return h.onAccount(ctx, "IssueCreditNote", m, c.CustomerID, id.String(), domain.IssueCreditNote{
+		CreditNoteID: id, InvoiceID: c.InvoiceID, Net: c.Net, TaxRate: c.TaxRate, Reason: c.Reason})
+}

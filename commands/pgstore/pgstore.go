@@ -1,0 +1,122 @@
+// Package pgstore holds the command side's PostgreSQL tables: idempotency keys (Keys), invoice
+// number counters (Numbers) and the billing index (Index), with their migrations
+// (MigrationSet).
+//
+// # Asynchronous commit
+//
+// With Options.AsyncCommit the idempotency claims and the invoice number allocations commit with
+// synchronous_commit off: they do not wait for their WAL to reach disk, which would cost a
+// flush per command. That is safe only when the event store writes to the same PostgreSQL
+// cluster: the append that makes a command's effect durable commits later with a synchronous
+// commit, which flushes the WAL up to its own commit record and so every earlier commit with
+// it. A claim or a number can then be lost in a crash only together with everything appended
+// after it, and nothing durable ever refers to a lost one. With another event store (KurrentDB)
+// leave it off.
+package pgstore
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// MigrationSet is the command side's schema, for internal/migrate.
+func MigrationSet() migrate.Set {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		panic("invariant: embedded migrations missing: " + err.Error())
+	}
+	return migrate.Set{Name: "commands", FS: sub, Table: "cmd_schema_migrations"}
+}
+
+// Options tune the stores.
+type Options struct {
+	// AsyncCommit commits claims and number allocations without waiting for the WAL flush
+	// (see the package documentation for when that is safe).
+	AsyncCommit bool
+}
+
+// exec runs one statement, with synchronous_commit off when async is set: both go in one
+// batch, which PostgreSQL runs as one implicit transaction.
+func exec(ctx context.Context, pool *pgxpool.Pool, async bool, sql string, args ...any) (pgconn.CommandTag, error) {
+	if !async {
+		return pool.Exec(ctx, sql, args...)
+	}
+	b := &pgx.Batch{}
+	b.Queue("SELECT set_config('synchronous_commit', 'off', true)")
+	b.Queue(sql, args...)
+	br := pool.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		_ = br.Close()
+		return pgconn.CommandTag{}, err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return tag, err
+}
+
+// queryRow runs one statement returning a row, like exec.
+func queryRow(ctx context.Context, pool *pgxpool.Pool, async bool, dest []any, sql string, args ...any) error {
+	if !async {
+		return pool.QueryRow(ctx, sql, args...).Scan(dest...)
+	}
+	b := &pgx.Batch{}
+	b.Queue("SELECT set_config('synchronous_commit', 'off', true)")
+	b.Queue(sql, args...)
+	br := pool.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		_ = br.Close()
+		return err
+	}
+	err := br.QueryRow().Scan(dest...)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// classify makes connection trouble an *eventstore.UnavailableError (the API answers 503 with
+// Retry-After), and wraps the rest with op.
+func classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if isUnavailable(err) {
+		return &eventstore.UnavailableError{Op: op, Err: err}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func isUnavailable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P") || strings.HasPrefix(pgErr.Code, "53")
+	}
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	if errors.As(err, &connErr) || errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "closed pool") || strings.Contains(msg, "conn closed")
+}

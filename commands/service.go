@@ -1,0 +1,172 @@
+package commands
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/dotmac/ledger/domain"
+)
+
+// ProvisionService subscribes a customer to a plan. The service id is generated.
+type ProvisionService struct {
+	CustomerID     domain.CustomerID
+	PlanCode       domain.PlanCode
+	StartDate      domain.Date
+	InstallAddress string
+	ONTSerial      string     // optional
+	StaticIP       netip.Addr // optional (the zero Addr: none)
+}
+
+// ActivateService puts a provisioned service in use.
+type ActivateService struct {
+	ServiceID domain.ServiceID
+}
+
+// SuspendService blocks an active service from today.
+type SuspendService struct {
+	ServiceID domain.ServiceID
+	Reason    domain.SuspensionReason
+}
+
+// ResumeService ends a suspension from today.
+type ResumeService struct {
+	ServiceID domain.ServiceID
+}
+
+// ChangePlan moves an active service to another plan from EffectiveDate (in the current month).
+type ChangePlan struct {
+	ServiceID     domain.ServiceID
+	PlanCode      domain.PlanCode
+	EffectiveDate domain.Date
+}
+
+// TerminateService ends a service; LastDay is its last day of service (inclusive).
+type TerminateService struct {
+	ServiceID domain.ServiceID
+	LastDay   domain.Date
+	Reason    string
+}
+
+// serviceTarget is the stream of service id, which must exist.
+func serviceTarget(m Meta, id domain.ServiceID) target[domain.ServiceState] {
+	return target[domain.ServiceState]{
+		agg: serviceAggregate, stream: domain.ServiceStream(m.Tenant, id),
+		require: func(s domain.ServiceState) error {
+			if !s.Provisioned() {
+				return &domain.NotFoundError{Entity: "service", ID: id.String()}
+			}
+			return nil
+		},
+	}
+}
+
+// ProvisionService provisions a service for an active customer on a plan on sale in the
+// customer's currency; Result.ID is the new service id.
+//
+// Errors: *domain.NotFoundError for an unknown customer or plan; *domain.CustomerInactiveError;
+// *domain.PlanRetiredError; *domain.CurrencyMismatchError; *domain.InvalidValueError.
+func (h *Handlers) ProvisionService(ctx context.Context, m Meta, c ProvisionService) (Result, error) {
+	return h.run("ProvisionService", func() (Result, error) {
+		m, err := m.withDefaults()
+		if err != nil {
+			return Result{}, err
+		}
+		account, _, err := h.Account(ctx, m.Tenant, c.CustomerID)
+		if err != nil {
+			return Result{}, err
+		}
+		plan, err := h.Plan(ctx, m.Tenant, c.PlanCode)
+		if err != nil {
+			return Result{}, err
+		}
+		id, err := idFor(m, "service", domain.NewServiceID)
+		if err != nil {
+			return Result{}, err
+		}
+		cmd := domain.ProvisionService{ServiceID: id, Customer: account.Customer, Plan: plan, StartDate: c.StartDate,
+			InstallAddress: c.InstallAddress, ONTSerial: c.ONTSerial, StaticIP: c.StaticIP}
+		t := target[domain.ServiceState]{agg: serviceAggregate, stream: domain.ServiceStream(m.Tenant, id)}
+		res, err := execute(ctx, h, m, t, func(s domain.ServiceState, now time.Time) ([]domain.Event, error) {
+			return domain.DecideService(s, cmd, now)
+		})
+		res.ID = id.String()
+		return res, err
+	})
+}
+
+// ActivateService activates a provisioned service.
+//
+// Errors: *domain.NotFoundError; *domain.InvalidTransitionError.
+func (h *Handlers) ActivateService(ctx context.Context, m Meta, c ActivateService) (Result, error) {
+	return h.onService(ctx, "ActivateService", m, c.ServiceID, domain.ActivateService{})
+}
+
+// SuspendService suspends an active service.
+//
+// Errors: *domain.NotFoundError; *domain.InvalidTransitionError; *domain.InvalidValueError.
+func (h *Handlers) SuspendService(ctx context.Context, m Meta, c SuspendService) (Result, error) {
+	return h.onService(ctx, "SuspendService", m, c.ServiceID, domain.SuspendService{Reason: c.Reason})
+}
+
+// ResumeService resumes a suspended service.
+//
+// Errors: *domain.NotFoundError; *domain.InvalidTransitionError.
+func (h *Handlers) ResumeService(ctx context.Context, m Meta, c ResumeService) (Result, error) {
+	return h.onService(ctx, "ResumeService", m, c.ServiceID, domain.ResumeService{})
+}
+
+// TerminateService terminates a service.
+//
+// Errors: *domain.NotFoundError; *domain.InvalidTransitionError; *domain.DateNotAllowedError.
+func (h *Handlers) TerminateService(ctx context.Context, m Meta, c TerminateService) (Result, error) {
+	return h.onService(ctx, "TerminateService", m, c.ServiceID, domain.TerminateService{LastDay: c.LastDay, Reason: c.Reason})
+}
+
+// ChangePlan changes an active service's plan, prorated by day.
+//
+// Errors: *domain.NotFoundError for the service or the plan; *domain.InvalidTransitionError;
+// *domain.PlanRetiredError; *domain.CurrencyMismatchError; *domain.DateNotAllowedError;
+// *domain.InvalidValueError.
+func (h *Handlers) ChangePlan(ctx context.Context, m Meta, c ChangePlan) (Result, error) {
+	return h.run("ChangePlan", func() (Result, error) {
+		m, err := m.withDefaults()
+		if err != nil {
+			return Result{}, err
+		}
+		plan, err := h.Plan(ctx, m.Tenant, c.PlanCode)
+		if err != nil {
+			return Result{}, err
+		}
+		res, err := execute(ctx, h, m, serviceTarget(m, c.ServiceID), func(s domain.ServiceState, now time.Time) ([]domain.Event, error) {
+			return domain.DecideService(s, domain.ChangePlan{NewPlan: plan, EffectiveDate: c.EffectiveDate}, now)
+		})
+		res.ID = c.ServiceID.String()
+		return res, err
+	})
+}
+
+func (h *Handlers) onService(ctx context.Context, name string, m Meta, id domain.ServiceID, cmd domain.ServiceCommand) (Result, error) {
+	return h.run(name, func() (Result, error) {
+		m, err := m.withDefaults()
+		if err != nil {
+			return Result{}, err
+		}
+		res, err := execute(ctx, h, m, serviceTarget(m, id), func(s domain.ServiceState, now time.Time) ([]domain.Event, error) {
+			return domain.DecideService(s, cmd, now)
+		})
+		res.ID = id.String()
+		return res, err
+	})
+}
+
+// Service returns a service's current state and stream version (dunning reads its status).
+//
+// Errors: *domain.NotFoundError if the service is not provisioned.
+func (h *Handlers) Service(ctx context.Context, tenant domain.TenantID, id domain.ServiceID) (domain.ServiceState, uint64, error) {
+	s, snap, err := load(ctx, h, serviceAggregate, domain.ServiceStream(tenant, id))
+	if err == nil && !s.Provisioned() {
+		err = &domain.NotFoundError{Entity: "service", ID: id.String()}
+	}
+	return s, snap.version, err
+}
