@@ -23,15 +23,25 @@ type decodeFailure struct {
 // decode turns envelopes into events. It stops at the first envelope that does not decode and
 // returns the events before it with the failure.
 func (r *Runtime) decode(envs []eventstore.Envelope) ([]Event, *decodeFailure) {
-	out := make([]Event, 0, len(envs))
+	out := make([]Event, len(envs))
 	for i := range envs {
-		p, err := r.opts.Decode(&envs[i])
-		if err != nil {
-			return out, &decodeFailure{pos: envs[i].Position, err: err}
-		}
-		out = append(out, Event{Envelope: envs[i], Payload: p})
+		out[i].Envelope = envs[i]
 	}
-	return out, nil
+	n, bad := r.decodeInPlace(out)
+	return out[:n], bad
+}
+
+// decodeInPlace sets the payload of each event; at the first that does not decode it stops
+// and returns how many it decoded, with the failure.
+func (r *Runtime) decodeInPlace(evs []Event) (int, *decodeFailure) {
+	for i := range evs {
+		p, err := r.opts.Decode(&evs[i].Envelope)
+		if err != nil {
+			return i, &decodeFailure{pos: evs[i].Position, err: err}
+		}
+		evs[i].Payload = p
+	}
+	return len(evs), nil
 }
 
 // after returns the events of evs (in global order) with a position above cp.

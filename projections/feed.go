@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dotmac/ledger/eventstore"
@@ -17,8 +18,9 @@ import (
 // directly, by position range, several ranges at once; with another store it pages through
 // ReadAll.
 type feed interface {
-	// read returns the events with after < position <= upto, in order, at most limit.
-	read(ctx context.Context, after, upto eventstore.Position, limit int) ([]eventstore.Envelope, error)
+	// read returns the events with after < position <= upto, in order, at most limit; their
+	// payloads are not decoded yet.
+	read(ctx context.Context, after, upto eventstore.Position, limit int) ([]Event, error)
 	// dense reports whether positions are 1, 2, 3, ... without holes, so that a range of n
 	// positions holds n events and ranges can be read in parallel.
 	dense() bool
@@ -42,16 +44,48 @@ type sqlFeed struct{ pool *pgxpool.Pool }
 const sqlFeedRead = `SELECT position, event_id, stream_id, version, type, schema_version, data, metadata, hash
 FROM es_events WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3`
 
-func (f sqlFeed) read(ctx context.Context, after, upto eventstore.Position, limit int) ([]eventstore.Envelope, error) {
+func (f sqlFeed) read(ctx context.Context, after, upto eventstore.Position, limit int) ([]Event, error) {
+	n := limit
+	if upto > after && upto-after < eventstore.Position(limit) { //nolint:gosec // positive
+		n = int(upto - after) //nolint:gosec // below limit
+	}
 	rows, err := f.pool.Query(ctx, sqlFeedRead, int64(after), int64(upto), limit) //nolint:gosec // positions fit
 	if err != nil {
 		return nil, fmt.Errorf("read es_events after %d: %w", after, err)
 	}
-	envs, err := postgres.ScanEnvelopes(rows, limit)
+	evs, err := scanEvents(rows, n)
 	if err != nil {
 		return nil, fmt.Errorf("read es_events after %d: %w", after, err)
 	}
-	return envs, nil
+	return evs, nil
+}
+
+// scanEvents is postgres.ScanEnvelopes writing straight into events, with the capacity the
+// range needs: a replay scans millions of rows, and every copy and re-allocation shows.
+func scanEvents(rows pgx.Rows, capacity int) ([]Event, error) {
+	defer rows.Close()
+	out := make([]Event, 0, capacity)
+	var (
+		pos, version int64
+		id           pgtype.UUID
+		schema       int32
+	)
+	for rows.Next() {
+		out = append(out, Event{})
+		e := &out[len(out)-1].Envelope
+		var data, meta []byte
+		if err := rows.Scan(&pos, &id, &e.StreamID, &version, &e.Type, &schema, &data, &meta, &e.Hash); err != nil {
+			return nil, err
+		}
+		e.Data, e.RawMetadata = data, meta
+		e.Position, e.Version, e.SchemaVersion, e.ID = eventstore.Position(pos), uint64(version), int(schema), id.Bytes //nolint:gosec // stored values are positive
+		md, err := eventstore.DecodeMetadata(e.RawMetadata)
+		if err != nil {
+			return nil, fmt.Errorf("position %d: %w", pos, err)
+		}
+		e.Metadata = md
+	}
+	return out, rows.Err()
 }
 
 func (sqlFeed) dense() bool { return true }
@@ -79,17 +113,19 @@ func (f sqlFeed) recordedAfter(ctx context.Context, pos eventstore.Position) (ti
 // storeFeed reads through the Store port (KurrentDB and other backends).
 type storeFeed struct{ store eventstore.Store }
 
-func (f storeFeed) read(ctx context.Context, after, upto eventstore.Position, limit int) ([]eventstore.Envelope, error) {
+func (f storeFeed) read(ctx context.Context, after, upto eventstore.Position, limit int) ([]Event, error) {
 	envs, err := f.store.ReadAll(ctx, after, min(limit, eventstore.MaxReadLimit))
 	if err != nil {
 		return nil, err
 	}
+	out := make([]Event, 0, len(envs))
 	for i := range envs {
 		if envs[i].Position > upto {
-			return envs[:i], nil
+			break
 		}
+		out = append(out, Event{Envelope: envs[i]})
 	}
-	return envs, nil
+	return out, nil
 }
 
 func (storeFeed) dense() bool { return false }

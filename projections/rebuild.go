@@ -258,6 +258,7 @@ func (run *buildRun) execute(ctx context.Context) (Progress, error) {
 func (run *buildRun) fill(ctx context.Context) error {
 	r, e := run.r, run.e
 	job := replayJob{e: e, build: run.build, to: run.snapshot().Target, commit: r.commitBuild(e, run.build), progress: run.advance}
+	run.setPhase(PhaseReplaying, 0)
 	reached, err := r.replay(ctx, job)
 	if err != nil {
 		return err
@@ -415,15 +416,14 @@ func (r *Runtime) finalCatchUp(ctx context.Context, tx pgx.Tx, e *entry, build s
 	}
 	pos := eventstore.Position(cp) //nolint:gosec // non-negative
 	for pos < head {
-		envs, err := r.feed.read(ctx, pos, head, r.opts.ReplayPageEvents)
+		evs, err := r.feed.read(ctx, pos, head, r.opts.ReplayPageEvents)
 		if err != nil {
 			return 0, err
 		}
-		if len(envs) == 0 {
+		if len(evs) == 0 {
 			break
 		}
-		evs, bad := r.decode(envs)
-		if bad != nil {
+		if _, bad := r.decodeInPlace(evs); bad != nil {
 			return 0, &ApplyError{Projection: e.name, First: bad.pos, Last: bad.pos, Err: fmt.Errorf("decode: %w", bad.err)}
 		}
 		if err := r.applyTo(ctx, tx, e, build, evs, false); err != nil {

@@ -127,6 +127,11 @@ func (r *Runtime) createBuild(ctx context.Context, tx pgx.Tx, e *entry, spec bui
 		}
 		schema = buildSchemaName(r.app, e.name, n)
 	}
+	// An analyst may have dropped an earlier copy of that name: forget its record.
+	if _, err := tx.Exec(ctx, `DELETE FROM `+r.sqls.builds+` WHERE schema_name = $1 AND status IN ('done', 'failed')
+AND NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, schema); err != nil {
+		return "", fmt.Errorf("forget dropped build %s: %w", schema, err)
+	}
 	if _, err := tx.Exec(ctx, `CREATE SCHEMA `+ident(schema)); err != nil {
 		return "", fmt.Errorf("create build schema %s: %w", schema, err)
 	}

@@ -40,42 +40,50 @@ func (r *Runtime) replay(ctx context.Context, job replayJob) (eventstore.Positio
 		}
 	}()
 	reached := job.from
-	acc := make([]Event, 0, r.opts.ReplayBatchEvents+r.opts.ReplayPageEvents)
-	flush := func() error {
-		if len(acc) == 0 {
+	var acc []Event // pages gathered until a batch is full (nil while empty)
+	commit := func(evs []Event) error {
+		if len(evs) == 0 {
 			return nil
 		}
-		if err := job.commit(ctx, acc); err != nil {
+		if err := job.commit(ctx, evs); err != nil {
 			return err
 		}
-		reached = acc[len(acc)-1].Position
+		reached = evs[len(evs)-1].Position
 		if job.progress != nil {
-			job.progress(reached, len(acc))
+			job.progress(reached, len(evs))
 		}
-		acc = make([]Event, 0, cap(acc))
 		return nil
 	}
+	batch := r.opts.ReplayBatchEvents
 	for p := range pages {
 		if p.err != nil {
 			return reached, p.err
 		}
-		acc = append(acc, p.evs...)
+		evs := p.evs
+		if len(acc) > 0 {
+			acc = append(acc, evs...)
+			evs, acc = acc, nil
+		}
+		for len(evs) >= batch { // a full batch straight from the page: no copy
+			if err := commit(evs[:batch]); err != nil {
+				return reached, err
+			}
+			evs = evs[batch:]
+		}
 		if p.bad != nil {
-			if err := flush(); err != nil {
+			if err := commit(evs); err != nil {
 				return reached, err
 			}
 			return reached, &ApplyError{Projection: job.e.name, First: p.bad.pos, Last: p.bad.pos, Err: fmt.Errorf("decode: %w", p.bad.err)}
 		}
-		if len(acc) >= r.opts.ReplayBatchEvents {
-			if err := flush(); err != nil {
-				return reached, err
-			}
+		if len(evs) > 0 {
+			acc = append(make([]Event, 0, batch+len(evs)), evs...)
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return reached, err
 	}
-	return reached, flush()
+	return reached, commit(acc)
 }
 
 // pages streams the decoded events after from up to to, in order, until done or ctx ends.
@@ -112,13 +120,14 @@ func (r *Runtime) readRanges(ctx context.Context, lo, to, stride eventstore.Posi
 	defer close(out)
 	size := eventstore.Position(r.opts.ReplayPageEvents) //nolint:gosec // positive option
 	for ; lo < to; lo += stride {
-		envs, err := r.feed.read(ctx, lo, min(lo+size, to), r.opts.ReplayPageEvents)
-		if err == nil && len(envs) != int(min(lo+size, to)-lo) {
-			err = fmt.Errorf("invariant: es_events has %d events in (%d, %d]: positions are not dense", len(envs), lo, min(lo+size, to))
+		evs, err := r.feed.read(ctx, lo, min(lo+size, to), r.opts.ReplayPageEvents)
+		if err == nil && len(evs) != int(min(lo+size, to)-lo) {
+			err = fmt.Errorf("invariant: es_events has %d events in (%d, %d]: positions are not dense", len(evs), lo, min(lo+size, to))
 		}
 		p := page{err: err}
 		if err == nil {
-			p.evs, p.bad = r.decode(envs)
+			n, bad := r.decodeInPlace(evs)
+			p.evs, p.bad = evs[:n], bad
 		}
 		if !sendPage(ctx, out, p) || err != nil || p.bad != nil {
 			return
@@ -130,15 +139,16 @@ func (r *Runtime) readRanges(ctx context.Context, lo, to, stride eventstore.Posi
 func (r *Runtime) readSequential(ctx context.Context, from, to eventstore.Position, out chan<- page) {
 	defer close(out)
 	for from < to {
-		envs, err := r.feed.read(ctx, from, to, r.opts.ReplayPageEvents)
+		evs, err := r.feed.read(ctx, from, to, r.opts.ReplayPageEvents)
 		p := page{err: err}
 		if err == nil {
-			p.evs, p.bad = r.decode(envs)
+			n, bad := r.decodeInPlace(evs)
+			p.evs, p.bad = evs[:n], bad
 		}
-		if !sendPage(ctx, out, p) || err != nil || p.bad != nil || len(envs) == 0 {
+		if !sendPage(ctx, out, p) || err != nil || p.bad != nil || len(evs) == 0 {
 			return
 		}
-		from = envs[len(envs)-1].Position
+		from = evs[len(evs)-1].Position
 	}
 }
 

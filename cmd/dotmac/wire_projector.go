@@ -1,8 +1,62 @@
 package main
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"sync"
 
-// startProjector starts the projectors; stop waits for them to finish their batch.
-func startProjector(_ context.Context, _ *system) (stop func(), err error) {
-	return func() {}, nil
+	"github.com/dotmac/ledger/internal/migrate"
+	"github.com/dotmac/ledger/projections"
+)
+
+// registeredProjections lists the read models the projectors keep and the query API reads.
+// It stays empty until package projections/readmodel lands; then it returns readmodel.All().
+func registeredProjections() []projections.Projection {
+	return nil
+}
+
+// runtimes holds each serve process's one projection runtime, shared by the projector role
+// (which starts it) and the query role (admin routes, read-your-writes waits).
+var runtimes sync.Map // *system -> *sharedRuntime
+
+type sharedRuntime struct {
+	once sync.Once
+	rt   *projections.Runtime
+	err  error
+}
+
+// projectionRuntime returns sys's projection runtime, creating it (not started) on first use.
+// The query role mounts its admin routes with rt.Routes(router, sys.key) and waits for
+// min_position with rt.WaitFor.
+func projectionRuntime(ctx context.Context, sys *system) (*projections.Runtime, error) {
+	v, _ := runtimes.LoadOrStore(sys, &sharedRuntime{})
+	s := v.(*sharedRuntime)
+	s.once.Do(func() {
+		if err := migrate.Up(ctx, sys.pool, projections.MigrationSet()); err != nil {
+			s.err = fmt.Errorf("apply the projection runtime's migrations: %w", err)
+			return
+		}
+		s.rt, s.err = projections.New(ctx, sys.pool, sys.store, registeredProjections(), projections.Options{
+			Logger: sys.log.With().Str("component", "projections").Logger(), Registerer: sys.registry,
+			ReadyMaxLag: sys.flags.readyMaxLag,
+		})
+	})
+	return s.rt, s.err
+}
+
+// startProjector starts the projectors and adds their readiness check (failing while a
+// projection is stalled or lags more than --ready-max-lag); stop waits for them to finish
+// their batch.
+func startProjector(ctx context.Context, sys *system) (stop func(), err error) {
+	rt, err := projectionRuntime(ctx, sys)
+	if err != nil {
+		return nil, err
+	}
+	if err := rt.Start(ctx); err != nil {
+		rt.Stop()
+		return nil, err
+	}
+	sys.health.Add("projections", rt.Ready)
+	sys.log.Info().Strs("projections", rt.Names()).Msg("projectors running")
+	return rt.Stop, nil
 }

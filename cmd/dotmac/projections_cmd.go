@@ -1,0 +1,253 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/dotmac/ledger/internal/migrate"
+	"github.com/dotmac/ledger/projections"
+)
+
+type projectionsFlags struct {
+	storage storeFlags
+	json    bool
+}
+
+func newProjections(g *globalFlags) *cobra.Command {
+	f := &projectionsFlags{}
+	cmd := &cobra.Command{
+		Use:   "projections",
+		Short: "List, inspect and rebuild the projections (the read models the query API serves)",
+	}
+	f.storage.bind(cmd.PersistentFlags())
+	cmd.PersistentFlags().BoolVar(&f.json, "json", false, "print JSON instead of a table")
+	cmd.AddCommand(newProjectionsList(g, f), newProjectionsStatus(g, f), newProjectionsRebuild(g, f))
+	return cmd
+}
+
+// withRuntime opens the database and event store (migrating them) and runs fn with a
+// projection runtime that is not started: it reads status and rebuilds, while the serving
+// processes keep projecting.
+func withRuntime(cmd *cobra.Command, g *globalFlags, f *projectionsFlags, fn func(*projections.Runtime) error) error {
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	b, err := openBackend(ctx, log, g, &f.storage, true)
+	if err != nil {
+		return err
+	}
+	defer b.close(log)
+	if err := migrate.Up(ctx, b.pool, projections.MigrationSet()); err != nil {
+		return fmt.Errorf("apply the projection runtime's migrations: %w", err)
+	}
+	rt, err := projections.New(ctx, b.pool, b.store, registeredProjections(), projections.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer rt.Stop()
+	return fn(rt)
+}
+
+func newProjectionsList(g *globalFlags, f *projectionsFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "Every projection: state, version, position, head, lag, error",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withRuntime(cmd, g, f, func(rt *projections.Runtime) error {
+				sts, err := rt.List(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if f.json {
+					return printJSON(cmd.OutOrStdout(), sts)
+				}
+				return printStatusTable(cmd.OutOrStdout(), sts)
+			})
+		},
+	}
+}
+
+func newProjectionsStatus(g *globalFlags, f *projectionsFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status [NAME]",
+		Short: "One projection in detail (with any rebuild's progress), or every projection",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withRuntime(cmd, g, f, func(rt *projections.Runtime) error {
+				var sts []projections.Status
+				if len(args) == 1 {
+					st, err := rt.Status(cmd.Context(), args[0])
+					if err != nil {
+						return err
+					}
+					sts = []projections.Status{st}
+				} else {
+					all, err := rt.List(cmd.Context())
+					if err != nil {
+						return err
+					}
+					sts = all
+				}
+				if f.json {
+					return printJSON(cmd.OutOrStdout(), sts)
+				}
+				return printStatusDetails(cmd.OutOrStdout(), sts)
+			})
+		},
+	}
+}
+
+func newProjectionsRebuild(g *globalFlags, f *projectionsFlags) *cobra.Command {
+	var asOf, into string
+	cmd := &cobra.Command{
+		Use:   "rebuild NAME",
+		Short: "Rebuild a projection from position 0 into shadow tables and swap to it, or build a point-in-time copy",
+		Long: `Rebuild replays the whole history into a new build of the projection (a shadow schema), reading
+the event table directly in large batches, catches up with the live head, then swaps the views
+to the new build atomically; the query API serves the old build until the swap.
+
+With --into SCHEMA it builds a copy in that new schema instead, up to --as-of (a position, a
+date meaning the end of that day UTC, or an RFC 3339 time) or up to the head, and never touches
+the live build: for analysts.`,
+		Example: `  dotmac projections rebuild invoices
+  dotmac projections rebuild journal --as-of 2026-03-31 --into journal_q1`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts := projections.RebuildOptions{Into: into}
+			if asOf != "" {
+				a, err := projections.ParseAsOf(asOf)
+				if err != nil {
+					return err
+				}
+				opts.AsOf = &a
+			}
+			return withRuntime(cmd, g, f, func(rt *projections.Runtime) error {
+				bar := newRebuildBar(cmd.ErrOrStderr())
+				opts.Progress = bar.update
+				p, err := rt.Rebuild(cmd.Context(), args[0], opts)
+				bar.finish()
+				if err != nil {
+					return err
+				}
+				return printRebuildResult(cmd.OutOrStdout(), p, f.json)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&asOf, "as-of", "", "build up to this point: a position, a date (2006-01-02, end of day UTC) or an RFC 3339 time; needs --into")
+	cmd.Flags().StringVar(&into, "into", "", "build a copy into this new schema, leaving the live build alone")
+	return cmd
+}
+
+// rebuildBar draws a rebuild's progress: a bar on a terminal, a line per phase otherwise.
+type rebuildBar struct {
+	w     io.Writer
+	tty   bool
+	mu    sync.Mutex
+	bar   *progressbar.ProgressBar
+	phase string
+}
+
+func newRebuildBar(w io.Writer) *rebuildBar {
+	f, ok := w.(*os.File)
+	return &rebuildBar{w: w, tty: ok && isatty.IsTerminal(f.Fd())}
+}
+
+func (b *rebuildBar) update(p projections.Progress) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if p.Phase != b.phase {
+		b.phase = p.Phase
+		if !b.tty {
+			fmt.Fprintf(b.w, "%s %s: %s at %d of %d\n", p.Projection, p.Build, p.Phase, p.Position, p.Target)
+		}
+	}
+	if !b.tty {
+		return
+	}
+	if b.bar == nil || b.bar.GetMax64() != int64(p.Target) { //nolint:gosec // positions fit
+		if b.bar != nil {
+			_ = b.bar.Finish()
+		}
+		b.bar = progressbar.NewOptions64(int64(p.Target), progressbar.OptionSetWriter(b.w), //nolint:gosec // positions fit
+			progressbar.OptionSetDescription(p.Projection+" "+p.Phase), progressbar.OptionShowCount(), progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("events"), progressbar.OptionSetPredictTime(true), progressbar.OptionFullWidth(),
+			progressbar.OptionThrottle(100*time.Millisecond))
+	}
+	b.bar.Describe(fmt.Sprintf("%s %s (%.0f events/s)", p.Projection, p.Phase, p.EventsPerSecond))
+	_ = b.bar.Set64(int64(p.Position)) //nolint:gosec // positions fit
+}
+
+func (b *rebuildBar) finish() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.bar != nil {
+		_ = b.bar.Finish()
+		fmt.Fprintln(b.w)
+	}
+}
+
+func printRebuildResult(w io.Writer, p projections.Progress, asJSON bool) error {
+	if asJSON {
+		return printJSON(w, p)
+	}
+	what := "swapped in: the query API now reads it"
+	if p.Purpose == "as_of" {
+		what = "a copy; the live build is untouched"
+	}
+	_, err := fmt.Fprintf(w, "%s rebuilt into %s up to position %d in %.1fs (%.0f events/s): %s\n",
+		p.Projection, p.Build, p.Position, p.ElapsedSeconds, p.EventsPerSecond, what)
+	return err
+}
+
+func printStatusTable(w io.Writer, sts []projections.Status) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tVERSION\tPOSITION\tHEAD\tLAG\tLAG (s)\tERROR")
+	for _, st := range sts {
+		version := strconv.Itoa(st.Version)
+		if st.CodeVersion != st.Version {
+			version += "->" + strconv.Itoa(st.CodeVersion)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%.1f\t%s\n", st.Name, st.State, version, st.Position, st.Head,
+			st.LagEvents, st.LagSeconds, oneLine(st.Error, 60))
+	}
+	return tw.Flush()
+}
+
+func printStatusDetails(w io.Writer, sts []projections.Status) error {
+	for i, st := range sts {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%s\n  state:       %s\n  version:     %d (this binary: %d)\n  live build:  %s\n", st.Name, st.State, st.Version, st.CodeVersion, st.LiveBuild)
+		fmt.Fprintf(w, "  position:    %d of %d (%d events, %.1fs behind)\n", st.Position, st.Head, st.LagEvents, st.LagSeconds)
+		if st.StalledPosition != nil {
+			fmt.Fprintf(w, "  stalled at:  position %d\n  error:       %s\n", *st.StalledPosition, st.Error)
+		}
+		for _, b := range st.Building {
+			fmt.Fprintf(w, "  building:    %s (%s, version %d): %s, %d of %d, %.0f events/s, ETA %.0fs\n",
+				b.Build, b.Purpose, b.Version, b.Phase, b.Position, b.Target, b.EventsPerSecond, b.ETASeconds)
+		}
+	}
+	return nil
+}
+
+func oneLine(s string, n int) string {
+	for i, r := range s {
+		if r == '\n' || i >= n {
+			return s[:i] + "…"
+		}
+	}
+	return s
+}
