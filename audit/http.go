@@ -182,7 +182,7 @@ func (h *handlers) verify(w http.ResponseWriter, r *http.Request, tenant domain.
 			return field("to", "want a global position (a positive integer)")
 		}
 	}
-	rep, err := h.a.Verify(r.Context(), VerifyOptions{Tenant: tenant.String(), To: eventstore.Position(to)})
+	rep, err := h.a.Verify(r.Context(), VerifyOptions{Tenant: tenant.String(), To: eventstore.Position(to), Deep: r.URL.Query().Get("deep") == "true"})
 	if err != nil {
 		return err
 	}

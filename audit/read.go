@@ -21,8 +21,9 @@ type page struct {
 const maxPagesInFlight = 8
 
 // scan reads the feed after `after` up to and including `to` (0: the head when the scan
-// starts), decodes pages on a.workers goroutines, and calls fn with each page in feed order.
-func (a *Auditor) scan(ctx context.Context, after, to eventstore.Position, fn func(*page) error) error {
+// starts), decodes the events whose type want accepts on a.workers goroutines, and calls fn
+// with each page in feed order (evs[i] is nil for events not decoded).
+func (a *Auditor) scan(ctx context.Context, after, to eventstore.Position, want func(eventType string) bool, fn func(*page) error) error {
 	if to == 0 {
 		head, err := a.store.Head(ctx)
 		if err != nil {
@@ -39,7 +40,7 @@ func (a *Auditor) scan(ctx context.Context, after, to eventstore.Position, fn fu
 	for range a.workers {
 		go func() {
 			for p := range jobs {
-				decodePage(p)
+				decodePage(p, want)
 			}
 		}()
 	}
@@ -92,11 +93,15 @@ func (a *Auditor) readPages(ctx context.Context, after, to eventstore.Position, 
 	return nil
 }
 
-func decodePage(p *page) {
+func decodePage(p *page, want func(string) bool) {
 	p.evs = make([]domain.Event, len(p.envs))
 	p.errs = make([]error, len(p.envs))
 	for i := range p.envs {
-		p.evs[i], p.errs[i] = events.Decode(&p.envs[i])
+		if want(p.envs[i].Type) {
+			p.evs[i], p.errs[i] = events.Decode(&p.envs[i])
+		}
 	}
 	close(p.done)
 }
+
+func decodeOne(env *eventstore.Envelope) (domain.Event, error) { return events.Decode(env) }

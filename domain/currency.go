@@ -80,9 +80,11 @@ func unmarshalNullable[T any](data []byte, dst *T, parse func(string) (T, error)
 		*dst = zero
 		return nil
 	}
-	var s string
-	if err := json.Unmarshal(data, &s); err != nil {
-		return fmt.Errorf("%w: want a JSON string or null: %w", ErrInvalid, err)
+	s, ok := plainJSONString(data)
+	if !ok {
+		if err := json.Unmarshal(data, &s); err != nil {
+			return fmt.Errorf("%w: want a JSON string or null: %w", ErrInvalid, err)
+		}
 	}
 	v, err := parse(s)
 	if err != nil {

@@ -64,3 +64,13 @@ func (t LedgerTotals) CustomerBalance(c Currency) Money {
 	// 2200 is a credit-balance account: its signed sum is minus the credit.
 	return moneyOf(t.sums[ledgerKey{AccountReceivable, c}].Add(t.sums[ledgerKey{AccountCustomerCredit, c}]), c)
 }
+
+// Add adds every sum of o to t.
+func (t *LedgerTotals) Add(o LedgerTotals) {
+	if t.sums == nil {
+		t.sums = make(map[ledgerKey]decimal.Decimal)
+	}
+	for k, v := range o.sums {
+		t.sums[k] = t.sums[k].Add(v)
+	}
+}

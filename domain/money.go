@@ -181,9 +181,11 @@ func (m *Money) UnmarshalJSON(data []byte) error {
 		*m = Money{}
 		return nil
 	}
-	var raw moneyJSON
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return fmt.Errorf("%w: money must be {\"amount\":\"...\",\"currency\":\"...\"}: %w", ErrInvalid, err)
+	raw, ok := plainMoneyJSON(data)
+	if !ok {
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return fmt.Errorf("%w: money must be {\"amount\":\"...\",\"currency\":\"...\"}: %w", ErrInvalid, err)
+		}
 	}
 	v, err := ParseMoney(raw.Amount, raw.Currency)
 	if err != nil {

@@ -22,3 +22,19 @@ func TestEveryEventIsTimed(t *testing.T) {
 		t.Errorf("OccurredAt(nil) = %v, want zero", got)
 	}
 }
+
+// TestPostsToJournal: every event of sampleEvents that posts an entry has a type
+// PostsToJournal names, and no other type does.
+func TestPostsToJournal(t *testing.T) {
+	posting := map[string]bool{}
+	for _, e := range sampleEvents() {
+		if _, ok, err := domain.Postings(e); err == nil && ok {
+			posting[e.EventType()] = true
+		}
+	}
+	for _, e := range domain.AllEvents() {
+		if got, want := domain.PostsToJournal(e.EventType()), posting[e.EventType()]; got != want {
+			t.Errorf("PostsToJournal(%s) = %v, but its sample events post: %v", e.EventType(), got, want)
+		}
+	}
+}

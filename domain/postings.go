@@ -31,6 +31,17 @@ func Postings(e Event) (entry JournalEntry, ok bool, err error) {
 	return entry, true, nil
 }
 
+// PostsToJournal reports whether events of the named type can post a journal entry, so that
+// a reader after the journal alone decodes only those.
+func PostsToJournal(eventType string) bool {
+	switch eventType {
+	case InvoiceIssued{}.EventType(), InvoiceVoided{}.EventType(), PaymentRecorded{}.EventType(),
+		PaymentRefunded{}.EventType(), CreditNoteIssued{}.EventType():
+		return true
+	}
+	return false
+}
+
 // errNoPosting marks events that post nothing; Postings turns it into ok == false.
 var errNoPosting = errors.New("no posting")
 

@@ -9,6 +9,7 @@ package eventstore
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Position is a place in the global feed ($all). Positions grow strictly in commit order; a
@@ -161,4 +162,23 @@ func (e ExpectedVersion) String() string {
 	default:
 		return "any"
 	}
+}
+
+// StreamOrderReader is implemented by stores that can read the whole store grouped by stream
+// (streams in id order, each stream's events in version order). Verifiers use it to hold one
+// stream in memory at a time instead of every stream at once.
+type StreamOrderReader interface {
+	// ReadAllByStream returns up to limit events after (afterStream, afterVersion) in
+	// (stream id, version) order; ("", 0) starts at the beginning.
+	ReadAllByStream(ctx context.Context, afterStream string, afterVersion uint64, limit int) ([]Envelope, error)
+	// ReadFeedMarks returns the position, recorded-at time and hash of up to limit events
+	// after position after, in feed order: the feed's shape without its payloads.
+	ReadFeedMarks(ctx context.Context, after Position, limit int) ([]FeedMark, error)
+}
+
+// FeedMark is an event's place in the feed, without its payload.
+type FeedMark struct {
+	Position   Position
+	RecordedAt time.Time
+	Hash       []byte
 }

@@ -55,9 +55,10 @@ func durationFlag(fs *pflag.FlagSet, p *time.Duration, name, env string, def tim
 
 // globalFlags are shared by every command.
 type globalFlags struct {
-	logLevel  string
-	logFormat string
-	dataDir   string
+	logLevel   string
+	logFormat  string
+	dataDir    string
+	cpuProfile string
 }
 
 func (g *globalFlags) bind(root *cobra.Command) {
@@ -65,6 +66,7 @@ func (g *globalFlags) bind(root *cobra.Command) {
 	stringFlag(fs, &g.logLevel, "log-level", "LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	stringFlag(fs, &g.logFormat, "log-format", "LOG_FORMAT", "auto", "log format: auto (console on a terminal), json or console")
 	stringFlag(fs, &g.dataDir, "data-dir", "DOTMAC_DATA_DIR", "var", "directory for local state: the private PostgreSQL cluster and the development JWT key")
+	fs.StringVar(&g.cpuProfile, "cpu-profile", "", "write a CPU profile (pprof) of the whole command to this file")
 }
 
 func (g *globalFlags) logger() (zerolog.Logger, error) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -40,6 +41,29 @@ func newRoot() *cobra.Command {
 	}
 	g := &globalFlags{}
 	g.bind(root)
+	var stopProfile func()
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		var err error
+		stopProfile, err = startCPUProfile(g.cpuProfile)
+		return err
+	}
+	root.PersistentPostRun = func(*cobra.Command, []string) { stopProfile() }
 	root.AddCommand(newServe(g), newMigrate(g), newToken(g), newAudit(g))
 	return root
+}
+
+// startCPUProfile starts pprof CPU profiling into path ("" = off) and returns its stop.
+func startCPUProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path) // #nosec G304 -- the operator names the profile file
+	if err != nil {
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
 }

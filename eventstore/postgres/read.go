@@ -104,3 +104,39 @@ func ScanEnvelopes(rows pgx.Rows, capacity int) ([]eventstore.Envelope, error) {
 	}
 	return out, rows.Err()
 }
+
+var _ eventstore.StreamOrderReader = (*Store)(nil)
+
+// ReadAllByStream implements eventstore.StreamOrderReader with the (stream_id, version) index.
+func (s *Store) ReadAllByStream(ctx context.Context, afterStream string, afterVersion uint64, limit int) ([]eventstore.Envelope, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	return s.query(ctx, "read all by stream", limit,
+		`SELECT `+envelopeColumns+` FROM es_events WHERE (stream_id, version) > ($1, $2) ORDER BY stream_id, version LIMIT $3`,
+		afterStream, int64(afterVersion), limit) //nolint:gosec // versions fit
+}
+
+// ReadFeedMarks implements eventstore.StreamOrderReader. The recorded-at time comes from the
+// metadata the hash covers, not from the indexed column.
+func (s *Store) ReadFeedMarks(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.FeedMark, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT position, (metadata->>'recorded_at')::timestamptz, hash FROM es_events WHERE position > $1 ORDER BY position LIMIT $2`, int64(after), limit) //nolint:gosec // positions fit
+	if err != nil {
+		return nil, classify("read feed marks", err)
+	}
+	defer rows.Close()
+	out := make([]eventstore.FeedMark, 0, limit)
+	for rows.Next() {
+		var m eventstore.FeedMark
+		var pos int64
+		if err := rows.Scan(&pos, &m.RecordedAt, &m.Hash); err != nil {
+			return nil, classify("read feed marks", err)
+		}
+		m.Position = eventstore.Position(pos) //nolint:gosec // positive
+		out = append(out, m)
+	}
+	return out, classify("read feed marks", rows.Err())
+}
