@@ -423,7 +423,7 @@ func merge(checkers []*checker, feed *feedChecker) *Report {
 		}
 	}
 	sort.SliceStable(findings, func(i, j int) bool { return findings[i].Position < findings[j].Position })
-	r.Findings = append(feed.findings, findings...)
+	r.Findings = append(append([]Finding{}, feed.findings...), findings...)
 	r.FeedDigest = hex.EncodeToString(feed.digest.Sum(nil))
 	r.TrialBalance, r.Findings = checkLedgers(ledgers, r.Findings)
 	return r
