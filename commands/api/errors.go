@@ -92,7 +92,7 @@ func rejected(err error) *httpx.Problem {
 		}
 		name := strings.TrimSuffix(v.Elem().Type().Name(), "Error")
 		p.Type, p.Title = "/problems/"+kebab(name, '-'), sentence(name)
-		p.Extensions = details(v.Elem())
+		p.Extensions = details(v.Elem(), strings.SplitN(kebab(name, '_'), "_", 2)[0])
 		p.Extensions["rule"] = kebab(name, '_')
 		break
 	}
@@ -101,8 +101,12 @@ func rejected(err error) *httpx.Problem {
 
 var domainPkg = reflect.TypeFor[domain.NotFoundError]().PkgPath()
 
-// details maps the exported fields of a domain error to JSON-ready values.
-func details(v reflect.Value) map[string]any {
+// problemMembers are the members every problem has; a detail of the same name is prefixed.
+var problemMembers = map[string]bool{"type": true, "title": true, "status": true, "detail": true, "instance": true, "errors": true, "rule": true}
+
+// details maps the exported fields of a domain error to JSON-ready values; a field named like a
+// problem member is prefixed ("status" of InvoiceNotOpenError is "invoice_status").
+func details(v reflect.Value, prefix string) map[string]any {
 	out := map[string]any{}
 	for i := range v.NumField() {
 		f := v.Type().Field(i)
@@ -115,7 +119,11 @@ func details(v reflect.Value) map[string]any {
 				val = s.String()
 			}
 		}
-		out[kebab(f.Name, '_')] = val
+		key := kebab(f.Name, '_')
+		if problemMembers[key] {
+			key = prefix + "_" + key
+		}
+		out[key] = val
 	}
 	return out
 }

@@ -90,18 +90,24 @@ func (f *fields) problem() error {
 
 // str returns the JSON string v; an empty required one is a failure.
 func (f *fields) str(name string, v value, required bool) string {
+	s, _ := f.strOK(name, v, required)
+	return s
+}
+
+// strOK is str, also reporting whether v was a valid string (or validly absent).
+func (f *fields) strOK(name string, v value, required bool) (string, bool) {
 	if v.empty() {
 		if required {
 			f.fail(name, "required")
 		}
-		return ""
+		return "", !required
 	}
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
 		f.fail(name, "must be a string, not "+v.kind())
-		return ""
+		return "", false
 	}
-	return s
+	return s, true
 }
 
 // boolean returns the JSON boolean v (absent: false).
@@ -131,9 +137,9 @@ func (f *fields) integer(name string, v value, def, lo, hi int) int {
 // parsed parses the JSON string v with parse; absent is the zero T (a failure if required).
 func parsed[T any](f *fields, name string, v value, required bool, parse func(string) (T, error)) T {
 	var zero T
-	s := f.str(name, v, required)
-	if s == "" {
-		if required && !v.empty() {
+	s, ok := f.strOK(name, v, required)
+	if !ok || s == "" {
+		if ok && required && !v.empty() {
 			f.fail(name, "must not be empty")
 		}
 		return zero

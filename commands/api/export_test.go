@@ -1,0 +1,4 @@
+package api
+
+// RequestHash exposes requestHash to the tests.
+var RequestHash = requestHash
