@@ -20,21 +20,25 @@ type decodeFailure struct {
 	err error
 }
 
-// decode turns envelopes into events. It stops at the first envelope that does not decode and
-// returns the events before it with the failure.
-func (r *Runtime) decode(envs []eventstore.Envelope) ([]Event, *decodeFailure) {
+// decode turns envelopes into events for e. It stops at the first envelope that does not
+// decode and returns the events before it with the failure.
+func (r *Runtime) decode(e *entry, envs []eventstore.Envelope) ([]Event, *decodeFailure) {
 	out := make([]Event, len(envs))
 	for i := range envs {
 		out[i].Envelope = envs[i]
 	}
-	n, bad := r.decodeInPlace(out)
+	n, bad := r.decodeInPlace(e, out)
 	return out[:n], bad
 }
 
-// decodeInPlace sets the payload of each event; at the first that does not decode it stops
-// and returns how many it decoded, with the failure.
-func (r *Runtime) decodeInPlace(evs []Event) (int, *decodeFailure) {
+// decodeInPlace sets the payload of each event e handles (see EventFilter; the others keep a
+// nil payload and never reach Apply); at the first that does not decode it stops and returns
+// how many it got through, with the failure.
+func (r *Runtime) decodeInPlace(e *entry, evs []Event) (int, *decodeFailure) {
 	for i := range evs {
+		if e.filter != nil && !e.filter.Handles(evs[i].Type) {
+			continue
+		}
 		p, err := r.opts.Decode(&evs[i].Envelope)
 		if err != nil {
 			return i, &decodeFailure{pos: evs[i].Position, err: err}
@@ -84,18 +88,45 @@ func (r *Runtime) advance(ctx context.Context, tx pgx.Tx, e *entry, build string
 	return nil
 }
 
-// safeApply calls Apply, turning its error or panic into an *ApplyError.
+// safeApply calls Apply with the events e handles (all, unless it is an EventFilter; none:
+// no call), turning its error or panic into an *ApplyError.
 func safeApply(ctx context.Context, e *entry, tx pgx.Tx, evs []Event) (err error) {
+	first, last := evs[0].Position, evs[len(evs)-1].Position
+	if evs = e.handled(evs); len(evs) == 0 {
+		return nil
+	}
 	defer func() {
 		if v := recover(); v != nil {
-			err = &ApplyError{Projection: e.name, First: evs[0].Position, Last: evs[len(evs)-1].Position,
-				Err: fmt.Errorf("panic: %v\n%s", v, debug.Stack())}
+			err = &ApplyError{Projection: e.name, First: first, Last: last, Err: fmt.Errorf("panic: %v\n%s", v, debug.Stack())}
 		}
 	}()
 	if err := e.p.Apply(ctx, tx, evs); err != nil {
-		return &ApplyError{Projection: e.name, First: evs[0].Position, Last: evs[len(evs)-1].Position, Err: err}
+		return &ApplyError{Projection: e.name, First: first, Last: last, Err: err}
 	}
 	return nil
+}
+
+// handled returns the events of evs e handles.
+func (e *entry) handled(evs []Event) []Event {
+	if e.filter == nil {
+		return evs
+	}
+	n := 0
+	for i := range evs {
+		if e.filter.Handles(evs[i].Type) {
+			n++
+		}
+	}
+	if n == len(evs) {
+		return evs
+	}
+	out := make([]Event, 0, n)
+	for i := range evs {
+		if e.filter.Handles(evs[i].Type) {
+			out = append(out, evs[i])
+		}
+	}
+	return out
 }
 
 // applyPrefix applies as many of evs as it can, in order, each part in a savepoint, halving a

@@ -113,21 +113,24 @@ func fillDomain(tb testing.TB, store eventstore.Store, n int) {
 
 // BenchmarkReplay rebuilds the trivial projection over the whole feed (an as-of copy into a
 // fresh schema: the replay path of every rebuild, without the final swap), decoding every
-// event with the domain codec ("decode=domain") or not at all ("decode=none": the runtime's
-// own cost: reading, scanning, batching, transactions).
+// event with the domain codec ("decode=domain"), only the third it handles
+// ("decode=domain-filtered", an EventFilter), or none ("decode=none": the runtime's own cost:
+// reading, scanning, batching, transactions).
 func BenchmarkReplay(b *testing.B) {
 	n := benchEvents()
 	e := newEnv(b)
 	fillDomain(b, e.store, n)
 	for _, bc := range []struct {
 		name   string
+		proj   projections.Projection
 		decode func(*eventstore.Envelope) (domain.Event, error)
 	}{
-		{"decode=domain", events.Decode},
-		{"decode=none", func(*eventstore.Envelope) (domain.Event, error) { return nil, nil }},
+		{"decode=domain", eventCounts{}, events.Decode},
+		{"decode=domain-filtered", paymentsOnly{}, events.Decode},
+		{"decode=none", eventCounts{}, func(*eventstore.Envelope) (domain.Event, error) { return nil, nil }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			rt := projectiontest.New(b, e.pool, e.store, []projections.Projection{eventCounts{}}, projections.Options{Decode: bc.decode})
+			rt := projectiontest.New(b, e.pool, e.store, []projections.Projection{bc.proj}, projections.Options{Decode: bc.decode})
 			var total time.Duration
 			for i := range b.N {
 				into := fmt.Sprintf("%s_r%d", e.app, i)
@@ -226,3 +229,9 @@ func BenchmarkLiveLag(b *testing.B) {
 }
 
 func runtimeProcs() int { return goruntime.GOMAXPROCS(0) }
+
+// paymentsOnly is eventCounts reading payments only (an EventFilter): the runtime decodes a
+// third of the benchmark's events.
+type paymentsOnly struct{ eventCounts }
+
+func (paymentsOnly) Handles(t string) bool { return t == "PaymentRecorded" }

@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/projections"
 	"github.com/dotmac/ledger/projections/projectiontest"
@@ -130,4 +132,42 @@ func TestTwoRuntimesNeverDoubleApply(t *testing.T) {
 	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT count(*) FROM applied`).Scan(&n))
 	require.Equal(t, int64(pos), n)
 	sameRows(t, e.pool, `SELECT stream_id, events, total FROM stream_counts`, expectedCounts, int64(pos))
+}
+
+// poisonOnly counts only poisoned events (an EventFilter): the runtime passes it nothing
+// else, yet its checkpoint follows the head.
+type poisonOnly struct{ counter }
+
+func (*poisonOnly) Handles(t string) bool { return t == "Poison" }
+
+// TestEventFilter: a projection that is an EventFilter gets only the types it handles (other
+// types are not even decoded: the test decoder refuses them), live and in a rebuild, and its
+// checkpoint still advances over every event.
+func TestEventFilter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	appendEvents(t, e.store, 300, 3, nil)
+	poison := make([]eventstore.EventData, 7)
+	for i := range poison {
+		poison[i] = eventstore.EventData{ID: uuid.New(), Type: "Poison", SchemaVersion: 1, Data: []byte(`{"n":1}`)}
+	}
+	_, err := e.store.Append(context.Background(), "p-1", eventstore.Any(), poison...)
+	require.NoError(t, err)
+	appendEvents(t, e.store, 300, 3, nil)
+	opts := testOptions()
+	opts.Decode = func(env *eventstore.Envelope) (domain.Event, error) {
+		if env.Type != "Poison" {
+			return nil, fmt.Errorf("decoded %s, which the filter excludes", env.Type)
+		}
+		return testEvent{N: 1}, nil
+	}
+	proj := &poisonOnly{counter{name: "poison", version: 1}}
+	rt := projectiontest.Start(t, e.pool, e.store, []projections.Projection{proj}, opts)
+	pos := projectiontest.WaitCaughtUp(t, rt, "poison", 30*time.Second)
+	assert.Equal(t, eventstore.Position(607), pos)
+	sameRows(t, e.pool, `SELECT stream_id, events, total FROM stream_counts`, `VALUES ('p-1', 7::bigint, 7::bigint)`)
+	p, err := rt.Rebuild(context.Background(), "poison", projections.RebuildOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, eventstore.Position(607), p.Position)
+	sameRows(t, e.pool, `SELECT stream_id, events, total FROM stream_counts`, `VALUES ('p-1', 7::bigint, 7::bigint)`)
 }

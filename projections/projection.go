@@ -16,7 +16,19 @@
 // The runtime stores each build's checkpoint (the position of the last applied event) in the
 // same transaction as the rows Apply wrote, so a crash neither double-applies nor skips.
 // Apply therefore never sees an event twice, always sees events in global order, and sees
-// every event (including types it ignores).
+// every event (including types it ignores) unless the projection is an EventFilter.
+//
+// # Failures
+//
+// An Apply error (or panic) rolls the batch back. The live projector retries the batch with
+// backoff; if it keeps failing, the runtime applies the batch in smaller parts (each in a
+// savepoint) to find the one event that fails alone, commits everything before it, and
+// stalls the projection at that event: state stalled, the error, the position. Nothing after
+// it is applied until a restart (after a fix) or a rebuild. Since batches may be split and
+// retried, Apply must keep no state between calls: everything it knows is in its tables.
+//
+// The runtime (builds, views, live projector, rebuilds, status) is described in
+// docs/projections.md.
 package projections
 
 import (
@@ -49,8 +61,18 @@ type Projection interface {
 	// a transaction whose search_path is the (empty) build schema.
 	Setup(ctx context.Context, tx pgx.Tx) error
 	// Apply folds events, in global order, into the projection's tables. It runs inside the
-	// transaction that also advances the checkpoint; returning an error rolls both back and
-	// stalls the projection at the first event of the batch. Batches may hold thousands of
-	// events (rebuilds use large ones): fold in memory and write set-based where you can.
+	// transaction that also advances the checkpoint; returning an error rolls both back (see
+	// Failures above: the projection stalls at the event that fails). Batches may hold tens of
+	// thousands of events (rebuilds use large ones): fold in memory and write set-based where
+	// you can.
 	Apply(ctx context.Context, tx pgx.Tx, events []Event) error
+}
+
+// EventFilter is optionally implemented by a Projection that uses only some event types.
+// The runtime then decodes only the events it handles and passes only those to Apply; the
+// checkpoint still advances over every event, and a batch with none of them commits the
+// checkpoint alone. Decoding is most of a replay's cost, so a filter speeds up rebuilds of
+// projections that read few types. Handles must depend on the type name only.
+type EventFilter interface {
+	Handles(eventType string) bool
 }

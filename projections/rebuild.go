@@ -423,7 +423,7 @@ func (r *Runtime) finalCatchUp(ctx context.Context, tx pgx.Tx, e *entry, build s
 		if len(evs) == 0 {
 			break
 		}
-		if _, bad := r.decodeInPlace(evs); bad != nil {
+		if _, bad := r.decodeInPlace(e, evs); bad != nil {
 			return 0, &ApplyError{Projection: e.name, First: bad.pos, Last: bad.pos, Err: fmt.Errorf("decode: %w", bad.err)}
 		}
 		if err := r.applyTo(ctx, tx, e, build, evs, false); err != nil {

@@ -33,7 +33,7 @@ type replayJob struct {
 // position reached, and the first error (an *ApplyError names the event that failed).
 func (r *Runtime) replay(ctx context.Context, job replayJob) (eventstore.Position, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	pages := r.pages(ctx, job.from, job.to)
+	pages := r.pages(ctx, job.e, job.from, job.to)
 	defer func() {
 		cancel()
 		for range pages { //nolint:revive // drain, so the readers end
@@ -87,10 +87,10 @@ func (r *Runtime) replay(ctx context.Context, job replayJob) (eventstore.Positio
 }
 
 // pages streams the decoded events after from up to to, in order, until done or ctx ends.
-func (r *Runtime) pages(ctx context.Context, from, to eventstore.Position) <-chan page {
+func (r *Runtime) pages(ctx context.Context, e *entry, from, to eventstore.Position) <-chan page {
 	out := make(chan page, 1)
 	if !r.feed.dense() {
-		go r.readSequential(ctx, from, to, out)
+		go r.readSequential(ctx, e, from, to, out)
 		return out
 	}
 	readers := r.opts.ReplayReaders
@@ -98,7 +98,7 @@ func (r *Runtime) pages(ctx context.Context, from, to eventstore.Position) <-cha
 	chans := make([]chan page, readers)
 	for w := range chans {
 		chans[w] = make(chan page, 1)
-		go r.readRanges(ctx, from+eventstore.Position(w)*size, to, size*eventstore.Position(readers), chans[w]) //nolint:gosec // small
+		go r.readRanges(ctx, e, from+eventstore.Position(w)*size, to, size*eventstore.Position(readers), chans[w]) //nolint:gosec // small
 	}
 	go func() {
 		defer close(out)
@@ -116,7 +116,7 @@ func (r *Runtime) pages(ctx context.Context, from, to eventstore.Position) <-cha
 }
 
 // readRanges reads the ranges (lo, lo+size], (lo+stride, lo+stride+size], ... below to.
-func (r *Runtime) readRanges(ctx context.Context, lo, to, stride eventstore.Position, out chan<- page) {
+func (r *Runtime) readRanges(ctx context.Context, e *entry, lo, to, stride eventstore.Position, out chan<- page) {
 	defer close(out)
 	size := eventstore.Position(r.opts.ReplayPageEvents) //nolint:gosec // positive option
 	for ; lo < to; lo += stride {
@@ -126,7 +126,7 @@ func (r *Runtime) readRanges(ctx context.Context, lo, to, stride eventstore.Posi
 		}
 		p := page{err: err}
 		if err == nil {
-			n, bad := r.decodeInPlace(evs)
+			n, bad := r.decodeInPlace(e, evs)
 			p.evs, p.bad = evs[:n], bad
 		}
 		if !sendPage(ctx, out, p) || err != nil || p.bad != nil {
@@ -136,13 +136,13 @@ func (r *Runtime) readRanges(ctx context.Context, lo, to, stride eventstore.Posi
 }
 
 // readSequential pages through a feed whose positions have holes.
-func (r *Runtime) readSequential(ctx context.Context, from, to eventstore.Position, out chan<- page) {
+func (r *Runtime) readSequential(ctx context.Context, e *entry, from, to eventstore.Position, out chan<- page) {
 	defer close(out)
 	for from < to {
 		evs, err := r.feed.read(ctx, from, to, r.opts.ReplayPageEvents)
 		p := page{err: err}
 		if err == nil {
-			n, bad := r.decodeInPlace(evs)
+			n, bad := r.decodeInPlace(e, evs)
 			p.evs, p.bad = evs[:n], bad
 		}
 		if !sendPage(ctx, out, p) || err != nil || p.bad != nil || len(evs) == 0 {

@@ -126,6 +126,7 @@ func (o *Options) validate() error {
 // entry is one registered projection.
 type entry struct {
 	p          Projection
+	filter     EventFilter // nil: every event
 	name       string
 	tables     []string
 	lockKey    int64 // serializes applying to the live build (every process)
@@ -204,7 +205,8 @@ func (r *Runtime) register(p Projection) error {
 			return fmt.Errorf("projections: %s: table name %q is not a plain lower-case identifier", name, t)
 		}
 	}
-	r.entries[name] = &entry{p: p, name: name, tables: tables,
+	filter, _ := p.(EventFilter)
+	r.entries[name] = &entry{p: p, filter: filter, name: name, tables: tables,
 		lockKey: lockKey(r.app, "apply", name), rebuildKey: lockKey(r.app, "rebuild", name)}
 	r.order = append(r.order, name)
 	return nil
