@@ -20,23 +20,36 @@ type decodeFailure struct {
 	err error
 }
 
-// decode turns envelopes into events for e. It stops at the first envelope that does not
+// decodeSet is the projections a batch is decoded for: an event is decoded if any of them
+// handles its type (see EventFilter).
+type decodeSet []*entry
+
+func (d decodeSet) handles(eventType string) bool {
+	for _, e := range d {
+		if e.filter == nil || e.filter.Handles(eventType) {
+			return true
+		}
+	}
+	return false
+}
+
+// decode turns envelopes into events for d. It stops at the first envelope that does not
 // decode and returns the events before it with the failure.
-func (r *Runtime) decode(e *entry, envs []eventstore.Envelope) ([]Event, *decodeFailure) {
+func (r *Runtime) decode(d decodeSet, envs []eventstore.Envelope) ([]Event, *decodeFailure) {
 	out := make([]Event, len(envs))
 	for i := range envs {
 		out[i].Envelope = envs[i]
 	}
-	n, bad := r.decodeInPlace(e, out)
+	n, bad := r.decodeInPlace(d, out)
 	return out[:n], bad
 }
 
-// decodeInPlace sets the payload of each event e handles (see EventFilter; the others keep a
-// nil payload and never reach Apply); at the first that does not decode it stops and returns
-// how many it got through, with the failure.
-func (r *Runtime) decodeInPlace(e *entry, evs []Event) (int, *decodeFailure) {
+// decodeInPlace sets the payload of each event d handles (the others keep a nil payload and
+// never reach Apply); at the first that does not decode it stops and returns how many it got
+// through, with the failure.
+func (r *Runtime) decodeInPlace(d decodeSet, evs []Event) (int, *decodeFailure) {
 	for i := range evs {
-		if e.filter != nil && !e.filter.Handles(evs[i].Type) {
+		if !d.handles(evs[i].Type) {
 			continue
 		}
 		p, err := r.opts.Decode(&evs[i].Envelope)

@@ -53,6 +53,8 @@ func decodeTest(env *eventstore.Envelope) (domain.Event, error) {
 type counter struct {
 	name    string
 	version int
+	// prefix, if set, prefixes the table names (two counters in one runtime need it).
+	prefix string
 	// refuse, if set, makes Apply fail on poisoned events while it returns true.
 	refuse func() bool
 	// slow, if set, is slept (nanoseconds) at each Apply.
@@ -62,7 +64,7 @@ type counter struct {
 func (c *counter) Name() string { return c.name }
 func (c *counter) Version() int { return c.version }
 func (c *counter) Tables() []string {
-	return []string{"stream_counts", "applied"}
+	return []string{c.prefix + "stream_counts", c.prefix + "applied"}
 }
 
 func (c *counter) Setup(ctx context.Context, tx pgx.Tx) error {
@@ -70,8 +72,8 @@ func (c *counter) Setup(ctx context.Context, tx pgx.Tx) error {
 	if c.version >= 2 {
 		extra = ", doubled bigint NOT NULL" // version 2 adds a column: its views change shape
 	}
-	_, err := tx.Exec(ctx, `CREATE TABLE stream_counts (stream_id text PRIMARY KEY, events bigint NOT NULL, total bigint NOT NULL`+extra+`);
-CREATE TABLE applied (position bigint PRIMARY KEY)`)
+	_, err := tx.Exec(ctx, `CREATE TABLE `+c.prefix+`stream_counts (stream_id text PRIMARY KEY, events bigint NOT NULL, total bigint NOT NULL`+extra+`);
+CREATE TABLE `+c.prefix+`applied (position bigint PRIMARY KEY)`)
 	return err
 }
 
@@ -97,13 +99,13 @@ func (c *counter) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event)
 	for i, s := range streams {
 		ns[i], ts[i] = counts[s], totals[s]
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO applied SELECT unnest($1::bigint[])`, positions); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO `+c.prefix+`applied SELECT unnest($1::bigint[])`, positions); err != nil {
 		return err
 	}
-	upsert := `INSERT INTO stream_counts AS c (stream_id, events, total) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])
+	upsert := `INSERT INTO ` + c.prefix + `stream_counts AS c (stream_id, events, total) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])
 ON CONFLICT (stream_id) DO UPDATE SET events = c.events + excluded.events, total = c.total + excluded.total`
 	if c.version >= 2 {
-		upsert = `INSERT INTO stream_counts AS c (stream_id, events, total, doubled) SELECT s, n, t, 2 * t FROM unnest($1::text[], $2::bigint[], $3::bigint[]) u(s, n, t)
+		upsert = `INSERT INTO ` + c.prefix + `stream_counts AS c (stream_id, events, total, doubled) SELECT s, n, t, 2 * t FROM unnest($1::text[], $2::bigint[], $3::bigint[]) u(s, n, t)
 ON CONFLICT (stream_id) DO UPDATE SET events = c.events + excluded.events, total = c.total + excluded.total, doubled = c.doubled + excluded.doubled`
 	}
 	_, err := tx.Exec(ctx, upsert, streams, ns, ts)

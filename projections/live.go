@@ -175,7 +175,7 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 		return nil
 	}
 	ctx := msg.Context()
-	evs, bad := lh.r.decode(lh.e, envs)
+	evs, bad := lh.r.decode(decodeSet{lh.e}, envs)
 	start := time.Now()
 	n, err := lh.r.applyLive(ctx, lh.e, evs, bad, envs[0].Position)
 	switch {

@@ -2,15 +2,12 @@ package projections
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/dotmac/ledger/eventstore"
 )
@@ -85,96 +82,6 @@ const (
 	PhaseFailed     = "failed"
 )
 
-// Rebuild builds projection name from position 0 into a new build and waits for it. Without
-// Into, the new build is a shadow: it replays history reading es_events directly in large
-// batches, catches up with the head, then under the projection's lock applies the last events
-// and swaps the views and the registry to it in one transaction; the old build serves
-// queries until then and is dropped after. With Into (and optionally AsOf) it fills a copy in
-// that schema up to the target and leaves the live build alone.
-//
-// Errors: ErrUnknownProjection, ErrRebuildInProgress (a shadow rebuild of the projection, or
-// a copy into that schema, runs somewhere), ErrInvalidRebuild, an *ApplyError naming the event
-// the projection cannot apply (the partial build is dropped), or ctx's error.
-func (r *Runtime) Rebuild(ctx context.Context, name string, opts RebuildOptions) (Progress, error) {
-	run, err := r.beginRebuild(ctx, name, opts)
-	if err != nil {
-		return Progress{}, err
-	}
-	return run.execute(ctx)
-}
-
-// StartRebuild starts Rebuild in the background (until Stop) and returns once the build
-// exists, with its first progress.
-func (r *Runtime) StartRebuild(ctx context.Context, name string, opts RebuildOptions) (Progress, error) {
-	run, err := r.beginRebuild(ctx, name, opts)
-	if err != nil {
-		return Progress{}, err
-	}
-	r.goBackground(func(ctx context.Context) { _, _ = run.execute(ctx) })
-	return run.snapshot(), nil
-}
-
-// rebuildForVersion starts the rebuild that replaces a live build of another version.
-func (r *Runtime) rebuildForVersion(e *entry) {
-	r.log.Info().Str("projection", e.name).Int("version", e.p.Version()).
-		Msg("projections: the live build has another version: rebuilding; the old build serves queries meanwhile")
-	if _, err := r.StartRebuild(r.life, e.name, RebuildOptions{}); err != nil && !errors.Is(err, ErrRebuildInProgress) {
-		r.log.Error().Err(err).Str("projection", e.name).Msg("projections: could not start the rebuild for the new version")
-	}
-}
-
-// buildRun is a rebuild in this process.
-type buildRun struct {
-	r     *Runtime
-	e     *entry
-	g     *guard
-	opts  RebuildOptions
-	build string
-	copy  bool
-	start time.Time
-
-	mu   sync.Mutex
-	prog Progress
-}
-
-func (r *Runtime) beginRebuild(ctx context.Context, name string, opts RebuildOptions) (*buildRun, error) {
-	e, err := r.entry(name)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.checkRebuild(opts); err != nil {
-		return nil, err
-	}
-	target, head, err := r.rebuildTarget(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	key := e.rebuildKey
-	if opts.Into != "" {
-		key = lockKey(r.app, "build", opts.Into)
-	}
-	g, err := r.acquireGuard(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	run := &buildRun{r: r, e: e, g: g, opts: opts, copy: opts.Into != "", start: time.Now()}
-	if err := run.create(ctx, target); err != nil {
-		g.release()
-		return nil, err
-	}
-	run.prog = Progress{Projection: name, Build: run.build, Version: e.p.Version(), Purpose: purposeShadow, Phase: PhaseReplaying,
-		Target: target, Head: head, StartedAt: run.start}
-	if run.copy {
-		run.prog.Purpose = purposeAsOf
-	}
-	r.mu.Lock()
-	r.builds[run.build] = run
-	r.mu.Unlock()
-	r.log.Info().Str("projection", name).Str("build", run.build).Str("purpose", run.prog.Purpose).
-		Uint64("target", uint64(target)).Msg("projections: rebuild started")
-	return run, nil
-}
-
 func (r *Runtime) checkRebuild(opts RebuildOptions) error {
 	switch {
 	case opts.AsOf != nil && opts.Into == "":
@@ -213,159 +120,6 @@ func (r *Runtime) ResolveAsOf(ctx context.Context, a AsOf) (eventstore.Position,
 		return a.Position, nil
 	}
 	return r.feed.positionAt(ctx, a.Time)
-}
-
-// create makes the build (schema, Setup, record) and, for a shadow, marks the projection
-// rebuilding.
-func (run *buildRun) create(ctx context.Context, target eventstore.Position) error {
-	r := run.r
-	spec := buildSpec{purpose: purposeShadow}
-	if run.copy {
-		spec = buildSpec{purpose: purposeAsOf, schema: run.opts.Into, target: &target}
-	}
-	tx, err := r.pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	run.build, err = r.createBuild(ctx, tx, run.e, spec)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P06" {
-		return fmt.Errorf("%w: schema %q already exists; choose a new one", ErrInvalidRebuild, run.opts.Into)
-	}
-	if err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return err
-	}
-	if run.copy {
-		return nil
-	}
-	run.g.tryLock(ctx, lockKey(r.app, "build", run.build))
-	return r.setState(ctx, run.e.name, StateRebuilding, StateRunning, StateCatchingUp)
-}
-
-func (run *buildRun) execute(ctx context.Context) (Progress, error) {
-	defer run.finish()
-	err := run.fill(ctx)
-	if err != nil {
-		run.fail(err)
-	}
-	return run.snapshot(), err
-}
-
-func (run *buildRun) fill(ctx context.Context) error {
-	r, e := run.r, run.e
-	job := replayJob{e: e, build: run.build, to: run.snapshot().Target, commit: r.commitBuild(e, run.build), progress: run.advance}
-	run.setPhase(PhaseReplaying, 0)
-	reached, err := r.replay(ctx, job)
-	if err != nil {
-		return err
-	}
-	if run.copy {
-		if _, err := r.pool.Exec(ctx, `UPDATE `+r.sqls.builds+` SET status = 'done', updated_at = now() WHERE schema_name = $1`, run.build); err != nil {
-			return err
-		}
-		run.setPhase(PhaseDone, 0)
-		return nil
-	}
-	for {
-		head, err := r.store.Head(ctx)
-		if err != nil {
-			return err
-		}
-		if head <= reached+eventstore.Position(r.opts.SwapMaxLag) { //nolint:gosec // positive option
-			break
-		}
-		run.setPhase(PhaseCatchingUp, head)
-		job.from, job.to = reached, head
-		if reached, err = r.replay(ctx, job); err != nil {
-			return err
-		}
-	}
-	run.setPhase(PhaseSwapping, 0)
-	if err := r.swap(ctx, e, run.build); err != nil {
-		return err
-	}
-	run.setPhase(PhaseDone, 0)
-	return nil
-}
-
-// advance records progress after a committed batch.
-func (run *buildRun) advance(pos eventstore.Position, n int) {
-	run.mu.Lock()
-	run.prog.Position = pos
-	elapsed := time.Since(run.start)
-	run.prog.ElapsedSeconds = elapsed.Seconds()
-	if elapsed > 0 {
-		run.prog.EventsPerSecond = float64(pos) / elapsed.Seconds()
-	}
-	if run.prog.EventsPerSecond > 0 && run.prog.Target > pos {
-		run.prog.ETASeconds = float64(run.prog.Target-pos) / run.prog.EventsPerSecond
-	} else {
-		run.prog.ETASeconds = 0
-	}
-	p := run.prog
-	run.mu.Unlock()
-	run.r.metrics.applied(run.e.name, "rebuild", n, 0)
-	run.r.metrics.rebuildProgress(p)
-	if run.opts.Progress != nil {
-		run.opts.Progress(p)
-	}
-}
-
-// setPhase moves to phase; a non-zero target (catching up to a new head) replaces the target.
-func (run *buildRun) setPhase(phase string, target eventstore.Position) {
-	run.mu.Lock()
-	run.prog.Phase = phase
-	if target > 0 {
-		run.prog.Target, run.prog.Head = target, target
-	}
-	if phase == PhaseDone {
-		run.prog.ETASeconds = 0
-		run.prog.ElapsedSeconds = time.Since(run.start).Seconds()
-	}
-	p := run.prog
-	run.mu.Unlock()
-	if run.opts.Progress != nil {
-		run.opts.Progress(p)
-	}
-}
-
-func (run *buildRun) snapshot() Progress {
-	run.mu.Lock()
-	defer run.mu.Unlock()
-	return run.prog
-}
-
-// fail drops the partial build and puts the projection's state back.
-func (run *buildRun) fail(err error) {
-	r := run.r
-	run.mu.Lock()
-	run.prog.Phase, run.prog.Error = PhaseFailed, err.Error()
-	p := run.prog
-	run.mu.Unlock()
-	r.log.Error().Err(err).Str("projection", run.e.name).Str("build", run.build).Msg("projections: rebuild failed; its build is dropped")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if derr := r.dropBuild(ctx, run.build); derr != nil {
-		r.log.Warn().Err(derr).Str("build", run.build).Msg("projections: dropping the failed build; the next start cleans it up")
-	}
-	if !run.copy {
-		_ = r.setState(ctx, run.e.name, StateRunning, StateRebuilding)
-	}
-	if run.opts.Progress != nil {
-		run.opts.Progress(p)
-	}
-}
-
-func (run *buildRun) finish() {
-	run.g.release()
-	run.r.mu.Lock()
-	delete(run.r.builds, run.build)
-	run.r.mu.Unlock()
-	run.r.metrics.rebuildDone(run.e.name)
 }
 
 // swap makes build e's live build: under the projection's lock it applies the events between
@@ -423,7 +177,7 @@ func (r *Runtime) finalCatchUp(ctx context.Context, tx pgx.Tx, e *entry, build s
 		if len(evs) == 0 {
 			break
 		}
-		if _, bad := r.decodeInPlace(e, evs); bad != nil {
+		if _, bad := r.decodeInPlace(decodeSet{e}, evs); bad != nil {
 			return 0, &ApplyError{Projection: e.name, First: bad.pos, Last: bad.pos, Err: fmt.Errorf("decode: %w", bad.err)}
 		}
 		if err := r.applyTo(ctx, tx, e, build, evs, false); err != nil {

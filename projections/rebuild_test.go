@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/projections"
 	"github.com/dotmac/ledger/projections/projectiontest"
@@ -198,4 +199,42 @@ func TestParseAsOf(t *testing.T) {
 	assert.True(t, a.Time.Equal(time.Date(2026, 3, 31, 16, 0, 0, 0, time.UTC)))
 	_, err = projections.ParseAsOf("yesterday")
 	require.ErrorIs(t, err, projections.ErrInvalidRebuild)
+}
+
+// TestRebuildMany: several projections rebuilt in one replay (each event read and decoded
+// once) each end with the rows SQL computes, and each is swapped in; two projections may not
+// list the same table.
+func TestRebuildMany(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	appendEvents(t, e.store, 2500, 9, nil)
+	a, b := &counter{name: "a", version: 1, prefix: "a_"}, &counter{name: "b", version: 1, prefix: "b_"}
+	var decoded atomic.Int64
+	opts := testOptions()
+	opts.Decode = func(env *eventstore.Envelope) (domain.Event, error) {
+		decoded.Add(1)
+		return decodeTest(env)
+	}
+	rt := projectiontest.Start(t, e.pool, e.store, []projections.Projection{a, b}, opts)
+	projectiontest.WaitCaughtUp(t, rt, "a", 30*time.Second)
+	projectiontest.WaitCaughtUp(t, rt, "b", 30*time.Second)
+	before := [2]string{status(t, rt, "a").LiveBuild, status(t, rt, "b").LiveBuild}
+
+	decoded.Store(0)
+	ps, err := rt.RebuildMany(context.Background(), []string{"a", "b"}, projections.RebuildOptions{})
+	require.NoError(t, err)
+	require.Len(t, ps, 2)
+	assert.LessOrEqual(t, decoded.Load(), int64(2500+100), "each event decoded once for both builds")
+	for i, name := range []string{"a", "b"} {
+		st := status(t, rt, name)
+		assert.Equal(t, ps[i].Build, st.LiveBuild)
+		assert.NotEqual(t, before[i], st.LiveBuild)
+		sameRows(t, e.pool, `SELECT stream_id, events, total FROM `+name+`_stream_counts`, expectedCounts, int64(st.Position))
+	}
+
+	_, err = projections.New(context.Background(), e.pool, e.store, []projections.Projection{&counter{name: "x", version: 1},
+		&counter{name: "y", version: 1}}, opts)
+	require.ErrorContains(t, err, "views would collide")
+	_, err = rt.RebuildMany(context.Background(), []string{"a", "b"}, projections.RebuildOptions{Into: e.app + "_two"})
+	require.ErrorIs(t, err, projections.ErrInvalidRebuild, "a copy takes one projection")
 }

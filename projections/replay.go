@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dotmac/ledger/eventstore"
 )
@@ -16,24 +19,47 @@ type page struct {
 	err error
 }
 
-// replayJob folds the events after from, up to and including to, into a build.
+// replayJob folds the events after from, up to and including to, into one or more builds:
+// each page is read and decoded once, and each batch applied to every target.
 type replayJob struct {
-	e        *entry
-	build    string
+	targets  []replayTarget
 	from, to eventstore.Position
-	// commit applies one batch and advances the build's checkpoint, in one transaction.
-	commit func(ctx context.Context, evs []Event) error
-	// progress, if set, is told after each commit where the build is and how many events
-	// that commit applied.
+	// progress, if set, is told after each batch where the builds are and how many events
+	// the batch held.
 	progress func(pos eventstore.Position, events int)
 }
 
+// replayTarget is one build a replay fills.
+type replayTarget struct {
+	e     *entry
+	build string
+	// commit applies one batch and advances the build's checkpoint, in one transaction.
+	commit func(ctx context.Context, evs []Event) error
+}
+
+func (job *replayJob) decodeSet() decodeSet {
+	d := make(decodeSet, len(job.targets))
+	for i, t := range job.targets {
+		d[i] = t.e
+	}
+	return d
+}
+
+func (job *replayJob) names() string {
+	names := make([]string, len(job.targets))
+	for i, t := range job.targets {
+		names[i] = t.e.name
+	}
+	return strings.Join(names, ",")
+}
+
 // replay runs job: readers fetch and decode pages ahead (in parallel on a dense feed) while
-// this goroutine applies them in order, ReplayBatchEvents per transaction. It returns the
-// position reached, and the first error (an *ApplyError names the event that failed).
+// this goroutine applies them in order, ReplayBatchEvents per transaction and target (the
+// targets' transactions run side by side). It returns the position every target reached,
+// and the first error (an *ApplyError names the event that failed).
 func (r *Runtime) replay(ctx context.Context, job replayJob) (eventstore.Position, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	pages := r.pages(ctx, job.e, job.from, job.to)
+	pages := r.pages(ctx, job.decodeSet(), job.from, job.to)
 	defer func() {
 		cancel()
 		for range pages { //nolint:revive // drain, so the readers end
@@ -45,7 +71,7 @@ func (r *Runtime) replay(ctx context.Context, job replayJob) (eventstore.Positio
 		if len(evs) == 0 {
 			return nil
 		}
-		if err := job.commit(ctx, evs); err != nil {
+		if err := commitAll(ctx, job.targets, evs); err != nil {
 			return err
 		}
 		reached = evs[len(evs)-1].Position
@@ -74,7 +100,7 @@ func (r *Runtime) replay(ctx context.Context, job replayJob) (eventstore.Positio
 			if err := commit(evs); err != nil {
 				return reached, err
 			}
-			return reached, &ApplyError{Projection: job.e.name, First: p.bad.pos, Last: p.bad.pos, Err: fmt.Errorf("decode: %w", p.bad.err)}
+			return reached, &ApplyError{Projection: job.names(), First: p.bad.pos, Last: p.bad.pos, Err: fmt.Errorf("decode: %w", p.bad.err)}
 		}
 		if len(evs) > 0 {
 			acc = append(make([]Event, 0, batch+len(evs)), evs...)
@@ -86,11 +112,23 @@ func (r *Runtime) replay(ctx context.Context, job replayJob) (eventstore.Positio
 	return reached, commit(acc)
 }
 
+// commitAll commits evs to every target, the targets side by side.
+func commitAll(ctx context.Context, targets []replayTarget, evs []Event) error {
+	if len(targets) == 1 {
+		return targets[0].commit(ctx, evs)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	for _, t := range targets {
+		g.Go(func() error { return t.commit(ctx, evs) })
+	}
+	return g.Wait()
+}
+
 // pages streams the decoded events after from up to to, in order, until done or ctx ends.
-func (r *Runtime) pages(ctx context.Context, e *entry, from, to eventstore.Position) <-chan page {
+func (r *Runtime) pages(ctx context.Context, d decodeSet, from, to eventstore.Position) <-chan page {
 	out := make(chan page, 1)
 	if !r.feed.dense() {
-		go r.readSequential(ctx, e, from, to, out)
+		go r.readSequential(ctx, d, from, to, out)
 		return out
 	}
 	readers := r.opts.ReplayReaders
@@ -98,7 +136,7 @@ func (r *Runtime) pages(ctx context.Context, e *entry, from, to eventstore.Posit
 	chans := make([]chan page, readers)
 	for w := range chans {
 		chans[w] = make(chan page, 1)
-		go r.readRanges(ctx, e, from+eventstore.Position(w)*size, to, size*eventstore.Position(readers), chans[w]) //nolint:gosec // small
+		go r.readRanges(ctx, d, from+eventstore.Position(w)*size, to, size*eventstore.Position(readers), chans[w]) //nolint:gosec // small
 	}
 	go func() {
 		defer close(out)
@@ -116,7 +154,7 @@ func (r *Runtime) pages(ctx context.Context, e *entry, from, to eventstore.Posit
 }
 
 // readRanges reads the ranges (lo, lo+size], (lo+stride, lo+stride+size], ... below to.
-func (r *Runtime) readRanges(ctx context.Context, e *entry, lo, to, stride eventstore.Position, out chan<- page) {
+func (r *Runtime) readRanges(ctx context.Context, d decodeSet, lo, to, stride eventstore.Position, out chan<- page) {
 	defer close(out)
 	size := eventstore.Position(r.opts.ReplayPageEvents) //nolint:gosec // positive option
 	for ; lo < to; lo += stride {
@@ -126,7 +164,7 @@ func (r *Runtime) readRanges(ctx context.Context, e *entry, lo, to, stride event
 		}
 		p := page{err: err}
 		if err == nil {
-			n, bad := r.decodeInPlace(e, evs)
+			n, bad := r.decodeInPlace(d, evs)
 			p.evs, p.bad = evs[:n], bad
 		}
 		if !sendPage(ctx, out, p) || err != nil || p.bad != nil {
@@ -136,13 +174,13 @@ func (r *Runtime) readRanges(ctx context.Context, e *entry, lo, to, stride event
 }
 
 // readSequential pages through a feed whose positions have holes.
-func (r *Runtime) readSequential(ctx context.Context, e *entry, from, to eventstore.Position, out chan<- page) {
+func (r *Runtime) readSequential(ctx context.Context, d decodeSet, from, to eventstore.Position, out chan<- page) {
 	defer close(out)
 	for from < to {
 		evs, err := r.feed.read(ctx, from, to, r.opts.ReplayPageEvents)
 		p := page{err: err}
 		if err == nil {
-			n, bad := r.decodeInPlace(e, evs)
+			n, bad := r.decodeInPlace(d, evs)
 			p.evs, p.bad = evs[:n], bad
 		}
 		if !sendPage(ctx, out, p) || err != nil || p.bad != nil || len(evs) == 0 {
@@ -251,8 +289,8 @@ func (r *Runtime) catchUp(ctx context.Context, e *entry) {
 			return
 		}
 		start := time.Now()
-		reached, err := r.replay(ctx, replayJob{e: e, build: st.build, from: st.checkpoint, to: head, commit: r.commitLive(e, st.build),
-			progress: func(_ eventstore.Position, n int) { r.metrics.applied(e.name, "replay", n, 0) }})
+		reached, err := r.replay(ctx, replayJob{targets: []replayTarget{{e: e, build: st.build, commit: r.commitLive(e, st.build)}},
+			from: st.checkpoint, to: head, progress: func(_ eventstore.Position, n int) { r.metrics.applied(e.name, "replay", n, 0) }})
 		r.log.Info().Str("projection", e.name).Uint64("from", uint64(st.checkpoint)).Uint64("to", uint64(reached)).
 			Dur("took", time.Since(start)).AnErr("error", err).Msg("projections: caught up the live build")
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -204,6 +205,11 @@ func (r *Runtime) register(p Projection) error {
 		if !tablePattern.MatchString(t) {
 			return fmt.Errorf("projections: %s: table name %q is not a plain lower-case identifier", name, t)
 		}
+		for _, other := range r.entries {
+			if slices.Contains(other.tables, t) {
+				return fmt.Errorf("projections: %s and %s both list table %q: their views would collide", other.name, name, t)
+			}
+		}
 	}
 	filter, _ := p.(EventFilter)
 	r.entries[name] = &entry{p: p, filter: filter, name: name, tables: tables,
@@ -261,8 +267,8 @@ func (r *Runtime) Start(ctx context.Context) error {
 	r.mu.Lock()
 	r.live = live
 	r.mu.Unlock()
-	for _, e := range rebuild {
-		r.rebuildForVersion(e)
+	if len(rebuild) > 0 {
+		r.rebuildForVersion(rebuild)
 	}
 	for _, name := range r.order {
 		r.activate(ctx, r.entries[name])

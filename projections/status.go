@@ -135,7 +135,11 @@ func (r *Runtime) buildProgress(p Progress, target, cp int64, updated time.Time,
 	run := r.builds[p.Build]
 	r.mu.Unlock()
 	if run != nil {
-		return run.snapshot()
+		for _, part := range run.parts {
+			if part.build == p.Build {
+				return run.progress(part)
+			}
+		}
 	}
 	p.Phase, p.Head = PhaseReplaying, head
 	p.Position, p.Target = eventstore.Position(cp), eventstore.Position(target) //nolint:gosec // non-negative

@@ -112,18 +112,20 @@ func newProjectionsStatus(g *globalFlags, f *projectionsFlags) *cobra.Command {
 func newProjectionsRebuild(g *globalFlags, f *projectionsFlags) *cobra.Command {
 	var asOf, into string
 	cmd := &cobra.Command{
-		Use:   "rebuild NAME",
-		Short: "Rebuild a projection from position 0 into shadow tables and swap to it, or build a point-in-time copy",
-		Long: `Rebuild replays the whole history into a new build of the projection (a shadow schema), reading
-the event table directly in large batches, catches up with the live head, then swaps the views
-to the new build atomically; the query API serves the old build until the swap.
+		Use:   "rebuild NAME...",
+		Short: "Rebuild projections from position 0 into shadow tables and swap to them, or build a point-in-time copy",
+		Long: `Rebuild replays the whole history into a new build of each projection named (a shadow schema),
+reading the event table directly in large batches, catches up with the live head, then swaps
+the views to the new build atomically; the query API serves the old build until the swap.
+Several projections named together share one replay: each event is read and decoded once.
 
 With --into SCHEMA it builds a copy in that new schema instead, up to --as-of (a position, a
 date meaning the end of that day UTC, or an RFC 3339 time) or up to the head, and never touches
 the live build: for analysts.`,
 		Example: `  dotmac projections rebuild invoices
+  dotmac projections rebuild invoices balances journal
   dotmac projections rebuild journal --as-of 2026-03-31 --into journal_q1`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := projections.RebuildOptions{Into: into}
 			if asOf != "" {
@@ -136,12 +138,20 @@ the live build: for analysts.`,
 			return withRuntime(cmd, g, f, func(rt *projections.Runtime) error {
 				bar := newRebuildBar(cmd.ErrOrStderr())
 				opts.Progress = bar.update
-				p, err := rt.Rebuild(cmd.Context(), args[0], opts)
+				ps, err := rt.RebuildMany(cmd.Context(), args, opts)
 				bar.finish()
 				if err != nil {
 					return err
 				}
-				return printRebuildResult(cmd.OutOrStdout(), p, f.json)
+				if f.json {
+					return printJSON(cmd.OutOrStdout(), ps)
+				}
+				for _, p := range ps {
+					if err := printRebuildResult(cmd.OutOrStdout(), p); err != nil {
+						return err
+					}
+				}
+				return nil
 			})
 		},
 	}
@@ -198,10 +208,7 @@ func (b *rebuildBar) finish() {
 	}
 }
 
-func printRebuildResult(w io.Writer, p projections.Progress, asJSON bool) error {
-	if asJSON {
-		return printJSON(w, p)
-	}
+func printRebuildResult(w io.Writer, p projections.Progress) error {
 	what := "swapped in: the query API now reads it"
 	if p.Purpose == "as_of" {
 		what = "a copy; the live build is untouched"
