@@ -1,0 +1,161 @@
+package readmodel
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dotmac/ledger/projections"
+)
+
+// Invoices projects the invoices of every account with their lines, the payments with their
+// allocations to invoices, and the credit notes. An invoice's status is draft, issued,
+// partially_paid, paid or void, as in the domain; overdue is true while an invoice marked
+// overdue is still open. outstanding is what is still owed on it.
+type Invoices struct{}
+
+var _ projections.Projection = Invoices{}
+
+// Name returns "invoices".
+func (Invoices) Name() string { return NameInvoices }
+
+// Version returns 1.
+func (Invoices) Version() int { return 1 }
+
+// Tables returns the tables the query API reads.
+func (Invoices) Tables() []string {
+	return []string{"invoices", "invoice_lines", "payments", "payment_allocations", "credit_notes"}
+}
+
+const invoicesSchema = `
+CREATE TABLE invoices (
+    tenant_id         text        NOT NULL,
+    invoice_id        uuid        NOT NULL,
+    customer_id       uuid        NOT NULL,
+    number            text,
+    status            text        NOT NULL CHECK (status IN ('draft', 'issued', 'partially_paid', 'paid', 'void')),
+    overdue           boolean     NOT NULL,
+    currency          text        NOT NULL,
+    period            text,
+    issue_date        date,
+    due_date          date,
+    net_total         numeric     NOT NULL,
+    tax_total         numeric     NOT NULL,
+    total             numeric     NOT NULL,
+    credit_applied    numeric     NOT NULL,
+    amount_paid       numeric     NOT NULL,
+    amount_credited   numeric     NOT NULL,
+    outstanding       numeric     NOT NULL,
+    line_count        integer     NOT NULL,
+    created_at        timestamptz NOT NULL,
+    issued_at         timestamptz,
+    marked_overdue_at timestamptz,
+    voided_at         timestamptz,
+    void_reason       text,
+    position          bigint      NOT NULL,
+    PRIMARY KEY (tenant_id, invoice_id)
+);
+CREATE INDEX invoices_customer_idx ON invoices (tenant_id, customer_id, invoice_id);
+CREATE INDEX invoices_status_idx ON invoices (tenant_id, status, invoice_id);
+CREATE INDEX invoices_due_idx ON invoices (tenant_id, due_date, invoice_id);
+
+CREATE TABLE invoice_lines (
+    tenant_id                 text    NOT NULL,
+    invoice_id                uuid    NOT NULL,
+    line_no                   integer NOT NULL,
+    line_id                   uuid    NOT NULL,
+    description               text    NOT NULL,
+    quantity                  numeric NOT NULL,
+    unit_price                numeric NOT NULL,
+    net                       numeric NOT NULL,
+    tax_rate                  numeric NOT NULL,
+    tax                       numeric NOT NULL,
+    currency                  text    NOT NULL,
+    service_id                uuid,
+    plan_code                 text,
+    period                    text,
+    proration_days_billed     integer,
+    proration_days_in_period  integer,
+    proration_full_price      numeric,
+    PRIMARY KEY (tenant_id, invoice_id, line_no)
+);
+
+CREATE TABLE payments (
+    tenant_id          text        NOT NULL,
+    payment_id         uuid        NOT NULL,
+    customer_id        uuid        NOT NULL,
+    amount             numeric     NOT NULL,
+    currency           text        NOT NULL,
+    method             text        NOT NULL,
+    external_reference text        NOT NULL,
+    received_at        timestamptz NOT NULL,
+    recorded_at        timestamptz NOT NULL,
+    allocated          numeric     NOT NULL,
+    unapplied          numeric     NOT NULL,
+    refunded           numeric     NOT NULL,
+    status             text        NOT NULL CHECK (status IN ('recorded', 'partially_refunded', 'refunded')),
+    position           bigint      NOT NULL,
+    PRIMARY KEY (tenant_id, payment_id)
+);
+CREATE INDEX payments_customer_idx ON payments (tenant_id, customer_id, payment_id);
+
+CREATE TABLE payment_allocations (
+    tenant_id   text        NOT NULL,
+    payment_id  uuid        NOT NULL,
+    seq         integer     NOT NULL,
+    invoice_id  uuid        NOT NULL,
+    customer_id uuid        NOT NULL,
+    amount      numeric     NOT NULL,
+    currency    text        NOT NULL,
+    received_at timestamptz NOT NULL,
+    position    bigint      NOT NULL,
+    PRIMARY KEY (tenant_id, payment_id, seq)
+);
+CREATE INDEX payment_allocations_invoice_idx ON payment_allocations (tenant_id, invoice_id);
+
+CREATE TABLE credit_notes (
+    tenant_id      text        NOT NULL,
+    credit_note_id uuid        NOT NULL,
+    customer_id    uuid        NOT NULL,
+    invoice_id     uuid,
+    net            numeric     NOT NULL,
+    tax_rate       numeric     NOT NULL,
+    tax            numeric     NOT NULL,
+    total          numeric     NOT NULL,
+    currency       text        NOT NULL,
+    reason         text        NOT NULL,
+    issued_at      timestamptz NOT NULL,
+    position       bigint      NOT NULL,
+    PRIMARY KEY (tenant_id, credit_note_id)
+);
+CREATE INDEX credit_notes_customer_idx ON credit_notes (tenant_id, customer_id, credit_note_id);
+CREATE INDEX credit_notes_invoice_idx ON credit_notes (tenant_id, invoice_id) WHERE invoice_id IS NOT NULL;
+`
+
+// Setup creates the invoice, line, payment, allocation and credit note tables.
+func (Invoices) Setup(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, invoicesSchema)
+	return err
+}
+
+// Apply folds the account stream's invoice, payment and credit note events: it reads the
+// invoices and payments the batch changes but does not create (one query each), folds the
+// batch in memory, and writes each table once.
+func (Invoices) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
+	b, err := newInvoiceBatch(evs)
+	if err != nil {
+		return err
+	}
+	if err := b.load(ctx, tx); err != nil {
+		return err
+	}
+	for i := range evs {
+		if b.tenants[i] == "" {
+			continue
+		}
+		if err := b.apply(&evs[i], b.tenants[i]); err != nil {
+			return err
+		}
+	}
+	return b.write(ctx, tx)
+}

@@ -1,0 +1,187 @@
+package readmodel
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/shopspring/decimal"
+
+	"github.com/dotmac/ledger/domain"
+)
+
+// table describes a read-model table for set-based writes: its name, its columns with their
+// SQL types and the columns of its primary key. Rows are written in PostgreSQL's binary COPY
+// format (copyRows): inserted straight into the table, or upserted through a temporary
+// staging table of the same columns.
+type table struct {
+	name     string
+	cols     []column
+	key      []string
+	colNames []string
+	// stage is the session's temporary staging table, named after the columns so two
+	// versions of a table never share one.
+	stage, createStage, upsertSQL string
+}
+
+type column struct{ name, typ string }
+
+// newTable returns the table; key names the primary-key columns (the ON CONFLICT target).
+func newTable(name string, key []string, cols ...column) *table {
+	t := &table{name: name, cols: cols, key: key}
+	defs := make([]string, len(cols))
+	sets := make([]string, 0, len(cols))
+	h := fnv.New32a()
+	for i, c := range cols {
+		t.colNames = append(t.colNames, c.name)
+		defs[i] = c.name + " " + c.typ
+		_, _ = h.Write([]byte(defs[i] + ","))
+		if !slices.Contains(key, c.name) {
+			sets = append(sets, c.name+" = EXCLUDED."+c.name)
+		}
+	}
+	t.stage = fmt.Sprintf("readmodel_stage_%s_%08x", name, h.Sum32())
+	t.createStage = "CREATE TEMP TABLE IF NOT EXISTS " + t.stage + " (" + strings.Join(defs, ", ") + ") ON COMMIT DELETE ROWS"
+	t.upsertSQL = t.upsertWith("DO UPDATE SET " + strings.Join(sets, ", "))
+	return t
+}
+
+// upsertWith returns the statement that moves the staged rows into the table with the given
+// ON CONFLICT action.
+func (t *table) upsertWith(action string) string {
+	cols := strings.Join(t.colNames, ", ")
+	return "INSERT INTO " + t.name + " AS t (" + cols + ") SELECT " + cols + " FROM " + t.stage +
+		" ON CONFLICT (" + strings.Join(t.key, ", ") + ") " + action
+}
+
+// insert writes rows with COPY; a key that exists already fails the whole batch.
+func (t *table) insert(ctx context.Context, tx pgx.Tx, rows *copyRows) error {
+	return t.copyInto(ctx, tx, t.name, rows)
+}
+
+// upsert writes rows, inserting new keys and replacing existing ones. Keys must be unique
+// within rows.
+func (t *table) upsert(ctx context.Context, tx pgx.Tx, rows *copyRows) error {
+	return t.upsertUsing(ctx, tx, rows, t.upsertSQL)
+}
+
+// upsertUsing stages rows and runs sql (from upsertWith) to move them into the table.
+func (t *table) upsertUsing(ctx context.Context, tx pgx.Tx, rows *copyRows, sql string) error {
+	if rows.rows == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, t.createStage); err != nil {
+		return fmt.Errorf("stage %s: %w", t.name, err)
+	}
+	if err := t.copyInto(ctx, tx, t.stage, rows); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("upsert %d rows into %s: %w", rows.rows, t.name, err)
+	}
+	// ON COMMIT DELETE ROWS empties the stage at commit, but the runtime may call Apply
+	// more than once in a transaction (savepoints): the next upsert must not see these rows.
+	// (TRUNCATE would give the temporary table a new file, and a catalog row, every batch.)
+	_, err := tx.Exec(ctx, "DELETE FROM "+t.stage)
+	return err
+}
+
+// key identifies an entity by tenant and UUID.
+type key struct {
+	tenant string
+	id     uuid.UUID
+}
+
+// keyArgs returns the tenants and ids of keys as two array arguments, for
+//
+//	JOIN unnest($1::text[], $2::uuid[]) AS k(tenant_id, id) ON ...
+func keyArgs(keys []key) (tenants []string, ids []pgtype.UUID) {
+	tenants, ids = make([]string, len(keys)), make([]pgtype.UUID, len(keys))
+	for i, k := range keys {
+		tenants[i], ids[i] = k.tenant, pgUUID(k.id)
+	}
+	return tenants, ids
+}
+
+// keySet collects the keys of rows a batch needs to read, once each, in first-seen order.
+type keySet struct {
+	seen map[key]bool
+	list []key
+}
+
+func (s *keySet) add(k key) {
+	if s.seen == nil {
+		s.seen = map[key]bool{}
+	}
+	if !s.seen[k] {
+		s.seen[k] = true
+		s.list = append(s.list, k)
+	}
+}
+
+// loadByKeys runs query (which must join unnest($1::text[], $2::uuid[])) for keys and calls
+// scan for each row. It does nothing for no keys.
+func loadByKeys(ctx context.Context, tx pgx.Tx, query string, keys []key, scan func(pgx.Rows) error) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	tenants, ids := keyArgs(keys)
+	rows, err := tx.Query(ctx, query, tenants, ids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// minorUnits returns the minor units of the currency with the given code (0 if unknown).
+func minorUnits(code string) int32 {
+	c, err := domain.ParseCurrency(code)
+	if err != nil {
+		return 0
+	}
+	return c.MinorUnits()
+}
+
+// decimalOf reads a NUMERIC back at exactly places decimals. The driver drops the scale of
+// a zero ("0.00" reads as 0), so amounts are re-scaled to their currency's minor units.
+func decimalOf(n pgtype.Numeric, places int32) decimal.Decimal {
+	if !n.Valid || n.Int == nil {
+		return decimal.New(0, -places)
+	}
+	return decimal.NewFromBigInt(n.Int, n.Exp).Round(places)
+}
+
+// zeroIn is zero with the minor units of currency c.
+func zeroIn(c domain.Currency) decimal.Decimal { return domain.Zero(c).Amount() }
+
+// pgUUID is u as the driver encodes it without conversions (uuid.UUID goes through its
+// string form).
+func pgUUID(u uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: u, Valid: true} }
+
+// dateFrom converts a scanned nullable date.
+func dateFrom(t pgtype.Date) domain.Date {
+	if !t.Valid {
+		return domain.Date{}
+	}
+	return domain.DateOf(t.Time)
+}
+
+// timeFrom converts a scanned nullable timestamptz.
+func timeFrom(t pgtype.Timestamptz) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time.UTC()
+}

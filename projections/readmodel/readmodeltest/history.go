@@ -1,0 +1,167 @@
+// Package readmodeltest builds event histories for the read models' tests and benchmarks:
+// every event is decided by the domain's deciders against the state folded so far, so a
+// history is always one the command side could have recorded. History records commands one
+// by one (fixtures); Generate simulates a whole ISP (benchmarks, property tests).
+package readmodeltest
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/projections"
+)
+
+// History is a global feed under construction: events decided on the state of their
+// stream, numbered in order. The zero History is not usable: use NewHistory.
+type History struct {
+	// Now is the instant the next command is decided at; Tick advances it.
+	Now time.Time
+	// WithData also fills each envelope's Data with the event's JSON (for loading into an
+	// event store); off by default because the read models only use the decoded payload.
+	WithData bool
+
+	rng      *rand.Rand
+	events   []projections.Event
+	versions map[string]uint64
+	accounts map[string]domain.AccountState
+	services map[string]domain.ServiceState
+	plans    map[string]domain.PlanState
+	runs     map[string]domain.BillingRunState
+}
+
+// NewHistory returns an empty history starting at now, with ids drawn from seed.
+func NewHistory(now time.Time, seed uint64) *History {
+	return &History{Now: now.UTC(), rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), //nolint:gosec // test data
+		versions: map[string]uint64{}, accounts: map[string]domain.AccountState{},
+		services: map[string]domain.ServiceState{}, plans: map[string]domain.PlanState{}, runs: map[string]domain.BillingRunState{}}
+}
+
+// Events returns the feed so far (shared, not copied).
+func (h *History) Events() []projections.Event { return h.events }
+
+// Tick advances the clock by d.
+func (h *History) Tick(d time.Duration) { h.Now = h.Now.Add(d) }
+
+// ID returns a fresh UUIDv7 with the current time, from the history's seed.
+func (h *History) ID() uuid.UUID {
+	var u uuid.UUID
+	binary.BigEndian.PutUint64(u[0:8], h.rng.Uint64())
+	binary.BigEndian.PutUint64(u[8:16], h.rng.Uint64())
+	ms := uint64(h.Now.UnixMilli()) //nolint:gosec // after 1970
+	u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	u[6] = u[6]&0x0f | 0x70
+	u[8] = u[8]&0x3f | 0x80
+	return u
+}
+
+// Account decides cmd on the account of customer c of tenant t and records its events.
+func (h *History) Account(t domain.TenantID, c domain.CustomerID, cmd domain.AccountCommand) ([]domain.Event, error) {
+	stream := domain.CustomerStream(t, c)
+	evs, err := domain.DecideAccount(h.accounts[stream], cmd, h.Now)
+	if err != nil {
+		return nil, fmt.Errorf("%T: %w", cmd, err)
+	}
+	state := h.accounts[stream]
+	for _, e := range evs {
+		if state, err = domain.ApplyAccount(state, e); err != nil {
+			return nil, err
+		}
+	}
+	h.accounts[stream] = state
+	return evs, h.record(t, stream, evs)
+}
+
+// AccountState returns the account of customer c of tenant t as folded so far.
+func (h *History) AccountState(t domain.TenantID, c domain.CustomerID) domain.AccountState {
+	return h.accounts[domain.CustomerStream(t, c)]
+}
+
+// Service decides cmd on service s of tenant t and records its events.
+func (h *History) Service(t domain.TenantID, s domain.ServiceID, cmd domain.ServiceCommand) ([]domain.Event, error) {
+	stream := domain.ServiceStream(t, s)
+	evs, err := domain.DecideService(h.services[stream], cmd, h.Now)
+	if err != nil {
+		return nil, fmt.Errorf("%T: %w", cmd, err)
+	}
+	state := h.services[stream]
+	for _, e := range evs {
+		if state, err = domain.ApplyService(state, e); err != nil {
+			return nil, err
+		}
+	}
+	h.services[stream] = state
+	return evs, h.record(t, stream, evs)
+}
+
+// ServiceState returns service s of tenant t as folded so far.
+func (h *History) ServiceState(t domain.TenantID, s domain.ServiceID) domain.ServiceState {
+	return h.services[domain.ServiceStream(t, s)]
+}
+
+// Plan decides cmd on plan code of tenant t and records its events.
+func (h *History) Plan(t domain.TenantID, code domain.PlanCode, cmd domain.PlanCommand) ([]domain.Event, error) {
+	stream := domain.PlanStream(t, code)
+	evs, err := domain.DecidePlan(h.plans[stream], cmd, h.Now)
+	if err != nil {
+		return nil, fmt.Errorf("%T: %w", cmd, err)
+	}
+	state := h.plans[stream]
+	for _, e := range evs {
+		if state, err = domain.ApplyPlan(state, e); err != nil {
+			return nil, err
+		}
+	}
+	h.plans[stream] = state
+	return evs, h.record(t, stream, evs)
+}
+
+// PlanState returns plan code of tenant t as folded so far.
+func (h *History) PlanState(t domain.TenantID, code domain.PlanCode) domain.PlanState {
+	return h.plans[domain.PlanStream(t, code)]
+}
+
+// BillingRun decides cmd on the billing run of period p of tenant t and records its events.
+func (h *History) BillingRun(t domain.TenantID, p domain.Period, cmd domain.BillingRunCommand) ([]domain.Event, error) {
+	stream := domain.BillingRunStream(t, p)
+	evs, err := domain.DecideBillingRun(h.runs[stream], cmd, h.Now)
+	if err != nil {
+		return nil, fmt.Errorf("%T: %w", cmd, err)
+	}
+	state := h.runs[stream]
+	for _, e := range evs {
+		if state, err = domain.ApplyBillingRun(state, e); err != nil {
+			return nil, err
+		}
+	}
+	h.runs[stream] = state
+	return evs, h.record(t, stream, evs)
+}
+
+// record appends evs to the feed, each in an envelope of stream at the next version and
+// position, recorded now by tenant t.
+func (h *History) record(t domain.TenantID, stream string, evs []domain.Event) error {
+	for _, e := range evs {
+		h.versions[stream]++
+		env := eventstore.Envelope{
+			ID: h.ID(), StreamID: stream, Version: h.versions[stream], Position: eventstore.Position(len(h.events) + 1),
+			Type: e.EventType(), SchemaVersion: e.SchemaVersion(),
+			Metadata: eventstore.Metadata{TenantID: t.String(), Actor: "readmodeltest", RecordedAt: h.Now},
+		}
+		if h.WithData {
+			data, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			env.Data = data
+		}
+		h.events = append(h.events, projections.Event{Envelope: env, Payload: e})
+	}
+	return nil
+}
