@@ -3,6 +3,9 @@ package projections
 import (
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/dotmac/ledger/eventstore"
 )
@@ -82,3 +85,16 @@ func (e *NotReachedError) Unwrap() error { return e.Err }
 // in another process), its live build has another version than this binary's, or the
 // subscription lost its place. The reconciler starts it again when that changes.
 var errHalt = errors.New("live projector halted")
+
+// transient reports whether err is a database condition that passes by itself (a lost
+// connection, a deadlock, a serialization failure, a cancelled statement, exhausted
+// resources), which must never stall a projection however often it recurs.
+func transient(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		c := pgErr.Code
+		return c == "40001" || c == "40P01" || c == "55P03" || c == "57014" || strings.HasPrefix(c, "08") ||
+			strings.HasPrefix(c, "53") || strings.HasPrefix(c, "57P")
+	}
+	return pgconn.SafeToRetry(err) || pgconn.Timeout(err)
+}

@@ -192,7 +192,7 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 		return nil
 	}
 	var ae *ApplyError
-	if !errors.As(err, &ae) || ctx.Err() != nil {
+	if !errors.As(err, &ae) || ctx.Err() != nil || transient(err) {
 		return err
 	}
 	if !lh.keepsFailing(envs[0].Position) {
@@ -293,7 +293,7 @@ func (r *Runtime) stall(ctx context.Context, e *entry, evs []Event, bad *decodeF
 	}
 	n, failErr := applyPrefix(ctx, tx, e, evs)
 	var ae *ApplyError
-	if failErr != nil && (!errors.As(failErr, &ae) || ctx.Err() != nil) {
+	if failErr != nil && (!errors.As(failErr, &ae) || ctx.Err() != nil || transient(failErr)) {
 		return false, failErr
 	}
 	if failErr == nil && bad != nil && bad.pos > lb.checkpoint {

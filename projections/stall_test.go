@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -112,4 +114,33 @@ func TestRebuildRefusesAFailingEvent(t *testing.T) {
 	var builds int
 	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT count(*) FROM projection_builds`).Scan(&builds))
 	assert.Equal(t, 1, builds, "the failed build is forgotten")
+}
+
+// flaky fails its first attempts with a deadlock, as a database under contention may.
+type flaky struct {
+	counter
+	failures atomic.Int64
+}
+
+func (f *flaky) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
+	if f.failures.Add(-1) >= 0 {
+		return &pgconn.PgError{Code: "40P01", Message: "deadlock detected"}
+	}
+	return f.counter.Apply(ctx, tx, evs)
+}
+
+// TestTransientErrorsNeverStall: a projection failing again and again with a transient
+// database error (here a deadlock, more often than the retries allow) is retried until it
+// passes, never stalled.
+func TestTransientErrorsNeverStall(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	appendEvents(t, e.store, 100, 3, nil)
+	f := &flaky{counter: counter{name: "counter", version: 1}}
+	f.failures.Store(12)
+	rt := projectiontest.Start(t, e.pool, e.store, []projections.Projection{f}, testOptions())
+	pos := projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
+	assert.Equal(t, eventstore.Position(100), pos)
+	assert.Equal(t, projections.StateRunning, status(t, rt, "counter").State)
+	assert.Negative(t, f.failures.Load())
 }
