@@ -279,3 +279,28 @@ func runtimeProcs() int { return goruntime.GOMAXPROCS(0) }
 type paymentsOnly struct{ eventCounts }
 
 func (paymentsOnly) Handles(t string) bool { return t == "PaymentRecorded" }
+
+// BenchmarkLiveCatchUp feeds a backlog through the live path only (the Watermill subscriber's
+// batch messages, one transaction each, no replay), and reports events/s and messages/s: a
+// message carries up to LiveBatchEvents events, so Watermill's one ack per message is not the
+// limit.
+func BenchmarkLiveCatchUp(b *testing.B) {
+	n := min(benchEvents(), 200_000)
+	e := newEnv(b)
+	fillDomain(b, e.store, n)
+	b.ResetTimer()
+	var total time.Duration
+	for i := range b.N {
+		name := fmt.Sprintf("live_%d", i)
+		start := time.Now()
+		rt := projectiontest.Start(b, e.pool, e.store, []projections.Projection{namedCounts{name}},
+			projections.Options{CatchUpEvents: 1 << 30})
+		projectiontest.WaitCaughtUp(b, rt, name, 5*time.Minute)
+		total += time.Since(start)
+		b.StopTimer()
+		rt.Stop()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n*b.N)/total.Seconds(), "events/s")
+	b.ReportMetric(float64(n*b.N)/1000/total.Seconds(), "messages/s")
+}
