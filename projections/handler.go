@@ -1,0 +1,266 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dotmac/ledger/eventstore"
+	esw "github.com/dotmac/ledger/eventstore/watermill"
+)
+
+// liveHandler applies one projection's batches to its live build.
+type liveHandler struct {
+	r *Runtime
+	e *entry
+	h *message.Handler
+
+	failingAt eventstore.Position // first position of the batch that keeps failing
+	failures  int
+}
+
+func (lh *liveHandler) stopped() bool {
+	select {
+	case <-lh.h.Stopped():
+		return true
+	default:
+		return false
+	}
+}
+
+// handle applies one batch message. It returns nil (ack) once the batch is applied, or when
+// the projection must stop (it then stops this handler); an error (nack, retried) otherwise.
+// After MaxRetries+1 failed attempts of the same batch it stalls the projection at the
+// failing event, committing the events before it.
+func (lh *liveHandler) handle(msg *message.Message) error {
+	envs, err := esw.DecodeBatch(msg.Payload)
+	if err != nil {
+		return fmt.Errorf("invariant: the live projector of %s got a message that is not a batch: %w", lh.e.name, err)
+	}
+	if len(envs) == 0 {
+		return nil
+	}
+	ctx := msg.Context()
+	evs, bad := lh.r.decode(decodeSet{lh.e}, envs)
+	start := time.Now()
+	n, err := lh.r.applyLive(ctx, lh.e, evs, bad, envs[0].Position)
+	switch {
+	case err == nil:
+		lh.failures = 0
+		lh.r.metrics.applied(lh.e.name, "live", n, time.Since(start))
+		if n > 0 {
+			// The oldest event applied (the applied ones are the batch's tail) waited longest.
+			lh.r.metrics.delay(lh.e.name, lh.r.opts.Now().Sub(evs[len(evs)-n].RecordedAt()))
+		}
+		return nil
+	case errors.Is(err, errHalt):
+		lh.halt(err)
+		return nil
+	}
+	var ae *ApplyError
+	if !errors.As(err, &ae) || ctx.Err() != nil || transient(err) {
+		return err
+	}
+	if !lh.keepsFailing(envs[0].Position) {
+		return err
+	}
+	stalled, serr := lh.r.stall(ctx, lh.e, evs, bad)
+	switch {
+	case errors.Is(serr, errHalt):
+		lh.halt(serr)
+		return nil
+	case serr != nil:
+		return serr
+	case stalled:
+		lh.halt(fmt.Errorf("%w: stalled", errHalt))
+	}
+	return nil
+}
+
+// keepsFailing counts a failed attempt at the batch starting at first and reports whether
+// the retries are used up.
+func (lh *liveHandler) keepsFailing(first eventstore.Position) bool {
+	if first != lh.failingAt {
+		lh.failingAt, lh.failures = first, 0
+	}
+	lh.failures++
+	if lh.failures <= lh.r.opts.MaxRetries {
+		return false
+	}
+	lh.failures = 0
+	return true
+}
+
+func (lh *liveHandler) halt(why error) {
+	lh.r.log.Info().Str("projection", lh.e.name).Str("reason", why.Error()).Msg("projections: live projector stopped")
+	lh.h.Stop()
+}
+
+// applyLive applies evs to e's live build in one transaction under e's lock, skipping the
+// events at or below its checkpoint (a redelivery). It returns how many it applied.
+func (r *Runtime) applyLive(ctx context.Context, e *entry, evs []Event, bad *decodeFailure, first eventstore.Position) (int, error) {
+	tx, lb, found, err := r.beginLocked(ctx, e)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := r.checkLive(e, lb, found, first); err != nil {
+		return 0, err
+	}
+	evs = after(evs, lb.checkpoint)
+	if bad != nil && bad.pos > lb.checkpoint {
+		return 0, &ApplyError{Projection: e.name, First: bad.pos, Last: bad.pos, Err: fmt.Errorf("decode: %w", bad.err)}
+	}
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	if err := r.applyTo(ctx, tx, e, lb.build, evs, true); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("projection %s: commit: %w", e.name, err)
+	}
+	return len(evs), nil
+}
+
+// checkLive refuses to apply to a live build this process must leave alone. first, when not
+// zero, is the first position of the batch: on a dense feed it must follow the checkpoint.
+func (r *Runtime) checkLive(e *entry, lb liveBuild, found bool, first eventstore.Position) error {
+	switch {
+	case !found:
+		return fmt.Errorf("%w: %s has no live build", errHalt, e.name)
+	case lb.state == StateStalled:
+		return fmt.Errorf("%w: %s is stalled", errHalt, e.name)
+	case lb.version != e.p.Version():
+		return fmt.Errorf("%w: the live build of %s is version %d, this binary's is %d", errHalt, e.name, lb.version, e.p.Version())
+	case first > 0 && r.feed.dense() && first > lb.checkpoint+1:
+		r.log.Error().Str("projection", e.name).Uint64("first", uint64(first)).Uint64("checkpoint", uint64(lb.checkpoint)).
+			Msg("invariant: the live feed skipped past the checkpoint; resubscribing from the checkpoint")
+		return fmt.Errorf("%w: %s: the feed is at %d, past the checkpoint %d", errHalt, e.name, first, lb.checkpoint)
+	}
+	return nil
+}
+
+// stall applies evs one part at a time to find the event that fails alone, commits the
+// events before it, and records the projection as stalled there. It reports false (and
+// commits everything) when every event applies this time.
+func (r *Runtime) stall(ctx context.Context, e *entry, evs []Event, bad *decodeFailure) (bool, error) {
+	tx, lb, found, err := r.beginLocked(ctx, e)
+	if err != nil {
+		return false, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := r.checkLive(e, lb, found, 0); err != nil {
+		return false, err
+	}
+	evs = after(evs, lb.checkpoint)
+	if err := setSearchPath(ctx, tx, ident(lb.build)); err != nil {
+		return false, err
+	}
+	n, failErr := applyPrefix(ctx, tx, e, evs)
+	var ae *ApplyError
+	if failErr != nil && (!errors.As(failErr, &ae) || ctx.Err() != nil || transient(failErr)) {
+		return false, failErr
+	}
+	if failErr == nil && bad != nil && bad.pos > lb.checkpoint {
+		ae = &ApplyError{Projection: e.name, First: bad.pos, Last: bad.pos, Err: fmt.Errorf("decode: %w", bad.err)}
+	}
+	if n > 0 {
+		if err := r.advance(ctx, tx, e, lb.build, &evs[n-1], true); err != nil {
+			return false, err
+		}
+	}
+	if ae != nil {
+		if err := r.markStalled(ctx, tx, e, ae); err != nil {
+			return false, err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, fmt.Errorf("projection %s: commit: %w", e.name, err)
+	}
+	if ae == nil {
+		return false, nil
+	}
+	r.log.Error().Str("projection", e.name).Uint64("position", uint64(ae.First)).Err(ae.Err).
+		Msg("projections: projection STALLED: it stops at this event until the cause is fixed and it is restarted or rebuilt")
+	r.metrics.stalledNow(e.name)
+	return true, nil
+}
+
+func (r *Runtime) markStalled(ctx context.Context, tx pgx.Tx, e *entry, ae *ApplyError) error {
+	reason := ae.Err.Error()
+	if len(reason) > maxErrorBytes {
+		reason = reason[:maxErrorBytes]
+	}
+	_, err := tx.Exec(ctx, `UPDATE `+r.sqls.registry+` SET state = 'stalled', last_error = $2, stalled_position = $3,
+stalled_at = now(), updated_at = now() WHERE name = $1`, e.name, reason, int64(ae.First)) //nolint:gosec // positions fit
+	if err != nil {
+		return fmt.Errorf("record the stall of %s: %w", e.name, err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, r.sqls.channel, e.name+":stalled"); err != nil {
+		return fmt.Errorf("announce the stall of %s: %w", e.name, err)
+	}
+	return nil
+}
+
+// activate starts e's live projection in this process if it is not running: a catch-up
+// replay first when the live build is far behind, then the live handler.
+func (r *Runtime) activate(ctx context.Context, e *entry) {
+	if !r.claim(e.name, "activating") {
+		return
+	}
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			r.release(e.name)
+		}
+	}()
+	st, found, err := r.liveState(ctx, e.name)
+	if err != nil || !found || st.state == StateStalled || st.version != e.p.Version() {
+		return
+	}
+	head, err := r.store.Head(ctx)
+	if err != nil {
+		return
+	}
+	if head > st.checkpoint+eventstore.Position(r.opts.CatchUpEvents) { //nolint:gosec // positive option
+		handedOver = true
+		r.setBusy(e.name, "catching up")
+		r.goBackground(func(ctx context.Context) {
+			r.catchUp(ctx, e)
+			r.release(e.name)
+			r.activate(ctx, e)
+		})
+		return
+	}
+	if err := r.live.ensure(e); err != nil && ctx.Err() == nil {
+		r.log.Warn().Err(err).Str("projection", e.name).Msg("projections: could not start the live projector")
+	}
+}
+
+// claim marks name busy in this process unless it is busy or its handler runs.
+func (r *Runtime) claim(name, what string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.live == nil || r.busy[name] != "" || r.life.Err() != nil || r.live.running(name) {
+		return false
+	}
+	r.busy[name] = what
+	return true
+}
+
+func (r *Runtime) setBusy(name, what string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.busy[name] = what
+}
+
+func (r *Runtime) release(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.busy, name)
+}
