@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -288,8 +289,7 @@ func (r *BillingRunResult) merge(res Result) {
 	if res.Stream == "" {
 		return
 	}
-	pos := max(r.Position, res.Position)
-	events := append(r.Events, res.Events...)
+	pos, events := max(r.Position, res.Position), slices.Concat(r.Events, res.Events)
 	r.Result = res
 	r.Position, r.Events = pos, events
 }

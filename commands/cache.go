@@ -3,6 +3,7 @@ package commands
 import (
 	"container/list"
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/dotmac/ledger/eventstore"
@@ -45,7 +46,7 @@ func (c *stateCache) get(stream string) (snapshot, bool) {
 		return snapshot{}, false
 	}
 	c.order.MoveToFront(el)
-	return el.Value.(*cacheEntry).snap, true //nolint:forcetypeassert // only *cacheEntry is stored
+	return entryOf(el).snap, true
 }
 
 // put stores s unless the cache already holds a later version of the stream.
@@ -56,7 +57,7 @@ func (c *stateCache) put(stream string, s snapshot) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.entries[stream]; ok {
-		e := el.Value.(*cacheEntry) //nolint:forcetypeassert // only *cacheEntry is stored
+		e := entryOf(el)
 		if e.snap.version < s.version {
 			e.snap = s
 		}
@@ -67,8 +68,26 @@ func (c *stateCache) put(stream string, s snapshot) {
 	for c.order.Len() > c.capacity {
 		oldest := c.order.Back()
 		c.order.Remove(oldest)
-		delete(c.entries, oldest.Value.(*cacheEntry).stream) //nolint:forcetypeassert // only *cacheEntry is stored
+		delete(c.entries, entryOf(oldest).stream)
 	}
+}
+
+// entryOf returns the entry of a list element; the list holds nothing else.
+func entryOf(el *list.Element) *cacheEntry {
+	e, ok := el.Value.(*cacheEntry)
+	if !ok {
+		panic("invariant: the state cache holds a foreign value")
+	}
+	return e
+}
+
+// stateOf returns the state of s as S; a stream only ever holds one state type.
+func stateOf[S any](s snapshot) S {
+	st, ok := s.state.(S)
+	if !ok {
+		panic(fmt.Sprintf("invariant: snapshot holds %T, not %T", s.state, *new(S)))
+	}
+	return st
 }
 
 // len returns the number of cached streams.

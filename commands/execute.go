@@ -95,7 +95,7 @@ func (l *loop[S]) run(ctx context.Context) (Result, error) {
 			return Result{}, conflictError(l.t.stream, l.snap.version, attempt, err)
 		}
 		l.h.metrics.retries.WithLabelValues(l.t.agg.kind.String()).Inc()
-		if err := sleep(ctx, time.Duration(rand.Int64N(int64(conflictBackoffMax)*int64(attempt)/int64(l.h.maxAttempts)+1))); err != nil { //nolint:gosec // jitter
+		if err := sleep(ctx, backoff(attempt, l.h.maxAttempts)); err != nil {
 			return Result{}, err
 		}
 		if err := l.refresh(ctx); err != nil {
@@ -139,7 +139,7 @@ func (l *loop[S]) checkExpected(ctx context.Context) error {
 }
 
 func (l *loop[S]) decideOnce() ([]domain.Event, error) {
-	state := l.snap.state.(S) //nolint:forcetypeassert // a stream only ever holds one state type
+	state := stateOf[S](l.snap)
 	if l.t.require != nil {
 		if err := l.t.require(state); err != nil {
 			return nil, err
@@ -162,7 +162,7 @@ func (l *loop[S]) done(res eventstore.AppendResult, events []domain.Event, err e
 	if err != nil {
 		return Result{}, err
 	}
-	state := l.snap.state.(S) //nolint:forcetypeassert // a stream only ever holds one state type
+	state := stateOf[S](l.snap)
 	for _, e := range events {
 		if state, err = l.t.agg.apply(state, e); err != nil {
 			return Result{}, fmt.Errorf("%w: apply the events just decided on %s: %w", domain.ErrInvariant, l.t.stream, err)
@@ -179,6 +179,12 @@ func conflictError(stream string, expected uint64, attempts int, err error) erro
 		ce.Actual = wev.Actual
 	}
 	return ce
+}
+
+// backoff is a random pause growing with the attempt, at most conflictBackoffMax.
+func backoff(attempt, maxAttempts int) time.Duration {
+	ceiling := int64(conflictBackoffMax) * int64(attempt) / int64(maxAttempts)
+	return time.Duration(rand.Int64N(ceiling + 1)) // #nosec G404 -- jitter needs no unpredictability
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -207,12 +213,12 @@ func load[S any](ctx context.Context, h *Handlers, agg aggregate[S], stream stri
 	if err != nil {
 		return *new(S), snapshot{}, err
 	}
-	return snap.state.(S), snap, nil //nolint:forcetypeassert // a stream only ever holds one state type
+	return stateOf[S](snap), snap, nil
 }
 
 // refresh folds the events of stream after snap.version onto snap and caches the result.
 func refresh[S any](ctx context.Context, h *Handlers, agg aggregate[S], stream string, snap snapshot) (snapshot, error) {
-	state := snap.state.(S) //nolint:forcetypeassert // a stream only ever holds one state type
+	state := stateOf[S](snap)
 	for {
 		envs, err := h.store.ReadStream(ctx, stream, snap.version+1, eventstore.Forwards, readPageEvents)
 		if errors.Is(err, eventstore.ErrStreamNotFound) && snap.version == 0 {

@@ -93,24 +93,31 @@ func (a *API) run(ctx context.Context, cmd command, m commands.Meta, key string)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.CommandTimeout)
 	defer cancel()
 	resp, err := cmd(ctx, a.cfg.Handlers, m)
+	if err == nil {
+		var stored *commands.StoredResponse
+		if stored, err = resp.render(); err == nil {
+			go a.complete(context.WithoutCancel(ctx), m, key, *stored)
+			return stored, nil
+		}
+	}
 	after, done := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer done()
-	if err != nil {
-		if rerr := a.cfg.Keys.Release(after, m.Tenant, key, m.CommandID, definite(err)); rerr != nil {
-			httpx.LoggerFrom(ctx).Warn().Err(rerr).Msg("could not release the idempotency key")
-		}
-		return nil, err
+	if rerr := a.cfg.Keys.Release(after, m.Tenant, key, m.CommandID, definite(err)); rerr != nil {
+		httpx.LoggerFrom(ctx).Warn().Err(rerr).Msg("could not release the idempotency key")
 	}
-	stored, err := resp.render()
-	if err != nil {
-		return nil, err
+	return nil, err
+}
+
+// complete stores a command's answer under its key. The events are durable already, so the
+// answer goes out without waiting for this: a retry arriving first waits for the answer, and
+// if it is never stored (the process died) the claim lapses and the retry recovers the answer
+// from the command's own events.
+func (a *API) complete(ctx context.Context, m commands.Meta, key string, stored commands.StoredResponse) {
+	ctx, cancel := context.WithTimeout(ctx, releaseTimeout)
+	defer cancel()
+	if err := a.cfg.Keys.Complete(ctx, m.Tenant, key, m.CommandID, stored); err != nil {
+		httpx.LoggerFrom(ctx).Warn().Err(err).Msg("could not store the response of an idempotency key")
 	}
-	// The events are durable: a key that cannot be completed now is recovered by the next
-	// retry (its claim lapses and the command finds its own events), so answer anyway.
-	if cerr := a.cfg.Keys.Complete(after, m.Tenant, key, m.CommandID, *stored); cerr != nil {
-		httpx.LoggerFrom(ctx).Warn().Err(cerr).Msg("could not store the response of an idempotency key")
-	}
-	return stored, nil
 }
 
 // definite reports whether a failed command certainly appended nothing, so its key can be
@@ -243,5 +250,5 @@ func writeStored(w http.ResponseWriter, s *commands.StoredResponse, replayed boo
 	}
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(s.Status)
-	_, _ = w.Write(s.Body)
+	_, _ = w.Write(s.Body) // #nosec G705 -- JSON this API rendered, sent as application/json
 }

@@ -44,10 +44,26 @@ type KeysConfig struct {
 	Retention time.Duration
 }
 
-// Keys is the PostgreSQL commands.IdempotencyKeys (table cmd_idempotency).
+// Keys is the PostgreSQL commands.IdempotencyKeys (table cmd_idempotency). Claims and
+// completions of concurrent requests are grouped into few statements (see group), so a
+// command costs its request two shares of a statement rather than two transactions.
 type Keys struct {
-	pool *pgxpool.Pool
-	cfg  KeysConfig
+	pool      *pgxpool.Pool
+	cfg       KeysConfig
+	claims    *group[claimItem, bool]
+	completes *group[completeItem, struct{}]
+}
+
+type claimItem struct {
+	tenant, key string
+	hash        [32]byte
+	commandID   uuid.UUID
+}
+
+type completeItem struct {
+	tenant, key string
+	commandID   uuid.UUID
+	r           commands.StoredResponse
 }
 
 var _ commands.IdempotencyKeys = (*Keys)(nil)
@@ -64,7 +80,9 @@ func NewKeys(pool *pgxpool.Pool, cfg KeysConfig) *Keys {
 		cfg.Retention = DefaultRetention
 	}
 	cfg.Retention = max(cfg.Retention, MinRetention)
-	return &Keys{pool: pool, cfg: cfg}
+	k := &Keys{pool: pool, cfg: cfg}
+	k.claims, k.completes = newGroup(k.insertClaims), newGroup(k.storeResponses)
+	return k
 }
 
 // Lease returns how long a claim holds its key.
@@ -78,14 +96,11 @@ func (k *Keys) Claim(ctx context.Context, tenant domain.TenantID, key string, ha
 		if err != nil {
 			return commands.Claim{}, err
 		}
-		tag, err := exec(ctx, k.pool, k.cfg.AsyncCommit, `
-			INSERT INTO cmd_idempotency (tenant, key, request_hash, command_id, locked_until)
-			VALUES ($1, $2, $3, $4, now() + $5 * interval '1 millisecond')
-			ON CONFLICT (tenant, key) DO NOTHING`, tenant.String(), key, hash[:], id, k.cfg.Lease.Milliseconds())
+		inserted, err := k.claims.do(ctx, claimItem{tenant: tenant.String(), key: key, hash: hash, commandID: id})
 		if err != nil {
 			return commands.Claim{}, classify("claim idempotency key", err)
 		}
-		if tag.RowsAffected() == 1 {
+		if inserted {
 			return commands.Claim{CommandID: id}, nil
 		}
 		c, done, err := k.existing(ctx, tenant, key, hash)
@@ -154,16 +169,60 @@ func (k *Keys) takeOver(ctx context.Context, tenant domain.TenantID, key string,
 
 // Complete implements commands.IdempotencyKeys.
 func (k *Keys) Complete(ctx context.Context, tenant domain.TenantID, key string, commandID uuid.UUID, r commands.StoredResponse) error {
-	headers, err := json.Marshal(r.Headers)
-	if err != nil {
-		return err
-	}
-	_, err = exec(ctx, k.pool, k.cfg.AsyncCommit, `
-		UPDATE cmd_idempotency
-		SET status = $4, response_headers = $5, response_body = $6, completed_at = now(), locked_until = NULL
-		WHERE tenant = $1 AND key = $2 AND command_id = $3 AND status = 0`,
-		tenant.String(), key, commandID, r.Status, headers, r.Body)
+	_, err := k.completes.do(ctx, completeItem{tenant: tenant.String(), key: key, commandID: commandID, r: r})
 	return classify("complete idempotency key", err)
+}
+
+// insertClaims inserts the claims of several requests in one statement; a request's claim is
+// inserted unless its key is stored already (or earlier in the same statement).
+func (k *Keys) insertClaims(ctx context.Context, items []claimItem) ([]bool, error) {
+	tenants, keys, hashes, ids := make([]string, len(items)), make([]string, len(items)), make([][]byte, len(items)), make([]uuid.UUID, len(items))
+	for i, it := range items {
+		tenants[i], keys[i], hashes[i], ids[i] = it.tenant, it.key, it.hash[:], it.commandID
+	}
+	var inserted []uuid.UUID
+	err := queryRow(ctx, k.pool, k.cfg.AsyncCommit, []any{&inserted}, `
+		WITH claimed AS (
+			INSERT INTO cmd_idempotency (tenant, key, request_hash, command_id, locked_until)
+			SELECT u.tenant, u.key, u.hash, u.command_id, now() + $5 * interval '1 millisecond'
+			FROM unnest($1::text[], $2::text[], $3::bytea[], $4::uuid[]) AS u (tenant, key, hash, command_id)
+			ON CONFLICT (tenant, key) DO NOTHING
+			RETURNING command_id)
+		SELECT coalesce(array_agg(command_id), '{}') FROM claimed`, tenants, keys, hashes, ids, k.cfg.Lease.Milliseconds())
+	if err != nil {
+		return nil, err
+	}
+	won := make(map[uuid.UUID]bool, len(inserted))
+	for _, id := range inserted {
+		won[id] = true
+	}
+	out := make([]bool, len(items))
+	for i, it := range items {
+		out[i] = won[it.commandID]
+	}
+	return out, nil
+}
+
+// storeResponses completes several claims in one statement.
+func (k *Keys) storeResponses(ctx context.Context, items []completeItem) ([]struct{}, error) {
+	n := len(items)
+	tenants, keys, ids := make([]string, n), make([]string, n), make([]uuid.UUID, n)
+	statuses, headers, bodies := make([]int32, n), make([]string, n), make([][]byte, n)
+	for i, it := range items {
+		h, err := json.Marshal(it.r.Headers)
+		if err != nil {
+			return nil, err
+		}
+		tenants[i], keys[i], ids[i] = it.tenant, it.key, it.commandID
+		statuses[i], headers[i], bodies[i] = int32(it.r.Status), string(h), it.r.Body //nolint:gosec // HTTP statuses fit
+	}
+	_, err := exec(ctx, k.pool, k.cfg.AsyncCommit, `
+		UPDATE cmd_idempotency c
+		SET status = u.status, response_headers = u.headers::jsonb, response_body = u.body, completed_at = now(), locked_until = NULL
+		FROM unnest($1::text[], $2::text[], $3::uuid[], $4::int[], $5::text[], $6::bytea[]) AS u (tenant, key, command_id, status, headers, body)
+		WHERE c.tenant = u.tenant AND c.key = u.key AND c.command_id = u.command_id AND c.status = 0`,
+		tenants, keys, ids, statuses, headers, bodies)
+	return make([]struct{}, n), err
 }
 
 // Release implements commands.IdempotencyKeys.

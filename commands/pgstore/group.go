@@ -1,0 +1,104 @@
+package pgstore
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Limits of a group of statements.
+const (
+	// groupMaxItems bounds the items one grouped statement carries.
+	groupMaxItems = 256
+	// groupMaxInFlight bounds the grouped statements running at once.
+	groupMaxInFlight = 4
+	// groupTimeout bounds one grouped statement.
+	groupTimeout = 10 * time.Second
+)
+
+// group runs many callers' items in few statements ("group commit"): a caller that finds
+// fewer than groupMaxInFlight statements running becomes a flusher and runs what is waiting,
+// up to groupMaxItems per statement, until nothing is; the others wait for their result. Under
+// load each statement carries many items; alone, an item runs at once. There is no background
+// goroutine to stop.
+type group[In, Out any] struct {
+	run func(ctx context.Context, items []In) ([]Out, error)
+
+	mu       sync.Mutex
+	pending  []*groupCall[In, Out]
+	inFlight int
+}
+
+type groupCall[In, Out any] struct {
+	in   In
+	out  Out
+	err  error
+	done chan struct{}
+}
+
+// newGroup returns a group running items with run, which must return one output per item, in
+// order (or an error for all of them).
+func newGroup[In, Out any](run func(ctx context.Context, items []In) ([]Out, error)) *group[In, Out] {
+	return &group[In, Out]{run: run}
+}
+
+// do runs in within a group and returns its output, or ctx's error if ctx ends first (the
+// item may still run).
+func (g *group[In, Out]) do(ctx context.Context, in In) (Out, error) {
+	c := &groupCall[In, Out]{in: in, done: make(chan struct{})}
+	g.mu.Lock()
+	g.pending = append(g.pending, c)
+	flush := g.inFlight < groupMaxInFlight
+	if flush {
+		g.inFlight++
+	}
+	g.mu.Unlock()
+	if flush {
+		g.flush()
+	}
+	select {
+	case <-c.done:
+		return c.out, c.err
+	case <-ctx.Done():
+		var zero Out
+		return zero, ctx.Err()
+	}
+}
+
+// flush runs waiting items until none is left.
+func (g *group[In, Out]) flush() {
+	for {
+		g.mu.Lock()
+		n := min(len(g.pending), groupMaxItems)
+		if n == 0 {
+			g.inFlight--
+			g.mu.Unlock()
+			return
+		}
+		batch := g.pending[:n:n]
+		g.pending = g.pending[n:]
+		g.mu.Unlock()
+		g.runBatch(batch)
+	}
+}
+
+func (g *group[In, Out]) runBatch(batch []*groupCall[In, Out]) {
+	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	defer cancel()
+	items := make([]In, len(batch))
+	for i, c := range batch {
+		items[i] = c.in
+	}
+	outs, err := g.run(ctx, items)
+	if err == nil && len(outs) != len(batch) {
+		panic("invariant: a grouped statement returned the wrong number of outputs")
+	}
+	for i, c := range batch {
+		if err != nil {
+			c.err = err
+		} else {
+			c.out = outs[i]
+		}
+		close(c.done)
+	}
+}
