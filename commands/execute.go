@@ -278,7 +278,8 @@ func (h *Handlers) append(ctx context.Context, m Meta, kind domain.StreamKind, s
 }
 
 // findApplied looks at the end of stream for events appended under m.CommandID. If there are
-// some, the command already ran: its result is rebuilt from them.
+// some, the command already ran: its result is rebuilt from them, as it was (the version and
+// position are those of its last event).
 func (h *Handlers) findApplied(ctx context.Context, m Meta, stream string) (Result, bool, error) {
 	envs, err := h.store.ReadStream(ctx, stream, eventstore.EndOfStream, eventstore.Backwards, recoveryScanEvents)
 	if errors.Is(err, eventstore.ErrStreamNotFound) {
@@ -298,11 +299,7 @@ func (h *Handlers) findApplied(ctx context.Context, m Meta, stream string) (Resu
 			return Result{}, false, fmt.Errorf("%w: invariant: %w", domain.ErrInvariant, err)
 		}
 		res.Events = append(res.Events, e)
-		res.Position = envs[i].Position
+		res.Version, res.Position = envs[i].Version, envs[i].Position
 	}
-	if len(res.Events) == 0 {
-		return Result{}, false, nil
-	}
-	res.Version = envs[0].Version
-	return res, true, nil
+	return res, len(res.Events) > 0, nil
 }

@@ -66,11 +66,7 @@ func invalid(rt route, err error) *httpx.Problem {
 	if !errors.As(err, &iv) {
 		return httpx.BadRequest(err.Error())
 	}
-	reason := iv.Reason
-	if iv.Value != "" {
-		reason = fmt.Sprintf("%q: %s", shorten(iv.Value), iv.Reason)
-	}
-	return httpx.BadRequest("1 invalid field(s)", httpx.FieldError{Field: fieldName(rt, iv.Field), Reason: reason})
+	return httpx.BadRequest("1 invalid field(s)", httpx.FieldError{Field: fieldName(rt, iv.Field), Reason: reasonOf(iv)})
 }
 
 // fieldName turns a domain field name ("billing address") into the endpoint's JSON name.

@@ -62,22 +62,23 @@ func (f *fields) fail(name, reason string) {
 func (f *fields) failErr(name string, err error) {
 	var iv *domain.InvalidValueError
 	if errors.As(err, &iv) {
-		reason := iv.Reason
-		if iv.Value != "" {
-			reason = fmt.Sprintf("%q: %s", shorten(iv.Value), iv.Reason)
-		}
-		f.fail(name, reason)
+		f.fail(name, reasonOf(iv))
 		return
 	}
 	f.fail(name, err.Error())
 }
 
-func shorten(s string) string {
-	const maxBytes = 64
-	if len(s) > maxBytes {
-		return s[:maxBytes] + "..."
+// reasonOf says why the domain refused a value, quoting it (shortened).
+func reasonOf(iv *domain.InvalidValueError) string {
+	const maxQuotedBytes = 64
+	v := iv.Value
+	switch {
+	case v == "":
+		return iv.Reason
+	case len(v) > maxQuotedBytes:
+		v = v[:maxQuotedBytes] + "..."
 	}
-	return s
+	return fmt.Sprintf("%q: %s", v, iv.Reason)
 }
 
 // problem returns the 400 listing every failure, or nil.

@@ -1,12 +1,10 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -123,8 +121,7 @@ func (a *API) complete(ctx context.Context, m commands.Meta, key string, stored 
 // definite reports whether a failed command certainly appended nothing, so its key can be
 // forgotten; after an unavailable store or an unknown error the append may have happened.
 func definite(err error) bool {
-	var p *httpx.Problem
-	return errors.As(err, &p) || errors.Is(err, domain.ErrInvalid) || errors.Is(err, domain.ErrNotFound) ||
+	return errors.Is(err, domain.ErrInvalid) || errors.Is(err, domain.ErrNotFound) ||
 		errors.Is(err, domain.ErrRejected) || errors.Is(err, commands.ErrConflict)
 }
 
@@ -170,24 +167,16 @@ func ifMatch(r *http.Request) (*uint64, error) {
 	return &n, nil
 }
 
-// readBody reads the JSON body (an empty body reads as {}).
+// readBody reads the JSON body, size-limited (a request without a body reads as {}).
 func (a *API) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return nil, &httpx.Problem{Type: "/problems/unsupported-media-type", Title: "Unsupported media type",
-			Status: http.StatusUnsupportedMediaType, Detail: "send application/json, not " + ct}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.BodyLimit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, httpx.TooLarge(a.cfg.BodyLimit)
-		}
-		return nil, httpx.BadRequest("could not read the request body: " + err.Error())
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
+	if r.ContentLength == 0 {
 		return []byte("{}"), nil
 	}
-	return body, nil
+	var raw json.RawMessage
+	if err := httpx.DecodeJSON(w, r, a.cfg.BodyLimit, &raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
 }
 
 // requestHash identifies a request for its idempotency key: method, path and body.
