@@ -7,12 +7,12 @@ import (
 
 	"github.com/dotmac/ledger/internal/migrate"
 	"github.com/dotmac/ledger/projections"
+	"github.com/dotmac/ledger/projections/readmodel"
 )
 
 // registeredProjections lists the read models the projectors keep and the query API reads.
-// It stays empty until package projections/readmodel lands; then it returns readmodel.All().
 func registeredProjections() []projections.Projection {
-	return nil
+	return readmodel.All()
 }
 
 // runtimes holds each serve process's one projection runtime, shared by the projector role
