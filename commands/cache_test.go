@@ -70,10 +70,10 @@ func TestStreamLockWaitsAndGivesUpWithTheContext(t *testing.T) {
 func TestDerivedIDsAreDeterministicV7(t *testing.T) {
 	t.Parallel()
 	src := uuid.Must(uuid.NewV7())
-	a, b := deriveUUID(src, "entity", "customer"), deriveUUID(src, "entity", "customer")
+	a, b := DeriveUUID(src, "entity", "customer"), DeriveUUID(src, "entity", "customer")
 	assert.Equal(t, a, b)
-	assert.NotEqual(t, a, deriveUUID(src, "entity", "payment"))
-	assert.NotEqual(t, deriveUUID(src, "ab", "c"), deriveUUID(src, "a", "bc"), "labels are length-prefixed")
+	assert.NotEqual(t, a, DeriveUUID(src, "entity", "payment"))
+	assert.NotEqual(t, DeriveUUID(src, "ab", "c"), DeriveUUID(src, "a", "bc"), "labels are length-prefixed")
 	assert.Equal(t, uuid.Version(7), a.Version())
 	assert.Equal(t, uuid.RFC4122, a.Variant())
 	assert.Equal(t, src[:6], a[:6], "the timestamp of the source: ids still sort by time")

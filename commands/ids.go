@@ -9,10 +9,12 @@ import (
 	"github.com/dotmac/ledger/domain"
 )
 
-// deriveUUID returns a UUIDv7 determined by source and the labels: the 48-bit millisecond
+// DeriveUUID returns a UUIDv7 determined by source and the labels: the 48-bit millisecond
 // timestamp of source (itself a UUIDv7, so derived ids still sort by creation time) followed
-// by bits of SHA-256(source, labels). The same inputs always give the same id.
-func deriveUUID(source uuid.UUID, labels ...string) uuid.UUID {
+// by bits of SHA-256(source, labels), labels length-prefixed. The same inputs always give the
+// same id. Process managers use it to derive a command id from the event that caused it, so a
+// redelivered event runs the same command (see Meta.CommandID).
+func DeriveUUID(source uuid.UUID, labels ...string) uuid.UUID {
 	h := sha256.New()
 	h.Write(source[:])
 	for _, l := range labels {
@@ -33,7 +35,7 @@ func deriveUUID(source uuid.UUID, labels ...string) uuid.UUID {
 // idFor returns the id of the entity a command creates, derived from its command id: the
 // same command execution always creates the same id.
 func idFor[K any](m Meta, label string, wrap func(uuid.UUID) (K, error)) (K, error) {
-	return wrap(deriveUUID(m.CommandID, "entity", label))
+	return wrap(DeriveUUID(m.CommandID, "entity", label))
 }
 
 // eventID is the id of the index-th event a command appends to stream at expected version.
@@ -41,13 +43,13 @@ func eventID(m Meta, stream string, expected uint64, index int) uuid.UUID {
 	var v [16]byte
 	binary.BigEndian.PutUint64(v[:8], expected)
 	binary.BigEndian.PutUint64(v[8:], uint64(index)) //nolint:gosec // index >= 0
-	return deriveUUID(m.CommandID, "event", stream, string(v[:]))
+	return DeriveUUID(m.CommandID, "event", stream, string(v[:]))
 }
 
 // recurringInvoiceID is the id of the invoice run gives customer: a re-invoked run names the
 // same invoice.
 func recurringInvoiceID(run domain.BillingRunID, customer domain.CustomerID) (domain.InvoiceID, error) {
-	return domain.NewInvoiceID(deriveUUID(run.UUID(), "recurring invoice", customer.String()))
+	return domain.NewInvoiceID(DeriveUUID(run.UUID(), "recurring invoice", customer.String()))
 }
 
 // lineIDs returns n line ids derived from source (a command id, or a recurring invoice's id).
@@ -56,7 +58,7 @@ func lineIDs(source uuid.UUID, n int) ([]domain.LineID, error) {
 	for i := range out {
 		var b [8]byte
 		binary.BigEndian.PutUint64(b[:], uint64(i)) //nolint:gosec // i >= 0
-		id, err := domain.NewLineID(deriveUUID(source, "line", string(b[:])))
+		id, err := domain.NewLineID(DeriveUUID(source, "line", string(b[:])))
 		if err != nil {
 			return nil, err
 		}

@@ -148,7 +148,7 @@ func (h *Handlers) numbered(ctx context.Context, m Meta, build numberedCommand) 
 
 // withLineIDs returns lines with ids derived from the command.
 func withLineIDs(m Meta, lines []domain.LineInput) ([]domain.LineInput, error) {
-	ids, err := lineIDs(deriveUUID(m.CommandID, "lines"), len(lines))
+	ids, err := lineIDs(DeriveUUID(m.CommandID, "lines"), len(lines))
 	if err != nil {
 		return nil, err
 	}
