@@ -3,7 +3,6 @@ package projections_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -82,7 +81,10 @@ func (c *counter) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event)
 	counts, totals := map[string]int64{}, map[string]int64{}
 	positions := make([]int64, len(evs))
 	for i, e := range evs {
-		p := e.Payload.(testEvent)
+		p, ok := e.Payload.(testEvent)
+		if !ok {
+			return fmt.Errorf("position %d: payload %T", e.Position, e.Payload)
+		}
 		if p.Poison && c.refuse != nil && c.refuse() {
 			return fmt.Errorf("boom: poisoned event at position %d", e.Position)
 		}
@@ -256,8 +258,4 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func isCtxErr(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

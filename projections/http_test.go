@@ -59,11 +59,14 @@ func TestAdminHTTP(t *testing.T) {
 
 	res, out := call(http.MethodGet, "/v1/projections", reader, "")
 	require.Equal(t, http.StatusOK, res.StatusCode)
-	list := out["projections"].([]any)
+	list, ok := out["projections"].([]any)
+	require.True(t, ok)
 	require.Len(t, list, 1)
-	assert.Equal(t, "counter", list[0].(map[string]any)["name"])
-	assert.Equal(t, "running", list[0].(map[string]any)["state"])
-	assert.EqualValues(t, 300, list[0].(map[string]any)["position"])
+	first, ok := list[0].(map[string]any)
+	require.True(t, ok)
+	assert.Equal(t, "counter", first["name"])
+	assert.Equal(t, "running", first["state"])
+	assert.EqualValues(t, 300, first["position"])
 
 	res, _ = call(http.MethodGet, "/v1/projections", "", "")
 	assert.Equal(t, http.StatusUnauthorized, res.StatusCode)
@@ -84,7 +87,8 @@ func TestAdminHTTP(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, res.StatusCode)
 	assert.Equal(t, "/v1/projections/counter", res.Header.Get("Location"))
 	assert.Equal(t, "/v1/projections/counter", out["status_url"])
-	build := out["build"].(string)
+	build, ok := out["build"].(string)
+	require.True(t, ok)
 	assert.NotEqual(t, before, build)
 	eventually(t, 30*time.Second, "the rebuild swaps", func() bool {
 		_, st := call(http.MethodGet, "/v1/projections/counter", reader, "")

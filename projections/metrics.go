@@ -2,6 +2,7 @@ package projections
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,28 +40,37 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		rebuildTarget:   gauge("rebuild_target", "Position the rebuild is heading for.", "projection"),
 		rebuildEPS:      gauge("rebuild_events_per_second", "Average replay rate of the running rebuild.", "projection"),
 	}
-	cs := []prometheus.Collector{m.lagEvents, m.lagSeconds, m.checkpoint, m.stalled, m.head, m.events, m.batchSeconds,
-		m.delaySeconds, m.rebuildPosition, m.rebuildTarget, m.rebuildEPS}
-	for i, c := range cs {
-		existing, err := register(reg, c)
-		if err != nil {
-			return nil, err
-		}
-		cs[i] = existing
+	var err error
+	reg1 := func(c *prometheus.GaugeVec) *prometheus.GaugeVec {
+		var got *prometheus.GaugeVec
+		got, err = registerAs(reg, c, err)
+		return got
 	}
-	// Another runtime on the same registry registered them first: share its series.
-	m.lagEvents, m.lagSeconds, m.checkpoint, m.stalled = cs[0].(*prometheus.GaugeVec), cs[1].(*prometheus.GaugeVec), cs[2].(*prometheus.GaugeVec), cs[3].(*prometheus.GaugeVec)
-	m.head, m.events, m.batchSeconds = cs[4].(prometheus.Gauge), cs[5].(*prometheus.CounterVec), cs[6].(*prometheus.HistogramVec)
-	m.delaySeconds, m.rebuildPosition = cs[7].(*prometheus.HistogramVec), cs[8].(*prometheus.GaugeVec)
-	m.rebuildTarget, m.rebuildEPS = cs[9].(*prometheus.GaugeVec), cs[10].(*prometheus.GaugeVec)
+	m.lagEvents, m.lagSeconds, m.checkpoint, m.stalled = reg1(m.lagEvents), reg1(m.lagSeconds), reg1(m.checkpoint), reg1(m.stalled)
+	m.rebuildPosition, m.rebuildTarget, m.rebuildEPS = reg1(m.rebuildPosition), reg1(m.rebuildTarget), reg1(m.rebuildEPS)
+	m.head, err = registerAs(reg, m.head, err)
+	m.events, err = registerAs(reg, m.events, err)
+	m.batchSeconds, err = registerAs(reg, m.batchSeconds, err)
+	m.delaySeconds, err = registerAs(reg, m.delaySeconds, err)
+	if err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
-func register(reg prometheus.Registerer, c prometheus.Collector) (prometheus.Collector, error) {
+// registerAs registers c, or returns the collector another runtime on the same registry
+// registered under that name (they then share the series). It does nothing after an error.
+func registerAs[T prometheus.Collector](reg prometheus.Registerer, c T, prev error) (T, error) {
+	if prev != nil {
+		return c, prev
+	}
 	err := reg.Register(c)
 	var are prometheus.AlreadyRegisteredError
 	if errors.As(err, &are) {
-		return are.ExistingCollector, nil
+		if existing, ok := are.ExistingCollector.(T); ok {
+			return existing, nil
+		}
+		return c, fmt.Errorf("projections: metric registered with another type: %w", err)
 	}
 	return c, err
 }

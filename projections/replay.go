@@ -62,7 +62,8 @@ func (r *Runtime) replay(ctx context.Context, job replayJob) (eventstore.Positio
 	pages := r.pages(ctx, job.decodeSet(), job.from, job.to)
 	defer func() {
 		cancel()
-		for range pages { //nolint:revive // drain, so the readers end
+		for range pages {
+			// drain, so the readers end
 		}
 	}()
 	reached := job.from

@@ -46,7 +46,8 @@ var envs sync.Map // *testing.T -> *env
 
 func testEnv(t *testing.T) *env {
 	v, _ := envs.LoadOrStore(t, &env{})
-	e := v.(*env)
+	e, ok := v.(*env)
+	require.True(t, ok)
 	e.once.Do(func() {
 		e.pool, e.store = openStore(t, 6)
 		t.Cleanup(func() { envs.Delete(t) })
