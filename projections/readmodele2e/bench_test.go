@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,5 +113,73 @@ func BenchmarkReadModels(b *testing.B) {
 			}
 			b.ReportMetric(float64(n*b.N)/time.Since(start).Seconds(), "events/s")
 		})
+	}
+}
+
+// probe wraps a read model and records, for each event it applies live, the time since the
+// event was committed.
+type probe struct {
+	projections.Projection
+	mu   sync.Mutex
+	lags []time.Duration
+}
+
+func (p *probe) Handles(t string) bool {
+	f, ok := p.Projection.(projections.EventFilter)
+	return !ok || f.Handles(t)
+}
+
+func (p *probe) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
+	now := time.Now()
+	p.mu.Lock()
+	for i := range evs {
+		p.lags = append(p.lags, now.Sub(evs[i].RecordedAt()))
+	}
+	p.mu.Unlock()
+	return p.Projection.Apply(ctx, tx, evs)
+}
+
+// BenchmarkLiveLag appends a generated history (about 4,000 events, or DOTMAC_LIVE_EVENTS)
+// through the event store while every read model projects it live, and reports the append
+// rate and, over all read models, the p50 and p99 time from an event's commit to its apply.
+// Appends keep the history's global order (one appender; each run of a stream's events in one
+// append), so the read models see a history the command side could have written.
+func BenchmarkLiveLag(b *testing.B) {
+	n := 4_000
+	if v, err := strconv.Atoi(os.Getenv("DOTMAC_LIVE_EVENTS")); err == nil && v > 0 {
+		n = v
+	}
+	customers := int(float64(n) / (12 * 0.75 * readmodeltest.EventsPerCustomerMonth))
+	evs, err := readmodeltest.Generate(readmodeltest.Config{Customers: customers, Months: 12, Seed: 11, WithData: true})
+	require.NoError(b, err)
+	for range b.N {
+		pool := pgtest.Pool(b, postgres.MigrationSet(), projections.MigrationSet())
+		store, err := postgres.Open(context.Background(), pool, postgres.Config{})
+		require.NoError(b, err)
+		var probes []*probe
+		var projs []projections.Projection
+		for _, p := range readmodel.All() {
+			pr := &probe{Projection: p}
+			probes, projs = append(probes, pr), append(projs, pr)
+		}
+		rt := projectiontest.Start(b, pool, store, projs, projections.Options{})
+		start := time.Now()
+		appendHistory(b, store, evs)
+		elapsed := time.Since(start)
+		for _, p := range readmodel.All() {
+			projectiontest.WaitCaughtUp(b, rt, p.Name(), 5*time.Minute)
+		}
+		var lags []time.Duration
+		for _, p := range probes {
+			lags = append(lags, p.lags...)
+		}
+		slices.Sort(lags)
+		q := func(f float64) float64 { return float64(lags[int(f*float64(len(lags)-1))].Microseconds()) / 1000 }
+		b.ReportMetric(float64(len(evs))/elapsed.Seconds(), "events-appended/s")
+		b.ReportMetric(q(0.50), "p50-lag-ms")
+		b.ReportMetric(q(0.99), "p99-lag-ms")
+		b.ReportMetric(q(1), "max-lag-ms")
+		rt.Stop()
+		store.Close()
 	}
 }
