@@ -17,10 +17,10 @@ const (
 )
 
 // group runs many callers' items in few statements ("group commit"): a caller that finds
-// fewer than groupMaxInFlight statements running becomes a flusher and runs what is waiting,
-// up to groupMaxItems per statement, until nothing is; the others wait for their result. Under
-// load each statement carries many items; alone, an item runs at once. There is no background
-// goroutine to stop.
+// fewer than groupMaxInFlight statements running runs what is waiting (up to groupMaxItems,
+// its own item included) in one statement; if more arrived meanwhile, a goroutine carries on
+// with them, so no caller waits for more than its own statement. Under load each statement
+// carries many items; alone, an item runs at once. No goroutine outlives the work.
 type group[In, Out any] struct {
 	run func(ctx context.Context, items []In) ([]Out, error)
 
@@ -65,21 +65,21 @@ func (g *group[In, Out]) do(ctx context.Context, in In) (Out, error) {
 	}
 }
 
-// flush runs waiting items until none is left.
+// flush runs one statement of waiting items and hands what is left to a new goroutine (which
+// keeps the in-flight slot).
 func (g *group[In, Out]) flush() {
-	for {
-		g.mu.Lock()
-		n := min(len(g.pending), groupMaxItems)
-		if n == 0 {
-			g.inFlight--
-			g.mu.Unlock()
-			return
-		}
-		batch := g.pending[:n:n]
-		g.pending = g.pending[n:]
+	g.mu.Lock()
+	n := min(len(g.pending), groupMaxItems)
+	if n == 0 {
+		g.inFlight--
 		g.mu.Unlock()
-		g.runBatch(batch)
+		return
 	}
+	batch := g.pending[:n:n]
+	g.pending = g.pending[n:]
+	g.mu.Unlock()
+	g.runBatch(batch)
+	go g.flush()
 }
 
 func (g *group[In, Out]) runBatch(batch []*groupCall[In, Out]) {
