@@ -4,9 +4,25 @@ import (
 	"context"
 
 	"github.com/gorilla/mux"
+
+	"github.com/dotmac/ledger/readapi"
 )
 
-// queryRoutes returns the query API's routes.
-func queryRoutes(_ context.Context, _ *system) (func(*mux.Router), error) {
-	return nil, nil
+// queryRoutes returns the query API's routes: the read-model endpoints (readapi), whose
+// min_position waits and X-Ledger-Position come from the projection runtime, and the
+// runtime's admin routes (GET /v1/projections, GET /v1/projections/{name},
+// POST /v1/projections/{name}/rebuild).
+func queryRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) {
+	rt, err := projectionRuntime(ctx, sys)
+	if err != nil {
+		return nil, err
+	}
+	api, err := readapi.New(readapi.Config{DB: sys.pool, Auth: sys.key, Positions: rt})
+	if err != nil {
+		return nil, err
+	}
+	return func(r *mux.Router) {
+		api.Mount(r)
+		rt.Routes(r, sys.key)
+	}, nil
 }
