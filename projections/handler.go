@@ -47,14 +47,14 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 	ctx := msg.Context()
 	evs, bad := lh.r.decode(decodeSet{lh.e}, envs)
 	start := time.Now()
-	n, err := lh.r.applyLive(ctx, lh.e, evs, bad, envs[0].Position)
+	n, err := lh.r.applyLive(ctx, lh.e, batch{envs: envs, evs: evs, bad: bad})
 	switch {
 	case err == nil:
 		lh.failures = 0
 		lh.r.metrics.applied(lh.e.name, "live", n, time.Since(start))
 		if n > 0 {
 			// The oldest event applied (the applied ones are the batch's tail) waited longest.
-			lh.r.metrics.delay(lh.e.name, lh.r.opts.Now().Sub(evs[len(evs)-n].RecordedAt()))
+			lh.r.metrics.delay(lh.e.name, lh.r.opts.Now().Sub(envs[len(envs)-n].RecordedAt()))
 		}
 		return nil
 	case errors.Is(err, errHalt):
@@ -68,7 +68,7 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 	if !lh.keepsFailing(envs[0].Position) {
 		return err
 	}
-	stalled, serr := lh.r.stall(ctx, lh.e, evs, bad)
+	stalled, serr := lh.r.stall(ctx, lh.e, batch{envs: envs, evs: evs, bad: bad})
 	switch {
 	case errors.Is(serr, errHalt):
 		lh.halt(serr)
@@ -100,19 +100,41 @@ func (lh *liveHandler) halt(why error) {
 	lh.h.Stop()
 }
 
-// applyLive applies evs to e's live build in one transaction under e's lock, skipping the
+// batch is a live message: its envelopes, the events decoded from them, and the first that
+// did not decode (the events stop before it).
+type batch struct {
+	envs []eventstore.Envelope
+	evs  []Event
+	bad  *decodeFailure
+}
+
+// after returns the batch's events above the checkpoint cp, and the decode failure among
+// them. A failure at or below cp (an event another process's codec read) does not count: the
+// events after cp are then decoded afresh, so none is dropped.
+func (b batch) after(r *Runtime, e *entry, cp eventstore.Position) ([]Event, *decodeFailure) {
+	if b.bad == nil || b.bad.pos > cp {
+		return after(b.evs, cp), b.bad
+	}
+	i := 0
+	for i < len(b.envs) && b.envs[i].Position <= cp {
+		i++
+	}
+	return r.decode(decodeSet{e}, b.envs[i:])
+}
+
+// applyLive applies a batch to e's live build in one transaction under e's lock, skipping the
 // events at or below its checkpoint (a redelivery). It returns how many it applied.
-func (r *Runtime) applyLive(ctx context.Context, e *entry, evs []Event, bad *decodeFailure, first eventstore.Position) (int, error) {
+func (r *Runtime) applyLive(ctx context.Context, e *entry, b batch) (int, error) {
 	tx, lb, found, err := r.beginLocked(ctx, e)
 	if err != nil {
 		return 0, err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := r.checkLive(e, lb, found, first); err != nil {
+	if err := r.checkLive(e, lb, found, b.envs[0].Position); err != nil {
 		return 0, err
 	}
-	evs = after(evs, lb.checkpoint)
-	if bad != nil && bad.pos > lb.checkpoint {
+	evs, bad := b.after(r, e, lb.checkpoint)
+	if bad != nil {
 		return 0, &ApplyError{Projection: e.name, First: bad.pos, Last: bad.pos, Err: fmt.Errorf("decode: %w", bad.err)}
 	}
 	if len(evs) == 0 {
@@ -148,7 +170,7 @@ func (r *Runtime) checkLive(e *entry, lb liveBuild, found bool, first eventstore
 // stall applies evs one part at a time to find the event that fails alone, commits the
 // events before it, and records the projection as stalled there. It reports false (and
 // commits everything) when every event applies this time.
-func (r *Runtime) stall(ctx context.Context, e *entry, evs []Event, bad *decodeFailure) (bool, error) {
+func (r *Runtime) stall(ctx context.Context, e *entry, b batch) (bool, error) {
 	tx, lb, found, err := r.beginLocked(ctx, e)
 	if err != nil {
 		return false, err
@@ -157,7 +179,7 @@ func (r *Runtime) stall(ctx context.Context, e *entry, evs []Event, bad *decodeF
 	if err := r.checkLive(e, lb, found, 0); err != nil {
 		return false, err
 	}
-	evs = after(evs, lb.checkpoint)
+	evs, bad := b.after(r, e, lb.checkpoint)
 	if err := setSearchPath(ctx, tx, ident(lb.build)); err != nil {
 		return false, err
 	}
@@ -166,7 +188,7 @@ func (r *Runtime) stall(ctx context.Context, e *entry, evs []Event, bad *decodeF
 	if failErr != nil && (!errors.As(failErr, &ae) || ctx.Err() != nil || transient(failErr)) {
 		return false, failErr
 	}
-	if failErr == nil && bad != nil && bad.pos > lb.checkpoint {
+	if failErr == nil && bad != nil {
 		ae = &ApplyError{Projection: e.name, First: bad.pos, Last: bad.pos, Err: fmt.Errorf("decode: %w", bad.err)}
 	}
 	if n > 0 {
