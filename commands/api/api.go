@@ -69,16 +69,18 @@ func (a *API) Mount(r *mux.Router) {
 	}
 }
 
-// Route describes one endpoint, for documentation and tests.
+// Route describes one endpoint, for documentation and tests. IfMatch reports whether it
+// honours If-Match (it acts on an existing stream).
 type Route struct {
 	Method, Path, Permission, Operation string
+	IfMatch                             bool
 }
 
 // Routes lists the endpoints Mount serves (besides /openapi.json).
 func Routes() []Route {
 	var out []Route
 	for _, rt := range routes() {
-		out = append(out, Route{Method: rt.method, Path: rt.path, Permission: rt.permission, Operation: rt.op})
+		out = append(out, Route{Method: rt.method, Path: rt.path, Permission: rt.permission, Operation: rt.op, IfMatch: rt.ifMatch})
 	}
 	return out
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dotmac/ledger/commands/api"
 )
 
 // TestDomainRulesAnswer422WithDetails: a command the domain refuses answers 422 naming the
@@ -19,6 +21,8 @@ func TestDomainRulesAnswer422WithDetails(t *testing.T) {
 	c := "/v1/customers/" + ids["customer_id"]
 	draft := e.must(http.StatusCreated, tok, c+"/invoices", map[string]any{}).str(t, "id")
 	lined := e.must(http.StatusCreated, tok, c+"/invoices", exampleBody("createInvoice", nil)).str(t, "id")
+	e.must(http.StatusCreated, tok, c+"/payments", map[string]any{"amount": money("1.00", "USD"), "method": "card", "external_reference": "ch_9"})
+	open := e.issuedInvoice(tok, ids["customer_id"], "30.00") // the 11.00 of credit settles part of it: 19.00 owed
 	cases := []struct {
 		name, path string
 		body       any
@@ -28,7 +32,7 @@ func TestDomainRulesAnswer422WithDetails(t *testing.T) {
 		{"refund above the payment", c + "/payments/" + ids["payment_id"] + "/refunds", map[string]any{"amount": money("50.00", "USD"), "reason": "x"},
 			"refund_exceeds_payment", map[string]any{"requested": money("50.00", "USD"), "refundable": money("40.00", "USD"), "payment": ids["payment_id"]}},
 		{"refund above the credit", c + "/payments/" + ids["payment_id"] + "/refunds", map[string]any{"amount": money("20.00", "USD"), "reason": "x"},
-			"refund_exceeds_credit", map[string]any{"available": money("10.00", "USD")}},
+			"refund_exceeds_credit", map[string]any{"available": money("0.00", "USD")}},
 		{"payment in another currency", c + "/payments", map[string]any{"amount": money("5.00", "EUR"), "method": "card"},
 			"currency_mismatch", map[string]any{"want": "USD", "got": "EUR"}},
 		{"issue an empty draft", c + "/invoices/" + draft + "/issue", map[string]any{"due_date": "2026-01-24"}, "empty_invoice", map[string]any{"invoice": draft}},
@@ -43,6 +47,14 @@ func TestDomainRulesAnswer422WithDetails(t *testing.T) {
 		{"plan change outside the month", "/v1/services/" + ids["service_id"] + "/change-plan", map[string]any{"plan_code": "fiber_500", "effective_date": "2026-02-01"},
 			"date_not_allowed", map[string]any{"field": "effective date", "date": "2026-02-01"}},
 		{"terminate before the start", "/v1/services/" + ids["service_id"] + "/terminate", map[string]any{"last_day": "2025-12-31"}, "date_not_allowed", nil},
+		{"resume an active service", "/v1/services/" + ids["service_id"] + "/resume", nil, "invalid_transition", map[string]any{"from": "active", "to": "active"}},
+		{"a line on an issued invoice", c + "/invoices/" + ids["invoice_id"] + "/lines", exampleBody("addInvoiceLine", nil), "invalid_transition", map[string]any{"to": "edited"}},
+		{"a repeated external reference", c + "/payments", map[string]any{"amount": money("1.00", "USD"), "method": "card", "external_reference": "ch_9"},
+			"already_exists", nil},
+		{"credit a draft", c + "/credit-notes", map[string]any{"invoice_id": lined, "net": money("1.00", "USD"), "reason": "x"},
+			"invoice_not_open", map[string]any{"invoice_status": "draft"}},
+		{"credit above what is owed", c + "/credit-notes", map[string]any{"invoice_id": open, "net": money("25.00", "USD"), "reason": "x"},
+			"credit_exceeds_outstanding", map[string]any{"outstanding": money("19.00", "USD"), "requested": money("25.00", "USD")}},
 	}
 	for _, tc := range cases {
 		r := e.post(tok, tc.path, tc.body)
@@ -55,6 +67,13 @@ func TestDomainRulesAnswer422WithDetails(t *testing.T) {
 	}
 
 	e.must(http.StatusOK, tok, "/v1/plans/fiber_500/retire", nil)
+	assert.Equal(t, "invalid_transition", e.must(http.StatusUnprocessableEntity, tok, "/v1/plans/fiber_500/retire", nil).JSON(t)["rule"])
+	e.must(http.StatusOK, tok, "/v1/services/"+ids["service_id"]+"/suspend", map[string]any{"reason": "requested"})
+	assert.Equal(t, "invalid_transition", e.must(http.StatusUnprocessableEntity, tok, "/v1/services/"+ids["service_id"]+"/suspend",
+		map[string]any{"reason": "requested"}).JSON(t)["rule"])
+	e.must(http.StatusOK, tok, "/v1/services/"+ids["service_id"]+"/terminate", map[string]any{"last_day": "2026-01-31"})
+	assert.Equal(t, "invalid_transition", e.must(http.StatusUnprocessableEntity, tok, "/v1/services/"+ids["service_id"]+"/terminate",
+		map[string]any{"last_day": "2026-01-31"}).JSON(t)["rule"])
 	r := e.must(http.StatusUnprocessableEntity, tok, "/v1/services", map[string]any{"customer_id": ids["customer_id"], "plan_code": "fiber_500",
 		"start_date": "2026-01-10", "install_address": "x"})
 	assert.Equal(t, "plan_retired", r.JSON(t)["rule"])
@@ -95,6 +114,24 @@ func TestUnknownResourcesAnswer404(t *testing.T) {
 		require.Equal(t, http.StatusNotFound, r.Status, "%s: %s", tc.name, r.Body)
 		assert.Equal(t, tc.entity, r.JSON(t)["entity"], tc.name)
 	}
+}
+
+// TestEveryIfMatchEndpointAnswers409WhenStale: every endpoint acting on an existing stream
+// refuses a stale If-Match with 409 and records nothing.
+func TestEveryIfMatchEndpointAnswers409WhenStale(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := e.token("acme")
+	ids := e.tenantWithEverything(tok)
+	head := e.head()
+	for _, rt := range api.Routes() {
+		if !rt.IfMatch {
+			continue
+		}
+		r := e.post(tok, examplePath(rt.Path, ids), exampleBody(rt.Operation, ids), "If-Match", `"999"`)
+		assert.Equal(t, http.StatusConflict, r.Status, "%s %s: %s", rt.Method, rt.Path, r.Body)
+	}
+	assert.Equal(t, head, e.head())
 }
 
 // TestIfMatch: a command decided on the version the client saw; a stale version is a 409
