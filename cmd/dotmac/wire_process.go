@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/dotmac/ledger/commands"
+	"github.com/dotmac/ledger/commands/process"
+)
+
+// processFlags configure the process managers (billing runs, dunning, the overdue scheduler)
+// that the command role runs.
+type processFlags struct {
+	graceDays       int
+	tickInterval    time.Duration
+	billingSchedule bool
+	resumeAfter     time.Duration
+	dueDays         int
+}
+
+func (p *processFlags) bind(fs *pflag.FlagSet) {
+	fs.IntVar(&p.graceDays, "dunning-grace-days", envInt("DOTMAC_DUNNING_GRACE_DAYS", process.DefaultGraceDays),
+		"days an invoice may be overdue before dunning suspends the customer's services (env DOTMAC_DUNNING_GRACE_DAYS)")
+	durationFlag(fs, &p.tickInterval, "process-tick-interval", "DOTMAC_PROCESS_TICK_INTERVAL", process.DefaultTickInterval,
+		"how often the scheduler marks overdue invoices and sweeps dunning (it also runs at start-up)")
+	boolFlag(fs, &p.billingSchedule, "billing-schedule", "DOTMAC_BILLING_SCHEDULE", false,
+		"start every tenant's billing run of the month on the month's first scheduler tick")
+	durationFlag(fs, &p.resumeAfter, "billing-resume-after", "DOTMAC_BILLING_RESUME_AFTER", process.DefaultResumeAfter,
+		"resume a started billing run that has made no progress for this long")
+	fs.IntVar(&p.dueDays, "billing-due-days", envInt("DOTMAC_BILLING_DUE_DAYS", commands.DefaultDueDays),
+		"payment term in days of invoices of scheduled and resumed billing runs (env DOTMAC_BILLING_DUE_DAYS)")
+}
+
+// serveProcess holds serve's process-manager flags (bound by withProcessFlags).
+var serveProcess = &processFlags{graceDays: process.DefaultGraceDays, tickInterval: process.DefaultTickInterval,
+	resumeAfter: process.DefaultResumeAfter, dueDays: commands.DefaultDueDays}
+
+// withProcessFlags adds the process managers' flags to serve.
+func withProcessFlags(serve *cobra.Command) *cobra.Command {
+	serveProcess.bind(serve.Flags())
+	return serve
+}
+
+// startProcessManagers starts the process managers over the command handlers h (the
+// process's one commands.Handlers) until ctx ends; stop ends them and waits. They need the
+// watermill and process migration sets (migrationSets applies both).
+func startProcessManagers(ctx context.Context, sys *system, h *commands.Handlers) (stop func(), err error) {
+	f := serveProcess
+	m, err := process.New(process.Config{Handlers: h, Store: sys.store, Pool: sys.pool, Registerer: sys.registry,
+		Logger: sys.log, GraceDays: f.graceDays, TickInterval: f.tickInterval, BillingSchedule: f.billingSchedule,
+		DueDays: f.dueDays, ResumeAfter: f.resumeAfter})
+	if err != nil {
+		return nil, fmt.Errorf("process managers: %w", err)
+	}
+	if err := m.Start(ctx); err != nil {
+		return nil, err
+	}
+	return m.Stop, nil
+}
+
+// envInt returns the integer in the environment variable name, or def.
+func envInt(name string, def int) int {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return def
+}

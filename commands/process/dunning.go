@@ -1,0 +1,186 @@
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/dotmac/ledger/commands"
+	"github.com/dotmac/ledger/domain"
+)
+
+// Dunning limits.
+const (
+	// DefaultGraceDays is how many days past its due date an invoice may stay unpaid before
+	// dunning suspends the customer's services.
+	DefaultGraceDays = 14
+	// dunningAttempts bounds the evaluations of one customer when its services keep changing
+	// between the read and the command.
+	dunningAttempts = 3
+)
+
+// Dunning applies the dunning policy (domain.DunningDecide) to one customer at a time
+// through the command handlers: SuspendService(non_payment) for each active service once an
+// invoice is overdue beyond the grace days and money is owed; ResumeService for each service
+// suspended for non_payment once the balance is cleared. A service suspended on request is
+// never resumed. It is safe for concurrent use.
+type Dunning struct {
+	h         *commands.Handlers
+	graceDays int
+}
+
+// NewDunning returns the policy with graceDays (0 to domain.MaxGraceDays).
+func NewDunning(h *commands.Handlers, graceDays int) (*Dunning, error) {
+	if h == nil {
+		return nil, errors.New("process: dunning needs the command handlers")
+	}
+	if graceDays < 0 || graceDays > domain.MaxGraceDays {
+		return nil, &domain.InvalidValueError{Field: "grace days", Value: fmt.Sprint(graceDays), Reason: "want 0 to 365"}
+	}
+	return &Dunning{h: h, graceDays: graceDays}, nil
+}
+
+// GraceDays returns the grace period in days.
+func (d *Dunning) GraceDays() int { return d.graceDays }
+
+// DunningResult is what one evaluation changed.
+type DunningResult struct {
+	Suspended []domain.ServiceID
+	Resumed   []domain.ServiceID
+	// Results are the commands' results, in the order sent.
+	Results []commands.Result
+}
+
+// Evaluate decides dunning for customer at t.At and sends the commands the policy names.
+// services lists the customer's services; nil looks them up in the billing index. Each
+// command is decided on the service version the policy read (Meta.ExpectedVersion), so a
+// service that changed meanwhile (suspended on request, terminated) is evaluated again
+// rather than acted on blindly. A command's id is derived from t.Cause, the action, the service
+// and that version: the same decision on the same state always has the same id, and a later
+// episode (resumed, then overdue again) a new one.
+//
+// Errors are the handlers' failures; a customer or service that no longer exists is skipped.
+func (d *Dunning) Evaluate(ctx context.Context, t Trigger, customer domain.CustomerID, services []domain.ServiceID) (DunningResult, error) {
+	if t.At.IsZero() {
+		t.At = time.Now().UTC()
+	}
+	var out DunningResult
+	for attempt := 1; ; attempt++ {
+		err := d.evaluateOnce(ctx, t, customer, services, &out)
+		if !errors.Is(err, commands.ErrConflict) || attempt >= dunningAttempts {
+			return out, err
+		}
+	}
+}
+
+// evaluateOnce reads the account and the services, decides, and acts.
+func (d *Dunning) evaluateOnce(ctx context.Context, t Trigger, customer domain.CustomerID, services []domain.ServiceID, out *DunningResult) error {
+	account, _, err := d.h.Account(ctx, t.Tenant, customer)
+	if errors.Is(err, domain.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("dunning %s: %w", customer, err)
+	}
+	balance, err := account.Balance()
+	if err != nil {
+		return fmt.Errorf("dunning %s: %w", customer, err)
+	}
+	in := domain.DunningInput{Now: t.At, GraceDays: d.graceDays, Balance: balance, Invoices: account.DunningInvoices()}
+	if !mayAct(in) {
+		return nil
+	}
+	versions, err := d.readServices(ctx, t.Tenant, customer, services, &in)
+	if err != nil {
+		return err
+	}
+	decision, err := domain.DunningDecide(in)
+	if err != nil {
+		return err
+	}
+	for _, id := range decision.Suspend {
+		if err := d.act(ctx, t, id, versions[id], true, out); err != nil {
+			return err
+		}
+	}
+	for _, id := range decision.Resume {
+		if err := d.act(ctx, t, id, versions[id], false, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mayAct reports whether the policy can name any service for the account alone: owing money
+// on an invoice overdue but still within grace changes nothing, whatever the services.
+func mayAct(in domain.DunningInput) bool {
+	probe := in
+	probe.Services = []domain.DunningService{
+		{Status: domain.ServiceStatusActive},
+		{Status: domain.ServiceStatusSuspended, SuspensionReason: domain.SuspensionNonPayment},
+	}
+	d, err := domain.DunningDecide(probe)
+	return err != nil || len(d.Suspend)+len(d.Resume) > 0
+}
+
+// readServices adds the customer's services to in and returns their versions.
+func (d *Dunning) readServices(ctx context.Context, tenant domain.TenantID, customer domain.CustomerID, ids []domain.ServiceID, in *domain.DunningInput) (map[domain.ServiceID]uint64, error) {
+	if ids == nil {
+		var err error
+		if ids, err = d.h.CustomerServices(ctx, tenant, customer); err != nil {
+			return nil, fmt.Errorf("dunning %s: services: %w", customer, err)
+		}
+	}
+	versions := make(map[domain.ServiceID]uint64, len(ids))
+	for _, id := range ids {
+		s, version, err := d.h.Service(ctx, tenant, id)
+		if errors.Is(err, domain.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("dunning %s: %w", customer, err)
+		}
+		if s.Customer != customer {
+			continue
+		}
+		in.Services = append(in.Services, s.DunningService())
+		versions[id] = version
+	}
+	return versions, nil
+}
+
+// act suspends (or resumes) service, decided on version.
+func (d *Dunning) act(ctx context.Context, t Trigger, service domain.ServiceID, version uint64, suspend bool, out *DunningResult) error {
+	action := "resume"
+	if suspend {
+		action = "suspend"
+	}
+	m := t.meta(ActorDunning, deriveID(t.Cause, "dunning", action, t.Tenant.String(), service.String(), strconv.FormatUint(version, 10)))
+	m.ExpectedVersion = &version
+	var res commands.Result
+	var err error
+	if suspend {
+		res, err = d.h.SuspendService(ctx, m, commands.SuspendService{ServiceID: service, Reason: domain.SuspensionNonPayment})
+	} else {
+		res, err = d.h.ResumeService(ctx, m, commands.ResumeService{ServiceID: service})
+	}
+	switch {
+	case errors.Is(err, commands.ErrConflict):
+		return err // evaluated again by Evaluate
+	case nothingToDo(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("dunning: %s service %s: %w", action, service, err)
+	}
+	if res.Changed() {
+		out.Results = append(out.Results, res)
+		if suspend {
+			out.Suspended = append(out.Suspended, service)
+		} else {
+			out.Resumed = append(out.Resumed, service)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,292 @@
+package process
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	wmetrics "github.com/ThreeDotsLabs/watermill/components/metrics"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/dotmac/ledger/commands"
+	"github.com/dotmac/ledger/eventstore"
+	esw "github.com/dotmac/ledger/eventstore/watermill"
+	"github.com/dotmac/ledger/internal/migrate"
+)
+
+// Defaults of Config.
+const (
+	// DefaultTickInterval is how often the scheduler marks overdue invoices and sweeps dunning.
+	DefaultTickInterval = time.Hour
+	// DefaultResumeAfter is how long an unfinished billing run must have made no progress
+	// before the billing manager resumes it.
+	DefaultResumeAfter = 30 * time.Second
+	// DefaultNackResendDelay is the pause before an event whose handling failed is handled again.
+	DefaultNackResendDelay = time.Second
+	// routerCloseTimeout bounds how long Stop waits for handlers to finish their message.
+	routerCloseTimeout = 30 * time.Second
+	// Consumer groups (and router handler names) of the event handler groups.
+	groupBilling = "process.billing"
+	groupDunning = "process.dunning"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// MigrationSet is the schema of the Tracker (tables proc_*), for internal/migrate. The
+// managers also need eventstore/watermill's MigrationSet (consumer-group offsets).
+func MigrationSet() migrate.Set {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		panic("invariant: embedded migrations missing: " + err.Error())
+	}
+	return migrate.Set{Name: "process", FS: sub, Table: "proc_schema_migrations"}
+}
+
+// Config configures the process managers. Handlers, Store and Pool are required.
+type Config struct {
+	Handlers *commands.Handlers
+	// Store is the event store whose feed the managers read.
+	Store eventstore.Store
+	// Pool holds the offsets (eventstore/watermill's MigrationSet) and the tracker's tables
+	// (MigrationSet).
+	Pool       *pgxpool.Pool
+	Logger     zerolog.Logger
+	Registerer prometheus.Registerer // router metrics (nil: none)
+	// Now is the business clock the managers decide at (default time.Now).
+	Now func() time.Time
+	// GraceDays is the dunning grace period, 0 to 365, used as given (the flag defaults to
+	// DefaultGraceDays).
+	GraceDays int
+	// TickInterval is the scheduler's period (default DefaultTickInterval). It ticks on
+	// Start too.
+	TickInterval time.Duration
+	// BillingSchedule makes the scheduler start each tenant's billing run of the current
+	// month when it is not started yet (on the month's first tick).
+	BillingSchedule bool
+	// DueDays is the payment term of scheduled and resumed runs (default commands.DefaultDueDays).
+	DueDays int
+	// ResumeAfter is how long an unfinished run must be idle before the billing manager
+	// resumes it (default DefaultResumeAfter; negative: at once).
+	ResumeAfter time.Duration
+	// NackResendDelay is the pause before a failed event is handled again (default
+	// DefaultNackResendDelay).
+	NackResendDelay time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.TickInterval <= 0 {
+		c.TickInterval = DefaultTickInterval
+	}
+	if c.DueDays == 0 {
+		c.DueDays = commands.DefaultDueDays
+	}
+	if c.ResumeAfter == 0 {
+		c.ResumeAfter = DefaultResumeAfter
+	}
+	if c.NackResendDelay <= 0 {
+		c.NackResendDelay = DefaultNackResendDelay
+	}
+}
+
+// Validate reports a missing or out-of-range field.
+func (c *Config) Validate() error {
+	switch {
+	case c.Handlers == nil:
+		return errors.New("process: Config.Handlers is required")
+	case c.Store == nil:
+		return errors.New("process: Config.Store is required")
+	case c.Pool == nil:
+		return errors.New("process: Config.Pool is required")
+	case c.DueDays < 0 || c.DueDays > commands.MaxDueDays:
+		return fmt.Errorf("process: DueDays %d: want 0 to %d", c.DueDays, commands.MaxDueDays)
+	}
+	return nil
+}
+
+// Manager runs the process managers of one process: the billing-run and dunning event
+// handlers, the command handlers they send to, and the scheduler (overdue marks, the dunning
+// sweep, scheduled billing runs). Create it with New, then Start; Stop ends it.
+type Manager struct {
+	cfg     Config
+	log     zerolog.Logger
+	h       *commands.Handlers
+	tracker *Tracker
+	dunning *Dunning
+
+	router  *message.Router
+	bus     *syncBus
+	sender  *cqrs.CommandBus
+	offsets map[string]*groupOffsets
+
+	tickMu  sync.Mutex
+	cancel  context.CancelFunc
+	stopped chan struct{} // closed when the scheduler and the router have ended
+}
+
+// New returns a Manager over cfg.
+func New(cfg Config) (*Manager, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	dunning, err := NewDunning(cfg.Handlers, cfg.GraceDays)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{cfg: cfg, log: cfg.Logger.With().Str("component", "process").Logger(), h: cfg.Handlers,
+		tracker: NewTracker(cfg.Pool, cfg.Store), dunning: dunning, bus: newSyncBus(),
+		offsets: map[string]*groupOffsets{
+			groupBilling: newGroupOffsets(cfg.Pool, cfg.Store, false),
+			groupDunning: newGroupOffsets(cfg.Pool, cfg.Store, true),
+		}}
+	if err := m.build(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// build wires the router: the command processor on the in-process bus, and the event group
+// processor on the event store's feed.
+func (m *Manager) build() error {
+	logger := wmLogger{log: m.log}
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: routerCloseTimeout}, logger)
+	if err != nil {
+		return err
+	}
+	if m.cfg.Registerer != nil {
+		wmetrics.NewPrometheusMetricsBuilder(m.cfg.Registerer, "dotmac", "process").AddPrometheusRouterMetrics(router)
+	}
+	router.AddMiddleware(middleware.Recoverer)
+	m.router = router
+	commandTopic := func(name string) string { return "process." + name }
+	marshaler := cqrs.JSONMarshaler{GenerateName: cqrs.StructName}
+	if m.sender, err = cqrs.NewCommandBusWithConfig(m.bus, cqrs.CommandBusConfig{
+		GeneratePublishTopic: func(p cqrs.CommandBusGeneratePublishTopicParams) (string, error) {
+			return commandTopic(p.CommandName), nil
+		},
+		Marshaler: marshaler, Logger: logger,
+	}); err != nil {
+		return err
+	}
+	if err := m.addCommandHandlers(router, marshaler, commandTopic, logger); err != nil {
+		return err
+	}
+	return m.addEventHandlers(router, logger)
+}
+
+func (m *Manager) addCommandHandlers(router *message.Router, marshaler cqrs.CommandEventMarshaler, topic func(string) string, logger wmLogger) error {
+	p, err := cqrs.NewCommandProcessorWithConfig(router, cqrs.CommandProcessorConfig{
+		GenerateSubscribeTopic: func(p cqrs.CommandProcessorGenerateSubscribeTopicParams) (string, error) {
+			return topic(p.CommandName), nil
+		},
+		SubscriberConstructor: func(cqrs.CommandProcessorSubscriberConstructorParams) (message.Subscriber, error) { return m.bus, nil },
+		Marshaler:             marshaler, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	return p.AddHandlers(
+		cqrs.NewCommandHandler("process.RunBillingPeriod", m.handleRunBillingPeriod),
+		cqrs.NewCommandHandler("process.EvaluateDunning", m.handleEvaluateDunning),
+		cqrs.NewCommandHandler("process.MarkOverdueInvoice", m.handleMarkOverdueInvoice),
+	)
+}
+
+func (m *Manager) addEventHandlers(router *message.Router, logger wmLogger) error {
+	p, err := cqrs.NewEventGroupProcessorWithConfig(router, cqrs.EventGroupProcessorConfig{
+		GenerateSubscribeTopic: func(cqrs.EventGroupProcessorGenerateSubscribeTopicParams) (string, error) { return esw.TopicAll, nil },
+		SubscriberConstructor: func(p cqrs.EventGroupProcessorSubscriberConstructorParams) (message.Subscriber, error) {
+			return esw.NewSubscriber(m.cfg.Store, esw.SubscriberConfig{ConsumerGroup: p.EventGroupName,
+				Offsets: m.offsets[p.EventGroupName], NackResendDelay: m.cfg.NackResendDelay, Logger: m.log})
+		},
+		AckOnUnknownEvent: true, Marshaler: eventMarshaler{}, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	if err := p.AddHandlersGroup(groupBilling, cqrs.NewGroupEventHandler(m.onBillingRunStarted)); err != nil {
+		return err
+	}
+	return p.AddHandlersGroup(groupDunning,
+		cqrs.NewGroupEventHandler(m.onInvoiceMarkedOverdue), cqrs.NewGroupEventHandler(m.onPaymentRecorded),
+		cqrs.NewGroupEventHandler(m.onCreditNoteIssued), cqrs.NewGroupEventHandler(m.onInvoiceVoided))
+}
+
+// Start runs the router and the scheduler (which ticks at once) until ctx ends or Stop is
+// called. It returns once the handlers run.
+func (m *Manager) Start(ctx context.Context) error {
+	if m.cancel != nil {
+		return errors.New("process: the manager was started already")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	m.cancel, m.stopped = cancel, make(chan struct{})
+	failed := make(chan error, 1)
+	routerDone := make(chan struct{})
+	go func() {
+		defer close(routerDone)
+		if err := m.router.Run(ctx); err != nil {
+			failed <- err
+		}
+	}()
+	select {
+	case <-m.router.Running():
+	case err := <-failed:
+		cancel()
+		close(m.stopped)
+		return fmt.Errorf("process: start the router: %w", err)
+	}
+	schedulerDone := make(chan struct{})
+	go func() {
+		defer close(schedulerDone)
+		m.schedule(ctx)
+	}()
+	go func() {
+		<-ctx.Done()
+		<-schedulerDone
+		if err := m.router.Close(); err != nil {
+			m.log.Warn().Err(err).Msg("process: closing the router")
+		}
+		<-routerDone
+		m.flushOffsets()
+		close(m.stopped)
+	}()
+	m.log.Info().Int("grace_days", m.cfg.GraceDays).Dur("tick_interval", m.cfg.TickInterval).
+		Bool("billing_schedule", m.cfg.BillingSchedule).Msg("process managers running")
+	return nil
+}
+
+// Stop ends the managers and waits until they have: a command in flight either completes or
+// is abandoned before its event is acknowledged, so it runs again after the next Start.
+func (m *Manager) Stop() {
+	if m.cancel == nil {
+		return
+	}
+	m.cancel()
+	<-m.stopped
+}
+
+func (m *Manager) flushOffsets() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for group, o := range m.offsets {
+		if err := o.flush(ctx); err != nil {
+			m.log.Warn().Err(err).Str("consumer_group", group).Msg("process: saving the offset")
+		}
+	}
+}
+
+// now returns the business clock's instant, in UTC.
+func (m *Manager) now() time.Time { return m.cfg.Now().UTC() }

@@ -1,0 +1,251 @@
+package process
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/events"
+)
+
+// Tracker limits.
+const (
+	// trackerPageEvents is how many feed events one catch-up transaction reads.
+	trackerPageEvents = 2000
+	// maxCandidates bounds the rows one candidate query returns.
+	maxCandidates = 10_000
+)
+
+// Tracker is the process managers' private projection of the global feed, in PostgreSQL
+// (MigrationSet): the open invoices with their due dates and outstanding amounts, the services
+// suspended for non_payment, and the tenants. The overdue scheduler and the dunning sweep read
+// it instead of the read models.
+//
+// Like the command side's billing index it is caught up on demand (CatchUp reads the feed
+// from its checkpoint to the head, one page per transaction with the checkpoint), so what it
+// lists after CatchUp is exactly what the store held, whatever crashed before. It only
+// proposes candidates: every command is decided by the handlers on the aggregate's fresh
+// state. It is safe for concurrent use.
+type Tracker struct {
+	pool  *pgxpool.Pool
+	store eventstore.Store
+	mu    sync.Mutex // one catch-up at a time in this process (the checkpoint row serializes processes)
+}
+
+// NewTracker returns the tracker in pool's schema, fed from store.
+func NewTracker(pool *pgxpool.Pool, store eventstore.Store) *Tracker {
+	return &Tracker{pool: pool, store: store}
+}
+
+// CatchUp applies every event of the feed up to the head it sees when it starts.
+func (t *Tracker) CatchUp(ctx context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	head, err := t.store.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("process tracker: %w", err)
+	}
+	for {
+		at, err := t.catchUpPage(ctx)
+		if err != nil {
+			return fmt.Errorf("process tracker: %w", err)
+		}
+		if at >= head {
+			return nil
+		}
+	}
+}
+
+// catchUpPage applies one page after the checkpoint in one transaction with the checkpoint,
+// and returns the new checkpoint.
+func (t *Tracker) catchUpPage(ctx context.Context) (eventstore.Position, error) {
+	var at eventstore.Position
+	err := pgx.BeginFunc(ctx, t.pool, func(tx pgx.Tx) error {
+		var pos int64
+		if err := tx.QueryRow(ctx, `SELECT position FROM proc_tracker_checkpoint FOR UPDATE`).Scan(&pos); err != nil {
+			return err
+		}
+		at = eventstore.Position(pos) //nolint:gosec // positions are positive
+		envs, err := t.store.ReadAll(ctx, at, trackerPageEvents)
+		if err != nil || len(envs) == 0 {
+			return err
+		}
+		var w trackerWrites
+		for i := range envs {
+			if err := w.add(&envs[i]); err != nil {
+				return err
+			}
+		}
+		at = envs[len(envs)-1].Position
+		return w.flush(ctx, tx, at)
+	})
+	return at, err
+}
+
+// trackerWrites are the statements of one page, in feed order.
+type trackerWrites struct {
+	b       pgx.Batch
+	touched []string // invoices whose outstanding amount went down
+}
+
+// trackedTypes are the event types the tracker reads; the rest are skipped undecoded.
+var trackedTypes = map[string]bool{
+	"CustomerRegistered": true, "InvoiceIssued": true, "InvoiceVoided": true, "InvoiceMarkedOverdue": true,
+	"PaymentRecorded": true, "CreditNoteIssued": true,
+	"ServiceSuspended": true, "ServiceResumed": true, "ServiceTerminated": true,
+}
+
+func (w *trackerWrites) add(env *eventstore.Envelope) error {
+	if !trackedTypes[env.Type] {
+		return nil
+	}
+	tenant, _, _, err := domain.ParseStream(env.StreamID)
+	if err != nil {
+		return nil //nolint:nilerr // a stream this package does not know is not tracked
+	}
+	e, err := events.Decode(env)
+	if err != nil {
+		return err
+	}
+	w.addEvent(tenant.String(), e)
+	return nil
+}
+
+func (w *trackerWrites) addEvent(tenant string, e domain.Event) {
+	switch e := e.(type) {
+	case domain.CustomerRegistered:
+		w.b.Queue(`INSERT INTO proc_tenants (tenant) VALUES ($1) ON CONFLICT DO NOTHING`, tenant)
+	case domain.InvoiceIssued:
+		owed, err := e.Total.Sub(e.CreditApplied)
+		if err == nil && owed.IsPositive() {
+			w.b.Queue(`INSERT INTO proc_open_invoices (tenant, invoice_id, customer_id, due_date, outstanding)
+				VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+				tenant, e.InvoiceID.String(), e.CustomerID.String(), e.DueDate.String(), owed.AmountString())
+		}
+	case domain.InvoiceVoided:
+		w.b.Queue(`DELETE FROM proc_open_invoices WHERE tenant = $1 AND invoice_id = $2`, tenant, e.InvoiceID.String())
+	case domain.InvoiceMarkedOverdue:
+		w.b.Queue(`UPDATE proc_open_invoices SET overdue = true WHERE tenant = $1 AND invoice_id = $2`, tenant, e.InvoiceID.String())
+	case domain.PaymentRecorded:
+		for _, a := range e.Allocations {
+			w.settle(tenant, a.InvoiceID, a.Amount)
+		}
+	case domain.CreditNoteIssued:
+		if !e.InvoiceID.IsZero() {
+			w.settle(tenant, e.InvoiceID, e.Total)
+		}
+	case domain.ServiceSuspended:
+		if e.Reason == domain.SuspensionNonPayment {
+			w.b.Queue(`INSERT INTO proc_nonpayment_suspensions (tenant, service_id, customer_id) VALUES ($1, $2, $3)
+				ON CONFLICT DO NOTHING`, tenant, e.ServiceID.String(), e.CustomerID.String())
+		}
+	case domain.ServiceResumed:
+		w.b.Queue(`DELETE FROM proc_nonpayment_suspensions WHERE tenant = $1 AND service_id = $2`, tenant, e.ServiceID.String())
+	case domain.ServiceTerminated:
+		w.b.Queue(`DELETE FROM proc_nonpayment_suspensions WHERE tenant = $1 AND service_id = $2`, tenant, e.ServiceID.String())
+	}
+}
+
+func (w *trackerWrites) settle(tenant string, invoice domain.InvoiceID, amount domain.Money) {
+	w.b.Queue(`UPDATE proc_open_invoices SET outstanding = outstanding - $3::numeric WHERE tenant = $1 AND invoice_id = $2`,
+		tenant, invoice.String(), amount.AmountString())
+	w.touched = append(w.touched, invoice.String())
+}
+
+func (w *trackerWrites) flush(ctx context.Context, tx pgx.Tx, at eventstore.Position) error {
+	if len(w.touched) > 0 {
+		w.b.Queue(`DELETE FROM proc_open_invoices WHERE invoice_id = ANY($1::uuid[]) AND outstanding <= 0`, w.touched)
+	}
+	w.b.Queue(`UPDATE proc_tracker_checkpoint SET position = $1`, int64(at)) //nolint:gosec // positions fit
+	return tx.SendBatch(ctx, &w.b).Close()
+}
+
+// InvoiceRef names an open invoice.
+type InvoiceRef struct {
+	Tenant   domain.TenantID
+	Customer domain.CustomerID
+	Invoice  domain.InvoiceID
+}
+
+// CustomerRef names a customer.
+type CustomerRef struct {
+	Tenant   domain.TenantID
+	Customer domain.CustomerID
+}
+
+// OverdueCandidates lists invoices not marked overdue, with money outstanding, due before
+// today (at most maxCandidates, earliest due first).
+func (t *Tracker) OverdueCandidates(ctx context.Context, today domain.Date) ([]InvoiceRef, error) {
+	rows, err := t.pool.Query(ctx, `
+		SELECT tenant, customer_id::text, invoice_id::text FROM proc_open_invoices
+		WHERE NOT overdue AND due_date < $1::date ORDER BY due_date, invoice_id LIMIT $2`, today.String(), maxCandidates)
+	if err != nil {
+		return nil, fmt.Errorf("process tracker: overdue candidates: %w", err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (InvoiceRef, error) {
+		var tenant, customer, invoice string
+		if err := row.Scan(&tenant, &customer, &invoice); err != nil {
+			return InvoiceRef{}, err
+		}
+		return parseInvoiceRef(tenant, customer, invoice)
+	})
+}
+
+// DunningCandidates lists the customers the policy may act on at today: those owing on an
+// invoice due before today minus graceDays (suspension), and those with a service suspended
+// for non_payment (resumption). At most maxCandidates.
+func (t *Tracker) DunningCandidates(ctx context.Context, today domain.Date, graceDays int) ([]CustomerRef, error) {
+	rows, err := t.pool.Query(ctx, `
+		SELECT tenant, customer_id::text FROM proc_open_invoices WHERE due_date < $1::date
+		UNION
+		SELECT tenant, customer_id::text FROM proc_nonpayment_suspensions
+		ORDER BY 1, 2 LIMIT $2`, today.AddDays(-graceDays).String(), maxCandidates)
+	if err != nil {
+		return nil, fmt.Errorf("process tracker: dunning candidates: %w", err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (CustomerRef, error) {
+		var tenant, customer string
+		if err := row.Scan(&tenant, &customer); err != nil {
+			return CustomerRef{}, err
+		}
+		return parseCustomerRef(tenant, customer)
+	})
+}
+
+// Tenants lists the tenants with customers.
+func (t *Tracker) Tenants(ctx context.Context) ([]domain.TenantID, error) {
+	rows, err := t.pool.Query(ctx, `SELECT tenant FROM proc_tenants ORDER BY tenant LIMIT $1`, maxCandidates)
+	if err != nil {
+		return nil, fmt.Errorf("process tracker: tenants: %w", err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.TenantID, error) {
+		var tenant string
+		if err := row.Scan(&tenant); err != nil {
+			return domain.TenantID{}, err
+		}
+		return domain.ParseTenantID(tenant)
+	})
+}
+
+func parseCustomerRef(tenant, customer string) (CustomerRef, error) {
+	t, err := domain.ParseTenantID(tenant)
+	if err != nil {
+		return CustomerRef{}, err
+	}
+	c, err := domain.ParseCustomerID(customer)
+	return CustomerRef{Tenant: t, Customer: c}, err
+}
+
+func parseInvoiceRef(tenant, customer, invoice string) (InvoiceRef, error) {
+	ref, err := parseCustomerRef(tenant, customer)
+	if err != nil {
+		return InvoiceRef{}, err
+	}
+	inv, err := domain.ParseInvoiceID(invoice)
+	return InvoiceRef{Tenant: ref.Tenant, Customer: ref.Customer, Invoice: inv}, err
+}
