@@ -47,7 +47,6 @@ type Positions interface {
 type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 var _ Querier = (*pgxpool.Pool)(nil)
@@ -76,6 +75,9 @@ type Config struct {
 	// Wait bounds a min_position wait (default DefaultWait); MaxWait caps ?wait= (default
 	// DefaultMaxWait, never below Wait).
 	Wait, MaxWait time.Duration
+	// PositionCache is how long a checkpoint read from Positions answers later requests it
+	// covers (default DefaultPositionCache; negative: ask Positions on every request).
+	PositionCache time.Duration
 	// Now is the clock, read for "today" in reports (default time.Now).
 	Now func() time.Time
 }
@@ -105,6 +107,10 @@ func New(cfg Config) (*API, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.PositionCache == 0 {
+		cfg.PositionCache = DefaultPositionCache
+	}
+	cfg.Positions = newPositionCache(cfg.Positions, cfg.PositionCache)
 	return &API{cfg: cfg}, nil
 }
 

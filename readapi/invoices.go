@@ -2,7 +2,9 @@ package readapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,20 +43,24 @@ type Invoice struct {
 	VoidReason      *string `json:"void_reason"`
 }
 
-const invoiceColumns = `SELECT invoice_id::text, customer_id::text, number, status, overdue, currency, period,
+const (
+	invoiceFields = `invoice_id::text, customer_id::text, number, status, overdue, currency, period,
 issue_date::text, due_date::text, net_total::text, tax_total::text, total::text, credit_applied::text,
 amount_paid::text, amount_credited::text, outstanding::text, line_count, created_at, issued_at, marked_overdue_at,
-voided_at, void_reason FROM invoices`
+voided_at, void_reason`
+	invoiceColumns = `SELECT ` + invoiceFields + ` FROM invoices`
+)
 
-func scanInvoice(row pgx.Row) (Invoice, error) {
+// scanInvoice reads invoiceFields, then extra columns into extra.
+func scanInvoice(row pgx.Row, extra ...any) (Invoice, error) {
 	var i Invoice
 	var number, period, issue, due, reason pgtype.Text
 	var amounts [7]string
 	var created time.Time
 	var issued, flagged, voided pgtype.Timestamptz
-	err := row.Scan(&i.InvoiceID, &i.CustomerID, &number, &i.Status, &i.Overdue, &i.Currency, &period, &issue, &due,
+	err := row.Scan(append([]any{&i.InvoiceID, &i.CustomerID, &number, &i.Status, &i.Overdue, &i.Currency, &period, &issue, &due,
 		&amounts[0], &amounts[1], &amounts[2], &amounts[3], &amounts[4], &amounts[5], &amounts[6], &i.LineCount,
-		&created, &issued, &flagged, &voided, &reason)
+		&created, &issued, &flagged, &voided, &reason}, extra...)...)
 	c := i.Currency
 	i.NetTotal, i.TaxTotal, i.Total = money(amounts[0], c), money(amounts[1], c), money(amounts[2], c)
 	i.CreditApplied, i.AmountPaid, i.AmountCredited = money(amounts[3], c), money(amounts[4], c), money(amounts[5], c)
@@ -157,37 +163,30 @@ type InvoiceDetail struct {
 	CreditNotes []CreditNote        `json:"credit_notes"`
 }
 
-const (
-	snapshotBegin = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`
-	invoiceLines  = `SELECT line_no, line_id::text, description, quantity::text, unit_price::text, net::text,
-tax_rate::text, tax::text, service_id::text, plan_code, period, proration_days_billed, proration_days_in_period,
-proration_full_price::text FROM invoice_lines WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY line_no`
-	invoiceAllocations = `SELECT payment_id::text, amount::text, received_at FROM payment_allocations
-WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY received_at, payment_id, seq`
-	invoiceCreditNotes = `SELECT credit_note_id::text, net::text, tax_rate::text, tax::text, total::text, reason, issued_at
-FROM credit_notes WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY credit_note_id`
-)
+// invoiceDetailSQL reads an invoice with its lines, allocations and credit notes in one
+// statement: one round trip and one snapshot, so the amounts and the allocations agree.
+const invoiceDetailSQL = `SELECT ` + invoiceFields + `,
+(SELECT coalesce(json_agg(json_build_object('line_no', line_no, 'line_id', line_id, 'description', description,
+  'quantity', quantity::text, 'unit_price', unit_price::text, 'net', net::text, 'tax_rate', tax_rate::text, 'tax', tax::text,
+  'service_id', service_id, 'plan_code', plan_code, 'period', period, 'days_billed', proration_days_billed,
+  'days_in_period', proration_days_in_period, 'full_price', proration_full_price::text) ORDER BY line_no), '[]')
+ FROM invoice_lines l WHERE l.tenant_id = i.tenant_id AND l.invoice_id = i.invoice_id),
+(SELECT coalesce(json_agg(json_build_object('payment_id', payment_id, 'amount', amount::text, 'received_at', received_at)
+  ORDER BY received_at, payment_id, seq), '[]')
+ FROM payment_allocations a WHERE a.tenant_id = i.tenant_id AND a.invoice_id = i.invoice_id),
+(SELECT coalesce(json_agg(json_build_object('credit_note_id', credit_note_id, 'net', net::text, 'tax_rate', tax_rate::text,
+  'tax', tax::text, 'total', total::text, 'reason', reason, 'issued_at', issued_at) ORDER BY credit_note_id), '[]')
+ FROM credit_notes c WHERE c.tenant_id = i.tenant_id AND c.invoice_id = i.invoice_id)
+FROM invoices i WHERE i.tenant_id = $1 AND i.invoice_id = $2`
 
-// getInvoice: GET /v1/invoices/{invoice_id}. The four reads run in one round trip, in one
-// repeatable-read snapshot, so the amounts and the allocations agree.
+// getInvoice: GET /v1/invoices/{invoice_id}
 func getInvoice(ctx context.Context, r *request) (any, error) {
 	id := r.pathID("invoice_id")
 	if err := r.ready(ctx); err != nil {
 		return nil, err
 	}
-	b := &pgx.Batch{}
-	b.Queue(snapshotBegin)
-	b.Queue(invoiceColumns+` WHERE tenant_id = $1 AND invoice_id = $2`, r.tenant, id)
-	b.Queue(invoiceLines, r.tenant, id)
-	b.Queue(invoiceAllocations, r.tenant, id)
-	b.Queue(invoiceCreditNotes, r.tenant, id)
-	b.Queue(`COMMIT`)
-	br := r.api.cfg.DB.SendBatch(ctx, b)
-	defer func() { _ = br.Close() }()
-	if _, err := br.Exec(); err != nil {
-		return nil, err
-	}
-	inv, err := scanInvoice(br.QueryRow())
+	var lines, allocations, credits []byte
+	inv, err := scanInvoice(r.api.cfg.DB.QueryRow(ctx, invoiceDetailSQL, r.tenant, id), &lines, &allocations, &credits)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("invoice", id)
 	}
@@ -195,59 +194,84 @@ func getInvoice(ctx context.Context, r *request) (any, error) {
 		return nil, err
 	}
 	d := InvoiceDetail{Invoice: inv}
-	if d.Lines, err = collect(br, func(rows pgx.CollectableRow) (InvoiceLine, error) { return scanLine(rows, inv.Currency) }); err != nil {
+	if d.Lines, err = decodeLines(lines, inv.Currency); err != nil {
 		return nil, err
 	}
-	if d.Allocations, err = collect(br, func(rows pgx.CollectableRow) (InvoiceAllocation, error) {
-		var a InvoiceAllocation
-		var amount string
-		var at time.Time
-		err := rows.Scan(&a.PaymentID, &amount, &at)
-		a.Amount, a.ReceivedAt = money(amount, inv.Currency), instant(at)
-		return a, err
-	}); err != nil {
+	if d.Allocations, err = decodeAllocations(allocations, inv.Currency); err != nil {
 		return nil, err
 	}
-	if d.CreditNotes, err = collect(br, func(rows pgx.CollectableRow) (CreditNote, error) { return scanCreditNote(rows, inv.Currency) }); err != nil {
-		return nil, err
-	}
-	_, err = br.Exec()
+	d.CreditNotes, err = decodeCreditNotes(credits, inv.Currency)
 	return d, err
 }
 
-func scanLine(rows pgx.CollectableRow, currency string) (InvoiceLine, error) {
-	var l InvoiceLine
-	var price, net, tax string
-	var service, plan, period, full pgtype.Text
-	var days, daysIn pgtype.Int4
-	err := rows.Scan(&l.LineNo, &l.LineID, &l.Description, &l.Quantity, &price, &net, &l.TaxRate, &tax, &service,
-		&plan, &period, &days, &daysIn, &full)
-	l.UnitPrice, l.Net, l.Tax = money(price, currency), money(net, currency), money(tax, currency)
-	l.ServiceID, l.PlanCode, l.Period = textOrNil(service), textOrNil(plan), textOrNil(period)
-	if days.Valid {
-		l.Proration = &Proration{DaysBilled: int(days.Int32), DaysInPeriod: int(daysIn.Int32), FullPrice: money(full.String, currency)}
-	}
-	return l, err
+// lineJSON is a line as invoiceDetailSQL aggregates it.
+type lineJSON struct {
+	LineNo       int     `json:"line_no"`
+	LineID       string  `json:"line_id"`
+	Description  string  `json:"description"`
+	Quantity     string  `json:"quantity"`
+	UnitPrice    string  `json:"unit_price"`
+	Net          string  `json:"net"`
+	TaxRate      string  `json:"tax_rate"`
+	Tax          string  `json:"tax"`
+	ServiceID    *string `json:"service_id"`
+	PlanCode     *string `json:"plan_code"`
+	Period       *string `json:"period"`
+	DaysBilled   *int    `json:"days_billed"`
+	DaysInPeriod *int    `json:"days_in_period"`
+	FullPrice    *string `json:"full_price"`
 }
 
-func scanCreditNote(rows pgx.CollectableRow, currency string) (CreditNote, error) {
-	var c CreditNote
-	var net, tax, total string
-	var at time.Time
-	err := rows.Scan(&c.CreditNoteID, &net, &c.TaxRate, &tax, &total, &c.Reason, &at)
-	c.Net, c.Tax, c.Total, c.IssuedAt = money(net, currency), money(tax, currency), money(total, currency), instant(at)
-	return c, err
+func decodeLines(raw []byte, currency string) ([]InvoiceLine, error) {
+	var rows []lineJSON
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		return nil, fmt.Errorf("invoice lines: %w", err)
+	}
+	out := make([]InvoiceLine, len(rows))
+	for i, l := range rows {
+		out[i] = InvoiceLine{LineNo: l.LineNo, LineID: l.LineID, Description: l.Description, Quantity: l.Quantity,
+			UnitPrice: money(l.UnitPrice, currency), Net: money(l.Net, currency), TaxRate: l.TaxRate, Tax: money(l.Tax, currency),
+			ServiceID: l.ServiceID, PlanCode: l.PlanCode, Period: l.Period}
+		if l.DaysBilled != nil && l.DaysInPeriod != nil && l.FullPrice != nil {
+			out[i].Proration = &Proration{DaysBilled: *l.DaysBilled, DaysInPeriod: *l.DaysInPeriod, FullPrice: money(*l.FullPrice, currency)}
+		}
+	}
+	return out, nil
 }
 
-// collect reads the next query of a batch into a (never nil) slice.
-func collect[T any](br pgx.BatchResults, scan pgx.RowToFunc[T]) ([]T, error) {
-	rows, err := br.Query()
-	if err != nil {
-		return nil, err
+func decodeAllocations(raw []byte, currency string) ([]InvoiceAllocation, error) {
+	var rows []struct {
+		PaymentID  string    `json:"payment_id"`
+		Amount     string    `json:"amount"`
+		ReceivedAt time.Time `json:"received_at"`
 	}
-	out, err := pgx.CollectRows(rows, scan)
-	if out == nil {
-		out = []T{}
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		return nil, fmt.Errorf("invoice allocations: %w", err)
 	}
-	return out, err
+	out := make([]InvoiceAllocation, len(rows))
+	for i, a := range rows {
+		out[i] = InvoiceAllocation{PaymentID: a.PaymentID, Amount: money(a.Amount, currency), ReceivedAt: instant(a.ReceivedAt)}
+	}
+	return out, nil
+}
+
+func decodeCreditNotes(raw []byte, currency string) ([]CreditNote, error) {
+	var rows []struct {
+		CreditNoteID string    `json:"credit_note_id"`
+		Net          string    `json:"net"`
+		TaxRate      string    `json:"tax_rate"`
+		Tax          string    `json:"tax"`
+		Total        string    `json:"total"`
+		Reason       string    `json:"reason"`
+		IssuedAt     time.Time `json:"issued_at"`
+	}
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		return nil, fmt.Errorf("invoice credit notes: %w", err)
+	}
+	out := make([]CreditNote, len(rows))
+	for i, c := range rows {
+		out[i] = CreditNote{CreditNoteID: c.CreditNoteID, Net: money(c.Net, currency), TaxRate: c.TaxRate,
+			Tax: money(c.Tax, currency), Total: money(c.Total, currency), Reason: c.Reason, IssuedAt: instant(c.IssuedAt)}
+	}
+	return out, nil
 }

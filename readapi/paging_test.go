@@ -18,7 +18,7 @@ import (
 // generatedEnv serves the read models of a generated history of two tenants.
 func generatedEnv(t testing.TB) *env {
 	t.Helper()
-	evs, err := readmodeltest.Generate(readmodeltest.Config{Customers: 70, Months: 5, Seed: 11,
+	evs, err := readmodeltest.Generate(readmodeltest.Config{Customers: 40, Months: 5, Seed: 11,
 		Tenants: []readmodeltest.Tenant{{Name: "acme", Currency: "USD"}, {Name: "gulf", Currency: "BHD"}}})
 	require.NoError(t, err)
 	return newEnv(t, evs)

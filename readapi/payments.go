@@ -2,7 +2,9 @@ package readapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,15 +37,19 @@ type PaymentDetail struct {
 	Allocations []PaymentAllocation `json:"allocations"`
 }
 
-const paymentColumns = `SELECT payment_id::text, customer_id::text, amount::text, currency, method, external_reference,
-received_at, recorded_at, allocated::text, unapplied::text, refunded::text, status FROM payments`
+const (
+	paymentFields = `payment_id::text, customer_id::text, amount::text, currency, method, external_reference,
+received_at, recorded_at, allocated::text, unapplied::text, refunded::text, status`
+	paymentColumns = `SELECT ` + paymentFields + ` FROM payments`
+)
 
-func scanPayment(row pgx.Row) (Payment, error) {
+// scanPayment reads paymentFields, then extra columns into extra.
+func scanPayment(row pgx.Row, extra ...any) (Payment, error) {
 	var p Payment
 	var amount, currency, allocated, unapplied, refunded string
 	var received, recorded time.Time
-	err := row.Scan(&p.PaymentID, &p.CustomerID, &amount, &currency, &p.Method, &p.ExternalReference, &received,
-		&recorded, &allocated, &unapplied, &refunded, &p.Status)
+	err := row.Scan(append([]any{&p.PaymentID, &p.CustomerID, &amount, &currency, &p.Method, &p.ExternalReference, &received,
+		&recorded, &allocated, &unapplied, &refunded, &p.Status}, extra...)...)
 	p.Amount, p.Allocated, p.Unapplied, p.Refunded = money(amount, currency), money(allocated, currency), money(unapplied, currency), money(refunded, currency)
 	p.ReceivedAt, p.RecordedAt = instant(received), instant(recorded)
 	return p, err
@@ -67,41 +73,36 @@ func listPayments(ctx context.Context, r *request) (any, error) {
 	})
 }
 
-// getPayment: GET /v1/payments/{payment_id}, in one round trip and one snapshot.
+// paymentDetailSQL reads a payment with its allocations in one statement.
+const paymentDetailSQL = `SELECT ` + paymentFields + `,
+(SELECT coalesce(json_agg(json_build_object('invoice_id', invoice_id, 'amount', amount::text) ORDER BY seq), '[]')
+ FROM payment_allocations a WHERE a.tenant_id = p.tenant_id AND a.payment_id = p.payment_id)
+FROM payments p WHERE p.tenant_id = $1 AND p.payment_id = $2`
+
+// getPayment: GET /v1/payments/{payment_id}
 func getPayment(ctx context.Context, r *request) (any, error) {
 	id := r.pathID("payment_id")
 	if err := r.ready(ctx); err != nil {
 		return nil, err
 	}
-	b := &pgx.Batch{}
-	b.Queue(snapshotBegin)
-	b.Queue(paymentColumns+` WHERE tenant_id = $1 AND payment_id = $2`, r.tenant, id)
-	b.Queue(`SELECT invoice_id::text, amount::text FROM payment_allocations WHERE tenant_id = $1 AND payment_id = $2 ORDER BY seq`,
-		r.tenant, id)
-	b.Queue(`COMMIT`)
-	br := r.api.cfg.DB.SendBatch(ctx, b)
-	defer func() { _ = br.Close() }()
-	if _, err := br.Exec(); err != nil {
-		return nil, err
-	}
-	p, err := scanPayment(br.QueryRow())
+	var allocations []byte
+	p, err := scanPayment(r.api.cfg.DB.QueryRow(ctx, paymentDetailSQL, r.tenant, id), &allocations)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("payment", id)
 	}
 	if err != nil {
 		return nil, err
 	}
-	d := PaymentDetail{Payment: p}
-	d.Allocations, err = collect(br, func(row pgx.CollectableRow) (PaymentAllocation, error) {
-		var a PaymentAllocation
-		var amount string
-		err := row.Scan(&a.InvoiceID, &amount)
-		a.Amount = money(amount, p.Amount.Currency)
-		return a, err
-	})
-	if err != nil {
-		return nil, err
+	var rows []struct {
+		InvoiceID string `json:"invoice_id"`
+		Amount    string `json:"amount"`
 	}
-	_, err = br.Exec()
-	return d, err
+	if err := json.Unmarshal(allocations, &rows); err != nil {
+		return nil, fmt.Errorf("payment allocations: %w", err)
+	}
+	d := PaymentDetail{Payment: p, Allocations: make([]PaymentAllocation, len(rows))}
+	for i, a := range rows {
+		d.Allocations[i] = PaymentAllocation{InvoiceID: a.InvoiceID, Amount: money(a.Amount, p.Amount.Currency)}
+	}
+	return d, nil
 }

@@ -98,7 +98,7 @@ func TestMRR(t *testing.T) {
 // month's movements explain the change of MRR exactly: in total, and per plan with transfers.
 func TestMRRMovementsAddUp(t *testing.T) {
 	t.Parallel()
-	evs, err := readmodeltest.Generate(readmodeltest.Config{Customers: 80, Months: 10, Seed: 3})
+	evs, err := readmodeltest.Generate(readmodeltest.Config{Customers: 50, Months: 10, Seed: 3})
 	require.NoError(t, err)
 	e := newEnv(t, evs)
 	rep := decode[readapi.MRRReport](t, e.ok(e.token("acme"), "/v1/reports/mrr?from=2024-12&to=2025-10"))

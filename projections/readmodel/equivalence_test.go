@@ -8,17 +8,26 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/projections"
 	"github.com/dotmac/ledger/projections/readmodel"
 	"github.com/dotmac/ledger/projections/readmodel/readmodeltest"
 )
 
-// generated is a realistic history of two tenants (USD and BHD) over eight months.
+// generated is a realistic history of two tenants (USD and BHD) over eight months, with
+// every event type in it.
 func generated(t testing.TB) []projections.Event {
 	t.Helper()
-	evs, err := readmodeltest.Generate(readmodeltest.Config{Customers: 60, Months: 8, Seed: 7,
+	evs, err := readmodeltest.Generate(readmodeltest.Config{Customers: 24, Months: 8, Seed: 7,
 		Tenants: []readmodeltest.Tenant{{Name: "acme", Currency: "USD"}, {Name: "gulf", Currency: "BHD"}}})
 	require.NoError(t, err)
+	seen := map[string]bool{}
+	for _, e := range evs {
+		seen[e.Type] = true
+	}
+	for _, e := range domain.AllEvents() {
+		require.True(t, seen[e.EventType()], "the generated history has no %s", e.EventType())
+	}
 	return evs
 }
 
