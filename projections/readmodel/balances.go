@@ -294,7 +294,7 @@ func (b *balanceBatch) write(ctx context.Context, tx pgx.Tx) error {
 	if err := balancesTable.insert(ctx, tx, &opened); err != nil {
 		return err
 	}
-	if err := balancesTable.upsert(ctx, tx, &changed); err != nil {
+	if err := balancesTable.update(ctx, tx, &changed); err != nil {
 		return err
 	}
 	return statementTable.insert(ctx, tx, &b.statement)

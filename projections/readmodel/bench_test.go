@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"testing"
@@ -33,6 +34,9 @@ var (
 // one tenant, its customers billed monthly for a year.
 func benchHistory(b *testing.B) []projections.Event {
 	b.Helper()
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400) // as `dotmac projections rebuild` runs
+	}
 	benchOnce.Do(func() {
 		n := 200_000
 		if v, err := strconv.Atoi(os.Getenv("READMODEL_BENCH_EVENTS")); err == nil && v > 0 {

@@ -166,7 +166,7 @@ func applyServices(ctx context.Context, tx pgx.Tx, evs []projections.Event) erro
 	if err := servicesTable.insert(ctx, tx, &inserts); err != nil {
 		return err
 	}
-	return servicesTable.upsert(ctx, tx, &updates)
+	return servicesTable.update(ctx, tx, &updates)
 }
 
 func applyService(r *serviceRow, k key, ev *projections.Event) (*serviceRow, error) {

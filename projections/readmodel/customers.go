@@ -170,7 +170,7 @@ func foldCustomers(ctx context.Context, tx pgx.Tx, evs []projections.Event, rows
 	if err := customersTable.insert(ctx, tx, &inserts); err != nil {
 		return err
 	}
-	return customersTable.upsert(ctx, tx, &updates)
+	return customersTable.update(ctx, tx, &updates)
 }
 
 func applyCustomer(r *customerRow, k key, ev *projections.Event) (*customerRow, error) {

@@ -18,10 +18,12 @@
 // Apply receives batches of up to tens of thousands of events (rebuilds use large ones). Each
 // projection folds a batch in memory, keyed by id, and writes it set-based: it first reads, in
 // one query per table, the existing rows the batch changes (rows created in the same batch
-// are not read), folds every event in order, then writes each table once: COPY for rows that
-// only ever get inserted (invoice lines, allocations, statement and journal lines), and
-// INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE for rows that change. Folding a
-// history in one batch or one event per batch gives the same rows (a test checks it).
+// are not read), folds every event in order, then writes each table once, in PostgreSQL's
+// binary COPY format: rows the batch creates and rows that are only ever inserted (invoice
+// lines, allocations, statement and journal lines) straight into their table; rows it changes
+// into a temporary staging table, then with one UPDATE ... FROM onto the table (the trial
+// balance adds its sums with INSERT ... ON CONFLICT). Folding a history in one batch or one
+// event per batch gives the same rows (a test checks it).
 //
 // Events a projection does not use are skipped. An event that cannot apply (an invoice
 // issued before it was created, a refund of an unknown payment) means the feed and this code

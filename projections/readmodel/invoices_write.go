@@ -168,10 +168,10 @@ func (b *invoiceBatch) write(ctx context.Context, tx pgx.Tx) error {
 	}
 	for _, w := range []func() error{
 		func() error { return invoicesTable.insert(ctx, tx, &newInv) },
-		func() error { return invoicesTable.upsert(ctx, tx, &changedInv) },
+		func() error { return invoicesTable.update(ctx, tx, &changedInv) },
 		func() error { return invoiceLinesTable.insert(ctx, tx, &b.lines) },
 		func() error { return paymentsTable.insert(ctx, tx, &newPay) },
-		func() error { return paymentsTable.upsert(ctx, tx, &changedPay) },
+		func() error { return paymentsTable.update(ctx, tx, &changedPay) },
 		func() error { return allocationsTable.insert(ctx, tx, &b.allocations) },
 		func() error { return creditNotesTable.insert(ctx, tx, &b.creditNotes) },
 	} {

@@ -172,12 +172,17 @@ const deleteSegments = `DELETE FROM mrr_segments s USING unnest($1::text[], $2::
 WHERE s.tenant_id = k.tenant_id AND s.service_id = k.id`
 
 func writeMRR(ctx context.Context, tx pgx.Tx, svcs map[key]*mrrService) error {
-	var states, segs copyRows
+	var opened, changed, segs copyRows
 	var existed []key
 	for _, s := range svcs {
 		history, err := json.Marshal(s.history)
 		if err != nil {
 			return err
+		}
+		states := &opened
+		if s.existed {
+			states = &changed
+			existed = append(existed, s.key)
 		}
 		states.row(5)
 		states.text(s.tenant)
@@ -185,12 +190,12 @@ func writeMRR(ctx context.Context, tx pgx.Tx, svcs map[key]*mrrService) error {
 		states.uuid(s.state.Customer.UUID())
 		states.jsonb(history)
 		states.int8(s.position)
-		if s.existed {
-			existed = append(existed, s.key)
-		}
 		writeSegments(&segs, s)
 	}
-	if err := mrrServicesTable.upsert(ctx, tx, &states); err != nil {
+	if err := mrrServicesTable.insert(ctx, tx, &opened); err != nil {
+		return err
+	}
+	if err := mrrServicesTable.update(ctx, tx, &changed); err != nil {
 		return err
 	}
 	if len(existed) > 0 {

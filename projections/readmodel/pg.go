@@ -18,16 +18,17 @@ import (
 
 // table describes a read-model table for set-based writes: its name, its columns with their
 // SQL types and the columns of its primary key. Rows are written in PostgreSQL's binary COPY
-// format (copyRows): inserted straight into the table, or upserted through a temporary
-// staging table of the same columns.
+// format (copyRows): new rows straight into the table; changed rows into a temporary staging
+// table of the same columns, then onto the table's rows with one UPDATE ... FROM (or an
+// INSERT ... ON CONFLICT of the caller's, upsertWith).
 type table struct {
 	name     string
 	cols     []column
 	key      []string
 	colNames []string
 	// stage is the session's temporary staging table, named after the columns so two
-	// versions of a table never share one.
-	stage, createStage, upsertSQL string
+	// versions of a table never share one; updateSQL moves staged rows onto existing ones.
+	stage, createStage, updateSQL string
 }
 
 type column struct{ name, typ string }
@@ -48,7 +49,12 @@ func newTable(name string, key []string, cols ...column) *table {
 	}
 	t.stage = fmt.Sprintf("readmodel_stage_%s_%08x", name, h.Sum32())
 	t.createStage = "CREATE TEMP TABLE IF NOT EXISTS " + t.stage + " (" + strings.Join(defs, ", ") + ") ON COMMIT DELETE ROWS"
-	t.upsertSQL = t.upsertWith("DO UPDATE SET " + strings.Join(sets, ", "))
+	match := make([]string, len(key))
+	for i, k := range key {
+		match[i] = "t." + k + " = s." + k
+	}
+	t.updateSQL = "UPDATE " + name + " AS t SET " + strings.ReplaceAll(strings.Join(sets, ", "), "EXCLUDED.", "s.") +
+		" FROM " + t.stage + " AS s WHERE " + strings.Join(match, " AND ")
 	return t
 }
 
@@ -65,31 +71,43 @@ func (t *table) insert(ctx context.Context, tx pgx.Tx, rows *copyRows) error {
 	return t.copyInto(ctx, tx, t.name, rows)
 }
 
-// upsert writes rows, inserting new keys and replacing existing ones. Keys must be unique
-// within rows.
-func (t *table) upsert(ctx context.Context, tx pgx.Tx, rows *copyRows) error {
-	return t.upsertUsing(ctx, tx, rows, t.upsertSQL)
+// update replaces existing rows (read earlier in the batch) by key; a row whose key is not in
+// the table is an invariant error.
+func (t *table) update(ctx context.Context, tx pgx.Tx, rows *copyRows) error {
+	n, err := t.stageAndRun(ctx, tx, rows, t.updateSQL)
+	if err == nil && n != int64(rows.rows) {
+		err = fmt.Errorf("invariant: %d of %d rows of %s to update are not there", int64(rows.rows)-n, rows.rows, t.name)
+	}
+	return err
 }
 
 // upsertUsing stages rows and runs sql (from upsertWith) to move them into the table.
 func (t *table) upsertUsing(ctx context.Context, tx pgx.Tx, rows *copyRows, sql string) error {
+	_, err := t.stageAndRun(ctx, tx, rows, sql)
+	return err
+}
+
+// stageAndRun copies rows into the staging table, runs sql and returns how many rows it
+// changed.
+func (t *table) stageAndRun(ctx context.Context, tx pgx.Tx, rows *copyRows, sql string) (int64, error) {
 	if rows.rows == 0 {
-		return nil
+		return 0, nil
 	}
 	if _, err := tx.Exec(ctx, t.createStage); err != nil {
-		return fmt.Errorf("stage %s: %w", t.name, err)
+		return 0, fmt.Errorf("stage %s: %w", t.name, err)
 	}
 	if err := t.copyInto(ctx, tx, t.stage, rows); err != nil {
-		return err
+		return 0, err
 	}
-	if _, err := tx.Exec(ctx, sql); err != nil {
-		return fmt.Errorf("upsert %d rows into %s: %w", rows.rows, t.name, err)
+	tag, err := tx.Exec(ctx, sql)
+	if err != nil {
+		return 0, fmt.Errorf("write %d rows into %s: %w", rows.rows, t.name, err)
 	}
 	// ON COMMIT DELETE ROWS empties the stage at commit, but the runtime may call Apply
 	// more than once in a transaction (savepoints): the next upsert must not see these rows.
 	// (TRUNCATE would give the temporary table a new file, and a catalog row, every batch.)
-	_, err := tx.Exec(ctx, "DELETE FROM "+t.stage)
-	return err
+	_, err = tx.Exec(ctx, "DELETE FROM "+t.stage)
+	return tag.RowsAffected(), err
 }
 
 // key identifies an entity by tenant and UUID.
