@@ -34,13 +34,16 @@ type History struct {
 	services map[string]domain.ServiceState
 	plans    map[string]domain.PlanState
 	runs     map[string]domain.BillingRunState
+	// invoiced holds the customers each run (by stream) has invoiced: see BillingRun.
+	invoiced map[string]map[domain.CustomerID]bool
 }
 
 // NewHistory returns an empty history starting at now, with ids drawn from seed.
 func NewHistory(now time.Time, seed uint64) *History {
 	return &History{Now: now.UTC(), rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), //nolint:gosec // test data
 		versions: map[string]uint64{}, accounts: map[string]domain.AccountState{},
-		services: map[string]domain.ServiceState{}, plans: map[string]domain.PlanState{}, runs: map[string]domain.BillingRunState{}}
+		services: map[string]domain.ServiceState{}, plans: map[string]domain.PlanState{}, runs: map[string]domain.BillingRunState{},
+		invoiced: map[string]map[domain.CustomerID]bool{}}
 }
 
 // Events returns the feed so far (shared, not copied).
@@ -128,14 +131,28 @@ func (h *History) PlanState(t domain.TenantID, code domain.PlanCode) domain.Plan
 }
 
 // BillingRun decides cmd on the billing run of period p of tenant t and records its events.
+// The customers a run has invoiced are kept in a set of the History's own instead of being
+// folded into the run's state (ApplyBillingRun copies that map at every event, which is
+// quadratic over a run of tens of thousands of customers); a customer invoiced twice is
+// refused all the same.
 func (h *History) BillingRun(t domain.TenantID, p domain.Period, cmd domain.BillingRunCommand) ([]domain.Event, error) {
 	stream := domain.BillingRunStream(t, p)
+	if c, ok := cmd.(domain.RecordCustomerInvoiced); ok && h.invoiced[stream][c.CustomerID] {
+		return nil, fmt.Errorf("%T: %w: customer %s already invoiced by this run", cmd, domain.ErrRejected, c.CustomerID)
+	}
 	evs, err := domain.DecideBillingRun(h.runs[stream], cmd, h.Now)
 	if err != nil {
 		return nil, fmt.Errorf("%T: %w", cmd, err)
 	}
 	state := h.runs[stream]
 	for _, e := range evs {
+		if inv, ok := e.(domain.BillingRunCustomerInvoiced); ok {
+			if h.invoiced[stream] == nil {
+				h.invoiced[stream] = map[domain.CustomerID]bool{}
+			}
+			h.invoiced[stream][inv.CustomerID] = true
+			continue
+		}
 		if state, err = domain.ApplyBillingRun(state, e); err != nil {
 			return nil, err
 		}
