@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/shopspring/decimal"
 
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/commands/process"
@@ -27,11 +26,16 @@ type customerSim struct {
 	payer     payer
 	joinMonth int
 	joinDay   int
+	role      role // an activity this customer is sure to show (small demos show every kind)
+	roleDone  bool
 	id        domain.CustomerID
 	account   domain.AccountState
 	version   uint64 // the account stream's version account reflects
 	services  []*simService
 	clock     time.Time // the instant of the customer's latest command
+	// plan holds the current month's actions by day; period is the current month.
+	plan   map[domain.Date][]action
+	period domain.Period
 }
 
 type simService struct {
@@ -62,20 +66,27 @@ func (c *customerSim) month(ctx context.Context, month int, p domain.Period, bil
 			return err
 		}
 	}
-	plan := map[domain.Date][]action{}
-	c.planPayments(p, first, plan)
-	c.planExtras(p, first, plan)
+	c.plan, c.period = map[domain.Date][]action{}, p
+	c.planPayments(month, first)
+	c.planExtras(month, first)
 	for d := first; d.Before(p.End()); d = d.AddDays(1) {
 		if err := c.scheduler(ctx, d); err != nil {
 			return err
 		}
-		for _, a := range plan[d] {
+		for _, a := range c.plan[d] {
 			if err := a(ctx, d); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// later schedules a for day d of the current month; a day after the month is dropped.
+func (c *customerSim) later(d domain.Date, a action) {
+	if !d.After(c.period.LastDay()) {
+		c.plan[d] = append(c.plan[d], a)
+	}
 }
 
 // at returns an instant on day d at hour (plus up to an hour of jitter), never before the
@@ -300,37 +311,4 @@ func (c *customerSim) dun(ctx context.Context, cause uuid.UUID, at time.Time) er
 		}
 	}
 	return nil
-}
-
-// pay records a payment of part (0 < part <= 1) of the balance on day d at hour, then lets
-// dunning resume what the payment cleared (as the dunning manager does on PaymentRecorded).
-func (c *customerSim) pay(ctx context.Context, d domain.Date, hour int, part decimal.Decimal) (bool, error) {
-	balance, err := c.account.Balance()
-	if err != nil || !balance.IsPositive() {
-		return false, err
-	}
-	amount := balance.Mul(part)
-	if c.r.IntN(100) < 3 {
-		if amount, err = amount.Add(domain.MoneyFromMinorUnits(500, c.s.cfg.currency)); err != nil {
-			return false, err
-		}
-		c.s.stats.overpayments.Add(1)
-	}
-	if !amount.IsPositive() {
-		return false, nil
-	}
-	methods := []domain.PaymentMethod{domain.PaymentMethodCard, domain.PaymentMethodDirectDebit, domain.PaymentMethodBankTransfer, domain.PaymentMethodMobileMoney, domain.PaymentMethodCash}
-	at := c.at(d, hour)
-	m := c.s.meta(at)
-	res, err := c.s.h.RecordPayment(ctx, m, commands.RecordPayment{CustomerID: c.id, Amount: amount,
-		Method: methods[c.r.IntN(len(methods))], ExternalReference: fmt.Sprintf("PSP-%d-%s", c.index, m.CommandID.String()[24:]),
-		ReceivedAt: at.Add(-time.Duration(1+c.r.IntN(120)) * time.Minute)})
-	if err != nil {
-		return false, err
-	}
-	c.s.stats.payments.Add(1)
-	if err := c.foldAccount(res); err != nil {
-		return false, err
-	}
-	return true, c.dun(ctx, m.CommandID, at.Add(time.Minute))
 }

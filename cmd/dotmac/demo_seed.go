@@ -240,7 +240,19 @@ func pickPayer(r *rand.Rand) payer {
 
 func (s *seeder) newCustomer(index int) *customerSim {
 	r := rand.New(rand.NewPCG(s.cfg.seed, uint64(index))) // #nosec G404 -- reproducible demo data
-	c := &customerSim{s: s, index: index, r: r, payer: pickPayer(r)}
+	c := &customerSim{s: s, index: index, r: r, payer: pickPayer(r), role: roleOf(index), roleDone: true}
+	switch index {
+	case 0:
+		c.payer = payerLate
+	case 1:
+		c.payer = payerPartial
+	}
+	switch c.role {
+	case roleSkip:
+		c.payer = payerMissing
+	case roleRefund:
+		c.payer = payerOnTime
+	}
 	c.joinMonth = r.IntN(max(1, s.cfg.months/3))
 	c.joinDay = 1 + r.IntN(20)
 	return c

@@ -35,6 +35,7 @@ var (
 type syncBus struct {
 	mu      sync.RWMutex
 	subs    map[string]*busSub
+	ended   map[string]bool // topics whose subscription ended (the manager is stopping)
 	closed  bool
 	closing chan struct{}
 	once    sync.Once
@@ -51,7 +52,7 @@ var (
 )
 
 func newSyncBus() *syncBus {
-	return &syncBus{subs: map[string]*busSub{}, closing: make(chan struct{})}
+	return &syncBus{subs: map[string]*busSub{}, ended: map[string]bool{}, closing: make(chan struct{})}
 }
 
 // Publish delivers msgs in order, each once its predecessor was acked. It is safe for
@@ -66,11 +67,11 @@ func (b *syncBus) Publish(topic string, msgs ...*message.Message) error {
 }
 
 func (b *syncBus) publishOne(topic string, msg *message.Message) error {
-	sub, err := b.handOver(topic, msg)
+	ctx := msg.Context() // read before the hand-over: the router then decorates msg's context
+	sub, err := b.handOver(ctx, topic, msg)
 	if err != nil {
 		return err
 	}
-	ctx := msg.Context()
 	select {
 	case <-msg.Acked():
 		return nil
@@ -87,17 +88,19 @@ func (b *syncBus) publishOne(topic string, msg *message.Message) error {
 
 // handOver sends msg to the subscription of topic; the read lock keeps the channel open
 // while sending.
-func (b *syncBus) handOver(topic string, msg *message.Message) (*busSub, error) {
+func (b *syncBus) handOver(ctx context.Context, topic string, msg *message.Message) (*busSub, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed {
 		return nil, ErrBusClosed
 	}
 	sub := b.subs[topic]
+	if sub == nil && b.ended[topic] {
+		return nil, fmt.Errorf("%w: the handler of %s stopped", ErrBusClosed, topic)
+	}
 	if sub == nil {
 		return nil, fmt.Errorf("%w: %s", ErrNoCommandHandler, topic)
 	}
-	ctx := msg.Context()
 	select {
 	case sub.ch <- msg:
 		return sub, nil
@@ -122,6 +125,7 @@ func (b *syncBus) Subscribe(ctx context.Context, topic string) (<-chan *message.
 	}
 	sub := &busSub{ch: make(chan *message.Message), done: make(chan struct{})}
 	b.subs[topic] = sub
+	delete(b.ended, topic)
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -131,6 +135,7 @@ func (b *syncBus) Subscribe(ctx context.Context, topic string) (<-chan *message.
 		b.mu.Lock()
 		if b.subs[topic] == sub {
 			delete(b.subs, topic)
+			b.ended[topic] = true
 		}
 		close(sub.ch)
 		b.mu.Unlock()
