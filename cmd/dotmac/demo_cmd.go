@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"text/tabwriter"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -207,16 +206,11 @@ func (st *seedStats) ordered() []namedCount {
 
 func (s seedSummary) print(w io.Writer) error {
 	fmt.Fprintf(w, "Seeded tenant %s: %d customers, %s to %s, in %.1fs\n\n", s.Tenant, s.Customers, s.From, s.To, s.ElapsedSeconds)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	var st seedStats
 	for _, kv := range st.ordered() {
-		fmt.Fprintf(tw, "%s\t%d\t\n", kv.name, s.Created[kv.name])
+		fmt.Fprintf(w, "  %-22s %8d\n", kv.name, s.Created[kv.name])
 	}
-	fmt.Fprintf(tw, "commands\t%d\t\n", s.Commands)
-	fmt.Fprintf(tw, "events\t%d\t\n", s.Events)
-	if err := tw.Flush(); err != nil {
-		return err
-	}
+	fmt.Fprintf(w, "  %-22s %8d\n  %-22s %8d\n", "commands", s.Commands, "events", s.Events)
 	_, err := fmt.Fprintf(w, "\n%.0f events/s, %.0f commands/s\n", float64(s.Events)/s.ElapsedSeconds, float64(s.Commands)/s.ElapsedSeconds)
 	return err
 }
