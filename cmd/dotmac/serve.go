@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -16,9 +17,11 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/internal/auth"
 	"github.com/dotmac/ledger/internal/httpx"
+	"github.com/dotmac/ledger/projections"
 )
 
 // Roles a serve process can play; the default plays all of them.
@@ -38,6 +41,7 @@ type serveFlags struct {
 	roles       string
 	devTenant   string
 	readyMaxLag time.Duration
+	process     processFlags
 }
 
 func newServe(g *globalFlags) *cobra.Command {
@@ -62,6 +66,7 @@ Every flag can also be set through the environment variable named in its descrip
 	stringFlag(fs, &f.roles, "role", "DOTMAC_ROLE", strings.Join(allRoles, ","), "comma-separated roles to play: command, query, projector")
 	boolFlag(fs, &f.key.production, "production", "DOTMAC_PRODUCTION", false, "refuse to start without a configured JWT key")
 	stringFlag(fs, &f.devTenant, "dev-tenant", "DOTMAC_DEV_TENANT", "demo", "tenant of the development token printed when no JWT key is configured")
+	f.process.bind(fs)
 	durationFlag(fs, &f.readyMaxLag, "ready-max-lag", "DOTMAC_READY_MAX_LAG", 30*time.Second, "/readyz fails while a projection is further behind the head than this")
 	return cmd
 }
@@ -124,6 +129,11 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 			return err
 		}
 		servers[roleCommand] = httpx.NewServer(f.commandAddr, sys.handler(roleCommand, mount))
+		stop, err := startProcessManagers(ctx, sys)
+		if err != nil {
+			return err
+		}
+		defer stop() // before the store and pool close (deferred earlier)
 	}
 	if slices.Contains(roles, roleQuery) {
 		mount, err := queryRoutes(ctx, sys)
@@ -149,6 +159,14 @@ type system struct {
 	registry *prometheus.Registry
 	health   *httpx.Health
 	flags    *serveFlags
+
+	// Built on first use, shared by the roles of this process.
+	handlersOnce sync.Once
+	handlers     *commands.Handlers
+	handlersErr  error
+	runtimeOnce  sync.Once
+	runtime      *projections.Runtime
+	runtimeErr   error
 }
 
 func newRegistry() *prometheus.Registry {

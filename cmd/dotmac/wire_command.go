@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -33,29 +32,17 @@ func commandRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) 
 	return a.Mount, nil
 }
 
-var (
-	handlersMu       sync.Mutex
-	handlersBySystem = map[*system]*commands.Handlers{}
-)
-
 // commandHandlers returns the process's one commands.Handlers (its state cache and stream
 // locks are per instance), for the command API and the process managers alike.
 func commandHandlers(sys *system) (*commands.Handlers, error) {
-	handlersMu.Lock()
-	defer handlersMu.Unlock()
-	if h, ok := handlersBySystem[sys]; ok {
-		return h, nil
-	}
-	opts := commandStoreOptions(sys)
-	h, err := commands.New(commands.Config{
-		Store: sys.store, Numbers: pgstore.NewNumbers(sys.pool, opts), Index: pgstore.NewIndex(sys.pool, sys.store),
-		Registerer: sys.registry,
+	sys.handlersOnce.Do(func() {
+		opts := commandStoreOptions(sys)
+		sys.handlers, sys.handlersErr = commands.New(commands.Config{
+			Store: sys.store, Numbers: pgstore.NewNumbers(sys.pool, opts), Index: pgstore.NewIndex(sys.pool, sys.store),
+			Registerer: sys.registry,
+		})
 	})
-	if err != nil {
-		return nil, err
-	}
-	handlersBySystem[sys] = h
-	return h, nil
+	return sys.handlers, sys.handlersErr
 }
 
 // commandStoreOptions: claims and invoice numbers may skip the WAL flush only when the event

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/dotmac/ledger/commands"
@@ -37,21 +36,24 @@ func (p *processFlags) bind(fs *pflag.FlagSet) {
 		"payment term in days of invoices of scheduled and resumed billing runs (env DOTMAC_BILLING_DUE_DAYS)")
 }
 
-// serveProcess holds serve's process-manager flags (bound by withProcessFlags).
-var serveProcess = &processFlags{graceDays: process.DefaultGraceDays, tickInterval: process.DefaultTickInterval,
-	resumeAfter: process.DefaultResumeAfter, dueDays: commands.DefaultDueDays}
-
-// withProcessFlags adds the process managers' flags to serve.
-func withProcessFlags(serve *cobra.Command) *cobra.Command {
-	serveProcess.bind(serve.Flags())
-	return serve
+// defaultProcessFlags are the process flags' defaults (for tests building a system by hand).
+func defaultProcessFlags() *processFlags {
+	return &processFlags{graceDays: process.DefaultGraceDays, tickInterval: process.DefaultTickInterval,
+		resumeAfter: process.DefaultResumeAfter, dueDays: commands.DefaultDueDays}
 }
 
-// startProcessManagers starts the process managers over the command handlers h (the
-// process's one commands.Handlers) until ctx ends; stop ends them and waits. They need the
-// watermill and process migration sets (migrationSets applies both).
-func startProcessManagers(ctx context.Context, sys *system, h *commands.Handlers) (stop func(), err error) {
-	f := serveProcess
+// startProcessManagers starts the process managers over the process's command handlers
+// until ctx ends; stop ends them and waits. They need the watermill and process migration
+// sets (migrationSets applies both).
+func startProcessManagers(ctx context.Context, sys *system) (stop func(), err error) {
+	h, err := commandHandlers(sys)
+	if err != nil {
+		return nil, err
+	}
+	f := defaultProcessFlags()
+	if sys.flags != nil {
+		f = &sys.flags.process
+	}
 	m, err := process.New(process.Config{Handlers: h, Store: sys.store, Pool: sys.pool, Registerer: sys.registry,
 		Logger: sys.log, GraceDays: f.graceDays, TickInterval: f.tickInterval, BillingSchedule: f.billingSchedule,
 		DueDays: f.dueDays, ResumeAfter: f.resumeAfter})

@@ -25,9 +25,7 @@ func TestStartProcessManagers(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(store.Close)
 	sys := &system{log: zerolog.Nop(), pool: pool, store: store, registry: newRegistry(), health: httpx.NewHealth()}
-	h, err := commandHandlers(sys)
-	require.NoError(t, err)
-	stop, err := startProcessManagers(ctx, sys, h)
+	stop, err := startProcessManagers(ctx, sys)
 	require.NoError(t, err)
 	time.Sleep(50 * time.Millisecond)
 	stop()
@@ -44,5 +42,5 @@ func TestProcessFlags(t *testing.T) {
 	assert.Equal(t, 5*time.Minute, f.tickInterval)
 	assert.Equal(t, 30*time.Second, f.resumeAfter)
 	assert.Equal(t, 14, f.dueDays)
-	assert.NotNil(t, withProcessFlags(&cobra.Command{Use: "serve"}).Flags().Lookup("dunning-grace-days"))
+	assert.NotNil(t, newServe(&globalFlags{}).Flags().Lookup("dunning-grace-days"))
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/dotmac/ledger/internal/migrate"
 	"github.com/dotmac/ledger/projections"
@@ -15,33 +14,21 @@ func registeredProjections() []projections.Projection {
 	return readmodel.All()
 }
 
-// runtimes holds each serve process's one projection runtime, shared by the projector role
-// (which starts it) and the query role (admin routes, read-your-writes waits).
-var runtimes sync.Map // *system -> *sharedRuntime
-
-type sharedRuntime struct {
-	once sync.Once
-	rt   *projections.Runtime
-	err  error
-}
-
 // projectionRuntime returns sys's projection runtime, creating it (not started) on first use.
 // The query role mounts its admin routes with rt.Routes(router, sys.key) and waits for
 // min_position with rt.WaitFor.
 func projectionRuntime(ctx context.Context, sys *system) (*projections.Runtime, error) {
-	v, _ := runtimes.LoadOrStore(sys, &sharedRuntime{})
-	s := v.(*sharedRuntime)
-	s.once.Do(func() {
+	sys.runtimeOnce.Do(func() {
 		if err := migrate.Up(ctx, sys.pool, projections.MigrationSet()); err != nil {
-			s.err = fmt.Errorf("apply the projection runtime's migrations: %w", err)
+			sys.runtimeErr = fmt.Errorf("apply the projection runtime's migrations: %w", err)
 			return
 		}
-		s.rt, s.err = projections.New(ctx, sys.pool, sys.store, registeredProjections(), projections.Options{
+		sys.runtime, sys.runtimeErr = projections.New(ctx, sys.pool, sys.store, registeredProjections(), projections.Options{
 			Logger: sys.log.With().Str("component", "projections").Logger(), Registerer: sys.registry,
 			ReadyMaxLag: sys.flags.readyMaxLag,
 		})
 	})
-	return s.rt, s.err
+	return sys.runtime, sys.runtimeErr
 }
 
 // startProjector starts the projectors and adds their readiness check (failing while a
