@@ -88,6 +88,10 @@ func (h *Handlers) runBilling(ctx context.Context, m Meta, c RunBilling) (Billin
 	if err != nil {
 		return BillingRunResult{}, err
 	}
+	// Every step of a run is idempotent by the run's own state (a started run is not started
+	// again, recorded customers are left out, an account refuses a second recurring invoice),
+	// so a re-invoked run continues instead of returning the first step's recovered result.
+	m.Recovering = false
 	if c.DueDays < 0 || c.DueDays > MaxDueDays {
 		return BillingRunResult{}, &domain.InvalidValueError{Field: "due days", Value: fmt.Sprint(c.DueDays), Reason: fmt.Sprintf("want 0 to %d", MaxDueDays)}
 	}

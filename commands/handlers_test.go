@@ -204,3 +204,35 @@ func TestLongStreamsLoadInPages(t *testing.T) {
 	assert.Equal(t, uint64(updates+2), version)
 	assert.Equal(t, "Ada Lovelace", account.Customer.Contact.Name)
 }
+
+// TestRunBillingWhileRecovering: a run re-invoked with its command id and Recovering (as a
+// process manager does after a crash) continues to completion, billing each customer once.
+func TestRunBillingWhileRecovering(t *testing.T) {
+	t.Parallel()
+	f, newHandlers := newFixture(t)
+	h := newHandlers(f.store)
+	ctx := context.Background()
+	code, err := domain.ParsePlanCode("fiber_100")
+	require.NoError(t, err)
+	_, err = h.DefinePlan(ctx, f.meta, commands.DefinePlan{Code: code, Name: "Fiber 100", MonthlyPrice: usd(t, "79.99"), TaxClass: "standard"})
+	require.NoError(t, err)
+	for range 3 {
+		customer := f.register(h)
+		svc, err := h.ProvisionService(ctx, f.meta, commands.ProvisionService{CustomerID: customer, PlanCode: code,
+			StartDate: domain.DateOf(now), InstallAddress: "1 Fiber Way"})
+		require.NoError(t, err)
+		id, err := domain.ParseServiceID(svc.ID)
+		require.NoError(t, err)
+		_, err = h.ActivateService(ctx, f.meta, commands.ActivateService{ServiceID: id})
+		require.NoError(t, err)
+	}
+	m := f.meta
+	m.CommandID, m.Recovering = uuid.Must(uuid.NewV7()), true
+	period := domain.DateOf(now).Period()
+	for range 2 {
+		res, err := newHandlers(f.store).RunBilling(ctx, m, commands.RunBilling{Period: period, DueDays: 14})
+		require.NoError(t, err)
+		assert.True(t, res.Completed)
+		assert.Equal(t, 3, res.CustomersInvoiced)
+	}
+}

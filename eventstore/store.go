@@ -67,7 +67,8 @@ type Store interface {
 
 	// ReadStream returns up to limit events of stream starting at version from (inclusive),
 	// in the given direction. A backwards read from EndOfStream starts at the newest event.
-	// A stream with no events returns ErrStreamNotFound.
+	// A read backwards, or forwards from version 1, of a stream with no events returns
+	// ErrStreamNotFound; a forward read from a later version may return no events instead.
 	ReadStream(ctx context.Context, stream string, from uint64, dir Direction, limit int) ([]Envelope, error)
 
 	// ReadAll returns up to limit events with a position greater than after, in global

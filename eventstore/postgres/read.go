@@ -35,7 +35,9 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, dir 
 		return nil, &eventstore.InvalidInputError{Field: "direction", Reason: fmt.Sprintf("unknown direction %d", dir)}
 	}
 	events, err := s.query(ctx, "read stream", limit, q, stream, int64(from), limit) //nolint:gosec // bounded above
-	if err != nil || len(events) > 0 {
+	if err != nil || len(events) > 0 || dir == eventstore.Forwards && from > 1 {
+		// Past the start of a stream, no events is an answer in itself: callers catching up
+		// from a known version (the command side, every command) skip the existence query.
 		return events, err
 	}
 	var exists bool
@@ -81,7 +83,7 @@ func (s *Store) query(ctx context.Context, op string, capacity int, sql string, 
 // Projections and audit use it to read es_events in bulk with their own queries.
 func ScanEnvelopes(rows pgx.Rows, capacity int) ([]eventstore.Envelope, error) {
 	defer rows.Close()
-	out := make([]eventstore.Envelope, 0, min(capacity, 1024))
+	out := make([]eventstore.Envelope, 0, min(capacity, 64)) // most reads are short: grow on demand
 	var (
 		pos, version int64
 		id           pgtype.UUID
