@@ -21,8 +21,9 @@ import (
 	"github.com/dotmac/ledger/projections/readmodel/readmodeltest"
 )
 
-// benchBatch is the runtime's default replay batch (projections.Options.ReplayBatchEvents).
-const benchBatch = 20_000
+// benchBatch is the events per Apply (READMODEL_BENCH_BATCH; default 20,000, the runtime's
+// default replay batch, projections.Options.ReplayBatchEvents).
+var benchBatch = benchBatchSize()
 
 var (
 	benchOnce   sync.Once
@@ -164,4 +165,12 @@ func BenchmarkSQLAggregate(b *testing.B) {
 		require.NoError(b, err)
 	}
 	b.ReportMetric(float64(len(evs)*b.N)/time.Since(start).Seconds(), "events/s")
+}
+
+// benchBatchSize is READMODEL_BENCH_BATCH, default 20,000 (the runtime's default replay batch).
+func benchBatchSize() int {
+	if v, err := strconv.Atoi(os.Getenv("READMODEL_BENCH_BATCH")); err == nil && v > 0 {
+		return v
+	}
+	return 20_000
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/shopspring/decimal"
 
@@ -87,6 +88,34 @@ func (t *table) upsertUsing(ctx context.Context, tx pgx.Tx, rows *copyRows, sql 
 	return err
 }
 
+// runIndexed runs sql, which joins the staging table to the read-model table, with hash and
+// merge joins off: the planner has no statistics of the temporary stage and, for thousands
+// of staged rows, would scan the whole read-model table once per batch (rebuilds got slower
+// as the tables grew); one primary-key lookup per staged row is what is wanted. The settings
+// go back to their defaults in the same round trip.
+func (t *table) runIndexed(ctx context.Context, tx pgx.Tx, sql string) (pgconn.CommandTag, error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`)
+	b.Queue(sql)
+	b.Queue(`RESET enable_hashjoin`)
+	b.Queue(`RESET enable_mergejoin`)
+	br := tx.SendBatch(ctx, b)
+	_, err := br.Exec()
+	tag, err2 := br.Exec()
+	if err2 != nil && err == nil {
+		err = err2
+	}
+	for range 2 {
+		if _, e := br.Exec(); e != nil && err == nil {
+			err = e
+		}
+	}
+	if e := br.Close(); e != nil && err == nil {
+		err = e
+	}
+	return tag, err
+}
+
 // stageAndRun copies rows into the staging table, runs sql and returns how many rows it
 // changed.
 func (t *table) stageAndRun(ctx context.Context, tx pgx.Tx, rows *copyRows, sql string) (int64, error) {
@@ -99,7 +128,7 @@ func (t *table) stageAndRun(ctx context.Context, tx pgx.Tx, rows *copyRows, sql 
 	if err := t.copyInto(ctx, tx, t.stage, rows); err != nil {
 		return 0, err
 	}
-	tag, err := tx.Exec(ctx, sql)
+	tag, err := t.runIndexed(ctx, tx, sql)
 	if err != nil {
 		return 0, fmt.Errorf("write %d rows into %s: %w", rows.rows, t.name, err)
 	}
