@@ -75,7 +75,7 @@ func (a *Auditor) Export(ctx context.Context, tenant domain.TenantID, period dom
 		return nil, err
 	}
 	set := &exportSet{totals: map[[2]string]*[2]decimal.Decimal{}, invoiceSums: map[string]decimal.Decimal{}, paymentSums: map[string]decimal.Decimal{}}
-	err = a.scan(ctx, 0, head, domain.PostsToJournal, func(p *page) error {
+	err = a.scan(ctx, 0, head, forJournal, func(p *page) error {
 		for i := range p.envs {
 			if t, _ := streamTenant(&p.envs[i]); t != tenant.String() {
 				continue

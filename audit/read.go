@@ -20,10 +20,22 @@ type page struct {
 // maxPagesInFlight bounds the memory a scan holds: pages read but not yet consumed.
 const maxPagesInFlight = 8
 
+// decoder decodes what a reader needs of an event: nil, nil for an event it can skip.
+type decoder func(env *eventstore.Envelope) (domain.Event, error)
+
+// forJournal decodes money events for their journal entries only (see
+// events.DecodeForPostings) and skips every other event.
+func forJournal(env *eventstore.Envelope) (domain.Event, error) {
+	if !domain.PostsToJournal(env.Type) {
+		return nil, nil
+	}
+	return events.DecodeForPostings(env)
+}
+
 // scan reads the feed after `after` up to and including `to` (0: the head when the scan
-// starts), decodes the events whose type want accepts on a.workers goroutines, and calls fn
-// with each page in feed order (evs[i] is nil for events not decoded).
-func (a *Auditor) scan(ctx context.Context, after, to eventstore.Position, want func(eventType string) bool, fn func(*page) error) error {
+// starts), decodes each page with decode on a.workers goroutines, and calls fn with each page
+// in feed order (evs[i] is nil for events decode skipped).
+func (a *Auditor) scan(ctx context.Context, after, to eventstore.Position, decode decoder, fn func(*page) error) error {
 	if to == 0 {
 		head, err := a.store.Head(ctx)
 		if err != nil {
@@ -40,7 +52,7 @@ func (a *Auditor) scan(ctx context.Context, after, to eventstore.Position, want 
 	for range a.workers {
 		go func() {
 			for p := range jobs {
-				decodePage(p, want)
+				decodePage(p, decode)
 			}
 		}()
 	}
@@ -93,15 +105,11 @@ func (a *Auditor) readPages(ctx context.Context, after, to eventstore.Position, 
 	return nil
 }
 
-func decodePage(p *page, want func(string) bool) {
+func decodePage(p *page, decode decoder) {
 	p.evs = make([]domain.Event, len(p.envs))
 	p.errs = make([]error, len(p.envs))
 	for i := range p.envs {
-		if want(p.envs[i].Type) {
-			p.evs[i], p.errs[i] = events.Decode(&p.envs[i])
-		}
+		p.evs[i], p.errs[i] = decode(&p.envs[i])
 	}
 	close(p.done)
 }
-
-func decodeOne(env *eventstore.Envelope) (domain.Event, error) { return events.Decode(env) }

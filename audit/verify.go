@@ -12,6 +12,7 @@ import (
 
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/events"
 )
 
 // VerifyOptions tune Verify.
@@ -106,8 +107,14 @@ func newChecker(tenant string, deep bool) *checker {
 
 func (c *checker) add(f Finding) { c.findings = append(c.findings, f) }
 
-// needs reports whether the checks need env decoded.
-func (c *checker) needs(eventType string) bool { return c.deep || domain.PostsToJournal(eventType) }
+// decode decodes what the checks need of env: every event in full when deep, else the money
+// events for their journal entries.
+func (c *checker) decode(env *eventstore.Envelope) (domain.Event, error) {
+	if c.deep {
+		return events.Decode(env)
+	}
+	return forJournal(env)
+}
 
 // event runs the stream checks on one event (events of a stream arrive in version order); ev
 // is nil for an event the checks do not need decoded.
@@ -269,7 +276,7 @@ func (f *feedChecker) mark(pos eventstore.Position, at time.Time, h []byte) {
 func (a *Auditor) verifyInFeedOrder(ctx context.Context, o VerifyOptions, to eventstore.Position) (*Report, error) {
 	c := newChecker(o.Tenant, o.Deep)
 	feed := newFeedChecker(o.DensePositions && o.Tenant == "")
-	err := a.scan(ctx, 0, to, c.needs, func(p *page) error {
+	err := a.scan(ctx, 0, to, c.decode, func(p *page) error {
 		for i := range p.envs {
 			env := &p.envs[i]
 			if t, _ := streamTenant(env); o.Tenant == "" || t == o.Tenant {
@@ -328,11 +335,7 @@ func (c *checker) stream(evs []eventstore.Envelope, to eventstore.Position) {
 		if evs[i].Position > to {
 			continue
 		}
-		var ev domain.Event
-		var err error
-		if c.needs(evs[i].Type) {
-			ev, err = decodeOne(&evs[i])
-		}
+		ev, err := c.decode(&evs[i])
 		c.event(&evs[i], ev, err)
 	}
 	c.endStream(evs[0].StreamID)
