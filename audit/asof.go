@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
@@ -43,9 +44,11 @@ type CustomerAsOf struct {
 	Events     []EventRef    `json:"events"`
 }
 
-// CustomerAsOf replays the customer's account stream up to the cutoff (a position, or the
-// end of a business day by each event's OccurredAt) and reports its state and balance,
-// with the events it used. It reads only the event store.
+// CustomerAsOf replays the customer's account stream up to the cutoff and reports its state
+// and balance, with the events it used. It reads only the event store. With a position the
+// state and balance are those after that event. With a date the state is what was known by
+// the end of that business day (events whose OccurredAt is on or before it), and the balance
+// sums the journal entries dated on or before it, as the statement and the trial balance do.
 func (a *Auditor) CustomerAsOf(ctx context.Context, tenant domain.TenantID, id domain.CustomerID, at Cutoff) (*CustomerAsOf, error) {
 	stream := domain.CustomerStream(tenant, id)
 	envs, err := a.readStream(ctx, stream)
@@ -53,14 +56,20 @@ func (a *Auditor) CustomerAsOf(ctx context.Context, tenant domain.TenantID, id d
 		return nil, err
 	}
 	var state domain.AccountState
+	var dated domain.LedgerTotals // entries dated on or before the cutoff date
 	out := &CustomerAsOf{Stream: stream, CustomerID: id.String(), Invoices: []InvoiceAsOf{}, Events: []EventRef{}}
+	folding := true
 	for i := range envs {
 		ev, err := events.Decode(&envs[i])
 		if err != nil {
 			return nil, err
 		}
-		if !at.includes(&envs[i], ev) {
-			break // streams are in business-time order: nothing later is included either
+		if !at.Date.IsZero() {
+			postDated(&dated, ev, at.Date)
+		}
+		folding = folding && at.includes(&envs[i], ev) // a stream is in business-time order
+		if !folding {
+			continue
 		}
 		if state, err = domain.ApplyAccount(state, ev); err != nil {
 			return nil, fmt.Errorf("replay %s: %w", stream, err)
@@ -70,7 +79,30 @@ func (a *Auditor) CustomerAsOf(ctx context.Context, tenant domain.TenantID, id d
 	if !state.Customer.Registered() {
 		return nil, fmt.Errorf("customer %s as of the cutoff: %w", id, ErrNoHistory)
 	}
-	return out.fill(state)
+	if err := out.fill(state); err != nil {
+		return nil, err
+	}
+	if !at.Date.IsZero() {
+		out.useDatedBalance(&dated, state.Customer.Currency)
+	}
+	return out, nil
+}
+
+// postDated posts ev's journal entry to l when it is dated on or before day.
+func postDated(l *domain.LedgerTotals, ev domain.Event, day time.Time) {
+	entry, ok, err := domain.Postings(ev)
+	if err == nil && ok && !entry.Date().Time().After(day) {
+		l.Post(entry)
+	}
+}
+
+// useDatedBalance takes the balance from the entries dated up to the cutoff date, the way
+// statements and the trial balance date them: a payment received on the 31st but recorded
+// on the 1st counts on the 31st.
+func (out *CustomerAsOf) useDatedBalance(l *domain.LedgerTotals, c domain.Currency) {
+	out.Balance = l.CustomerBalance(c).AmountString()
+	out.Receivable = l.Balance(domain.AccountReceivable, c).AmountString()
+	out.Credit = l.Balance(domain.AccountCustomerCredit, c).Neg().AmountString()
 }
 
 func (c Cutoff) includes(env *eventstore.Envelope, ev domain.Event) bool {
@@ -80,14 +112,14 @@ func (c Cutoff) includes(env *eventstore.Envelope, ev domain.Event) bool {
 	return c.Date.IsZero() || domain.OccurredAt(ev).Before(c.endOfDay())
 }
 
-func (out *CustomerAsOf) fill(state domain.AccountState) (*CustomerAsOf, error) {
+func (out *CustomerAsOf) fill(state domain.AccountState) error {
 	balance, err := state.Balance()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	receivable, err := state.Receivable()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	out.Name, out.Currency = state.Customer.Contact.Name, state.Customer.Currency.Code()
 	out.Balance, out.Receivable, out.Credit = balance.AmountString(), receivable.AmountString(), state.Credit.AmountString()
@@ -98,7 +130,7 @@ func (out *CustomerAsOf) fill(state domain.AccountState) (*CustomerAsOf, error) 
 			Total: inv.Total.AmountString(), Outstanding: inv.Outstanding.AmountString()})
 	}
 	sort.Slice(out.Invoices, func(i, j int) bool { return out.Invoices[i].InvoiceID < out.Invoices[j].InvoiceID })
-	return out, nil
+	return nil
 }
 
 func dateString(d domain.Date) string {

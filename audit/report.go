@@ -76,6 +76,19 @@ type Report struct {
 	Checks       []string     `json:"checks"`
 	TrialBalance []LedgerLine `json:"trial_balance"`
 	Findings     []Finding    `json:"findings"`
+	// Drift holds the read-model comparisons (CheckDrift), when they were run; their
+	// findings are in Findings too.
+	Drift []DriftReport `json:"drift,omitempty"`
+}
+
+// AddDrift adds drift reports and their findings to r.
+func (r *Report) AddDrift(reports []DriftReport) {
+	r.Drift = append(r.Drift, reports...)
+	for _, d := range reports {
+		r.Findings = append(r.Findings, d.Findings...)
+	}
+	r.OK = len(r.Findings) == 0
+	r.Checks = append(r.Checks, "read models equal a fresh fold (drift)")
 }
 
 // trialLines returns one trial-balance line per account of the chart with a non-zero

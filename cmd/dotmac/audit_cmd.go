@@ -17,6 +17,8 @@ import (
 	"github.com/dotmac/ledger/audit"
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/migrate"
+	"github.com/dotmac/ledger/projections"
 )
 
 // findingsError makes `audit verify` exit with status 2 when it found problems.
@@ -46,6 +48,10 @@ func newAudit(g *globalFlags) *cobra.Command {
 
 // withAuditor opens the event store (without migrating) and runs fn with an Auditor.
 func withAuditor(cmd *cobra.Command, g *globalFlags, f *auditFlags, fn func(*audit.Auditor) error) error {
+	return withBackend(cmd, g, f, func(_ *backend, a *audit.Auditor) error { return fn(a) })
+}
+
+func withBackend(cmd *cobra.Command, g *globalFlags, f *auditFlags, fn func(*backend, *audit.Auditor) error) error {
 	log, err := g.logger()
 	if err != nil {
 		return err
@@ -55,7 +61,27 @@ func withAuditor(cmd *cobra.Command, g *globalFlags, f *auditFlags, fn func(*aud
 		return err
 	}
 	defer b.close(log)
-	return fn(audit.New(b.store))
+	b.log = log
+	return fn(b, audit.New(b.store))
+}
+
+// checkDrift compares every read model with a fresh fold (see audit.CheckDrift), through a
+// projection runtime that is not started: the serving process keeps projecting meanwhile.
+func checkDrift(cmd *cobra.Command, b *backend) ([]audit.DriftReport, error) {
+	ctx := cmd.Context()
+	if err := migrate.Up(ctx, b.pool, projections.MigrationSet()); err != nil {
+		return nil, err
+	}
+	rt, err := projections.New(ctx, b.pool, b.store, registeredProjections(), projections.Options{Logger: b.log})
+	if err != nil {
+		return nil, err
+	}
+	defer rt.Stop()
+	return audit.CheckDrift(ctx, rt, b.pool, func(name string) {
+		if f, ok := cmd.ErrOrStderr().(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			fmt.Fprintf(f, "comparing read model %s with a fresh fold...\n", name)
+		}
+	})
 }
 
 func (f *auditFlags) tenantID() (domain.TenantID, error) {
@@ -252,7 +278,7 @@ func printCustomerAsOf(w io.Writer, c *audit.CustomerAsOf) error {
 func newAuditVerify(g *globalFlags, f *auditFlags) *cobra.Command {
 	var to uint64
 	var report string
-	var deep bool
+	var deep, skipDrift bool
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Recompute every hash chain and check the ledger; exit status 2 on any finding",
@@ -265,7 +291,7 @@ invariants and that its balance equals AR minus customer credit in the journal. 
 feed digest to keep: a later 'verify --to <head>' must reproduce it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withAuditor(cmd, g, f, func(a *audit.Auditor) error {
+			return withBackend(cmd, g, f, func(b *backend, a *audit.Auditor) error {
 				bar := newBar(cmd.ErrOrStderr(), "verify", "events")
 				r, err := a.Verify(cmd.Context(), audit.VerifyOptions{To: eventstore.Position(to), Tenant: f.tenant, Deep: deep,
 					DensePositions: f.storage.backend == "postgres" && f.tenant == "",
@@ -273,6 +299,13 @@ feed digest to keep: a later 'verify --to <head>' must reproduce it.`,
 				_ = bar.Finish()
 				if err != nil {
 					return err
+				}
+				if !skipDrift {
+					drift, err := checkDrift(cmd, b)
+					if err != nil {
+						return err
+					}
+					r.AddDrift(drift)
 				}
 				if report != "" {
 					if err := writeJSONFile(report, r); err != nil {
@@ -296,6 +329,7 @@ feed digest to keep: a later 'verify --to <head>' must reproduce it.`,
 	cmd.Flags().Uint64Var(&to, "to", 0, "verify up to this position (default: the head)")
 	cmd.Flags().StringVar(&report, "report", "", "also write the JSON report to this file")
 	cmd.Flags().BoolVar(&deep, "deep", false, "also decode every event and fold every customer account (about half the speed)")
+	cmd.Flags().BoolVar(&skipDrift, "skip-drift", false, "skip comparing every read model with a fresh fold of the events")
 	return cmd
 }
 
@@ -303,6 +337,10 @@ func printVerify(w io.Writer, r *audit.Report) {
 	fmt.Fprintf(w, "verified %d events in %d streams (%d money events, %d accounts) up to position %d in %.2fs: %.0f events/s\n",
 		r.Events, r.Streams, r.MoneyEvents, r.Accounts, r.Head, r.Seconds, r.EventsPerSecond)
 	fmt.Fprintf(w, "checks: %s\nfeed digest: %s\n", strings.Join(r.Checks, ", "), r.FeedDigest)
+	for _, d := range r.Drift {
+		fmt.Fprintf(w, "read model %s: %d tables compared with a fresh fold at position %d in %.2fs, %d finding(s)\n",
+			d.Projection, d.Tables, d.Position, d.Seconds, len(d.Findings))
+	}
 	if r.OK {
 		fmt.Fprintln(w, "OK: no findings")
 		return

@@ -51,6 +51,7 @@ type backend struct {
 	*database
 	store      eventstore.Store
 	closeStore func()
+	log        zerolog.Logger
 }
 
 // openBackend opens the database (migrating it when migrateUp) and the event store.
