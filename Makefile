@@ -10,7 +10,7 @@ TOOL        := $(GO) tool -modfile=tools/go.mod
 BIN         := bin/dotmac
 PKGS        ?= ./...
 TEST_FLAGS  ?= -race -count=1
-FUZZ_PKGS   ?= ./domain/...
+FUZZ_PKGS   ?= ./domain/... ./eventstore/...
 FUZZ_TIME   ?= 5s
 BENCH_PKGS  ?= ./eventstore/...
 BENCH_FLAGS ?= -benchmem
@@ -25,7 +25,7 @@ ARGS        ?=
 # Anything else is fixed, or suppressed at the line with `// #nosec Gxxx -- reason`.
 GOSEC_EXCLUDE ?= G104,G115
 
-.PHONY: help build run test test-unit test-integration fuzz lint format check security bench bench-go \
+.PHONY: help build run test test-unit test-integration fuzz lint format check security bench bench-go bench-smoke \
 	clean clean-data db-stop
 
 help: ## List the targets
@@ -37,9 +37,10 @@ build: ## Build bin/dotmac from ./cmd/dotmac
 run: build ## Build, then run `bin/dotmac serve` (extra flags: ARGS=...; PostgreSQL found or started by dotmac)
 	./$(BIN) serve $(ARGS)
 
-test: ## The full CI suite: every test with -race, then a short fuzz run of every Fuzz target in domain/
+test: ## The full CI suite: every test with -race, a short fuzz run of every Fuzz target, a bench smoke run
 	$(MAKE) --no-print-directory test-integration
 	$(MAKE) --no-print-directory fuzz
+	$(MAKE) --no-print-directory bench-smoke
 
 test-unit: ## Unit tests only: -short, so tests needing PostgreSQL skip themselves
 	$(GO) test -short $(TEST_FLAGS) $(PKGS)
@@ -64,8 +65,12 @@ check: ## Fail on unformatted files, then go vet and lint
 security: ## gosec over non-test code (excluded rules and why: see GOSEC_EXCLUDE in the Makefile)
 	$(TOOL) gosec -quiet -color=false -exclude-generated -exclude=$(GOSEC_EXCLUDE) $(PKGS)
 
-bench: ## Event-store benchmarks beside pgbench's single-row insert baseline (scripts/bench-eventstore.sh)
+bench: build ## dotmac bench, every scenario on 1,000,000 events (writes bench.json), then the event-store Go benchmarks
+	./$(BIN) bench --json bench.json
 	scripts/bench-eventstore.sh
+
+bench-smoke: build ## dotmac bench on 10,000 events with 1 s phases: every scenario runs, in seconds, so the harness never rots
+	./$(BIN) bench --events 10000 --duration 1s --query-rates 1000 --log-level warn
 
 bench-go: ## Every Go benchmark in BENCH_PKGS (default ./eventstore/...)
 	$(GO) test -run '^$$' -bench . $(BENCH_FLAGS) $(BENCH_PKGS)

@@ -18,6 +18,7 @@ import (
 	"github.com/dotmac/ledger/internal/gen"
 	"github.com/dotmac/ledger/internal/pgtest"
 	"github.com/dotmac/ledger/projections"
+	"github.com/dotmac/ledger/projections/projectiontest"
 	"github.com/dotmac/ledger/projections/readmodel"
 )
 
@@ -33,10 +34,7 @@ func TestDriftIsCaught(t *testing.T) {
 	defer store.Close()
 	_, err = gen.Generate(ctx, store, gen.Config{Customers: 10, Months: 3}, nil)
 	require.NoError(t, err)
-	rt, err := projections.New(ctx, pool, store, readmodel.All(), projections.Options{})
-	require.NoError(t, err)
-	require.NoError(t, rt.Start(ctx))
-	defer rt.Stop()
+	rt := projectiontest.Start(t, pool, store, readmodel.All(), projections.Options{})
 	head, err := store.Head(ctx)
 	require.NoError(t, err)
 	for _, name := range rt.Names() {

@@ -19,6 +19,7 @@ import (
 	"github.com/dotmac/ledger/internal/db"
 	"github.com/dotmac/ledger/internal/migrate"
 	"github.com/dotmac/ledger/internal/pgprovision"
+	"github.com/dotmac/ledger/projections"
 )
 
 // dbFlags locate the PostgreSQL database.
@@ -136,5 +137,5 @@ func (d *database) close(log zerolog.Logger) {
 
 // migrationSets lists every component's schema, in dependency order.
 func migrationSets() []migrate.Set {
-	return []migrate.Set{postgres.MigrationSet(), pgstore.MigrationSet(), esw.MigrationSet(), process.MigrationSet()}
+	return []migrate.Set{postgres.MigrationSet(), pgstore.MigrationSet(), esw.MigrationSet(), process.MigrationSet(), projections.MigrationSet()}
 }

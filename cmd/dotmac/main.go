@@ -48,7 +48,7 @@ func newRoot() *cobra.Command {
 		return err
 	}
 	root.PersistentPostRun = func(*cobra.Command, []string) { stopProfile() }
-	root.AddCommand(newServe(g), newMigrate(g), newToken(g), newAudit(g), newDemo(g))
+	root.AddCommand(newServe(g), newMigrate(g), newToken(g), newAudit(g), newDemo(g), newBench(g), newProjections(g))
 	return root
 }
 

@@ -109,8 +109,22 @@ func dropSchema(tb testing.TB, base, schema string) {
 		return
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-		tb.Logf("pgtest: drop schema %s: %v", schema, err)
+	// Schemas named after the test's (projection builds "<schema>__...", as-of copies and
+	// scratch folds "<schema>_...") go with it.
+	rows, err := conn.Query(ctx, `SELECT nspname FROM pg_namespace WHERE nspname = $1 OR starts_with(nspname, $1 || '_')`, schema)
+	if err != nil {
+		tb.Logf("pgtest: list schemas of %s: %v", schema, err)
+		return
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		tb.Logf("pgtest: list schemas of %s: %v", schema, err)
+		return
+	}
+	for _, n := range names {
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{n}.Sanitize()+" CASCADE"); err != nil {
+			tb.Logf("pgtest: drop schema %s: %v", n, err)
+		}
 	}
 }
 

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dotmac/ledger/internal/bench"
+	"github.com/dotmac/ledger/internal/pgprovision"
+)
+
+func newBench(g *globalFlags) *cobra.Command {
+	var d dbFlags
+	var scenarios, jsonOut string
+	cfg := bench.Config{}
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure appends, commands, rebuilds, queries, lag, verification and memory beside their baselines",
+		Long: `Bench creates its own scratch database on the PostgreSQL server (never touching the live one),
+runs each scenario, and prints a table of each figure beside the baseline measured in the same
+run: single-row INSERT transactions per second with 16 clients (pgbench where installed, else
+the same transaction through pgx) and one set-based SQL aggregate over the rebuild's events.
+The command, query and lag scenarios run against 'dotmac serve' started as a child process,
+whose peak memory is reported.`,
+		Example: `  dotmac bench                                   # every scenario, 1,000,000 events
+  dotmac bench --scenario rebuild,verify --events 200000
+  dotmac bench --events 10000 --duration 2s --json bench.json   # a smoke run`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			if scenarios != "all" {
+				cfg.Scenarios = strings.Split(scenarios, ",")
+			}
+			res, err := pgprovision.Provision(cmd.Context(), pgprovision.Options{DatabaseURL: d.url,
+				DataDir: filepath.Join(g.dataDir, "postgres"), Logger: log})
+			if err != nil {
+				return err
+			}
+			defer func() { _ = res.Stop(cmd.Context()) }()
+			if cfg.Binary, err = os.Executable(); err != nil {
+				return err
+			}
+			cfg.ServerURL, cfg.Logger = res.URL, log
+			bar := newBar(cmd.ErrOrStderr(), "bench", "")
+			step := ""
+			cfg.Progress = func(s string, done, total int64) {
+				if s != step {
+					step = s
+					bar.Describe(s)
+				}
+				if total > 0 {
+					bar.ChangeMax64(total)
+					_ = bar.Set64(done)
+				}
+			}
+			report, err := bench.Run(cmd.Context(), cfg)
+			_ = bar.Finish()
+			if report != nil {
+				if jsonOut != "" {
+					if werr := writeJSONFile(jsonOut, report); werr != nil && err == nil {
+						err = werr
+					}
+				}
+				fmt.Fprintln(cmd.OutOrStdout())
+				_ = report.PrintTable(cmd.OutOrStdout())
+			}
+			return err
+		},
+	}
+	fs := cmd.Flags()
+	stringFlag(fs, &d.url, "database-url", "DATABASE_URL", "", "PostgreSQL URL of the server to benchmark on (a scratch database is created there)")
+	fs.StringVar(&scenarios, "scenario", "all", "comma-separated scenarios: all, "+strings.Join(bench.AllScenarios, ", "))
+	fs.IntVar(&cfg.Events, "events", 1_000_000, "events the rebuild and verify scenarios generate through the domain")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of each load phase (baseline, append, commands, each query rate)")
+	fs.IntVar(&cfg.Clients, "clients", 64, "concurrent appenders and command clients")
+	fs.IntSliceVar(&cfg.QueryRates, "query-rates", []int{1000, 5000}, "fixed query rates to report (req/s)")
+	fs.StringVar(&jsonOut, "json", "", "also write the JSON report to this file")
+	fs.BoolVar(&cfg.Keep, "keep", false, "keep the scratch database afterwards")
+	return cmd
+}

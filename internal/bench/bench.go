@@ -1,0 +1,210 @@
+// Package bench is `dotmac bench`: one command that measures what users of the ledger care
+// about — appends, commands over HTTP, projection rebuilds, queries, projection lag, audit
+// verification and the server's memory — each beside a baseline measured in the same run on
+// the same PostgreSQL, in a scratch database it creates and drops.
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+
+	"github.com/dotmac/ledger/internal/db"
+)
+
+// Scenarios, in the order they run.
+const (
+	ScenarioAppend   = "append"
+	ScenarioRebuild  = "rebuild"
+	ScenarioVerify   = "verify"
+	ScenarioCommands = "commands"
+	ScenarioLag      = "lag"
+	ScenarioQuery    = "query"
+)
+
+// AllScenarios lists every scenario.
+var AllScenarios = []string{ScenarioAppend, ScenarioRebuild, ScenarioVerify, ScenarioCommands, ScenarioLag, ScenarioQuery}
+
+// Config sizes a run. Zero values take the defaults.
+type Config struct {
+	// ServerURL is a PostgreSQL URL whose server hosts the scratch database (its database
+	// part is replaced).
+	ServerURL string
+	// Binary is the dotmac executable the server under test runs from (os.Executable()).
+	Binary string
+	// Scenarios to run (default all).
+	Scenarios []string
+	// Events is how many events the rebuild and verify scenarios generate (default 1,000,000).
+	Events int
+	// Duration of each load phase: baseline, append, commands, each query rate (default 10 s).
+	Duration time.Duration
+	// Clients is the concurrency of appends and commands (default 64).
+	Clients int
+	// QueryRates are the fixed rates of the query scenario (default 1,000 and 5,000 req/s).
+	QueryRates []int
+	// Keep leaves the scratch database in place.
+	Keep   bool
+	Logger zerolog.Logger
+	// Progress, if set, is told what runs now and how far it is (done of total; total 0:
+	// unknown).
+	Progress func(step string, done, total int64)
+}
+
+func (c *Config) setDefaults() {
+	if len(c.Scenarios) == 0 {
+		c.Scenarios = AllScenarios
+	}
+	if c.Events <= 0 {
+		c.Events = 1_000_000
+	}
+	if c.Duration <= 0 {
+		c.Duration = 10 * time.Second
+	}
+	if c.Clients <= 0 {
+		c.Clients = 64
+	}
+	if len(c.QueryRates) == 0 {
+		c.QueryRates = []int{1000, 5000}
+	}
+	if c.Progress == nil {
+		c.Progress = func(string, int64, int64) {}
+	}
+}
+
+func (c *Config) validate() error {
+	for _, s := range c.Scenarios {
+		if !slices.Contains(AllScenarios, s) {
+			return fmt.Errorf("scenario %q: use all or %s", s, strings.Join(AllScenarios, ", "))
+		}
+	}
+	if c.Binary == "" && (c.wants(ScenarioCommands) || c.wants(ScenarioLag) || c.wants(ScenarioQuery)) {
+		return errors.New("bench: the server scenarios need the dotmac binary")
+	}
+	return nil
+}
+
+func (c *Config) wants(s string) bool { return slices.Contains(c.Scenarios, s) }
+
+// Run measures the configured scenarios and returns the report.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	scratch, drop, err := createScratch(ctx, cfg.ServerURL)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.Keep {
+		defer drop()
+	} else {
+		cfg.Logger.Info().Str("database", scratch).Msg("keeping the scratch database")
+	}
+	r := &run{cfg: cfg, url: scratch, report: newReport(cfg)}
+	defer r.close()
+	if err := r.execute(ctx); err != nil {
+		return r.report, err
+	}
+	r.report.Finished = time.Now().UTC()
+	return r.report, nil
+}
+
+// run holds one benchmark run's state.
+type run struct {
+	cfg    Config
+	url    string // the scratch database
+	pool   *pgxpool.Pool
+	report *Report
+	server *server
+}
+
+func (r *run) close() {
+	if r.server != nil {
+		r.server.stop()
+	}
+	if r.pool != nil {
+		r.pool.Close()
+	}
+}
+
+func (r *run) execute(ctx context.Context) error {
+	var err error
+	if r.pool, err = db.Open(ctx, r.url, db.Options{AppName: "dotmac-bench", MaxConns: 80}); err != nil {
+		return err
+	}
+	if err := migrateAll(ctx, r.pool); err != nil {
+		return err
+	}
+	base, err := r.baselineInserts(ctx)
+	if err != nil {
+		return fmt.Errorf("baseline: %w", err)
+	}
+	r.report.Baseline = base
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{ScenarioAppend, r.appendScenario},
+		{ScenarioRebuild, r.rebuildScenario},
+		{ScenarioVerify, r.verifyScenario},
+		{ScenarioCommands, r.commandsAndLag},
+		{ScenarioQuery, r.queryScenario},
+	}
+	for _, s := range steps {
+		if !r.cfg.wants(s.name) && (s.name != ScenarioCommands || !r.cfg.wants(ScenarioLag)) {
+			continue
+		}
+		r.cfg.Logger.Info().Str("scenario", s.name).Msg("running")
+		if err := s.fn(ctx); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	if r.server != nil {
+		r.report.Scenarios.Memory = &Memory{ServerRSSMBMax: r.server.maxRSSMB()}
+	}
+	return nil
+}
+
+// createScratch creates a new database on serverURL's server and returns its URL and a
+// function dropping it.
+func createScratch(ctx context.Context, serverURL string) (string, func(), error) {
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("parse database url: %w", err)
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := "dotmac_bench_" + hex.EncodeToString(b[:])
+	admin := *u
+	admin.Path = "/postgres"
+	conn, err := pgx.Connect(ctx, admin.String())
+	if err != nil {
+		return "", nil, fmt.Errorf("connect to create the scratch database: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", nil, fmt.Errorf("create the scratch database: %w", err)
+	}
+	u.Path = "/" + name
+	drop := func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(dctx, admin.String())
+		if err != nil {
+			return
+		}
+		defer c.Close(dctx)
+		_, _ = c.Exec(dctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	}
+	return u.String(), drop, nil
+}

@@ -1,0 +1,250 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/projections"
+	"github.com/dotmac/ledger/projections/readmodel"
+	"github.com/dotmac/ledger/readapi/loadtest"
+)
+
+// Limits of the load scenarios.
+const (
+	maxCustomersTargeted = 5000
+	maxQueryTargets      = 1000
+	lagSampleEvery       = 50 * time.Millisecond
+	lagPollEvery         = 5 * time.Millisecond
+	queryP99Target       = 10 * time.Millisecond
+)
+
+// searchRates are tried, besides the configured ones, for the highest rate whose p99 stays
+// within 10 ms.
+var searchRates = []int{2000, 3000, 4000, 6000, 8000}
+
+// commandsAndLag drives RecordPayment over HTTP against the server under test with Clients
+// concurrent clients for Duration (vegeta, as fast as the server answers), while measuring how
+// long events take to reach every projection.
+func (r *run) commandsAndLag(ctx context.Context) error {
+	if err := r.generate(ctx); err != nil {
+		return err
+	}
+	srv, err := r.startServer(ctx)
+	if err != nil {
+		return err
+	}
+	customers, err := r.customers(ctx)
+	if err != nil {
+		return err
+	}
+	store, err := r.store(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	rt, err := projections.New(ctx, r.pool, store, readmodel.All(), projections.Options{Logger: r.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	defer rt.Stop()
+	lagCtx, stopLag := context.WithCancel(ctx)
+	lags := make(chan []time.Duration, 1)
+	go func() { lags <- measureLag(lagCtx, store, rt) }()
+	r.cfg.Progress("commands: RecordPayment over HTTP", 0, 0)
+	m := attackPayments(srv, customers, r.cfg.Clients, r.cfg.Duration)
+	stopLag()
+	samples := <-lags
+	base := r.report.Baseline.TxPerS
+	ok := float64(m.Requests) * m.Success
+	r.report.Scenarios.Commands = &Commands{CommandsPerS: ok / m.Duration.Seconds(), P50MS: ms(m.Latencies.P50),
+		P95MS: ms(m.Latencies.P95), P99MS: ms(m.Latencies.P99), BaselineTxPerS: base, Clients: r.cfg.Clients,
+		Errors: m.Requests - uint64(ok)}
+	r.report.Scenarios.Commands.Ratio = ratio(r.report.Scenarios.Commands.CommandsPerS, base)
+	r.report.Scenarios.Lag = lagReport(samples)
+	return nil
+}
+
+// customers lists customer ids of the generated history.
+func (r *run) customers(ctx context.Context) ([]string, error) {
+	rows, err := r.pool.Query(ctx, `SELECT split_part(stream_id, '/customer-', 2) FROM es_events
+		WHERE type = 'CustomerRegistered' ORDER BY position LIMIT $1`, maxCustomersTargeted)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no customers to pay: the history is empty")
+	}
+	return out, rows.Err()
+}
+
+// attackPayments posts payments round-robin over customers, each with its own idempotency
+// key and reference, from clients workers as fast as answers come back.
+func attackPayments(srv *server, customers []string, clients int, d time.Duration) vegeta.Metrics {
+	var n atomic.Uint64
+	header := http.Header{"Authorization": {"Bearer " + srv.token}, "Content-Type": {"application/json"}}
+	targeter := func(t *vegeta.Target) error {
+		i := n.Add(1)
+		h := header.Clone()
+		key := uuid.NewString()
+		h.Set("Idempotency-Key", key)
+		t.Method, t.Header = http.MethodPost, h
+		t.URL = srv.commandURL + "/v1/customers/" + customers[int(i%uint64(len(customers)))] + "/payments"
+		t.Body = []byte(`{"amount":{"amount":"1.00","currency":"USD"},"method":"card","external_reference":"bench-` + key + `"}`)
+		return nil
+	}
+	attacker := vegeta.NewAttacker(vegeta.Workers(uint64(clients)), vegeta.MaxWorkers(uint64(clients)), vegeta.Connections(clients),
+		vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second))
+	var m vegeta.Metrics
+	for res := range attacker.Attack(targeter, vegeta.Rate{Freq: 0}, d, "payments") {
+		m.Add(res)
+	}
+	m.Close()
+	return m
+}
+
+// measureLag samples the head every lagSampleEvery and records, for each sample, how long
+// until every projection's checkpoint reached it.
+func measureLag(ctx context.Context, store eventstore.Store, rt *projections.Runtime) []time.Duration {
+	type sample struct {
+		head eventstore.Position
+		at   time.Time
+	}
+	var mu sync.Mutex
+	var pending []sample
+	var lags []time.Duration
+	go func() {
+		t := time.NewTicker(lagSampleEvery)
+		defer t.Stop()
+		for ctx.Err() == nil {
+			if h, err := store.Head(ctx); err == nil {
+				mu.Lock()
+				pending = append(pending, sample{h, time.Now()})
+				mu.Unlock()
+			}
+			<-t.C
+		}
+	}()
+	for ctx.Err() == nil {
+		low, err := lowestCheckpoint(ctx, rt)
+		if err == nil {
+			now := time.Now()
+			mu.Lock()
+			for len(pending) > 0 && pending[0].head <= low {
+				lags = append(lags, now.Sub(pending[0].at))
+				pending = pending[1:]
+			}
+			mu.Unlock()
+		}
+		time.Sleep(lagPollEvery)
+	}
+	return lags
+}
+
+func lowestCheckpoint(ctx context.Context, rt *projections.Runtime) (eventstore.Position, error) {
+	low := eventstore.Position(1<<63 - 1)
+	for _, name := range rt.Names() {
+		c, err := rt.Checkpoint(ctx, name)
+		if err != nil {
+			return 0, err
+		}
+		low = min(low, c)
+	}
+	return low, nil
+}
+
+func lagReport(lags []time.Duration) *Lag {
+	if len(lags) == 0 {
+		return &Lag{}
+	}
+	slices.Sort(lags)
+	at := func(q float64) time.Duration { return lags[min(len(lags)-1, int(q*float64(len(lags))))] }
+	return &Lag{P50MS: ms(at(0.50)), P99MS: ms(at(0.99)), MaxMS: ms(lags[len(lags)-1]), Samples: len(lags)}
+}
+
+// queryScenario reads an invoice by id and a customer's invoice list at fixed rates, then
+// searches for the highest rate whose p99 stays within 10 ms for both.
+func (r *run) queryScenario(ctx context.Context) error {
+	if err := r.generate(ctx); err != nil {
+		return err
+	}
+	srv, err := r.startServer(ctx)
+	if err != nil {
+		return err
+	}
+	groups, err := r.queryGroups(ctx)
+	if err != nil {
+		return err
+	}
+	q := &Query{}
+	rates := slices.Clone(r.cfg.QueryRates)
+	for _, s := range searchRates {
+		if !slices.Contains(rates, s) {
+			rates = append(rates, s)
+		}
+	}
+	sort.Ints(rates)
+	for _, rate := range rates {
+		r.cfg.Progress(fmt.Sprintf("query at %d req/s", rate), 0, 0)
+		res, err := loadtest.Run(ctx, loadtest.Config{BaseURL: srv.queryURL, Token: srv.token, Rate: rate,
+			Duration: r.cfg.Duration, Warmup: min(time.Second, r.cfg.Duration/4)}, groups...)
+		if err != nil {
+			return err
+		}
+		within := true
+		for _, g := range res {
+			q.Rates = append(q.Rates, QueryRate{Endpoint: g.Group, Rate: rate, Achieved: g.Rate, P50MS: ms(g.P50), P99MS: ms(g.P99), Success: g.Success})
+			within = within && g.P99 <= queryP99Target && g.Success >= 0.999 && g.Rate >= 0.95*float64(rate)
+			if rate == 1000 {
+				q.P99MSAt1000 = max(q.P99MSAt1000, ms(g.P99))
+			}
+		}
+		if !within {
+			break // higher rates only get slower
+		}
+		q.MaxRateP99Le10MS = rate
+	}
+	r.report.Scenarios.Query = q
+	return nil
+}
+
+// queryGroups picks invoices and customers from the read model (once its projection caught up).
+func (r *run) queryGroups(ctx context.Context) ([]loadtest.Group, error) {
+	rows, err := r.pool.Query(ctx, `SELECT invoice_id::text, customer_id::text FROM invoices ORDER BY invoice_id LIMIT $1`, maxQueryTargets)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	byID := loadtest.Group{Name: "invoice by id"}
+	list := loadtest.Group{Name: "customer's invoice list"}
+	for rows.Next() {
+		var inv, cust string
+		if err := rows.Scan(&inv, &cust); err != nil {
+			return nil, err
+		}
+		byID.Paths = append(byID.Paths, "/v1/invoices/"+inv)
+		list.Paths = append(list.Paths, "/v1/customers/"+cust+"/invoices")
+	}
+	if len(byID.Paths) == 0 {
+		return nil, fmt.Errorf("no invoices in the read model to query")
+	}
+	return []loadtest.Group{byID, list}, rows.Err()
+}

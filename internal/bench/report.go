@@ -1,0 +1,171 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is the JSON report. Keys are stable; scenarios not run are omitted.
+type Report struct {
+	Started   time.Time `json:"started_at"`
+	Finished  time.Time `json:"finished_at"`
+	Machine   Machine   `json:"machine"`
+	Config    RunConfig `json:"config"`
+	Baseline  Baseline  `json:"baseline"`
+	Scenarios Scenarios `json:"scenarios"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	CPUs      int    `json:"cpus"`
+	GoVersion string `json:"go_version"`
+	Postgres  string `json:"postgres"`
+}
+
+// RunConfig echoes the run's size.
+type RunConfig struct {
+	Events     int     `json:"events"`
+	DurationS  float64 `json:"duration_s"`
+	Clients    int     `json:"clients"`
+	QueryRates []int   `json:"query_rates"`
+}
+
+// Baseline holds the physical limits measured in the same run.
+type Baseline struct {
+	// TxPerS is single-row INSERT transactions per second with 16 clients.
+	TxPerS float64 `json:"single_row_insert_tx_per_s"`
+	// Tool is "pgbench" or "pgx" (pgbench's transaction reproduced).
+	Tool string `json:"tool"`
+}
+
+// Scenarios holds one entry per scenario run.
+type Scenarios struct {
+	Append   *Append   `json:"append,omitempty"`
+	Commands *Commands `json:"commands,omitempty"`
+	Rebuild  *Rebuild  `json:"rebuild,omitempty"`
+	Query    *Query    `json:"query,omitempty"`
+	Lag      *Lag      `json:"lag,omitempty"`
+	Verify   *Verify   `json:"verify,omitempty"`
+	Memory   *Memory   `json:"memory,omitempty"`
+}
+
+// Append is the event store's append throughput.
+type Append struct {
+	EventsPerS      float64 `json:"events_per_s"`
+	BaselineTxPerS  float64 `json:"baseline_tx_per_s"`
+	Ratio           float64 `json:"ratio"`
+	Batch100EventsS float64 `json:"batch_100_events_per_s"`
+	Appenders       int     `json:"appenders"`
+}
+
+// Commands is RecordPayment over HTTP.
+type Commands struct {
+	CommandsPerS   float64 `json:"commands_per_s"`
+	P50MS          float64 `json:"p50_ms"`
+	P95MS          float64 `json:"p95_ms"`
+	P99MS          float64 `json:"p99_ms"`
+	BaselineTxPerS float64 `json:"baseline_tx_per_s"`
+	Ratio          float64 `json:"ratio"`
+	Clients        int     `json:"clients"`
+	Errors         uint64  `json:"errors"`
+}
+
+// Rebuild is the rebuild of the invoices, balances and journal projections.
+type Rebuild struct {
+	Events              int64   `json:"events"`
+	EventsPerS          float64 `json:"events_per_s"`
+	BaselineEventsPerS  float64 `json:"baseline_events_per_s"`
+	Ratio               float64 `json:"ratio"`
+	Seconds             float64 `json:"seconds"`
+	GenerateSeconds     float64 `json:"generate_seconds"`
+	GeneratedEventsPerS float64 `json:"generated_events_per_s"`
+}
+
+// Query is the query API at fixed rates.
+type Query struct {
+	P99MSAt1000      float64     `json:"p99_ms_at_1000"`
+	MaxRateP99Le10MS int         `json:"max_rate_p99_le_10ms"`
+	Rates            []QueryRate `json:"rates"`
+}
+
+// QueryRate is one endpoint at one rate.
+type QueryRate struct {
+	Endpoint string  `json:"endpoint"`
+	Rate     int     `json:"rate"`
+	Achieved float64 `json:"achieved_rate"`
+	P50MS    float64 `json:"p50_ms"`
+	P99MS    float64 `json:"p99_ms"`
+	Success  float64 `json:"success"`
+}
+
+// Lag is live projection lag while commands run.
+type Lag struct {
+	P50MS   float64 `json:"p50_ms"`
+	P99MS   float64 `json:"p99_ms"`
+	MaxMS   float64 `json:"max_ms"`
+	Samples int     `json:"samples"`
+}
+
+// Verify is audit verify's speed.
+type Verify struct {
+	EventsPerS     float64 `json:"events_per_s"`
+	DeepEventsPerS float64 `json:"deep_events_per_s"`
+	Events         int     `json:"events"`
+	OK             bool    `json:"ok"`
+}
+
+// Memory is the server's resident memory.
+type Memory struct {
+	ServerRSSMBMax float64 `json:"server_rss_mb_max"`
+}
+
+func newReport(c Config) *Report {
+	return &Report{Started: time.Now().UTC(), Machine: Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version()},
+		Config: RunConfig{Events: c.Events, DurationS: c.Duration.Seconds(), Clients: c.Clients, QueryRates: c.QueryRates}}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// PrintTable writes the report as a table: each figure beside its baseline and its target.
+func (r *Report) PrintTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "baseline: %.0f single-row insert tx/s (16 clients, %s)\n\n", r.Baseline.TxPerS, r.Baseline.Tool)
+	fmt.Fprintln(tw, "SCENARIO\tFIGURE\tBASELINE\tRATIO\tTARGET")
+	s := r.Scenarios
+	if a := s.Append; a != nil {
+		fmt.Fprintf(tw, "append (%d appenders x 1 event)\t%.0f events/s\t%.0f tx/s\t%.2f\t>= 1.0\n", a.Appenders, a.EventsPerS, a.BaselineTxPerS, a.Ratio)
+		fmt.Fprintf(tw, "append (100 events per append)\t%.0f events/s\t\t\t\n", a.Batch100EventsS)
+	}
+	if c := s.Commands; c != nil {
+		fmt.Fprintf(tw, "commands over HTTP (%d clients)\t%.0f/s, p50 %.1f ms, p99 %.1f ms\t%.0f tx/s\t%.2f\t>= 0.5, p99 <= 50 ms\n",
+			c.Clients, c.CommandsPerS, c.P50MS, c.P99MS, c.BaselineTxPerS, c.Ratio)
+	}
+	if b := s.Rebuild; b != nil {
+		fmt.Fprintf(tw, "rebuild invoices+balances+journal (%d events)\t%.0f events/s\t%.0f events/s (SQL aggregate)\t%.2f\t>= 250,000 events/s (floor 100,000)\n",
+			b.Events, b.EventsPerS, b.BaselineEventsPerS, b.Ratio)
+	}
+	if q := s.Query; q != nil {
+		fmt.Fprintf(tw, "query p99 at 1,000 req/s\t%.1f ms\t\t\t<= 10 ms\n", q.P99MSAt1000)
+		fmt.Fprintf(tw, "query: highest rate with p99 <= 10 ms\t%d req/s\t\t\t>= 5,000 req/s\n", q.MaxRateP99Le10MS)
+	}
+	if l := s.Lag; l != nil {
+		fmt.Fprintf(tw, "projection lag under commands\tp50 %.0f ms, p99 %.0f ms\t\t\tp99 <= 1,000 ms\n", l.P50MS, l.P99MS)
+	}
+	if v := s.Verify; v != nil {
+		fmt.Fprintf(tw, "audit verify (%d events)\t%.0f events/s (deep %.0f)\t\t\t>= 200,000 events/s\n", v.Events, v.EventsPerS, v.DeepEventsPerS)
+	}
+	if m := s.Memory; m != nil {
+		fmt.Fprintf(tw, "server RSS, max\t%.0f MB\t\t\t<= 256 MB\n", m.ServerRSSMBMax)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,184 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/dotmac/ledger/audit"
+	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/postgres"
+	"github.com/dotmac/ledger/internal/db"
+	"github.com/dotmac/ledger/internal/gen"
+	"github.com/dotmac/ledger/internal/migrate"
+	"github.com/dotmac/ledger/projections"
+	"github.com/dotmac/ledger/projections/readmodel"
+)
+
+// rebuiltProjections are the projections the rebuild scenario rebuilds.
+var rebuiltProjections = []string{"invoices", "balances", "journal"}
+
+// appendScenario appends to a separate schema of the scratch database (so its events do not
+// join the history the other scenarios use): one event per append from Clients appenders,
+// each to its own stream, then 100 events per append from one appender.
+func (r *run) appendScenario(ctx context.Context) error {
+	u, err := url.Parse(r.url)
+	if err != nil {
+		return err
+	}
+	if _, err := r.pool.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS bench_append`); err != nil {
+		return err
+	}
+	q := u.Query()
+	q.Set("search_path", "bench_append")
+	u.RawQuery = q.Encode()
+	pool, err := db.Open(ctx, u.String(), db.Options{AppName: "dotmac-bench-append", MaxConns: 8})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := migrate.Up(ctx, pool, postgres.MigrationSet()); err != nil {
+		return err
+	}
+	store, err := postgres.Open(ctx, pool, postgres.Config{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	r.cfg.Progress("append: 64 appenders x 1 event", 0, 0)
+	var seq atomic.Int64
+	one, err := countFor(ctx, r.cfg.Duration, r.cfg.Clients, func(ctx context.Context) error {
+		_, err := store.Append(ctx, fmt.Sprintf("bench-%d", seq.Add(1)), eventstore.NoStream(), benchEvent())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	r.cfg.Progress("append: 100 events per append", 0, 0)
+	batches, err := countFor(ctx, r.cfg.Duration, 1, func(ctx context.Context) error {
+		evs := make([]eventstore.EventData, 100)
+		for i := range evs {
+			evs[i] = benchEvent()
+		}
+		_, err := store.Append(ctx, fmt.Sprintf("bulk-%d", seq.Add(1)), eventstore.NoStream(), evs...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	r.report.Scenarios.Append = &Append{EventsPerS: one, BaselineTxPerS: r.report.Baseline.TxPerS,
+		Ratio: ratio(one, r.report.Baseline.TxPerS), Batch100EventsS: batches * 100, Appenders: r.cfg.Clients}
+	return nil
+}
+
+func benchEvent() eventstore.EventData {
+	return eventstore.EventData{ID: uuid.Must(uuid.NewV7()), Type: "BenchAppended", SchemaVersion: 1,
+		Data:     []byte(`{"payment_id":"0193f5a0-0000-7000-8000-000000000000","amount":{"amount":"79.99","currency":"USD"},"method":"card"}`),
+		Metadata: eventstore.Metadata{TenantID: "bench", Actor: "bench", CorrelationID: "bench"}}
+}
+
+// store opens the event store over the scratch database.
+func (r *run) store(ctx context.Context) (*postgres.Store, error) {
+	return postgres.Open(ctx, r.pool, postgres.Config{Logger: r.cfg.Logger})
+}
+
+// generate fills the scratch database with about cfg.Events realistic events (once).
+func (r *run) generate(ctx context.Context) error {
+	if r.report.Scenarios.Rebuild != nil && r.report.Scenarios.Rebuild.GenerateSeconds > 0 {
+		return nil
+	}
+	store, err := r.store(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	head, err := store.Head(ctx)
+	if err != nil || head > 0 {
+		return err
+	}
+	start := time.Now()
+	const months = 12
+	st, err := gen.Generate(ctx, store, gen.Config{Customers: gen.CustomersFor(r.cfg.Events, months), Months: months, Workers: 32},
+		func(done, total int) {
+			r.cfg.Progress("generating history through the domain", int64(done), int64(total))
+		})
+	if err != nil {
+		return err
+	}
+	took := time.Since(start).Seconds()
+	if r.report.Scenarios.Rebuild == nil {
+		r.report.Scenarios.Rebuild = &Rebuild{}
+	}
+	r.report.Scenarios.Rebuild.GenerateSeconds = took
+	r.report.Scenarios.Rebuild.GeneratedEventsPerS = float64(st.Events) / took
+	return nil
+}
+
+// rebuildScenario rebuilds invoices, balances and journal in one replay, beside one SQL
+// aggregate over the same events.
+func (r *run) rebuildScenario(ctx context.Context) error {
+	if err := r.generate(ctx); err != nil {
+		return err
+	}
+	store, err := r.store(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	rt, err := projections.New(ctx, r.pool, store, readmodel.All(), projections.Options{Logger: r.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	defer rt.Stop()
+	head, err := store.Head(ctx)
+	if err != nil {
+		return err
+	}
+	r.cfg.Progress("baseline: one SQL aggregate over the events", 0, 0)
+	base, err := sqlAggregate(ctx, r.pool)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	_, err = rt.RebuildMany(ctx, rebuiltProjections, projections.RebuildOptions{Progress: func(p projections.Progress) {
+		r.cfg.Progress("rebuild invoices, balances, journal", int64(p.Position), int64(p.Target))
+	}})
+	if err != nil {
+		return err
+	}
+	took := time.Since(start).Seconds()
+	rb := r.report.Scenarios.Rebuild
+	rb.Events, rb.Seconds = int64(head), took
+	rb.EventsPerS = float64(head) / took
+	rb.BaselineEventsPerS, rb.Ratio = base, ratio(rb.EventsPerS, base)
+	return nil
+}
+
+// verifyScenario times audit verify (the ledger checks, then --deep) over the history.
+func (r *run) verifyScenario(ctx context.Context) error {
+	if err := r.generate(ctx); err != nil {
+		return err
+	}
+	store, err := r.store(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	a := audit.New(store)
+	progress := func(done, total int64) { r.cfg.Progress("audit verify", done, total) }
+	rep, err := a.Verify(ctx, audit.VerifyOptions{DensePositions: true, Progress: progress})
+	if err != nil {
+		return err
+	}
+	deep, err := a.Verify(ctx, audit.VerifyOptions{DensePositions: true, Deep: true, Progress: progress})
+	if err != nil {
+		return err
+	}
+	r.report.Scenarios.Verify = &Verify{EventsPerS: rep.EventsPerSecond, DeepEventsPerS: deep.EventsPerSecond,
+		Events: rep.Events, OK: rep.OK && deep.OK}
+	return nil
+}

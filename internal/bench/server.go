@@ -1,0 +1,193 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dotmac/ledger/eventstore/postgres"
+	"github.com/dotmac/ledger/internal/auth"
+	"github.com/dotmac/ledger/internal/migrate"
+	"github.com/dotmac/ledger/projections"
+)
+
+// serverStartTimeout bounds how long the server under test may take to become ready (it
+// catches its projections up first).
+const serverStartTimeout = 5 * time.Minute
+
+// server is `dotmac serve` running as a child process on the scratch database, so that its
+// memory is measured on its own.
+type server struct {
+	cmd          *exec.Cmd
+	commandURL   string
+	queryURL     string
+	token        string
+	dir          string
+	mu           sync.Mutex
+	rssMax       int64 // kB
+	stopSampling chan struct{}
+	sampled      chan struct{}
+}
+
+// startServer runs the server under test once and returns it.
+func (r *run) startServer(ctx context.Context) (*server, error) {
+	if r.server != nil {
+		return r.server, nil
+	}
+	secret := randomHex(32)
+	key, err := auth.HS256([]byte(secret))
+	if err != nil {
+		return nil, err
+	}
+	token, err := key.Mint(auth.Principal{Subject: "bench", Tenant: "demo", Permissions: []string{auth.All}}, time.Now(), 24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	cmdAddr, queryAddr := freeAddr(), freeAddr()
+	dir, err := os.MkdirTemp("", "dotmac-bench-")
+	if err != nil {
+		return nil, err
+	}
+	s := &server{commandURL: "http://" + cmdAddr, queryURL: "http://" + queryAddr, token: token, dir: dir,
+		stopSampling: make(chan struct{}), sampled: make(chan struct{})}
+	s.cmd = exec.CommandContext(ctx, r.cfg.Binary, "serve")                     // #nosec G204 -- our own binary
+	s.cmd.Cancel = func() error { return s.cmd.Process.Signal(syscall.SIGINT) } // let it shut down cleanly
+	s.cmd.WaitDelay = 30 * time.Second
+	s.cmd.Env = append(os.Environ(), "DATABASE_URL="+r.url, "DOTMAC_COMMAND_ADDR="+cmdAddr, "DOTMAC_QUERY_ADDR="+queryAddr,
+		"DOTMAC_JWT_SECRET="+secret, "DOTMAC_JWT_PUBLIC_KEY=", "LOG_LEVEL=warn", "LOG_FORMAT=json", "DOTMAC_DATA_DIR="+dir,
+		"DOTMAC_EVENTSTORE=postgres")
+	logFile, err := os.Create(dir + "/serve.log")
+	if err != nil {
+		return nil, err
+	}
+	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the server under test: %w", err)
+	}
+	r.server = s
+	go s.sampleRSS()
+	if err := s.waitReady(ctx); err != nil {
+		return nil, fmt.Errorf("%w (log: %s/serve.log)", err, dir)
+	}
+	return s, nil
+}
+
+func (s *server) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, serverStartTimeout)
+	defer cancel()
+	for {
+		if ready(ctx, s.commandURL+"/readyz") && ready(ctx, s.queryURL+"/readyz") {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New("the server under test did not become ready")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func ready(ctx context.Context, u string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// sampleRSS records the child's peak resident memory (VmRSS, every 100 ms).
+func (s *server) sampleRSS() {
+	defer close(s.sampled)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopSampling:
+			return
+		case <-t.C:
+		}
+		if kb, ok := vmRSS(s.cmd.Process.Pid); ok {
+			s.mu.Lock()
+			s.rssMax = max(s.rssMax, kb)
+			s.mu.Unlock()
+		}
+	}
+}
+
+func vmRSS(pid int) (int64, bool) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+func (s *server) maxRSSMB() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return float64(s.rssMax) / 1024
+}
+
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
+	close(s.stopSampling)
+	<-s.sampled
+	_ = os.RemoveAll(s.dir)
+}
+
+func freeAddr() string {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// migrateAll applies what the in-process scenarios need; the server under test applies the
+// rest when it starts.
+func migrateAll(ctx context.Context, pool *pgxpool.Pool) error {
+	return migrate.Up(ctx, pool, postgres.MigrationSet(), projections.MigrationSet())
+}
