@@ -289,7 +289,7 @@ func (r *Runtime) Stop() {
 		live.close()
 	}
 	r.wg.Wait()
-	r.note.stop()
+	r.note.Stop()
 }
 
 func (r *Runtime) goBackground(f func(ctx context.Context)) {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/pglisten"
 )
 
 // pollWhileDeaf is how often WaitFor re-reads the checkpoint while the notification listener
@@ -77,11 +78,11 @@ func (r *Runtime) WaitFor(ctx context.Context, name string, pos eventstore.Posit
 	if _, err := r.entry(name); err != nil {
 		return 0, err
 	}
-	r.note.start()
+	r.note.Start()
 	var reached eventstore.Position
 	var seen uint64 // the notifier's generation last read from the database
 	for {
-		wake, gen, listening := r.note.snapshot()
+		wake, gen, listening := r.note.Snapshot()
 		note := r.note.latest(name)
 		if gen != seen || !listening || note.stalled {
 			st, found, err := r.liveState(ctx, name)
@@ -102,7 +103,7 @@ func (r *Runtime) WaitFor(ctx context.Context, name string, pos eventstore.Posit
 		if reached >= pos {
 			return reached, nil
 		}
-		if err := r.note.wait(ctx, wake, listening); err != nil {
+		if err := pglisten.Wait(ctx, wake, listening, pollWhileDeaf); err != nil {
 			return reached, &NotReachedError{Projection: name, Want: pos, Reached: reached, Err: err}
 		}
 	}
@@ -114,49 +115,18 @@ type notice struct {
 	stalled bool
 }
 
-// notifier keeps one LISTEN connection for the runtime's waiters and wakes them all on every
-// notification, remembering each projection's last announced checkpoint.
+// notifier keeps one LISTEN connection (pglisten) for the runtime's waiters and remembers
+// each projection's last announced checkpoint.
 type notifier struct {
-	r         *Runtime
-	startOnce sync.Once
-	mu        sync.Mutex
-	wake      chan struct{}
-	gen       uint64 // bumped on each (re)connection: waiters re-read the database
-	listening bool
-	notes     map[string]notice
-	cancel    context.CancelFunc
-	done      chan struct{}
+	*pglisten.Listener
+	mu    sync.Mutex
+	notes map[string]notice
 }
 
 func newNotifier(r *Runtime) *notifier {
-	return &notifier{r: r, wake: make(chan struct{}), notes: map[string]notice{}, done: make(chan struct{})}
-}
-
-func (n *notifier) start() {
-	n.startOnce.Do(func() {
-		ctx, cancel := context.WithCancel(context.Background())
-		n.mu.Lock()
-		n.cancel = cancel
-		n.mu.Unlock()
-		go n.run(ctx)
-	})
-}
-
-func (n *notifier) stop() {
-	n.startOnce.Do(func() { close(n.done) })
-	n.mu.Lock()
-	cancel := n.cancel
-	n.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-n.done
-	}
-}
-
-func (n *notifier) snapshot() (wake <-chan struct{}, gen uint64, listening bool) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.wake, n.gen, n.listening
+	n := &notifier{notes: map[string]notice{}}
+	n.Listener = pglisten.New(r.pool, r.sqls.channel, r.log, n.record)
+	return n
 }
 
 func (n *notifier) latest(name string) notice {
@@ -165,80 +135,19 @@ func (n *notifier) latest(name string) notice {
 	return n.notes[name]
 }
 
-func (n *notifier) wait(ctx context.Context, wake <-chan struct{}, listening bool) error {
-	var poll <-chan time.Time
-	if !listening {
-		t := time.NewTimer(pollWhileDeaf)
-		defer t.Stop()
-		poll = t.C
+// record reads a notification: payload "name:position" or "name:stalled".
+func (n *notifier) record(payload string) {
+	name, rest, ok := strings.Cut(payload, ":")
+	if !ok {
+		return
 	}
-	select {
-	case <-wake:
-		return nil
-	case <-poll:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// broadcast records a notification (payload "name:position" or "name:stalled") and wakes
-// every waiter. connected bumps the generation.
-func (n *notifier) broadcast(payload string, connected, listening bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if name, rest, ok := strings.Cut(payload, ":"); ok {
-		note := n.notes[name]
-		if rest == "stalled" {
-			note.stalled = true
-		} else if p, err := strconv.ParseUint(rest, 10, 64); err == nil && eventstore.Position(p) > note.pos {
-			note.pos, note.stalled = eventstore.Position(p), false
-		}
-		n.notes[name] = note
+	note := n.notes[name]
+	if rest == "stalled" {
+		note.stalled = true
+	} else if p, err := strconv.ParseUint(rest, 10, 64); err == nil && eventstore.Position(p) > note.pos {
+		note.pos, note.stalled = eventstore.Position(p), false
 	}
-	if connected {
-		n.gen++
-	}
-	n.listening = listening
-	close(n.wake)
-	n.wake = make(chan struct{})
-}
-
-func (n *notifier) run(ctx context.Context) {
-	defer close(n.done)
-	backoff := 100 * time.Millisecond
-	for {
-		err := n.listen(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		n.broadcast("", false, false)
-		n.r.log.Warn().Err(err).Dur("retry_in", backoff).Msg("projections: the checkpoint listener lost its connection")
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return
-		}
-		backoff = min(backoff*2, 5*time.Second)
-	}
-}
-
-// listen holds a dedicated connection (outside the pool) in LISTEN until it fails.
-func (n *notifier) listen(ctx context.Context) error {
-	conn, err := pgx.ConnectConfig(ctx, n.r.pool.Config().ConnConfig.Copy())
-	if err != nil {
-		return err
-	}
-	defer func() { _ = conn.Close(context.Background()) }()
-	if _, err := conn.Exec(ctx, "LISTEN "+ident(n.r.sqls.channel)); err != nil {
-		return err
-	}
-	n.broadcast("", true, true) // waiters re-read: what committed while deaf is found now
-	for {
-		msg, err := conn.WaitForNotification(ctx)
-		if err != nil {
-			return err
-		}
-		n.broadcast(msg.Payload, false, true)
-	}
+	n.notes[name] = note
 }

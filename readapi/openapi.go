@@ -2,12 +2,8 @@ package readapi
 
 import (
 	_ "embed"
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"sync"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/dotmac/ledger/internal/httpx"
 )
 
 // openAPIYAML is the OpenAPI 3.1 document of this API, written by hand; a test holds it
@@ -16,24 +12,8 @@ import (
 //go:embed openapi.yaml
 var openAPIYAML []byte
 
-var openAPIJSON = sync.OnceValues(func() ([]byte, error) {
-	var doc any
-	if err := yaml.Unmarshal(openAPIYAML, &doc); err != nil {
-		return nil, fmt.Errorf("invariant: openapi.yaml: %w", err)
-	}
-	return json.MarshalIndent(doc, "", "  ")
-})
+// openAPI serves the document as JSON at /openapi.json.
+var openAPI = httpx.NewOpenAPIDocument(openAPIYAML)
 
 // OpenAPI returns the OpenAPI document as JSON.
-func OpenAPI() ([]byte, error) { return openAPIJSON() }
-
-func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
-	doc, err := openAPIJSON()
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	_, _ = w.Write(doc)
-}
+func OpenAPI() ([]byte, error) { return openAPI.JSON() }

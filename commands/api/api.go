@@ -63,7 +63,7 @@ func New(cfg Config) (*API, error) {
 
 // Mount adds every endpoint and GET /openapi.json (no authentication) to r.
 func (a *API) Mount(r *mux.Router) {
-	r.Handle("/openapi.json", http.HandlerFunc(serveOpenAPI)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/openapi.json", openAPI).Methods(http.MethodGet, http.MethodHead)
 	for _, rt := range routes() {
 		r.Handle(rt.path, a.cfg.Auth.Authenticate(auth.Require(rt.permission, a.endpoint(rt)))).Methods(rt.method)
 	}

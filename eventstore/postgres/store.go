@@ -33,6 +33,7 @@ import (
 
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/internal/migrate"
+	"github.com/dotmac/ledger/internal/pglisten"
 )
 
 // Config tunes a Store. Zero values take the defaults.
@@ -80,7 +81,7 @@ type Store struct {
 	lockKey int64  // advisory lock serializing appends, per schema
 
 	writer *writer
-	hub    *hub
+	hub    *pglisten.Listener
 
 	closeOnce sync.Once
 	hooks     hooks
@@ -117,7 +118,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	}
 	s := &Store{pool: pool, cfg: cfg, schema: schema, channel: "dotmac_es." + schema, lockKey: lockKey(schema)}
 	s.writer = newWriter(s)
-	s.hub = newHub(s)
+	s.hub = pglisten.New(pool, s.channel, cfg.Logger, nil)
 	return s, nil
 }
 
@@ -126,7 +127,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 func (s *Store) Close() {
 	s.closeOnce.Do(func() {
 		s.writer.stop()
-		s.hub.stop()
+		s.hub.Stop()
 	})
 }
 

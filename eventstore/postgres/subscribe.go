@@ -6,9 +6,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/pglisten"
 )
 
 // pollWhileDeaf is how often subscriptions re-read while the listener is reconnecting, the
@@ -21,7 +21,7 @@ func (s *Store) SubscribeAll(ctx context.Context, after eventstore.Position) (ev
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.hub.start()
+	s.hub.Start()
 	sub := &subscription{s: s, closed: make(chan struct{})}
 	sub.pos.Store(uint64(after))
 	return sub, nil
@@ -50,7 +50,7 @@ func (sub *subscription) Next(ctx context.Context) ([]eventstore.Envelope, error
 			return nil, eventstore.ErrSubscriptionClosed
 		default:
 		}
-		wake, listening := sub.s.hub.waitChan()
+		wake, _, listening := sub.s.hub.Snapshot()
 		events, err := sub.s.ReadAll(ctx, sub.Position(), sub.s.cfg.SubscriptionBatch)
 		if err != nil {
 			return nil, err
@@ -65,109 +65,24 @@ func (sub *subscription) Next(ctx context.Context) ([]eventstore.Envelope, error
 	}
 }
 
+// wait waits for a wake-up, ending early with ErrSubscriptionClosed when the subscription is
+// closed.
 func (sub *subscription) wait(ctx context.Context, wake <-chan struct{}, listening bool) error {
-	var poll <-chan time.Time
-	if !listening {
-		t := time.NewTimer(pollWhileDeaf)
-		defer t.Stop()
-		poll = t.C
-	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-sub.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := pglisten.Wait(ctx, wake, listening, pollWhileDeaf)
 	select {
-	case <-wake:
-		return nil
-	case <-poll:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	case <-sub.closed:
 		return eventstore.ErrSubscriptionClosed
-	}
-}
-
-// hub keeps one LISTEN connection per Store and wakes every subscription on each NOTIFY.
-type hub struct {
-	s         *Store
-	startOnce sync.Once
-	mu        sync.Mutex
-	wake      chan struct{}
-	listening bool
-	cancel    context.CancelFunc
-	done      chan struct{}
-}
-
-func newHub(s *Store) *hub {
-	return &hub{s: s, wake: make(chan struct{}), done: make(chan struct{})}
-}
-
-func (h *hub) start() {
-	h.startOnce.Do(func() {
-		ctx, cancel := context.WithCancel(context.Background())
-		h.mu.Lock()
-		h.cancel = cancel
-		h.mu.Unlock()
-		go h.run(ctx)
-	})
-}
-
-func (h *hub) stop() {
-	h.startOnce.Do(func() { close(h.done) }) // never started: nothing to stop
-	h.mu.Lock()
-	cancel := h.cancel
-	h.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-h.done
-	}
-}
-
-func (h *hub) waitChan() (<-chan struct{}, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.wake, h.listening
-}
-
-func (h *hub) broadcast(listening bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	close(h.wake)
-	h.wake = make(chan struct{})
-	h.listening = listening
-}
-
-func (h *hub) run(ctx context.Context) {
-	defer close(h.done)
-	backoff := 100 * time.Millisecond
-	for {
-		err := h.listen(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		h.broadcast(false)
-		h.s.cfg.Logger.Warn().Err(err).Dur("retry_in", backoff).Msg("event store listener lost its connection")
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return
-		}
-		backoff = min(backoff*2, 5*time.Second)
-	}
-}
-
-// listen holds a dedicated connection (outside the pool) in LISTEN until it fails.
-func (h *hub) listen(ctx context.Context) error {
-	conn, err := pgx.ConnectConfig(ctx, h.s.pool.Config().ConnConfig.Copy())
-	if err != nil {
+	default:
 		return err
 	}
-	defer func() { _ = conn.Close(context.Background()) }()
-	if _, err := conn.Exec(ctx, "LISTEN "+quoteIdent(h.s.channel)); err != nil {
-		return err
-	}
-	h.broadcast(true) // subscriptions re-read: commits made while deaf are found now
-	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return err
-		}
-		h.broadcast(true)
-	}
 }
+

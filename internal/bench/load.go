@@ -15,7 +15,6 @@ import (
 
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/projections"
-	"github.com/dotmac/ledger/projections/readmodel"
 	"github.com/dotmac/ledger/readapi/loadtest"
 )
 
@@ -47,16 +46,11 @@ func (r *run) commandsAndLag(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	store, err := r.store(ctx)
+	rt, store, closeAll, err := r.runtime(ctx)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	rt, err := projections.New(ctx, r.pool, store, readmodel.All(), projections.Options{Logger: r.cfg.Logger})
-	if err != nil {
-		return err
-	}
-	defer rt.Stop()
+	defer closeAll()
 	lagCtx, stopLag := context.WithCancel(ctx)
 	lags := make(chan []time.Duration, 1)
 	go func() { lags <- measureLag(lagCtx, store, rt) }()

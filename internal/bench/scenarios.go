@@ -86,6 +86,19 @@ func (r *run) store(ctx context.Context) (*postgres.Store, error) {
 	return postgres.Open(ctx, r.pool, postgres.Config{Logger: r.cfg.Logger})
 }
 
+// runtime opens the store and a projection runtime (not started) over the read models; close
+// releases both.
+func (r *run) runtime(ctx context.Context) (rt *projections.Runtime, store *postgres.Store, closeAll func(), err error) {
+	if store, err = r.store(ctx); err != nil {
+		return nil, nil, nil, err
+	}
+	if rt, err = projections.New(ctx, r.pool, store, readmodel.All(), projections.Options{Logger: r.cfg.Logger}); err != nil {
+		store.Close()
+		return nil, nil, nil, err
+	}
+	return rt, store, func() { rt.Stop(); store.Close() }, nil
+}
+
 // generate fills the scratch database with about cfg.Events realistic events (once).
 func (r *run) generate(ctx context.Context) error {
 	if r.report.Scenarios.Rebuild != nil && r.report.Scenarios.Rebuild.GenerateSeconds > 0 {
@@ -124,16 +137,11 @@ func (r *run) rebuildScenario(ctx context.Context) error {
 	if err := r.generate(ctx); err != nil {
 		return err
 	}
-	store, err := r.store(ctx)
+	rt, store, closeAll, err := r.runtime(ctx)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	rt, err := projections.New(ctx, r.pool, store, readmodel.All(), projections.Options{Logger: r.cfg.Logger})
-	if err != nil {
-		return err
-	}
-	defer rt.Stop()
+	defer closeAll()
 	head, err := store.Head(ctx)
 	if err != nil {
 		return err
