@@ -27,7 +27,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
@@ -156,7 +155,5 @@ func lockKey(schema string) int64 {
 	_, _ = h.Write([]byte("dotmac.eventstore.append\x00" + schema))
 	return int64(h.Sum64() >> 1) //nolint:gosec // shifted into int64 range on purpose
 }
-
-func quoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
 
 func wrapf(op string, err error) error { return fmt.Errorf("%s: %w", op, err) }

@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/internal/pglisten"
 )
@@ -85,4 +84,3 @@ func (sub *subscription) wait(ctx context.Context, wake <-chan struct{}, listeni
 		return err
 	}
 }
-
