@@ -49,14 +49,16 @@ func (r *Runtime) decode(d decodeSet, envs []eventstore.Envelope) ([]Event, *dec
 // through, with the failure.
 func (r *Runtime) decodeInPlace(d decodeSet, evs []Event) (int, *decodeFailure) {
 	for i := range evs {
-		if !d.handles(evs[i].Type) {
-			continue
+		if d.handles(evs[i].Type) {
+			p, err := r.opts.Decode(&evs[i].Envelope)
+			if err != nil {
+				return i, &decodeFailure{pos: evs[i].Position, err: err}
+			}
+			evs[i].Payload = p
 		}
-		p, err := r.opts.Decode(&evs[i].Envelope)
-		if err != nil {
-			return i, &decodeFailure{pos: evs[i].Position, err: err}
-		}
-		evs[i].Payload = p
+		// Projections read the decoded payload and metadata: drop the raw bytes, most of a
+		// replay's memory while its pages wait to be applied.
+		evs[i].Data, evs[i].RawMetadata, evs[i].Hash = nil, nil, nil
 	}
 	return len(evs), nil
 }

@@ -252,11 +252,7 @@ func (r *Runtime) activate(ctx context.Context, e *entry) {
 	if head > st.checkpoint+eventstore.Position(r.opts.CatchUpEvents) { //nolint:gosec // positive option
 		handedOver = true
 		r.setBusy(e.name, "catching up")
-		r.goBackground(func(ctx context.Context) {
-			r.catchUp(ctx, e)
-			r.release(e.name)
-			r.activate(ctx, e)
-		})
+		r.queueCatchUp(e)
 		return
 	}
 	if err := r.live.ensure(e); err != nil && ctx.Err() == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -268,34 +269,121 @@ func (r *Runtime) commitLive(e *entry, build string) func(context.Context, []Eve
 	}
 }
 
-// catchUp replays e's backlog into its live build until it is within CatchUpEvents of the
-// head, with the projection in state catching_up. On failure it leaves the rest to the live
-// projector, which retries and, if it must, stalls at the failing event.
-func (r *Runtime) catchUp(ctx context.Context, e *entry) {
-	if err := r.setState(ctx, e.name, StateCatchingUp, StateRunning); err != nil {
-		return
+// queueCatchUp queues e (marked busy) for a catch-up replay and starts the worker if idle.
+func (r *Runtime) queueCatchUp(e *entry) {
+	r.mu.Lock()
+	r.catchQueue = append(r.catchQueue, e)
+	idle := !r.catching
+	r.catching = true
+	gate := r.catchGate
+	r.mu.Unlock()
+	if idle {
+		r.goBackground(func(ctx context.Context) { r.catchUps(ctx, gate) })
+	}
+}
+
+// catchUps runs the queued catch-ups one replay at a time, so that a start over a long
+// history holds one replay's pages in memory, not one per projection; projections at the
+// same checkpoint (every new build starts at 0) share one replay, each event decoded once.
+// Then it activates their live handlers.
+func (r *Runtime) catchUps(ctx context.Context, gate <-chan struct{}) {
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+		}
+	}
+	for {
+		r.mu.Lock()
+		queued := r.catchQueue
+		r.catchQueue = nil
+		if len(queued) == 0 || ctx.Err() != nil {
+			r.catching = false
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+		r.catchUp(ctx, queued)
+		for _, e := range queued {
+			r.release(e.name)
+			r.activate(ctx, e)
+		}
+	}
+}
+
+// catchUp replays the backlog of the live builds of entries until each is within
+// CatchUpEvents of the head, with the projections in state catching_up. On failure it leaves
+// the rest to the live projector, which retries and, if it must, stalls at the failing event.
+func (r *Runtime) catchUp(ctx context.Context, entries []*entry) {
+	for _, e := range entries {
+		if err := r.setState(ctx, e.name, StateCatchingUp, StateRunning); err != nil {
+			return
+		}
 	}
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		_ = r.setState(ctx, e.name, StateRunning, StateCatchingUp)
+		for _, e := range entries {
+			_ = r.setState(ctx, e.name, StateRunning, StateCatchingUp)
+		}
 	}()
 	for ctx.Err() == nil {
-		st, found, err := r.liveState(ctx, e.name)
-		if err != nil || !found {
+		groups, head, err := r.behind(ctx, entries)
+		if err != nil || len(groups) == 0 {
 			return
 		}
-		head, err := r.store.Head(ctx)
-		if err != nil || head <= st.checkpoint+eventstore.Position(r.opts.CatchUpEvents) { //nolint:gosec // positive option
-			return
-		}
-		start := time.Now()
-		reached, err := r.replay(ctx, replayJob{targets: []replayTarget{{e: e, build: st.build, commit: r.commitLive(e, st.build)}},
-			from: st.checkpoint, to: head, progress: func(_ eventstore.Position, n int) { r.metrics.applied(e.name, "replay", n, 0) }})
-		r.log.Info().Str("projection", e.name).Uint64("from", uint64(st.checkpoint)).Uint64("to", uint64(reached)).
-			Dur("took", time.Since(start)).AnErr("error", err).Msg("projections: caught up the live build")
-		if err != nil {
-			return
+		for _, g := range groups {
+			start := time.Now()
+			reached, err := r.replay(ctx, replayJob{targets: g.targets, from: g.from, to: head,
+				progress: func(_ eventstore.Position, n int) {
+					for _, t := range g.targets {
+						r.metrics.applied(t.e.name, "replay", n, 0)
+					}
+				}})
+			r.log.Info().Str("projections", (&replayJob{targets: g.targets}).names()).Uint64("from", uint64(g.from)).
+				Uint64("to", uint64(reached)).Dur("took", time.Since(start)).AnErr("error", err).Msg("projections: caught up the live builds")
+			if err != nil {
+				return
+			}
 		}
 	}
+}
+
+// catchUpGroup is the live builds one catch-up replay fills, all at checkpoint from.
+type catchUpGroup struct {
+	from    eventstore.Position
+	targets []replayTarget
+}
+
+// behind groups the entries whose live builds are more than CatchUpEvents behind the head by
+// their checkpoint, lowest first.
+func (r *Runtime) behind(ctx context.Context, entries []*entry) ([]catchUpGroup, eventstore.Position, error) {
+	head, err := r.store.Head(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	byFrom := map[eventstore.Position]*catchUpGroup{}
+	var groups []*catchUpGroup
+	for _, e := range entries {
+		st, found, err := r.liveState(ctx, e.name)
+		if err != nil {
+			return nil, 0, err
+		}
+		if !found || head <= st.checkpoint+eventstore.Position(r.opts.CatchUpEvents) { //nolint:gosec // positive option
+			continue
+		}
+		g := byFrom[st.checkpoint]
+		if g == nil {
+			g = &catchUpGroup{from: st.checkpoint}
+			byFrom[st.checkpoint] = g
+			groups = append(groups, g)
+		}
+		g.targets = append(g.targets, replayTarget{e: e, build: st.build, commit: r.commitLive(e, st.build)})
+	}
+	sort.Slice(groups, func(i, j int) bool { return groups[i].from < groups[j].from })
+	out := make([]catchUpGroup, len(groups))
+	for i, g := range groups {
+		out[i] = *g
+	}
+	return out, head, nil
 }

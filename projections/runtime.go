@@ -159,6 +159,12 @@ type Runtime struct {
 	live   *projector
 	busy   map[string]string // projection -> what this process is doing with it (catch-up)
 	builds map[string]*buildRun
+
+	// Catch-ups queue here and run one replay at a time, projections at the same checkpoint
+	// sharing it (see catchUps); catchGate holds them while Start queues every projection.
+	catchQueue []*entry
+	catching   bool
+	catchGate  chan struct{}
 }
 
 // New returns a Runtime for projs over pool (whose search_path's first schema is the
@@ -270,9 +276,14 @@ func (r *Runtime) Start(ctx context.Context) error {
 	if len(rebuild) > 0 {
 		r.rebuildForVersion(rebuild)
 	}
+	gate := make(chan struct{})
+	r.mu.Lock()
+	r.catchGate = gate
+	r.mu.Unlock()
 	for _, name := range r.order {
 		r.activate(ctx, r.entries[name])
 	}
+	close(gate) // the projections that queued for a catch-up share its replays
 	r.goBackground(r.loop)
 	return nil
 }

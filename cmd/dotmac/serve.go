@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
+	"runtime/debug"
+	"strconv"
 	"os"
 	"slices"
 	"strings"
@@ -41,6 +45,8 @@ type serveFlags struct {
 	roles       string
 	devTenant   string
 	readyMaxLag time.Duration
+	debugAddr   string
+	memoryLimit string
 	process     processFlags
 }
 
@@ -67,6 +73,9 @@ Every flag can also be set through the environment variable named in its descrip
 	boolFlag(fs, &f.key.production, "production", "DOTMAC_PRODUCTION", false, "refuse to start without a configured JWT key")
 	stringFlag(fs, &f.devTenant, "dev-tenant", "DOTMAC_DEV_TENANT", "demo", "tenant of the development token printed when no JWT key is configured")
 	f.process.bind(fs)
+	stringFlag(fs, &f.memoryLimit, "memory-limit", "DOTMAC_MEMORY_LIMIT", "200MiB",
+		"soft memory limit of the Go heap (GOMEMLIMIT syntax; off: no limit; the GOMEMLIMIT variable wins when set)")
+	stringFlag(fs, &f.debugAddr, "debug-addr", "DOTMAC_DEBUG_ADDR", "", "serve Go's pprof profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; keep it private")
 	durationFlag(fs, &f.readyMaxLag, "ready-max-lag", "DOTMAC_READY_MAX_LAG", 30*time.Second, "/readyz fails while a projection is further behind the head than this")
 	return cmd
 }
@@ -96,6 +105,9 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 	}
 	roles, err := f.parseRoles()
 	if err != nil {
+		return err
+	}
+	if err := applyMemoryLimit(f.memoryLimit); err != nil {
 		return err
 	}
 	key, keySource, err := f.key.load(g)
@@ -141,6 +153,9 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 			return err
 		}
 		servers[roleQuery] = httpx.NewServer(f.queryAddr, sys.handler(roleQuery, mount))
+	}
+	if f.debugAddr != "" {
+		servers["debug"] = httpx.NewServer(f.debugAddr, debugHandler())
 	}
 	log.Info().Strs("roles", roles).Str("database", string(dbase.source)).Str("eventstore", f.storage.backend).
 		Str("jwt_key", string(keySource)).Msg("dotmac serving")
@@ -216,4 +231,50 @@ func displayAddr(addr string) string {
 		return "localhost" + addr
 	}
 	return addr
+}
+
+// debugHandler serves net/http/pprof's profiles.
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// applyMemoryLimit sets the runtime's soft memory limit (the GOMEMLIMIT variable wins):
+// a server replaying a long history keeps its pages within it by collecting more often.
+func applyMemoryLimit(limit string) error {
+	if os.Getenv("GOMEMLIMIT") != "" || limit == "" || limit == "off" {
+		return nil
+	}
+	n, err := parseBytes(limit)
+	if err != nil {
+		return fmt.Errorf("--memory-limit %q: %w", limit, err)
+	}
+	debug.SetMemoryLimit(n)
+	return nil
+}
+
+// parseBytes reads a size like GOMEMLIMIT does: a number with an optional B, KiB, MiB, GiB
+// or TiB suffix.
+func parseBytes(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = num, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, errors.New("want a size like 200MiB or 1GiB")
+	}
+	return n * mult, nil
 }
