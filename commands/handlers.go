@@ -14,8 +14,10 @@ import (
 
 // Defaults of Config.
 const (
-	// DefaultCacheStreams is how many folded streams the state cache keeps.
-	DefaultCacheStreams = 20_000
+	// DefaultCacheStreams is how many folded streams the state cache keeps. A year of a
+	// customer's account folds to some tens of kilobytes, so this bounds the cache to about
+	// 100 MB; raise it (serve --command-cache-streams) where memory allows.
+	DefaultCacheStreams = 2_000
 	// DefaultMaxAttempts bounds how often a command is decided again after a version conflict.
 	DefaultMaxAttempts = 10
 )

@@ -47,6 +47,7 @@ type serveFlags struct {
 	readyMaxLag time.Duration
 	debugAddr   string
 	memoryLimit string
+	cacheSize   int
 	process     processFlags
 }
 
@@ -75,6 +76,8 @@ Every flag can also be set through the environment variable named in its descrip
 	f.process.bind(fs)
 	stringFlag(fs, &f.memoryLimit, "memory-limit", "DOTMAC_MEMORY_LIMIT", "200MiB",
 		"soft memory limit of the Go heap (GOMEMLIMIT syntax; off: no limit; the GOMEMLIMIT variable wins when set)")
+	fs.IntVar(&f.cacheSize, "command-cache-streams", envInt("DOTMAC_COMMAND_CACHE_STREAMS", commands.DefaultCacheStreams),
+		"folded streams the command side keeps in memory (env DOTMAC_COMMAND_CACHE_STREAMS; -1: none)")
 	stringFlag(fs, &f.debugAddr, "debug-addr", "DOTMAC_DEBUG_ADDR", "", "serve Go's pprof profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; keep it private")
 	durationFlag(fs, &f.readyMaxLag, "ready-max-lag", "DOTMAC_READY_MAX_LAG", 30*time.Second, "/readyz fails while a projection is further behind the head than this")
 	return cmd

@@ -39,7 +39,7 @@ func commandHandlers(sys *system) (*commands.Handlers, error) {
 		opts := commandStoreOptions(sys)
 		sys.handlers, sys.handlersErr = commands.New(commands.Config{
 			Store: sys.store, Numbers: pgstore.NewNumbers(sys.pool, opts), Index: pgstore.NewIndex(sys.pool, sys.store),
-			Registerer: sys.registry,
+			Registerer: sys.registry, CacheStreams: cacheStreams(sys),
 		})
 	})
 	return sys.handlers, sys.handlersErr
@@ -49,4 +49,11 @@ func commandHandlers(sys *system) (*commands.Handlers, error) {
 // store commits to the same PostgreSQL (see package pgstore).
 func commandStoreOptions(sys *system) pgstore.Options {
 	return pgstore.Options{AsyncCommit: sys.flags != nil && sys.flags.storage.backend == "postgres"}
+}
+
+func cacheStreams(sys *system) int {
+	if sys.flags == nil {
+		return 0 // the default
+	}
+	return sys.flags.cacheSize
 }

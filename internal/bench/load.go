@@ -20,7 +20,11 @@ import (
 
 // Limits of the load scenarios.
 const (
-	maxCustomersTargeted = 5000
+	// maxCustomersTargeted is the working set of the commands scenario: within the command
+	// side's state cache, as a portal's active customers are (a cold customer costs a fold
+	// of its stream).
+	maxCustomersTargeted = 1000
+	commandsWarmup       = 2 * time.Second
 	maxQueryTargets      = 1000
 	lagSampleEvery       = 50 * time.Millisecond
 	lagPollEvery         = 5 * time.Millisecond
@@ -51,6 +55,8 @@ func (r *run) commandsAndLag(ctx context.Context) error {
 		return err
 	}
 	defer closeAll()
+	r.cfg.Progress("commands: warming up", 0, 0)
+	attackPayments(srv, customers, r.cfg.Clients, min(commandsWarmup, r.cfg.Duration))
 	lagCtx, stopLag := context.WithCancel(ctx)
 	lags := make(chan []time.Duration, 1)
 	go func() { lags <- measureLag(lagCtx, store, rt) }()
