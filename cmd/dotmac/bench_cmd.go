@@ -83,5 +83,6 @@ whose peak memory is reported.`,
 	fs.IntSliceVar(&cfg.QueryRates, "query-rates", []int{1000, 5000}, "fixed query rates to report (req/s)")
 	fs.StringVar(&jsonOut, "json", "", "also write the JSON report to this file")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the scratch database afterwards")
+	fs.StringVar(&cfg.ProfileDir, "profile-dir", "", "save CPU profiles of the server under test during the commands and query scenarios here")
 	return cmd
 }

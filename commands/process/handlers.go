@@ -61,15 +61,30 @@ func (m *Manager) onInvoiceMarkedOverdue(ctx context.Context, e *domain.InvoiceM
 }
 
 func (m *Manager) onPaymentRecorded(ctx context.Context, e *domain.PaymentRecorded) error {
-	return m.sendDunning(ctx, e.CustomerID)
+	return m.sendResumption(ctx, e.CustomerID)
 }
 
 func (m *Manager) onCreditNoteIssued(ctx context.Context, e *domain.CreditNoteIssued) error {
-	return m.sendDunning(ctx, e.CustomerID)
+	return m.sendResumption(ctx, e.CustomerID)
 }
 
 func (m *Manager) onInvoiceVoided(ctx context.Context, e *domain.InvoiceVoided) error {
-	return m.sendDunning(ctx, e.CustomerID)
+	return m.sendResumption(ctx, e.CustomerID)
+}
+
+// sendResumption evaluates dunning for an event that lowers the customer's balance, which can
+// only resume services suspended for non_payment: a customer with none (most payments) is
+// left alone without loading the account.
+func (m *Manager) sendResumption(ctx context.Context, customer domain.CustomerID) error {
+	o, err := originOf(cqrs.OriginalMessageFromCtx(ctx))
+	if err != nil {
+		return err
+	}
+	suspended, err := m.tracker.MaySuspendForNonPayment(ctx, o.tenant, customer, o.position)
+	if err != nil || !suspended {
+		return err
+	}
+	return m.sendDunning(ctx, customer)
 }
 
 // sendDunning evaluates the customer of the event being handled, with the event as cause.

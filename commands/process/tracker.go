@@ -249,3 +249,26 @@ func parseInvoiceRef(tenant, customer, invoice string) (InvoiceRef, error) {
 	inv, err := domain.ParseInvoiceID(invoice)
 	return InvoiceRef{Tenant: ref.Tenant, Customer: ref.Customer, Invoice: inv}, err
 }
+
+// MaySuspendForNonPayment reports whether customer has a service suspended for non_payment
+// once the tracker has applied the feed up to position at (it catches up first if behind):
+// a payment or a credit can only resume such services, so without one there is nothing to
+// evaluate.
+func (t *Tracker) MaySuspendForNonPayment(ctx context.Context, tenant domain.TenantID, customer domain.CustomerID, at eventstore.Position) (bool, error) {
+	var cp int64
+	if err := t.pool.QueryRow(ctx, `SELECT position FROM proc_tracker_checkpoint`).Scan(&cp); err != nil {
+		return false, fmt.Errorf("process tracker: %w", err)
+	}
+	if eventstore.Position(cp) < at { //nolint:gosec // positions are positive
+		if err := t.CatchUp(ctx); err != nil {
+			return false, err
+		}
+	}
+	var found bool
+	err := t.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM proc_nonpayment_suspensions WHERE tenant = $1 AND customer_id = $2)`,
+		tenant.String(), customer.String()).Scan(&found)
+	if err != nil {
+		return false, fmt.Errorf("process tracker: %w", err)
+	}
+	return found, nil
+}

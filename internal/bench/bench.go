@@ -53,8 +53,11 @@ type Config struct {
 	// QueryRates are the fixed rates of the query scenario (default 1,000 and 5,000 req/s).
 	QueryRates []int
 	// Keep leaves the scratch database in place.
-	Keep   bool
-	Logger zerolog.Logger
+	Keep bool
+	// ProfileDir, if set, receives CPU profiles of the server under test taken during the
+	// commands scenario and the first query rate (commands.pprof, query.pprof).
+	ProfileDir string
+	Logger     zerolog.Logger
 	// Progress, if set, is told what runs now and how far it is (done of total; total 0:
 	// unknown).
 	Progress func(step string, done, total int64)
@@ -126,6 +129,9 @@ type run struct {
 	pool   *pgxpool.Pool
 	report *Report
 	server *server
+
+	generated           bool // the history is in the scratch database
+	genSeconds, genRate float64
 }
 
 func (r *run) close() {

@@ -61,7 +61,9 @@ func (r *run) commandsAndLag(ctx context.Context) error {
 	lags := make(chan []time.Duration, 1)
 	go func() { lags <- measureLag(lagCtx, store, rt) }()
 	r.cfg.Progress("commands: RecordPayment over HTTP", 0, 0)
+	profiled := srv.profile(ctx, r.cfg.ProfileDir, "commands.pprof", r.cfg.Duration)
 	m := attackPayments(srv, customers, r.cfg.Clients, r.cfg.Duration)
+	profiled()
 	stopLag()
 	samples := <-lags
 	base := r.report.Baseline.TxPerS
@@ -204,8 +206,13 @@ func (r *run) queryScenario(ctx context.Context) error {
 	sort.Ints(rates)
 	for _, rate := range rates {
 		r.cfg.Progress(fmt.Sprintf("query at %d req/s", rate), 0, 0)
+		profiled := func() {}
+		if rate == rates[0] {
+			profiled = srv.profile(ctx, r.cfg.ProfileDir, "query.pprof", r.cfg.Duration)
+		}
 		res, err := loadtest.Run(ctx, loadtest.Config{BaseURL: srv.queryURL, Token: srv.token, Rate: rate,
 			Duration: r.cfg.Duration, Warmup: min(time.Second, r.cfg.Duration/4)}, groups...)
+		profiled()
 		if err != nil {
 			return err
 		}

@@ -7,10 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +37,7 @@ type server struct {
 	cmd          *exec.Cmd
 	commandURL   string
 	queryURL     string
+	debugURL     string
 	token        string
 	dir          string
 	mu           sync.Mutex
@@ -57,19 +60,19 @@ func (r *run) startServer(ctx context.Context) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmdAddr, queryAddr := freeAddr(), freeAddr()
+	cmdAddr, queryAddr, debugAddr := freeAddr(), freeAddr(), freeAddr()
 	dir, err := os.MkdirTemp("", "dotmac-bench-")
 	if err != nil {
 		return nil, err
 	}
-	s := &server{commandURL: "http://" + cmdAddr, queryURL: "http://" + queryAddr, token: token, dir: dir,
+	s := &server{commandURL: "http://" + cmdAddr, queryURL: "http://" + queryAddr, debugURL: "http://" + debugAddr, token: token, dir: dir,
 		stopSampling: make(chan struct{}), sampled: make(chan struct{})}
 	s.cmd = exec.CommandContext(ctx, r.cfg.Binary, "serve")                     // #nosec G204 -- our own binary
 	s.cmd.Cancel = func() error { return s.cmd.Process.Signal(syscall.SIGINT) } // let it shut down cleanly
 	s.cmd.WaitDelay = 30 * time.Second
 	s.cmd.Env = append(os.Environ(), "DATABASE_URL="+r.url, "DOTMAC_COMMAND_ADDR="+cmdAddr, "DOTMAC_QUERY_ADDR="+queryAddr,
 		"DOTMAC_JWT_SECRET="+secret, "DOTMAC_JWT_PUBLIC_KEY=", "LOG_LEVEL=warn", "LOG_FORMAT=json", "DOTMAC_DATA_DIR="+dir,
-		"DOTMAC_EVENTSTORE=postgres")
+		"DOTMAC_EVENTSTORE=postgres", "DOTMAC_DEBUG_ADDR="+debugAddr)
 	logFile, err := os.Create(dir + "/serve.log")
 	if err != nil {
 		return nil, err
@@ -83,7 +86,33 @@ func (r *run) startServer(ctx context.Context) (*server, error) {
 	if err := s.waitReady(ctx); err != nil {
 		return nil, fmt.Errorf("%w (log: %s/serve.log)", err, dir)
 	}
+	r.cfg.Progress("waiting for the server's projections to reach the head", 0, 0)
+	if err := r.waitProjected(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// waitProjected waits until every projection of the server under test has applied the whole
+// history: a server still catching up would measure its catch-up, not its steady state.
+func (r *run) waitProjected(ctx context.Context) error {
+	rt, store, closeAll, err := r.runtime(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	head, err := store.Head(ctx)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, serverStartTimeout)
+	defer cancel()
+	for _, name := range rt.Names() {
+		if _, err := rt.WaitFor(ctx, name, head); err != nil {
+			return fmt.Errorf("projection %s of the server under test: %w", name, err)
+		}
+	}
+	return nil
 }
 
 func (s *server) waitReady(ctx context.Context) error {
@@ -190,4 +219,36 @@ func randomHex(n int) string {
 // rest when it starts.
 func migrateAll(ctx context.Context, pool *pgxpool.Pool) error {
 	return migrate.Up(ctx, pool, postgres.MigrationSet(), projections.MigrationSet())
+}
+
+// profile saves a CPU profile of the server over d into dir/name (when dir is set) and
+// returns a function waiting for it.
+func (s *server) profile(ctx context.Context, dir, name string, d time.Duration) func() {
+	if dir == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		secs := max(1, int(d.Seconds()))
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.debugURL, secs), nil)
+		if err != nil {
+			return
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return
+		}
+		f, err := os.Create(filepath.Join(dir, name)) // #nosec G304 -- the operator chose the directory
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		_, _ = io.Copy(f, resp.Body)
+	}()
+	return func() { <-done }
 }
