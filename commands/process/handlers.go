@@ -57,31 +57,32 @@ func (m *Manager) runIdle(ctx context.Context, tenant domain.TenantID, period do
 }
 
 func (m *Manager) onInvoiceMarkedOverdue(ctx context.Context, e *domain.InvoiceMarkedOverdue) error {
-	return m.sendDunning(ctx, e.CustomerID)
+	return m.sendIfDunningMayAct(ctx, e.CustomerID)
 }
 
 func (m *Manager) onPaymentRecorded(ctx context.Context, e *domain.PaymentRecorded) error {
-	return m.sendResumption(ctx, e.CustomerID)
+	return m.sendIfDunningMayAct(ctx, e.CustomerID)
 }
 
 func (m *Manager) onCreditNoteIssued(ctx context.Context, e *domain.CreditNoteIssued) error {
-	return m.sendResumption(ctx, e.CustomerID)
+	return m.sendIfDunningMayAct(ctx, e.CustomerID)
 }
 
 func (m *Manager) onInvoiceVoided(ctx context.Context, e *domain.InvoiceVoided) error {
-	return m.sendResumption(ctx, e.CustomerID)
+	return m.sendIfDunningMayAct(ctx, e.CustomerID)
 }
 
-// sendResumption evaluates dunning for an event that lowers the customer's balance, which can
-// only resume services suspended for non_payment: a customer with none (most payments) is
-// left alone without loading the account.
-func (m *Manager) sendResumption(ctx context.Context, customer domain.CustomerID) error {
+// sendIfDunningMayAct evaluates dunning for the customer of the event being handled when the
+// tracker says the policy could act (an invoice past grace, or a non-payment suspension):
+// most payments, and overdue marks still within grace, are left alone without loading the
+// account. What grace expiry makes actionable later, the scheduler's sweep evaluates.
+func (m *Manager) sendIfDunningMayAct(ctx context.Context, customer domain.CustomerID) error {
 	o, err := originOf(cqrs.OriginalMessageFromCtx(ctx))
 	if err != nil {
 		return err
 	}
-	suspended, err := m.tracker.MaySuspendForNonPayment(ctx, o.tenant, customer, o.position)
-	if err != nil || !suspended {
+	may, err := m.tracker.MayNeedDunning(ctx, o.tenant, customer, o.position, domain.DateOf(m.now()), m.cfg.GraceDays)
+	if err != nil || !may {
 		return err
 	}
 	return m.sendDunning(ctx, customer)

@@ -250,11 +250,12 @@ func parseInvoiceRef(tenant, customer, invoice string) (InvoiceRef, error) {
 	return InvoiceRef{Tenant: ref.Tenant, Customer: ref.Customer, Invoice: inv}, err
 }
 
-// MaySuspendForNonPayment reports whether customer has a service suspended for non_payment
-// once the tracker has applied the feed up to position at (it catches up first if behind):
-// a payment or a credit can only resume such services, so without one there is nothing to
-// evaluate.
-func (t *Tracker) MaySuspendForNonPayment(ctx context.Context, tenant domain.TenantID, customer domain.CustomerID, at eventstore.Position) (bool, error) {
+// MayNeedDunning reports whether the dunning policy could act on customer at today, once the
+// tracker has applied the feed up to position at (it catches up first if behind): whether the
+// customer owes on an invoice due more than graceDays before today (a suspension) or has a
+// service suspended for non_payment (a resumption). Without either there is nothing to
+// evaluate, so most payments and overdue marks cost one indexed lookup, not a fold.
+func (t *Tracker) MayNeedDunning(ctx context.Context, tenant domain.TenantID, customer domain.CustomerID, at eventstore.Position, today domain.Date, graceDays int) (bool, error) {
 	var cp int64
 	if err := t.pool.QueryRow(ctx, `SELECT position FROM proc_tracker_checkpoint`).Scan(&cp); err != nil {
 		return false, fmt.Errorf("process tracker: %w", err)
@@ -265,8 +266,9 @@ func (t *Tracker) MaySuspendForNonPayment(ctx context.Context, tenant domain.Ten
 		}
 	}
 	var found bool
-	err := t.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM proc_nonpayment_suspensions WHERE tenant = $1 AND customer_id = $2)`,
-		tenant.String(), customer.String()).Scan(&found)
+	err := t.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM proc_nonpayment_suspensions WHERE tenant = $1 AND customer_id = $2)
+		OR EXISTS (SELECT 1 FROM proc_open_invoices WHERE tenant = $1 AND customer_id = $2 AND due_date < $3::date)`,
+		tenant.String(), customer.String(), today.AddDays(-graceDays).String()).Scan(&found)
 	if err != nil {
 		return false, fmt.Errorf("process tracker: %w", err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/postgres"
 	"github.com/dotmac/ledger/internal/auth"
 	"github.com/dotmac/ledger/internal/migrate"
@@ -50,6 +51,12 @@ type server struct {
 func (r *run) startServer(ctx context.Context) (*server, error) {
 	if r.server != nil {
 		return r.server, nil
+	}
+	// As pgbench does before its runs: settle the freshly written tables (visibility map,
+	// statistics) so that autovacuum does not run in the middle of the measurements.
+	r.cfg.Progress("vacuum and analyze the scratch database", 0, 0)
+	if _, err := r.pool.Exec(ctx, "VACUUM (ANALYZE)"); err != nil {
+		return nil, fmt.Errorf("vacuum: %w", err)
 	}
 	secret := randomHex(32)
 	key, err := auth.HS256([]byte(secret))
@@ -112,7 +119,24 @@ func (r *run) waitProjected(ctx context.Context) error {
 			return fmt.Errorf("projection %s of the server under test: %w", name, err)
 		}
 	}
-	return nil
+	return r.waitTracker(ctx, head)
+}
+
+// waitTracker waits until the process managers' tracker (their private projection of the
+// feed, caught up on the first scheduler tick) has reached head.
+func (r *run) waitTracker(ctx context.Context, head eventstore.Position) error {
+	for {
+		var pos int64
+		err := r.pool.QueryRow(ctx, `SELECT position FROM proc_tracker_checkpoint`).Scan(&pos)
+		if err == nil && eventstore.Position(pos) >= head { //nolint:gosec // positions are positive
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the process managers' tracker of the server under test: %w", ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func (s *server) waitReady(ctx context.Context) error {
