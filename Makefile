@@ -10,7 +10,7 @@ TOOL        := $(GO) tool -modfile=tools/go.mod
 BIN         := bin/dotmac
 PKGS        ?= ./...
 TEST_FLAGS  ?= -race -count=1
-FUZZ_PKGS   ?= ./domain/... ./eventstore/...
+FUZZ_PKGS   ?= ./domain/... ./eventstore/... ./internal/fastjson/... ./internal/events/...
 FUZZ_TIME   ?= 5s
 BENCH_PKGS  ?= ./eventstore/...
 BENCH_FLAGS ?= -benchmem
@@ -48,7 +48,7 @@ test-unit: ## Unit tests only: -short, so tests needing PostgreSQL skip themselv
 test-integration: ## Every test, including those needing PostgreSQL (TEST_DATABASE_URL, DATABASE_URL or 127.0.0.1:5432)
 	$(GO) test $(TEST_FLAGS) $(PKGS)
 
-fuzz: ## Run each Fuzz* target in domain/ for 5s (FUZZ_PKGS=..., FUZZ_TIME=...)
+fuzz: ## Run each Fuzz* target of FUZZ_PKGS for FUZZ_TIME (5s) (FUZZ_PKGS=..., FUZZ_TIME=...)
 	FUZZ_TIME=$(FUZZ_TIME) scripts/fuzz.sh $(FUZZ_PKGS)
 
 lint: ## golangci-lint run (config: .golangci.yml)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+
+	"github.com/dotmac/ledger/internal/fastjson"
 )
 
 // Upcaster turns the JSON payload of one schema version into the payload of the next
@@ -23,6 +25,7 @@ type codecEntry struct {
 	name      string
 	version   int
 	goType    reflect.Type
+	fast      *fastjson.Decoder // nil: encoding/json only
 	upcasters map[int]Upcaster // from version -> upcaster to version+1
 }
 
@@ -52,7 +55,7 @@ func (c *Codec) Register(name string, version int, sample any, upcasters map[int
 	if _, dup := c.byType[t]; dup {
 		panic(fmt.Sprintf("invariant: codec.Register: Go type %s registered twice", t))
 	}
-	e := &codecEntry{name: name, version: version, goType: t, upcasters: upcasters}
+	e := &codecEntry{name: name, version: version, goType: t, upcasters: upcasters, fast: fastjson.For(t)}
 	c.byName[name] = e
 	c.byType[t] = e
 }
@@ -122,6 +125,11 @@ func (c *Codec) Decode(env *Envelope) (any, error) {
 		data = up
 	}
 	ptr := reflect.New(e.goType)
+	if e.fast != nil && e.fast.Decode(data, ptr.Elem()) {
+		return ptr.Elem().Interface(), nil
+	}
+	// encoding/json decides, and words the error, whenever the fast path declines.
+	ptr = reflect.New(e.goType)
 	if err := json.Unmarshal(data, ptr.Interface()); err != nil {
 		return nil, fail(err)
 	}

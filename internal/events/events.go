@@ -4,7 +4,6 @@
 package events
 
 import (
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/fastjson"
 )
 
 var (
@@ -95,7 +95,7 @@ func DecodeForPostings(env *eventstore.Envelope) (domain.Event, error) {
 		return Decode(env)
 	}
 	var h invoiceIssuedHead
-	if err := json.Unmarshal(env.Data, &h); err != nil {
+	if err := fastjson.Unmarshal(env.Data, &h); err != nil {
 		return nil, &eventstore.DecodeError{Type: env.Type, SchemaVersion: env.SchemaVersion, StreamID: env.StreamID,
 			Version: env.Version, Position: env.Position, Err: err}
 	}

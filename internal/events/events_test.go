@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"encoding/json"
 	"reflect"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/postgres"
 	"github.com/dotmac/ledger/internal/events"
+	"github.com/dotmac/ledger/internal/fastjson"
 	"github.com/dotmac/ledger/internal/gen"
 	"github.com/dotmac/ledger/internal/pgtest"
 )
@@ -65,4 +67,58 @@ func TestDecodeForPostingsMatchesDecode(t *testing.T) {
 		}
 	}
 	assert.Positive(t, issued)
+}
+
+// TestCodecDecodesAsEncodingJSON: over a generated history, the codec (which takes the
+// fastjson path) decodes every event exactly as encoding/json does, and the fast path does
+// decode them (no silent fallback hiding a slow path).
+func TestCodecDecodesAsEncodingJSON(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t, postgres.MigrationSet())
+	store, err := postgres.Open(ctx, pool, postgres.Config{})
+	require.NoError(t, err)
+	defer store.Close()
+	_, err = gen.Generate(ctx, store, gen.Config{Customers: 15, Months: 4}, nil)
+	require.NoError(t, err)
+	envs, err := store.ReadAll(ctx, 0, eventstore.MaxReadLimit)
+	require.NoError(t, err)
+	types := map[string]bool{}
+	for i := range envs {
+		got, err := events.Decode(&envs[i])
+		require.NoError(t, err)
+		want := reflect.New(reflect.TypeOf(got))
+		require.NoError(t, json.Unmarshal(envs[i].Data, want.Interface()))
+		require.Equal(t, want.Elem().Interface(), got, "%s at %d", envs[i].Type, envs[i].Position)
+		require.True(t, fastjson.For(reflect.TypeOf(got)).Decode(envs[i].Data, reflect.New(reflect.TypeOf(got)).Elem()),
+			"the fast path declined %s at %d: %s", envs[i].Type, envs[i].Position, envs[i].Data)
+		types[envs[i].Type] = true
+	}
+	assert.GreaterOrEqual(t, len(types), 10, "the history holds most event types")
+}
+
+// FuzzDecodeMatchesEncodingJSON: for every domain event type and any payload, the codec's
+// result is encoding/json's, error or not.
+func FuzzDecodeMatchesEncodingJSON(f *testing.F) {
+	all := domain.AllEvents()
+	for i, e := range all {
+		if data, err := json.Marshal(e); err == nil {
+			f.Add(uint8(i), data)
+		}
+	}
+	f.Add(uint8(0), []byte(`{"customer_id":"0194d0c8-7f0e-7c4a-9b1e-3c1f0a2b4c5d","name":"A","email":"a@b.c","currency":"USD"}`))
+	f.Add(uint8(5), []byte(`{"total":{"amount":"1.00","currency":"USD"},"lines":[{"description":"x","amount":{"amount":"1.00","currency":"USD"}}],"issue_date":"2026-01-31"}`))
+	f.Fuzz(func(t *testing.T, typ uint8, data []byte) {
+		e := all[int(typ)%len(all)]
+		env := &eventstore.Envelope{Type: e.EventType(), SchemaVersion: e.SchemaVersion(), Data: data}
+		got, err := events.Decode(env)
+		want := reflect.New(reflect.TypeOf(e))
+		wantErr := json.Unmarshal(data, want.Interface())
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("%s %q: codec error %v, encoding/json error %v", e.EventType(), data, err, wantErr)
+		}
+		if err == nil && !reflect.DeepEqual(got, want.Elem().Interface()) {
+			t.Fatalf("%s %q: codec %+v, encoding/json %+v", e.EventType(), data, got, want.Elem().Interface())
+		}
+	})
 }

@@ -1,0 +1,480 @@
+// Package fastjson decodes JSON objects into Go structs faster than encoding/json for the
+// shapes event payloads have, and never differently: where its result could differ from
+// encoding/json's it declines, and Unmarshal hands the input to encoding/json.
+//
+// Replaying history (projection rebuilds, audit verify, folding streams on the command side)
+// decodes every stored event, and encoding/json's generic machinery was most of that cost: a
+// validity pass over every byte before decoding, a second scanner pass while decoding, and a
+// third over each value handed to an UnmarshalJSON method. This decoder scans once, validating
+// as it goes, and hands each field's bytes straight to the field's UnmarshalJSON method (the
+// domain's value types have fast paths of their own), to a plain string, or to a slice of
+// structs decoded the same way; any other field is decoded by encoding/json on its own bytes.
+//
+// It declines, leaving the whole input to encoding/json, when:
+//   - the input is not exactly one JSON object (anything encoding/json's validity check would
+//     refuse is declined, so errors are always encoding/json's);
+//   - a key has escapes, appears twice, or matches a field only without regard to case;
+//   - a field's decoding fails (encoding/json then reports the error as it always has);
+//   - the type has embedded fields or ",string" options (Decoder returns nil for it).
+//
+// FuzzMatchesEncodingJSON (package internal/events) checks the result equals encoding/json's
+// for every input it accepts.
+package fastjson
+
+import (
+	"encoding"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// maxDepth bounds nesting; deeper input is declined (encoding/json allows 10,000).
+const maxDepth = 64
+
+// Decoder decodes JSON objects into one struct type.
+type Decoder struct {
+	typ    reflect.Type
+	fields []field
+	// byName finds a field by its exact JSON name.
+	byName map[string]int
+}
+
+type fieldKind uint8
+
+const (
+	kindOther       fieldKind = iota // encoding/json on the field's bytes
+	kindUnmarshaler                  // (*T).UnmarshalJSON
+	kindString                       // a plain string, else encoding/json
+	kindStructSlice                  // []S where S has a Decoder
+)
+
+type field struct {
+	name  string
+	index int
+	kind  fieldKind
+	elem  *Decoder // kindStructSlice
+}
+
+var (
+	cache           sync.Map // reflect.Type -> *Decoder (nil stored as (*Decoder)(nil))
+	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	textType        = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// For returns the decoder of struct type t, or nil when t has a shape this package leaves to
+// encoding/json (embedded fields, ",string" options, not a struct).
+func For(t reflect.Type) *Decoder {
+	if d, ok := cache.Load(t); ok {
+		return d.(*Decoder)
+	}
+	d := build(t, 0)
+	cache.Store(t, d)
+	return d
+}
+
+func build(t reflect.Type, depth int) *Decoder {
+	if t.Kind() != reflect.Struct || depth > 4 || reflect.PointerTo(t).Implements(unmarshalerType) || reflect.PointerTo(t).Implements(textType) {
+		return nil
+	}
+	d := &Decoder{typ: t, byName: map[string]int{}}
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if sf.Anonymous {
+			return nil
+		}
+		if !sf.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if name == "-" && opts == "" {
+			continue
+		}
+		for _, o := range strings.Split(opts, ",") {
+			if o != "" && o != "omitempty" && o != "omitzero" {
+				return nil
+			}
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		if _, dup := d.byName[name]; dup {
+			return nil // encoding/json's rules for colliding names are not ours to repeat
+		}
+		f := field{name: name, index: i}
+		ft := sf.Type
+		switch {
+		case reflect.PointerTo(ft).Implements(unmarshalerType):
+			f.kind = kindUnmarshaler
+		case reflect.PointerTo(ft).Implements(textType):
+			f.kind = kindOther
+		case ft.Kind() == reflect.String && ft == reflect.TypeFor[string]():
+			f.kind = kindString
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+			if elem := build(ft.Elem(), depth+1); elem != nil {
+				f.kind, f.elem = kindStructSlice, elem
+			}
+		}
+		d.byName[name] = len(d.fields)
+		d.fields = append(d.fields, f)
+	}
+	return d
+}
+
+// Unmarshal decodes data into v (a pointer to a struct), with the fast path where it applies
+// and encoding/json otherwise: the result and the error are encoding/json's.
+func Unmarshal(data []byte, v any) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		if d := For(rv.Type().Elem()); d != nil {
+			if d.Decode(data, rv.Elem()) {
+				return nil
+			}
+			rv.Elem().SetZero() // the fast path may have set some fields before it declined
+		}
+	}
+	return json.Unmarshal(data, v)
+}
+
+// Decode decodes data into v, a settable zero value of the decoder's type, and reports
+// whether it did; false leaves v partly set, for the caller to reset and hand to
+// encoding/json.
+func (d *Decoder) Decode(data []byte, v reflect.Value) bool {
+	i := skipSpace(data, 0)
+	end, ok := d.object(data, i, v, 0)
+	if !ok {
+		return false
+	}
+	return skipSpace(data, end) == len(data)
+}
+
+// object decodes the object at data[i] into v and returns the offset after it.
+func (d *Decoder) object(data []byte, i int, v reflect.Value, depth int) (int, bool) {
+	if i >= len(data) || data[i] != '{' {
+		return 0, false
+	}
+	var seenBuf [32]bool
+	seen := seenBuf[:0]
+	if len(d.fields) <= len(seenBuf) {
+		seen = seenBuf[:len(d.fields)]
+	} else {
+		seen = make([]bool, len(d.fields))
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		keyEnd, plain, ok := scanString(data, i)
+		if !ok || !plain {
+			return 0, false
+		}
+		key := data[i+1 : keyEnd-1]
+		i = skipSpace(data, keyEnd)
+		if i >= len(data) || data[i] != ':' {
+			return 0, false
+		}
+		i = skipSpace(data, i+1)
+		valEnd, ok := scanValue(data, i, depth+1)
+		if !ok {
+			return 0, false
+		}
+		if n, found := d.byName[string(key)]; found {
+			if seen[n] || !d.fields[n].decode(data[i:valEnd], v.Field(d.fields[n].index), depth+1) {
+				return 0, false
+			}
+			seen[n] = true
+		} else if d.foldMatch(key) {
+			return 0, false // encoding/json would decode it into a field, case-insensitively
+		}
+		i = skipSpace(data, valEnd)
+		if i >= len(data) {
+			return 0, false
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case '}':
+			return i + 1, true
+		default:
+			return 0, false
+		}
+	}
+}
+
+// foldMatch reports whether key matches a field name without regard to case, as
+// encoding/json matches keys it finds no exact field for.
+func (d *Decoder) foldMatch(key []byte) bool {
+	if !utf8.Valid(key) {
+		return true // let encoding/json decide what invalid UTF-8 matches
+	}
+	for _, f := range d.fields {
+		if strings.EqualFold(f.name, string(key)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *field) decode(raw []byte, v reflect.Value, depth int) bool {
+	switch f.kind {
+	case kindUnmarshaler:
+		u, _ := v.Addr().Interface().(json.Unmarshaler)
+		return u.UnmarshalJSON(raw) == nil
+	case kindString:
+		if s, ok := plainString(raw); ok {
+			v.SetString(s)
+			return true
+		}
+	case kindStructSlice:
+		return f.elem.slice(raw, v, depth)
+	}
+	return json.Unmarshal(raw, v.Addr().Interface()) == nil
+}
+
+// slice decodes raw, a JSON array of objects (or null), into v, a []S.
+func (d *Decoder) slice(raw []byte, v reflect.Value, depth int) bool {
+	if raw[0] == 'n' { // null: encoding/json sets the slice to nil
+		v.SetZero()
+		return true
+	}
+	if raw[0] != '[' {
+		return false
+	}
+	n := countElements(raw)
+	s := reflect.MakeSlice(v.Type(), n, n)
+	i := skipSpace(raw, 1)
+	for k := range n {
+		end, ok := d.object(raw, i, s.Index(k), depth)
+		if !ok {
+			return false
+		}
+		i = skipSpace(raw, end)
+		if i < len(raw) && raw[i] == ',' {
+			i = skipSpace(raw, i+1)
+		}
+	}
+	v.Set(s)
+	return true
+}
+
+// countElements counts the top-level elements of raw, a valid JSON array.
+func countElements(raw []byte) int {
+	n, depth, inString, empty := 0, 0, false, true
+	for i := 1; i < len(raw)-1; i++ {
+		c := raw[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case ',':
+			if depth == 0 {
+				n++
+			}
+		}
+		empty = false
+	}
+	if empty {
+		return 0
+	}
+	return n + 1
+}
+
+// plainString returns the contents of raw when it is a JSON string without escapes or
+// control characters, made of valid UTF-8 (encoding/json would return the same bytes).
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	for _, c := range inner {
+		if c == '\\' || c < 0x20 || c == '"' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(inner) {
+		return "", false
+	}
+	return string(inner), true
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) {
+		switch data[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// scanValue returns the offset after the JSON value starting at data[i], checking it is
+// valid JSON as encoding/json's scanner defines it.
+func scanValue(data []byte, i, depth int) (int, bool) {
+	if i >= len(data) || depth > maxDepth {
+		return 0, false
+	}
+	switch c := data[i]; {
+	case c == '"':
+		end, _, ok := scanString(data, i)
+		return end, ok
+	case c == '{':
+		return scanComposite(data, i, '}', true, depth)
+	case c == '[':
+		return scanComposite(data, i, ']', false, depth)
+	case c == 't':
+		return literal(data, i, "true")
+	case c == 'f':
+		return literal(data, i, "false")
+	case c == 'n':
+		return literal(data, i, "null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return scanNumber(data, i)
+	}
+	return 0, false
+}
+
+func literal(data []byte, i int, lit string) (int, bool) {
+	if len(data)-i < len(lit) || string(data[i:i+len(lit)]) != lit {
+		return 0, false
+	}
+	return i + len(lit), true
+}
+
+// scanComposite scans an object (keys and ':' between) or an array.
+func scanComposite(data []byte, i int, closer byte, object bool, depth int) (int, bool) {
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == closer {
+		return i + 1, true
+	}
+	for {
+		if object {
+			end, _, ok := scanString(data, i)
+			if !ok {
+				return 0, false
+			}
+			i = skipSpace(data, end)
+			if i >= len(data) || data[i] != ':' {
+				return 0, false
+			}
+			i = skipSpace(data, i+1)
+		}
+		end, ok := scanValue(data, i, depth+1)
+		if !ok {
+			return 0, false
+		}
+		i = skipSpace(data, end)
+		if i >= len(data) {
+			return 0, false
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case closer:
+			return i + 1, true
+		default:
+			return 0, false
+		}
+	}
+}
+
+// scanString returns the offset after the string starting at data[i] and whether it holds
+// no escapes.
+func scanString(data []byte, i int) (end int, plain, ok bool) {
+	if i >= len(data) || data[i] != '"' {
+		return 0, false, false
+	}
+	plain = true
+	for i++; i < len(data); i++ {
+		switch c := data[i]; {
+		case c == '"':
+			return i + 1, plain, true
+		case c < 0x20:
+			return 0, false, false
+		case c == '\\':
+			plain = false
+			if i+1 >= len(data) {
+				return 0, false, false
+			}
+			i++
+			switch data[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if len(data)-i < 5 {
+					return 0, false, false
+				}
+				for _, h := range data[i+1 : i+5] {
+					if !isHex(h) {
+						return 0, false, false
+					}
+				}
+				i += 4
+			default:
+				return 0, false, false
+			}
+		}
+	}
+	return 0, false, false
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+// scanNumber scans -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func scanNumber(data []byte, i int) (int, bool) {
+	if data[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(data) && data[i] == '0':
+		i++
+	case i < len(data) && data[i] >= '1' && data[i] <= '9':
+		i = digits(data, i)
+	default:
+		return 0, false
+	}
+	if i < len(data) && data[i] == '.' {
+		j := digits(data, i+1)
+		if j == i+1 {
+			return 0, false
+		}
+		i = j
+	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		i++
+		if i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		j := digits(data, i)
+		if j == i {
+			return 0, false
+		}
+		i = j
+	}
+	return i, true
+}
+
+func digits(data []byte, i int) int {
+	for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+		i++
+	}
+	return i
+}

@@ -1,0 +1,193 @@
+package fastjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// code is a value type with its own UnmarshalJSON, as the domain's are.
+type code string
+
+func (c *code) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	if s == "bad" {
+		return errors.New("bad code")
+	}
+	*c = code(strings.ToUpper(s))
+	return nil
+}
+
+type line struct {
+	Code  code   `json:"code"`
+	Text  string `json:"text"`
+	Count int    `json:"count"`
+}
+
+type sample struct {
+	ID      code              `json:"id"`
+	Name    string            `json:"name"`
+	At      time.Time         `json:"at"`
+	Lines   []line            `json:"lines"`
+	N       int64             `json:"n,omitempty"`
+	Ptr     *string           `json:"ptr"`
+	Tags    map[string]string `json:"tags"`
+	Flag    bool              `json:"flag"`
+	Skipped string            `json:"-"`
+	Plain   string
+}
+
+// decodeBoth decodes data with the fast path and with encoding/json.
+func decodeBoth(data []byte) (fast sample, accepted bool, std sample, stdErr error) {
+	accepted = For(reflect.TypeFor[sample]()).Decode(data, reflect.ValueOf(&fast).Elem())
+	stdErr = json.Unmarshal(data, &std)
+	return fast, accepted, std, stdErr
+}
+
+func TestDecodeAgreesWithEncodingJSON(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     string
+		accept bool
+	}{
+		{"every kind of field", `{"id":"ab","name":"Ada","at":"2026-03-01T10:00:00Z","lines":[{"code":"x","text":"t","count":2},{"code":"y"}],"n":7,"ptr":"p","tags":{"a":"b"},"flag":true,"Plain":"q"}`, true},
+		{"whitespace everywhere", " \n{ \"id\" : \"ab\" ,\t\"lines\" : [ { \"code\" : \"x\" } , { } ] } \r\n", true},
+		{"empty object", `{}`, true},
+		{"empty and null lines", `{"lines":[]}`, true},
+		{"null lines", `{"lines":null}`, true},
+		{"unknown keys are skipped", `{"other":{"deep":[1,2,{"x":null}]},"name":"n"}`, true},
+		{"escaped string value", `{"name":"a\nb\u00e9"}`, true},
+		{"null into string", `{"name":null}`, true},
+		{"null into value type", `{"id":null}`, true}, // handed to UnmarshalJSON, as encoding/json does
+		{"negative exponent number", `{"n":-0,"tags":{"k":"v"}}`, true},
+		{"escaped key", `{"n\u0061me":"x"}`, false},
+		{"key differing in case", `{"NAME":"x"}`, false},
+		{"duplicate key", `{"name":"a","name":"b"}`, false},
+		{"field error", `{"id":"bad"}`, false},
+		{"type mismatch", `{"name":1}`, false},
+		{"element not an object", `{"lines":[1]}`, false},
+		{"trailing garbage", `{"name":"a"}x`, false},
+		{"two values", `{} {}`, false},
+		{"not an object", `[1]`, false},
+		{"null", `null`, false},
+		{"truncated", `{"name":"a"`, false},
+		{"bad escape", `{"other":"\x"}`, false},
+		{"control character", "{\"other\":\"a\tb\"}", false},
+		{"leading zero", `{"n":01}`, false},
+		{"bare dot", `{"other":1.}`, false},
+		{"invalid utf-8 in a plain string", "{\"name\":\"\xff\"}", true},
+		{"literal junk", `{"flag":tru}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fast, accepted, std, stdErr := decodeBoth([]byte(tt.in))
+			assert.Equal(t, tt.accept, accepted)
+			if accepted {
+				require.NoError(t, stdErr)
+				assert.Equal(t, std, fast)
+			}
+		})
+	}
+}
+
+func TestUnmarshalFallsBackWithEncodingJSONsError(t *testing.T) {
+	var fast, std sample
+	in := []byte(`{"name":"a","id":"bad"}`)
+	err := Unmarshal(in, &fast)
+	stdErr := json.Unmarshal(in, &std)
+	require.Error(t, err)
+	assert.Equal(t, stdErr.Error(), err.Error())
+	assert.Equal(t, std, fast, "the value is encoding/json's, not the fast path's partial one")
+}
+
+func TestForDeclinesShapesItDoesNotHandle(t *testing.T) {
+	type embedded struct{ sample }
+	type stringOpt struct {
+		N int `json:"n,string"`
+	}
+	type dupNames struct {
+		A string `json:"x"`
+		B string `json:"x"`
+	}
+	assert.Nil(t, For(reflect.TypeFor[embedded]()))
+	assert.Nil(t, For(reflect.TypeFor[stringOpt]()))
+	assert.Nil(t, For(reflect.TypeFor[dupNames]()))
+	assert.Nil(t, For(reflect.TypeFor[code]()))
+	assert.Nil(t, For(reflect.TypeFor[time.Time]()))
+	assert.NotNil(t, For(reflect.TypeFor[sample]()))
+}
+
+// FuzzMatchesEncodingJSON: whatever the input, an accepted decode equals encoding/json's and
+// encoding/json accepts it too.
+func FuzzMatchesEncodingJSON(f *testing.F) {
+	f.Add([]byte(`{"id":"ab","name":"Ada","at":"2026-03-01T10:00:00Z","lines":[{"code":"x","text":"t","count":2}],"n":7,"ptr":"p","tags":{"a":"b"},"flag":true}`))
+	f.Add([]byte(`{"lines":[{},{"code":"z"}],"Plain":"p","other":[true,false,null,-1.5e3]}`))
+	f.Add([]byte(`{"name":"a\"b","text":"\u0041"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, accepted, std, stdErr := decodeBoth(data)
+		if !accepted {
+			return
+		}
+		if stdErr != nil {
+			t.Fatalf("fast path accepted %q, encoding/json refused it: %v", data, stdErr)
+		}
+		if !reflect.DeepEqual(fast, std) {
+			t.Fatalf("%q: fast path %+v, encoding/json %+v", data, fast, std)
+		}
+	})
+}
+
+// FuzzScanValue: the scanner accepts exactly what encoding/json calls valid (up to maxDepth).
+func FuzzScanValue(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2.5,-3e-2,"x\u00e9",true,false,null]}`, `"\\"`, `[]`, `  0 `, `{"a":{}}`, `[1,]`, `01`, `"\ud800"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		i := skipSpace(data, 0)
+		end, ok := scanValue(data, i, 0)
+		ok = ok && skipSpace(data, end) == len(data)
+		valid := json.Valid(data)
+		if ok && !valid {
+			t.Fatalf("scanner accepted %q, which encoding/json calls invalid", data)
+		}
+		if valid && !ok && bytes.Count(data, []byte("["))+bytes.Count(data, []byte("{")) < maxDepth {
+			t.Fatalf("scanner refused %q, which encoding/json calls valid", data)
+		}
+	})
+}
+
+func TestCountElements(t *testing.T) {
+	for in, want := range map[string]int{`[]`: 0, `[ ]`: 0, `[{}]`: 1, `[{"a":","},{"b":[1,2]}]`: 2, `[{"a":"\"],"}, {} ,{}]`: 3} {
+		assert.Equal(t, want, countElements([]byte(in)), in)
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	data := []byte(`{"id":"ab","name":"Ada","at":"2026-03-01T10:00:00Z","lines":[{"code":"x","text":"t","count":2},{"code":"y","text":"u","count":3}],"flag":true}`)
+	b.Run("fastjson", func(b *testing.B) {
+		for range b.N {
+			var s sample
+			if err := Unmarshal(data, &s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding/json", func(b *testing.B) {
+		for range b.N {
+			var s sample
+			if err := json.Unmarshal(data, &s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
