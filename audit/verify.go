@@ -92,6 +92,8 @@ type chain struct {
 	version uint64
 	hash    []byte
 	broken  bool
+	tenant  string // what the stream id names (streamTenant), parsed once per stream
+	kind    domain.StreamKind
 }
 
 type account struct {
@@ -119,12 +121,13 @@ func (c *checker) decode(env *eventstore.Envelope) (domain.Event, error) {
 // event runs the stream checks on one event (events of a stream arrive in version order); ev
 // is nil for an event the checks do not need decoded.
 func (c *checker) event(env *eventstore.Envelope, ev domain.Event, decodeErr error) {
-	tenant, kind := streamTenant(env)
+	ch := c.chain(env)
+	tenant, kind := ch.tenant, ch.kind
 	if c.tenant != "" && tenant != c.tenant {
 		return
 	}
 	c.events++
-	c.checkChain(env)
+	c.checkChain(ch, env)
 	if decodeErr != nil {
 		c.add(Finding{Kind: FindingDecodeError, Tenant: tenant, Stream: env.StreamID, Version: env.Version,
 			Position: env.Position, Type: env.Type, Detail: decodeErr.Error()})
@@ -148,13 +151,21 @@ func (c *checker) event(env *eventstore.Envelope, ev domain.Event, decodeErr err
 	}
 }
 
-// checkChain verifies the stream's version sequence and hash chain, reporting only the first
-// broken link of each stream (everything after it is suspect anyway).
-func (c *checker) checkChain(env *eventstore.Envelope) {
+// chain returns the state of env's stream, created at its first event.
+func (c *checker) chain(env *eventstore.Envelope) *chain {
 	ch := c.chains[env.StreamID]
 	if ch == nil {
 		ch = &chain{}
+		ch.tenant, ch.kind = streamTenant(env)
 		c.chains[env.StreamID] = ch
+	}
+	return ch
+}
+
+// checkChain verifies the stream's version sequence and hash chain, reporting only the first
+// broken link of each stream (everything after it is suspect anyway).
+func (c *checker) checkChain(ch *chain, env *eventstore.Envelope) {
+	if ch.version == 0 {
 		c.streams++
 	}
 	defer func() { ch.version, ch.hash = env.Version, env.Hash }()
@@ -279,7 +290,7 @@ func (a *Auditor) verifyInFeedOrder(ctx context.Context, o VerifyOptions, to eve
 	err := a.scan(ctx, 0, to, c.decode, func(p *page) error {
 		for i := range p.envs {
 			env := &p.envs[i]
-			if t, _ := streamTenant(env); o.Tenant == "" || t == o.Tenant {
+			if o.Tenant == "" || c.chain(env).tenant == o.Tenant {
 				feed.mark(env.Position, env.RecordedAt(), env.Hash)
 			}
 			c.event(env, p.evs[i], p.errs[i])

@@ -17,6 +17,7 @@ import (
 	"github.com/dotmac/ledger/audit"
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/gctune"
 	"github.com/dotmac/ledger/internal/migrate"
 	"github.com/dotmac/ledger/projections"
 )
@@ -291,6 +292,7 @@ invariants and that its balance equals AR minus customer credit in the journal. 
 feed digest to keep: a later 'verify --to <head>' must reproduce it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			defer gctune.Batch()()
 			return withBackend(cmd, g, f, func(b *backend, a *audit.Auditor) error {
 				bar := newBar(cmd.ErrOrStderr(), "verify", "events")
 				r, err := a.Verify(cmd.Context(), audit.VerifyOptions{To: eventstore.Position(to), Tenant: f.tenant, Deep: deep,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -17,14 +16,13 @@ import (
 	"github.com/dotmac/ledger/commands/process"
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/gctune"
 )
 
 // Limits of demo seed.
 const (
 	maxSeedCustomers = 1_000_000
 	maxSeedMonths    = 120
-	// seedGCPercent is the garbage collector's target while seeding (GOGC).
-	seedGCPercent = 400
 )
 
 type demoSeedFlags struct {
@@ -123,7 +121,7 @@ func runDemoSeed(ctx context.Context, out io.Writer, g *globalFlags, f *demoSeed
 	}
 	// The seed allocates fast (every stream read preallocates its page) on a box whose CPU
 	// PostgreSQL needs too; memory is cheaper here than collector time.
-	defer debug.SetGCPercent(debug.SetGCPercent(seedGCPercent))
+	defer gctune.Batch()()
 	sum, err := seedDemo(ctx, b.store, h, cfg, newSeedBar(os.Stderr, cfg.customers*cfg.months))
 	if err != nil {
 		return err

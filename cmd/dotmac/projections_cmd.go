@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"text/tabwriter"
@@ -14,12 +13,10 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/dotmac/ledger/internal/gctune"
 	"github.com/dotmac/ledger/internal/migrate"
 	"github.com/dotmac/ledger/projections"
 )
-
-// rebuildGCPercent is the garbage collector's target during `projections rebuild` (GOGC wins).
-const rebuildGCPercent = 400
 
 type projectionsFlags struct {
 	storage storeFlags
@@ -131,11 +128,7 @@ the live build: for analysts.`,
   dotmac projections rebuild journal --as-of 2026-03-31 --into journal_q1`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if os.Getenv("GOGC") == "" {
-				// A rebuild allocates a decoded event per event and keeps little: collecting
-				// less often buys throughput with memory this one-off process can spare.
-				debug.SetGCPercent(rebuildGCPercent)
-			}
+			defer gctune.Batch()()
 			opts := projections.RebuildOptions{Into: into}
 			if asOf != "" {
 				a, err := projections.ParseAsOf(asOf)

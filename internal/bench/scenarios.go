@@ -13,6 +13,7 @@ import (
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/postgres"
 	"github.com/dotmac/ledger/internal/db"
+	"github.com/dotmac/ledger/internal/gctune"
 	"github.com/dotmac/ledger/internal/gen"
 	"github.com/dotmac/ledger/internal/migrate"
 	"github.com/dotmac/ledger/projections"
@@ -132,6 +133,7 @@ func (r *run) rebuildScenario(ctx context.Context) error {
 	if err := r.generate(ctx); err != nil {
 		return err
 	}
+	defer gctune.Batch()() // as `dotmac projections rebuild` runs
 	rt, store, closeAll, err := r.runtime(ctx)
 	if err != nil {
 		return err
@@ -167,6 +169,7 @@ func (r *run) verifyScenario(ctx context.Context) error {
 	if err := r.generate(ctx); err != nil {
 		return err
 	}
+	defer gctune.Batch()() // as `dotmac audit verify` runs
 	store, err := r.store(ctx)
 	if err != nil {
 		return err
