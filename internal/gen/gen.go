@@ -60,12 +60,14 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// EventsPerCustomerMonth is a rough average used to size a history to a target event count.
-const EventsPerCustomerMonth = 4
+// EventsPerCustomerMonthX10 is ten times the average events per customer and month of a
+// 12-month history (measured: 800,743 events from 20,833 customers, 3.2), used to size a
+// history to a target event count.
+const EventsPerCustomerMonthX10 = 32
 
 // CustomersFor returns how many customers give about events events over months months.
 func CustomersFor(events, months int) int {
-	return max(1, events/(max(1, months)*EventsPerCustomerMonth))
+	return max(1, events*10/(max(1, months)*EventsPerCustomerMonthX10))
 }
 
 // Stats counts what Generate created.
