@@ -130,6 +130,7 @@ type Manager struct {
 	bus     *syncBus
 	sender  *cqrs.CommandBus
 	offsets map[string]*groupOffsets
+	metrics tickMetrics
 
 	tickMu  sync.Mutex
 	cancel  context.CancelFunc
@@ -153,6 +154,9 @@ func New(cfg Config) (*Manager, error) {
 			groupDunning: newGroupOffsets(cfg.Pool, cfg.Store, true),
 		}}
 	if err := m.build(); err != nil {
+		return nil, err
+	}
+	if err := m.metrics.register(cfg.Registerer); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
@@ -26,8 +27,13 @@ func (m *Manager) schedule(ctx context.Context) {
 	t := time.NewTicker(m.cfg.TickInterval)
 	defer t.Stop()
 	for {
-		if err := m.Tick(ctx); err != nil && ctx.Err() == nil {
+		start := time.Now()
+		err := m.Tick(ctx)
+		if err != nil && ctx.Err() == nil {
 			m.log.Warn().Err(err).Msg("process: scheduler tick failed; the next tick tries again")
+		}
+		if ctx.Err() == nil {
+			m.metrics.observe(start, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -153,4 +159,41 @@ func (l wmLogger) Trace(msg string, fields watermill.LogFields) {
 
 func (l wmLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
 	return wmLogger{log: l.log, fields: l.fields.Add(fields)}
+}
+
+// tickMetrics are the scheduler's Prometheus metrics: ticks by result, their duration, and
+// when the last one succeeded (an operator's alert: no successful tick for two intervals).
+type tickMetrics struct {
+	ticks    *prometheus.CounterVec
+	duration prometheus.Histogram
+	lastOK   prometheus.Gauge
+}
+
+func (t *tickMetrics) register(reg prometheus.Registerer) error {
+	t.ticks = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dotmac", Subsystem: "process",
+		Name: "ticks_total", Help: "Scheduler ticks (overdue marks, dunning sweep, scheduled billing) by result."}, []string{"result"})
+	t.duration = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "dotmac", Subsystem: "process",
+		Name: "tick_duration_seconds", Help: "Duration of scheduler ticks.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 9)})
+	t.lastOK = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dotmac", Subsystem: "process",
+		Name: "last_successful_tick_timestamp_seconds", Help: "When the last scheduler tick that succeeded ended (Unix time)."})
+	if reg == nil {
+		return nil
+	}
+	for _, c := range []prometheus.Collector{t.ticks, t.duration, t.lastOK} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("process: register metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *tickMetrics) observe(start time.Time, err error) {
+	end := time.Now()
+	t.duration.Observe(end.Sub(start).Seconds())
+	if err != nil {
+		t.ticks.WithLabelValues("error").Inc()
+		return
+	}
+	t.ticks.WithLabelValues("ok").Inc()
+	t.lastOK.Set(float64(end.UnixNano()) / 1e9)
 }

@@ -196,6 +196,11 @@ func (r *run) queryScenario(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if r.report.Scenarios.Commands != nil { // the commands scenario wrote just now
+		if err := r.settle(ctx); err != nil {
+			return err
+		}
+	}
 	q := &Query{}
 	rates := slices.Clone(r.cfg.QueryRates)
 	for _, s := range searchRates {

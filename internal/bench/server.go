@@ -52,11 +52,8 @@ func (r *run) startServer(ctx context.Context) (*server, error) {
 	if r.server != nil {
 		return r.server, nil
 	}
-	// As pgbench does before its runs: settle the freshly written tables (visibility map,
-	// statistics) so that autovacuum does not run in the middle of the measurements.
-	r.cfg.Progress("vacuum and analyze the scratch database", 0, 0)
-	if _, err := r.pool.Exec(ctx, "VACUUM (ANALYZE)"); err != nil {
-		return nil, fmt.Errorf("vacuum: %w", err)
+	if err := r.settle(ctx); err != nil {
+		return nil, err
 	}
 	secret := randomHex(32)
 	key, err := auth.HS256([]byte(secret))
@@ -97,7 +94,66 @@ func (r *run) startServer(ctx context.Context) (*server, error) {
 	if err := r.waitProjected(ctx); err != nil {
 		return nil, err
 	}
+	r.cfg.Progress("waiting for the server's first scheduler tick (overdue marks, dunning sweep)", 0, 0)
+	if err := s.waitFirstTick(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// waitFirstTick waits until the server's process managers finished their first scheduler
+// tick: over a history it has not seen, that tick marks invoices overdue and sweeps dunning
+// for every customer in arrears, work that would otherwise run inside the measurements.
+func (s *server) waitFirstTick(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, serverStartTimeout)
+	defer cancel()
+	for {
+		n, err := s.metric(ctx, `dotmac_process_ticks_total{result="ok"}`)
+		if err == nil && n >= 1 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the server under test finished no scheduler tick (last error: %v): %w", err, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// metric reads one sample of the command API's /metrics (0 when it is not there yet).
+func (s *server) metric(ctx context.Context, series string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.commandURL+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, sc.Err()
+}
+
+// settle does what pgbench does before its runs, and a checkpoint: the freshly written
+// tables get their visibility map and statistics, and their dirty pages are flushed, so that
+// neither autovacuum nor a checkpoint's writes run in the middle of the measurements.
+func (r *run) settle(ctx context.Context) error {
+	r.cfg.Progress("vacuum, analyze and checkpoint the scratch database", 0, 0)
+	if _, err := r.pool.Exec(ctx, "VACUUM (ANALYZE)"); err != nil {
+		return fmt.Errorf("vacuum: %w", err)
+	}
+	if _, err := r.pool.Exec(ctx, "CHECKPOINT"); err != nil {
+		// CHECKPOINT needs a superuser or pg_checkpoint: without, the run goes on unsettled.
+		r.cfg.Logger.Warn().Err(err).Msg("bench: no CHECKPOINT before the measurements")
+	}
+	return nil
 }
 
 // waitProjected waits until every projection of the server under test has applied the whole

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -81,19 +82,24 @@ func Run(ctx context.Context, cfg Config, groups ...Group) ([]Result, error) {
 	if conns <= 0 {
 		conns = 100
 	}
+	// One client for every attacker: the warm-up's connections serve the measurement.
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: conns,
+	}}
+	defer client.CloseIdleConnections()
 	var out []Result
 	for _, g := range groups {
-		// A fresh attacker per group: an attacker that finished an attack sends no more.
-		attacker := vegeta.NewAttacker(vegeta.Connections(conns), vegeta.KeepAlive(true), vegeta.Timeout(10*time.Second))
+		// A fresh attacker per attack: an attacker that finished an attack sends no more.
 		if cfg.Warmup > 0 {
 			warm := cfg
 			warm.Duration = cfg.Warmup
-			if _, err := runGroup(ctx, attacker, warm, g); err != nil {
+			if _, err := runGroup(ctx, vegeta.NewAttacker(vegeta.Client(client)), warm, g); err != nil {
 				return out, err
 			}
-			attacker = vegeta.NewAttacker(vegeta.Connections(conns), vegeta.KeepAlive(true), vegeta.Timeout(10*time.Second))
 		}
-		res, err := runGroup(ctx, attacker, cfg, g)
+		res, err := runGroup(ctx, vegeta.NewAttacker(vegeta.Client(client)), cfg, g)
 		if err != nil {
 			return out, err
 		}
