@@ -237,6 +237,12 @@ func (run *buildRun) fill(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	run.setPhase(PhaseIndexing, 0)
+	for _, p := range run.parts {
+		if err := r.indexBuild(ctx, p.e, p.build); err != nil {
+			return err
+		}
+	}
 	if run.copy {
 		if _, err := r.pool.Exec(ctx, `UPDATE `+r.sqls.builds+` SET status = 'done', updated_at = now() WHERE schema_name = $1`, run.parts[0].build); err != nil {
 			return err

@@ -40,6 +40,11 @@ AND NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, schema); err !=
 	if err := r.setup(ctx, tx, e, schema); err != nil {
 		return "", err
 	}
+	if spec.purpose == purposeLive {
+		if err := r.createIndexes(ctx, tx, e, schema); err != nil {
+			return "", err
+		}
+	}
 	status := statusBuilding
 	if spec.purpose == purposeLive {
 		status = statusLive
@@ -79,6 +84,37 @@ func (r *Runtime) setup(ctx context.Context, tx pgx.Tx, e *entry, schema string)
 		}
 	}
 	return nil
+}
+
+// createIndexes runs the projection's deferred index statements (Indexer) in schema.
+func (r *Runtime) createIndexes(ctx context.Context, tx pgx.Tx, e *entry, schema string) error {
+	ix, ok := e.p.(Indexer)
+	if !ok {
+		return nil
+	}
+	if err := setSearchPath(ctx, tx, ident(schema)); err != nil {
+		return err
+	}
+	for _, stmt := range ix.Indexes() {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("projection %s: index in %s: %w", e.name, schema, err)
+		}
+	}
+	return setSearchPath(ctx, tx, r.sqls.searchPath)
+}
+
+// indexBuild runs the deferred index statements of a filled build, in their own transaction.
+func (r *Runtime) indexBuild(ctx context.Context, e *entry, schema string) error {
+	if _, ok := e.p.(Indexer); !ok {
+		return nil
+	}
+	return pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		// An index build sorts in maintenance_work_mem; the default 64 MB spills large ones.
+		if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '256MB'`); err != nil {
+			return err
+		}
+		return r.createIndexes(ctx, tx, e, schema)
+	})
 }
 
 func setSearchPath(ctx context.Context, tx pgx.Tx, path string) error {

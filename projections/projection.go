@@ -57,8 +57,9 @@ type Projection interface {
 	// Tables lists the tables the query API reads, each exposed as a view of the same
 	// name in the application schema.
 	Tables() []string
-	// Setup creates the projection's tables and indexes with unqualified names; it runs in
-	// a transaction whose search_path is the (empty) build schema.
+	// Setup creates the projection's tables and the indexes Apply needs (see Indexer for the
+	// others) with unqualified names; it runs in a transaction whose search_path is the
+	// (empty) build schema.
 	Setup(ctx context.Context, tx pgx.Tx) error
 	// Apply folds events, in global order, into the projection's tables. It runs inside the
 	// transaction that also advances the checkpoint; returning an error rolls both back (see
@@ -66,6 +67,17 @@ type Projection interface {
 	// thousands of events (rebuilds use large ones): fold in memory and write set-based where
 	// you can.
 	Apply(ctx context.Context, tx pgx.Tx, events []Event) error
+}
+
+// Indexer is optionally implemented by a Projection whose secondary indexes — those the query
+// API reads by, which Apply never needs — can wait. A rebuild or an as-of copy then creates
+// its tables with Setup, fills them, and only then runs Indexes: building an index over
+// loaded rows costs a fraction of maintaining it row by row (a rebuild of invoices, balances
+// and journal ran about 40 % faster). A live build runs them right after Setup. Statements
+// use unqualified names and must be idempotent (CREATE INDEX IF NOT EXISTS); each runs with
+// search_path set to the build schema.
+type Indexer interface {
+	Indexes() []string
 }
 
 // EventFilter is optionally implemented by a Projection that uses only some event types.

@@ -61,7 +61,7 @@ type Progress struct {
 	Version    int    `json:"version"`
 	// Purpose is "shadow" (swapped in when caught up) or "as_of" (a copy).
 	Purpose string `json:"purpose"`
-	// Phase is replaying, catching_up, swapping, done or failed.
+	// Phase is replaying, indexing, catching_up, swapping, done or failed.
 	Phase           string              `json:"phase"`
 	Position        eventstore.Position `json:"position"`
 	Target          eventstore.Position `json:"target"`
@@ -76,6 +76,7 @@ type Progress struct {
 // Phases of a build.
 const (
 	PhaseReplaying  = "replaying"
+	PhaseIndexing   = "indexing" // the deferred indexes (Indexer) of the filled build
 	PhaseCatchingUp = "catching_up"
 	PhaseSwapping   = "swapping"
 	PhaseDone       = "done"

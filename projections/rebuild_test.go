@@ -238,3 +238,47 @@ func TestRebuildMany(t *testing.T) {
 	_, err = rt.RebuildMany(context.Background(), []string{"a", "b"}, projections.RebuildOptions{Into: e.app + "_two"})
 	require.ErrorIs(t, err, projections.ErrInvalidRebuild, "a copy takes one projection")
 }
+
+// indexedCounter is a counter with a deferred secondary index (projections.Indexer).
+type indexedCounter struct{ *counter }
+
+func (indexedCounter) Indexes() []string {
+	return []string{`CREATE INDEX IF NOT EXISTS stream_counts_events_idx ON stream_counts (events)`}
+}
+
+// TestRebuildDefersIndexes: a live build has its Indexer indexes from the start; a shadow
+// build fills its tables without them, creates them once filled (phase indexing), and
+// swaps in with them.
+func TestRebuildDefersIndexes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	appendEvents(t, e.store, 2000, 7, nil)
+	opts := testOptions()
+	opts.ReplayBatchEvents, opts.ReplayPageEvents = 300, 200
+	p := indexedCounter{&counter{name: "counter", version: 1}}
+	rt := projectiontest.Start(t, e.pool, e.store, []projections.Projection{p}, opts)
+	projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
+	hasIndex := func(schema string) bool {
+		var n int
+		require.NoError(t, e.pool.QueryRow(context.Background(),
+			`SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexname = 'stream_counts_events_idx'`, schema).Scan(&n))
+		return n == 1
+	}
+	assert.True(t, hasIndex(status(t, rt, "counter").LiveBuild), "the live build has its indexes")
+
+	var phases []string
+	indexedWhileReplaying := false
+	res, err := rt.Rebuild(context.Background(), "counter", projections.RebuildOptions{Progress: func(pr projections.Progress) {
+		if pr.Phase == projections.PhaseReplaying && pr.Build != "" && hasIndex(pr.Build) {
+			indexedWhileReplaying = true
+		}
+		if len(phases) == 0 || phases[len(phases)-1] != pr.Phase {
+			phases = append(phases, pr.Phase)
+		}
+	}})
+	require.NoError(t, err)
+	assert.False(t, indexedWhileReplaying, "the shadow build is filled without its secondary indexes")
+	assert.Contains(t, phases, projections.PhaseIndexing)
+	assert.Equal(t, res.Build, status(t, rt, "counter").LiveBuild)
+	assert.True(t, hasIndex(res.Build), "the swapped-in build has its indexes")
+}

@@ -66,9 +66,6 @@ CREATE TABLE services (
     position             bigint      NOT NULL,
     PRIMARY KEY (tenant_id, service_id)
 );
-CREATE INDEX services_customer_idx ON services (tenant_id, customer_id, service_id);
-CREATE INDEX services_status_idx ON services (tenant_id, status, service_id);
-CREATE INDEX services_plan_idx ON services (tenant_id, plan_code, service_id);
 `
 
 // Setup creates plans and services.
@@ -76,6 +73,16 @@ func (Catalog) Setup(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, catalogSchema)
 	return err
 }
+
+// catalogIndexes are the secondary indexes the query API reads by (Apply uses primary keys only).
+var catalogIndexes = []string{
+	`CREATE INDEX IF NOT EXISTS services_customer_idx ON services (tenant_id, customer_id, service_id)`,
+	`CREATE INDEX IF NOT EXISTS services_status_idx ON services (tenant_id, status, service_id)`,
+	`CREATE INDEX IF NOT EXISTS services_plan_idx ON services (tenant_id, plan_code, service_id)`,
+}
+
+// Indexes returns the secondary indexes, which a rebuild creates after filling its tables.
+func (Catalog) Indexes() []string { return catalogIndexes }
 
 // Apply folds plan and service events.
 func (Catalog) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {

@@ -43,7 +43,6 @@ CREATE TABLE customers (
     position            bigint      NOT NULL,
     PRIMARY KEY (tenant_id, customer_id)
 );
-CREATE INDEX customers_status_idx ON customers (tenant_id, status, customer_id);
 `
 
 // Setup creates the customers table.
@@ -51,6 +50,14 @@ func (Customers) Setup(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, customersSchema)
 	return err
 }
+
+// customersIndexes are the secondary indexes the query API reads by (Apply uses primary keys only).
+var customersIndexes = []string{
+	`CREATE INDEX IF NOT EXISTS customers_status_idx ON customers (tenant_id, status, customer_id)`,
+}
+
+// Indexes returns the secondary indexes, which a rebuild creates after filling its tables.
+func (Customers) Indexes() []string { return customersIndexes }
 
 var customersTable = newTable("customers", []string{"tenant_id", "customer_id"},
 	column{"tenant_id", "text"}, column{"customer_id", "uuid"}, column{"name", "text"}, column{"email", "text"},

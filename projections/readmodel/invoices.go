@@ -55,9 +55,6 @@ CREATE TABLE invoices (
     position          bigint      NOT NULL,
     PRIMARY KEY (tenant_id, invoice_id)
 );
-CREATE INDEX invoices_customer_idx ON invoices (tenant_id, customer_id, invoice_id);
-CREATE INDEX invoices_status_idx ON invoices (tenant_id, status, invoice_id);
-CREATE INDEX invoices_due_idx ON invoices (tenant_id, due_date, invoice_id);
 
 CREATE TABLE invoice_lines (
     tenant_id                 text    NOT NULL,
@@ -97,7 +94,6 @@ CREATE TABLE payments (
     position           bigint      NOT NULL,
     PRIMARY KEY (tenant_id, payment_id)
 );
-CREATE INDEX payments_customer_idx ON payments (tenant_id, customer_id, payment_id);
 
 CREATE TABLE payment_allocations (
     tenant_id   text        NOT NULL,
@@ -111,7 +107,6 @@ CREATE TABLE payment_allocations (
     position    bigint      NOT NULL,
     PRIMARY KEY (tenant_id, payment_id, seq)
 );
-CREATE INDEX payment_allocations_invoice_idx ON payment_allocations (tenant_id, invoice_id);
 
 CREATE TABLE credit_notes (
     tenant_id      text        NOT NULL,
@@ -128,8 +123,6 @@ CREATE TABLE credit_notes (
     position       bigint      NOT NULL,
     PRIMARY KEY (tenant_id, credit_note_id)
 );
-CREATE INDEX credit_notes_customer_idx ON credit_notes (tenant_id, customer_id, credit_note_id);
-CREATE INDEX credit_notes_invoice_idx ON credit_notes (tenant_id, invoice_id) WHERE invoice_id IS NOT NULL;
 `
 
 // Setup creates the invoice, line, payment, allocation and credit note tables.
@@ -137,6 +130,20 @@ func (Invoices) Setup(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, invoicesSchema)
 	return err
 }
+
+// invoicesIndexes are the secondary indexes the query API reads by (Apply uses primary keys only).
+var invoicesIndexes = []string{
+	`CREATE INDEX IF NOT EXISTS invoices_customer_idx ON invoices (tenant_id, customer_id, invoice_id)`,
+	`CREATE INDEX IF NOT EXISTS invoices_status_idx ON invoices (tenant_id, status, invoice_id)`,
+	`CREATE INDEX IF NOT EXISTS invoices_due_idx ON invoices (tenant_id, due_date, invoice_id)`,
+	`CREATE INDEX IF NOT EXISTS payments_customer_idx ON payments (tenant_id, customer_id, payment_id)`,
+	`CREATE INDEX IF NOT EXISTS payment_allocations_invoice_idx ON payment_allocations (tenant_id, invoice_id)`,
+	`CREATE INDEX IF NOT EXISTS credit_notes_customer_idx ON credit_notes (tenant_id, customer_id, credit_note_id)`,
+	`CREATE INDEX IF NOT EXISTS credit_notes_invoice_idx ON credit_notes (tenant_id, invoice_id) WHERE invoice_id IS NOT NULL`,
+}
+
+// Indexes returns the secondary indexes, which a rebuild creates after filling its tables.
+func (Invoices) Indexes() []string { return invoicesIndexes }
 
 // Apply folds the account stream's invoice, payment and credit note events: it reads the
 // invoices and payments the batch changes but does not create (one query each), folds the

@@ -42,8 +42,6 @@ CREATE TABLE journal_lines (
     memo        text     NOT NULL,
     PRIMARY KEY (tenant_id, position, line_no)
 );
-CREATE INDEX journal_lines_account_idx ON journal_lines (tenant_id, account, position);
-CREATE INDEX journal_lines_customer_idx ON journal_lines (tenant_id, customer_id, position);
 
 CREATE TABLE trial_balance (
     tenant_id    text     NOT NULL,
@@ -63,6 +61,15 @@ func (Journal) Setup(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, journalSchema)
 	return err
 }
+
+// journalIndexes are the secondary indexes the query API reads by (Apply uses primary keys only).
+var journalIndexes = []string{
+	`CREATE INDEX IF NOT EXISTS journal_lines_account_idx ON journal_lines (tenant_id, account, position)`,
+	`CREATE INDEX IF NOT EXISTS journal_lines_customer_idx ON journal_lines (tenant_id, customer_id, position)`,
+}
+
+// Indexes returns the secondary indexes, which a rebuild creates after filling its tables.
+func (Journal) Indexes() []string { return journalIndexes }
 
 var journalTable = newTable("journal_lines", []string{"tenant_id", "position", "line_no"},
 	column{"tenant_id", "text"}, column{"position", "bigint"}, column{"line_no", "smallint"}, column{"entry_id", "uuid"},

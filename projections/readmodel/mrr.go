@@ -63,7 +63,6 @@ CREATE TABLE mrr_segments (
     first_month   date,
     PRIMARY KEY (tenant_id, service_id, seq)
 );
-CREATE INDEX mrr_segments_from_idx ON mrr_segments (tenant_id, valid_from);
 `
 
 // Setup creates mrr_services and mrr_segments.
@@ -71,6 +70,14 @@ func (MRR) Setup(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, mrrSchema)
 	return err
 }
+
+// mrrIndexes are the secondary indexes the query API reads by (Apply uses primary keys only).
+var mrrIndexes = []string{
+	`CREATE INDEX IF NOT EXISTS mrr_segments_from_idx ON mrr_segments (tenant_id, valid_from)`,
+}
+
+// Indexes returns the secondary indexes, which a rebuild creates after filling its tables.
+func (MRR) Indexes() []string { return mrrIndexes }
 
 var (
 	mrrServicesTable = newTable("mrr_services", []string{"tenant_id", "service_id"},
