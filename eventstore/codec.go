@@ -26,7 +26,7 @@ type codecEntry struct {
 	version   int
 	goType    reflect.Type
 	fast      *fastjson.Decoder // nil: encoding/json only
-	upcasters map[int]Upcaster // from version -> upcaster to version+1
+	upcasters map[int]Upcaster  // from version -> upcaster to version+1
 }
 
 // NewCodec returns an empty codec.
