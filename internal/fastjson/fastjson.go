@@ -48,13 +48,14 @@ const (
 	kindUnmarshaler                  // (*T).UnmarshalJSON
 	kindString                       // a plain string, else encoding/json
 	kindStructSlice                  // []S where S has a Decoder
+	kindStructPtr                    // *S where S has a Decoder
 )
 
 type field struct {
 	name  string
 	index int
 	kind  fieldKind
-	elem  *Decoder // kindStructSlice
+	elem  *Decoder // kindStructSlice, kindStructPtr
 }
 
 var (
@@ -114,6 +115,10 @@ func build(t reflect.Type, depth int) *Decoder {
 		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
 			if elem := build(ft.Elem(), depth+1); elem != nil {
 				f.kind, f.elem = kindStructSlice, elem
+			}
+		case ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct && !ft.Implements(unmarshalerType) && !ft.Implements(textType):
+			if elem := build(ft.Elem(), depth+1); elem != nil {
+				f.kind, f.elem = kindStructPtr, elem
 			}
 		}
 		d.byName[name] = len(d.fields)
@@ -229,6 +234,8 @@ func (f *field) decode(raw []byte, v reflect.Value, depth int) bool {
 		}
 	case kindStructSlice:
 		return f.elem.slice(raw, v, depth)
+	case kindStructPtr:
+		return f.elem.pointer(raw, v, depth)
 	}
 	return json.Unmarshal(raw, v.Addr().Interface()) == nil
 }
@@ -256,6 +263,22 @@ func (d *Decoder) slice(raw []byte, v reflect.Value, depth int) bool {
 		}
 	}
 	v.Set(s)
+	return true
+}
+
+// pointer decodes raw, a JSON object (or null), into v, a nil *S: null leaves it nil, as
+// encoding/json does; an object allocates the S.
+func (d *Decoder) pointer(raw []byte, v reflect.Value, depth int) bool {
+	if raw[0] == 'n' {
+		v.SetZero()
+		return true
+	}
+	p := reflect.New(d.typ)
+	end, ok := d.object(raw, 0, p.Elem(), depth)
+	if !ok || end != len(raw) {
+		return false
+	}
+	v.Set(p)
 	return true
 }
 

@@ -43,6 +43,7 @@ type sample struct {
 	Ptr     *string           `json:"ptr"`
 	Tags    map[string]string `json:"tags"`
 	Flag    bool              `json:"flag"`
+	Inner   *line             `json:"inner"`
 	Skipped string            `json:"-"`
 	Plain   string
 }
@@ -65,6 +66,9 @@ func TestDecodeAgreesWithEncodingJSON(t *testing.T) {
 		{"empty object", `{}`, true},
 		{"empty and null lines", `{"lines":[]}`, true},
 		{"null lines", `{"lines":null}`, true},
+		{"pointer to a struct", `{"inner":{"code":"a","count":1}}`, true},
+		{"null pointer", `{"inner":null}`, true},
+		{"pointer to a non-object", `{"inner":[1]}`, false},
 		{"unknown keys are skipped", `{"other":{"deep":[1,2,{"x":null}]},"name":"n"}`, true},
 		{"escaped string value", `{"name":"a\nb\u00e9"}`, true},
 		{"null into string", `{"name":null}`, true},
@@ -132,6 +136,7 @@ func TestForDeclinesShapesItDoesNotHandle(t *testing.T) {
 func FuzzMatchesEncodingJSON(f *testing.F) {
 	f.Add([]byte(`{"id":"ab","name":"Ada","at":"2026-03-01T10:00:00Z","lines":[{"code":"x","text":"t","count":2}],"n":7,"ptr":"p","tags":{"a":"b"},"flag":true}`))
 	f.Add([]byte(`{"lines":[{},{"code":"z"}],"Plain":"p","other":[true,false,null,-1.5e3]}`))
+	f.Add([]byte(`{"inner":{"code":"q","text":"r"},"lines":null}`))
 	f.Add([]byte(`{"name":"a\"b","text":"\u0041"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fast, accepted, std, stdErr := decodeBoth(data)
