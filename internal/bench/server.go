@@ -77,7 +77,7 @@ func (r *run) startServer(ctx context.Context) (*server, error) {
 	s.cmd.Env = append(os.Environ(), "DATABASE_URL="+r.url, "DOTMAC_COMMAND_ADDR="+cmdAddr, "DOTMAC_QUERY_ADDR="+queryAddr,
 		"DOTMAC_JWT_SECRET="+secret, "DOTMAC_JWT_PUBLIC_KEY=", "LOG_LEVEL=warn", "LOG_FORMAT=json", "DOTMAC_DATA_DIR="+dir,
 		"DOTMAC_EVENTSTORE=postgres", "DOTMAC_DEBUG_ADDR="+debugAddr)
-	logFile, err := os.Create(dir + "/serve.log")
+	logFile, err := os.Create(filepath.Join(dir, "serve.log")) // #nosec G304 -- our own temporary directory
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +114,10 @@ func (s *server) waitFirstTick(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the server under test finished no scheduler tick (last error: %v): %w", err, ctx.Err())
+			if err != nil {
+				return fmt.Errorf("the server under test finished no scheduler tick: %w (reading its metrics: %w)", ctx.Err(), err)
+			}
+			return fmt.Errorf("the server under test finished no scheduler tick: %w", ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -68,7 +68,8 @@ var (
 // encoding/json (embedded fields, ",string" options, not a struct).
 func For(t reflect.Type) *Decoder {
 	if d, ok := cache.Load(t); ok {
-		return d.(*Decoder)
+		dec, _ := d.(*Decoder)
+		return dec
 	}
 	d := build(t, 0)
 	cache.Store(t, d)
@@ -160,7 +161,7 @@ func (d *Decoder) object(data []byte, i int, v reflect.Value, depth int) (int, b
 		return 0, false
 	}
 	var seenBuf [32]bool
-	seen := seenBuf[:0]
+	var seen []bool
 	if len(d.fields) <= len(seenBuf) {
 		seen = seenBuf[:len(d.fields)]
 	} else {

@@ -120,8 +120,8 @@ func TestForDeclinesShapesItDoesNotHandle(t *testing.T) {
 		N int `json:"n,string"`
 	}
 	type dupNames struct {
-		A string `json:"x"`
-		B string `json:"x"`
+		A string `json:"X"`
+		X string // named X by its field name
 	}
 	assert.Nil(t, For(reflect.TypeFor[embedded]()))
 	assert.Nil(t, For(reflect.TypeFor[stringOpt]()))

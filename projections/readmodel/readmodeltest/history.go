@@ -40,7 +40,7 @@ type History struct {
 
 // NewHistory returns an empty history starting at now, with ids drawn from seed.
 func NewHistory(now time.Time, seed uint64) *History {
-	return &History{Now: now.UTC(), rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), //nolint:gosec // test data
+	return &History{Now: now.UTC(), rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), // #nosec G404 -- reproducible test data, not secrets
 		versions: map[string]uint64{}, accounts: map[string]domain.AccountState{},
 		services: map[string]domain.ServiceState{}, plans: map[string]domain.PlanState{}, runs: map[string]domain.BillingRunState{},
 		invoiced: map[string]map[domain.CustomerID]bool{}}
