@@ -20,7 +20,7 @@ import (
 
 // seeded returns a store holding a generated history of customers customers over months
 // months, and its pool.
-func seeded(t *testing.T, customers, months int) (*postgres.Store, *pgxpool.Pool) {
+func seeded(t testing.TB, customers, months int) (*postgres.Store, *pgxpool.Pool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
