@@ -41,15 +41,7 @@ func TestInvoiceIssuedHeadHasEveryFieldButLines(t *testing.T) {
 // the same decoded either way.
 func TestDecodeForPostingsMatchesDecode(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	pool := pgtest.Pool(t, postgres.MigrationSet())
-	store, err := postgres.Open(ctx, pool, postgres.Config{})
-	require.NoError(t, err)
-	defer store.Close()
-	_, err = gen.Generate(ctx, store, gen.Config{Customers: 15, Months: 4}, nil)
-	require.NoError(t, err)
-	envs, err := store.ReadAll(ctx, 0, eventstore.MaxReadLimit)
-	require.NoError(t, err)
+	envs := generatedHistory(t)
 	issued := 0
 	for i := range envs {
 		full, err := events.Decode(&envs[i])
@@ -74,15 +66,7 @@ func TestDecodeForPostingsMatchesDecode(t *testing.T) {
 // decode them (no silent fallback hiding a slow path).
 func TestCodecDecodesAsEncodingJSON(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	pool := pgtest.Pool(t, postgres.MigrationSet())
-	store, err := postgres.Open(ctx, pool, postgres.Config{})
-	require.NoError(t, err)
-	defer store.Close()
-	_, err = gen.Generate(ctx, store, gen.Config{Customers: 15, Months: 4}, nil)
-	require.NoError(t, err)
-	envs, err := store.ReadAll(ctx, 0, eventstore.MaxReadLimit)
-	require.NoError(t, err)
+	envs := generatedHistory(t)
 	types := map[string]bool{}
 	for i := range envs {
 		got, err := events.Decode(&envs[i])
@@ -121,4 +105,19 @@ func FuzzDecodeMatchesEncodingJSON(f *testing.F) {
 			t.Fatalf("%s %q: codec %+v, encoding/json %+v", e.EventType(), data, got, want.Elem().Interface())
 		}
 	})
+}
+
+// generatedHistory returns the events of a small generated history (15 customers, 4 months).
+func generatedHistory(t *testing.T) []eventstore.Envelope {
+	t.Helper()
+	ctx := context.Background()
+	pool := pgtest.Pool(t, postgres.MigrationSet())
+	store, err := postgres.Open(ctx, pool, postgres.Config{})
+	require.NoError(t, err)
+	defer store.Close()
+	_, err = gen.Generate(ctx, store, gen.Config{Customers: 15, Months: 4}, nil)
+	require.NoError(t, err)
+	envs, err := store.ReadAll(ctx, 0, eventstore.MaxReadLimit)
+	require.NoError(t, err)
+	return envs
 }

@@ -172,16 +172,11 @@ func (d *Decoder) object(data []byte, i int, v reflect.Value, depth int) (int, b
 		return i + 1, true
 	}
 	for {
-		keyEnd, plain, ok := scanString(data, i)
+		key, plain, next, ok := scanKey(data, i)
 		if !ok || !plain {
 			return 0, false
 		}
-		key := data[i+1 : keyEnd-1]
-		i = skipSpace(data, keyEnd)
-		if i >= len(data) || data[i] != ':' {
-			return 0, false
-		}
-		i = skipSpace(data, i+1)
+		i = next
 		valEnd, ok := scanValue(data, i, depth+1)
 		if !ok {
 			return 0, false
@@ -194,18 +189,11 @@ func (d *Decoder) object(data []byte, i int, v reflect.Value, depth int) (int, b
 		} else if d.foldMatch(key) {
 			return 0, false // encoding/json would decode it into a field, case-insensitively
 		}
-		i = skipSpace(data, valEnd)
-		if i >= len(data) {
-			return 0, false
+		next, closed, ok := afterMember(data, valEnd, '}')
+		if !ok || closed {
+			return next, ok
 		}
-		switch data[i] {
-		case ',':
-			i = skipSpace(data, i+1)
-		case '}':
-			return i + 1, true
-		default:
-			return 0, false
-		}
+		i = next
 	}
 }
 
@@ -390,33 +378,52 @@ func scanComposite(data []byte, i int, closer byte, object bool, depth int) (int
 	}
 	for {
 		if object {
-			end, _, ok := scanString(data, i)
+			_, _, next, ok := scanKey(data, i)
 			if !ok {
 				return 0, false
 			}
-			i = skipSpace(data, end)
-			if i >= len(data) || data[i] != ':' {
-				return 0, false
-			}
-			i = skipSpace(data, i+1)
+			i = next
 		}
 		end, ok := scanValue(data, i, depth+1)
 		if !ok {
 			return 0, false
 		}
-		i = skipSpace(data, end)
-		if i >= len(data) {
-			return 0, false
+		next, closed, ok := afterMember(data, end, closer)
+		if !ok || closed {
+			return next, ok
 		}
-		switch data[i] {
-		case ',':
-			i = skipSpace(data, i+1)
-		case closer:
-			return i + 1, true
-		default:
-			return 0, false
-		}
+		i = next
 	}
+}
+
+// afterMember reads what follows a member (a value, or a key and value) ending at end: a ','
+// and the next member's offset, or the closer and the offset after it (closed).
+func afterMember(data []byte, end int, closer byte) (next int, closed, ok bool) {
+	i := skipSpace(data, end)
+	switch {
+	case i >= len(data):
+		return 0, false, false
+	case data[i] == ',':
+		return skipSpace(data, i+1), false, true
+	case data[i] == closer:
+		return i + 1, true, true
+	}
+	return 0, false, false
+}
+
+// scanKey scans an object's key at data[i] and the ':' after it; it returns the key's
+// contents as written (escapes not undone; plain says there are none) and the offset of the
+// value.
+func scanKey(data []byte, i int) (key []byte, plain bool, value int, ok bool) {
+	end, plain, ok := scanString(data, i)
+	if !ok {
+		return nil, false, 0, false
+	}
+	j := skipSpace(data, end)
+	if j >= len(data) || data[j] != ':' {
+		return nil, false, 0, false
+	}
+	return data[i+1 : end-1], plain, skipSpace(data, j+1), true
 }
 
 // scanString returns the offset after the string starting at data[i] and whether it holds
