@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dotmac/ledger/eventstore"
@@ -65,25 +64,12 @@ func (f sqlFeed) read(ctx context.Context, after, upto eventstore.Position, limi
 func scanEvents(rows pgx.Rows, capacity int) ([]Event, error) {
 	defer rows.Close()
 	out := make([]Event, 0, capacity)
-	var (
-		pos, version int64
-		id           pgtype.UUID
-		schema       int32
-	)
+	sc := postgres.NewRowScanner(rows)
 	for rows.Next() {
 		out = append(out, Event{})
-		e := &out[len(out)-1].Envelope
-		var data, meta []byte
-		if err := rows.Scan(&pos, &id, &e.StreamID, &version, &e.Type, &schema, &data, &meta, &e.Hash); err != nil {
+		if err := sc.Scan(&out[len(out)-1].Envelope); err != nil {
 			return nil, err
 		}
-		e.Data, e.RawMetadata = data, meta
-		e.Position, e.Version, e.SchemaVersion, e.ID = eventstore.Position(pos), uint64(version), int(schema), id.Bytes //nolint:gosec // stored values are positive
-		md, err := eventstore.DecodeMetadata(e.RawMetadata)
-		if err != nil {
-			return nil, fmt.Errorf("position %d: %w", pos, err)
-		}
-		e.Metadata = md
 	}
 	return out, rows.Err()
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dotmac/ledger/eventstore"
 )
 
 // SetBeforeCommitHook runs f inside every append transaction after the rows are planned and
@@ -14,3 +16,35 @@ func SetBeforeCommitHook(s *Store, f func(ctx context.Context, conn *pgxpool.Con
 
 // LockKey exposes the advisory lock key appends serialize on.
 func LockKey(s *Store) int64 { return s.lockKey }
+
+// ScanBothWays reads the same rows with the raw scanner and with pgx's Scan, and says
+// whether the query's columns took the raw path.
+func ScanBothWays(ctx context.Context, pool *pgxpool.Pool, sql string, args ...any) (raw, generic []eventstore.Envelope, rawPath bool, err error) {
+	rows, err := pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	rawPath = rawLayout(rows.FieldDescriptions())
+	if raw, err = ScanEnvelopes(rows, 64); err != nil {
+		return nil, nil, false, err
+	}
+	rows, err = pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e eventstore.Envelope
+		if err := scanGeneric(rows, &e); err != nil {
+			return nil, nil, false, err
+		}
+		if e.Metadata, err = eventstore.DecodeMetadata(e.RawMetadata); err != nil {
+			return nil, nil, false, err
+		}
+		generic = append(generic, e)
+	}
+	return raw, generic, rawPath, rows.Err()
+}
+
+// EnvelopeColumns is the column list ScanEnvelopes reads.
+const EnvelopeColumns = envelopeColumns

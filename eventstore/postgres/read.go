@@ -2,9 +2,11 @@ package postgres
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/dotmac/ledger/eventstore"
@@ -80,31 +82,126 @@ func (s *Store) query(ctx context.Context, op string, capacity int, sql string, 
 
 // ScanEnvelopes reads rows selected with the columns position, event_id, stream_id, version,
 // type, schema_version, data, metadata, hash (in that order) into envelopes, and closes rows.
-// Projections and audit use it to read es_events in bulk with their own queries.
+// Audit uses it to read es_events in bulk with its own queries.
 func ScanEnvelopes(rows pgx.Rows, capacity int) ([]eventstore.Envelope, error) {
 	defer rows.Close()
 	out := make([]eventstore.Envelope, 0, min(capacity, 64)) // most reads are short: grow on demand
+	sc := NewRowScanner(rows)
+	for rows.Next() {
+		var e eventstore.Envelope
+		if err := sc.Scan(&e); err != nil {
+			return nil, err
+		}
+		out = append(grow(out, capacity), e)
+	}
+	return out, rows.Err()
+}
+
+// grow makes room for one more envelope: a read that outgrows its first 64 is a bulk read,
+// which goes straight to its capacity (one copy instead of seven doublings of big structs).
+func grow(out []eventstore.Envelope, capacity int) []eventstore.Envelope {
+	if len(out) < cap(out) || capacity <= cap(out) {
+		return out
+	}
+	return append(make([]eventstore.Envelope, 0, capacity), out...)
+}
+
+// RowScanner reads the current row of rows selected with the envelope columns (see
+// ScanEnvelopes) into an envelope. On the wire formats pgx uses for them it reads the values
+// themselves: bulk reads (replays, audit verify) spent a good part of their time in the
+// generic Scan, and these nine columns have fixed types. Otherwise it uses Scan.
+type RowScanner struct {
+	rows pgx.Rows
+	raw  bool
+}
+
+// NewRowScanner returns the scanner of rows.
+func NewRowScanner(rows pgx.Rows) RowScanner {
+	return RowScanner{rows: rows, raw: rawLayout(rows.FieldDescriptions())}
+}
+
+// Scan reads the current row into e, metadata decoded.
+func (s RowScanner) Scan(e *eventstore.Envelope) error {
+	var err error
+	if s.raw {
+		err = scanRaw(s.rows.RawValues(), e)
+	} else {
+		err = scanGeneric(s.rows, e)
+	}
+	if err != nil {
+		return err
+	}
+	md, err := eventstore.DecodeMetadata(e.RawMetadata)
+	if err != nil {
+		return fmt.Errorf("position %d: %w", e.Position, err)
+	}
+	e.Metadata = md
+	return nil
+}
+
+// The envelope columns' types, and the wire formats scanRaw reads them in.
+var envelopeLayout = [...]struct {
+	oid    uint32
+	binary bool // the binary format is required (text: either format, the bytes are the same)
+}{
+	{pgtype.Int8OID, true}, {pgtype.UUIDOID, true}, {pgtype.TextOID, false}, {pgtype.Int8OID, true},
+	{pgtype.TextOID, false}, {pgtype.Int4OID, true}, {pgtype.JSONOID, false}, {pgtype.JSONOID, false},
+	{pgtype.ByteaOID, true},
+}
+
+// rawLayout reports whether fds are the envelope columns in the formats scanRaw reads.
+func rawLayout(fds []pgconn.FieldDescription) bool {
+	if len(fds) != len(envelopeLayout) {
+		return false
+	}
+	for i, fd := range fds {
+		want := envelopeLayout[i]
+		if fd.DataTypeOID != want.oid || (want.binary && fd.Format != pgx.BinaryFormatCode) {
+			return false
+		}
+	}
+	return true
+}
+
+// scanRaw reads one row's wire values (copied out of pgx's read buffer).
+func scanRaw(v [][]byte, e *eventstore.Envelope) error {
+	if len(v) != len(envelopeLayout) || len(v[0]) != 8 || len(v[1]) != 16 || len(v[3]) != 8 || len(v[5]) != 4 ||
+		v[2] == nil || v[4] == nil || v[6] == nil || v[7] == nil || v[8] == nil {
+		return fmt.Errorf("read events: a row does not have the envelope's layout (%d values)", len(v))
+	}
+	// One allocation holds the data, the metadata and the hash (each capped: an append to one
+	// never writes over the next).
+	buf := make([]byte, 0, len(v[6])+len(v[7])+len(v[8]))
+	buf = append(append(append(buf, v[6]...), v[7]...), v[8]...)
+	d, m := len(v[6]), len(v[6])+len(v[7])
+	*e = eventstore.Envelope{
+		Position:      eventstore.Position(binary.BigEndian.Uint64(v[0])),
+		StreamID:      string(v[2]),
+		Version:       binary.BigEndian.Uint64(v[3]),
+		Type:          string(v[4]),
+		SchemaVersion: int(int32(binary.BigEndian.Uint32(v[5]))), //nolint:gosec // stored schema versions are small and positive
+		Data:          buf[:d:d],
+		RawMetadata:   buf[d:m:m],
+		Hash:          buf[m:],
+	}
+	copy(e.ID[:], v[1])
+	return nil
+}
+
+// scanGeneric reads the current row with pgx's Scan, whatever the wire formats.
+func scanGeneric(rows pgx.Rows, e *eventstore.Envelope) error {
 	var (
 		pos, version int64
 		id           pgtype.UUID
 		schema       int32
+		data, meta   []byte // not json.RawMessage: pgx would run those through json.Unmarshal
 	)
-	for rows.Next() {
-		var e eventstore.Envelope
-		var data, meta []byte // not json.RawMessage: pgx would run those through json.Unmarshal
-		if err := rows.Scan(&pos, &id, &e.StreamID, &version, &e.Type, &schema, &data, &meta, &e.Hash); err != nil {
-			return nil, err
-		}
-		e.Data, e.RawMetadata = data, meta
-		e.Position, e.Version, e.SchemaVersion, e.ID = eventstore.Position(pos), uint64(version), int(schema), id.Bytes //nolint:gosec // stored values are positive
-		md, err := eventstore.DecodeMetadata(e.RawMetadata)
-		if err != nil {
-			return nil, fmt.Errorf("position %d: %w", pos, err)
-		}
-		e.Metadata = md
-		out = append(out, e)
+	if err := rows.Scan(&pos, &id, &e.StreamID, &version, &e.Type, &schema, &data, &meta, &e.Hash); err != nil {
+		return err
 	}
-	return out, rows.Err()
+	e.Data, e.RawMetadata = data, meta
+	e.Position, e.Version, e.SchemaVersion, e.ID = eventstore.Position(pos), uint64(version), int(schema), id.Bytes //nolint:gosec // stored values are positive
+	return nil
 }
 
 var _ eventstore.StreamOrderReader = (*Store)(nil)

@@ -36,3 +36,27 @@ func TestRace(t *testing.T) {
 	t.Parallel()
 	conformance.RunRace(t, factory, conformance.RaceConfig{})
 }
+
+// TestRawScanMatchesScan: the raw scanner reads the envelope columns on their wire formats,
+// and gives exactly what pgx's Scan gives.
+func TestRawScanMatchesScan(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t, postgres.MigrationSet())
+	s, err := postgres.Open(ctx, pool, postgres.Config{})
+	require.NoError(t, err)
+	defer s.Close()
+	md := eventstore.Metadata{TenantID: "acme", Actor: "user-1", CorrelationID: "c-1", CausationID: "k-1", CommandID: "cmd-1"}
+	for i := range 30 {
+		_, err := s.Append(ctx, "t-acme/customer-"+itoa(i%4), eventstore.Any(), eventstore.EventData{
+			ID: newID(), Type: "Tested", SchemaVersion: 1 + i%2, Metadata: md,
+			Data: []byte(`{"n":` + itoa(i) + `,"text":"é \u00e9 \"quoted\""}`)})
+		require.NoError(t, err)
+	}
+	raw, generic, rawPath, err := postgres.ScanBothWays(ctx, pool,
+		`SELECT `+postgres.EnvelopeColumns+` FROM es_events ORDER BY position`)
+	require.NoError(t, err)
+	require.True(t, rawPath, "the envelope columns take the raw path")
+	require.Len(t, raw, 30)
+	require.Equal(t, generic, raw)
+}
