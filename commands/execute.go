@@ -10,6 +10,7 @@ import (
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/internal/events"
+	"github.com/dotmac/ledger/internal/wait"
 )
 
 // Limits of loading a stream.
@@ -95,7 +96,7 @@ func (l *loop[S]) run(ctx context.Context) (Result, error) {
 			return Result{}, conflictError(l.t.stream, l.snap.version, attempt, err)
 		}
 		l.h.metrics.retries.WithLabelValues(l.t.agg.kind.String()).Inc()
-		if err := sleep(ctx, backoff(attempt, l.h.maxAttempts)); err != nil {
+		if err := wait.Sleep(ctx, backoff(attempt, l.h.maxAttempts)); err != nil {
 			return Result{}, err
 		}
 		if err := l.refresh(ctx); err != nil {
@@ -185,17 +186,6 @@ func conflictError(stream string, expected uint64, attempts int, err error) erro
 func backoff(attempt, maxAttempts int) time.Duration {
 	ceiling := int64(conflictBackoffMax) * int64(attempt) / int64(maxAttempts)
 	return time.Duration(rand.Int64N(ceiling + 1)) // #nosec G404 -- jitter needs no unpredictability
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // cachedSnapshot returns the stream's cached snapshot, or the empty state at version 0.

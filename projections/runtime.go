@@ -5,7 +5,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"runtime"
 	"slices"
 	"sync"
@@ -27,11 +26,7 @@ var migrationFiles embed.FS
 // MigrationSet is the runtime's schema (projection_registry, projection_builds), for
 // internal/migrate. It belongs in the application schema, beside the event store's.
 func MigrationSet() migrate.Set {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic("invariant: embedded migrations missing: " + err.Error())
-	}
-	return migrate.Set{Name: "projections", FS: sub, Table: "projections_schema_migrations"}
+	return migrate.Embedded("projections", "projections_schema_migrations", migrationFiles)
 }
 
 // Options tune a Runtime. Zero values take the defaults.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/internal/wait"
 )
 
 // Defaults of KeysConfig.
@@ -110,7 +111,7 @@ func (k *Keys) Claim(ctx context.Context, tenant domain.TenantID, key string, ha
 		if time.Now().After(deadline) {
 			return commands.Claim{}, commands.ErrKeyInProgress
 		}
-		if err := wait(ctx, claimPollInterval); err != nil {
+		if err := wait.Sleep(ctx, claimPollInterval); err != nil {
 			return commands.Claim{}, err
 		}
 	}
@@ -272,16 +273,5 @@ func (k *Keys) RunPurger(ctx context.Context, interval time.Duration, onError fu
 				onError(err)
 			}
 		}
-	}
-}
-
-func wait(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

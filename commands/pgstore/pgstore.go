@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"strings"
 
@@ -37,11 +36,7 @@ var migrationFiles embed.FS
 
 // MigrationSet is the command side's schema, for internal/migrate.
 func MigrationSet() migrate.Set {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic("invariant: embedded migrations missing: " + err.Error())
-	}
-	return migrate.Set{Name: "commands", FS: sub, Table: "cmd_schema_migrations"}
+	return migrate.Embedded("commands", "cmd_schema_migrations", migrationFiles)
 }
 
 // Options tune the stores.

@@ -10,6 +10,7 @@ import (
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/wait"
 )
 
 // Event handlers: each turns one domain event into one command on the bus, and returns only
@@ -41,7 +42,7 @@ func (m *Manager) onBillingRunStarted(ctx context.Context, e *domain.BillingRunS
 			m.log.Info().Str("tenant", o.tenant.String()).Stringer("period", e.Period).Dur("idle", idle).Msg("process: resuming an unfinished billing run")
 			return m.send(ctx, &RunBillingPeriod{Tenant: o.tenant, Period: e.Period, Cause: o.cause, At: m.now()})
 		}
-		if err := sleep(ctx, m.cfg.ResumeAfter-idle); err != nil {
+		if err := wait.Sleep(ctx, m.cfg.ResumeAfter-idle); err != nil {
 			return err
 		}
 	}
@@ -148,16 +149,4 @@ func (m *Manager) handleMarkOverdueInvoice(ctx context.Context, c *MarkOverdueIn
 		m.log.Debug().Str("tenant", c.Tenant.String()).Stringer("invoice", c.Invoice).Msg("process: invoice marked overdue")
 	}
 	return err
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -5,7 +5,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"sync"
 	"time"
 
@@ -45,11 +44,7 @@ var migrationFiles embed.FS
 // MigrationSet is the schema of the Tracker (tables proc_*), for internal/migrate. The
 // managers also need eventstore/watermill's MigrationSet (consumer-group offsets).
 func MigrationSet() migrate.Set {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic("invariant: embedded migrations missing: " + err.Error())
-	}
-	return migrate.Set{Name: "process", FS: sub, Table: "proc_schema_migrations"}
+	return migrate.Embedded("process", "proc_schema_migrations", migrationFiles)
 }
 
 // Config configures the process managers. Handlers, Store and Pool are required.

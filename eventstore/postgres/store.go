@@ -104,7 +104,7 @@ var _ eventstore.Store = (*Store)(nil)
 
 // MigrationSet is the event store's schema, for internal/migrate.
 func MigrationSet() migrate.Set {
-	return migrate.Set{Name: "eventstore", FS: Migrations(), Table: "es_schema_migrations"}
+	return migrate.Embedded("eventstore", "es_schema_migrations", migrationFiles)
 }
 
 // Open returns a Store over pool, whose schema must be migrated (MigrationSet). The tables

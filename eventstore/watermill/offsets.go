@@ -5,7 +5,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -28,11 +27,7 @@ var migrationFiles embed.FS
 
 // MigrationSet is the schema of PostgresOffsets (table wm_offsets), for internal/migrate.
 func MigrationSet() migrate.Set {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic("invariant: embedded migrations missing: " + err.Error())
-	}
-	return migrate.Set{Name: "watermill", FS: sub, Table: "wm_schema_migrations"}
+	return migrate.Embedded("watermill", "wm_schema_migrations", migrationFiles)
 }
 
 // PostgresOffsets stores offsets in the table wm_offsets (MigrationSet), found through the

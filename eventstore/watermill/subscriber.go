@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/wait"
 )
 
 // SubscriberConfig tunes a Subscriber. Zero values take the defaults.
@@ -182,7 +183,7 @@ func (sub *subscription) pause(ctx context.Context, err error) {
 		return
 	}
 	sub.log.Warn().Err(err).Dur("retry_in", sub.s.cfg.RetryDelay).Msg("watermill subscriber: reading the feed failed")
-	sleep(ctx, sub.s.cfg.RetryDelay)
+	_ = wait.Sleep(ctx, sub.s.cfg.RetryDelay)
 }
 
 // deliverAll delivers the events of envs that belong to the topic, in messages of up to
@@ -220,7 +221,7 @@ func (sub *subscription) deliver(ctx context.Context, envs []eventstore.Envelope
 		if err != nil {
 			// A stored event this package wrote but cannot read back: a bug, not a reason to skip.
 			sub.log.Error().Err(err).Msg("invariant: watermill subscriber cannot build a message; retrying")
-			if !sleep(ctx, sub.s.cfg.RetryDelay) {
+			if wait.Sleep(ctx, sub.s.cfg.RetryDelay) != nil {
 				return false
 			}
 			continue
@@ -237,7 +238,7 @@ func (sub *subscription) deliver(ctx context.Context, envs []eventstore.Envelope
 			sub.saveOffset(ctx, last)
 			return true
 		}
-		if !sleep(ctx, sub.s.cfg.NackResendDelay) {
+		if wait.Sleep(ctx, sub.s.cfg.NackResendDelay) != nil {
 			return false
 		}
 	}
@@ -274,17 +275,5 @@ func (sub *subscription) saveOffset(ctx context.Context, pos eventstore.Position
 	if err := sub.s.cfg.Offsets.Save(ctx, sub.s.cfg.ConsumerGroup, sub.topic, pos); err != nil && ctx.Err() == nil {
 		// The next ack saves a later offset; until then a restart redelivers (at-least-once).
 		sub.log.Warn().Err(err).Msg("watermill subscriber: saving the offset failed")
-	}
-}
-
-// sleep waits d or until ctx ends; it returns false if ctx ended.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

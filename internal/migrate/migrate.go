@@ -27,6 +27,16 @@ type Set struct {
 	Table string
 }
 
+// Embedded returns the set whose SQL files a component embeds under migrations/ (with
+// //go:embed migrations/*.sql).
+func Embedded(name, table string, files fs.FS) Set {
+	sub, err := fs.Sub(files, "migrations")
+	if err != nil {
+		panic("invariant: embedded migrations missing: " + err.Error())
+	}
+	return Set{Name: name, FS: sub, Table: table}
+}
+
 // Status is the state of one migration of one set.
 type Status struct {
 	Set     string
