@@ -8,15 +8,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -31,6 +26,7 @@ import (
 	"github.com/dotmac/ledger/eventstore/postgres"
 	"github.com/dotmac/ledger/internal/auth"
 	"github.com/dotmac/ledger/internal/httpx"
+	"github.com/dotmac/ledger/internal/httpx/openapitest"
 	"github.com/dotmac/ledger/internal/pgtest"
 )
 
@@ -217,46 +213,11 @@ func (e *env) must(status int, tok, path string, body any, header ...string) res
 	return r
 }
 
-var (
-	openAPIOnce   sync.Once
-	openAPIRouter routers.Router
-	openAPIErr    error
-)
+// apiDoc is the command API's OpenAPI document.
+var apiDoc = openapitest.New(api.OpenAPI)
 
-// openAPI loads and validates the served document once.
-func openAPI(t testing.TB) routers.Router {
-	t.Helper()
-	openAPIOnce.Do(func() {
-		raw, err := api.OpenAPI()
-		if err != nil {
-			openAPIErr = err
-			return
-		}
-		doc, err := openapi3.NewLoader().LoadFromData(raw)
-		if err != nil {
-			openAPIErr = err
-			return
-		}
-		if openAPIErr = doc.Validate(context.Background()); openAPIErr != nil {
-			return
-		}
-		openAPIRouter, openAPIErr = gorillamux.NewRouter(doc)
-	})
-	require.NoError(t, openAPIErr)
-	return openAPIRouter
-}
-
-// validateResponse fails t unless r is a response the OpenAPI document allows for req:
-// a documented status, its headers and body schema.
+// validateResponse fails t unless r is a response the OpenAPI document allows for req.
 func validateResponse(t testing.TB, req *http.Request, r resp) {
 	t.Helper()
-	route, params, err := openAPI(t).FindRoute(req)
-	require.NoError(t, err, "%s %s is not in the OpenAPI document", req.Method, req.URL.Path)
-	opts := &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true, AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}
-	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts},
-		Status:                 r.Status, Header: r.Header, Options: opts,
-	}
-	in.SetBodyBytes(r.Body)
-	require.NoError(t, openapi3filter.ValidateResponse(context.Background(), in), "%s %s -> %d %s", req.Method, req.URL.Path, r.Status, r.Body)
+	apiDoc.ValidateResponse(t, req, r.Status, r.Header, r.Body)
 }
