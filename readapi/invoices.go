@@ -222,56 +222,56 @@ type lineJSON struct {
 	FullPrice    *string `json:"full_price"`
 }
 
-func decodeLines(raw []byte, currency string) ([]InvoiceLine, error) {
-	var rows []lineJSON
+// decodeAgg decodes a json_agg column into rows of R and maps each to a T.
+func decodeAgg[R, T any](raw []byte, what string, f func(R) T) ([]T, error) {
+	var rows []R
 	if err := json.Unmarshal(raw, &rows); err != nil {
-		return nil, fmt.Errorf("invoice lines: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	out := make([]InvoiceLine, len(rows))
-	for i, l := range rows {
-		out[i] = InvoiceLine{LineNo: l.LineNo, LineID: l.LineID, Description: l.Description, Quantity: l.Quantity,
+	out := make([]T, len(rows))
+	for i, r := range rows {
+		out[i] = f(r)
+	}
+	return out, nil
+}
+
+func decodeLines(raw []byte, currency string) ([]InvoiceLine, error) {
+	return decodeAgg(raw, "invoice lines", func(l lineJSON) InvoiceLine {
+		out := InvoiceLine{LineNo: l.LineNo, LineID: l.LineID, Description: l.Description, Quantity: l.Quantity,
 			UnitPrice: money(l.UnitPrice, currency), Net: money(l.Net, currency), TaxRate: l.TaxRate, Tax: money(l.Tax, currency),
 			ServiceID: l.ServiceID, PlanCode: l.PlanCode, Period: l.Period}
 		if l.DaysBilled != nil && l.DaysInPeriod != nil && l.FullPrice != nil {
-			out[i].Proration = &Proration{DaysBilled: *l.DaysBilled, DaysInPeriod: *l.DaysInPeriod, FullPrice: money(*l.FullPrice, currency)}
+			out.Proration = &Proration{DaysBilled: *l.DaysBilled, DaysInPeriod: *l.DaysInPeriod, FullPrice: money(*l.FullPrice, currency)}
 		}
-	}
-	return out, nil
+		return out
+	})
+}
+
+type allocationJSON struct {
+	PaymentID  string    `json:"payment_id"`
+	Amount     string    `json:"amount"`
+	ReceivedAt time.Time `json:"received_at"`
 }
 
 func decodeAllocations(raw []byte, currency string) ([]InvoiceAllocation, error) {
-	var rows []struct {
-		PaymentID  string    `json:"payment_id"`
-		Amount     string    `json:"amount"`
-		ReceivedAt time.Time `json:"received_at"`
-	}
-	if err := json.Unmarshal(raw, &rows); err != nil {
-		return nil, fmt.Errorf("invoice allocations: %w", err)
-	}
-	out := make([]InvoiceAllocation, len(rows))
-	for i, a := range rows {
-		out[i] = InvoiceAllocation{PaymentID: a.PaymentID, Amount: money(a.Amount, currency), ReceivedAt: instant(a.ReceivedAt)}
-	}
-	return out, nil
+	return decodeAgg(raw, "invoice allocations", func(a allocationJSON) InvoiceAllocation {
+		return InvoiceAllocation{PaymentID: a.PaymentID, Amount: money(a.Amount, currency), ReceivedAt: instant(a.ReceivedAt)}
+	})
+}
+
+type creditNoteJSON struct {
+	CreditNoteID string    `json:"credit_note_id"`
+	Net          string    `json:"net"`
+	TaxRate      string    `json:"tax_rate"`
+	Tax          string    `json:"tax"`
+	Total        string    `json:"total"`
+	Reason       string    `json:"reason"`
+	IssuedAt     time.Time `json:"issued_at"`
 }
 
 func decodeCreditNotes(raw []byte, currency string) ([]CreditNote, error) {
-	var rows []struct {
-		CreditNoteID string    `json:"credit_note_id"`
-		Net          string    `json:"net"`
-		TaxRate      string    `json:"tax_rate"`
-		Tax          string    `json:"tax"`
-		Total        string    `json:"total"`
-		Reason       string    `json:"reason"`
-		IssuedAt     time.Time `json:"issued_at"`
-	}
-	if err := json.Unmarshal(raw, &rows); err != nil {
-		return nil, fmt.Errorf("invoice credit notes: %w", err)
-	}
-	out := make([]CreditNote, len(rows))
-	for i, c := range rows {
-		out[i] = CreditNote{CreditNoteID: c.CreditNoteID, Net: money(c.Net, currency), TaxRate: c.TaxRate,
+	return decodeAgg(raw, "invoice credit notes", func(c creditNoteJSON) CreditNote {
+		return CreditNote{CreditNoteID: c.CreditNoteID, Net: money(c.Net, currency), TaxRate: c.TaxRate,
 			Tax: money(c.Tax, currency), Total: money(c.Total, currency), Reason: c.Reason, IssuedAt: instant(c.IssuedAt)}
-	}
-	return out, nil
+	})
 }

@@ -2,9 +2,7 @@ package readapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -93,16 +91,16 @@ func getPayment(ctx context.Context, r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var rows []struct {
+	type allocation struct {
 		InvoiceID string `json:"invoice_id"`
 		Amount    string `json:"amount"`
 	}
-	if err := json.Unmarshal(allocations, &rows); err != nil {
-		return nil, fmt.Errorf("payment allocations: %w", err)
-	}
-	d := PaymentDetail{Payment: p, Allocations: make([]PaymentAllocation, len(rows))}
-	for i, a := range rows {
-		d.Allocations[i] = PaymentAllocation{InvoiceID: a.InvoiceID, Amount: money(a.Amount, p.Amount.Currency)}
+	d := PaymentDetail{Payment: p}
+	d.Allocations, err = decodeAgg(allocations, "payment allocations", func(a allocation) PaymentAllocation {
+		return PaymentAllocation{InvoiceID: a.InvoiceID, Amount: money(a.Amount, p.Amount.Currency)}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return d, nil
 }
