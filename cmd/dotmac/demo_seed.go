@@ -15,6 +15,7 @@ import (
 	"github.com/dotmac/ledger/commands/process"
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/gen"
 )
 
 // The demo seeder simulates an ISP's calendar month by month through the real command
@@ -162,39 +163,28 @@ func (s *seeder) simulateMonth(ctx context.Context, sims []*customerSim, month i
 	return ctx.Err()
 }
 
-// planSpecs is the catalog of the demo tenant.
-var planSpecs = []struct {
-	code, name, price, taxRate string
-	billWhileSuspended         bool
-}{
-	{"fiber_100", "Fiber 100", "79.99", "0", false},
-	{"fiber_500", "Fiber 500", "129.99", "0", false},
-	{"dsl_20", "DSL 20", "29.99", "0", true},
-	{"voip", "Home phone", "29.99", "0.075", true},
-}
-
 // definePlans defines the catalog the day before the first period (keeping plans defined by
 // an earlier seed of the tenant).
 func (s *seeder) definePlans(ctx context.Context) error {
 	at := s.cfg.start.Start().Time().Add(-12 * time.Hour)
-	for _, spec := range planSpecs {
-		code, err := domain.ParsePlanCode(spec.code)
+	for _, spec := range gen.Plans {
+		code, err := domain.ParsePlanCode(spec.Code)
 		if err != nil {
 			return err
 		}
-		price, err := domain.ParseAmount(spec.price, s.cfg.currency)
+		price, err := domain.ParseAmount(spec.Price, s.cfg.currency)
 		if err != nil {
 			return err
 		}
-		rate, err := domain.ParseTaxRate(spec.taxRate)
+		rate, err := domain.ParseTaxRate(spec.TaxRate)
 		if err != nil {
 			return err
 		}
-		_, err = s.h.DefinePlan(ctx, s.meta(at), commands.DefinePlan{Code: code, Name: spec.name, MonthlyPrice: price,
-			TaxClass: taxClass(spec.taxRate), TaxRate: rate, BillWhileSuspended: spec.billWhileSuspended})
+		_, err = s.h.DefinePlan(ctx, s.meta(at), commands.DefinePlan{Code: code, Name: spec.Name, MonthlyPrice: price,
+			TaxClass: taxClass(spec.TaxRate), TaxRate: rate, BillWhileSuspended: spec.BillWhileSuspended})
 		var exists *domain.AlreadyExistsError
 		if err != nil && !errors.As(err, &exists) {
-			return fmt.Errorf("define plan %s: %w", spec.code, err)
+			return fmt.Errorf("define plan %s: %w", spec.Code, err)
 		}
 		if err == nil {
 			s.stats.plans.Add(1)

@@ -142,11 +142,14 @@ type generator struct {
 	count    counters
 }
 
-// planSpecs is the catalog every generated tenant sells.
-var planSpecs = []struct {
-	code, name, price, taxRate string
-	billWhileSuspended         bool
-}{
+// PlanSpec is one plan of the catalog generated and demo tenants sell.
+type PlanSpec struct {
+	Code, Name, Price, TaxRate string
+	BillWhileSuspended         bool
+}
+
+// Plans is the catalog every generated tenant sells, and `dotmac demo seed` defines.
+var Plans = []PlanSpec{
 	{"fiber_100", "Fiber 100", "79.99", "0", false},
 	{"fiber_500", "Fiber 500", "129.99", "0", false},
 	{"dsl_20", "DSL 20", "29.99", "0", true},
@@ -155,23 +158,23 @@ var planSpecs = []struct {
 
 func (g *generator) definePlans(ctx context.Context) error {
 	at := g.start.Start().Time().Add(-24 * time.Hour)
-	for _, spec := range planSpecs {
-		code, err := domain.ParsePlanCode(spec.code)
+	for _, spec := range Plans {
+		code, err := domain.ParsePlanCode(spec.Code)
 		if err != nil {
 			return err
 		}
-		price, err := domain.ParseMoney(scaled(spec.price, g.currency), g.currency.Code())
+		price, err := domain.ParseMoney(scaled(spec.Price, g.currency), g.currency.Code())
 		if err != nil {
 			return err
 		}
-		rate, err := domain.ParseTaxRate(spec.taxRate)
+		rate, err := domain.ParseTaxRate(spec.TaxRate)
 		if err != nil {
 			return err
 		}
-		cmd := domain.DefinePlan{Code: code, Name: spec.name, MonthlyPrice: price, TaxClass: "standard", TaxRate: rate, BillWhileSuspended: spec.billWhileSuspended}
+		cmd := domain.DefinePlan{Code: code, Name: spec.Name, MonthlyPrice: price, TaxClass: "standard", TaxRate: rate, BillWhileSuspended: spec.BillWhileSuspended}
 		evs, err := domain.DecidePlan(domain.PlanState{}, cmd, at)
 		if err != nil {
-			return fmt.Errorf("define plan %s: %w", spec.code, err)
+			return fmt.Errorf("define plan %s: %w", spec.Code, err)
 		}
 		state, err := domain.FoldPlan(evs)
 		if err != nil {
