@@ -17,7 +17,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRoot().ExecuteContext(ctx)
+	root, stopProfile := newRoot()
+	err := root.ExecuteContext(ctx)
+	stopProfile() // also when the command failed: a profile of a failing run is still wanted
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dotmac:", err)
@@ -32,7 +34,8 @@ func main() {
 // exitCoder lets a command choose its exit status (audit verify exits 2 on findings).
 type exitCoder interface{ ExitCode() int }
 
-func newRoot() *cobra.Command {
+// newRoot returns the root command and the function that ends its --cpu-profile (if any).
+func newRoot() (*cobra.Command, func()) {
 	root := &cobra.Command{
 		Use:           "dotmac",
 		Short:         "DotMac Ledger: the event-sourced billing ledger of the DotMac ISP Framework",
@@ -41,15 +44,16 @@ func newRoot() *cobra.Command {
 	}
 	g := &globalFlags{}
 	g.bind(root)
-	var stopProfile func()
+	stopProfile := func() {}
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
-		var err error
-		stopProfile, err = startCPUProfile(g.cpuProfile)
+		stop, err := startCPUProfile(g.cpuProfile)
+		if err == nil {
+			stopProfile = stop
+		}
 		return err
 	}
-	root.PersistentPostRun = func(*cobra.Command, []string) { stopProfile() }
 	root.AddCommand(newServe(g), newMigrate(g), newToken(g), newAudit(g), newDemo(g), newBench(g), newProjections(g))
-	return root
+	return root, func() { stopProfile() }
 }
 
 // startCPUProfile starts pprof CPU profiling into path ("" = off) and returns its stop.
