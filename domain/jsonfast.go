@@ -3,6 +3,9 @@ package domain
 import (
 	"bytes"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 )
 
 // Replaying history decodes every stored event, and the nested json.Unmarshal calls of the
@@ -86,4 +89,121 @@ func cutPlainString(p []byte) (string, []byte, bool) {
 	}
 	s, ok := plainJSONString(p[:end+2])
 	return s, p[end+2:], ok
+}
+
+// The two fast paths below decode, without allocating, the exact bytes MarshalJSON writes for
+// the two value types every event holds many of: ids and Money. Anything else (other
+// spacing, key order, escapes, null, an invalid value) goes the general way, which gives the
+// same result or the error (FuzzQuotedUUID and FuzzQuickMoney check it).
+
+// quotedUUID returns the UUID of data when it is a JSON string holding a canonical lower-case
+// UUID ("01a23af8-256d-703d-969f-c72b215e96bb").
+func quotedUUID(data []byte) (uuid.UUID, bool) {
+	if len(data) != 38 || data[0] != '"' || data[37] != '"' {
+		return uuid.Nil, false
+	}
+	var u uuid.UUID
+	j := 0
+	for i := 1; i < 37; i++ {
+		switch i {
+		case 9, 14, 19, 24:
+			if data[i] != '-' {
+				return uuid.Nil, false
+			}
+			continue
+		}
+		hi, ok := lowerHex(data[i])
+		if !ok {
+			return uuid.Nil, false
+		}
+		lo, ok := lowerHex(data[i+1])
+		if !ok {
+			return uuid.Nil, false
+		}
+		u[j] = hi<<4 | lo
+		j++
+		i++
+	}
+	return u, true
+}
+
+func lowerHex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// currencyByCode holds each supported Currency by its code, so a code read from bytes finds
+// its Currency without allocating a string.
+var currencyByCode = func() map[string]Currency {
+	m := make(map[string]Currency, len(minorUnits))
+	for code := range minorUnits {
+		m[code] = Currency{code: code}
+	}
+	return m
+}()
+
+// pow10 holds 10^0 .. 10^18.
+var pow10 = func() [19]int64 {
+	var p [19]int64
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
+// quickMoney returns the Money of data when it is exactly {"amount":"A","currency":"C"} with
+// C a supported currency and A a valid amount in it (an optional '-', no leading zeros, at
+// most the currency's decimals) that fits in 18 digits.
+func quickMoney(data []byte) (Money, bool) {
+	const head, mid, tail = `{"amount":"`, `","currency":"`, `"}`
+	if len(data) < len(head)+1+len(mid)+3+len(tail) || string(data[:len(head)]) != head ||
+		string(data[len(data)-len(tail):]) != tail {
+		return Money{}, false
+	}
+	rest := data[len(head) : len(data)-len(tail)]
+	// The currency code is the last three bytes, after mid.
+	if len(rest) < len(mid)+3 || string(rest[len(rest)-3-len(mid):len(rest)-3]) != mid {
+		return Money{}, false
+	}
+	c, ok := currencyByCode[string(rest[len(rest)-3:])]
+	if !ok {
+		return Money{}, false
+	}
+	amount := rest[:len(rest)-3-len(mid)]
+	neg := len(amount) > 0 && amount[0] == '-'
+	if neg {
+		amount = amount[1:]
+	}
+	intPart, frac := amount, []byte(nil)
+	if dot := bytes.IndexByte(amount, '.'); dot >= 0 {
+		intPart, frac = amount[:dot], amount[dot+1:]
+		if len(frac) == 0 {
+			return Money{}, false
+		}
+	}
+	places := int(c.MinorUnits())
+	if len(intPart) == 0 || (len(intPart) > 1 && intPart[0] == '0') || len(frac) > places ||
+		len(intPart)+places > len(pow10)-1 {
+		return Money{}, false
+	}
+	var coef int64
+	for _, part := range [2][]byte{intPart, frac} {
+		for _, d := range part {
+			if d < '0' || d > '9' {
+				return Money{}, false
+			}
+			coef = coef*10 + int64(d-'0')
+		}
+	}
+	coef *= pow10[places-len(frac)]
+	if neg {
+		coef = -coef
+	}
+	return Money{amount: decimal.New(coef, -int32(places)), currency: c}, true //nolint:gosec // places <= 3
 }

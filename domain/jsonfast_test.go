@@ -3,6 +3,8 @@ package domain
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/google/uuid"
 )
 
 // FuzzPlainJSONString: whenever the fast path accepts bytes, encoding/json decodes them to
@@ -39,6 +41,52 @@ func FuzzPlainMoneyJSON(f *testing.F) {
 		var want moneyJSON
 		if err := json.Unmarshal(data, &want); err != nil || want != got {
 			t.Fatalf("plainMoneyJSON(%q) = %+v, encoding/json gives %+v (%v)", data, got, want, err)
+		}
+	})
+}
+
+// FuzzQuotedUUID: whenever the fast path accepts bytes, they are a JSON string holding the
+// canonical form of the UUID it returns, as the general path requires.
+func FuzzQuotedUUID(f *testing.F) {
+	for _, s := range []string{`"01a23af8-256d-703d-969f-c72b215e96bb"`, `"01A23AF8-256D-703D-969F-C72B215E96BB"`,
+		`"01a23af8256d703d969fc72b215e96bb"`, `"{01a23af8-256d-703d-969f-c72b215e96bb}"`, `null`, `"01a23af8-256d-703d-969f-c72b215e96b"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, ok := quotedUUID(data)
+		if !ok {
+			return
+		}
+		var s string
+		if err := json.Unmarshal(data, &s); err != nil {
+			t.Fatalf("quotedUUID(%q) accepted what is not a JSON string: %v", data, err)
+		}
+		want, err := uuid.Parse(s)
+		if err != nil || want != got || want.String() != s {
+			t.Fatalf("quotedUUID(%q) = %s; uuid.Parse gives %s (%v), canonical %q", data, got, want, err, want.String())
+		}
+	})
+}
+
+// FuzzQuickMoney: whenever the fast path accepts bytes, the general path decodes them to the
+// same amount (same scale) and currency.
+func FuzzQuickMoney(f *testing.F) {
+	for _, s := range []string{`{"amount":"79.99","currency":"USD"}`, `{"amount":"-0.5","currency":"EUR"}`,
+		`{"amount":"100","currency":"JPY"}`, `{"amount":"1.2345","currency":"BHD"}`, `{"amount":"01","currency":"USD"}`,
+		`{"amount":"1.","currency":"USD"}`, `{"amount":"-","currency":"USD"}`, `{"amount":"999999999999999999","currency":"JPY"}`,
+		`{"amount":"1","currency":"usd"}`, `{"amount":"0.001","currency":"KWD"}`, `{"amount":"-0.00","currency":"USD"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, ok := quickMoney(data)
+		if !ok {
+			return
+		}
+		want, err := decodeMoney(data)
+		if err != nil || !got.Equal(want) || got.Amount().Exponent() != want.Amount().Exponent() ||
+			got.Amount().String() != want.Amount().String() {
+			t.Fatalf("quickMoney(%q) = %v (exp %d); the general path gives %v (exp %d, %v)", data, got,
+				got.Amount().Exponent(), want, want.Amount().Exponent(), err)
 		}
 	})
 }

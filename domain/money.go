@@ -177,20 +177,27 @@ func (m Money) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON decodes what MarshalJSON writes, with ParseMoney's rules; null gives the zero
 // Money.
 func (m *Money) UnmarshalJSON(data []byte) error {
+	v, ok := quickMoney(data)
+	if !ok {
+		var err error
+		if v, err = decodeMoney(data); err != nil {
+			return err
+		}
+	}
+	*m = v
+	return nil
+}
+
+// decodeMoney is UnmarshalJSON without its fast path.
+func decodeMoney(data []byte) (Money, error) {
 	if strings.TrimSpace(string(data)) == "null" {
-		*m = Money{}
-		return nil
+		return Money{}, nil
 	}
 	raw, ok := plainMoneyJSON(data)
 	if !ok {
 		if err := json.Unmarshal(data, &raw); err != nil {
-			return fmt.Errorf("%w: money must be {\"amount\":\"...\",\"currency\":\"...\"}: %w", ErrInvalid, err)
+			return Money{}, fmt.Errorf("%w: money must be {\"amount\":\"...\",\"currency\":\"...\"}: %w", ErrInvalid, err)
 		}
 	}
-	v, err := ParseMoney(raw.Amount, raw.Currency)
-	if err != nil {
-		return err
-	}
-	*m = v
-	return nil
+	return ParseMoney(raw.Amount, raw.Currency)
 }
