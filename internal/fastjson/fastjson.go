@@ -177,17 +177,23 @@ func (d *Decoder) object(data []byte, i int, v reflect.Value, depth int) (int, b
 			return 0, false
 		}
 		i = next
-		valEnd, ok := scanValue(data, i, depth+1)
-		if !ok {
+		n, found := d.byName[string(key)]
+		if found && seen[n] {
 			return 0, false
 		}
-		if n, found := d.byName[string(key)]; found {
-			if seen[n] || !d.fields[n].decode(data[i:valEnd], v.Field(d.fields[n].index), depth+1) {
+		var valEnd int
+		switch {
+		case found:
+			seen[n] = true
+			if valEnd, ok = d.fields[n].decodeAt(data, i, v.Field(d.fields[n].index), depth+1); !ok {
 				return 0, false
 			}
-			seen[n] = true
-		} else if d.foldMatch(key) {
+		case d.foldMatch(key):
 			return 0, false // encoding/json would decode it into a field, case-insensitively
+		default:
+			if valEnd, ok = scanValue(data, i, depth+1); !ok {
+				return 0, false
+			}
 		}
 		next, closed, ok := afterMember(data, valEnd, '}')
 		if !ok || closed {
@@ -211,71 +217,108 @@ func (d *Decoder) foldMatch(key []byte) bool {
 	return false
 }
 
-func (f *field) decode(raw []byte, v reflect.Value, depth int) bool {
-	switch f.kind {
-	case kindUnmarshaler:
-		u, _ := v.Addr().Interface().(json.Unmarshaler)
-		return u.UnmarshalJSON(raw) == nil
-	case kindString:
-		if s, ok := plainString(raw); ok {
-			v.SetString(s)
-			return true
-		}
-	case kindStructSlice:
-		return f.elem.slice(raw, v, depth)
-	case kindStructPtr:
-		return f.elem.pointer(raw, v, depth)
+// decodeAt decodes the value at data[i] into v and returns the offset after it. Slices and
+// pointers of structs are decoded where they stand, in one pass; a string is checked as it is
+// scanned; any other value is scanned first and its bytes handed on.
+func (f *field) decodeAt(data []byte, i int, v reflect.Value, depth int) (int, bool) {
+	if i >= len(data) || depth > maxDepth {
+		return 0, false
 	}
-	return json.Unmarshal(raw, v.Addr().Interface()) == nil
+	switch f.kind {
+	case kindStructSlice:
+		return f.elem.slice(data, i, v, depth)
+	case kindStructPtr:
+		return f.elem.pointer(data, i, v, depth)
+	case kindString:
+		if data[i] == '"' {
+			end, plain, ok := scanString(data, i)
+			if !ok {
+				return 0, false
+			}
+			if inner := data[i+1 : end-1]; plain && utf8.Valid(inner) {
+				v.SetString(string(inner))
+				return end, true
+			}
+			return end, json.Unmarshal(data[i:end], v.Addr().Interface()) == nil
+		}
+	}
+	end, ok := scanValue(data, i, depth)
+	if !ok {
+		return 0, false
+	}
+	raw := data[i:end]
+	if f.kind == kindUnmarshaler {
+		u, _ := v.Addr().Interface().(json.Unmarshaler)
+		return end, u.UnmarshalJSON(raw) == nil
+	}
+	return end, json.Unmarshal(raw, v.Addr().Interface()) == nil
 }
 
-// slice decodes raw, a JSON array of objects (or null), into v, a []S.
-func (d *Decoder) slice(raw []byte, v reflect.Value, depth int) bool {
-	if raw[0] == 'n' { // null: encoding/json sets the slice to nil
-		v.SetZero()
-		return true
+// slice decodes the JSON array of objects (or null) at data[i] into v, a []S, and returns
+// the offset after it.
+func (d *Decoder) slice(data []byte, i int, v reflect.Value, depth int) (int, bool) {
+	if data[i] == 'n' { // null: encoding/json sets the slice to nil
+		end, ok := literal(data, i, "null")
+		if ok {
+			v.SetZero()
+		}
+		return end, ok
 	}
-	if raw[0] != '[' {
-		return false
+	if data[i] != '[' {
+		return 0, false
 	}
-	n := countElements(raw)
+	n := countElements(data, i)
 	s := reflect.MakeSlice(v.Type(), n, n)
-	i := skipSpace(raw, 1)
+	i = skipSpace(data, i+1)
+	if n == 0 {
+		if i >= len(data) || data[i] != ']' {
+			return 0, false
+		}
+		v.Set(s)
+		return i + 1, true
+	}
 	for k := range n {
-		end, ok := d.object(raw, i, s.Index(k), depth)
+		end, ok := d.object(data, i, s.Index(k), depth)
 		if !ok {
-			return false
+			return 0, false
 		}
-		i = skipSpace(raw, end)
-		if i < len(raw) && raw[i] == ',' {
-			i = skipSpace(raw, i+1)
+		next, closed, ok := afterMember(data, end, ']')
+		if !ok || closed != (k == n-1) {
+			return 0, false
 		}
+		i = next
 	}
 	v.Set(s)
-	return true
+	return i, true
 }
 
-// pointer decodes raw, a JSON object (or null), into v, a nil *S: null leaves it nil, as
-// encoding/json does; an object allocates the S.
-func (d *Decoder) pointer(raw []byte, v reflect.Value, depth int) bool {
-	if raw[0] == 'n' {
-		v.SetZero()
-		return true
+// pointer decodes the JSON object (or null) at data[i] into v, a nil *S, and returns the
+// offset after it: null leaves it nil, as encoding/json does; an object allocates the S.
+func (d *Decoder) pointer(data []byte, i int, v reflect.Value, depth int) (int, bool) {
+	if data[i] == 'n' {
+		end, ok := literal(data, i, "null")
+		if ok {
+			v.SetZero()
+		}
+		return end, ok
 	}
 	p := reflect.New(d.typ)
-	end, ok := d.object(raw, 0, p.Elem(), depth)
-	if !ok || end != len(raw) {
-		return false
+	end, ok := d.object(data, i, p.Elem(), depth)
+	if !ok {
+		return 0, false
 	}
 	v.Set(p)
-	return true
+	return end, true
 }
 
-// countElements counts the top-level elements of raw, a valid JSON array.
-func countElements(raw []byte) int {
-	n, depth, inString, empty := 0, 0, false, true
-	for i := 1; i < len(raw)-1; i++ {
-		c := raw[i]
+// countElements counts the objects at the top level of the array starting at data[start]
+// (which is '['), up to its closing bracket or the end of data. Only objects are counted, so
+// no input makes the caller allocate more elements than it holds objects; the caller checks
+// the array's syntax as it decodes them.
+func countElements(data []byte, start int) int {
+	n, depth, inString := 0, 0, false
+	for i := start + 1; i < len(data); i++ {
+		c := data[i]
 		if inString {
 			switch c {
 			case '\\':
@@ -286,43 +329,21 @@ func countElements(raw []byte) int {
 			continue
 		}
 		switch c {
-		case ' ', '\t', '\n', '\r':
-			continue
 		case '"':
 			inString = true
 		case '{', '[':
 			depth++
 		case '}', ']':
-			depth--
-		case ',':
 			if depth == 0 {
+				return n // the array's closing bracket
+			}
+			depth--
+			if depth == 0 && c == '}' {
 				n++
 			}
 		}
-		empty = false
 	}
-	if empty {
-		return 0
-	}
-	return n + 1
-}
-
-// plainString returns the contents of raw when it is a JSON string without escapes or
-// control characters, made of valid UTF-8 (encoding/json would return the same bytes).
-func plainString(raw []byte) (string, bool) {
-	if len(raw) < 2 || raw[0] != '"' {
-		return "", false
-	}
-	inner := raw[1 : len(raw)-1]
-	for _, c := range inner {
-		if c == '\\' || c < 0x20 || c == '"' {
-			return "", false
-		}
-	}
-	if !utf8.Valid(inner) {
-		return "", false
-	}
-	return string(inner), true
+	return n
 }
 
 func skipSpace(data []byte, i int) int {

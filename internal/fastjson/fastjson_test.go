@@ -172,8 +172,9 @@ func FuzzScanValue(f *testing.F) {
 }
 
 func TestCountElements(t *testing.T) {
-	for in, want := range map[string]int{`[]`: 0, `[ ]`: 0, `[{}]`: 1, `[{"a":","},{"b":[1,2]}]`: 2, `[{"a":"\"],"}, {} ,{}]`: 3} {
-		assert.Equal(t, want, countElements([]byte(in)), in)
+	for in, want := range map[string]int{`[]`: 0, `[ ]`: 0, `[{}]`: 1, `[{"a":","},{"b":[1,2]}]`: 2,
+		`[{"a":"\"],"}, {} ,{}]`: 3, `[,,,,]`: 0, `[1,2,{}]`: 1, `[{}] trailing {}`: 1, `[{},{`: 1, `[[{}],{}]`: 1} {
+		assert.Equal(t, want, countElements([]byte(" "+in), 1), in)
 	}
 }
 
