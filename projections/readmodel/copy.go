@@ -142,17 +142,17 @@ func (c *copyRows) jsonb(b []byte) {
 // numeric writes d as a NUMERIC with d's own scale ("0.00" keeps its two decimals).
 func (c *copyRows) numeric(d decimal.Decimal) {
 	var digits [48]byte
-	coef, exp := d.Coefficient(), d.Exponent()
-	neg := coef.Sign() < 0
+	exp := d.Exponent()
+	neg := d.Sign() < 0
 	var s []byte
-	if coef.IsInt64() {
-		v := coef.Int64()
+	if d.NumDigits() <= 18 { // the coefficient fits an int64: read it without copying it
+		v := d.CoefficientInt64()
 		if neg {
-			v = -v // |v| < 2^63: IsInt64 excludes nothing but MinInt64, which no amount reaches
+			v = -v
 		}
 		s = strconv.AppendInt(digits[:0], v, 10)
 	} else {
-		s = coef.Append(digits[:0], 10)
+		s = d.Coefficient().Append(digits[:0], 10)
 		if neg {
 			s = s[1:]
 		}
@@ -176,7 +176,8 @@ func (c *copyRows) numericDigits(s []byte, scale int, neg bool) {
 	if intLen <= 0 {
 		lead, weight = -intLen, -1 // the fraction's zeros after the point
 	}
-	padded := make([]byte, 0, len(s)+8)
+	var paddedBuf [64]byte
+	padded := paddedBuf[:0]
 	for range lead {
 		padded = append(padded, '0')
 	}
@@ -184,7 +185,8 @@ func (c *copyRows) numericDigits(s []byte, scale int, neg bool) {
 	for len(padded)%4 != 0 {
 		padded = append(padded, '0')
 	}
-	groups := make([]uint16, 0, len(padded)/4)
+	var groupsBuf [16]uint16
+	groups := groupsBuf[:0]
 	for i := 0; i < len(padded); i += 4 {
 		groups = append(groups, uint16((padded[i]-'0'))*1000+uint16((padded[i+1]-'0'))*100+uint16((padded[i+2]-'0'))*10+uint16(padded[i+3]-'0'))
 	}
