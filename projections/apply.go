@@ -105,18 +105,24 @@ func (r *Runtime) advance(ctx context.Context, tx pgx.Tx, e *entry, build string
 
 // safeApply calls Apply with the events e handles (all, unless it is an EventFilter; none:
 // no call), turning its error or panic into an *ApplyError.
-func safeApply(ctx context.Context, e *entry, tx pgx.Tx, evs []Event) (err error) {
+func safeApply(ctx context.Context, e *entry, tx pgx.Tx, evs []Event) error {
 	first, last := evs[0].Position, evs[len(evs)-1].Position
 	if evs = e.handled(evs); len(evs) == 0 {
 		return nil
 	}
+	return guardApply(e.name, first, last, func() error { return e.p.Apply(ctx, tx, evs) })
+}
+
+// guardApply runs apply, turning its error or panic into an *ApplyError for the events
+// first..last of projection name.
+func guardApply(name string, first, last eventstore.Position, apply func() error) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = &ApplyError{Projection: e.name, First: first, Last: last, Err: fmt.Errorf("panic: %v\n%s", v, debug.Stack())}
+			err = &ApplyError{Projection: name, First: first, Last: last, Err: fmt.Errorf("panic: %v\n%s", v, debug.Stack())}
 		}
 	}()
-	if err := e.p.Apply(ctx, tx, evs); err != nil {
-		return &ApplyError{Projection: e.name, First: first, Last: last, Err: err}
+	if err := apply(); err != nil {
+		return &ApplyError{Projection: name, First: first, Last: last, Err: err}
 	}
 	return nil
 }

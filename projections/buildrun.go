@@ -229,13 +229,26 @@ func (run *buildRun) execute(ctx context.Context) ([]Progress, error) {
 func (run *buildRun) fill(ctx context.Context) error {
 	r := run.r
 	job := replayJob{to: run.target, progress: run.advance}
-	for _, p := range run.parts {
-		job.targets = append(job.targets, replayTarget{e: p.e, build: p.build, commit: r.commitBuild(p.e, p.build)})
+	loads := make([]Load, len(run.parts))
+	for i, p := range run.parts {
+		if l, ok := p.e.p.(Loader); ok {
+			loads[i] = l.NewLoad()
+		}
+		job.targets = append(job.targets, replayTarget{e: p.e, build: p.build, commit: r.commitBuild(p.e, p.build, loads[i])})
 	}
 	run.setPhase(PhaseReplaying, 0)
 	reached, err := r.replay(ctx, job)
 	if err != nil {
 		return err
+	}
+	// The Loads write what they still hold; the catch-up below goes through Apply.
+	for i, p := range run.parts {
+		if loads[i] != nil {
+			if err := r.flushLoad(ctx, p.e, p.build, loads[i], reached); err != nil {
+				return err
+			}
+		}
+		job.targets[i].commit = r.commitBuild(p.e, p.build, nil)
 	}
 	run.setPhase(PhaseIndexing, 0)
 	for _, p := range run.parts {

@@ -80,6 +80,32 @@ type Indexer interface {
 	Indexes() []string
 }
 
+// Loader is optionally implemented by a Projection that fills a new build faster when it may
+// keep what it folds in memory from one batch to the next. A rebuild or an as-of copy (a
+// build that starts empty and that nobody else reads or writes until it is done) then feeds
+// its replay through one Load instead of Apply, and calls Flush once the replay reaches its
+// target; the build's checkpoint still advances with every batch, but only the rows after
+// Flush are complete (nothing ever resumes a build from that checkpoint: a build that fails
+// or is interrupted is dropped). The catch-up after Flush and every live build use Apply.
+//
+// A Load sees every event once, in global order, in batches as Apply does; unlike Apply it
+// may hold rows across batches and write them when it chooses (to bound its memory) or at
+// Flush. An error fails the build; it should name the event at fault, since a Load cannot
+// be re-run on part of a batch to find it.
+type Loader interface {
+	NewLoad() Load
+}
+
+// Load folds a replay into an empty build (see Loader).
+type Load interface {
+	// Apply folds events into the build in tx (whose search_path is the build schema),
+	// writing what it chooses and keeping the rest in memory.
+	Apply(ctx context.Context, tx pgx.Tx, events []Event) error
+	// Flush writes everything held in memory: afterwards the tables hold exactly the rows
+	// Projection.Apply would have written for the same events.
+	Flush(ctx context.Context, tx pgx.Tx) error
+}
+
 // EventFilter is optionally implemented by a Projection that uses only some event types.
 // The runtime then decodes only the events it handles and passes only those to Apply; the
 // checkpoint still advances over every event, and a batch with none of them commits the

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dotmac/ledger/eventstore"
@@ -202,22 +203,25 @@ func sendPage(ctx context.Context, out chan<- page, p page) bool {
 }
 
 // commitBuild returns a replay commit for a build nobody else writes (a shadow build, an
-// as-of copy): no lock; synchronous_commit off, since a crash only loses the rebuild, never
-// consistency (the checkpoint and the rows are lost together). A failing batch is narrowed
+// as-of copy): no lock, synchronous_commit off (beginBuildTx). A failing batch is narrowed
 // to the event that fails alone, for the error.
-func (r *Runtime) commitBuild(e *entry, build string) func(context.Context, []Event) error {
+//
+// With load (a Loader's, for the replay that fills the build from position 0) the batches go
+// through load; a failing batch is then reported whole, the Load's error naming the event.
+func (r *Runtime) commitBuild(e *entry, build string, load Load) func(context.Context, []Event) error {
 	return func(ctx context.Context, evs []Event) error {
-		tx, err := r.pool.Begin(ctx)
+		tx, err := r.beginBuildTx(ctx)
 		if err != nil {
 			return err
 		}
 		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-			return err
+		if load != nil {
+			err = r.loadInto(ctx, tx, e, build, load, evs)
+		} else {
+			err = r.applyTo(ctx, tx, e, build, evs, false)
 		}
-		err = r.applyTo(ctx, tx, e, build, evs, false)
 		var ae *ApplyError
-		if errors.As(err, &ae) && ctx.Err() == nil {
+		if errors.As(err, &ae) && ctx.Err() == nil && load == nil {
 			return r.pinpoint(ctx, e, build, evs, ae)
 		}
 		if err != nil {
@@ -225,6 +229,53 @@ func (r *Runtime) commitBuild(e *entry, build string) func(context.Context, []Ev
 		}
 		return tx.Commit(ctx)
 	}
+}
+
+// beginBuildTx begins a transaction on a build nobody else writes: synchronous_commit off,
+// since a crash only loses the rebuild, never consistency (the checkpoint and the rows are
+// lost together).
+func (r *Runtime) beginBuildTx(ctx context.Context) (pgx.Tx, error) {
+	tx, err := r.pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return tx, nil
+}
+
+// loadInto is applyTo for a Load: it folds evs (those e handles) through load and advances
+// the build's checkpoint.
+func (r *Runtime) loadInto(ctx context.Context, tx pgx.Tx, e *entry, build string, load Load, evs []Event) (err error) {
+	if err := setSearchPath(ctx, tx, ident(build)); err != nil {
+		return err
+	}
+	first, last := evs[0].Position, evs[len(evs)-1].Position
+	if handled := e.handled(evs); len(handled) > 0 {
+		err = guardApply(e.name, first, last, func() error { return load.Apply(ctx, tx, handled) })
+		if err != nil {
+			return err
+		}
+	}
+	return r.advance(ctx, tx, e, build, &evs[len(evs)-1], false)
+}
+
+// flushLoad writes what load holds into build, in one transaction.
+func (r *Runtime) flushLoad(ctx context.Context, e *entry, build string, load Load, at eventstore.Position) error {
+	tx, err := r.beginBuildTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := setSearchPath(ctx, tx, ident(build)); err != nil {
+		return err
+	}
+	if err := guardApply(e.name, at, at, func() error { return load.Flush(ctx, tx) }); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }
 
 // pinpoint finds, in a transaction it rolls back, the event of evs that fails alone.

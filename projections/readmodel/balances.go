@@ -18,7 +18,10 @@ import (
 // balance after it.
 type Balances struct{}
 
-var _ projections.Projection = Balances{}
+var (
+	_ projections.Projection = Balances{}
+	_ projections.Loader     = Balances{}
+)
 
 // Name returns "balances".
 func (Balances) Name() string { return NameBalances }
@@ -119,7 +122,57 @@ type moneyEvent struct {
 // the customer's balance by the event's AR and customer-credit postings and adds a statement
 // line.
 func (Balances) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
-	b := &balanceBatch{rows: map[balanceKey]*balanceRow{}}
+	b := newBalanceBatch()
+	if err := b.fold(ctx, tx, evs); err != nil {
+		return err
+	}
+	if err := b.writeRows(ctx, tx); err != nil {
+		return err
+	}
+	return b.writeAdded(ctx, tx)
+}
+
+// NewLoad returns the Load a rebuild fills a new build with: it keeps the balances in memory
+// across batches (written when it holds loadMaxRows, and at Flush) and COPYs each batch's
+// statement lines.
+func (Balances) NewLoad() projections.Load {
+	return &balancesLoad{maxRows: loadMaxRows, b: newBalanceBatch()}
+}
+
+type balancesLoad struct {
+	b       *balanceBatch
+	maxRows int
+}
+
+func (l *balancesLoad) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
+	if err := l.b.fold(ctx, tx, evs); err != nil {
+		return err
+	}
+	if err := l.b.writeAdded(ctx, tx); err != nil {
+		return err
+	}
+	if len(l.b.rows) >= l.maxRows {
+		return l.b.writeRows(ctx, tx)
+	}
+	return nil
+}
+
+func (l *balancesLoad) Flush(ctx context.Context, tx pgx.Tx) error { return l.b.writeRows(ctx, tx) }
+
+// balanceBatch folds the balances projection: the balances it holds (new ones, and those read
+// because events move them) and the statement lines not yet written. Apply uses one per
+// batch; a Load keeps one across batches.
+type balanceBatch struct {
+	rows      map[balanceKey]*balanceRow
+	toLoad    []balanceKey
+	statement copyRows
+}
+
+func newBalanceBatch() *balanceBatch { return &balanceBatch{rows: map[balanceKey]*balanceRow{}} }
+
+// fold derives each money event's journal entry, reads the balances it needs and does not
+// hold, and folds evs in memory.
+func (b *balanceBatch) fold(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
 	money, err := b.keys(evs)
 	if err != nil {
 		return err
@@ -132,13 +185,7 @@ func (Balances) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) e
 			return err
 		}
 	}
-	return b.write(ctx, tx)
-}
-
-type balanceBatch struct {
-	rows      map[balanceKey]*balanceRow
-	toLoad    []balanceKey
-	statement copyRows
+	return nil
 }
 
 // keys derives each money event's journal entry and finds the balances to read.
@@ -146,6 +193,7 @@ func (b *balanceBatch) keys(evs []projections.Event) ([]moneyEvent, error) {
 	money := make([]moneyEvent, len(evs))
 	opened := map[balanceKey]bool{}
 	seen := map[balanceKey]bool{}
+	b.toLoad = b.toLoad[:0]
 	for i := range evs {
 		ev := &evs[i]
 		customer, cur, ok := balanceOf(ev.Payload)
@@ -165,7 +213,7 @@ func (b *balanceBatch) keys(evs []projections.Event) ([]moneyEvent, error) {
 		if money[i].entry, money[i].post, err = domain.Postings(ev.Payload); err != nil {
 			return nil, invariantf(ev, "%v", err)
 		}
-		if !opened[k] && !seen[k] {
+		if !opened[k] && !seen[k] && b.rows[k] == nil {
 			seen[k] = true
 			b.toLoad = append(b.toLoad, k)
 		}
@@ -282,7 +330,8 @@ func (r *balanceRow) post(m *moneyEvent) decimal.Decimal {
 // zeroLike is zero with d's scale.
 func zeroLike(d decimal.Decimal) decimal.Decimal { return decimal.New(0, d.Exponent()) }
 
-func (b *balanceBatch) write(ctx context.Context, tx pgx.Tx) error {
+// writeRows inserts the new balances it holds, updates the others, and lets them all go.
+func (b *balanceBatch) writeRows(ctx context.Context, tx pgx.Tx) error {
 	var opened, changed copyRows
 	for _, r := range b.rows {
 		if r.isNew {
@@ -291,11 +340,15 @@ func (b *balanceBatch) write(ctx context.Context, tx pgx.Tx) error {
 			r.write(&changed)
 		}
 	}
+	clear(b.rows)
 	if err := balancesTable.insert(ctx, tx, &opened); err != nil {
 		return err
 	}
-	if err := balancesTable.update(ctx, tx, &changed); err != nil {
-		return err
-	}
+	return balancesTable.update(ctx, tx, &changed)
+}
+
+// writeAdded COPYs the statement lines folded since it last ran.
+func (b *balanceBatch) writeAdded(ctx context.Context, tx pgx.Tx) error {
+	defer func() { b.statement = copyRows{} }()
 	return statementTable.insert(ctx, tx, &b.statement)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/internal/pgtest"
 	"github.com/dotmac/ledger/projections"
 	"github.com/dotmac/ledger/projections/readmodel"
 	"github.com/dotmac/ledger/projections/readmodel/readmodeltest"
@@ -51,6 +52,29 @@ func TestBatchBoundariesDoNotChangeRows(t *testing.T) {
 			diffs, err := readmodel.CompareBuilds(context.Background(), whole, schemaOf(t, whole), schemaOf(t, other), nil)
 			require.NoError(t, err)
 			require.Empty(t, diffs, "%d events, batches of %d", len(evs), batch)
+		})
+	}
+}
+
+// A rebuild's Load (rows held across batches, written when it holds enough and at Flush)
+// must leave exactly the rows Apply does, whatever the batches and however often it writes
+// and reads back its rows.
+func TestLoadEqualsApply(t *testing.T) {
+	t.Parallel()
+	evs := generated(t)
+	whole := build(t, evs, len(evs))
+	for _, c := range []struct{ batch, maxRows int }{{1, 1}, {7, 3}, {100, 10}, {997, 1_000_000}, {len(evs), 50}} {
+		t.Run(fmt.Sprintf("batch=%d,maxRows=%d", c.batch, c.maxRows), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			pool := pgtest.Pool(t)
+			require.NoError(t, readmodeltest.Setup(ctx, pool, readmodel.All()))
+			require.NoError(t, readmodeltest.Load(ctx, pool, readmodel.All(), evs, c.batch, func(p projections.Loader) projections.Load {
+				return readmodel.NewLoadHolding(p, c.maxRows)
+			}))
+			diffs, err := readmodel.CompareBuilds(ctx, whole, schemaOf(t, whole), schemaOf(t, pool), nil)
+			require.NoError(t, err)
+			require.Empty(t, diffs)
 		})
 	}
 }

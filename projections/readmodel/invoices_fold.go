@@ -1,9 +1,11 @@
 package readmodel
 
 import (
+	"context"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
 	"github.com/dotmac/ledger/domain"
@@ -22,7 +24,7 @@ const (
 // invoiceRow is an invoices row being folded.
 type invoiceRow struct {
 	key
-	isNew                            bool // created in this batch: COPY, not upsert
+	isNew                            bool // not in the table yet: COPY, not UPDATE
 	customer                         uuid.UUID
 	number, status, currency, period string
 	flagged                          bool // marked overdue (overdue = flagged and still open)
@@ -94,10 +96,10 @@ func (p *paymentRow) status() string {
 	return "partially_refunded"
 }
 
-// invoiceBatch is one Apply of the invoices projection: the rows it changes and the rows it
-// inserts.
+// invoiceBatch folds the invoices projection: the rows it changes and the rows it inserts.
+// Apply uses one per batch; a Load (invoicesLoad) keeps one across batches.
 type invoiceBatch struct {
-	tenants     []string // per event; "" for events this projection skips
+	tenants     []string // per event of the batch; "" for events this projection skips
 	loadInv     keySet
 	loadPay     keySet
 	invoices    map[key]*invoiceRow
@@ -107,13 +109,19 @@ type invoiceBatch struct {
 	creditNotes copyRows
 }
 
-// newInvoiceBatch finds the tenant of every event the projection uses and the invoices and
-// payments the batch changes without creating them (they are read from the tables).
-func newInvoiceBatch(evs []projections.Event) (*invoiceBatch, error) {
-	b := &invoiceBatch{tenants: make([]string, len(evs)), invoices: map[key]*invoiceRow{}, payments: map[key]*paymentRow{}}
+func newInvoiceBatch() *invoiceBatch {
+	return &invoiceBatch{invoices: map[key]*invoiceRow{}, payments: map[key]*paymentRow{}}
+}
+
+// prepare finds the tenant of every event of evs the projection uses and the invoices and
+// payments they change that are neither held nor created by evs (they are read from the
+// tables).
+func (b *invoiceBatch) prepare(evs []projections.Event) error {
+	b.tenants = make([]string, len(evs))
+	b.loadInv, b.loadPay = keySet{}, keySet{}
 	created, recorded := map[key]bool{}, map[key]bool{}
 	needInvoice := func(t string, id domain.InvoiceID) {
-		if k := (key{t, id.UUID()}); !created[k] {
+		if k := (key{t, id.UUID()}); !created[k] && b.invoices[k] == nil {
 			b.loadInv.add(k)
 		}
 	}
@@ -124,7 +132,7 @@ func newInvoiceBatch(evs []projections.Event) (*invoiceBatch, error) {
 		}
 		t, err := tenantOf(ev)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		b.tenants[i] = t
 		switch e := ev.Payload.(type) {
@@ -144,7 +152,7 @@ func newInvoiceBatch(evs []projections.Event) (*invoiceBatch, error) {
 				needInvoice(t, a.InvoiceID)
 			}
 		case domain.PaymentRefunded:
-			if k := (key{t, e.PaymentID.UUID()}); !recorded[k] {
+			if k := (key{t, e.PaymentID.UUID()}); !recorded[k] && b.payments[k] == nil {
 				b.loadPay.add(k)
 			}
 		case domain.CreditNoteIssued:
@@ -153,7 +161,26 @@ func newInvoiceBatch(evs []projections.Event) (*invoiceBatch, error) {
 			}
 		}
 	}
-	return b, nil
+	return nil
+}
+
+// fold prepares evs, reads the rows they need and folds them in memory.
+func (b *invoiceBatch) fold(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
+	if err := b.prepare(evs); err != nil {
+		return err
+	}
+	if err := b.load(ctx, tx); err != nil {
+		return err
+	}
+	for i := range evs {
+		if b.tenants[i] == "" {
+			continue
+		}
+		if err := b.apply(&evs[i], b.tenants[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func isInvoicesEvent(e domain.Event) bool {

@@ -148,9 +148,9 @@ func (b *invoiceBatch) load(ctx context.Context, tx pgx.Tx) error {
 	})
 }
 
-// write inserts new invoices and payments with COPY, upserts the changed ones, and COPYs the
-// lines, allocations and credit notes.
-func (b *invoiceBatch) write(ctx context.Context, tx pgx.Tx) error {
+// writeRows inserts the new invoices and payments it holds with COPY, updates the others,
+// and lets them all go.
+func (b *invoiceBatch) writeRows(ctx context.Context, tx pgx.Tx) error {
 	var newInv, changedInv, newPay, changedPay copyRows
 	for _, r := range b.invoices {
 		if r.isNew {
@@ -166,18 +166,30 @@ func (b *invoiceBatch) write(ctx context.Context, tx pgx.Tx) error {
 			p.write(&changedPay)
 		}
 	}
+	clear(b.invoices)
+	clear(b.payments)
 	for _, w := range []func() error{
 		func() error { return invoicesTable.insert(ctx, tx, &newInv) },
 		func() error { return invoicesTable.update(ctx, tx, &changedInv) },
-		func() error { return invoiceLinesTable.insert(ctx, tx, &b.lines) },
 		func() error { return paymentsTable.insert(ctx, tx, &newPay) },
 		func() error { return paymentsTable.update(ctx, tx, &changedPay) },
-		func() error { return allocationsTable.insert(ctx, tx, &b.allocations) },
-		func() error { return creditNotesTable.insert(ctx, tx, &b.creditNotes) },
 	} {
 		if err := w(); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writeAdded COPYs the lines, allocations and credit notes folded since it last ran (rows
+// that never change once written).
+func (b *invoiceBatch) writeAdded(ctx context.Context, tx pgx.Tx) error {
+	defer func() { b.lines, b.allocations, b.creditNotes = copyRows{}, copyRows{}, copyRows{} }()
+	if err := invoiceLinesTable.insert(ctx, tx, &b.lines); err != nil {
+		return err
+	}
+	if err := allocationsTable.insert(ctx, tx, &b.allocations); err != nil {
+		return err
+	}
+	return creditNotesTable.insert(ctx, tx, &b.creditNotes)
 }

@@ -15,7 +15,10 @@ import (
 // balance (debits − credits) per tenant, account and currency.
 type Journal struct{}
 
-var _ projections.Projection = Journal{}
+var (
+	_ projections.Projection = Journal{}
+	_ projections.Loader     = Journal{}
+)
 
 // Name returns "journal".
 func (Journal) Name() string { return NameJournal }
@@ -99,8 +102,31 @@ type trialSums struct {
 // Apply writes every journal line of the batch with COPY and adds the batch's sums to the
 // trial balance.
 func (Journal) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
-	var lines copyRows
 	sums := map[trialKey]*trialSums{}
+	if err := writeJournalLines(ctx, tx, evs, sums); err != nil {
+		return err
+	}
+	return writeTrialBalance(ctx, tx, sums)
+}
+
+// NewLoad returns the Load a rebuild fills a new build with: it COPYs each batch's journal
+// lines and keeps the trial balance's sums in memory until Flush.
+func (Journal) NewLoad() projections.Load { return &journalLoad{sums: map[trialKey]*trialSums{}} }
+
+type journalLoad struct{ sums map[trialKey]*trialSums }
+
+func (l *journalLoad) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
+	return writeJournalLines(ctx, tx, evs, l.sums)
+}
+
+func (l *journalLoad) Flush(ctx context.Context, tx pgx.Tx) error {
+	defer clear(l.sums)
+	return writeTrialBalance(ctx, tx, l.sums)
+}
+
+// writeJournalLines COPYs the journal lines of evs and adds them to sums.
+func writeJournalLines(ctx context.Context, tx pgx.Tx, evs []projections.Event, sums map[trialKey]*trialSums) error {
+	var lines copyRows
 	for i := range evs {
 		ev := &evs[i]
 		entry, ok, err := domain.Postings(ev.Payload)
@@ -116,10 +142,7 @@ func (Journal) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) er
 		}
 		writeJournal(&lines, ev, t, entry, sums)
 	}
-	if err := journalTable.insert(ctx, tx, &lines); err != nil {
-		return err
-	}
-	return writeTrialBalance(ctx, tx, sums)
+	return journalTable.insert(ctx, tx, &lines)
 }
 
 func writeJournal(c *copyRows, ev *projections.Event, t string, entry domain.JournalEntry, sums map[trialKey]*trialSums) {
