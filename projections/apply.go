@@ -33,6 +33,16 @@ func (d decodeSet) handles(eventType string) bool {
 	return false
 }
 
+// trimmed reports whether every projection of d reads only what DecodeTrimmed decodes.
+func (d decodeSet) trimmed() bool {
+	for _, e := range d {
+		if !e.trimmed {
+			return false
+		}
+	}
+	return len(d) > 0
+}
+
 // decode turns envelopes into events for d. It stops at the first envelope that does not
 // decode and returns the events before it with the failure.
 func (r *Runtime) decode(d decodeSet, envs []eventstore.Envelope) ([]Event, *decodeFailure) {
@@ -48,9 +58,13 @@ func (r *Runtime) decode(d decodeSet, envs []eventstore.Envelope) ([]Event, *dec
 // never reach Apply); at the first that does not decode it stops and returns how many it got
 // through, with the failure.
 func (r *Runtime) decodeInPlace(d decodeSet, evs []Event) (int, *decodeFailure) {
+	decode := r.opts.Decode
+	if d.trimmed() {
+		decode = r.opts.DecodeTrimmed
+	}
 	for i := range evs {
 		if d.handles(evs[i].Type) {
-			p, err := r.opts.Decode(&evs[i].Envelope)
+			p, err := decode(&evs[i].Envelope)
 			if err != nil {
 				return i, &decodeFailure{pos: evs[i].Position, err: err}
 			}

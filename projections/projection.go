@@ -106,6 +106,15 @@ type Load interface {
 	Flush(ctx context.Context, tx pgx.Tx) error
 }
 
+// TrimmedPayloads is optionally implemented by a Projection that never reads the parts of
+// payloads Options.DecodeTrimmed leaves out: by default an InvoiceIssued's lines, which repeat
+// the lines its draft's events carried and are most of its bytes. A batch decoded only for
+// such projections (a replay of invoices, balances and journal) is decoded trimmed. A
+// projection that reads InvoiceIssued.Lines must not implement it.
+type TrimmedPayloads interface {
+	TrimmedPayloads()
+}
+
 // EventFilter is optionally implemented by a Projection that uses only some event types.
 // The runtime then decodes only the events it handles and passes only those to Apply; the
 // checkpoint still advances over every event, and a batch with none of them commits the

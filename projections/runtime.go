@@ -36,6 +36,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Decode turns a stored event into its domain payload (default events.Decode).
 	Decode func(*eventstore.Envelope) (domain.Event, error)
+	// DecodeTrimmed decodes for projections that are TrimmedPayloads (default
+	// events.DecodeForPostings: an InvoiceIssued without its lines).
+	DecodeTrimmed func(*eventstore.Envelope) (domain.Event, error)
 	// LiveBatchEvents is the most events the live projector applies per transaction
 	// (default 1000).
 	LiveBatchEvents int
@@ -72,6 +75,9 @@ type Options struct {
 func (o *Options) setDefaults() {
 	if o.Decode == nil {
 		o.Decode = events.Decode
+	}
+	if o.DecodeTrimmed == nil {
+		o.DecodeTrimmed = events.DecodeForPostings
 	}
 	setDefault(&o.LiveBatchEvents, 1000)
 	setDefault(&o.ReplayBatchEvents, 20_000)
@@ -123,6 +129,7 @@ func (o *Options) validate() error {
 type entry struct {
 	p          Projection
 	filter     EventFilter // nil: every event
+	trimmed    bool        // a TrimmedPayloads projection
 	name       string
 	tables     []string
 	lockKey    int64 // serializes applying to the live build (every process)
@@ -213,7 +220,8 @@ func (r *Runtime) register(p Projection) error {
 		}
 	}
 	filter, _ := p.(EventFilter)
-	r.entries[name] = &entry{p: p, filter: filter, name: name, tables: tables,
+	_, trimmed := p.(TrimmedPayloads)
+	r.entries[name] = &entry{p: p, filter: filter, trimmed: trimmed, name: name, tables: tables,
 		lockKey: lockKey(r.app, "apply", name), rebuildKey: lockKey(r.app, "rebuild", name)}
 	r.order = append(r.order, name)
 	return nil

@@ -19,8 +19,9 @@ import (
 type Balances struct{}
 
 var (
-	_ projections.Projection = Balances{}
-	_ projections.Loader     = Balances{}
+	_ projections.Projection      = Balances{}
+	_ projections.Loader          = Balances{}
+	_ projections.TrimmedPayloads = Balances{}
 )
 
 // Name returns "balances".
@@ -28,6 +29,9 @@ func (Balances) Name() string { return NameBalances }
 
 // Version returns 1.
 func (Balances) Version() int { return 1 }
+
+// TrimmedPayloads: Apply reads an InvoiceIssued's totals, never its lines.
+func (Balances) TrimmedPayloads() {}
 
 // Tables returns the tables the query API reads.
 func (Balances) Tables() []string { return []string{"customer_balances", "statement_lines"} }
@@ -349,6 +353,6 @@ func (b *balanceBatch) writeRows(ctx context.Context, tx pgx.Tx) error {
 
 // writeAdded COPYs the statement lines folded since it last ran.
 func (b *balanceBatch) writeAdded(ctx context.Context, tx pgx.Tx) error {
-	defer func() { b.statement = copyRows{} }()
+	defer b.statement.reset()
 	return statementTable.insert(ctx, tx, &b.statement)
 }

@@ -35,11 +35,20 @@ var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 var copyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
 
 func (c *copyRows) row(cols int) {
-	if c.buf == nil {
-		c.buf = append(make([]byte, 0, 1<<16), copyHeader...)
+	if len(c.buf) == 0 {
+		if c.buf == nil {
+			c.buf = make([]byte, 0, 1<<16)
+		}
+		c.buf = append(c.buf, copyHeader...)
 	}
 	c.buf = binary.BigEndian.AppendUint16(c.buf, uint16(cols)) //nolint:gosec // a table has few columns
 	c.rows++
+}
+
+// reset empties c for the next rows, keeping its buffer (a Load writes rows of about the
+// same size batch after batch).
+func (c *copyRows) reset() {
+	c.buf, c.rows, c.fields = c.buf[:0], 0, 0
 }
 
 func (c *copyRows) field(n int) {

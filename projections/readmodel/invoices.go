@@ -15,8 +15,9 @@ import (
 type Invoices struct{}
 
 var (
-	_ projections.Projection = Invoices{}
-	_ projections.Loader     = Invoices{}
+	_ projections.Projection      = Invoices{}
+	_ projections.Loader          = Invoices{}
+	_ projections.TrimmedPayloads = Invoices{}
 )
 
 // Name returns "invoices".
@@ -24,6 +25,9 @@ func (Invoices) Name() string { return NameInvoices }
 
 // Version returns 1.
 func (Invoices) Version() int { return 1 }
+
+// TrimmedPayloads: Apply reads an InvoiceIssued's totals, never its lines.
+func (Invoices) TrimmedPayloads() {}
 
 // Tables returns the tables the query API reads.
 func (Invoices) Tables() []string {

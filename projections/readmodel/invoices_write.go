@@ -184,7 +184,7 @@ func (b *invoiceBatch) writeRows(ctx context.Context, tx pgx.Tx) error {
 // writeAdded COPYs the lines, allocations and credit notes folded since it last ran (rows
 // that never change once written).
 func (b *invoiceBatch) writeAdded(ctx context.Context, tx pgx.Tx) error {
-	defer func() { b.lines, b.allocations, b.creditNotes = copyRows{}, copyRows{}, copyRows{} }()
+	defer func() { b.lines.reset(); b.allocations.reset(); b.creditNotes.reset() }()
 	if err := invoiceLinesTable.insert(ctx, tx, &b.lines); err != nil {
 		return err
 	}

@@ -16,8 +16,9 @@ import (
 type Journal struct{}
 
 var (
-	_ projections.Projection = Journal{}
-	_ projections.Loader     = Journal{}
+	_ projections.Projection      = Journal{}
+	_ projections.Loader          = Journal{}
+	_ projections.TrimmedPayloads = Journal{}
 )
 
 // Name returns "journal".
@@ -25,6 +26,9 @@ func (Journal) Name() string { return NameJournal }
 
 // Version returns 1.
 func (Journal) Version() int { return 1 }
+
+// TrimmedPayloads: Apply reads an InvoiceIssued's totals, never its lines.
+func (Journal) TrimmedPayloads() {}
 
 // Tables returns the tables the query API reads.
 func (Journal) Tables() []string { return []string{"journal_lines", "trial_balance"} }
@@ -103,7 +107,7 @@ type trialSums struct {
 // trial balance.
 func (Journal) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
 	sums := map[trialKey]*trialSums{}
-	if err := writeJournalLines(ctx, tx, evs, sums); err != nil {
+	if err := writeJournalLines(ctx, tx, evs, &copyRows{}, sums); err != nil {
 		return err
 	}
 	return writeTrialBalance(ctx, tx, sums)
@@ -113,10 +117,14 @@ func (Journal) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) er
 // lines and keeps the trial balance's sums in memory until Flush.
 func (Journal) NewLoad() projections.Load { return &journalLoad{sums: map[trialKey]*trialSums{}} }
 
-type journalLoad struct{ sums map[trialKey]*trialSums }
+type journalLoad struct {
+	sums  map[trialKey]*trialSums
+	lines copyRows
+}
 
 func (l *journalLoad) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
-	return writeJournalLines(ctx, tx, evs, l.sums)
+	defer l.lines.reset()
+	return writeJournalLines(ctx, tx, evs, &l.lines, l.sums)
 }
 
 func (l *journalLoad) Flush(ctx context.Context, tx pgx.Tx) error {
@@ -124,9 +132,9 @@ func (l *journalLoad) Flush(ctx context.Context, tx pgx.Tx) error {
 	return writeTrialBalance(ctx, tx, l.sums)
 }
 
-// writeJournalLines COPYs the journal lines of evs and adds them to sums.
-func writeJournalLines(ctx context.Context, tx pgx.Tx, evs []projections.Event, sums map[trialKey]*trialSums) error {
-	var lines copyRows
+// writeJournalLines COPYs the journal lines of evs, encoded into lines (empty), and adds them
+// to sums.
+func writeJournalLines(ctx context.Context, tx pgx.Tx, evs []projections.Event, lines *copyRows, sums map[trialKey]*trialSums) error {
 	for i := range evs {
 		ev := &evs[i]
 		entry, ok, err := domain.Postings(ev.Payload)
@@ -140,9 +148,9 @@ func writeJournalLines(ctx context.Context, tx pgx.Tx, evs []projections.Event, 
 		if err != nil {
 			return err
 		}
-		writeJournal(&lines, ev, t, entry, sums)
+		writeJournal(lines, ev, t, entry, sums)
 	}
-	return journalTable.insert(ctx, tx, &lines)
+	return journalTable.insert(ctx, tx, lines)
 }
 
 func writeJournal(c *copyRows, ev *projections.Event, t string, entry domain.JournalEntry, sums map[trialKey]*trialSums) {
