@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dotmac/ledger/eventstore"
 )
@@ -241,20 +242,20 @@ func (run *buildRun) fill(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The Loads write what they still hold; the catch-up below goes through Apply.
+	// The Loads write what they still hold, side by side; the catch-up below goes through Apply.
+	g, gctx := errgroup.WithContext(ctx)
 	for i, p := range run.parts {
 		if loads[i] != nil {
-			if err := r.flushLoad(ctx, p.e, p.build, loads[i], reached); err != nil {
-				return err
-			}
+			g.Go(func() error { return r.flushLoad(gctx, p.e, p.build, loads[i], reached) })
 		}
 		job.targets[i].commit = r.commitBuild(p.e, p.build, nil)
 	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
 	run.setPhase(PhaseIndexing, 0)
-	for _, p := range run.parts {
-		if err := r.indexBuild(ctx, p.e, p.build); err != nil {
-			return err
-		}
+	if err := r.indexBuilds(ctx, run.parts); err != nil {
+		return err
 	}
 	if run.copy {
 		if _, err := r.pool.Exec(ctx, `UPDATE `+r.sqls.builds+` SET status = 'done', updated_at = now() WHERE schema_name = $1`, run.parts[0].build); err != nil {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dotmac/ledger/eventstore"
 )
@@ -103,18 +105,36 @@ func (r *Runtime) createIndexes(ctx context.Context, tx pgx.Tx, e *entry, schema
 	return setSearchPath(ctx, tx, r.sqls.searchPath)
 }
 
-// indexBuild runs the deferred index statements of a filled build, in their own transaction.
-func (r *Runtime) indexBuild(ctx context.Context, e *entry, schema string) error {
-	if _, ok := e.p.(Indexer); !ok {
-		return nil
-	}
-	return pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-		// An index build sorts in maintenance_work_mem; the default 64 MB spills large ones.
-		if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '256MB'`); err != nil {
-			return err
+// indexBuilds runs the deferred index statements of filled builds (parts), each statement in
+// its own transaction, as many at a time as there are CPUs (at least two): PostgreSQL builds
+// each index in one backend, so one at a time left a core idle.
+func (r *Runtime) indexBuilds(ctx context.Context, parts []*buildPart) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(2, runtime.GOMAXPROCS(0)))
+	for _, p := range parts {
+		ix, ok := p.e.p.(Indexer)
+		if !ok {
+			continue
 		}
-		return r.createIndexes(ctx, tx, e, schema)
-	})
+		for _, stmt := range ix.Indexes() {
+			g.Go(func() error {
+				return pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+					// An index build sorts in maintenance_work_mem; the default 64 MB spills large ones.
+					if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '256MB'`); err != nil {
+						return err
+					}
+					if err := setSearchPath(ctx, tx, ident(p.build)); err != nil {
+						return err
+					}
+					if _, err := tx.Exec(ctx, stmt); err != nil {
+						return fmt.Errorf("projection %s: index in %s: %w", p.e.name, p.build, err)
+					}
+					return nil
+				})
+			})
+		}
+	}
+	return g.Wait()
 }
 
 func setSearchPath(ctx context.Context, tx pgx.Tx, path string) error {
