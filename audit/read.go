@@ -17,8 +17,11 @@ type page struct {
 	done chan struct{}
 }
 
-// maxPagesInFlight bounds the memory a scan holds: pages read but not yet consumed.
-const maxPagesInFlight = 8
+// maxPagesInFlight bounds the memory a scan holds: pages read but not yet consumed. Three keep
+// the reader, the decoders and the checks busy; more only grew the heap (fresh pages to fault
+// in, more to scan): verify ran 9-10 % faster with 3 than with 8, on demo data and on a
+// million events, in alternating runs; 2 was between.
+const maxPagesInFlight = 3
 
 // decoder decodes what a reader needs of an event: nil, nil for an event it can skip.
 type decoder func(env *eventstore.Envelope) (domain.Event, error)
