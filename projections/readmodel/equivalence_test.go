@@ -132,3 +132,42 @@ func TestTrimmedPayloadsGiveTheSameRows(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, diffs)
 }
+
+// A Load fails on an event its rows do not allow, as Apply does, and its error names the
+// event's position (a Load's batch cannot be re-run in parts to find it).
+func TestLoadNamesTheEventItCannotApply(t *testing.T) {
+	t.Parallel()
+	evs := generated(t)
+	var broken []projections.Event
+	dropped := ""
+	for _, ev := range evs {
+		if c, ok := ev.Payload.(domain.InvoiceCreated); ok && dropped == "" {
+			dropped = c.InvoiceID.String()
+			continue
+		}
+		broken = append(broken, ev)
+	}
+	var want projections.Event
+	for _, ev := range broken { // the first event about the dropped invoice
+		var id domain.InvoiceID
+		switch e := ev.Payload.(type) {
+		case domain.InvoiceLineAdded:
+			id = e.InvoiceID
+		case domain.InvoiceIssued:
+			id = e.InvoiceID
+		case domain.InvoiceVoided:
+			id = e.InvoiceID
+		}
+		if id.String() == dropped {
+			want = ev
+			break
+		}
+	}
+	require.NotZero(t, want.Position, "the generated history never issues invoice %s", dropped)
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	projs := []projections.Projection{readmodel.Invoices{}}
+	require.NoError(t, readmodeltest.Setup(ctx, pool, projs))
+	err := readmodeltest.Load(ctx, pool, projs, broken, 100, func(p projections.Loader) projections.Load { return p.NewLoad() })
+	require.ErrorContains(t, err, fmt.Sprintf("%s at position %d: unknown invoice %s", want.Payload.EventType(), want.Position, dropped))
+}
