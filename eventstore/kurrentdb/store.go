@@ -125,8 +125,7 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 	}
 	s := &Store{cfg: cfg, conf: conf, client: client, closed: make(chan struct{})}
 	if err := s.checkServer(ctx); err != nil {
-		s.Close()
-		return nil, err
+		return nil, err // checkServer has closed s, or will once its call returns
 	}
 	return s, nil
 }
@@ -184,10 +183,13 @@ func (s *Store) replaceClient(old *esdb.Client) {
 	s.cfg.Logger.Warn().Msg("kurrentdb client closed itself after failing to reach the node; reconnecting with a new one")
 }
 
-// checkServer connects (the client is lazy) and checks the server's version.
+// checkServer connects (the client is lazy) and checks the server's version. On error it
+// closes s: at once, or, when ctx ends first, once the version call returns (closing the
+// client while the call runs races inside the client library).
 func (s *Store) checkServer(ctx context.Context) error {
 	cl, err := s.clientFor("open")
 	if err != nil {
+		s.Close()
 		return err
 	}
 	type result struct {
@@ -201,12 +203,22 @@ func (s *Store) checkServer(ctx context.Context) error {
 	}()
 	select {
 	case <-ctx.Done():
+		go func() {
+			<-done
+			s.Close()
+		}()
 		return fmt.Errorf("open: %w", ctx.Err())
 	case r := <-done:
+		var err error
 		if r.err != nil {
-			return s.fail(ctx, "open", cl, r.err)
+			err = s.fail(ctx, "open", cl, r.err)
+		} else {
+			err = checkVersion(*r.v)
 		}
-		return checkVersion(*r.v)
+		if err != nil {
+			s.Close()
+		}
+		return err
 	}
 }
 
