@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,4 +140,22 @@ func sqlAggregate(ctx context.Context, pool *pgxpool.Pool) (float64, error) {
 		return 0, err
 	}
 	return float64(total) / time.Since(start).Seconds(), nil
+}
+
+// feedReadRate is the events/s of reading every event's envelope columns out of PostgreSQL in
+// position order and throwing them away (COPY ... TO STDOUT, binary): what any check of the
+// whole feed must at least do, so the limit verify runs against.
+func feedReadRate(ctx context.Context, pool *pgxpool.Pool) (float64, error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Release()
+	start := time.Now()
+	tag, err := conn.Conn().PgConn().CopyTo(ctx, io.Discard, `COPY (SELECT position, event_id, stream_id, version, type,
+schema_version, data, metadata, hash FROM es_events ORDER BY position) TO STDOUT (FORMAT binary)`)
+	if err != nil {
+		return 0, fmt.Errorf("read the feed with COPY: %w", err)
+	}
+	return float64(tag.RowsAffected()) / time.Since(start).Seconds(), nil
 }

@@ -183,6 +183,11 @@ func (r *run) verifyScenario(ctx context.Context) error {
 		return err
 	}
 	defer store.Close()
+	r.cfg.Progress("baseline: read the feed out with COPY", 0, 0)
+	base, err := feedReadRate(ctx, r.pool)
+	if err != nil {
+		return err
+	}
 	a := audit.New(store)
 	progress := func(done, total int64) { r.cfg.Progress("audit verify", done, total) }
 	rep, err := a.Verify(ctx, audit.VerifyOptions{DensePositions: true, Progress: progress})
@@ -194,6 +199,6 @@ func (r *run) verifyScenario(ctx context.Context) error {
 		return err
 	}
 	r.report.Scenarios.Verify = &Verify{EventsPerS: rep.EventsPerSecond, DeepEventsPerS: deep.EventsPerSecond,
-		Events: rep.Events, OK: rep.OK && deep.OK}
+		Events: rep.Events, OK: rep.OK && deep.OK, BaselineEventsPerS: base, Ratio: ratio(rep.EventsPerSecond, base)}
 	return nil
 }
