@@ -131,10 +131,12 @@ func TestFakeClientReplacedAfterItClosesItself(t *testing.T) {
 	ed, _ := encodeEvent("a", 2, nil, &e, time.Now())
 	_, err = cl.AppendToStream(ctx, "a", esdbAppendAny(), ed)
 	require.Error(t, err)
-	_, err = cl.GetServerVersion()
-	require.Error(t, err)
-	_, err = cl.GetServerVersion()
-	require.True(t, isConnectionClosed(err), "the client closed itself: %v", err)
+	// The client reconnects in the background: a call may still be answered from the old
+	// connection's state (seen under load in a fresh clone's make test) before discovery fails.
+	require.Eventually(t, func() bool {
+		_, err := cl.GetServerVersion()
+		return isConnectionClosed(err)
+	}, 10*time.Second, 10*time.Millisecond, "the client closes itself after a failed discovery")
 
 	_, err = s.Head(ctx)
 	require.ErrorIs(t, err, eventstore.ErrUnavailable, "the call that finds it closed fails")
