@@ -87,10 +87,19 @@ func after(evs []Event, cp eventstore.Position) []Event {
 // them, in the same transaction. With notify, the new checkpoint is announced to WaitFor
 // (delivered by PostgreSQL at commit). Apply's failure is an *ApplyError.
 func (r *Runtime) applyTo(ctx context.Context, tx pgx.Tx, e *entry, build string, evs []Event, notify bool) error {
+	return r.applyWith(ctx, tx, e, e.p.Apply, build, evs, notify)
+}
+
+// applyFunc folds events into the build tx's search_path names: a Projection's Apply, or a
+// Load's.
+type applyFunc func(ctx context.Context, tx pgx.Tx, evs []Event) error
+
+// applyWith is applyTo folding with apply.
+func (r *Runtime) applyWith(ctx context.Context, tx pgx.Tx, e *entry, apply applyFunc, build string, evs []Event, notify bool) error {
 	if err := setSearchPath(ctx, tx, ident(build)); err != nil {
 		return err
 	}
-	if err := safeApply(ctx, e, tx, evs); err != nil {
+	if err := safeApply(ctx, e, apply, tx, evs); err != nil {
 		return err
 	}
 	return r.advance(ctx, tx, e, build, &evs[len(evs)-1], notify)
@@ -117,14 +126,14 @@ func (r *Runtime) advance(ctx context.Context, tx pgx.Tx, e *entry, build string
 	return nil
 }
 
-// safeApply calls Apply with the events e handles (all, unless it is an EventFilter; none:
+// safeApply calls apply with the events e handles (all, unless it is an EventFilter; none:
 // no call), turning its error or panic into an *ApplyError.
-func safeApply(ctx context.Context, e *entry, tx pgx.Tx, evs []Event) error {
+func safeApply(ctx context.Context, e *entry, apply applyFunc, tx pgx.Tx, evs []Event) error {
 	first, last := evs[0].Position, evs[len(evs)-1].Position
 	if evs = e.handled(evs); len(evs) == 0 {
 		return nil
 	}
-	return guardApply(e.name, first, last, func() error { return e.p.Apply(ctx, tx, evs) })
+	return guardApply(e.name, first, last, func() error { return apply(ctx, tx, evs) })
 }
 
 // guardApply runs apply, turning its error or panic into an *ApplyError for the events
@@ -175,7 +184,7 @@ func applyPrefix(ctx context.Context, tx pgx.Tx, e *entry, evs []Event) (int, er
 	if err != nil {
 		return 0, err
 	}
-	if err := safeApply(ctx, e, sp, evs); err == nil {
+	if err := safeApply(ctx, e, e.p.Apply, sp, evs); err == nil {
 		return len(evs), sp.Commit(ctx)
 	} else if rbErr := sp.Rollback(ctx); rbErr != nil || len(evs) == 1 || ctx.Err() != nil {
 		return 0, err

@@ -98,11 +98,19 @@ func (r *Runtime) createIndexes(ctx context.Context, tx pgx.Tx, e *entry, schema
 		return err
 	}
 	for _, stmt := range ix.Indexes() {
-		if _, err := tx.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("projection %s: index in %s: %w", e.name, schema, err)
+		if err := execIndex(ctx, tx, e, schema, stmt); err != nil {
+			return err
 		}
 	}
 	return setSearchPath(ctx, tx, r.sqls.searchPath)
+}
+
+// execIndex runs one of e's index statements in schema (tx's search_path).
+func execIndex(ctx context.Context, tx pgx.Tx, e *entry, schema, stmt string) error {
+	if _, err := tx.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("projection %s: index in %s: %w", e.name, schema, err)
+	}
+	return nil
 }
 
 // indexBuilds runs the deferred index statements of filled builds (parts), each statement in
@@ -126,10 +134,7 @@ func (r *Runtime) indexBuilds(ctx context.Context, parts []*buildPart) error {
 					if err := setSearchPath(ctx, tx, ident(p.build)); err != nil {
 						return err
 					}
-					if _, err := tx.Exec(ctx, stmt); err != nil {
-						return fmt.Errorf("projection %s: index in %s: %w", p.e.name, p.build, err)
-					}
-					return nil
+					return execIndex(ctx, tx, p.e, p.build, stmt)
 				})
 			})
 		}

@@ -215,11 +215,11 @@ func (r *Runtime) commitBuild(e *entry, build string, load Load) func(context.Co
 			return err
 		}
 		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+		apply := applyFunc(e.p.Apply)
 		if load != nil {
-			err = r.loadInto(ctx, tx, e, build, load, evs)
-		} else {
-			err = r.applyTo(ctx, tx, e, build, evs, false)
+			apply = load.Apply
 		}
+		err = r.applyWith(ctx, tx, e, apply, build, evs, false)
 		var ae *ApplyError
 		if errors.As(err, &ae) && ctx.Err() == nil && load == nil {
 			return r.pinpoint(ctx, e, build, evs, ae)
@@ -244,22 +244,6 @@ func (r *Runtime) beginBuildTx(ctx context.Context) (pgx.Tx, error) {
 		return nil, err
 	}
 	return tx, nil
-}
-
-// loadInto is applyTo for a Load: it folds evs (those e handles) through load and advances
-// the build's checkpoint.
-func (r *Runtime) loadInto(ctx context.Context, tx pgx.Tx, e *entry, build string, load Load, evs []Event) (err error) {
-	if err := setSearchPath(ctx, tx, ident(build)); err != nil {
-		return err
-	}
-	first, last := evs[0].Position, evs[len(evs)-1].Position
-	if handled := e.handled(evs); len(handled) > 0 {
-		err = guardApply(e.name, first, last, func() error { return load.Apply(ctx, tx, handled) })
-		if err != nil {
-			return err
-		}
-	}
-	return r.advance(ctx, tx, e, build, &evs[len(evs)-1], false)
 }
 
 // flushLoad writes what load holds into build, in one transaction.

@@ -126,42 +126,13 @@ type moneyEvent struct {
 // the customer's balance by the event's AR and customer-credit postings and adds a statement
 // line.
 func (Balances) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
-	b := newBalanceBatch()
-	if err := b.fold(ctx, tx, evs); err != nil {
-		return err
-	}
-	if err := b.writeRows(ctx, tx); err != nil {
-		return err
-	}
-	return b.writeAdded(ctx, tx)
+	return applyFold(ctx, tx, newBalanceBatch(), evs)
 }
 
 // NewLoad returns the Load a rebuild fills a new build with: it keeps the balances in memory
 // across batches (written when it holds loadMaxRows, and at Flush) and COPYs each batch's
 // statement lines.
-func (Balances) NewLoad() projections.Load {
-	return &balancesLoad{maxRows: loadMaxRows, b: newBalanceBatch()}
-}
-
-type balancesLoad struct {
-	b       *balanceBatch
-	maxRows int
-}
-
-func (l *balancesLoad) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
-	if err := l.b.fold(ctx, tx, evs); err != nil {
-		return err
-	}
-	if err := l.b.writeAdded(ctx, tx); err != nil {
-		return err
-	}
-	if len(l.b.rows) >= l.maxRows {
-		return l.b.writeRows(ctx, tx)
-	}
-	return nil
-}
-
-func (l *balancesLoad) Flush(ctx context.Context, tx pgx.Tx) error { return l.b.writeRows(ctx, tx) }
+func (Balances) NewLoad() projections.Load { return newHeldLoad(newBalanceBatch()) }
 
 // balanceBatch folds the balances projection: the balances it holds (new ones, and those read
 // because events move them) and the statement lines not yet written. Apply uses one per
@@ -173,6 +144,8 @@ type balanceBatch struct {
 }
 
 func newBalanceBatch() *balanceBatch { return &balanceBatch{rows: map[balanceKey]*balanceRow{}} }
+
+func (b *balanceBatch) held() int { return len(b.rows) }
 
 // fold derives each money event's journal entry, reads the balances it needs and does not
 // hold, and folds evs in memory.

@@ -33,7 +33,3 @@ func invariantf(ev *projections.Event, format string, args ...any) error {
 func fmtInvariant(format string, args ...any) error {
 	return fmt.Errorf("invariant: "+format, args...)
 }
-
-// loadMaxRows is how many changing rows (invoices, payments, balances) a Load holds in
-// memory before it writes them and lets them go: about 30 MB of invoices.
-const loadMaxRows = 50_000

@@ -156,40 +156,11 @@ func (Invoices) Indexes() []string { return invoicesIndexes }
 // invoices and payments the batch changes but does not create (one query each), folds the
 // batch in memory, and writes each table once.
 func (Invoices) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
-	b := newInvoiceBatch()
-	if err := b.fold(ctx, tx, evs); err != nil {
-		return err
-	}
-	if err := b.writeRows(ctx, tx); err != nil {
-		return err
-	}
-	return b.writeAdded(ctx, tx)
+	return applyFold(ctx, tx, newInvoiceBatch(), evs)
 }
 
 // NewLoad returns the Load a rebuild fills a new build with: it keeps invoice and payment
 // rows in memory across batches (an invoice is created, issued and paid in different
 // batches), writes them when it holds loadMaxRows, and COPYs the rows that never change
 // (lines, allocations, credit notes) with each batch.
-func (Invoices) NewLoad() projections.Load {
-	return &invoicesLoad{maxRows: loadMaxRows, b: newInvoiceBatch()}
-}
-
-type invoicesLoad struct {
-	b       *invoiceBatch
-	maxRows int
-}
-
-func (l *invoicesLoad) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
-	if err := l.b.fold(ctx, tx, evs); err != nil {
-		return err
-	}
-	if err := l.b.writeAdded(ctx, tx); err != nil {
-		return err
-	}
-	if len(l.b.invoices)+len(l.b.payments) >= l.maxRows {
-		return l.b.writeRows(ctx, tx)
-	}
-	return nil
-}
-
-func (l *invoicesLoad) Flush(ctx context.Context, tx pgx.Tx) error { return l.b.writeRows(ctx, tx) }
+func (Invoices) NewLoad() projections.Load { return newHeldLoad(newInvoiceBatch()) }

@@ -97,7 +97,7 @@ func (p *paymentRow) status() string {
 }
 
 // invoiceBatch folds the invoices projection: the rows it changes and the rows it inserts.
-// Apply uses one per batch; a Load (invoicesLoad) keeps one across batches.
+// Apply uses one per batch; a Load (heldLoad) keeps one across batches.
 type invoiceBatch struct {
 	tenants     []string // per event of the batch; "" for events this projection skips
 	loadInv     keySet
@@ -112,6 +112,8 @@ type invoiceBatch struct {
 func newInvoiceBatch() *invoiceBatch {
 	return &invoiceBatch{invoices: map[key]*invoiceRow{}, payments: map[key]*paymentRow{}}
 }
+
+func (b *invoiceBatch) held() int { return len(b.invoices) + len(b.payments) }
 
 // prepare finds the tenant of every event of evs the projection uses and the invoices and
 // payments they change that are neither held nor created by evs (they are read from the

@@ -106,35 +106,27 @@ type trialSums struct {
 // Apply writes every journal line of the batch with COPY and adds the batch's sums to the
 // trial balance.
 func (Journal) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
-	sums := map[trialKey]*trialSums{}
-	if err := writeJournalLines(ctx, tx, evs, &copyRows{}, sums); err != nil {
-		return err
-	}
-	return writeTrialBalance(ctx, tx, sums)
+	return applyFold(ctx, tx, newJournalBatch(), evs)
 }
 
 // NewLoad returns the Load a rebuild fills a new build with: it COPYs each batch's journal
 // lines and keeps the trial balance's sums in memory until Flush.
-func (Journal) NewLoad() projections.Load { return &journalLoad{sums: map[trialKey]*trialSums{}} }
+func (Journal) NewLoad() projections.Load { return newHeldLoad(newJournalBatch()) }
 
-type journalLoad struct {
+// journalBatch folds the journal: lines not yet written and the trial balance's sums.
+type journalBatch struct {
 	sums  map[trialKey]*trialSums
 	lines copyRows
 }
 
-func (l *journalLoad) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
-	defer l.lines.reset()
-	return writeJournalLines(ctx, tx, evs, &l.lines, l.sums)
-}
+func newJournalBatch() *journalBatch { return &journalBatch{sums: map[trialKey]*trialSums{}} }
 
-func (l *journalLoad) Flush(ctx context.Context, tx pgx.Tx) error {
-	defer clear(l.sums)
-	return writeTrialBalance(ctx, tx, l.sums)
-}
+// held counts the trial balance rows summed: one per tenant, account and currency, so a
+// rebuild holds them to the end.
+func (b *journalBatch) held() int { return len(b.sums) }
 
-// writeJournalLines COPYs the journal lines of evs, encoded into lines (empty), and adds them
-// to sums.
-func writeJournalLines(ctx context.Context, tx pgx.Tx, evs []projections.Event, lines *copyRows, sums map[trialKey]*trialSums) error {
+// fold encodes the journal lines of evs and adds them to the sums.
+func (b *journalBatch) fold(_ context.Context, _ pgx.Tx, evs []projections.Event) error {
 	for i := range evs {
 		ev := &evs[i]
 		entry, ok, err := domain.Postings(ev.Payload)
@@ -148,9 +140,21 @@ func writeJournalLines(ctx context.Context, tx pgx.Tx, evs []projections.Event, 
 		if err != nil {
 			return err
 		}
-		writeJournal(lines, ev, t, entry, sums)
+		writeJournal(&b.lines, ev, t, entry, b.sums)
 	}
-	return journalTable.insert(ctx, tx, lines)
+	return nil
+}
+
+// writeRows adds the sums to the trial balance and lets them go.
+func (b *journalBatch) writeRows(ctx context.Context, tx pgx.Tx) error {
+	defer clear(b.sums)
+	return writeTrialBalance(ctx, tx, b.sums)
+}
+
+// writeAdded COPYs the journal lines folded since it last ran.
+func (b *journalBatch) writeAdded(ctx context.Context, tx pgx.Tx) error {
+	defer b.lines.reset()
+	return journalTable.insert(ctx, tx, &b.lines)
 }
 
 func writeJournal(c *copyRows, ev *projections.Event, t string, entry domain.JournalEntry, sums map[trialKey]*trialSums) {
