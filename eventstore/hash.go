@@ -21,13 +21,19 @@ const HashSize = sha256.Size
 // not covered: it is assigned by the backend after the hash is fixed (KurrentDB assigns it on
 // commit).
 func ChainHash(prev []byte, e *Envelope) []byte {
+	sum := ChainSum(prev, e)
+	return sum[:]
+}
+
+// ChainSum is ChainHash as an array, for callers that check or keep many hashes without
+// allocating one for each.
+func ChainSum(prev []byte, e *Envelope) [HashSize]byte {
 	// One contiguous buffer hashed at once: most events fit the stack buffer, and a single
 	// Sum256 is several times cheaper than a dozen small writes through hash.Hash.
 	var stack [2048]byte
 	b := append(stack[:0], prev...)
 	b = appendCanonical(b, e)
-	sum := sha256.Sum256(b)
-	return sum[:]
+	return sha256.Sum256(b)
 }
 
 // CanonicalBytes is the byte layout the hash chain covers, exposed for auditors who want to
