@@ -2,7 +2,9 @@ package domain
 
 import (
 	"fmt"
+	"slices"
 
+	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 )
 
@@ -106,8 +108,26 @@ func (e *UnbalancedEntryError) Unwrap() error { return ErrInvalid }
 type JournalEntry struct {
 	customer CustomerID
 	date     Date
-	memo     string
+	memo     memo
 	lines    []JournalLine
+}
+
+// memo is an entry's description in parts, joined by Memo: audit verify derives an entry for
+// every money event and never reads it.
+type memo struct {
+	source string    // "InvoiceIssued", or the whole memo
+	ref    string    // "INV-2026-0001", else id
+	id     uuid.UUID // a payment or credit note id
+}
+
+func (m memo) String() string {
+	switch {
+	case m.ref != "":
+		return m.source + " " + m.ref
+	case m.id != uuid.Nil:
+		return m.source + " " + m.id.String()
+	}
+	return m.source
 }
 
 // NewJournalEntry returns the entry, or an error: ErrEmptyEntry for no lines; an
@@ -115,11 +135,18 @@ type JournalEntry struct {
 // missing side, or an amount that is not positive or has no currency; an
 // *UnbalancedEntryError when debits and credits differ in some currency.
 func NewJournalEntry(customer CustomerID, date Date, memo string, lines ...JournalLine) (JournalEntry, error) {
+	return newJournalEntry(customer, date, memoText(memo), append([]JournalLine(nil), lines...))
+}
+
+func memoText(text string) memo { return memo{source: text} }
+
+// newJournalEntry is NewJournalEntry keeping lines, which the caller hands over.
+func newJournalEntry(customer CustomerID, date Date, memo memo, lines []JournalLine) (JournalEntry, error) {
 	if len(lines) == 0 {
 		return JournalEntry{}, ErrEmptyEntry
 	}
 	if len(lines) > MaxJournalLines {
-		return JournalEntry{}, invalid("journal entry", memo, fmt.Sprintf("more than %d lines", MaxJournalLines))
+		return JournalEntry{}, invalid("journal entry", memo.String(), fmt.Sprintf("more than %d lines", MaxJournalLines))
 	}
 	for _, l := range lines {
 		if err := l.validate(); err != nil {
@@ -129,7 +156,7 @@ func NewJournalEntry(customer CustomerID, date Date, memo string, lines ...Journ
 	if err := checkBalanced(lines); err != nil {
 		return JournalEntry{}, err
 	}
-	return JournalEntry{customer: customer, date: date, memo: memo, lines: append([]JournalLine(nil), lines...)}, nil
+	return JournalEntry{customer: customer, date: date, memo: memo, lines: lines}, nil
 }
 
 func (l JournalLine) validate() error {
@@ -147,23 +174,29 @@ func (l JournalLine) validate() error {
 // checkBalanced returns an *UnbalancedEntryError for the first currency whose debits and
 // credits differ.
 func checkBalanced(lines []JournalLine) error {
-	debits, credits := map[Currency]decimal.Decimal{}, map[Currency]decimal.Decimal{}
-	var order []Currency
+	// Entries have a few lines in one currency (rarely more): a short list beats maps.
+	type sums struct {
+		currency        Currency
+		debits, credits decimalSum
+	}
+	var buf [2]sums
+	order := buf[:0]
 	for _, l := range lines {
 		c := l.Amount.Currency()
-		if _, seen := debits[c]; !seen {
-			order = append(order, c)
-			debits[c], credits[c] = decimal.Zero, decimal.Zero
+		k := slices.IndexFunc(order, func(s sums) bool { return s.currency == c })
+		if k < 0 {
+			order = append(order, sums{currency: c})
+			k = len(order) - 1
 		}
 		if l.Side == SideDebit {
-			debits[c] = debits[c].Add(l.Amount.Amount())
+			order[k].debits.add(l.Amount.Amount())
 		} else {
-			credits[c] = credits[c].Add(l.Amount.Amount())
+			order[k].credits.add(l.Amount.Amount())
 		}
 	}
-	for _, c := range order {
-		if !debits[c].Equal(credits[c]) {
-			return &UnbalancedEntryError{Currency: c, Debits: moneyOf(debits[c], c), Credits: moneyOf(credits[c], c)}
+	for _, s := range order {
+		if !s.debits.equal(&s.credits) {
+			return &UnbalancedEntryError{Currency: s.currency, Debits: moneyOf(s.debits.value(), s.currency), Credits: moneyOf(s.credits.value(), s.currency)}
 		}
 	}
 	return nil
@@ -176,7 +209,7 @@ func (e JournalEntry) Customer() CustomerID { return e.customer }
 func (e JournalEntry) Date() Date { return e.date }
 
 // Memo describes the source ("InvoiceIssued INV-2026-0001").
-func (e JournalEntry) Memo() string { return e.memo }
+func (e JournalEntry) Memo() string { return e.memo.String() }
 
 // Lines returns a copy of the lines.
 func (e JournalEntry) Lines() []JournalLine { return append([]JournalLine(nil), e.lines...) }
@@ -184,6 +217,10 @@ func (e JournalEntry) Lines() []JournalLine { return append([]JournalLine(nil), 
 // Reversal returns the exact reversal of e (every line on the other side), dated date with
 // memo. It balances because e does.
 func (e JournalEntry) Reversal(date Date, memo string) JournalEntry {
+	return e.reversal(date, memoText(memo))
+}
+
+func (e JournalEntry) reversal(date Date, memo memo) JournalEntry {
 	lines := make([]JournalLine, len(e.lines))
 	for i, l := range e.lines {
 		l.Side = SideDebit

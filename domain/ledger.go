@@ -10,7 +10,7 @@ import (
 // LedgerTotals accumulates posted entries per account and currency as signed sums (debits
 // positive, credits negative). The zero value is ready to use.
 type LedgerTotals struct {
-	sums map[ledgerKey]decimal.Decimal
+	sums map[ledgerKey]*decimalSum
 }
 
 type ledgerKey struct {
@@ -20,30 +20,52 @@ type ledgerKey struct {
 
 // Post adds every line of e.
 func (t *LedgerTotals) Post(e JournalEntry) {
-	if t.sums == nil {
-		t.sums = make(map[ledgerKey]decimal.Decimal)
-	}
 	for _, l := range e.lines {
-		k := ledgerKey{l.Account, l.Amount.Currency()}
-		t.sums[k] = t.sums[k].Add(l.Signed())
+		s := t.sum(ledgerKey{l.Account, l.Amount.Currency()})
+		if l.Side == SideCredit {
+			s.sub(l.Amount.Amount())
+		} else {
+			s.add(l.Amount.Amount())
+		}
 	}
+}
+
+// sum returns the running sum of k, created at zero.
+func (t *LedgerTotals) sum(k ledgerKey) *decimalSum {
+	s := t.sums[k]
+	if s == nil {
+		if t.sums == nil {
+			t.sums = make(map[ledgerKey]*decimalSum)
+		}
+		s = &decimalSum{}
+		t.sums[k] = s
+	}
+	return s
+}
+
+// get returns the sum of k (zero if nothing was posted to it).
+func (t LedgerTotals) get(k ledgerKey) decimal.Decimal {
+	if s := t.sums[k]; s != nil {
+		return s.value()
+	}
+	return decimal.Decimal{}
 }
 
 // Balance returns the signed sum of account in currency c (debits minus credits).
 func (t LedgerTotals) Balance(account AccountCode, c Currency) Money {
-	return moneyOf(t.sums[ledgerKey{account, c}], c)
+	return moneyOf(t.get(ledgerKey{account, c}), c)
 }
 
 // Net returns the signed sum of all accounts in currency c: zero, because every entry
 // balances. Auditors check it at every position of the feed.
 func (t LedgerTotals) Net(c Currency) Money {
-	total := decimal.Zero
+	var total decimalSum
 	for k, v := range t.sums {
 		if k.currency == c {
-			total = total.Add(v)
+			total.add(v.value())
 		}
 	}
-	return moneyOf(total, c)
+	return moneyOf(total.value(), c)
 }
 
 // Currencies returns the currencies posted so far, sorted by code.
@@ -62,15 +84,12 @@ func (t LedgerTotals) Currencies() []Currency {
 // customer's entries were posted, it equals that customer's AccountState.Balance.
 func (t LedgerTotals) CustomerBalance(c Currency) Money {
 	// 2200 is a credit-balance account: its signed sum is minus the credit.
-	return moneyOf(t.sums[ledgerKey{AccountReceivable, c}].Add(t.sums[ledgerKey{AccountCustomerCredit, c}]), c)
+	return moneyOf(t.get(ledgerKey{AccountReceivable, c}).Add(t.get(ledgerKey{AccountCustomerCredit, c})), c)
 }
 
 // Add adds every sum of o to t.
 func (t *LedgerTotals) Add(o LedgerTotals) {
-	if t.sums == nil {
-		t.sums = make(map[ledgerKey]decimal.Decimal)
-	}
 	for k, v := range o.sums {
-		t.sums[k] = t.sums[k].Add(v)
+		t.sum(k).add(v.value())
 	}
 }

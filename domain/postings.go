@@ -48,40 +48,40 @@ var errNoPosting = errors.New("no posting")
 func postings(e Event) (JournalEntry, error) {
 	switch e := e.(type) {
 	case InvoiceIssued:
-		return invoiceIssuedEntry(e.CustomerID, e.IssueDate, "InvoiceIssued "+e.Number, e.NetTotal, e.TaxTotal, e.Total, e.CreditApplied)
+		return invoiceIssuedEntry(e.CustomerID, e.IssueDate, memo{source: "InvoiceIssued", ref: e.Number}, e.NetTotal, e.TaxTotal, e.Total, e.CreditApplied)
 	case InvoiceVoided:
 		// A void needs nothing settled, so the issue entry had no credit applied.
-		issued, err := invoiceIssuedEntry(e.CustomerID, DateOf(e.VoidedAt), "", e.NetTotal, e.TaxTotal, e.Total, Zero(e.Total.Currency()))
-		return issued.Reversal(DateOf(e.VoidedAt), "InvoiceVoided "+e.Number), err
+		issued, err := invoiceIssuedEntry(e.CustomerID, DateOf(e.VoidedAt), memo{}, e.NetTotal, e.TaxTotal, e.Total, Zero(e.Total.Currency()))
+		return issued.reversal(DateOf(e.VoidedAt), memo{source: "InvoiceVoided", ref: e.Number}), err
 	case PaymentRecorded:
-		var b lines
+		b := newLines()
 		b.debit(AccountCash, e.Amount)
 		b.credit(AccountReceivable, sumAllocations(e))
 		b.credit(AccountCustomerCredit, e.Unapplied)
-		return NewJournalEntry(e.CustomerID, DateOf(e.ReceivedAt), "PaymentRecorded "+e.PaymentID.String(), b...)
+		return newJournalEntry(e.CustomerID, DateOf(e.ReceivedAt), memo{source: "PaymentRecorded", id: e.PaymentID.u}, b)
 	case PaymentRefunded:
-		var b lines
+		b := newLines()
 		b.debit(AccountCustomerCredit, e.Amount)
 		b.credit(AccountCash, e.Amount)
-		return NewJournalEntry(e.CustomerID, DateOf(e.RefundedAt), "PaymentRefunded "+e.PaymentID.String(), b...)
+		return newJournalEntry(e.CustomerID, DateOf(e.RefundedAt), memo{source: "PaymentRefunded", id: e.PaymentID.u}, b)
 	case CreditNoteIssued:
 		return creditNoteEntry(e)
 	}
 	return JournalEntry{}, errNoPosting
 }
 
-func invoiceIssuedEntry(customer CustomerID, date Date, memo string, net, tax, total, creditApplied Money) (JournalEntry, error) {
-	var b lines
+func invoiceIssuedEntry(customer CustomerID, date Date, memo memo, net, tax, total, creditApplied Money) (JournalEntry, error) {
+	b := newLines()
 	b.debit(AccountReceivable, total)
 	b.credit(AccountServiceRevenue, net)
 	b.credit(AccountTaxPayable, tax)
 	b.debit(AccountCustomerCredit, creditApplied)
 	b.credit(AccountReceivable, creditApplied)
-	return NewJournalEntry(customer, date, memo, b...)
+	return newJournalEntry(customer, date, memo, b)
 }
 
 func creditNoteEntry(e CreditNoteIssued) (JournalEntry, error) {
-	var b lines
+	b := newLines()
 	b.debit(AccountRevenueContra, e.Net)
 	b.debit(AccountTaxPayable, e.Tax)
 	if e.InvoiceID.IsZero() {
@@ -89,11 +89,14 @@ func creditNoteEntry(e CreditNoteIssued) (JournalEntry, error) {
 	} else {
 		b.credit(AccountReceivable, e.Total)
 	}
-	return NewJournalEntry(e.CustomerID, DateOf(e.IssuedAt), "CreditNoteIssued "+e.CreditNoteID.String(), b...)
+	return newJournalEntry(e.CustomerID, DateOf(e.IssuedAt), memo{source: "CreditNoteIssued", id: e.CreditNoteID.u}, b)
 }
 
 // sumAllocations adds a payment's allocations (in the payment's currency).
 func sumAllocations(e PaymentRecorded) Money {
+	if len(e.Allocations) == 1 {
+		return moneyOf(e.Allocations[0].Amount.Amount(), e.Amount.Currency())
+	}
 	total := decimal.Zero
 	for _, a := range e.Allocations {
 		total = total.Add(a.Amount.Amount())
@@ -105,14 +108,20 @@ func sumAllocations(e PaymentRecorded) Money {
 // the other side.
 type lines []JournalLine
 
-func (b *lines) debit(account AccountCode, m Money) {
+// newLines has room for the most lines an event posts (five, for an invoice with credit
+// applied), so an entry's lines take one allocation.
+func newLines() lines { return make(lines, 0, 5) }
+
+func (b *lines) debit(account AccountCode, m Money) { b.add(account, SideDebit, SideCredit, m) }
+
+func (b *lines) credit(account AccountCode, m Money) { b.add(account, SideCredit, SideDebit, m) }
+
+func (b *lines) add(account AccountCode, side, other Side, m Money) {
 	switch {
 	case m.IsZero():
 	case m.IsNegative():
-		*b = append(*b, Credit(account, m.Neg()))
+		*b = append(*b, JournalLine{Account: account, Side: other, Amount: m.Neg()})
 	default:
-		*b = append(*b, Debit(account, m))
+		*b = append(*b, JournalLine{Account: account, Side: side, Amount: m})
 	}
 }
-
-func (b *lines) credit(account AccountCode, m Money) { b.debit(account, m.Neg()) }

@@ -154,3 +154,22 @@ func TestZeroTotalInvoiceIsPaidAtIssue(t *testing.T) {
 		t.Fatalf("a zero invoice posts nothing: ok=%t err=%v", ok, err)
 	}
 }
+
+// BenchmarkPostings derives the entries audit verify and the journal derive for most events:
+// an issued invoice and a payment allocated to it.
+//
+//	go test -run '^$' -bench Postings -benchmem ./domain/
+func BenchmarkPostings(b *testing.B) {
+	evs := []domain.Event{last(taxedInvoice()), paymentRecorded(1, "131.98", "0", allocation(1, "131.98"))}
+	var totals domain.LedgerTotals
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, e := range evs {
+			entry, ok, err := domain.Postings(e)
+			if err != nil || !ok {
+				b.Fatal(ok, err)
+			}
+			totals.Post(entry)
+		}
+	}
+}
