@@ -2,6 +2,7 @@ package domain
 
 import (
 	"bytes"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -206,4 +207,98 @@ func quickMoney(data []byte) (Money, bool) {
 		coef = -coef
 	}
 	return Money{amount: decimal.New(coef, -int32(places)), currency: c}, true //nolint:gosec // places <= 3
+}
+
+// The UnmarshalJSONPrefix methods below read a value the way its fast path above does, from
+// the start of a longer input that nothing has scanned yet: n is the length of the value and
+// data[:n] exactly the bytes UnmarshalJSON would be given, decoded to the same value. false
+// (v unchanged) for anything the fast path does not take; the caller then finds the value's
+// end itself and calls UnmarshalJSON. Decoding event payloads (internal/fastjson) uses them
+// to read each id, date and amount in one pass instead of two.
+
+// UnmarshalJSONPrefix reads {"amount":"A","currency":"C"} (see quickMoney).
+func (m *Money) UnmarshalJSONPrefix(data []byte) (int, bool) {
+	const head, mid, tail = `{"amount":"`, `","currency":"`, `"}`
+	if len(data) < len(head) || string(data[:len(head)]) != head {
+		return 0, false
+	}
+	a := bytes.IndexByte(data[len(head):], '"')
+	n := len(head) + a + len(mid) + 3 + len(tail)
+	if a < 0 || n > len(data) {
+		return 0, false
+	}
+	v, ok := quickMoney(data[:n])
+	if ok {
+		*m = v
+	}
+	return n, ok
+}
+
+// UnmarshalJSONPrefix reads a quoted canonical UUID (see quotedUUID).
+func (id *ID[K]) UnmarshalJSONPrefix(data []byte) (int, bool) {
+	const n = 38
+	if len(data) < n {
+		return 0, false
+	}
+	u, ok := quotedUUID(data[:n])
+	if !ok {
+		return 0, false
+	}
+	v, err := idFromUUID[K](u)
+	if err != nil {
+		return 0, false
+	}
+	*id = v
+	return n, true
+}
+
+// UnmarshalJSONPrefix reads "YYYY-MM-DD" holding a valid date (what ParseDate accepts).
+func (d *Date) UnmarshalJSONPrefix(data []byte) (int, bool) {
+	const n = len(`"2006-01-02"`)
+	if len(data) < n || data[0] != '"' || data[5] != '-' || data[8] != '-' || data[11] != '"' {
+		return 0, false
+	}
+	y, okY := fixedDigits(data[1:5])
+	m, okM := fixedDigits(data[6:8])
+	day, okD := fixedDigits(data[9:11])
+	if !okY || !okM || !okD {
+		return 0, false
+	}
+	v, err := NewDate(y, time.Month(m), day)
+	if err != nil {
+		return 0, false
+	}
+	*d = v
+	return n, true
+}
+
+// UnmarshalJSONPrefix reads "YYYY-MM" holding a valid month (what ParsePeriod accepts).
+func (p *Period) UnmarshalJSONPrefix(data []byte) (int, bool) {
+	const n = len(`"2006-01"`)
+	if len(data) < n || data[0] != '"' || data[5] != '-' || data[8] != '"' {
+		return 0, false
+	}
+	y, okY := fixedDigits(data[1:5])
+	m, okM := fixedDigits(data[6:8])
+	if !okY || !okM {
+		return 0, false
+	}
+	v, err := NewPeriod(y, time.Month(m))
+	if err != nil {
+		return 0, false
+	}
+	*p = v
+	return n, true
+}
+
+// fixedDigits reads b, ASCII digits only.
+func fixedDigits(b []byte) (int, bool) {
+	v := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v, true
 }

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 
 	"github.com/google/uuid"
@@ -89,4 +90,39 @@ func FuzzQuickMoney(f *testing.F) {
 				got.Amount().Exponent(), want, want.Amount().Exponent(), err)
 		}
 	})
+}
+
+// FuzzUnmarshalJSONPrefix: whenever a prefix reader takes the start of the input, the bytes it
+// took are one valid JSON value that UnmarshalJSON decodes to the same value.
+func FuzzUnmarshalJSONPrefix(f *testing.F) {
+	for _, s := range []string{`{"amount":"79.99","currency":"USD"},"x":1`, `{"amount":"79.99","currency":"USD"`,
+		`"01a23af8-256d-703d-969f-c72b215e96bb","next"`, `"2026-01-10"}`, `"2026-02-30"`, `"2026-01"]`, `"2026-13"`,
+		`"0000-01-01"`, `{"amount":"1"}`, `"2026-1-10"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkPrefix[Money](t, data)
+		checkPrefix[CustomerID](t, data)
+		checkPrefix[Date](t, data)
+		checkPrefix[Period](t, data)
+	})
+}
+
+func checkPrefix[T any, P interface {
+	*T
+	UnmarshalJSONPrefix([]byte) (int, bool)
+	UnmarshalJSON([]byte) error
+}](t *testing.T, data []byte) {
+	var got T
+	n, ok := P(&got).UnmarshalJSONPrefix(data)
+	if !ok {
+		return
+	}
+	if n <= 0 || n > len(data) || !json.Valid(data[:n]) {
+		t.Fatalf("%T prefix of %q: took %d bytes, not one JSON value", got, data, n)
+	}
+	var want T
+	if err := P(&want).UnmarshalJSON(data[:n]); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("%T prefix of %q = %+v; UnmarshalJSON(%q) = %+v, %v", got, data, got, data[:n], want, err)
+	}
 }

@@ -23,7 +23,9 @@ package fastjson
 
 import (
 	"encoding"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"reflect"
 	"strings"
 	"sync"
@@ -46,6 +48,7 @@ type fieldKind uint8
 const (
 	kindOther       fieldKind = iota // encoding/json on the field's bytes
 	kindUnmarshaler                  // (*T).UnmarshalJSON
+	kindPrefix                       // (*T).UnmarshalJSONPrefix, else UnmarshalJSON
 	kindString                       // a plain string, else encoding/json
 	kindStructSlice                  // []S where S has a Decoder
 	kindStructPtr                    // *S where S has a Decoder
@@ -58,8 +61,20 @@ type field struct {
 	elem  *Decoder // kindStructSlice, kindStructPtr
 }
 
+// PrefixUnmarshaler is implemented by a json.Unmarshaler that can also read its value from
+// the start of a longer input no one has scanned yet, saving the scan that finds where the
+// value ends. UnmarshalJSONPrefix returns the length n of the value it read and true,
+// having decoded what UnmarshalJSON(data[:n]) decodes, with data[:n] one valid JSON value;
+// or false, leaving the receiver unchanged, and the decoder scans the value and calls
+// UnmarshalJSON.
+type PrefixUnmarshaler interface {
+	json.Unmarshaler
+	UnmarshalJSONPrefix(data []byte) (n int, ok bool)
+}
+
 var (
 	cache           sync.Map // reflect.Type -> *Decoder (nil stored as (*Decoder)(nil))
+	prefixType      = reflect.TypeFor[PrefixUnmarshaler]()
 	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 	textType        = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
@@ -107,6 +122,8 @@ func build(t reflect.Type, depth int) *Decoder {
 		f := field{name: name, index: i}
 		ft := sf.Type
 		switch {
+		case reflect.PointerTo(ft).Implements(prefixType):
+			f.kind = kindPrefix
 		case reflect.PointerTo(ft).Implements(unmarshalerType):
 			f.kind = kindUnmarshaler
 		case reflect.PointerTo(ft).Implements(textType):
@@ -171,13 +188,18 @@ func (d *Decoder) object(data []byte, i int, v reflect.Value, depth int) (int, b
 	if i < len(data) && data[i] == '}' {
 		return i + 1, true
 	}
+	expect := 0 // the field after the last one decoded: encoders write fields in order
 	for {
 		key, plain, next, ok := scanKey(data, i)
 		if !ok || !plain {
 			return 0, false
 		}
 		i = next
-		n, found := d.byName[string(key)]
+		n, found := expect, expect < len(d.fields) && string(key) == d.fields[expect].name
+		if !found {
+			n, found = d.byName[string(key)]
+		}
+		expect = n + 1
 		if found && seen[n] {
 			return 0, false
 		}
@@ -225,6 +247,12 @@ func (f *field) decodeAt(data []byte, i int, v reflect.Value, depth int) (int, b
 		return 0, false
 	}
 	switch f.kind {
+	case kindPrefix:
+		if p, _ := v.Addr().Interface().(PrefixUnmarshaler); p != nil {
+			if n, ok := p.UnmarshalJSONPrefix(data[i:]); ok {
+				return i + n, true
+			}
+		}
 	case kindStructSlice:
 		return f.elem.slice(data, i, v, depth)
 	case kindStructPtr:
@@ -247,7 +275,7 @@ func (f *field) decodeAt(data []byte, i int, v reflect.Value, depth int) (int, b
 		return 0, false
 	}
 	raw := data[i:end]
-	if f.kind == kindUnmarshaler {
+	if f.kind == kindUnmarshaler || f.kind == kindPrefix {
 		u, _ := v.Addr().Interface().(json.Unmarshaler)
 		return end, u.UnmarshalJSON(raw) == nil
 	}
@@ -267,29 +295,33 @@ func (d *Decoder) slice(data []byte, i int, v reflect.Value, depth int) (int, bo
 	if data[i] != '[' {
 		return 0, false
 	}
-	n := countElements(data, i)
-	s := reflect.MakeSlice(v.Type(), n, n)
 	i = skipSpace(data, i+1)
-	if n == 0 {
-		if i >= len(data) || data[i] != ']' {
-			return 0, false
-		}
-		v.Set(s)
+	if i < len(data) && data[i] == ']' {
+		v.Set(reflect.MakeSlice(v.Type(), 0, 0)) // empty, not nil, as encoding/json leaves it
 		return i + 1, true
 	}
-	for k := range n {
+	// Grown as elements are decoded (doubling, so never to more than twice the objects the
+	// input holds), rather than counted first in a pass of its own.
+	s := reflect.New(v.Type()).Elem()
+	for k := 0; ; k++ {
+		if k == s.Cap() {
+			s.Grow(1)
+		}
+		s.SetLen(k + 1)
 		end, ok := d.object(data, i, s.Index(k), depth)
 		if !ok {
 			return 0, false
 		}
 		next, closed, ok := afterMember(data, end, ']')
-		if !ok || closed != (k == n-1) {
+		if !ok {
 			return 0, false
 		}
 		i = next
+		if closed {
+			v.Set(s)
+			return i, true
+		}
 	}
-	v.Set(s)
-	return i, true
 }
 
 // pointer decodes the JSON object (or null) at data[i] into v, a nil *S, and returns the
@@ -309,41 +341,6 @@ func (d *Decoder) pointer(data []byte, i int, v reflect.Value, depth int) (int, 
 	}
 	v.Set(p)
 	return end, true
-}
-
-// countElements counts the objects at the top level of the array starting at data[start]
-// (which is '['), up to its closing bracket or the end of data. Only objects are counted, so
-// no input makes the caller allocate more elements than it holds objects; the caller checks
-// the array's syntax as it decodes them.
-func countElements(data []byte, start int) int {
-	n, depth, inString := 0, 0, false
-	for i := start + 1; i < len(data); i++ {
-		c := data[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				return n // the array's closing bracket
-			}
-			depth--
-			if depth == 0 && c == '}' {
-				n++
-			}
-		}
-	}
-	return n
 }
 
 func skipSpace(data []byte, i int) int {
@@ -455,6 +452,18 @@ func scanString(data []byte, i int) (end int, plain, ok bool) {
 	}
 	plain = true
 	for i++; i < len(data); i++ {
+		// Eight bytes at a time up to the first one that needs a look: most of a payload's
+		// bytes are inside strings, and most strings have nothing in them to look at.
+		for i+8 <= len(data) {
+			if m := special(binary.LittleEndian.Uint64(data[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			i += 8
+		}
+		if i >= len(data) {
+			break
+		}
 		switch c := data[i]; {
 		case c == '"':
 			return i + 1, plain, true
@@ -484,6 +493,16 @@ func scanString(data []byte, i int) (end int, plain, ok bool) {
 		}
 	}
 	return 0, false, false
+}
+
+// special marks the bytes of w (little-endian) that are '"', '\\' or a control character (below
+// 0x20) with their high bit, by the word-at-a-time tests of "Bit Twiddling Hacks" (hasless,
+// haszero). A byte above a marked one may be marked wrongly (a borrow), never one below, so
+// the lowest mark is the first such byte, and none means there is none.
+func special(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := w^(ones*'"'), w^(ones*'\\')
+	return ((w-ones*0x20)&^w | (quote-ones)&^quote | (backslash-ones)&^backslash) & highs
 }
 
 func isHex(c byte) bool {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math/bits"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -171,13 +173,6 @@ func FuzzScanValue(f *testing.F) {
 	})
 }
 
-func TestCountElements(t *testing.T) {
-	for in, want := range map[string]int{`[]`: 0, `[ ]`: 0, `[{}]`: 1, `[{"a":","},{"b":[1,2]}]`: 2,
-		`[{"a":"\"],"}, {} ,{}]`: 3, `[,,,,]`: 0, `[1,2,{}]`: 1, `[{}] trailing {}`: 1, `[{},{`: 1, `[[{}],{}]`: 1} {
-		assert.Equal(t, want, countElements([]byte(" "+in), 1), in)
-	}
-}
-
 func BenchmarkDecode(b *testing.B) {
 	data := []byte(`{"id":"ab","name":"Ada","at":"2026-03-01T10:00:00Z","lines":[{"code":"x","text":"t","count":2},{"code":"y","text":"u","count":3}],"flag":true}`)
 	b.Run("fastjson", func(b *testing.B) {
@@ -196,4 +191,39 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSpecialFindsEveryByteThatNeedsALook: special answers yes exactly when a byte of the word
+// is '"', '\\' or below 0x20, for each byte value in each of the eight places.
+func TestSpecialFindsEveryByteThatNeedsALook(t *testing.T) {
+	for place := range 8 {
+		for b := range 256 {
+			w := uint64(0x6161616161616161)&^(0xff<<(8*place)) | uint64(b)<<(8*place) // "aaaaaaaa" with b at place
+			want := b == '"' || b == '\\' || b < 0x20
+			if got := special(w) != 0; got != want {
+				t.Fatalf("special with %#x at byte %d = %t", b, place, got)
+			}
+		}
+	}
+}
+
+// TestSpecialOnMixedWords: over words mixing all kinds of bytes (borrows between bytes are
+// what word-at-a-time tests get wrong), the lowest mark is the first byte that needs a look.
+func TestSpecialOnMixedWords(t *testing.T) {
+	kinds := []byte{0x00, 0x1f, 0x20, 0x21, '"', '\\', 0x5b, 0x7f, 0x80, 0xa2, 0xdc, 0xff}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200_000 {
+		var w uint64
+		first := 8 // the first byte that needs a look; 8: none
+		for place := range 8 {
+			b := kinds[r.IntN(len(kinds))]
+			w |= uint64(b) << (8 * place)
+			if first == 8 && (b == '"' || b == '\\' || b < 0x20) {
+				first = place
+			}
+		}
+		if got := bits.TrailingZeros64(special(w)) / 8; got != first {
+			t.Fatalf("special(%#016x) marks byte %d first, want %d", w, got, first)
+		}
+	}
 }
