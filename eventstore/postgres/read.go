@@ -88,11 +88,12 @@ func ScanEnvelopes(rows pgx.Rows, capacity int) ([]eventstore.Envelope, error) {
 	out := make([]eventstore.Envelope, 0, min(capacity, 64)) // most reads are short: grow on demand
 	sc := NewRowScanner(rows)
 	for rows.Next() {
-		var e eventstore.Envelope
-		if err := sc.Scan(&e); err != nil {
+		// Scanned where it stays: an envelope scanned elsewhere and appended escaped to
+		// the heap, one more allocation per event.
+		out = append(grow(out, capacity), eventstore.Envelope{})
+		if err := sc.Scan(&out[len(out)-1]); err != nil {
 			return nil, err
 		}
-		out = append(grow(out, capacity), e)
 	}
 	return out, rows.Err()
 }
