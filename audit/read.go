@@ -23,6 +23,9 @@ type page struct {
 // million events, in alternating runs; 2 was between.
 const maxPagesInFlight = 3
 
+// firstPage is the size of a scan's first page (see readPages).
+const firstPage = 500
+
 // decoder decodes what a reader needs of an event: nil, nil for an event it can skip.
 type decoder func(env *eventstore.Envelope) (domain.Event, error)
 
@@ -78,8 +81,11 @@ func (a *Auditor) scan(ctx context.Context, after, to eventstore.Position, decod
 func (a *Auditor) readPages(ctx context.Context, after, to eventstore.Position, jobs, ordered chan<- *page) error {
 	defer close(jobs)
 	defer close(ordered)
-	for after < to {
-		envs, err := a.store.ReadAll(ctx, after, PageSize)
+	// Pages start small and double up to PageSize: nothing is decoded or checked before the
+	// first page is in, so a first page of PageSize kept the other goroutines idle while it
+	// was read. On demo data (51,208 events) verify ran 6-10 % faster so, in alternating runs.
+	for n := firstPage; after < to; n = min(2*n, PageSize) {
+		envs, err := a.store.ReadAll(ctx, after, n)
 		if err != nil {
 			return fmt.Errorf("read the feed after position %d: %w", after, err)
 		}
