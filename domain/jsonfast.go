@@ -100,43 +100,39 @@ func cutPlainString(p []byte) (string, []byte, bool) {
 // quotedUUID returns the UUID of data when it is a JSON string holding a canonical lower-case
 // UUID ("01a23af8-256d-703d-969f-c72b215e96bb").
 func quotedUUID(data []byte) (uuid.UUID, bool) {
-	if len(data) != 38 || data[0] != '"' || data[37] != '"' {
+	if len(data) != 38 || data[0] != '"' || data[37] != '"' ||
+		data[9] != '-' || data[14] != '-' || data[19] != '-' || data[24] != '-' {
 		return uuid.Nil, false
 	}
 	var u uuid.UUID
-	j := 0
-	for i := 1; i < 37; i++ {
-		switch i {
-		case 9, 14, 19, 24:
-			if data[i] != '-' {
-				return uuid.Nil, false
-			}
-			continue
-		}
-		hi, ok := lowerHex(data[i])
-		if !ok {
-			return uuid.Nil, false
-		}
-		lo, ok := lowerHex(data[i+1])
-		if !ok {
-			return uuid.Nil, false
-		}
-		u[j] = hi<<4 | lo
-		j++
-		i++
+	bad := byte(0)
+	for j, at := range uuidHexAt {
+		hi, lo := hexValue[data[at]], hexValue[data[at+1]]
+		bad |= hi | lo
+		u[j] = hi<<4 | lo&0x0f
+	}
+	if bad&0xf0 != 0 {
+		return uuid.Nil, false
 	}
 	return u, true
 }
 
-func lowerHex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
+// uuidHexAt is where each byte's two hex digits start in a quoted canonical UUID.
+var uuidHexAt = [16]int{1, 3, 5, 7, 10, 12, 15, 17, 20, 22, 25, 27, 29, 31, 33, 35}
+
+// hexValue maps '0'-'9' and 'a'-'f' to their values and every other byte to 0xff.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
 	}
-	return 0, false
-}
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c - '0'
+	}
+	for c := byte('a'); c <= 'f'; c++ {
+		t[c] = c - 'a' + 10
+	}
+	return t
+}()
 
 // currencyByCode holds each supported Currency by its code, so a code read from bytes finds
 // its Currency without allocating a string.
