@@ -41,6 +41,9 @@ type Decoder struct {
 	fields []field
 	// byName finds a field by its exact JSON name.
 	byName map[string]int
+	// lowerNames holds every field name in lower case when all are ASCII (nil otherwise), so
+	// foldMatch can answer for an ASCII key with one lookup.
+	lowerNames map[string]bool
 }
 
 type fieldKind uint8
@@ -142,7 +145,24 @@ func build(t reflect.Type, depth int) *Decoder {
 		d.byName[name] = len(d.fields)
 		d.fields = append(d.fields, f)
 	}
+	d.lowerNames = map[string]bool{}
+	for _, f := range d.fields {
+		if !isASCII([]byte(f.name)) {
+			d.lowerNames = nil
+			break
+		}
+		d.lowerNames[strings.ToLower(f.name)] = true
+	}
 	return d
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // Unmarshal decodes data into v (a pointer to a struct), with the fast path where it applies
@@ -228,6 +248,18 @@ func (d *Decoder) object(data []byte, i int, v reflect.Value, depth int) (int, b
 // foldMatch reports whether key matches a field name without regard to case, as
 // encoding/json matches keys it finds no exact field for.
 func (d *Decoder) foldMatch(key []byte) bool {
+	// An ASCII key matches an ASCII name without regard to case exactly when their lower
+	// cases are equal (only non-ASCII keys fold in other ways, such as U+212A to 'k').
+	var buf [64]byte
+	if d.lowerNames != nil && len(key) <= len(buf) && isASCII(key) {
+		for i, c := range key {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			buf[i] = c
+		}
+		return d.lowerNames[string(buf[:len(key)])]
+	}
 	if !utf8.Valid(key) {
 		return true // let encoding/json decide what invalid UTF-8 matches
 	}

@@ -140,6 +140,9 @@ func FuzzMatchesEncodingJSON(f *testing.F) {
 	f.Add([]byte(`{"lines":[{},{"code":"z"}],"Plain":"p","other":[true,false,null,-1.5e3]}`))
 	f.Add([]byte(`{"inner":{"code":"q","text":"r"},"lines":null}`))
 	f.Add([]byte(`{"name":"a\"b","text":"\u0041"}`))
+	for _, k := range []string{"NAME", "plain", "Tags", "lineſ", "ID", "Id", "inneR", "x"} { // keys that fold (or not) to a field
+		f.Add([]byte(`{"` + k + `":"v","lines":[{"CODE":"c"}]}`))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fast, accepted, std, stdErr := decodeBoth(data)
 		if !accepted {
