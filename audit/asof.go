@@ -159,7 +159,7 @@ func (a *Auditor) TrialBalanceAsOf(ctx context.Context, tenant domain.TenantID, 
 	if !at.Date.IsZero() {
 		out.Date = domain.DateOf(at.Date).String()
 	}
-	err := a.scan(ctx, 0, at.Position, forJournal, func(p *page) error {
+	err := a.scan(ctx, 0, at.Position, forLedger, func(p *page) error {
 		for i := range p.envs {
 			if t, _ := streamTenant(&p.envs[i]); t != tenant.String() {
 				continue

@@ -114,12 +114,12 @@ func newChecker(tenant string, deep bool) *checker {
 func (c *checker) add(f Finding) { c.findings = append(c.findings, f) }
 
 // decode decodes what the checks need of env: every event in full when deep, else the money
-// events for their journal entries.
+// events for their journal entries' lines.
 func (c *checker) decode(env *eventstore.Envelope) (domain.Event, error) {
 	if c.deep {
 		return events.Decode(env)
 	}
-	return forJournal(env)
+	return forLedger(env)
 }
 
 // event runs the stream checks on one event (events of a stream arrive in version order); ev

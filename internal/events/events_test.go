@@ -61,6 +61,62 @@ func TestDecodeForPostingsMatchesDecode(t *testing.T) {
 	assert.Positive(t, issued)
 }
 
+// TestLedgerDecodersHaveTheirEventsFields: each field DecodeForLedger decodes is a field of
+// its event, with the same JSON name and type.
+func TestLedgerDecodersHaveTheirEventsFields(t *testing.T) {
+	for part, full := range events.LedgerDecoderTypes() {
+		byTag := map[string]reflect.StructField{}
+		for i := range full.NumField() {
+			byTag[full.Field(i).Tag.Get("json")] = full.Field(i)
+		}
+		for i := range part.NumField() {
+			f := part.Field(i)
+			want, ok := byTag[f.Tag.Get("json")]
+			if assert.True(t, ok, "%s.%s is not a field of %s", part.Name(), f.Name, full.Name()) {
+				assert.Equal(t, want.Type, f.Type, "%s.%s", part.Name(), f.Name)
+				assert.Equal(t, want.Name, f.Name, "%s.%s", part.Name(), f.Name)
+			}
+		}
+	}
+}
+
+// TestDecodeForLedgerMatchesDecode: over a generated history, every event's journal entry has
+// the same lines, customer and date decoded either way, and the partial decoders do decode
+// (the fast path does not decline them).
+func TestDecodeForLedgerMatchesDecode(t *testing.T) {
+	t.Parallel()
+	envs := generatedHistory(t)
+	money := map[string]int{}
+	for i := range envs {
+		full, err := events.Decode(&envs[i])
+		require.NoError(t, err)
+		part, err := events.DecodeForLedger(&envs[i])
+		require.NoError(t, err)
+		a, okA, errA := domain.Postings(full)
+		b, okB, errB := domain.Postings(part)
+		require.NoError(t, errA)
+		require.NoError(t, errB)
+		require.Equal(t, okA, okB)
+		assert.Equal(t, a.Lines(), b.Lines(), "%s at %d", envs[i].Type, envs[i].Position)
+		assert.Equal(t, a.Customer(), b.Customer(), "%s at %d", envs[i].Type, envs[i].Position)
+		assert.Equal(t, a.Date(), b.Date(), "%s at %d", envs[i].Type, envs[i].Position)
+		if okA {
+			money[envs[i].Type]++
+		}
+	}
+	assert.Positive(t, money["InvoiceIssued"])
+	assert.Positive(t, money["PaymentRecorded"])
+	for part, full := range events.LedgerDecoderTypes() {
+		typ := reflect.Zero(full).Interface().(domain.Event).EventType()
+		for i := range envs {
+			if envs[i].Type == typ {
+				require.True(t, fastjson.For(part).Decode(envs[i].Data, reflect.New(part).Elem()),
+					"the fast path declined %s at %d: %s", typ, envs[i].Position, envs[i].Data)
+			}
+		}
+	}
+}
+
 // TestCodecDecodesAsEncodingJSON: over a generated history, the codec (which takes the
 // fastjson path) decodes every event exactly as encoding/json does, and the fast path does
 // decode them (no silent fallback hiding a slow path).
