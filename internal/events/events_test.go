@@ -107,7 +107,9 @@ func TestDecodeForLedgerMatchesDecode(t *testing.T) {
 	assert.Positive(t, money["InvoiceIssued"])
 	assert.Positive(t, money["PaymentRecorded"])
 	for part, full := range events.LedgerDecoderTypes() {
-		typ := reflect.Zero(full).Interface().(domain.Event).EventType()
+		ev, ok := reflect.Zero(full).Interface().(domain.Event)
+		require.True(t, ok, "%s is not a domain event", full)
+		typ := ev.EventType()
 		for i := range envs {
 			if envs[i].Type == typ {
 				require.True(t, fastjson.For(part).Decode(envs[i].Data, reflect.New(part).Elem()),
