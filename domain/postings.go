@@ -1,10 +1,6 @@
 package domain
 
-import (
-	"errors"
-
-	"github.com/shopspring/decimal"
-)
+import "errors"
 
 // Postings derives the journal entry of event e from e alone, per DESIGN.md's chart:
 //
@@ -94,14 +90,11 @@ func creditNoteEntry(e CreditNoteIssued) (JournalEntry, error) {
 
 // sumAllocations adds a payment's allocations (in the payment's currency).
 func sumAllocations(e PaymentRecorded) Money {
-	if len(e.Allocations) == 1 {
-		return moneyOf(e.Allocations[0].Amount.Amount(), e.Amount.Currency())
-	}
-	total := decimal.Zero
+	var total decimalSum
 	for _, a := range e.Allocations {
-		total = total.Add(a.Amount.Amount())
+		total.add(a.Amount.Amount())
 	}
-	return moneyOf(total, e.Amount.Currency())
+	return moneyOf(total.value(), e.Amount.Currency())
 }
 
 // lines collects journal lines, leaving out zero amounts and posting negative amounts on

@@ -45,7 +45,7 @@ func decodeMetadataFast(raw []byte) (Metadata, bool) {
 			all = string(raw)
 		}
 		at := cap(raw) - cap(val) // val was sliced from raw: its offset shows in its capacity
-		if !m.set(key, val, all[at:at+len(val)]) {
+		if !m.set(key, all[at:at+len(val)]) {
 			return m, false
 		}
 		switch {
@@ -78,8 +78,8 @@ func plainString(p []byte) (s []byte, rest []byte, ok bool) {
 	return s, p[2+end:], true
 }
 
-// set sets the field named key to val (str holds the same bytes as a string).
-func (m *Metadata) set(key, val []byte, str string) bool {
+// set sets the field named key to str.
+func (m *Metadata) set(key []byte, str string) bool {
 	switch string(key) {
 	case "tenant_id":
 		m.TenantID = str
@@ -96,7 +96,7 @@ func (m *Metadata) set(key, val []byte, str string) bool {
 	case "request_id":
 		m.RequestID = str
 	case "recorded_at":
-		t, ok := quickUTC(val)
+		t, ok := quickUTC(str)
 		if !ok {
 			var err error
 			if t, err = time.Parse(time.RFC3339Nano, str); err != nil {
@@ -113,7 +113,7 @@ func (m *Metadata) set(key, val []byte, str string) bool {
 // quickUTC reads the instants this package writes, "2006-01-02T15:04:05.999999999Z" (no
 // fraction, or one to nine digits), without time.Parse's generality; anything else, or a
 // field out of range, is left to time.Parse.
-func quickUTC(b []byte) (time.Time, bool) {
+func quickUTC(b string) (time.Time, bool) {
 	const layout = "2006-01-02T15:04:05"
 	n := len(layout)
 	if len(b) < n+1 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {

@@ -69,7 +69,8 @@ func Encode(md eventstore.Metadata, evs ...domain.Event) ([]eventstore.EventData
 }
 
 // invoiceIssuedHead is InvoiceIssued without its lines: everything its journal entry needs.
-// TestDecodeForPostingsMatchesDecode keeps it in step with domain.InvoiceIssued.
+// TestPartialTypesHaveTheirEventsFields and TestInvoiceIssuedHeadHasEveryFieldButLines keep it
+// in step with domain.InvoiceIssued.
 type invoiceIssuedHead struct {
 	CustomerID    domain.CustomerID `json:"customer_id"`
 	InvoiceID     domain.InvoiceID  `json:"invoice_id"`
@@ -105,7 +106,7 @@ func DecodeForPostings(env *eventstore.Envelope) (domain.Event, error) {
 
 // invoiceIssuedAmounts and paymentRecordedAmounts hold only what the journal entries of the
 // two most common money events need for their lines, customer and date (not their memos).
-// TestLedgerDecodersHaveTheirEventsFields keeps their fields those of the domain events.
+// TestPartialTypesHaveTheirEventsFields keeps their fields those of the domain events.
 type invoiceIssuedAmounts struct {
 	CustomerID    domain.CustomerID `json:"customer_id"`
 	IssueDate     domain.Date       `json:"issue_date"`

@@ -219,7 +219,9 @@ func (d *Decoder) object(data []byte, i int, v reflect.Value, depth int) (int, b
 		if !found {
 			n, found = d.byName[string(key)]
 		}
-		expect = n + 1
+		if found {
+			expect = n + 1
+		}
 		if found && seen[n] {
 			return 0, false
 		}
