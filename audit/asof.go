@@ -8,7 +8,7 @@ import (
 
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
-	"github.com/dotmac/ledger/internal/events"
+	"github.com/dotmac/ledger/eventstore/codec"
 )
 
 // EventRef names an event a replay used.
@@ -60,7 +60,7 @@ func (a *Auditor) CustomerAsOf(ctx context.Context, tenant domain.TenantID, id d
 	out := &CustomerAsOf{Stream: stream, CustomerID: id.String(), Invoices: []InvoiceAsOf{}, Events: []EventRef{}}
 	folding := true
 	for i := range envs {
-		ev, err := events.Decode(&envs[i])
+		ev, err := codec.Decode(&envs[i])
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +159,7 @@ func (a *Auditor) TrialBalanceAsOf(ctx context.Context, tenant domain.TenantID, 
 	if !at.Date.IsZero() {
 		out.Date = domain.DateOf(at.Date).String()
 	}
-	err := a.scan(ctx, 0, at.Position, forLedger, func(p *page) error {
+	err := a.scan(ctx, 0, at.Position, forJournal, func(p *page) error {
 		for i := range p.envs {
 			if t, _ := streamTenant(&p.envs[i]); t != tenant.String() {
 				continue

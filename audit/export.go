@@ -113,8 +113,11 @@ func (a *Auditor) Export(ctx context.Context, tenant domain.TenantID, period dom
 
 func (s *exportSet) add(env *eventstore.Envelope, ev domain.Event, period domain.Period) error {
 	pos := fmt.Sprint(env.Position)
+	if issued, ok := ev.(domain.InvoiceIssued); ok {
+		ev = issued.InvoiceIssuedHead
+	}
 	switch e := ev.(type) {
-	case domain.InvoiceIssued:
+	case domain.InvoiceIssuedHead:
 		if period.Contains(e.IssueDate) {
 			s.invoices = append(s.invoices, []string{e.InvoiceID.String(), e.Number, e.CustomerID.String(), e.IssueDate.String(),
 				e.DueDate.String(), e.Period.String(), e.Currency.Code(), e.NetTotal.AmountString(), e.TaxTotal.AmountString(),

@@ -10,7 +10,7 @@ import (
 
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
-	"github.com/dotmac/ledger/internal/events"
+	"github.com/dotmac/ledger/eventstore/codec"
 )
 
 // MaxHistoryEvents bounds one history (and one as-of replay) of a single stream.
@@ -98,7 +98,7 @@ func entryOf(e *eventstore.Envelope) HistoryEntry {
 		RecordedAt: e.RecordedAt(), Actor: e.Metadata.Actor, CorrelationID: e.Metadata.CorrelationID,
 		CausationID: e.Metadata.CausationID, CommandID: e.Metadata.CommandID, RequestID: e.Metadata.RequestID,
 		Hash: hex.EncodeToString(e.Hash), Data: e.Data}
-	if ev, err := events.Decode(e); err == nil {
+	if ev, err := codec.Decode(e); err == nil {
 		h.OccurredAt = domain.OccurredAt(ev)
 	}
 	return h

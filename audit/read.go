@@ -6,7 +6,7 @@ import (
 
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
-	"github.com/dotmac/ledger/internal/events"
+	"github.com/dotmac/ledger/eventstore/codec"
 )
 
 // page is a slice of the feed with every event decoded (or its decoding error).
@@ -29,23 +29,13 @@ const firstPage = 500
 // decoder decodes what a reader needs of an event: nil, nil for an event it can skip.
 type decoder func(env *eventstore.Envelope) (domain.Event, error)
 
-// forJournal decodes money events for their journal entries (see events.DecodeForPostings)
-// and skips every other event.
+// forJournal decodes money events for their journal entries (codec.DecodeTrimmed: an
+// InvoiceIssued without its lines) and skips every other event.
 func forJournal(env *eventstore.Envelope) (domain.Event, error) {
 	if !domain.PostsToJournal(env.Type) {
 		return nil, nil
 	}
-	return events.DecodeForPostings(env)
-}
-
-// forLedger decodes money events for the lines, customer and date of their journal entries
-// only (see events.DecodeForLedger: no memo, no invoice number or payment method) and skips
-// every other event.
-func forLedger(env *eventstore.Envelope) (domain.Event, error) {
-	if !domain.PostsToJournal(env.Type) {
-		return nil, nil
-	}
-	return events.DecodeForLedger(env)
+	return codec.DecodeTrimmed(env)
 }
 
 // scan reads the feed after `after` up to and including `to` (0: the head when the scan

@@ -12,7 +12,7 @@ import (
 
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
-	"github.com/dotmac/ledger/internal/events"
+	"github.com/dotmac/ledger/eventstore/codec"
 )
 
 // VerifyOptions tune Verify.
@@ -117,9 +117,9 @@ func (c *checker) add(f Finding) { c.findings = append(c.findings, f) }
 // events for their journal entries' lines.
 func (c *checker) decode(env *eventstore.Envelope) (domain.Event, error) {
 	if c.deep {
-		return events.Decode(env)
+		return codec.Decode(env)
 	}
-	return forLedger(env)
+	return forJournal(env)
 }
 
 // event runs the stream checks on one event (events of a stream arrive in version order); ev

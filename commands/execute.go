@@ -9,7 +9,7 @@ import (
 
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
-	"github.com/dotmac/ledger/internal/events"
+	"github.com/dotmac/ledger/eventstore/codec"
 	"github.com/dotmac/ledger/internal/wait"
 )
 
@@ -239,7 +239,7 @@ func applyEnvelope[S any](agg aggregate[S], state S, env *eventstore.Envelope, p
 	if env.Version != prev+1 {
 		return state, fmt.Errorf("%w: invariant: stream %s jumps from version %d to %d", domain.ErrInvariant, env.StreamID, prev, env.Version)
 	}
-	e, err := events.Decode(env)
+	e, err := codec.Decode(env)
 	if err != nil {
 		return state, fmt.Errorf("%w: invariant: %w", domain.ErrInvariant, err)
 	}
@@ -255,7 +255,7 @@ func (h *Handlers) append(ctx context.Context, m Meta, kind domain.StreamKind, s
 	md := m.metadata()
 	data := make([]eventstore.EventData, len(evs))
 	for i, e := range evs {
-		name, version, raw, err := events.Codec().Encode(e)
+		name, version, raw, err := codec.EncodeEvent(e)
 		if err != nil {
 			return eventstore.AppendResult{}, fmt.Errorf("%w: %w", domain.ErrInvariant, err)
 		}
@@ -284,7 +284,7 @@ func (h *Handlers) findApplied(ctx context.Context, m Meta, stream string) (Resu
 		if envs[i].Metadata.CommandID != want {
 			continue
 		}
-		e, err := events.Decode(&envs[i])
+		e, err := codec.Decode(&envs[i])
 		if err != nil {
 			return Result{}, false, fmt.Errorf("%w: invariant: %w", domain.ErrInvariant, err)
 		}

@@ -13,8 +13,8 @@ import (
 	"github.com/dotmac/ledger/commands/pgstore"
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/codec"
 	"github.com/dotmac/ledger/eventstore/postgres"
-	"github.com/dotmac/ledger/internal/events"
 	"github.com/dotmac/ledger/internal/pgtest"
 )
 
@@ -191,7 +191,7 @@ func TestLongStreamsLoadInPages(t *testing.T) {
 		}
 		evs[i] = domain.CustomerContactUpdated{CustomerID: id, Name: name, Email: "ada@example.com", BillingAddress: "1 Fiber Way", UpdatedAt: now}
 	}
-	data, err := events.Encode(eventstore.Metadata{TenantID: "acme"}, evs...)
+	data, err := codec.Encode(eventstore.Metadata{TenantID: "acme"}, evs...)
 	require.NoError(t, err)
 	_, err = f.store.Append(ctx, domain.CustomerStream(f.meta.Tenant, id), eventstore.Exact(1), data...)
 	require.NoError(t, err)

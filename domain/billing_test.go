@@ -244,11 +244,11 @@ func TestGenerateRecurringInvoice(t *testing.T) {
 			name: "one command creates and issues the invoice", given: history(registered()...), when: generate(1), now: feb1,
 			then: []domain.Event{
 				domain.InvoiceCreated{CustomerID: alice, InvoiceID: invoiceID(1), Currency: usdCurrency, Period: period("2026-01"), Lines: []domain.InvoiceLine{line}, CreatedAt: feb1},
-				domain.InvoiceIssued{
+				domain.InvoiceIssued{InvoiceIssuedHead: domain.InvoiceIssuedHead{
 					CustomerID: alice, InvoiceID: invoiceID(1), Number: "INV-2026-01-0001", IssueDate: date("2026-02-01"), DueDate: date("2026-02-15"),
-					Currency: usdCurrency, Period: period("2026-01"), Lines: []domain.InvoiceLine{line},
+					Currency: usdCurrency, Period: period("2026-01"),
 					NetTotal: usd("56.77"), TaxTotal: usd("0"), Total: usd("56.77"), CreditApplied: usd("0"), IssuedAt: feb1,
-				},
+				}, Lines: []domain.InvoiceLine{line}},
 			},
 		},
 		{

@@ -80,11 +80,9 @@ func unmarshalNullable[T any](data []byte, dst *T, parse func(string) (T, error)
 		*dst = zero
 		return nil
 	}
-	s, ok := plainJSONString(data)
-	if !ok {
-		if err := json.Unmarshal(data, &s); err != nil {
-			return fmt.Errorf("%w: want a JSON string or null: %w", ErrInvalid, err)
-		}
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("%w: want a JSON string or null: %w", ErrInvalid, err)
 	}
 	v, err := parse(s)
 	if err != nil {

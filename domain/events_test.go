@@ -79,14 +79,18 @@ func TestAllEventsIsComplete(t *testing.T) {
 		}
 	}
 	for _, name := range declared {
-		if !listed[name] {
+		if !listed[name] && !eventViews[name] {
 			t.Errorf("%s has an EventType method but is missing from AllEvents", name)
 		}
 	}
-	if len(declared) != len(listed) {
+	if len(declared) != len(listed)+len(eventViews) {
 		t.Errorf("declared %v, listed %d", declared, len(listed))
 	}
 }
+
+// eventViews are the types with an EventType method that stand for part of a listed event
+// (see InvoiceIssuedHead): readers may decode them, nothing stores them.
+var eventViews = map[string]bool{"InvoiceIssuedHead": true}
 
 // eventTypesDeclaredInSource finds every receiver type of an EventType method in the
 // package's source files.
@@ -139,7 +143,7 @@ func assertRoundTrip(t fataler, e domain.Event) {
 	if err != nil {
 		t.Fatalf("marshal %s: %v", e.EventType(), err)
 	}
-	back, err := domain.DecodeEvent(e.EventType(), data)
+	back, err := decodeEvent(e.EventType(), data)
 	if err != nil {
 		t.Fatalf("decode %s: %v\n%s", e.EventType(), err, data)
 	}
@@ -155,27 +159,27 @@ func assertRoundTrip(t fataler, e domain.Event) {
 // The JSON shape is part of the contract: field names are snake_case and stable, money is
 // an object with a decimal string, dates and periods are strings, optional values null.
 func TestEventJSONShape(t *testing.T) {
-	e := domain.InvoiceIssued{
+	e := domain.InvoiceIssued{InvoiceIssuedHead: domain.InvoiceIssuedHead{
 		CustomerID: alice, InvoiceID: invoiceID(1), Number: "INV-0001", IssueDate: date("2026-01-10"),
 		DueDate: date("2026-01-24"), Currency: usdCurrency,
-		Lines:    []domain.InvoiceLine{wantLine(1, "Broadband", "1", "79.99", "79.99", "0.2", "16.00")},
 		NetTotal: usd("79.99"), TaxTotal: usd("16"), Total: usd("95.99"), CreditApplied: usd("0"), IssuedAt: t0,
-	}
+	}, Lines: []domain.InvoiceLine{wantLine(1, "Broadband", "1", "79.99", "79.99", "0.2", "16.00")}}
 	want := `{"customer_id":"` + uuidN(101) + `","invoice_id":"` + uuidN(201) + `","number":"INV-0001",` +
 		`"issue_date":"2026-01-10","due_date":"2026-01-24","currency":"USD","period":null,` +
+		`"net_total":{"amount":"79.99","currency":"USD"},` +
+		`"tax_total":{"amount":"16.00","currency":"USD"},"total":{"amount":"95.99","currency":"USD"},` +
+		`"credit_applied":{"amount":"0.00","currency":"USD"},"issued_at":"2026-01-10T09:00:00Z",` +
 		`"lines":[{"line_id":"` + uuidN(501) + `","description":"Broadband","quantity":"1",` +
 		`"unit_price":{"amount":"79.99","currency":"USD"},"net":{"amount":"79.99","currency":"USD"},` +
 		`"tax_rate":"0.2","tax":{"amount":"16.00","currency":"USD"},"service_id":null,"plan_code":null,` +
-		`"period":null,"proration":null}],"net_total":{"amount":"79.99","currency":"USD"},` +
-		`"tax_total":{"amount":"16.00","currency":"USD"},"total":{"amount":"95.99","currency":"USD"},` +
-		`"credit_applied":{"amount":"0.00","currency":"USD"},"issued_at":"2026-01-10T09:00:00Z"}`
+		`"period":null,"proration":null}]}`
 	if got := string(must(json.Marshal(e))); got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
 
 func TestDecodeEventRejects(t *testing.T) {
-	if _, err := domain.DecodeEvent("NoSuchEvent", []byte(`{}`)); err == nil {
+	if _, err := decodeEvent("NoSuchEvent", []byte(`{}`)); err == nil {
 		t.Error("unknown type accepted")
 	}
 	bad := map[string]string{
@@ -188,7 +192,7 @@ func TestDecodeEventRejects(t *testing.T) {
 		"InvoiceCreated":     `[]`,
 	}
 	for typ, data := range bad {
-		if _, err := domain.DecodeEvent(typ, []byte(data)); err == nil {
+		if _, err := decodeEvent(typ, []byte(data)); err == nil {
 			t.Errorf("%s %s accepted", typ, data)
 		}
 	}

@@ -65,7 +65,7 @@ func FuzzDecodeEvent(f *testing.F) {
 	f.Add(uint(13), []byte(`{"static_ip":"fe80::1%eth0","plan":{"tax_rate":"0.5"}}`))
 	f.Fuzz(func(t *testing.T, i uint, data []byte) {
 		eventType := types[i%uint(len(types))].EventType()
-		e, err := domain.DecodeEvent(eventType, data)
+		e, err := decodeEvent(eventType, data)
 		if err != nil {
 			return
 		}
@@ -73,7 +73,7 @@ func FuzzDecodeEvent(f *testing.F) {
 		if err != nil {
 			t.Fatalf("accepted %s does not encode: %v", eventType, err)
 		}
-		back, err := domain.DecodeEvent(eventType, encoded)
+		back, err := decodeEvent(eventType, encoded)
 		if err != nil || !equal(back, e) {
 			t.Fatalf("%s does not round-trip: %v\n%s", eventType, err, encoded)
 		}

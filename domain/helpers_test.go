@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -144,4 +145,25 @@ func eventAs[T domain.Event](e domain.Event) T {
 		panic(fmt.Sprintf("got %T, want %T", e, v))
 	}
 	return v
+}
+
+// decodeEvent decodes data with encoding/json as the event type named eventType, so these
+// tests hold the JSON the domain's own types read and write; the stored form, its fast path
+// and its upcasters are eventstore/codec's, and tested there.
+func decodeEvent(eventType string, data []byte) (domain.Event, error) {
+	for _, e := range domain.AllEvents() {
+		if e.EventType() != eventType {
+			continue
+		}
+		p := reflect.New(reflect.TypeOf(e))
+		if err := json.Unmarshal(data, p.Interface()); err != nil {
+			return nil, err
+		}
+		ev, ok := p.Elem().Interface().(domain.Event)
+		if !ok {
+			return nil, fmt.Errorf("%T is not an event", p.Elem().Interface())
+		}
+		return ev, nil
+	}
+	return nil, fmt.Errorf("%w: unknown event type %q", domain.ErrInvalid, eventType)
 }

@@ -133,14 +133,6 @@ func (id ID[K]) MarshalJSON() ([]byte, error) { return marshalNullable(id.String
 
 // UnmarshalJSON decodes what MarshalJSON writes; null gives the zero id.
 func (id *ID[K]) UnmarshalJSON(data []byte) error {
-	if u, ok := quotedUUID(data); ok {
-		v, err := idFromUUID[K](u)
-		if err != nil {
-			return err
-		}
-		*id = v
-		return nil
-	}
 	return unmarshalNullable(data, id, parseID[K])
 }
 

@@ -169,11 +169,11 @@ func decideIssueInvoice(inv InvoiceState, ctx issueContext, cmd IssueInvoice, no
 	if err != nil {
 		return nil, err
 	}
-	return []Event{InvoiceIssued{
+	return []Event{InvoiceIssued{InvoiceIssuedHead: InvoiceIssuedHead{
 		CustomerID: ctx.customer, InvoiceID: inv.ID, Number: cmd.Number, IssueDate: today,
-		DueDate: cmd.DueDate, Currency: inv.Currency, Period: inv.Period, Lines: inv.Lines,
+		DueDate: cmd.DueDate, Currency: inv.Currency, Period: inv.Period,
 		NetTotal: net, TaxTotal: tax, Total: total, CreditApplied: applied, IssuedAt: now.UTC(),
-	}}, nil
+	}, Lines: inv.Lines}}, nil
 }
 
 func decideVoidInvoice(inv InvoiceState, customer CustomerID, cmd VoidInvoice, now time.Time) ([]Event, error) {

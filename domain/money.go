@@ -41,7 +41,13 @@ func ParseAmount(amount string, c Currency) (Money, error) {
 	if err != nil {
 		return Money{}, err
 	}
-	return moneyOf(d, c), nil
+	m := moneyOf(d, c)
+	if coef := m.amount.Coefficient(); coef.IsInt64() {
+		// The form MoneyFromMinorUnits builds, so that a parsed amount and the same amount
+		// built from minor units are one value, not only equal ones.
+		return MoneyFromMinorUnits(coef.Int64(), c), nil
+	}
+	return m, nil
 }
 
 // Zero returns zero in currency c.
@@ -177,27 +183,18 @@ func (m Money) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON decodes what MarshalJSON writes, with ParseMoney's rules; null gives the zero
 // Money.
 func (m *Money) UnmarshalJSON(data []byte) error {
-	v, ok := quickMoney(data)
-	if !ok {
-		var err error
-		if v, err = decodeMoney(data); err != nil {
-			return err
-		}
+	if strings.TrimSpace(string(data)) == "null" {
+		*m = Money{}
+		return nil
+	}
+	var raw moneyJSON
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return fmt.Errorf("%w: money must be {\"amount\":\"...\",\"currency\":\"...\"}: %w", ErrInvalid, err)
+	}
+	v, err := ParseMoney(raw.Amount, raw.Currency)
+	if err != nil {
+		return err
 	}
 	*m = v
 	return nil
-}
-
-// decodeMoney is UnmarshalJSON without its fast path.
-func decodeMoney(data []byte) (Money, error) {
-	if strings.TrimSpace(string(data)) == "null" {
-		return Money{}, nil
-	}
-	raw, ok := plainMoneyJSON(data)
-	if !ok {
-		if err := json.Unmarshal(data, &raw); err != nil {
-			return Money{}, fmt.Errorf("%w: money must be {\"amount\":\"...\",\"currency\":\"...\"}: %w", ErrInvalid, err)
-		}
-	}
-	return ParseMoney(raw.Amount, raw.Currency)
 }

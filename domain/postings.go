@@ -5,7 +5,8 @@ import "errors"
 // Postings derives the journal entry of event e from e alone, per DESIGN.md's chart:
 //
 //	InvoiceIssued     Dr 1100 total, Cr 4000 net, Cr 2100 tax; and for customer credit
-//	                  applied at issue: Dr 2200 credit applied, Cr 1100 credit applied
+//	                  applied at issue: Dr 2200 credit applied, Cr 1100 credit applied (the
+//	                  same for its InvoiceIssuedHead)
 //	InvoiceVoided     the exact reversal of the voided invoice's InvoiceIssued entry
 //	PaymentRecorded   Dr 1000 amount, Cr 1100 allocated, Cr 2200 unapplied
 //	PaymentRefunded   Dr 2200 amount, Cr 1000 amount
@@ -44,7 +45,9 @@ var errNoPosting = errors.New("no posting")
 func postings(e Event) (JournalEntry, error) {
 	switch e := e.(type) {
 	case InvoiceIssued:
-		return invoiceIssuedEntry(e.CustomerID, e.IssueDate, memo{source: "InvoiceIssued", ref: e.Number}, e.NetTotal, e.TaxTotal, e.Total, e.CreditApplied)
+		return e.entry()
+	case InvoiceIssuedHead:
+		return e.entry()
 	case InvoiceVoided:
 		// A void needs nothing settled, so the issue entry had no credit applied.
 		issued, err := invoiceIssuedEntry(e.CustomerID, DateOf(e.VoidedAt), memo{}, e.NetTotal, e.TaxTotal, e.Total, Zero(e.Total.Currency()))
@@ -64,6 +67,11 @@ func postings(e Event) (JournalEntry, error) {
 		return creditNoteEntry(e)
 	}
 	return JournalEntry{}, errNoPosting
+}
+
+// entry is the journal entry of the invoice's issue.
+func (e InvoiceIssuedHead) entry() (JournalEntry, error) {
+	return invoiceIssuedEntry(e.CustomerID, e.IssueDate, memo{source: "InvoiceIssued", ref: e.Number}, e.NetTotal, e.TaxTotal, e.Total, e.CreditApplied)
 }
 
 func invoiceIssuedEntry(customer CustomerID, date Date, memo memo, net, tax, total, creditApplied Money) (JournalEntry, error) {

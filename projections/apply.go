@@ -21,12 +21,12 @@ type decodeFailure struct {
 }
 
 // decodeSet is the projections a batch is decoded for: an event is decoded if any of them
-// handles its type (see EventFilter).
+// handles its type (see Tuning.Handles).
 type decodeSet []*entry
 
 func (d decodeSet) handles(eventType string) bool {
 	for _, e := range d {
-		if e.filter == nil || e.filter.Handles(eventType) {
+		if e.handlesType(eventType) {
 			return true
 		}
 	}
@@ -36,7 +36,7 @@ func (d decodeSet) handles(eventType string) bool {
 // trimmed reports whether every projection of d reads only what DecodeTrimmed decodes.
 func (d decodeSet) trimmed() bool {
 	for _, e := range d {
-		if !e.trimmed {
+		if !e.tuning.Trimmed {
 			return false
 		}
 	}
@@ -126,8 +126,8 @@ func (r *Runtime) advance(ctx context.Context, tx pgx.Tx, e *entry, build string
 	return nil
 }
 
-// safeApply calls apply with the events e handles (all, unless it is an EventFilter; none:
-// no call), turning its error or panic into an *ApplyError.
+// safeApply calls apply with the events e handles (all, unless its Tuning lists the types it
+// handles; none: no call), turning its error or panic into an *ApplyError.
 func safeApply(ctx context.Context, e *entry, apply applyFunc, tx pgx.Tx, evs []Event) error {
 	first, last := evs[0].Position, evs[len(evs)-1].Position
 	if evs = e.handled(evs); len(evs) == 0 {
@@ -150,14 +150,19 @@ func guardApply(name string, first, last eventstore.Position, apply func() error
 	return nil
 }
 
+// handlesType reports whether e's Apply uses events of the named type.
+func (e *entry) handlesType(eventType string) bool {
+	return e.handles == nil || e.handles[eventType]
+}
+
 // handled returns the events of evs e handles.
 func (e *entry) handled(evs []Event) []Event {
-	if e.filter == nil {
+	if e.handles == nil {
 		return evs
 	}
 	n := 0
 	for i := range evs {
-		if e.filter.Handles(evs[i].Type) {
+		if e.handles[evs[i].Type] {
 			n++
 		}
 	}
@@ -166,7 +171,7 @@ func (e *entry) handled(evs []Event) []Event {
 	}
 	out := make([]Event, 0, n)
 	for i := range evs {
-		if e.filter.Handles(evs[i].Type) {
+		if e.handles[evs[i].Type] {
 			out = append(out, evs[i])
 		}
 	}

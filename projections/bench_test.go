@@ -19,7 +19,7 @@ import (
 
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
-	"github.com/dotmac/ledger/internal/events"
+	"github.com/dotmac/ledger/eventstore/codec"
 	"github.com/dotmac/ledger/projections"
 	"github.com/dotmac/ledger/projections/projectiontest"
 )
@@ -40,9 +40,11 @@ func benchEvents() int {
 // one statement per batch, so the measure is the runtime's (read, decode, transaction) cost.
 type eventCounts struct{}
 
-func (eventCounts) Name() string     { return "event_counts" }
-func (eventCounts) Version() int     { return 1 }
-func (eventCounts) Tables() []string { return []string{"event_counts"} }
+func (eventCounts) Name() string               { return "event_counts" }
+func (eventCounts) Version() int               { return 1 }
+func (eventCounts) Tables() []string           { return []string{"event_counts"} }
+func (eventCounts) Tuning() projections.Tuning { return projections.Tuning{} }
+
 func (eventCounts) Setup(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `CREATE TABLE event_counts (type text PRIMARY KEY, events bigint NOT NULL)`)
 	return err
@@ -105,7 +107,7 @@ func fillDomain(tb testing.TB, store eventstore.Store, n int) {
 	envs, err := store.ReadAll(ctx, 0, 3)
 	require.NoError(tb, err)
 	for i := range envs {
-		_, err := events.Decode(&envs[i])
+		_, err := codec.Decode(&envs[i])
 		require.NoError(tb, err, "the benchmark's events must decode")
 	}
 	tb.Logf("filled %d events in %s", n, time.Since(start).Round(time.Millisecond))
@@ -125,8 +127,8 @@ func BenchmarkReplay(b *testing.B) {
 		proj   projections.Projection
 		decode func(*eventstore.Envelope) (domain.Event, error)
 	}{
-		{"decode=domain", eventCounts{}, events.Decode},
-		{"decode=domain-filtered", paymentsOnly{}, events.Decode},
+		{"decode=domain", eventCounts{}, codec.Decode},
+		{"decode=domain-filtered", paymentsOnly{}, codec.Decode},
 		{"decode=none", eventCounts{}, func(*eventstore.Envelope) (domain.Event, error) { return nil, nil }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
@@ -152,9 +154,11 @@ func BenchmarkReplay(b *testing.B) {
 // namedCounts is eventCounts under another name and table, to rebuild several at once.
 type namedCounts struct{ name string }
 
-func (c namedCounts) Name() string     { return c.name }
-func (namedCounts) Version() int       { return 1 }
-func (c namedCounts) Tables() []string { return []string{c.name} }
+func (c namedCounts) Name() string             { return c.name }
+func (namedCounts) Version() int               { return 1 }
+func (c namedCounts) Tables() []string         { return []string{c.name} }
+func (namedCounts) Tuning() projections.Tuning { return projections.Tuning{} }
+
 func (c namedCounts) Setup(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `CREATE TABLE `+c.name+` (type text PRIMARY KEY, events bigint NOT NULL)`)
 	return err
@@ -274,11 +278,13 @@ func BenchmarkLiveLag(b *testing.B) {
 
 func runtimeProcs() int { return goruntime.GOMAXPROCS(0) }
 
-// paymentsOnly is eventCounts reading payments only (an EventFilter): the runtime decodes a
+// paymentsOnly is eventCounts reading payments only (Tuning.Handles): the runtime decodes a
 // third of the benchmark's events.
 type paymentsOnly struct{ eventCounts }
 
-func (paymentsOnly) Handles(t string) bool { return t == "PaymentRecorded" }
+func (paymentsOnly) Tuning() projections.Tuning {
+	return projections.Tuning{Handles: []string{"PaymentRecorded"}}
+}
 
 // BenchmarkLiveCatchUp feeds a backlog through the live path only (the Watermill subscriber's
 // batch messages, one transaction each, no replay), and reports events/s and messages/s: a

@@ -232,8 +232,8 @@ func (run *buildRun) fill(ctx context.Context) error {
 	job := replayJob{to: run.target, progress: run.advance}
 	loads := make([]Load, len(run.parts))
 	for i, p := range run.parts {
-		if l, ok := p.e.p.(Loader); ok {
-			loads[i] = l.NewLoad()
+		if p.e.tuning.NewLoad != nil {
+			loads[i] = p.e.tuning.NewLoad()
 		}
 		job.targets = append(job.targets, replayTarget{e: p.e, build: p.build, commit: r.commitBuild(p.e, p.build, loads[i])})
 	}

@@ -88,16 +88,16 @@ func (r *Runtime) setup(ctx context.Context, tx pgx.Tx, e *entry, schema string)
 	return nil
 }
 
-// createIndexes runs the projection's deferred index statements (Indexer) in schema.
+// createIndexes runs the projection's deferred index statements (Tuning.DeferredIndexes) in
+// schema.
 func (r *Runtime) createIndexes(ctx context.Context, tx pgx.Tx, e *entry, schema string) error {
-	ix, ok := e.p.(Indexer)
-	if !ok {
+	if len(e.tuning.DeferredIndexes) == 0 {
 		return nil
 	}
 	if err := setSearchPath(ctx, tx, ident(schema)); err != nil {
 		return err
 	}
-	for _, stmt := range ix.Indexes() {
+	for _, stmt := range e.tuning.DeferredIndexes {
 		if err := execIndex(ctx, tx, e, schema, stmt); err != nil {
 			return err
 		}
@@ -120,11 +120,7 @@ func (r *Runtime) indexBuilds(ctx context.Context, parts []*buildPart) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(2, runtime.GOMAXPROCS(0)))
 	for _, p := range parts {
-		ix, ok := p.e.p.(Indexer)
-		if !ok {
-			continue
-		}
-		for _, stmt := range ix.Indexes() {
+		for _, stmt := range p.e.tuning.DeferredIndexes {
 			g.Go(func() error {
 				return pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 					// An index build sorts in maintenance_work_mem; the default 64 MB spills large ones.

@@ -66,6 +66,8 @@ func (c *counter) Tables() []string {
 	return []string{c.prefix + "stream_counts", c.prefix + "applied"}
 }
 
+func (*counter) Tuning() projections.Tuning { return projections.Tuning{} }
+
 func (c *counter) Setup(ctx context.Context, tx pgx.Tx) error {
 	extra := ""
 	if c.version >= 2 {

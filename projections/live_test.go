@@ -134,13 +134,15 @@ func TestTwoRuntimesNeverDoubleApply(t *testing.T) {
 	sameRows(t, e.pool, `SELECT stream_id, events, total FROM stream_counts`, expectedCounts, int64(pos))
 }
 
-// poisonOnly counts only poisoned events (an EventFilter): the runtime passes it nothing
+// poisonOnly counts only poisoned events (Tuning.Handles): the runtime passes it nothing
 // else, yet its checkpoint follows the head.
 type poisonOnly struct{ counter }
 
-func (*poisonOnly) Handles(t string) bool { return t == "Poison" }
+func (*poisonOnly) Tuning() projections.Tuning {
+	return projections.Tuning{Handles: []string{"Poison"}}
+}
 
-// TestEventFilter: a projection that is an EventFilter gets only the types it handles (other
+// TestEventFilter: a projection whose Tuning lists the types it handles gets only the types it handles (other
 // types are not even decoded: the test decoder refuses them), live and in a rebuild, and its
 // checkpoint still advances over every event.
 func TestEventFilter(t *testing.T) {

@@ -16,7 +16,7 @@
 // The runtime stores each build's checkpoint (the position of the last applied event) in the
 // same transaction as the rows Apply wrote, so a crash neither double-applies nor skips.
 // Apply therefore never sees an event twice, always sees events in global order, and sees
-// every event (including types it ignores) unless the projection is an EventFilter.
+// every event (including types it ignores) unless its Tuning lists the types it handles.
 //
 // # Failures
 //
@@ -46,7 +46,7 @@ type Event struct {
 	Payload domain.Event
 }
 
-// Projection is one read model.
+// Projection is one read model, and the only interface a read model implements.
 type Projection interface {
 	// Name identifies the projection ("invoices"); lower case, digits and '_'.
 	Name() string
@@ -57,9 +57,9 @@ type Projection interface {
 	// Tables lists the tables the query API reads, each exposed as a view of the same
 	// name in the application schema.
 	Tables() []string
-	// Setup creates the projection's tables and the indexes Apply needs (see Indexer for the
-	// others) with unqualified names; it runs in a transaction whose search_path is the
-	// (empty) build schema.
+	// Setup creates the projection's tables and the indexes Apply needs (see
+	// Tuning.DeferredIndexes for the others) with unqualified names; it runs in a transaction
+	// whose search_path is the (empty) build schema.
 	Setup(ctx context.Context, tx pgx.Tx) error
 	// Apply folds events, in global order, into the projection's tables. It runs inside the
 	// transaction that also advances the checkpoint; returning an error rolls both back (see
@@ -67,36 +67,46 @@ type Projection interface {
 	// thousands of events (rebuilds use large ones): fold in memory and write set-based where
 	// you can.
 	Apply(ctx context.Context, tx pgx.Tx, events []Event) error
+	// Tuning returns the projection's speed-ups; Tuning{} asks for none and is always correct.
+	Tuning() Tuning
 }
 
-// Indexer is optionally implemented by a Projection whose secondary indexes — those the query
-// API reads by, which Apply never needs — can wait. A rebuild or an as-of copy then creates
-// its tables with Setup, fills them, and only then runs Indexes: building an index over
-// loaded rows costs a fraction of maintaining it row by row (a rebuild of invoices, balances
-// and journal ran about 40 % faster). A live build runs them right after Setup. Statements
-// use unqualified names and must be idempotent (CREATE INDEX IF NOT EXISTS); each runs with
-// search_path set to the build schema.
-type Indexer interface {
-	Indexes() []string
+// Tuning is every optional speed-up a projection may ask of the runtime, in one place. Each
+// only changes how fast a build fills, never what it holds: a projection returning Tuning{}
+// ends in exactly the same rows.
+type Tuning struct {
+	// Handles lists the event types Apply uses (nil: every event). The runtime then decodes
+	// only those and passes only those to Apply; the checkpoint still advances over every
+	// event, and a batch with none of them commits the checkpoint alone. Decoding is most of a
+	// replay's cost, so this speeds up rebuilds of projections that read few types.
+	Handles []string
+	// Trimmed says Apply never reads an invoice's lines from an InvoiceIssued: a batch decoded
+	// only for trimmed projections (a replay of invoices, balances and journal) is decoded by
+	// Options.DecodeTrimmed, which returns an InvoiceIssued as its domain.InvoiceIssuedHead
+	// (the lines repeat those of the draft's events and are most of its bytes). Apply must
+	// then handle both domain.InvoiceIssued and domain.InvoiceIssuedHead.
+	Trimmed bool
+	// DeferredIndexes are the statements creating the secondary indexes the query API reads
+	// by, which Apply never needs. A rebuild or an as-of copy runs them once its tables are
+	// filled (building an index over loaded rows costs a fraction of maintaining it row by
+	// row: a rebuild of invoices, balances and journal ran about 40 % faster); a live build
+	// runs them right after Setup. Statements use unqualified names and must be idempotent
+	// (CREATE INDEX IF NOT EXISTS); each runs with search_path set to the build schema.
+	DeferredIndexes []string
+	// NewLoad, if set, makes a Load for filling a new build (a rebuild or an as-of copy: a
+	// build that starts empty and that nobody else reads or writes until it is done). Its
+	// replay then goes through one Load instead of Apply, and Flush is called once the replay
+	// reaches its target; the build's checkpoint still advances with every batch, but only the
+	// rows after Flush are complete (nothing ever resumes a build from that checkpoint: a build
+	// that fails or is interrupted is dropped). The catch-up after Flush and every live build
+	// use Apply.
+	NewLoad func() Load
 }
 
-// Loader is optionally implemented by a Projection that fills a new build faster when it may
-// keep what it folds in memory from one batch to the next. A rebuild or an as-of copy (a
-// build that starts empty and that nobody else reads or writes until it is done) then feeds
-// its replay through one Load instead of Apply, and calls Flush once the replay reaches its
-// target; the build's checkpoint still advances with every batch, but only the rows after
-// Flush are complete (nothing ever resumes a build from that checkpoint: a build that fails
-// or is interrupted is dropped). The catch-up after Flush and every live build use Apply.
-//
-// A Load sees every event once, in global order, in batches as Apply does; unlike Apply it
-// may hold rows across batches and write them when it chooses (to bound its memory) or at
-// Flush. An error fails the build; it should name the event at fault, since a Load cannot
-// be re-run on part of a batch to find it.
-type Loader interface {
-	NewLoad() Load
-}
-
-// Load folds a replay into an empty build (see Loader).
+// Load folds a replay into an empty build (see Tuning.NewLoad). It sees every event once, in
+// global order, in batches as Apply does; unlike Apply it may hold rows across batches and
+// write them when it chooses (to bound its memory) or at Flush. An error fails the build; it
+// should name the event at fault, since a Load cannot be re-run on part of a batch to find it.
 type Load interface {
 	// Apply folds events into the build in tx (whose search_path is the build schema),
 	// writing what it chooses and keeping the rest in memory.
@@ -104,22 +114,4 @@ type Load interface {
 	// Flush writes everything held in memory: afterwards the tables hold exactly the rows
 	// Projection.Apply would have written for the same events.
 	Flush(ctx context.Context, tx pgx.Tx) error
-}
-
-// TrimmedPayloads is optionally implemented by a Projection that never reads the parts of
-// payloads Options.DecodeTrimmed leaves out: by default an InvoiceIssued's lines, which repeat
-// the lines its draft's events carried and are most of its bytes. A batch decoded only for
-// such projections (a replay of invoices, balances and journal) is decoded trimmed. A
-// projection that reads InvoiceIssued.Lines must not implement it.
-type TrimmedPayloads interface {
-	TrimmedPayloads()
-}
-
-// EventFilter is optionally implemented by a Projection that uses only some event types.
-// The runtime then decodes only the events it handles and passes only those to Apply; the
-// checkpoint still advances over every event, and a batch with none of them commits the
-// checkpoint alone. Decoding is most of a replay's cost, so a filter speeds up rebuilds of
-// projections that read few types. Handles must depend on the type name only.
-type EventFilter interface {
-	Handles(eventType string) bool
 }

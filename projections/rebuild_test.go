@@ -239,14 +239,14 @@ func TestRebuildMany(t *testing.T) {
 	require.ErrorIs(t, err, projections.ErrInvalidRebuild, "a copy takes one projection")
 }
 
-// indexedCounter is a counter with a deferred secondary index (projections.Indexer).
+// indexedCounter is a counter with a deferred secondary index (Tuning.DeferredIndexes).
 type indexedCounter struct{ *counter }
 
-func (indexedCounter) Indexes() []string {
-	return []string{`CREATE INDEX IF NOT EXISTS stream_counts_events_idx ON stream_counts (events)`}
+func (indexedCounter) Tuning() projections.Tuning {
+	return projections.Tuning{DeferredIndexes: []string{`CREATE INDEX IF NOT EXISTS stream_counts_events_idx ON stream_counts (events)`}}
 }
 
-// TestRebuildDefersIndexes: a live build has its Indexer indexes from the start; a shadow
+// TestRebuildDefersIndexes: a live build has its deferred indexes from the start; a shadow
 // build fills its tables without them, creates them once filled (phase indexing), and
 // swaps in with them.
 func TestRebuildDefersIndexes(t *testing.T) {

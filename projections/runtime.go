@@ -16,7 +16,7 @@ import (
 
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
-	"github.com/dotmac/ledger/internal/events"
+	"github.com/dotmac/ledger/eventstore/codec"
 	"github.com/dotmac/ledger/internal/migrate"
 )
 
@@ -34,10 +34,10 @@ type Options struct {
 	Logger zerolog.Logger
 	// Registerer receives the runtime's Prometheus metrics (nil: a private registry).
 	Registerer prometheus.Registerer
-	// Decode turns a stored event into its domain payload (default events.Decode).
+	// Decode turns a stored event into its domain payload (default codec.Decode).
 	Decode func(*eventstore.Envelope) (domain.Event, error)
-	// DecodeTrimmed decodes for projections that are TrimmedPayloads (default
-	// events.DecodeForPostings: an InvoiceIssued without its lines).
+	// DecodeTrimmed decodes for projections whose Tuning is Trimmed (default
+	// codec.DecodeTrimmed: an InvoiceIssued as its domain.InvoiceIssuedHead).
 	DecodeTrimmed func(*eventstore.Envelope) (domain.Event, error)
 	// LiveBatchEvents is the most events the live projector applies per transaction
 	// (default 1000).
@@ -74,10 +74,10 @@ type Options struct {
 
 func (o *Options) setDefaults() {
 	if o.Decode == nil {
-		o.Decode = events.Decode
+		o.Decode = codec.Decode
 	}
 	if o.DecodeTrimmed == nil {
-		o.DecodeTrimmed = events.DecodeForPostings
+		o.DecodeTrimmed = codec.DecodeTrimmed
 	}
 	setDefault(&o.LiveBatchEvents, 1000)
 	setDefault(&o.ReplayBatchEvents, 20_000)
@@ -128,8 +128,8 @@ func (o *Options) validate() error {
 // entry is one registered projection.
 type entry struct {
 	p          Projection
-	filter     EventFilter // nil: every event
-	trimmed    bool        // a TrimmedPayloads projection
+	handles    map[string]bool // the event types Apply uses (nil: every type)
+	tuning     Tuning
 	name       string
 	tables     []string
 	lockKey    int64 // serializes applying to the live build (every process)
@@ -219,9 +219,15 @@ func (r *Runtime) register(p Projection) error {
 			}
 		}
 	}
-	filter, _ := p.(EventFilter)
-	_, trimmed := p.(TrimmedPayloads)
-	r.entries[name] = &entry{p: p, filter: filter, trimmed: trimmed, name: name, tables: tables,
+	tuning := p.Tuning()
+	var handles map[string]bool
+	if tuning.Handles != nil {
+		handles = map[string]bool{}
+		for _, t := range tuning.Handles {
+			handles[t] = true
+		}
+	}
+	r.entries[name] = &entry{p: p, handles: handles, tuning: tuning, name: name, tables: tables,
 		lockKey: lockKey(r.app, "apply", name), rebuildKey: lockKey(r.app, "rebuild", name)}
 	r.order = append(r.order, name)
 	return nil

@@ -13,7 +13,7 @@ import (
 	"github.com/dotmac/ledger/commands/process"
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
-	"github.com/dotmac/ledger/internal/events"
+	"github.com/dotmac/ledger/eventstore/codec"
 )
 
 // customerSim is one demo customer. Its account and services are mirrored locally by folding
@@ -139,7 +139,7 @@ func (c *customerSim) catchUp(ctx context.Context) error {
 		return fmt.Errorf("read the account back: %w", err)
 	}
 	for i := range envs {
-		e, err := events.Decode(&envs[i])
+		e, err := codec.Decode(&envs[i])
 		if err != nil {
 			return err
 		}

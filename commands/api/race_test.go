@@ -12,7 +12,7 @@ import (
 
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
-	"github.com/dotmac/ledger/internal/events"
+	"github.com/dotmac/ledger/eventstore/codec"
 )
 
 // TestPaymentsRacingOnOneInvoice: payments racing on one invoice, through two processes (two
@@ -82,7 +82,7 @@ func foldAccount(t *testing.T, e *env, customer string) (domain.AccountState, []
 	require.NoError(t, err)
 	history := make([]domain.Event, len(envs))
 	for i := range envs {
-		history[i], err = events.Decode(&envs[i])
+		history[i], err = codec.Decode(&envs[i])
 		require.NoError(t, err)
 	}
 	account, err := domain.FoldAccount(history)

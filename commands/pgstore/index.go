@@ -11,7 +11,7 @@ import (
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
-	"github.com/dotmac/ledger/internal/events"
+	"github.com/dotmac/ledger/eventstore/codec"
 )
 
 // indexPageEvents is how many feed events one catch-up transaction reads.
@@ -101,7 +101,7 @@ func (r *indexRows) add(env *eventstore.Envelope) error {
 	if err != nil {
 		return nil //nolint:nilerr // a stream this package does not know is not indexed
 	}
-	e, err := events.Decode(env)
+	e, err := codec.Decode(env)
 	if err != nil {
 		return err
 	}

@@ -16,8 +16,8 @@ import (
 	"github.com/dotmac/ledger/commands/pgstore"
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/codec"
 	"github.com/dotmac/ledger/eventstore/postgres"
-	"github.com/dotmac/ledger/internal/events"
 	"github.com/dotmac/ledger/internal/pgtest"
 )
 
@@ -212,7 +212,7 @@ func terminate(t *testing.T, store eventstore.Store, tn domain.TenantID, c domai
 
 func append1(t *testing.T, store eventstore.Store, stream string, e domain.Event) {
 	t.Helper()
-	data, err := events.Encode(eventstore.Metadata{}, e)
+	data, err := codec.Encode(eventstore.Metadata{}, e)
 	require.NoError(t, err)
 	_, err = store.Append(context.Background(), stream, eventstore.Any(), data...)
 	require.NoError(t, err)

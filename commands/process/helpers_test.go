@@ -19,9 +19,9 @@ import (
 	"github.com/dotmac/ledger/commands/process"
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/codec"
 	"github.com/dotmac/ledger/eventstore/postgres"
 	esw "github.com/dotmac/ledger/eventstore/watermill"
-	"github.com/dotmac/ledger/internal/events"
 	"github.com/dotmac/ledger/internal/pgtest"
 )
 
@@ -194,7 +194,7 @@ func (f *fixture) decoded() []stored {
 			return out
 		}
 		for i := range envs {
-			e, err := events.Decode(&envs[i])
+			e, err := codec.Decode(&envs[i])
 			require.NoError(f.t, err)
 			out = append(out, stored{env: envs[i], event: e})
 		}

@@ -12,8 +12,8 @@ import (
 
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/codec"
 	esw "github.com/dotmac/ledger/eventstore/watermill"
-	"github.com/dotmac/ledger/internal/events"
 )
 
 // eventMarshaler is the cqrs marshaler of the domain events the event-store subscriber
@@ -47,7 +47,7 @@ func (eventMarshaler) Unmarshal(msg *message.Message, v any) error {
 	if err != nil {
 		return err
 	}
-	e, err := events.Decode(&env)
+	e, err := codec.Decode(&env)
 	if err != nil {
 		return err
 	}

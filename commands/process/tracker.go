@@ -10,7 +10,7 @@ import (
 
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
-	"github.com/dotmac/ledger/internal/events"
+	"github.com/dotmac/ledger/eventstore/codec"
 )
 
 // Tracker limits.
@@ -108,7 +108,7 @@ func (w *trackerWrites) add(env *eventstore.Envelope) error {
 	if err != nil {
 		return nil //nolint:nilerr // a stream this package does not know is not tracked
 	}
-	e, err := events.Decode(env)
+	e, err := codec.Decode(env)
 	if err != nil {
 		return err
 	}

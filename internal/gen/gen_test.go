@@ -10,8 +10,8 @@ import (
 
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/codec"
 	"github.com/dotmac/ledger/eventstore/postgres"
-	"github.com/dotmac/ledger/internal/events"
 	"github.com/dotmac/ledger/internal/gen"
 	"github.com/dotmac/ledger/internal/pgtest"
 )
@@ -49,7 +49,7 @@ func TestGenerate(t *testing.T) {
 			break
 		}
 		for i := range envs {
-			e, err := events.Decode(&envs[i])
+			e, err := codec.Decode(&envs[i])
 			require.NoError(t, err)
 			entry, ok, err := domain.Postings(e)
 			require.NoError(t, err)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
-	"github.com/dotmac/ledger/internal/events"
+	"github.com/dotmac/ledger/eventstore/codec"
 )
 
 // markOverdue marks every open invoice past its due date, the day after the due date.
@@ -196,7 +196,7 @@ func (g *generator) appendStream(ctx context.Context, s *stream) error {
 
 func (g *generator) append(ctx context.Context, streamID string, expected eventstore.ExpectedVersion, evs []domain.Event) error {
 	md := eventstore.Metadata{TenantID: g.tenant.String(), Actor: "gen", CorrelationID: "gen"}
-	data, err := events.Encode(md, evs...)
+	data, err := codec.Encode(md, evs...)
 	if err != nil {
 		return err
 	}
@@ -211,7 +211,7 @@ func (g *generator) append(ctx context.Context, streamID string, expected events
 func decodeAll(envs []eventstore.Envelope) ([]domain.Event, error) {
 	out := make([]domain.Event, len(envs))
 	for i := range envs {
-		e, err := events.Decode(&envs[i])
+		e, err := codec.Decode(&envs[i])
 		if err != nil {
 			return nil, err
 		}

@@ -18,20 +18,13 @@ import (
 // balance after it.
 type Balances struct{}
 
-var (
-	_ projections.Projection      = Balances{}
-	_ projections.Loader          = Balances{}
-	_ projections.TrimmedPayloads = Balances{}
-)
+var _ projections.Projection = Balances{}
 
 // Name returns "balances".
 func (Balances) Name() string { return NameBalances }
 
 // Version returns 1.
 func (Balances) Version() int { return 1 }
-
-// TrimmedPayloads: Apply reads an InvoiceIssued's totals, never its lines.
-func (Balances) TrimmedPayloads() {}
 
 // Tables returns the tables the query API reads.
 func (Balances) Tables() []string { return []string{"customer_balances", "statement_lines"} }
@@ -129,11 +122,6 @@ func (Balances) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) e
 	return applyFold(ctx, tx, newBalanceBatch(), evs)
 }
 
-// NewLoad returns the Load a rebuild fills a new build with: it keeps the balances in memory
-// across batches (written when it holds loadMaxRows, and at Flush) and COPYs each batch's
-// statement lines.
-func (Balances) NewLoad() projections.Load { return newHeldLoad(newBalanceBatch()) }
-
 // balanceBatch folds the balances projection: the balances it holds (new ones, and those read
 // because events move them) and the statement lines not yet written. Apply uses one per
 // batch; a Load keeps one across batches.
@@ -204,6 +192,8 @@ func balanceOf(e domain.Event) (uuid.UUID, string, bool) {
 	case domain.CustomerRegistered:
 		return e.CustomerID.UUID(), e.Currency.Code(), true
 	case domain.InvoiceIssued:
+		return e.CustomerID.UUID(), e.Currency.Code(), true
+	case domain.InvoiceIssuedHead:
 		return e.CustomerID.UUID(), e.Currency.Code(), true
 	case domain.InvoiceVoided:
 		return e.CustomerID.UUID(), e.Total.Currency().Code(), true

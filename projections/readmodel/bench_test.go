@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/dotmac/ledger/internal/events"
+	"github.com/dotmac/ledger/eventstore/codec"
 	"github.com/dotmac/ledger/internal/pgtest"
 	"github.com/dotmac/ledger/projections"
 	"github.com/dotmac/ledger/projections/readmodel"
@@ -121,7 +121,7 @@ func BenchmarkRebuild(b *testing.B) {
 	})
 }
 
-// BenchmarkDecode measures decoding the stored JSON of the same events (events.Decode), the
+// BenchmarkDecode measures decoding the stored JSON of the same events (codec.Decode), the
 // part of a rebuild the runtime does before Apply.
 func BenchmarkDecode(b *testing.B) {
 	evs := benchHistory(b)
@@ -129,7 +129,7 @@ func BenchmarkDecode(b *testing.B) {
 	start := time.Now()
 	for range b.N {
 		for i := range evs {
-			if _, err := events.Decode(&evs[i].Envelope); err != nil {
+			if _, err := codec.Decode(&evs[i].Envelope); err != nil {
 				b.Fatal(err)
 			}
 		}

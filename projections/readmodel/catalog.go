@@ -81,9 +81,6 @@ var catalogIndexes = []string{
 	`CREATE INDEX IF NOT EXISTS services_plan_idx ON services (tenant_id, plan_code, service_id)`,
 }
 
-// Indexes returns the secondary indexes, which a rebuild creates after filling its tables.
-func (Catalog) Indexes() []string { return catalogIndexes }
-
 // Apply folds plan and service events.
 func (Catalog) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
 	if err := applyPlans(ctx, tx, evs); err != nil {

@@ -56,9 +56,6 @@ var customersIndexes = []string{
 	`CREATE INDEX IF NOT EXISTS customers_status_idx ON customers (tenant_id, status, customer_id)`,
 }
 
-// Indexes returns the secondary indexes, which a rebuild creates after filling its tables.
-func (Customers) Indexes() []string { return customersIndexes }
-
 var customersTable = newTable("customers", []string{"tenant_id", "customer_id"},
 	column{"tenant_id", "text"}, column{"customer_id", "uuid"}, column{"name", "text"}, column{"email", "text"},
 	column{"phone", "text"}, column{"billing_address", "text"}, column{"currency", "text"}, column{"status", "text"},

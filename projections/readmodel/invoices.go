@@ -14,20 +14,13 @@ import (
 // overdue is still open. outstanding is what is still owed on it.
 type Invoices struct{}
 
-var (
-	_ projections.Projection      = Invoices{}
-	_ projections.Loader          = Invoices{}
-	_ projections.TrimmedPayloads = Invoices{}
-)
+var _ projections.Projection = Invoices{}
 
 // Name returns "invoices".
 func (Invoices) Name() string { return NameInvoices }
 
 // Version returns 1.
 func (Invoices) Version() int { return 1 }
-
-// TrimmedPayloads: Apply reads an InvoiceIssued's totals, never its lines.
-func (Invoices) TrimmedPayloads() {}
 
 // Tables returns the tables the query API reads.
 func (Invoices) Tables() []string {
@@ -149,18 +142,9 @@ var invoicesIndexes = []string{
 	`CREATE INDEX IF NOT EXISTS credit_notes_invoice_idx ON credit_notes (tenant_id, invoice_id) WHERE invoice_id IS NOT NULL`,
 }
 
-// Indexes returns the secondary indexes, which a rebuild creates after filling its tables.
-func (Invoices) Indexes() []string { return invoicesIndexes }
-
 // Apply folds the account stream's invoice, payment and credit note events: it reads the
 // invoices and payments the batch changes but does not create (one query each), folds the
 // batch in memory, and writes each table once.
 func (Invoices) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
 	return applyFold(ctx, tx, newInvoiceBatch(), evs)
 }
-
-// NewLoad returns the Load a rebuild fills a new build with: it keeps invoice and payment
-// rows in memory across batches (an invoice is created, issued and paid in different
-// batches), writes them when it holds loadMaxRows, and COPYs the rows that never change
-// (lines, allocations, credit notes) with each batch.
-func (Invoices) NewLoad() projections.Load { return newHeldLoad(newInvoiceBatch()) }

@@ -144,6 +144,8 @@ func (b *invoiceBatch) prepare(evs []projections.Event) error {
 			needInvoice(t, e.InvoiceID)
 		case domain.InvoiceIssued:
 			needInvoice(t, e.InvoiceID)
+		case domain.InvoiceIssuedHead:
+			needInvoice(t, e.InvoiceID)
 		case domain.InvoiceVoided:
 			needInvoice(t, e.InvoiceID)
 		case domain.InvoiceMarkedOverdue:
@@ -187,7 +189,7 @@ func (b *invoiceBatch) fold(ctx context.Context, tx pgx.Tx, evs []projections.Ev
 
 func isInvoicesEvent(e domain.Event) bool {
 	switch e.(type) {
-	case domain.InvoiceCreated, domain.InvoiceLineAdded, domain.InvoiceIssued, domain.InvoiceVoided,
+	case domain.InvoiceCreated, domain.InvoiceLineAdded, domain.InvoiceIssued, domain.InvoiceIssuedHead, domain.InvoiceVoided,
 		domain.InvoiceMarkedOverdue, domain.PaymentRecorded, domain.PaymentRefunded, domain.CreditNoteIssued:
 		return true
 	}
@@ -210,6 +212,8 @@ func (b *invoiceBatch) apply(ev *projections.Event, t string) error {
 	case domain.InvoiceLineAdded:
 		return b.lineAdded(ev, t, e)
 	case domain.InvoiceIssued:
+		return b.issued(ev, t, e.InvoiceIssuedHead)
+	case domain.InvoiceIssuedHead:
 		return b.issued(ev, t, e)
 	case domain.InvoiceVoided:
 		return b.voided(ev, t, e)
@@ -298,7 +302,7 @@ func writeLine(c *copyRows, r *invoiceRow, l domain.InvoiceLine) {
 	}
 }
 
-func (b *invoiceBatch) issued(ev *projections.Event, t string, e domain.InvoiceIssued) error {
+func (b *invoiceBatch) issued(ev *projections.Event, t string, e domain.InvoiceIssuedHead) error {
 	r, err := b.invoice(ev, t, e.InvoiceID)
 	if err != nil {
 		return err

@@ -15,20 +15,13 @@ import (
 // balance (debits − credits) per tenant, account and currency.
 type Journal struct{}
 
-var (
-	_ projections.Projection      = Journal{}
-	_ projections.Loader          = Journal{}
-	_ projections.TrimmedPayloads = Journal{}
-)
+var _ projections.Projection = Journal{}
 
 // Name returns "journal".
 func (Journal) Name() string { return NameJournal }
 
 // Version returns 1.
 func (Journal) Version() int { return 1 }
-
-// TrimmedPayloads: Apply reads an InvoiceIssued's totals, never its lines.
-func (Journal) TrimmedPayloads() {}
 
 // Tables returns the tables the query API reads.
 func (Journal) Tables() []string { return []string{"journal_lines", "trial_balance"} }
@@ -75,9 +68,6 @@ var journalIndexes = []string{
 	`CREATE INDEX IF NOT EXISTS journal_lines_customer_idx ON journal_lines (tenant_id, customer_id, position)`,
 }
 
-// Indexes returns the secondary indexes, which a rebuild creates after filling its tables.
-func (Journal) Indexes() []string { return journalIndexes }
-
 var journalTable = newTable("journal_lines", []string{"tenant_id", "position", "line_no"},
 	column{"tenant_id", "text"}, column{"position", "bigint"}, column{"line_no", "smallint"}, column{"entry_id", "uuid"},
 	column{"event_type", "text"}, column{"entry_date", "date"}, column{"account", "smallint"}, column{"debit", "numeric"},
@@ -108,10 +98,6 @@ type trialSums struct {
 func (Journal) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
 	return applyFold(ctx, tx, newJournalBatch(), evs)
 }
-
-// NewLoad returns the Load a rebuild fills a new build with: it COPYs each batch's journal
-// lines and keeps the trial balance's sums in memory until Flush.
-func (Journal) NewLoad() projections.Load { return newHeldLoad(newJournalBatch()) }
 
 // journalBatch folds the journal: lines not yet written and the trial balance's sums.
 type journalBatch struct {

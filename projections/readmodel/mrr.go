@@ -9,6 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/codec"
 	"github.com/dotmac/ledger/projections"
 )
 
@@ -76,9 +78,6 @@ var mrrIndexes = []string{
 	`CREATE INDEX IF NOT EXISTS mrr_segments_from_idx ON mrr_segments (tenant_id, valid_from)`,
 }
 
-// Indexes returns the secondary indexes, which a rebuild creates after filling its tables.
-func (MRR) Indexes() []string { return mrrIndexes }
-
 var (
 	mrrServicesTable = newTable("mrr_services", []string{"tenant_id", "service_id"},
 		column{"tenant_id", "text"}, column{"service_id", "uuid"}, column{"customer_id", "uuid"},
@@ -94,6 +93,9 @@ var (
 type historyItem struct {
 	Type string          `json:"type"`
 	Data json.RawMessage `json:"data"`
+	// Version is the event's schema version (absent, so 0, in rows written before it was
+	// kept: those were all at version 1).
+	Version int `json:"version,omitempty"`
 }
 
 // mrrService is a service being folded: its history and its state.
@@ -142,7 +144,7 @@ func (MRR) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error 
 func (s *mrrService) refold() error {
 	events := make([]domain.Event, len(s.history))
 	for i, h := range s.history {
-		e, err := domain.DecodeEvent(h.Type, h.Data)
+		e, err := codec.Decode(&eventstore.Envelope{Type: h.Type, SchemaVersion: max(h.Version, 1), Data: h.Data})
 		if err != nil {
 			return fmt.Errorf("invariant: service %s: stored %s: %w", s.id, h.Type, err)
 		}
@@ -166,12 +168,12 @@ func applyMRR(svcs map[key]*mrrService, k key, ev *projections.Event) error {
 	if err != nil {
 		return invariantf(ev, "%v", err)
 	}
-	data, err := json.Marshal(ev.Payload)
+	name, version, data, err := codec.EncodeEvent(ev.Payload)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", ev.Payload.EventType(), err)
 	}
 	s.state, s.position = state, pos(ev)
-	s.history = append(s.history, historyItem{Type: ev.Payload.EventType(), Data: data})
+	s.history = append(s.history, historyItem{Type: name, Data: data, Version: version})
 	return nil
 }
 

@@ -11,6 +11,8 @@ import (
 func statementText(e domain.Event) (uuid.UUID, string) {
 	switch e := e.(type) {
 	case domain.InvoiceIssued:
+		return statementText(e.InvoiceIssuedHead)
+	case domain.InvoiceIssuedHead:
 		text := "Invoice " + e.Number
 		if e.CreditApplied.IsPositive() {
 			text += " (" + e.CreditApplied.AmountString() + " settled from credit)"
@@ -37,6 +39,8 @@ func statementText(e domain.Event) (uuid.UUID, string) {
 func statementDate(e domain.Event) domain.Date {
 	switch e := e.(type) {
 	case domain.InvoiceIssued:
+		return e.IssueDate
+	case domain.InvoiceIssuedHead:
 		return e.IssueDate
 	case domain.InvoiceVoided:
 		return domain.DateOf(e.VoidedAt)

@@ -124,11 +124,6 @@ type probe struct {
 	lags []time.Duration
 }
 
-func (p *probe) Handles(t string) bool {
-	f, ok := p.Projection.(projections.EventFilter)
-	return !ok || f.Handles(t)
-}
-
 func (p *probe) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
 	now := time.Now()
 	p.mu.Lock()

@@ -71,19 +71,18 @@ func Rows(ctx context.Context, q interface {
 	return out, rows.Err()
 }
 
-// Load fills projs as a rebuild does: each Loader through one Load (made by newLoad),
-// batch events per transaction, then Flush; the others through Apply.
+// Load fills projs as a rebuild does: each projection whose Tuning has a NewLoad through one
+// Load (made by newLoad), batch events per transaction, then Flush; the others through Apply.
 func Load(ctx context.Context, pool *pgxpool.Pool, projs []projections.Projection, evs []projections.Event, batch int,
-	newLoad func(projections.Loader) projections.Load) error {
+	newLoad func(projections.Projection) projections.Load) error {
 	for _, p := range projs {
-		lp, ok := p.(projections.Loader)
-		if !ok {
+		if p.Tuning().NewLoad == nil {
 			if err := Apply(ctx, pool, []projections.Projection{p}, evs, batch); err != nil {
 				return err
 			}
 			continue
 		}
-		l := newLoad(lp)
+		l := newLoad(p)
 		for from := 0; from < len(evs); from += batch {
 			part := evs[from:min(from+batch, len(evs))]
 			if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return l.Apply(ctx, tx, part) }); err != nil {

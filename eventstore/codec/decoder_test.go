@@ -1,4 +1,4 @@
-package fastjson
+package codec
 
 import (
 	"bytes"
@@ -36,7 +36,14 @@ type line struct {
 	Count int    `json:"count"`
 }
 
+// head is embedded in sample: its fields are promoted, as in domain.InvoiceIssued.
+type head struct {
+	Title string `json:"title"`
+	Seq   int    `json:"seq"`
+}
+
 type sample struct {
+	head
 	ID      code              `json:"id"`
 	Name    string            `json:"name"`
 	At      time.Time         `json:"at"`
@@ -52,7 +59,7 @@ type sample struct {
 
 // decodeBoth decodes data with the fast path and with encoding/json.
 func decodeBoth(data []byte) (fast sample, accepted bool, std sample, stdErr error) {
-	accepted = For(reflect.TypeFor[sample]()).Decode(data, reflect.ValueOf(&fast).Elem())
+	accepted = decoderFor(reflect.TypeFor[sample]()).decode(data, reflect.ValueOf(&fast).Elem())
 	stdErr = json.Unmarshal(data, &std)
 	return fast, accepted, std, stdErr
 }
@@ -66,6 +73,8 @@ func TestDecodeAgreesWithEncodingJSON(t *testing.T) {
 		{"every kind of field", `{"id":"ab","name":"Ada","at":"2026-03-01T10:00:00Z","lines":[{"code":"x","text":"t","count":2},{"code":"y"}],"n":7,"ptr":"p","tags":{"a":"b"},"flag":true,"Plain":"q"}`, true},
 		{"whitespace everywhere", " \n{ \"id\" : \"ab\" ,\t\"lines\" : [ { \"code\" : \"x\" } , { } ] } \r\n", true},
 		{"empty object", `{}`, true},
+		{"embedded struct's fields", `{"title":"T","seq":2,"name":"n"}`, true},
+		{"embedded field named in another case", `{"Title":"T"}`, false},
 		{"empty and null lines", `{"lines":[]}`, true},
 		{"null lines", `{"lines":null}`, true},
 		{"pointer to a struct", `{"inner":{"code":"a","count":1}}`, true},
@@ -109,7 +118,7 @@ func TestDecodeAgreesWithEncodingJSON(t *testing.T) {
 func TestUnmarshalFallsBackWithEncodingJSONsError(t *testing.T) {
 	var fast, std sample
 	in := []byte(`{"name":"a","id":"bad"}`)
-	err := Unmarshal(in, &fast)
+	err := unmarshal(in, &fast)
 	stdErr := json.Unmarshal(in, &std)
 	require.Error(t, err)
 	assert.Equal(t, stdErr.Error(), err.Error())
@@ -117,7 +126,11 @@ func TestUnmarshalFallsBackWithEncodingJSONsError(t *testing.T) {
 }
 
 func TestForDeclinesShapesItDoesNotHandle(t *testing.T) {
-	type embedded struct{ sample }
+	type embeddedPtr struct{ *line }
+	type collide struct {
+		head
+		Title string `json:"title"` // shadows head.Title: encoding/json's depth rules decide
+	}
 	type stringOpt struct {
 		N int `json:"n,string"`
 	}
@@ -125,18 +138,19 @@ func TestForDeclinesShapesItDoesNotHandle(t *testing.T) {
 		A string `json:"X"`
 		X string // named X by its field name
 	}
-	assert.Nil(t, For(reflect.TypeFor[embedded]()))
-	assert.Nil(t, For(reflect.TypeFor[stringOpt]()))
-	assert.Nil(t, For(reflect.TypeFor[dupNames]()))
-	assert.Nil(t, For(reflect.TypeFor[code]()))
-	assert.Nil(t, For(reflect.TypeFor[time.Time]()))
-	assert.NotNil(t, For(reflect.TypeFor[sample]()))
+	assert.Nil(t, decoderFor(reflect.TypeFor[embeddedPtr]()))
+	assert.Nil(t, decoderFor(reflect.TypeFor[collide]()))
+	assert.Nil(t, decoderFor(reflect.TypeFor[stringOpt]()))
+	assert.Nil(t, decoderFor(reflect.TypeFor[dupNames]()))
+	assert.Nil(t, decoderFor(reflect.TypeFor[code]()))
+	assert.Nil(t, decoderFor(reflect.TypeFor[time.Time]()))
+	assert.NotNil(t, decoderFor(reflect.TypeFor[sample]()))
 }
 
 // FuzzMatchesEncodingJSON: whatever the input, an accepted decode equals encoding/json's and
 // encoding/json accepts it too.
 func FuzzMatchesEncodingJSON(f *testing.F) {
-	f.Add([]byte(`{"id":"ab","name":"Ada","at":"2026-03-01T10:00:00Z","lines":[{"code":"x","text":"t","count":2}],"n":7,"ptr":"p","tags":{"a":"b"},"flag":true}`))
+	f.Add([]byte(`{"title":"t","seq":3,"id":"ab","name":"Ada","at":"2026-03-01T10:00:00Z","lines":[{"code":"x","text":"t","count":2}],"n":7,"ptr":"p","tags":{"a":"b"},"flag":true}`))
 	f.Add([]byte(`{"lines":[{},{"code":"z"}],"Plain":"p","other":[true,false,null,-1.5e3]}`))
 	f.Add([]byte(`{"inner":{"code":"q","text":"r"},"lines":null}`))
 	f.Add([]byte(`{"name":"a\"b","text":"\u0041"}`))
@@ -181,7 +195,7 @@ func BenchmarkDecode(b *testing.B) {
 	b.Run("fastjson", func(b *testing.B) {
 		for range b.N {
 			var s sample
-			if err := Unmarshal(data, &s); err != nil {
+			if err := unmarshal(data, &s); err != nil {
 				b.Fatal(err)
 			}
 		}
