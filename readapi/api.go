@@ -20,16 +20,7 @@ import (
 
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/internal/auth"
-)
-
-// Projection names, as the projection runtime registers them (projections/readmodel).
-const (
-	projCustomers = "customers"
-	projCatalog   = "catalog"
-	projInvoices  = "invoices"
-	projBalances  = "balances"
-	projJournal   = "journal"
-	projMRR       = "mrr"
+	"github.com/dotmac/ledger/projections/readmodel"
 )
 
 // Positions is how the API learns how far a projection has got: the projection runtime
@@ -155,38 +146,38 @@ type route struct {
 // routes is the routing table.
 func routes() []route {
 	return []route{
-		{op: "listCustomers", path: "/v1/customers", permission: auth.CustomersRead, projection: projCustomers,
+		{op: "listCustomers", path: "/v1/customers", permission: auth.CustomersRead, projection: readmodel.NameCustomers,
 			params: []string{"status"}, list: true, serve: listCustomers},
-		{op: "getCustomer", path: "/v1/customers/{customer_id}", permission: auth.CustomersRead, projection: projCustomers,
+		{op: "getCustomer", path: "/v1/customers/{customer_id}", permission: auth.CustomersRead, projection: readmodel.NameCustomers,
 			serve: getCustomer},
 		{op: "getCustomerBalance", path: "/v1/customers/{customer_id}/balance", permission: auth.LedgerRead,
-			projection: projBalances, serve: getBalance},
+			projection: readmodel.NameBalances, serve: getBalance},
 		{op: "getCustomerStatement", path: "/v1/customers/{customer_id}/statement", permission: auth.LedgerRead,
-			projection: projBalances, params: []string{"from", "to"}, list: true, serve: getStatement},
+			projection: readmodel.NameBalances, params: []string{"from", "to"}, list: true, serve: getStatement},
 		{op: "listCustomerInvoices", path: "/v1/customers/{customer_id}/invoices", permission: auth.InvoicesRead,
-			projection: projInvoices, params: invoiceFilters[1:], list: true, serve: listInvoices},
-		{op: "listServices", path: "/v1/services", permission: auth.ServicesRead, projection: projCatalog,
+			projection: readmodel.NameInvoices, params: invoiceFilters[1:], list: true, serve: listInvoices},
+		{op: "listServices", path: "/v1/services", permission: auth.ServicesRead, projection: readmodel.NameCatalog,
 			params: []string{"customer_id", "status", "plan"}, list: true, serve: listServices},
-		{op: "getService", path: "/v1/services/{service_id}", permission: auth.ServicesRead, projection: projCatalog,
+		{op: "getService", path: "/v1/services/{service_id}", permission: auth.ServicesRead, projection: readmodel.NameCatalog,
 			serve: getService},
-		{op: "listPlans", path: "/v1/plans", permission: auth.PlansRead, projection: projCatalog,
+		{op: "listPlans", path: "/v1/plans", permission: auth.PlansRead, projection: readmodel.NameCatalog,
 			params: []string{"status"}, list: true, serve: listPlans},
-		{op: "getPlan", path: "/v1/plans/{plan_code}", permission: auth.PlansRead, projection: projCatalog, serve: getPlan},
-		{op: "listInvoices", path: "/v1/invoices", permission: auth.InvoicesRead, projection: projInvoices,
+		{op: "getPlan", path: "/v1/plans/{plan_code}", permission: auth.PlansRead, projection: readmodel.NameCatalog, serve: getPlan},
+		{op: "listInvoices", path: "/v1/invoices", permission: auth.InvoicesRead, projection: readmodel.NameInvoices,
 			params: invoiceFilters, list: true, serve: listInvoices},
-		{op: "getInvoice", path: "/v1/invoices/{invoice_id}", permission: auth.InvoicesRead, projection: projInvoices,
+		{op: "getInvoice", path: "/v1/invoices/{invoice_id}", permission: auth.InvoicesRead, projection: readmodel.NameInvoices,
 			serve: getInvoice},
-		{op: "listPayments", path: "/v1/payments", permission: auth.PaymentsRead, projection: projInvoices,
+		{op: "listPayments", path: "/v1/payments", permission: auth.PaymentsRead, projection: readmodel.NameInvoices,
 			params: []string{"customer_id"}, list: true, serve: listPayments},
-		{op: "getPayment", path: "/v1/payments/{payment_id}", permission: auth.PaymentsRead, projection: projInvoices,
+		{op: "getPayment", path: "/v1/payments/{payment_id}", permission: auth.PaymentsRead, projection: readmodel.NameInvoices,
 			serve: getPayment},
-		{op: "listJournal", path: "/v1/journal", permission: auth.LedgerRead, projection: projJournal,
+		{op: "listJournal", path: "/v1/journal", permission: auth.LedgerRead, projection: readmodel.NameJournal,
 			params: []string{"account", "customer_id", "from", "to"}, list: true, serve: listJournal},
-		{op: "getTrialBalance", path: "/v1/trial-balance", permission: auth.LedgerRead, projection: projJournal,
+		{op: "getTrialBalance", path: "/v1/trial-balance", permission: auth.LedgerRead, projection: readmodel.NameJournal,
 			params: []string{"as_of_position"}, serve: getTrialBalance},
-		{op: "getARAging", path: "/v1/reports/ar-aging", permission: auth.ReportsRead, projection: projInvoices,
+		{op: "getARAging", path: "/v1/reports/ar-aging", permission: auth.ReportsRead, projection: readmodel.NameInvoices,
 			params: []string{"as_of"}, list: true, serve: getAging},
-		{op: "getMRR", path: "/v1/reports/mrr", permission: auth.ReportsRead, projection: projMRR,
+		{op: "getMRR", path: "/v1/reports/mrr", permission: auth.ReportsRead, projection: readmodel.NameMRR,
 			params: []string{"from", "to", "plan"}, serve: getMRR},
 	}
 }

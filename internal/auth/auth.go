@@ -8,13 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/internal/httpx"
 )
 
@@ -64,10 +64,11 @@ func (p Principal) Can(perm string) bool {
 	return slices.Contains(p.Permissions, perm) || slices.Contains(p.Permissions, All)
 }
 
-var tenantPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-
-// ValidTenant reports whether t is a well-formed tenant id.
-func ValidTenant(t string) bool { return tenantPattern.MatchString(t) }
+// ValidTenant reports whether t is a well-formed tenant id (domain.ParseTenantID's rule).
+func ValidTenant(t string) bool {
+	_, err := domain.ParseTenantID(t)
+	return err == nil
+}
 
 // Key is the verification (and, for HS256 and RS256 private keys, signing) material.
 type Key struct {

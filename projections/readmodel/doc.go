@@ -33,7 +33,7 @@ package readmodel
 
 import "github.com/dotmac/ledger/projections"
 
-// Projection names: the query API waits on these (readapi mirrors them).
+// Projection names: the query API waits on these.
 const (
 	NameCustomers = "customers"
 	NameCatalog   = "catalog"
