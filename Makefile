@@ -57,10 +57,11 @@ lint: ## golangci-lint run (config: .golangci.yml)
 format: ## Rewrite Go files with gofmt and goimports (local prefix github.com/dotmac/ledger)
 	$(TOOL) golangci-lint fmt $(PKGS)
 
-check: ## Fail on unformatted files or an untidy go.mod, then go vet and lint
+check: ## Fail on unformatted files or an untidy go.mod, then go vet, the layering rules (scripts/layering.sh) and lint
 	@$(TOOL) golangci-lint fmt --diff $(PKGS) || { echo "unformatted files: run 'make format'" >&2; exit 1; }
 	@$(GO) mod tidy -diff || { echo "go.mod or go.sum is not tidy: run 'go mod tidy'" >&2; exit 1; }
 	$(GO) vet $(PKGS)
+	@scripts/layering.sh
 	$(TOOL) golangci-lint run $(PKGS)
 
 security: ## gosec over non-test code (excluded rules and why: see GOSEC_EXCLUDE in the Makefile)

@@ -42,21 +42,25 @@ type CustomerAsOf struct {
 	Invoices   []InvoiceAsOf `json:"invoices"`
 	Payments   int           `json:"payments"`
 	Events     []EventRef    `json:"events"`
+	// Note says what the answer rests on when that is not plain (a back-dated history).
+	Note string `json:"note,omitempty"`
 }
 
 // CustomerAsOf replays the customer's account stream up to the cutoff and reports its state
 // and balance, with the events it used. It reads only the event store. With a position the
-// state and balance are those after that event. With a date the state is what was known by
-// the end of that business day (events whose OccurredAt is on or before it), and the balance
-// sums the journal entries dated on or before it, as the statement and the trial balance do.
+// state and balance are those after that event. With a date the balance goes by business
+// date: it sums the journal entries dated on or before that day, as the statement and the
+// trial balance do, including entries recorded later (a back-dated payment, a history moved
+// over from another system); the state (invoices, payments) is what had been recorded by the
+// end of that day (events whose OccurredAt is on or before it).
 func (a *Auditor) CustomerAsOf(ctx context.Context, tenant domain.TenantID, id domain.CustomerID, at Cutoff) (*CustomerAsOf, error) {
 	stream := domain.CustomerStream(tenant, id)
 	envs, err := a.readStream(ctx, stream)
 	if err != nil {
 		return nil, err
 	}
-	var state domain.AccountState
-	var dated domain.LedgerTotals // entries dated on or before the cutoff date
+	var state, known domain.AccountState // as of the cutoff; everything recorded
+	var dated domain.LedgerTotals        // entries dated on or before the cutoff date
 	out := &CustomerAsOf{Stream: stream, CustomerID: id.String(), Invoices: []InvoiceAsOf{}, Events: []EventRef{}}
 	folding := true
 	for i := range envs {
@@ -64,26 +68,35 @@ func (a *Auditor) CustomerAsOf(ctx context.Context, tenant domain.TenantID, id d
 		if err != nil {
 			return nil, err
 		}
+		if known, err = domain.ApplyAccount(known, ev); err != nil {
+			return nil, fmt.Errorf("replay %s: %w", stream, err)
+		}
 		if !at.Date.IsZero() {
 			postDated(&dated, ev, at.Date)
 		}
-		folding = folding && at.includes(&envs[i], ev) // a stream is in business-time order
+		folding = folding && at.includes(&envs[i], ev) // a stream is in recorded order
 		if !folding {
 			continue
 		}
-		if state, err = domain.ApplyAccount(state, ev); err != nil {
-			return nil, fmt.Errorf("replay %s: %w", stream, err)
-		}
+		state = known
 		out.Events = append(out.Events, EventRef{Position: envs[i].Position, Version: envs[i].Version, Type: envs[i].Type})
 	}
-	if !state.Customer.Registered() {
+	switch {
+	case state.Customer.Registered():
+		if err := out.fill(state); err != nil {
+			return nil, err
+		}
+	case !at.Date.IsZero() && known.Customer.Registered():
+		// Nothing was recorded by then, but the history recorded since (back-dated: moved over
+		// from another system, entered late) has money dated on or before the day.
+		out.Name, out.Currency = known.Customer.Contact.Name, known.Customer.Currency.Code()
+		out.Note = "nothing of this customer was recorded by the end of " + domain.DateOf(at.Date).String() +
+			"; the balance sums the journal entries dated up to that day, recorded since"
+	default:
 		return nil, fmt.Errorf("customer %s as of the cutoff: %w", id, ErrNoHistory)
 	}
-	if err := out.fill(state); err != nil {
-		return nil, err
-	}
 	if !at.Date.IsZero() {
-		out.useDatedBalance(&dated, state.Customer.Currency)
+		out.useDatedBalance(&dated, known.Customer.Currency)
 	}
 	return out, nil
 }

@@ -14,12 +14,13 @@ import (
 
 	"github.com/dotmac/ledger/audit"
 	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/domain/domainsim"
 	"github.com/dotmac/ledger/eventstore/postgres"
-	"github.com/dotmac/ledger/internal/gen"
 	"github.com/dotmac/ledger/internal/pgtest"
 	"github.com/dotmac/ledger/projections"
 	"github.com/dotmac/ledger/projections/projectiontest"
 	"github.com/dotmac/ledger/projections/readmodel"
+	"github.com/dotmac/ledger/projections/readmodel/readmodeltest"
 )
 
 // TestDriftIsCaught: the live read models equal a fresh fold; a read-model row changed with
@@ -32,7 +33,10 @@ func TestDriftIsCaught(t *testing.T) {
 	store, err := postgres.Open(ctx, pool, postgres.Config{})
 	require.NoError(t, err)
 	defer store.Close()
-	_, err = gen.Generate(ctx, store, gen.Config{Customers: 10, Months: 3}, nil)
+	evs, err := readmodeltest.Generate(domainsim.Config{Tenants: []domainsim.Tenant{{Name: "demo", Currency: "USD"}},
+		Customers: 10, Months: 3, Seed: 1, GraceDays: 14})
+	require.NoError(t, err)
+	_, err = readmodeltest.AppendTo(ctx, store, evs)
 	require.NoError(t, err)
 	rt := projectiontest.Start(t, pool, store, readmodel.All(), projections.Options{})
 	head, err := store.Head(ctx)

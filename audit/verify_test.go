@@ -12,10 +12,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dotmac/ledger/audit"
+	"github.com/dotmac/ledger/domain/domainsim"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/postgres"
-	"github.com/dotmac/ledger/internal/gen"
 	"github.com/dotmac/ledger/internal/pgtest"
+	"github.com/dotmac/ledger/projections/readmodel/readmodeltest"
 )
 
 // seeded returns a store holding a generated history of customers customers over months
@@ -28,7 +29,10 @@ func seeded(t testing.TB, customers, months int) (*postgres.Store, *pgxpool.Pool
 	store, err := postgres.Open(ctx, pool, postgres.Config{})
 	require.NoError(t, err)
 	t.Cleanup(store.Close)
-	_, err = gen.Generate(ctx, store, gen.Config{Customers: customers, Months: months, Seed: 42}, nil)
+	evs, err := readmodeltest.Generate(domainsim.Config{Tenants: []domainsim.Tenant{{Name: "demo", Currency: "USD"}},
+		Customers: customers, Months: months, Seed: 42, GraceDays: 14})
+	require.NoError(t, err)
+	_, err = readmodeltest.AppendTo(ctx, store, evs)
 	require.NoError(t, err)
 	return store, pool
 }

@@ -95,13 +95,22 @@ func (h *Handlers) runBilling(ctx context.Context, m Meta, c RunBilling) (Billin
 	if c.DueDays < 0 || c.DueDays > MaxDueDays {
 		return BillingRunResult{}, &domain.InvalidValueError{Field: "due days", Value: fmt.Sprint(c.DueDays), Reason: fmt.Sprintf("want 0 to %d", MaxDueDays)}
 	}
+	if today := domain.DateOf(h.clock(m)); c.Period.Start().After(today) {
+		return BillingRunResult{}, &domain.InvalidValueError{Field: "period", Value: c.Period.String(),
+			Reason: "has not started yet (today is " + today.String() + "): a month is billed once it has begun"}
+	}
 	started, err := h.StartBillingRun(ctx, m, c.Period)
 	if err != nil {
 		return BillingRunResult{}, err
 	}
 	out := BillingRunResult{Result: started, Period: c.Period}
 	run, _, err := h.BillingRun(ctx, m.Tenant, c.Period)
-	if err != nil || run.Completed {
+	if err != nil {
+		return out.with(run), err
+	}
+	if run.Completed {
+		// A run repeated for its period appends nothing and answers with what it billed.
+		out.Invoices, err = h.recordedInvoices(ctx, m.Tenant, run)
 		return out.with(run), err
 	}
 	customers, err := h.BillableCustomers(ctx, m.Tenant, c.Period)
@@ -231,13 +240,19 @@ func (h *Handlers) BillCustomer(ctx context.Context, m Meta, run domain.BillingR
 	return out, nil
 }
 
-// recurringInvoice builds GenerateRecurringInvoice from the account's customer and services.
+// recurringInvoice builds GenerateRecurringInvoice from the account and its services. The
+// invoice is dated today, or the period's last day for a past period (billed as if run then),
+// and due dueDays later.
 func recurringInvoice(period domain.Period, invoice domain.InvoiceID, services []domain.ServiceState, dueDays int) numberedCommand {
 	return func(a domain.AccountState, now time.Time, number string) (domain.AccountCommand, error) {
 		if billed, ok := a.BilledPeriods[period]; ok {
 			return nil, &domain.AlreadyBilledError{Customer: a.Customer.ID, Period: period, Invoice: billed}
 		}
-		lines, err := domain.RecurringCharges(period, a.Customer, services)
+		issued := domain.DateOf(now)
+		if last := period.LastDay(); last.Before(issued) {
+			issued = last
+		}
+		lines, err := domain.RecurringCharges(period, a, services)
 		if err != nil {
 			return nil, err
 		}
@@ -252,8 +267,27 @@ func recurringInvoice(period domain.Period, invoice domain.InvoiceID, services [
 			lines[i].LineID = ids[i]
 		}
 		return domain.GenerateRecurringInvoice{InvoiceID: invoice, Period: period, Number: number,
-			DueDate: domain.DateOf(now).AddDays(dueDays), Lines: lines}, nil
+			IssueDate: issued, DueDate: issued.AddDays(dueDays), Lines: lines}, nil
 	}
+}
+
+// recordedInvoices lists the invoices run recorded, each with its number and total read from
+// the customer's account, in customer order.
+func (h *Handlers) recordedInvoices(ctx context.Context, tenant domain.TenantID, run domain.BillingRunState) ([]BilledInvoice, error) {
+	out := make([]BilledInvoice, 0, len(run.Invoiced))
+	for customer, invoice := range run.Invoiced {
+		a, _, err := h.Account(ctx, tenant, customer)
+		if err != nil {
+			return nil, err
+		}
+		b := BilledInvoice{CustomerID: customer, InvoiceID: invoice}
+		if inv, ok := a.Invoices[invoice]; ok {
+			b.Number, b.Total = inv.Number, inv.Total
+		}
+		out = append(out, b)
+	}
+	slices.SortFunc(out, func(x, y BilledInvoice) int { return x.CustomerID.Compare(y.CustomerID) })
+	return out, nil
 }
 
 // customerServices loads the services of bc that belong to it.

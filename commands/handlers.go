@@ -144,6 +144,9 @@ func (m Meta) metadata() eventstore.Metadata {
 }
 
 // now returns the instant to decide at.
+// Now returns the instant a command with m is decided at (m.At, else the clock).
+func (h *Handlers) Now(m Meta) time.Time { return h.clock(m) }
+
 func (h *Handlers) clock(m Meta) time.Time {
 	if !m.At.IsZero() {
 		return m.At.UTC()
@@ -164,6 +167,12 @@ type Result struct {
 	Position eventstore.Position
 	// Events are the events appended (none when the command changed nothing).
 	Events []domain.Event
+	// Effective is the business date a service lifecycle command took effect on (zero for
+	// other commands); after the day the command was decided, it is scheduled.
+	Effective domain.Date
+	// Adjustment is the billing adjustment a service lifecycle command issued at once (nil:
+	// none needed); Position is then that of its document.
+	Adjustment *Adjustment
 }
 
 // Changed reports whether the command appended anything.

@@ -128,8 +128,12 @@ func (h *Handlers) numbered(ctx context.Context, m Meta, build numberedCommand) 
 			if err != nil {
 				return nil, err
 			}
-			if _, err := domain.DecideAccount(a, probe, now); err != nil {
+			events, err := domain.DecideAccount(a, probe, now)
+			if err != nil {
 				return nil, err
+			}
+			if !issuesInvoice(events) {
+				return events, nil // nothing to number (a credit note, or nothing at all)
 			}
 			year := domain.DateOf(now).Year()
 			n, err := h.numbers.Next(ctx, m.Tenant, year)
@@ -144,6 +148,16 @@ func (h *Handlers) numbered(ctx context.Context, m Meta, build numberedCommand) 
 		}
 		return domain.DecideAccount(a, cmd, now)
 	}
+}
+
+// issuesInvoice reports whether events issue an invoice.
+func issuesInvoice(events []domain.Event) bool {
+	for _, e := range events {
+		if _, ok := e.(domain.InvoiceIssued); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // withLineIDs returns lines with ids derived from the command.

@@ -26,14 +26,24 @@ type RefundPayment struct {
 	Reason     string
 }
 
-// IssueCreditNote credits an open invoice (InvoiceID set) or the account (zero InvoiceID);
-// the credit note id is generated.
+// IssueCreditNote credits an open invoice (InvoiceID set) or the account (zero InvoiceID),
+// as of IssuedOn (zero: today; not in the future); the credit note id is generated.
 type IssueCreditNote struct {
 	CustomerID domain.CustomerID
 	InvoiceID  domain.InvoiceID
 	Net        domain.Money
 	TaxRate    domain.TaxRate
 	Reason     string
+	IssuedOn   domain.Date
+}
+
+// RecordOpeningBalance moves a customer's balance over from another system (see
+// domain.RecordOpeningBalance): Amount positive when the customer owes it, negative when it is
+// owed to the customer, as of AsOf (zero: today).
+type RecordOpeningBalance struct {
+	CustomerID domain.CustomerID
+	Amount     domain.Money
+	AsOf       domain.Date
 }
 
 // RecordPayment records a payment; Result.ID is the new payment id and the PaymentRecorded
@@ -83,5 +93,23 @@ func (h *Handlers) IssueCreditNote(ctx context.Context, m Meta, c IssueCreditNot
 		return Result{}, err
 	}
 	return h.onAccount(ctx, "IssueCreditNote", m, c.CustomerID, id.String(), domain.IssueCreditNote{
-		CreditNoteID: id, InvoiceID: c.InvoiceID, Net: c.Net, TaxRate: c.TaxRate, Reason: c.Reason})
+		CreditNoteID: id, InvoiceID: c.InvoiceID, Net: c.Net, TaxRate: c.TaxRate, Reason: c.Reason, IssuedOn: c.IssuedOn})
+}
+
+// RecordOpeningBalance records a customer's opening balance, once; Result.ID is the customer
+// id (and the open item's invoice id derives from the command).
+//
+// Errors: *domain.NotFoundError; *domain.AlreadyExistsError when the customer has one;
+// *domain.CurrencyMismatchError; *domain.InvalidValueError.
+func (h *Handlers) RecordOpeningBalance(ctx context.Context, m Meta, c RecordOpeningBalance) (Result, error) {
+	m, err := m.withDefaults()
+	if err != nil {
+		return Result{}, err
+	}
+	id, err := idFor(m, "opening balance", domain.NewInvoiceID)
+	if err != nil {
+		return Result{}, err
+	}
+	return h.onAccount(ctx, "RecordOpeningBalance", m, c.CustomerID, c.CustomerID.String(),
+		domain.RecordOpeningBalance{InvoiceID: id, Amount: c.Amount, AsOf: c.AsOf})
 }

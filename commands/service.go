@@ -18,30 +18,39 @@ type ProvisionService struct {
 	StaticIP       netip.Addr // optional (the zero Addr: none)
 }
 
-// ActivateService puts a provisioned service in use.
+// The lifecycle commands below take effect on a business date (zero: today), past or future;
+// see domain.ActivateService and the others for the rules. Each answers with the date it took
+// effect (Result.Effective) and, when it moved days of a month already invoiced, the billing
+// adjustment it issued at once (Result.Adjustment).
+
+// ActivateService puts a provisioned service in use from On (zero: the later of today and the
+// start date).
 type ActivateService struct {
 	ServiceID domain.ServiceID
+	On        domain.Date
 }
 
-// SuspendService blocks an active service from today.
+// SuspendService blocks an active service from On (zero: today).
 type SuspendService struct {
 	ServiceID domain.ServiceID
 	Reason    domain.SuspensionReason
+	On        domain.Date
 }
 
-// ResumeService ends a suspension from today.
+// ResumeService ends a suspension from On (zero: today).
 type ResumeService struct {
 	ServiceID domain.ServiceID
+	On        domain.Date
 }
 
-// ChangePlan moves an active service to another plan from EffectiveDate (in the current month).
+// ChangePlan moves a service in use to another plan from EffectiveDate (zero: today).
 type ChangePlan struct {
 	ServiceID     domain.ServiceID
 	PlanCode      domain.PlanCode
 	EffectiveDate domain.Date
 }
 
-// TerminateService ends a service; LastDay is its last day of service (inclusive).
+// TerminateService ends a service; LastDay is its last day of service (inclusive; zero: today).
 type TerminateService struct {
 	ServiceID domain.ServiceID
 	LastDay   domain.Date
@@ -90,7 +99,7 @@ func (h *Handlers) ProvisionService(ctx context.Context, m Meta, c ProvisionServ
 		res, err := execute(ctx, h, m, t, func(s domain.ServiceState, now time.Time) ([]domain.Event, error) {
 			return domain.DecideService(s, cmd, now)
 		})
-		res.ID = id.String()
+		res.ID, res.Effective = id.String(), effectiveOf(res.Events)
 		return res, err
 	})
 }
@@ -99,21 +108,21 @@ func (h *Handlers) ProvisionService(ctx context.Context, m Meta, c ProvisionServ
 //
 // Errors: *domain.NotFoundError; *domain.InvalidTransitionError.
 func (h *Handlers) ActivateService(ctx context.Context, m Meta, c ActivateService) (Result, error) {
-	return h.onService(ctx, "ActivateService", m, c.ServiceID, domain.ActivateService{})
+	return h.onService(ctx, "ActivateService", m, c.ServiceID, domain.ActivateService{On: c.On})
 }
 
 // SuspendService suspends an active service.
 //
 // Errors: *domain.NotFoundError; *domain.InvalidTransitionError; *domain.InvalidValueError.
 func (h *Handlers) SuspendService(ctx context.Context, m Meta, c SuspendService) (Result, error) {
-	return h.onService(ctx, "SuspendService", m, c.ServiceID, domain.SuspendService{Reason: c.Reason})
+	return h.onService(ctx, "SuspendService", m, c.ServiceID, domain.SuspendService{Reason: c.Reason, On: c.On})
 }
 
 // ResumeService resumes a suspended service.
 //
 // Errors: *domain.NotFoundError; *domain.InvalidTransitionError.
 func (h *Handlers) ResumeService(ctx context.Context, m Meta, c ResumeService) (Result, error) {
-	return h.onService(ctx, "ResumeService", m, c.ServiceID, domain.ResumeService{})
+	return h.onService(ctx, "ResumeService", m, c.ServiceID, domain.ResumeService{On: c.On})
 }
 
 // TerminateService terminates a service.
@@ -141,11 +150,13 @@ func (h *Handlers) ChangePlan(ctx context.Context, m Meta, c ChangePlan) (Result
 		res, err := execute(ctx, h, m, serviceTarget(m, c.ServiceID), func(s domain.ServiceState, now time.Time) ([]domain.Event, error) {
 			return domain.DecideService(s, domain.ChangePlan{NewPlan: plan, EffectiveDate: c.EffectiveDate}, now)
 		})
-		res.ID = c.ServiceID.String()
-		return res, err
+		res.ID, res.Effective = c.ServiceID.String(), effectiveOf(res.Events)
+		return h.withAdjustment(ctx, m, res, err)
 	})
 }
 
+// onService decides a lifecycle command on service id, then issues the billing adjustment
+// the change calls for.
 func (h *Handlers) onService(ctx context.Context, name string, m Meta, id domain.ServiceID, cmd domain.ServiceCommand) (Result, error) {
 	return h.run(name, func() (Result, error) {
 		m, err := m.withDefaults()
@@ -155,8 +166,8 @@ func (h *Handlers) onService(ctx context.Context, name string, m Meta, id domain
 		res, err := execute(ctx, h, m, serviceTarget(m, id), func(s domain.ServiceState, now time.Time) ([]domain.Event, error) {
 			return domain.DecideService(s, cmd, now)
 		})
-		res.ID = id.String()
-		return res, err
+		res.ID, res.Effective = id.String(), effectiveOf(res.Events)
+		return h.withAdjustment(ctx, m, res, err)
 	})
 }
 

@@ -19,6 +19,8 @@ type AccountState struct {
 	BilledPeriods map[Period]InvoiceID
 	// IssuedCount counts invoices issued so far (the last IssueOrder given).
 	IssuedCount int
+	// OpeningBalance is set once an opening balance is recorded (RecordOpeningBalance).
+	OpeningBalance bool
 }
 
 // OpenInvoices returns the issued, not fully settled invoices, oldest first (earliest issue
@@ -58,8 +60,8 @@ func (a AccountState) Balance() (Money, error) {
 
 // AccountCommand is a command on a customer's account stream: RegisterCustomer,
 // UpdateCustomerContact, DeactivateCustomer, CreateInvoice, AddInvoiceLine, IssueInvoice,
-// VoidInvoice, MarkInvoiceOverdue, GenerateRecurringInvoice, RecordPayment, RefundPayment or
-// IssueCreditNote.
+// VoidInvoice, MarkInvoiceOverdue, GenerateRecurringInvoice, RecordPayment, RefundPayment,
+// IssueCreditNote, AdjustBilling or RecordOpeningBalance.
 type AccountCommand interface {
 	accountCommand()
 }
@@ -103,6 +105,10 @@ func DecideAccount(a AccountState, cmd AccountCommand, now time.Time) ([]Event, 
 		return decideRefundPayment(a, c, now)
 	case IssueCreditNote:
 		return decideIssueCreditNote(a, c, now)
+	case AdjustBilling:
+		return a.decideAdjustBilling(c, now)
+	case RecordOpeningBalance:
+		return a.decideRecordOpeningBalance(c, now)
 	}
 	return a.decideOnInvoice(cmd, now)
 }

@@ -43,6 +43,8 @@ func applyAccount(a AccountState, e Event) (AccountState, error) {
 		return a.applyPaymentRefunded(e)
 	case CreditNoteIssued:
 		return a.applyCreditNoteIssued(e)
+	case OpeningBalanceRecorded:
+		return a.applyOpeningBalance(e)
 	}
 	return a, invariantf("%s is not an account event", e.EventType())
 }

@@ -1,9 +1,6 @@
 package domain
 
-import (
-	"fmt"
-	"slices"
-)
+import "slices"
 
 // PlanOn returns the plan in force on day d: the current plan, or the old plan of every
 // change that took effect after d.
@@ -35,127 +32,153 @@ func (s ServiceState) BillableOn(d Date) bool {
 	return true
 }
 
-// RecurringCharges returns the lines of the customer's recurring invoice for period p, with
-// zero LineIDs for the caller to fill in (ids are generated outside the domain). For each
-// service:
-//
-//   - one line for the days of p the service is billable (see BillableOn), prorated by day
-//     when that is fewer than all days of p (first and last months): price × days / days in
-//     p, rounded half-up. The price is that of the plan the period opened with: the plan in
-//     force before the first change taking effect in p, or else the plan of the first
-//     billable day;
-//   - for each plan change taking effect in p, a credit line at the old plan's price and a
-//     charge line at the new plan's price, each for the billable days from the change to the
-//     end of p. When all those days are billable (the normal case) the amounts are exactly
-//     the ServicePlanChanged event's ProrationCredit and ProrationCharge; a later
-//     termination or unbilled suspension in the same month shortens both.
-//
-// Together the lines bill every billable day at the plan in force that day. A service that
-// is billable on no day of p yields no line. Services must belong to the customer and be
-// priced in its billing currency (*InvalidValueError, *CurrencyMismatchError).
-func RecurringCharges(p Period, customer CustomerState, services []ServiceState) ([]LineInput, error) {
+// PeriodCharges returns the lines that bill period p for the services, with zero LineIDs for
+// the caller to fill in (ids are generated outside the domain): for each service, one line per
+// run of consecutive billable days of p at one plan (see reconcile.go), each the plan's
+// monthly price prorated by day (price × days / days in p, rounded half-up; no proration for a
+// whole month), labelled with the days it covers. Days of p the account has already billed for
+// the service (an adjustment issued before the period's own invoice) are not billed again. A
+// service that is billable on no day of p yields no line. Services must belong to the customer
+// and be priced in its billing currency (*InvalidValueError, *CurrencyMismatchError).
+func PeriodCharges(p Period, a AccountState, services []ServiceState) ([]LineInput, error) {
+	return charges(p, a, services, false)
+}
+
+// RecurringCharges returns the lines of the customer's recurring invoice for period p: for
+// each service, first the months before p it was never billed for at all (a service
+// back-dated into a month whose billing run had already passed the customer by), as
+// adjustment lines, then p's own lines (PeriodCharges). Months billed before are corrected at
+// once when they change (AdjustBilling), so they are not looked at again here.
+func RecurringCharges(p Period, a AccountState, services []ServiceState) ([]LineInput, error) {
+	return charges(p, a, services, true)
+}
+
+func charges(p Period, a AccountState, services []ServiceState, catchUp bool) ([]LineInput, error) {
 	if p.IsZero() {
 		return nil, invalid("period", "", "missing")
 	}
+	billed := a.billedLines()
 	var lines []LineInput
 	for _, s := range services {
-		if s.Customer != customer.ID {
-			return nil, invalid("service", s.ID.String(), "belongs to customer "+s.Customer.String())
-		}
-		if cur := s.Plan.MonthlyPrice.Currency(); cur != customer.Currency {
-			return nil, &CurrencyMismatchError{Want: customer.Currency, Got: cur}
-		}
-		charges, err := serviceCharges(p, s)
-		if err != nil {
+		if err := a.checkService(s); err != nil {
 			return nil, err
 		}
-		lines = append(lines, charges...)
-	}
-	return lines, nil
-}
-
-func serviceCharges(p Period, s ServiceState) ([]LineInput, error) {
-	var lines []LineInput
-	if days, first := billableDays(p, p.Start(), s); days > 0 {
-		line, err := baseCharge(p, s.ID, s.openingPlan(p, first), days)
-		if err != nil {
-			return nil, err
-		}
-		lines = append(lines, line)
-	}
-	for _, c := range s.PlanChanges {
-		if !p.Contains(c.EffectiveDate) {
-			continue
-		}
-		if days, _ := billableDays(p, c.EffectiveDate, s); days > 0 {
-			change, err := planChangeLines(p, s.ID, c, days)
+		if catchUp {
+			earlier, err := unbilledBefore(p, s, billed)
 			if err != nil {
 				return nil, err
 			}
-			lines = append(lines, change...)
+			lines = append(lines, earlier...)
+		}
+		own, err := reconcile(p, s, billed[serviceMonth{s.ID, p}], labelRecurring)
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, own...)
+	}
+	return lines, nil
+}
+
+// unbilledBefore returns the adjustment lines of the months before p that s was never billed
+// for at all.
+func unbilledBefore(p Period, s ServiceState, billed map[serviceMonth][]InvoiceLine) ([]LineInput, error) {
+	if s.StartDate.IsZero() {
+		return nil, nil
+	}
+	var lines []LineInput
+	for q := s.StartDate.Period(); q.Compare(p) < 0; q = q.Next() {
+		if len(billed[serviceMonth{s.ID, q}]) > 0 {
+			continue
+		}
+		adj, err := reconcile(q, s, nil, labelAdjustment)
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, adj...)
+	}
+	return lines, nil
+}
+
+// Adjustments returns the lines that correct what the account has billed for the services
+// in every period up to the latest period it has a recurring invoice for, with zero LineIDs:
+// credits for days billed that should not have been (a termination, a suspension of a plan
+// that does not bill while suspended, a plan change back-dated into an invoiced month) and
+// charges for days not billed that should have been (a service back-dated into an invoiced
+// month, the new plan of such a change). None when everything billed is right. Periods after
+// the latest invoiced one are left to their own recurring invoices.
+func Adjustments(a AccountState, services []ServiceState) ([]LineInput, error) {
+	latest := a.latestBilledPeriod()
+	if latest.IsZero() {
+		return nil, nil
+	}
+	billed := a.billedLines()
+	var lines []LineInput
+	for _, s := range services {
+		if err := a.checkService(s); err != nil {
+			return nil, err
+		}
+		if s.StartDate.IsZero() {
+			continue
+		}
+		for p := s.StartDate.Period(); p.Compare(latest) <= 0; p = p.Next() {
+			adj, err := reconcile(p, s, billed[serviceMonth{s.ID, p}], labelAdjustment)
+			if err != nil {
+				return nil, err
+			}
+			lines = append(lines, adj...)
 		}
 	}
 	return lines, nil
 }
 
-// openingPlan is the plan the period's base line is priced at: the old plan of the first
-// change taking effect in p (the changes are settled by their own lines), or else the plan
-// in force on day.
-func (s ServiceState) openingPlan(p Period, day Date) PlanSnapshot {
-	for _, c := range s.PlanChanges {
-		if p.Contains(c.EffectiveDate) {
-			return c.OldPlan
-		}
+// checkService requires s to belong to the account's customer and be priced in its currency.
+func (a AccountState) checkService(s ServiceState) error {
+	if s.Customer != a.Customer.ID {
+		return invalid("service", s.ID.String(), "belongs to customer "+s.Customer.String())
 	}
-	return s.PlanOn(day)
+	if cur := s.Plan.MonthlyPrice.Currency(); cur != a.Customer.Currency {
+		return &CurrencyMismatchError{Want: a.Customer.Currency, Got: cur}
+	}
+	return nil
 }
 
-// billableDays counts the billable days of p from day from on, and returns the first.
-func billableDays(p Period, from Date, s ServiceState) (days int, first Date) {
-	for d := from; d.Before(p.End()); d = d.AddDays(1) {
-		if s.BillableOn(d) {
-			if days == 0 {
-				first = d
+// serviceMonth keys the lines billed for one service in one period.
+type serviceMonth struct {
+	service ServiceID
+	period  Period
+}
+
+// billedLines returns the service lines of every issued invoice (voided ones too: a void
+// takes the invoice back, not the decision about those days) and every credit note, by
+// service and period.
+func (a AccountState) billedLines() map[serviceMonth][]InvoiceLine {
+	out := map[serviceMonth][]InvoiceLine{}
+	add := func(lines []InvoiceLine) {
+		for _, l := range lines {
+			if !l.ServiceID.IsZero() && !l.Period.IsZero() {
+				k := serviceMonth{l.ServiceID, l.Period}
+				out[k] = append(out[k], l)
 			}
-			days++
 		}
 	}
-	return days, first
+	for _, inv := range a.Invoices {
+		if inv.Status != InvoiceStatusDraft {
+			add(inv.Lines)
+		}
+	}
+	for _, cn := range a.CreditNotes {
+		add(cn.Lines)
+	}
+	return out
 }
 
-// baseCharge is the line for days billable days of plan in p.
-func baseCharge(p Period, service ServiceID, plan PlanSnapshot, days int) (LineInput, error) {
-	amount, err := plan.MonthlyPrice.Prorate(days, p.Days())
-	if err != nil {
-		return LineInput{}, err
+// latestBilledPeriod is the latest period the account has a recurring invoice for.
+func (a AccountState) latestBilledPeriod() Period {
+	var latest Period
+	for p := range a.BilledPeriods {
+		if latest.IsZero() || p.Compare(latest) > 0 {
+			latest = p
+		}
 	}
-	line := LineInput{
-		Description: fmt.Sprintf("%s (%s) %s", plan.Name, plan.Code, p), Quantity: QuantityOne(),
-		UnitPrice: amount, TaxRate: plan.TaxRate, ServiceID: service, PlanCode: plan.Code, Period: p,
-	}
-	if days < p.Days() {
-		line.Description += fmt.Sprintf(", %d of %d days", days, p.Days())
-		line.Proration = &Proration{DaysBilled: days, DaysInPeriod: p.Days(), FullPrice: plan.MonthlyPrice}
-	}
-	return line, nil
-}
-
-// planChangeLines are the credit (old plan) and charge (new plan) lines of a plan change for
-// days billable days from its effective date.
-func planChangeLines(p Period, service ServiceID, c ServicePlanChanged, days int) ([]LineInput, error) {
-	line := func(label string, plan PlanSnapshot) (LineInput, error) {
-		amount, err := plan.MonthlyPrice.Prorate(days, p.Days())
-		return LineInput{
-			Description: fmt.Sprintf("%s: %s (%s) %d of %d days from %s", label, plan.Name, plan.Code, days, p.Days(), c.EffectiveDate),
-			Quantity:    QuantityOne(), UnitPrice: amount, TaxRate: plan.TaxRate, ServiceID: service, PlanCode: plan.Code, Period: p,
-			Proration: &Proration{DaysBilled: days, DaysInPeriod: p.Days(), FullPrice: plan.MonthlyPrice},
-		}, err
-	}
-	credit, err := line("Plan change credit", c.OldPlan)
-	if err != nil {
-		return nil, err
-	}
-	credit.UnitPrice = credit.UnitPrice.Neg()
-	charge, err := line("Plan change charge", c.NewPlan)
-	return []LineInput{credit, charge}, err
+	return latest
 }

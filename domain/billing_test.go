@@ -23,29 +23,37 @@ func serviceOn(n int, p domain.DefinePlan, day string, more ...serviceStep) doma
 
 func charges(t *testing.T, p string, services ...domain.ServiceState) []domain.LineInput {
 	t.Helper()
-	lines, err := domain.RecurringCharges(period(p), aliceState(), services)
+	lines, err := domain.PeriodCharges(period(p), aliceAccount(), services)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return lines
 }
 
+// aliceAccount is Alice's account with nothing billed.
+func aliceAccount() domain.AccountState { return must(domain.FoldAccount(history(registered()...))) }
+
+// line is a service line of service 1 as RecurringCharges builds it: the plan's price over
+// from..through, prorated unless that is the whole month.
+func serviceLine(description, amount, code, full, from, through string, days, inMonth int) domain.LineInput {
+	l := domain.LineInput{Description: description, Quantity: qty("1"), UnitPrice: usd(amount), TaxRate: rate("0"),
+		ServiceID: serviceID(1), PlanCode: planCode(code), Period: date(from).Period(), From: date(from), Through: date(through)}
+	if days < inMonth {
+		l.Proration = &domain.Proration{DaysBilled: days, DaysInPeriod: inMonth, FullPrice: usd(full)}
+	}
+	return l
+}
+
 // Worked example: fiber_100 at 79.99 provisioned on 2026-01-10 bills 22 of January's 31
 // days = 56.77; February is a full month.
 func TestRecurringChargesFirstMonthProrated(t *testing.T) {
 	fiber := serviceOn(1, fiber100(), "2026-01-10")
-	want := []domain.LineInput{{
-		Description: "Fiber 100 (fiber_100) 2026-01, 22 of 31 days", Quantity: qty("1"), UnitPrice: usd("56.77"),
-		TaxRate: rate("0"), ServiceID: serviceID(1), PlanCode: planCode("fiber_100"), Period: period("2026-01"),
-		Proration: &domain.Proration{DaysBilled: 22, DaysInPeriod: 31, FullPrice: usd("79.99")},
-	}}
+	want := []domain.LineInput{serviceLine("Fiber 100 (fiber_100) 2026-01-10..2026-01-31, 22 of 31 days", "56.77", "fiber_100", "79.99",
+		"2026-01-10", "2026-01-31", 22, 31)}
 	if got := charges(t, "2026-01", fiber); !equal(got, want) {
 		t.Fatalf("January:\n got %+v\nwant %+v", got, want)
 	}
-	february := []domain.LineInput{{
-		Description: "Fiber 100 (fiber_100) 2026-02", Quantity: qty("1"), UnitPrice: usd("79.99"),
-		TaxRate: rate("0"), ServiceID: serviceID(1), PlanCode: planCode("fiber_100"), Period: period("2026-02"),
-	}}
+	february := []domain.LineInput{serviceLine("Fiber 100 (fiber_100) 2026-02", "79.99", "fiber_100", "79.99", "2026-02-01", "2026-02-28", 28, 28)}
 	if got := charges(t, "2026-02", fiber); !equal(got, february) {
 		t.Fatalf("February:\n got %+v\nwant %+v", got, february)
 	}
@@ -72,7 +80,7 @@ func TestRecurringInvoiceBroadbandPlusPhone(t *testing.T) {
 func TestRecurringChargesLastMonthProrated(t *testing.T) {
 	fiber := serviceOn(1, fiber100(), "2026-01-01", svc("2026-03-01", domain.TerminateService{LastDay: date("2026-03-15")}))
 	got := charges(t, "2026-03", fiber)
-	if len(got) != 1 || !got[0].UnitPrice.Equal(usd("38.70")) || got[0].Proration.DaysBilled != 15 {
+	if len(got) != 1 || !got[0].UnitPrice.Equal(usd("38.70")) || got[0].Proration.DaysBilled != 15 || got[0].Through != date("2026-03-15") {
 		t.Fatalf("got %+v", got)
 	}
 	if got := charges(t, "2026-04", fiber); len(got) != 0 {
@@ -81,49 +89,33 @@ func TestRecurringChargesLastMonthProrated(t *testing.T) {
 }
 
 // Suspended days are billed only if the plan says so: 10 suspended days of February's 28 on
-// fiber_100 (not billed while suspended) leave 18: 79.99 × 18/28 = 51.42; the phone plan
-// bills while suspended.
+// fiber_100 (not billed while suspended) leave two runs of 9 days, 79.99 × 9/28 = 25.71 each;
+// the phone plan bills while suspended.
 func TestRecurringChargesSkipSuspendedDays(t *testing.T) {
 	suspend := svc("2026-02-10", domain.SuspendService{Reason: domain.SuspensionNonPayment})
 	resume := svc("2026-02-20", domain.ResumeService{})
 	fiber := serviceOn(1, fiber100(), "2026-01-01", suspend, resume)
 	tel := serviceOn(2, phone(), "2026-01-01", suspend, resume)
 	got := charges(t, "2026-02", fiber, tel)
-	if len(got) != 2 || !got[0].UnitPrice.Equal(usd("51.42")) || got[0].Proration.DaysBilled != 18 || !got[1].UnitPrice.Equal(usd("29.99")) {
+	if len(got) != 3 || !got[0].UnitPrice.Equal(usd("25.71")) || got[0].Through != date("2026-02-09") ||
+		!got[1].UnitPrice.Equal(usd("25.71")) || got[1].From != date("2026-02-20") || !got[2].UnitPrice.Equal(usd("29.99")) {
 		t.Fatalf("got %+v", got)
 	}
 }
 
-// A plan change mid-month: the month's line at the plan in force on its first day, then
-// the change's credit (old plan, unused days) and charge (new plan, remaining days):
-// 79.99 − 41.29 + 61.93 = 100.63.
+// A plan change mid-month bills one line per plan segment, each rounded: fiber_100 for the
+// 15 days before the change (38.70) and fiber_500 for the 16 from it (61.93).
 func TestRecurringChargesWithPlanChange(t *testing.T) {
 	fiber := serviceOn(1, fiber100(), "2025-12-01", svc("2026-01-16", domain.ChangePlan{NewPlan: plan(fiber500()), EffectiveDate: date("2026-01-16")}))
-	got := charges(t, "2026-01", fiber)
-	proration := func(price string) *domain.Proration {
-		return &domain.Proration{DaysBilled: 16, DaysInPeriod: 31, FullPrice: usd(price)}
-	}
 	want := []domain.LineInput{
-		{Description: "Fiber 100 (fiber_100) 2026-01", Quantity: qty("1"), UnitPrice: usd("79.99"), ServiceID: serviceID(1), PlanCode: planCode("fiber_100"), Period: period("2026-01")},
-		{
-			Description: "Plan change credit: Fiber 100 (fiber_100) 16 of 31 days from 2026-01-16", Quantity: qty("1"), UnitPrice: usd("-41.29"),
-			ServiceID: serviceID(1), PlanCode: planCode("fiber_100"), Period: period("2026-01"), Proration: proration("79.99"),
-		},
-		{
-			Description: "Plan change charge: Fiber 500 (fiber_500) 16 of 31 days from 2026-01-16", Quantity: qty("1"), UnitPrice: usd("61.93"),
-			ServiceID: serviceID(1), PlanCode: planCode("fiber_500"), Period: period("2026-01"), Proration: proration("119.99"),
-		},
+		serviceLine("Fiber 100 (fiber_100) 2026-01-01..2026-01-15, 15 of 31 days", "38.70", "fiber_100", "79.99", "2026-01-01", "2026-01-15", 15, 31),
+		serviceLine("Fiber 500 (fiber_500) 2026-01-16..2026-01-31, 16 of 31 days", "61.93", "fiber_500", "119.99", "2026-01-16", "2026-01-31", 16, 31),
 	}
-	if !equal(got, want) {
+	if got := charges(t, "2026-01", fiber); !equal(got, want) {
 		t.Fatalf("\n got %+v\nwant %+v", got, want)
 	}
 	if total := recurringTotal(t, "2026-01", fiber); !total.Equal(usd("100.63")) {
 		t.Fatalf("total %s", total)
-	}
-	// The change lines carry exactly the amounts recorded on the event.
-	changed := fiber.PlanChanges[0]
-	if !got[1].UnitPrice.Equal(changed.ProrationCredit.Neg()) || !got[2].UnitPrice.Equal(changed.ProrationCharge) {
-		t.Fatalf("lines %s %s, event %s %s", got[1].UnitPrice, got[2].UnitPrice, changed.ProrationCredit, changed.ProrationCharge)
 	}
 	// February bills the new plan in full.
 	if feb := charges(t, "2026-02", fiber); len(feb) != 1 || !feb[0].UnitPrice.Equal(usd("119.99")) {
@@ -131,34 +123,25 @@ func TestRecurringChargesWithPlanChange(t *testing.T) {
 	}
 }
 
-// A change effective on the 1st: the month opened on the old plan, so the base line is the
-// old plan and the change's lines swap it for the new one: 79.99 − 79.99 + 119.99 = 119.99.
+// A change effective on the 1st bills the new plan only.
 func TestRecurringChargesWithPlanChangeOnTheFirst(t *testing.T) {
 	fiber := serviceOn(1, fiber100(), "2025-12-01", svc("2026-01-01", domain.ChangePlan{NewPlan: plan(fiber500()), EffectiveDate: date("2026-01-01")}))
-	if total := recurringTotal(t, "2026-01", fiber); !total.Equal(usd("119.99")) {
-		t.Fatalf("total %s", total)
+	if got := charges(t, "2026-01", fiber); len(got) != 1 || got[0].PlanCode != planCode("fiber_500") || !got[0].UnitPrice.Equal(usd("119.99")) {
+		t.Fatalf("got %+v", got)
 	}
 }
 
-// A plan change then a termination in the same month: the change's lines cover only the
-// billable days up to the last day. Change on the 16th, last day the 20th: 15 days of
-// fiber_100 and 5 of fiber_500, billed as 51.61 (20 days) − 12.90 + 19.35 (5 days) = 58.06,
-// a cent from the segments' own rounding (38.70 + 19.35).
+// A plan change then a termination in the same month: change on the 16th, last day the 20th:
+// 15 days of fiber_100 (38.70) and 5 of fiber_500 (19.35).
 func TestRecurringChargesWithPlanChangeThenTermination(t *testing.T) {
 	fiber := serviceOn(1, fiber100(), "2025-12-01",
 		svc("2026-01-16", domain.ChangePlan{NewPlan: plan(fiber500()), EffectiveDate: date("2026-01-16")}),
 		svc("2026-01-16", domain.TerminateService{LastDay: date("2026-01-20")}))
 	lines := charges(t, "2026-01", fiber)
-	want := []string{"51.61", "-12.90", "19.35"}
-	for i, l := range lines {
-		if i >= len(want) || !l.UnitPrice.Equal(usd(want[i])) {
-			t.Fatalf("line %d: %+v", i, l)
-		}
-	}
-	if len(lines) != 3 || lines[1].Proration.DaysBilled != 5 || lines[0].Proration.DaysBilled != 20 {
+	if len(lines) != 2 || !lines[0].UnitPrice.Equal(usd("38.70")) || !lines[1].UnitPrice.Equal(usd("19.35")) || lines[1].Proration.DaysBilled != 5 {
 		t.Fatalf("got %+v", lines)
 	}
-	if total := recurringTotal(t, "2026-01", fiber); !total.Equal(usd("58.06")) {
+	if total := recurringTotal(t, "2026-01", fiber); !total.Equal(usd("58.05")) {
 		t.Fatalf("total %s", total)
 	}
 }
@@ -182,13 +165,13 @@ func recurringTotal(t *testing.T, p string, services ...domain.ServiceState) dom
 func TestRecurringChargesRoundPerCurrency(t *testing.T) {
 	for _, tc := range []struct{ price, want string }{{"5000 JPY", "3548 JPY"}, {"25.000 BHD", "17.742 BHD"}} {
 		amount, code := split(tc.price)
-		customer := must(domain.FoldAccount(history(on("2026-01-01", domain.RegisterCustomer{CustomerID: alice, Contact: aliceContact, Currency: currency(code)})))).Customer
+		account := must(domain.FoldAccount(history(on("2026-01-01", domain.RegisterCustomer{CustomerID: alice, Contact: aliceContact, Currency: currency(code)}))))
 		p := fiber100()
 		p.MonthlyPrice = money(amount, code)
 		events := serviceHistory(
-			svc("2026-01-10", domain.ProvisionService{ServiceID: serviceID(1), Customer: customer, Plan: plan(p), StartDate: date("2026-01-10"), InstallAddress: homeAddress}),
+			svc("2026-01-10", domain.ProvisionService{ServiceID: serviceID(1), Customer: account.Customer, Plan: plan(p), StartDate: date("2026-01-10"), InstallAddress: homeAddress}),
 			svc("2026-01-10", domain.ActivateService{}))
-		lines := must(domain.RecurringCharges(period("2026-01"), customer, []domain.ServiceState{must(domain.FoldService(events))}))
+		lines := must(domain.PeriodCharges(period("2026-01"), account, []domain.ServiceState{must(domain.FoldService(events))}))
 		wantAmount, wantCode := split(tc.want)
 		if len(lines) != 1 || !lines[0].UnitPrice.Equal(money(wantAmount, wantCode)) {
 			t.Errorf("%s: got %+v", tc.price, lines)
@@ -211,17 +194,17 @@ func TestRecurringChargesRules(t *testing.T) {
 		t.Errorf("a service never activated is not billed: %+v", got)
 	}
 	fiber := serviceOn(1, fiber100(), "2026-01-01")
-	bob := aliceState()
-	bob.ID = customerID(2)
-	if _, err := domain.RecurringCharges(period("2026-01"), bob, []domain.ServiceState{fiber}); err == nil {
+	bob := aliceAccount()
+	bob.Customer.ID = customerID(2)
+	if _, err := domain.PeriodCharges(period("2026-01"), bob, []domain.ServiceState{fiber}); err == nil {
 		t.Error("another customer's service was billed")
 	}
-	eur := aliceState()
-	eur.Currency = currency("EUR")
-	if _, err := domain.RecurringCharges(period("2026-01"), eur, []domain.ServiceState{fiber}); err == nil {
+	eur := aliceAccount()
+	eur.Customer.Currency = currency("EUR")
+	if _, err := domain.PeriodCharges(period("2026-01"), eur, []domain.ServiceState{fiber}); err == nil {
 		t.Error("a service in another currency was billed")
 	}
-	if _, err := domain.RecurringCharges(domain.Period{}, aliceState(), nil); err == nil {
+	if _, err := domain.PeriodCharges(domain.Period{}, aliceAccount(), nil); err == nil {
 		t.Error("no period")
 	}
 }
@@ -235,8 +218,9 @@ func TestGenerateRecurringInvoice(t *testing.T) {
 	generate := func(n int) domain.GenerateRecurringInvoice {
 		return domain.GenerateRecurringInvoice{InvoiceID: invoiceID(n), Period: period("2026-01"), Number: "INV-2026-01-0001", DueDate: date("2026-02-15"), Lines: lines()}
 	}
-	line := wantLine(1, "Fiber 100 (fiber_100) 2026-01, 22 of 31 days", "1", "56.77", "56.77", "0", "0.00")
+	line := wantLine(1, "Fiber 100 (fiber_100) 2026-01-10..2026-01-31, 22 of 31 days", "1", "56.77", "56.77", "0", "0.00")
 	line.ServiceID, line.PlanCode, line.Period = serviceID(1), planCode("fiber_100"), period("2026-01")
+	line.From, line.Through = date("2026-01-10"), date("2026-01-31")
 	line.Proration = &domain.Proration{DaysBilled: 22, DaysInPeriod: 31, FullPrice: usd("79.99")}
 	feb1 := at("2026-02-01")
 	runAccount(t, []scenario[domain.AccountCommand]{

@@ -12,11 +12,14 @@ type CreditNoteState struct {
 	Total     Money
 	Reason    string
 	IssuedAt  time.Time
+	IssuedOn  Date
+	Lines     []InvoiceLine // a billing adjustment's lines (see AdjustBilling)
 }
 
 // IssueCreditNote takes Net plus tax at TaxRate off what the customer owes: off an open
 // invoice when InvoiceID is set (at most its outstanding amount), otherwise onto the
-// customer's credit, which settles the next invoice issued (or is refunded).
+// customer's credit, which settles the next invoice issued (or is refunded). IssuedOn is the
+// business date it takes effect (zero: today); it may be in the past, not in the future.
 //
 // Errors: *AlreadyExistsError; *NotFoundError for an unknown invoice; *InvoiceNotOpenError;
 // *CreditExceedsOutstandingError; *CurrencyMismatchError; *InvalidValueError.
@@ -26,6 +29,7 @@ type IssueCreditNote struct {
 	Net          Money
 	TaxRate      TaxRate
 	Reason       string
+	IssuedOn     Date
 }
 
 func decideIssueCreditNote(a AccountState, cmd IssueCreditNote, now time.Time) ([]Event, error) {
@@ -39,6 +43,10 @@ func decideIssueCreditNote(a AccountState, cmd IssueCreditNote, now time.Time) (
 	if _, ok := a.CreditNotes[cmd.CreditNoteID]; ok {
 		return nil, &AlreadyExistsError{Entity: "credit note", ID: cmd.CreditNoteID.String()}
 	}
+	on, err := businessDate("issued on", cmd.IssuedOn, now)
+	if err != nil {
+		return nil, err
+	}
 	tax := cmd.Net.Mul(cmd.TaxRate.Decimal())
 	total, err := cmd.Net.Add(tax)
 	if err != nil {
@@ -51,7 +59,7 @@ func decideIssueCreditNote(a AccountState, cmd IssueCreditNote, now time.Time) (
 	}
 	return []Event{CreditNoteIssued{
 		CustomerID: a.Customer.ID, CreditNoteID: cmd.CreditNoteID, InvoiceID: cmd.InvoiceID,
-		Net: cmd.Net, TaxRate: cmd.TaxRate, Tax: tax, Total: total, Reason: cmd.Reason, IssuedAt: now.UTC(),
+		Net: cmd.Net, TaxRate: cmd.TaxRate, Tax: tax, Total: total, Reason: cmd.Reason, IssuedAt: now.UTC(), IssuedOn: on,
 	}}, nil
 }
 
@@ -83,8 +91,15 @@ func applyCreditNote(c CreditNoteState, e Event) (CreditNoteState, error) {
 	if err != nil || !sum.Equal(issued.Total) || !issued.Total.IsPositive() {
 		return c, invariantf("credit note %s: net %s + tax %s is not total %s", issued.CreditNoteID, issued.Net, issued.Tax, issued.Total)
 	}
+	if len(issued.Lines) > 0 {
+		net, tax, _, err := invoiceTotals(issued.Lines, issued.Total.Currency())
+		if err != nil || !net.Neg().Equal(issued.Net) || !tax.Neg().Equal(issued.Tax) {
+			return c, invariantf("credit note %s: its lines do not sum to net %s and tax %s", issued.CreditNoteID, issued.Net, issued.Tax)
+		}
+	}
 	return CreditNoteState{
 		ID: issued.CreditNoteID, InvoiceID: issued.InvoiceID, Net: issued.Net, TaxRate: issued.TaxRate,
 		Tax: issued.Tax, Total: issued.Total, Reason: issued.Reason, IssuedAt: issued.IssuedAt,
+		IssuedOn: issued.Date(), Lines: issued.Lines,
 	}, nil
 }

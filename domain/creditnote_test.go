@@ -16,7 +16,7 @@ func TestIssueCreditNote(t *testing.T) {
 	issuedNote := func(invoice domain.InvoiceID, net, taxRate, tax, total string) domain.CreditNoteIssued {
 		return domain.CreditNoteIssued{
 			CustomerID: alice, CreditNoteID: creditNoteID(1), InvoiceID: invoice, Net: usd(net),
-			TaxRate: rate(taxRate), Tax: usd(tax), Total: usd(total), Reason: "outage", IssuedAt: t0,
+			TaxRate: rate(taxRate), Tax: usd(tax), Total: usd(total), Reason: "outage", IssuedAt: t0, IssuedOn: domain.DateOf(t0),
 		}
 	}
 	runAccount(t, []scenario[domain.AccountCommand]{

@@ -114,3 +114,17 @@ type DateRange struct {
 func (r DateRange) Contains(day Date) bool {
 	return !day.Before(r.From) && (r.To.IsZero() || day.Before(r.To))
 }
+
+// businessDate returns the business date a command takes effect: d, or today (the date of
+// now) when d is zero. A date after today is an *InvalidValueError naming field: only service
+// lifecycle changes may be scheduled ahead.
+func businessDate(field string, d Date, now time.Time) (Date, error) {
+	today := DateOf(now)
+	switch {
+	case d.IsZero():
+		return today, nil
+	case d.After(today):
+		return Date{}, invalid(field, d.String(), "is in the future (today is "+today.String()+")")
+	}
+	return d, nil
+}

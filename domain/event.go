@@ -19,7 +19,7 @@ func AllEvents() []Event {
 		// Account stream: invoices.
 		InvoiceCreated{}, InvoiceLineAdded{}, InvoiceIssued{}, InvoiceVoided{}, InvoiceMarkedOverdue{},
 		// Account stream: payments and credit notes.
-		PaymentRecorded{}, PaymentRefunded{}, CreditNoteIssued{},
+		PaymentRecorded{}, PaymentRefunded{}, CreditNoteIssued{}, OpeningBalanceRecorded{},
 		// Plan stream.
 		PlanDefined{}, PlanRetired{},
 		// Service stream.

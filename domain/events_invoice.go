@@ -2,9 +2,13 @@ package domain
 
 import "time"
 
-// InvoiceLine is one line of an invoice as recorded in events: Net is Quantity × UnitPrice
-// and Tax is Net × TaxRate, each rounded half-up to the minor unit. ServiceID, PlanCode,
-// Period and Proration are set on recurring and plan-change lines and null otherwise.
+// InvoiceLine is one line of an invoice (or credit note) as recorded in events: Net is
+// Quantity × UnitPrice and Tax is Net × TaxRate, each rounded half-up to the minor unit.
+// ServiceID, PlanCode, Period, From and Through are set on a service's lines (recurring and
+// adjustment lines) and null otherwise: the line bills the service for the days From through
+// Through (inclusive) of Period at the plan PlanCode, Quantity times each (a negative
+// UnitPrice credits them). Proration is set when those are fewer than all days of Period.
+// Lines recorded before From and Through existed have them null (see reconcile.go).
 type InvoiceLine struct {
 	LineID      LineID     `json:"line_id"`
 	Description string     `json:"description"`
@@ -17,6 +21,8 @@ type InvoiceLine struct {
 	PlanCode    PlanCode   `json:"plan_code"`
 	Period      Period     `json:"period"`
 	Proration   *Proration `json:"proration"`
+	From        Date       `json:"from"`
+	Through     Date       `json:"through"`
 }
 
 // Proration explains a prorated line: FullPrice × DaysBilled / DaysInPeriod, rounded half-up,

@@ -34,17 +34,30 @@ type PaymentRefunded struct {
 
 // CreditNoteIssued reduces what the customer owes: against an invoice (InvoiceID set) it
 // settles that invoice; against the account (InvoiceID null) it becomes customer credit.
-// Total = Net + Tax, Tax = Net × TaxRate rounded half-up.
+// Total = Net + Tax, Tax = Net × TaxRate rounded half-up. A billing adjustment's credit note
+// (AdjustBilling) has Lines instead: Net and Tax are then minus the sums of its lines' Net and
+// Tax, and TaxRate is zero. IssuedOn is the business date it takes effect (null in credit
+// notes recorded before it existed: the date of IssuedAt).
 type CreditNoteIssued struct {
-	CustomerID   CustomerID   `json:"customer_id"`
-	CreditNoteID CreditNoteID `json:"credit_note_id"`
-	InvoiceID    InvoiceID    `json:"invoice_id"`
-	Net          Money        `json:"net"`
-	TaxRate      TaxRate      `json:"tax_rate"`
-	Tax          Money        `json:"tax"`
-	Total        Money        `json:"total"`
-	Reason       string       `json:"reason"`
-	IssuedAt     time.Time    `json:"issued_at"`
+	CustomerID   CustomerID    `json:"customer_id"`
+	CreditNoteID CreditNoteID  `json:"credit_note_id"`
+	InvoiceID    InvoiceID     `json:"invoice_id"`
+	Net          Money         `json:"net"`
+	TaxRate      TaxRate       `json:"tax_rate"`
+	Tax          Money         `json:"tax"`
+	Total        Money         `json:"total"`
+	Reason       string        `json:"reason"`
+	IssuedAt     time.Time     `json:"issued_at"`
+	IssuedOn     Date          `json:"issued_on"`
+	Lines        []InvoiceLine `json:"lines"`
+}
+
+// Date returns the business date the credit note takes effect.
+func (e CreditNoteIssued) Date() Date {
+	if e.IssuedOn.IsZero() {
+		return DateOf(e.IssuedAt)
+	}
+	return e.IssuedOn
 }
 
 // EventType returns "PaymentRecorded".

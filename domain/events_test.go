@@ -29,6 +29,7 @@ func sampleEvents() []domain.Event {
 		[]step{on("2026-01-21", recordPayment(1, "120"))},
 		[]step{on("2026-01-22", domain.RefundPayment{PaymentID: paymentID(1), Amount: usd("5"), Reason: "overpaid"})},
 		[]step{on("2026-01-23", domain.IssueCreditNote{CreditNoteID: creditNoteID(1), Net: usd("5"), TaxRate: rate("0.2"), Reason: "outage"})},
+		[]step{on("2026-01-24", domain.RecordOpeningBalance{InvoiceID: invoiceID(9), Amount: usd("42.50"), AsOf: date("2025-12-31")})},
 		[]step{on("2026-01-26", domain.DeactivateCustomer{Reason: "moved away"})},
 	)...)
 	service := serviceHistory(append(fiberFrom("2026-01-01"),
@@ -172,7 +173,7 @@ func TestEventJSONShape(t *testing.T) {
 		`"lines":[{"line_id":"` + uuidN(501) + `","description":"Broadband","quantity":"1",` +
 		`"unit_price":{"amount":"79.99","currency":"USD"},"net":{"amount":"79.99","currency":"USD"},` +
 		`"tax_rate":"0.2","tax":{"amount":"16.00","currency":"USD"},"service_id":null,"plan_code":null,` +
-		`"period":null,"proration":null}]}`
+		`"period":null,"proration":null,"from":null,"through":null}]}`
 	if got := string(must(json.Marshal(e))); got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}

@@ -87,16 +87,18 @@ type AddInvoiceLine struct {
 	Line      LineInput
 }
 
-// IssueInvoice makes a draft final with the number the command side allocated, issue date
-// today, and DueDate. Customer credit settles as much of it as it can.
+// IssueInvoice makes a draft final with the number the command side allocated, IssueDate
+// (zero: today; it may be in the past, not in the future) and DueDate. Customer credit
+// settles as much of it as it can.
 //
 // Errors: *NotFoundError; *CustomerInactiveError; *InvalidTransitionError unless draft;
 // *EmptyInvoiceError; *NegativeTotalError; *DueBeforeIssueError;
-// *DuplicateInvoiceNumberError; *InvalidValueError for a malformed number.
+// *DuplicateInvoiceNumberError; *InvalidValueError for a malformed number or a future date.
 type IssueInvoice struct {
 	InvoiceID InvoiceID
 	Number    string
 	DueDate   Date
+	IssueDate Date
 }
 
 // VoidInvoice cancels an issued invoice nothing has settled yet (overdue or not); once
@@ -142,7 +144,10 @@ type issueContext struct {
 
 // decideIssueInvoice issues inv, settling it with as much customer credit as it can.
 func decideIssueInvoice(inv InvoiceState, ctx issueContext, cmd IssueInvoice, now time.Time) ([]Event, error) {
-	today := DateOf(now)
+	today, err := businessDate("issue date", cmd.IssueDate, now)
+	if err != nil {
+		return nil, err
+	}
 	switch {
 	case inv.Status != InvoiceStatusDraft:
 		return nil, inv.transitionError(InvoiceStatusIssued.String())

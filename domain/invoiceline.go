@@ -3,8 +3,9 @@ package domain
 import "fmt"
 
 // LineInput is an invoice line as a command gives it; the domain computes Net and Tax.
-// ServiceID, PlanCode, Period and Proration are optional (set on recurring lines). A negative
-// UnitPrice makes a credit line (a discount, or a plan change's proration credit).
+// ServiceID, PlanCode, Period, Proration, From and Through are optional (set on a service's
+// lines, see InvoiceLine). A negative UnitPrice makes a credit line (a discount, or days taken
+// back).
 type LineInput struct {
 	LineID      LineID
 	Description string
@@ -15,6 +16,8 @@ type LineInput struct {
 	PlanCode    PlanCode
 	Period      Period
 	Proration   *Proration
+	From        Date
+	Through     Date
 }
 
 // newInvoiceLine validates in for an invoice in currency cur and computes its amounts:
@@ -28,6 +31,7 @@ func newInvoiceLine(in LineInput, cur Currency) (InvoiceLine, error) {
 		LineID: in.LineID, Description: in.Description, Quantity: in.Quantity,
 		UnitPrice: in.UnitPrice, Net: net, TaxRate: in.TaxRate, Tax: net.Mul(in.TaxRate.Decimal()),
 		ServiceID: in.ServiceID, PlanCode: in.PlanCode, Period: in.Period, Proration: in.Proration,
+		From: in.From, Through: in.Through,
 	}, nil
 }
 
@@ -42,8 +46,26 @@ func (in LineInput) validate(cur Currency) error {
 	); err != nil {
 		return err
 	}
+	if err := in.validateCoverage(); err != nil {
+		return err
+	}
 	if in.Proration != nil {
 		return in.Proration.validate(cur)
+	}
+	return nil
+}
+
+// validateCoverage requires From and Through together, in order, inside Period when it is set.
+func (in LineInput) validateCoverage() error {
+	switch {
+	case in.From.IsZero() && in.Through.IsZero():
+		return nil
+	case in.From.IsZero() || in.Through.IsZero():
+		return invalid("line dates", in.From.String()+".."+in.Through.String(), "want both from and through, or neither")
+	case in.Through.Before(in.From):
+		return invalid("line dates", in.From.String()+".."+in.Through.String(), "through is before from")
+	case !in.Period.IsZero() && (!in.Period.Contains(in.From) || !in.Period.Contains(in.Through)):
+		return invalid("line dates", in.From.String()+".."+in.Through.String(), "not inside the period "+in.Period.String())
 	}
 	return nil
 }

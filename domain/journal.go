@@ -19,13 +19,15 @@ const (
 	AccountReceivable     AccountCode = 1100 // accounts receivable: what customers owe
 	AccountTaxPayable     AccountCode = 2100 // tax collected, owed to the tax authority
 	AccountCustomerCredit AccountCode = 2200 // customer credit: what the ISP owes customers
+	AccountOpeningEquity  AccountCode = 3000 // opening-balance equity: balances moved over from another system
 	AccountServiceRevenue AccountCode = 4000 // service revenue
 	AccountRevenueContra  AccountCode = 4900 // revenue contra: credits given
 )
 
 // ChartOfAccounts lists every account, in code order.
 func ChartOfAccounts() []AccountCode {
-	return []AccountCode{AccountCash, AccountReceivable, AccountTaxPayable, AccountCustomerCredit, AccountServiceRevenue, AccountRevenueContra}
+	return []AccountCode{AccountCash, AccountReceivable, AccountTaxPayable, AccountCustomerCredit, AccountOpeningEquity,
+		AccountServiceRevenue, AccountRevenueContra}
 }
 
 var accountNames = map[AccountCode]string{
@@ -33,6 +35,7 @@ var accountNames = map[AccountCode]string{
 	AccountReceivable:     "Accounts receivable",
 	AccountTaxPayable:     "Tax payable",
 	AccountCustomerCredit: "Customer credit",
+	AccountOpeningEquity:  "Opening balance equity",
 	AccountServiceRevenue: "Service revenue",
 	AccountRevenueContra:  "Revenue contra (credits)",
 }

@@ -84,3 +84,6 @@ func (e ServicePlanChanged) OccurredAt() time.Time { return e.ChangedAt }
 
 // OccurredAt implements Timed.
 func (e ServiceTerminated) OccurredAt() time.Time { return e.TerminatedAt }
+
+// OccurredAt implements Timed.
+func (e OpeningBalanceRecorded) OccurredAt() time.Time { return e.RecordedAt }

@@ -33,7 +33,7 @@ func Postings(e Event) (entry JournalEntry, ok bool, err error) {
 func PostsToJournal(eventType string) bool {
 	switch eventType {
 	case InvoiceIssued{}.EventType(), InvoiceVoided{}.EventType(), PaymentRecorded{}.EventType(),
-		PaymentRefunded{}.EventType(), CreditNoteIssued{}.EventType():
+		PaymentRefunded{}.EventType(), CreditNoteIssued{}.EventType(), OpeningBalanceRecorded{}.EventType():
 		return true
 	}
 	return false
@@ -65,6 +65,8 @@ func postings(e Event) (JournalEntry, error) {
 		return newJournalEntry(e.CustomerID, DateOf(e.RefundedAt), memo{source: "PaymentRefunded", id: e.PaymentID.u}, b)
 	case CreditNoteIssued:
 		return creditNoteEntry(e)
+	case OpeningBalanceRecorded:
+		return openingEntry(e)
 	}
 	return JournalEntry{}, errNoPosting
 }
@@ -93,7 +95,7 @@ func creditNoteEntry(e CreditNoteIssued) (JournalEntry, error) {
 	} else {
 		b.credit(AccountReceivable, e.Total)
 	}
-	return newJournalEntry(e.CustomerID, DateOf(e.IssuedAt), memo{source: "CreditNoteIssued", id: e.CreditNoteID.u}, b)
+	return newJournalEntry(e.CustomerID, e.Date(), memo{source: "CreditNoteIssued", id: e.CreditNoteID.u}, b)
 }
 
 // sumAllocations adds a payment's allocations (in the payment's currency).

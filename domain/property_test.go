@@ -295,7 +295,7 @@ func TestServiceProperties(t *testing.T) {
 			t.Fatalf("fold: %v", err)
 		}
 		for _, p := range []string{"2026-01", "2026-02", "2026-03"} {
-			lines, err := domain.RecurringCharges(period(p), aliceState(), []domain.ServiceState{s})
+			lines, err := domain.PeriodCharges(period(p), aliceAccount(), []domain.ServiceState{s})
 			if err != nil {
 				t.Fatal(err)
 			}

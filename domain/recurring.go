@@ -6,9 +6,9 @@ import (
 )
 
 // GenerateRecurringInvoice bills the customer for a period in one command: it creates the
-// invoice with its lines (see RecurringCharges) and issues it with Number and DueDate,
-// producing InvoiceCreated and InvoiceIssued for one append. A period is billed at most once
-// per customer, even if the recurring invoice is later voided.
+// invoice with its lines (see RecurringCharges) and issues it with Number, IssueDate (zero:
+// today) and DueDate, producing InvoiceCreated and InvoiceIssued for one append. A period is
+// billed at most once per customer, even if the recurring invoice is later voided.
 //
 // Errors: *AlreadyBilledError; *InvalidValueError for a missing period; otherwise those of
 // CreateInvoice and IssueInvoice.
@@ -16,6 +16,7 @@ type GenerateRecurringInvoice struct {
 	InvoiceID InvoiceID
 	Period    Period
 	Number    string
+	IssueDate Date
 	DueDate   Date
 	Lines     []LineInput
 }
@@ -35,7 +36,7 @@ func (a AccountState) decideGenerateRecurringInvoice(c GenerateRecurringInvoice,
 	if err != nil {
 		return nil, err
 	}
-	issued, err := DecideAccount(withDraft, IssueInvoice{InvoiceID: c.InvoiceID, Number: c.Number, DueDate: c.DueDate}, now)
+	issued, err := DecideAccount(withDraft, IssueInvoice{InvoiceID: c.InvoiceID, Number: c.Number, DueDate: c.DueDate, IssueDate: c.IssueDate}, now)
 	if err != nil {
 		return nil, err
 	}

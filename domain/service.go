@@ -108,39 +108,56 @@ type ProvisionService struct {
 	StaticIP       netip.Addr
 }
 
-// ActivateService puts a provisioned service in use; billing starts on the later of today
-// and the start date.
-//
-// Errors: *NotFoundError; *InvalidTransitionError unless provisioned.
-type ActivateService struct{}
+// Every lifecycle command takes effect on a business date: On (EffectiveDate for a plan
+// change, LastDay for a termination), today when zero. It may be in the past (a change the
+// field team reports late, a history moved over from another system) or in the future (a
+// downgrade scheduled for the end of the month): billing goes by these dates, whatever the
+// order the commands arrive in (see reconcile.go). Status is where the service stands after
+// its latest command; the dates say from when each took effect.
 
-// SuspendService blocks an active service from today.
+// ActivateService puts a provisioned service in use: billing starts On (zero: the later of
+// today and the start date), which must not be before the start date.
 //
-// Errors: *NotFoundError; *InvalidTransitionError unless active; *InvalidValueError for a
-// missing reason.
-type SuspendService struct {
-	Reason SuspensionReason
+// Errors: *NotFoundError; *InvalidTransitionError unless provisioned; *DateNotAllowedError.
+type ActivateService struct {
+	On Date
 }
 
-// ResumeService ends a suspension from today, whatever its reason.
+// SuspendService blocks an active service from On (zero: today), which must not be before
+// billing started or the end of its previous suspension.
 //
-// Errors: *NotFoundError; *InvalidTransitionError unless suspended.
-type ResumeService struct{}
+// Errors: *NotFoundError; *InvalidTransitionError unless active; *DateNotAllowedError;
+// *InvalidValueError for a missing reason.
+type SuspendService struct {
+	Reason SuspensionReason
+	On     Date
+}
 
-// ChangePlan moves an active service to NewPlan (the plan's current state) from
-// EffectiveDate, which must be in the current month, not before billing started and not
-// before the previous change. The event carries the proration credit (old plan, days from
-// EffectiveDate to the end of the month) and charge (new plan, same days).
+// ResumeService ends a suspension from On (zero: today; not before the suspension began),
+// whatever its reason.
 //
-// Errors: *NotFoundError; *InvalidTransitionError unless active; *PlanRetiredError;
-// *CurrencyMismatchError; *DateNotAllowedError; *InvalidValueError (same plan, no date).
+// Errors: *NotFoundError; *InvalidTransitionError unless suspended; *DateNotAllowedError.
+type ResumeService struct {
+	On Date
+}
+
+// ChangePlan moves a service in use (active or suspended) to NewPlan (the plan's current
+// state) from EffectiveDate (zero: today), which must not be before billing started or the
+// previous change, nor after the last day of a terminated service. The plan in force that day
+// must not already be NewPlan. The event carries, for information, the proration credit (old
+// plan, days from EffectiveDate to the end of its month) and charge (new plan, same days);
+// billing works the money out from the dates (see reconcile.go).
+//
+// Errors: *NotFoundError; *InvalidTransitionError unless active or suspended;
+// *PlanRetiredError; *CurrencyMismatchError; *DateNotAllowedError; *InvalidValueError (same
+// plan).
 type ChangePlan struct {
 	NewPlan       PlanState
 	EffectiveDate Date
 }
 
 // TerminateService ends the service for good. LastDay is the last day of service
-// (inclusive); it must not be before the start date or the last plan change.
+// (inclusive; zero: today); it must not be before the start date or the last plan change.
 //
 // Errors: *NotFoundError; *InvalidTransitionError if already terminated;
 // *DateNotAllowedError; *InvalidValueError.

@@ -73,7 +73,7 @@ func (s ServiceState) moveTo(to, from ServiceStatus, change func(ServiceState) S
 }
 
 func (s ServiceState) applyPlanChanged(e ServicePlanChanged) (ServiceState, error) {
-	if s.Status != ServiceStatusActive || e.OldPlan.Code != s.Plan.Code {
+	if (s.Status != ServiceStatusActive && s.Status != ServiceStatusSuspended) || e.OldPlan.Code != s.Plan.Code {
 		return s, invariantf("service %s (%s on %s) changed from plan %s", s.ID, s.Status, s.Plan.Code, e.OldPlan.Code)
 	}
 	s.Plan = e.NewPlan

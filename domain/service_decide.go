@@ -14,32 +14,69 @@ func DecideService(s ServiceState, cmd ServiceCommand, now time.Time) ([]Event, 
 	if !s.Provisioned() {
 		return nil, &NotFoundError{Entity: "service", ID: "(stream has no service)"}
 	}
-	today := DateOf(now)
 	switch c := cmd.(type) {
 	case ActivateService:
-		if s.Status != ServiceStatusProvisioned {
-			return nil, s.transitionError(ServiceStatusActive)
-		}
-		return []Event{ServiceActivated{ServiceID: s.ID, CustomerID: s.Customer, BillingStartsOn: laterDate(today, s.StartDate), ActivatedAt: now.UTC()}}, nil
+		return s.decideActivate(c, now)
 	case SuspendService:
-		if s.Status != ServiceStatusActive {
-			return nil, s.transitionError(ServiceStatusSuspended)
-		}
-		if c.Reason.IsZero() {
-			return nil, invalid("suspension reason", "", "missing")
-		}
-		return []Event{ServiceSuspended{ServiceID: s.ID, CustomerID: s.Customer, Reason: c.Reason, SuspendedOn: today, SuspendedAt: now.UTC()}}, nil
+		return s.decideSuspend(c, now)
 	case ResumeService:
-		if s.Status != ServiceStatusSuspended {
-			return nil, s.transitionError(ServiceStatusActive)
-		}
-		return []Event{ServiceResumed{ServiceID: s.ID, CustomerID: s.Customer, ResumedOn: today, ResumedAt: now.UTC()}}, nil
+		return s.decideResume(c, now)
 	case ChangePlan:
 		return decideChangePlan(s, c, now)
 	case TerminateService:
 		return decideTerminateService(s, c, now)
 	}
 	return nil, invalid("service command", typeName(cmd), "unknown")
+}
+
+func (s ServiceState) decideActivate(c ActivateService, now time.Time) ([]Event, error) {
+	if s.Status != ServiceStatusProvisioned {
+		return nil, s.transitionError(ServiceStatusActive)
+	}
+	on := c.On
+	if on.IsZero() {
+		on = laterDate(DateOf(now), s.StartDate)
+	}
+	if on.Before(s.StartDate) {
+		return nil, s.dateError("activation date", on, "is before the start date "+s.StartDate.String())
+	}
+	return []Event{ServiceActivated{ServiceID: s.ID, CustomerID: s.Customer, BillingStartsOn: on, ActivatedAt: now.UTC()}}, nil
+}
+
+func (s ServiceState) decideSuspend(c SuspendService, now time.Time) ([]Event, error) {
+	if s.Status != ServiceStatusActive {
+		return nil, s.transitionError(ServiceStatusSuspended)
+	}
+	if c.Reason.IsZero() {
+		return nil, invalid("suspension reason", "", "missing")
+	}
+	on := orToday(c.On, now)
+	switch {
+	case on.Before(s.BillingStartsOn):
+		return nil, s.dateError("suspension date", on, "is before billing started on "+s.BillingStartsOn.String())
+	case len(s.Suspensions) > 0 && on.Before(s.Suspensions[len(s.Suspensions)-1].To):
+		return nil, s.dateError("suspension date", on, "is before the previous suspension ended on "+s.Suspensions[len(s.Suspensions)-1].To.String())
+	}
+	return []Event{ServiceSuspended{ServiceID: s.ID, CustomerID: s.Customer, Reason: c.Reason, SuspendedOn: on, SuspendedAt: now.UTC()}}, nil
+}
+
+func (s ServiceState) decideResume(c ResumeService, now time.Time) ([]Event, error) {
+	if s.Status != ServiceStatusSuspended || len(s.Suspensions) == 0 {
+		return nil, s.transitionError(ServiceStatusActive)
+	}
+	on, began := orToday(c.On, now), s.Suspensions[len(s.Suspensions)-1].From
+	if on.Before(began) {
+		return nil, s.dateError("resume date", on, "is before the suspension began on "+began.String())
+	}
+	return []Event{ServiceResumed{ServiceID: s.ID, CustomerID: s.Customer, ResumedOn: on, ResumedAt: now.UTC()}}, nil
+}
+
+// orToday returns d, or the date of now when d is zero.
+func orToday(d Date, now time.Time) Date {
+	if d.IsZero() {
+		return DateOf(now)
+	}
+	return d
 }
 
 func (s ServiceState) transitionError(to ServiceStatus) error {
@@ -107,20 +144,21 @@ func checkStaticIP(ip netip.Addr) error {
 }
 
 func decideChangePlan(s ServiceState, c ChangePlan, now time.Time) ([]Event, error) {
-	if s.Status != ServiceStatusActive {
+	if s.Status != ServiceStatusActive && s.Status != ServiceStatusSuspended {
 		return nil, &InvalidTransitionError{Entity: "service", ID: s.ID.String(), From: s.Status.String(), To: "plan change"}
 	}
 	if err := checkPlanOnSale(c.NewPlan, s.Plan.MonthlyPrice.Currency()); err != nil {
 		return nil, err
 	}
-	if c.NewPlan.Code == s.Plan.Code {
-		return nil, invalid("new plan", c.NewPlan.Code.String(), "is the current plan")
-	}
-	if err := s.checkEffectiveDate(c.EffectiveDate, DateOf(now).Period()); err != nil {
+	effective := orToday(c.EffectiveDate, now)
+	if err := s.checkEffectiveDate(effective); err != nil {
 		return nil, err
 	}
-	month := c.EffectiveDate.Period()
-	remaining := c.EffectiveDate.DaysUntil(month.End())
+	if c.NewPlan.Code == s.Plan.Code {
+		return nil, invalid("new plan", c.NewPlan.Code.String(), "is already the plan on "+effective.String())
+	}
+	month := effective.Period()
+	remaining := effective.DaysUntil(month.End())
 	credit, err := s.Plan.MonthlyPrice.Prorate(remaining, month.Days())
 	if err != nil {
 		return nil, err
@@ -131,19 +169,15 @@ func decideChangePlan(s ServiceState, c ChangePlan, now time.Time) ([]Event, err
 	}
 	return []Event{ServicePlanChanged{
 		ServiceID: s.ID, CustomerID: s.Customer, OldPlan: s.Plan, NewPlan: c.NewPlan.Snapshot(),
-		EffectiveDate: c.EffectiveDate, DaysRemaining: remaining, DaysInPeriod: month.Days(),
+		EffectiveDate: effective, DaysRemaining: remaining, DaysInPeriod: month.Days(),
 		ProrationCredit: credit, ProrationCharge: charge, ChangedAt: now.UTC(),
 	}}, nil
 }
 
-// checkEffectiveDate requires a plan change date in the current month, not before billing
-// started and not before the previous change.
-func (s ServiceState) checkEffectiveDate(d Date, current Period) error {
+// checkEffectiveDate requires a plan change date not before billing started and not before
+// the previous change. (The service is in use, so not terminated: no last day to check.)
+func (s ServiceState) checkEffectiveDate(d Date) error {
 	switch {
-	case d.IsZero():
-		return invalid("effective date", "", "missing")
-	case !current.Contains(d):
-		return s.dateError("effective date", d, "is not in the current month "+current.String())
 	case d.Before(s.BillingStartsOn):
 		return s.dateError("effective date", d, "is before billing started on "+s.BillingStartsOn.String())
 	case d.Before(s.lastChangeDate()):
@@ -164,6 +198,7 @@ func decideTerminateService(s ServiceState, c TerminateService, now time.Time) (
 	if s.Status == ServiceStatusTerminated {
 		return nil, s.transitionError(ServiceStatusTerminated)
 	}
+	c.LastDay = orToday(c.LastDay, now)
 	if err := firstError(checkDate("last day", c.LastDay), checkText("reason", c.Reason, MaxReasonRunes, false)); err != nil {
 		return nil, err
 	}

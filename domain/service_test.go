@@ -153,7 +153,10 @@ func TestServiceLifecycle(t *testing.T) {
 			name: "the last day is not before the start date", given: active, when: domain.TerminateService{LastDay: date("2026-01-09")},
 			wantErr: &domain.DateNotAllowedError{Entity: "service", ID: id, Field: "last day", Date: date("2026-01-09"), Reason: "is before the start date 2026-01-10"},
 		},
-		{name: "the last day is required", given: active, when: domain.TerminateService{}, wantErr: domain.ErrInvalid},
+		{
+			name: "no last day: today", given: active, when: domain.TerminateService{}, now: at("2026-01-20"),
+			then: []domain.Event{domain.ServiceTerminated{ServiceID: serviceID(1), CustomerID: alice, TerminatedOn: date("2026-01-20"), TerminatedAt: at("2026-01-20")}},
+		},
 	})
 }
 
@@ -200,7 +203,22 @@ func TestChangePlanProratesByDay(t *testing.T) {
 				ProrationCredit: usd("79.99"), ProrationCharge: usd("119.99"), ChangedAt: t0,
 			}},
 		},
-		{name: "within the current month only", given: active, when: change(plan(fiber500()), "2026-02-01"), wantErr: dateErr("2026-02-01", "is not in the current month 2026-01")},
+		{
+			name: "back-dated into an earlier month", given: active, when: change(plan(fiber500()), "2026-01-20"), now: at("2026-03-02"),
+			then: []domain.Event{domain.ServicePlanChanged{
+				ServiceID: serviceID(1), CustomerID: alice, OldPlan: snapshot(fiber100()), NewPlan: snapshot(fiber500()),
+				EffectiveDate: date("2026-01-20"), DaysRemaining: 12, DaysInPeriod: 31,
+				ProrationCredit: usd("30.96"), ProrationCharge: usd("46.45"), ChangedAt: at("2026-03-02"),
+			}},
+		},
+		{
+			name: "scheduled for a later month", given: active, when: change(plan(fiber500()), "2026-02-01"),
+			then: []domain.Event{domain.ServicePlanChanged{
+				ServiceID: serviceID(1), CustomerID: alice, OldPlan: snapshot(fiber100()), NewPlan: snapshot(fiber500()),
+				EffectiveDate: date("2026-02-01"), DaysRemaining: 28, DaysInPeriod: 28,
+				ProrationCredit: usd("79.99"), ProrationCharge: usd("119.99"), ChangedAt: t0,
+			}},
+		},
 		{
 			name: "not before billing started", given: serviceHistory(fiberFrom("2026-01-05")...), when: change(plan(fiber500()), "2026-01-04"),
 			wantErr: dateErr("2026-01-04", "is before billing started on 2026-01-05"),
@@ -210,11 +228,27 @@ func TestChangePlanProratesByDay(t *testing.T) {
 			when: change(plan(fiber100()), "2026-01-07"), wantErr: dateErr("2026-01-07", "is before the previous plan change on 2026-01-08"),
 		},
 		{name: "not to a retired plan", given: active, when: change(plan(fiber500(), domain.RetirePlan{}), "2026-01-16"), wantErr: &domain.PlanRetiredError{Plan: planCode("fiber_500")}},
-		{name: "not to the same plan", given: active, when: change(plan(fiber100()), "2026-01-16"), wantErr: &domain.InvalidValueError{Field: "new plan", Value: "fiber_100", Reason: "is the current plan"}},
-		{name: "a date is required", given: active, when: domain.ChangePlan{NewPlan: plan(fiber500())}, wantErr: domain.ErrInvalid},
+		{name: "not to the same plan", given: active, when: change(plan(fiber100()), "2026-01-16"), wantErr: &domain.InvalidValueError{Field: "new plan", Value: "fiber_100", Reason: "is already the plan on 2026-01-16"}},
 		{
-			name: "only an active service", given: serviceHistory(append(fiberFrom("2026-01-01"), svc("2026-01-05", domain.SuspendService{Reason: domain.SuspensionRequested}))...),
-			when: change(plan(fiber500()), "2026-01-16"), wantErr: &domain.InvalidTransitionError{Entity: "service", ID: id, From: "suspended", To: "plan change"},
+			name: "no date: today", given: active, when: domain.ChangePlan{NewPlan: plan(fiber500())}, now: at("2026-01-20"),
+			then: []domain.Event{domain.ServicePlanChanged{
+				ServiceID: serviceID(1), CustomerID: alice, OldPlan: snapshot(fiber100()), NewPlan: snapshot(fiber500()),
+				EffectiveDate: date("2026-01-20"), DaysRemaining: 12, DaysInPeriod: 31,
+				ProrationCredit: usd("30.96"), ProrationCharge: usd("46.45"), ChangedAt: at("2026-01-20"),
+			}},
+		},
+		{
+			name: "a suspended service too", given: serviceHistory(append(fiberFrom("2026-01-01"), svc("2026-01-05", domain.SuspendService{Reason: domain.SuspensionRequested}))...),
+			when: change(plan(fiber500()), "2026-01-16"), now: at("2026-01-16"),
+			then: []domain.Event{domain.ServicePlanChanged{
+				ServiceID: serviceID(1), CustomerID: alice, OldPlan: snapshot(fiber100()), NewPlan: snapshot(fiber500()),
+				EffectiveDate: date("2026-01-16"), DaysRemaining: 16, DaysInPeriod: 31,
+				ProrationCredit: usd("41.29"), ProrationCharge: usd("61.93"), ChangedAt: at("2026-01-16"),
+			}},
+		},
+		{
+			name: "not a service that was never activated", given: serviceHistory(svc("2026-01-01", provision(1, plan(fiber100()), "2026-01-01"))),
+			when: change(plan(fiber500()), "2026-01-16"), wantErr: &domain.InvalidTransitionError{Entity: "service", ID: id, From: "provisioned", To: "plan change"},
 		},
 	})
 }

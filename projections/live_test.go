@@ -93,7 +93,13 @@ func TestInterruptedProjection(t *testing.T) {
 	head, err := e.store.Head(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, head, pos, "the checkpoint is the head")
-	st := status(t, rt, "counter")
+	// The checkpoint reaches the head before the catch-up marks itself done: wait for it to
+	// leave catching_up, then it must be running, never stalled.
+	var st projections.Status
+	eventually(t, 30*time.Second, "the catch-up ends", func() bool {
+		st = status(t, rt, "counter")
+		return st.State != projections.StateCatchingUp
+	})
 	require.Equal(t, projections.StateRunning, st.State, "never stalled: %s", st.Error)
 
 	clean := e.app + "_clean"

@@ -171,6 +171,8 @@ func routes() []route {
 			params: []string{"customer_id"}, list: true, serve: listPayments},
 		{op: "getPayment", path: "/v1/payments/{payment_id}", permission: auth.PaymentsRead, projection: readmodel.NameInvoices,
 			serve: getPayment},
+		{op: "getCreditNote", path: "/v1/credit-notes/{credit_note_id}", permission: auth.PaymentsRead, projection: readmodel.NameInvoices,
+			serve: getCreditNote},
 		{op: "listJournal", path: "/v1/journal", permission: auth.LedgerRead, projection: readmodel.NameJournal,
 			params: []string{"account", "customer_id", "from", "to"}, list: true, serve: listJournal},
 		{op: "getTrialBalance", path: "/v1/trial-balance", permission: auth.LedgerRead, projection: readmodel.NameJournal,

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dotmac/ledger/domain/domainsim"
 	"github.com/dotmac/ledger/eventstore/postgres"
 	"github.com/dotmac/ledger/internal/pgtest"
 	"github.com/dotmac/ledger/projections"
@@ -40,8 +41,7 @@ func buildBenchEnv(b *testing.B) *benchEnv {
 		n = v
 	}
 	const months = 12
-	evs, err := readmodeltest.Generate(readmodeltest.Config{Customers: int(float64(n) / (months * 0.75 * readmodeltest.EventsPerCustomerMonth)),
-		Months: months, Seed: 5, WithData: true})
+	evs, err := readmodeltest.Generate(domainsim.Config{Customers: domainsim.CustomersFor(n, months), Months: months, Seed: 5})
 	require.NoError(b, err)
 	pool := pgtest.Pool(b, postgres.MigrationSet(), projections.MigrationSet())
 	copyEvents(b, pool, evs)

@@ -144,12 +144,24 @@ func TestInvoiceEndpoints(t *testing.T) {
 	assert.Equal(t, usd("10.00"), d.CreditNotes[0].Total)
 
 	r := decode[readapi.InvoiceDetail](t, e.ok(tok, "/v1/invoices/"+id(204)))
-	require.Len(t, r.Lines, 3)
-	assert.Equal(t, &readapi.Proration{DaysBilled: 16, DaysInPeriod: 31, FullPrice: usd("119.99")}, r.Lines[2].Proration)
-	assert.Equal(t, usd("-41.29"), r.Lines[1].Net)
+	require.Len(t, r.Lines, 2, "one line per plan segment")
+	assert.Equal(t, &readapi.Proration{DaysBilled: 16, DaysInPeriod: 31, FullPrice: usd("119.99")}, r.Lines[1].Proration)
+	assert.Equal(t, usd("38.70"), r.Lines[0].Net)
+	from, through := "2026-01-16", "2026-01-31"
+	assert.Equal(t, &from, r.Lines[1].From)
+	assert.Equal(t, &through, r.Lines[1].Through)
 	assert.Empty(t, r.Allocations)
 	assert.NotNil(t, r.Allocations, "an empty list, not null")
 	assert.Equal(t, http.StatusNotFound, e.get(tok, "/v1/invoices/"+id(999)).Status)
+
+	pay := e.token("acme", "payments:read")
+	cn := decode[readapi.CreditNoteDetail](t, e.ok(pay, "/v1/credit-notes/"+id(402)))
+	assert.Equal(t, usd("6.00"), cn.Total)
+	assert.Equal(t, "2026-02-05", cn.IssuedOn)
+	assert.NotNil(t, cn.Lines, "an empty list, not null")
+	assert.Empty(t, cn.Lines, "a goodwill credit note has no lines")
+	assert.Equal(t, http.StatusNotFound, e.get(e.token("globex", "payments:read"), "/v1/credit-notes/"+id(402)).Status,
+		"another tenant's credit note is not found")
 }
 
 func TestInvoiceFilters(t *testing.T) {

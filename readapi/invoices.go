@@ -127,6 +127,9 @@ type InvoiceLine struct {
 	PlanCode    *string    `json:"plan_code"`
 	Period      *string    `json:"period"`
 	Proration   *Proration `json:"proration"`
+	// From and Through are the days of Period a service's line bills (null on other lines).
+	From    *string `json:"from"`
+	Through *string `json:"through"`
 }
 
 // Proration explains a prorated line.
@@ -169,7 +172,8 @@ const invoiceDetailSQL = `SELECT ` + invoiceFields + `,
 (SELECT coalesce(json_agg(json_build_object('line_no', line_no, 'line_id', line_id, 'description', description,
   'quantity', quantity::text, 'unit_price', unit_price::text, 'net', net::text, 'tax_rate', tax_rate::text, 'tax', tax::text,
   'service_id', service_id, 'plan_code', plan_code, 'period', period, 'days_billed', proration_days_billed,
-  'days_in_period', proration_days_in_period, 'full_price', proration_full_price::text) ORDER BY line_no), '[]')
+  'days_in_period', proration_days_in_period, 'full_price', proration_full_price::text,
+  'from', service_from::text, 'through', service_through::text) ORDER BY line_no), '[]')
  FROM invoice_lines l WHERE l.tenant_id = i.tenant_id AND l.invoice_id = i.invoice_id),
 (SELECT coalesce(json_agg(json_build_object('payment_id', payment_id, 'amount', amount::text, 'received_at', received_at)
   ORDER BY received_at, payment_id, seq), '[]')
@@ -220,6 +224,8 @@ type lineJSON struct {
 	DaysBilled   *int    `json:"days_billed"`
 	DaysInPeriod *int    `json:"days_in_period"`
 	FullPrice    *string `json:"full_price"`
+	From         *string `json:"from"`
+	Through      *string `json:"through"`
 }
 
 // decodeAgg decodes a json_agg column into rows of R and maps each to a T.
@@ -239,7 +245,7 @@ func decodeLines(raw []byte, currency string) ([]InvoiceLine, error) {
 	return decodeAgg(raw, "invoice lines", func(l lineJSON) InvoiceLine {
 		out := InvoiceLine{LineNo: l.LineNo, LineID: l.LineID, Description: l.Description, Quantity: l.Quantity,
 			UnitPrice: money(l.UnitPrice, currency), Net: money(l.Net, currency), TaxRate: l.TaxRate, Tax: money(l.Tax, currency),
-			ServiceID: l.ServiceID, PlanCode: l.PlanCode, Period: l.Period}
+			ServiceID: l.ServiceID, PlanCode: l.PlanCode, Period: l.Period, From: l.From, Through: l.Through}
 		if l.DaysBilled != nil && l.DaysInPeriod != nil && l.FullPrice != nil {
 			out.Proration = &Proration{DaysBilled: *l.DaysBilled, DaysInPeriod: *l.DaysInPeriod, FullPrice: money(*l.FullPrice, currency)}
 		}
@@ -274,4 +280,49 @@ func decodeCreditNotes(raw []byte, currency string) ([]CreditNote, error) {
 		return CreditNote{CreditNoteID: c.CreditNoteID, Net: money(c.Net, currency), TaxRate: c.TaxRate,
 			Tax: money(c.Tax, currency), Total: money(c.Total, currency), Reason: c.Reason, IssuedAt: instant(c.IssuedAt)}
 	})
+}
+
+// CreditNoteDetail is a credit note with its lines (a billing adjustment's; none otherwise).
+type CreditNoteDetail struct {
+	CreditNote
+	CustomerID string        `json:"customer_id"`
+	InvoiceID  *string       `json:"invoice_id"`
+	Currency   string        `json:"currency"`
+	IssuedOn   string        `json:"issued_on"`
+	Lines      []InvoiceLine `json:"lines"`
+}
+
+const creditNoteDetailSQL = `SELECT c.credit_note_id::text, c.customer_id::text, c.invoice_id::text, c.currency, c.net::text,
+c.tax_rate::text, c.tax::text, c.total::text, c.reason, c.issued_at, c.issued_on::text,
+(SELECT coalesce(json_agg(json_build_object('line_no', line_no, 'line_id', line_id, 'description', description,
+  'quantity', quantity::text, 'unit_price', unit_price::text, 'net', net::text, 'tax_rate', tax_rate::text, 'tax', tax::text,
+  'service_id', service_id, 'plan_code', plan_code, 'period', period, 'days_billed', proration_days_billed,
+  'days_in_period', proration_days_in_period, 'full_price', proration_full_price::text,
+  'from', service_from::text, 'through', service_through::text) ORDER BY line_no), '[]')
+ FROM credit_note_lines l WHERE l.tenant_id = c.tenant_id AND l.credit_note_id = c.credit_note_id)
+FROM credit_notes c WHERE c.tenant_id = $1 AND c.credit_note_id = $2`
+
+// getCreditNote: GET /v1/credit-notes/{credit_note_id}
+func getCreditNote(ctx context.Context, r *request) (any, error) {
+	id := r.pathID("credit_note_id")
+	if err := r.ready(ctx); err != nil {
+		return nil, err
+	}
+	var d CreditNoteDetail
+	var invoice pgtype.Text
+	var net, tax, total string
+	var issued time.Time
+	var lines []byte
+	err := r.api.cfg.DB.QueryRow(ctx, creditNoteDetailSQL, r.tenant, id).Scan(&d.CreditNoteID, &d.CustomerID, &invoice, &d.Currency,
+		&net, &d.TaxRate, &tax, &total, &d.Reason, &issued, &d.IssuedOn, &lines)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("credit note", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.InvoiceID, d.IssuedAt = textOrNil(invoice), instant(issued)
+	d.Net, d.Tax, d.Total = money(net, d.Currency), money(tax, d.Currency), money(total, d.Currency)
+	d.Lines, err = decodeLines(lines, d.Currency)
+	return d, err
 }

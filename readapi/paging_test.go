@@ -12,14 +12,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dotmac/ledger/domain/domainsim"
 	"github.com/dotmac/ledger/projections/readmodel/readmodeltest"
 )
 
 // generatedEnv serves the read models of a generated history of two tenants.
 func generatedEnv(t testing.TB) *env {
 	t.Helper()
-	evs, err := readmodeltest.Generate(readmodeltest.Config{Customers: 40, Months: 5, Seed: 11,
-		Tenants: []readmodeltest.Tenant{{Name: "acme", Currency: "USD"}, {Name: "gulf", Currency: "BHD"}}})
+	evs, err := readmodeltest.Generate(domainsim.Config{Customers: 23, Months: 5, Seed: 11,
+		Tenants: []domainsim.Tenant{{Name: "acme", Currency: "USD"}, {Name: "gulf", Currency: "BHD"}}})
 	require.NoError(t, err)
 	return newEnv(t, evs)
 }

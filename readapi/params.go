@@ -6,16 +6,21 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dotmac/ledger/domain"
+
 	"github.com/google/uuid"
 )
 
 var (
 	planCodePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_]{0,63}$`)
-	// accounts is the chart of accounts (DESIGN.md).
-	accounts = map[int]string{
-		1000: "Cash / clearing", 1100: "Accounts receivable", 2100: "Tax payable",
-		2200: "Customer credit", 4000: "Service revenue", 4900: "Revenue contra (credits)",
-	}
+	// accounts is the domain's chart of accounts, by code.
+	accounts = func() map[int]string {
+		m := map[int]string{}
+		for _, a := range domain.ChartOfAccounts() {
+			m[int(a)] = a.Name()
+		}
+		return m
+	}()
 )
 
 // query returns the query parameter name ("" when absent).

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dotmac/ledger/internal/bench"
+	"github.com/dotmac/ledger/cmd/dotmac/bench"
 	"github.com/dotmac/ledger/internal/pgprovision"
 )
 

@@ -15,15 +15,13 @@ import (
 	"github.com/dotmac/ledger/commands/pgstore"
 	"github.com/dotmac/ledger/commands/process"
 	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/domain/domainsim"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/internal/gctune"
 )
 
-// Limits of demo seed.
-const (
-	maxSeedCustomers = 1_000_000
-	maxSeedMonths    = 120
-)
+// defaultSeedWorkers is how many customers demo seed simulates at once.
+const defaultSeedWorkers = 48
 
 type demoSeedFlags struct {
 	storage   storeFlags
@@ -51,12 +49,17 @@ func newDemoSeed(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "seed",
 		Short: "Seed realistic ISP history through the real command handlers",
-		Long: `Seed simulates an ISP month by month and records it through the command handlers, deciding every
-command at its simulated instant: the catalog (fiber_100, fiber_500, dsl_20, voip), customers with
-one to three services, a billing run on the first of each month, payments (most on time, some
-late, partial or missing), overdue marks and dunning suspensions and resumptions (the process
-managers' own policies on the simulated calendar), and a few credit notes, refunds, plan changes,
-holds and terminations. Seed an empty tenant: the tenant must have no billing run for --start.`,
+		Long: `Seed simulates an ISP day by day (the customer simulator, domain/domainsim) and records it through
+the command handlers, deciding every command at its simulated instant: the catalog (fiber_100,
+fiber_500, dsl_20 retired in the second month, voip, fiber_1000 launched in the third), customers
+with one to three services and often a one-off installation invoice, a billing run
+(RunBilling) on the first of each month billing the month before, payments (most on time, some
+late, partial or missing; a few overpaid and refunded), overdue marks and dunning suspensions
+and resumptions (the process managers' own policies on the simulated calendar), and a few credit
+notes, plan changes, holds, contact updates, technician visits (some voided), terminations and
+deactivations. The first customers of every fifty each show one rare activity, so even
+--customers 10 --months 3 shows every kind. Seed an empty tenant: the tenant must have no billing
+run for --start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDemoSeed(cmd.Context(), cmd.OutOrStdout(), g, f) },
 	}
@@ -69,34 +72,30 @@ holds and terminations. Seed an empty tenant: the tenant must have no billing ru
 	fs.Uint64Var(&f.seed, "seed", 1, "random seed: the same seed makes the same choices")
 	fs.IntVar(&f.graceDays, "grace-days", envInt("DOTMAC_DUNNING_GRACE_DAYS", process.DefaultGraceDays),
 		"days past due before dunning suspends (env DOTMAC_DUNNING_GRACE_DAYS)")
-	fs.IntVar(&f.workers, "workers", defaultSeedWorkers, "customers simulated at once")
+	fs.IntVar(&f.workers, "workers", defaultSeedWorkers, "customers simulated at once (the same seed makes the same history whatever the workers)")
 	fs.BoolVar(&f.json, "json", false, "print the summary as JSON")
 	return cmd
 }
 
-func (f *demoSeedFlags) config() (seedConfig, error) {
-	tenant, err := domain.ParseTenantID(f.tenant)
-	if err != nil {
-		return seedConfig{}, fmt.Errorf("--tenant: %w", err)
+// config is the simulation the flags ask for, in USD.
+func (f *demoSeedFlags) config() (domainsim.Config, error) {
+	if _, err := domain.ParseTenantID(f.tenant); err != nil {
+		return domainsim.Config{}, fmt.Errorf("--tenant: %w", err)
 	}
 	start, err := domain.ParsePeriod(f.start)
 	if err != nil {
-		return seedConfig{}, fmt.Errorf("--start: %w", err)
-	}
-	cur, err := domain.ParseCurrency("USD")
-	if err != nil {
-		return seedConfig{}, err
+		return domainsim.Config{}, fmt.Errorf("--start: %w", err)
 	}
 	switch {
-	case f.customers < 1 || f.customers > maxSeedCustomers:
-		return seedConfig{}, fmt.Errorf("--customers: want 1 to %d", maxSeedCustomers)
-	case f.months < 1 || f.months > maxSeedMonths:
-		return seedConfig{}, fmt.Errorf("--months: want 1 to %d", maxSeedMonths)
+	case f.customers < 1 || f.customers > domainsim.MaxCustomers:
+		return domainsim.Config{}, fmt.Errorf("--customers: want 1 to %d", domainsim.MaxCustomers)
+	case f.months < 1 || f.months > domainsim.MaxMonths:
+		return domainsim.Config{}, fmt.Errorf("--months: want 1 to %d", domainsim.MaxMonths)
 	case f.graceDays < 0 || f.graceDays > domain.MaxGraceDays:
-		return seedConfig{}, fmt.Errorf("--grace-days: want 0 to %d", domain.MaxGraceDays)
+		return domainsim.Config{}, fmt.Errorf("--grace-days: want 0 to %d", domain.MaxGraceDays)
 	}
-	return seedConfig{tenant: tenant, currency: cur, customers: f.customers, months: f.months, start: start,
-		seed: f.seed, graceDays: f.graceDays, workers: max(1, f.workers)}, nil
+	return domainsim.Config{Tenants: []domainsim.Tenant{{Name: f.tenant, Currency: "USD"}}, Customers: f.customers,
+		Months: f.months, Start: start, Seed: f.seed, GraceDays: f.graceDays, Workers: min(max(1, f.workers), domainsim.MaxWorkers)}, nil
 }
 
 func runDemoSeed(ctx context.Context, out io.Writer, g *globalFlags, f *demoSeedFlags) error {
@@ -122,7 +121,7 @@ func runDemoSeed(ctx context.Context, out io.Writer, g *globalFlags, f *demoSeed
 	// The seed allocates fast (every stream read preallocates its page) on a box whose CPU
 	// PostgreSQL needs too; memory is cheaper here than collector time.
 	defer gctune.Batch()()
-	sum, err := seedDemo(ctx, b.store, h, cfg, newSeedBar(os.Stderr, cfg.customers*cfg.months))
+	sum, err := seedDemo(ctx, b.store, h, cfg, newSeedBar(os.Stderr, cfg.Customers*cfg.Months))
 	if err != nil {
 		return err
 	}
@@ -134,29 +133,42 @@ func runDemoSeed(ctx context.Context, out io.Writer, g *globalFlags, f *demoSeed
 
 // seedSummary is what demo seed reports.
 type seedSummary struct {
-	Tenant         string           `json:"tenant"`
-	Customers      int              `json:"customers"`
-	Months         int              `json:"months"`
-	From           string           `json:"from"`
-	To             string           `json:"to"`
-	Created        map[string]int64 `json:"created"`
-	Commands       int64            `json:"commands"`
-	Events         int64            `json:"events"`
-	ElapsedSeconds float64          `json:"elapsed_seconds"`
+	Tenant         string          `json:"tenant"`
+	Customers      int             `json:"customers"`
+	Months         int             `json:"months"`
+	From           string          `json:"from"`
+	To             string          `json:"to"`
+	Created        map[string]int  `json:"created"`
+	Commands       int64           `json:"commands"`
+	Events         int64           `json:"events"`
+	ElapsedSeconds float64         `json:"elapsed_seconds"`
+	stats          domainsim.Stats // the simulation's counts, for tests
 }
 
-// seedDemo runs the seeder and summarizes it; events are counted from the store's head.
-func seedDemo(ctx context.Context, store eventstore.Store, h *commands.Handlers, cfg seedConfig, bar *progressbar.ProgressBar) (seedSummary, error) {
-	start := time.Now()
+// seedDemo simulates cfg through the command handlers (handlerSink) and summarizes it;
+// events are counted from the store's head. A tenant with a billing run for cfg.Start is
+// refused: it has been seeded.
+func seedDemo(ctx context.Context, store eventstore.Store, h *commands.Handlers, cfg domainsim.Config, bar *progressbar.ProgressBar) (seedSummary, error) {
+	began := time.Now()
+	tenant, err := domain.ParseTenantID(cfg.Tenants[0].Name)
+	if err != nil {
+		return seedSummary{}, err
+	}
+	if run, _, err := h.BillingRun(ctx, tenant, cfg.Start); err != nil {
+		return seedSummary{}, err
+	} else if run.Started() {
+		return seedSummary{}, fmt.Errorf("tenant %s already has a billing run for %s: seed another --tenant or --start", tenant, cfg.Start)
+	}
 	before, err := store.Head(ctx)
 	if err != nil {
 		return seedSummary{}, err
 	}
-	s, err := newSeeder(store, h, cfg, func() { _ = bar.Add(1) })
+	sink, err := newHandlerSink(ctx, store, h, cfg.GraceDays)
 	if err != nil {
 		return seedSummary{}, err
 	}
-	err = s.run(ctx)
+	cfg.Progress = func(int, int) { _ = bar.Add(1) }
+	stats, err := domainsim.Run(cfg, sink)
 	_ = bar.Finish()
 	if err != nil {
 		return seedSummary{}, err
@@ -165,48 +177,24 @@ func seedDemo(ctx context.Context, store eventstore.Store, h *commands.Handlers,
 	if err != nil {
 		return seedSummary{}, err
 	}
-	last := cfg.start
-	for range cfg.months - 1 {
-		last = last.Next()
-	}
-	return seedSummary{Tenant: cfg.tenant.String(), Customers: cfg.customers, Months: cfg.months, From: cfg.start.String(),
-		To: last.String(), Created: s.stats.counts(), Commands: s.stats.commands.Load(),
-		Events: int64(after) - int64(before), ElapsedSeconds: time.Since(start).Seconds()}, nil //nolint:gosec // positions fit
+	return seedSummary{Tenant: tenant.String(), Customers: cfg.Customers, Months: cfg.Months, From: cfg.Start.String(),
+		To: lastPeriod(cfg).String(), Created: stats.Activities, Commands: sink.commands.Load(),
+		Events: int64(after) - int64(before), ElapsedSeconds: time.Since(began).Seconds(), stats: stats}, nil //nolint:gosec // positions fit
 }
 
-// counts names every counter, in the order the summary prints them.
-func (st *seedStats) counts() map[string]int64 {
-	m := map[string]int64{}
-	for _, kv := range st.ordered() {
-		m[kv.name] = kv.n
+// lastPeriod is the last month cfg simulates.
+func lastPeriod(cfg domainsim.Config) domain.Period {
+	p := cfg.Start
+	for range cfg.Months - 1 {
+		p = p.Next()
 	}
-	return m
-}
-
-type namedCount struct {
-	name string
-	n    int64
-}
-
-func (st *seedStats) ordered() []namedCount {
-	return []namedCount{
-		{"plans", st.plans.Load()}, {"customers", st.customers.Load()}, {"services", st.services.Load()},
-		{"billing_runs", st.billingRuns.Load()}, {"recurring_invoices", st.recurringInvoices.Load()},
-		{"activation_invoices", st.activationInvoices.Load()}, {"payments", st.payments.Load()},
-		{"late_payments", st.latePayments.Load()}, {"partial_payments", st.partialPayments.Load()},
-		{"overpayments", st.overpayments.Load()}, {"missed_months", st.missedPayments.Load()},
-		{"overdue_marks", st.overdueMarks.Load()}, {"dunning_suspensions", st.suspensions.Load()},
-		{"dunning_resumptions", st.resumptions.Load()}, {"requested_holds", st.holds.Load()},
-		{"hold_resumptions", st.holdResumes.Load()}, {"credit_notes", st.creditNotes.Load()},
-		{"refunds", st.refunds.Load()}, {"plan_changes", st.planChanges.Load()}, {"terminations", st.terminations.Load()},
-	}
+	return p
 }
 
 func (s seedSummary) print(w io.Writer) error {
 	fmt.Fprintf(w, "Seeded tenant %s: %d customers, %s to %s, in %.1fs\n\n", s.Tenant, s.Customers, s.From, s.To, s.ElapsedSeconds)
-	var st seedStats
-	for _, kv := range st.ordered() {
-		fmt.Fprintf(w, "  %-22s %8d\n", kv.name, s.Created[kv.name])
+	for _, name := range domainsim.Activities() {
+		fmt.Fprintf(w, "  %-22s %8d\n", name, s.Created[name])
 	}
 	fmt.Fprintf(w, "  %-22s %8d\n  %-22s %8d\n", "commands", s.Commands, "events", s.Events)
 	_, err := fmt.Fprintf(w, "\n%.0f events/s, %.0f commands/s\n", float64(s.Events)/s.ElapsedSeconds, float64(s.Commands)/s.ElapsedSeconds)

@@ -144,11 +144,13 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 			return err
 		}
 		servers[roleCommand] = httpx.NewServer(f.commandAddr, sys.handler(roleCommand, mount))
-		stop, err := startProcessManagers(ctx, sys)
-		if err != nil {
-			return err
+		if f.process.enabled {
+			stop, err := startProcessManagers(ctx, sys)
+			if err != nil {
+				return err
+			}
+			defer stop() // before the store and pool close (deferred earlier)
 		}
-		defer stop() // before the store and pool close (deferred earlier)
 	}
 	if slices.Contains(roles, roleQuery) {
 		mount, err := queryRoutes(ctx, sys)

@@ -16,6 +16,7 @@ import (
 // processFlags configure the process managers (billing runs, dunning, the overdue scheduler)
 // that the command role runs.
 type processFlags struct {
+	enabled         bool
 	graceDays       int
 	tickInterval    time.Duration
 	billingSchedule bool
@@ -24,6 +25,8 @@ type processFlags struct {
 }
 
 func (p *processFlags) bind(fs *pflag.FlagSet) {
+	boolFlag(fs, &p.enabled, "process-managers", "DOTMAC_PROCESS_MANAGERS", true,
+		"run the process managers (overdue marks, dunning, scheduled billing runs) in a command process; false: serve the API only")
 	fs.IntVar(&p.graceDays, "dunning-grace-days", envInt("DOTMAC_DUNNING_GRACE_DAYS", process.DefaultGraceDays),
 		"days an invoice may be overdue before dunning suspends the customer's services (env DOTMAC_DUNNING_GRACE_DAYS)")
 	durationFlag(fs, &p.tickInterval, "process-tick-interval", "DOTMAC_PROCESS_TICK_INTERVAL", process.DefaultTickInterval,
@@ -38,7 +41,7 @@ func (p *processFlags) bind(fs *pflag.FlagSet) {
 
 // defaultProcessFlags are the process flags' defaults (for tests building a system by hand).
 func defaultProcessFlags() *processFlags {
-	return &processFlags{graceDays: process.DefaultGraceDays, tickInterval: process.DefaultTickInterval,
+	return &processFlags{enabled: true, graceDays: process.DefaultGraceDays, tickInterval: process.DefaultTickInterval,
 		resumeAfter: process.DefaultResumeAfter, dueDays: commands.DefaultDueDays}
 }
 

@@ -5,13 +5,14 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/dotmac/ledger/audit"
 	"github.com/dotmac/ledger/readapi"
 )
 
 // queryRoutes returns the query API's routes: the read-model endpoints (readapi), whose
-// min_position waits and X-Ledger-Position come from the projection runtime, and the
-// runtime's admin routes (GET /v1/projections, GET /v1/projections/{name},
-// POST /v1/projections/{name}/rebuild).
+// min_position waits and X-Ledger-Position come from the projection runtime, the auditors'
+// endpoints under /v1/audit (from the event store), and the runtime's admin routes
+// (GET /v1/projections, GET /v1/projections/{name}, POST /v1/projections/{name}/rebuild).
 func queryRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) {
 	rt, err := projectionRuntime(ctx, sys)
 	if err != nil {
@@ -23,6 +24,7 @@ func queryRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) {
 	}
 	return func(r *mux.Router) {
 		api.Mount(r)
+		audit.Routes(r, audit.New(sys.store), sys.key)
 		rt.Routes(r, sys.key)
 	}, nil
 }

@@ -58,7 +58,7 @@ func prepareRunBilling(req *request) (command, error) {
 	return func(ctx context.Context, h *commands.Handlers, m commands.Meta) (*response, error) {
 		out, err := h.RunBilling(ctx, m, c)
 		status := http.StatusOK
-		if len(out.Invoices) > 0 || out.Changed() {
+		if out.Changed() {
 			status = http.StatusCreated
 		}
 		return reply(out.Result, err, status, "/v1/billing-runs/"+c.Period.String(), func(b resultBody) any {

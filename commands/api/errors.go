@@ -43,7 +43,7 @@ func problemFor(rt route) httpx.Mapper {
 		case errors.Is(err, domain.ErrInvalid):
 			return invalid(rt, err), true
 		case errors.Is(err, domain.ErrRejected):
-			return rejected(err), true
+			return rejected(rt, err), true
 		case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 			return httpx.Unavailable("the event store is unavailable; retry with the same Idempotency-Key", retryAfterUnavailable), true
 		}
@@ -78,8 +78,9 @@ func fieldName(rt route, domainField string) string {
 }
 
 // rejected is a 422 carrying the typed domain error's fields as problem extensions, e.g.
-// {"rule": "refund-exceeds-payment", "payment": "…", "requested": {…}, "refundable": {…}}.
-func rejected(err error) *httpx.Problem {
+// {"rule": "refund-exceeds-payment", "payment": "…", "requested": {…}, "refundable": {…}}; a
+// field the error names (a date not allowed) is given in the endpoint's JSON terms.
+func rejected(rt route, err error) *httpx.Problem {
 	p := &httpx.Problem{Type: "/problems/rule", Title: "Domain rule broken", Status: http.StatusUnprocessableEntity, Detail: err.Error()}
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		v := reflect.ValueOf(e)
@@ -90,6 +91,9 @@ func rejected(err error) *httpx.Problem {
 		p.Type, p.Title = "/problems/"+kebab(name, '-'), sentence(name)
 		p.Extensions = details(v.Elem(), strings.SplitN(kebab(name, '_'), "_", 2)[0])
 		p.Extensions["rule"] = kebab(name, '_')
+		if f, ok := p.Extensions["field"].(string); ok {
+			p.Extensions["field"] = fieldName(rt, f)
+		}
 		break
 	}
 	return p

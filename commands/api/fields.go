@@ -166,6 +166,7 @@ const (
 	positive    amountRule = iota // > 0
 	nonNegative                   // >= 0
 	anySign                       // a credit line may be negative
+	nonZero                       // != 0, either sign (an opening balance)
 )
 
 // money parses {"amount":"79.99","currency":"USD"}: the amount a decimal string (a JSON number
@@ -210,17 +211,23 @@ func (f *fields) checkAmount(name string, m domain.Money, rule amountRule) {
 		f.fail(name, fmt.Sprintf("%q: must be greater than zero", m.AmountString()))
 	case rule == nonNegative && m.IsNegative():
 		f.fail(name, fmt.Sprintf("%q: must not be negative", m.AmountString()))
+	case rule == nonZero && m.IsZero():
+		f.fail(name, fmt.Sprintf("%q: must not be zero", m.AmountString()))
 	}
 }
 
-// instant parses an RFC 3339 timestamp.
+// instant parses an RFC 3339 timestamp, or a date (its start, UTC).
 func (f *fields) instant(name string, v value, required bool) time.Time {
 	return parsed(f, name, v, required, func(s string) (time.Time, error) {
 		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return time.Time{}, &domain.InvalidValueError{Field: name, Value: s, Reason: "want an RFC 3339 instant such as 2026-01-10T09:00:00Z"}
+		if err == nil {
+			return t, nil
 		}
-		return t, nil
+		if d, derr := domain.ParseDate(s); derr == nil {
+			return d.Time(), nil
+		}
+		return time.Time{}, &domain.InvalidValueError{Field: name, Value: s,
+			Reason: "want an RFC 3339 instant such as 2026-01-10T09:00:00Z, or a date such as 2026-01-10"}
 	})
 }
 

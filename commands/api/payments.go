@@ -16,7 +16,9 @@ func paymentRoutes() []route {
 		{op: "refundPayment", method: http.MethodPost, path: "/v1/customers/{customer_id}/payments/{payment_id}/refunds", permission: auth.PaymentsWrite,
 			ifMatch: true, aliases: map[string]string{"refund amount": "amount"}, prepare: prepareRefundPayment},
 		{op: "issueCreditNote", method: http.MethodPost, path: "/v1/customers/{customer_id}/credit-notes", permission: auth.CreditNotesWrite,
-			ifMatch: true, aliases: map[string]string{"credit note net": "net"}, prepare: prepareIssueCreditNote},
+			ifMatch: true, aliases: map[string]string{"credit note net": "net", "issued on": "issued_on"}, prepare: prepareIssueCreditNote},
+		{op: "recordOpeningBalance", method: http.MethodPost, path: "/v1/customers/{customer_id}/opening-balance", permission: auth.PaymentsWrite,
+			ifMatch: true, aliases: map[string]string{"opening balance": "amount", "as of": "as_of"}, prepare: prepareRecordOpeningBalance},
 	}
 }
 
@@ -92,6 +94,7 @@ type creditNoteJSON struct {
 	Net       value `json:"net"`
 	TaxRate   value `json:"tax_rate"`
 	Reason    value `json:"reason"`
+	IssuedOn  value `json:"issued_on"`
 }
 
 type creditNoteBody struct {
@@ -110,7 +113,7 @@ func prepareIssueCreditNote(req *request) (command, error) {
 	c := commands.IssueCreditNote{
 		CustomerID: customer, InvoiceID: parsed(&f, "invoice_id", in.InvoiceID, false, domain.ParseInvoiceID),
 		Net: f.money("net", in.Net, true, positive), TaxRate: parsed(&f, "tax_rate", in.TaxRate, false, domain.ParseTaxRate),
-		Reason: f.str("reason", in.Reason, true),
+		Reason: f.str("reason", in.Reason, true), IssuedOn: parsed(&f, "issued_on", in.IssuedOn, false, domain.ParseDate),
 	}
 	if err := f.problem(); err != nil {
 		return nil, err
@@ -124,5 +127,28 @@ func prepareIssueCreditNote(req *request) (command, error) {
 			}
 			return out
 		})
+	}, nil
+}
+
+type openingBalanceJSON struct {
+	Amount value `json:"amount"`
+	AsOf   value `json:"as_of"`
+}
+
+func prepareRecordOpeningBalance(req *request) (command, error) {
+	var in openingBalanceJSON
+	if err := decode(req.body, &in); err != nil {
+		return nil, err
+	}
+	var f fields
+	customer := pathID(&f, req, "customer_id", domain.ParseCustomerID)
+	c := commands.RecordOpeningBalance{CustomerID: customer, Amount: f.money("amount", in.Amount, true, nonZero),
+		AsOf: parsed(&f, "as_of", in.AsOf, false, domain.ParseDate)}
+	if err := f.problem(); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, h *commands.Handlers, m commands.Meta) (*response, error) {
+		res, err := h.RecordOpeningBalance(ctx, m, c)
+		return reply(res, err, http.StatusCreated, "/v1/customers/"+customer.String()+"/opening-balance", nil)
 	}, nil
 }

@@ -50,17 +50,18 @@ func exampleBody(op string, ids map[string]string) any {
 			"tax_class": "standard", "tax_rate": "0"},
 		"provisionService": map[string]any{"customer_id": id("customer_id"), "plan_code": "fiber_100", "start_date": "2026-01-10",
 			"install_address": "1 Fiber Way"},
-		"suspendService":    map[string]any{"reason": "requested"},
-		"changeServicePlan": map[string]any{"plan_code": "fiber_500", "effective_date": "2026-01-20"},
-		"terminateService":  map[string]any{"last_day": "2026-01-31", "reason": "moving"},
-		"createInvoice":     map[string]any{"lines": []any{map[string]any{"description": "Router", "unit_price": money("50.00", "USD")}}},
-		"addInvoiceLine":    map[string]any{"description": "Cable", "quantity": "2", "unit_price": money("5.00", "USD"), "tax_rate": "0.16"},
-		"issueInvoice":      map[string]any{"due_date": "2026-01-24"},
-		"voidInvoice":       map[string]any{"reason": "issued by mistake"},
-		"recordPayment":     map[string]any{"amount": money("10.00", "USD"), "method": "card"},
-		"refundPayment":     map[string]any{"amount": money("1.00", "USD"), "reason": "goodwill"},
-		"issueCreditNote":   map[string]any{"net": money("1.00", "USD"), "reason": "outage"},
-		"runBilling":        map[string]any{"period": "2026-01"},
+		"suspendService":       map[string]any{"reason": "requested"},
+		"changeServicePlan":    map[string]any{"plan_code": "fiber_500", "effective_date": "2026-01-20"},
+		"terminateService":     map[string]any{"last_day": "2026-01-31", "reason": "moving"},
+		"createInvoice":        map[string]any{"lines": []any{map[string]any{"description": "Router", "unit_price": money("50.00", "USD")}}},
+		"addInvoiceLine":       map[string]any{"description": "Cable", "quantity": "2", "unit_price": money("5.00", "USD"), "tax_rate": "0.16"},
+		"issueInvoice":         map[string]any{"due_date": "2026-01-24"},
+		"voidInvoice":          map[string]any{"reason": "issued by mistake"},
+		"recordPayment":        map[string]any{"amount": money("10.00", "USD"), "method": "card"},
+		"refundPayment":        map[string]any{"amount": money("1.00", "USD"), "reason": "goodwill"},
+		"issueCreditNote":      map[string]any{"net": money("1.00", "USD"), "reason": "outage"},
+		"recordOpeningBalance": map[string]any{"amount": money("12.00", "USD"), "as_of": "2025-12-31"},
+		"runBilling":           map[string]any{"period": "2026-01"},
 	}
 	return bodies[op]
 }
@@ -197,6 +198,7 @@ func TestEveryEndpointSucceeds(t *testing.T) {
 	ids["payment_id"] = step("recordPayment", http.StatusCreated).str(t, "id") // 5.00 settles the invoice, 5.00 is credit
 	step("refundPayment", http.StatusOK)
 	step("issueCreditNote", http.StatusCreated)
+	step("recordOpeningBalance", http.StatusCreated)
 	step("runBilling", http.StatusCreated)
 	step("terminateService", http.StatusOK)
 	step("deactivateCustomer", http.StatusOK)

@@ -12,36 +12,41 @@ import (
 func serviceRoutes() []route {
 	action := func(op, name string, prepare func(*request) (command, error)) route {
 		return route{op: op, method: http.MethodPost, path: "/v1/services/{service_id}/" + name, permission: auth.ServicesWrite,
-			ifMatch: true, aliases: map[string]string{"new plan": "plan_code", "suspension reason": "reason"}, prepare: prepare}
+			ifMatch: true, aliases: map[string]string{"new plan": "plan_code", "suspension reason": "reason", "activation date": "effective_date",
+				"suspension date": "effective_date", "resume date": "effective_date", "effective date": "effective_date", "last day": "last_day"},
+			prepare: prepare}
 	}
 	return []route{
 		{op: "provisionService", method: http.MethodPost, path: "/v1/services", permission: auth.ServicesWrite,
 			aliases: map[string]string{"ont serial": "ont_serial", "static ip": "static_ip"}, prepare: prepareProvisionService},
-		action("activateService", "activate", prepareServiceAction(func(id domain.ServiceID, _ *fields, _ struct{}) serviceCommand {
+		action("activateService", "activate", prepareServiceAction(func(id domain.ServiceID, f *fields, in effectiveJSON) serviceCommand {
+			c := commands.ActivateService{ServiceID: id, On: parsed(f, "effective_date", in.EffectiveDate, false, domain.ParseDate)}
 			return func(ctx context.Context, h *commands.Handlers, m commands.Meta) (commands.Result, error) {
-				return h.ActivateService(ctx, m, commands.ActivateService{ServiceID: id})
+				return h.ActivateService(ctx, m, c)
 			}
 		})),
-		action("suspendService", "suspend", prepareServiceAction(func(id domain.ServiceID, f *fields, in reasonJSON) serviceCommand {
-			c := commands.SuspendService{ServiceID: id, Reason: parsed(f, "reason", in.Reason, true, domain.ParseSuspensionReason)}
+		action("suspendService", "suspend", prepareServiceAction(func(id domain.ServiceID, f *fields, in suspendJSON) serviceCommand {
+			c := commands.SuspendService{ServiceID: id, Reason: parsed(f, "reason", in.Reason, true, domain.ParseSuspensionReason),
+				On: parsed(f, "effective_date", in.EffectiveDate, false, domain.ParseDate)}
 			return func(ctx context.Context, h *commands.Handlers, m commands.Meta) (commands.Result, error) {
 				return h.SuspendService(ctx, m, c)
 			}
 		})),
-		action("resumeService", "resume", prepareServiceAction(func(id domain.ServiceID, _ *fields, _ struct{}) serviceCommand {
+		action("resumeService", "resume", prepareServiceAction(func(id domain.ServiceID, f *fields, in effectiveJSON) serviceCommand {
+			c := commands.ResumeService{ServiceID: id, On: parsed(f, "effective_date", in.EffectiveDate, false, domain.ParseDate)}
 			return func(ctx context.Context, h *commands.Handlers, m commands.Meta) (commands.Result, error) {
-				return h.ResumeService(ctx, m, commands.ResumeService{ServiceID: id})
+				return h.ResumeService(ctx, m, c)
 			}
 		})),
 		action("changeServicePlan", "change-plan", prepareServiceAction(func(id domain.ServiceID, f *fields, in changePlanJSON) serviceCommand {
 			c := commands.ChangePlan{ServiceID: id, PlanCode: parsed(f, "plan_code", in.PlanCode, true, domain.ParsePlanCode),
-				EffectiveDate: parsed(f, "effective_date", in.EffectiveDate, true, domain.ParseDate)}
+				EffectiveDate: parsed(f, "effective_date", in.EffectiveDate, false, domain.ParseDate)}
 			return func(ctx context.Context, h *commands.Handlers, m commands.Meta) (commands.Result, error) {
 				return h.ChangePlan(ctx, m, c)
 			}
 		})),
 		action("terminateService", "terminate", prepareServiceAction(func(id domain.ServiceID, f *fields, in terminateJSON) serviceCommand {
-			c := commands.TerminateService{ServiceID: id, LastDay: parsed(f, "last_day", in.LastDay, true, domain.ParseDate),
+			c := commands.TerminateService{ServiceID: id, LastDay: parsed(f, "last_day", in.LastDay, false, domain.ParseDate),
 				Reason: f.str("reason", in.Reason, false)}
 			return func(ctx context.Context, h *commands.Handlers, m commands.Meta) (commands.Result, error) {
 				return h.TerminateService(ctx, m, c)
@@ -81,6 +86,15 @@ func prepareProvisionService(req *request) (command, error) {
 	}, nil
 }
 
+type effectiveJSON struct {
+	EffectiveDate value `json:"effective_date"`
+}
+
+type suspendJSON struct {
+	Reason        value `json:"reason"`
+	EffectiveDate value `json:"effective_date"`
+}
+
 type changePlanJSON struct {
 	PlanCode      value `json:"plan_code"`
 	EffectiveDate value `json:"effective_date"`
@@ -108,7 +122,42 @@ func prepareServiceAction[T any](build func(domain.ServiceID, *fields, T) servic
 		}
 		return func(ctx context.Context, h *commands.Handlers, m commands.Meta) (*response, error) {
 			res, err := run(ctx, h, m)
-			return reply(res, err, http.StatusOK, "", nil)
+			today := domain.DateOf(h.Now(m))
+			return reply(res, err, http.StatusOK, "", func(b resultBody) any { return lifecycleBodyOf(b, res, today) })
 		}, nil
 	}
+}
+
+// lifecycleBody is the answer to a service lifecycle command: the date it takes effect,
+// whether that is after today (scheduled), and the billing adjustment it issued, if any.
+type lifecycleBody struct {
+	resultBody
+	EffectiveDate domain.Date     `json:"effective_date"`
+	Scheduled     bool            `json:"scheduled"`
+	Adjustment    *adjustmentJSON `json:"adjustment"`
+}
+
+// adjustmentJSON is a billing adjustment issued at once: a supplementary invoice (invoice_id
+// and number set) or a credit note (credit_note_id set), with its lines.
+type adjustmentJSON struct {
+	Kind         string               `json:"kind"`
+	InvoiceID    *domain.InvoiceID    `json:"invoice_id"`
+	Number       *string              `json:"number"`
+	CreditNoteID *domain.CreditNoteID `json:"credit_note_id"`
+	Total        domain.Money         `json:"total"`
+	Lines        []domain.InvoiceLine `json:"lines"`
+}
+
+func lifecycleBodyOf(b resultBody, res commands.Result, today domain.Date) lifecycleBody {
+	out := lifecycleBody{resultBody: b, EffectiveDate: res.Effective, Scheduled: res.Effective.After(today)}
+	if a := res.Adjustment; a != nil {
+		adj := &adjustmentJSON{Kind: "credit_note", Total: a.Total, Lines: a.Lines}
+		if !a.InvoiceID.IsZero() {
+			adj.Kind, adj.InvoiceID, adj.Number = "invoice", &a.InvoiceID, &a.Number
+		} else {
+			adj.CreditNoteID = &a.CreditNoteID
+		}
+		out.Adjustment = adj
+	}
+	return out
 }

@@ -204,7 +204,7 @@ func (f *fixture) unbillable(all []stored, c *chaosCustomer, p domain.Period, st
 		}
 		require.NoError(f.t, err)
 	}
-	lines, err := domain.RecurringCharges(p, account.Customer, slices.Collect(maps.Values(services)))
+	lines, err := domain.RecurringCharges(p, account, slices.Collect(maps.Values(services)))
 	require.NoError(f.t, err)
 	return len(lines) == 0
 }

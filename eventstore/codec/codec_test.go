@@ -11,11 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/domain/domainsim"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/codec"
 	"github.com/dotmac/ledger/eventstore/postgres"
-	"github.com/dotmac/ledger/internal/gen"
 	"github.com/dotmac/ledger/internal/pgtest"
+	"github.com/dotmac/ledger/projections/readmodel/readmodeltest"
 )
 
 // TestDecodeTrimmedMatchesDecode: over a generated history, every event decoded trimmed posts
@@ -132,7 +133,9 @@ func generatedHistory(t *testing.T) []eventstore.Envelope {
 	store, err := postgres.Open(ctx, pool, postgres.Config{})
 	require.NoError(t, err)
 	defer store.Close()
-	_, err = gen.Generate(ctx, store, gen.Config{Customers: 15, Months: 4}, nil)
+	evs, err := readmodeltest.Generate(domainsim.Config{Customers: 15, Months: 4})
+	require.NoError(t, err)
+	_, err = readmodeltest.AppendTo(ctx, store, evs)
 	require.NoError(t, err)
 	envs, err := store.ReadAll(ctx, 0, eventstore.MaxReadLimit)
 	require.NoError(t, err)

@@ -23,8 +23,8 @@ var _ projections.Projection = Balances{}
 // Name returns "balances".
 func (Balances) Name() string { return NameBalances }
 
-// Version returns 1.
-func (Balances) Version() int { return 1 }
+// Version returns 2 (2: opening balances, adjustment credit notes with their lines).
+func (Balances) Version() int { return 2 }
 
 // Tables returns the tables the query API reads.
 func (Balances) Tables() []string { return []string{"customer_balances", "statement_lines"} }
@@ -203,6 +203,8 @@ func balanceOf(e domain.Event) (uuid.UUID, string, bool) {
 		return e.CustomerID.UUID(), e.Amount.Currency().Code(), true
 	case domain.CreditNoteIssued:
 		return e.CustomerID.UUID(), e.Total.Currency().Code(), true
+	case domain.OpeningBalanceRecorded:
+		return e.CustomerID.UUID(), e.Amount.Currency().Code(), true
 	}
 	return uuid.Nil, "", false
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dotmac/ledger/domain/domainsim"
 	"github.com/dotmac/ledger/eventstore/codec"
 	"github.com/dotmac/ledger/internal/pgtest"
 	"github.com/dotmac/ledger/projections"
@@ -44,10 +45,9 @@ func benchHistory(b *testing.B) []projections.Event {
 			n = v
 		}
 		const months = 12
-		// Customers register over the first half of the year: about 3/4 of the customer-months.
-		customers := int(float64(n) / (months * 0.75 * readmodeltest.EventsPerCustomerMonth))
+		customers := domainsim.CustomersFor(n, months)
 		start := time.Now()
-		benchEvents, benchErr = readmodeltest.Generate(readmodeltest.Config{Customers: customers, Months: months, Seed: 42, WithData: true})
+		benchEvents, benchErr = readmodeltest.Generate(domainsim.Config{Customers: customers, Months: months, Seed: 42})
 		b.Logf("generated %d events (%d customers) in %s", len(benchEvents), customers, time.Since(start).Round(time.Millisecond))
 	})
 	require.NoError(b, benchErr)

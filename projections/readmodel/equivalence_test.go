@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/domain/domainsim"
 	"github.com/dotmac/ledger/eventstore/codec"
 	"github.com/dotmac/ledger/internal/pgtest"
 	"github.com/dotmac/ledger/projections"
@@ -20,8 +21,8 @@ import (
 // every event type in it.
 func generated(t testing.TB) []projections.Event {
 	t.Helper()
-	evs, err := readmodeltest.Generate(readmodeltest.Config{Customers: 24, Months: 8, Seed: 7,
-		Tenants: []readmodeltest.Tenant{{Name: "acme", Currency: "USD"}, {Name: "gulf", Currency: "BHD"}}})
+	evs, err := readmodeltest.Generate(domainsim.Config{Customers: 15, Months: 8, Seed: 7,
+		Tenants: []domainsim.Tenant{{Name: "acme", Currency: "USD"}, {Name: "gulf", Currency: "BHD"}}})
 	require.NoError(t, err)
 	seen := map[string]bool{}
 	for _, e := range evs {
@@ -102,8 +103,8 @@ func TestCompareBuildsFindsDifferences(t *testing.T) {
 // such projections decodes: an InvoiceIssued as its head, without its lines) as from full ones.
 func TestTrimmedPayloadsGiveTheSameRows(t *testing.T) {
 	t.Parallel()
-	evs, err := readmodeltest.Generate(readmodeltest.Config{Customers: 24, Months: 8, Seed: 7, WithData: true,
-		Tenants: []readmodeltest.Tenant{{Name: "acme", Currency: "USD"}, {Name: "gulf", Currency: "BHD"}}})
+	evs, err := readmodeltest.Generate(domainsim.Config{Customers: 15, Months: 8, Seed: 7,
+		Tenants: []domainsim.Tenant{{Name: "acme", Currency: "USD"}, {Name: "gulf", Currency: "BHD"}}})
 	require.NoError(t, err)
 	trimmed := make([]projections.Event, len(evs))
 	dropped := 0

@@ -54,3 +54,14 @@ func expandIDs(rows []string) []string {
 	}
 	return out
 }
+
+// calendarFixture is readmodeltest.CalendarFixture: the fixture with an opening balance and a
+// billing adjustment.
+func calendarFixture(t testing.TB) []projections.Event {
+	t.Helper()
+	evs, err := readmodeltest.CalendarFixture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}

@@ -19,12 +19,12 @@ var _ projections.Projection = Invoices{}
 // Name returns "invoices".
 func (Invoices) Name() string { return NameInvoices }
 
-// Version returns 1.
-func (Invoices) Version() int { return 1 }
+// Version returns 2 (2: lines with the days they bill, credit note lines, opening balances).
+func (Invoices) Version() int { return 2 }
 
 // Tables returns the tables the query API reads.
 func (Invoices) Tables() []string {
-	return []string{"invoices", "invoice_lines", "payments", "payment_allocations", "credit_notes"}
+	return []string{"invoices", "invoice_lines", "payments", "payment_allocations", "credit_notes", "credit_note_lines"}
 }
 
 const invoicesSchema = `
@@ -74,6 +74,8 @@ CREATE TABLE invoice_lines (
     proration_days_billed     integer,
     proration_days_in_period  integer,
     proration_full_price      numeric,
+    service_from              date,
+    service_through           date,
     PRIMARY KEY (tenant_id, invoice_id, line_no)
 );
 
@@ -120,9 +122,16 @@ CREATE TABLE credit_notes (
     currency       text        NOT NULL,
     reason         text        NOT NULL,
     issued_at      timestamptz NOT NULL,
+    issued_on      date        NOT NULL,
+    line_count     integer     NOT NULL,
     position       bigint      NOT NULL,
     PRIMARY KEY (tenant_id, credit_note_id)
 );
+
+-- A billing adjustment's credit note carries lines, as an invoice does.
+CREATE TABLE credit_note_lines (LIKE invoice_lines);
+ALTER TABLE credit_note_lines RENAME COLUMN invoice_id TO credit_note_id;
+ALTER TABLE credit_note_lines ADD PRIMARY KEY (tenant_id, credit_note_id, line_no);
 `
 
 // Setup creates the invoice, line, payment, allocation and credit note tables.

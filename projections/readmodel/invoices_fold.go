@@ -107,6 +107,7 @@ type invoiceBatch struct {
 	lines       copyRows
 	allocations copyRows
 	creditNotes copyRows
+	noteLines   copyRows
 }
 
 func newInvoiceBatch() *invoiceBatch {
@@ -163,6 +164,10 @@ func (b *invoiceBatch) prepare(evs []projections.Event) error {
 			if !e.InvoiceID.IsZero() {
 				needInvoice(t, e.InvoiceID)
 			}
+		case domain.OpeningBalanceRecorded:
+			if e.Amount.IsPositive() {
+				created[key{t, e.InvoiceID.UUID()}] = true
+			}
 		}
 	}
 	return nil
@@ -190,7 +195,8 @@ func (b *invoiceBatch) fold(ctx context.Context, tx pgx.Tx, evs []projections.Ev
 func isInvoicesEvent(e domain.Event) bool {
 	switch e.(type) {
 	case domain.InvoiceCreated, domain.InvoiceLineAdded, domain.InvoiceIssued, domain.InvoiceIssuedHead, domain.InvoiceVoided,
-		domain.InvoiceMarkedOverdue, domain.PaymentRecorded, domain.PaymentRefunded, domain.CreditNoteIssued:
+		domain.InvoiceMarkedOverdue, domain.PaymentRecorded, domain.PaymentRefunded, domain.CreditNoteIssued,
+		domain.OpeningBalanceRecorded:
 		return true
 	}
 	return false
@@ -232,6 +238,8 @@ func (b *invoiceBatch) apply(ev *projections.Event, t string) error {
 		return b.paymentRefunded(ev, t, e)
 	case domain.CreditNoteIssued:
 		return b.creditNote(ev, t, e)
+	case domain.OpeningBalanceRecorded:
+		return b.openingBalance(ev, t, e)
 	}
 	return nil
 }
@@ -272,14 +280,15 @@ func (b *invoiceBatch) addLine(r *invoiceRow, l domain.InvoiceLine) {
 	r.lineCount++
 	r.net, r.tax = r.net.Add(l.Net.Amount()), r.tax.Add(l.Tax.Amount())
 	r.total = r.net.Add(r.tax)
-	writeLine(&b.lines, r, l)
+	writeLine(&b.lines, r.tenant, r.id, r.lineCount, r.currency, l)
 }
 
-func writeLine(c *copyRows, r *invoiceRow, l domain.InvoiceLine) {
-	c.row(17)
-	c.text(r.tenant)
-	c.uuid(r.id)
-	c.int4(r.lineCount)
+// writeLine writes line number no of document doc (an invoice or a credit note).
+func writeLine(c *copyRows, tenant string, doc uuid.UUID, no int, currency string, l domain.InvoiceLine) {
+	c.row(19)
+	c.text(tenant)
+	c.uuid(doc)
+	c.int4(no)
 	c.uuid(l.LineID.UUID())
 	c.text(l.Description)
 	c.numeric(l.Quantity.Decimal())
@@ -287,7 +296,7 @@ func writeLine(c *copyRows, r *invoiceRow, l domain.InvoiceLine) {
 	c.numeric(l.Net.Amount())
 	c.numeric(l.TaxRate.Decimal())
 	c.numeric(l.Tax.Amount())
-	c.text(r.currency)
+	c.text(currency)
 	c.uuidOrNull(l.ServiceID.UUID())
 	c.textOrNull(l.PlanCode.String())
 	c.textOrNull(l.Period.String())
@@ -300,6 +309,8 @@ func writeLine(c *copyRows, r *invoiceRow, l domain.InvoiceLine) {
 		c.null()
 		c.null()
 	}
+	c.dateOrNull(l.From)
+	c.dateOrNull(l.Through)
 }
 
 func (b *invoiceBatch) issued(ev *projections.Event, t string, e domain.InvoiceIssuedHead) error {
@@ -387,8 +398,11 @@ func (b *invoiceBatch) creditNote(ev *projections.Event, t string, e domain.Cred
 		}
 		r.position = pos(ev)
 	}
+	for i, l := range e.Lines {
+		writeLine(&b.noteLines, t, e.CreditNoteID.UUID(), i+1, e.Total.Currency().Code(), l)
+	}
 	c := &b.creditNotes
-	c.row(12)
+	c.row(14)
 	c.text(t)
 	c.uuid(e.CreditNoteID.UUID())
 	c.uuid(e.CustomerID.UUID())
@@ -400,6 +414,27 @@ func (b *invoiceBatch) creditNote(ev *projections.Event, t string, e domain.Cred
 	c.text(e.Total.Currency().Code())
 	c.text(e.Reason)
 	c.timestamptz(e.IssuedAt)
+	c.date(e.Date())
+	c.int4(len(e.Lines))
 	c.int8(pos(ev))
+	return nil
+}
+
+// openingBalance opens the item a positive opening balance is: an issued invoice without
+// lines. (A negative one is customer credit, which this projection does not keep.)
+func (b *invoiceBatch) openingBalance(ev *projections.Event, t string, e domain.OpeningBalanceRecorded) error {
+	if !e.Amount.IsPositive() {
+		return nil
+	}
+	k := key{t, e.InvoiceID.UUID()}
+	if b.invoices[k] != nil {
+		return invariantf(ev, "opening balance item %s exists", e.InvoiceID)
+	}
+	cur := e.Amount.Currency()
+	zero := zeroIn(cur)
+	b.invoices[k] = &invoiceRow{key: k, isNew: true, customer: e.CustomerID.UUID(), number: domain.OpeningInvoiceNumber,
+		status: statusIssued, currency: cur.Code(), issueDate: e.AsOf, dueDate: e.AsOf, net: e.Amount.Amount(), tax: zero,
+		total: e.Amount.Amount(), creditApplied: zero, paid: zero, credited: zero, outstanding: e.Amount.Amount(),
+		createdAt: e.RecordedAt, issuedAt: e.RecordedAt, position: pos(ev)}
 	return nil
 }

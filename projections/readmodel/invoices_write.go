@@ -24,7 +24,14 @@ var (
 		column{"net", "numeric"}, column{"tax_rate", "numeric"}, column{"tax", "numeric"}, column{"currency", "text"},
 		column{"service_id", "uuid"}, column{"plan_code", "text"}, column{"period", "text"},
 		column{"proration_days_billed", "integer"}, column{"proration_days_in_period", "integer"},
-		column{"proration_full_price", "numeric"})
+		column{"proration_full_price", "numeric"}, column{"service_from", "date"}, column{"service_through", "date"})
+	creditNoteLinesTable = newTable("credit_note_lines", []string{"tenant_id", "credit_note_id", "line_no"},
+		column{"tenant_id", "text"}, column{"credit_note_id", "uuid"}, column{"line_no", "integer"}, column{"line_id", "uuid"},
+		column{"description", "text"}, column{"quantity", "numeric"}, column{"unit_price", "numeric"},
+		column{"net", "numeric"}, column{"tax_rate", "numeric"}, column{"tax", "numeric"}, column{"currency", "text"},
+		column{"service_id", "uuid"}, column{"plan_code", "text"}, column{"period", "text"},
+		column{"proration_days_billed", "integer"}, column{"proration_days_in_period", "integer"},
+		column{"proration_full_price", "numeric"}, column{"service_from", "date"}, column{"service_through", "date"})
 	paymentsTable = newTable("payments", []string{"tenant_id", "payment_id"},
 		column{"tenant_id", "text"}, column{"payment_id", "uuid"}, column{"customer_id", "uuid"}, column{"amount", "numeric"},
 		column{"currency", "text"}, column{"method", "text"}, column{"external_reference", "text"},
@@ -38,7 +45,7 @@ var (
 		column{"tenant_id", "text"}, column{"credit_note_id", "uuid"}, column{"customer_id", "uuid"},
 		column{"invoice_id", "uuid"}, column{"net", "numeric"}, column{"tax_rate", "numeric"}, column{"tax", "numeric"},
 		column{"total", "numeric"}, column{"currency", "text"}, column{"reason", "text"}, column{"issued_at", "timestamptz"},
-		column{"position", "bigint"})
+		column{"issued_on", "date"}, column{"line_count", "integer"}, column{"position", "bigint"})
 )
 
 func (r *invoiceRow) write(c *copyRows) {
@@ -184,8 +191,11 @@ func (b *invoiceBatch) writeRows(ctx context.Context, tx pgx.Tx) error {
 // writeAdded COPYs the lines, allocations and credit notes folded since it last ran (rows
 // that never change once written).
 func (b *invoiceBatch) writeAdded(ctx context.Context, tx pgx.Tx) error {
-	defer func() { b.lines.reset(); b.allocations.reset(); b.creditNotes.reset() }()
+	defer func() { b.lines.reset(); b.allocations.reset(); b.creditNotes.reset(); b.noteLines.reset() }()
 	if err := invoiceLinesTable.insert(ctx, tx, &b.lines); err != nil {
+		return err
+	}
+	if err := creditNoteLinesTable.insert(ctx, tx, &b.noteLines); err != nil {
 		return err
 	}
 	if err := allocationsTable.insert(ctx, tx, &b.allocations); err != nil {

@@ -20,8 +20,8 @@ var _ projections.Projection = Journal{}
 // Name returns "journal".
 func (Journal) Name() string { return NameJournal }
 
-// Version returns 1.
-func (Journal) Version() int { return 1 }
+// Version returns 2 (2: opening balances).
+func (Journal) Version() int { return 2 }
 
 // Tables returns the tables the query API reads.
 func (Journal) Tables() []string { return []string{"journal_lines", "trial_balance"} }

@@ -12,7 +12,7 @@ import (
 // TestCatalogRows checks the rows the fixture produces; "#601" stands for the fixture id uuidN(601).
 func TestCatalogRows(t *testing.T) {
 	t.Parallel()
-	pool := build(t, fixture(t), 1000)
+	pool := build(t, calendarFixture(t), 1000)
 	for _, tc := range []struct {
 		table, query string
 		want         []string
@@ -23,7 +23,7 @@ func TestCatalogRows(t *testing.T) {
 			"acme|voice|Home phone|29.99|USD|telecom|0.075|t|active|2026-01-01 09:02:00+00|∅|3",
 		}},
 		{"services", `SELECT tenant_id, service_id, customer_id, plan_code, plan_name, monthly_price, currency, tax_rate, bill_while_suspended, status, suspension_reason, suspended_on, start_date, billing_starts_on, terminated_on, termination_reason, static_ip, plan_changes, updated_at FROM services ORDER BY 1,2`, []string{
-			"acme|#601|#101|fiber_500|Fiber 500|119.99|USD|0|f|active|∅|∅|2026-01-01|2026-01-01|∅|∅|∅|1|2026-01-16 09:00:00+00",
+			"acme|#601|#101|fiber_500|Fiber 500|119.99|USD|0|f|terminated|∅|∅|2026-01-01|2026-01-01|2026-01-25|cancelled late|∅|1|2026-03-12 09:01:00+00",
 			"acme|#602|#102|fiber_100|Fiber 100|79.99|USD|0|f|terminated|∅|∅|2026-01-02|2026-01-03|2026-03-31|moving|∅|0|2026-03-10 09:00:00+00",
 		}},
 	} {
@@ -31,10 +31,10 @@ func TestCatalogRows(t *testing.T) {
 	}
 }
 
-// TestInvoicesRows checks the rows the fixture produces; "#601" stands for the fixture id uuidN(601).
+// TestInvoicesRows checks the rows the calendar fixture produces; "#601" stands for the fixture id uuidN(601).
 func TestInvoicesRows(t *testing.T) {
 	t.Parallel()
-	pool := build(t, fixture(t), 1000)
+	pool := build(t, calendarFixture(t), 1000)
 	for _, tc := range []struct {
 		table, query string
 		want         []string
@@ -43,20 +43,20 @@ func TestInvoicesRows(t *testing.T) {
 			"acme|#201|#101|A-0001|paid|f|USD|∅|2026-01-05|2026-01-19|75.00|15.00|90.00|0.00|90.00|0.00|0.00|2|2026-01-05 09:02:00+00|∅|∅|∅",
 			"acme|#202|#102|B-0001|paid|f|USD|∅|2026-01-12|2026-01-26|50.00|0.00|50.00|0.00|40.00|10.00|0.00|1|2026-01-12 09:01:00+00|2026-01-27 09:00:00+00|∅|∅",
 			"acme|#203|#102|B-0002|void|f|USD|∅|2026-01-13|2026-01-27|20.00|0.00|20.00|0.00|0.00|0.00|0.00|1|2026-01-13 09:01:00+00|∅|2026-01-14 09:00:00+00|duplicate",
-			"acme|#204|#101|R-1|partially_paid|f|USD|2026-01|2026-02-01|2026-02-15|100.63|0.00|100.63|5.00|5.00|0.00|95.63|3|2026-02-01 09:01:00+00|∅|∅|∅",
+			"acme|#204|#101|R-1|partially_paid|f|USD|2026-01|2026-02-01|2026-02-15|100.63|0.00|100.63|5.00|5.00|0.00|95.63|2|2026-02-01 09:01:00+00|∅|∅|∅",
 			"acme|#205|#102|R-2|paid|f|USD|2026-01|2026-02-01|2026-02-15|74.83|0.00|74.83|0.00|74.83|0.00|0.00|1|2026-02-01 09:03:00+00|∅|∅|∅",
 			"globex|#206|#103|G-1|issued|f|BHD|∅|2026-01-03|2026-02-03|12.345|0.000|12.345|0.000|0.000|0.000|12.345|1|2026-01-03 09:03:00+00|∅|∅|∅",
+			"globex|#207|#103|OPENING-BALANCE|issued|f|BHD|∅|2025-12-31|2025-12-31|5.000|0.000|5.000|0.000|0.000|0.000|5.000|0|2026-03-12 09:00:00+00|∅|∅|∅",
 		}},
-		{"invoice_lines", `SELECT tenant_id, invoice_id, line_no, line_id, description, quantity, unit_price, net, tax_rate, tax, currency, service_id, plan_code, period, proration_days_billed, proration_days_in_period, proration_full_price FROM invoice_lines ORDER BY 1,2,3`, []string{
-			"acme|#201|1|#511|Installation|1|50.00|50.00|0.2|10.00|USD|∅|∅|∅|∅|∅|∅",
-			"acme|#201|2|#512|Router|2|12.50|25.00|0.2|5.00|USD|∅|∅|∅|∅|∅|∅",
-			"acme|#202|1|#521|Installation|1|50.00|50.00|0|0.00|USD|∅|∅|∅|∅|∅|∅",
-			"acme|#203|1|#531|Setup|1|20.00|20.00|0|0.00|USD|∅|∅|∅|∅|∅|∅",
-			"acme|#204|1|#901|Fiber 100 (fiber_100) 2026-01|1|79.99|79.99|0|0.00|USD|#601|fiber_100|2026-01|∅|∅|∅",
-			"acme|#204|2|#902|Plan change credit: Fiber 100 (fiber_100) 16 of 31 days from 2026-01-16|1|-41.29|-41.29|0|0.00|USD|#601|fiber_100|2026-01|16|31|79.99",
-			"acme|#204|3|#903|Plan change charge: Fiber 500 (fiber_500) 16 of 31 days from 2026-01-16|1|61.93|61.93|0|0.00|USD|#601|fiber_500|2026-01|16|31|119.99",
-			"acme|#205|1|01940000-0000-7000-8000-000000001001|Fiber 100 (fiber_100) 2026-01, 29 of 31 days|1|74.83|74.83|0|0.00|USD|#602|fiber_100|2026-01|29|31|79.99",
-			"globex|#206|1|#561|Installation|1|12.345|12.345|0|0.000|BHD|∅|∅|∅|∅|∅|∅",
+		{"invoice_lines", `SELECT tenant_id, invoice_id, line_no, line_id, description, quantity, unit_price, net, tax_rate, tax, currency, service_id, plan_code, period, proration_days_billed, proration_days_in_period, proration_full_price, service_from, service_through FROM invoice_lines ORDER BY 1,2,3`, []string{
+			"acme|#201|1|#511|Installation|1|50.00|50.00|0.2|10.00|USD|∅|∅|∅|∅|∅|∅|∅|∅",
+			"acme|#201|2|#512|Router|2|12.50|25.00|0.2|5.00|USD|∅|∅|∅|∅|∅|∅|∅|∅",
+			"acme|#202|1|#521|Installation|1|50.00|50.00|0|0.00|USD|∅|∅|∅|∅|∅|∅|∅|∅",
+			"acme|#203|1|#531|Setup|1|20.00|20.00|0|0.00|USD|∅|∅|∅|∅|∅|∅|∅|∅",
+			"acme|#204|1|#901|Fiber 100 (fiber_100) 2026-01-01..2026-01-15, 15 of 31 days|1|38.70|38.70|0|0.00|USD|#601|fiber_100|2026-01|15|31|79.99|2026-01-01|2026-01-15",
+			"acme|#204|2|#902|Fiber 500 (fiber_500) 2026-01-16..2026-01-31, 16 of 31 days|1|61.93|61.93|0|0.00|USD|#601|fiber_500|2026-01|16|31|119.99|2026-01-16|2026-01-31",
+			"acme|#205|1|01940000-0000-7000-8000-000000001001|Fiber 100 (fiber_100) 2026-01-03..2026-01-31, 29 of 31 days|1|74.83|74.83|0|0.00|USD|#602|fiber_100|2026-01|29|31|79.99|2026-01-03|2026-01-31",
+			"globex|#206|1|#561|Installation|1|12.345|12.345|0|0.000|BHD|∅|∅|∅|∅|∅|∅|∅|∅",
 		}},
 		{"payments", `SELECT tenant_id, payment_id, customer_id, amount, currency, method, external_reference, received_at, allocated, unapplied, refunded, status FROM payments ORDER BY 1,2`, []string{
 			"acme|#301|#101|100.00|USD|card|ch_1|2026-01-10 08:00:00+00|90.00|10.00|5.00|partially_refunded",
@@ -69,9 +69,13 @@ func TestInvoicesRows(t *testing.T) {
 			"acme|#303|1|#202|#102|20.00|USD|2026-02-10 08:00:00+00",
 			"acme|#303|2|#205|#102|74.83|USD|2026-02-10 08:00:00+00",
 		}},
-		{"credit_notes", `SELECT tenant_id, credit_note_id, customer_id, invoice_id, net, tax_rate, tax, total, currency, reason, issued_at FROM credit_notes ORDER BY 1,2`, []string{
-			"acme|#401|#102|#202|10.00|0|0.00|10.00|USD|late install|2026-01-28 09:00:00+00",
-			"acme|#402|#101|∅|5.00|0.2|1.00|6.00|USD|goodwill|2026-02-05 09:00:00+00",
+		{"credit_notes", `SELECT tenant_id, credit_note_id, customer_id, invoice_id, net, tax_rate, tax, total, currency, reason, issued_at, issued_on, line_count FROM credit_notes ORDER BY 1,2`, []string{
+			"acme|#401|#102|#202|10.00|0|0.00|10.00|USD|late install|2026-01-28 09:00:00+00|2026-01-28|0",
+			"acme|#402|#101|∅|5.00|0.2|1.00|6.00|USD|goodwill|2026-02-05 09:00:00+00|2026-02-05|0",
+			"acme|#403|#101|∅|23.22|0|0.00|23.22|USD|Billing adjustment|2026-03-12 09:02:00+00|2026-03-12|1",
+		}},
+		{"credit_note_lines", `SELECT tenant_id, credit_note_id, line_no, line_id, description, quantity, unit_price, net, tax_rate, tax, currency, service_id, plan_code, period, proration_days_billed, proration_days_in_period, proration_full_price, service_from, service_through FROM credit_note_lines ORDER BY 1,2,3`, []string{
+			"acme|#403|1|01940000-0000-7000-8000-000000001450|Adjustment, credit: Fiber 500 (fiber_500) 2026-01-26..2026-01-31, 6 of 31 days|1|-23.22|-23.22|0|0.00|USD|#601|fiber_500|2026-01|6|31|119.99|2026-01-26|2026-01-31",
 		}},
 	} {
 		assert.Equal(t, expandIDs(tc.want), rows(t, pool, tc.query), tc.table)
@@ -81,15 +85,15 @@ func TestInvoicesRows(t *testing.T) {
 // TestBalancesRows checks the rows the fixture produces; "#601" stands for the fixture id uuidN(601).
 func TestBalancesRows(t *testing.T) {
 	t.Parallel()
-	pool := build(t, fixture(t), 1000)
+	pool := build(t, calendarFixture(t), 1000)
 	for _, tc := range []struct {
 		table, query string
 		want         []string
 	}{
 		{"customer_balances", `SELECT tenant_id, customer_id, currency, receivable, credit, balance, last_activity FROM customer_balances ORDER BY 1,2`, []string{
-			"acme|#101|USD|95.63|6.00|89.63|2026-02-05",
+			"acme|#101|USD|95.63|29.22|66.41|2026-03-12",
 			"acme|#102|USD|0.00|0.00|0.00|2026-02-10",
-			"globex|#103|BHD|12.345|0.000|12.345|2026-01-03",
+			"globex|#103|BHD|17.345|0.000|17.345|2025-12-31",
 		}},
 		{"statement_lines", `SELECT tenant_id, customer_id, position, event_type, entry_date, document_id, description, currency, debit, credit, balance_after FROM statement_lines ORDER BY 1,2,3`, []string{
 			"acme|#101|16|InvoiceIssued|2026-01-05|#201|Invoice A-0001|USD|90.00|0.00|90.00",
@@ -97,6 +101,7 @@ func TestBalancesRows(t *testing.T) {
 			"acme|#101|27|PaymentRefunded|2026-01-29|#301|Refund: overpaid|USD|5.00|0.00|-5.00",
 			"acme|#101|30|InvoiceIssued|2026-02-01|#204|Invoice R-1 (5.00 settled from credit)|USD|100.63|0.00|95.63",
 			"acme|#101|36|CreditNoteIssued|2026-02-05|#402|Credit note: goodwill|USD|0.00|6.00|89.63",
+			"acme|#101|45|CreditNoteIssued|2026-03-12|#403|Credit note: Billing adjustment; Adjustment, credit: Fiber 500 (fiber_500) 2026-01-26..2026-01-31, 6 of 31 days -23.22|USD|0.00|23.22|66.41",
 			"acme|#102|19|InvoiceIssued|2026-01-12|#202|Invoice B-0001|USD|50.00|0.00|50.00",
 			"acme|#102|21|InvoiceIssued|2026-01-13|#203|Invoice B-0002|USD|20.00|0.00|70.00",
 			"acme|#102|22|InvoiceVoided|2026-01-14|#203|Invoice B-0002 voided: duplicate|USD|0.00|20.00|50.00",
@@ -105,6 +110,7 @@ func TestBalancesRows(t *testing.T) {
 			"acme|#102|33|InvoiceIssued|2026-02-01|#205|Invoice R-2|USD|74.83|0.00|94.83",
 			"acme|#102|37|PaymentRecorded|2026-02-10|#303|Payment by direct_debit|USD|0.00|94.83|0.00",
 			"globex|#103|13|InvoiceIssued|2026-01-03|#206|Invoice G-1|BHD|12.345|0.000|12.345",
+			"globex|#103|43|OpeningBalanceRecorded|2025-12-31|#207|Opening balance as of 2025-12-31|BHD|5.000|0.000|17.345",
 		}},
 	} {
 		assert.Equal(t, expandIDs(tc.want), rows(t, pool, tc.query), tc.table)
@@ -114,7 +120,7 @@ func TestBalancesRows(t *testing.T) {
 // TestJournalRows checks the rows the fixture produces; "#601" stands for the fixture id uuidN(601).
 func TestJournalRows(t *testing.T) {
 	t.Parallel()
-	pool := build(t, fixture(t), 1000)
+	pool := build(t, calendarFixture(t), 1000)
 	for _, tc := range []struct {
 		table, query string
 		want         []string
@@ -149,17 +155,22 @@ func TestJournalRows(t *testing.T) {
 			"acme|36|3|CreditNoteIssued|2026-02-05|2200|0.00|6.00|USD|#101|CreditNoteIssued #402",
 			"acme|37|1|PaymentRecorded|2026-02-10|1000|94.83|0.00|USD|#102|PaymentRecorded #303",
 			"acme|37|2|PaymentRecorded|2026-02-10|1100|0.00|94.83|USD|#102|PaymentRecorded #303",
+			"acme|45|1|CreditNoteIssued|2026-03-12|4900|23.22|0.00|USD|#101|CreditNoteIssued #403",
+			"acme|45|2|CreditNoteIssued|2026-03-12|2200|0.00|23.22|USD|#101|CreditNoteIssued #403",
 			"globex|13|1|InvoiceIssued|2026-01-03|1100|12.345|0.000|BHD|#103|InvoiceIssued G-1",
 			"globex|13|2|InvoiceIssued|2026-01-03|4000|0.000|12.345|BHD|#103|InvoiceIssued G-1",
+			"globex|43|1|OpeningBalanceRecorded|2025-12-31|1100|5.000|0.000|BHD|#103|OpeningBalanceRecorded #103",
+			"globex|43|2|OpeningBalanceRecorded|2025-12-31|3000|0.000|5.000|BHD|#103|OpeningBalanceRecorded #103",
 		}},
 		{"trial_balance", `SELECT tenant_id, account, account_name, currency, debit, credit, balance FROM trial_balance ORDER BY 1,2,4`, []string{
 			"acme|1000|Cash / clearing|USD|214.83|5.00|209.83",
 			"acme|1100|Accounts receivable|USD|335.46|239.83|95.63",
 			"acme|2100|Tax payable|USD|1.00|15.00|-14.00",
-			"acme|2200|Customer credit|USD|10.00|16.00|-6.00",
+			"acme|2200|Customer credit|USD|10.00|39.22|-29.22",
 			"acme|4000|Service revenue|USD|20.00|320.46|-300.46",
-			"acme|4900|Revenue contra (credits)|USD|15.00|0.00|15.00",
-			"globex|1100|Accounts receivable|BHD|12.345|0.000|12.345",
+			"acme|4900|Revenue contra (credits)|USD|38.22|0.00|38.22",
+			"globex|1100|Accounts receivable|BHD|17.345|0.000|17.345",
+			"globex|3000|Opening balance equity|BHD|0.000|5.000|-5.000",
 			"globex|4000|Service revenue|BHD|0.000|12.345|-12.345",
 		}},
 	} {
@@ -170,14 +181,14 @@ func TestJournalRows(t *testing.T) {
 // TestMRRRows checks the rows the fixture produces; "#601" stands for the fixture id uuidN(601).
 func TestMRRRows(t *testing.T) {
 	t.Parallel()
-	pool := build(t, fixture(t), 1000)
+	pool := build(t, calendarFixture(t), 1000)
 	for _, tc := range []struct {
 		table, query string
 		want         []string
 	}{
 		{"mrr_segments", `SELECT tenant_id, service_id, seq, customer_id, plan_code, plan_name, currency, monthly_price, valid_from, valid_to, first_month FROM mrr_segments ORDER BY 1,2,3`, []string{
-			"acme|#601|1|#101|fiber_100|Fiber 100|USD|79.99|2026-01-01|2026-01-16|2026-01-01",
-			"acme|#601|2|#101|fiber_500|Fiber 500|USD|119.99|2026-01-16|∅|2026-01-01",
+			"acme|#601|1|#101|fiber_100|Fiber 100|USD|79.99|2026-01-01|2026-01-16|∅",
+			"acme|#601|2|#101|fiber_500|Fiber 500|USD|119.99|2026-01-16|2026-01-26|∅",
 			"acme|#602|1|#102|fiber_100|Fiber 100|USD|79.99|2026-01-03|2026-02-20|2026-01-01",
 			"acme|#602|2|#102|fiber_100|Fiber 100|USD|79.99|2026-02-25|2026-04-01|2026-01-01",
 		}},

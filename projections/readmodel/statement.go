@@ -29,9 +29,21 @@ func statementText(e domain.Event) (uuid.UUID, string) {
 	case domain.PaymentRefunded:
 		return e.PaymentID.UUID(), "Refund: " + e.Reason
 	case domain.CreditNoteIssued:
-		return e.CreditNoteID.UUID(), "Credit note: " + e.Reason
+		return e.CreditNoteID.UUID(), "Credit note: " + e.Reason + linesText(e.Lines)
+	case domain.OpeningBalanceRecorded:
+		return e.InvoiceID.UUID(), "Opening balance as of " + e.AsOf.String()
 	}
 	return uuid.Nil, ""
+}
+
+// linesText lists a billing adjustment's lines for its statement line: each with the days it
+// covers and its amount.
+func linesText(lines []domain.InvoiceLine) string {
+	text := ""
+	for _, l := range lines {
+		text += "; " + l.Description + " " + l.Net.AmountString()
+	}
+	return text
 }
 
 // statementDate is the accounting date of a money event: the date its journal entry carries
@@ -49,7 +61,9 @@ func statementDate(e domain.Event) domain.Date {
 	case domain.PaymentRefunded:
 		return domain.DateOf(e.RefundedAt)
 	case domain.CreditNoteIssued:
-		return domain.DateOf(e.IssuedAt)
+		return e.Date()
+	case domain.OpeningBalanceRecorded:
+		return e.AsOf
 	}
 	return domain.Date{}
 }

@@ -12,9 +12,10 @@ var (
 		"ServicePlanChanged", "ServiceTerminated"}
 	catalogTypes = append([]string{"PlanDefined", "PlanRetired"}, serviceTypes...)
 	invoiceTypes = []string{"InvoiceCreated", "InvoiceLineAdded", "InvoiceIssued", "InvoiceVoided",
-		"InvoiceMarkedOverdue", "PaymentRecorded", "PaymentRefunded", "CreditNoteIssued"}
+		"InvoiceMarkedOverdue", "PaymentRecorded", "PaymentRefunded", "CreditNoteIssued", "OpeningBalanceRecorded"}
 	// moneyTypes are the events that post to the journal (domain.Postings).
-	moneyTypes   = []string{"InvoiceIssued", "InvoiceVoided", "PaymentRecorded", "PaymentRefunded", "CreditNoteIssued"}
+	moneyTypes = []string{"InvoiceIssued", "InvoiceVoided", "PaymentRecorded", "PaymentRefunded", "CreditNoteIssued",
+		"OpeningBalanceRecorded"}
 	balanceTypes = append([]string{"CustomerRegistered"}, moneyTypes...)
 )
 

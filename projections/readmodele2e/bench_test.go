@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dotmac/ledger/domain/domainsim"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/postgres"
 	"github.com/dotmac/ledger/internal/pgtest"
@@ -34,8 +35,7 @@ func events(b *testing.B) []projections.Event {
 		n = v
 	}
 	const months = 12
-	customers := int(float64(n) / (months * 0.75 * readmodeltest.EventsPerCustomerMonth))
-	evs, err := readmodeltest.Generate(readmodeltest.Config{Customers: customers, Months: months, Seed: 42, WithData: true})
+	evs, err := readmodeltest.Generate(domainsim.Config{Customers: domainsim.CustomersFor(n, months), Months: months, Seed: 42})
 	require.NoError(b, err)
 	return evs
 }
@@ -144,8 +144,7 @@ func BenchmarkLiveLag(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("DOTMAC_LIVE_EVENTS")); err == nil && v > 0 {
 		n = v
 	}
-	customers := int(float64(n) / (12 * 0.75 * readmodeltest.EventsPerCustomerMonth))
-	evs, err := readmodeltest.Generate(readmodeltest.Config{Customers: customers, Months: 12, Seed: 11, WithData: true})
+	evs, err := readmodeltest.Generate(domainsim.Config{Customers: domainsim.CustomersFor(n, 12), Months: 12, Seed: 11})
 	require.NoError(b, err)
 	for range b.N {
 		pool := pgtest.Pool(b, postgres.MigrationSet(), projections.MigrationSet())

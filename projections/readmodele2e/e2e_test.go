@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dotmac/ledger/domain/domainsim"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/postgres"
 	"github.com/dotmac/ledger/internal/pgtest"
@@ -25,7 +26,7 @@ import (
 // the live path (batches, redeliveries, checkpoints) and the replay path fold the same rows.
 func TestReadModelsLiveEqualsRebuild(t *testing.T) {
 	t.Parallel()
-	evs, err := readmodeltest.Generate(readmodeltest.Config{Customers: 40, Months: 6, Seed: 7, WithData: true})
+	evs, err := readmodeltest.Generate(domainsim.Config{Customers: 26, Months: 6, Seed: 7})
 	require.NoError(t, err)
 	pool := pgtest.Pool(t, postgres.MigrationSet(), projections.MigrationSet())
 	store, err := postgres.Open(context.Background(), pool, postgres.Config{})

@@ -18,7 +18,8 @@ func must[T any](v T, err error) T {
 
 // FixtureID is the readable UUIDv7 numbered n the fixture uses ("01940000-0000-7000-8000-000000000101"):
 // customers 101 (alice, acme), 102 (bob, acme) and 103 (carol, globex, in BHD); invoices 201-206;
-// payments 301-303; credit notes 401-402; services 601-602; lines 5xx and 9xx.
+// payments 301-303; credit notes 401-402 (403 in CalendarFixture); services 601-602; lines 5xx
+// and 9xx.
 func FixtureID(n int) string { return fmt.Sprintf("01940000-0000-7000-8000-%012d", n) }
 
 func uuidN(n int) string { return FixtureID(n) }
@@ -126,6 +127,33 @@ func FixtureHistory() (*History, error) {
 	return h, f.err
 }
 
+// CalendarFixture is Fixture followed by what the billing calendar adds: an opening balance
+// (carol, 5.000 BHD as of 2025-12-31: open item invoice 207) and a billing adjustment (alice's
+// service 601 terminated late, back to 2026-01-25, after January was invoiced: credit note 403
+// with one line crediting 2026-01-26..31 of fiber_500, 23.22).
+func CalendarFixture() ([]projections.Event, error) {
+	h, err := FixtureHistory()
+	if err != nil {
+		return nil, err
+	}
+	f := &fixtureSteps{h: h}
+	f.day("2026-03-12")
+	f.account(globex, carol, domain.RecordOpeningBalance{InvoiceID: invoiceID(7), Amount: must(domain.ParseMoney("5.000", "BHD")), AsOf: date("2025-12-31")})
+	f.service(acme, serviceID(1), domain.TerminateService{LastDay: date("2026-01-25"), Reason: "cancelled late"})
+	f.adjust(acme, alice, serviceID(1), invoiceID(8), creditNoteID(3))
+	return h.Events(), f.err
+}
+
+// adjust issues the billing adjustment of customer c over its service s (invoice or credit
+// note id as the adjustment turns out), lines numbered 95x.
+func (f *fixtureSteps) adjust(t domain.TenantID, c domain.CustomerID, s domain.ServiceID, invoice domain.InvoiceID, note domain.CreditNoteID) {
+	lines := must(domain.Adjustments(f.h.AccountState(t, c), []domain.ServiceState{f.h.ServiceState(t, s)}))
+	for j := range lines {
+		lines[j].LineID = lineID(950 + j)
+	}
+	f.account(t, c, domain.AdjustBilling{InvoiceID: invoice, CreditNoteID: note, Number: "ADJ-1", DueDate: date("2026-03-26"), Lines: lines})
+}
+
 // fixtureSteps records the fixture's commands; the first refusal is kept in err (a broken
 // fixture) and the later steps are skipped.
 type fixtureSteps struct {
@@ -181,7 +209,7 @@ func (f *fixtureSteps) billingRun(t domain.TenantID, p string, customers []domai
 				services = append(services, st)
 			}
 		}
-		lines := must(domain.RecurringCharges(period, account.Customer, services))
+		lines := must(domain.RecurringCharges(period, account, services))
 		for j := range lines {
 			lines[j].LineID = lineID(100*(i+4) + j + 1)
 		}

@@ -1,11 +1,11 @@
 // Package readmodeltest builds event histories for the read models' tests and benchmarks:
 // every event is decided by the domain's deciders against the state folded so far, so a
 // history is always one the command side could have recorded. History records commands one
-// by one (fixtures); Generate simulates a whole ISP (benchmarks, property tests).
+// by one (fixtures), and is the in-memory sink of the customer simulator (domainsim):
+// Generate simulates whole ISPs (benchmarks, property tests).
 package readmodeltest
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/domain/domainsim"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/projections"
 )
@@ -53,15 +54,22 @@ func (h *History) Events() []projections.Event { return h.events }
 func (h *History) Tick(d time.Duration) { h.Now = h.Now.Add(d) }
 
 // ID returns a fresh UUIDv7 with the current time, from the history's seed.
-func (h *History) ID() uuid.UUID {
-	var u uuid.UUID
-	binary.BigEndian.PutUint64(u[0:8], h.rng.Uint64())
-	binary.BigEndian.PutUint64(u[8:16], h.rng.Uint64())
-	ms := uint64(h.Now.UnixMilli()) //nolint:gosec // after 1970
-	u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
-	u[6] = u[6]&0x0f | 0x70
-	u[8] = u[8]&0x3f | 0x80
-	return u
+func (h *History) ID() uuid.UUID { return domainsim.UUIDv7(h.rng, h.Now) }
+
+var _ domainsim.Sink = (*History)(nil)
+
+// Record is the History as a simulation's sink: it records the events cmd decides against the
+// simulation's state, at the simulated instant and by the command's actor, in the order the
+// commands come (run the simulation with one worker: the History is not safe for concurrent
+// use). Streams recorded this way are the simulation's alone: the History's own deciders
+// (Account, Service, ...) do not see them.
+func (h *History) Record(cmd domainsim.Command) ([]domain.Event, error) {
+	evs, err := cmd.Decide()
+	if err != nil {
+		return nil, err
+	}
+	md := eventstore.Metadata{TenantID: cmd.Tenant.String(), Actor: cmd.Actor.String(), RecordedAt: cmd.At.UTC()}
+	return evs, h.record(md, cmd.Stream, evs)
 }
 
 // Account decides cmd on the account of customer c of tenant t and records its events.
@@ -78,7 +86,7 @@ func (h *History) Account(t domain.TenantID, c domain.CustomerID, cmd domain.Acc
 		}
 	}
 	h.accounts[stream] = state
-	return evs, h.record(t, stream, evs)
+	return evs, h.record(h.metadata(t), stream, evs)
 }
 
 // AccountState returns the account of customer c of tenant t as folded so far.
@@ -100,7 +108,7 @@ func (h *History) Service(t domain.TenantID, s domain.ServiceID, cmd domain.Serv
 		}
 	}
 	h.services[stream] = state
-	return evs, h.record(t, stream, evs)
+	return evs, h.record(h.metadata(t), stream, evs)
 }
 
 // ServiceState returns service s of tenant t as folded so far.
@@ -122,7 +130,7 @@ func (h *History) Plan(t domain.TenantID, code domain.PlanCode, cmd domain.PlanC
 		}
 	}
 	h.plans[stream] = state
-	return evs, h.record(t, stream, evs)
+	return evs, h.record(h.metadata(t), stream, evs)
 }
 
 // PlanState returns plan code of tenant t as folded so far.
@@ -158,18 +166,22 @@ func (h *History) BillingRun(t domain.TenantID, p domain.Period, cmd domain.Bill
 		}
 	}
 	h.runs[stream] = state
-	return evs, h.record(t, stream, evs)
+	return evs, h.record(h.metadata(t), stream, evs)
+}
+
+// metadata is that of the History's own commands: by tenant t, recorded now.
+func (h *History) metadata(t domain.TenantID) eventstore.Metadata {
+	return eventstore.Metadata{TenantID: t.String(), Actor: "readmodeltest", RecordedAt: h.Now}
 }
 
 // record appends evs to the feed, each in an envelope of stream at the next version and
-// position, recorded now by tenant t.
-func (h *History) record(t domain.TenantID, stream string, evs []domain.Event) error {
+// position, with metadata md and an id of its recorded-at time.
+func (h *History) record(md eventstore.Metadata, stream string, evs []domain.Event) error {
 	for _, e := range evs {
 		h.versions[stream]++
 		env := eventstore.Envelope{
-			ID: h.ID(), StreamID: stream, Version: h.versions[stream], Position: eventstore.Position(len(h.events) + 1),
-			Type: e.EventType(), SchemaVersion: e.SchemaVersion(),
-			Metadata: eventstore.Metadata{TenantID: t.String(), Actor: "readmodeltest", RecordedAt: h.Now},
+			ID: domainsim.UUIDv7(h.rng, md.RecordedAt), StreamID: stream, Version: h.versions[stream],
+			Position: eventstore.Position(len(h.events) + 1), Type: e.EventType(), SchemaVersion: e.SchemaVersion(), Metadata: md,
 		}
 		if h.WithData {
 			data, err := json.Marshal(e)

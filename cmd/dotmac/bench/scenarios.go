@@ -2,19 +2,23 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/dotmac/ledger/audit"
+	"github.com/dotmac/ledger/commands/process"
+	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/domain/domainsim"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/postgres"
 	"github.com/dotmac/ledger/internal/db"
 	"github.com/dotmac/ledger/internal/gctune"
-	"github.com/dotmac/ledger/internal/gen"
 	"github.com/dotmac/ledger/internal/migrate"
 	"github.com/dotmac/ledger/projections"
 	"github.com/dotmac/ledger/projections/readmodel"
@@ -111,20 +115,38 @@ func (r *run) generate(ctx context.Context) error {
 	}
 	defer store.Close()
 	start := time.Now()
-	const months = 12
-	// The history ends this month, as a live ledger's does: the server's schedulers then find
-	// what a real day finds, not a year of overdue invoices.
-	first := time.Now().UTC().AddDate(0, -(months - 1), 0).Format("2006-01")
-	st, err := gen.Generate(ctx, store, gen.Config{Customers: gen.CustomersFor(r.cfg.Events, months), Months: months, Start: first, Workers: 32},
-		func(done, total int) {
-			r.cfg.Progress("generating history through the domain", int64(done), int64(total))
-		})
-	if err != nil {
+	sink := NewStoreSink(ctx, store, DefaultSinkAppenders)
+	_, runErr := domainsim.Run(historyConfig(r.cfg.Events, start, r.cfg.Progress), sink)
+	if err := errors.Join(runErr, sink.Close()); err != nil {
 		return err
 	}
+	events, _ := sink.Appended()
 	r.generated, r.genSeconds = true, time.Since(start).Seconds()
-	r.genRate = float64(st.Events) / r.genSeconds
+	r.genRate = float64(events) / r.genSeconds
 	return nil
+}
+
+// Sizes of the generated history.
+const (
+	historyMonths  = 12
+	historyWorkers = 32
+)
+
+// historyConfig is the simulation of about events events over a year for tenant "demo",
+// whose last month is the one before now: its billing run, on the first of this month, ends
+// the history as a live ledger's ends, and the server's schedulers then find what a real day
+// finds (this month's invoices open), not a year of overdue invoices.
+// Config.Progress is called from the simulation's workers at once: calls to progress are
+// serialized here.
+func historyConfig(events int, now time.Time, progress func(step string, done, total int64)) domainsim.Config {
+	first := domain.DateOf(now.AddDate(0, -historyMonths, 0)).Period()
+	var mu sync.Mutex
+	return domainsim.Config{Customers: domainsim.CustomersFor(events, historyMonths), Months: historyMonths, Start: first,
+		Seed: 1, GraceDays: process.DefaultGraceDays, Workers: historyWorkers, Progress: func(done, total int) {
+			mu.Lock()
+			defer mu.Unlock()
+			progress("generating history through the domain", int64(done), int64(total))
+		}}
 }
 
 // rebuildScenario rebuilds invoices, balances and journal in one replay, beside one SQL

@@ -1,7 +1,9 @@
 // Package bench is `dotmac bench`: one command that measures what users of the ledger care
 // about — appends, commands over HTTP, projection rebuilds, queries, projection lag, audit
 // verification and the server's memory — each beside a baseline measured in the same run on
-// the same PostgreSQL, in a scratch database it creates and drops.
+// the same PostgreSQL, in a scratch database it creates and drops. The history the rebuild,
+// verify, command and query scenarios run on is the customer simulator's (domain/domainsim),
+// appended by StoreSink.
 package bench
 
 import (
