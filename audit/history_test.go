@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -93,11 +94,19 @@ func TestAsOf(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, third.Events, 3)
 
-	// As of the day before the first event, the customer did not exist yet.
+	// As of the day before the first event nothing of the customer was recorded: the answer
+	// says so, folds no event and sums only the entries dated by then (a back-dated history).
 	first := now.Events[0]
 	h, err := a.History(ctx, audit.HistoryQuery{Stream: stream})
 	require.NoError(t, err)
-	_, err = a.CustomerAsOf(ctx, tenant(t), id, audit.Cutoff{Date: h[0].OccurredAt.AddDate(0, 0, -1)})
+	before, err := a.CustomerAsOf(ctx, tenant(t), id, audit.Cutoff{Date: h[0].OccurredAt.AddDate(0, 0, -1)})
+	require.NoError(t, err)
+	assert.Contains(t, before.Note, "nothing of this customer was recorded")
+	assert.Empty(t, before.Events)
+	// A customer that does not exist has no history at all.
+	nobody, err := domain.NewCustomerID(uuid.Must(uuid.NewV7()))
+	require.NoError(t, err)
+	_, err = a.CustomerAsOf(ctx, tenant(t), nobody, audit.Cutoff{Date: h[0].OccurredAt})
 	assert.ErrorIs(t, err, audit.ErrNoHistory)
 	assert.Equal(t, uint64(1), first.Version)
 

@@ -83,16 +83,23 @@ type server struct {
 	key            *auth.Key
 }
 
-// startServer runs `dotmac serve` in this process on a fresh schema, until the test ends.
+// startServer runs `dotmac serve` in this process on a fresh schema, until the test ends,
+// without process managers: the calendar is back-dated, and no overdue sweep or dunning may
+// step into the figures.
 func startServer(t *testing.T) *server {
+	t.Helper()
+	return startServerOn(t, pgtest.SchemaURL(t), "--process-managers=false")
+}
+
+// startServerOn runs `dotmac serve` in this process on the database url, with extra flags,
+// until the test ends.
+func startServerOn(t *testing.T, url string, extra ...string) *server {
 	t.Helper()
 	secret := strings.Repeat("acceptance-secret-", 3)
 	cmdAddr, queryAddr := freeAddr(t), freeAddr(t)
 	root, _ := newRoot()
-	root.SetArgs([]string{"serve", "--database-url", pgtest.SchemaURL(t), "--command-addr", cmdAddr, "--query-addr", queryAddr,
-		"--jwt-secret", secret, "--data-dir", t.TempDir(), "--log-level", "warn", "--log-format", "json",
-		// The calendar is back-dated: no overdue sweep or dunning may step into the figures.
-		"--process-managers=false"})
+	root.SetArgs(append([]string{"serve", "--database-url", url, "--command-addr", cmdAddr, "--query-addr", queryAddr,
+		"--jwt-secret", secret, "--data-dir", t.TempDir(), "--log-level", "warn", "--log-format", "json"}, extra...))
 	root.SetOut(io.Discard)
 	root.SetErr(io.Discard)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/mattn/go-isatty"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -58,7 +60,7 @@ late, partial or missing; a few overpaid and refunded), overdue marks and dunnin
 and resumptions (the process managers' own policies on the simulated calendar), and a few credit
 notes, plan changes, holds, contact updates, technician visits (some voided), terminations and
 deactivations. The first customers of every fifty each show one rare activity, so even
---customers 10 --months 3 shows every kind. Seed an empty tenant: the tenant must have no billing
+--customers 12 --months 3 shows every kind. Seed an empty tenant: the tenant must have no billing
 run for --start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDemoSeed(cmd.Context(), cmd.OutOrStdout(), g, f) },
@@ -121,7 +123,7 @@ func runDemoSeed(ctx context.Context, out io.Writer, g *globalFlags, f *demoSeed
 	// The seed allocates fast (every stream read preallocates its page) on a box whose CPU
 	// PostgreSQL needs too; memory is cheaper here than collector time.
 	defer gctune.Batch()()
-	sum, err := seedDemo(ctx, b.store, h, cfg, newSeedBar(os.Stderr, cfg.Customers*cfg.Months))
+	sum, err := seedDemo(ctx, b.store, h, process.NewHolds(b.pool), cfg, newSeedBar(os.Stderr, cfg.Customers*cfg.Months))
 	if err != nil {
 		return err
 	}
@@ -148,7 +150,8 @@ type seedSummary struct {
 // seedDemo simulates cfg through the command handlers (handlerSink) and summarizes it;
 // events are counted from the store's head. A tenant with a billing run for cfg.Start is
 // refused: it has been seeded.
-func seedDemo(ctx context.Context, store eventstore.Store, h *commands.Handlers, cfg domainsim.Config, bar *progressbar.ProgressBar) (seedSummary, error) {
+func seedDemo(ctx context.Context, store eventstore.Store, h *commands.Handlers, holds *process.Holds, cfg domainsim.Config,
+	bar *progressbar.ProgressBar) (_ seedSummary, err error) {
 	began := time.Now()
 	tenant, err := domain.ParseTenantID(cfg.Tenants[0].Name)
 	if err != nil {
@@ -159,6 +162,13 @@ func seedDemo(ctx context.Context, store eventstore.Store, h *commands.Handlers,
 	} else if run.Started() {
 		return seedSummary{}, fmt.Errorf("tenant %s already has a billing run for %s: seed another --tenant or --start", tenant, cfg.Start)
 	}
+	// A running server's process managers leave the tenant alone while it is seeded: its
+	// history's invoices are all past due by today's date (process.Holds).
+	release, err := holdTenant(ctx, holds, tenant)
+	if err != nil {
+		return seedSummary{}, err
+	}
+	defer func() { err = errors.Join(err, release()) }()
 	before, err := store.Head(ctx)
 	if err != nil {
 		return seedSummary{}, err
@@ -180,6 +190,27 @@ func seedDemo(ctx context.Context, store eventstore.Store, h *commands.Handlers,
 	return seedSummary{Tenant: tenant.String(), Customers: cfg.Customers, Months: cfg.Months, From: cfg.Start.String(),
 		To: lastPeriod(cfg).String(), Created: stats.Activities, Commands: sink.commands.Load(),
 		Events: int64(after) - int64(before), ElapsedSeconds: time.Since(began).Seconds(), stats: stats}, nil //nolint:gosec // positions fit
+}
+
+// holdTenant holds tenant for the process managers until the returned release is called,
+// renewing the hold meanwhile; release reports a renewal that failed.
+func holdTenant(ctx context.Context, holds *process.Holds, tenant domain.TenantID) (release func() error, err error) {
+	holder := "demo seed " + uuid.Must(uuid.NewV7()).String()
+	const reason = "demo seed records its history"
+	if err := holds.Hold(ctx, tenant, holder, reason, process.DefaultHoldTTL); err != nil {
+		return nil, err
+	}
+	keepCtx, stop := context.WithCancel(ctx)
+	kept := make(chan error, 1)
+	go func() { kept <- holds.Keep(keepCtx, tenant, holder, reason, process.DefaultHoldTTL) }()
+	return func() error {
+		stop()
+		keepErr := <-kept
+		// The seed's own context may have ended: release on a fresh one.
+		relCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		return errors.Join(keepErr, holds.Release(relCtx, tenant, holder))
+	}, nil
 }
 
 // lastPeriod is the last month cfg simulates.

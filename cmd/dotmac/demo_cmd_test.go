@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"io"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/schollz/progressbar/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -12,6 +15,7 @@ import (
 	"github.com/dotmac/ledger/audit"
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/commands/pgstore"
+	"github.com/dotmac/ledger/commands/process"
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/domain/domainsim"
 	"github.com/dotmac/ledger/eventstore/postgres"
@@ -36,7 +40,7 @@ func TestDemoSeedSmall(t *testing.T) {
 	cfg, err := f.config()
 	require.NoError(t, err)
 
-	sum, err := seedDemo(ctx, store, h, cfg, progressbar.NewOptions(30, progressbar.OptionSetWriter(io.Discard)))
+	sum, err := seedDemo(ctx, store, h, process.NewHolds(pool), cfg, progressbar.NewOptions(30, progressbar.OptionSetWriter(io.Discard)))
 	require.NoError(t, err)
 	assert.Empty(t, sum.stats.Missing(), "every command kind, event type and activity")
 	for _, kind := range domainsim.Activities() {
@@ -63,6 +67,36 @@ func TestDemoSeedSmall(t *testing.T) {
 		assert.True(t, run.Completed, p)
 	}
 
-	_, err = seedDemo(ctx, store, h, cfg, progressbar.NewOptions(30, progressbar.OptionSetWriter(io.Discard)))
+	_, err = seedDemo(ctx, store, h, process.NewHolds(pool), cfg, progressbar.NewOptions(30, progressbar.OptionSetWriter(io.Discard)))
 	assert.ErrorContains(t, err, "already has a billing run", "a tenant is seeded once")
+}
+
+// TestDemoSeedWhileServerRuns: demo seed into the database of a running server whose process
+// managers tick every 50 ms completes (the server's dunning would otherwise suspend the
+// services the seed is creating: all of the seeded history is past due by today), and once the
+// seed has ended the server's scheduler takes the tenant up: it marks the invoices still unpaid.
+func TestDemoSeedWhileServerRuns(t *testing.T) {
+	t.Parallel()
+	url := pgtest.SchemaURL(t)
+	startServerOn(t, url, "--process-tick-interval", "50ms", "--dunning-grace-days", "0")
+	root, _ := newRoot()
+	var out strings.Builder
+	root.SetOut(&out)
+	root.SetErr(io.Discard)
+	root.SetArgs([]string{"demo", "seed", "--database-url", url, "--customers", "12", "--months", "3", "--seed", "3",
+		"--grace-days", "0", "--log-level", "warn"})
+	require.NoError(t, root.ExecuteContext(t.Context()), "demo seed beside a running server")
+	assert.Contains(t, out.String(), "customers")
+
+	ctx := t.Context()
+	pool, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	require.Eventually(t, func() bool {
+		var n int
+		// The seed marks its invoices at simulated instants in 2025; the server marks today.
+		err := pool.QueryRow(ctx, `SELECT count(*) FROM es_events WHERE type = 'InvoiceMarkedOverdue'
+			AND (data->>'marked_at')::timestamptz > now() - interval '1 day'`).Scan(&n)
+		return err == nil && n > 0
+	}, time.Minute, 50*time.Millisecond, "the server marks the seeded tenant's unpaid invoices once the seed is done")
 }

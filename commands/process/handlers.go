@@ -98,7 +98,19 @@ func (m *Manager) sendDunning(ctx context.Context, customer domain.CustomerID) e
 	return m.send(ctx, &EvaluateDunning{Tenant: o.tenant, Customer: customer, Cause: o.cause, At: m.now()})
 }
 
+// send sends cmd through the bus, unless its tenant is on hold (Holds): then it sends nothing
+// and the next tick after the hold does what is due.
 func (m *Manager) send(ctx context.Context, cmd any) error {
+	if tenant, ok := tenantOf(cmd); ok {
+		held, err := m.holds.Held(ctx, tenant)
+		if err != nil {
+			return err
+		}
+		if held {
+			m.log.Debug().Str("tenant", tenant.String()).Str("command", fmt.Sprintf("%T", cmd)).Msg("process: tenant on hold, nothing sent")
+			return nil
+		}
+	}
 	if err := m.sender.Send(ctx, cmd); err != nil {
 		return fmt.Errorf("send %T: %w", cmd, err)
 	}
@@ -149,4 +161,17 @@ func (m *Manager) handleMarkOverdueInvoice(ctx context.Context, c *MarkOverdueIn
 		m.log.Debug().Str("tenant", c.Tenant.String()).Stringer("invoice", c.Invoice).Msg("process: invoice marked overdue")
 	}
 	return err
+}
+
+// tenantOf returns the tenant a command of the managers acts in.
+func tenantOf(cmd any) (domain.TenantID, bool) {
+	switch c := cmd.(type) {
+	case *RunBillingPeriod:
+		return c.Tenant, true
+	case *EvaluateDunning:
+		return c.Tenant, true
+	case *MarkOverdueInvoice:
+		return c.Tenant, true
+	}
+	return domain.TenantID{}, false
 }

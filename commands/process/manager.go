@@ -120,6 +120,7 @@ type Manager struct {
 	h       *commands.Handlers
 	tracker *Tracker
 	dunning *Dunning
+	holds   *Holds
 
 	router  *message.Router
 	bus     *syncBus
@@ -144,6 +145,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m := &Manager{cfg: cfg, log: cfg.Logger.With().Str("component", "process").Logger(), h: cfg.Handlers,
 		tracker: NewTracker(cfg.Pool, cfg.Store), dunning: dunning, bus: newSyncBus(),
+		holds: NewHolds(cfg.Pool),
 		offsets: map[string]*groupOffsets{
 			groupBilling: newGroupOffsets(cfg.Pool, cfg.Store, false),
 			groupDunning: newGroupOffsets(cfg.Pool, cfg.Store, true),

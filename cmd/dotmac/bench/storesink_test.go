@@ -15,7 +15,7 @@ import (
 	"github.com/dotmac/ledger/internal/pgtest"
 )
 
-// TestStoreSinkAppendsEveryKind: a simulation of three tenants (USD, BHD, JPY) appended by
+// TestStoreSinkAppendsEveryKind: a simulation of three tenants of twelve customers (USD, BHD, JPY) appended by
 // the store sink with several workers holds every command kind, event type and activity, as
 // many events as the simulation recorded, and verifies clean: hash chains, dense positions,
 // balanced entries, each tenant's ledger netting to zero, every account folding to the
@@ -32,7 +32,7 @@ func TestStoreSinkAppendsEveryKind(t *testing.T) {
 	sink := bench.NewStoreSink(ctx, store, 8)
 	defer func() { _ = sink.Close() }()
 	stats, err := domainsim.Run(domainsim.Config{Tenants: []domainsim.Tenant{{Name: "acme", Currency: "USD"},
-		{Name: "gulf", Currency: "BHD"}, {Name: "edo", Currency: "JPY"}}, Customers: 10, Months: 3, Seed: 5, GraceDays: 14, Workers: 4}, sink)
+		{Name: "gulf", Currency: "BHD"}, {Name: "edo", Currency: "JPY"}}, Customers: 12, Months: 3, Seed: 5, GraceDays: 14, Workers: 4}, sink)
 	require.NoError(t, err)
 	assert.Empty(t, stats.Missing())
 	events, appends := sink.Appended()
@@ -46,5 +46,5 @@ func TestStoreSinkAppendsEveryKind(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, report.Findings)
 	assert.True(t, report.OK)
-	assert.Equal(t, 30, report.Accounts)
+	assert.Equal(t, 3*12, report.Accounts)
 }
