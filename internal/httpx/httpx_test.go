@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -171,4 +172,56 @@ func TestServeFinishesInFlightRequests(t *testing.T) {
 	_ = resp.Body.Close()
 	assert.Equal(t, "done", string(body))
 	require.NoError(t, <-served)
+}
+
+// countingReader counts the bytes a client's transport took from a request body.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// TestOversizedBodyWithExpectContinueAnswers413: a client that announces a body over the limit
+// and waits for "100 Continue" (curl's default) gets the 413 problem before sending the body; a
+// chunked body of unannounced length is read up to the limit, then refused with the 413 too.
+func TestOversizedBodyWithExpectContinueAnswers413(t *testing.T) {
+	const limit = 1 << 10
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var dst payload
+		if err := httpx.DecodeJSON(w, r, limit, &dst); err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	tr := &http.Transport{ExpectContinueTimeout: time.Hour} // the client waits for the server's word
+	t.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr}
+	body := `{"name":"` + strings.Repeat("x", 8<<20) + `"}`
+	for _, chunked := range []bool{false, true} {
+		src := &countingReader{r: strings.NewReader(body)}
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL, src)
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Expect", "100-continue")
+		if !chunked {
+			req.ContentLength = int64(len(body))
+		}
+		resp, err := client.Do(req)
+		require.NoError(t, err, "chunked=%v", chunked)
+		out, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, "chunked=%v", chunked)
+		assert.Equal(t, httpx.ProblemContentType, resp.Header.Get("Content-Type"))
+		assert.Contains(t, string(out), "/problems/too-large")
+		if !chunked {
+			assert.Zero(t, src.n.Load(), "an announced oversized body is refused before it is sent")
+		}
+	}
 }
