@@ -225,3 +225,33 @@ func TestOversizedBodyWithExpectContinueAnswers413(t *testing.T) {
 		}
 	}
 }
+
+// TestObserveRefusesAQueryThatDoesNotParse: a ";" or a malformed %-escape in a query value is a
+// 400 naming the parameter, never a silently dropped filter.
+func TestObserveRefusesAQueryThatDoesNotParse(t *testing.T) {
+	reached := 0
+	h := httpx.Observe(zerolog.Nop(), nil, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		reached++
+		w.WriteHeader(http.StatusOK)
+	}))
+	tests := []struct{ query, param string }{
+		{"status=paid';drop%20table%20x;--", "status"},
+		{"limit=10&status=paid;x", "status"},
+		{"customer=%zz", "customer"},
+		{"st%4tus=paid", "st%4tus"},
+	}
+	for _, tc := range tests {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/invoices?"+tc.query, nil))
+		assert.Equal(t, http.StatusBadRequest, w.Code, tc.query)
+		assert.Equal(t, httpx.ProblemContentType, w.Header().Get("Content-Type"), tc.query)
+		var p httpx.Problem
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p), tc.query)
+		require.Len(t, p.Errors, 1, tc.query)
+		assert.Equal(t, tc.param, p.Errors[0].Field, tc.query)
+	}
+	assert.Zero(t, reached, "no route runs for a query that does not parse")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/invoices?status=paid%3B&limit=10", nil))
+	assert.Equal(t, http.StatusOK, w.Code, "an escaped ; is an ordinary character")
+}
