@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -86,13 +87,20 @@ type server struct {
 // startServer runs `dotmac serve` in this process on a fresh schema, until the test ends.
 func startServer(t *testing.T) *server {
 	t.Helper()
+	return startServerOn(t, pgtest.SchemaURL(t))
+}
+
+// startServerOn runs `dotmac serve` in this process on the database of dbURL, with args added,
+// until the test ends.
+func startServerOn(t *testing.T, dbURL string, args ...string) *server {
+	t.Helper()
 	secret := strings.Repeat("acceptance-secret-", 3)
 	cmdAddr, queryAddr := freeAddr(t), freeAddr(t)
 	root, _ := newRoot()
-	root.SetArgs([]string{"serve", "--database-url", pgtest.SchemaURL(t), "--command-addr", cmdAddr, "--query-addr", queryAddr,
+	root.SetArgs(append([]string{"serve", "--database-url", dbURL, "--command-addr", cmdAddr, "--query-addr", queryAddr,
 		"--jwt-secret", secret, "--data-dir", t.TempDir(), "--log-level", "warn", "--log-format", "json",
 		// The calendar is back-dated: no overdue sweep or dunning may step into the figures.
-		"--process-managers=false"})
+		"--process-managers=false"}, args...))
 	root.SetOut(io.Discard)
 	root.SetErr(io.Discard)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -112,7 +120,11 @@ func startServer(t *testing.T) *server {
 	key, err := auth.HS256([]byte(secret))
 	require.NoError(t, err)
 	s := &server{command: "http://" + cmdAddr, query: "http://" + queryAddr, key: key}
-	for _, base := range []string{s.command, s.query} {
+	bases := []string{s.command, s.query}
+	if slices.Contains(args, "--role=query") {
+		bases = []string{s.query}
+	}
+	for _, base := range bases {
 		require.Eventually(t, func() bool {
 			select {
 			case err := <-done:

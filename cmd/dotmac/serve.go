@@ -24,6 +24,7 @@ import (
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/internal/auth"
+	"github.com/dotmac/ledger/internal/db"
 	"github.com/dotmac/ledger/internal/httpx"
 	"github.com/dotmac/ledger/projections"
 )
@@ -128,6 +129,9 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 		health: httpx.NewHealth(), flags: f}
 	sys.health.Add("database", func(ctx context.Context) error { return dbase.pool.Ping(ctx) })
 	sys.health.Add("eventstore", func(ctx context.Context) error { _, err := store.Head(ctx); return err })
+	if slices.Contains(roles, roleCommand) || slices.Contains(roles, roleProjector) {
+		sys.health.Add("database_writable", func(ctx context.Context) error { return db.Writable(ctx, dbase.pool) })
+	}
 
 	// Each role's wiring lives in its own file: wire_command.go, wire_query.go, wire_projector.go.
 	if slices.Contains(roles, roleProjector) {

@@ -7,8 +7,14 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dotmac/ledger/commands/api"
+	"github.com/dotmac/ledger/commands/pgstore"
+	"github.com/dotmac/ledger/eventstore/postgres"
+	"github.com/dotmac/ledger/internal/pgtest"
 )
 
 // TestOutageCodesAnswer503OnEveryStep: every SQLSTATE that means the database is out for a while
@@ -53,4 +59,25 @@ func failInserts(t *testing.T, e *env, table, code string) {
 	require.NoError(t, err)
 	_, err = e.pool.Exec(ctx, "CREATE OR REPLACE TRIGGER fail BEFORE INSERT ON "+table+" FOR EACH ROW EXECUTE FUNCTION fail()")
 	require.NoError(t, err)
+}
+
+// TestReadOnlyDatabaseAnswers503: while the database refuses writes, a command answers 503 with
+// Retry-After saying the database is read-only; once it accepts writes the same request runs.
+func TestReadOnlyDatabaseAnswers503(t *testing.T) {
+	t.Parallel()
+	url := pgtest.DatabaseURL(t)
+	e := newEnvOn(t, pgtest.PoolOn(t, url, postgres.MigrationSet(), pgstore.MigrationSet()))
+	tok := e.token("acme")
+	e.must(http.StatusCreated, tok, "/v1/customers", customerBody())
+
+	pgtest.SetReadOnly(t, url, true)
+	e.pool.Reset() // the sessions were ended; new ones are read-only
+	key := uuid.NewString()
+	r := e.must(http.StatusServiceUnavailable, tok, "/v1/customers", customerBody(), api.HeaderIdempotencyKey, key)
+	assert.NotEmpty(t, r.Header.Get("Retry-After"))
+	assert.Equal(t, "read-only", r.JSON(t)["cause"])
+
+	pgtest.SetReadOnly(t, url, false)
+	e.pool.Reset()
+	e.must(http.StatusCreated, tok, "/v1/customers", customerBody(), api.HeaderIdempotencyKey, key)
 }
