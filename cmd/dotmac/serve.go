@@ -167,7 +167,7 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 		servers["debug"] = httpx.NewServer(f.debugAddr, debugHandler())
 	}
 	log.Info().Strs("roles", roles).Str("database", string(dbase.source)).Str("eventstore", f.storage.backend).
-		Str("jwt_key", string(keySource)).Msg("dotmac serving")
+		Str("jwt_key", string(keySource)).Str("data_dir", g.dataDir.path).Str("data_dir_rule", g.dataDir.rule).Msg("dotmac serving")
 	if keySource == auth.FromDevKey {
 		announceDevKey(log, key, f)
 	}
