@@ -24,8 +24,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dotmac/ledger/eventstore"
-	"github.com/dotmac/ledger/internal/pgerr"
 	"github.com/dotmac/ledger/internal/migrate"
+	"github.com/dotmac/ledger/internal/pgerr"
 )
 
 //go:embed migrations/*.sql
