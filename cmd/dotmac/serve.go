@@ -122,7 +122,11 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	defer b.close(log)
+	// Deferred steps run last first: process managers, projectors, then the database; the
+	// "shutdown complete" line says what each drained and how long it took.
+	sd := newShutdown(time.Now)
+	defer sd.log(log)
+	defer sd.step("database", func() *zerolog.Event { return closeBackend(b, log) })
 	dbase, store := b.database, b.store
 
 	sys := &system{log: log, pool: dbase.pool, store: store, key: key, registry: newRegistry(),
@@ -139,7 +143,7 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 		if err != nil {
 			return err
 		}
-		defer stop()
+		defer sd.step("projectors", func() *zerolog.Event { return stopProjectors(sys.runtime, stop) })
 	}
 	servers := map[string]*http.Server{}
 	if slices.Contains(roles, roleCommand) {
@@ -153,7 +157,7 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 			if err != nil {
 				return err
 			}
-			defer stop() // before the store and pool close (deferred earlier)
+			defer sd.step("process_managers", func() *zerolog.Event { stop(); return nil }) // before the store and pool close
 		}
 	}
 	if slices.Contains(roles, roleQuery) {
@@ -171,7 +175,7 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 	if keySource == auth.FromDevKey {
 		announceDevKey(log, key, f)
 	}
-	return httpx.Serve(ctx, log, servers)
+	return httpx.Serve(ctx, log, servers, httpx.WithDrainHook(sd.stopSignal))
 }
 
 // system is what the roles share.

@@ -255,3 +255,93 @@ func TestObserveRefusesAQueryThatDoesNotParse(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/invoices?status=paid%3B&limit=10", nil))
 	assert.Equal(t, http.StatusOK, w.Code, "an escaped ; is an ordinary character")
 }
+
+// drainLine is the "HTTP servers drained" log line.
+type drainLine struct {
+	Message string `json:"message"`
+	TookMS  *int64 `json:"took_ms"`
+	APIs    map[string]struct {
+		InFlightAtStop int64  `json:"in_flight_at_stop"`
+		Finished       int64  `json:"finished"`
+		Abandoned      int64  `json:"abandoned"`
+		TookMS         *int64 `json:"took_ms"`
+	} `json:"apis"`
+}
+
+// TestServeSaysWhatItDrained: the shutdown log says, per API, how many requests were in
+// flight at the stop signal, how many finished and how many were abandoned at the timeout. The
+// drain hook, not timing, decides when the requests end.
+func TestServeSaysWhatItDrained(t *testing.T) {
+	for _, abandon := range []bool{false, true} {
+		started, release := make(chan struct{}), make(chan struct{})
+		srv := httpx.NewServer(freeAddr(t), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			close(started)
+			<-release
+			w.WriteHeader(http.StatusNoContent)
+		}))
+		var logs strings.Builder
+		ctx, cancel := context.WithCancel(context.Background())
+		opts := []httpx.ServeOption{httpx.WithDrainHook(func() {
+			if !abandon {
+				close(release)
+			}
+		})}
+		if abandon {
+			opts = append(opts, httpx.WithShutdownTimeout(time.Nanosecond))
+		}
+		served := make(chan error, 1)
+		go func() {
+			served <- httpx.Serve(ctx, zerolog.New(&logs), map[string]*http.Server{"command": srv}, opts...)
+		}()
+		got := make(chan error, 1)
+		go func() {
+			var err error
+			for range 500 { // until the server listens
+				var resp *http.Response
+				if resp, err = http.Get("http://" + srv.Addr + "/"); err == nil {
+					_ = resp.Body.Close()
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			got <- err
+		}()
+		<-started
+		cancel()
+		err := <-served
+		if abandon {
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			close(release)
+		} else {
+			require.NoError(t, err)
+		}
+		<-got
+		var line drainLine
+		for l := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+			if strings.Contains(l, "HTTP servers drained") {
+				require.NoError(t, json.Unmarshal([]byte(l), &line))
+			}
+		}
+		require.Contains(t, line.APIs, "command", logs.String())
+		api := line.APIs["command"]
+		assert.Equal(t, int64(1), api.InFlightAtStop, "abandon=%v", abandon)
+		assert.NotNil(t, api.TookMS)
+		assert.NotNil(t, line.TookMS)
+		if abandon {
+			assert.Equal(t, int64(0), api.Finished)
+			assert.Equal(t, int64(1), api.Abandoned)
+		} else {
+			assert.Equal(t, int64(1), api.Finished)
+			assert.Equal(t, int64(0), api.Abandoned)
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
