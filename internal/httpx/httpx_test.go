@@ -315,7 +315,7 @@ func TestServeSaysWhatItDrained(t *testing.T) {
 		} else {
 			require.NoError(t, err)
 		}
-		<-got
+		require.NoError(t, <-got)
 		var line drainLine
 		for l := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
 			if strings.Contains(l, "HTTP servers drained") {

@@ -55,7 +55,8 @@ func ProxiedPool(tb testing.TB, sets ...migrate.Set) (*pgxpool.Pool, *Proxy) {
 
 func startProxy(tb testing.TB, target string) *Proxy {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatalf("pgtest: proxy: %v", err)
 	}
@@ -118,7 +119,7 @@ func (p *Proxy) serve(c net.Conn) {
 	}
 	defer p.untrack(c)
 	var d net.Dialer
-	s, err := d.Dial("tcp", p.target)
+	s, err := d.DialContext(context.Background(), "tcp", p.target)
 	if err != nil {
 		return
 	}
