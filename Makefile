@@ -31,8 +31,8 @@ GOSEC_EXCLUDE ?= G104,G115
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  %-17s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-build: ## Build bin/dotmac from ./cmd/dotmac
-	$(GO) build -o $(BIN) ./cmd/dotmac
+build: ## Build bin/dotmac from ./cmd/dotmac (scripts/build.sh: says what a first build downloads and compiles, and how long it took)
+	@GO=$(GO) scripts/build.sh $(BIN) ./cmd/dotmac
 
 run: build ## Build, then run `bin/dotmac serve` (extra flags: ARGS=...; PostgreSQL found or started by dotmac)
 	./$(BIN) serve $(ARGS)

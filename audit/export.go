@@ -66,20 +66,50 @@ var (
 	paymentHeader = []string{"payment_id", "customer_id", "received_at", "method", "external_reference", "currency", "amount", "allocated", "unapplied", "position"}
 )
 
+// exportFileMode is the mode of every file of an export, and exportDirMode of its directory:
+// exports hold customer data, so they are the owner's alone.
+const (
+	exportFileMode os.FileMode = 0o600
+	exportDirMode  os.FileMode = 0o700
+)
+
+// NothingToExportError: the tenant has no events at all (TenantHasEvents false: a mistyped
+// tenant, most likely), or none of its journal lines, invoices or payments fall in the period.
+// Export returns it before creating the directory. It matches ErrNoHistory.
+type NothingToExportError struct {
+	Tenant          string
+	Period          string
+	TenantHasEvents bool
+}
+
+func (e *NothingToExportError) Error() string {
+	if !e.TenantHasEvents {
+		return fmt.Sprintf("nothing to export: tenant %q has no events at all (is the tenant id right?)", e.Tenant)
+	}
+	return fmt.Sprintf("nothing to export: tenant %q has no journal lines, invoices or payments in %s", e.Tenant, e.Period)
+}
+
+// Is makes errors.Is(err, ErrNoHistory) true.
+func (e *NothingToExportError) Is(target error) bool { return target == ErrNoHistory }
+
 // Export writes the journal lines dated in period, the invoices issued in it and the payments
 // received in it — replayed from the event store, not the read models — to dir as CSV and JSON
 // Lines, with a manifest of row counts, sums per account and currency, and each file's SHA-256.
+// Every file is 0600. With nothing to export it writes nothing and returns a
+// *NothingToExportError.
 func (a *Auditor) Export(ctx context.Context, tenant domain.TenantID, period domain.Period, dir string) (*Manifest, error) {
 	head, err := a.store.Head(ctx)
 	if err != nil {
 		return nil, err
 	}
 	set := &exportSet{totals: map[[2]string]*[2]decimal.Decimal{}, invoiceSums: map[string]decimal.Decimal{}, paymentSums: map[string]decimal.Decimal{}}
+	tenantEvents := 0
 	err = a.scan(ctx, 0, head, forJournal, func(p *page) error {
 		for i := range p.envs {
 			if t, _ := streamTenant(&p.envs[i]); t != tenant.String() {
 				continue
 			}
+			tenantEvents++
 			if p.errs[i] != nil {
 				return p.errs[i]
 			}
@@ -92,7 +122,10 @@ func (a *Auditor) Export(ctx context.Context, tenant domain.TenantID, period dom
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if len(set.journal)+len(set.invoices)+len(set.payments) == 0 {
+		return nil, &NothingToExportError{Tenant: tenant.String(), Period: period.String(), TenantHasEvents: tenantEvents > 0}
+	}
+	if err := os.MkdirAll(dir, exportDirMode); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
 	m := &Manifest{Tenant: tenant.String(), Period: period.String(), Head: head, GeneratedAt: time.Now().UTC(),
@@ -228,8 +261,12 @@ func writeTable(dir, name string, header []string, rows [][]string) ([]ManifestF
 
 // writeFile writes path through fill, hashing what it writes.
 func writeFile(path string, fill func(io.Writer) error) (ManifestFile, error) {
-	f, err := os.Create(path) // #nosec G304 -- the operator chooses the export directory
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, exportFileMode) // #nosec G304 -- the operator chooses the export directory
 	if err != nil {
+		return ManifestFile{}, err
+	}
+	if err := f.Chmod(exportFileMode); err != nil { // a file of an earlier export keeps its mode on O_TRUNC
+		_ = f.Close()
 		return ManifestFile{}, err
 	}
 	h := sha256.New()
@@ -261,7 +298,7 @@ func writeManifest(dir string, m *Manifest) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, ManifestName), append(b, '\n'), 0o600)
+	return os.WriteFile(filepath.Join(dir, ManifestName), append(b, '\n'), exportFileMode)
 }
 
 // CheckExport re-reads an export directory and returns one line per discrepancy between the

@@ -140,6 +140,14 @@ func TestExport(t *testing.T) {
 	problems, err := audit.CheckExport(dir)
 	require.NoError(t, err)
 	assert.Empty(t, problems)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 7)
+	for _, e := range entries {
+		info, err := e.Info()
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "%s: exports hold customer data", e.Name())
+	}
 
 	// The export's journal totals are the trial balance's movement over the period.
 	end, err := a.TrialBalanceAsOf(ctx, tenant(t), audit.Cutoff{Date: period.LastDay().Time()})
@@ -161,6 +169,35 @@ func TestExport(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, problems)
 	assert.Contains(t, problems[0], "payments.csv")
+}
+
+// TestExportOfNothing: an export of a tenant without events, or of a period without money
+// movements, writes nothing and says which of the two it is.
+func TestExportOfNothing(t *testing.T) {
+	t.Parallel()
+	store, _ := seeded(t, 2, 2)
+	a := audit.New(store)
+	ctx := context.Background()
+	feb, err := domain.ParsePeriod("2025-02")
+	require.NoError(t, err)
+	nosuch, err := domain.ParseTenantID("nosuch")
+	require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "out")
+
+	_, err = a.Export(ctx, nosuch, feb, dir)
+	var nothing *audit.NothingToExportError
+	require.ErrorAs(t, err, &nothing)
+	assert.False(t, nothing.TenantHasEvents)
+	assert.Contains(t, err.Error(), "no events at all")
+	assert.NoDirExists(t, dir)
+
+	old, err := domain.ParsePeriod("1999-01")
+	require.NoError(t, err)
+	_, err = a.Export(ctx, tenant(t), old, dir)
+	require.ErrorAs(t, err, &nothing)
+	assert.True(t, nothing.TenantHasEvents)
+	assert.Contains(t, err.Error(), "1999-01")
+	assert.NoDirExists(t, dir)
 }
 
 func signedBalance(tb *audit.TrialBalanceAsOf, account int) decimal.Decimal {

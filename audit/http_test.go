@@ -61,6 +61,8 @@ func TestHTTP(t *testing.T) {
 		{"/v1/audit/verify", token("other", auth.AuditRead), 200},
 		{"/v1/audit/export?period=2025-02", demo, 200},
 		{"/v1/audit/export?period=feb", demo, 400},
+		{"/v1/audit/export?period=1999-01", demo, 404},
+		{"/v1/audit/export?period=2025-02", token("nosuch", auth.AuditRead), 404},
 	}
 	for _, tc := range cases {
 		resp, body := get(tc.path, tc.tok)

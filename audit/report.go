@@ -61,25 +61,44 @@ type LedgerLine struct {
 
 // Report is the outcome of Verify.
 type Report struct {
-	OK              bool                `json:"ok"`
-	Head            eventstore.Position `json:"head"`
-	Events          int                 `json:"events"`
-	Streams         int                 `json:"streams"`
-	MoneyEvents     int                 `json:"money_events"`
-	Accounts        int                 `json:"accounts"`
-	Started         time.Time           `json:"started_at"`
-	Seconds         float64             `json:"seconds"`
-	EventsPerSecond float64             `json:"events_per_second"`
+	OK          bool                `json:"ok"`
+	Head        eventstore.Position `json:"head"`
+	Events      int                 `json:"events"`
+	Streams     int                 `json:"streams"`
+	MoneyEvents int                 `json:"money_events"`
+	// Accounts is the number of customer accounts folded: set only when they were (Deep).
+	Accounts        *int      `json:"accounts,omitempty"`
+	Started         time.Time `json:"started_at"`
+	Seconds         float64   `json:"seconds"`
+	EventsPerSecond float64   `json:"events_per_second"`
 	// FeedDigest is SHA-256 over every verified event hash in feed order: keep it with the
 	// report; a later `verify --to <head>` must reproduce it if nothing was rewritten.
-	FeedDigest   string       `json:"feed_digest"`
-	Checks       []string     `json:"checks"`
+	FeedDigest string   `json:"feed_digest"`
+	Checks     []string `json:"checks"`
+	// NotChecked names each check that did not run, and what runs it.
+	NotChecked   []NotChecked `json:"not_checked"`
 	TrialBalance []LedgerLine `json:"trial_balance"`
 	Findings     []Finding    `json:"findings"`
 	// Drift holds the read-model comparisons (CheckDrift), when they were run; their
 	// findings are in Findings too.
 	Drift []DriftReport `json:"drift,omitempty"`
 }
+
+// NotChecked is a check a verify run left out, and the flag (or condition) that runs it.
+type NotChecked struct {
+	Check string `json:"check"`
+	RunBy string `json:"run_by"`
+}
+
+func (n NotChecked) String() string { return n.Check + " (" + n.RunBy + ")" }
+
+// SkipDrift records that the read models were not compared with a fresh fold.
+func (r *Report) SkipDrift() {
+	r.NotChecked = append(r.NotChecked, NotChecked{Check: checkDrift, RunBy: "without --skip-drift"})
+}
+
+// checkDrift names the read-model comparison in Checks and NotChecked.
+const checkDrift = "read models equal a fresh fold (drift)"
 
 // AddDrift adds drift reports and their findings to r.
 func (r *Report) AddDrift(reports []DriftReport) {
@@ -88,7 +107,7 @@ func (r *Report) AddDrift(reports []DriftReport) {
 		r.Findings = append(r.Findings, d.Findings...)
 	}
 	r.OK = len(r.Findings) == 0
-	r.Checks = append(r.Checks, "read models equal a fresh fold (drift)")
+	r.Checks = append(r.Checks, checkDrift)
 }
 
 // trialLines returns one trial-balance line per account of the chart with a non-zero

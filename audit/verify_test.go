@@ -58,10 +58,12 @@ func TestVerifyCleanHistory(t *testing.T) {
 	head, err := store.Head(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, int(head), r.Events)
-	assert.Zero(t, r.Accounts, "accounts are folded only in deep mode")
+	assert.Nil(t, r.Accounts, "accounts are folded only in deep mode")
 	deep := verifyWith(t, store, audit.VerifyOptions{DensePositions: true, Deep: true})
 	assert.True(t, deep.OK, "findings: %v", deep.Findings)
-	assert.Equal(t, 25, deep.Accounts)
+	require.NotNil(t, deep.Accounts)
+	assert.Equal(t, 25, *deep.Accounts)
+	assert.Empty(t, deep.NotChecked)
 	assert.Equal(t, r.TrialBalance, deep.TrialBalance)
 	assert.NotEmpty(t, r.TrialBalance)
 	assert.Len(t, r.FeedDigest, 64)
@@ -124,6 +126,22 @@ func firstFinding(r *audit.Report, stream string) (audit.Finding, bool) {
 		}
 	}
 	return audit.Finding{}, false
+}
+
+// TestVerifyReportsWhatItDidNotCheck: without --deep the report has no account count (no zero
+// for what was not counted) and names each check left out with the flag that runs it.
+func TestVerifyReportsWhatItDidNotCheck(t *testing.T) {
+	t.Parallel()
+	store, _ := seeded(t, 3, 2)
+	r := verifyWith(t, store, audit.VerifyOptions{Tenant: "demo"})
+	raw, err := json.Marshal(r)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(raw, &m))
+	assert.NotContains(t, m, "accounts")
+	assert.Contains(t, r.NotChecked, audit.NotChecked{Check: "account folds", RunBy: "--deep"})
+	assert.Contains(t, r.NotChecked, audit.NotChecked{Check: "dense global positions", RunBy: "the PostgreSQL backend, without --tenant"})
+	assert.NotContains(t, r.Checks, "account folds")
 }
 
 func TestVerifyCatchesTampering(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dotmac/ledger/audit"
 	"github.com/dotmac/ledger/internal/auth"
+	"github.com/dotmac/ledger/projections"
 	"github.com/dotmac/ledger/projections/readmodel"
 	"github.com/dotmac/ledger/readapi"
 )
@@ -34,7 +35,10 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	api, err = readapi.New(readapi.Config{DB: e.pool, Auth: e.key, Positions: e.pos})
 	require.NoError(t, err)
 	api.Mount(r)
-	audit.Routes(r, audit.New(nil), e.key) // the query server mounts the auditors' routes beside these (cmd/dotmac)
+	// The query server mounts the auditors' routes and the projection runtime's beside these
+	// (cmd/dotmac, queryRoutes); walking routes calls no handler, so a zero runtime will do.
+	audit.Routes(r, audit.New(nil), e.key)
+	(&projections.Runtime{}).Routes(r, e.key)
 	doc := apiDoc.CheckRoutes(t, r)
 	names := map[string]bool{}
 	for _, p := range readmodel.All() {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -119,7 +120,11 @@ func startServerOn(t *testing.T, url string, extra ...string) *server {
 	key, err := auth.HS256([]byte(secret))
 	require.NoError(t, err)
 	s := &server{command: "http://" + cmdAddr, query: "http://" + queryAddr, key: key}
-	for _, base := range []string{s.command, s.query} {
+	bases := []string{s.command, s.query}
+	if slices.Contains(extra, "--role=query") {
+		bases = []string{s.query}
+	}
+	for _, base := range bases {
 		require.Eventually(t, func() bool {
 			select {
 			case err := <-done:

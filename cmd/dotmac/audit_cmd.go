@@ -302,7 +302,9 @@ feed digest to keep: a later 'verify --to <head>' must reproduce it.`,
 				if err != nil {
 					return err
 				}
-				if !skipDrift {
+				if skipDrift {
+					r.SkipDrift()
+				} else {
 					drift, err := checkDrift(cmd, b)
 					if err != nil {
 						return err
@@ -336,9 +338,21 @@ feed digest to keep: a later 'verify --to <head>' must reproduce it.`,
 }
 
 func printVerify(w io.Writer, r *audit.Report) {
-	fmt.Fprintf(w, "verified %d events in %d streams (%d money events, %d accounts) up to position %d in %.2fs: %.0f events/s\n",
-		r.Events, r.Streams, r.MoneyEvents, r.Accounts, r.Head, r.Seconds, r.EventsPerSecond)
-	fmt.Fprintf(w, "checks: %s\nfeed digest: %s\n", strings.Join(r.Checks, ", "), r.FeedDigest)
+	counted := fmt.Sprintf("%d money events", r.MoneyEvents)
+	if r.Accounts != nil {
+		counted += fmt.Sprintf(", %d accounts folded", *r.Accounts)
+	}
+	fmt.Fprintf(w, "verified %d events in %d streams (%s) up to position %d in %.2fs: %.0f events/s\n",
+		r.Events, r.Streams, counted, r.Head, r.Seconds, r.EventsPerSecond)
+	fmt.Fprintf(w, "checks: %s\n", strings.Join(r.Checks, ", "))
+	if len(r.NotChecked) > 0 {
+		skipped := make([]string, 0, len(r.NotChecked))
+		for _, n := range r.NotChecked {
+			skipped = append(skipped, n.String())
+		}
+		fmt.Fprintf(w, "not checked: %s\n", strings.Join(skipped, ", "))
+	}
+	fmt.Fprintf(w, "feed digest: %s\n", r.FeedDigest)
 	for _, d := range r.Drift {
 		fmt.Fprintf(w, "read model %s: %d tables compared with a fresh fold at position %d in %.2fs, %d finding(s)\n",
 			d.Projection, d.Tables, d.Position, d.Seconds, len(d.Findings))

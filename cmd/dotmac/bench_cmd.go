@@ -39,7 +39,7 @@ whose peak memory is reported.`,
 				cfg.Scenarios = strings.Split(scenarios, ",")
 			}
 			res, err := pgprovision.Provision(cmd.Context(), pgprovision.Options{DatabaseURL: d.url,
-				DataDir: filepath.Join(g.dataDir, "postgres"), Logger: log})
+				DataDir: filepath.Join(g.dataDir.path, "postgres"), Logger: log})
 			if err != nil {
 				return err
 			}

@@ -108,7 +108,7 @@ type database struct {
 // (when migrateUp) applies every component's migrations.
 func openDatabase(ctx context.Context, log zerolog.Logger, g *globalFlags, d *dbFlags, migrateUp bool) (*database, error) {
 	res, err := pgprovision.Provision(ctx, pgprovision.Options{
-		DatabaseURL: d.url, DataDir: filepath.Join(g.dataDir, "postgres"), Logger: log,
+		DatabaseURL: d.url, DataDir: filepath.Join(g.dataDir.path, "postgres"), Logger: log,
 	})
 	if err != nil {
 		return nil, err

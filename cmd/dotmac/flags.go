@@ -55,17 +55,19 @@ func durationFlag(fs *pflag.FlagSet, p *time.Duration, name, env string, def tim
 
 // globalFlags are shared by every command.
 type globalFlags struct {
-	logLevel   string
-	logFormat  string
-	dataDir    string
-	cpuProfile string
+	logLevel    string
+	logFormat   string
+	dataDirFlag string
+	dataDir     dataDir // resolved before any command runs
+	cpuProfile  string
 }
 
 func (g *globalFlags) bind(root *cobra.Command) {
 	fs := root.PersistentFlags()
 	stringFlag(fs, &g.logLevel, "log-level", "LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	stringFlag(fs, &g.logFormat, "log-format", "LOG_FORMAT", "auto", "log format: auto (console on a terminal), json or console")
-	stringFlag(fs, &g.dataDir, "data-dir", "DOTMAC_DATA_DIR", "var", "directory for local state: the private PostgreSQL cluster and the development JWT key")
+	fs.StringVar(&g.dataDirFlag, "data-dir", "", "directory for local state: the private PostgreSQL cluster and the development JWT key "+
+		"(default: env DOTMAC_DATA_DIR, else var/ of the repository containing the working directory, else of the one holding the binary, else ./var)")
 	fs.StringVar(&g.cpuProfile, "cpu-profile", "", "write a CPU profile (pprof) of the whole command to this file")
 }
 

@@ -46,6 +46,7 @@ func newRoot() (*cobra.Command, func()) {
 	g.bind(root)
 	stopProfile := func() {}
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		g.dataDir = resolveDataDir(g.dataDirFlag, root.PersistentFlags().Changed("data-dir"))
 		stop, err := startCPUProfile(g.cpuProfile)
 		if err == nil {
 			stopProfile = stop

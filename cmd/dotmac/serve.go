@@ -24,6 +24,7 @@ import (
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/internal/auth"
+	"github.com/dotmac/ledger/internal/db"
 	"github.com/dotmac/ledger/internal/httpx"
 	"github.com/dotmac/ledger/projections"
 )
@@ -121,13 +122,20 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	defer b.close(log)
+	// Deferred steps run last first: process managers, projectors, then the database; the
+	// "shutdown complete" line says what each drained and how long it took.
+	sd := newShutdown(time.Now)
+	defer sd.log(log)
+	defer sd.step("database", func() *zerolog.Event { return closeBackend(b, log) })
 	dbase, store := b.database, b.store
 
 	sys := &system{log: log, pool: dbase.pool, store: store, key: key, registry: newRegistry(),
 		health: httpx.NewHealth(), flags: f}
 	sys.health.Add("database", func(ctx context.Context) error { return dbase.pool.Ping(ctx) })
 	sys.health.Add("eventstore", func(ctx context.Context) error { _, err := store.Head(ctx); return err })
+	if slices.Contains(roles, roleCommand) || slices.Contains(roles, roleProjector) {
+		sys.health.Add("database_writable", func(ctx context.Context) error { return db.Writable(ctx, dbase.pool) })
+	}
 
 	// Each role's wiring lives in its own file: wire_command.go, wire_query.go, wire_projector.go.
 	if slices.Contains(roles, roleProjector) {
@@ -135,7 +143,7 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 		if err != nil {
 			return err
 		}
-		defer stop()
+		defer sd.step("projectors", func() *zerolog.Event { return stopProjectors(sys.runtime, stop) })
 	}
 	servers := map[string]*http.Server{}
 	if slices.Contains(roles, roleCommand) {
@@ -149,7 +157,7 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 			if err != nil {
 				return err
 			}
-			defer stop() // before the store and pool close (deferred earlier)
+			defer sd.step("process_managers", func() *zerolog.Event { stop(); return nil }) // before the store and pool close
 		}
 	}
 	if slices.Contains(roles, roleQuery) {
@@ -163,11 +171,11 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 		servers["debug"] = httpx.NewServer(f.debugAddr, debugHandler())
 	}
 	log.Info().Strs("roles", roles).Str("database", string(dbase.source)).Str("eventstore", f.storage.backend).
-		Str("jwt_key", string(keySource)).Msg("dotmac serving")
+		Str("jwt_key", string(keySource)).Str("data_dir", g.dataDir.path).Str("data_dir_rule", g.dataDir.rule).Msg("dotmac serving")
 	if keySource == auth.FromDevKey {
 		announceDevKey(log, key, f)
 	}
-	return httpx.Serve(ctx, log, servers)
+	return httpx.Serve(ctx, log, servers, httpx.WithDrainHook(sd.stopSignal))
 }
 
 // system is what the roles share.

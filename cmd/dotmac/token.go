@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ type keyFlags struct {
 	secret     string
 	publicKey  string
 	production bool
+	mustExist  bool // the development key is read, never created
 }
 
 func (k *keyFlags) bind(cmd *cobra.Command) {
@@ -26,7 +28,22 @@ func (k *keyFlags) bind(cmd *cobra.Command) {
 
 func (k *keyFlags) load(g *globalFlags) (*auth.Key, auth.KeySource, error) {
 	return auth.LoadKey(auth.KeyConfig{Secret: k.secret, PublicKey: k.publicKey, Production: k.production,
-		DevKeyFile: filepath.Join(g.dataDir, "dev-jwt-secret")})
+		DevKeyFile: devKeyFile(g), DevKeyMustExist: k.mustExist})
+}
+
+func devKeyFile(g *globalFlags) string { return filepath.Join(g.dataDir.path, "dev-jwt-secret") }
+
+// loadForToken loads the key dotmac token signs with: the configured one, else the development
+// key serve created, never a new one (a token the server would reject).
+func (k *keyFlags) loadForToken(g *globalFlags) (*auth.Key, error) {
+	k.mustExist = true
+	key, _, err := k.load(g)
+	if errors.Is(err, auth.ErrNoDevKey) {
+		path, _ := filepath.Abs(devKeyFile(g))
+		return nil, fmt.Errorf("no development key at %s (data dir chosen by %s): start `dotmac serve` with the same data dir to create it, "+
+			"or point elsewhere with --data-dir or DOTMAC_DATA_DIR, or set DOTMAC_JWT_SECRET", path, g.dataDir.rule)
+	}
+	return key, err
 }
 
 func newToken(g *globalFlags) *cobra.Command {
@@ -37,6 +54,13 @@ func newToken(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
 		Short: "Mint a bearer token (with the configured key, else the development key serve uses)",
+		Long: `Token mints a bearer token with the configured key (DOTMAC_JWT_SECRET or DOTMAC_JWT_PUBLIC_KEY), else
+with the development key ` + "`dotmac serve`" + ` created in <data dir>/dev-jwt-secret. It never creates a key:
+without one it fails, naming the file it looked for.
+
+The data dir follows the rule every command uses: --data-dir, else DOTMAC_DATA_DIR, else var/ of
+the repository containing the working directory (the directory whose go.mod declares
+github.com/dotmac/ledger), else var/ of the repository the binary is in, else ./var.`,
 		Example: `  dotmac token --tenant acme --perm customers:write --perm invoices:read
   dotmac token --tenant acme --perm '*' --ttl 8h`,
 		Args: cobra.NoArgs,
@@ -46,7 +70,7 @@ func newToken(g *globalFlags) *cobra.Command {
 					return fmt.Errorf("unknown permission %q; known: %s", p, strings.Join(auth.Known, ", "))
 				}
 			}
-			key, _, err := k.load(g)
+			key, err := k.loadForToken(g)
 			if err != nil {
 				return err
 			}

@@ -15,7 +15,7 @@ import (
 const idempotencyPurgeInterval = time.Minute
 
 // commandRoutes returns the command API's routes, and starts the purge of expired
-// idempotency keys (until ctx ends).
+// idempotency keys and the releaser of the key releases an outage kept (until ctx ends).
 func commandRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) {
 	h, err := commandHandlers(sys)
 	if err != nil {
@@ -28,6 +28,9 @@ func commandRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) 
 	}
 	go keys.RunPurger(ctx, idempotencyPurgeInterval, func(err error) {
 		sys.log.Warn().Err(err).Msg("purging expired idempotency keys")
+	})
+	go keys.RunReleaser(ctx, func(err error) {
+		sys.log.Warn().Err(err).Msg("releasing idempotency keys an outage kept (retrying)")
 	})
 	return a.Mount, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/internal/httpx"
+	"github.com/dotmac/ledger/internal/pgerr"
 )
 
 // retryAfterUnavailable is the Retry-After of a 503.
@@ -45,10 +46,33 @@ func problemFor(rt route) httpx.Mapper {
 		case errors.Is(err, domain.ErrRejected):
 			return rejected(rt, err), true
 		case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-			return httpx.Unavailable("the event store is unavailable; retry with the same Idempotency-Key", retryAfterUnavailable), true
+			return unavailable(err), true
 		}
 		return nil, false
 	}
+}
+
+// unavailable is the 503 of an outage, saying which kind (package pgerr sorts them) without
+// revealing the database's own words; every kind can be retried with the same key.
+func unavailable(err error) *httpx.Problem {
+	const retry = "; retry with the same Idempotency-Key"
+	kind := pgerr.Of(err)
+	var detail string
+	switch kind {
+	case pgerr.ReadOnly:
+		detail = "the database is read-only (a standby, or writes are switched off), so nothing was written"
+	case pgerr.OutOfResources:
+		detail = "the database is out of resources (disk, memory or connections)"
+	case pgerr.Contention:
+		detail = "the database was busy with conflicting work"
+	case pgerr.Cancelled:
+		detail = "the command did not finish in time"
+	default:
+		detail = "the event store is unavailable"
+	}
+	p := httpx.Unavailable(detail+retry, retryAfterUnavailable)
+	p.Extensions = map[string]any{"cause": kind.String()}
+	return p
 }
 
 func notFound(err error) *httpx.Problem {

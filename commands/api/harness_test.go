@@ -70,7 +70,12 @@ var testKey = func() *auth.Key {
 // newEnv returns a command API over a fresh schema.
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	pool := pgtest.Pool(t, postgres.MigrationSet(), pgstore.MigrationSet())
+	return newEnvOn(t, pgtest.Pool(t, postgres.MigrationSet(), pgstore.MigrationSet()))
+}
+
+// newEnvOn returns a command API over pool, migrated.
+func newEnvOn(t testing.TB, pool *pgxpool.Pool) *env {
+	t.Helper()
 	store, err := postgres.Open(context.Background(), pool, postgres.Config{})
 	require.NoError(t, err)
 	t.Cleanup(store.Close)

@@ -9,10 +9,12 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/internal/pgerr"
 	"github.com/dotmac/ledger/internal/wait"
 )
 
@@ -35,6 +37,12 @@ const (
 	claimPollInterval = 20 * time.Millisecond
 	// maxClaimRounds bounds the insert/read rounds of one Claim.
 	maxClaimRounds = 1000
+	// releaseFirstRetry and releaseMaxRetry bound the pauses of the releaser between attempts
+	// to write kept releases while the database does not answer (doubling from the first).
+	releaseFirstRetry = 100 * time.Millisecond
+	releaseMaxRetry   = 5 * time.Second
+	// releaseTimeout bounds one write of a kept release.
+	releaseTimeout = 5 * time.Second
 )
 
 // KeysConfig tunes Keys. Zero values take the defaults.
@@ -48,11 +56,26 @@ type KeysConfig struct {
 // Keys is the PostgreSQL commands.IdempotencyKeys (table cmd_idempotency). Claims and
 // completions of concurrent requests are grouped into few statements (see group), so a
 // command costs its request two shares of a statement rather than two transactions.
+//
+// Keys remembers the lease (locked_until) it gave each of its claims, and every later write to
+// a claim (complete, release) applies only while the row still carries that lease: a claim
+// another request took over is never touched. A release an outage keeps it from writing is
+// kept in memory: RunReleaser writes it once the database answers, and a retry of the same
+// request in this process takes the key over at once (one retry only), so that a retry after
+// a 503 need not wait for the lease to run out. The command id stays the same, so the command
+// runs at most once.
 type Keys struct {
 	pool      *pgxpool.Pool
 	cfg       KeysConfig
-	claims    *group[claimItem, bool]
+	claims    *group[claimItem, claimWon]
 	completes *group[completeItem, struct{}]
+	leases    *leases
+}
+
+// claimWon is the outcome of inserting one claim: whether it was inserted, and its lease.
+type claimWon struct {
+	won   bool
+	lease time.Time
 }
 
 type claimItem struct {
@@ -64,6 +87,7 @@ type claimItem struct {
 type completeItem struct {
 	tenant, key string
 	commandID   uuid.UUID
+	lease       time.Time // zero: unknown (any lease)
 	r           commands.StoredResponse
 }
 
@@ -81,7 +105,7 @@ func NewKeys(pool *pgxpool.Pool, cfg KeysConfig) *Keys {
 		cfg.Retention = DefaultRetention
 	}
 	cfg.Retention = max(cfg.Retention, MinRetention)
-	k := &Keys{pool: pool, cfg: cfg}
+	k := &Keys{pool: pool, cfg: cfg, leases: newLeases()}
 	k.claims, k.completes = newGroup(k.insertClaims), newGroup(k.storeResponses)
 	return k
 }
@@ -101,7 +125,8 @@ func (k *Keys) Claim(ctx context.Context, tenant domain.TenantID, key string, ha
 		if err != nil {
 			return commands.Claim{}, classify("claim idempotency key", err)
 		}
-		if inserted {
+		if inserted.won {
+			k.leases.hold(claimRef{tenant.String(), key, id}, inserted.lease)
 			return commands.Claim{CommandID: id}, nil
 		}
 		c, done, err := k.existing(ctx, tenant, key, hash)
@@ -148,58 +173,80 @@ func (k *Keys) existing(ctx context.Context, tenant domain.TenantID, key string,
 		}
 		return commands.Claim{CommandID: commandID, Replay: r}, true, nil
 	case lapsed:
-		return k.takeOver(ctx, tenant, key, commandID)
+		return k.takeOver(ctx, claimRef{tenant.String(), key, commandID}, time.Time{})
+	}
+	if kept, ok := k.leases.take(tenant.String(), key); ok && kept.ref.commandID == commandID {
+		// This process's own claim, whose release an outage kept: the retry takes it over now.
+		c, done, err := k.takeOver(ctx, kept.ref, kept.lease)
+		if err != nil {
+			k.leases.keep(kept) // still down: the releaser or the next retry tries again
+		}
+		return c, done, err
 	}
 	return commands.Claim{}, false, nil
 }
 
-// takeOver claims a lapsed claim again, keeping its command id.
-func (k *Keys) takeOver(ctx context.Context, tenant domain.TenantID, key string, commandID uuid.UUID) (commands.Claim, bool, error) {
-	tag, err := exec(ctx, k.pool, k.cfg.AsyncCommit, `
+// takeOver claims ref again, keeping its command id: a lapsed claim (lease zero), or the claim
+// still carrying lease (a claim of this process whose release was kept).
+func (k *Keys) takeOver(ctx context.Context, ref claimRef, lease time.Time) (commands.Claim, bool, error) {
+	var next time.Time
+	err := queryRow(ctx, k.pool, k.cfg.AsyncCommit, []any{&next}, `
 		UPDATE cmd_idempotency SET locked_until = now() + $4 * interval '1 millisecond'
-		WHERE tenant = $1 AND key = $2 AND command_id = $3 AND status = 0 AND locked_until < now()`,
-		tenant.String(), key, commandID, k.cfg.Lease.Milliseconds())
+		WHERE tenant = $1 AND key = $2 AND command_id = $3 AND status = 0
+		  AND CASE WHEN $5::timestamptz IS NULL THEN locked_until < now() ELSE locked_until = $5 END
+		RETURNING locked_until`,
+		ref.tenant, ref.key, ref.commandID, k.cfg.Lease.Milliseconds(), leaseArg(lease))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return commands.Claim{}, false, nil // another request took it over first
+	}
 	if err != nil {
 		return commands.Claim{}, true, classify("take over idempotency key", err)
 	}
-	if tag.RowsAffected() == 0 {
-		return commands.Claim{}, false, nil // another request took it over first
-	}
-	return commands.Claim{CommandID: commandID, Recovering: true}, true, nil
+	k.leases.hold(ref, next)
+	return commands.Claim{CommandID: ref.commandID, Recovering: true}, true, nil
+}
+
+// leaseArg is a lease as a query argument: NULL when unknown.
+func leaseArg(lease time.Time) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: lease, Valid: !lease.IsZero()}
 }
 
 // Complete implements commands.IdempotencyKeys.
 func (k *Keys) Complete(ctx context.Context, tenant domain.TenantID, key string, commandID uuid.UUID, r commands.StoredResponse) error {
-	_, err := k.completes.do(ctx, completeItem{tenant: tenant.String(), key: key, commandID: commandID, r: r})
+	lease := k.leases.drop(claimRef{tenant.String(), key, commandID})
+	_, err := k.completes.do(ctx, completeItem{tenant: tenant.String(), key: key, commandID: commandID, lease: lease, r: r})
 	return classify("complete idempotency key", err)
 }
 
 // insertClaims inserts the claims of several requests in one statement; a request's claim is
 // inserted unless its key is stored already (or earlier in the same statement).
-func (k *Keys) insertClaims(ctx context.Context, items []claimItem) ([]bool, error) {
+func (k *Keys) insertClaims(ctx context.Context, items []claimItem) ([]claimWon, error) {
 	tenants, keys, hashes, ids := make([]string, len(items)), make([]string, len(items)), make([][]byte, len(items)), make([]uuid.UUID, len(items))
 	for i, it := range items {
 		tenants[i], keys[i], hashes[i], ids[i] = it.tenant, it.key, it.hash[:], it.commandID
 	}
 	var inserted []uuid.UUID
-	err := queryRow(ctx, k.pool, k.cfg.AsyncCommit, []any{&inserted}, `
+	var leases []time.Time
+	err := queryRow(ctx, k.pool, k.cfg.AsyncCommit, []any{&inserted, &leases}, `
 		WITH claimed AS (
 			INSERT INTO cmd_idempotency (tenant, key, request_hash, command_id, locked_until)
 			SELECT u.tenant, u.key, u.hash, u.command_id, now() + $5 * interval '1 millisecond'
 			FROM unnest($1::text[], $2::text[], $3::bytea[], $4::uuid[]) AS u (tenant, key, hash, command_id)
 			ON CONFLICT (tenant, key) DO NOTHING
-			RETURNING command_id)
-		SELECT coalesce(array_agg(command_id), '{}') FROM claimed`, tenants, keys, hashes, ids, k.cfg.Lease.Milliseconds())
+			RETURNING command_id, locked_until)
+		SELECT coalesce(array_agg(command_id), '{}'), coalesce(array_agg(locked_until), '{}') FROM claimed`,
+		tenants, keys, hashes, ids, k.cfg.Lease.Milliseconds())
 	if err != nil {
 		return nil, err
 	}
-	won := make(map[uuid.UUID]bool, len(inserted))
-	for _, id := range inserted {
-		won[id] = true
+	won := make(map[uuid.UUID]time.Time, len(inserted))
+	for i, id := range inserted {
+		won[id] = leases[i]
 	}
-	out := make([]bool, len(items))
+	out := make([]claimWon, len(items))
 	for i, it := range items {
-		out[i] = won[it.commandID]
+		lease, ok := won[it.commandID]
+		out[i] = claimWon{won: ok, lease: lease}
 	}
 	return out, nil
 }
@@ -207,34 +254,100 @@ func (k *Keys) insertClaims(ctx context.Context, items []claimItem) ([]bool, err
 // storeResponses completes several claims in one statement.
 func (k *Keys) storeResponses(ctx context.Context, items []completeItem) ([]struct{}, error) {
 	n := len(items)
-	tenants, keys, ids := make([]string, n), make([]string, n), make([]uuid.UUID, n)
+	tenants, keys, ids, leases := make([]string, n), make([]string, n), make([]uuid.UUID, n), make([]pgtype.Timestamptz, n)
 	statuses, headers, bodies := make([]int32, n), make([]string, n), make([][]byte, n)
 	for i, it := range items {
 		h, err := json.Marshal(it.r.Headers)
 		if err != nil {
 			return nil, err
 		}
-		tenants[i], keys[i], ids[i] = it.tenant, it.key, it.commandID
+		tenants[i], keys[i], ids[i], leases[i] = it.tenant, it.key, it.commandID, leaseArg(it.lease)
 		statuses[i], headers[i], bodies[i] = int32(it.r.Status), string(h), it.r.Body //nolint:gosec // HTTP statuses fit
 	}
 	_, err := exec(ctx, k.pool, k.cfg.AsyncCommit, `
 		UPDATE cmd_idempotency c
 		SET status = u.status, response_headers = u.headers::jsonb, response_body = u.body, completed_at = now(), locked_until = NULL
-		FROM unnest($1::text[], $2::text[], $3::uuid[], $4::int[], $5::text[], $6::bytea[]) AS u (tenant, key, command_id, status, headers, body)
-		WHERE c.tenant = u.tenant AND c.key = u.key AND c.command_id = u.command_id AND c.status = 0`,
-		tenants, keys, ids, statuses, headers, bodies)
+		FROM unnest($1::text[], $2::text[], $3::uuid[], $4::int[], $5::text[], $6::bytea[], $7::timestamptz[])
+		     AS u (tenant, key, command_id, status, headers, body, lease)
+		WHERE c.tenant = u.tenant AND c.key = u.key AND c.command_id = u.command_id AND c.status = 0
+		  AND (u.lease IS NULL OR c.locked_until = u.lease)`,
+		tenants, keys, ids, statuses, headers, bodies, leases)
 	return make([]struct{}, n), err
 }
 
-// Release implements commands.IdempotencyKeys.
+// Release implements commands.IdempotencyKeys. A release the database cannot take now (an
+// outage) is kept and written later (see Keys); the error is returned all the same.
 func (k *Keys) Release(ctx context.Context, tenant domain.TenantID, key string, commandID uuid.UUID, definite bool) error {
-	sql := `UPDATE cmd_idempotency SET locked_until = now() - interval '1 millisecond'
-		WHERE tenant = $1 AND key = $2 AND command_id = $3 AND status = 0`
-	if definite {
-		sql = `DELETE FROM cmd_idempotency WHERE tenant = $1 AND key = $2 AND command_id = $3 AND status = 0`
+	ref := claimRef{tenant.String(), key, commandID}
+	r := keptRelease{ref: ref, lease: k.leases.drop(ref), definite: definite}
+	err := k.release(ctx, r)
+	// Kept after any but a permanent error: whether it was written or not, writing it again
+	// is harmless (the first write changed the lease the second one needs).
+	if err != nil && pgerr.Of(err) != pgerr.Permanent && !r.lease.IsZero() {
+		k.leases.keep(r)
 	}
-	_, err := exec(ctx, k.pool, k.cfg.AsyncCommit, sql, tenant.String(), key, commandID)
+	return err
+}
+
+// release writes r: it applies only while the claim still carries r's lease (when known).
+func (k *Keys) release(ctx context.Context, r keptRelease) error {
+	sql := `UPDATE cmd_idempotency SET locked_until = now() - interval '1 millisecond'
+		WHERE tenant = $1 AND key = $2 AND command_id = $3 AND status = 0 AND ($4::timestamptz IS NULL OR locked_until = $4)`
+	if r.definite {
+		sql = `DELETE FROM cmd_idempotency
+		WHERE tenant = $1 AND key = $2 AND command_id = $3 AND status = 0 AND ($4::timestamptz IS NULL OR locked_until = $4)`
+	}
+	_, err := exec(ctx, k.pool, k.cfg.AsyncCommit, sql, r.ref.tenant, r.ref.key, r.ref.commandID, leaseArg(r.lease))
 	return classify("release idempotency key", err)
+}
+
+// Kept returns how many releases wait for the database to answer.
+func (k *Keys) Kept() int { return k.leases.keptCount() }
+
+// WriteKept writes the releases an outage kept, dropping those whose lease ran out (their
+// claims lapsed by themselves), and returns the first error (the rest stay kept).
+func (k *Keys) WriteKept(ctx context.Context) error {
+	now := time.Now()
+	k.leases.pruneHeld(now)
+	for _, tk := range k.leases.keptKeys() {
+		r, ok := k.leases.take(tk.tenant, tk.key)
+		if !ok || r.lease.Before(now) {
+			continue // a retry took it, or the claim lapsed
+		}
+		wctx, cancel := context.WithTimeout(ctx, releaseTimeout)
+		err := k.release(wctx, r)
+		cancel()
+		if err != nil {
+			k.leases.keep(r)
+			return err
+		}
+	}
+	return nil
+}
+
+// RunReleaser writes kept releases until ctx ends: as soon as one is kept, then, while the
+// database does not answer, again after 0.1 s, doubling to 5 s (a release is kept at most
+// until its lease runs out). Each failed attempt is reported to onError (which may be nil).
+func (k *Keys) RunReleaser(ctx context.Context, onError func(error)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-k.leases.wakeup:
+		}
+		for pause := releaseFirstRetry; k.Kept() > 0; pause = min(2*pause, releaseMaxRetry) {
+			err := k.WriteKept(ctx)
+			if err == nil {
+				break
+			}
+			if onError != nil && ctx.Err() == nil {
+				onError(err)
+			}
+			if wait.Sleep(ctx, pause) != nil {
+				return
+			}
+		}
+	}
 }
 
 // Purge deletes keys older than the retention whose request is over (completed, or a lapsed

@@ -17,11 +17,7 @@ package pgstore
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -29,6 +25,7 @@ import (
 
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/internal/migrate"
+	"github.com/dotmac/ledger/internal/pgerr"
 )
 
 //go:embed migrations/*.sql
@@ -87,31 +84,15 @@ func queryRow(ctx context.Context, pool *pgxpool.Pool, async bool, dest []any, s
 	return err
 }
 
-// classify makes connection trouble an *eventstore.UnavailableError (the API answers 503 with
-// Retry-After), and wraps the rest with op.
+// classify makes whatever a retry may get past (an outage or contention, as package pgerr sorts
+// them) an *eventstore.UnavailableError (the API answers 503 with Retry-After), and wraps the
+// rest with op.
 func classify(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if isUnavailable(err) {
+	if pgerr.Of(err).Retryable() {
 		return &eventstore.UnavailableError{Op: op, Err: err}
 	}
 	return fmt.Errorf("%s: %w", op, err)
-}
-
-func isUnavailable(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P") || strings.HasPrefix(pgErr.Code, "53")
-	}
-	var connErr *pgconn.ConnectError
-	var netErr net.Error
-	if errors.As(err, &connErr) || errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return true
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "closed pool") || strings.Contains(msg, "conn closed")
 }

@@ -30,10 +30,16 @@ type KeyConfig struct {
 	DevKeyFile string
 	// Production refuses to fall back to a development key.
 	Production bool
+	// DevKeyMustExist reads the development secret but never creates it: a missing one is
+	// ErrNoDevKey (dotmac token must sign with the key the server uses, not a new one).
+	DevKeyMustExist bool
 }
 
 // ErrNoKeyInProduction: --production without a configured key.
 var ErrNoKeyInProduction = errors.New("production mode needs DOTMAC_JWT_SECRET or DOTMAC_JWT_PUBLIC_KEY")
+
+// ErrNoDevKey: DevKeyMustExist and no development secret in DevKeyFile.
+var ErrNoDevKey = errors.New("no development key")
 
 // LoadKey returns the configured key; with none configured (and not in production) it loads
 // or creates a development secret in DevKeyFile, so that restarts and `dotmac token` agree.
@@ -58,7 +64,7 @@ func LoadKey(c KeyConfig) (*Key, KeySource, error) {
 	case c.Production:
 		return nil, "", ErrNoKeyInProduction
 	}
-	secret, err := devSecret(c.DevKeyFile)
+	secret, err := devSecret(c.DevKeyFile, !c.DevKeyMustExist)
 	if err != nil {
 		return nil, "", err
 	}
@@ -69,7 +75,7 @@ func LoadKey(c KeyConfig) (*Key, KeySource, error) {
 // DefaultDevKeyFile is where the development secret lives.
 const DefaultDevKeyFile = "var/dev-jwt-secret"
 
-func devSecret(path string) ([]byte, error) {
+func devSecret(path string, create bool) ([]byte, error) {
 	if path == "" {
 		path = DefaultDevKeyFile
 	}
@@ -78,6 +84,9 @@ func devSecret(path string) ([]byte, error) {
 		if len(s) >= 32 {
 			return []byte(s), nil
 		}
+	}
+	if !create {
+		return nil, fmt.Errorf("%w at %s", ErrNoDevKey, path)
 	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {

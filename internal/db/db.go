@@ -4,9 +4,11 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -64,4 +66,30 @@ func Open(ctx context.Context, url string, o Options) (*pgxpool.Pool, error) {
 func redact(cfg *pgxpool.Config) string {
 	c := cfg.ConnConfig
 	return fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
+}
+
+// ErrReadOnly: the database accepts no writes (a standby, or default_transaction_read_only).
+var ErrReadOnly = errors.New("database is read-only")
+
+// Row is what Writable needs of a pool or a connection.
+type Row interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Writable returns nil when a session of q can write, an error matching ErrReadOnly that says
+// why when it cannot (pg_is_in_recovery: a standby; transaction_read_only: writes are switched
+// off), or the error of asking.
+func Writable(ctx context.Context, q Row) error {
+	var recovery bool
+	var readOnly string
+	err := q.QueryRow(ctx, "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')").Scan(&recovery, &readOnly)
+	switch {
+	case err != nil:
+		return fmt.Errorf("ask whether the database is writable: %w", err)
+	case recovery:
+		return fmt.Errorf("%w: it is a standby in recovery (pg_is_in_recovery)", ErrReadOnly)
+	case readOnly == "on":
+		return fmt.Errorf("%w: transaction_read_only is on (default_transaction_read_only)", ErrReadOnly)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,7 +50,7 @@ func (h *Health) Ready(w http.ResponseWriter, r *http.Request) {
 	h.mu.RUnlock()
 	sort.Strings(names)
 	results := map[string]string{}
-	failed := false
+	var failed []string
 	for _, n := range names {
 		h.mu.RLock()
 		c := h.checks[n]
@@ -58,13 +59,13 @@ func (h *Health) Ready(w http.ResponseWriter, r *http.Request) {
 		err := c(ctx)
 		cancel()
 		if err != nil {
-			results[n], failed = err.Error(), true
+			results[n], failed = err.Error(), append(failed, n)
 			continue
 		}
 		results[n] = "ok"
 	}
-	if failed {
-		p := Unavailable("not ready", 5*time.Second)
+	if len(failed) > 0 {
+		p := Unavailable("not ready: "+strings.Join(failed, ", ")+" failing", 5*time.Second)
 		p.Extensions = map[string]any{"checks": results}
 		WriteProblem(w, r, p)
 		return

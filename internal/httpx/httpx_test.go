@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -171,4 +172,176 @@ func TestServeFinishesInFlightRequests(t *testing.T) {
 	_ = resp.Body.Close()
 	assert.Equal(t, "done", string(body))
 	require.NoError(t, <-served)
+}
+
+// countingReader counts the bytes a client's transport took from a request body.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// TestOversizedBodyWithExpectContinueAnswers413: a client that announces a body over the limit
+// and waits for "100 Continue" (curl's default) gets the 413 problem before sending the body; a
+// chunked body of unannounced length is read up to the limit, then refused with the 413 too.
+func TestOversizedBodyWithExpectContinueAnswers413(t *testing.T) {
+	const limit = 1 << 10
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var dst payload
+		if err := httpx.DecodeJSON(w, r, limit, &dst); err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	tr := &http.Transport{ExpectContinueTimeout: time.Hour} // the client waits for the server's word
+	t.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr}
+	body := `{"name":"` + strings.Repeat("x", 8<<20) + `"}`
+	for _, chunked := range []bool{false, true} {
+		src := &countingReader{r: strings.NewReader(body)}
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL, src)
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Expect", "100-continue")
+		if !chunked {
+			req.ContentLength = int64(len(body))
+		}
+		resp, err := client.Do(req)
+		require.NoError(t, err, "chunked=%v", chunked)
+		out, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, "chunked=%v", chunked)
+		assert.Equal(t, httpx.ProblemContentType, resp.Header.Get("Content-Type"))
+		assert.Contains(t, string(out), "/problems/too-large")
+		if !chunked {
+			assert.Zero(t, src.n.Load(), "an announced oversized body is refused before it is sent")
+		}
+	}
+}
+
+// TestObserveRefusesAQueryThatDoesNotParse: a ";" or a malformed %-escape in a query value is a
+// 400 naming the parameter, never a silently dropped filter.
+func TestObserveRefusesAQueryThatDoesNotParse(t *testing.T) {
+	reached := 0
+	h := httpx.Observe(zerolog.Nop(), nil, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		reached++
+		w.WriteHeader(http.StatusOK)
+	}))
+	tests := []struct{ query, param string }{
+		{"status=paid';drop%20table%20x;--", "status"},
+		{"limit=10&status=paid;x", "status"},
+		{"customer=%zz", "customer"},
+		{"st%4tus=paid", "st%4tus"},
+	}
+	for _, tc := range tests {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/invoices?"+tc.query, nil))
+		assert.Equal(t, http.StatusBadRequest, w.Code, tc.query)
+		assert.Equal(t, httpx.ProblemContentType, w.Header().Get("Content-Type"), tc.query)
+		var p httpx.Problem
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p), tc.query)
+		require.Len(t, p.Errors, 1, tc.query)
+		assert.Equal(t, tc.param, p.Errors[0].Field, tc.query)
+	}
+	assert.Zero(t, reached, "no route runs for a query that does not parse")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/invoices?status=paid%3B&limit=10", nil))
+	assert.Equal(t, http.StatusOK, w.Code, "an escaped ; is an ordinary character")
+}
+
+// drainLine is the "HTTP servers drained" log line.
+type drainLine struct {
+	Message string `json:"message"`
+	TookMS  *int64 `json:"took_ms"`
+	APIs    map[string]struct {
+		InFlightAtStop int64  `json:"in_flight_at_stop"`
+		Finished       int64  `json:"finished"`
+		Abandoned      int64  `json:"abandoned"`
+		TookMS         *int64 `json:"took_ms"`
+	} `json:"apis"`
+}
+
+// TestServeSaysWhatItDrained: the shutdown log says, per API, how many requests were in
+// flight at the stop signal, how many finished and how many were abandoned at the timeout. The
+// drain hook, not timing, decides when the requests end.
+func TestServeSaysWhatItDrained(t *testing.T) {
+	for _, abandon := range []bool{false, true} {
+		started, release := make(chan struct{}), make(chan struct{})
+		srv := httpx.NewServer(freeAddr(t), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			close(started)
+			<-release
+			w.WriteHeader(http.StatusNoContent)
+		}))
+		var logs strings.Builder
+		ctx, cancel := context.WithCancel(context.Background())
+		opts := []httpx.ServeOption{httpx.WithDrainHook(func() {
+			if !abandon {
+				close(release)
+			}
+		})}
+		if abandon {
+			opts = append(opts, httpx.WithShutdownTimeout(time.Nanosecond))
+		}
+		served := make(chan error, 1)
+		go func() {
+			served <- httpx.Serve(ctx, zerolog.New(&logs), map[string]*http.Server{"command": srv}, opts...)
+		}()
+		got := make(chan error, 1)
+		go func() {
+			var err error
+			for range 500 { // until the server listens
+				var resp *http.Response
+				if resp, err = http.Get("http://" + srv.Addr + "/"); err == nil {
+					_ = resp.Body.Close()
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			got <- err
+		}()
+		<-started
+		cancel()
+		err := <-served
+		if abandon {
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			close(release)
+		} else {
+			require.NoError(t, err)
+		}
+		require.NoError(t, <-got)
+		var line drainLine
+		for l := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+			if strings.Contains(l, "HTTP servers drained") {
+				require.NoError(t, json.Unmarshal([]byte(l), &line))
+			}
+		}
+		require.Contains(t, line.APIs, "command", logs.String())
+		api := line.APIs["command"]
+		assert.Equal(t, int64(1), api.InFlightAtStop, "abandon=%v", abandon)
+		assert.NotNil(t, api.TookMS)
+		assert.NotNil(t, line.TookMS)
+		if abandon {
+			assert.Equal(t, int64(0), api.Finished)
+			assert.Equal(t, int64(1), api.Abandoned)
+		} else {
+			assert.Equal(t, int64(1), api.Finished)
+			assert.Equal(t, int64(0), api.Abandoned)
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
 }

@@ -16,10 +16,17 @@ const DefaultBodyLimit int64 = 1 << 20
 // DecodeJSON reads r's body (at most limit bytes) into dst, rejecting unknown fields,
 // trailing data and a non-JSON content type. Errors are *Problem values (400 or 413) that
 // name the offending field where encoding/json says which one it is.
+//
+// A Content-Length over limit is refused before a byte is read, so a client that waits for
+// "100 Continue" (curl's default for large bodies) gets the 413 instead of a connection reset
+// half-way through its upload; a body of unannounced length is read up to limit, then refused.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		return &Problem{Type: "/problems/unsupported-media-type", Title: "Unsupported media type", Status: http.StatusUnsupportedMediaType,
 			Detail: "send application/json, not " + ct}
+	}
+	if r.ContentLength > limit {
+		return TooLarge(limit)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {

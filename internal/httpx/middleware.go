@@ -78,7 +78,8 @@ func NewHTTPMetrics(reg prometheus.Registerer, api string) *HTTPMetrics {
 
 // Observe wraps an API's router: request and correlation ids (accepted from X-Request-Id and
 // X-Correlation-Id when well-formed, else generated, and echoed back), a request-scoped
-// logger, panic recovery into a 500 problem, one log line per request, and metrics.
+// logger, panic recovery into a 500 problem, one log line per request, and metrics. A query
+// string that does not parse is answered 400 naming the parameter before any route runs.
 func Observe(log zerolog.Logger, m *HTTPMetrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -104,6 +105,10 @@ func Observe(log zerolog.Logger, m *HTTPMetrics, next http.Handler) http.Handler
 			}
 			finish(reqLog, m, r, info, rec, time.Since(start))
 		}()
+		if p := checkQuery(r.URL.RawQuery); p != nil {
+			WriteProblem(rec, r, p)
+			return
+		}
 		next.ServeHTTP(rec, r.WithContext(ctx))
 	})
 }

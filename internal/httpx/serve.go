@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -28,10 +30,50 @@ func NewServer(addr string, h http.Handler) *http.Server {
 	}
 }
 
+// ServeOption tunes Serve.
+type ServeOption func(*serveConfig)
+
+type serveConfig struct {
+	shutdownTimeout time.Duration
+	onDrain         func() // called once the in-flight requests are counted, before waiting for them
+}
+
+// WithShutdownTimeout bounds the drain (default ShutdownTimeout).
+func WithShutdownTimeout(d time.Duration) ServeOption {
+	return func(c *serveConfig) { c.shutdownTimeout = d }
+}
+
+// WithDrainHook calls f when the stop signal came and the requests in flight were counted,
+// before they are waited for: tests let their requests finish (or not) there.
+func WithDrainHook(f func()) ServeOption { return func(c *serveConfig) { c.onDrain = f } }
+
+// inFlight counts the requests a handler is serving.
+type inFlight struct {
+	next http.Handler
+	n    atomic.Int64
+}
+
+func (f *inFlight) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.n.Add(1)
+	defer f.n.Add(-1)
+	f.next.ServeHTTP(w, r)
+}
+
 // Serve listens on every server's address (failing fast if one cannot listen), serves until
 // ctx ends, then shuts all down gracefully: listeners close at once, in-flight requests get up
-// to ShutdownTimeout to finish.
-func Serve(ctx context.Context, log zerolog.Logger, servers map[string]*http.Server) error {
+// to ShutdownTimeout to finish. It logs "HTTP servers drained" with, per API, the requests in
+// flight at the stop signal, how many finished and how many were abandoned, and how long the
+// drain took.
+func Serve(ctx context.Context, log zerolog.Logger, servers map[string]*http.Server, opts ...ServeOption) error {
+	cfg := serveConfig{shutdownTimeout: ShutdownTimeout}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	counters := map[string]*inFlight{}
+	for name, s := range servers {
+		counters[name] = &inFlight{next: s.Handler}
+		s.Handler = counters[name]
+	}
 	listeners := map[string]net.Listener{}
 	var lc net.ListenConfig
 	for name, s := range servers {
@@ -57,16 +99,44 @@ func Serve(ctx context.Context, log zerolog.Logger, servers map[string]*http.Ser
 	}
 	g.Go(func() error {
 		<-gctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-		defer cancel()
-		var errs []error
-		for name, s := range servers {
-			if err := s.Shutdown(sctx); err != nil {
-				errs = append(errs, fmt.Errorf("%s API shutdown: %w", name, err))
-			}
-		}
-		log.Info().Msg("HTTP servers stopped")
-		return errors.Join(errs...)
+		return drain(log, servers, counters, cfg)
 	})
 	return g.Wait()
+}
+
+// drain shuts every server down at once and logs what each had in flight and what became of it.
+func drain(log zerolog.Logger, servers map[string]*http.Server, counters map[string]*inFlight, cfg serveConfig) error {
+	start := time.Now()
+	atStop := map[string]int64{}
+	for name, c := range counters {
+		atStop[name] = c.n.Load()
+	}
+	if cfg.onDrain != nil {
+		cfg.onDrain()
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	apis := zerolog.Dict()
+	for name, s := range servers {
+		wg.Go(func() {
+			err := s.Shutdown(sctx)
+			abandoned := counters[name].n.Load()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s API shutdown: %w", name, err))
+			}
+			apis.Dict(name, zerolog.Dict().Int64("in_flight_at_stop", atStop[name]).
+				Int64("finished", max(atStop[name]-abandoned, 0)).Int64("abandoned", abandoned).
+				Int64("took_ms", time.Since(start).Milliseconds()))
+		})
+	}
+	wg.Wait()
+	log.Info().Dict("apis", apis).Int64("took_ms", time.Since(start).Milliseconds()).Msg("HTTP servers drained")
+	return errors.Join(errs...)
 }

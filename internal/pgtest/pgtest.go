@@ -100,6 +100,68 @@ func Pool(tb testing.TB, sets ...migrate.Set) *pgxpool.Pool {
 	return pool
 }
 
+// DatabaseURL creates a fresh database for tb on the test server, dropped when tb ends, and
+// returns its URL: for tests that change database-wide settings (ALTER DATABASE ... SET).
+func DatabaseURL(tb testing.TB) string {
+	tb.Helper()
+	base := ServerURL(tb)
+	name := schemaName(tb.Name())
+	exec(tb, base, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	tb.Cleanup(func() { exec(tb, base, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)") })
+	u, _ := url.Parse(base)
+	u.Path = "/" + name
+	return u.String()
+}
+
+// PoolOn returns a pool on the database of dbURL with sets migrated; closed when tb ends.
+func PoolOn(tb testing.TB, dbURL string, sets ...migrate.Set) *pgxpool.Pool {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pool, err := db.Open(ctx, dbURL, db.Options{AppName: "dotmac-test", MaxConns: 24})
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	tb.Cleanup(pool.Close)
+	if err := migrate.Up(ctx, pool, sets...); err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	return pool
+}
+
+// SetReadOnly makes the database of dbURL (one of DatabaseURL's) refuse writes in every new
+// session and ends its open sessions, as a failover to a standby or an operator's
+// default_transaction_read_only would; on false it accepts writes again (for new sessions).
+func SetReadOnly(tb testing.TB, dbURL string, readOnly bool) {
+	tb.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		tb.Fatalf("pgtest: parse %s: %v", dbURL, err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	value := "off"
+	if readOnly {
+		value = "on"
+	}
+	exec(tb, ServerURL(tb), "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" SET default_transaction_read_only = "+value)
+	exec(tb, ServerURL(tb), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '"+name+"' AND pid <> pg_backend_pid()")
+}
+
+// exec runs one statement on a connection of its own to url.
+func exec(tb testing.TB, url, sql string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		tb.Fatalf("pgtest: connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		tb.Fatalf("pgtest: %s: %v", sql, err)
+	}
+}
+
 func dropSchema(tb testing.TB, base, schema string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

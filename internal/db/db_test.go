@@ -1,0 +1,34 @@
+package db_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dotmac/ledger/internal/db"
+	"github.com/dotmac/ledger/internal/pgtest"
+)
+
+// TestWritable: a database that refuses writes is reported read-only, saying why; once it
+// accepts writes again, new sessions are writable.
+func TestWritable(t *testing.T) {
+	t.Parallel()
+	url := pgtest.DatabaseURL(t)
+	ctx := context.Background()
+	pool, err := db.Open(ctx, url, db.Options{})
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	require.NoError(t, db.Writable(ctx, pool))
+
+	pgtest.SetReadOnly(t, url, true)
+	pool.Reset()
+	err = db.Writable(ctx, pool)
+	require.ErrorIs(t, err, db.ErrReadOnly)
+	assert.Contains(t, err.Error(), "transaction_read_only")
+
+	pgtest.SetReadOnly(t, url, false)
+	pool.Reset()
+	require.NoError(t, db.Writable(ctx, pool))
+}
