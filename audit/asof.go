@@ -41,9 +41,26 @@ type CustomerAsOf struct {
 	Credit     string        `json:"credit"`
 	Invoices   []InvoiceAsOf `json:"invoices"`
 	Payments   int           `json:"payments"`
-	Events     []EventRef    `json:"events"`
+	// BalanceBy says what the balance goes by: BalanceByBusinessDate (a date cutoff: the
+	// journal entries dated up to it) or BalanceByPosition (the events up to a position).
+	BalanceBy string     `json:"balance_by"`
+	Events    []EventRef `json:"events"`
 	// Note says what the answer rests on when that is not plain (a back-dated history).
 	Note string `json:"note,omitempty"`
+}
+
+// What an as-of balance goes by (CustomerAsOf.BalanceBy, TrialBalanceAsOf.BalanceBy).
+const (
+	BalanceByBusinessDate = "business_date"
+	BalanceByPosition     = "position"
+)
+
+// balanceBy is what a balance up to at goes by.
+func balanceBy(at Cutoff) string {
+	if at.Date.IsZero() {
+		return BalanceByPosition
+	}
+	return BalanceByBusinessDate
 }
 
 // CustomerAsOf replays the customer's account stream up to the cutoff and reports its state
@@ -61,7 +78,7 @@ func (a *Auditor) CustomerAsOf(ctx context.Context, tenant domain.TenantID, id d
 	}
 	var state, known domain.AccountState // as of the cutoff; everything recorded
 	var dated domain.LedgerTotals        // entries dated on or before the cutoff date
-	out := &CustomerAsOf{Stream: stream, CustomerID: id.String(), Invoices: []InvoiceAsOf{}, Events: []EventRef{}}
+	out := &CustomerAsOf{Stream: stream, CustomerID: id.String(), Invoices: []InvoiceAsOf{}, Events: []EventRef{}, BalanceBy: balanceBy(at)}
 	folding := true
 	for i := range envs {
 		ev, err := codec.Decode(&envs[i])
@@ -159,16 +176,18 @@ type TrialBalanceAsOf struct {
 	Tenant   string              `json:"tenant"`
 	Position eventstore.Position `json:"position"`
 	Date     string              `json:"date,omitempty"`
-	Entries  int                 `json:"entries"`
-	Lines    []LedgerLine        `json:"lines"`
-	Balanced bool                `json:"balanced"`
+	// BalanceBy is as in CustomerAsOf: with a date, the entries dated up to it.
+	BalanceBy string       `json:"balance_by"`
+	Entries   int          `json:"entries"`
+	Lines     []LedgerLine `json:"lines"`
+	Balanced  bool         `json:"balanced"`
 }
 
 // TrialBalanceAsOf sums the journal entries of every money event of tenant up to the cutoff
 // (by position, or by the entries' accounting dates).
 func (a *Auditor) TrialBalanceAsOf(ctx context.Context, tenant domain.TenantID, at Cutoff) (*TrialBalanceAsOf, error) {
 	var ledger domain.LedgerTotals
-	out := &TrialBalanceAsOf{Tenant: tenant.String(), Position: at.Position, Lines: []LedgerLine{}}
+	out := &TrialBalanceAsOf{Tenant: tenant.String(), Position: at.Position, Lines: []LedgerLine{}, BalanceBy: balanceBy(at)}
 	if !at.Date.IsZero() {
 		out.Date = domain.DateOf(at.Date).String()
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dotmac/ledger/commands/csvimport"
+	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/internal/pgtest"
 )
 
@@ -74,6 +76,21 @@ func TestImportCommand(t *testing.T) { //nolint:paralleltest // see above
 	out, code = runCLI(t, importArgs(t, dbURL, exampleFileArgs()...)...)
 	assert.Equal(t, 0, code, out)
 	assert.Contains(t, out, "opening-balances.csv       3         0           3          0\nevents appended: 0\n")
+
+	// The opening balance is dated May 31, though recorded today: as-of goes by business date.
+	tenant, err := domain.ParseTenantID("examples")
+	require.NoError(t, err)
+	ada, err := csvimport.CustomerID(tenant, "C-1001")
+	require.NoError(t, err)
+	auditArgs := []string{"audit", "as-of", "--database-url", dbURL, "--data-dir", t.TempDir(), "--log-level", "warn",
+		"--tenant", "examples", "--customer", ada.String(), "--date", "2026-05-31"}
+	out, code = runCLI(t, auditArgs...)
+	assert.Equal(t, 0, code, out)
+	assert.Contains(t, out, "balance 120.50 USD")
+	assert.Contains(t, out, "balance by business date: the journal entries dated up to 2026-05-31, whenever recorded")
+	out, code = runCLI(t, append(auditArgs, "--json")...)
+	assert.Equal(t, 0, code, out)
+	assert.Contains(t, out, `"balance_by": "business_date"`)
 }
 
 // TestImportCommandRejects exits 2 and writes the rejected rows to --report; an unreadable
