@@ -41,7 +41,10 @@ func TestRejectedRows(t *testing.T) {
 				"C-5,Eve again,e@example.com,1 Way,USD",
 				"C-6,Fay,f@example.com,1 Way,USD,extra",
 				"C-7,Gus\xff,g@example.com,1 Way,USD",
-				"C-8,Hal,h@example.com,1 Way,USD"),
+				"C-8,Hal,h@example.com,1 Way,USD",
+				"C-10,Ida,i@example.com,1 Way,USD",
+				"C-11,Jo,j@example.com,1 Way,USD",
+				"C-12,Kit,k@example.com,1 Way,USD"),
 			Services: text("services.csv", servicesHeader,
 				"S-1,C-1,home_50,2026-05-01,2026-05-01,1 Way,,",
 				"S-2,C-1,fibre_1g,2026-05-01,,1 Way,,",
@@ -59,7 +62,10 @@ func TestRejectedRows(t *testing.T) {
 				"C-8,10.00,USD,2026-05-31",
 				"C-9,10.00,USD,2026-05-31",
 				"C-4,1.00,USD,2026-05-31",
-				"C-1,2.00,USD,2026-05-31"),
+				"C-1,2.00,USD,2026-05-31",
+				"C-10,5.00,EUR,2026-05-31",
+				"C-11,5.00,USD,2026-07-01",
+				"C-12,-5.001,USD,2026-05-31"),
 		}
 	}
 	want := []string{
@@ -88,6 +94,9 @@ func TestRejectedRows(t *testing.T) {
 		"opening-balances.csv line 4, column customer_external_id: unknown customer C-9: not in the customers file, nor imported before",
 		"opening-balances.csv line 5, column customer_external_id: unknown customer C-4: its row in customers.csv was rejected",
 		"opening-balances.csv line 6, column customer_external_id: customer C-1 has more than one opening balance row",
+		"opening-balances.csv line 7, column currency: currency mismatch: want USD, got EUR",
+		"opening-balances.csv line 8, column as_of: invalid as of \"2026-07-01\": is in the future (today is 2026-06-25)",
+		"opening-balances.csv line 9, column amount: invalid amount \"-5.001\": more than 2 decimal places",
 	}
 	l := newLedger(t)
 	dry := l.run(files(), true)
@@ -97,9 +106,9 @@ func TestRejectedRows(t *testing.T) {
 	assert.Equal(t, sum.Events, dry.Events)
 	assert.Equal(t, []csvimport.FileSummary{
 		{File: "plans.csv", Rows: 6, Created: 2, Rejected: 4},
-		{File: "customers.csv", Rows: 9, Created: 2, Rejected: 7},
+		{File: "customers.csv", Rows: 12, Created: 5, Rejected: 7},
 		{File: "services.csv", Rows: 11, Created: 1, Rejected: 10},
-		{File: "opening-balances.csv", Rows: 5, Created: 1, Rejected: 4},
+		{File: "opening-balances.csv", Rows: 8, Created: 1, Rejected: 7},
 	}, sum.Files)
 	assert.Equal(t, "active", l.service("S-1").Status.String())
 	assert.Equal(t, "10.00", l.balance("C-8"))

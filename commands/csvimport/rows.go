@@ -82,14 +82,10 @@ func checkRow(r Row, cols Columns) *rowErr {
 func parsed[T any](r Row, col string, parse func(string) (T, error)) (T, *rowErr) {
 	v, err := parse(r.Get(col))
 	if err != nil {
-		return v, reject(col, "%s", reason(err))
+		return v, reject(col, "%s", err.Error())
 	}
 	return v, nil
 }
-
-// reason is the text of err without the domain's "invalid <field> ..." prefix when the
-// column already names the field.
-func reason(err error) string { return err.Error() }
 
 func externalID(r Row, col string) (string, *rowErr) {
 	v := r.Get(col)
