@@ -41,9 +41,26 @@ type CustomerAsOf struct {
 	Credit     string        `json:"credit"`
 	Invoices   []InvoiceAsOf `json:"invoices"`
 	Payments   int           `json:"payments"`
-	Events     []EventRef    `json:"events"`
+	// BalanceBy says what the balance goes by: BalanceByBusinessDate (a date cutoff: the
+	// journal entries dated up to it) or BalanceByPosition (the events up to a position).
+	BalanceBy string     `json:"balance_by"`
+	Events    []EventRef `json:"events"`
 	// Note says what the answer rests on when that is not plain (a back-dated history).
 	Note string `json:"note,omitempty"`
+}
+
+// What an as-of balance goes by (CustomerAsOf.BalanceBy, TrialBalanceAsOf.BalanceBy).
+const (
+	BalanceByBusinessDate = "business_date"
+	BalanceByPosition     = "position"
+)
+
+// balanceBy is what a balance up to at goes by.
+func balanceBy(at Cutoff) string {
+	if at.Date.IsZero() {
+		return BalanceByPosition
+	}
+	return BalanceByBusinessDate
 }
 
 // CustomerAsOf replays the customer's account stream up to the cutoff and reports its state
@@ -52,7 +69,9 @@ type CustomerAsOf struct {
 // date: it sums the journal entries dated on or before that day, as the statement and the
 // trial balance do, including entries recorded later (a back-dated payment, a history moved
 // over from another system); the state (invoices, payments) is what had been recorded by the
-// end of that day (events whose OccurredAt is on or before it).
+// end of that day (events whose OccurredAt is on or before it). A customer recorded only
+// later is answered with a note when it has entries dated by then (a history moved over), and
+// with ErrNoHistory when it has none.
 func (a *Auditor) CustomerAsOf(ctx context.Context, tenant domain.TenantID, id domain.CustomerID, at Cutoff) (*CustomerAsOf, error) {
 	stream := domain.CustomerStream(tenant, id)
 	envs, err := a.readStream(ctx, stream)
@@ -61,7 +80,8 @@ func (a *Auditor) CustomerAsOf(ctx context.Context, tenant domain.TenantID, id d
 	}
 	var state, known domain.AccountState // as of the cutoff; everything recorded
 	var dated domain.LedgerTotals        // entries dated on or before the cutoff date
-	out := &CustomerAsOf{Stream: stream, CustomerID: id.String(), Invoices: []InvoiceAsOf{}, Events: []EventRef{}}
+	anyDated := false
+	out := &CustomerAsOf{Stream: stream, CustomerID: id.String(), Invoices: []InvoiceAsOf{}, Events: []EventRef{}, BalanceBy: balanceBy(at)}
 	folding := true
 	for i := range envs {
 		ev, err := codec.Decode(&envs[i])
@@ -71,8 +91,8 @@ func (a *Auditor) CustomerAsOf(ctx context.Context, tenant domain.TenantID, id d
 		if known, err = domain.ApplyAccount(known, ev); err != nil {
 			return nil, fmt.Errorf("replay %s: %w", stream, err)
 		}
-		if !at.Date.IsZero() {
-			postDated(&dated, ev, at.Date)
+		if !at.Date.IsZero() && postDated(&dated, ev, at.Date) {
+			anyDated = true
 		}
 		folding = folding && at.includes(&envs[i], ev) // a stream is in recorded order
 		if !folding {
@@ -86,7 +106,7 @@ func (a *Auditor) CustomerAsOf(ctx context.Context, tenant domain.TenantID, id d
 		if err := out.fill(state); err != nil {
 			return nil, err
 		}
-	case !at.Date.IsZero() && known.Customer.Registered():
+	case anyDated && known.Customer.Registered():
 		// Nothing was recorded by then, but the history recorded since (back-dated: moved over
 		// from another system, entered late) has money dated on or before the day.
 		out.Name, out.Currency = known.Customer.Contact.Name, known.Customer.Currency.Code()
@@ -101,12 +121,14 @@ func (a *Auditor) CustomerAsOf(ctx context.Context, tenant domain.TenantID, id d
 	return out, nil
 }
 
-// postDated posts ev's journal entry to l when it is dated on or before day.
-func postDated(l *domain.LedgerTotals, ev domain.Event, day time.Time) {
+// postDated posts ev's journal entry to l when it is dated on or before day, and says so.
+func postDated(l *domain.LedgerTotals, ev domain.Event, day time.Time) bool {
 	entry, ok, err := domain.Postings(ev)
 	if err == nil && ok && !entry.Date().Time().After(day) {
 		l.Post(entry)
+		return true
 	}
+	return false
 }
 
 // useDatedBalance takes the balance from the entries dated up to the cutoff date, the way
@@ -159,16 +181,18 @@ type TrialBalanceAsOf struct {
 	Tenant   string              `json:"tenant"`
 	Position eventstore.Position `json:"position"`
 	Date     string              `json:"date,omitempty"`
-	Entries  int                 `json:"entries"`
-	Lines    []LedgerLine        `json:"lines"`
-	Balanced bool                `json:"balanced"`
+	// BalanceBy is as in CustomerAsOf: with a date, the entries dated up to it.
+	BalanceBy string       `json:"balance_by"`
+	Entries   int          `json:"entries"`
+	Lines     []LedgerLine `json:"lines"`
+	Balanced  bool         `json:"balanced"`
 }
 
 // TrialBalanceAsOf sums the journal entries of every money event of tenant up to the cutoff
 // (by position, or by the entries' accounting dates).
 func (a *Auditor) TrialBalanceAsOf(ctx context.Context, tenant domain.TenantID, at Cutoff) (*TrialBalanceAsOf, error) {
 	var ledger domain.LedgerTotals
-	out := &TrialBalanceAsOf{Tenant: tenant.String(), Position: at.Position, Lines: []LedgerLine{}}
+	out := &TrialBalanceAsOf{Tenant: tenant.String(), Position: at.Position, Lines: []LedgerLine{}, BalanceBy: balanceBy(at)}
 	if !at.Date.IsZero() {
 		out.Date = domain.DateOf(at.Date).String()
 	}

@@ -66,3 +66,15 @@ func lineIDs(source uuid.UUID, n int) ([]domain.LineID, error) {
 	}
 	return out, nil
 }
+
+// CustomerIDFor returns the id of the customer RegisterCustomer creates when run with command
+// id commandID: a caller that chooses its command ids (an import) knows its ids beforehand.
+func CustomerIDFor(commandID uuid.UUID) (domain.CustomerID, error) {
+	return idFor(Meta{CommandID: commandID}, "customer", domain.NewCustomerID)
+}
+
+// ServiceIDFor returns the id of the service ProvisionService creates when run with command
+// id commandID.
+func ServiceIDFor(commandID uuid.UUID) (domain.ServiceID, error) {
+	return idFor(Meta{CommandID: commandID}, "service", domain.NewServiceID)
+}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -99,6 +100,9 @@ type buildRun struct {
 	copy  bool
 	start time.Time
 
+	// folded counts the events a copy's projection folds (Apply is given).
+	folded atomic.Int64
+
 	mu              sync.Mutex
 	phase           string
 	pos, target     eventstore.Position
@@ -159,6 +163,9 @@ func (r *Runtime) rebuildEntries(names []string, opts RebuildOptions) ([]*entry,
 		}
 		if slices.Contains(names[:i], n) {
 			return nil, fmt.Errorf("%w: %s named twice", ErrInvalidRebuild, n)
+		}
+		if err := checkBusinessDated(e, opts); err != nil {
+			return nil, err
 		}
 		es = append(es, e)
 	}
@@ -231,11 +238,12 @@ func (run *buildRun) fill(ctx context.Context) error {
 	r := run.r
 	job := replayJob{to: run.target, progress: run.advance}
 	loads := make([]Load, len(run.parts))
+	folded := run.countFolded()
 	for i, p := range run.parts {
 		if p.e.tuning.NewLoad != nil {
 			loads[i] = p.e.tuning.NewLoad()
 		}
-		job.targets = append(job.targets, replayTarget{e: p.e, build: p.build, commit: r.commitBuild(p.e, p.build, loads[i])})
+		job.targets = append(job.targets, replayTarget{e: p.e, build: p.build, commit: r.commitBuild(p.e, p.build, loads[i], folded)})
 	}
 	run.setPhase(PhaseReplaying, 0)
 	reached, err := r.replay(ctx, job)
@@ -248,7 +256,7 @@ func (run *buildRun) fill(ctx context.Context) error {
 		if loads[i] != nil {
 			g.Go(func() error { return r.flushLoad(gctx, p.e, p.build, loads[i], reached) })
 		}
-		job.targets[i].commit = r.commitBuild(p.e, p.build, nil)
+		job.targets[i].commit = r.commitBuild(p.e, p.build, nil, folded)
 	}
 	if err := g.Wait(); err != nil {
 		return err
@@ -256,6 +264,9 @@ func (run *buildRun) fill(ctx context.Context) error {
 	run.setPhase(PhaseIndexing, 0)
 	if err := r.indexBuilds(ctx, run.parts); err != nil {
 		return err
+	}
+	if run.copy && run.folded.Load() == 0 {
+		return fmt.Errorf("%w: %s as of %s (schema %s dropped)", ErrEmptyCopy, run.parts[0].e.name, run.asOf(), run.opts.Into)
 	}
 	if run.copy {
 		if _, err := r.pool.Exec(ctx, `UPDATE `+r.sqls.builds+` SET status = 'done', updated_at = now() WHERE schema_name = $1`, run.parts[0].build); err != nil {
@@ -401,4 +412,27 @@ func (run *buildRun) dropUnstarted() {
 			_ = run.r.setState(ctx, p.e.name, StateRunning, StateRebuilding)
 		}
 	}
+}
+
+// countFolded returns, for a copy, the filter of the events its projection folds: for a
+// business date, only those dated by then; counted in run.folded. Nil for a shadow rebuild.
+func (run *buildRun) countFolded() func([]Event) []Event {
+	if !run.copy {
+		return nil
+	}
+	keep := run.opts.AsOf.keep()
+	return func(evs []Event) []Event {
+		if keep != nil {
+			evs = slices.DeleteFunc(slices.Clone(evs), func(e Event) bool { return !keep(e) })
+		}
+		run.folded.Add(int64(len(evs)))
+		return evs
+	}
+}
+
+func (run *buildRun) asOf() string {
+	if run.opts.AsOf == nil {
+		return "the head"
+	}
+	return run.opts.AsOf.String()
 }

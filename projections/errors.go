@@ -23,6 +23,9 @@ var (
 	ErrInvalidRebuild = errors.New("invalid rebuild request")
 	// ErrNotReached: WaitFor's context ended before the projection reached the position.
 	ErrNotReached = errors.New("projection has not reached the position")
+	// ErrEmptyCopy: an as-of copy in which the projection folded no event (nothing of it had
+	// happened by then); its schema is dropped.
+	ErrEmptyCopy = errors.New("the as-of copy is empty: the projection folded no event")
 	// ErrStalled: the projection is stalled (see *StalledError).
 	ErrStalled = errors.New("projection is stalled")
 )

@@ -47,7 +47,9 @@ func (r *Runtime) serveStatus(w http.ResponseWriter, req *http.Request) {
 // rebuildRequest is the optional body of POST /v1/projections/{name}/rebuild.
 type rebuildRequest struct {
 	AsOf string `json:"as_of"`
-	Into string `json:"into"`
+	// AsOfBy says how a date in AsOf is read: "business" (default) or "recorded".
+	AsOfBy string `json:"as_of_by"`
+	Into   string `json:"into"`
 }
 
 // rebuildAccepted is the 202 answer.
@@ -69,10 +71,14 @@ func (r *Runtime) serveRebuild(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	opts := RebuildOptions{Into: strings.TrimSpace(body.Into)}
-	if body.AsOf != "" {
-		a, err := ParseAsOf(body.AsOf)
+	if body.AsOf != "" || body.AsOfBy != "" {
+		a, err := ParseAsOfBy(body.AsOf, body.AsOfBy)
 		if err != nil {
-			httpx.WriteProblem(w, req, httpx.BadRequest(err.Error(), httpx.FieldError{Field: "as_of", Reason: err.Error()}))
+			field := "as_of"
+			if body.AsOfBy != "" {
+				field = "as_of_by"
+			}
+			httpx.WriteProblem(w, req, httpx.BadRequest(err.Error(), httpx.FieldError{Field: field, Reason: err.Error()}))
 			return
 		}
 		opts.AsOf = &a

@@ -81,6 +81,10 @@ func TestAdminHTTP(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, res.StatusCode, "as-of needs into")
 	res, _ = call(http.MethodPost, "/v1/projections/counter/rebuild", rebuilder, `{"as_of":"last week","into":"x"}`)
 	assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+	res, out = call(http.MethodPost, "/v1/projections/counter/rebuild", rebuilder, `{"as_of":"5","as_of_by":"recorded","into":"x"}`)
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode, "as_of_by goes with a date only: %v", out)
+	res, out = call(http.MethodPost, "/v1/projections/counter/rebuild", rebuilder, `{"as_of":"2026-03-31","into":"x"}`)
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode, "counter does not go by business date: %v", out)
 
 	before := status(t, rt, "counter").LiveBuild
 	res, out = call(http.MethodPost, "/v1/projections/counter/rebuild", rebuilder, "")

@@ -71,6 +71,16 @@ type Projection interface {
 	Tuning() Tuning
 }
 
+// BusinessDated is implemented by projections whose rows go by business date (the journal and
+// the balances), so that a copy of them as of a business date means something: the copy folds
+// every event recorded, less those whose business date (domain.BusinessDate) is after the
+// date. A copy of any other projection as of a business date is refused.
+type BusinessDated interface {
+	Projection
+	// BusinessDated marks the projection; it is never called.
+	BusinessDated()
+}
+
 // Tuning is every optional speed-up a projection may ask of the runtime, in one place. Each
 // only changes how fast a build fills, never what it holds: a projection returning Tuning{}
 // ends in exactly the same rows.

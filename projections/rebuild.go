@@ -9,37 +9,81 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
 )
 
-// AsOf is the point in history of a point-in-time copy: a position, or a time standing for
-// the last position recorded at or before it.
+// AsOf is the point in history of a point-in-time copy: a position, a time standing for the
+// last position recorded at or before it, or a business date (Business): every event recorded
+// so far, less those whose business date (domain.BusinessDate) is after it.
 type AsOf struct {
 	Position eventstore.Position
 	Time     time.Time
+	Business domain.Date
 }
 
+// How a date given as an as-of is read (ParseAsOfBy).
+const (
+	// AsOfByBusiness reads a date as a business date (the default).
+	AsOfByBusiness = "business"
+	// AsOfByRecorded reads a date as the end of that day (UTC) in recorded time.
+	AsOfByRecorded = "recorded"
+)
+
 // ParseAsOf reads a position ("120000"), a timestamp (RFC 3339, "2026-03-31T18:00:00Z") or a
-// date ("2026-03-31", meaning the end of that day, UTC).
-func ParseAsOf(s string) (AsOf, error) {
+// business date ("2026-03-31"); it is ParseAsOfBy(s, "").
+func ParseAsOf(s string) (AsOf, error) { return ParseAsOfBy(s, "") }
+
+// ParseAsOfBy reads s as ParseAsOf does, a date going by by: AsOfByBusiness (or "") a business
+// date, AsOfByRecorded the end of that day UTC in recorded time. A position or a time with by
+// set is refused: by says how to read a date only.
+func ParseAsOfBy(s, by string) (AsOf, error) {
 	s = strings.TrimSpace(s)
+	switch by {
+	case "", AsOfByBusiness, AsOfByRecorded:
+	default:
+		return AsOf{}, fmt.Errorf("%w: as-of-by %q: give %s or %s", ErrInvalidRebuild, by, AsOfByBusiness, AsOfByRecorded)
+	}
+	d, err := time.Parse(time.DateOnly, s)
+	if err == nil {
+		if by == AsOfByRecorded {
+			return AsOf{Time: d.AddDate(0, 0, 1).Add(-time.Microsecond)}, nil
+		}
+		return AsOf{Business: domain.DateOf(d)}, nil
+	}
+	if by != "" {
+		return AsOf{}, fmt.Errorf("%w: as-of %q: as-of-by goes with a date (2006-01-02) only", ErrInvalidRebuild, s)
+	}
 	if n, err := strconv.ParseUint(s, 10, 63); err == nil {
 		return AsOf{Position: eventstore.Position(n)}, nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return AsOf{Time: t}, nil
 	}
-	if d, err := time.Parse(time.DateOnly, s); err == nil {
-		return AsOf{Time: d.AddDate(0, 0, 1).Add(-time.Microsecond)}, nil
-	}
 	return AsOf{}, fmt.Errorf("%w: as-of %q: give a position, a date (2006-01-02) or an RFC 3339 time", ErrInvalidRebuild, s)
 }
 
 func (a AsOf) String() string {
-	if !a.Time.IsZero() {
+	switch {
+	case !a.Business.IsZero():
+		return a.Business.String() + " (business date)"
+	case !a.Time.IsZero():
 		return a.Time.Format(time.RFC3339Nano)
 	}
 	return strconv.FormatUint(uint64(a.Position), 10)
+}
+
+// keep returns, for a business-date as-of, whether a copy folds event e: an event with a
+// business date after a.Business is left out; nil for other as-ofs (every event up to the
+// target).
+func (a *AsOf) keep() func(Event) bool {
+	if a == nil || a.Business.IsZero() {
+		return nil
+	}
+	return func(e Event) bool {
+		d, ok := domain.BusinessDate(e.Payload)
+		return !ok || !d.After(a.Business)
+	}
 }
 
 // RebuildOptions shape a rebuild.
@@ -95,6 +139,19 @@ func (r *Runtime) checkRebuild(opts RebuildOptions) error {
 	return nil
 }
 
+// checkBusinessDated refuses a business-date copy of a projection that does not go by
+// business date (see BusinessDated).
+func checkBusinessDated(e *entry, opts RebuildOptions) error {
+	if opts.AsOf == nil || opts.AsOf.Business.IsZero() {
+		return nil
+	}
+	if _, ok := e.p.(BusinessDated); ok {
+		return nil
+	}
+	return fmt.Errorf("%w: projection %s does not go by business date: copy it as of a recorded time (--as-of-by recorded), "+
+		"or ask the ledger for a balance as of a business date (dotmac audit as-of --date)", ErrInvalidRebuild, e.name)
+}
+
 // rebuildTarget returns the position a build must reach (the as-of position, or the head)
 // and the head.
 func (r *Runtime) rebuildTarget(ctx context.Context, opts RebuildOptions) (target, head eventstore.Position, err error) {
@@ -115,8 +172,12 @@ func (r *Runtime) rebuildTarget(ctx context.Context, opts RebuildOptions) (targe
 	return target, head, nil
 }
 
-// ResolveAsOf returns the position a point in history stands for.
+// ResolveAsOf returns the position a point in history stands for (the head for a business
+// date: the copy then leaves out the events dated after it).
 func (r *Runtime) ResolveAsOf(ctx context.Context, a AsOf) (eventstore.Position, error) {
+	if !a.Business.IsZero() {
+		return r.store.Head(ctx) // a business date can be entered at any time: read everything
+	}
 	if a.Time.IsZero() {
 		return a.Position, nil
 	}

@@ -188,17 +188,61 @@ func TestAsOf(t *testing.T) {
 
 func TestParseAsOf(t *testing.T) {
 	t.Parallel()
-	a, err := projections.ParseAsOf("12345")
-	require.NoError(t, err)
-	assert.Equal(t, eventstore.Position(12345), a.Position)
-	a, err = projections.ParseAsOf("2026-03-31")
-	require.NoError(t, err)
-	assert.Equal(t, time.Date(2026, 3, 31, 23, 59, 59, 999_999_000, time.UTC), a.Time)
-	a, err = projections.ParseAsOf("2026-03-31T18:00:00+02:00")
+	endOfMarch := time.Date(2026, 3, 31, 23, 59, 59, 999_999_000, time.UTC)
+	for _, tc := range []struct {
+		in, by string
+		want   projections.AsOf
+		bad    bool
+	}{
+		{in: "12345", want: projections.AsOf{Position: 12345}},
+		{in: "2026-03-31", want: projections.AsOf{Business: domain.DateOf(endOfMarch)}},
+		{in: "2026-03-31", by: "business", want: projections.AsOf{Business: domain.DateOf(endOfMarch)}},
+		{in: "2026-03-31", by: "recorded", want: projections.AsOf{Time: endOfMarch}},
+		{in: "2026-03-31T18:00:00Z", want: projections.AsOf{Time: time.Date(2026, 3, 31, 18, 0, 0, 0, time.UTC)}},
+		{in: "12345", by: "recorded", bad: true},
+		{in: "12345", by: "business", bad: true},
+		{in: "2026-03-31T18:00:00Z", by: "business", bad: true},
+		{in: "2026-03-31", by: "effective", bad: true},
+		{in: "2026-02-30", bad: true},
+		{in: "yesterday", bad: true},
+	} {
+		a, err := projections.ParseAsOfBy(tc.in, tc.by)
+		if tc.bad {
+			require.ErrorIs(t, err, projections.ErrInvalidRebuild, "%s by %q", tc.in, tc.by)
+			continue
+		}
+		require.NoError(t, err, "%s by %q", tc.in, tc.by)
+		assert.True(t, tc.want.Time.Equal(a.Time), "%s by %q", tc.in, tc.by)
+		tc.want.Time, a.Time = time.Time{}, time.Time{}
+		assert.Equal(t, tc.want, a, "%s by %q", tc.in, tc.by)
+	}
+	a, err := projections.ParseAsOf("2026-03-31T18:00:00+02:00")
 	require.NoError(t, err)
 	assert.True(t, a.Time.Equal(time.Date(2026, 3, 31, 16, 0, 0, 0, time.UTC)))
-	_, err = projections.ParseAsOf("yesterday")
+}
+
+// TestAsOfRefusals: a business-date copy of a projection that does not go by business date is
+// refused; a copy that folds no event is ErrEmptyCopy and leaves no schema behind.
+func TestAsOfRefusals(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	appendEvents(t, e.store, 50, 4, nil)
+	rt := projectiontest.Start(t, e.pool, e.store, []projections.Projection{&counter{name: "counter", version: 1}}, testOptions())
+	projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
+
+	business, err := projections.ParseAsOf("2026-03-31")
+	require.NoError(t, err)
+	_, err = rt.Rebuild(context.Background(), "counter", projections.RebuildOptions{AsOf: &business, Into: e.app + "_biz"})
 	require.ErrorIs(t, err, projections.ErrInvalidRebuild)
+	assert.ErrorContains(t, err, "--as-of-by recorded")
+	assert.ErrorContains(t, err, "dotmac audit as-of --date")
+
+	empty := e.app + "_empty"
+	_, err = rt.Rebuild(context.Background(), "counter", projections.RebuildOptions{AsOf: &projections.AsOf{Position: 0}, Into: empty})
+	require.ErrorIs(t, err, projections.ErrEmptyCopy)
+	var n int
+	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_namespace WHERE nspname = $1`, empty).Scan(&n))
+	assert.Zero(t, n, "the empty copy's schema is dropped")
 }
 
 // TestRebuildMany: several projections rebuilt in one replay (each event read and decoded

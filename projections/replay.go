@@ -208,7 +208,7 @@ func sendPage(ctx context.Context, out chan<- page, p page) bool {
 //
 // With load (a Loader's, for the replay that fills the build from position 0) the batches go
 // through load; a failing batch is then reported whole, the Load's error naming the event.
-func (r *Runtime) commitBuild(e *entry, build string, load Load) func(context.Context, []Event) error {
+func (r *Runtime) commitBuild(e *entry, build string, load Load, fold func([]Event) []Event) func(context.Context, []Event) error {
 	return func(ctx context.Context, evs []Event) error {
 		tx, err := r.beginBuildTx(ctx)
 		if err != nil {
@@ -219,6 +219,9 @@ func (r *Runtime) commitBuild(e *entry, build string, load Load) func(context.Co
 		if load != nil {
 			apply = load.Apply
 		}
+		if fold != nil {
+			apply = foldOnly(apply, fold)
+		}
 		err = r.applyWith(ctx, tx, e, apply, build, evs, false)
 		var ae *ApplyError
 		if errors.As(err, &ae) && ctx.Err() == nil && load == nil {
@@ -228,6 +231,17 @@ func (r *Runtime) commitBuild(e *entry, build string, load Load) func(context.Co
 			return err
 		}
 		return tx.Commit(ctx)
+	}
+}
+
+// foldOnly applies the events fold keeps (an as-of copy's); none: no call. The checkpoint
+// still advances over every event.
+func foldOnly(apply applyFunc, fold func([]Event) []Event) applyFunc {
+	return func(ctx context.Context, tx pgx.Tx, evs []Event) error {
+		if evs = fold(evs); len(evs) == 0 {
+			return nil
+		}
+		return apply(ctx, tx, evs)
 	}
 }
 

@@ -206,6 +206,14 @@ func newAuditAsOf(g *globalFlags, f *auditFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "as-of",
 		Short: "A customer's account and balance, or the trial balance, replayed up to a date or position",
+		Long: `As-of replays the event store (never the read models) up to a cutoff.
+
+With --date the balance goes by business date: it sums every journal entry dated on or before
+that day (an invoice's issue date, a payment's received date, an opening balance's as-of),
+including entries recorded later about it (a back-dated payment, a customer moved over with
+dotmac import); a customer's state (invoices, payments) is what had been recorded by the end of
+that day. With --position both go by the events up to that position. The output says which
+("balance by business date"; JSON "balance_by": "business_date" or "position").`,
 		Example: `  dotmac audit as-of --tenant acme --customer 0194... --date 2026-03-31
   dotmac audit as-of --tenant acme --trial-balance --position 120000`,
 		Args: cobra.NoArgs,
@@ -227,6 +235,7 @@ func newAuditAsOf(g *globalFlags, f *auditFlags) *cobra.Command {
 					if f.json {
 						return printJSON(cmd.OutOrStdout(), tb)
 					}
+					fmt.Fprintln(cmd.OutOrStdout(), balanceByText(cut))
 					return printTrialBalance(cmd.OutOrStdout(), tb.Lines)
 				}
 				id, err := domain.ParseCustomerID(customer)
@@ -240,14 +249,14 @@ func newAuditAsOf(g *globalFlags, f *auditFlags) *cobra.Command {
 				if f.json {
 					return printJSON(cmd.OutOrStdout(), c)
 				}
-				return printCustomerAsOf(cmd.OutOrStdout(), c)
+				return printCustomerAsOf(cmd.OutOrStdout(), c, cut)
 			})
 		},
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&customer, "customer", "", "the customer id")
 	fs.BoolVar(&trial, "trial-balance", false, "the tenant's trial balance instead of a customer")
-	fs.StringVar(&date, "date", "", "replay up to the end of this business day (YYYY-MM-DD)")
+	fs.StringVar(&date, "date", "", "replay up to the end of this business day (YYYY-MM-DD): the balance sums the entries dated up to it")
 	fs.Uint64Var(&position, "position", 0, "replay up to this global position")
 	return cmd
 }
@@ -261,9 +270,25 @@ func printTrialBalance(w io.Writer, lines []audit.LedgerLine) error {
 	return tw.Flush()
 }
 
-func printCustomerAsOf(w io.Writer, c *audit.CustomerAsOf) error {
-	fmt.Fprintf(w, "customer %s (%s), replayed %d events\nbalance %s %s  (receivable %s, credit %s), %d payments\n\n",
+// balanceByText says what an as-of balance goes by.
+func balanceByText(cut audit.Cutoff) string {
+	if !cut.Date.IsZero() {
+		return "balance by business date: the journal entries dated up to " + cut.Date.Format(time.DateOnly) + ", whenever recorded"
+	}
+	if cut.IsZero() {
+		return "balance by position: every event recorded"
+	}
+	return fmt.Sprintf("balance by position: the events up to position %d", cut.Position)
+}
+
+func printCustomerAsOf(w io.Writer, c *audit.CustomerAsOf, cut audit.Cutoff) error {
+	fmt.Fprintf(w, "customer %s (%s), replayed %d events\nbalance %s %s  (receivable %s, credit %s), %d payments\n",
 		c.CustomerID, c.Name, len(c.Events), c.Balance, c.Currency, c.Receivable, c.Credit, c.Payments)
+	fmt.Fprintln(w, balanceByText(cut))
+	if c.Note != "" {
+		fmt.Fprintf(w, "note: %s\n", c.Note)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "INVOICE\tNUMBER\tSTATUS\tISSUED\tDUE\tTOTAL\tOUTSTANDING")
 	for _, inv := range c.Invoices {

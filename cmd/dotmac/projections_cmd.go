@@ -111,7 +111,7 @@ func newProjectionsStatus(g *globalFlags, f *projectionsFlags) *cobra.Command {
 }
 
 func newProjectionsRebuild(g *globalFlags, f *projectionsFlags) *cobra.Command {
-	var asOf, into string
+	var asOf, asOfBy, into string
 	cmd := &cobra.Command{
 		Use:   "rebuild NAME...",
 		Short: "Rebuild projections from position 0 into shadow tables and swap to them, or build a point-in-time copy",
@@ -120,18 +120,24 @@ reading the event table directly in large batches, catches up with the live head
 the views to the new build atomically; the query API serves the old build until the swap.
 Several projections named together share one replay: each event is read and decoded once.
 
-With --into SCHEMA it builds a copy in that new schema instead, up to --as-of (a position, a
-date meaning the end of that day UTC, or an RFC 3339 time) or up to the head, and never touches
-the live build: for analysts.`,
+With --into SCHEMA it builds a copy in that new schema instead, up to --as-of or up to the head,
+and never touches the live build: for analysts. --as-of is a position, an RFC 3339 time (the
+events recorded by then), or a date. A date is a business date: the copy folds every event
+recorded, less those that take effect after that date (a payment received later, an invoice
+issued later, a service change effective later), so entries recorded afterwards about that date
+are in it; only the journal and balances go by business date. --as-of-by recorded reads the
+date as the end of that day UTC in recorded time instead (any projection). A copy in which the
+projection folds no event is an error (exit status 1) and its schema is dropped.`,
 		Example: `  dotmac projections rebuild invoices
   dotmac projections rebuild invoices balances journal
-  dotmac projections rebuild journal --as-of 2026-03-31 --into journal_q1`,
+  dotmac projections rebuild journal --as-of 2026-03-31 --into journal_q1
+  dotmac projections rebuild invoices --as-of 2026-03-31 --as-of-by recorded --into invoices_q1`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			defer gctune.Batch()()
 			opts := projections.RebuildOptions{Into: into}
-			if asOf != "" {
-				a, err := projections.ParseAsOf(asOf)
+			if asOf != "" || asOfBy != "" {
+				a, err := projections.ParseAsOfBy(asOf, asOfBy)
 				if err != nil {
 					return err
 				}
@@ -157,7 +163,8 @@ the live build: for analysts.`,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&asOf, "as-of", "", "build up to this point: a position, a date (2006-01-02, end of day UTC) or an RFC 3339 time; needs --into")
+	cmd.Flags().StringVar(&asOf, "as-of", "", "build up to this point: a position, an RFC 3339 time, or a date (2006-01-02, a business date unless --as-of-by recorded); needs --into")
+	cmd.Flags().StringVar(&asOfBy, "as-of-by", "", "how --as-of reads a date: business (the default; journal and balances only) or recorded (the end of that day UTC)")
 	cmd.Flags().StringVar(&into, "into", "", "build a copy into this new schema, leaving the live build alone")
 	return cmd
 }

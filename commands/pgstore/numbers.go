@@ -37,3 +37,12 @@ func (n *Numbers) Next(ctx context.Context, tenant domain.TenantID, year int) (i
 		RETURNING last`, tenant.String(), year)
 	return next, classify("invoice number", err)
 }
+
+// Last returns the last number handed out for tenant and year (0: none yet), taking none: a
+// dry run numbers its invoices after it.
+func (n *Numbers) Last(ctx context.Context, tenant domain.TenantID, year int) (int64, error) {
+	var last int64
+	err := queryRow(ctx, n.pool, false, []any{&last}, `
+		SELECT coalesce((SELECT last FROM cmd_invoice_numbers WHERE tenant = $1 AND year = $2), 0)`, tenant.String(), year)
+	return last, classify("invoice number", err)
+}

@@ -18,7 +18,11 @@ import (
 // balance after it.
 type Balances struct{}
 
-var _ projections.Projection = Balances{}
+var _ projections.BusinessDated = Balances{}
+
+// BusinessDated implements projections.BusinessDated: every row is dated by its entry's
+// business date, so a copy as of a business date is the ledger as of that date.
+func (Balances) BusinessDated() {}
 
 // Name returns "balances".
 func (Balances) Name() string { return NameBalances }

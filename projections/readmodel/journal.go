@@ -15,7 +15,11 @@ import (
 // balance (debits − credits) per tenant, account and currency.
 type Journal struct{}
 
-var _ projections.Projection = Journal{}
+var _ projections.BusinessDated = Journal{}
+
+// BusinessDated implements projections.BusinessDated: every row is dated by its entry's
+// business date, so a copy as of a business date is the ledger as of that date.
+func (Journal) BusinessDated() {}
 
 // Name returns "journal".
 func (Journal) Name() string { return NameJournal }
