@@ -140,19 +140,26 @@ func (r *request) ready(ctx context.Context, pos ...eventstore.Position) error {
 	for _, p := range pos {
 		want = max(want, p)
 	}
+	reached, err := r.waitFor(ctx, r.rt.projection, want)
+	r.position = reached
+	return err
+}
+
+// waitFor waits, at most r.wait, until projection has reached want, and returns the checkpoint
+// reached; a 504 when it has not in time, a 503 when it cannot answer.
+func (r *request) waitFor(ctx context.Context, projection string, want eventstore.Position) (eventstore.Position, error) {
 	wctx, cancel := context.WithTimeout(ctx, r.wait)
 	defer cancel()
-	reached, err := r.api.cfg.Positions.WaitFor(wctx, r.rt.projection, want)
-	r.position = reached
+	reached, err := r.api.cfg.Positions.WaitFor(wctx, projection, want)
 	switch {
 	case err == nil:
-		return nil
+		return reached, nil
 	case ctx.Err() != nil:
-		return ctx.Err()
+		return reached, ctx.Err()
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		return notCaughtUp(r.rt.projection, want, reached, r.wait)
+		return reached, notCaughtUp(projection, want, reached, r.wait)
 	}
-	return unavailable(r.rt.projection, reached, err)
+	return reached, unavailable(projection, reached, err)
 }
 
 // notCaughtUp is the 504 of a min_position not reached in time.
