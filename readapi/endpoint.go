@@ -159,7 +159,7 @@ func (r *request) waitFor(ctx context.Context, projection string, want eventstor
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 		return reached, notCaughtUp(projection, want, reached, r.wait)
 	}
-	return reached, unavailable(projection, reached, err)
+	return reached, unavailable(r.http, projection, reached, err)
 }
 
 // notCaughtUp is the 504 of a min_position not reached in time.
@@ -173,10 +173,13 @@ func notCaughtUp(projection string, want, reached eventstore.Position, waited ti
 	return p
 }
 
-// unavailable is the 503 of a projection that is stalled or not built.
-func unavailable(projection string, reached eventstore.Position, err error) *httpx.Problem {
-	p := httpx.Unavailable(fmt.Sprintf("the %s read model cannot answer: %v", projection, err), 5*time.Second)
-	p.Extensions = map[string]any{"projection": projection, "position": reached}
+// unavailable is the 503 of a projection that is stalled or not built. err may describe the
+// event of another tenant a projection stalled on, so it is logged, under the error id the
+// answer carries, and not sent.
+func unavailable(hr *http.Request, projection string, reached eventstore.Position, err error) *httpx.Problem {
+	id := httpx.Opaque(hr, "read model "+projection+" cannot answer", err)
+	p := httpx.Unavailable(fmt.Sprintf("the %s read model cannot answer now; operators find the cause under error id %s", projection, id), 5*time.Second)
+	p.Extensions = map[string]any{"projection": projection, "position": reached, "error_id": id}
 	return p
 }
 

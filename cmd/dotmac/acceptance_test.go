@@ -81,15 +81,16 @@ type step struct {
 type server struct {
 	command, query string // base URLs
 	key            *auth.Key
+	dbURL          string // the database (schema) it serves
 }
 
 // startServer runs `dotmac serve` in this process on a fresh schema, until the test ends.
 func startServer(t *testing.T) *server {
 	t.Helper()
 	secret := strings.Repeat("acceptance-secret-", 3)
-	cmdAddr, queryAddr := freeAddr(t), freeAddr(t)
+	cmdAddr, queryAddr, dbURL := freeAddr(t), freeAddr(t), pgtest.SchemaURL(t)
 	root, _ := newRoot()
-	root.SetArgs([]string{"serve", "--database-url", pgtest.SchemaURL(t), "--command-addr", cmdAddr, "--query-addr", queryAddr,
+	root.SetArgs([]string{"serve", "--database-url", dbURL, "--command-addr", cmdAddr, "--query-addr", queryAddr,
 		"--jwt-secret", secret, "--data-dir", t.TempDir(), "--log-level", "warn", "--log-format", "json",
 		// The calendar is back-dated: no overdue sweep or dunning may step into the figures.
 		"--process-managers=false"})
@@ -111,7 +112,7 @@ func startServer(t *testing.T) *server {
 	})
 	key, err := auth.HS256([]byte(secret))
 	require.NoError(t, err)
-	s := &server{command: "http://" + cmdAddr, query: "http://" + queryAddr, key: key}
+	s := &server{command: "http://" + cmdAddr, query: "http://" + queryAddr, key: key, dbURL: dbURL}
 	for _, base := range []string{s.command, s.query} {
 		require.Eventually(t, func() bool {
 			select {
