@@ -30,14 +30,29 @@ type KeyConfig struct {
 	DevKeyFile string
 	// Production refuses to fall back to a development key.
 	Production bool
+	// Policy is what tokens must say (issuer, audience, lifetime); zero fields take defaults.
+	Policy Policy
 }
 
 // ErrNoKeyInProduction: --production without a configured key.
 var ErrNoKeyInProduction = errors.New("production mode needs DOTMAC_JWT_SECRET or DOTMAC_JWT_PUBLIC_KEY")
 
-// LoadKey returns the configured key; with none configured (and not in production) it loads
-// or creates a development secret in DevKeyFile, so that restarts and `dotmac token` agree.
+// LoadKey returns the configured key, following c.Policy; with none configured (and not in
+// production) it loads or creates a development secret in DevKeyFile, so that restarts and
+// `dotmac token` agree.
 func LoadKey(c KeyConfig) (*Key, KeySource, error) {
+	k, src, err := loadKey(c)
+	if err != nil {
+		return nil, "", err
+	}
+	k, err = k.WithPolicy(c.Policy)
+	if err != nil {
+		return nil, "", err
+	}
+	return k, src, nil
+}
+
+func loadKey(c KeyConfig) (*Key, KeySource, error) {
 	switch {
 	case c.Secret != "" && c.PublicKey != "":
 		return nil, "", errors.New("set DOTMAC_JWT_SECRET or DOTMAC_JWT_PUBLIC_KEY, not both")
