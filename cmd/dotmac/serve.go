@@ -73,7 +73,7 @@ Every flag can also be set through the environment variable named in its descrip
 	stringFlag(fs, &f.commandAddr, "command-addr", "DOTMAC_COMMAND_ADDR", ":8080", "listen address of the command API")
 	stringFlag(fs, &f.queryAddr, "query-addr", "DOTMAC_QUERY_ADDR", ":8081", "listen address of the query API")
 	stringFlag(fs, &f.roles, "role", "DOTMAC_ROLE", strings.Join(allRoles, ","), "comma-separated roles to play: command, query, projector")
-	boolFlag(fs, &f.key.production, "production", "DOTMAC_PRODUCTION", false, "refuse to start without a configured JWT key")
+	boolFlag(fs, &f.key.production, "production", "DOTMAC_PRODUCTION", false, "refuse to start on a development JWT key: none configured, or the generated one passed as the secret")
 	stringFlag(fs, &f.devTenant, "dev-tenant", "DOTMAC_DEV_TENANT", "demo", "tenant of the development token printed when no JWT key is configured")
 	f.process.bind(fs)
 	stringFlag(fs, &f.memoryLimit, "memory-limit", "DOTMAC_MEMORY_LIMIT", "200MiB",

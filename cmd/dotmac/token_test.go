@@ -76,3 +76,23 @@ func TestDevTokenNeverReachesTheLog(t *testing.T) {
 	defer w.Close()
 	assert.Nil(t, terminal(w), "a pipe is not a terminal")
 }
+
+// TestProductionRefusesDevelopmentKeys: serve --production does not start on a generated
+// development key, neither by falling back to one nor with one passed as the secret.
+func TestProductionRefusesDevelopmentKeys(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	run := func(args ...string) error {
+		root, _ := newRoot()
+		var out bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&out)
+		root.SetArgs(append(args, "--data-dir", dir, "--jwt-public-key", ""))
+		return root.Execute()
+	}
+	require.NoError(t, run("token", "--tenant", "acme", "--jwt-secret", ""), "dotmac token generates the development key")
+	dev, err := os.ReadFile(filepath.Join(dir, "dev-jwt-secret")) // #nosec G304 -- the test's own file
+	require.NoError(t, err)
+	assert.ErrorIs(t, run("serve", "--production", "--jwt-secret", ""), auth.ErrNoKeyInProduction)
+	assert.ErrorIs(t, run("serve", "--production", "--jwt-secret", strings.TrimSpace(string(dev))), auth.ErrDevKeyInProduction)
+}

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -34,8 +35,14 @@ type KeyConfig struct {
 	Policy Policy
 }
 
-// ErrNoKeyInProduction: --production without a configured key.
-var ErrNoKeyInProduction = errors.New("production mode needs DOTMAC_JWT_SECRET or DOTMAC_JWT_PUBLIC_KEY")
+// Errors of LoadKey in production.
+var (
+	// ErrNoKeyInProduction: --production without a configured key.
+	ErrNoKeyInProduction = errors.New("production mode needs DOTMAC_JWT_SECRET or DOTMAC_JWT_PUBLIC_KEY")
+	// ErrDevKeyInProduction: --production with DOTMAC_JWT_SECRET set to the generated
+	// development key (which sits unencrypted in the data directory and signed dev tokens).
+	ErrDevKeyInProduction = errors.New("production mode refuses the generated development key as DOTMAC_JWT_SECRET; generate a new secret")
+)
 
 // LoadKey returns the configured key, following c.Policy; with none configured (and not in
 // production) it loads or creates a development secret in DevKeyFile, so that restarts and
@@ -56,6 +63,8 @@ func loadKey(c KeyConfig) (*Key, KeySource, error) {
 	switch {
 	case c.Secret != "" && c.PublicKey != "":
 		return nil, "", errors.New("set DOTMAC_JWT_SECRET or DOTMAC_JWT_PUBLIC_KEY, not both")
+	case c.Production && c.Secret != "" && isDevSecret(c.DevKeyFile, c.Secret):
+		return nil, "", ErrDevKeyInProduction
 	case c.Secret != "":
 		k, err := HS256([]byte(c.Secret))
 		return k, FromSecret, err
@@ -83,6 +92,15 @@ func loadKey(c KeyConfig) (*Key, KeySource, error) {
 
 // DefaultDevKeyFile is where the development secret lives.
 const DefaultDevKeyFile = "var/dev-jwt-secret"
+
+// isDevSecret reports whether secret is the development secret stored at path.
+func isDevSecret(path, secret string) bool {
+	if path == "" {
+		path = DefaultDevKeyFile
+	}
+	b, err := os.ReadFile(path) // #nosec G304 -- the operator chooses the key file
+	return err == nil && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(string(b))), []byte(strings.TrimSpace(secret))) == 1
+}
 
 func devSecret(path string) ([]byte, error) {
 	if path == "" {
