@@ -123,17 +123,16 @@ func (m *extremeAccount) line(t *rapid.T) domain.LineInput {
 }
 
 func (m *extremeAccount) lines(t *rapid.T) []domain.LineInput {
-	n := rapid.OneOf(rapid.IntRange(1, 3), rapid.Just(domain.MaxInvoiceLines)).Draw(t, "lines")
-	if n == domain.MaxInvoiceLines {
-		one := m.line(t) // 500 copies of one extreme line, each with its own id
-		out := make([]domain.LineInput, n)
+	if rapid.IntRange(0, 7).Draw(t, "full invoice") == 0 {
+		one := m.line(t) // MaxInvoiceLines copies of one extreme line, each with its own id
+		out := make([]domain.LineInput, domain.MaxInvoiceLines)
 		for i := range out {
 			out[i] = one
 			out[i].LineID = newID(t, domain.NewLineID)
 		}
 		return out
 	}
-	out := make([]domain.LineInput, n)
+	out := make([]domain.LineInput, rapid.IntRange(1, 3).Draw(t, "lines"))
 	for i := range out {
 		out[i] = m.line(t)
 	}
