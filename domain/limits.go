@@ -49,22 +49,49 @@ func boundedTotals(lines []InvoiceLine, cur Currency) (net, tax, total Money, er
 	return
 }
 
-// checkAccountTotals folds events onto a and refuses them when the account's receivable or
-// customer credit would reach the limit: the sums that grow over a customer's life, one
-// invoice or payment at a time.
+// checkAccountTotals refuses events that would take the customer's receivable or credit to
+// the limit: the sums that grow over a customer's life, one invoice or payment at a time. It
+// adds up what the events move (as Apply does) rather than folding them, which would copy the
+// account's maps; an account already over the limit (decided before it existed) is refused
+// only what would grow the sum further.
 func checkAccountTotals(a AccountState, events []Event) error {
-	after := a
+	credit, owed := a.Credit.Amount(), decimal.Zero
+	creditGrows := false
 	for _, e := range events {
-		var err error
-		if after, err = ApplyAccount(after, e); err != nil {
+		switch e := e.(type) {
+		case InvoiceIssued:
+			owed = owed.Add(e.Total.Amount()).Sub(e.CreditApplied.Amount())
+			credit = credit.Sub(e.CreditApplied.Amount())
+		case PaymentRecorded:
+			credit, creditGrows = credit.Add(e.Unapplied.Amount()), creditGrows || e.Unapplied.IsPositive()
+		case PaymentRefunded:
+			credit = credit.Sub(e.Amount.Amount())
+		case CreditNoteIssued:
+			if e.InvoiceID.IsZero() {
+				credit, creditGrows = credit.Add(e.Total.Amount()), true
+			}
+		case OpeningBalanceRecorded:
+			if e.Amount.IsPositive() {
+				owed = owed.Add(e.Amount.Amount())
+			} else {
+				credit, creditGrows = credit.Sub(e.Amount.Amount()), true
+			}
+		}
+	}
+	cur := a.Customer.Currency
+	if creditGrows {
+		if err := checkTotal("customer credit", moneyOf(credit, cur)); err != nil {
 			return err
 		}
 	}
-	receivable := Zero(after.Customer.Currency)
-	for _, inv := range after.Invoices {
+	if !owed.IsPositive() {
+		return nil
+	}
+	receivable := owed
+	for _, inv := range a.Invoices {
 		if inv.IsOpen() {
-			receivable = moneyOf(receivable.Amount().Add(inv.Outstanding.Amount()), receivable.Currency())
+			receivable = receivable.Add(inv.Outstanding.Amount())
 		}
 	}
-	return firstError(checkTotal("receivable", receivable), checkTotal("customer credit", after.Credit))
+	return checkTotal("receivable", moneyOf(receivable, cur))
 }

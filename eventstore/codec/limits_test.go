@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 	"pgregory.net/rapid"
 
 	"github.com/dotmac/ledger/domain"
@@ -22,7 +23,8 @@ const extremeSteps = 40
 // TestEveryDecidedEventIsReadable: whatever a customer sends, within each field's bounds but
 // at their extremes (the largest prices, quantities and tax rate, 500-line invoices, credit
 // piling up payment after payment), every event the domain decides encodes, decodes back (in
-// full and trimmed) and re-encodes to the same bytes. A stored event the codec cannot read
+// full and trimmed) and re-encodes to the same bytes, and the customer's credit and
+// receivable stay below 10^MaxTotalAmountDigits. A stored event the codec cannot read
 // stops every projection for every tenant, so the domain must never decide one.
 func TestEveryDecidedEventIsReadable(t *testing.T) {
 	t.Parallel()
@@ -65,7 +67,16 @@ func (m *extremeAccount) decide(t *rapid.T, cmd domain.AccountCommand) {
 			t.Fatalf("apply %s: %v", e.EventType(), err)
 		}
 	}
+	receivable := mustOK(m.state.Receivable())
+	for name, sum := range map[string]domain.Money{"credit": m.state.Credit, "receivable": receivable} {
+		if sum.Amount().Abs().GreaterThanOrEqual(maxTotal) {
+			t.Fatalf("after %T the customer's %s is %s, not below 10^%d", cmd, name, sum, domain.MaxTotalAmountDigits)
+		}
+	}
 }
+
+// maxTotal is 10^domain.MaxTotalAmountDigits.
+var maxTotal = decimal.New(1, domain.MaxTotalAmountDigits)
 
 // assertReadable encodes e, decodes it in full and trimmed, and requires the same bytes back.
 func assertReadable(t *rapid.T, e domain.Event) {
