@@ -92,6 +92,7 @@ func TestForeignTenantSeesNothing(t *testing.T) {
 	acme, globex := s.mint(t, "acme"), s.mint(t, "globex")
 	ids := seedForeignTarget(t, s, acme)
 	seen := map[string]bool{}
+	var last uint64 // the position of the last command globex got done
 	for _, base := range []string{s.command, s.query} {
 		for _, route := range documentedRoutes(t, s, base) {
 			seen[route] = true
@@ -117,6 +118,9 @@ func TestForeignTenantSeesNothing(t *testing.T) {
 				assert.Equal(t, "application/problem+json", got.header.Get("Content-Type"), "%s: a problem, not an unrouted path", route)
 				continue // a problem may repeat the id the caller sent
 			}
+			if method == http.MethodPost {
+				last = max(last, position(t, got.json(t)))
+			}
 			for name, id := range ids {
 				assert.False(t, !call.public && strings.Contains(string(got.body), id), "%s shows acme's %s: %.300s", route, name, got.body)
 			}
@@ -132,6 +136,12 @@ func TestForeignTenantSeesNothing(t *testing.T) {
 	inv := s.do(t, http.MethodGet, s.query+"/v1/invoices/"+ids["invoice_id"], acme, "", nil)
 	require.Equal(t, http.StatusOK, inv.status, "%s", inv.body)
 	assert.Equal(t, "partially_paid", inv.json(t)["status"])
+	after := "?min_position=" + strconv.FormatUint(last, 10)
+	list := s.do(t, http.MethodGet, s.query+"/v1/customers/"+ids["customer_id"]+"/invoices"+after, acme, "", nil)
+	require.Equal(t, http.StatusOK, list.status, "%s", list.body)
+	items, ok := list.json(t)["items"].([]any)
+	require.True(t, ok, "%s", list.body)
+	assert.Len(t, items, 1, "globex's billing run billed none of acme's services")
 }
 
 // mint returns a token of tenant with every permission.
