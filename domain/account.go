@@ -82,8 +82,20 @@ func (IssueCreditNote) accountCommand()          {}
 // DecideAccount decides cmd against the account a at instant now and returns the events to
 // append (none when the command changes nothing), or a typed error: see each command's
 // documentation. Every command except RegisterCustomer needs a registered customer
-// (*NotFoundError otherwise).
+// (*NotFoundError otherwise). Any command that would take the customer's receivable or credit
+// to 10^MaxTotalAmountDigits is refused with an *AmountLimitError.
 func DecideAccount(a AccountState, cmd AccountCommand, now time.Time) ([]Event, error) {
+	events, err := decideAccount(a, cmd, now)
+	if err != nil || len(events) == 0 {
+		return events, err
+	}
+	if err := checkAccountTotals(a, events); err != nil {
+		return nil, err
+	}
+	return events, nil
+}
+
+func decideAccount(a AccountState, cmd AccountCommand, now time.Time) ([]Event, error) {
 	if reg, ok := cmd.(RegisterCustomer); ok {
 		return decideRegisterCustomer(a.Customer, reg, now)
 	}
@@ -177,6 +189,9 @@ func (a AccountState) decideCreateInvoice(id InvoiceID, period Period, inputs []
 	}
 	lines, err := newInvoiceLines(id, inputs, a.Customer.Currency)
 	if err != nil {
+		return nil, err
+	}
+	if _, _, _, err := boundedTotals(lines, a.Customer.Currency); err != nil {
 		return nil, err
 	}
 	return []Event{InvoiceCreated{

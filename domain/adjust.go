@@ -31,7 +31,7 @@ func (a AccountState) decideAdjustBilling(c AdjustBilling, now time.Time) ([]Eve
 	if err != nil {
 		return nil, err
 	}
-	net, tax, total, err := invoiceTotals(lines, a.Customer.Currency)
+	net, tax, total, err := boundedTotals(lines, a.Customer.Currency)
 	if err != nil {
 		return nil, err
 	}

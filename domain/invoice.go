@@ -72,7 +72,8 @@ func (i InvoiceState) transitionError(to string) error {
 // CreateInvoice opens a draft invoice with zero or more lines.
 //
 // Errors: *CustomerInactiveError; *AlreadyExistsError for a taken invoice or duplicate line id;
-// *TooManyLinesError; *CurrencyMismatchError or *InvalidValueError for a bad line.
+// *TooManyLinesError; *CurrencyMismatchError or *InvalidValueError for a bad line;
+// *AmountLimitError for a line or total of 10^MaxTotalAmountDigits or more.
 type CreateInvoice struct {
 	InvoiceID InvoiceID
 	Lines     []LineInput
@@ -81,7 +82,8 @@ type CreateInvoice struct {
 // AddInvoiceLine adds a line to a draft invoice.
 //
 // Errors: *NotFoundError; *InvalidTransitionError unless draft; *TooManyLinesError;
-// *AlreadyExistsError for a duplicate line id; *CurrencyMismatchError or *InvalidValueError.
+// *AlreadyExistsError for a duplicate line id; *CurrencyMismatchError or *InvalidValueError;
+// *AmountLimitError for a line or total of 10^MaxTotalAmountDigits or more.
 type AddInvoiceLine struct {
 	InvoiceID InvoiceID
 	Line      LineInput
@@ -93,7 +95,8 @@ type AddInvoiceLine struct {
 //
 // Errors: *NotFoundError; *CustomerInactiveError; *InvalidTransitionError unless draft;
 // *EmptyInvoiceError; *NegativeTotalError; *DueBeforeIssueError;
-// *DuplicateInvoiceNumberError; *InvalidValueError for a malformed number or a future date.
+// *DuplicateInvoiceNumberError; *InvalidValueError for a malformed number or a future date;
+// *AmountLimitError when the customer's receivable would reach 10^MaxTotalAmountDigits.
 type IssueInvoice struct {
 	InvoiceID InvoiceID
 	Number    string
@@ -132,6 +135,9 @@ func decideAddInvoiceLine(inv InvoiceState, customer CustomerID, cmd AddInvoiceL
 	if slices.ContainsFunc(inv.Lines, func(l InvoiceLine) bool { return l.LineID == line.LineID }) {
 		return nil, &AlreadyExistsError{Entity: "invoice line", ID: line.LineID.String()}
 	}
+	if _, _, _, err := boundedTotals(append(slices.Clip(inv.Lines), line), inv.Currency); err != nil {
+		return nil, err
+	}
 	return []Event{InvoiceLineAdded{CustomerID: customer, InvoiceID: inv.ID, Line: line, AddedAt: now.UTC()}}, nil
 }
 
@@ -163,7 +169,7 @@ func decideIssueInvoice(inv InvoiceState, ctx issueContext, cmd IssueInvoice, no
 	if err := checkPattern("invoice number", cmd.Number, invoiceNumberPattern, false, "want 1-64 of A-Z a-z 0-9 / . _ -"); err != nil {
 		return nil, err
 	}
-	net, tax, total, err := invoiceTotals(inv.Lines, inv.Currency)
+	net, tax, total, err := boundedTotals(inv.Lines, inv.Currency)
 	if err != nil {
 		return nil, err
 	}

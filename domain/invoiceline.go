@@ -21,15 +21,20 @@ type LineInput struct {
 }
 
 // newInvoiceLine validates in for an invoice in currency cur and computes its amounts:
-// Net = Quantity × UnitPrice, Tax = Net × TaxRate, each rounded half-up to the minor unit.
+// Net = Quantity × UnitPrice, Tax = Net × TaxRate, each rounded half-up to the minor unit and
+// each below 10^MaxTotalAmountDigits (*AmountLimitError otherwise).
 func newInvoiceLine(in LineInput, cur Currency) (InvoiceLine, error) {
 	if err := in.validate(cur); err != nil {
 		return InvoiceLine{}, err
 	}
 	net := in.UnitPrice.Mul(in.Quantity.Decimal())
+	tax := net.Mul(in.TaxRate.Decimal())
+	if err := firstError(checkTotal("line net", net), checkTotal("line tax", tax)); err != nil {
+		return InvoiceLine{}, err
+	}
 	return InvoiceLine{
 		LineID: in.LineID, Description: in.Description, Quantity: in.Quantity,
-		UnitPrice: in.UnitPrice, Net: net, TaxRate: in.TaxRate, Tax: net.Mul(in.TaxRate.Decimal()),
+		UnitPrice: in.UnitPrice, Net: net, TaxRate: in.TaxRate, Tax: tax,
 		ServiceID: in.ServiceID, PlanCode: in.PlanCode, Period: in.Period, Proration: in.Proration,
 		From: in.From, Through: in.Through,
 	}, nil

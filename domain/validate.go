@@ -26,8 +26,9 @@ const (
 	MaxExternalReferenceBytes = 128
 	// MaxInvoiceLines is the most lines one invoice may have.
 	MaxInvoiceLines = 500
-	// MaxCommandAmountDigits bounds every amount in a command below 10^12 major units, so
-	// totals of MaxInvoiceLines lines stay far inside MaxAmountIntegerDigits.
+	// MaxCommandAmountDigits bounds every amount in a command below 10^12 major units. What
+	// the domain computes from them (a quantity times a price, sums of lines, a customer's
+	// credit) is bounded separately, by MaxTotalAmountDigits.
 	MaxCommandAmountDigits = 12
 )
 

@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/dotmac/ledger/projections/readmodel"
 )
 
 // Customer is a customer's profile.
@@ -54,6 +56,26 @@ func listCustomers(ctx context.Context, r *request) (any, error) {
 		c, err := scanCustomer(rows)
 		return c, []string{c.CustomerID}, err
 	})
+}
+
+// requireCustomer answers 404 unless the tenant has customer id, as the other routes under
+// /v1/customers/{customer_id} do: another tenant's customer is no customer. It reads the
+// customers read model once it has caught up with the checkpoint the answer reflects, so a
+// customer the endpoint's own read model knows is known there too.
+func (r *request) requireCustomer(ctx context.Context, id string) error {
+	if _, err := r.waitFor(ctx, readmodel.NameCustomers, r.position); err != nil {
+		return err
+	}
+	var exists bool
+	err := r.api.cfg.DB.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM customers WHERE tenant_id = $1 AND customer_id = $2)`,
+		r.tenant, id).Scan(&exists)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		return notFound("customer", id)
+	}
+	return nil
 }
 
 // getCustomer: GET /v1/customers/{customer_id}

@@ -140,19 +140,26 @@ func (r *request) ready(ctx context.Context, pos ...eventstore.Position) error {
 	for _, p := range pos {
 		want = max(want, p)
 	}
+	reached, err := r.waitFor(ctx, r.rt.projection, want)
+	r.position = reached
+	return err
+}
+
+// waitFor waits, at most r.wait, until projection has reached want, and returns the checkpoint
+// reached; a 504 when it has not in time, a 503 when it cannot answer.
+func (r *request) waitFor(ctx context.Context, projection string, want eventstore.Position) (eventstore.Position, error) {
 	wctx, cancel := context.WithTimeout(ctx, r.wait)
 	defer cancel()
-	reached, err := r.api.cfg.Positions.WaitFor(wctx, r.rt.projection, want)
-	r.position = reached
+	reached, err := r.api.cfg.Positions.WaitFor(wctx, projection, want)
 	switch {
 	case err == nil:
-		return nil
+		return reached, nil
 	case ctx.Err() != nil:
-		return ctx.Err()
+		return reached, ctx.Err()
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		return notCaughtUp(r.rt.projection, want, reached, r.wait)
+		return reached, notCaughtUp(projection, want, reached, r.wait)
 	}
-	return unavailable(r.rt.projection, reached, err)
+	return reached, unavailable(r.http, projection, reached, err)
 }
 
 // notCaughtUp is the 504 of a min_position not reached in time.
@@ -166,10 +173,13 @@ func notCaughtUp(projection string, want, reached eventstore.Position, waited ti
 	return p
 }
 
-// unavailable is the 503 of a projection that is stalled or not built.
-func unavailable(projection string, reached eventstore.Position, err error) *httpx.Problem {
-	p := httpx.Unavailable(fmt.Sprintf("the %s read model cannot answer: %v", projection, err), 5*time.Second)
-	p.Extensions = map[string]any{"projection": projection, "position": reached}
+// unavailable is the 503 of a projection that is stalled or not built. err may describe the
+// event of another tenant a projection stalled on, so it is logged, under the error id the
+// answer carries, and not sent.
+func unavailable(hr *http.Request, projection string, reached eventstore.Position, err error) *httpx.Problem {
+	id := httpx.Opaque(hr, "read model "+projection+" cannot answer", err)
+	p := httpx.Unavailable(fmt.Sprintf("the %s read model cannot answer now; operators find the cause under error id %s", projection, id), 5*time.Second)
+	p.Extensions = map[string]any{"projection": projection, "position": reached, "error_id": id}
 	return p
 }
 

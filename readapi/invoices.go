@@ -87,6 +87,11 @@ func listInvoices(ctx context.Context, r *request) (any, error) {
 	if err := r.ready(ctx); err != nil {
 		return nil, err
 	}
+	if r.vars("customer_id") != "" {
+		if err := r.requireCustomer(ctx, customer); err != nil {
+			return nil, err
+		}
+	}
 	q := newQuery(invoiceColumns, r.tenant)
 	if customer != "" {
 		q.and("customer_id = ?", customer)

@@ -15,7 +15,7 @@ func TestTenantIsolation(t *testing.T) {
 	e := newEnv(t, nil)
 	globex, acme := e.token("globex"), e.token("acme")
 	for _, path := range []string{"/v1/customers/" + id(101), "/v1/customers/" + id(101) + "/balance",
-		"/v1/customers/" + id(101) + "/statement", "/v1/services/" + id(601), "/v1/plans/fiber_100",
+		"/v1/customers/" + id(101) + "/statement", "/v1/customers/" + id(101) + "/invoices", "/v1/services/" + id(601), "/v1/plans/fiber_100",
 		"/v1/invoices/" + id(201), "/v1/payments/" + id(301)} {
 		assert.Equal(t, http.StatusOK, e.get(acme, path).Status, path)
 		assert.Equal(t, http.StatusNotFound, e.get(globex, path).Status, path)
@@ -25,7 +25,7 @@ func TestTenantIsolation(t *testing.T) {
 	acmeIDs := []string{id(101), id(102), id(201), id(202), id(203), id(204), id(205), id(301), id(302), id(303), id(601),
 		id(602), `"fiber_100"`, `"fiber_500"`, `"voice"`, `"USD"`}
 	for _, path := range []string{"/v1/customers", "/v1/services", "/v1/plans", "/v1/invoices", "/v1/payments",
-		"/v1/customers/" + id(101) + "/invoices", "/v1/journal", "/v1/trial-balance", "/v1/reports/ar-aging?as_of=2026-03-01",
+		"/v1/journal", "/v1/trial-balance", "/v1/reports/ar-aging?as_of=2026-03-01",
 		"/v1/reports/mrr?from=2026-01&to=2026-03", "/v1/invoices?customer_id=" + id(101), "/v1/payments?customer_id=" + id(102),
 		"/v1/journal?customer_id=" + id(101), "/v1/services?customer_id=" + id(101)} {
 		body := string(e.ok(globex, path).Body)

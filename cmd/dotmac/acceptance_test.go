@@ -82,6 +82,7 @@ type step struct {
 type server struct {
 	command, query string // base URLs
 	key            *auth.Key
+	dbURL          string // the database (schema) it serves
 }
 
 // startServer runs `dotmac serve` in this process on a fresh schema, until the test ends,
@@ -119,7 +120,7 @@ func startServerOn(t *testing.T, url string, extra ...string) *server {
 	})
 	key, err := auth.HS256([]byte(secret))
 	require.NoError(t, err)
-	s := &server{command: "http://" + cmdAddr, query: "http://" + queryAddr, key: key}
+	s := &server{command: "http://" + cmdAddr, query: "http://" + queryAddr, key: key, dbURL: url}
 	bases := []string{s.command, s.query}
 	if slices.Contains(extra, "--role=query") {
 		bases = []string{s.query}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/mattn/go-isatty"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
@@ -72,7 +74,7 @@ Every flag can also be set through the environment variable named in its descrip
 	stringFlag(fs, &f.commandAddr, "command-addr", "DOTMAC_COMMAND_ADDR", ":8080", "listen address of the command API")
 	stringFlag(fs, &f.queryAddr, "query-addr", "DOTMAC_QUERY_ADDR", ":8081", "listen address of the query API")
 	stringFlag(fs, &f.roles, "role", "DOTMAC_ROLE", strings.Join(allRoles, ","), "comma-separated roles to play: command, query, projector")
-	boolFlag(fs, &f.key.production, "production", "DOTMAC_PRODUCTION", false, "refuse to start without a configured JWT key")
+	boolFlag(fs, &f.key.production, "production", "DOTMAC_PRODUCTION", false, "refuse to start on a development JWT key: none configured, or the generated one passed as the secret")
 	stringFlag(fs, &f.devTenant, "dev-tenant", "DOTMAC_DEV_TENANT", "demo", "tenant of the development token printed when no JWT key is configured")
 	f.process.bind(fs)
 	stringFlag(fs, &f.memoryLimit, "memory-limit", "DOTMAC_MEMORY_LIMIT", "200MiB",
@@ -173,7 +175,7 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 	log.Info().Strs("roles", roles).Str("database", string(dbase.source)).Str("eventstore", f.storage.backend).
 		Str("jwt_key", string(keySource)).Str("data_dir", g.dataDir.path).Str("data_dir_rule", g.dataDir.rule).Msg("dotmac serving")
 	if keySource == auth.FromDevKey {
-		announceDevKey(log, key, f)
+		announceDevKey(log, key, f, terminal(os.Stderr))
 	}
 	return httpx.Serve(ctx, log, servers, httpx.WithDrainHook(sd.stopSignal))
 }
@@ -221,22 +223,40 @@ func (s *system) handler(api string, mount func(*mux.Router)) http.Handler {
 	return httpx.Observe(s.log.With().Str("api", api).Logger(), httpx.NewHTTPMetrics(s.registry, api), r)
 }
 
-// announceDevKey says loudly that a development key is in use and prints a token to try the
-// APIs with.
-func announceDevKey(log zerolog.Logger, key *auth.Key, f *serveFlags) {
-	tok, err := key.Mint(auth.Principal{Subject: "dev", Tenant: f.devTenant, Permissions: []string{auth.All}}, time.Now(), 24*time.Hour)
+// devTokenLifetime is how long the development token serve prints stays valid (at most the
+// configured maximum lifetime).
+const devTokenLifetime = 24 * time.Hour
+
+// announceDevKey says loudly that a development key is in use. The token it mints to try the
+// APIs with goes to term, the terminal (nil when stderr is not one), never into the log,
+// which may be shipped and kept.
+func announceDevKey(log zerolog.Logger, key *auth.Key, f *serveFlags, term io.Writer) {
+	log.Warn().Str("mint_token", "dotmac token --tenant "+f.devTenant+" --perm '*'").
+		Msg("NO JWT KEY CONFIGURED: using a generated development key. Set DOTMAC_JWT_SECRET or DOTMAC_JWT_PUBLIC_KEY (and --production) for real use.")
+	if term == nil {
+		return
+	}
+	tok, err := key.Mint(auth.Principal{Subject: "dev", Tenant: f.devTenant, Permissions: []string{auth.All}}, time.Now(),
+		min(devTokenLifetime, f.key.policy.MaxLifetime))
 	if err != nil {
 		log.Warn().Err(err).Msg("could not mint a development token")
 		return
 	}
-	log.Warn().Msg("NO JWT KEY CONFIGURED: using a generated development key. Set DOTMAC_JWT_SECRET or DOTMAC_JWT_PUBLIC_KEY (and --production) for real use.")
-	fmt.Fprintf(os.Stderr, `
-  Development token (tenant %q, every permission, valid 24h; mint more with: bin/dotmac token --tenant %s --perm '*'):
+	fmt.Fprintf(term, `
+  Development token (tenant %q, every permission; mint more with: bin/dotmac token --tenant %s --perm '*'):
 
     export TOKEN=%s
     curl -s -H "Authorization: Bearer $TOKEN" http://%s/v1/customers
 
 `, f.devTenant, f.devTenant, tok, displayAddr(f.queryAddr))
+}
+
+// terminal returns f when it is a terminal, else nil.
+func terminal(f *os.File) io.Writer {
+	if isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()) {
+		return f
+	}
+	return nil
 }
 
 func displayAddr(addr string) string {

@@ -12,23 +12,28 @@ import (
 	"github.com/dotmac/ledger/internal/auth"
 )
 
-// keyFlags configure the JWT key.
+// keyFlags configure the JWT key and what tokens must say.
 type keyFlags struct {
 	secret     string
 	publicKey  string
 	production bool
 	mustExist  bool // the development key is read, never created
+	policy     auth.Policy
 }
 
 func (k *keyFlags) bind(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	stringFlag(fs, &k.secret, "jwt-secret", "DOTMAC_JWT_SECRET", "", "HS256 shared secret (at least 32 bytes)")
 	stringFlag(fs, &k.publicKey, "jwt-public-key", "DOTMAC_JWT_PUBLIC_KEY", "", "RS256 public key: PEM text or a file path (a private key also lets dotmac token sign)")
+	stringFlag(fs, &k.policy.Issuer, "jwt-issuer", "DOTMAC_JWT_ISSUER", auth.DefaultIssuer, "the iss tokens are minted with and must carry")
+	stringFlag(fs, &k.policy.Audience, "jwt-audience", "DOTMAC_JWT_AUDIENCE", auth.DefaultAudience, "the aud tokens are minted for and must name")
+	durationFlag(fs, &k.policy.MaxLifetime, "jwt-max-lifetime", "DOTMAC_JWT_MAX_LIFETIME", auth.DefaultMaxLifetime,
+		"the longest a token may be valid (exp - iat); longer ones are refused")
 }
 
 func (k *keyFlags) load(g *globalFlags) (*auth.Key, auth.KeySource, error) {
 	return auth.LoadKey(auth.KeyConfig{Secret: k.secret, PublicKey: k.publicKey, Production: k.production,
-		DevKeyFile: devKeyFile(g), DevKeyMustExist: k.mustExist})
+		DevKeyFile: devKeyFile(g), DevKeyMustExist: k.mustExist, Policy: k.policy})
 }
 
 func devKeyFile(g *globalFlags) string { return filepath.Join(g.dataDir.path, "dev-jwt-secret") }
@@ -74,6 +79,9 @@ github.com/dotmac/ledger), else var/ of the repository the binary is in, else ./
 			if err != nil {
 				return err
 			}
+			if ttl == 0 {
+				ttl = k.policy.MaxLifetime
+			}
 			tok, err := key.Mint(auth.Principal{Subject: subject, Tenant: tenant, Permissions: perms}, time.Now(), ttl)
 			if err != nil {
 				return err
@@ -87,7 +95,7 @@ github.com/dotmac/ledger), else var/ of the repository the binary is in, else ./
 	fs.StringVar(&tenant, "tenant", "", "tenant id the token acts for (required)")
 	fs.StringVar(&subject, "subject", "dev", "the token's subject (who acts)")
 	fs.StringArrayVar(&perms, "perm", nil, "a permission to grant; repeat for more ('*' grants all)")
-	fs.DurationVar(&ttl, "ttl", 24*time.Hour, "how long the token stays valid")
+	fs.DurationVar(&ttl, "ttl", 0, "how long the token stays valid (default and most: --jwt-max-lifetime)")
 	_ = cmd.MarkFlagRequired("tenant")
 	return cmd
 }

@@ -53,6 +53,9 @@ func TestDomainRulesAnswer422WithDetails(t *testing.T) {
 			"already_exists", nil},
 		{"credit a draft", c + "/credit-notes", map[string]any{"invoice_id": lined, "net": money("1.00", "USD"), "reason": "x"},
 			"invoice_not_open", map[string]any{"invoice_status": "draft"}},
+		{"a line too large to store", c + "/invoices", map[string]any{"lines": []any{map[string]any{"description": "Transit", "quantity": "999999.999999",
+			"unit_price": money("999999999999.99", "USD"), "tax_rate": "1"}}},
+			"amount_limit", map[string]any{"field": "line_net", "amount": money("999999999998990000.00", "USD"), "limit": money("1000000000000000.00", "USD")}},
 		{"credit above what is owed", c + "/credit-notes", map[string]any{"invoice_id": open, "net": money("25.00", "USD"), "reason": "x"},
 			"credit_exceeds_outstanding", map[string]any{"outstanding": money("19.00", "USD"), "requested": money("25.00", "USD")}},
 	}

@@ -70,36 +70,97 @@ func ValidTenant(t string) bool {
 	return err == nil
 }
 
-// Key is the verification (and, for HS256 and RS256 private keys, signing) material.
+// Key is the verification (and, for HS256 and RS256 private keys, signing) material, with
+// the Policy tokens must follow.
 type Key struct {
 	method jwt.SigningMethod
 	verify any // []byte or *rsa.PublicKey
 	sign   any // []byte or *rsa.PrivateKey; nil when only verifying
-	issuer string
-	leeway time.Duration
+	policy Policy
 }
 
-// Issuer is the "iss" of the tokens this system mints and accepts.
-const Issuer = "dotmac-ledger"
+// Defaults of a Policy.
+const (
+	// DefaultIssuer is the "iss" of the tokens this system mints and accepts.
+	DefaultIssuer = "dotmac-ledger"
+	// DefaultAudience is the "aud" they are minted for and must name.
+	DefaultAudience = "dotmac-ledger"
+	// DefaultMaxLifetime bounds exp − iat of an accepted token.
+	DefaultMaxLifetime = 24 * time.Hour
+	// DefaultLeeway is the clock skew allowed on exp, nbf and iat.
+	DefaultLeeway = 30 * time.Second
+)
+
+// Policy is what a token must say, besides its signature, to be accepted: this issuer, this
+// audience, an expiry and an issue time not later than now (give or take Leeway), and a
+// lifetime (exp − iat) of at most MaxLifetime. Mint follows it too.
+type Policy struct {
+	Issuer      string
+	Audience    string
+	MaxLifetime time.Duration
+	Leeway      time.Duration
+}
+
+func (p *Policy) setDefaults() {
+	if p.Issuer == "" {
+		p.Issuer = DefaultIssuer
+	}
+	if p.Audience == "" {
+		p.Audience = DefaultAudience
+	}
+	if p.MaxLifetime == 0 {
+		p.MaxLifetime = DefaultMaxLifetime
+	}
+	if p.Leeway == 0 {
+		p.Leeway = DefaultLeeway
+	}
+}
+
+// Validate reports a policy that cannot work: a negative duration, or a leeway not below the
+// lifetime.
+func (p Policy) Validate() error {
+	if p.MaxLifetime < 0 || p.Leeway < 0 || p.Leeway >= p.MaxLifetime {
+		return fmt.Errorf("token policy: want 0 <= leeway (%s) < maximum lifetime (%s)", p.Leeway, p.MaxLifetime)
+	}
+	return nil
+}
+
+// WithPolicy returns k following p (its zero fields take the defaults).
+func (k *Key) WithPolicy(p Policy) (*Key, error) {
+	p.setDefaults()
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	out := *k
+	out.policy = p
+	return &out, nil
+}
+
+// newKey returns a key with the default policy.
+func newKey(method jwt.SigningMethod, verify, sign any) *Key {
+	k := &Key{method: method, verify: verify, sign: sign}
+	k.policy.setDefaults()
+	return k
+}
 
 // HS256 returns a key for a shared secret (at least 32 bytes).
 func HS256(secret []byte) (*Key, error) {
 	if len(secret) < 32 {
 		return nil, fmt.Errorf("the JWT secret has %d bytes; use at least 32", len(secret))
 	}
-	return &Key{method: jwt.SigningMethodHS256, verify: secret, sign: secret, issuer: Issuer, leeway: 30 * time.Second}, nil
+	return newKey(jwt.SigningMethodHS256, secret, secret), nil
 }
 
 // RS256 returns a verifying key from a PEM public key (or a private key, which can also sign).
 func RS256(pemBytes []byte) (*Key, error) {
 	if priv, err := jwt.ParseRSAPrivateKeyFromPEM(pemBytes); err == nil {
-		return &Key{method: jwt.SigningMethodRS256, verify: &priv.PublicKey, sign: priv, issuer: Issuer, leeway: 30 * time.Second}, nil
+		return newKey(jwt.SigningMethodRS256, &priv.PublicKey, priv), nil
 	}
 	pub, err := jwt.ParseRSAPublicKeyFromPEM(pemBytes)
 	if err != nil {
 		return nil, fmt.Errorf("parse RS256 key: %w", err)
 	}
-	return &Key{method: jwt.SigningMethodRS256, verify: pub, issuer: Issuer, leeway: 30 * time.Second}, nil
+	return newKey(jwt.SigningMethodRS256, pub, nil), nil
 }
 
 // Errors from Verify.
@@ -109,14 +170,18 @@ var (
 	ErrCannotSign   = errors.New("this key can only verify")
 )
 
-// Verify checks a raw token and returns its principal.
+// Verify checks a raw token against the key and its Policy and returns its principal. Every
+// refusal wraps ErrInvalidToken.
 func (k *Key) Verify(raw string) (Principal, error) {
 	var c Claims
 	_, err := jwt.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return k.verify, nil },
-		jwt.WithValidMethods([]string{k.method.Alg()}), jwt.WithIssuer(k.issuer), jwt.WithLeeway(k.leeway),
-		jwt.WithExpirationRequired())
+		jwt.WithValidMethods([]string{k.method.Alg()}), jwt.WithIssuer(k.policy.Issuer), jwt.WithAudience(k.policy.Audience),
+		jwt.WithLeeway(k.policy.Leeway), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	if err := k.checkLifetime(c.RegisteredClaims); err != nil {
+		return Principal{}, err
 	}
 	if !ValidTenant(c.Tenant) {
 		return Principal{}, fmt.Errorf("%w: tenant %q is not a valid tenant id", ErrInvalidToken, c.Tenant)
@@ -127,7 +192,19 @@ func (k *Key) Verify(raw string) (Principal, error) {
 	return Principal{Subject: c.Subject, Tenant: c.Tenant, Permissions: c.Permissions}, nil
 }
 
-// Mint signs a token for p valid for ttl from now.
+// checkLifetime requires an issue time and exp − iat of at most the policy's MaxLifetime (the
+// parser has checked that iat is not in the future and exp not in the past).
+func (k *Key) checkLifetime(c jwt.RegisteredClaims) error {
+	if c.IssuedAt == nil {
+		return fmt.Errorf("%w: no iat (issued at)", ErrInvalidToken)
+	}
+	if life := c.ExpiresAt.Sub(c.IssuedAt.Time); life > k.policy.MaxLifetime {
+		return fmt.Errorf("%w: valid for %s, more than the %s allowed", ErrInvalidToken, life, k.policy.MaxLifetime)
+	}
+	return nil
+}
+
+// Mint signs a token for p valid for ttl from now (at most the policy's MaxLifetime).
 func (k *Key) Mint(p Principal, now time.Time, ttl time.Duration) (string, error) {
 	if k.sign == nil {
 		return "", ErrCannotSign
@@ -135,8 +212,11 @@ func (k *Key) Mint(p Principal, now time.Time, ttl time.Duration) (string, error
 	if !ValidTenant(p.Tenant) {
 		return "", fmt.Errorf("tenant %q: use 1 to 63 of a-z, 0-9, '_' and '-', starting with a letter or digit", p.Tenant)
 	}
+	if ttl <= 0 || ttl > k.policy.MaxLifetime {
+		return "", fmt.Errorf("token lifetime %s: want more than 0 and at most %s", ttl, k.policy.MaxLifetime)
+	}
 	c := Claims{
-		RegisteredClaims: jwt.RegisteredClaims{Subject: p.Subject, Issuer: k.issuer,
+		RegisteredClaims: jwt.RegisteredClaims{Subject: p.Subject, Issuer: k.policy.Issuer, Audience: jwt.ClaimStrings{k.policy.Audience},
 			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl))},
 		Tenant: p.Tenant, Permissions: p.Permissions,
 	}

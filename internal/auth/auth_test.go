@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -131,6 +132,13 @@ func TestLoadKey(t *testing.T) {
 
 	_, _, err = auth.LoadKey(auth.KeyConfig{Production: true})
 	assert.ErrorIs(t, err, auth.ErrNoKeyInProduction)
+	dev, err := os.ReadFile(file) // #nosec G304 -- the test's own file
+	require.NoError(t, err)
+	_, _, err = auth.LoadKey(auth.KeyConfig{Secret: string(dev), DevKeyFile: file, Production: true})
+	assert.ErrorIs(t, err, auth.ErrDevKeyInProduction, "the generated key promoted to production")
+	_, src, err = auth.LoadKey(auth.KeyConfig{Secret: string(dev), DevKeyFile: file})
+	require.NoError(t, err, "outside production it is only a secret")
+	assert.Equal(t, auth.FromSecret, src)
 	_, src, err = auth.LoadKey(auth.KeyConfig{Secret: string(secret), Production: true})
 	require.NoError(t, err)
 	assert.Equal(t, auth.FromSecret, src)

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -33,20 +34,43 @@ type KeyConfig struct {
 	// DevKeyMustExist reads the development secret but never creates it: a missing one is
 	// ErrNoDevKey (dotmac token must sign with the key the server uses, not a new one).
 	DevKeyMustExist bool
+	// Policy is what tokens must say (issuer, audience, lifetime); zero fields take defaults.
+	Policy Policy
 }
 
-// ErrNoKeyInProduction: --production without a configured key.
-var ErrNoKeyInProduction = errors.New("production mode needs DOTMAC_JWT_SECRET or DOTMAC_JWT_PUBLIC_KEY")
+// Errors of LoadKey in production.
+var (
+	// ErrNoKeyInProduction: --production without a configured key.
+	ErrNoKeyInProduction = errors.New("production mode needs DOTMAC_JWT_SECRET or DOTMAC_JWT_PUBLIC_KEY")
+	// ErrDevKeyInProduction: --production with DOTMAC_JWT_SECRET set to the generated
+	// development key (which sits unencrypted in the data directory and signed dev tokens).
+	ErrDevKeyInProduction = errors.New("production mode refuses the generated development key as DOTMAC_JWT_SECRET; generate a new secret")
+)
 
 // ErrNoDevKey: DevKeyMustExist and no development secret in DevKeyFile.
 var ErrNoDevKey = errors.New("no development key")
 
-// LoadKey returns the configured key; with none configured (and not in production) it loads
-// or creates a development secret in DevKeyFile, so that restarts and `dotmac token` agree.
+// LoadKey returns the configured key, following c.Policy; with none configured (and not in
+// production) it loads or creates a development secret in DevKeyFile, so that restarts and
+// `dotmac token` agree.
 func LoadKey(c KeyConfig) (*Key, KeySource, error) {
+	k, src, err := loadKey(c)
+	if err != nil {
+		return nil, "", err
+	}
+	k, err = k.WithPolicy(c.Policy)
+	if err != nil {
+		return nil, "", err
+	}
+	return k, src, nil
+}
+
+func loadKey(c KeyConfig) (*Key, KeySource, error) {
 	switch {
 	case c.Secret != "" && c.PublicKey != "":
 		return nil, "", errors.New("set DOTMAC_JWT_SECRET or DOTMAC_JWT_PUBLIC_KEY, not both")
+	case c.Production && c.Secret != "" && isDevSecret(c.DevKeyFile, c.Secret):
+		return nil, "", ErrDevKeyInProduction
 	case c.Secret != "":
 		k, err := HS256([]byte(c.Secret))
 		return k, FromSecret, err
@@ -74,6 +98,15 @@ func LoadKey(c KeyConfig) (*Key, KeySource, error) {
 
 // DefaultDevKeyFile is where the development secret lives.
 const DefaultDevKeyFile = "var/dev-jwt-secret"
+
+// isDevSecret reports whether secret is the development secret stored at path.
+func isDevSecret(path, secret string) bool {
+	if path == "" {
+		path = DefaultDevKeyFile
+	}
+	b, err := os.ReadFile(path) // #nosec G304 -- the operator chooses the key file
+	return err == nil && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(string(b))), []byte(strings.TrimSpace(secret))) == 1
+}
 
 func devSecret(path string, create bool) ([]byte, error) {
 	if path == "" {

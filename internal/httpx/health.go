@@ -40,7 +40,8 @@ func (h *Health) Live(w http.ResponseWriter, _ *http.Request) {
 	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// Ready answers /readyz: 200 with each check's result, or 503 naming the failing ones.
+// Ready answers /readyz: 200 with each check's result, or 503 naming the failing ones, each
+// with the error id its details are logged under.
 func (h *Health) Ready(w http.ResponseWriter, r *http.Request) {
 	h.mu.RLock()
 	names := make([]string, 0, len(h.checks))
@@ -59,7 +60,9 @@ func (h *Health) Ready(w http.ResponseWriter, r *http.Request) {
 		err := c(ctx)
 		cancel()
 		if err != nil {
-			results[n], failed = err.Error(), append(failed, n)
+			// /readyz needs no token: the details (a stalled event's stream and amounts) go
+			// to the log only, under the id the answer gives.
+			results[n], failed = "failed, error id "+Opaque(r, "readiness check "+n+" failed", err), append(failed, n)
 			continue
 		}
 		results[n] = "ok"

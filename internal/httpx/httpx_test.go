@@ -1,6 +1,7 @@
 package httpx_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -131,11 +132,22 @@ func TestHealth(t *testing.T) {
 	w := httptest.NewRecorder()
 	h.Ready(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	assert.Equal(t, 200, w.Code)
-	h.Add("projector", func(context.Context) error { return errors.New("stalled at position 7") })
+	cause := errors.New("stalled at position 7: stream t-acme/customer-1: amount 1999999999997980000.00")
+	h.Add("projector", func(context.Context) error { return cause })
+	var logged bytes.Buffer
+	r := mux.NewRouter()
+	h.Mount(r, prometheus.NewRegistry())
+	srv := httpx.Observe(zerolog.New(&logged), httpx.NewHTTPMetrics(prometheus.NewRegistry(), "test"), r)
 	w = httptest.NewRecorder()
-	h.Ready(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	srv.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	assert.Equal(t, 503, w.Code)
-	assert.Contains(t, w.Body.String(), "stalled at position 7")
+	id := httpx.ErrorID(cause)
+	assert.Contains(t, w.Body.String(), id, "the answer names the error id")
+	for _, secret := range []string{"acme", "1999999999997980000", "stalled"} {
+		assert.NotContains(t, w.Body.String(), secret, "/readyz needs no token: it tells nothing of the cause")
+	}
+	assert.Contains(t, logged.String(), id, "the log holds the id")
+	assert.Contains(t, logged.String(), cause.Error(), "and the details")
 }
 
 // TestServeFinishesInFlightRequests: a stop signal lets a running request complete.

@@ -3,6 +3,8 @@
 package httpx
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -151,4 +153,20 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error, mappers ...Ma
 	info := InfoFrom(r.Context())
 	LoggerFrom(r.Context()).Error().Err(err).Msg("unhandled error")
 	WriteProblem(w, r, Internal(info.RequestID))
+}
+
+// ErrorID names err for operators without revealing it: the same error gets the same id (a
+// hash of its text), so the id an answer carries finds the log lines holding the details.
+func ErrorID(err error) string {
+	sum := sha256.Sum256([]byte(err.Error()))
+	return "err-" + hex.EncodeToString(sum[:8])
+}
+
+// Opaque logs err with its ErrorID on the request's logger and returns the id. Use it where
+// err may carry another tenant's data (the event a projection stalled on): the answer gives
+// the id, never err's text.
+func Opaque(r *http.Request, msg string, err error) string {
+	id := ErrorID(err)
+	LoggerFrom(r.Context()).Error().Err(err).Str("error_id", id).Msg(msg)
+	return id
 }

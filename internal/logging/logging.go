@@ -23,6 +23,11 @@ const (
 	FormatConsole Format = "console"
 )
 
+// init sets zerolog's timestamp format, a package global every logger reads: once, before any
+// goroutine can log. Setting it in New raced with the loggers of other servers in the same
+// process (the tests run several).
+func init() { zerolog.TimeFieldFormat = time.RFC3339Nano }
+
 // New returns a logger at level ("debug", "info", "warn", "error") writing to w.
 func New(w io.Writer, level string, format Format) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(strings.ToLower(strings.TrimSpace(level)))
@@ -38,6 +43,5 @@ func New(w io.Writer, level string, format Format) (zerolog.Logger, error) {
 	if format == FormatConsole {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
 	}
-	zerolog.TimeFieldFormat = time.RFC3339Nano
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 }
