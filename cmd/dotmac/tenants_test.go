@@ -78,7 +78,7 @@ var foreignCalls = map[string]foreignCall{
 	"GET /v1/audit/customers/{customer_id}/as-of":   {query: "date=2026-02-01", want: http.StatusNotFound},
 	"GET /v1/audit/trial-balance":                   {want: http.StatusOK},
 	"GET /v1/audit/verify":                          {want: http.StatusOK},
-	"GET /v1/audit/export":                          {query: "period=2026-01", want: http.StatusOK},
+	"GET /v1/audit/export":                          {query: "period=2026-01", want: http.StatusNotFound}, // globex has nothing to export
 }
 
 // TestForeignTenantSeesNothing walks every route both servers document (their served
