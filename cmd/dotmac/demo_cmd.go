@@ -164,7 +164,7 @@ func seedDemo(ctx context.Context, store eventstore.Store, h *commands.Handlers,
 	}
 	// A running server's process managers leave the tenant alone while it is seeded: its
 	// history's invoices are all past due by today's date (process.Holds).
-	release, err := holdTenant(ctx, holds, tenant)
+	release, err := holdTenant(ctx, holds, tenant, "demo seed")
 	if err != nil {
 		return seedSummary{}, err
 	}
@@ -192,11 +192,12 @@ func seedDemo(ctx context.Context, store eventstore.Store, h *commands.Handlers,
 		Events: int64(after) - int64(before), ElapsedSeconds: time.Since(began).Seconds(), stats: stats}, nil //nolint:gosec // positions fit
 }
 
-// holdTenant holds tenant for the process managers until the returned release is called,
-// renewing the hold meanwhile; release reports a renewal that failed.
-func holdTenant(ctx context.Context, holds *process.Holds, tenant domain.TenantID) (release func() error, err error) {
-	holder := "demo seed " + uuid.Must(uuid.NewV7()).String()
-	const reason = "demo seed records its history"
+// holdTenant holds tenant for the process managers (process.Holds) while tool records its
+// history, until the returned release is called, renewing the hold meanwhile; release reports
+// a renewal that failed.
+func holdTenant(ctx context.Context, holds *process.Holds, tenant domain.TenantID, tool string) (release func() error, err error) {
+	holder := tool + " " + uuid.Must(uuid.NewV7()).String()
+	reason := tool + " records the tenant's history"
 	if err := holds.Hold(ctx, tenant, holder, reason, process.DefaultHoldTTL); err != nil {
 		return nil, err
 	}

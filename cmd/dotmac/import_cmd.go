@@ -17,6 +17,7 @@ import (
 
 	"github.com/dotmac/ledger/commands/csvimport"
 	"github.com/dotmac/ledger/commands/pgstore"
+	"github.com/dotmac/ledger/commands/process"
 	"github.com/dotmac/ledger/domain"
 )
 
@@ -73,7 +74,7 @@ import could not run.`,
 	return cmd
 }
 
-func runImport(ctx context.Context, out io.Writer, g *globalFlags, f *importFlags) error {
+func runImport(ctx context.Context, out io.Writer, g *globalFlags, f *importFlags) (err error) {
 	if f.tenant == "" {
 		return errors.New("--tenant is required")
 	}
@@ -95,6 +96,15 @@ func runImport(ctx context.Context, out io.Writer, g *globalFlags, f *importFlag
 		return err
 	}
 	defer b.close(log)
+	if !f.dryRun {
+		// A running server's process managers leave the tenant alone meanwhile: the history
+		// imported is back-dated, and its invoices may be past due by today (process.Holds).
+		release, holdErr := holdTenant(ctx, process.NewHolds(b.pool), tenant, "import")
+		if holdErr != nil {
+			return holdErr
+		}
+		defer func() { err = errors.Join(err, release()) }()
+	}
 	bar := newImportBar(os.Stderr)
 	sum, err := csvimport.Run(ctx, csvimport.Config{Store: b.store, Tenant: tenant, DryRun: f.dryRun,
 		Numbers: pgstore.NewNumbers(b.pool, pgstore.Options{}), Index: pgstore.NewIndex(b.pool, b.store),
