@@ -19,8 +19,10 @@ type AccountState struct {
 	BilledPeriods map[Period]InvoiceID
 	// IssuedCount counts invoices issued so far (the last IssueOrder given).
 	IssuedCount int
-	// OpeningBalance is set once an opening balance is recorded (RecordOpeningBalance).
+	// OpeningBalance is set once an opening balance is recorded (RecordOpeningBalance);
+	// OpeningAsOf is its date: the other system billed every day up to it.
 	OpeningBalance bool
+	OpeningAsOf    Date
 }
 
 // OpenInvoices returns the issued, not fully settled invoices, oldest first (earliest issue

@@ -63,6 +63,7 @@ func charges(p Period, a AccountState, services []ServiceState, catchUp bool) ([
 		if err := a.checkService(s); err != nil {
 			return nil, err
 		}
+		s = a.billedHere(s)
 		if catchUp {
 			earlier, err := unbilledBefore(p, s, billed)
 			if err != nil {
@@ -117,6 +118,7 @@ func Adjustments(a AccountState, services []ServiceState) ([]LineInput, error) {
 		if err := a.checkService(s); err != nil {
 			return nil, err
 		}
+		s = a.billedHere(s)
 		if s.StartDate.IsZero() {
 			continue
 		}
@@ -129,6 +131,17 @@ func Adjustments(a AccountState, services []ServiceState) ([]LineInput, error) {
 		}
 	}
 	return lines, nil
+}
+
+// billedHere returns s as this ledger bills it: an opening balance moved over from another
+// system (RecordOpeningBalance) settles every day up to its date, so billing starts the day
+// after it at the earliest; those days are neither charged nor credited here.
+func (a AccountState) billedHere(s ServiceState) ServiceState {
+	if a.OpeningAsOf.IsZero() || s.BillingStartsOn.IsZero() || s.BillingStartsOn.After(a.OpeningAsOf) {
+		return s
+	}
+	s.BillingStartsOn = a.OpeningAsOf.AddDays(1)
+	return s
 }
 
 // checkService requires s to belong to the account's customer and be priced in its currency.

@@ -274,3 +274,21 @@ func TestMonthsNeverBilledCatchUpOnTheNextRun(t *testing.T) {
 		t.Fatalf("everything is billed, yet: %+v", extra)
 	}
 }
+
+// TestOpeningBalanceSettlesTheDaysBefore: a customer moved over with an opening balance as of
+// 2026-05-31 had every day up to it billed by the other system, whatever its services' dates:
+// June's run bills June alone (no catch-up of March to May), and a plan change back-dated
+// into May adjusts only the days after the opening balance.
+func TestOpeningBalanceSettlesTheDaysBefore(t *testing.T) {
+	for _, amount := range []string{"120.50", "-15.00"} {
+		t.Run(amount, func(t *testing.T) {
+			l := newLedger(t)
+			l.apply(must(domain.DecideAccount(l.state(), domain.RecordOpeningBalance{InvoiceID: invoiceID(900),
+				Amount: usd(amount), AsOf: date("2026-05-31")}, l.tick())))
+			l.subscribe(1, "home_50", "2026-03-10")
+			amounts(t, l.run("2026-06"), "39.90")
+			l.service(1, domain.ChangePlan{NewPlan: l.plans["home_200"], EffectiveDate: date("2026-05-20")})
+			amounts(t, l.adjust(), "-39.90", "64.50")
+		})
+	}
+}

@@ -73,7 +73,7 @@ func (a AccountState) applyOpeningBalance(e OpeningBalanceRecorded) (AccountStat
 	if a.OpeningBalance || e.Amount.Currency() != a.Customer.Currency || e.Amount.IsZero() {
 		return a, invariantf("opening balance %s of customer %s twice or in another currency", e.Amount, e.CustomerID)
 	}
-	a.OpeningBalance = true
+	a.OpeningBalance, a.OpeningAsOf = true, e.AsOf
 	if e.Amount.IsNegative() {
 		credit, err := a.Credit.Add(e.Amount.Neg())
 		if err != nil {
