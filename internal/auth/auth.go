@@ -79,63 +79,6 @@ type Key struct {
 	policy Policy
 }
 
-// Defaults of a Policy.
-const (
-	// DefaultIssuer is the "iss" of the tokens this system mints and accepts.
-	DefaultIssuer = "dotmac-ledger"
-	// DefaultAudience is the "aud" they are minted for and must name.
-	DefaultAudience = "dotmac-ledger"
-	// DefaultMaxLifetime bounds exp − iat of an accepted token.
-	DefaultMaxLifetime = 24 * time.Hour
-	// DefaultLeeway is the clock skew allowed on exp, nbf and iat.
-	DefaultLeeway = 30 * time.Second
-)
-
-// Policy is what a token must say, besides its signature, to be accepted: this issuer, this
-// audience, an expiry and an issue time not later than now (give or take Leeway), and a
-// lifetime (exp − iat) of at most MaxLifetime. Mint follows it too.
-type Policy struct {
-	Issuer      string
-	Audience    string
-	MaxLifetime time.Duration
-	Leeway      time.Duration
-}
-
-func (p *Policy) setDefaults() {
-	if p.Issuer == "" {
-		p.Issuer = DefaultIssuer
-	}
-	if p.Audience == "" {
-		p.Audience = DefaultAudience
-	}
-	if p.MaxLifetime == 0 {
-		p.MaxLifetime = DefaultMaxLifetime
-	}
-	if p.Leeway == 0 {
-		p.Leeway = DefaultLeeway
-	}
-}
-
-// Validate reports a policy that cannot work: a negative duration, or a leeway not below the
-// lifetime.
-func (p Policy) Validate() error {
-	if p.MaxLifetime < 0 || p.Leeway < 0 || p.Leeway >= p.MaxLifetime {
-		return fmt.Errorf("token policy: want 0 <= leeway (%s) < maximum lifetime (%s)", p.Leeway, p.MaxLifetime)
-	}
-	return nil
-}
-
-// WithPolicy returns k following p (its zero fields take the defaults).
-func (k *Key) WithPolicy(p Policy) (*Key, error) {
-	p.setDefaults()
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	out := *k
-	out.policy = p
-	return &out, nil
-}
-
 // newKey returns a key with the default policy.
 func newKey(method jwt.SigningMethod, verify, sign any) *Key {
 	k := &Key{method: method, verify: verify, sign: sign}
