@@ -23,7 +23,9 @@ import (
 //
 // The rebuild body is optional: {"as_of": "2026-03-31" | "120000", "into": "analysis_q1"}.
 func (r *Runtime) Routes(router *mux.Router, key *auth.Key) {
-	op := func(perm string, f http.HandlerFunc) http.Handler { return key.Authenticate(auth.RequireOperatorFunc(perm, f)) }
+	op := func(perm string, f http.HandlerFunc) http.Handler {
+		return key.Authenticate(auth.RequireOperatorFunc(perm, f))
+	}
 	router.Handle("/v1/projections", op(auth.ProjectionsRead, r.serveList)).Methods(http.MethodGet)
 	router.Handle("/v1/projections/{name}", op(auth.ProjectionsRead, r.serveStatus)).Methods(http.MethodGet)
 	router.Handle("/v1/projections/{name}/rebuild", op(auth.ProjectionsRebuild, r.serveRebuild)).Methods(http.MethodPost)

@@ -33,7 +33,9 @@ func RequireOperator(perm string, h http.Handler) http.Handler {
 }
 
 // RequireOperatorFunc is RequireOperator for a handler function.
-func RequireOperatorFunc(perm string, f http.HandlerFunc) http.Handler { return RequireOperator(perm, f) }
+func RequireOperatorFunc(perm string, f http.HandlerFunc) http.Handler {
+	return RequireOperator(perm, f)
+}
 
 // operatorsOnly is the 403 of a tenant token on an operator route.
 func operatorsOnly() *httpx.Problem {
