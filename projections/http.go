@@ -12,18 +12,23 @@ import (
 	"github.com/dotmac/ledger/internal/httpx"
 )
 
-// Routes mounts the projection admin API on router, each route authenticated by key:
+// Routes mounts the projection admin API on router. It spans every tenant (statuses with
+// their error text, rebuilds of shared read models, as-of copies of every tenant's rows), so
+// each route needs an operator token (`dotmac token --operator`) verified by key and holding
+// the permission named; a tenant token, even with "*", gets 403:
 //
-//	GET  /v1/projections                 (projections:read)     every projection's Status
-//	GET  /v1/projections/{name}          (projections:read)     one Status, with rebuild progress
-//	POST /v1/projections/{name}/rebuild  (projections:rebuild)  202 and a status URL
+//	GET  /v1/projections                 (operator, projections:read)     every projection's Status
+//	GET  /v1/projections/{name}          (operator, projections:read)     one Status, with rebuild progress
+//	POST /v1/projections/{name}/rebuild  (operator, projections:rebuild)  202 and a status URL
 //
 // The rebuild body is optional: {"as_of": "2026-03-31" | "120000", "into": "analysis_q1"}.
 func (r *Runtime) Routes(router *mux.Router, key *auth.Key) {
-	router.Handle("/v1/projections", key.Authenticate(auth.RequireFunc(auth.ProjectionsRead, r.serveList))).Methods(http.MethodGet)
-	router.Handle("/v1/projections/{name}", key.Authenticate(auth.RequireFunc(auth.ProjectionsRead, r.serveStatus))).Methods(http.MethodGet)
-	router.Handle("/v1/projections/{name}/rebuild", key.Authenticate(auth.RequireFunc(auth.ProjectionsRebuild, r.serveRebuild))).
-		Methods(http.MethodPost)
+	op := func(perm string, f http.HandlerFunc) http.Handler {
+		return key.Authenticate(auth.RequireOperatorFunc(perm, f))
+	}
+	router.Handle("/v1/projections", op(auth.ProjectionsRead, r.serveList)).Methods(http.MethodGet)
+	router.Handle("/v1/projections/{name}", op(auth.ProjectionsRead, r.serveStatus)).Methods(http.MethodGet)
+	router.Handle("/v1/projections/{name}/rebuild", op(auth.ProjectionsRebuild, r.serveRebuild)).Methods(http.MethodPost)
 }
 
 func (r *Runtime) serveList(w http.ResponseWriter, req *http.Request) {

@@ -18,9 +18,10 @@ import (
 	"github.com/dotmac/ledger/projections/projectiontest"
 )
 
-// TestAdminHTTP: the admin routes list and show projections (projections:read), start a
-// rebuild (projections:rebuild: 202 with a status URL whose progress ends in a swap), and
-// answer problems for unknown names, missing permissions and bad requests.
+// TestAdminHTTP: the admin routes, for operator tokens only, list and show projections
+// (projections:read), start a rebuild (projections:rebuild: 202 with a status URL whose
+// progress ends in a swap), and answer problems for unknown names, missing permissions, bad
+// requests and tenant tokens.
 func TestAdminHTTP(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -35,7 +36,7 @@ func TestAdminHTTP(t *testing.T) {
 	srv := httptest.NewServer(router)
 	defer srv.Close()
 	token := func(perms ...string) string {
-		tok, err := key.Mint(auth.Principal{Subject: "op", Tenant: "ops", Permissions: perms}, time.Now(), time.Hour)
+		tok, err := key.Mint(auth.Principal{Subject: "op", Operator: true, Permissions: perms}, time.Now(), time.Hour)
 		require.NoError(t, err)
 		return tok
 	}
@@ -85,6 +86,21 @@ func TestAdminHTTP(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, res.StatusCode, "as_of_by goes with a date only: %v", out)
 	res, out = call(http.MethodPost, "/v1/projections/counter/rebuild", rebuilder, `{"as_of":"2026-03-31","into":"x"}`)
 	assert.Equal(t, http.StatusBadRequest, res.StatusCode, "counter does not go by business date: %v", out)
+
+	tenant, err := key.Mint(auth.Principal{Subject: "mallory", Tenant: "acme", Permissions: []string{auth.All}}, time.Now(), time.Hour)
+	require.NoError(t, err)
+	for _, c := range []struct{ method, path, body string }{
+		{http.MethodGet, "/v1/projections", ""},
+		{http.MethodGet, "/v1/projections/counter", ""},
+		{http.MethodPost, "/v1/projections/counter/rebuild", ""},
+		{http.MethodPost, "/v1/projections/counter/rebuild", `{"as_of":"5","into":"stolen"}`},
+	} {
+		res, out = call(c.method, c.path, tenant, c.body)
+		assert.Equal(t, http.StatusForbidden, res.StatusCode, "a tenant's * token: %s %s %s", c.method, c.path, c.body)
+		assert.Equal(t, "/problems/operators-only", out["type"], "%s %s", c.method, c.path)
+		assert.NotContains(t, out, "projections")
+	}
+	assert.Empty(t, status(t, rt, "counter").Building, "no tenant's rebuild or copy started")
 
 	before := status(t, rt, "counter").LiveBuild
 	res, out = call(http.MethodPost, "/v1/projections/counter/rebuild", rebuilder, "")

@@ -243,7 +243,8 @@ func announceDevKey(log zerolog.Logger, key *auth.Key, f *serveFlags, term io.Wr
 		return
 	}
 	fmt.Fprintf(term, `
-  Development token (tenant %q, every permission; mint more with: bin/dotmac token --tenant %s --perm '*'):
+  Development token (tenant %q, every permission; mint more with: bin/dotmac token --tenant %s --perm '*';
+  the projection admin routes take an operator token instead: bin/dotmac token --operator):
 
     export TOKEN=%s
     curl -s -H "Authorization: Bearer $TOKEN" http://%s/v1/customers

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"sort"
@@ -79,6 +80,10 @@ var foreignCalls = map[string]foreignCall{
 	"GET /v1/audit/trial-balance":                   {want: http.StatusOK},
 	"GET /v1/audit/verify":                          {want: http.StatusOK},
 	"GET /v1/audit/export":                          {query: "period=2026-01", want: http.StatusNotFound}, // globex has nothing to export
+	// Projection admin: operators only, whatever the tenant token's permissions.
+	"GET /v1/projections":                 {want: http.StatusForbidden},
+	"GET /v1/projections/{name}":          {want: http.StatusForbidden},
+	"POST /v1/projections/{name}/rebuild": {body: map[string]any{"as_of": "2026-01-31", "into": "globex_copy"}, want: http.StatusForbidden},
 }
 
 // TestForeignTenantSeesNothing walks every route both servers document (their served
@@ -91,6 +96,8 @@ func TestForeignTenantSeesNothing(t *testing.T) {
 	s := startServer(t)
 	acme, globex := s.mint(t, "acme"), s.mint(t, "globex")
 	ids := seedForeignTarget(t, s, acme)
+	params := maps.Clone(ids) // the path parameters: acme's ids, and a projection's name
+	params["name"] = "customers"
 	seen := map[string]bool{}
 	var last uint64 // the position of the last command globex got done
 	for _, base := range []string{s.command, s.query} {
@@ -102,13 +109,13 @@ func TestForeignTenantSeesNothing(t *testing.T) {
 				continue
 			}
 			method, path, _ := strings.Cut(route, " ")
-			target := base + fill(path, ids)
+			target := base + fill(path, params)
 			if call.query != "" {
-				target += "?" + fill(call.query, ids)
+				target += "?" + fill(call.query, params)
 			}
 			var body any
 			if call.body != nil {
-				body = fillAny(call.body, ids)
+				body = fillAny(call.body, params)
 			}
 			got := s.do(t, method, target, globex, fmt.Sprintf("foreign-%d", len(seen)), body)
 			if !assert.Equal(t, call.want, got.status, "%s as another tenant: %s", route, got.body) {

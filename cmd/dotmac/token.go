@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +30,8 @@ func (k *keyFlags) bind(cmd *cobra.Command) {
 	stringFlag(fs, &k.policy.Audience, "jwt-audience", "DOTMAC_JWT_AUDIENCE", auth.DefaultAudience, "the aud tokens are minted for and must name")
 	durationFlag(fs, &k.policy.MaxLifetime, "jwt-max-lifetime", "DOTMAC_JWT_MAX_LIFETIME", auth.DefaultMaxLifetime,
 		"the longest a token may be valid (exp - iat); longer ones are refused")
+	durationFlag(fs, &k.policy.OperatorMaxLifetime, "jwt-operator-max-lifetime", "DOTMAC_JWT_OPERATOR_MAX_LIFETIME", 0,
+		"the longest an operator token may be valid, at most --jwt-max-lifetime (default 1h, or --jwt-max-lifetime if shorter)")
 }
 
 func (k *keyFlags) load(g *globalFlags) (*auth.Key, auth.KeySource, error) {
@@ -51,11 +54,53 @@ func (k *keyFlags) loadForToken(g *globalFlags) (*auth.Key, error) {
 	return key, err
 }
 
+// tokenFlags are what dotmac token mints.
+type tokenFlags struct {
+	tenant, subject string
+	operator        bool
+	perms           []string
+	ttl             time.Duration
+}
+
+// principal is the token's principal: a tenant's, or with --operator an operator's (no
+// tenant; the operator permissions unless --perm names some of them).
+func (f *tokenFlags) principal() (auth.Principal, error) {
+	for _, p := range f.perms {
+		if !knownPermission(p) {
+			return auth.Principal{}, fmt.Errorf("unknown permission %q; known: %s", p, strings.Join(auth.Known, ", "))
+		}
+	}
+	if !f.operator {
+		if f.tenant == "" {
+			return auth.Principal{}, errors.New("--tenant is required (or --operator, for a token of the projection admin routes)")
+		}
+		for _, p := range f.perms {
+			if slices.Contains(auth.OperatorPermissions, p) {
+				return auth.Principal{}, fmt.Errorf("%s is an operator permission: a tenant token never reaches the projection admin routes; "+
+					"mint an operator token with --operator instead", p)
+			}
+		}
+		return auth.Principal{Subject: f.subject, Tenant: f.tenant, Permissions: f.perms}, nil
+	}
+	if f.tenant != "" {
+		return auth.Principal{}, errors.New("an operator token acts for no tenant: use --operator or --tenant, not both")
+	}
+	perms := f.perms
+	for _, p := range perms {
+		if p != auth.All && !slices.Contains(auth.OperatorPermissions, p) {
+			return auth.Principal{}, fmt.Errorf("%s is a tenant permission, which an operator token cannot use; operators have %s",
+				p, strings.Join(auth.OperatorPermissions, ", "))
+		}
+	}
+	if len(perms) == 0 {
+		perms = slices.Clone(auth.OperatorPermissions)
+	}
+	return auth.Principal{Subject: f.subject, Operator: true, Permissions: perms}, nil
+}
+
 func newToken(g *globalFlags) *cobra.Command {
 	k := &keyFlags{}
-	var tenant, subject string
-	var perms []string
-	var ttl time.Duration
+	f := &tokenFlags{}
 	cmd := &cobra.Command{
 		Use:   "token",
 		Short: "Mint a bearer token (with the configured key, else the development key serve uses)",
@@ -63,26 +108,34 @@ func newToken(g *globalFlags) *cobra.Command {
 with the development key ` + "`dotmac serve`" + ` created in <data dir>/dev-jwt-secret. It never creates a key:
 without one it fails, naming the file it looked for.
 
+A token acts for one tenant (--tenant) with the permissions named (--perm), or, with
+--operator, for no tenant: an operator token reaches only the projection admin routes
+(GET /v1/projections..., POST /v1/projections/{name}/rebuild), which every tenant token is
+refused, and no tenant's data. It carries projections:read and projections:rebuild unless
+--perm names one, and lives at most --jwt-operator-max-lifetime (1h by default).
+
 The data dir follows the rule every command uses: --data-dir, else DOTMAC_DATA_DIR, else var/ of
 the repository containing the working directory (the directory whose go.mod declares
 github.com/dotmac/ledger), else var/ of the repository the binary is in, else ./var.`,
 		Example: `  dotmac token --tenant acme --perm customers:write --perm invoices:read
-  dotmac token --tenant acme --perm '*' --ttl 8h`,
+  dotmac token --tenant acme --perm '*' --ttl 8h
+  dotmac token --operator --subject ada              # projection admin, valid 1h
+  dotmac token --operator --perm projections:read    # status only, no rebuilds`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			for _, p := range perms {
-				if !knownPermission(p) {
-					return fmt.Errorf("unknown permission %q; known: %s", p, strings.Join(auth.Known, ", "))
-				}
+			p, err := f.principal()
+			if err != nil {
+				return err
 			}
 			key, err := k.loadForToken(g)
 			if err != nil {
 				return err
 			}
+			ttl := f.ttl
 			if ttl == 0 {
-				ttl = k.policy.MaxLifetime
+				ttl = key.Policy().Lifetime(p.Operator)
 			}
-			tok, err := key.Mint(auth.Principal{Subject: subject, Tenant: tenant, Permissions: perms}, time.Now(), ttl)
+			tok, err := key.Mint(p, time.Now(), ttl)
 			if err != nil {
 				return err
 			}
@@ -92,11 +145,12 @@ github.com/dotmac/ledger), else var/ of the repository the binary is in, else ./
 	}
 	k.bind(cmd)
 	fs := cmd.Flags()
-	fs.StringVar(&tenant, "tenant", "", "tenant id the token acts for (required)")
-	fs.StringVar(&subject, "subject", "dev", "the token's subject (who acts)")
-	fs.StringArrayVar(&perms, "perm", nil, "a permission to grant; repeat for more ('*' grants all)")
-	fs.DurationVar(&ttl, "ttl", 0, "how long the token stays valid (default and most: --jwt-max-lifetime)")
-	_ = cmd.MarkFlagRequired("tenant")
+	fs.StringVar(&f.tenant, "tenant", "", "tenant id the token acts for (required, unless --operator)")
+	fs.BoolVar(&f.operator, "operator", false, "mint an operator token (no tenant) for the projection admin routes")
+	fs.StringVar(&f.subject, "subject", "dev", "the token's subject (who acts)")
+	fs.StringArrayVar(&f.perms, "perm", nil, "a permission to grant; repeat for more ('*' grants all)")
+	fs.DurationVar(&f.ttl, "ttl", 0, "how long the token stays valid (default and most: --jwt-max-lifetime, or --jwt-operator-max-lifetime with --operator)")
+	cmd.MarkFlagsMutuallyExclusive("tenant", "operator")
 	return cmd
 }
 

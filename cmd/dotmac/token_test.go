@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -159,4 +160,52 @@ func TestProductionRefusesDevelopmentKeys(t *testing.T) {
 	require.NoError(t, err)
 	assert.ErrorIs(t, run("serve", "--production", "--jwt-secret", ""), auth.ErrNoKeyInProduction)
 	assert.ErrorIs(t, run("serve", "--production", "--jwt-secret", strings.TrimSpace(string(dev))), auth.ErrDevKeyInProduction)
+}
+
+// TestTokenOperator: `dotmac token --operator` mints an operator token (no tenant, the
+// operator permissions, valid 1 h: the operator maximum), and refuses a tenant with it, a
+// tenant permission, or a longer life; a tenant token needs --tenant and no operator permission.
+func TestTokenOperator(t *testing.T) {
+	t.Parallel()
+	secret := strings.Repeat("token-test-secret-", 3)
+	mint := func(args ...string) (string, error) {
+		root, _ := newRoot()
+		var out bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&out)
+		root.SetArgs(append([]string{"token", "--data-dir", t.TempDir(), "--jwt-secret", secret}, args...))
+		err := root.Execute()
+		return strings.TrimSpace(out.String()), err
+	}
+	key, err := auth.HS256([]byte(secret))
+	require.NoError(t, err)
+	tok, err := mint("--operator", "--subject", "ada")
+	require.NoError(t, err, tok)
+	p, err := key.Verify(tok)
+	require.NoError(t, err)
+	assert.Equal(t, auth.Principal{Subject: "ada", Operator: true, Permissions: auth.OperatorPermissions}, p)
+	var c auth.Claims
+	_, _, err = jwt.NewParser().ParseUnverified(tok, &c)
+	require.NoError(t, err)
+	assert.Equal(t, auth.DefaultOperatorMaxLifetime, c.ExpiresAt.Sub(c.IssuedAt.Time), "the operator maximum by default")
+
+	tok, err = mint("--operator", "--perm", auth.ProjectionsRead, "--jwt-operator-max-lifetime", "10m", "--ttl", "10m")
+	require.NoError(t, err, tok)
+	short, err := key.WithPolicy(auth.Policy{OperatorMaxLifetime: 10 * time.Minute})
+	require.NoError(t, err)
+	p, err = short.Verify(tok)
+	require.NoError(t, err)
+	assert.Equal(t, []string{auth.ProjectionsRead}, p.Permissions)
+
+	for name, args := range map[string][]string{
+		"an operator of a tenant":          {"--operator", "--tenant", "acme"},
+		"neither tenant nor operator":      {"--perm", "*"},
+		"an operator token over 1 h":       {"--operator", "--ttl", "2h"},
+		"a tenant permission for operator": {"--operator", "--perm", auth.CustomersRead},
+		"a tenant with projection admin":   {"--tenant", "acme", "--perm", auth.ProjectionsRebuild},
+		"operators outliving tenants":      {"--operator", "--jwt-max-lifetime", "1h", "--jwt-operator-max-lifetime", "2h"},
+	} {
+		out, err := mint(args...)
+		assert.Error(t, err, "%s: %s", name, out)
+	}
 }

@@ -12,7 +12,8 @@ import (
 // queryRoutes returns the query API's routes: the read-model endpoints (readapi), whose
 // min_position waits and X-Ledger-Position come from the projection runtime, the auditors'
 // endpoints under /v1/audit (from the event store), and the runtime's admin routes
-// (GET /v1/projections, GET /v1/projections/{name}, POST /v1/projections/{name}/rebuild).
+// (GET /v1/projections, GET /v1/projections/{name}, POST /v1/projections/{name}/rebuild), which
+// need an operator token and refuse every tenant token.
 func queryRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) {
 	rt, err := projectionRuntime(ctx, sys)
 	if err != nil {

@@ -1,6 +1,8 @@
-// Package auth verifies and mints the bearer JWTs both APIs accept. A token names a subject,
-// a tenant and permissions; every endpoint requires one permission, and every read or write
-// is scoped to the token's tenant.
+// Package auth verifies and mints the bearer JWTs both APIs accept. A tenant token names a
+// subject, a tenant and permissions; every tenant endpoint requires one permission, and every
+// read or write is scoped to the token's tenant. An operator token names a subject, no tenant,
+// and the "operator" claim: only the operator routes (projection admin) accept it, and they
+// accept nothing else (see RequireOperator).
 package auth
 
 import (
@@ -45,17 +47,21 @@ var Known = []string{CustomersWrite, CustomersRead, PlansWrite, PlansRead, Servi
 	InvoicesWrite, InvoicesRead, PaymentsWrite, PaymentsRead, CreditNotesWrite, BillingRunsWrite,
 	LedgerRead, ReportsRead, AuditRead, ProjectionsRead, ProjectionsRebuild, All}
 
-// Claims is the token body.
+// Claims is the token body. An operator token has Operator set and no Tenant.
 type Claims struct {
 	jwt.RegisteredClaims
-	Tenant      string   `json:"tenant"`
+	Tenant      string   `json:"tenant,omitempty"`
+	Operator    bool     `json:"operator,omitempty"`
 	Permissions []string `json:"permissions"`
 }
 
-// Principal is the authenticated caller.
+// Principal is the authenticated caller: a tenant's (Tenant set) or an operator's (Operator
+// set, no Tenant), never both. A tenant principal is never an operator, whatever its
+// permissions.
 type Principal struct {
 	Subject     string
 	Tenant      string
+	Operator    bool
 	Permissions []string
 }
 
@@ -77,63 +83,6 @@ type Key struct {
 	verify any // []byte or *rsa.PublicKey
 	sign   any // []byte or *rsa.PrivateKey; nil when only verifying
 	policy Policy
-}
-
-// Defaults of a Policy.
-const (
-	// DefaultIssuer is the "iss" of the tokens this system mints and accepts.
-	DefaultIssuer = "dotmac-ledger"
-	// DefaultAudience is the "aud" they are minted for and must name.
-	DefaultAudience = "dotmac-ledger"
-	// DefaultMaxLifetime bounds exp − iat of an accepted token.
-	DefaultMaxLifetime = 24 * time.Hour
-	// DefaultLeeway is the clock skew allowed on exp, nbf and iat.
-	DefaultLeeway = 30 * time.Second
-)
-
-// Policy is what a token must say, besides its signature, to be accepted: this issuer, this
-// audience, an expiry and an issue time not later than now (give or take Leeway), and a
-// lifetime (exp − iat) of at most MaxLifetime. Mint follows it too.
-type Policy struct {
-	Issuer      string
-	Audience    string
-	MaxLifetime time.Duration
-	Leeway      time.Duration
-}
-
-func (p *Policy) setDefaults() {
-	if p.Issuer == "" {
-		p.Issuer = DefaultIssuer
-	}
-	if p.Audience == "" {
-		p.Audience = DefaultAudience
-	}
-	if p.MaxLifetime == 0 {
-		p.MaxLifetime = DefaultMaxLifetime
-	}
-	if p.Leeway == 0 {
-		p.Leeway = DefaultLeeway
-	}
-}
-
-// Validate reports a policy that cannot work: a negative duration, or a leeway not below the
-// lifetime.
-func (p Policy) Validate() error {
-	if p.MaxLifetime < 0 || p.Leeway < 0 || p.Leeway >= p.MaxLifetime {
-		return fmt.Errorf("token policy: want 0 <= leeway (%s) < maximum lifetime (%s)", p.Leeway, p.MaxLifetime)
-	}
-	return nil
-}
-
-// WithPolicy returns k following p (its zero fields take the defaults).
-func (k *Key) WithPolicy(p Policy) (*Key, error) {
-	p.setDefaults()
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	out := *k
-	out.policy = p
-	return &out, nil
 }
 
 // newKey returns a key with the default policy.
@@ -180,45 +129,57 @@ func (k *Key) Verify(raw string) (Principal, error) {
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	if err := k.checkLifetime(c.RegisteredClaims); err != nil {
+	if err := k.checkLifetime(c.RegisteredClaims, c.Operator); err != nil {
 		return Principal{}, err
 	}
-	if !ValidTenant(c.Tenant) {
-		return Principal{}, fmt.Errorf("%w: tenant %q is not a valid tenant id", ErrInvalidToken, c.Tenant)
+	if err := checkTenant(c.Tenant, c.Operator); err != nil {
+		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	if c.Subject == "" {
 		return Principal{}, fmt.Errorf("%w: no subject", ErrInvalidToken)
 	}
-	return Principal{Subject: c.Subject, Tenant: c.Tenant, Permissions: c.Permissions}, nil
+	return Principal{Subject: c.Subject, Tenant: c.Tenant, Operator: c.Operator, Permissions: c.Permissions}, nil
 }
 
-// checkLifetime requires an issue time and exp − iat of at most the policy's MaxLifetime (the
-// parser has checked that iat is not in the future and exp not in the past).
-func (k *Key) checkLifetime(c jwt.RegisteredClaims) error {
-	if c.IssuedAt == nil {
-		return fmt.Errorf("%w: no iat (issued at)", ErrInvalidToken)
-	}
-	if life := c.ExpiresAt.Sub(c.IssuedAt.Time); life > k.policy.MaxLifetime {
-		return fmt.Errorf("%w: valid for %s, more than the %s allowed", ErrInvalidToken, life, k.policy.MaxLifetime)
+// checkTenant requires a valid tenant of a tenant token and none of an operator token.
+func checkTenant(tenant string, operator bool) error {
+	switch {
+	case operator && tenant != "":
+		return fmt.Errorf("an operator token names no tenant (it has %q)", tenant)
+	case !operator && !ValidTenant(tenant):
+		return fmt.Errorf("tenant %q: use 1 to 63 of a-z, 0-9, '_' and '-', starting with a letter or digit", tenant)
 	}
 	return nil
 }
 
-// Mint signs a token for p valid for ttl from now (at most the policy's MaxLifetime).
+// checkLifetime requires an issue time and exp − iat of at most the policy's lifetime for the
+// token's kind (the parser has checked that iat is not in the future and exp not in the past).
+func (k *Key) checkLifetime(c jwt.RegisteredClaims, operator bool) error {
+	if c.IssuedAt == nil {
+		return fmt.Errorf("%w: no iat (issued at)", ErrInvalidToken)
+	}
+	if life, most := c.ExpiresAt.Sub(c.IssuedAt.Time), k.policy.Lifetime(operator); life > most {
+		return fmt.Errorf("%w: valid for %s, more than the %s allowed", ErrInvalidToken, life, most)
+	}
+	return nil
+}
+
+// Mint signs a token for p valid for ttl from now (at most the policy's Lifetime for p's
+// kind). A tenant principal needs a valid tenant, an operator principal must have none.
 func (k *Key) Mint(p Principal, now time.Time, ttl time.Duration) (string, error) {
 	if k.sign == nil {
 		return "", ErrCannotSign
 	}
-	if !ValidTenant(p.Tenant) {
-		return "", fmt.Errorf("tenant %q: use 1 to 63 of a-z, 0-9, '_' and '-', starting with a letter or digit", p.Tenant)
+	if err := checkTenant(p.Tenant, p.Operator); err != nil {
+		return "", err
 	}
-	if ttl <= 0 || ttl > k.policy.MaxLifetime {
-		return "", fmt.Errorf("token lifetime %s: want more than 0 and at most %s", ttl, k.policy.MaxLifetime)
+	if most := k.policy.Lifetime(p.Operator); ttl <= 0 || ttl > most {
+		return "", fmt.Errorf("token lifetime %s: want more than 0 and at most %s", ttl, most)
 	}
 	c := Claims{
 		RegisteredClaims: jwt.RegisteredClaims{Subject: p.Subject, Issuer: k.policy.Issuer, Audience: jwt.ClaimStrings{k.policy.Audience},
 			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl))},
-		Tenant: p.Tenant, Permissions: p.Permissions,
+		Tenant: p.Tenant, Operator: p.Operator, Permissions: p.Permissions,
 	}
 	return jwt.NewWithClaims(k.method, c).SignedString(k.sign)
 }
@@ -257,13 +218,18 @@ func (k *Key) Authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// Require wraps h so that it answers 403 unless the principal holds perm. It must run inside
+// Require wraps a tenant route's h so that it answers 403 unless the principal is a tenant's
+// (an operator token has no tenant to scope the route to) and holds perm. It must run inside
 // Authenticate.
 func Require(perm string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := From(r.Context())
 		if !ok {
 			httpx.WriteProblem(w, r, httpx.Unauthorized("no principal"))
+			return
+		}
+		if p.Operator || p.Tenant == "" {
+			httpx.WriteProblem(w, r, tenantsOnly())
 			return
 		}
 		if !p.Can(perm) {
