@@ -180,7 +180,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, store eventstore.Store, projs 
 	if err := pool.QueryRow(ctx, "SELECT current_schema(), current_setting('search_path')").Scan(&app, &searchPath); err != nil {
 		return nil, fmt.Errorf("projections: read the application schema: %w", err)
 	}
-	r := &Runtime{pool: pool, store: store, feed: newFeed(store), opts: opts, log: opts.Logger, app: app,
+	f, err := newFeed(store)
+	if err != nil {
+		return nil, err
+	}
+	r := &Runtime{pool: pool, store: store, feed: f, opts: opts, log: opts.Logger, app: app,
 		sqls: newSQLText(app, searchPath), entries: map[string]*entry{}, busy: map[string]string{}, builds: map[string]*buildRun{}}
 	for _, p := range projs {
 		if err := r.register(p); err != nil {
