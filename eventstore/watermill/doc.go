@@ -10,7 +10,7 @@
 //     from the start of the feed, so it receives old messages (Persistent,
 //     NewSubscriberReceivesOldMessages).
 //   - Consumer groups: a group's offset (the last acked position, per topic) is kept in an
-//     OffsetStore — PostgresOffsets, table wm_offsets — and a new subscription of the group
+//     OffsetStore — eventstore/consumer's Offsets, table feed_checkpoints — and a new subscription of the group
 //     resumes after it (ConsumerGroups). Members of one group running at the same time do not
 //     share the work: each delivers from where the group was when it subscribed. Run one
 //     active member per group (the projection runtime serializes with advisory locks).
