@@ -17,6 +17,7 @@ import (
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/codec"
+	"github.com/dotmac/ledger/eventstore/consumer"
 	"github.com/dotmac/ledger/internal/migrate"
 )
 
@@ -24,9 +25,12 @@ import (
 var migrationFiles embed.FS
 
 // MigrationSet is the runtime's schema (projection_registry, projection_builds), for
-// internal/migrate. It belongs in the application schema, beside the event store's.
+// internal/migrate. It belongs in the application schema, beside the event store's, and
+// requires the feed consumers' (each build's checkpoint is a row of feed_checkpoints).
 func MigrationSet() migrate.Set {
-	return migrate.Embedded("projections", "projections_schema_migrations", migrationFiles)
+	s := migrate.Embedded("projections", "projections_schema_migrations", migrationFiles)
+	s.Requires = []migrate.Set{consumer.MigrationSet()}
+	return s
 }
 
 // Options tune a Runtime. Zero values take the defaults.

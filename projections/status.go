@@ -83,8 +83,8 @@ func (r *Runtime) Status(ctx context.Context, name string) (Status, error) {
 }
 
 func (r *Runtime) registryRows(ctx context.Context) (map[string]Status, error) {
-	rows, err := r.pool.Query(ctx, `SELECT r.name, r.version, r.state, r.live_build, b.checkpoint, coalesce(r.last_error, ''),
-r.stalled_position, r.updated_at FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds+` b ON b.schema_name = r.live_build`)
+	rows, err := r.pool.Query(ctx, `SELECT r.name, r.version, r.state, r.live_build, coalesce(f.position, 0), coalesce(r.last_error, ''),
+r.stalled_position, r.updated_at FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds+` b ON b.schema_name = r.live_build`+r.sqls.checkpointOf)
 	if err != nil {
 		return nil, fmt.Errorf("read the registry: %w", err)
 	}
@@ -111,8 +111,8 @@ r.stalled_position, r.updated_at FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds
 // buildingRows returns the builds being filled, per projection, with progress: this
 // process's own from memory, others' from their committed checkpoints.
 func (r *Runtime) buildingRows(ctx context.Context, head eventstore.Position) (map[string][]Progress, error) {
-	rows, err := r.pool.Query(ctx, `SELECT projection, schema_name, version, purpose, coalesce(target_position, 0), checkpoint,
-started_at, updated_at FROM `+r.sqls.builds+` WHERE status = 'building' ORDER BY started_at`)
+	rows, err := r.pool.Query(ctx, `SELECT b.projection, b.schema_name, b.version, b.purpose, coalesce(b.target_position, 0), coalesce(f.position, 0),
+b.started_at, greatest(b.updated_at, f.updated_at) FROM `+r.sqls.builds+` b`+r.sqls.checkpointOf+` WHERE b.status = 'building' ORDER BY b.started_at`)
 	if err != nil {
 		return nil, fmt.Errorf("read the builds: %w", err)
 	}
