@@ -74,6 +74,11 @@ type Options struct {
 	Interval time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Lease tunes the live builds' leases: a projection runs live only in the process
+	// holding its live build's lease (feed_checkpoints row projections.<build>). Every
+	// projection of a Runtime is held under one holder name (default
+	// consumer.DefaultHolder()).
+	Lease consumer.LeaseConfig
 }
 
 func (o *Options) setDefaults() {
@@ -99,6 +104,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
+	}
+	if o.Lease.Holder == "" {
+		o.Lease.Holder = consumer.DefaultHolder()
 	}
 }
 
