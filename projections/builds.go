@@ -274,7 +274,23 @@ WHERE projection = $1 AND (status = 'retired' OR (status = 'building' AND purpos
 			return err
 		}
 	}
+	if err := r.forgetOrphanCheckpoints(ctx); err != nil {
+		return err
+	}
 	return r.setState(ctx, e.name, StateRunning, StateRebuilding)
+}
+
+// forgetOrphanCheckpoints deletes the checkpoint rows of builds that are gone: a standby
+// projector may take the lease of a build swapped out and dropped meanwhile, which writes its
+// row again. (A build's row and its checkpoint's are created in one transaction, so a build
+// being created is never taken for gone.)
+func (r *Runtime) forgetOrphanCheckpoints(ctx context.Context) error {
+	_, err := r.pool.Exec(ctx, `DELETE FROM `+qualified(r.app, "feed_checkpoints")+` f WHERE f.consumer LIKE 'projections.%'
+AND NOT EXISTS (SELECT 1 FROM `+r.sqls.builds+` b WHERE f.consumer = 'projections.' || b.schema_name)`)
+	if err != nil {
+		return fmt.Errorf("forget the checkpoints of dropped builds: %w", err)
+	}
+	return nil
 }
 
 // dropBuild drops a build's schema and forgets the build. It waits at most dropLockTimeout

@@ -53,3 +53,20 @@ func TestOneRuntimeRunsEachProjectionLive(t *testing.T) {
 	assert.Empty(t, st.Holder)
 	require.NotNil(t, st.RenewedAt, "the last heartbeat is kept")
 }
+
+// TestStartForgetsOrphanCheckpoints: a checkpoint row of a build that is gone (a standby
+// projector took the lease of a build dropped meanwhile) is deleted when a runtime starts.
+func TestStartForgetsOrphanCheckpoints(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	_, err := e.pool.Exec(ctx, `INSERT INTO feed_checkpoints (consumer, lease_holder) VALUES ('projections.gone_b1', 'x'), ('other', NULL)`)
+	require.NoError(t, err)
+	projectiontest.Start(t, e.pool, e.store, []projections.Projection{&counter{name: "counter", version: 1}}, testOptions())
+	var consumers []string
+	require.NoError(t, e.pool.QueryRow(ctx, `SELECT array_agg(consumer ORDER BY consumer) FROM feed_checkpoints`).Scan(&consumers))
+	require.Len(t, consumers, 2)
+	assert.Equal(t, "other", consumers[0], "other consumers' rows stay")
+	assert.Contains(t, consumers[1], "projections.", "the live build's row stays")
+	assert.NotContains(t, consumers, "projections.gone_b1")
+}
