@@ -49,6 +49,8 @@ const (
 	MaxEventsPerAppend = 10_000
 	// MaxReadLimit is the most events one ReadStream or ReadAll call returns.
 	MaxReadLimit = 10_000
+	// MaxRangeLimit is the most events one RangeReader.ReadRange call reads.
+	MaxRangeLimit = 100_000
 )
 
 // Store is the event store port. Implementations must be safe for concurrent use.
@@ -182,4 +184,24 @@ type FeedMark struct {
 	Position   Position
 	RecordedAt time.Time
 	Hash       []byte
+}
+
+// RangeReader is implemented by stores that can read the global feed in bulk, by position
+// range, into memory the caller owns. Replays (projection rebuilds, catch-ups, as-of copies)
+// and feed consumers read through it; the conformance suite checks it on every backend.
+type RangeReader interface {
+	// ReadRange reads the events with after < position <= upto, in global order, at most
+	// limit (1 to MaxRangeLimit). Each event is read straight into the envelope next returns
+	// (called once per event, just before the event is read), so a bulk read copies nothing.
+	// It returns how many envelopes it filled; on an error the envelope last handed out may
+	// be partly filled and is not counted.
+	ReadRange(ctx context.Context, after, upto Position, limit int, next func() *Envelope) (int, error)
+	// DensePositions reports whether positions are 1, 2, 3, ... without holes, so that a
+	// range of n positions holds n events and ranges can be read in parallel.
+	DensePositions() bool
+	// PositionAt returns the position of the last event recorded at or before t (0: none).
+	PositionAt(ctx context.Context, t time.Time) (Position, error)
+	// RecordedAfter returns when the first event after pos was recorded; ok is false when
+	// there is none.
+	RecordedAfter(ctx context.Context, pos Position) (at time.Time, ok bool, err error)
 }

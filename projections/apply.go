@@ -108,7 +108,7 @@ func (r *Runtime) applyWith(ctx context.Context, tx pgx.Tx, e *entry, apply appl
 // advance moves build's checkpoint to last (forwards only: anything else is a bug).
 func (r *Runtime) advance(ctx context.Context, tx pgx.Tx, e *entry, build string, last *Event, notify bool) error {
 	b := &pgx.Batch{}
-	b.Queue(r.sqls.advance, build, int64(last.Position), last.RecordedAt()) //nolint:gosec // positions fit
+	b.Queue(r.sqls.advance, buildConsumer(build), int64(last.Position), last.RecordedAt()) //nolint:gosec // positions fit
 	if notify {
 		b.Queue(`SELECT pg_notify($1, $2)`, r.sqls.channel, e.name+":"+strconv.FormatUint(uint64(last.Position), 10))
 	}

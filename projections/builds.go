@@ -61,6 +61,13 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)`, schema, e.name, e.p.Version(), spec.purpos
 	if err != nil {
 		return "", fmt.Errorf("record build %s: %w", schema, err)
 	}
+	// The build's checkpoint, at 0 (a copy of a reused name starts over).
+	b := &pgx.Batch{}
+	b.Queue(r.sqls.cp.Ensure, buildConsumer(schema))
+	b.Queue(r.sqls.cp.Reset, buildConsumer(schema), 0, nil)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return "", fmt.Errorf("record the checkpoint of build %s: %w", schema, err)
+	}
 	return schema, nil
 }
 
@@ -267,7 +274,23 @@ WHERE projection = $1 AND (status = 'retired' OR (status = 'building' AND purpos
 			return err
 		}
 	}
+	if err := r.forgetOrphanCheckpoints(ctx); err != nil {
+		return err
+	}
 	return r.setState(ctx, e.name, StateRunning, StateRebuilding)
+}
+
+// forgetOrphanCheckpoints deletes the checkpoint rows of builds that are gone: a standby
+// projector may take the lease of a build swapped out and dropped meanwhile, which writes its
+// row again. (A build's row and its checkpoint's are created in one transaction, so a build
+// being created is never taken for gone.)
+func (r *Runtime) forgetOrphanCheckpoints(ctx context.Context) error {
+	_, err := r.pool.Exec(ctx, `DELETE FROM `+qualified(r.app, "feed_checkpoints")+` f WHERE f.consumer LIKE 'projections.%'
+AND NOT EXISTS (SELECT 1 FROM `+r.sqls.builds+` b WHERE f.consumer = 'projections.' || b.schema_name)`)
+	if err != nil {
+		return fmt.Errorf("forget the checkpoints of dropped builds: %w", err)
+	}
+	return nil
 }
 
 // dropBuild drops a build's schema and forgets the build. It waits at most dropLockTimeout
@@ -284,8 +307,14 @@ func (r *Runtime) dropBuild(ctx context.Context, schema string) error {
 	if _, err := tx.Exec(ctx, `DROP SCHEMA IF EXISTS `+ident(schema)+` CASCADE`); err != nil {
 		return fmt.Errorf("drop build %s: %w", schema, err)
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM `+r.sqls.builds+` WHERE schema_name = $1 AND status <> 'live'`, schema); err != nil {
+	tag, err := tx.Exec(ctx, `DELETE FROM `+r.sqls.builds+` WHERE schema_name = $1 AND status <> 'live'`, schema)
+	if err != nil {
 		return fmt.Errorf("forget build %s: %w", schema, err)
+	}
+	if tag.RowsAffected() > 0 {
+		if _, err := tx.Exec(ctx, r.sqls.cp.Delete, buildConsumer(schema)); err != nil {
+			return fmt.Errorf("forget the checkpoint of build %s: %w", schema, err)
+		}
 	}
 	return tx.Commit(ctx)
 }

@@ -255,7 +255,7 @@ func (r *Runtime) activate(ctx context.Context, e *entry) {
 		r.queueCatchUp(e)
 		return
 	}
-	if err := r.live.ensure(e); err != nil && ctx.Err() == nil {
+	if err := r.live.ensure(e, st.build); err != nil && ctx.Err() == nil {
 		r.log.Warn().Err(err).Str("projection", e.name).Msg("projections: could not start the live projector")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/consumer"
 	esw "github.com/dotmac/ledger/eventstore/watermill"
 )
 
@@ -101,8 +102,9 @@ func (pj *projector) running(name string) bool {
 	return h != nil && !h.stopped()
 }
 
-// ensure starts e's handler unless it runs.
-func (pj *projector) ensure(e *entry) error {
+// ensure starts e's handler unless it runs. The handler delivers only while this process
+// holds the lease of e's live build (build): a projection runs live in one process at a time.
+func (pj *projector) ensure(e *entry, build string) error {
 	pj.mu.Lock()
 	defer pj.mu.Unlock()
 	if h := pj.handlers[e.name]; h != nil && !h.stopped() {
@@ -111,13 +113,15 @@ func (pj *projector) ensure(e *entry) error {
 	if pj.router.IsClosed() || pj.ctx.Err() != nil {
 		return errors.New("projections: the router is closed")
 	}
-	sub, err := esw.NewSubscriber(pj.r.store, esw.SubscriberConfig{
+	inner, err := esw.NewSubscriber(pj.r.store, esw.SubscriberConfig{
 		ConsumerGroup: "projection." + e.name, Offsets: checkpointOffsets{r: pj.r, name: e.name},
 		BatchEvents: pj.r.opts.LiveBatchEvents, Logger: pj.r.log,
 	})
 	if err != nil {
 		return err
 	}
+	lease := consumer.NewLease(pj.r.pool, buildConsumer(build), pj.r.opts.Lease)
+	sub := consumer.NewLeasedSubscriber(lease, inner, nil, pj.r.log)
 	pj.gen++
 	lh := &liveHandler{r: pj.r, e: e}
 	lh.h = pj.router.AddConsumerHandler(fmt.Sprintf("%s#%d", e.name, pj.gen), esw.TopicAll, sub, lh.handle)

@@ -223,7 +223,8 @@ func (r *Runtime) swap(ctx context.Context, e *entry, build string) error {
 // to the head, and returns the checkpoint reached.
 func (r *Runtime) finalCatchUp(ctx context.Context, tx pgx.Tx, e *entry, build string) (eventstore.Position, error) {
 	var cp int64
-	if err := tx.QueryRow(ctx, `SELECT checkpoint FROM `+r.sqls.builds+` WHERE schema_name = $1`, build).Scan(&cp); err != nil {
+	var cpAt *time.Time
+	if err := tx.QueryRow(ctx, r.sqls.cp.Read, buildConsumer(build)).Scan(&cp, &cpAt); err != nil {
 		return 0, fmt.Errorf("read the checkpoint of %s: %w", build, err)
 	}
 	head, err := r.store.Head(ctx)

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/consumer"
 )
 
 // State is where a projection's live processing stands.
@@ -43,16 +44,24 @@ type sqlText struct {
 	app, searchPath, channel string
 	registry, builds, seq    string
 	readLive, advance        string
+	// cp are the statements over the builds' checkpoint rows (feed_checkpoints, named by
+	// buildConsumer).
+	cp consumer.Table
+	// checkpointOf joins a build b's checkpoint row f (alias.schema_name's).
+	checkpointOf string
 }
+
+// buildConsumer is the feed_checkpoints row of build's checkpoint.
+func buildConsumer(build string) string { return "projections." + build }
 
 func newSQLText(app, searchPath string) sqlText {
 	s := sqlText{app: app, searchPath: searchPath, channel: notifyChannel(app),
 		registry: qualified(app, "projection_registry"), builds: qualified(app, "projection_builds"),
-		seq: qualified(app, "projection_build_seq")}
-	s.readLive = `SELECT r.state, r.live_build, b.version, b.checkpoint, b.tables FROM ` + s.registry + ` r
-JOIN ` + s.builds + ` b ON b.schema_name = r.live_build WHERE r.name = $1`
-	s.advance = `UPDATE ` + s.builds + ` SET checkpoint = $2, checkpoint_at = $3, updated_at = now()
-WHERE schema_name = $1 AND checkpoint < $2`
+		seq: qualified(app, "projection_build_seq"), cp: consumer.TableIn(app)}
+	s.checkpointOf = ` LEFT JOIN ` + qualified(app, "feed_checkpoints") + ` f ON f.consumer = 'projections.' || b.schema_name`
+	s.readLive = `SELECT r.state, r.live_build, b.version, coalesce(f.position, 0), b.tables FROM ` + s.registry + ` r
+JOIN ` + s.builds + ` b ON b.schema_name = r.live_build` + s.checkpointOf + ` WHERE r.name = $1`
+	s.advance = s.cp.Advance
 	return s
 }
 

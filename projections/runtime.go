@@ -17,6 +17,7 @@ import (
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/codec"
+	"github.com/dotmac/ledger/eventstore/consumer"
 	"github.com/dotmac/ledger/internal/migrate"
 )
 
@@ -24,9 +25,12 @@ import (
 var migrationFiles embed.FS
 
 // MigrationSet is the runtime's schema (projection_registry, projection_builds), for
-// internal/migrate. It belongs in the application schema, beside the event store's.
+// internal/migrate. It belongs in the application schema, beside the event store's, and
+// requires the feed consumers' (each build's checkpoint is a row of feed_checkpoints).
 func MigrationSet() migrate.Set {
-	return migrate.Embedded("projections", "projections_schema_migrations", migrationFiles)
+	s := migrate.Embedded("projections", "projections_schema_migrations", migrationFiles)
+	s.Requires = []migrate.Set{consumer.MigrationSet()}
+	return s
 }
 
 // Options tune a Runtime. Zero values take the defaults.
@@ -70,6 +74,11 @@ type Options struct {
 	Interval time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Lease tunes the live builds' leases: a projection runs live only in the process
+	// holding its live build's lease (feed_checkpoints row projections.<build>). Every
+	// projection of a Runtime is held under one holder name (default
+	// consumer.DefaultHolder()).
+	Lease consumer.LeaseConfig
 }
 
 func (o *Options) setDefaults() {
@@ -95,6 +104,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
+	}
+	if o.Lease.Holder == "" {
+		o.Lease.Holder = consumer.DefaultHolder()
 	}
 }
 
@@ -180,7 +192,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, store eventstore.Store, projs 
 	if err := pool.QueryRow(ctx, "SELECT current_schema(), current_setting('search_path')").Scan(&app, &searchPath); err != nil {
 		return nil, fmt.Errorf("projections: read the application schema: %w", err)
 	}
-	r := &Runtime{pool: pool, store: store, feed: newFeed(store), opts: opts, log: opts.Logger, app: app,
+	f, err := newFeed(store)
+	if err != nil {
+		return nil, err
+	}
+	r := &Runtime{pool: pool, store: store, feed: f, opts: opts, log: opts.Logger, app: app,
 		sqls: newSQLText(app, searchPath), entries: map[string]*entry{}, busy: map[string]string{}, builds: map[string]*buildRun{}}
 	for _, p := range projs {
 		if err := r.register(p); err != nil {

@@ -34,7 +34,15 @@ type Status struct {
 	UpdatedAt       time.Time            `json:"updated_at"`
 	// Building lists the builds being filled: a shadow rebuild, as-of copies.
 	Building []Progress `json:"building,omitempty"`
+	// Holder is the process holding the live build's lease, the one running the projection
+	// live ("" when no process holds an unexpired lease: no projector runs it).
+	Holder string `json:"holder,omitempty"`
+	// RenewedAt is the lease's last heartbeat (nil: never held).
+	RenewedAt *time.Time `json:"renewed_at,omitempty"`
 }
+
+// Running reports whether a projector process runs the projection live (holds its lease).
+func (st *Status) Running() bool { return st.Holder != "" }
 
 // List returns every registered projection's status, in registration order.
 func (r *Runtime) List(ctx context.Context) ([]Status, error) {
@@ -83,8 +91,9 @@ func (r *Runtime) Status(ctx context.Context, name string) (Status, error) {
 }
 
 func (r *Runtime) registryRows(ctx context.Context) (map[string]Status, error) {
-	rows, err := r.pool.Query(ctx, `SELECT r.name, r.version, r.state, r.live_build, b.checkpoint, coalesce(r.last_error, ''),
-r.stalled_position, r.updated_at FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds+` b ON b.schema_name = r.live_build`)
+	rows, err := r.pool.Query(ctx, `SELECT r.name, r.version, r.state, r.live_build, coalesce(f.position, 0), coalesce(r.last_error, ''),
+r.stalled_position, r.updated_at, CASE WHEN f.lease_expires_at > $1 THEN f.lease_holder END, f.lease_renewed_at
+FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds+` b ON b.schema_name = r.live_build`+r.sqls.checkpointOf, r.leaseNow())
 	if err != nil {
 		return nil, fmt.Errorf("read the registry: %w", err)
 	}
@@ -92,9 +101,19 @@ r.stalled_position, r.updated_at FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds
 	var st Status
 	var cp int64
 	var stalled *int64
-	_, err = pgx.ForEachRow(rows, []any{&st.Name, &st.Version, &st.State, &st.LiveBuild, &cp, &st.Error, &stalled, &st.UpdatedAt}, func() error {
+	var holder *string
+	var renewed *time.Time
+	_, err = pgx.ForEachRow(rows, []any{&st.Name, &st.Version, &st.State, &st.LiveBuild, &cp, &st.Error, &stalled, &st.UpdatedAt,
+		&holder, &renewed}, func() error {
 		s := st
 		s.Position = eventstore.Position(cp) //nolint:gosec // non-negative
+		if holder != nil {
+			s.Holder = *holder
+		}
+		if renewed != nil {
+			at := *renewed
+			s.RenewedAt = &at
+		}
 		if stalled != nil {
 			p := eventstore.Position(*stalled) //nolint:gosec // non-negative
 			s.StalledPosition = &p
@@ -108,11 +127,19 @@ r.stalled_position, r.updated_at FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds
 	return out, nil
 }
 
+// leaseNow is the time leases are compared with.
+func (r *Runtime) leaseNow() time.Time {
+	if r.opts.Lease.Now != nil {
+		return r.opts.Lease.Now()
+	}
+	return time.Now()
+}
+
 // buildingRows returns the builds being filled, per projection, with progress: this
 // process's own from memory, others' from their committed checkpoints.
 func (r *Runtime) buildingRows(ctx context.Context, head eventstore.Position) (map[string][]Progress, error) {
-	rows, err := r.pool.Query(ctx, `SELECT projection, schema_name, version, purpose, coalesce(target_position, 0), checkpoint,
-started_at, updated_at FROM `+r.sqls.builds+` WHERE status = 'building' ORDER BY started_at`)
+	rows, err := r.pool.Query(ctx, `SELECT b.projection, b.schema_name, b.version, b.purpose, coalesce(b.target_position, 0), coalesce(f.position, 0),
+b.started_at, greatest(b.updated_at, f.updated_at) FROM `+r.sqls.builds+` b`+r.sqls.checkpointOf+` WHERE b.status = 'building' ORDER BY b.started_at`)
 	if err != nil {
 		return nil, fmt.Errorf("read the builds: %w", err)
 	}

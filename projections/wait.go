@@ -33,8 +33,8 @@ func (r *Runtime) liveState(ctx context.Context, name string) (liveStatus, bool,
 	var st liveStatus
 	var cp int64
 	var stalled *int64
-	err := r.pool.QueryRow(ctx, `SELECT r.state, r.live_build, b.version, b.checkpoint, r.stalled_position, coalesce(r.last_error, '')
-FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds+` b ON b.schema_name = r.live_build WHERE r.name = $1`, name).
+	err := r.pool.QueryRow(ctx, `SELECT r.state, r.live_build, b.version, coalesce(f.position, 0), r.stalled_position, coalesce(r.last_error, '')
+FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds+` b ON b.schema_name = r.live_build`+r.sqls.checkpointOf+` WHERE r.name = $1`, name).
 		Scan(&st.state, &st.build, &st.version, &cp, &stalled, &st.lastError)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, false, nil

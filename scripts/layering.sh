@@ -32,7 +32,7 @@ forbid ./domain/... -- eventstore commands projections readapi audit internal cm
 # internal/ is plumbing: no application code.
 forbid ./internal/... -- audit commands projections readapi cmd
 # The event store and its backends know no domain; only eventstore/codec binds domain events.
-forbid ./eventstore ./eventstore/postgres ./eventstore/kurrentdb ./eventstore/watermill ./eventstore/conformance -- domain eventstore/codec
+forbid ./eventstore ./eventstore/postgres ./eventstore/kurrentdb ./eventstore/watermill ./eventstore/conformance ./eventstore/consumer -- domain eventstore/codec
 # The write side, the read side and the audit tools do not reach into each other.
 forbid ./commands/... -- projections readapi audit
 forbid ./projections/... -- commands readapi audit

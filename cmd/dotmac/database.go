@@ -13,9 +13,9 @@ import (
 	"github.com/dotmac/ledger/commands/pgstore"
 	"github.com/dotmac/ledger/commands/process"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/consumer"
 	"github.com/dotmac/ledger/eventstore/kurrentdb"
 	"github.com/dotmac/ledger/eventstore/postgres"
-	esw "github.com/dotmac/ledger/eventstore/watermill"
 	"github.com/dotmac/ledger/internal/db"
 	"github.com/dotmac/ledger/internal/migrate"
 	"github.com/dotmac/ledger/internal/pgprovision"
@@ -137,5 +137,5 @@ func (d *database) close(log zerolog.Logger) {
 
 // migrationSets lists every component's schema, in dependency order.
 func migrationSets() []migrate.Set {
-	return []migrate.Set{postgres.MigrationSet(), pgstore.MigrationSet(), esw.MigrationSet(), process.MigrationSet(), projections.MigrationSet()}
+	return []migrate.Set{postgres.MigrationSet(), consumer.MigrationSet(), pgstore.MigrationSet(), process.MigrationSet(), projections.MigrationSet()}
 }

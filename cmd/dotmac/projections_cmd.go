@@ -235,7 +235,7 @@ func printStatusTable(w io.Writer, sts []projections.Status) error {
 		if st.CodeVersion != st.Version {
 			version += "->" + strconv.Itoa(st.CodeVersion)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%.1f\t%s\n", st.Name, st.State, version, st.Position, st.Head,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%.1f\t%s\n", st.Name, stateText(st), version, st.Position, st.Head,
 			st.LagEvents, st.LagSeconds, oneLine(st.Error, 60))
 	}
 	return tw.Flush()
@@ -246,7 +246,13 @@ func printStatusDetails(w io.Writer, sts []projections.Status) error {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "%s\n  state:       %s\n  version:     %d (this binary: %d)\n  live build:  %s\n", st.Name, st.State, st.Version, st.CodeVersion, st.LiveBuild)
+		fmt.Fprintf(w, "%s\n  state:       %s\n  version:     %d (this binary: %d)\n  live build:  %s\n", st.Name, stateText(st), st.Version, st.CodeVersion, st.LiveBuild)
+		switch {
+		case st.Running():
+			fmt.Fprintf(w, "  projector:   %s\n", st.Holder)
+		case st.RenewedAt != nil:
+			fmt.Fprintf(w, "  projector:   none (last heartbeat %s)\n", st.RenewedAt.UTC().Format(time.RFC3339))
+		}
 		fmt.Fprintf(w, "  position:    %d of %d (%d events, %.1fs behind)\n", st.Position, st.Head, st.LagEvents, st.LagSeconds)
 		if st.StalledPosition != nil {
 			fmt.Fprintf(w, "  stalled at:  position %d\n  error:       %s\n", *st.StalledPosition, st.Error)
@@ -257,6 +263,16 @@ func printStatusDetails(w io.Writer, sts []projections.Status) error {
 		}
 	}
 	return nil
+}
+
+// stateText is the state an operator reads: a projection the registry says is running (or
+// catching up) but that no projector process holds the lease of is "not running": its lag
+// grows because nothing applies the feed, not because the projector is slow.
+func stateText(st projections.Status) string {
+	if (st.State == projections.StateRunning || st.State == projections.StateCatchingUp) && !st.Running() {
+		return "not running"
+	}
+	return string(st.State)
 }
 
 func oneLine(s string, n int) string {

@@ -2,8 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"fmt"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -12,77 +10,53 @@ import (
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/codec"
+	"github.com/dotmac/ledger/eventstore/consumer"
 )
 
-// indexPageEvents is how many feed events one catch-up transaction reads.
-const indexPageEvents = 2000
+// IndexConsumer is the billing index's row in feed_checkpoints (eventstore/consumer).
+const IndexConsumer = "commands.billing_index"
 
 // Index is the PostgreSQL commands.BillingIndex (table cmd_billing_index): which customer has
 // which services, per tenant. It is a tiny private projection of the global feed
-// (ServiceProvisioned adds a row, ServiceTerminated sets its last day) with its checkpoint in
-// the same transaction as the rows, so it is exact after CatchUp whatever crashed before.
+// (ServiceProvisioned adds a row, ServiceTerminated sets its last day), applied by a feed
+// consumer (eventstore/consumer, checkpoint IndexConsumer) in the same transaction as its
+// checkpoint, so it is exact after CatchUp whatever crashed before.
 //
 // We chose to read the feed rather than write the index after each append: a write after the
 // append is lost when the process dies between the two, and the billing run would then silently
 // miss a service; the feed is gap-free, and catching up before each run costs one read of what
 // was appended since the previous catch-up.
 type Index struct {
-	pool  *pgxpool.Pool
-	store eventstore.Store
-	mu    sync.Mutex // one catch-up at a time in this process (the checkpoint row serializes processes)
+	pool *pgxpool.Pool
+	feed *consumer.Consumer
 }
 
 var _ commands.BillingIndex = (*Index)(nil)
 
 // NewIndex returns the index in pool's schema (MigrationSet applied), fed from store.
 func NewIndex(pool *pgxpool.Pool, store eventstore.Store) *Index {
-	return &Index{pool: pool, store: store}
+	feed, err := consumer.New(pool, store, IndexConsumer, applyIndex, consumer.Config{})
+	if err != nil {
+		panic("invariant: billing index consumer: " + err.Error())
+	}
+	return &Index{pool: pool, feed: feed}
 }
 
 // CatchUp implements commands.BillingIndex: it reads the feed up to the head it sees when it
 // starts.
 func (x *Index) CatchUp(ctx context.Context) error {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	head, err := x.store.Head(ctx)
-	if err != nil {
-		return fmt.Errorf("billing index: %w", err)
-	}
-	for {
-		at, err := x.catchUpPage(ctx)
-		if err != nil {
-			return err
-		}
-		if at >= head {
-			return nil
-		}
-	}
+	return classify("billing index catch-up", x.feed.CatchUp(ctx))
 }
 
-// catchUpPage indexes one page of the feed after the checkpoint, in one transaction with the
-// checkpoint, and returns the new checkpoint.
-func (x *Index) catchUpPage(ctx context.Context) (eventstore.Position, error) {
-	var at eventstore.Position
-	err := pgx.BeginFunc(ctx, x.pool, func(tx pgx.Tx) error {
-		var pos int64
-		if err := tx.QueryRow(ctx, `SELECT position FROM cmd_billing_index_checkpoint FOR UPDATE`).Scan(&pos); err != nil {
+// applyIndex is the index's consumer.Handler.
+func applyIndex(ctx context.Context, tx pgx.Tx, envs []eventstore.Envelope) error {
+	var rows indexRows
+	for i := range envs {
+		if err := rows.add(&envs[i]); err != nil {
 			return err
 		}
-		at = eventstore.Position(pos) //nolint:gosec // positions are positive
-		envs, err := x.store.ReadAll(ctx, at, indexPageEvents)
-		if err != nil || len(envs) == 0 {
-			return err
-		}
-		var rows indexRows
-		for i := range envs {
-			if err := rows.add(&envs[i]); err != nil {
-				return err
-			}
-		}
-		at = envs[len(envs)-1].Position
-		return rows.write(ctx, tx, at)
-	})
-	return at, classify("billing index catch-up", err)
+	}
+	return rows.write(ctx, tx)
 }
 
 // indexRows are the index changes of one page of the feed.
@@ -118,7 +92,7 @@ func (r *indexRows) add(env *eventstore.Envelope) error {
 	return nil
 }
 
-func (r *indexRows) write(ctx context.Context, tx pgx.Tx, at eventstore.Position) error {
+func (r *indexRows) write(ctx context.Context, tx pgx.Tx) error {
 	if len(r.tenants) > 0 {
 		if _, err := tx.Exec(ctx, `
 			INSERT INTO cmd_billing_index (tenant, customer_id, service_id)
@@ -135,8 +109,7 @@ func (r *indexRows) write(ctx context.Context, tx pgx.Tx, at eventstore.Position
 			return err
 		}
 	}
-	_, err := tx.Exec(ctx, `UPDATE cmd_billing_index_checkpoint SET position = $1`, int64(at)) //nolint:gosec // positions fit
-	return err
+	return nil
 }
 
 // Billable implements commands.BillingIndex.

@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/consumer"
 	"github.com/dotmac/ledger/internal/migrate"
 	"github.com/dotmac/ledger/internal/pgerr"
 )
@@ -31,9 +32,12 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// MigrationSet is the command side's schema, for internal/migrate.
+// MigrationSet is the command side's schema, for internal/migrate. It requires the feed
+// consumers' (the billing index's checkpoint is in feed_checkpoints).
 func MigrationSet() migrate.Set {
-	return migrate.Embedded("commands", "cmd_schema_migrations", migrationFiles)
+	s := migrate.Embedded("commands", "cmd_schema_migrations", migrationFiles)
+	s.Requires = []migrate.Set{consumer.MigrationSet()}
+	return s
 }
 
 // Options tune the stores.

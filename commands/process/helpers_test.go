@@ -20,8 +20,8 @@ import (
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/codec"
+	"github.com/dotmac/ledger/eventstore/consumer"
 	"github.com/dotmac/ledger/eventstore/postgres"
-	esw "github.com/dotmac/ledger/eventstore/watermill"
 	"github.com/dotmac/ledger/internal/pgtest"
 )
 
@@ -73,7 +73,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	pool := pgtest.Pool(t, postgres.MigrationSet(), pgstore.MigrationSet(), esw.MigrationSet(), process.MigrationSet())
+	pool := pgtest.Pool(t, postgres.MigrationSet(), pgstore.MigrationSet(), process.MigrationSet())
 	store, err := postgres.Open(context.Background(), pool, postgres.Config{})
 	require.NoError(t, err)
 	t.Cleanup(store.Close)
@@ -169,6 +169,7 @@ func (f *fixture) pay(customer domain.CustomerID, amount string) {
 func (f *fixture) config() process.Config {
 	return process.Config{Handlers: f.h, Store: f.store, Pool: f.pool, Now: f.clock.Now, GraceDays: 14,
 		TickInterval: time.Hour, ResumeAfter: -1, NackResendDelay: 20 * time.Millisecond,
+		Lease:  consumer.LeaseConfig{Poll: 10 * time.Millisecond},
 		Logger: zerolog.New(zerolog.NewTestWriter(f.t)).Level(zerolog.WarnLevel)}
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/consumer"
 	esw "github.com/dotmac/ledger/eventstore/watermill"
 	"github.com/dotmac/ledger/internal/migrate"
 )
@@ -41,10 +42,18 @@ const (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// MigrationSet is the schema of the Tracker (tables proc_*), for internal/migrate. The
-// managers also need eventstore/watermill's MigrationSet (consumer-group offsets).
+// offsetFlushEvery bounds how often a consumer group's offset is written (see
+// consumer.OffsetsConfig.FlushEvery): redelivery after a crash grows to the last
+// offsetFlushEvery of acks, which the managers' exactly-once commands absorb.
+const offsetFlushEvery = 500 * time.Millisecond
+
+// MigrationSet is the schema of the Tracker (tables proc_*), for internal/migrate. It
+// requires the feed consumers' (the tracker's checkpoint and the groups' offsets and leases
+// are in feed_checkpoints).
 func MigrationSet() migrate.Set {
-	return migrate.Embedded("process", "proc_schema_migrations", migrationFiles)
+	s := migrate.Embedded("process", "proc_schema_migrations", migrationFiles)
+	s.Requires = []migrate.Set{consumer.MigrationSet()}
+	return s
 }
 
 // Config configures the process managers. Handlers, Store and Pool are required.
@@ -52,9 +61,13 @@ type Config struct {
 	Handlers *commands.Handlers
 	// Store is the event store whose feed the managers read.
 	Store eventstore.Store
-	// Pool holds the offsets (eventstore/watermill's MigrationSet) and the tracker's tables
-	// (MigrationSet).
-	Pool       *pgxpool.Pool
+	// Pool holds the tracker's tables (MigrationSet) and the consumer groups' offsets and
+	// leases (feed_checkpoints).
+	Pool *pgxpool.Pool
+	// Lease tunes the consumer groups' leases: one process at a time handles each group
+	// (process.billing, process.dunning), another takes over when it stops or its lease
+	// runs out.
+	Lease      consumer.LeaseConfig
 	Logger     zerolog.Logger
 	Registerer prometheus.Registerer // router metrics (nil: none)
 	// Now is the business clock the managers decide at (default time.Now).
@@ -125,7 +138,7 @@ type Manager struct {
 	router  *message.Router
 	bus     *syncBus
 	sender  *cqrs.CommandBus
-	offsets map[string]*groupOffsets
+	offsets map[string]*consumer.Offsets
 	metrics tickMetrics
 
 	tickMu  sync.Mutex
@@ -146,9 +159,12 @@ func New(cfg Config) (*Manager, error) {
 	m := &Manager{cfg: cfg, log: cfg.Logger.With().Str("component", "process").Logger(), h: cfg.Handlers,
 		tracker: NewTracker(cfg.Pool, cfg.Store), dunning: dunning, bus: newSyncBus(),
 		holds: NewHolds(cfg.Pool),
-		offsets: map[string]*groupOffsets{
-			groupBilling: newGroupOffsets(cfg.Pool, cfg.Store, false),
-			groupDunning: newGroupOffsets(cfg.Pool, cfg.Store, true),
+		offsets: map[string]*consumer.Offsets{
+			// billing starts at the beginning of the feed: an unfinished run of any age must be found.
+			groupBilling: consumer.NewOffsets(cfg.Pool, consumer.OffsetsConfig{FlushEvery: offsetFlushEvery}),
+			// dunning starts at the head: its scheduler sweep covers what came before.
+			groupDunning: consumer.NewOffsets(cfg.Pool, consumer.OffsetsConfig{FlushEvery: offsetFlushEvery,
+				Start: func(ctx context.Context, _ string) (eventstore.Position, error) { return cfg.Store.Head(ctx) }}),
 		}}
 	if err := m.build(); err != nil {
 		return nil, err
@@ -210,8 +226,7 @@ func (m *Manager) addEventHandlers(router *message.Router, logger wmLogger) erro
 	p, err := cqrs.NewEventGroupProcessorWithConfig(router, cqrs.EventGroupProcessorConfig{
 		GenerateSubscribeTopic: func(cqrs.EventGroupProcessorGenerateSubscribeTopicParams) (string, error) { return esw.TopicAll, nil },
 		SubscriberConstructor: func(p cqrs.EventGroupProcessorSubscriberConstructorParams) (message.Subscriber, error) {
-			return esw.NewSubscriber(m.cfg.Store, esw.SubscriberConfig{ConsumerGroup: p.EventGroupName,
-				Offsets: m.offsets[p.EventGroupName], NackResendDelay: m.cfg.NackResendDelay, Logger: m.log})
+			return m.groupSubscriber(p.EventGroupName)
 		},
 		AckOnUnknownEvent: true, Marshaler: eventMarshaler{}, Logger: logger,
 	})
@@ -224,6 +239,19 @@ func (m *Manager) addEventHandlers(router *message.Router, logger wmLogger) erro
 	return p.AddHandlersGroup(groupDunning,
 		cqrs.NewGroupEventHandler(m.onInvoiceMarkedOverdue), cqrs.NewGroupEventHandler(m.onPaymentRecorded),
 		cqrs.NewGroupEventHandler(m.onCreditNoteIssued), cqrs.NewGroupEventHandler(m.onInvoiceVoided))
+}
+
+// groupSubscriber delivers group's events from its offset, only while this process holds
+// the group's lease.
+func (m *Manager) groupSubscriber(group string) (message.Subscriber, error) {
+	offsets := m.offsets[group]
+	inner, err := esw.NewSubscriber(m.cfg.Store, esw.SubscriberConfig{ConsumerGroup: group,
+		Offsets: offsets, NackResendDelay: m.cfg.NackResendDelay, Logger: m.log})
+	if err != nil {
+		return nil, err
+	}
+	lease := consumer.NewLease(m.cfg.Pool, group, m.cfg.Lease)
+	return consumer.NewLeasedSubscriber(lease, inner, offsets, m.log), nil
 }
 
 // Start runs the router and the scheduler (which ticks at once) until ctx ends or Stop is
@@ -283,7 +311,7 @@ func (m *Manager) flushOffsets() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for group, o := range m.offsets {
-		if err := o.flush(ctx); err != nil {
+		if err := o.Flush(ctx); err != nil {
 			m.log.Warn().Err(err).Str("consumer_group", group).Msg("process: saving the offset")
 		}
 	}

@@ -115,7 +115,7 @@ func TestTrackerIsRebuildable(t *testing.T) {
 	require.Len(t, dunning, 3)
 
 	_, err = f.pool.Exec(ctx, `TRUNCATE proc_open_invoices, proc_nonpayment_suspensions, proc_tenants;
-		UPDATE proc_tracker_checkpoint SET position = 0`)
+		UPDATE feed_checkpoints SET position = 0 WHERE consumer = 'process.tracker'`)
 	require.NoError(t, err)
 	require.NoError(t, tracker.CatchUp(ctx))
 	again, err := tracker.OverdueCandidates(ctx, today)

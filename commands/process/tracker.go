@@ -3,7 +3,6 @@ package process
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -11,80 +10,57 @@ import (
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/codec"
+	"github.com/dotmac/ledger/eventstore/consumer"
 )
 
-// Tracker limits.
-const (
-	// trackerPageEvents is how many feed events one catch-up transaction reads.
-	trackerPageEvents = 2000
-	// maxCandidates bounds the rows one candidate query returns.
-	maxCandidates = 10_000
-)
+// maxCandidates bounds the rows one candidate query returns.
+const maxCandidates = 10_000
+
+// TrackerConsumer is the tracker's row in feed_checkpoints (eventstore/consumer).
+const TrackerConsumer = "process.tracker"
 
 // Tracker is the process managers' private projection of the global feed, in PostgreSQL
 // (MigrationSet): the open invoices with their due dates and outstanding amounts, the services
 // suspended for non_payment, and the tenants. The overdue scheduler and the dunning sweep read
 // it instead of the read models.
 //
-// Like the command side's billing index it is caught up on demand (CatchUp reads the feed
-// from its checkpoint to the head, one page per transaction with the checkpoint), so what it
-// lists after CatchUp is exactly what the store held, whatever crashed before. It only
-// proposes candidates: every command is decided by the handlers on the aggregate's fresh
-// state. It is safe for concurrent use.
+// Like the command side's billing index it is a feed consumer (eventstore/consumer,
+// checkpoint TrackerConsumer) caught up on demand: CatchUp reads the feed from its checkpoint
+// to the head, one page per transaction with the checkpoint, so what it lists after CatchUp is
+// exactly what the store held, whatever crashed before. It only proposes candidates: every
+// command is decided by the handlers on the aggregate's fresh state. It is safe for
+// concurrent use.
 type Tracker struct {
-	pool  *pgxpool.Pool
-	store eventstore.Store
-	mu    sync.Mutex // one catch-up at a time in this process (the checkpoint row serializes processes)
+	pool *pgxpool.Pool
+	feed *consumer.Consumer
 }
 
 // NewTracker returns the tracker in pool's schema, fed from store.
 func NewTracker(pool *pgxpool.Pool, store eventstore.Store) *Tracker {
-	return &Tracker{pool: pool, store: store}
+	feed, err := consumer.New(pool, store, TrackerConsumer, applyTracker, consumer.Config{})
+	if err != nil {
+		panic("invariant: process tracker consumer: " + err.Error())
+	}
+	return &Tracker{pool: pool, feed: feed}
 }
 
 // CatchUp applies every event of the feed up to the head it sees when it starts.
 func (t *Tracker) CatchUp(ctx context.Context) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	head, err := t.store.Head(ctx)
-	if err != nil {
+	if err := t.feed.CatchUp(ctx); err != nil {
 		return fmt.Errorf("process tracker: %w", err)
 	}
-	for {
-		at, err := t.catchUpPage(ctx)
-		if err != nil {
-			return fmt.Errorf("process tracker: %w", err)
-		}
-		if at >= head {
-			return nil
-		}
-	}
+	return nil
 }
 
-// catchUpPage applies one page after the checkpoint in one transaction with the checkpoint,
-// and returns the new checkpoint.
-func (t *Tracker) catchUpPage(ctx context.Context) (eventstore.Position, error) {
-	var at eventstore.Position
-	err := pgx.BeginFunc(ctx, t.pool, func(tx pgx.Tx) error {
-		var pos int64
-		if err := tx.QueryRow(ctx, `SELECT position FROM proc_tracker_checkpoint FOR UPDATE`).Scan(&pos); err != nil {
+// applyTracker is the tracker's consumer.Handler.
+func applyTracker(ctx context.Context, tx pgx.Tx, envs []eventstore.Envelope) error {
+	var w trackerWrites
+	for i := range envs {
+		if err := w.add(&envs[i]); err != nil {
 			return err
 		}
-		at = eventstore.Position(pos) //nolint:gosec // positions are positive
-		envs, err := t.store.ReadAll(ctx, at, trackerPageEvents)
-		if err != nil || len(envs) == 0 {
-			return err
-		}
-		var w trackerWrites
-		for i := range envs {
-			if err := w.add(&envs[i]); err != nil {
-				return err
-			}
-		}
-		at = envs[len(envs)-1].Position
-		return w.flush(ctx, tx, at)
-	})
-	return at, err
+	}
+	return w.flush(ctx, tx)
 }
 
 // trackerWrites are the statements of one page, in feed order.
@@ -157,11 +133,13 @@ func (w *trackerWrites) settle(tenant string, invoice domain.InvoiceID, amount d
 	w.touched = append(w.touched, invoice.String())
 }
 
-func (w *trackerWrites) flush(ctx context.Context, tx pgx.Tx, at eventstore.Position) error {
+func (w *trackerWrites) flush(ctx context.Context, tx pgx.Tx) error {
 	if len(w.touched) > 0 {
 		w.b.Queue(`DELETE FROM proc_open_invoices WHERE invoice_id = ANY($1::uuid[]) AND outstanding <= 0`, w.touched)
 	}
-	w.b.Queue(`UPDATE proc_tracker_checkpoint SET position = $1`, int64(at)) //nolint:gosec // positions fit
+	if w.b.Len() == 0 {
+		return nil
+	}
 	return tx.SendBatch(ctx, &w.b).Close()
 }
 
@@ -256,17 +234,17 @@ func parseInvoiceRef(tenant, customer, invoice string) (InvoiceRef, error) {
 // service suspended for non_payment (a resumption). Without either there is nothing to
 // evaluate, so most payments and overdue marks cost one indexed lookup, not a fold.
 func (t *Tracker) MayNeedDunning(ctx context.Context, tenant domain.TenantID, customer domain.CustomerID, at eventstore.Position, today domain.Date, graceDays int) (bool, error) {
-	var cp int64
-	if err := t.pool.QueryRow(ctx, `SELECT position FROM proc_tracker_checkpoint`).Scan(&cp); err != nil {
+	cp, err := t.feed.Position(ctx)
+	if err != nil {
 		return false, fmt.Errorf("process tracker: %w", err)
 	}
-	if eventstore.Position(cp) < at { //nolint:gosec // positions are positive
+	if cp < at {
 		if err := t.CatchUp(ctx); err != nil {
 			return false, err
 		}
 	}
 	var found bool
-	err := t.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM proc_nonpayment_suspensions WHERE tenant = $1 AND customer_id = $2)
+	err = t.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM proc_nonpayment_suspensions WHERE tenant = $1 AND customer_id = $2)
 		OR EXISTS (SELECT 1 FROM proc_open_invoices WHERE tenant = $1 AND customer_id = $2 AND due_date < $3::date)`,
 		tenant.String(), customer.String(), today.AddDays(-graceDays).String()).Scan(&found)
 	if err != nil {

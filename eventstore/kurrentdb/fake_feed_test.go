@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/conformance"
 )
 
 func TestFakeReadAllSkipsSystemEvents(t *testing.T) {
@@ -192,4 +193,16 @@ func TestFakeSubscriptionSurvivesNodeRestart(t *testing.T) {
 		got = append(got, batch...)
 	}
 	assert.Equal(t, append(dataIDs(before), dataIDs(after)...), ids(got), "nothing lost, nothing twice")
+}
+
+// TestFakeRanges runs the range-read contract of the conformance suite against the fake node
+// (the whole suite needs a real node: store_test.go). Each test gets a node of its own.
+func TestFakeRanges(t *testing.T) {
+	conformance.RunRanges(t, func(tb testing.TB) eventstore.Store {
+		tt, ok := tb.(*testing.T)
+		if !ok {
+			tb.Fatal("the fake node needs a *testing.T")
+		}
+		return fakeStore(tt, startFakeNode(tt), Config{})
+	})
 }

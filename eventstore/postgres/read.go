@@ -86,7 +86,7 @@ func (s *Store) query(ctx context.Context, op string, capacity int, sql string, 
 func ScanEnvelopes(rows pgx.Rows, capacity int) ([]eventstore.Envelope, error) {
 	defer rows.Close()
 	out := make([]eventstore.Envelope, 0, min(capacity, 64)) // most reads are short: grow on demand
-	sc := NewRowScanner(rows)
+	sc := newRowScanner(rows)
 	for rows.Next() {
 		// Scanned where it stays: an envelope scanned elsewhere and appended escaped to
 		// the heap, one more allocation per event.
@@ -107,22 +107,22 @@ func grow(out []eventstore.Envelope, capacity int) []eventstore.Envelope {
 	return append(make([]eventstore.Envelope, 0, capacity), out...)
 }
 
-// RowScanner reads the current row of rows selected with the envelope columns (see
+// rowScanner reads the current row of rows selected with the envelope columns (see
 // ScanEnvelopes) into an envelope. On the wire formats pgx uses for them it reads the values
 // themselves: bulk reads (replays, audit verify) spent a good part of their time in the
 // generic Scan, and these nine columns have fixed types. Otherwise it uses Scan.
-type RowScanner struct {
+type rowScanner struct {
 	rows pgx.Rows
 	raw  bool
 }
 
-// NewRowScanner returns the scanner of rows.
-func NewRowScanner(rows pgx.Rows) RowScanner {
-	return RowScanner{rows: rows, raw: rawLayout(rows.FieldDescriptions())}
+// newRowScanner returns the scanner of rows.
+func newRowScanner(rows pgx.Rows) rowScanner {
+	return rowScanner{rows: rows, raw: rawLayout(rows.FieldDescriptions())}
 }
 
 // Scan reads the current row into e, metadata decoded.
-func (s RowScanner) Scan(e *eventstore.Envelope) error {
+func (s rowScanner) Scan(e *eventstore.Envelope) error {
 	var err error
 	if s.raw {
 		err = scanRaw(s.rows.RawValues(), e)

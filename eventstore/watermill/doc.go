@@ -10,10 +10,11 @@
 //     from the start of the feed, so it receives old messages (Persistent,
 //     NewSubscriberReceivesOldMessages).
 //   - Consumer groups: a group's offset (the last acked position, per topic) is kept in an
-//     OffsetStore — PostgresOffsets, table wm_offsets — and a new subscription of the group
-//     resumes after it (ConsumerGroups). Members of one group running at the same time do not
-//     share the work: each delivers from where the group was when it subscribed. Run one
-//     active member per group (the projection runtime serializes with advisory locks).
+//     OffsetStore (eventstore/consumer's Offsets, table feed_checkpoints), and a new
+//     subscription of the group resumes after it (ConsumerGroups). Members of one group
+//     running at the same time do not share the work: each delivers from where the group was
+//     when it subscribed. Run one active member per group: eventstore/consumer's
+//     LeasedSubscriber delivers only in the process holding the group's lease.
 //   - Not exactly-once: the offset is saved after the ack, so a crash in between redelivers
 //     one message. Consumers that need effectively-once processing keep their own position
 //     in the transaction that applies the message, as the projection runtime does (it plugs

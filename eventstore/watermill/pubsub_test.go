@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dotmac/ledger/eventstore/consumer"
 	"github.com/dotmac/ledger/eventstore/postgres"
 	esw "github.com/dotmac/ledger/eventstore/watermill"
 	"github.com/dotmac/ledger/internal/db"
@@ -65,7 +66,7 @@ func openStore(tb testing.TB, conns int32) (*pgxpool.Pool, *postgres.Store) {
 	pool, err := db.Open(ctx, pgtest.SchemaURL(tb), db.Options{AppName: "dotmac-test", MaxConns: conns})
 	require.NoError(tb, err)
 	tb.Cleanup(pool.Close)
-	require.NoError(tb, migrate.Up(ctx, pool, postgres.MigrationSet(), esw.MigrationSet()))
+	require.NoError(tb, migrate.Up(ctx, pool, postgres.MigrationSet(), consumer.MigrationSet()))
 	store, err := postgres.Open(ctx, pool, postgres.Config{})
 	require.NoError(tb, err)
 	tb.Cleanup(store.Close)
@@ -77,7 +78,7 @@ func newPubSub(t *testing.T, group string) (message.Publisher, message.Subscribe
 	pub := esw.NewPublisher(e.store, esw.PublisherConfig{})
 	cfg := esw.SubscriberConfig{ConsumerGroup: group}
 	if group != "" {
-		cfg.Offsets = esw.NewPostgresOffsets(e.pool)
+		cfg.Offsets = consumer.NewOffsets(e.pool, consumer.OffsetsConfig{})
 	}
 	sub, err := esw.NewSubscriber(e.store, cfg)
 	require.NoError(t, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/consumer"
 	esw "github.com/dotmac/ledger/eventstore/watermill"
 )
 
@@ -95,7 +96,7 @@ func TestConsumerGroupResumes(t *testing.T) {
 	pool, store := openStore(t, 4)
 	ctx := context.Background()
 	appendEvents(t, store, 10)
-	cfg := esw.SubscriberConfig{ConsumerGroup: "g1", Offsets: esw.NewPostgresOffsets(pool)}
+	cfg := esw.SubscriberConfig{ConsumerGroup: "g1", Offsets: consumer.NewOffsets(pool, consumer.OffsetsConfig{})}
 
 	first, err := esw.NewSubscriber(store, cfg)
 	require.NoError(t, err)

@@ -25,6 +25,10 @@ type Set struct {
 	FS fs.FS
 	// Table is the component's goose version table, for example "es_schema_migrations".
 	Table string
+	// Requires are the sets whose tables this set's migrations use (for example the feed
+	// consumers' checkpoint table, into which a set moves its own checkpoints): Up applies
+	// them first.
+	Requires []Set
 }
 
 // Embedded returns the set whose SQL files a component embeds under migrations/ (with
@@ -45,11 +49,12 @@ type Status struct {
 	Applied bool
 }
 
-// Up applies every pending migration of every set, in order.
+// Up applies every pending migration of every set and of the sets they require, each set
+// after those it requires, otherwise in order; a set named twice is applied once.
 func Up(ctx context.Context, pool *pgxpool.Pool, sets ...Set) error {
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
-	for _, s := range sets {
+	for _, s := range ordered(sets) {
 		p, err := provider(ctx, db, s)
 		if err != nil {
 			return err
@@ -66,7 +71,7 @@ func StatusOf(ctx context.Context, pool *pgxpool.Pool, sets ...Set) ([]Status, e
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
 	var out []Status
-	for _, s := range sets {
+	for _, s := range ordered(sets) {
 		p, err := provider(ctx, db, s)
 		if err != nil {
 			return nil, err
@@ -81,6 +86,42 @@ func StatusOf(ctx context.Context, pool *pgxpool.Pool, sets ...Set) ([]Status, e
 		}
 	}
 	return out, nil
+}
+
+// UpTo applies set's pending migrations up to and including version, and not the sets it
+// requires: tests build an earlier schema with it to test an upgrade.
+func UpTo(ctx context.Context, pool *pgxpool.Pool, set Set, version int64) error {
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	p, err := provider(ctx, db, set)
+	if err != nil {
+		return err
+	}
+	if _, err := p.UpTo(ctx, version); err != nil {
+		return fmt.Errorf("migrate %s up to %d: %w", set.Name, version, err)
+	}
+	return nil
+}
+
+// ordered lists sets and the sets they require, each after those it requires, by name once.
+func ordered(sets []Set) []Set {
+	seen := map[string]bool{}
+	var out []Set
+	var visit func(s Set)
+	visit = func(s Set) {
+		if seen[s.Name] {
+			return
+		}
+		seen[s.Name] = true
+		for _, r := range s.Requires {
+			visit(r)
+		}
+		out = append(out, s)
+	}
+	for _, s := range sets {
+		visit(s)
+	}
+	return out
 }
 
 func provider(ctx context.Context, db *sql.DB, s Set) (*goose.Provider, error) {

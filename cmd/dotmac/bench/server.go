@@ -191,7 +191,7 @@ func (r *run) waitProjected(ctx context.Context) error {
 func (r *run) waitTracker(ctx context.Context, head eventstore.Position) error {
 	for {
 		var pos int64
-		err := r.pool.QueryRow(ctx, `SELECT position FROM proc_tracker_checkpoint`).Scan(&pos)
+		err := r.pool.QueryRow(ctx, `SELECT coalesce(position, 0) FROM feed_checkpoints WHERE consumer = 'process.tracker'`).Scan(&pos)
 		if err == nil && eventstore.Position(pos) >= head { //nolint:gosec // positions are positive
 			return nil
 		}

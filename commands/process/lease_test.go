@@ -1,0 +1,94 @@
+package process_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dotmac/ledger/commands"
+	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore/consumer"
+)
+
+// groupState returns the holder of a consumer group's lease ("" when none) and its offset.
+func (f *fixture) groupState(group string) (string, int64) {
+	f.t.Helper()
+	var holder *string
+	var pos *int64
+	err := f.pool.QueryRow(context.Background(), `SELECT lease_holder, position FROM feed_checkpoints WHERE consumer = $1`, group).Scan(&holder, &pos)
+	if err != nil {
+		return "", 0
+	}
+	h, p := "", int64(0)
+	if holder != nil {
+		h = *holder
+	}
+	if pos != nil {
+		p = *pos
+	}
+	return h, p
+}
+
+// TestOneManagerHandlesEachGroup: with two managers running, one holds both consumer groups'
+// leases and handles their events (it completes a crashed billing run); when it stops, the
+// other takes the groups over and handles the next (a second crashed run), each customer
+// invoiced once per period.
+func TestOneManagerHandlesEachGroup(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.clock.Set(at("2026-01-05", 9))
+	const customers = 6
+	for i := range customers {
+		f.customer(fmt.Sprintf("Customer %d", i), "fiber_100")
+	}
+	groups := []string{"process.billing", "process.dunning"}
+	holds := func(holder string) func() bool {
+		return func() bool {
+			for _, g := range groups {
+				if h, _ := f.groupState(g); h != holder {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	cfgA := f.config()
+	cfgA.Lease = consumer.LeaseConfig{Holder: "a", Poll: 10 * time.Millisecond}
+	a := f.start(cfgA)
+	eventually(t, "a holds both groups", holds("a"))
+	cfgB := f.config()
+	cfgB.Lease = consumer.LeaseConfig{Holder: "b", Poll: 10 * time.Millisecond}
+	f.start(cfgB)
+
+	feb, mar := period("2026-02"), period("2026-03")
+	f.clock.Set(at("2026-02-01", 2))
+	f.crashRun(feb)
+	eventually(t, "the February run is completed", func() bool { return f.runCompleted(feb) })
+	assert.True(t, holds("a")(), "a still holds both groups")
+
+	a.Stop()
+	eventually(t, "b takes both groups over", holds("b"))
+	f.clock.Set(at("2026-03-01", 2))
+	f.crashRun(mar)
+	eventually(t, "b completes the March run", func() bool { return f.runCompleted(mar) })
+	all := f.decoded()
+	for _, p := range []domain.Period{feb, mar} {
+		invoiced := recurringInvoices(all, p)
+		assert.Len(t, invoiced, customers, p.String())
+		for c, n := range invoiced {
+			assert.Equal(t, 1, n, "%s: customer %s", p, c)
+		}
+	}
+}
+
+// crashRun starts the run of p in a process that dies after two appends (the running
+// managers may complete it at once).
+func (f *fixture) crashRun(p domain.Period) {
+	f.t.Helper()
+	_, err := f.handlers(newCrashingStore(f.store, 2)).RunBilling(context.Background(), f.meta(), commands.RunBilling{Period: p})
+	require.ErrorIs(f.t, err, errCrashed)
+}

@@ -1,0 +1,246 @@
+// Package consumer is the one checkpointed consumer of the event store's global feed: the
+// projections, the command side's billing index and the process managers all read the feed
+// through it, with their places in one table (feed_checkpoints, MigrationSet) and one way to
+// make sure a single process runs each of them (Lease).
+//
+// A consumer applies the feed to PostgreSQL tables with a Handler. CatchUp reads the feed
+// from the consumer's checkpoint to the head a page at a time; each page is applied and the
+// checkpoint advanced in one transaction that holds the checkpoint row's lock, so a crash
+// never applies an event twice nor skips one, and processes catching up at once take turns.
+// Live keeps a consumer applied as events commit, in the one process that holds its lease.
+//
+// Consumers that manage their own transactions (the projection runtime's replays) use the
+// same rows through TableIn's statements; Watermill consumer groups (the process managers)
+// keep their offsets in the same table (NewOffsets) and deliver only in the process holding
+// the group's lease (NewLeasedSubscriber).
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+
+	"github.com/dotmac/ledger/eventstore"
+)
+
+// DefaultPageEvents is how many events one catch-up transaction applies by default.
+const DefaultPageEvents = 2000
+
+// ErrHandlerPanic: the handler panicked; the transaction was rolled back.
+var ErrHandlerPanic = errors.New("feed consumer: handler panicked")
+
+// Handler applies events (in feed order, all after the consumer's checkpoint) in tx; the
+// consumer advances its checkpoint in the same transaction. An error or a panic rolls back
+// the events and the checkpoint together.
+type Handler func(ctx context.Context, tx pgx.Tx, envs []eventstore.Envelope) error
+
+// Config tunes a Consumer. Zero values take the defaults.
+type Config struct {
+	// PageEvents is the most events one transaction applies (default DefaultPageEvents, at
+	// most eventstore.MaxReadLimit).
+	PageEvents int
+	// Lease tunes the consumer's lease (Live).
+	Lease LeaseConfig
+	// RetryDelay is the pause before Live tries a failed batch again (default 1 s).
+	RetryDelay time.Duration
+	Logger     zerolog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.PageEvents <= 0 {
+		c.PageEvents = DefaultPageEvents
+	}
+	if c.RetryDelay <= 0 {
+		c.RetryDelay = time.Second
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c *Config) Validate() error {
+	if c.PageEvents > eventstore.MaxReadLimit {
+		return fmt.Errorf("feed consumer: PageEvents %d is over %d", c.PageEvents, eventstore.MaxReadLimit)
+	}
+	return nil
+}
+
+// Consumer applies the global feed to PostgreSQL with a Handler, its checkpoint in the row
+// feed_checkpoints[name]. It is safe for concurrent use.
+type Consumer struct {
+	pool    *pgxpool.Pool
+	store   eventstore.Store
+	name    string
+	handler Handler
+	cfg     Config
+	table   Table
+	lease   *Lease
+
+	mu      sync.Mutex // one catch-up at a time in this process (the row's lock serializes processes)
+	ensured atomic.Bool
+}
+
+// New returns the consumer name over pool (whose search_path finds feed_checkpoints,
+// MigrationSet) and store.
+func New(pool *pgxpool.Pool, store eventstore.Store, name string, handler Handler, cfg Config) (*Consumer, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if name == "" || handler == nil {
+		return nil, errors.New("invariant: a feed consumer needs a name and a handler")
+	}
+	return &Consumer{pool: pool, store: store, name: name, handler: handler, cfg: cfg, table: TableIn(""),
+		lease: NewLease(pool, name, cfg.Lease)}, nil
+}
+
+// Name is the consumer's row in feed_checkpoints.
+func (c *Consumer) Name() string { return c.name }
+
+// Lease is the consumer's lease (held by Live).
+func (c *Consumer) Lease() *Lease { return c.lease }
+
+// Position returns the position of the last event the consumer applied (0: none).
+func (c *Consumer) Position(ctx context.Context) (eventstore.Position, error) {
+	var pos int64
+	var at *time.Time
+	err := c.pool.QueryRow(ctx, c.table.Read, c.name).Scan(&pos, &at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("feed consumer %s: position: %w", c.name, err)
+	}
+	return eventstore.Position(pos), nil //nolint:gosec // checked non-negative by the table
+}
+
+// CatchUp applies every event of the feed up to the head it sees when it starts, a page per
+// transaction.
+func (c *Consumer) CatchUp(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	head, err := c.store.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("feed consumer %s: %w", c.name, err)
+	}
+	if err := c.ensure(ctx); err != nil {
+		return err
+	}
+	for {
+		at, err := c.page(ctx)
+		if err != nil {
+			return err
+		}
+		if at >= head {
+			return nil
+		}
+	}
+}
+
+func (c *Consumer) ensure(ctx context.Context) error {
+	if c.ensured.Load() {
+		return nil
+	}
+	if _, err := c.pool.Exec(ctx, c.table.Ensure, c.name); err != nil {
+		return fmt.Errorf("feed consumer %s: %w", c.name, err)
+	}
+	c.ensured.Store(true)
+	return nil
+}
+
+// page applies one page after the checkpoint, in one transaction with the checkpoint, and
+// returns the new checkpoint.
+func (c *Consumer) page(ctx context.Context) (eventstore.Position, error) {
+	var at eventstore.Position
+	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		pos, _, err := c.lock(ctx, tx)
+		if err != nil {
+			return err
+		}
+		at = pos
+		envs, err := c.store.ReadAll(ctx, at, c.cfg.PageEvents)
+		if err != nil || len(envs) == 0 {
+			return err
+		}
+		if err := c.apply(ctx, tx, envs); err != nil {
+			return err
+		}
+		at = envs[len(envs)-1].Position
+		return nil
+	})
+	if err != nil {
+		return at, fmt.Errorf("feed consumer %s: %w", c.name, err)
+	}
+	return at, nil
+}
+
+// lock takes the checkpoint row's lock and returns the checkpoint and the lease holder.
+func (c *Consumer) lock(ctx context.Context, tx pgx.Tx) (eventstore.Position, string, error) {
+	var pos int64
+	var at *time.Time
+	var holder *string
+	if err := tx.QueryRow(ctx, c.table.Lock, c.name).Scan(&pos, &at, &holder); err != nil {
+		return 0, "", fmt.Errorf("lock the checkpoint: %w", err)
+	}
+	h := ""
+	if holder != nil {
+		h = *holder
+	}
+	return eventstore.Position(pos), h, nil //nolint:gosec // checked non-negative by the table
+}
+
+// apply runs the handler on envs (a panic becomes ErrHandlerPanic) and advances the checkpoint
+// to the last of them.
+func (c *Consumer) apply(ctx context.Context, tx pgx.Tx, envs []eventstore.Envelope) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrHandlerPanic, r)
+		}
+	}()
+	if err := c.handler(ctx, tx, envs); err != nil {
+		return err
+	}
+	last := &envs[len(envs)-1]
+	_, err = tx.Exec(ctx, c.table.Advance, c.name, int64(last.Position), last.RecordedAt()) //nolint:gosec // positions fit
+	return err
+}
+
+// Apply applies the events of envs after the consumer's checkpoint (those at or before it
+// were applied already) in one transaction with the checkpoint. envs must follow the
+// checkpoint without a gap: the live feed's next events.
+func (c *Consumer) Apply(ctx context.Context, envs []eventstore.Envelope) error {
+	return c.applyAs(ctx, envs, "")
+}
+
+// applyAs is Apply that, with a holder, applies only while holder has the lease (else
+// ErrLeaseLost): a process whose lease ran out stops at its next transaction.
+func (c *Consumer) applyAs(ctx context.Context, envs []eventstore.Envelope, holder string) error {
+	if err := c.ensure(ctx); err != nil {
+		return err
+	}
+	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		pos, h, err := c.lock(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if holder != "" && h != holder {
+			return ErrLeaseLost
+		}
+		for len(envs) > 0 && envs[0].Position <= pos {
+			envs = envs[1:]
+		}
+		if len(envs) == 0 {
+			return nil
+		}
+		return c.apply(ctx, tx, envs)
+	})
+	if err != nil {
+		return fmt.Errorf("feed consumer %s: %w", c.name, err)
+	}
+	return nil
+}
