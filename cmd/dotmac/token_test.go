@@ -85,13 +85,8 @@ func TestTokenFollowsTheConfiguredPolicy(t *testing.T) {
 	t.Parallel()
 	secret := strings.Repeat("token-test-secret-", 3)
 	mint := func(args ...string) (string, error) {
-		root, _ := newRoot()
-		var out bytes.Buffer
-		root.SetOut(&out)
-		root.SetErr(&out)
-		root.SetArgs(append([]string{"token", "--data-dir", t.TempDir(), "--jwt-secret", secret, "--tenant", "acme", "--perm", "*"}, args...))
-		err := root.Execute()
-		return strings.TrimSpace(out.String()), err
+		out, err := runDotmac(t, append([]string{"token", "--data-dir", t.TempDir(), "--jwt-secret", secret, "--tenant", "acme", "--perm", "*"}, args...)...)
+		return strings.TrimSpace(out), err
 	}
 	tok, err := mint("--jwt-issuer", "https://idp.example", "--jwt-audience", "ledger-eu", "--jwt-max-lifetime", "2h")
 	require.NoError(t, err, tok)
@@ -169,13 +164,8 @@ func TestTokenOperator(t *testing.T) {
 	t.Parallel()
 	secret := strings.Repeat("token-test-secret-", 3)
 	mint := func(args ...string) (string, error) {
-		root, _ := newRoot()
-		var out bytes.Buffer
-		root.SetOut(&out)
-		root.SetErr(&out)
-		root.SetArgs(append([]string{"token", "--data-dir", t.TempDir(), "--jwt-secret", secret}, args...))
-		err := root.Execute()
-		return strings.TrimSpace(out.String()), err
+		out, err := runDotmac(t, append([]string{"token", "--data-dir", t.TempDir(), "--jwt-secret", secret}, args...)...)
+		return strings.TrimSpace(out), err
 	}
 	key, err := auth.HS256([]byte(secret))
 	require.NoError(t, err)

@@ -40,6 +40,10 @@ type fakeNode struct {
 
 	addr string
 	srv  *grpc.Server
+	// down holds the node's port while it is stopped, resetting every connection: another
+	// test process must not take the port (a client would then reach a stranger and never
+	// see the node as down).
+	down net.Listener
 }
 
 type fakeRecord struct {
@@ -61,7 +65,12 @@ func startFakeNode(t *testing.T) *fakeNode {
 	}
 	n.addr = lis.Addr().String()
 	n.serve(lis)
-	t.Cleanup(n.stop)
+	t.Cleanup(func() {
+		n.srv.Stop()
+		if n.down != nil {
+			_ = n.down.Close()
+		}
+	})
 	return n
 }
 
@@ -79,10 +88,38 @@ func (n *fakeNode) set(f func(n *fakeNode)) {
 }
 
 // stop takes the node off the network (the log survives); restart brings it back.
-func (n *fakeNode) stop() { n.srv.Stop() }
+// stop stops the node; its port stays taken by a listener that resets every connection,
+// until restart or the test's end.
+func (n *fakeNode) stop() {
+	n.srv.Stop()
+	if n.down != nil {
+		return
+	}
+	lis, err := net.Listen("tcp", n.addr)
+	if err != nil {
+		return // the port went to someone else between the two calls: nothing to hold
+	}
+	n.down = lis
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0) // a reset, as from a port nobody listens on
+			}
+			_ = c.Close()
+		}
+	}()
+}
 
 func (n *fakeNode) restart(t *testing.T) {
 	t.Helper()
+	if n.down != nil {
+		_ = n.down.Close()
+		n.down = nil
+	}
 	lis, err := net.Listen("tcp", n.addr)
 	if err != nil {
 		t.Fatal(err)
