@@ -146,22 +146,12 @@ func (h *Handlers) serviceCustomer(ctx context.Context, m Meta, res Result) (dom
 	return s.Customer, true, nil
 }
 
-// effectiveOf returns the business date the events of a service command take effect on.
+// effectiveOf returns the business date the events of a service command take effect on:
+// that of the first event that has one (domain.BusinessDate).
 func effectiveOf(events []domain.Event) domain.Date {
 	for _, e := range events {
-		switch e := e.(type) {
-		case domain.ServiceProvisioned:
-			return e.StartDate
-		case domain.ServiceActivated:
-			return e.BillingStartsOn
-		case domain.ServiceSuspended:
-			return e.SuspendedOn
-		case domain.ServiceResumed:
-			return e.ResumedOn
-		case domain.ServicePlanChanged:
-			return e.EffectiveDate
-		case domain.ServiceTerminated:
-			return e.TerminatedOn
+		if d, ok := domain.BusinessDate(e); ok {
+			return d
 		}
 	}
 	return domain.Date{}
