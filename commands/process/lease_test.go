@@ -6,11 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/commands/process"
 	"github.com/dotmac/ledger/eventstore/consumer"
 )
 
@@ -91,4 +93,54 @@ func (f *fixture) crashRun(p domain.Period) {
 	f.t.Helper()
 	_, err := f.handlers(newCrashingStore(f.store, 2)).RunBilling(context.Background(), f.meta(), commands.RunBilling{Period: p})
 	require.ErrorIs(f.t, err, errCrashed)
+}
+
+// ticks returns the scheduler ticks a manager's registry has counted and its leader gauge.
+func ticks(t *testing.T, reg *prometheus.Registry) (count, leader float64) {
+	t.Helper()
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range families {
+		for _, m := range mf.GetMetric() {
+			switch mf.GetName() {
+			case "dotmac_process_ticks_total":
+				count += m.GetCounter().GetValue()
+			case "dotmac_process_scheduler_leader":
+				leader = m.GetGauge().GetValue()
+			}
+		}
+	}
+	return count, leader
+}
+
+// TestOneManagerRunsTheScheduler: of two managers, only the holder of the scheduler's lease
+// ticks; the other stands by and takes over when the first stops.
+func TestOneManagerRunsTheScheduler(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.clock.Set(at("2026-01-05", 9))
+	start := func(holder string) (*process.Manager, *prometheus.Registry) {
+		reg := prometheus.NewRegistry()
+		cfg := f.config()
+		cfg.TickInterval = 20 * time.Millisecond
+		cfg.Registerer = reg
+		cfg.Lease = consumer.LeaseConfig{Holder: holder, Poll: 10 * time.Millisecond}
+		return f.start(cfg), reg
+	}
+	a, regA := start("a")
+	eventually(t, "a ticks", func() bool { n, leader := ticks(t, regA); return n >= 2 && leader == 1 })
+	_, regB := start("b")
+	eventually(t, "a ticks on while b stands by", func() bool { n, _ := ticks(t, regA); return n >= 6 })
+	n, leader := ticks(t, regB)
+	assert.Zero(t, n, "b ticked while a held the scheduler")
+	assert.Zero(t, leader)
+	holder, _ := f.groupState("process.scheduler")
+	assert.Equal(t, "a", holder)
+
+	a.Stop()
+	_, leaderA := ticks(t, regA)
+	assert.Zero(t, leaderA, "a still says it leads after it stopped")
+	eventually(t, "b takes the scheduler over", func() bool { n, leader := ticks(t, regB); return n >= 2 && leader == 1 })
+	holder, _ = f.groupState("process.scheduler")
+	assert.Equal(t, "b", holder)
 }

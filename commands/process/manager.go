@@ -37,6 +37,8 @@ const (
 	// Consumer groups (and router handler names) of the event handler groups.
 	groupBilling = "process.billing"
 	groupDunning = "process.dunning"
+	// groupScheduler is the lease of the scheduler: one process ticks at a time.
+	groupScheduler = "process.scheduler"
 )
 
 //go:embed migrations/*.sql
@@ -280,7 +282,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	schedulerDone := make(chan struct{})
 	go func() {
 		defer close(schedulerDone)
-		m.schedule(ctx)
+		m.lead(ctx)
 	}()
 	go func() {
 		<-ctx.Done()

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore/consumer"
 )
 
 // Scheduler limits.
@@ -21,6 +22,31 @@ const (
 	// maxRoundsPerTick bounds the candidate queries of one tick (each up to maxCandidates).
 	maxRoundsPerTick = 100
 )
+
+// lead runs the scheduler only while this process holds the scheduler's lease (consumer
+// groupScheduler): of several processes running the managers, exactly one ticks at a time,
+// the others stand by and take over within the lease's TTL when it stops or its lease runs
+// out. A lease lost while ticking cancels the tick; the process stands by again.
+func (m *Manager) lead(ctx context.Context) {
+	lease := consumer.NewLease(m.cfg.Pool, groupScheduler, m.cfg.Lease)
+	for ctx.Err() == nil {
+		err := lease.Hold(ctx, func(ctx context.Context) error {
+			m.metrics.leader.Set(1)
+			defer m.metrics.leader.Set(0)
+			m.log.Info().Str("holder", lease.Holder()).Msg("process: this process runs the scheduler")
+			m.schedule(ctx)
+			return nil
+		})
+		if err == nil || ctx.Err() != nil {
+			continue
+		}
+		m.log.Warn().Err(err).Msg("process: scheduler lease lost or unavailable; standing by")
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
 
 // schedule ticks at once and then every TickInterval until ctx ends.
 func (m *Manager) schedule(ctx context.Context) {
@@ -167,6 +193,7 @@ type tickMetrics struct {
 	ticks    *prometheus.CounterVec
 	duration prometheus.Histogram
 	lastOK   prometheus.Gauge
+	leader   prometheus.Gauge
 }
 
 func (t *tickMetrics) register(reg prometheus.Registerer) error {
@@ -176,10 +203,12 @@ func (t *tickMetrics) register(reg prometheus.Registerer) error {
 		Name: "tick_duration_seconds", Help: "Duration of scheduler ticks.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 9)})
 	t.lastOK = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dotmac", Subsystem: "process",
 		Name: "last_successful_tick_timestamp_seconds", Help: "When the last scheduler tick that succeeded ended (Unix time)."})
+	t.leader = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dotmac", Subsystem: "process",
+		Name: "scheduler_leader", Help: "1 while this process holds the scheduler's lease and runs its ticks, 0 while it stands by."})
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{t.ticks, t.duration, t.lastOK} {
+	for _, c := range []prometheus.Collector{t.ticks, t.duration, t.lastOK, t.leader} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("process: register metrics: %w", err)
 		}
