@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dotmac/ledger/commands"
-	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/commands/process"
+	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore/consumer"
 )
 
