@@ -33,8 +33,8 @@ const (
 	// ScenarioCommandsHot is commands on one customer: a reseller's or a payment provider's
 	// burst (16 and 64 clients).
 	ScenarioCommandsHot = "commands_hot"
-	ScenarioLag      = "lag"
-	ScenarioQuery    = "query"
+	ScenarioLag         = "lag"
+	ScenarioQuery       = "query"
 )
 
 // AllScenarios lists every scenario.

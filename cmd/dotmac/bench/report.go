@@ -47,11 +47,11 @@ type Scenarios struct {
 	Commands *Commands `json:"commands,omitempty"`
 	// CommandsHot is RecordPayment on one customer, at each client count.
 	CommandsHot []Commands `json:"commands_hot,omitempty"`
-	Rebuild  *Rebuild  `json:"rebuild,omitempty"`
-	Query    *Query    `json:"query,omitempty"`
-	Lag      *Lag      `json:"lag,omitempty"`
-	Verify   *Verify   `json:"verify,omitempty"`
-	Memory   *Memory   `json:"memory,omitempty"`
+	Rebuild     *Rebuild   `json:"rebuild,omitempty"`
+	Query       *Query     `json:"query,omitempty"`
+	Lag         *Lag       `json:"lag,omitempty"`
+	Verify      *Verify    `json:"verify,omitempty"`
+	Memory      *Memory    `json:"memory,omitempty"`
 }
 
 // Append is the event store's append throughput.
