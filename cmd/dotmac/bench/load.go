@@ -98,7 +98,9 @@ func (r *run) hotCommandsScenario(ctx context.Context) error {
 	for _, clients := range hotClients {
 		r.cfg.Progress(fmt.Sprintf("commands_hot: %d clients on one customer", clients), 0, 0)
 		attackPayments(srv, hot, clients, min(commandsWarmup, r.cfg.Duration))
+		profiled := srv.profile(ctx, r.cfg.ProfileDir, fmt.Sprintf("commands_hot_%d.pprof", clients), r.cfg.Duration)
 		m := attackPayments(srv, hot, clients, r.cfg.Duration)
+		profiled()
 		ok := float64(m.Requests) * m.Success
 		c := Commands{CommandsPerS: ok / m.Duration.Seconds(), P50MS: ms(m.Latencies.P50), P95MS: ms(m.Latencies.P95),
 			P99MS: ms(m.Latencies.P99), BaselineTxPerS: base, Clients: clients, Errors: m.Requests - uint64(ok)}
