@@ -100,6 +100,10 @@ func (c *stateCache) len() int {
 // streamLocks serializes the commands of one stream inside this process, so that concurrent
 // requests for the same customer queue up instead of racing to the same version and retrying.
 // Commands of other processes still race; the expected-version append settles those.
+//
+// Each stream's entry also holds its queue of commands waiting for the lock: the holder of
+// the lock takes every command queued at that moment and runs them as one batch (execute.go),
+// so a busy stream gets one append per round trip for all its waiting commands, not one each.
 type streamLocks struct {
 	mu    sync.Mutex
 	locks map[string]*streamLock
@@ -107,34 +111,83 @@ type streamLocks struct {
 
 type streamLock struct {
 	held chan struct{} // holds one token while locked
-	refs int
+	refs int           // guarded by streamLocks.mu
+
+	qmu     sync.Mutex
+	waiting []any // *request[S] of the stream's state type S, in arrival order
 }
 
 func newStreamLocks() *streamLocks { return &streamLocks{locks: map[string]*streamLock{}} }
 
-// lock locks stream and returns its unlock function, or ctx's error if ctx ends first.
-// Entries live only while in use.
-func (s *streamLocks) lock(ctx context.Context, stream string) (func(), error) {
+// join returns stream's entry, kept alive until release is called.
+func (s *streamLocks) join(stream string) (l *streamLock, release func()) {
 	s.mu.Lock()
-	l := s.locks[stream]
+	l = s.locks[stream]
 	if l == nil {
 		l = &streamLock{held: make(chan struct{}, 1)}
 		s.locks[stream] = l
 	}
 	l.refs++
 	s.mu.Unlock()
-	release := func() {
+	return l, func() {
 		s.mu.Lock()
 		if l.refs--; l.refs == 0 {
 			delete(s.locks, stream)
 		}
 		s.mu.Unlock()
 	}
+}
+
+// lock locks stream and returns its unlock function, or ctx's error if ctx ends first.
+// Entries live only while in use.
+func (s *streamLocks) lock(ctx context.Context, stream string) (func(), error) {
+	l, release := s.join(stream)
+	if err := l.acquire(ctx); err != nil {
+		release()
+		return nil, err
+	}
+	return func() { l.unlock(); release() }, nil
+}
+
+// acquire takes the lock, or returns ctx's error if ctx ends first.
+func (l *streamLock) acquire(ctx context.Context) error {
 	select {
 	case l.held <- struct{}{}:
-		return func() { <-l.held; release() }, nil
+		return nil
 	case <-ctx.Done():
-		release()
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
+}
+
+func (l *streamLock) unlock() { <-l.held }
+
+// enqueue adds r to the stream's waiting commands.
+func (l *streamLock) enqueue(r any) {
+	l.qmu.Lock()
+	l.waiting = append(l.waiting, r)
+	l.qmu.Unlock()
+}
+
+// withdraw removes r from the waiting commands; false when a batch has taken it already.
+func (l *streamLock) withdraw(r any) bool {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	for i, w := range l.waiting {
+		if w == r {
+			l.waiting = append(l.waiting[:i], l.waiting[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// take removes and returns up to limit waiting commands, oldest first.
+func (l *streamLock) take(limit int) []any {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	n := min(limit, len(l.waiting))
+	out := make([]any, n)
+	copy(out, l.waiting[:n])
+	l.waiting = append(l.waiting[:0], l.waiting[n:]...)
+	return out
 }

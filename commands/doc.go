@@ -19,6 +19,18 @@
 //     backoff. When the caller stated the version it saw (Meta.ExpectedVersion, the HTTP
 //     If-Match), a conflict is returned as *ConflictError instead.
 //
+// Commands of one stream that arrive while its lock is held wait in the stream's queue, and the
+// caller that takes the lock next runs every command waiting then as one batch (batch.go):
+// each is decided in arrival order on the state the ones before it leave (step 2 for the
+// whole batch), their events are appended together with one expected version (step 3: one
+// conflict check, one round trip), and each caller is answered with its own result, version
+// and position, or its own refusal. A conflict with another process decides the batch again;
+// a command that stated its version (If-Match) gets its *ConflictError at once. A command whose
+// id repeats one earlier in the batch (a retry racing its original) runs after the original's
+// append. A caller that gives up withdraws its command if no batch has taken it yet; a batch's
+// append is cancelled only when every caller in it has given up. So one busy customer (a
+// reseller, a provider's burst of callbacks) costs one append per round trip, not per command.
+//
 // So the hot path of a command is one round trip (the append); the stream is read only after
 // a restart, an eviction, or a write by another process. This is correct because streams are
 // append-only and domain Apply never modifies the state it is given (domain/doc.go), so a

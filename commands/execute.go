@@ -10,7 +10,6 @@ import (
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/codec"
-	"github.com/dotmac/ledger/internal/wait"
 )
 
 // Limits of loading a stream.
@@ -50,127 +49,6 @@ type target[S any] struct {
 	// require, if set, returns the error to answer when the stream's aggregate does not exist
 	// (a *domain.NotFoundError naming it); it runs before decide.
 	require func(S) error
-}
-
-// execute runs the handler loop of doc.go for one command on t's stream.
-func execute[S any](ctx context.Context, h *Handlers, m Meta, t target[S], decide decideFunc[S]) (Result, error) {
-	unlock, err := h.locks.lock(ctx, t.stream)
-	if err != nil {
-		return Result{}, err
-	}
-	defer unlock()
-	if m.Recovering {
-		if res, found, err := h.findApplied(ctx, m, t.stream); err != nil || found {
-			return res, err
-		}
-	}
-	l := loop[S]{h: h, m: m, t: t, decide: decide}
-	return l.run(ctx)
-}
-
-// loop is one execution of the handler loop.
-type loop[S any] struct {
-	h        *Handlers
-	m        Meta
-	t        target[S]
-	decide   decideFunc[S]
-	snap     snapshot
-	verified bool // snap was read from the store (or proven current by an append)
-}
-
-func (l *loop[S]) run(ctx context.Context) (Result, error) {
-	l.snap = l.h.cachedSnapshot(l.t.stream, *new(S))
-	for attempt := 1; ; attempt++ {
-		events, err := l.decideFresh(ctx)
-		if err != nil {
-			return Result{}, err
-		}
-		if len(events) == 0 {
-			return Result{Stream: l.t.stream, Version: l.snap.version, Position: l.snap.position}, nil
-		}
-		res, err := l.h.append(ctx, l.m, l.t.agg.kind, l.t.stream, l.snap.version, events)
-		if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
-			return l.done(res, events, err)
-		}
-		if l.m.ExpectedVersion != nil || attempt >= l.h.maxAttempts {
-			return Result{}, conflictError(l.t.stream, l.snap.version, attempt, err)
-		}
-		l.h.metrics.retries.WithLabelValues(l.t.agg.kind.String()).Inc()
-		if err := wait.Sleep(ctx, backoff(attempt, l.h.maxAttempts)); err != nil {
-			return Result{}, err
-		}
-		if err := l.refresh(ctx); err != nil {
-			return Result{}, err
-		}
-	}
-}
-
-// decideFresh decides on the current snapshot. A refusal or a no-op decided on an unverified
-// snapshot is not trusted: the stream is read and the command decided again.
-func (l *loop[S]) decideFresh(ctx context.Context) ([]domain.Event, error) {
-	for {
-		if err := l.checkExpected(ctx); err != nil {
-			return nil, err
-		}
-		events, err := l.decideOnce()
-		if l.verified || (err == nil && len(events) > 0) {
-			return events, err
-		}
-		if err := l.refresh(ctx); err != nil {
-			return nil, err
-		}
-	}
-}
-
-// checkExpected makes sure a command with Meta.ExpectedVersion is decided on that version.
-func (l *loop[S]) checkExpected(ctx context.Context) error {
-	want := l.m.ExpectedVersion
-	if want == nil || *want == l.snap.version {
-		return nil
-	}
-	if !l.verified {
-		if err := l.refresh(ctx); err != nil {
-			return err
-		}
-	}
-	if *want != l.snap.version {
-		return &ConflictError{Stream: l.t.stream, Expected: *want, Actual: l.snap.version, Attempts: 1}
-	}
-	return nil
-}
-
-func (l *loop[S]) decideOnce() ([]domain.Event, error) {
-	state := stateOf[S](l.snap)
-	if l.t.require != nil {
-		if err := l.t.require(state); err != nil {
-			return nil, err
-		}
-	}
-	return l.decide(state, l.h.clock(l.m))
-}
-
-func (l *loop[S]) refresh(ctx context.Context) error {
-	snap, err := refresh(ctx, l.h, l.t.agg, l.t.stream, l.snap)
-	if err != nil {
-		return err
-	}
-	l.snap, l.verified = snap, true
-	return nil
-}
-
-// done applies the appended events to the snapshot, caches it and returns the result.
-func (l *loop[S]) done(res eventstore.AppendResult, events []domain.Event, err error) (Result, error) {
-	if err != nil {
-		return Result{}, err
-	}
-	state := stateOf[S](l.snap)
-	for _, e := range events {
-		if state, err = l.t.agg.apply(state, e); err != nil {
-			return Result{}, fmt.Errorf("%w: apply the events just decided on %s: %w", domain.ErrInvariant, l.t.stream, err)
-		}
-	}
-	l.h.cache.put(l.t.stream, snapshot{state: state, version: res.LastVersion, position: res.LastPosition})
-	return Result{Stream: l.t.stream, Version: res.LastVersion, Position: res.LastPosition, Events: events}, nil
 }
 
 func conflictError(stream string, expected uint64, attempts int, err error) error {
@@ -248,23 +126,6 @@ func applyEnvelope[S any](agg aggregate[S], state S, env *eventstore.Envelope, p
 		return state, fmt.Errorf("load %s version %d: %w", env.StreamID, env.Version, err)
 	}
 	return next, nil
-}
-
-// append encodes events with ids derived from the command and appends them at expected.
-func (h *Handlers) append(ctx context.Context, m Meta, kind domain.StreamKind, stream string, expected uint64, evs []domain.Event) (eventstore.AppendResult, error) {
-	md := m.metadata()
-	data := make([]eventstore.EventData, len(evs))
-	for i, e := range evs {
-		name, version, raw, err := codec.EncodeEvent(e)
-		if err != nil {
-			return eventstore.AppendResult{}, fmt.Errorf("%w: %w", domain.ErrInvariant, err)
-		}
-		data[i] = eventstore.EventData{ID: eventID(m, stream, expected, i), Type: name, SchemaVersion: version, Data: raw, Metadata: md}
-	}
-	start := time.Now()
-	res, err := h.store.Append(ctx, stream, eventstore.Exact(expected), data...)
-	h.metrics.observeAppend(kind, err, time.Since(start))
-	return res, err
 }
 
 // findApplied looks at the end of stream for events appended under m.CommandID. If there are

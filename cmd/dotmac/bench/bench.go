@@ -30,12 +30,15 @@ const (
 	ScenarioRebuild  = "rebuild"
 	ScenarioVerify   = "verify"
 	ScenarioCommands = "commands"
-	ScenarioLag      = "lag"
-	ScenarioQuery    = "query"
+	// ScenarioCommandsHot is commands on one customer: a reseller's or a payment provider's
+	// burst (16 and 64 clients).
+	ScenarioCommandsHot = "commands_hot"
+	ScenarioLag         = "lag"
+	ScenarioQuery       = "query"
 )
 
 // AllScenarios lists every scenario.
-var AllScenarios = []string{ScenarioAppend, ScenarioRebuild, ScenarioVerify, ScenarioCommands, ScenarioLag, ScenarioQuery}
+var AllScenarios = []string{ScenarioAppend, ScenarioRebuild, ScenarioVerify, ScenarioCommands, ScenarioCommandsHot, ScenarioLag, ScenarioQuery}
 
 // Config sizes a run. Zero values take the defaults.
 type Config struct {
@@ -92,7 +95,7 @@ func (c *Config) validate() error {
 			return fmt.Errorf("scenario %q: use all or %s", s, strings.Join(AllScenarios, ", "))
 		}
 	}
-	if c.Binary == "" && (c.wants(ScenarioCommands) || c.wants(ScenarioLag) || c.wants(ScenarioQuery)) {
+	if c.Binary == "" && (c.wants(ScenarioCommands) || c.wants(ScenarioCommandsHot) || c.wants(ScenarioLag) || c.wants(ScenarioQuery)) {
 		return errors.New("bench: the server scenarios need the dotmac binary")
 	}
 	return nil
@@ -166,6 +169,7 @@ func (r *run) execute(ctx context.Context) error {
 		{ScenarioRebuild, r.rebuildScenario},
 		{ScenarioVerify, r.verifyScenario},
 		{ScenarioCommands, r.commandsAndLag},
+		{ScenarioCommandsHot, r.hotCommandsScenario},
 		{ScenarioQuery, r.queryScenario},
 	}
 	for _, s := range steps {

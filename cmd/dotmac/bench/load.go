@@ -76,6 +76,40 @@ func (r *run) commandsAndLag(ctx context.Context) error {
 	return nil
 }
 
+// hotClients are the client counts of the commands_hot scenario.
+var hotClients = []int{16, 64}
+
+// hotCommandsScenario drives RecordPayment on one customer of the history with 16, then 64
+// concurrent clients: the commands of one stream, which the handlers batch into shared appends.
+func (r *run) hotCommandsScenario(ctx context.Context) error {
+	if err := r.generate(ctx); err != nil {
+		return err
+	}
+	srv, err := r.startServer(ctx)
+	if err != nil {
+		return err
+	}
+	customers, err := r.customers(ctx)
+	if err != nil {
+		return err
+	}
+	hot := customers[:1]
+	base := r.report.Baseline.TxPerS
+	for _, clients := range hotClients {
+		r.cfg.Progress(fmt.Sprintf("commands_hot: %d clients on one customer", clients), 0, 0)
+		attackPayments(srv, hot, clients, min(commandsWarmup, r.cfg.Duration))
+		profiled := srv.profile(ctx, r.cfg.ProfileDir, fmt.Sprintf("commands_hot_%d.pprof", clients), r.cfg.Duration)
+		m := attackPayments(srv, hot, clients, r.cfg.Duration)
+		profiled()
+		ok := float64(m.Requests) * m.Success
+		c := Commands{CommandsPerS: ok / m.Duration.Seconds(), P50MS: ms(m.Latencies.P50), P95MS: ms(m.Latencies.P95),
+			P99MS: ms(m.Latencies.P99), BaselineTxPerS: base, Clients: clients, Errors: m.Requests - uint64(ok)}
+		c.Ratio = ratio(c.CommandsPerS, base)
+		r.report.Scenarios.CommandsHot = append(r.report.Scenarios.CommandsHot, c)
+	}
+	return nil
+}
+
 // customers lists customer ids of the generated history.
 func (r *run) customers(ctx context.Context) ([]string, error) {
 	rows, err := r.pool.Query(ctx, `SELECT split_part(stream_id, '/customer-', 2) FROM es_events

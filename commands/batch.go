@@ -1,0 +1,340 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/codec"
+	"github.com/dotmac/ledger/internal/wait"
+)
+
+// maxBatchCommands bounds the commands of one stream decided and appended together.
+const maxBatchCommands = 256
+
+// request is one command waiting for its stream: execute queues it, and whichever caller holds
+// the stream's lock runs it in a batch and answers it.
+type request[S any] struct {
+	ctx    context.Context
+	m      Meta
+	t      target[S]
+	decide decideFunc[S]
+
+	done bool // set, with res and err, by the batch that ran it (under the stream's lock)
+	res  Result
+	err  error
+}
+
+func (r *request[S]) finish(res Result, err error) { r.res, r.err, r.done = res, err, true }
+
+// execute runs the handler loop of doc.go for one command on t's stream. The command waits in
+// the stream's queue; the caller holding the stream's lock takes every command waiting at that
+// moment and runs them as one batch (runBatch): decided in order, each on the state the ones
+// before it leave, and appended together with one expected version. So commands of one busy
+// stream cost one append per round trip between them, not one each.
+func execute[S any](ctx context.Context, h *Handlers, m Meta, t target[S], decide decideFunc[S]) (Result, error) {
+	r := &request[S]{ctx: ctx, m: m, t: t, decide: decide}
+	l, release := h.locks.join(t.stream)
+	defer release()
+	l.enqueue(r)
+	for {
+		if err := l.acquire(ctx); err != nil {
+			// Withdrawn: it never ran. Taken: a batch runs it now; its effect may still be
+			// recorded, as with any request whose caller gives up during the append.
+			l.withdraw(r)
+			return Result{}, err
+		}
+		if !r.done {
+			batch := l.take(maxBatchCommands)
+			reqs := make([]*request[S], len(batch))
+			for i, w := range batch {
+				reqs[i] = w.(*request[S]) //nolint:forcetypeassert // a stream's queue holds requests of its state type
+			}
+			runBatch(h, t.stream, t.agg, reqs)
+		}
+		done := r.done
+		l.unlock()
+		if done {
+			return r.res, r.err
+		}
+	}
+}
+
+// runBatch answers every request of reqs, commands of one stream in arrival order. A command
+// whose id repeats one earlier in reqs (a retry racing its original) runs after that one has
+// been appended, as it would have without batching, so Meta.Recovering finds its result.
+func runBatch[S any](h *Handlers, stream string, agg aggregate[S], reqs []*request[S]) {
+	for len(reqs) > 0 {
+		var round []*request[S]
+		round, reqs = distinctCommands(reqs)
+		live := round[:0]
+		for _, r := range round {
+			if err := r.ctx.Err(); err != nil {
+				r.finish(Result{}, err)
+				continue
+			}
+			if r.m.Recovering {
+				if res, found, err := h.findApplied(r.ctx, r.m, stream); err != nil || found {
+					r.finish(res, err)
+					continue
+				}
+			}
+			live = append(live, r)
+		}
+		if len(live) == 0 {
+			continue
+		}
+		ctx, cancel := allDone(live)
+		b := batch[S]{h: h, stream: stream, agg: agg, snap: h.cachedSnapshot(stream, *new(S))}
+		for len(live) > 0 {
+			live = b.run(ctx, live)
+		}
+		cancel()
+	}
+}
+
+// distinctCommands splits reqs into those whose command id is the first of its kind and the
+// rest, each in arrival order.
+func distinctCommands[S any](reqs []*request[S]) (first, later []*request[S]) {
+	seen := make(map[[16]byte]bool, len(reqs))
+	for _, r := range reqs {
+		if seen[r.m.CommandID] {
+			later = append(later, r)
+			continue
+		}
+		seen[r.m.CommandID] = true
+		first = append(first, r)
+	}
+	return first, later
+}
+
+// allDone returns a context that ends when every request's context has ended: a caller that
+// gives up does not cancel the append the others wait for.
+func allDone[S any](reqs []*request[S]) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(reqs[0].ctx))
+	remaining := int64(len(reqs))
+	stops := make([]func() bool, len(reqs))
+	for i, r := range reqs {
+		stops[i] = context.AfterFunc(r.ctx, func() {
+			if atomic.AddInt64(&remaining, -1) == 0 {
+				cancel()
+			}
+		})
+	}
+	return ctx, func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancel()
+	}
+}
+
+// batch runs commands of one stream together.
+type batch[S any] struct {
+	h        *Handlers
+	stream   string
+	agg      aggregate[S]
+	snap     snapshot
+	verified bool // snap was read from the store (or proven current by an append)
+}
+
+// outcome is what one command of a batch decided.
+type outcome struct {
+	err    error
+	before uint64 // the stream's version the command was decided on
+	events []domain.Event
+	data   []eventstore.EventData
+}
+
+// run decides and appends a prefix of reqs (all of them unless their events exceed one
+// append), answers those and returns the rest.
+func (b *batch[S]) run(ctx context.Context, reqs []*request[S]) []*request[S] {
+	for attempt := 1; ; attempt++ {
+		outs, state, err := b.decideAll(ctx, reqs)
+		if err != nil {
+			for _, r := range reqs {
+				r.finish(Result{}, err)
+			}
+			return nil
+		}
+		n := len(outs)
+		var data []eventstore.EventData
+		for _, o := range outs {
+			data = append(data, o.data...)
+		}
+		if len(data) == 0 {
+			b.answer(reqs[:n], outs, eventstore.AppendResult{}, b.snap.position)
+			return reqs[n:]
+		}
+		start := time.Now()
+		res, err := b.h.store.Append(ctx, b.stream, eventstore.Exact(b.snap.version), data...)
+		b.h.metrics.observeAppend(b.agg.kind, err, time.Since(start))
+		if err == nil {
+			before := b.snap.position
+			b.snap, b.verified = snapshot{state: state, version: res.LastVersion, position: res.LastPosition}, true
+			b.h.cache.put(b.stream, b.snap)
+			b.answer(reqs[:n], outs, res, before)
+			return reqs[n:]
+		}
+		if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+			for _, r := range reqs[:n] {
+				r.finish(Result{}, err)
+			}
+			return reqs[n:]
+		}
+		// Another process appended. A command that stated the version it saw has lost;
+		// the others are decided again on the stream as it is now, a bounded number of times.
+		rest := reqs[:0:0]
+		for _, r := range reqs {
+			switch {
+			case r.m.ExpectedVersion != nil:
+				r.finish(Result{}, conflictError(b.stream, b.snap.version, attempt, err))
+			case attempt >= b.h.maxAttempts:
+				r.finish(Result{}, conflictError(b.stream, b.snap.version, attempt, err))
+			default:
+				rest = append(rest, r)
+			}
+		}
+		if len(rest) == 0 {
+			return nil
+		}
+		reqs = rest
+		b.h.metrics.retries.WithLabelValues(b.agg.kind.String()).Inc()
+		if err := wait.Sleep(ctx, backoff(attempt, b.h.maxAttempts)); err != nil {
+			for _, r := range reqs {
+				r.finish(Result{}, err)
+			}
+			return nil
+		}
+		if err := b.refresh(ctx); err != nil {
+			for _, r := range reqs {
+				r.finish(Result{}, err)
+			}
+			return nil
+		}
+	}
+}
+
+// decideAll decides a prefix of reqs in order, each on the state the ones before it leave,
+// and returns their outcomes and the state after them. A refusal or a no-op on an unverified
+// snapshot is not trusted: the stream is read and the whole prefix decided again.
+func (b *batch[S]) decideAll(ctx context.Context, reqs []*request[S]) ([]outcome, S, error) {
+	for {
+		outs, state, fresh := b.decidePrefix(reqs)
+		if !fresh {
+			return outs, state, nil
+		}
+		if err := b.refresh(ctx); err != nil {
+			return nil, state, err
+		}
+	}
+}
+
+// decidePrefix decides what it can of reqs on the snapshot; needRead reports a decision that
+// must be made again on a state read from the store.
+func (b *batch[S]) decidePrefix(reqs []*request[S]) (outs []outcome, state S, needRead bool) {
+	state, version := stateOf[S](b.snap), b.snap.version
+	events := 0
+	outs = make([]outcome, 0, len(reqs))
+	for _, r := range reqs {
+		o := outcome{before: version}
+		if want := r.m.ExpectedVersion; want != nil && *want != version {
+			if !b.verified {
+				return nil, state, true
+			}
+			o.err = &ConflictError{Stream: b.stream, Expected: *want, Actual: version, Attempts: 1}
+			outs = append(outs, o)
+			continue
+		}
+		decided, err := decideOn(r, state, b.h.clock(r.m))
+		if !b.verified && (err != nil || len(decided) == 0) {
+			return nil, state, true
+		}
+		if err == nil && len(decided) > 0 {
+			if events+len(decided) > eventstore.MaxEventsPerAppend && len(outs) > 0 {
+				break // the rest goes into the next append
+			}
+			next, data, aerr := b.prepare(r.m, state, version, decided)
+			if err = aerr; err == nil {
+				state, o.events, o.data = next, decided, data
+				version += uint64(len(decided))
+				events += len(decided)
+			}
+		}
+		o.err = err
+		outs = append(outs, o)
+	}
+	return outs, state, false
+}
+
+// decideOn runs r's existence check and decision on state.
+func decideOn[S any](r *request[S], state S, now time.Time) ([]domain.Event, error) {
+	if r.t.require != nil {
+		if err := r.t.require(state); err != nil {
+			return nil, err
+		}
+	}
+	return r.decide(state, now)
+}
+
+// prepare applies a command's decided events to state and encodes them, with ids derived from
+// the command and the version it was decided on.
+func (b *batch[S]) prepare(m Meta, state S, version uint64, events []domain.Event) (S, []eventstore.EventData, error) {
+	md := m.metadata()
+	data := make([]eventstore.EventData, len(events))
+	next := state
+	for i, e := range events {
+		var err error
+		if next, err = b.agg.apply(next, e); err != nil {
+			return state, nil, fmt.Errorf("%w: apply the events just decided on %s: %w", domain.ErrInvariant, b.stream, err)
+		}
+		name, v, raw, err := codec.EncodeEvent(e)
+		if err != nil {
+			return state, nil, fmt.Errorf("%w: %w", domain.ErrInvariant, err)
+		}
+		data[i] = eventstore.EventData{ID: eventID(m, b.stream, version, i), Type: name, SchemaVersion: v, Data: raw, Metadata: md}
+	}
+	return next, data, nil
+}
+
+// answer finishes each request with its own version and position: those of its last event,
+// or of the event before it when it changed nothing. Positions are exact on a store whose
+// positions in one append are consecutive (PostgreSQL's); otherwise each gets the append's
+// last position, where every event of the append is visible together.
+func (b *batch[S]) answer(reqs []*request[S], outs []outcome, res eventstore.AppendResult, basePos eventstore.Position) {
+	base := outs[0].before
+	total := uint64(0)
+	for _, o := range outs {
+		total += uint64(len(o.events))
+	}
+	consecutive := total > 0 && uint64(res.LastPosition-res.FirstPosition) == total-1
+	for i, r := range reqs {
+		o := outs[i]
+		if o.err != nil {
+			r.finish(Result{}, o.err)
+			continue
+		}
+		version := o.before + uint64(len(o.events))
+		pos := basePos
+		if version > base {
+			pos = res.LastPosition
+			if consecutive {
+				pos = res.FirstPosition + eventstore.Position(version-base-1)
+			}
+		}
+		r.finish(Result{Stream: b.stream, Version: version, Position: pos, Events: o.events}, nil)
+	}
+}
+
+func (b *batch[S]) refresh(ctx context.Context) error {
+	snap, err := refresh(ctx, b.h, b.agg, b.stream, b.snap)
+	if err != nil {
+		return err
+	}
+	b.snap, b.verified = snap, true
+	return nil
+}

@@ -1,0 +1,14 @@
+package commands
+
+// Waiting returns how many commands wait in stream's queue of h (for tests that make a batch).
+func Waiting(h *Handlers, stream string) int {
+	h.locks.mu.Lock()
+	l := h.locks.locks[stream]
+	h.locks.mu.Unlock()
+	if l == nil {
+		return 0
+	}
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	return len(l.waiting)
+}
