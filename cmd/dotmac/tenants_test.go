@@ -30,7 +30,8 @@ type foreignCall struct {
 	public bool
 }
 
-// foreignCalls covers every route of both OpenAPI documents, by "METHOD path".
+// foreignCalls covers every route of the three OpenAPI documents (command, query, admin), by
+// "METHOD path".
 var foreignCalls = map[string]foreignCall{
 	// Command API.
 	"GET /openapi.json":                                              {want: http.StatusOK, public: true},
