@@ -194,6 +194,11 @@ func (run *buildRun) addPart(ctx context.Context, e *entry) error {
 		return err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if run.copy {
+		if err := r.reserveCopy(ctx, tx); err != nil {
+			return err
+		}
+	}
 	build, err := r.createBuild(ctx, tx, e, spec)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42P06" {
@@ -201,6 +206,11 @@ func (run *buildRun) addPart(ctx context.Context, e *entry) error {
 	}
 	if err != nil {
 		return err
+	}
+	if run.copy {
+		if err := r.catalogCopy(ctx, tx, e, build, run.asOf(), run.target, run.opts.By); err != nil {
+			return err
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return err
@@ -269,6 +279,9 @@ func (run *buildRun) fill(ctx context.Context) error {
 		return fmt.Errorf("%w: %s as of %s (schema %s dropped)", ErrEmptyCopy, run.parts[0].e.name, run.asOf(), run.opts.Into)
 	}
 	if run.copy {
+		if err := r.analyzeCopy(ctx, run.parts[0].e, run.parts[0].build); err != nil {
+			return err
+		}
 		if _, err := r.pool.Exec(ctx, `UPDATE `+r.sqls.builds+` SET status = 'done', updated_at = now() WHERE schema_name = $1`, run.parts[0].build); err != nil {
 			return err
 		}

@@ -21,7 +21,9 @@ import (
 //	GET  /v1/projections/{name}          (operator, projections:read)     one Status, with rebuild progress
 //	POST /v1/projections/{name}/rebuild  (operator, projections:rebuild)  202 and a status URL
 //
-// The rebuild body is optional: {"as_of": "2026-03-31" | "120000", "into": "analysis_q1"}.
+// and the copy catalog's (copyRoutes). The rebuild body is optional: {"as_of": "2026-03-31" |
+// "120000", "into": "analysis_q1"}; a copy beyond the cap is a 409. cmd/dotmac mounts these
+// on the admin listener only, with AdminOpenAPI.
 func (r *Runtime) Routes(router *mux.Router, key *auth.Key) {
 	op := func(perm string, f http.HandlerFunc) http.Handler {
 		return key.Authenticate(auth.RequireOperatorFunc(perm, f))
@@ -29,6 +31,7 @@ func (r *Runtime) Routes(router *mux.Router, key *auth.Key) {
 	router.Handle("/v1/projections", op(auth.ProjectionsRead, r.serveList)).Methods(http.MethodGet)
 	router.Handle("/v1/projections/{name}", op(auth.ProjectionsRead, r.serveStatus)).Methods(http.MethodGet)
 	router.Handle("/v1/projections/{name}/rebuild", op(auth.ProjectionsRebuild, r.serveRebuild)).Methods(http.MethodPost)
+	r.copyRoutes(router, op)
 }
 
 func (r *Runtime) serveList(w http.ResponseWriter, req *http.Request) {
@@ -75,7 +78,7 @@ func (r *Runtime) serveRebuild(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	opts := RebuildOptions{Into: strings.TrimSpace(body.Into)}
+	opts := RebuildOptions{Into: strings.TrimSpace(body.Into), By: copiedBy(req)}
 	if body.AsOf != "" || body.AsOfBy != "" {
 		a, err := ParseAsOfBy(body.AsOf, body.AsOfBy)
 		if err != nil {
@@ -108,6 +111,11 @@ func problemOf(err error) (*httpx.Problem, bool) {
 			Detail: err.Error()}, true
 	case errors.Is(err, ErrInvalidRebuild):
 		return httpx.BadRequest(err.Error()), true
+	case errors.Is(err, ErrTooManyCopies):
+		return &httpx.Problem{Type: "/problems/too-many-copies", Title: "Too many as-of copies", Status: http.StatusConflict,
+			Detail: err.Error()}, true
+	case errors.Is(err, ErrUnknownCopy):
+		return httpx.NotFound(err.Error()), true
 	case errors.Is(err, ErrNotBuilt):
 		return &httpx.Problem{Type: "/problems/not-built", Title: "Projection not built yet", Status: http.StatusConflict,
 			Detail: err.Error()}, true

@@ -96,6 +96,9 @@ type RebuildOptions struct {
 	Into string
 	// Progress, if set, is called after every committed batch and at the end.
 	Progress func(Progress)
+	// By says who asked for a copy (Into), for the copy catalog: an operator token's
+	// subject, or cli:<user>.
+	By string
 }
 
 // Progress describes a build being filled.

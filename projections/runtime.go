@@ -79,6 +79,9 @@ type Options struct {
 	// projection of a Runtime is held under one holder name (default
 	// consumer.DefaultHolder()).
 	Lease consumer.LeaseConfig
+	// MaxCopies caps how many as-of copies (RebuildOptions.Into) may exist at once; a copy
+	// beyond it is refused with ErrTooManyCopies (default DefaultMaxCopies).
+	MaxCopies int
 }
 
 func (o *Options) setDefaults() {

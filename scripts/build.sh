@@ -38,7 +38,15 @@ if [[ ! -x $out ]]; then
 	echo "build: first compile of $pkg ($packages packages, the dependencies included): typically 1-3 min on two cores;"
 	echo "build: later builds reuse the build cache ($("$GO" env GOCACHE)) and take seconds"
 fi
-echo "$GO build -o $out $pkg"
+# The version and revision `dotmac --version` and dotmac_build_info report (Go records the
+# revision itself too, but not with -buildvcs=false nor in a git worktree).
+version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
+revision=$(git rev-parse HEAD 2>/dev/null || true)
+if [[ -n $revision && -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+	revision+=-modified
+fi
+ldflags="-X main.version=$version -X main.revision=$revision"
+echo "$GO build -o $out -ldflags '$ldflags' $pkg"
 start=$(ms)
-"$GO" build -o "$out" "$pkg"
+"$GO" build -o "$out" -ldflags "$ldflags" "$pkg"
 echo "build: $out built in $(took "$start")"

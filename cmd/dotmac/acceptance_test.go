@@ -81,6 +81,7 @@ type step struct {
 // server is a running `dotmac serve`.
 type server struct {
 	command, query string // base URLs
+	admin          string // base URL of the admin listener
 	key            *auth.Key
 	dbURL          string // the database (schema) it serves
 }
@@ -98,9 +99,9 @@ func startServer(t *testing.T) *server {
 func startServerOn(t *testing.T, url string, extra ...string) *server {
 	t.Helper()
 	secret := strings.Repeat("acceptance-secret-", 3)
-	cmdAddr, queryAddr := freeAddr(t), freeAddr(t)
+	cmdAddr, queryAddr, adminAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	root, _ := newRoot()
-	root.SetArgs(append([]string{"serve", "--database-url", url, "--command-addr", cmdAddr, "--query-addr", queryAddr,
+	root.SetArgs(append([]string{"serve", "--database-url", url, "--command-addr", cmdAddr, "--query-addr", queryAddr, "--admin-addr", adminAddr,
 		"--jwt-secret", secret, "--data-dir", t.TempDir(), "--log-level", "warn", "--log-format", "json"}, extra...))
 	root.SetOut(io.Discard)
 	root.SetErr(io.Discard)
@@ -120,10 +121,22 @@ func startServerOn(t *testing.T, url string, extra ...string) *server {
 	})
 	key, err := auth.HS256([]byte(secret))
 	require.NoError(t, err)
-	s := &server{command: "http://" + cmdAddr, query: "http://" + queryAddr, key: key, dbURL: url}
-	bases := []string{s.command, s.query}
-	if slices.Contains(extra, "--role=query") {
-		bases = []string{s.query}
+	s := &server{command: "http://" + cmdAddr, query: "http://" + queryAddr, admin: "http://" + adminAddr, key: key, dbURL: url}
+	var bases []string
+	if !slices.Contains(extra, "--admin-addr=") {
+		bases = append(bases, s.admin) // every role listens on the admin address, unless disabled
+	}
+	roles := allRoles
+	for _, arg := range extra {
+		if r, ok := strings.CutPrefix(arg, "--role="); ok {
+			roles = strings.Split(r, ",")
+		}
+	}
+	if slices.Contains(roles, roleCommand) {
+		bases = append(bases, s.command)
+	}
+	if slices.Contains(roles, roleQuery) {
+		bases = append(bases, s.query)
 	}
 	for _, base := range bases {
 		require.Eventually(t, func() bool {

@@ -41,7 +41,9 @@ func newRoot() (*cobra.Command, func()) {
 		Short:         "DotMac Ledger: the event-sourced billing ledger of the DotMac ISP Framework",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       currentBuild().String(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	g := &globalFlags{}
 	g.bind(root)
 	stopProfile := func() {}

@@ -12,8 +12,8 @@ import (
 )
 
 // TestOperatorsAndTenantsAreSeparate: on a served system an operator token reaches the
-// projection admin routes and no tenant route of either API (403 tenants-only), and a
-// tenant token with "*" no admin route (403 operators-only).
+// projection admin routes (on the admin listener) and no tenant route of either API (403
+// tenants-only), and a tenant token with "*" no admin route (403 operators-only).
 func TestOperatorsAndTenantsAreSeparate(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
@@ -26,9 +26,9 @@ func TestOperatorsAndTenantsAreSeparate(t *testing.T) {
 		status             int
 		problem            string
 	}{
-		{http.MethodGet, s.query + "/v1/projections", op, nil, http.StatusOK, ""},
-		{http.MethodGet, s.query + "/v1/projections/customers", op, nil, http.StatusOK, ""},
-		{http.MethodGet, s.query + "/v1/projections", tenant, nil, http.StatusForbidden, "/problems/operators-only"},
+		{http.MethodGet, s.admin + "/v1/projections", op, nil, http.StatusOK, ""},
+		{http.MethodGet, s.admin + "/v1/projections/customers", op, nil, http.StatusOK, ""},
+		{http.MethodGet, s.admin + "/v1/projections", tenant, nil, http.StatusForbidden, "/problems/operators-only"},
 		{http.MethodGet, s.query + "/v1/customers", op, nil, http.StatusForbidden, "/problems/tenants-only"},
 		{http.MethodGet, s.query + "/v1/audit/verify", op, nil, http.StatusForbidden, "/problems/tenants-only"},
 		{http.MethodPost, s.command + "/v1/customers", op, map[string]any{"name": "Ops", "email": "ops@example.com",

@@ -19,19 +19,23 @@ import (
 )
 
 type projectionsFlags struct {
-	storage storeFlags
-	json    bool
+	storage   storeFlags
+	json      bool
+	maxCopies int
 }
 
 func newProjections(g *globalFlags) *cobra.Command {
 	f := &projectionsFlags{}
 	cmd := &cobra.Command{
 		Use:   "projections",
-		Short: "List, inspect and rebuild the projections (the read models the query API serves)",
+		Short: "List, inspect and rebuild the projections (the read models the query API serves); list and drop as-of copies",
 	}
 	f.storage.bind(cmd.PersistentFlags())
 	cmd.PersistentFlags().BoolVar(&f.json, "json", false, "print JSON instead of a table")
-	cmd.AddCommand(newProjectionsList(g, f), newProjectionsStatus(g, f), newProjectionsRebuild(g, f))
+	cmd.PersistentFlags().IntVar(&f.maxCopies, "max-copies", envInt("DOTMAC_MAX_ASOF_COPIES", projections.DefaultMaxCopies),
+		"how many as-of copies may exist at once; beyond it rebuild --into is refused until one is dropped (env DOTMAC_MAX_ASOF_COPIES)")
+	cmd.AddCommand(newProjectionsList(g, f), newProjectionsStatus(g, f), newProjectionsRebuild(g, f),
+		newProjectionsCopies(g, f), newProjectionsDropCopy(g, f))
 	return cmd
 }
 
@@ -52,7 +56,7 @@ func withRuntime(cmd *cobra.Command, g *globalFlags, f *projectionsFlags, fn fun
 	if err := migrate.Up(ctx, b.pool, projections.MigrationSet()); err != nil {
 		return fmt.Errorf("apply the projection runtime's migrations: %w", err)
 	}
-	rt, err := projections.New(ctx, b.pool, b.store, registeredProjections(), projections.Options{Logger: log})
+	rt, err := projections.New(ctx, b.pool, b.store, registeredProjections(), projections.Options{Logger: log, MaxCopies: f.maxCopies})
 	if err != nil {
 		return err
 	}
@@ -121,7 +125,8 @@ the views to the new build atomically; the query API serves the old build until 
 Several projections named together share one replay: each event is read and decoded once.
 
 With --into SCHEMA it builds a copy in that new schema instead, up to --as-of or up to the head,
-and never touches the live build: for analysts. --as-of is a position, an RFC 3339 time (the
+and never touches the live build: for analysts. Copies are capped (--max-copies, default 10):
+list them with dotmac projections copies and drop one with dotmac projections drop-copy NAME. --as-of is a position, an RFC 3339 time (the
 events recorded by then), or a date. A date is a business date: the copy folds every event
 recorded, less those that take effect after that date (a payment received later, an invoice
 issued later, a service change effective later), so entries recorded afterwards about that date
@@ -135,7 +140,7 @@ projection folds no event is an error (exit status 1) and its schema is dropped.
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			defer gctune.Batch()()
-			opts := projections.RebuildOptions{Into: into}
+			opts := projections.RebuildOptions{Into: into, By: cliUser()}
 			if asOf != "" || asOfBy != "" {
 				a, err := projections.ParseAsOfBy(asOf, asOfBy)
 				if err != nil {

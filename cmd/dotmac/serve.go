@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -48,7 +47,9 @@ type serveFlags struct {
 	roles       string
 	devTenant   string
 	readyMaxLag time.Duration
-	debugAddr   string
+	adminAddr   string
+	pprof       bool
+	maxCopies   int
 	memoryLimit string
 	cacheSize   int
 	process     processFlags
@@ -81,7 +82,11 @@ Every flag can also be set through the environment variable named in its descrip
 		"soft memory limit of the Go heap (GOMEMLIMIT syntax; off: no limit; the GOMEMLIMIT variable wins when set)")
 	fs.IntVar(&f.cacheSize, "command-cache-streams", envInt("DOTMAC_COMMAND_CACHE_STREAMS", commands.DefaultCacheStreams),
 		"folded streams the command side keeps in memory (env DOTMAC_COMMAND_CACHE_STREAMS; -1: none)")
-	stringFlag(fs, &f.debugAddr, "debug-addr", "DOTMAC_DEBUG_ADDR", "", "serve Go's pprof profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; keep it private")
+	stringFlag(fs, &f.adminAddr, "admin-addr", "DOTMAC_ADMIN_ADDR", defaultAdminAddr,
+		"listen address of the admin API (every role): /metrics, /healthz, /readyz (detail with an operator token), projection admin (operator token), pprof with --pprof; empty: none. Keep it private")
+	boolFlag(fs, &f.pprof, "pprof", "DOTMAC_PPROF", false, "serve Go's pprof profiles (/debug/pprof/) on the admin address")
+	fs.IntVar(&f.maxCopies, "max-copies", envInt("DOTMAC_MAX_ASOF_COPIES", projections.DefaultMaxCopies),
+		"how many as-of copies of projections may exist at once; beyond it a copy is refused until one is dropped (env DOTMAC_MAX_ASOF_COPIES)")
 	durationFlag(fs, &f.readyMaxLag, "ready-max-lag", "DOTMAC_READY_MAX_LAG", 30*time.Second, "/readyz fails while a projection is further behind the head than this")
 	return cmd
 }
@@ -169,10 +174,14 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 		}
 		servers[roleQuery] = httpx.NewServer(f.queryAddr, sys.handler(roleQuery, mount))
 	}
-	if f.debugAddr != "" {
-		servers["debug"] = httpx.NewServer(f.debugAddr, debugHandler())
+	if f.adminAddr != "" {
+		h, err := sys.adminHandler(ctx)
+		if err != nil {
+			return err
+		}
+		servers[adminAPI] = httpx.NewServer(f.adminAddr, h)
 	}
-	log.Info().Strs("roles", roles).Str("database", string(dbase.source)).Str("eventstore", f.storage.backend).
+	log.Info().Strs("roles", roles).Dict("addrs", listenAddrs(servers)).Str("database", string(dbase.source)).Str("eventstore", f.storage.backend).
 		Str("jwt_key", string(keySource)).Str("data_dir", g.dataDir.path).Str("data_dir_rule", g.dataDir.rule).Msg("dotmac serving")
 	if keySource == auth.FromDevKey {
 		announceDevKey(log, key, f, terminal(os.Stderr))
@@ -202,17 +211,26 @@ type system struct {
 func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerBuildInfo(reg, currentBuild())
 	return reg
 }
 
-// handler builds one API's handler: health and metrics, then the API's own routes (mount).
+// handler builds one public API's handler: the terse probes (/healthz, /readyz), then the
+// API's own routes (mount). Metrics, detailed health and projection admin are the admin
+// listener's (wire_admin.go).
 func (s *system) handler(api string, mount func(*mux.Router)) http.Handler {
-	r := mux.NewRouter()
-	r.Use(httpx.TagRoute)
-	s.health.Mount(r, s.registry)
+	r := newRouter()
+	s.health.MountProbes(r)
 	if mount != nil {
 		mount(r)
 	}
+	return s.observe(api, r)
+}
+
+// newRouter returns a router that answers unknown paths and methods with problems.
+func newRouter() *mux.Router {
+	r := mux.NewRouter()
+	r.Use(httpx.TagRoute)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		httpx.WriteProblem(w, req, httpx.NotFound("no such endpoint: "+req.Method+" "+req.URL.Path))
 	})
@@ -220,6 +238,11 @@ func (s *system) handler(api string, mount func(*mux.Router)) http.Handler {
 		httpx.WriteProblem(w, req, &httpx.Problem{Type: "/problems/method-not-allowed", Title: "Method not allowed",
 			Status: http.StatusMethodNotAllowed, Detail: req.Method + " is not served at " + req.URL.Path})
 	})
+	return r
+}
+
+// observe logs and measures api's requests.
+func (s *system) observe(api string, r http.Handler) http.Handler {
 	return httpx.Observe(s.log.With().Str("api", api).Logger(), httpx.NewHTTPMetrics(s.registry, api), r)
 }
 
@@ -249,7 +272,9 @@ func announceDevKey(log zerolog.Logger, key *auth.Key, f *serveFlags, term io.Wr
     export TOKEN=%s
     curl -s -H "Authorization: Bearer $TOKEN" http://%s/v1/customers
 
-`, f.devTenant, f.devTenant, tok, displayAddr(f.queryAddr))
+  Admin API (metrics, health, projection admin with an operator token): %s
+
+`, f.devTenant, f.devTenant, tok, displayAddr(f.queryAddr), adminText(f.adminAddr))
 }
 
 // terminal returns f when it is a terminal, else nil.
@@ -265,17 +290,6 @@ func displayAddr(addr string) string {
 		return "localhost" + addr
 	}
 	return addr
-}
-
-// debugHandler serves net/http/pprof's profiles.
-func debugHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return mux
 }
 
 // applyMemoryLimit sets the runtime's soft memory limit (the GOMEMLIMIT variable wins):

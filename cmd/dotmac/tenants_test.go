@@ -30,7 +30,8 @@ type foreignCall struct {
 	public bool
 }
 
-// foreignCalls covers every route of both OpenAPI documents, by "METHOD path".
+// foreignCalls covers every route of the three OpenAPI documents (command, query, admin), by
+// "METHOD path".
 var foreignCalls = map[string]foreignCall{
 	// Command API.
 	"GET /openapi.json":                                              {want: http.StatusOK, public: true},
@@ -80,14 +81,16 @@ var foreignCalls = map[string]foreignCall{
 	"GET /v1/audit/trial-balance":                   {want: http.StatusOK},
 	"GET /v1/audit/verify":                          {want: http.StatusOK},
 	"GET /v1/audit/export":                          {query: "period=2026-01", want: http.StatusNotFound}, // globex has nothing to export
-	// Projection admin: operators only, whatever the tenant token's permissions.
+	// Admin API (the admin listener): operators only, whatever the tenant token's permissions.
 	"GET /v1/projections":                 {want: http.StatusForbidden},
 	"GET /v1/projections/{name}":          {want: http.StatusForbidden},
 	"POST /v1/projections/{name}/rebuild": {body: map[string]any{"as_of": "2026-01-31", "into": "globex_copy"}, want: http.StatusForbidden},
+	"GET /v1/projection-copies":           {want: http.StatusForbidden},
+	"DELETE /v1/projection-copies/{name}": {want: http.StatusForbidden},
 }
 
-// TestForeignTenantSeesNothing walks every route both servers document (their served
-// /openapi.json) with another tenant's token and the ids of acme's entities: a route naming
+// TestForeignTenantSeesNothing walks every route the three listeners document (their served
+// /openapi.json: command, query, admin) with another tenant's token and the ids of acme's entities: a route naming
 // one of them answers 404 (problem+json), as if it did not exist; a collection answers the
 // caller's own rows, none of acme's; acme's data is unchanged. A route the table does not
 // know fails the test: a new route must say what a foreign tenant gets.
@@ -100,7 +103,7 @@ func TestForeignTenantSeesNothing(t *testing.T) {
 	params["name"] = "customers"
 	seen := map[string]bool{}
 	var last uint64 // the position of the last command globex got done
-	for _, base := range []string{s.command, s.query} {
+	for _, base := range []string{s.command, s.query, s.admin} {
 		for _, route := range documentedRoutes(t, s, base) {
 			seen[route] = true
 			call, ok := foreignCalls[route]

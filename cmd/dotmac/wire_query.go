@@ -10,10 +10,9 @@ import (
 )
 
 // queryRoutes returns the query API's routes: the read-model endpoints (readapi), whose
-// min_position waits and X-Ledger-Position come from the projection runtime, the auditors'
-// endpoints under /v1/audit (from the event store), and the runtime's admin routes
-// (GET /v1/projections, GET /v1/projections/{name}, POST /v1/projections/{name}/rebuild), which
-// need an operator token and refuse every tenant token.
+// min_position waits and X-Ledger-Position come from the projection runtime, and the auditors'
+// endpoints under /v1/audit (from the event store). The projection admin routes are the
+// admin listener's (wire_admin.go), not this public API's.
 func queryRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) {
 	rt, err := projectionRuntime(ctx, sys)
 	if err != nil {
@@ -26,6 +25,5 @@ func queryRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) {
 	return func(r *mux.Router) {
 		api.Mount(r)
 		audit.Routes(r, audit.New(sys.store), sys.key)
-		rt.Routes(r, sys.key)
 	}, nil
 }

@@ -40,9 +40,9 @@ func (h *Health) Live(w http.ResponseWriter, _ *http.Request) {
 	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// Ready answers /readyz: 200 with each check's result, or 503 naming the failing ones, each
-// with the error id its details are logged under.
-func (h *Health) Ready(w http.ResponseWriter, r *http.Request) {
+// run runs every check, each bounded by checkTimeout, and returns the names in order and the
+// failures by name.
+func (h *Health) run(ctx context.Context) ([]string, map[string]error) {
 	h.mu.RLock()
 	names := make([]string, 0, len(h.checks))
 	for n := range h.checks {
@@ -50,25 +50,39 @@ func (h *Health) Ready(w http.ResponseWriter, r *http.Request) {
 	}
 	h.mu.RUnlock()
 	sort.Strings(names)
-	results := map[string]string{}
-	var failed []string
+	failed := map[string]error{}
 	for _, n := range names {
 		h.mu.RLock()
 		c := h.checks[n]
 		h.mu.RUnlock()
-		ctx, cancel := context.WithTimeout(r.Context(), checkTimeout)
-		err := c(ctx)
+		cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+		err := c(cctx)
 		cancel()
 		if err != nil {
-			// /readyz needs no token: the details (a stalled event's stream and amounts) go
-			// to the log only, under the id the answer gives.
-			results[n], failed = "failed, error id "+Opaque(r, "readiness check "+n+" failed", err), append(failed, n)
+			failed[n] = err
+		}
+	}
+	return names, failed
+}
+
+// Ready answers /readyz: 200 with each check's result, or 503 naming the failing ones, each
+// with the error id its details are logged under.
+func (h *Health) Ready(w http.ResponseWriter, r *http.Request) {
+	names, failed := h.run(r.Context())
+	results := map[string]string{}
+	var failing []string
+	for _, n := range names {
+		err, bad := failed[n]
+		if !bad {
+			results[n] = "ok"
 			continue
 		}
-		results[n] = "ok"
+		// /readyz needs no token: the details (a stalled event's stream and amounts) go
+		// to the log only, under the id the answer gives.
+		results[n], failing = "failed, error id "+Opaque(r, "readiness check "+n+" failed", err), append(failing, n)
 	}
-	if len(failed) > 0 {
-		p := Unavailable("not ready: "+strings.Join(failed, ", ")+" failing", 5*time.Second)
+	if len(failing) > 0 {
+		p := Unavailable("not ready: "+strings.Join(failing, ", ")+" failing", 5*time.Second)
 		p.Extensions = map[string]any{"checks": results}
 		WriteProblem(w, r, p)
 		return
@@ -76,9 +90,53 @@ func (h *Health) Ready(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, map[string]any{"status": "ready", "checks": results})
 }
 
-// Mount adds /healthz, /readyz and /metrics (from gatherer) to mux.
-func (h *Health) Mount(r *mux.Router, gatherer prometheus.Gatherer) {
+// CheckDetail is one check's result in a detailed readiness answer.
+type CheckDetail struct {
+	Status string `json:"status"` // ok or failed
+	Error  string `json:"error,omitempty"`
+}
+
+// ReadyDetail answers /readyz for operators: the status code Ready would give, and per check
+// its error text (which may carry a tenant's data, so it is for operators only), plus the
+// members extra returns (for example every projection's status); an error of extra is
+// reported in its place.
+func (h *Health) ReadyDetail(w http.ResponseWriter, r *http.Request, extra func(context.Context) (map[string]any, error)) {
+	names, failed := h.run(r.Context())
+	checks := map[string]CheckDetail{}
+	var failing []string
+	for _, n := range names {
+		if err, bad := failed[n]; bad {
+			checks[n], failing = CheckDetail{Status: "failed", Error: err.Error()}, append(failing, n)
+			continue
+		}
+		checks[n] = CheckDetail{Status: "ok"}
+	}
+	body := map[string]any{"status": "ready", "checks": checks}
+	if extra != nil {
+		more, err := extra(r.Context())
+		if err != nil {
+			body["extra_error"] = err.Error()
+		}
+		for k, v := range more {
+			body[k] = v
+		}
+	}
+	status := http.StatusOK
+	if len(failing) > 0 {
+		status, body["status"], body["failing"] = http.StatusServiceUnavailable, "not ready", failing
+		w.Header().Set("Retry-After", "5")
+	}
+	WriteJSON(w, status, body)
+}
+
+// MountProbes adds /healthz and /readyz (terse: no detail, see Ready) to r: what a public
+// listener serves.
+func (h *Health) MountProbes(r *mux.Router) {
 	r.Handle("/healthz", http.HandlerFunc(h.Live)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", http.HandlerFunc(h.Ready)).Methods(http.MethodGet, http.MethodHead)
+}
+
+// MountMetrics adds /metrics (from gatherer) to r.
+func MountMetrics(r *mux.Router, gatherer prometheus.Gatherer) {
 	r.Handle("/metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 }

@@ -136,7 +136,7 @@ func TestHealth(t *testing.T) {
 	h.Add("projector", func(context.Context) error { return cause })
 	var logged bytes.Buffer
 	r := mux.NewRouter()
-	h.Mount(r, prometheus.NewRegistry())
+	h.MountProbes(r)
 	srv := httpx.Observe(zerolog.New(&logged), httpx.NewHTTPMetrics(prometheus.NewRegistry(), "test"), r)
 	w = httptest.NewRecorder()
 	srv.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
@@ -148,6 +148,44 @@ func TestHealth(t *testing.T) {
 	}
 	assert.Contains(t, logged.String(), id, "the log holds the id")
 	assert.Contains(t, logged.String(), cause.Error(), "and the details")
+}
+
+// TestHealthProbesServeNoMetrics: a public listener's probes are /healthz and /readyz only.
+func TestHealthProbesServeNoMetrics(t *testing.T) {
+	r := mux.NewRouter()
+	httpx.NewHealth().MountProbes(r)
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	assert.Equal(t, http.StatusNotFound, w.Code)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "x_total", Help: "x"}))
+	httpx.MountMetrics(r, reg)
+	w = httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	assert.Equal(t, http.StatusOK, w.Code)
+	assert.Contains(t, w.Body.String(), "x_total 0")
+}
+
+// TestReadyDetail: the operators' readiness answer gives each check's error text and the
+// extra members, with the status code Ready gives.
+func TestReadyDetail(t *testing.T) {
+	h := httpx.NewHealth()
+	h.Add("db", func(context.Context) error { return nil })
+	extra := func(context.Context) (map[string]any, error) {
+		return map[string]any{"projections": []string{"invoices"}}, nil
+	}
+	w := httptest.NewRecorder()
+	h.ReadyDetail(w, httptest.NewRequest(http.MethodGet, "/readyz", nil), extra)
+	assert.Equal(t, http.StatusOK, w.Code)
+	assert.JSONEq(t, `{"status":"ready","checks":{"db":{"status":"ok"}},"projections":["invoices"]}`, w.Body.String())
+
+	h.Add("projector", func(context.Context) error { return errors.New("invoices stalled at position 7: bad amount") })
+	w = httptest.NewRecorder()
+	h.ReadyDetail(w, httptest.NewRequest(http.MethodGet, "/readyz", nil), extra)
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.Equal(t, "5", w.Header().Get("Retry-After"))
+	assert.JSONEq(t, `{"status":"not ready","failing":["projector"],"checks":{"db":{"status":"ok"},
+		"projector":{"status":"failed","error":"invoices stalled at position 7: bad amount"}},"projections":["invoices"]}`, w.Body.String())
 }
 
 // TestServeFinishesInFlightRequests: a stop signal lets a running request complete.

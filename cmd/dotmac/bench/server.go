@@ -39,7 +39,7 @@ type server struct {
 	cmd          *exec.Cmd
 	commandURL   string
 	queryURL     string
-	debugURL     string
+	adminURL     string // the admin listener: metrics, readiness, pprof
 	token        string
 	dir          string
 	mu           sync.Mutex
@@ -65,19 +65,19 @@ func (r *run) startServer(ctx context.Context) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmdAddr, queryAddr, debugAddr := freeAddr(), freeAddr(), freeAddr()
+	cmdAddr, queryAddr, adminAddr := freeAddr(), freeAddr(), freeAddr()
 	dir, err := os.MkdirTemp("", "dotmac-bench-")
 	if err != nil {
 		return nil, err
 	}
-	s := &server{commandURL: "http://" + cmdAddr, queryURL: "http://" + queryAddr, debugURL: "http://" + debugAddr, token: token, dir: dir,
+	s := &server{commandURL: "http://" + cmdAddr, queryURL: "http://" + queryAddr, adminURL: "http://" + adminAddr, token: token, dir: dir,
 		stopSampling: make(chan struct{}), sampled: make(chan struct{})}
 	s.cmd = exec.CommandContext(ctx, r.cfg.Binary, "serve")                     // #nosec G204 -- our own binary
 	s.cmd.Cancel = func() error { return s.cmd.Process.Signal(syscall.SIGINT) } // let it shut down cleanly
 	s.cmd.WaitDelay = 30 * time.Second
 	s.cmd.Env = append(os.Environ(), "DATABASE_URL="+r.url, "DOTMAC_COMMAND_ADDR="+cmdAddr, "DOTMAC_QUERY_ADDR="+queryAddr,
 		"DOTMAC_JWT_SECRET="+secret, "DOTMAC_JWT_PUBLIC_KEY=", "LOG_LEVEL=warn", "LOG_FORMAT=json", "DOTMAC_DATA_DIR="+dir,
-		"DOTMAC_EVENTSTORE=postgres", "DOTMAC_DEBUG_ADDR="+debugAddr)
+		"DOTMAC_EVENTSTORE=postgres", "DOTMAC_ADMIN_ADDR="+adminAddr, "DOTMAC_PPROF=true")
 	logFile, err := os.Create(filepath.Join(dir, "serve.log")) // #nosec G304 -- our own temporary directory
 	if err != nil {
 		return nil, err
@@ -124,9 +124,10 @@ func (s *server) waitFirstTick(ctx context.Context) error {
 	}
 }
 
-// metric reads one sample of the command API's /metrics (0 when it is not there yet).
+// metric reads one sample of the server's /metrics, on its admin listener (0 when it is not
+// there yet).
 func (s *server) metric(ctx context.Context, series string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.commandURL+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.adminURL+"/metrics", nil)
 	if err != nil {
 		return 0, err
 	}
@@ -319,7 +320,7 @@ func (s *server) profile(ctx context.Context, dir, name string, d time.Duration)
 	go func() {
 		defer close(done)
 		secs := max(1, int(d.Seconds()))
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.debugURL, secs), nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.adminURL, secs), nil)
 		if err != nil {
 			return
 		}
