@@ -35,10 +35,12 @@ const (
 	ScenarioCommandsHot = "commands_hot"
 	ScenarioLag         = "lag"
 	ScenarioQuery       = "query"
+	// ScenarioBillingRun is a tenant's billing run with the portal reading meanwhile.
+	ScenarioBillingRun = "billing_run"
 )
 
 // AllScenarios lists every scenario.
-var AllScenarios = []string{ScenarioAppend, ScenarioRebuild, ScenarioVerify, ScenarioCommands, ScenarioCommandsHot, ScenarioLag, ScenarioQuery}
+var AllScenarios = []string{ScenarioAppend, ScenarioRebuild, ScenarioVerify, ScenarioCommands, ScenarioCommandsHot, ScenarioLag, ScenarioQuery, ScenarioBillingRun}
 
 // Config sizes a run. Zero values take the defaults.
 type Config struct {
@@ -95,7 +97,7 @@ func (c *Config) validate() error {
 			return fmt.Errorf("scenario %q: use all or %s", s, strings.Join(AllScenarios, ", "))
 		}
 	}
-	if c.Binary == "" && (c.wants(ScenarioCommands) || c.wants(ScenarioCommandsHot) || c.wants(ScenarioLag) || c.wants(ScenarioQuery)) {
+	if c.Binary == "" && (c.wants(ScenarioCommands) || c.wants(ScenarioCommandsHot) || c.wants(ScenarioBillingRun) || c.wants(ScenarioLag) || c.wants(ScenarioQuery)) {
 		return errors.New("bench: the server scenarios need the dotmac binary")
 	}
 	return nil
@@ -171,6 +173,7 @@ func (r *run) execute(ctx context.Context) error {
 		{ScenarioCommands, r.commandsAndLag},
 		{ScenarioCommandsHot, r.hotCommandsScenario},
 		{ScenarioQuery, r.queryScenario},
+		{ScenarioBillingRun, r.billingRunScenario},
 	}
 	for _, s := range steps {
 		if !r.cfg.wants(s.name) && (s.name != ScenarioCommands || !r.cfg.wants(ScenarioLag)) {

@@ -46,12 +46,13 @@ type Scenarios struct {
 	Append   *Append   `json:"append,omitempty"`
 	Commands *Commands `json:"commands,omitempty"`
 	// CommandsHot is RecordPayment on one customer, at each client count.
-	CommandsHot []Commands `json:"commands_hot,omitempty"`
-	Rebuild     *Rebuild   `json:"rebuild,omitempty"`
-	Query       *Query     `json:"query,omitempty"`
-	Lag         *Lag       `json:"lag,omitempty"`
-	Verify      *Verify    `json:"verify,omitempty"`
-	Memory      *Memory    `json:"memory,omitempty"`
+	CommandsHot []Commands  `json:"commands_hot,omitempty"`
+	BillingRun  *BillingRun `json:"billing_run,omitempty"`
+	Rebuild     *Rebuild    `json:"rebuild,omitempty"`
+	Query       *Query      `json:"query,omitempty"`
+	Lag         *Lag        `json:"lag,omitempty"`
+	Verify      *Verify     `json:"verify,omitempty"`
+	Memory      *Memory     `json:"memory,omitempty"`
 }
 
 // Append is the event store's append throughput.
@@ -159,6 +160,10 @@ func (r *Report) PrintTable(w io.Writer) error {
 	for _, c := range s.CommandsHot {
 		fmt.Fprintf(tw, "commands on one customer (%d clients)\t%.0f/s, p50 %.1f ms, p99 %.1f ms\t%.0f tx/s\t%.2f\t>= 1,000/s, p99 <= 50 ms\n",
 			c.Clients, c.CommandsPerS, c.P50MS, c.P99MS, c.BaselineTxPerS, c.Ratio)
+	}
+	if b := s.BillingRun; b != nil {
+		fmt.Fprintf(tw, "billing run (%d customers), query p99 meanwhile at %d req/s\t%.0f invoices/s in %.1f s, query p99 %.1f ms\t%.0f tx/s\t%.2f\t>= 1,700/s, query p99 <= 50 ms\n",
+			b.Customers, b.QueryRate, b.InvoicesPerS, b.Seconds, b.QueryP99MS, b.BaselineTxPerS, b.Ratio)
 	}
 	if b := s.Rebuild; b != nil {
 		fmt.Fprintf(tw, "rebuild invoices+balances+journal (%d events)\t%.0f events/s\t%.0f events/s (SQL aggregate)\t%.2f\t>= 100,000 events/s\n",

@@ -1,0 +1,136 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/readapi/loadtest"
+)
+
+// Limits of the billing_run scenario.
+const (
+	// billingQueryRate is the portal's read load during the run.
+	billingQueryRate = 1000
+	// billingRunTimeout bounds the run's request.
+	billingRunTimeout = 30 * time.Minute
+)
+
+// BillingRun is a tenant's billing run of next month, with the portal's reads meanwhile.
+type BillingRun struct {
+	Customers      int     `json:"customers_invoiced"`
+	Seconds        float64 `json:"seconds"`
+	InvoicesPerS   float64 `json:"invoices_per_s"`
+	QueryRate      int     `json:"query_rate"`
+	QueryP50MS     float64 `json:"query_p50_ms"`
+	QueryP99MS     float64 `json:"query_p99_ms"`
+	QuerySuccess   float64 `json:"query_success"`
+	BaselineTxPerS float64 `json:"baseline_tx_per_s"`
+	// Ratio is invoices/s over the baseline's single-row inserts/s.
+	Ratio float64 `json:"ratio"`
+}
+
+// billingRunScenario runs the billing of the month after the history's last (every customer
+// of tenant demo with a service is invoiced) through POST /v1/billing-runs, while the query
+// API is read at billingQueryRate, and reports the run's time and the reads' latencies.
+func (r *run) billingRunScenario(ctx context.Context) error {
+	if err := r.generate(ctx); err != nil {
+		return err
+	}
+	srv, err := r.startServer(ctx)
+	if err != nil {
+		return err
+	}
+	groups, err := r.queryGroups(ctx)
+	if err != nil {
+		return err
+	}
+	period := domain.DateOf(time.Now().UTC()).Period() // the history bills up to last month
+	r.cfg.Progress("billing_run: billing "+period.String()+" while the portal reads", 0, 0)
+	queries := make(chan vegeta.Metrics, 1)
+	qctx, stopQueries := context.WithCancel(ctx)
+	go func() { queries <- readWhile(qctx, srv, groups) }()
+	start := time.Now()
+	invoiced, runErr := srv.runBilling(ctx, period)
+	took := time.Since(start)
+	stopQueries()
+	m := <-queries
+	if runErr != nil {
+		return runErr
+	}
+	b := &BillingRun{Customers: invoiced, Seconds: took.Seconds(), InvoicesPerS: float64(invoiced) / took.Seconds(),
+		QueryRate: billingQueryRate, QueryP50MS: ms(m.Latencies.P50), QueryP99MS: ms(m.Latencies.P99), QuerySuccess: m.Success,
+		BaselineTxPerS: r.report.Baseline.TxPerS}
+	b.Ratio = ratio(b.InvoicesPerS, b.BaselineTxPerS)
+	r.report.Scenarios.BillingRun = b
+	return nil
+}
+
+// runBilling posts the billing run of period and returns how many customers it invoiced.
+func (s *server) runBilling(ctx context.Context, period domain.Period) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, billingRunTimeout)
+	defer cancel()
+	body, _ := json.Marshal(map[string]string{"period": period.String()})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.commandURL+"/v1/billing-runs", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", "bench-billing-"+period.String())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("billing run: %w", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return 0, fmt.Errorf("billing run: read the answer: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return 0, fmt.Errorf("billing run: %s: %s", resp.Status, bytes.TrimSpace(raw[:min(len(raw), 500)]))
+	}
+	var out struct {
+		CustomersInvoiced int `json:"customers_invoiced"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return 0, fmt.Errorf("billing run: decode the answer: %w", err)
+	}
+	return out.CustomersInvoiced, nil
+}
+
+// readWhile reads the groups' paths round-robin at billingQueryRate until ctx ends.
+func readWhile(ctx context.Context, srv *server, groups []loadtest.Group) vegeta.Metrics {
+	var paths []string
+	for _, g := range groups {
+		paths = append(paths, g.Paths...)
+	}
+	var n atomic.Uint64
+	header := http.Header{"Authorization": {"Bearer " + srv.token}}
+	targeter := func(t *vegeta.Target) error {
+		i := n.Add(1)
+		t.Method, t.Header = http.MethodGet, header
+		t.URL = srv.queryURL + paths[int(i%uint64(len(paths)))]
+		return nil
+	}
+	attacker := vegeta.NewAttacker(vegeta.KeepAlive(true), vegeta.Timeout(10*time.Second))
+	results := attacker.Attack(targeter, vegeta.Rate{Freq: billingQueryRate, Per: time.Second}, billingRunTimeout, "billing_run reads")
+	go func() {
+		<-ctx.Done()
+		attacker.Stop()
+	}()
+	var m vegeta.Metrics
+	for res := range results {
+		m.Add(res)
+	}
+	m.Close()
+	return m
+}
