@@ -94,6 +94,20 @@ func TestBrokerOutage(t *testing.T) {
 	require.Len(t, msgs, int(head2))
 }
 
+// A forwarder connects at once, with nothing to forward yet: the NATS target's stream exists
+// for consumers to subscribe to before the first event.
+func TestConnectsBeforeTheFirstEvent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	raw, stream, _ := natsTarget(t)
+	tg := target(t, raw)
+	r := start(t, e, tg.Dial, forwarder.Config{Name: tg.Kind, Prefix: tg.Prefix})
+	js := natsConn(t)
+	eventually(t, "the stream exists", func() bool { _, err := js.StreamInfo(stream); return err == nil })
+	require.NoError(t, r.f.Ready(context.Background()))
+	require.Empty(t, natsMessages(t, stream))
+}
+
 func TestParseTarget(t *testing.T) {
 	for raw, want := range map[string]forwarder.Target{
 		"nats://127.0.0.1:4222": {Kind: "nats", Prefix: "dotmac"},

@@ -161,7 +161,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	return nil
 }
 
-// runHeld forwards while this process holds the lease: it catches up from the checkpoint,
+// runHeld forwards while this process holds the lease: it connects, catches up from the checkpoint,
 // then waits on a subscription to the feed for the next events and catches up again. A
 // failure backs off before the next try.
 func (f *Forwarder) runHeld(ctx context.Context) error {
@@ -172,6 +172,14 @@ func (f *Forwarder) runHeld(ctx context.Context) error {
 		}
 	}()
 	for ctx.Err() == nil {
+		// Connect first, even with nothing to publish: the NATS target creates its stream, and
+		// an unreachable broker shows in Ready at once.
+		if _, err := f.publisher(ctx); err != nil {
+			if wait.Sleep(ctx, f.failed(err)) != nil {
+				return nil
+			}
+			continue
+		}
 		if err := f.cons.CatchUp(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil //nolint:nilerr // stopping, or the lease was lost: Hold says which
