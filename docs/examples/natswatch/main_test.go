@@ -15,6 +15,9 @@ import (
 
 // The README's consumer prints the events of its subject from a real JetStream stream.
 func TestWatchPrintsInvoiceIssued(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs NATS JetStream (skipped with -short, as the PostgreSQL tests are)")
+	}
 	nc, err := nats.Connect("nats://127.0.0.1:4222")
 	require.NoError(t, err, "NATS with JetStream must run on 127.0.0.1:4222 (.ci/run starts it)")
 	defer nc.Close()
