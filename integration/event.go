@@ -76,7 +76,10 @@ func Map(e domain.Event, m Meta) (Event, error) {
 	if !ok {
 		return Event{}, fmt.Errorf("%w: %s", ErrNotMapped, e.EventType())
 	}
-	subject, payload := mp.build(e)
+	subject, payload, err := mp.build(e)
+	if err != nil {
+		return Event{}, err
+	}
 	data, err := json.Marshal(payload)
 	if err != nil {
 		return Event{}, fmt.Errorf("integration: encode %s: %w", mp.publicType, err)

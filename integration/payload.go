@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 type mapping struct {
 	publicType string
 	version    int
-	build      func(domain.Event) (subject string, payload any)
+	build      func(domain.Event) (subject string, payload any, err error)
 }
 
 // mappings holds every domain event type's mapping, by domain event type name.
@@ -22,7 +23,14 @@ var mappings = map[string]mapping{}
 func on[E domain.Event](publicType string, build func(E) (string, any)) {
 	var zero E
 	mappings[zero.EventType()] = mapping{publicType: publicType, version: 1,
-		build: func(e domain.Event) (string, any) { return build(e.(E)) }} //nolint:forcetypeassert // keyed by E's type name
+		build: func(e domain.Event) (string, any, error) {
+			typed, ok := e.(E)
+			if !ok { // a view of an event, such as domain.InvoiceIssuedHead, has the event's type name
+				return "", nil, fmt.Errorf("%w: %T stands for %s but is not %T", ErrNotMapped, e, zero.EventType(), zero)
+			}
+			subject, payload := build(typed)
+			return subject, payload, nil
+		}}
 }
 
 func init() {

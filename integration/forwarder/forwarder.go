@@ -182,7 +182,7 @@ func (f *Forwarder) runHeld(ctx context.Context) error {
 		}
 		if err := f.cons.CatchUp(ctx); err != nil {
 			if ctx.Err() != nil {
-				return nil //nolint:nilerr // stopping, or the lease was lost: Hold says which
+				return nil // stopping, or the lease was lost: Hold says which
 			}
 			if wait.Sleep(ctx, f.failed(err)) != nil {
 				return nil

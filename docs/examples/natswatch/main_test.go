@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 )
 
@@ -45,7 +46,7 @@ func TestWatchPrintsInvoiceIssued(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
-	<-done
+	require.ErrorIs(t, <-done, jetstream.ErrMsgIteratorClosed)
 	require.Equal(t, "demo billing.invoice_issued inv-a #1 {\"number\":\"INV-1\"}\n"+
 		"demo billing.invoice_issued inv-c #3 {\"number\":\"INV-1\"}\n", out.String())
 }
