@@ -45,7 +45,7 @@ type env struct {
 	store *postgres.Store
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	pool := pgtest.Pool(t, postgres.MigrationSet(), consumer.MigrationSet())
 	store, err := postgres.Open(testCtx(t), pool, postgres.Config{})
@@ -54,7 +54,7 @@ func newEnv(t *testing.T) *env {
 	return &env{pool: pool, store: store}
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
@@ -62,7 +62,13 @@ func testCtx(t *testing.T) context.Context {
 
 // seed appends a simulated history of the tenants (a few hundred events with every kind of
 // activity) and returns the head.
-func (e *env) seed(t *testing.T, seed uint64, tenants ...string) eventstore.Position {
+func (e *env) seed(t testing.TB, seed uint64, tenants ...string) eventstore.Position {
+	t.Helper()
+	return e.seedSized(t, seed, 5, 2, tenants...)
+}
+
+// seedSized is seed with customers per tenant over months.
+func (e *env) seedSized(t testing.TB, seed uint64, customers, months int, tenants ...string) eventstore.Position {
 	t.Helper()
 	ctx := testCtx(t)
 	var ts []domainsim.Tenant
@@ -83,7 +89,7 @@ func (e *env) seed(t *testing.T, seed uint64, tenants ...string) eventstore.Posi
 		}
 		return evs, nil
 	})
-	_, err := domainsim.Run(domainsim.Config{Tenants: ts, Customers: 5, Months: 2, Seed: seed, GraceDays: 14,
+	_, err := domainsim.Run(domainsim.Config{Tenants: ts, Customers: customers, Months: months, Seed: seed, GraceDays: 14,
 		Start: must(domain.ParsePeriod("2026-01"))}, sink)
 	require.NoError(t, err)
 	head, err := e.store.Head(ctx)
@@ -103,7 +109,7 @@ func must[T any](v T, err error) T {
 }
 
 // feed returns every stored event, in feed order.
-func (e *env) feed(t *testing.T) []eventstore.Envelope {
+func (e *env) feed(t testing.TB) []eventstore.Envelope {
 	t.Helper()
 	var out []eventstore.Envelope
 	for {
@@ -130,13 +136,13 @@ type running struct {
 	done   chan struct{}
 }
 
-func start(t *testing.T, e *env, dial forwarder.Dialer, cfg forwarder.Config) *running {
+func start(t testing.TB, e *env, dial forwarder.Dialer, cfg forwarder.Config) *running {
 	t.Helper()
 	return startWith(t, e, func(context.CancelFunc) forwarder.Dialer { return dial }, cfg)
 }
 
 // startWith starts a forwarder whose dialer may stop it (as a crash would).
-func startWith(t *testing.T, e *env, dialer func(stop context.CancelFunc) forwarder.Dialer, cfg forwarder.Config) *running {
+func startWith(t testing.TB, e *env, dialer func(stop context.CancelFunc) forwarder.Dialer, cfg forwarder.Config) *running {
 	t.Helper()
 	if cfg.Name == "" {
 		cfg.Name = "test"
@@ -171,7 +177,7 @@ func (r *running) stop() {
 }
 
 // eventually waits (at most a minute) until cond holds; it is a wait, not a timing assertion.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for !cond() {
@@ -183,7 +189,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // waitForwarded waits until the forwarder's checkpoint reaches head.
-func waitForwarded(t *testing.T, r *running, head eventstore.Position) {
+func waitForwarded(t testing.TB, r *running, head eventstore.Position) {
 	t.Helper()
 	eventually(t, fmt.Sprintf("the forwarder reaches position %d", head), func() bool {
 		pos, err := r.f.Position(context.Background())
@@ -199,7 +205,7 @@ type received struct {
 	raw   []byte
 }
 
-func decode(t *testing.T, id, topic string, payload []byte) received {
+func decode(t testing.TB, id, topic string, payload []byte) received {
 	t.Helper()
 	var ev integration.Event
 	require.NoError(t, json.Unmarshal(payload, &ev), "%s", payload)
@@ -208,7 +214,7 @@ func decode(t *testing.T, id, topic string, payload []byte) received {
 
 // --- NATS JetStream
 
-func natsConn(t *testing.T) nats.JetStreamContext {
+func natsConn(t testing.TB) nats.JetStreamContext {
 	t.Helper()
 	nc, err := nats.Connect(natsURL, nats.Timeout(5*time.Second))
 	require.NoError(t, err, "NATS with JetStream must run on 127.0.0.1:4222 (.ci/run starts it)")
@@ -220,7 +226,7 @@ func natsConn(t *testing.T) nats.JetStreamContext {
 
 // natsTarget returns a --forward-to URL into a fresh stream and subject prefix, deleted after
 // the test.
-func natsTarget(t *testing.T) (raw, stream, prefix string) {
+func natsTarget(t testing.TB) (raw, stream, prefix string) {
 	t.Helper()
 	js := natsConn(t)
 	stream, prefix = unique("FWDTEST_"), unique("fwdtest")
@@ -229,7 +235,7 @@ func natsTarget(t *testing.T) (raw, stream, prefix string) {
 }
 
 // natsMessages reads every message of stream, in stream order.
-func natsMessages(t *testing.T, stream string) []received {
+func natsMessages(t testing.TB, stream string) []received {
 	t.Helper()
 	js := natsConn(t)
 	info, err := js.StreamInfo(stream)
@@ -245,7 +251,7 @@ func natsMessages(t *testing.T, stream string) []received {
 
 // --- Redis Streams
 
-func redisClient(t *testing.T) *redis.Client {
+func redisClient(t testing.TB) *redis.Client {
 	t.Helper()
 	c := redis.NewClient(must(redis.ParseURL(redisURL)))
 	t.Cleanup(func() { _ = c.Close() })
@@ -253,7 +259,7 @@ func redisClient(t *testing.T) *redis.Client {
 	return c
 }
 
-func redisTarget(t *testing.T) (raw, prefix string) {
+func redisTarget(t testing.TB) (raw, prefix string) {
 	t.Helper()
 	c := redisClient(t)
 	prefix = unique("fwdtest")
@@ -267,7 +273,7 @@ func redisTarget(t *testing.T) (raw, prefix string) {
 }
 
 // redisMessages reads every stream under prefix; each stream's entries in order.
-func redisMessages(t *testing.T, prefix string) []received {
+func redisMessages(t testing.TB, prefix string) []received {
 	t.Helper()
 	c := redisClient(t)
 	ctx := testCtx(t)
@@ -288,7 +294,7 @@ func redisMessages(t *testing.T, prefix string) []received {
 
 // amqpTarget declares the exchange and a queue bound to every topic under a fresh prefix
 // (RabbitMQ keeps only what a queue is bound to), deleted after the test.
-func amqpTarget(t *testing.T) (raw, queue string) {
+func amqpTarget(t testing.TB) (raw, queue string) {
 	t.Helper()
 	ch := amqpChannel(t)
 	prefix := unique("fwdtest")
@@ -305,7 +311,7 @@ func amqpTarget(t *testing.T) (raw, queue string) {
 	return amqpURL + "?prefix=" + prefix, queue
 }
 
-func amqpChannel(t *testing.T) *amqp.Channel {
+func amqpChannel(t testing.TB) *amqp.Channel {
 	t.Helper()
 	conn, err := amqp.Dial(amqpURL)
 	require.NoError(t, err, "RabbitMQ must run on 127.0.0.1:5672 with guest/guest (.ci/run starts it)")
@@ -316,7 +322,7 @@ func amqpChannel(t *testing.T) *amqp.Channel {
 }
 
 // amqpMessages takes every message waiting in queue, in queue order.
-func amqpMessages(t *testing.T, queue string) []received {
+func amqpMessages(t testing.TB, queue string) []received {
 	t.Helper()
 	ch := amqpChannel(t)
 	var out []received
@@ -336,7 +342,7 @@ func amqpMessages(t *testing.T, queue string) []received {
 // each mapped as integration.FromEnvelope maps it and published on its topic; that a
 // duplicate is byte for byte the first copy; and that each subject's events arrived in feed
 // order (within each topic when perTopicOnly: Redis keeps one stream per topic).
-func checkDelivered(t *testing.T, feed []eventstore.Envelope, msgs []received, prefix string, perTopicOnly bool) {
+func checkDelivered(t testing.TB, feed []eventstore.Envelope, msgs []received, prefix string, perTopicOnly bool) {
 	t.Helper()
 	first := map[string]received{}
 	lastBySubject := map[string]int64{}
@@ -384,7 +390,7 @@ type proxy struct {
 	wg    sync.WaitGroup
 }
 
-func startProxy(t *testing.T, target string, down bool) *proxy {
+func startProxy(t testing.TB, target string, down bool) *proxy {
 	t.Helper()
 	var lc net.ListenConfig
 	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
