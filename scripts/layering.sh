@@ -38,6 +38,10 @@ forbid ./commands/... -- projections readapi audit
 forbid ./projections/... -- commands readapi audit
 forbid ./readapi/... -- commands audit
 forbid ./audit/... -- commands readapi
+# Integration events read the feed like any consumer: no write side, read models or audit;
+# and nothing but cmd/ depends on them.
+forbid ./integration/... -- commands projections readapi audit cmd
+forbid ./commands/... ./projections/... ./readapi/... ./audit/... ./eventstore/... -- integration
 
 if ((breaches > 0)); then
 	echo "layering: $breaches breach(es) of DESIGN.md's dependency arrows" >&2

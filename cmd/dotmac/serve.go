@@ -53,6 +53,7 @@ type serveFlags struct {
 	memoryLimit string
 	cacheSize   int
 	process     processFlags
+	forward     forwardFlags
 }
 
 func newServe(g *globalFlags) *cobra.Command {
@@ -78,6 +79,7 @@ Every flag can also be set through the environment variable named in its descrip
 	boolFlag(fs, &f.key.production, "production", "DOTMAC_PRODUCTION", false, "refuse to start on a development JWT key: none configured, or the generated one passed as the secret")
 	stringFlag(fs, &f.devTenant, "dev-tenant", "DOTMAC_DEV_TENANT", "demo", "tenant of the development token printed when no JWT key is configured")
 	f.process.bind(fs)
+	f.forward.bind(fs)
 	stringFlag(fs, &f.memoryLimit, "memory-limit", "DOTMAC_MEMORY_LIMIT", "200MiB",
 		"soft memory limit of the Go heap (GOMEMLIMIT syntax; off: no limit; the GOMEMLIMIT variable wins when set)")
 	fs.IntVar(&f.cacheSize, "command-cache-streams", envInt("DOTMAC_COMMAND_CACHE_STREAMS", commands.DefaultCacheStreams),
@@ -151,6 +153,11 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 			return err
 		}
 		defer sd.step("projectors", func() *zerolog.Event { return stopProjectors(sys.runtime, stop) })
+		stopForwarder, err := startForwarder(ctx, sys)
+		if err != nil {
+			return err
+		}
+		defer sd.step("forwarder", func() *zerolog.Event { stopForwarder(); return nil })
 	}
 	servers := map[string]*http.Server{}
 	if slices.Contains(roles, roleCommand) {
