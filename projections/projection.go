@@ -44,6 +44,8 @@ import (
 type Event struct {
 	eventstore.Envelope
 	Payload domain.Event
+	// decodeErr is why Payload could not be decoded; such an event never reaches Apply.
+	decodeErr error
 }
 
 // Projection is one read model, and the only interface a read model implements.

@@ -240,10 +240,8 @@ func (r *Runtime) finalCatchUp(ctx context.Context, tx pgx.Tx, e *entry, build s
 		if len(evs) == 0 {
 			break
 		}
-		if _, bad := r.decodeInPlace(decodeSet{e}, evs); bad != nil {
-			return 0, &ApplyError{Projection: e.name, First: bad.pos, Last: bad.pos, Err: fmt.Errorf("decode: %w", bad.err)}
-		}
-		if err := r.applyTo(ctx, tx, e, build, evs, false); err != nil {
+		r.decodeInPlace(decodeSet{e}, evs)
+		if err := r.applyTo(ctx, tx, e, build, evs, false, true); err != nil {
 			return 0, err
 		}
 		pos = evs[len(evs)-1].Position
