@@ -46,4 +46,6 @@ func (e *UndecodableError) Error() string {
 }
 
 // Unwrap returns ErrUndecodable, domain.ErrInvariant and the codec's error.
-func (e *UndecodableError) Unwrap() []error { return []error{ErrUndecodable, domain.ErrInvariant, e.Err} }
+func (e *UndecodableError) Unwrap() []error {
+	return []error{ErrUndecodable, domain.ErrInvariant, e.Err}
+}
