@@ -122,7 +122,7 @@ func TestTenantStall(t *testing.T) {
 	assert.NotEqual(t, stall.ErrorID, res[0].Stall.ErrorID, "a retry that fails again records a new error id")
 	assert.Equal(t, 1, res[0].Stall.Retries)
 
-	fixed.Store(true) // "deploy the fix"
+	fixed.Store(true)                 // "deploy the fix"
 	busy := startAppender(t, e.store) // the live projector applies while the retry runs
 	res, err = rt.Retry(ctx, projections.RetryOptions{Projections: []string{"counter"}, Tenants: []string{"acme"}})
 	busy.halt()
