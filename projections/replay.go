@@ -201,7 +201,8 @@ func sendPage(ctx context.Context, out chan<- page, p page) bool {
 //
 // With load (a Loader's, for the replay that fills the build from position 0) the batches go
 // through load, which cannot be split: an event that does not decode still stalls its tenant,
-// but a Load that fails fails the batch, its error naming the event.
+// but a Load that fails fails the batch, its error naming the event (the run then fills the
+// build again through Apply, see buildRun.fill).
 func (r *Runtime) commitBuild(e *entry, build string, load Load, fold func([]Event) []Event) func(context.Context, []Event) error {
 	return func(ctx context.Context, evs []Event) error {
 		tx, err := r.beginBuildTx(ctx)

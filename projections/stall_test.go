@@ -175,15 +175,53 @@ func TestStallOnUndecodableEvent(t *testing.T) {
 	sameRows(t, e.pool, tenantRows, tenantCounts, int64(40), "t-acme/%")
 }
 
+// loadingCounter is a counter filled, in rebuilds, through a Load (one that writes at once).
+type loadingCounter struct {
+	*counter
+	failed *atomic.Int64 // batches the Load failed
+}
+
+func (c loadingCounter) Tuning() projections.Tuning {
+	return projections.Tuning{NewLoad: func() projections.Load { return counterLoad(c) }}
+}
+
+type counterLoad loadingCounter
+
+func (l counterLoad) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
+	err := l.counter.Apply(ctx, tx, evs)
+	if err != nil {
+		l.failed.Add(1)
+	}
+	return err
+}
+
+func (counterLoad) Flush(context.Context, pgx.Tx) error { return nil }
+
 // TestRebuildStallsTheTenant: a rebuild that meets an event the projection cannot apply stalls
 // that event's tenant in the new build, the same way the live projector does, instead of
-// failing; the build is swapped in with its stall, which a retry after the fix clears.
+// failing (through Apply; a projection with a Load, which cannot split a batch, is filled again
+// through Apply); the build is swapped in with its stall, which a retry after the fix clears.
 func TestRebuildStallsTheTenant(t *testing.T) {
 	t.Parallel()
+	for _, withLoad := range []bool{false, true} {
+		t.Run(fmt.Sprintf("load=%t", withLoad), func(t *testing.T) {
+			t.Parallel()
+			testRebuildStallsTheTenant(t, withLoad)
+		})
+	}
+}
+
+func testRebuildStallsTheTenant(t *testing.T, withLoad bool) {
 	e := newEnv(t)
 	ctx := context.Background()
 	var refuse atomic.Bool
-	proj := &counter{name: "counter", version: 1, refuse: refuse.Load}
+	c := &counter{name: "counter", version: 1, refuse: refuse.Load}
+	var proj projections.Projection = c
+	var loadFailed atomic.Int64
+	if withLoad {
+		proj = loadingCounter{counter: c, failed: &loadFailed}
+		defer func() { assert.Positive(t, loadFailed.Load(), "the rebuild went through the Load first") }()
+	}
 	interleave(t, e.store, 250, func(i int) bool { return i == 160 }) // acme's 161st event, position 321
 	rt := projectiontest.Start(t, e.pool, e.store, []projections.Projection{proj}, testOptions())
 	projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
