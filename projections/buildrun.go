@@ -109,6 +109,7 @@ type buildRun struct {
 	head            eventstore.Position
 	eventsPerSecond float64
 	failure         string
+	stalls          map[string]int // build -> tenants stalled in it, once filled
 }
 
 // buildPart is one projection's build in a run.
@@ -225,6 +226,8 @@ func (run *buildRun) execute(ctx context.Context) ([]Progress, error) {
 	err := run.fill(ctx)
 	if err != nil {
 		run.fail(err)
+	} else {
+		run.countStalls(ctx)
 	}
 	out := make([]Progress, len(run.parts))
 	for i, p := range run.parts {
@@ -324,6 +327,25 @@ func (run *buildRun) replayFromZero(ctx context.Context, job *replayJob, folded 
 	return reached, g.Wait()
 }
 
+// countStalls records how many tenants each build of the run stalled, and warns of them.
+func (run *buildRun) countStalls(ctx context.Context) {
+	counts := map[string]int{}
+	for _, p := range run.parts {
+		var n int
+		if err := run.r.pool.QueryRow(ctx, `SELECT count(*) FROM `+run.r.sqls.stalls+` WHERE build = $1`, p.build).Scan(&n); err != nil {
+			continue
+		}
+		counts[p.build] = n
+		if n > 0 {
+			run.r.log.Warn().Str("projection", p.e.name).Str("build", p.build).Int("tenants", n).
+				Msg("projections: the build stopped applying some tenants' events (tenant stalls); see dotmac projections status")
+		}
+	}
+	run.mu.Lock()
+	run.stalls = counts
+	run.mu.Unlock()
+}
+
 // advance records progress after a committed batch.
 func (run *buildRun) advance(pos eventstore.Position, n int) {
 	run.mu.Lock()
@@ -373,7 +395,7 @@ func (run *buildRun) progress(part *buildPart) Progress {
 	defer run.mu.Unlock()
 	p := Progress{Projection: part.e.name, Build: part.build, Version: part.e.p.Version(), Purpose: purposeShadow,
 		Phase: run.phase, Position: run.pos, Target: run.target, Head: run.head, EventsPerSecond: run.eventsPerSecond,
-		StartedAt: run.start, ElapsedSeconds: time.Since(run.start).Seconds(), Error: run.failure}
+		StartedAt: run.start, ElapsedSeconds: time.Since(run.start).Seconds(), Error: run.failure, StalledTenants: run.stalls[part.build]}
 	if run.copy {
 		p.Purpose = purposeAsOf
 	}

@@ -115,6 +115,9 @@ type Progress struct {
 	StartedAt       time.Time           `json:"started_at"`
 	ElapsedSeconds  float64             `json:"elapsed_seconds"`
 	Error           string              `json:"error,omitempty"`
+	// StalledTenants counts the tenants the finished build stopped applying (an event it could
+	// not decode or apply; see TenantStall): their rows stop before that event.
+	StalledTenants int `json:"stalled_tenants,omitempty"`
 }
 
 // Phases of a build.

@@ -230,6 +230,7 @@ func testRebuildStallsTheTenant(t *testing.T, withLoad bool) {
 	refuse.Store(true)
 	p, err := rt.Rebuild(ctx, "counter", projections.RebuildOptions{})
 	require.NoError(t, err)
+	assert.Equal(t, 1, p.StalledTenants)
 	st := status(t, rt, "counter")
 	assert.NotEqual(t, live, st.LiveBuild)
 	assert.Equal(t, p.Build, st.LiveBuild)

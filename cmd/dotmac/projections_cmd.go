@@ -285,6 +285,10 @@ func printRebuildResult(w io.Writer, p projections.Progress) error {
 	}
 	_, err := fmt.Fprintf(w, "%s rebuilt into %s up to position %d in %.1fs (%.0f events/s): %s\n",
 		p.Projection, p.Build, p.Position, p.ElapsedSeconds, p.EventsPerSecond, what)
+	if err == nil && p.StalledTenants > 0 {
+		_, err = fmt.Fprintf(w, "  %d tenant(s) stalled in it: their rows stop before an event it could not decode or apply "+
+			"(table projection_tenant_stalls; for the live build: dotmac projections status %s, then retry)\n", p.StalledTenants, p.Projection)
+	}
 	return err
 }
 
