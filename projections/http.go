@@ -144,6 +144,9 @@ func problemOf(err error) (*httpx.Problem, bool) {
 			Detail: err.Error()}, true
 	case errors.Is(err, ErrInvalidRebuild):
 		return httpx.BadRequest(err.Error()), true
+	case errors.Is(err, ErrOtherVersion):
+		return &httpx.Problem{Type: "/problems/other-version", Title: "Live build of another version", Status: http.StatusConflict,
+			Detail: err.Error()}, true
 	case errors.Is(err, ErrNotBuilt):
 		return &httpx.Problem{Type: "/problems/not-built", Title: "Projection not built yet", Status: http.StatusConflict,
 			Detail: err.Error()}, true

@@ -42,8 +42,8 @@ type RetryResult struct {
 // the live projector takes for each batch, so the two never interleave. Nothing stalled:
 // nothing done, no results; a second retry after a successful one does nothing.
 //
-// Errors: ErrUnknownProjection; a live build of another version than this binary's is refused
-// (retry with the binary that runs it).
+// Errors: ErrUnknownProjection; ErrOtherVersion for a live build of another version than this
+// binary's (retry with the binary that runs it).
 func (r *Runtime) Retry(ctx context.Context, opts RetryOptions) ([]RetryResult, error) {
 	names := opts.Projections
 	if len(names) == 0 {
@@ -83,8 +83,8 @@ func (r *Runtime) retry(ctx context.Context, e *entry, tenants []string) ([]Retr
 		return nil, err
 	}
 	if lb.version != e.p.Version() {
-		return nil, fmt.Errorf("projection %s: the live build is version %d, this binary's is %d: retry with the binary that runs it",
-			e.name, lb.version, e.p.Version())
+		return nil, fmt.Errorf("%w: projection %s: the live build is version %d, this binary's is %d: retry with the binary that runs it",
+			ErrOtherVersion, e.name, lb.version, e.p.Version())
 	}
 	out := make([]RetryResult, 0, len(stalls))
 	for _, s := range stalls {
