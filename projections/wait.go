@@ -171,10 +171,10 @@ func (n *notifier) record(payload string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	note := n.notes[name]
-	switch {
-	case rest == "stalled":
+	switch rest {
+	case "stalled":
 		note.stalled = true
-	case rest == noteStalls:
+	case noteStalls:
 		note.stalls++
 	default:
 		if p, err := strconv.ParseUint(rest, 10, 64); err == nil && eventstore.Position(p) > note.pos {
