@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -63,6 +64,19 @@ func stallOf(st projections.Status, tenant string) *projections.TenantStall {
 		}
 	}
 	return nil
+}
+
+// gauge reads the one series of the gauge name from reg.
+func gauge(t testing.TB, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	return -1
 }
 
 // TestTenantStall: a projection that keeps failing on one event of tenant acme stops for acme
@@ -150,7 +164,8 @@ func TestTenantStall(t *testing.T) {
 }
 
 // TestStallOnUndecodableEvent: an event the codec cannot decode stalls its tenant at that event,
-// never skipping it, while the other tenants' events (and the tenant's before it) are applied.
+// never skipping it, while the other tenants' events (and the tenant's before it) are applied;
+// the metric of stalled tenants counts it.
 func TestStallOnUndecodableEvent(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -161,9 +176,15 @@ func TestStallOnUndecodableEvent(t *testing.T) {
 	require.NoError(t, err)
 	interleave(t, e.store, 10, nil)
 	h := head(t, e)
-	rt := projectiontest.Start(t, e.pool, e.store, []projections.Projection{&counter{name: "counter", version: 1}}, testOptions())
+	opts := testOptions()
+	reg := prometheus.NewRegistry()
+	opts.Registerer = reg
+	rt := projectiontest.Start(t, e.pool, e.store, []projections.Projection{&counter{name: "counter", version: 1}}, opts)
 
 	eventually(t, 20*time.Second, "acme stalls", func() bool { return status(t, rt, "counter").StalledTenantCount == 1 })
+	eventually(t, 20*time.Second, "the metric counts acme", func() bool {
+		return gauge(t, reg, "dotmac_projection_stalled_tenants") == 1
+	})
 	projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
 	st := status(t, rt, "counter")
 	stall := stallOf(st, "acme")
