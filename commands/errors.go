@@ -3,6 +3,8 @@ package commands
 import (
 	"errors"
 	"fmt"
+
+	"github.com/dotmac/ledger/domain"
 )
 
 // ErrConflict: the stream was not at the version the command had to be decided on. With
@@ -25,3 +27,25 @@ func (e *ConflictError) Error() string {
 
 // Unwrap returns ErrConflict.
 func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// ErrUndecodable: a stored event of the stream the command loads cannot be decoded (a payload
+// this binary cannot read). The command cannot be decided until an operator fixes the cause
+// (an upcaster, new code); it matches domain.ErrInvariant too.
+var ErrUndecodable = errors.New("a stored event cannot be decoded")
+
+// UndecodableError names the event that could not be decoded, for the log; its text may hold
+// the event's data, so an API answers with an error id instead.
+type UndecodableError struct {
+	Stream  string
+	Version uint64
+	Err     error
+}
+
+func (e *UndecodableError) Error() string {
+	return fmt.Sprintf("invariant: stream %s version %d cannot be decoded: %v", e.Stream, e.Version, e.Err)
+}
+
+// Unwrap returns ErrUndecodable, domain.ErrInvariant and the codec's error.
+func (e *UndecodableError) Unwrap() []error {
+	return []error{ErrUndecodable, domain.ErrInvariant, e.Err}
+}

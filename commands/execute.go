@@ -119,7 +119,7 @@ func applyEnvelope[S any](agg aggregate[S], state S, env *eventstore.Envelope, p
 	}
 	e, err := codec.Decode(env)
 	if err != nil {
-		return state, fmt.Errorf("%w: invariant: %w", domain.ErrInvariant, err)
+		return state, &UndecodableError{Stream: env.StreamID, Version: env.Version, Err: err}
 	}
 	next, err := agg.apply(state, e)
 	if err != nil {
@@ -147,7 +147,7 @@ func (h *Handlers) findApplied(ctx context.Context, m Meta, stream string) (Resu
 		}
 		e, err := codec.Decode(&envs[i])
 		if err != nil {
-			return Result{}, false, fmt.Errorf("%w: invariant: %w", domain.ErrInvariant, err)
+			return Result{}, false, &UndecodableError{Stream: stream, Version: envs[i].Version, Err: err}
 		}
 		res.Events = append(res.Events, e)
 		res.Version, res.Position = envs[i].Version, envs[i].Position

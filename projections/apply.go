@@ -14,12 +14,6 @@ import (
 	"github.com/dotmac/ledger/eventstore"
 )
 
-// decodeFailure is the first event of a batch that could not be decoded.
-type decodeFailure struct {
-	pos eventstore.Position
-	err error
-}
-
 // decodeSet is the projections a batch is decoded for: an event is decoded if any of them
 // handles its type (see Tuning.Handles).
 type decodeSet []*entry
@@ -43,21 +37,20 @@ func (d decodeSet) trimmed() bool {
 	return len(d) > 0
 }
 
-// decode turns envelopes into events for d. It stops at the first envelope that does not
-// decode and returns the events before it with the failure.
-func (r *Runtime) decode(d decodeSet, envs []eventstore.Envelope) ([]Event, *decodeFailure) {
+// decode turns envelopes into events for d (see decodeInPlace).
+func (r *Runtime) decode(d decodeSet, envs []eventstore.Envelope) []Event {
 	out := make([]Event, len(envs))
 	for i := range envs {
 		out[i].Envelope = envs[i]
 	}
-	n, bad := r.decodeInPlace(d, out)
-	return out[:n], bad
+	r.decodeInPlace(d, out)
+	return out
 }
 
 // decodeInPlace sets the payload of each event d handles (the others keep a nil payload and
-// never reach Apply); at the first that does not decode it stops and returns how many it got
-// through, with the failure.
-func (r *Runtime) decodeInPlace(d decodeSet, evs []Event) (int, *decodeFailure) {
+// never reach Apply). An event that does not decode keeps a nil payload and its error, for
+// foldTenants: it stalls that event's tenant, never the others.
+func (r *Runtime) decodeInPlace(d decodeSet, evs []Event) {
 	decode := r.opts.Decode
 	if d.trimmed() {
 		decode = r.opts.DecodeTrimmed
@@ -66,7 +59,7 @@ func (r *Runtime) decodeInPlace(d decodeSet, evs []Event) (int, *decodeFailure) 
 		if d.handles(evs[i].Type) {
 			p, err := decode(&evs[i].Envelope)
 			if err != nil {
-				return i, &decodeFailure{pos: evs[i].Position, err: err}
+				evs[i].decodeErr = err
 			}
 			evs[i].Payload = p
 		}
@@ -74,7 +67,6 @@ func (r *Runtime) decodeInPlace(d decodeSet, evs []Event) (int, *decodeFailure) 
 		// replay's memory while its pages wait to be applied.
 		evs[i].Data, evs[i].RawMetadata, evs[i].Hash = nil, nil, nil
 	}
-	return len(evs), nil
 }
 
 // after returns the events of evs (in global order) with a position above cp.
@@ -84,10 +76,12 @@ func after(evs []Event, cp eventstore.Position) []Event {
 }
 
 // applyTo folds evs into build within tx and advances the build's checkpoint to the last of
-// them, in the same transaction. With notify, the new checkpoint is announced to WaitFor
-// (delivered by PostgreSQL at commit). Apply's failure is an *ApplyError.
-func (r *Runtime) applyTo(ctx context.Context, tx pgx.Tx, e *entry, build string, evs []Event, notify bool) error {
-	return r.applyWith(ctx, tx, e, e.p.Apply, build, evs, notify)
+// them, in the same transaction, leaving out the events of tenants stalled in build (see
+// foldTenants; with isolate, an event Apply cannot fold stalls its tenant instead of failing the
+// batch). With notify, the new checkpoint is announced to WaitFor (delivered by PostgreSQL at
+// commit). Apply's failure is an *ApplyError.
+func (r *Runtime) applyTo(ctx context.Context, tx pgx.Tx, e *entry, build string, evs []Event, notify, isolate bool) error {
+	return r.applyWith(ctx, tx, e, e.p.Apply, build, evs, notify, isolate)
 }
 
 // applyFunc folds events into the build tx's search_path names: a Projection's Apply, or a
@@ -95,11 +89,11 @@ func (r *Runtime) applyTo(ctx context.Context, tx pgx.Tx, e *entry, build string
 type applyFunc func(ctx context.Context, tx pgx.Tx, evs []Event) error
 
 // applyWith is applyTo folding with apply.
-func (r *Runtime) applyWith(ctx context.Context, tx pgx.Tx, e *entry, apply applyFunc, build string, evs []Event, notify bool) error {
+func (r *Runtime) applyWith(ctx context.Context, tx pgx.Tx, e *entry, apply applyFunc, build string, evs []Event, notify, isolate bool) error {
 	if err := setSearchPath(ctx, tx, ident(build)); err != nil {
 		return err
 	}
-	if err := safeApply(ctx, e, apply, tx, evs); err != nil {
+	if err := r.foldTenants(ctx, tx, e, apply, build, evs, isolate); err != nil {
 		return err
 	}
 	return r.advance(ctx, tx, e, build, &evs[len(evs)-1], notify)
@@ -181,7 +175,7 @@ func (e *entry) handled(evs []Event) []Event {
 // applyPrefix applies as many of evs as it can, in order, each part in a savepoint, halving a
 // failing part until the one event that fails alone is found. It returns how many events were
 // applied (they stay in tx) and that event's error (nil when all applied).
-func applyPrefix(ctx context.Context, tx pgx.Tx, e *entry, evs []Event) (int, error) {
+func applyPrefix(ctx context.Context, tx pgx.Tx, e *entry, apply applyFunc, evs []Event) (int, error) {
 	if len(evs) == 0 {
 		return 0, nil
 	}
@@ -189,17 +183,17 @@ func applyPrefix(ctx context.Context, tx pgx.Tx, e *entry, evs []Event) (int, er
 	if err != nil {
 		return 0, err
 	}
-	if err := safeApply(ctx, e, e.p.Apply, sp, evs); err == nil {
+	if err := safeApply(ctx, e, apply, sp, evs); err == nil {
 		return len(evs), sp.Commit(ctx)
 	} else if rbErr := sp.Rollback(ctx); rbErr != nil || len(evs) == 1 || ctx.Err() != nil {
 		return 0, err
 	}
 	mid := len(evs) / 2
-	n, err := applyPrefix(ctx, tx, e, evs[:mid])
+	n, err := applyPrefix(ctx, tx, e, apply, evs[:mid])
 	if err != nil {
 		return n, err
 	}
-	m, err := applyPrefix(ctx, tx, e, evs[mid:])
+	m, err := applyPrefix(ctx, tx, e, apply, evs[mid:])
 	return mid + m, err
 }
 

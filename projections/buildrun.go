@@ -109,6 +109,7 @@ type buildRun struct {
 	head            eventstore.Position
 	eventsPerSecond float64
 	failure         string
+	stalls          map[string]int // build -> tenants stalled in it, once filled
 }
 
 // buildPart is one projection's build in a run.
@@ -235,6 +236,8 @@ func (run *buildRun) execute(ctx context.Context) ([]Progress, error) {
 	err := run.fill(ctx)
 	if err != nil {
 		run.fail(err)
+	} else {
+		run.countStalls(ctx)
 	}
 	out := make([]Progress, len(run.parts))
 	for i, p := range run.parts {
@@ -247,28 +250,24 @@ func (run *buildRun) execute(ctx context.Context) ([]Progress, error) {
 func (run *buildRun) fill(ctx context.Context) error {
 	r := run.r
 	job := replayJob{to: run.target, progress: run.advance}
-	loads := make([]Load, len(run.parts))
 	folded := run.countFolded()
-	for i, p := range run.parts {
-		if p.e.tuning.NewLoad != nil {
-			loads[i] = p.e.tuning.NewLoad()
-		}
-		job.targets = append(job.targets, replayTarget{e: p.e, build: p.build, commit: r.commitBuild(p.e, p.build, loads[i], folded)})
-	}
 	run.setPhase(PhaseReplaying, 0)
-	reached, err := r.replay(ctx, job)
-	if err != nil {
-		return err
-	}
-	// The Loads write what they still hold, side by side; the catch-up below goes through Apply.
-	g, gctx := errgroup.WithContext(ctx)
-	for i, p := range run.parts {
-		if loads[i] != nil {
-			g.Go(func() error { return r.flushLoad(gctx, p.e, p.build, loads[i], reached) })
+	reached, err := run.replayFromZero(ctx, &job, folded, true)
+	var ae *ApplyError
+	if errors.As(err, &ae) && ctx.Err() == nil && !transient(err) {
+		// A Load cannot split a batch to stall only the failing event's tenant: fill the builds
+		// again through Apply, which can.
+		r.log.Warn().Err(err).Str("builds", run.builds()).
+			Msg("projections: a Load could not fold a batch; refilling through Apply, which stalls only the failing event's tenant")
+		for _, p := range run.parts {
+			if err := r.resetBuild(ctx, p.e, p.build); err != nil {
+				return err
+			}
 		}
-		job.targets[i].commit = r.commitBuild(p.e, p.build, nil, folded)
+		run.folded.Store(0)
+		reached, err = run.replayFromZero(ctx, &job, folded, false)
 	}
-	if err := g.Wait(); err != nil {
+	if err != nil {
 		return err
 	}
 	run.setPhase(PhaseIndexing, 0)
@@ -311,6 +310,53 @@ func (run *buildRun) fill(ctx context.Context) error {
 	}
 	run.setPhase(PhaseDone, 0)
 	return nil
+}
+
+// replayFromZero fills the run's empty builds up to job.to, through their projections' Loads
+// when withLoads (and they have one), and leaves job's targets committing through Apply for
+// the catch-ups that follow. It returns the position reached.
+func (run *buildRun) replayFromZero(ctx context.Context, job *replayJob, folded func([]Event) []Event, withLoads bool) (eventstore.Position, error) {
+	r := run.r
+	loads := make([]Load, len(run.parts))
+	job.targets, job.from = nil, 0
+	for i, p := range run.parts {
+		if withLoads && p.e.tuning.NewLoad != nil {
+			loads[i] = p.e.tuning.NewLoad()
+		}
+		job.targets = append(job.targets, replayTarget{e: p.e, build: p.build, commit: r.commitBuild(p.e, p.build, loads[i], folded)})
+	}
+	reached, err := r.replay(ctx, *job)
+	if err != nil {
+		return reached, err
+	}
+	// The Loads write what they still hold, side by side; the catch-up goes through Apply.
+	g, gctx := errgroup.WithContext(ctx)
+	for i, p := range run.parts {
+		if loads[i] != nil {
+			g.Go(func() error { return r.flushLoad(gctx, p.e, p.build, loads[i], reached) })
+		}
+		job.targets[i].commit = r.commitBuild(p.e, p.build, nil, folded)
+	}
+	return reached, g.Wait()
+}
+
+// countStalls records how many tenants each build of the run stalled, and warns of them.
+func (run *buildRun) countStalls(ctx context.Context) {
+	counts := map[string]int{}
+	for _, p := range run.parts {
+		var n int
+		if err := run.r.pool.QueryRow(ctx, `SELECT count(*) FROM `+run.r.sqls.stalls+` WHERE build = $1`, p.build).Scan(&n); err != nil {
+			continue
+		}
+		counts[p.build] = n
+		if n > 0 {
+			run.r.log.Warn().Str("projection", p.e.name).Str("build", p.build).Int("tenants", n).
+				Msg("projections: the build stopped applying some tenants' events (tenant stalls); see dotmac projections status")
+		}
+	}
+	run.mu.Lock()
+	run.stalls = counts
+	run.mu.Unlock()
 }
 
 // advance records progress after a committed batch.
@@ -362,7 +408,7 @@ func (run *buildRun) progress(part *buildPart) Progress {
 	defer run.mu.Unlock()
 	p := Progress{Projection: part.e.name, Build: part.build, Version: part.e.p.Version(), Purpose: purposeShadow,
 		Phase: run.phase, Position: run.pos, Target: run.target, Head: run.head, EventsPerSecond: run.eventsPerSecond,
-		StartedAt: run.start, ElapsedSeconds: time.Since(run.start).Seconds(), Error: run.failure}
+		StartedAt: run.start, ElapsedSeconds: time.Since(run.start).Seconds(), Error: run.failure, StalledTenants: run.stalls[part.build]}
 	if run.copy {
 		p.Purpose = purposeAsOf
 	}

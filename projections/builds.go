@@ -319,5 +319,29 @@ func (r *Runtime) dropBuild(ctx context.Context, schema string) error {
 	return tx.Commit(ctx)
 }
 
+// resetBuild empties a build nobody reads yet (a shadow build, a copy being filled): its schema
+// is created afresh with Setup, its checkpoint goes back to 0 and its tenant stalls are
+// forgotten.
+func (r *Runtime) resetBuild(ctx context.Context, e *entry, build string) error {
+	tx, err := r.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, `DROP SCHEMA `+ident(build)+` CASCADE; CREATE SCHEMA `+ident(build)); err != nil {
+		return fmt.Errorf("reset build %s: %w", build, err)
+	}
+	if err := r.setup(ctx, tx, e, build); err != nil {
+		return err
+	}
+	b := &pgx.Batch{}
+	b.Queue(r.sqls.cp.Reset, buildConsumer(build), 0, nil)
+	b.Queue(`DELETE FROM `+r.sqls.stalls+` WHERE build = $1`, build)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("reset build %s: %w", build, err)
+	}
+	return tx.Commit(ctx)
+}
+
 // dropLockTimeout bounds how long dropping a retired build waits for its last readers.
 const dropLockTimeout = 5 * time.Second

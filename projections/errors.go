@@ -26,6 +26,9 @@ var (
 	// ErrEmptyCopy: an as-of copy in which the projection folded no event (nothing of it had
 	// happened by then); its schema is dropped.
 	ErrEmptyCopy = errors.New("the as-of copy is empty: the projection folded no event")
+	// ErrOtherVersion: the live build is of another version than this binary's projection, so
+	// this binary must not apply to it (Retry).
+	ErrOtherVersion = errors.New("the live build is of another version than this binary's")
 	// ErrStalled: the projection is stalled (see *StalledError).
 	ErrStalled = errors.New("projection is stalled")
 )

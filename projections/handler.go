@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/dotmac/ledger/eventstore"
 	esw "github.com/dotmac/ledger/eventstore/watermill"
@@ -34,8 +33,8 @@ func (lh *liveHandler) stopped() bool {
 
 // handle applies one batch message. It returns nil (ack) once the batch is applied, or when
 // the projection must stop (it then stops this handler); an error (nack, retried) otherwise.
-// After MaxRetries+1 failed attempts of the same batch it stalls the projection at the
-// failing event, committing the events before it.
+// After MaxRetries+1 failed attempts of the same batch it applies the batch isolating the
+// failing events: each stalls its tenant, and every other tenant's events are committed.
 func (lh *liveHandler) handle(msg *message.Message) error {
 	envs, err := esw.DecodeBatch(msg.Payload)
 	if err != nil {
@@ -45,9 +44,13 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 		return nil
 	}
 	ctx := msg.Context()
-	evs, bad := lh.r.decode(decodeSet{lh.e}, envs)
+	evs := lh.r.decode(decodeSet{lh.e}, envs)
 	start := time.Now()
-	n, err := lh.r.applyLive(ctx, lh.e, batch{envs: envs, evs: evs, bad: bad})
+	n, err := lh.r.applyLive(ctx, lh.e, evs, false)
+	var ae *ApplyError
+	if errors.As(err, &ae) && ctx.Err() == nil && !transient(err) && lh.keepsFailing(envs[0].Position) {
+		n, err = lh.r.applyLive(ctx, lh.e, evs, true)
+	}
 	switch {
 	case err == nil:
 		lh.failures = 0
@@ -61,24 +64,7 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 		lh.halt(err)
 		return nil
 	}
-	var ae *ApplyError
-	if !errors.As(err, &ae) || ctx.Err() != nil || transient(err) {
-		return err
-	}
-	if !lh.keepsFailing(envs[0].Position) {
-		return err
-	}
-	stalled, serr := lh.r.stall(ctx, lh.e, batch{envs: envs, evs: evs, bad: bad})
-	switch {
-	case errors.Is(serr, errHalt):
-		lh.halt(serr)
-		return nil
-	case serr != nil:
-		return serr
-	case stalled:
-		lh.halt(fmt.Errorf("%w: stalled", errHalt))
-	}
-	return nil
+	return err
 }
 
 // keepsFailing counts a failed attempt at the batch starting at first and reports whether
@@ -100,47 +86,23 @@ func (lh *liveHandler) halt(why error) {
 	lh.h.Stop()
 }
 
-// batch is a live message: its envelopes, the events decoded from them, and the first that
-// did not decode (the events stop before it).
-type batch struct {
-	envs []eventstore.Envelope
-	evs  []Event
-	bad  *decodeFailure
-}
-
-// after returns the batch's events above the checkpoint cp, and the decode failure among
-// them. A failure at or below cp (an event another process's codec read) does not count: the
-// events after cp are then decoded afresh, so none is dropped.
-func (b batch) after(r *Runtime, e *entry, cp eventstore.Position) ([]Event, *decodeFailure) {
-	if b.bad == nil || b.bad.pos > cp {
-		return after(b.evs, cp), b.bad
-	}
-	i := 0
-	for i < len(b.envs) && b.envs[i].Position <= cp {
-		i++
-	}
-	return r.decode(decodeSet{e}, b.envs[i:])
-}
-
 // applyLive applies a batch to e's live build in one transaction under e's lock, skipping the
-// events at or below its checkpoint (a redelivery). It returns how many it applied.
-func (r *Runtime) applyLive(ctx context.Context, e *entry, b batch) (int, error) {
+// events at or below its checkpoint (a redelivery) and those of tenants stalled in the build.
+// With isolate, an event that cannot be applied stalls its tenant (see foldTenants); without,
+// it fails the batch. It returns how many events the checkpoint moved over.
+func (r *Runtime) applyLive(ctx context.Context, e *entry, evs []Event, isolate bool) (int, error) {
 	tx, lb, found, err := r.beginLocked(ctx, e)
 	if err != nil {
 		return 0, err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := r.checkLive(e, lb, found, b.envs[0].Position); err != nil {
+	if err := r.checkLive(e, lb, found, evs[0].Position); err != nil {
 		return 0, err
 	}
-	evs, bad := b.after(r, e, lb.checkpoint)
-	if bad != nil {
-		return 0, &ApplyError{Projection: e.name, First: bad.pos, Last: bad.pos, Err: fmt.Errorf("decode: %w", bad.err)}
-	}
-	if len(evs) == 0 {
+	if evs = after(evs, lb.checkpoint); len(evs) == 0 {
 		return 0, nil
 	}
-	if err := r.applyTo(ctx, tx, e, lb.build, evs, true); err != nil {
+	if err := r.applyTo(ctx, tx, e, lb.build, evs, true, isolate); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -167,68 +129,6 @@ func (r *Runtime) checkLive(e *entry, lb liveBuild, found bool, first eventstore
 	return nil
 }
 
-// stall applies evs one part at a time to find the event that fails alone, commits the
-// events before it, and records the projection as stalled there. It reports false (and
-// commits everything) when every event applies this time.
-func (r *Runtime) stall(ctx context.Context, e *entry, b batch) (bool, error) {
-	tx, lb, found, err := r.beginLocked(ctx, e)
-	if err != nil {
-		return false, err
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := r.checkLive(e, lb, found, 0); err != nil {
-		return false, err
-	}
-	evs, bad := b.after(r, e, lb.checkpoint)
-	if err := setSearchPath(ctx, tx, ident(lb.build)); err != nil {
-		return false, err
-	}
-	n, failErr := applyPrefix(ctx, tx, e, evs)
-	var ae *ApplyError
-	if failErr != nil && (!errors.As(failErr, &ae) || ctx.Err() != nil || transient(failErr)) {
-		return false, failErr
-	}
-	if failErr == nil && bad != nil {
-		ae = &ApplyError{Projection: e.name, First: bad.pos, Last: bad.pos, Err: fmt.Errorf("decode: %w", bad.err)}
-	}
-	if n > 0 {
-		if err := r.advance(ctx, tx, e, lb.build, &evs[n-1], true); err != nil {
-			return false, err
-		}
-	}
-	if ae != nil {
-		if err := r.markStalled(ctx, tx, e, ae); err != nil {
-			return false, err
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return false, fmt.Errorf("projection %s: commit: %w", e.name, err)
-	}
-	if ae == nil {
-		return false, nil
-	}
-	r.log.Error().Str("projection", e.name).Uint64("position", uint64(ae.First)).Err(ae.Err).
-		Msg("projections: projection STALLED: it stops at this event until the cause is fixed and it is restarted or rebuilt")
-	r.metrics.stalledNow(e.name)
-	return true, nil
-}
-
-func (r *Runtime) markStalled(ctx context.Context, tx pgx.Tx, e *entry, ae *ApplyError) error {
-	reason := ae.Err.Error()
-	if len(reason) > maxErrorBytes {
-		reason = reason[:maxErrorBytes]
-	}
-	_, err := tx.Exec(ctx, `UPDATE `+r.sqls.registry+` SET state = 'stalled', last_error = $2, stalled_position = $3,
-stalled_at = now(), updated_at = now() WHERE name = $1`, e.name, reason, int64(ae.First)) //nolint:gosec // positions fit
-	if err != nil {
-		return fmt.Errorf("record the stall of %s: %w", e.name, err)
-	}
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, r.sqls.channel, e.name+":stalled"); err != nil {
-		return fmt.Errorf("announce the stall of %s: %w", e.name, err)
-	}
-	return nil
-}
-
 // activate starts e's live projection in this process if it is not running: a catch-up
 // replay first when the live build is far behind, then the live handler.
 func (r *Runtime) activate(ctx context.Context, e *entry) {
@@ -241,7 +141,7 @@ func (r *Runtime) activate(ctx context.Context, e *entry) {
 			r.release(e.name)
 		}
 	}()
-	st, found, err := r.liveState(ctx, e.name)
+	st, found, err := r.liveState(ctx, e.name, nil)
 	if err != nil || !found || st.state == StateStalled || st.version != e.p.Version() {
 		return
 	}

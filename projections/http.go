@@ -2,6 +2,7 @@ package projections
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -20,10 +21,12 @@ import (
 //	GET  /v1/projections                 (operator, projections:read)     every projection's Status
 //	GET  /v1/projections/{name}          (operator, projections:read)     one Status, with rebuild progress
 //	POST /v1/projections/{name}/rebuild  (operator, projections:rebuild)  202 and a status URL
+//	POST /v1/projections/{name}/retry    (operator, projections:rebuild)  200 and what Retry did
 //
 // and the copy catalog's (copyRoutes). The rebuild body is optional: {"as_of": "2026-03-31" |
-// "120000", "into": "analysis_q1"}; a copy beyond the cap is a 409. cmd/dotmac mounts these
-// on the admin listener only, with AdminOpenAPI.
+// "120000", "into": "analysis_q1"}; a copy beyond the cap is a 409; so is the retry body:
+// {"tenants": ["acme"]} (none: every stalled tenant). cmd/dotmac mounts these on the admin
+// listener only, with AdminOpenAPI.
 func (r *Runtime) Routes(router *mux.Router, key *auth.Key) {
 	op := func(perm string, f http.HandlerFunc) http.Handler {
 		return key.Authenticate(auth.RequireOperatorFunc(perm, f))
@@ -31,7 +34,40 @@ func (r *Runtime) Routes(router *mux.Router, key *auth.Key) {
 	router.Handle("/v1/projections", op(auth.ProjectionsRead, r.serveList)).Methods(http.MethodGet)
 	router.Handle("/v1/projections/{name}", op(auth.ProjectionsRead, r.serveStatus)).Methods(http.MethodGet)
 	router.Handle("/v1/projections/{name}/rebuild", op(auth.ProjectionsRebuild, r.serveRebuild)).Methods(http.MethodPost)
+	router.Handle("/v1/projections/{name}/retry", op(auth.ProjectionsRebuild, r.serveRetry)).Methods(http.MethodPost)
 	r.copyRoutes(router, op)
+}
+
+// retryRequest is the optional body of POST /v1/projections/{name}/retry.
+type retryRequest struct {
+	Tenants []string `json:"tenants"`
+}
+
+// maxRetryTenants bounds the tenants one retry request names.
+const maxRetryTenants = 1000
+
+func (r *Runtime) serveRetry(w http.ResponseWriter, req *http.Request) {
+	var body retryRequest
+	if req.ContentLength != 0 {
+		if err := httpx.DecodeJSON(w, req, httpx.DefaultBodyLimit, &body); err != nil {
+			httpx.WriteError(w, req, err)
+			return
+		}
+	}
+	if len(body.Tenants) > maxRetryTenants {
+		reason := fmt.Sprintf("at most %d tenants", maxRetryTenants)
+		httpx.WriteProblem(w, req, httpx.BadRequest(reason, httpx.FieldError{Field: "tenants", Reason: reason}))
+		return
+	}
+	res, err := r.Retry(req.Context(), RetryOptions{Projections: []string{mux.Vars(req)["name"]}, Tenants: body.Tenants})
+	if err != nil {
+		httpx.WriteError(w, req, err, problemOf)
+		return
+	}
+	if res == nil {
+		res = []RetryResult{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"results": res})
 }
 
 func (r *Runtime) serveList(w http.ResponseWriter, req *http.Request) {
@@ -116,6 +152,9 @@ func problemOf(err error) (*httpx.Problem, bool) {
 			Detail: err.Error()}, true
 	case errors.Is(err, ErrUnknownCopy):
 		return httpx.NotFound(err.Error()), true
+	case errors.Is(err, ErrOtherVersion):
+		return &httpx.Problem{Type: "/problems/other-version", Title: "Live build of another version", Status: http.StatusConflict,
+			Detail: err.Error()}, true
 	case errors.Is(err, ErrNotBuilt):
 		return &httpx.Problem{Type: "/problems/not-built", Title: "Projection not built yet", Status: http.StatusConflict,
 			Detail: err.Error()}, true

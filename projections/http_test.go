@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 
 // TestAdminHTTP: the admin routes, for operator tokens only, list and show projections
 // (projections:read), start a rebuild (projections:rebuild: 202 with a status URL whose
-// progress ends in a swap), and answer problems for unknown names, missing permissions, bad
+// progress ends in a swap), retry stalled tenants (projections:rebuild), and answer problems for unknown names, missing permissions, bad
 // requests and tenant tokens.
 func TestAdminHTTP(t *testing.T) {
 	t.Parallel()
@@ -94,6 +95,7 @@ func TestAdminHTTP(t *testing.T) {
 		{http.MethodGet, "/v1/projections/counter", ""},
 		{http.MethodPost, "/v1/projections/counter/rebuild", ""},
 		{http.MethodPost, "/v1/projections/counter/rebuild", `{"as_of":"5","into":"stolen"}`},
+		{http.MethodPost, "/v1/projections/counter/retry", `{"tenants":["acme"]}`},
 	} {
 		res, out = call(c.method, c.path, tenant, c.body)
 		assert.Equal(t, http.StatusForbidden, res.StatusCode, "a tenant's * token: %s %s %s", c.method, c.path, c.body)
@@ -101,6 +103,15 @@ func TestAdminHTTP(t *testing.T) {
 		assert.NotContains(t, out, "projections")
 	}
 	assert.Empty(t, status(t, rt, "counter").Building, "no tenant's rebuild or copy started")
+
+	res, out = call(http.MethodPost, "/v1/projections/counter/retry", reader, "")
+	assert.Equal(t, http.StatusForbidden, res.StatusCode)
+	assert.Equal(t, auth.ProjectionsRebuild, out["permission"])
+	res, out = call(http.MethodPost, "/v1/projections/counter/retry", rebuilder, "")
+	require.Equal(t, http.StatusOK, res.StatusCode, "%v", out)
+	assert.Equal(t, []any{}, out["results"], "nothing stalled: nothing retried")
+	res, _ = call(http.MethodPost, "/v1/projections/nope/retry", rebuilder, "")
+	assert.Equal(t, http.StatusNotFound, res.StatusCode)
 
 	before := status(t, rt, "counter").LiveBuild
 	res, out = call(http.MethodPost, "/v1/projections/counter/rebuild", rebuilder, "")
@@ -117,4 +128,61 @@ func TestAdminHTTP(t *testing.T) {
 	_, st := call(http.MethodGet, "/v1/projections/counter", reader, "")
 	assert.Nil(t, st["building"])
 	assert.EqualValues(t, 1, st["version"])
+}
+
+// TestAdminHTTPRetry: an operator sees a tenant stall (tenant, position, error id, error) in
+// GET /v1/projections/{name}, and POST /v1/projections/{name}/retry replays the tenant after the
+// fix: the stall is cleared and the tenant's rows are complete.
+func TestAdminHTTPRetry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var refuse atomic.Bool
+	refuse.Store(true)
+	interleave(t, e.store, 30, func(i int) bool { return i == 9 }) // acme's 10th event, position 19
+	rt := projectiontest.Start(t, e.pool, e.store, []projections.Projection{&counter{name: "counter", version: 1, refuse: refuse.Load}}, testOptions())
+	projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
+
+	key, err := auth.HS256([]byte(strings.Repeat("k", 32)))
+	require.NoError(t, err)
+	router := mux.NewRouter()
+	rt.Routes(router, key)
+	srv := httptest.NewServer(router)
+	defer srv.Close()
+	op, err := key.Mint(auth.Principal{Subject: "op", Operator: true, Permissions: []string{auth.ProjectionsRead, auth.ProjectionsRebuild}}, time.Now(), time.Hour)
+	require.NoError(t, err)
+	call := func(method, path, body string) map[string]any {
+		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+op)
+		res, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
+		return out
+	}
+	st := call(http.MethodGet, "/v1/projections/counter", "")
+	assert.EqualValues(t, 1, st["stalled_tenant_count"])
+	stalls, ok := st["stalled_tenants"].([]any)
+	require.True(t, ok, "%v", st)
+	require.Len(t, stalls, 1)
+	stall, ok := stalls[0].(map[string]any)
+	require.True(t, ok)
+	assert.Equal(t, "acme", stall["tenant"])
+	assert.EqualValues(t, 19, stall["position"])
+	assert.Regexp(t, `^err-[0-9a-f]{16}$`, stall["error_id"])
+	assert.Contains(t, stall["error"], "boom")
+
+	refuse.Store(false)
+	out := call(http.MethodPost, "/v1/projections/counter/retry", `{"tenants":["acme"]}`)
+	results, ok := out["results"].([]any)
+	require.True(t, ok, "%v", out)
+	require.Len(t, results, 1)
+	first, ok := results[0].(map[string]any)
+	require.True(t, ok)
+	assert.Equal(t, true, first["cleared"])
+	st = call(http.MethodGet, "/v1/projections/counter", "")
+	assert.EqualValues(t, 0, st["stalled_tenant_count"])
+	sameRows(t, e.pool, `SELECT stream_id, events, total FROM stream_counts`, expectedCounts, int64(60))
 }

@@ -11,6 +11,7 @@ import (
 // metrics are the runtime's Prometheus series (namespace dotmac, subsystem projection).
 type metrics struct {
 	lagEvents, lagSeconds, checkpoint, stalled *prometheus.GaugeVec
+	stalledTenants                             *prometheus.GaugeVec
 	head                                       prometheus.Gauge
 	events                                     *prometheus.CounterVec
 	batchSeconds                               *prometheus.HistogramVec
@@ -26,7 +27,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		lagEvents:  gauge("lag_events", "Events between the live build's checkpoint and the head.", "projection"),
 		lagSeconds: gauge("lag_seconds", "How long the oldest event the live build has not applied has waited (0 when caught up).", "projection"),
 		checkpoint: gauge("checkpoint", "Position of the last event the live build applied.", "projection"),
-		stalled:    gauge("stalled", "1 while the projection is stalled on an event it cannot apply.", "projection"),
+		stalled:    gauge("stalled", "1 while the projection is stalled as a whole (a state left by an older binary).", "projection"),
+		stalledTenants: gauge("stalled_tenants",
+			"Tenants whose events the live build has stopped applying (an event it could not decode or apply), until retried.", "projection"),
 		head: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dotmac", Subsystem: "projection", Name: "head",
 			Help: "Position of the newest event in the store."}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dotmac", Subsystem: "projection", Name: "events_applied_total",
@@ -47,6 +50,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return got
 	}
 	m.lagEvents, m.lagSeconds, m.checkpoint, m.stalled = reg1(m.lagEvents), reg1(m.lagSeconds), reg1(m.checkpoint), reg1(m.stalled)
+	m.stalledTenants = reg1(m.stalledTenants)
 	m.rebuildPosition, m.rebuildTarget, m.rebuildEPS = reg1(m.rebuildPosition), reg1(m.rebuildTarget), reg1(m.rebuildEPS)
 	m.head, err = registerAs(reg, m.head, err)
 	m.events, err = registerAs(reg, m.events, err)
@@ -87,6 +91,7 @@ func (m *metrics) observe(sts []Status) {
 			stalled = 1
 		}
 		m.stalled.WithLabelValues(st.Name).Set(stalled)
+		m.stalledTenants.WithLabelValues(st.Name).Set(float64(st.StalledTenantCount))
 	}
 }
 
@@ -100,8 +105,6 @@ func (m *metrics) applied(name, mode string, n int, took time.Duration) {
 func (m *metrics) delay(name string, d time.Duration) {
 	m.delaySeconds.WithLabelValues(name).Observe(max(0, d.Seconds()))
 }
-
-func (m *metrics) stalledNow(name string) { m.stalled.WithLabelValues(name).Set(1) }
 
 func (m *metrics) rebuildProgress(p Progress) {
 	m.rebuildPosition.WithLabelValues(p.Projection).Set(float64(p.Position))

@@ -22,10 +22,12 @@
 //
 // An Apply error (or panic) rolls the batch back. The live projector retries the batch with
 // backoff; if it keeps failing, the runtime applies the batch in smaller parts (each in a
-// savepoint) to find the one event that fails alone, commits everything before it, and
-// stalls the projection at that event: state stalled, the error, the position. Nothing after
-// it is applied until a restart (after a fix) or a rebuild. Since batches may be split and
-// retried, Apply must keep no state between calls: everything it knows is in its tables.
+// savepoint) to find the one event that fails alone and stalls that event's tenant there (an
+// event that does not decode stalls its tenant at once): the stall (tenant, position, an error
+// id, the error) is committed with the other tenants' events and the checkpoint, and the build
+// leaves out the tenant's later events until Retry replays them after a fix. Rebuilds do the
+// same. Since batches may be split and retried, Apply must keep no state between calls:
+// everything it knows is in its tables.
 //
 // The runtime (builds, views, live projector, rebuilds, status) is described in
 // docs/projections.md.
@@ -44,6 +46,8 @@ import (
 type Event struct {
 	eventstore.Envelope
 	Payload domain.Event
+	// decodeErr is why Payload could not be decoded; such an event never reaches Apply.
+	decodeErr error
 }
 
 // Projection is one read model, and the only interface a read model implements.

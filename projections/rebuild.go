@@ -118,6 +118,9 @@ type Progress struct {
 	StartedAt       time.Time           `json:"started_at"`
 	ElapsedSeconds  float64             `json:"elapsed_seconds"`
 	Error           string              `json:"error,omitempty"`
+	// StalledTenants counts the tenants the finished build stopped applying (an event it could
+	// not decode or apply; see TenantStall): their rows stop before that event.
+	StalledTenants int `json:"stalled_tenants,omitempty"`
 }
 
 // Phases of a build.
@@ -243,10 +246,8 @@ func (r *Runtime) finalCatchUp(ctx context.Context, tx pgx.Tx, e *entry, build s
 		if len(evs) == 0 {
 			break
 		}
-		if _, bad := r.decodeInPlace(decodeSet{e}, evs); bad != nil {
-			return 0, &ApplyError{Projection: e.name, First: bad.pos, Last: bad.pos, Err: fmt.Errorf("decode: %w", bad.err)}
-		}
-		if err := r.applyTo(ctx, tx, e, build, evs, false); err != nil {
+		r.decodeInPlace(decodeSet{e}, evs)
+		if err := r.applyTo(ctx, tx, e, build, evs, false, true); err != nil {
 			return 0, err
 		}
 		pos = evs[len(evs)-1].Position

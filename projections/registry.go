@@ -43,6 +43,7 @@ const (
 type sqlText struct {
 	app, searchPath, channel string
 	registry, builds, seq    string
+	stalls                   string // projection_tenant_stalls
 	readLive, advance        string
 	// cp are the statements over the builds' checkpoint rows (feed_checkpoints, named by
 	// buildConsumer).
@@ -57,7 +58,7 @@ func buildConsumer(build string) string { return "projections." + build }
 func newSQLText(app, searchPath string) sqlText {
 	s := sqlText{app: app, searchPath: searchPath, channel: notifyChannel(app),
 		registry: qualified(app, "projection_registry"), builds: qualified(app, "projection_builds"),
-		seq: qualified(app, "projection_build_seq"), cp: consumer.TableIn(app)}
+		seq: qualified(app, "projection_build_seq"), stalls: qualified(app, "projection_tenant_stalls"), cp: consumer.TableIn(app)}
 	s.checkpointOf = ` LEFT JOIN ` + qualified(app, "feed_checkpoints") + ` f ON f.consumer = 'projections.' || b.schema_name`
 	s.readLive = `SELECT r.state, r.live_build, b.version, coalesce(f.position, 0), b.tables FROM ` + s.registry + ` r
 JOIN ` + s.builds + ` b ON b.schema_name = r.live_build` + s.checkpointOf + ` WHERE r.name = $1`

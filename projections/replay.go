@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -17,7 +16,6 @@ import (
 // page is one read of the feed, decoded.
 type page struct {
 	evs []Event
-	bad *decodeFailure
 	err error
 }
 
@@ -99,12 +97,6 @@ func (r *Runtime) replay(ctx context.Context, job replayJob) (eventstore.Positio
 			}
 			evs = evs[batch:]
 		}
-		if p.bad != nil {
-			if err := commit(evs); err != nil {
-				return reached, err
-			}
-			return reached, &ApplyError{Projection: job.names(), First: p.bad.pos, Last: p.bad.pos, Err: fmt.Errorf("decode: %w", p.bad.err)}
-		}
 		if len(evs) > 0 {
 			acc = append(make([]Event, 0, batch+len(evs)), evs...)
 		}
@@ -167,10 +159,10 @@ func (r *Runtime) readRanges(ctx context.Context, d decodeSet, lo, to, stride ev
 		}
 		p := page{err: err}
 		if err == nil {
-			n, bad := r.decodeInPlace(d, evs)
-			p.evs, p.bad = evs[:n], bad
+			r.decodeInPlace(d, evs)
+			p.evs = evs
 		}
-		if !sendPage(ctx, out, p) || err != nil || p.bad != nil {
+		if !sendPage(ctx, out, p) || err != nil {
 			return
 		}
 	}
@@ -183,10 +175,10 @@ func (r *Runtime) readSequential(ctx context.Context, d decodeSet, from, to even
 		evs, err := r.feed.read(ctx, from, to, r.opts.ReplayPageEvents)
 		p := page{err: err}
 		if err == nil {
-			n, bad := r.decodeInPlace(d, evs)
-			p.evs, p.bad = evs[:n], bad
+			r.decodeInPlace(d, evs)
+			p.evs = evs
 		}
-		if !sendPage(ctx, out, p) || err != nil || p.bad != nil || len(evs) == 0 {
+		if !sendPage(ctx, out, p) || err != nil || len(evs) == 0 {
 			return
 		}
 		from = evs[len(evs)-1].Position
@@ -203,11 +195,14 @@ func sendPage(ctx context.Context, out chan<- page, p page) bool {
 }
 
 // commitBuild returns a replay commit for a build nobody else writes (a shadow build, an
-// as-of copy): no lock, synchronous_commit off (beginBuildTx). A failing batch is narrowed
-// to the event that fails alone, for the error.
+// as-of copy): no lock, synchronous_commit off (beginBuildTx). As on the live build, an event
+// that does not decode or that Apply cannot fold stalls its tenant in this build (the batch is
+// split to find it) and the other tenants' events are applied.
 //
 // With load (a Loader's, for the replay that fills the build from position 0) the batches go
-// through load; a failing batch is then reported whole, the Load's error naming the event.
+// through load, which cannot be split: an event that does not decode still stalls its tenant,
+// but a Load that fails fails the batch, its error naming the event (the run then fills the
+// build again through Apply, see buildRun.fill).
 func (r *Runtime) commitBuild(e *entry, build string, load Load, fold func([]Event) []Event) func(context.Context, []Event) error {
 	return func(ctx context.Context, evs []Event) error {
 		tx, err := r.beginBuildTx(ctx)
@@ -222,12 +217,7 @@ func (r *Runtime) commitBuild(e *entry, build string, load Load, fold func([]Eve
 		if fold != nil {
 			apply = foldOnly(apply, fold)
 		}
-		err = r.applyWith(ctx, tx, e, apply, build, evs, false)
-		var ae *ApplyError
-		if errors.As(err, &ae) && ctx.Err() == nil && load == nil {
-			return r.pinpoint(ctx, e, build, evs, ae)
-		}
-		if err != nil {
+		if err := r.applyWith(ctx, tx, e, apply, build, evs, false, load == nil); err != nil {
 			return err
 		}
 		return tx.Commit(ctx)
@@ -276,22 +266,6 @@ func (r *Runtime) flushLoad(ctx context.Context, e *entry, build string, load Lo
 	return tx.Commit(ctx)
 }
 
-// pinpoint finds, in a transaction it rolls back, the event of evs that fails alone.
-func (r *Runtime) pinpoint(ctx context.Context, e *entry, build string, evs []Event, batchErr *ApplyError) error {
-	tx, err := r.pool.Begin(ctx)
-	if err != nil {
-		return batchErr
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := setSearchPath(ctx, tx, ident(build)); err != nil {
-		return batchErr
-	}
-	if _, err := applyPrefix(ctx, tx, e, evs); err != nil {
-		return err
-	}
-	return batchErr
-}
-
 // commitLive returns a replay commit for e's live build (a catch-up): each transaction takes
 // the projection's lock, checks that build is still live and what its checkpoint is, and
 // applies only the events after it, announcing the new checkpoint.
@@ -311,7 +285,7 @@ func (r *Runtime) commitLive(e *entry, build string) func(context.Context, []Eve
 		if evs = after(evs, lb.checkpoint); len(evs) == 0 {
 			return nil
 		}
-		if err := r.applyTo(ctx, tx, e, build, evs, true); err != nil {
+		if err := r.applyTo(ctx, tx, e, build, evs, true, true); err != nil {
 			return err
 		}
 		return tx.Commit(ctx)
@@ -361,8 +335,9 @@ func (r *Runtime) catchUps(ctx context.Context, gate <-chan struct{}) {
 }
 
 // catchUp replays the backlog of the live builds of entries until each is within
-// CatchUpEvents of the head, with the projections in state catching_up. On failure it leaves
-// the rest to the live projector, which retries and, if it must, stalls at the failing event.
+// CatchUpEvents of the head, with the projections in state catching_up. An event that cannot
+// be applied stalls its tenant, as on the live path; on any other failure it leaves the rest to
+// the live projector, which retries.
 func (r *Runtime) catchUp(ctx context.Context, entries []*entry) {
 	for _, e := range entries {
 		if err := r.setState(ctx, e.name, StateCatchingUp, StateRunning); err != nil {
@@ -414,7 +389,7 @@ func (r *Runtime) behind(ctx context.Context, entries []*entry) ([]catchUpGroup,
 	byFrom := map[eventstore.Position]*catchUpGroup{}
 	var groups []*catchUpGroup
 	for _, e := range entries {
-		st, found, err := r.liveState(ctx, e.name)
+		st, found, err := r.liveState(ctx, e.name, nil)
 		if err != nil {
 			return nil, 0, err
 		}

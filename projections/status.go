@@ -31,7 +31,12 @@ type Status struct {
 	// Error and StalledPosition say why and where a stalled projection stopped.
 	Error           string               `json:"error,omitempty"`
 	StalledPosition *eventstore.Position `json:"stalled_position,omitempty"`
-	UpdatedAt       time.Time            `json:"updated_at"`
+	// StalledTenants are the tenants the live build has stopped applying (the first
+	// maxListedStalls by position, with the error text: operators only); StalledTenantCount
+	// counts them all. Every other tenant's events are applied.
+	StalledTenants     []TenantStall `json:"stalled_tenants,omitempty"`
+	StalledTenantCount int           `json:"stalled_tenant_count"`
+	UpdatedAt          time.Time     `json:"updated_at"`
 	// Building lists the builds being filled: a shadow rebuild, as-of copies.
 	Building []Progress `json:"building,omitempty"`
 	// Holder is the process holding the live build's lease, the one running the projection
@@ -58,6 +63,10 @@ func (r *Runtime) List(ctx context.Context) ([]Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	stalls, counts, err := r.tenantStalls(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Status, 0, len(r.order))
 	for _, name := range r.order {
 		st, ok := rows[name]
@@ -65,6 +74,7 @@ func (r *Runtime) List(ctx context.Context) ([]Status, error) {
 			st = Status{Name: name, State: StateNew}
 		}
 		st.CodeVersion, st.Head, st.Building = r.entries[name].p.Version(), head, building[name]
+		st.StalledTenants, st.StalledTenantCount = stalls[name], counts[name]
 		if err := r.fillLag(ctx, &st); err != nil {
 			return nil, err
 		}
@@ -199,8 +209,10 @@ func (r *Runtime) fillLag(ctx context.Context, st *Status) error {
 	return nil
 }
 
-// Ready is the projector role's readiness check: it fails while a projection is stalled, has
-// no live build, or lags by more than Options.ReadyMaxLag.
+// Ready is the projector role's readiness check: it fails while a projection is stalled as a
+// whole (a registry state left by an older binary), has no live build, or lags by more than
+// Options.ReadyMaxLag. Tenant stalls do not fail it: every other tenant is served, and the
+// stalled tenants are listed in the operators' Status (StalledTenants).
 func (r *Runtime) Ready(ctx context.Context) error {
 	sts, err := r.List(ctx)
 	if err != nil {

@@ -27,15 +27,20 @@ type liveStatus struct {
 	checkpoint eventstore.Position
 	stalledAt  eventstore.Position
 	lastError  string
+	// tenantErrorID is the error id of the asked tenant's stall in the live build ("": none).
+	tenantErrorID string
 }
 
-func (r *Runtime) liveState(ctx context.Context, name string) (liveStatus, bool, error) {
+// liveState reads the projection's registry row and, for a tenant (nil: none), the error id of
+// its stall in the live build.
+func (r *Runtime) liveState(ctx context.Context, name string, tenant *string) (liveStatus, bool, error) {
 	var st liveStatus
 	var cp int64
 	var stalled *int64
-	err := r.pool.QueryRow(ctx, `SELECT r.state, r.live_build, b.version, coalesce(f.position, 0), r.stalled_position, coalesce(r.last_error, '')
-FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds+` b ON b.schema_name = r.live_build`+r.sqls.checkpointOf+` WHERE r.name = $1`, name).
-		Scan(&st.state, &st.build, &st.version, &cp, &stalled, &st.lastError)
+	err := r.pool.QueryRow(ctx, `SELECT r.state, r.live_build, b.version, coalesce(f.position, 0), r.stalled_position, coalesce(r.last_error, ''),
+coalesce((SELECT s.error_id FROM `+r.sqls.stalls+` s WHERE s.build = r.live_build AND s.tenant = $2), '')
+FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds+` b ON b.schema_name = r.live_build`+r.sqls.checkpointOf+` WHERE r.name = $1`, name, tenant).
+		Scan(&st.state, &st.build, &st.version, &cp, &stalled, &st.lastError, &st.tenantErrorID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, false, nil
 	}
@@ -55,7 +60,7 @@ func (r *Runtime) Checkpoint(ctx context.Context, name string) (eventstore.Posit
 	if _, err := r.entry(name); err != nil {
 		return 0, err
 	}
-	st, found, err := r.liveState(ctx, name)
+	st, found, err := r.liveState(ctx, name, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -73,19 +78,34 @@ func (r *Runtime) Head(ctx context.Context) (eventstore.Position, error) { retur
 // transaction sends (no polling while the listener is up). When ctx ends first it returns
 // the checkpoint reached with a *NotReachedError (matching ErrNotReached and ctx's error);
 // a projection stalled below pos returns at once with a *StalledError (ErrStalled). Other
-// errors: ErrUnknownProjection, ErrNotBuilt.
+// errors: ErrUnknownProjection, ErrNotBuilt. It ignores tenant stalls: a reader of one
+// tenant's rows uses WaitForTenant.
 func (r *Runtime) WaitFor(ctx context.Context, name string, pos eventstore.Position) (eventstore.Position, error) {
+	return r.wait(ctx, name, nil, pos)
+}
+
+// WaitForTenant is WaitFor for a reader of tenant's rows: while the live build has stopped
+// applying tenant's events (a tenant stall, see TenantStall) it answers at once, whatever pos,
+// with a *TenantStalledError (ErrStalled) carrying the stall's error id and nothing of the
+// event. Other tenants' stalls do not concern it.
+func (r *Runtime) WaitForTenant(ctx context.Context, name, tenant string, pos eventstore.Position) (eventstore.Position, error) {
+	return r.wait(ctx, name, &tenant, pos)
+}
+
+func (r *Runtime) wait(ctx context.Context, name string, tenant *string, pos eventstore.Position) (eventstore.Position, error) {
 	if _, err := r.entry(name); err != nil {
 		return 0, err
 	}
 	r.note.Start()
 	var reached eventstore.Position
-	var seen uint64 // the notifier's generation last read from the database
+	var seen, seenStalls uint64 // the notifier's generation and stall count last read from the database
+	first := true
 	for {
 		wake, gen, listening := r.note.Snapshot()
 		note := r.note.latest(name)
-		if gen != seen || !listening || note.stalled {
-			st, found, err := r.liveState(ctx, name)
+		if first || gen != seen || !listening || note.stalled || (tenant != nil && note.stalls != seenStalls) {
+			first = false
+			st, found, err := r.liveState(ctx, name, tenant)
 			switch {
 			case err != nil && ctx.Err() != nil:
 				return reached, &NotReachedError{Projection: name, Want: pos, Reached: reached, Err: ctx.Err()}
@@ -94,7 +114,10 @@ func (r *Runtime) WaitFor(ctx context.Context, name string, pos eventstore.Posit
 			case !found:
 				return 0, fmt.Errorf("%w: %s", ErrNotBuilt, name)
 			}
-			reached, seen = max(reached, st.checkpoint), gen
+			reached, seen, seenStalls = max(reached, st.checkpoint), gen, note.stalls
+			if st.tenantErrorID != "" {
+				return reached, &TenantStalledError{Projection: name, ErrorID: st.tenantErrorID, Reached: reached}
+			}
 			if st.state == StateStalled && reached < pos {
 				return reached, &StalledError{Projection: name, Position: st.stalledAt, Reached: reached, Reason: st.lastError}
 			}
@@ -113,7 +136,11 @@ func (r *Runtime) WaitFor(ctx context.Context, name string, pos eventstore.Posit
 type notice struct {
 	pos     eventstore.Position
 	stalled bool
+	stalls  uint64 // how many "name:stalls" notifications arrived (tenant stalls recorded or retried)
 }
+
+// noteStalls is the notification payload's suffix for a change of a build's tenant stalls.
+const noteStalls = "stalls"
 
 // notifier keeps one LISTEN connection (pglisten) for the runtime's waiters and remembers
 // each projection's last announced checkpoint.
@@ -135,7 +162,7 @@ func (n *notifier) latest(name string) notice {
 	return n.notes[name]
 }
 
-// record reads a notification: payload "name:position" or "name:stalled".
+// record reads a notification: payload "name:position", "name:stalled" or "name:stalls".
 func (n *notifier) record(payload string) {
 	name, rest, ok := strings.Cut(payload, ":")
 	if !ok {
@@ -144,10 +171,15 @@ func (n *notifier) record(payload string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	note := n.notes[name]
-	if rest == "stalled" {
+	switch rest {
+	case "stalled":
 		note.stalled = true
-	} else if p, err := strconv.ParseUint(rest, 10, 64); err == nil && eventstore.Position(p) > note.pos {
-		note.pos, note.stalled = eventstore.Position(p), false
+	case noteStalls:
+		note.stalls++
+	default:
+		if p, err := strconv.ParseUint(rest, 10, 64); err == nil && eventstore.Position(p) > note.pos {
+			note.pos, note.stalled = eventstore.Position(p), false
+		}
 	}
 	n.notes[name] = note
 }

@@ -23,14 +23,15 @@ import (
 	"github.com/dotmac/ledger/projections/readmodel"
 )
 
-// Positions is how the API learns how far a projection has got: the projection runtime
-// (*projections.Runtime) implements it.
+// Positions is how the API learns how far a projection has got for a tenant: the projection
+// runtime (*projections.Runtime) implements it.
 type Positions interface {
-	// WaitFor blocks until the projection's live build has applied every event up to pos
-	// (at once for pos 0) and returns the checkpoint reached. When ctx ends first it returns
-	// the checkpoint reached so far with an error that matches ctx's error
-	// (errors.Is(err, context.DeadlineExceeded)).
-	WaitFor(ctx context.Context, projection string, pos eventstore.Position) (eventstore.Position, error)
+	// WaitForTenant blocks until the projection's live build has applied every event up to
+	// pos (at once for pos 0) and returns the checkpoint reached. When ctx ends first it
+	// returns the checkpoint reached so far with an error that matches ctx's error
+	// (errors.Is(err, context.DeadlineExceeded)). While the build has stopped applying the
+	// tenant's events it answers at once with a *projections.TenantStalledError.
+	WaitForTenant(ctx context.Context, projection, tenant string, pos eventstore.Position) (eventstore.Position, error)
 }
 
 // Querier runs the read-model queries: a *pgxpool.Pool whose search_path starts with the

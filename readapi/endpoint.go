@@ -19,6 +19,7 @@ import (
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/internal/auth"
 	"github.com/dotmac/ledger/internal/httpx"
+	"github.com/dotmac/ledger/projections"
 )
 
 // Query parameters and headers every endpoint understands.
@@ -150,7 +151,7 @@ func (r *request) ready(ctx context.Context, pos ...eventstore.Position) error {
 func (r *request) waitFor(ctx context.Context, projection string, want eventstore.Position) (eventstore.Position, error) {
 	wctx, cancel := context.WithTimeout(ctx, r.wait)
 	defer cancel()
-	reached, err := r.api.cfg.Positions.WaitFor(wctx, projection, want)
+	reached, err := r.api.cfg.Positions.WaitForTenant(wctx, projection, r.tenant, want)
 	switch {
 	case err == nil:
 		return reached, nil
@@ -173,11 +174,20 @@ func notCaughtUp(projection string, want, reached eventstore.Position, waited ti
 	return p
 }
 
-// unavailable is the 503 of a projection that is stalled or not built. err may describe the
-// event of another tenant a projection stalled on, so it is logged, under the error id the
-// answer carries, and not sent.
+// unavailable is the 503 of a projection that cannot answer for the tenant: it stopped applying
+// the tenant's events (a tenant stall, whose error id operators find in the projection's
+// status), or it is stalled or not built. The error is never sent: it is logged under the error
+// id the answer carries.
 func unavailable(hr *http.Request, projection string, reached eventstore.Position, err error) *httpx.Problem {
-	id := httpx.Opaque(hr, "read model "+projection+" cannot answer", err)
+	var id string
+	var ts *projections.TenantStalledError
+	if errors.As(err, &ts) {
+		id = ts.ErrorID
+		httpx.LoggerFrom(hr.Context()).Warn().Str("projection", projection).Str("error_id", id).
+			Msg("read model stalled for this tenant: answered 503")
+	} else {
+		id = httpx.Opaque(hr, "read model "+projection+" cannot answer", err)
+	}
 	p := httpx.Unavailable(fmt.Sprintf("the %s read model cannot answer now; operators find the cause under error id %s", projection, id), 5*time.Second)
 	p.Extensions = map[string]any{"projection": projection, "position": reached, "error_id": id}
 	return p

@@ -154,7 +154,7 @@ func (f *fakePositions) set(p eventstore.Position) {
 	f.changed = make(chan struct{})
 }
 
-func (f *fakePositions) WaitFor(ctx context.Context, _ string, pos eventstore.Position) (eventstore.Position, error) {
+func (f *fakePositions) WaitForTenant(ctx context.Context, _, _ string, pos eventstore.Position) (eventstore.Position, error) {
 	for {
 		f.mu.Lock()
 		at, changed := f.at, f.changed

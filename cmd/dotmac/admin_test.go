@@ -134,14 +134,14 @@ func TestAdminAddrEmptyDisablesIt(t *testing.T) {
 	require.Error(t, err, "nothing listens on the admin address")
 }
 
-// TestAdminReadyzDetailForOperators: with a projection stalled on tenant acme's unreadable
-// event, the admin /readyz tells nothing of it without a token (error ids, like the public
-// one), and an operator the stalled projections with their positions and error text.
+// TestAdminReadyzDetailForOperators: with projections stalled for tenant acme on its unreadable
+// event, the admin /readyz tells nothing of it without a token, and an operator the stalled
+// tenants with their positions and error text.
 func TestAdminReadyzDetailForOperators(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
 	amount := "1999999999997980000.00"
-	stream := plantUnreadableEvent(t, s.dbURL, uuid.Must(uuid.NewV7()).String(), amount)
+	stream, _ := plantUnreadableEvent(t, s.dbURL, uuid.Must(uuid.NewV7()).String(), uuid.Must(uuid.NewV7()).String(), amount)
 	op := s.operatorToken(t, auth.ProjectionsRead)
 
 	var stalled []map[string]any
@@ -154,20 +154,26 @@ func TestAdminReadyzDetailForOperators(t *testing.T) {
 		require.NoError(t, json.Unmarshal(detail.body, &d), "%s", detail.body)
 		stalled = stalled[:0]
 		for _, p := range d.Projections {
-			if _, ok := p["stalled_position"]; ok {
+			if n, ok := p["stalled_tenant_count"].(float64); ok && n > 0 {
 				stalled = append(stalled, p)
 			}
 		}
 		return len(stalled) > 0
 	}, time.Minute, 100*time.Millisecond, "the operator's /readyz shows no stalled projection: %s", detail.body)
 	for _, p := range stalled {
-		assert.NotEmpty(t, p["error"], "%v", p)
-		assert.Positive(t, p["stalled_position"], "%v", p)
+		tenants, ok := p["stalled_tenants"].([]any)
+		require.True(t, ok, "%v", p)
+		require.NotEmpty(t, tenants, "%v", p)
+		first, ok := tenants[0].(map[string]any)
+		require.True(t, ok, "%v", p)
+		assert.Equal(t, "acme", first["tenant"], "%v", p)
+		assert.NotEmpty(t, first["error"], "%v", p)
+		assert.Positive(t, first["position"], "%v", p)
 	}
 
 	for _, tok := range []string{"", s.mint(t, "globex")} {
 		terse := s.do(t, http.MethodGet, s.admin+"/readyz", tok, "", nil)
-		for _, secret := range []string{stream, amount, "acme", "stalled_position"} {
+		for _, secret := range []string{stream, amount, "acme", "stalled_tenants"} {
 			assert.NotContains(t, string(terse.body), secret, "the admin /readyz without an operator token tells of acme's event")
 		}
 	}

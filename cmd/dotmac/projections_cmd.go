@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,7 +36,7 @@ func newProjections(g *globalFlags) *cobra.Command {
 	cmd.PersistentFlags().IntVar(&f.maxCopies, "max-copies", envInt("DOTMAC_MAX_ASOF_COPIES", projections.DefaultMaxCopies),
 		"how many as-of copies may exist at once; beyond it rebuild --into is refused until one is dropped (env DOTMAC_MAX_ASOF_COPIES)")
 	cmd.AddCommand(newProjectionsList(g, f), newProjectionsStatus(g, f), newProjectionsRebuild(g, f),
-		newProjectionsCopies(g, f), newProjectionsDropCopy(g, f))
+		newProjectionsCopies(g, f), newProjectionsDropCopy(g, f), newProjectionsRetry(g, f))
 	return cmd
 }
 
@@ -67,7 +68,7 @@ func withRuntime(cmd *cobra.Command, g *globalFlags, f *projectionsFlags, fn fun
 func newProjectionsList(g *globalFlags, f *projectionsFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
-		Short: "Every projection: state, version, position, head, lag, error",
+		Short: "Every projection: state, version, position, head, lag, stalled tenants, error",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withRuntime(cmd, g, f, func(rt *projections.Runtime) error {
@@ -174,6 +175,66 @@ projection folds no event is an error (exit status 1) and its schema is dropped.
 	return cmd
 }
 
+// errStillStalled makes retry exit 1 when a tenant failed again.
+var errStillStalled = errors.New("some tenants are still stalled: see the new error ids in the log or in `dotmac projections status`")
+
+func newProjectionsRetry(g *globalFlags, f *projectionsFlags) *cobra.Command {
+	var names, tenants []string
+	cmd := &cobra.Command{
+		Use:   "retry",
+		Short: "Replay the events of stalled tenants (after a fix) and clear their stalls",
+		Long: `A projection that cannot decode or apply an event stops for that event's tenant only: the
+tenant's later events are left out of the live build (its queries answer 503 with an error id)
+while every other tenant's are applied. Once the cause is fixed (new code, an upcaster, repaired
+data), retry replays each stalled tenant's events from the failed position up to the live build's
+checkpoint with this binary's code, holding the projection's apply lock so the live projector
+waits. A tenant whose events all apply is cleared and served again; one that fails again stays
+stalled at the new position under a new error id, and the command exits 1. Nothing stalled:
+nothing done.`,
+		Example: `  dotmac projections retry
+  dotmac projections retry --projection invoices --tenant acme`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withRuntime(cmd, g, f, func(rt *projections.Runtime) error {
+				res, err := rt.Retry(cmd.Context(), projections.RetryOptions{Projections: names, Tenants: tenants})
+				if err != nil {
+					return err
+				}
+				if f.json {
+					if err := printJSON(cmd.OutOrStdout(), res); err != nil {
+						return err
+					}
+				} else {
+					printRetryResults(cmd.OutOrStdout(), res)
+				}
+				for _, r := range res {
+					if !r.Cleared {
+						return errStillStalled
+					}
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringSliceVar(&names, "projection", nil, "the projections to retry (repeat or comma-separate; default all)")
+	cmd.Flags().StringSliceVar(&tenants, "tenant", nil, "the tenants to retry (repeat or comma-separate; default every stalled one)")
+	return cmd
+}
+
+func printRetryResults(w io.Writer, res []projections.RetryResult) {
+	if len(res) == 0 {
+		fmt.Fprintln(w, "no stalled tenant: nothing to retry")
+	}
+	for _, r := range res {
+		if r.Cleared {
+			fmt.Fprintf(w, "%s: tenant %q replayed from position %d to %d: cleared\n", r.Projection, r.Tenant, r.From, r.To)
+			continue
+		}
+		fmt.Fprintf(w, "%s: tenant %q still stalled, now at position %d (error id %s): %s\n", r.Projection, r.Tenant,
+			r.Stall.Position, r.Stall.ErrorID, oneLine(r.Stall.Error, 200))
+	}
+}
+
 // rebuildBar draws a rebuild's progress: a bar on a terminal, a line per phase otherwise.
 type rebuildBar struct {
 	w     io.Writer
@@ -229,19 +290,23 @@ func printRebuildResult(w io.Writer, p projections.Progress) error {
 	}
 	_, err := fmt.Fprintf(w, "%s rebuilt into %s up to position %d in %.1fs (%.0f events/s): %s\n",
 		p.Projection, p.Build, p.Position, p.ElapsedSeconds, p.EventsPerSecond, what)
+	if err == nil && p.StalledTenants > 0 {
+		_, err = fmt.Fprintf(w, "  %d tenant(s) stalled in it: their rows stop before an event it could not decode or apply "+
+			"(table projection_tenant_stalls; for the live build: dotmac projections status %s, then retry)\n", p.StalledTenants, p.Projection)
+	}
 	return err
 }
 
 func printStatusTable(w io.Writer, sts []projections.Status) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tVERSION\tPOSITION\tHEAD\tLAG\tLAG (s)\tERROR")
+	fmt.Fprintln(tw, "NAME\tSTATE\tVERSION\tPOSITION\tHEAD\tLAG\tLAG (s)\tSTALLED TENANTS\tERROR")
 	for _, st := range sts {
 		version := strconv.Itoa(st.Version)
 		if st.CodeVersion != st.Version {
 			version += "->" + strconv.Itoa(st.CodeVersion)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%.1f\t%s\n", st.Name, stateText(st), version, st.Position, st.Head,
-			st.LagEvents, st.LagSeconds, oneLine(st.Error, 60))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%.1f\t%d\t%s\n", st.Name, stateText(st), version, st.Position, st.Head,
+			st.LagEvents, st.LagSeconds, st.StalledTenantCount, oneLine(st.Error, 60))
 	}
 	return tw.Flush()
 }
@@ -261,6 +326,13 @@ func printStatusDetails(w io.Writer, sts []projections.Status) error {
 		fmt.Fprintf(w, "  position:    %d of %d (%d events, %.1fs behind)\n", st.Position, st.Head, st.LagEvents, st.LagSeconds)
 		if st.StalledPosition != nil {
 			fmt.Fprintf(w, "  stalled at:  position %d\n  error:       %s\n", *st.StalledPosition, st.Error)
+		}
+		if st.StalledTenantCount > 0 {
+			fmt.Fprintf(w, "  stalled tenants: %d (retry: dotmac projections retry --projection %s)\n", st.StalledTenantCount, st.Name)
+		}
+		for _, s := range st.StalledTenants {
+			fmt.Fprintf(w, "    tenant %q at position %d since %s, %s, %d retries: %s\n", s.Tenant, s.Position,
+				s.StalledAt.UTC().Format(time.RFC3339), s.ErrorID, s.Retries, oneLine(s.Error, 200))
 		}
 		for _, b := range st.Building {
 			fmt.Fprintf(w, "  building:    %s (%s, version %d): %s, %d of %d, %.0f events/s, ETA %.0fs\n",

@@ -85,6 +85,7 @@ var foreignCalls = map[string]foreignCall{
 	"GET /v1/projections":                 {want: http.StatusForbidden},
 	"GET /v1/projections/{name}":          {want: http.StatusForbidden},
 	"POST /v1/projections/{name}/rebuild": {body: map[string]any{"as_of": "2026-01-31", "into": "globex_copy"}, want: http.StatusForbidden},
+	"POST /v1/projections/{name}/retry":   {body: map[string]any{"tenants": []string{"globex"}}, want: http.StatusForbidden},
 	"GET /v1/projection-copies":           {want: http.StatusForbidden},
 	"DELETE /v1/projection-copies/{name}": {want: http.StatusForbidden},
 }

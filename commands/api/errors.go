@@ -21,13 +21,15 @@ import (
 // retryAfterUnavailable is the Retry-After of a 503.
 const retryAfterUnavailable = 2 * time.Second
 
-// problemFor is the one table that turns the errors of rt's command into problems (besides the
-// *httpx.Problem values the request checks return, and the 401/403 of package auth). Anything
-// it does not know is a 500, logged with the request id.
-func problemFor(rt route) httpx.Mapper {
+// problemFor is the one table that turns the errors of rt's command (requested by hr) into
+// problems (besides the *httpx.Problem values the request checks return, and the 401/403 of
+// package auth). Anything it does not know is a 500, logged with the request id.
+func problemFor(rt route, hr *http.Request) httpx.Mapper {
 	return func(err error) (*httpx.Problem, bool) {
 		var conflict *commands.ConflictError
 		switch {
+		case errors.Is(err, commands.ErrUndecodable):
+			return undecodable(hr, err), true
 		case errors.Is(err, domain.ErrInvariant):
 			return nil, false // broken history or a bug: 500
 		case errors.Is(err, commands.ErrKeyReused):
@@ -72,6 +74,17 @@ func unavailable(err error) *httpx.Problem {
 	}
 	p := httpx.Unavailable(detail+retry, retryAfterUnavailable)
 	p.Extensions = map[string]any{"cause": kind.String()}
+	return p
+}
+
+// undecodable is the 503 of a command on a stream holding an event this binary cannot decode:
+// nothing is written, and nothing of the event is told (its stream, version or data); the
+// error is logged under the error id the answer carries.
+func undecodable(hr *http.Request, err error) *httpx.Problem {
+	id := httpx.Opaque(hr, "command on a stream with an undecodable event", err)
+	p := httpx.Unavailable("a stored event this command depends on cannot be read, so nothing was written; "+
+		"operators find the cause under error id "+id, retryAfterUnavailable)
+	p.Extensions = map[string]any{"error_id": id}
 	return p
 }
 

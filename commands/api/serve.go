@@ -50,7 +50,7 @@ type response struct {
 func (a *API) endpoint(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := a.serve(w, r, rt); err != nil {
-			httpx.WriteError(w, r, err, problemFor(rt))
+			httpx.WriteError(w, r, err, problemFor(rt, r))
 		}
 	})
 }
