@@ -40,7 +40,7 @@ func TestBusinessDateCopies(t *testing.T) {
 	require.NoError(t, err)
 	_, err = readmodeltest.AppendTo(ctx, store, evs)
 	require.NoError(t, err)
-	rt := projectiontest.Start(t, pool, store, []projections.Projection{readmodel.Journal{}, readmodel.Balances{}}, projections.Options{})
+	rt := projectiontest.Start(t, pool, store, []projections.Projection{readmodel.Journal{}, readmodel.Balances{}}, projections.Options{MaxCopies: 20}) // 7 dates × 2 copies
 	a := audit.New(store)
 
 	for i, day := range []string{"2025-12-31", "2026-01-05", "2026-01-12", "2026-01-31", "2026-02-28", "2026-03-11", "2026-03-31"} {

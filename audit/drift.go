@@ -109,7 +109,7 @@ func settle(ctx context.Context, rt *projections.Runtime, name string) error {
 // reports that the live checkpoint changed meanwhile (the comparison then means nothing).
 func compareAt(ctx context.Context, rt *projections.Runtime, pool *pgxpool.Pool, name string, st projections.Status) (findings []Finding, tables int, moved bool, err error) {
 	scratch := scratchSchema(rt.AppSchema(), name)
-	defer dropSchema(pool, scratch)
+	defer dropCopy(rt, pool, scratch)
 	pos := st.Position
 	if _, err := rt.Rebuild(ctx, name, projections.RebuildOptions{AsOf: &projections.AsOf{Position: pos}, Into: scratch}); err != nil {
 		return nil, 0, false, fmt.Errorf("fold a fresh copy: %w", err)
@@ -178,8 +178,12 @@ func scratchSchema(app, name string) string {
 	return prefix + "_" + hex.EncodeToString(b[:])
 }
 
-func dropSchema(pool *pgxpool.Pool, schema string) {
+// dropCopy drops the scratch copy and its entry of the copy catalog (so that drift checks do
+// not use up the cap on as-of copies).
+func dropCopy(rt *projections.Runtime, pool *pgxpool.Pool, schema string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	_ = rt.DropCopy(ctx, schema)
+	// A copy that failed before the catalog knew it may still have left its schema.
 	_, _ = pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
 }
