@@ -78,7 +78,7 @@ func TestDemoSeedArrivesOnNATS(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	checks, _ := r.json(t)["checks"].(map[string]any)
 	assert.Contains(t, checks, "forwarder")
-	metrics := get(t, s.command+"/metrics")
+	metrics := get(t, s.admin+"/metrics")
 	for _, name := range []string{"dotmac_forwarder_lag_events", "dotmac_forwarder_published_total",
 		"dotmac_forwarder_errors_total", "dotmac_forwarder_last_published_position"} {
 		assert.Contains(t, metrics, name+`{sink="nats"}`)
