@@ -34,8 +34,8 @@ help: ## List the targets
 build: ## Build bin/dotmac from ./cmd/dotmac (scripts/build.sh: says what a first build downloads and compiles, and how long it took)
 	@GO=$(GO) scripts/build.sh $(BIN) ./cmd/dotmac
 
-run: build ## Build, then run `bin/dotmac serve` (extra flags: ARGS=...; PostgreSQL found or started by dotmac)
-	./$(BIN) serve $(ARGS)
+run: build ## Build, then run `bin/dotmac serve` (reads .env if present; extra flags: ARGS=...; PostgreSQL found or started by dotmac)
+	./$(BIN) serve $(if $(wildcard .env),--env-file .env) $(ARGS)
 
 test: ## The full CI suite: every test with -race, a short fuzz run of every Fuzz target, a bench smoke run
 	$(MAKE) --no-print-directory test-integration

@@ -52,6 +52,7 @@ type serveFlags struct {
 	memoryLimit string
 	cacheSize   int
 	process     processFlags
+	migrate     bool
 }
 
 func newServe(g *globalFlags) *cobra.Command {
@@ -77,10 +78,12 @@ Every flag can also be set through the environment variable named in its descrip
 	boolFlag(fs, &f.key.production, "production", "DOTMAC_PRODUCTION", false, "refuse to start on a development JWT key: none configured, or the generated one passed as the secret")
 	stringFlag(fs, &f.devTenant, "dev-tenant", "DOTMAC_DEV_TENANT", "demo", "tenant of the development token printed when no JWT key is configured")
 	f.process.bind(fs)
+	boolFlag(fs, &f.migrate, "migrate", "DOTMAC_MIGRATE", true,
+		"apply pending migrations at start; false (deploy/): refuse to start unless `dotmac migrate up` has applied them")
 	stringFlag(fs, &f.memoryLimit, "memory-limit", "DOTMAC_MEMORY_LIMIT", "200MiB",
 		"soft memory limit of the Go heap (GOMEMLIMIT syntax; off: no limit; the GOMEMLIMIT variable wins when set)")
-	fs.IntVar(&f.cacheSize, "command-cache-streams", envInt("DOTMAC_COMMAND_CACHE_STREAMS", commands.DefaultCacheStreams),
-		"folded streams the command side keeps in memory (env DOTMAC_COMMAND_CACHE_STREAMS; -1: none)")
+	intFlag(fs, &f.cacheSize, "command-cache-streams", "DOTMAC_COMMAND_CACHE_STREAMS", commands.DefaultCacheStreams,
+		"folded streams the command side keeps in memory (-1: none)")
 	stringFlag(fs, &f.debugAddr, "debug-addr", "DOTMAC_DEBUG_ADDR", "", "serve Go's pprof profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; keep it private")
 	durationFlag(fs, &f.readyMaxLag, "ready-max-lag", "DOTMAC_READY_MAX_LAG", 30*time.Second, "/readyz fails while a projection is further behind the head than this")
 	return cmd
@@ -120,7 +123,7 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	b, err := openBackend(ctx, log, g, &f.storage, true)
+	b, err := openServeBackend(ctx, log, g, f)
 	if err != nil {
 		return err
 	}
