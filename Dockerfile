@@ -5,7 +5,7 @@
 # Build: make image (podman, buildah or docker, whichever is installed).
 
 # GO_IMAGE and RUNTIME_IMAGE may name a mirror; the defaults are the public images.
-ARG GO_IMAGE=golang:1.26
+ARG GO_IMAGE=docker.io/library/golang:1.26
 ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
 
 FROM ${GO_IMAGE} AS build

@@ -46,7 +46,7 @@ func TestDockerfile(t *testing.T) {
 	build, final := stages[0], stages[1]
 
 	assert.Equal(t, "build", build.Name)
-	assert.True(t, strings.HasPrefix(os.Expand(build.BaseName, func(k string) string { return args[k] }), "golang:1.26"),
+	assert.True(t, strings.HasSuffix(strings.Split(os.Expand(build.BaseName, func(k string) string { return args[k] }), "@")[0], "/golang:1.26"),
 		"builder on Go 1.26: %s (%v)", build.BaseName, args)
 	var goBuild string
 	for _, c := range build.Commands {
