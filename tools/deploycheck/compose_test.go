@@ -25,7 +25,7 @@ func loadCompose(t *testing.T, file string, profiles []string, env ...string) (*
 }
 
 func TestComposeFileFollowsTheSchemaAndTheTopology(t *testing.T) {
-	file := filepath.Join(repo, "deploy/compose.yaml")
+	file := inRepo("deploy/compose.yaml")
 	p, err := loadCompose(t, file, nil, "DOTMAC_JWT_SECRET=x")
 	require.NoError(t, err)
 	assert.NotContains(t, p.ServiceNames(), "kurrentdb", "KurrentDB is an optional profile")
@@ -78,7 +78,7 @@ func env(s types.ServiceConfig, name string) string {
 // TestComposeSchemaValidationCanFail: a misspelt key is refused, so the test above means
 // something.
 func TestComposeSchemaValidationCanFail(t *testing.T) {
-	text, err := os.ReadFile(filepath.Join(repo, "deploy/compose.yaml"))
+	text, err := os.ReadFile(inRepo("deploy/compose.yaml"))
 	require.NoError(t, err)
 	bad := strings.Replace(string(text), "    deploy:\n      replicas: 2\n", "    deploy:\n      replica: 2\n", 1)
 	require.NotEqual(t, string(text), bad)
@@ -93,7 +93,7 @@ func TestComposeSchemaValidationCanFail(t *testing.T) {
 
 // TestComposeScriptsExist: the files the compose file mounts are in the repository.
 func TestComposeScriptsExist(t *testing.T) {
-	p, err := loadCompose(t, filepath.Join(repo, "deploy/compose.yaml"), []string{"kurrentdb"})
+	p, err := loadCompose(t, inRepo("deploy/compose.yaml"), []string{"kurrentdb"})
 	require.NoError(t, err)
 	for _, s := range p.Services {
 		for _, v := range s.Volumes {

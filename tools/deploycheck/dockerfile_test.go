@@ -38,7 +38,7 @@ func parseDockerfile(t *testing.T, text []byte) ([]instructions.Stage, map[strin
 // TestDockerfile: two stages; the build is static (CGO_ENABLED=0, -trimpath) on Go 1.26; the
 // image runs the binary as a non-root user on distroless/static (or scratch).
 func TestDockerfile(t *testing.T) {
-	text, err := os.ReadFile(filepath.Join(repo, "Dockerfile"))
+	text, err := os.ReadFile(inRepo("Dockerfile"))
 	require.NoError(t, err)
 	stages, args, err := parseDockerfile(t, text)
 	require.NoError(t, err)
@@ -91,7 +91,7 @@ func TestDockerfileParsingCanFail(t *testing.T) {
 // packages reaches the build context (through .dockerignore's rules, as the engines apply
 // them), and local state and secrets never do.
 func TestDockerignoreKeepsWhatTheBuildNeeds(t *testing.T) {
-	f, err := os.Open(filepath.Join(repo, ".dockerignore"))
+	f, err := os.Open(inRepo(".dockerignore"))
 	require.NoError(t, err)
 	defer f.Close()
 	patterns, err := ignorefile.ReadAll(f)

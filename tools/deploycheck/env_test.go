@@ -2,7 +2,6 @@ package deploycheck
 
 import (
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -22,7 +21,7 @@ var announcedVariables = []string{"DOTMAC_ADMIN_ADDR", "DOTMAC_READ_DATABASE_URL
 // that against the command tree).
 func variables(t *testing.T) map[string]bool {
 	t.Helper()
-	text, err := os.ReadFile(filepath.Join(repo, ".env.example"))
+	text, err := os.ReadFile(inRepo(".env.example"))
 	require.NoError(t, err)
 	out := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?m)^([A-Z][A-Z0-9_]*)=`).FindAllStringSubmatch(string(text), -1) {
@@ -50,7 +49,7 @@ func checkVariable(t *testing.T, known map[string]bool, where, name string) {
 // ConfigMaps and containers give dotmac is one it reads.
 func TestDeploySetsOnlyRealVariables(t *testing.T) {
 	known := variables(t)
-	p, err := loadCompose(t, filepath.Join(repo, "deploy/compose.yaml"), nil, "DOTMAC_JWT_SECRET=x")
+	p, err := loadCompose(t, inRepo("deploy/compose.yaml"), nil, "DOTMAC_JWT_SECRET=x")
 	require.NoError(t, err)
 	for _, s := range p.Services {
 		if !strings.Contains(s.Image, "dotmac") {

@@ -26,6 +26,9 @@ import (
 // repo is the repository root, seen from this package's directory.
 const repo = "../.."
 
+// inRepo returns the path of rel (slash-separated, relative to the repository root).
+func inRepo(rel string) string { return filepath.Join(repo, filepath.FromSlash(rel)) }
+
 // kustomizations are the directories `kubectl apply -k` is meant for.
 var kustomizations = []string{"deploy/k8s/base", "deploy/k8s/overlays/production"}
 
@@ -46,7 +49,7 @@ func strictDecoder(t *testing.T) runtime.Decoder {
 func build(t *testing.T, dir string) []runtime.Object {
 	t.Helper()
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	m, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join(repo, dir))
+	m, err := k.Run(filesys.MakeFsOnDisk(), inRepo(dir))
 	require.NoError(t, err, "kustomize build %s", dir)
 	dec := strictDecoder(t)
 	var out []runtime.Object
@@ -192,7 +195,9 @@ func checkPod(t *testing.T, name string, spec corev1.PodSpec) {
 		assert.Contains(t, c.Resources.Requests, r, "%s: %s request", name, r)
 		assert.Contains(t, c.Resources.Limits, r, "%s: %s limit", name, r)
 	}
-	assert.True(t, slices.ContainsFunc(c.EnvFrom, func(e corev1.EnvFromSource) bool { return e.ConfigMapRef != nil && e.ConfigMapRef.Name == "dotmac-config" }),
+	assert.True(t, slices.ContainsFunc(c.EnvFrom, func(e corev1.EnvFromSource) bool {
+		return e.ConfigMapRef != nil && e.ConfigMapRef.Name == "dotmac-config"
+	}),
 		"%s: configured by the ConfigMap dotmac-config", name)
 }
 

@@ -137,7 +137,7 @@ func TestTheMetricScanKnowsRealMetricsOnly(t *testing.T) {
 
 func TestAlertRulesParseAndUseRealMetrics(t *testing.T) {
 	p := promql.NewParser(promql.Options{})
-	groups, errs := rulefmt.ParseFile(filepath.Join(repo, "deploy/prometheus/alerts.yaml"), false, model.UTF8Validation, p,
+	groups, errs := rulefmt.ParseFile(inRepo("deploy/prometheus/alerts.yaml"), false, model.UTF8Validation, p,
 		slog.New(slog.DiscardHandler))
 	require.Empty(t, errs)
 	alerts := 0
@@ -180,10 +180,10 @@ type dashboard struct {
 }
 
 type panel struct {
-	ID          int    `json:"id"`
-	Type        string `json:"type"`
-	Title       string `json:"title"`
-	Description string `json:"description"`
+	ID          int                      `json:"id"`
+	Type        string                   `json:"type"`
+	Title       string                   `json:"title"`
+	Description string                   `json:"description"`
 	GridPos     struct{ H, W, X, Y int } `json:"gridPos"`
 	Datasource  *struct {
 		Type string `json:"type"`
@@ -199,7 +199,7 @@ type panel struct {
 var grafanaVars = strings.NewReplacer("$__rate_interval", "5m", "$__interval", "1m", "$__range", "1h")
 
 func TestDashboardQueriesParseAndCoverTheSignals(t *testing.T) {
-	text, err := os.ReadFile(filepath.Join(repo, "deploy/grafana/dotmac.json"))
+	text, err := os.ReadFile(inRepo("deploy/grafana/dotmac.json"))
 	require.NoError(t, err)
 	var d dashboard
 	require.NoError(t, json.Unmarshal(text, &d))
