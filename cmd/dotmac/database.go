@@ -44,6 +44,7 @@ type storeFlags struct {
 func (s *storeFlags) bind(fs *pflag.FlagSet) {
 	s.db.bind(fs)
 	stringFlag(fs, &s.backend, "eventstore", "DOTMAC_EVENTSTORE", "postgres", "event store backend: postgres or kurrentdb")
+	oneOf(fs, "eventstore", "postgres", "kurrentdb")
 	stringFlag(fs, &s.kurrentURL, "kurrentdb-url", "KURRENTDB_URL", "", "KurrentDB connection string, with --eventstore kurrentdb (e.g. esdb://127.0.0.1:2113?tls=false)")
 }
 

@@ -158,6 +158,37 @@ func TestABadValueStopsTheCommandNamingIt(t *testing.T) {
 	}
 }
 
+// TestAValueOutsideItsChoicesStopsTheCommandNamingIt: string flags with a fixed set of values
+// (log level and format, event store) refuse another, from a variable or a flag.
+func TestAValueOutsideItsChoicesStopsTheCommandNamingIt(t *testing.T) {
+	t.Setenv("DOTMAC_ENV_FILE", "")
+	seen := map[string]bool{}
+	for _, tf := range treeFlags(t) {
+		choices := tf.flag.Annotations[choicesAnnotation]
+		env, _, ok := flagEnv(tf.flag)
+		if len(choices) == 0 || !ok || seen[env] {
+			continue
+		}
+		seen[env] = true
+		want := " not one of " + strings.Join(choices, ", ")
+		t.Run(env, func(t *testing.T) {
+			t.Setenv(env, "bogus")
+			root, _ := newRoot()
+			args := runnableArgs(t, root, tf.path)
+			err := executeDotmac(t, root, args...)
+			require.Error(t, err)
+			assert.Equal(t, env+`="bogus":`+want, err.Error())
+
+			t.Setenv(env, strings.ToUpper(choices[0])) // accepted in any case; the flag wins over it
+			root, _ = newRoot()
+			err = executeDotmac(t, root, append(args, "--"+tf.flag.Name+"=other")...)
+			require.Error(t, err)
+			assert.Equal(t, "--"+tf.flag.Name+`="other":`+want, err.Error())
+		})
+	}
+	assert.Equal(t, map[string]bool{"LOG_LEVEL": true, "LOG_FORMAT": true, "DOTMAC_EVENTSTORE": true}, seen)
+}
+
 func TestEveryBadValueIsReportedOnOneLine(t *testing.T) {
 	t.Setenv("DOTMAC_ENV_FILE", "")
 	t.Setenv("DOTMAC_PRODUCTION", "yes")

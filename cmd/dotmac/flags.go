@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,17 @@ const envAnnotation = "dotmac/env"
 // .env.example).
 func bindEnv(fs *pflag.FlagSet, name, env, def string) {
 	if err := fs.SetAnnotation(name, envAnnotation, []string{env, def}); err != nil {
+		panic(err) // the flag was just defined: a programming error
+	}
+}
+
+// choicesAnnotation holds the values a string flag accepts.
+const choicesAnnotation = "dotmac/choices"
+
+// oneOf restricts string flag name to choices (in any case): another value, from the command
+// line or the variable, stops the command naming it.
+func oneOf(fs *pflag.FlagSet, name string, choices ...string) {
+	if err := fs.SetAnnotation(name, choicesAnnotation, choices); err != nil {
 		panic(err) // the flag was just defined: a programming error
 	}
 }
@@ -96,16 +108,23 @@ func applyEnv(cmd *cobra.Command) error {
 	var bad []string
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		env, _, ok := flagEnv(f)
-		if !ok || f.Changed {
-			return
+		source := "--" + f.Name
+		if ok && !f.Changed {
+			v, set := os.LookupEnv(env)
+			if !set || v == "" {
+				return
+			}
+			// Value.Set, not FlagSet.Set: the flag stays unchanged, as code asking Changed expects.
+			if err := f.Value.Set(v); err != nil {
+				bad = append(bad, fmt.Sprintf("%s=%q: %s", env, v, expected(f.Value.Type(), err)))
+				return
+			}
+			source = env
 		}
-		v, set := os.LookupEnv(env)
-		if !set || v == "" {
-			return
-		}
-		// Value.Set, not FlagSet.Set: the flag stays unchanged, as code asking Changed expects.
-		if err := f.Value.Set(v); err != nil {
-			bad = append(bad, fmt.Sprintf("%s=%q: %s", env, v, expected(f.Value.Type(), err)))
+		if choices := f.Annotations[choicesAnnotation]; len(choices) > 0 && !slices.ContainsFunc(choices, func(c string) bool {
+			return strings.EqualFold(c, strings.TrimSpace(f.Value.String()))
+		}) {
+			bad = append(bad, fmt.Sprintf("%s=%q: not one of %s", source, f.Value.String(), strings.Join(choices, ", ")))
 		}
 	})
 	if len(bad) > 0 {
@@ -128,6 +147,8 @@ func (g *globalFlags) bind(root *cobra.Command) {
 	fs := root.PersistentFlags()
 	stringFlag(fs, &g.logLevel, "log-level", "LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	stringFlag(fs, &g.logFormat, "log-format", "LOG_FORMAT", "auto", "log format: auto (console on a terminal), json or console")
+	oneOf(fs, "log-level", "trace", "debug", "info", "warn", "error")
+	oneOf(fs, "log-format", "auto", "json", "console")
 	fs.StringVar(&g.dataDirFlag, "data-dir", "", "directory for local state: the private PostgreSQL cluster and the development JWT key "+
 		"(default: env DOTMAC_DATA_DIR, else var/ of the repository containing the working directory, else of the one holding the binary, else ./var)")
 	bindEnv(fs, "data-dir", "DOTMAC_DATA_DIR", "")
