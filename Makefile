@@ -22,6 +22,9 @@ ARGS        ?=
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 IMAGE       ?= localhost/dotmac-ledger:$(VERSION)
 ENGINE      ?=
+# Extra arguments of the engine's build, e.g. IMAGE_FLAGS='--isolation chroot' where the OCI
+# runtime cannot start containers, or --build-arg GO_IMAGE=... RUNTIME_IMAGE=... for a mirror.
+IMAGE_FLAGS ?=
 
 # gosec rules excluded project-wide (each exclusion needs a reason):
 #   G104  unhandled errors: errcheck (make lint) already reports these, with better exclusions.
@@ -79,7 +82,7 @@ image: ## Build the container image $(IMAGE) from the Dockerfile with podman, bu
 	if [[ -z $$engine ]]; then for e in podman buildah docker; do if command -v $$e >/dev/null; then engine=$$e; break; fi; done; fi; \
 	if [[ -z $$engine ]]; then echo "make image: no container engine: install podman, buildah or docker (or name one with ENGINE=...)" >&2; exit 1; fi; \
 	echo "make image: $$engine build -t $(IMAGE) (VERSION=$(VERSION))"; \
-	$$engine build --build-arg VERSION=$(VERSION) -t $(IMAGE) -f Dockerfile .
+	$$engine build --build-arg VERSION=$(VERSION) $(IMAGE_FLAGS) -t $(IMAGE) -f Dockerfile .
 
 security: ## gosec over non-test code (excluded rules and why: see GOSEC_EXCLUDE in the Makefile)
 	$(TOOL) gosec -quiet -color=false -exclude-generated -exclude=$(GOSEC_EXCLUDE) $(PKGS)

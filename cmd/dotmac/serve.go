@@ -63,7 +63,8 @@ func newServe(g *globalFlags) *cobra.Command {
 		Long: `Serve runs DotMac Ledger. With no flags it plays every role in one process: the command API
 (writes, :8080), the query API (reads, :8081) and the projectors that keep the read models.
 It finds PostgreSQL (DATABASE_URL, else 127.0.0.1:5432, else a private cluster it starts under
---data-dir/postgres), creates the database if missing and applies migrations first.
+--data-dir/postgres), creates the database if missing and applies migrations first (with
+--migrate=false it only checks that they are applied: deploy/ runs dotmac migrate up as a job).
 
 Every flag can also be set through the environment variable named in its description.`,
 		Args: cobra.NoArgs,
