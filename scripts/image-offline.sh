@@ -49,7 +49,7 @@ echo "image-offline: built $tag in $(($(date +%s) - start)) s"
 ctr=$(buildah from "$tag")
 trap 'buildah umount "$ctr" >/dev/null; buildah rm "$ctr" >/dev/null; rm -rf "$work"' EXIT
 root=$(buildah mount "$ctr")
-buildah inspect --format 'image-offline: user {{.OCIv1.Config.User}}, entrypoint {{.OCIv1.Config.Entrypoint}}, cmd {{.OCIv1.Config.Cmd}}' "$ctr"
+buildah inspect --format 'image-offline: user {{.OCIv1.Config.User}}, entrypoint {{.OCIv1.Config.Entrypoint}}, cmd {{.OCIv1.Config.Cmd}}' "$ctr"; echo
 file "$root/usr/local/bin/dotmac" | grep -q 'statically linked' || { echo "image-offline: the binary is not static" >&2; exit 1; }
 "$root/usr/local/bin/dotmac" --help >/dev/null
 buildah images --format 'image-offline: {{.Name}}:{{.Tag}} {{.Size}}' "$tag"
