@@ -17,6 +17,14 @@ BENCH_FLAGS ?= -benchmem
 DATA_DIR    ?= var/postgres
 # Arguments passed to `bin/dotmac serve` by `make run`, e.g. make run ARGS='--role query'.
 ARGS        ?=
+# make image: the tag, the version `dotmac --version` prints, and the engine (default: the
+# first of podman, buildah and docker that is installed).
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+IMAGE       ?= localhost/dotmac-ledger:$(VERSION)
+ENGINE      ?=
+# Extra arguments of the engine's build, e.g. IMAGE_FLAGS='--isolation chroot' where the OCI
+# runtime cannot start containers, or --build-arg GO_IMAGE=... RUNTIME_IMAGE=... for a mirror.
+IMAGE_FLAGS ?=
 
 # gosec rules excluded project-wide (each exclusion needs a reason):
 #   G104  unhandled errors: errcheck (make lint) already reports these, with better exclusions.
@@ -26,7 +34,7 @@ ARGS        ?=
 GOSEC_EXCLUDE ?= G104,G115
 
 .PHONY: help build run test test-unit test-integration fuzz lint format check security bench bench-go bench-smoke \
-	clean clean-data db-stop
+	clean clean-data db-stop image validate-deploy
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  %-17s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -34,8 +42,8 @@ help: ## List the targets
 build: ## Build bin/dotmac from ./cmd/dotmac (scripts/build.sh: says what a first build downloads and compiles, and how long it took)
 	@GO=$(GO) scripts/build.sh $(BIN) ./cmd/dotmac
 
-run: build ## Build, then run `bin/dotmac serve` (extra flags: ARGS=...; PostgreSQL found or started by dotmac)
-	./$(BIN) serve $(ARGS)
+run: build ## Build, then run `bin/dotmac serve` (reads .env if present; extra flags: ARGS=...; PostgreSQL found or started by dotmac)
+	./$(BIN) serve $(if $(wildcard .env),--env-file .env) $(ARGS)
 
 test: ## The full CI suite: every test with -race, a short fuzz run of every Fuzz target, a bench smoke run
 	$(MAKE) --no-print-directory test-integration
@@ -57,12 +65,24 @@ lint: ## golangci-lint run (config: .golangci.yml)
 format: ## Rewrite Go files with gofmt and goimports (local prefix github.com/dotmac/ledger)
 	$(TOOL) golangci-lint fmt $(PKGS)
 
-check: ## Fail on unformatted files or an untidy go.mod, then go vet, the layering rules (scripts/layering.sh) and lint
+check: ## Fail on unformatted files or an untidy go.mod, then go vet, the layering rules (scripts/layering.sh), lint and validate-deploy
 	@$(TOOL) golangci-lint fmt --diff $(PKGS) || { echo "unformatted files: run 'make format'" >&2; exit 1; }
 	@$(GO) mod tidy -diff || { echo "go.mod or go.sum is not tidy: run 'go mod tidy'" >&2; exit 1; }
 	$(GO) vet $(PKGS)
 	@scripts/layering.sh
 	$(TOOL) golangci-lint run $(PKGS)
+	@$(MAKE) --no-print-directory validate-deploy
+
+validate-deploy: ## Validate deploy/, the Dockerfile and .dockerignore offline with the formats' own parsers (tools/deploycheck)
+	@cd tools/deploycheck && { $(GO) mod tidy -diff || { echo "tools/deploycheck/go.mod is not tidy: run 'go mod tidy' there" >&2; exit 1; }; }
+	cd tools/deploycheck && $(GO) test -count=1 ./...
+
+image: ## Build the container image $(IMAGE) from the Dockerfile with podman, buildah or docker (ENGINE=...)
+	@engine="$(ENGINE)"; \
+	if [[ -z $$engine ]]; then for e in podman buildah docker; do if command -v $$e >/dev/null; then engine=$$e; break; fi; done; fi; \
+	if [[ -z $$engine ]]; then echo "make image: no container engine: install podman, buildah or docker (or name one with ENGINE=...)" >&2; exit 1; fi; \
+	echo "make image: $$engine build -t $(IMAGE) (VERSION=$(VERSION))"; \
+	$$engine build --build-arg VERSION=$(VERSION) $(IMAGE_FLAGS) -t $(IMAGE) -f Dockerfile .
 
 security: ## gosec over non-test code (excluded rules and why: see GOSEC_EXCLUDE in the Makefile)
 	$(TOOL) gosec -quiet -color=false -exclude-generated -exclude=$(GOSEC_EXCLUDE) $(PKGS)

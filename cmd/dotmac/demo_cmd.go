@@ -71,8 +71,8 @@ run for --start.`,
 	fs.IntVar(&f.months, "months", 12, "number of months to simulate")
 	fs.StringVar(&f.start, "start", "2025-01", "first month (YYYY-MM)")
 	fs.Uint64Var(&f.seed, "seed", 1, "random seed: the same seed makes the same choices")
-	fs.IntVar(&f.graceDays, "grace-days", envInt("DOTMAC_DUNNING_GRACE_DAYS", process.DefaultGraceDays),
-		"days past due before dunning suspends (env DOTMAC_DUNNING_GRACE_DAYS)")
+	intFlag(fs, &f.graceDays, "grace-days", "DOTMAC_DUNNING_GRACE_DAYS", process.DefaultGraceDays,
+		"days past due before dunning suspends")
 	fs.IntVar(&f.workers, "workers", defaultSeedWorkers, "customers simulated at once (the same seed makes the same history whatever the workers)")
 	fs.BoolVar(&f.json, "json", false, "print the summary as JSON")
 	return cmd

@@ -47,7 +47,10 @@ func newRoot() (*cobra.Command, func()) {
 	g := &globalFlags{}
 	g.bind(root)
 	stopProfile := func() {}
-	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := g.loadEnv(cmd); err != nil {
+			return err
+		}
 		g.dataDir = resolveDataDir(g.dataDirFlag, root.PersistentFlags().Changed("data-dir"))
 		stop, err := startCPUProfile(g.cpuProfile)
 		if err == nil {

@@ -33,8 +33,8 @@ func newProjections(g *globalFlags) *cobra.Command {
 	}
 	f.storage.bind(cmd.PersistentFlags())
 	cmd.PersistentFlags().BoolVar(&f.json, "json", false, "print JSON instead of a table")
-	cmd.PersistentFlags().IntVar(&f.maxCopies, "max-copies", envInt("DOTMAC_MAX_ASOF_COPIES", projections.DefaultMaxCopies),
-		"how many as-of copies may exist at once; beyond it rebuild --into is refused until one is dropped (env DOTMAC_MAX_ASOF_COPIES)")
+	intFlag(cmd.PersistentFlags(), &f.maxCopies, "max-copies", "DOTMAC_MAX_ASOF_COPIES", projections.DefaultMaxCopies,
+		"how many as-of copies may exist at once; beyond it rebuild --into is refused until one is dropped")
 	cmd.AddCommand(newProjectionsList(g, f), newProjectionsStatus(g, f), newProjectionsRebuild(g, f),
 		newProjectionsCopies(g, f), newProjectionsDropCopy(g, f), newProjectionsRetry(g, f))
 	return cmd

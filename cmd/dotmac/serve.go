@@ -54,6 +54,7 @@ type serveFlags struct {
 	cacheSize   int
 	process     processFlags
 	forward     forwardFlags
+	migrate     bool
 }
 
 func newServe(g *globalFlags) *cobra.Command {
@@ -64,7 +65,8 @@ func newServe(g *globalFlags) *cobra.Command {
 		Long: `Serve runs DotMac Ledger. With no flags it plays every role in one process: the command API
 (writes, :8080), the query API (reads, :8081) and the projectors that keep the read models.
 It finds PostgreSQL (DATABASE_URL, else 127.0.0.1:5432, else a private cluster it starts under
---data-dir/postgres), creates the database if missing and applies migrations first.
+--data-dir/postgres), creates the database if missing and applies migrations first (with
+--migrate=false it only checks that they are applied: deploy/ runs dotmac migrate up as a job).
 
 Every flag can also be set through the environment variable named in its description.`,
 		Args: cobra.NoArgs,
@@ -80,15 +82,17 @@ Every flag can also be set through the environment variable named in its descrip
 	stringFlag(fs, &f.devTenant, "dev-tenant", "DOTMAC_DEV_TENANT", "demo", "tenant of the development token printed when no JWT key is configured")
 	f.process.bind(fs)
 	f.forward.bind(fs)
+	boolFlag(fs, &f.migrate, "migrate", "DOTMAC_MIGRATE", true,
+		"apply pending migrations at start; false (deploy/): refuse to start unless `dotmac migrate up` has applied them")
 	stringFlag(fs, &f.memoryLimit, "memory-limit", "DOTMAC_MEMORY_LIMIT", "200MiB",
 		"soft memory limit of the Go heap (GOMEMLIMIT syntax; off: no limit; the GOMEMLIMIT variable wins when set)")
-	fs.IntVar(&f.cacheSize, "command-cache-streams", envInt("DOTMAC_COMMAND_CACHE_STREAMS", commands.DefaultCacheStreams),
-		"folded streams the command side keeps in memory (env DOTMAC_COMMAND_CACHE_STREAMS; -1: none)")
+	intFlag(fs, &f.cacheSize, "command-cache-streams", "DOTMAC_COMMAND_CACHE_STREAMS", commands.DefaultCacheStreams,
+		"folded streams the command side keeps in memory (-1: none)")
 	stringFlag(fs, &f.adminAddr, "admin-addr", "DOTMAC_ADMIN_ADDR", defaultAdminAddr,
 		"listen address of the admin API (every role): /metrics, /healthz, /readyz (detail with an operator token), projection admin (operator token), pprof with --pprof; empty: none. Keep it private")
 	boolFlag(fs, &f.pprof, "pprof", "DOTMAC_PPROF", false, "serve Go's pprof profiles (/debug/pprof/) on the admin address")
-	fs.IntVar(&f.maxCopies, "max-copies", envInt("DOTMAC_MAX_ASOF_COPIES", projections.DefaultMaxCopies),
-		"how many as-of copies of projections may exist at once; beyond it a copy is refused until one is dropped (env DOTMAC_MAX_ASOF_COPIES)")
+	intFlag(fs, &f.maxCopies, "max-copies", "DOTMAC_MAX_ASOF_COPIES", projections.DefaultMaxCopies,
+		"how many as-of copies of projections may exist at once; beyond it a copy is refused until one is dropped")
 	durationFlag(fs, &f.readyMaxLag, "ready-max-lag", "DOTMAC_READY_MAX_LAG", 30*time.Second, "/readyz fails while a projection is further behind the head than this")
 	return cmd
 }
@@ -127,7 +131,7 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	b, err := openBackend(ctx, log, g, &f.storage, true)
+	b, err := openServeBackend(ctx, log, g, f)
 	if err != nil {
 		return err
 	}

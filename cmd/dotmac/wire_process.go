@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -27,16 +25,16 @@ type processFlags struct {
 func (p *processFlags) bind(fs *pflag.FlagSet) {
 	boolFlag(fs, &p.enabled, "process-managers", "DOTMAC_PROCESS_MANAGERS", true,
 		"run the process managers (overdue marks, dunning, scheduled billing runs) in a command process; false: serve the API only")
-	fs.IntVar(&p.graceDays, "dunning-grace-days", envInt("DOTMAC_DUNNING_GRACE_DAYS", process.DefaultGraceDays),
-		"days an invoice may be overdue before dunning suspends the customer's services (env DOTMAC_DUNNING_GRACE_DAYS)")
+	intFlag(fs, &p.graceDays, "dunning-grace-days", "DOTMAC_DUNNING_GRACE_DAYS", process.DefaultGraceDays,
+		"days an invoice may be overdue before dunning suspends the customer's services")
 	durationFlag(fs, &p.tickInterval, "process-tick-interval", "DOTMAC_PROCESS_TICK_INTERVAL", process.DefaultTickInterval,
 		"how often the scheduler marks overdue invoices and sweeps dunning (it also runs at start-up)")
 	boolFlag(fs, &p.billingSchedule, "billing-schedule", "DOTMAC_BILLING_SCHEDULE", false,
 		"start every tenant's billing run of the month on the month's first scheduler tick")
 	durationFlag(fs, &p.resumeAfter, "billing-resume-after", "DOTMAC_BILLING_RESUME_AFTER", process.DefaultResumeAfter,
 		"resume a started billing run that has made no progress for this long")
-	fs.IntVar(&p.dueDays, "billing-due-days", envInt("DOTMAC_BILLING_DUE_DAYS", commands.DefaultDueDays),
-		"payment term in days of invoices of scheduled and resumed billing runs (env DOTMAC_BILLING_DUE_DAYS)")
+	intFlag(fs, &p.dueDays, "billing-due-days", "DOTMAC_BILLING_DUE_DAYS", commands.DefaultDueDays,
+		"payment term in days of invoices of scheduled and resumed billing runs")
 }
 
 // defaultProcessFlags are the process flags' defaults (for tests building a system by hand).
@@ -67,14 +65,4 @@ func startProcessManagers(ctx context.Context, sys *system) (stop func(), err er
 		return nil, err
 	}
 	return m.Stop, nil
-}
-
-// envInt returns the integer in the environment variable name, or def.
-func envInt(name string, def int) int {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		if n, err := strconv.Atoi(v); err == nil {
-			return n
-		}
-	}
-	return def
 }
