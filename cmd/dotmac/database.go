@@ -22,16 +22,18 @@ import (
 	"github.com/dotmac/ledger/projections"
 )
 
-// dbFlags locate the PostgreSQL database.
+// dbFlags locate the PostgreSQL database and name its roles.
 type dbFlags struct {
 	url      string
 	maxConns int32
+	roles    roleFlags
 }
 
 func (d *dbFlags) bind(fs *pflag.FlagSet) {
 	stringFlag(fs, &d.url, "database-url", "DATABASE_URL", "",
 		"PostgreSQL URL; empty: the local server on 127.0.0.1:5432, else a private cluster under --data-dir/postgres")
 	fs.Int32Var(&d.maxConns, "db-max-conns", 32, "largest number of PostgreSQL connections per pool")
+	d.roles.bind(fs)
 }
 
 // storeFlags locate the database and choose the event store backend.
@@ -105,22 +107,38 @@ type database struct {
 }
 
 // openDatabase finds or starts PostgreSQL, creates the database if missing, connects and
-// (when migrateUp) applies every component's migrations.
+// (when migrateUp) applies every component's migrations. With migrateUp on a local server
+// (no DATABASE_URL), or with --migrate-database-url, it first sets the roles up and migrates
+// as the owner role (dbroles.go); on a local server it then connects as the runtime role.
 func openDatabase(ctx context.Context, log zerolog.Logger, g *globalFlags, d *dbFlags, migrateUp bool) (*database, error) {
+	if migrateUp && d.roles.migrateURL != "" && d.roles.enabled {
+		// The server's role may not create the database: the migrating role does.
+		if err := pgprovision.EnsureDatabase(ctx, d.roles.migrateURL); err != nil {
+			return nil, fmt.Errorf("--migrate-database-url: %w", err)
+		}
+	}
 	res, err := pgprovision.Provision(ctx, pgprovision.Options{
 		DatabaseURL: d.url, DataDir: filepath.Join(g.dataDir.path, "postgres"), Logger: log,
 	})
 	if err != nil {
 		return nil, err
 	}
-	pool, err := db.Open(ctx, res.URL, db.Options{MaxConns: d.maxConns})
+	connURL := res.URL
+	if migrateUp {
+		if connURL, err = d.setUpRoles(ctx, log, res); err != nil {
+			_ = res.Stop(context.Background())
+			return nil, err
+		}
+	}
+	pool, err := db.Open(ctx, connURL, db.Options{MaxConns: d.maxConns})
 	if err != nil {
 		_ = res.Stop(context.Background())
 		return nil, err
 	}
 	out := &database{pool: pool, source: res.Source, stop: res.Stop}
 	if migrateUp {
-		if err := migrate.Up(ctx, pool, migrationSets()...); err != nil {
+		// As the runtime role: nothing to do when the schema is current, else a clear error.
+		if err := migrate.EnsureCurrent(ctx, pool, migrationSets()...); err != nil {
 			out.close(log)
 			return nil, fmt.Errorf("apply migrations: %w", err)
 		}
