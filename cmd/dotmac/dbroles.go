@@ -77,6 +77,8 @@ func (d *dbFlags) setUpRoles(ctx context.Context, log zerolog.Logger, res *pgpro
 	if err != nil {
 		return "", err
 	}
+	log.Info().Str("owner_role", d.roles.owner).Str("runtime_role", d.roles.runtime).
+		Msg("database roles set up: migrated as the owner role, connecting as the runtime role")
 	if !local {
 		return res.URL, nil
 	}
