@@ -33,7 +33,6 @@ func (d *dbFlags) bind(fs *pflag.FlagSet) {
 	stringFlag(fs, &d.url, "database-url", "DATABASE_URL", "",
 		"PostgreSQL URL; empty: the local server on 127.0.0.1:5432, else a private cluster under --data-dir/postgres")
 	fs.Int32Var(&d.maxConns, "db-max-conns", 32, "largest number of PostgreSQL connections per pool")
-	d.roles.bind(fs)
 }
 
 // storeFlags locate the database and choose the event store backend.
@@ -45,6 +44,7 @@ type storeFlags struct {
 
 func (s *storeFlags) bind(fs *pflag.FlagSet) {
 	s.db.bind(fs)
+	s.db.roles.bind(fs)
 	stringFlag(fs, &s.backend, "eventstore", "DOTMAC_EVENTSTORE", "postgres", "event store backend: postgres or kurrentdb")
 	stringFlag(fs, &s.kurrentURL, "kurrentdb-url", "KURRENTDB_URL", "", "KurrentDB connection string, with --eventstore kurrentdb (e.g. esdb://127.0.0.1:2113?tls=false)")
 }

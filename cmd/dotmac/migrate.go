@@ -17,6 +17,7 @@ func newMigrate(g *globalFlags) *cobra.Command {
 		Short: "Apply or inspect the database migrations embedded in this binary",
 	}
 	d.bind(cmd.PersistentFlags())
+	d.roles.bind(cmd.PersistentFlags())
 	cmd.AddCommand(&cobra.Command{
 		Use:   "up",
 		Short: "Create the owner and runtime roles if missing, apply every pending migration as the owner, grant the runtime role",
