@@ -111,10 +111,11 @@ type database struct {
 // (no DATABASE_URL), or with --migrate-database-url, it first sets the roles up and migrates
 // as the owner role (dbroles.go); on a local server it then connects as the runtime role.
 func openDatabase(ctx context.Context, log zerolog.Logger, g *globalFlags, d *dbFlags, migrateUp bool) (*database, error) {
-	if migrateUp && d.roles.migrateURL != "" && d.roles.enabled {
-		// The server's role may not create the database: the migrating role does.
-		if err := pgprovision.EnsureDatabase(ctx, d.roles.migrateURL); err != nil {
-			return nil, fmt.Errorf("--migrate-database-url: %w", err)
+	preset := migrateUp && d.roles.enabled && d.roles.migrateURL != ""
+	if preset {
+		// Before connecting as the server's role, which may not exist yet.
+		if err := setUpWith(ctx, log, d.roles.migrateURL, d.roles); err != nil {
+			return nil, err
 		}
 	}
 	res, err := pgprovision.Provision(ctx, pgprovision.Options{
@@ -125,7 +126,7 @@ func openDatabase(ctx context.Context, log zerolog.Logger, g *globalFlags, d *db
 	}
 	connURL := res.URL
 	if migrateUp {
-		if connURL, err = d.setUpRoles(ctx, log, res); err != nil {
+		if connURL, err = d.runtimeURL(ctx, log, res, preset); err != nil {
 			_ = res.Stop(context.Background())
 			return nil, err
 		}

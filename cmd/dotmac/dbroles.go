@@ -51,42 +51,38 @@ func (r *roleFlags) roles() migrate.Roles {
 		OwnerPassword: os.Getenv(envOwnerPassword), RuntimePassword: os.Getenv(envRuntimePassword)}
 }
 
-// setUpRoles prepares the database before a command that migrates (serve, demo, import,
-// projections) connects, and returns the URL that command connects with. On a local server
-// (no DATABASE_URL) the local superuser sets the roles up and migrates as the owner, and the
-// command connects as the runtime role; a local superuser that may not create roles is
-// warned about and used as before. With --migrate-database-url that connection sets them up,
-// and the command connects with DATABASE_URL. With DATABASE_URL alone nothing is set up:
-// EnsureCurrent then migrates if the role may, or says to run dotmac migrate.
-func (d *dbFlags) setUpRoles(ctx context.Context, log zerolog.Logger, res *pgprovision.Result) (string, error) {
-	local := res.Source != pgprovision.SourceDatabaseURL
-	admin := d.roles.migrateURL
-	if admin == "" && local {
-		admin = res.URL
-	}
-	if admin == "" || !d.roles.enabled {
+// runtimeURL returns the URL a command that migrates (serve, demo, import, projections)
+// connects with. On a local server (no DATABASE_URL) the local superuser sets the roles up
+// and migrates as the owner, unless --migrate-database-url did already (preset), and the
+// command connects as the runtime role; a local role that may not create roles is warned
+// about and used as before. With DATABASE_URL the command connects with it: as the runtime
+// role after --migrate-database-url set the roles up; alone, nothing is set up, and
+// EnsureCurrent migrates if that role may, or says to run dotmac migrate.
+func (d *dbFlags) runtimeURL(ctx context.Context, log zerolog.Logger, res *pgprovision.Result, preset bool) (string, error) {
+	if !d.roles.enabled || res.Source == pgprovision.SourceDatabaseURL {
 		return res.URL, nil
 	}
-	err := setUpDatabase(ctx, admin, d.roles)
-	var pgErr *pgconn.PgError
-	if local && d.roles.migrateURL == "" && errors.As(err, &pgErr) && pgErr.Code == "42501" {
-		log.Warn().Err(err).Msg("cannot set up the least-privilege database roles with the local server's role: " +
-			"it migrates and serves itself (see docs/database-roles.md)")
-		return res.URL, nil
-	}
-	if err != nil {
-		return "", err
-	}
-	log.Info().Str("owner_role", d.roles.owner).Str("runtime_role", d.roles.runtime).
-		Msg("database roles set up: migrated as the owner role, connecting as the runtime role")
-	if !local {
-		return res.URL, nil
+	if !preset {
+		err := setUpWith(ctx, log, res.URL, d.roles)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42501" {
+			log.Warn().Err(err).Msg("cannot set up the least-privilege database roles with the local server's role: " +
+				"it migrates and serves itself (see docs/database-roles.md)")
+			return res.URL, nil
+		}
+		if err != nil {
+			return "", err
+		}
 	}
 	return withUser(res.URL, d.roles.runtime, os.Getenv(envRuntimePassword))
 }
 
-// setUpDatabase connects with adminURL and runs migrate.Setup for every component's schema.
-func setUpDatabase(ctx context.Context, adminURL string, r roleFlags) error {
+// setUpWith creates the database of adminURL if missing, then runs migrate.Setup for every
+// component's schema, connected with adminURL.
+func setUpWith(ctx context.Context, log zerolog.Logger, adminURL string, r roleFlags) error {
+	if err := pgprovision.EnsureDatabase(ctx, adminURL); err != nil {
+		return fmt.Errorf("migrating connection: %w", err)
+	}
 	pool, err := db.Open(ctx, adminURL, db.Options{AppName: "dotmac-migrate", MaxConns: 2})
 	if err != nil {
 		return err
@@ -95,6 +91,8 @@ func setUpDatabase(ctx context.Context, adminURL string, r roleFlags) error {
 	if err := migrate.Setup(ctx, pool, r.roles(), migrationSets()...); err != nil {
 		return fmt.Errorf("set up the database roles: %w", err)
 	}
+	log.Info().Str("owner_role", r.owner).Str("runtime_role", r.runtime).
+		Msg("database roles set up: migrated as the owner role, connecting as the runtime role")
 	return nil
 }
 

@@ -198,7 +198,7 @@ func TestLocalServerSetsTheRolesUp(t *testing.T) {
 	u := pgtest.SchemaURL(t)
 	d := &dbFlags{roles: roleFlags{enabled: true, owner: owner, runtime: app}}
 	for range 2 {
-		got, err := d.setUpRoles(ctx, zerolog.Nop(), &pgprovision.Result{URL: u, Source: pgprovision.SourceLocal})
+		got, err := d.runtimeURL(ctx, zerolog.Nop(), &pgprovision.Result{URL: u, Source: pgprovision.SourceLocal}, false)
 		require.NoError(t, err)
 		pool := adminPool(t, got)
 		var user string
@@ -213,7 +213,7 @@ func TestLocalServerSetsTheRolesUp(t *testing.T) {
 	require.NoError(t, err)
 	plainURL := pgtest.As(t, other, plain)
 	d2 := &dbFlags{roles: roleFlags{enabled: true, owner: plain + "_owner", runtime: plain + "_app"}}
-	got, err := d2.setUpRoles(ctx, zerolog.Nop(), &pgprovision.Result{URL: plainURL, Source: pgprovision.SourceLocal})
+	got, err := d2.runtimeURL(ctx, zerolog.Nop(), &pgprovision.Result{URL: plainURL, Source: pgprovision.SourceLocal}, false)
 	require.NoError(t, err)
 	assert.Equal(t, plainURL, got, "a local role that may not create roles serves as itself")
 }
@@ -230,4 +230,26 @@ func databaseOf(t *testing.T, u string) string {
 	parsed, err := url.Parse(u)
 	require.NoError(t, err)
 	return parsed.Path[1:]
+}
+
+// TestServeSetsTheRolesUpWithTheMigrateURL: given both connections (as a compose file would),
+// serve sets the roles up and migrates with --migrate-database-url, then serves as the
+// runtime role of --database-url, on a schema nothing had prepared.
+func TestServeSetsTheRolesUpWithTheMigrateURL(t *testing.T) {
+	t.Parallel()
+	owner, app := pgtest.Roles(t)
+	u := pgtest.SchemaURL(t)
+	admin := adminPool(t, u)
+	s := startServerOn(t, pgtest.As(t, u, app), "--process-managers=false",
+		"--migrate-database-url", u, "--db-owner-role", owner, "--db-app-role", app)
+	tok := s.mint(t, "acme")
+	r := s.do(t, http.MethodPost, s.command+"/v1/customers", tok, "c-1",
+		map[string]any{"name": "Acme", "email": "a@example.com", "billing_address": "1 Main St", "currency": "USD"})
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	var logOwner string
+	var appUpdates bool
+	require.NoError(t, admin.QueryRow(context.Background(), `SELECT relowner::regrole::text, has_table_privilege($1, oid, 'UPDATE')
+		FROM pg_class WHERE oid = 'es_events'::regclass`, app).Scan(&logOwner, &appUpdates))
+	assert.Equal(t, owner, logOwner)
+	assert.False(t, appUpdates)
 }
