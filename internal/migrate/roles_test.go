@@ -264,3 +264,36 @@ func TestSetupMovesTheOneRoleLayout(t *testing.T) {
 	refused(t, runtime, `ALTER TABLE log DISABLE TRIGGER log_no_update`)
 	require.NoError(t, migrate.EnsureCurrent(ctx, runtime, testSet(false)))
 }
+
+// TestSetupAsTheOwnerRole: without a superuser, once both roles exist and the owner owns the
+// database, the owner itself sets the database up (its public schema included) and the
+// runtime role gets the same limits.
+func TestSetupAsTheOwnerRole(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	owner, rt := pgtest.Roles(t)
+	pgtest.CreateRole(t, owner)
+	pgtest.CreateRole(t, rt)
+	url := pgtest.DatabaseURL(t)
+	super := open(t, url)
+	_, err := super.Exec(ctx, `ALTER DATABASE "`+databaseName(t, super)+`" OWNER TO "`+owner+`"`)
+	require.NoError(t, err)
+
+	asOwner := open(t, pgtest.As(t, url, owner))
+	roles := migrate.Roles{Owner: owner, Runtime: rt}
+	require.NoError(t, migrate.Setup(ctx, asOwner, roles, testSet(false)))
+	require.NoError(t, migrate.Setup(ctx, asOwner, roles, testSet(false)))
+	assert.Equal(t, owner, ownerOf(t, super, "log"))
+	runtime := open(t, pgtest.As(t, url, rt))
+	allowed(t, runtime, `INSERT INTO log VALUES (1, 'a')`)
+	refused(t, runtime, `UPDATE log SET body = 'b'`)
+	refused(t, runtime, `ALTER TABLE log DISABLE TRIGGER ALL`)
+	allowed(t, runtime, `CREATE SCHEMA build_b1`)
+}
+
+func databaseName(t *testing.T, pool *pgxpool.Pool) string {
+	t.Helper()
+	var s string
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT current_database()`).Scan(&s))
+	return s
+}
