@@ -27,8 +27,9 @@ func (e *BehindError) Error() string {
 
 // EnsureCurrent returns at once, writing nothing, when every migration of sets is applied
 // (the server's role needs nothing but SELECT on the version tables for that). Otherwise it
-// applies them with Up if the connected role may (it owns the version tables, or is a member
-// of their owner, as in a one-role install or in tests), and returns a *BehindError if not.
+// applies them with Up if the connected role may (it owns every existing version table, or
+// is a member of their owner, as in a one-role install or in tests), and returns a
+// *BehindError if not.
 func EnsureCurrent(ctx context.Context, pool *pgxpool.Pool, sets ...Set) error {
 	var e BehindError
 	if err := pool.QueryRow(ctx, `SELECT current_user::text`).Scan(&e.Role); err != nil {
@@ -41,7 +42,9 @@ func EnsureCurrent(ctx context.Context, pool *pgxpool.Pool, sets ...Set) error {
 			return err
 		}
 		e.Pending += n
-		if n > 0 && owner != "" && !member {
+		// Any version table of another role's marks the roles as separated: a set added
+		// since (no version table yet) is the owner's to create too.
+		if owner != "" && !member {
 			mayMigrate, e.Owner = false, owner
 		}
 	}

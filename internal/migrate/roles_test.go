@@ -222,6 +222,15 @@ func TestEnsureCurrentAsTheRuntimeRole(t *testing.T) {
 	var exists bool
 	require.NoError(t, admin.QueryRow(ctx, `SELECT to_regclass('later') IS NOT NULL`).Scan(&exists))
 	assert.False(t, exists)
+
+	// A component added since (its version table missing) is the owner's to create too.
+	added := migrate.Set{Name: "added", Table: "added_schema_migrations",
+		FS: fstest.MapFS{"00001_added.sql": {Data: []byte("-- +goose Up\nCREATE TABLE added (id int);\n")}}}
+	err = migrate.EnsureCurrent(ctx, rt, testSet(false), added)
+	require.ErrorAs(t, err, &behind)
+	assert.Equal(t, 1, behind.Pending)
+	require.NoError(t, admin.QueryRow(ctx, `SELECT to_regclass('added') IS NOT NULL OR to_regclass('added_schema_migrations') IS NOT NULL`).Scan(&exists))
+	assert.False(t, exists, "the runtime role created the added component's tables")
 }
 
 // TestSetupMovesTheOneRoleLayout: a schema one role migrated and owns entirely (the layout
