@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strconv"
 	"testing"
 
@@ -143,10 +142,9 @@ func TestMigrateUpMovesTheOneRoleLayout(t *testing.T) {
 	pgtest.CreateRole(t, legacy)
 	u := pgtest.SchemaURL(t)
 	admin := adminPool(t, u)
-	database := databaseOf(t, u)
-	_, err := admin.Exec(context.Background(), `ALTER SCHEMA "`+currentSchemaOf(t, admin)+`" OWNER TO "`+legacy+`";
-		GRANT CREATE ON DATABASE "`+database+`" TO "`+legacy+`"`)
+	_, err := admin.Exec(context.Background(), `ALTER SCHEMA "`+currentSchemaOf(t, admin)+`" OWNER TO "`+legacy+`"`)
 	require.NoError(t, err)
+	pgtest.GrantCreateOnDatabase(t, u, legacy)
 	var ids map[string]string
 	var tok string
 	t.Run("one role", func(t *testing.T) {
@@ -223,33 +221,4 @@ func currentSchemaOf(t *testing.T, pool *pgxpool.Pool) string {
 	var s string
 	require.NoError(t, pool.QueryRow(context.Background(), `SELECT current_schema()`).Scan(&s))
 	return s
-}
-
-func databaseOf(t *testing.T, u string) string {
-	t.Helper()
-	parsed, err := url.Parse(u)
-	require.NoError(t, err)
-	return parsed.Path[1:]
-}
-
-// TestServeSetsTheRolesUpWithTheMigrateURL: given both connections (as a compose file would),
-// serve sets the roles up and migrates with --migrate-database-url, then serves as the
-// runtime role of --database-url, on a schema nothing had prepared.
-func TestServeSetsTheRolesUpWithTheMigrateURL(t *testing.T) {
-	t.Parallel()
-	owner, app := pgtest.Roles(t)
-	u := pgtest.SchemaURL(t)
-	admin := adminPool(t, u)
-	s := startServerOn(t, pgtest.As(t, u, app), "--process-managers=false",
-		"--migrate-database-url", u, "--db-owner-role", owner, "--db-app-role", app)
-	tok := s.mint(t, "acme")
-	r := s.do(t, http.MethodPost, s.command+"/v1/customers", tok, "c-1",
-		map[string]any{"name": "Acme", "email": "a@example.com", "billing_address": "1 Main St", "currency": "USD"})
-	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-	var logOwner string
-	var appUpdates bool
-	require.NoError(t, admin.QueryRow(context.Background(), `SELECT relowner::regrole::text, has_table_privilege($1, oid, 'UPDATE')
-		FROM pg_class WHERE oid = 'es_events'::regclass`, app).Scan(&logOwner, &appUpdates))
-	assert.Equal(t, owner, logOwner)
-	assert.False(t, appUpdates)
 }

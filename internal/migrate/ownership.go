@@ -2,14 +2,17 @@ package migrate
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// takeOwnership gives the application schema, every table, standalone sequence and function
-// in it to the owner, and its views and the projections' build schemas (with everything in
-// them) to the runtime role. On a database that one role owned entirely (the layout before
+// takeOwnership gives the application schema and every table, view, standalone sequence and
+// function in it to the owner, except the projections' views, which go to the runtime role
+// with the projections' build schemas (and everything in them). On a database that one role owned entirely (the layout before
 // the roles were separated) this moves every object; on a current one it changes nothing.
 // A database the runtime role owns is given to the owner: a database's owner owns its public
 // schema and may drop anything in it.
@@ -25,16 +28,20 @@ FROM pg_database d WHERE d.datname = $1::text AND d.datdba = to_regrole($3::text
 	if err != nil {
 		return err
 	}
-	// Views go to the runtime role (the projections create and replace them); the rest to the
-	// owner. A sequence owned by a column follows its table.
+	views, err := projectionViews(ctx, conn, sc)
+	if err != nil {
+		return err
+	}
+	// The projections' views go to the runtime role (it creates and replaces them); the rest
+	// to the owner. A sequence owned by a column follows its table.
 	err = collect(ctx, conn, &stmts, `SELECT format('ALTER %s %I.%I OWNER TO %I',
     CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
         WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, n.nspname, c.relname, t.target)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-CROSS JOIN LATERAL (SELECT CASE WHEN c.relkind IN ('v', 'm') THEN $3::text ELSE $2::text END AS target) t
+CROSS JOIN LATERAL (SELECT CASE WHEN c.relkind = 'v' AND c.relname = ANY($4::text[]) THEN $3::text ELSE $2::text END AS target) t
 WHERE n.nspname = $1::text AND c.relkind IN ('r', 'p', 'S', 'v', 'm', 'f') AND c.relowner <> to_regrole(t.target)
 AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))`,
-		sc.schema, r.Owner, r.Runtime)
+		sc.schema, r.Owner, r.Runtime, views)
 	if err != nil {
 		return err
 	}
@@ -48,6 +55,24 @@ WHERE n.nspname = $1::text AND p.proowner <> to_regrole($2::text)`, sc.schema, r
 		return err
 	}
 	return execAll(ctx, conn, "take ownership", stmts)
+}
+
+// projectionViews lists the tables of the projections' builds: the names of the views the
+// projections keep in the application schema.
+func projectionViews(ctx context.Context, conn *pgx.Conn, sc scope) ([]string, error) {
+	builds := pgx.Identifier{sc.schema, "projection_builds"}.Sanitize()
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, builds).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("database roles: %w", err)
+	}
+	if !exists {
+		return nil, nil
+	}
+	var views []string
+	if err := collect(ctx, conn, &views, `SELECT DISTINCT unnest(tables) FROM `+builds); err != nil {
+		return nil, err
+	}
+	return views, nil
 }
 
 // buildOwnership adds the statements that give the projections' build schemas (as listed in
@@ -123,7 +148,33 @@ FROM want w JOIN have h ON h.oid = w.oid WHERE w.privs <> h.privs`, sc.schema, r
 	if err != nil {
 		return err
 	}
-	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error { return execAll(ctx, tx.Conn(), "grant", stmts) })
+	if len(stmts) == 0 {
+		return nil
+	}
+	// GRANT rewrites the database's catalog row, which the set-ups of other schemas of the
+	// same database (and DROP OWNED) may rewrite at the same moment: serialize ours per
+	// database, and retry the rare collision with anything else.
+	for attempt := 1; ; attempt++ {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, sc.databaseLockKey()); err != nil {
+				return err
+			}
+			return execAll(ctx, tx.Conn(), "grant", stmts)
+		})
+		if err == nil || attempt == maxGrantAttempts || !concurrentlyUpdated(err) {
+			return err
+		}
+	}
+}
+
+// maxGrantAttempts bounds the retries of a grant that collided with a concurrent catalog update.
+const maxGrantAttempts = 5
+
+// concurrentlyUpdated reports PostgreSQL's "tuple concurrently updated" (an internal error,
+// XX000, raised when two sessions change one catalog row at once).
+func concurrentlyUpdated(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "XX000" && strings.Contains(pgErr.Message, "concurrently updated")
 }
 
 // collect appends the statements query returns (one text column) to stmts.

@@ -86,9 +86,15 @@ type scope struct {
 	schema, db, user string
 }
 
-func (s scope) lockKey() int64 {
+// lockKey serializes the set-ups of one schema.
+func (s scope) lockKey() int64 { return advisoryKey("dotmac.roles\x00" + s.db + "\x00" + s.schema) }
+
+// databaseLockKey serializes the database-wide grants of the set-ups of all its schemas.
+func (s scope) databaseLockKey() int64 { return advisoryKey("dotmac.roles.database\x00" + s.db) }
+
+func advisoryKey(name string) int64 {
 	h := fnv.New64a()
-	_, _ = h.Write([]byte("dotmac.roles\x00" + s.db + "\x00" + s.schema))
+	_, _ = h.Write([]byte(name))
 	return int64(h.Sum64() >> 1) //nolint:gosec // shifted into int64 range on purpose
 }
 

@@ -235,8 +235,8 @@ func TestEnsureCurrentAsTheRuntimeRole(t *testing.T) {
 
 // TestSetupMovesTheOneRoleLayout: a schema one role migrated and owns entirely (the layout
 // before the roles were separated), with a view it created, is taken over: the tables, the
-// sequence and the function go to the owner, the view to the runtime role, and the old
-// role keeps no right on the append-only table.
+// sequence, the function and a view of its own go to the owner, a projection's view and build
+// schema to the runtime role, and the old role keeps no right on the append-only table.
 func TestSetupMovesTheOneRoleLayout(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -248,16 +248,25 @@ func TestSetupMovesTheOneRoleLayout(t *testing.T) {
 	_, err := admin.Exec(ctx, `ALTER SCHEMA "`+currentSchema(t, admin)+`" OWNER TO `+legacy)
 	require.NoError(t, err)
 	old := open(t, pgtest.As(t, url, legacy))
+	pgtest.GrantCreateOnDatabase(t, url, legacy)
 	require.NoError(t, migrate.Up(ctx, old, testSet(false)))
-	allowed(t, old, `INSERT INTO log VALUES (1, 'a'); CREATE VIEW v AS SELECT * FROM state`)
+	build := `"` + currentSchema(t, admin) + `__v_b1"`
+	allowed(t, old, `INSERT INTO log VALUES (1, 'a'); CREATE VIEW w AS SELECT * FROM state;
+		CREATE TABLE projection_builds (schema_name text PRIMARY KEY, tables text[] NOT NULL);
+		INSERT INTO projection_builds VALUES (current_schema() || '__v_b1', '{v}');
+		CREATE SCHEMA `+build+`; CREATE TABLE `+build+`.v (id int); CREATE VIEW v AS SELECT * FROM `+build+`.v`)
 	allowed(t, old, `ALTER TABLE log DISABLE TRIGGER log_no_update; ALTER TABLE log ENABLE TRIGGER log_no_update`)
 
 	roles := migrate.Roles{Owner: owner, Runtime: rt}
 	require.NoError(t, migrate.Setup(ctx, admin, roles, testSet(false)))
-	for _, rel := range []string{"log", "state", "counter", "app_schema_migrations"} {
+	for _, rel := range []string{"log", "state", "counter", "app_schema_migrations", "projection_builds", "w"} {
 		assert.Equal(t, owner, ownerOf(t, admin, rel), rel)
 	}
-	assert.Equal(t, rt, ownerOf(t, admin, "v"))
+	assert.Equal(t, rt, ownerOf(t, admin, "v"), "a projection's view")
+	assert.Equal(t, rt, ownerOf(t, admin, build+".v"), "a projection build's table")
+	var buildOwner string
+	require.NoError(t, admin.QueryRow(ctx, `SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = current_schema() || '__v_b1'`).Scan(&buildOwner))
+	assert.Equal(t, rt, buildOwner, "a projection build's schema")
 	var fnOwner string
 	require.NoError(t, admin.QueryRow(ctx, `SELECT proowner::regrole::text FROM pg_proc WHERE oid = 'log_append_only'::regproc`).Scan(&fnOwner))
 	assert.Equal(t, owner, fnOwner)
@@ -269,7 +278,10 @@ func TestSetupMovesTheOneRoleLayout(t *testing.T) {
 	assert.False(t, oldRights, "the old role keeps a right on the schema or the log")
 	runtime := open(t, pgtest.As(t, url, rt))
 	allowed(t, runtime, `SELECT * FROM v`)
-	allowed(t, runtime, `CREATE OR REPLACE VIEW v AS SELECT * FROM state`)
+	allowed(t, runtime, `INSERT INTO `+build+`.v VALUES (1)`)
+	allowed(t, runtime, `CREATE OR REPLACE VIEW v AS SELECT * FROM `+build+`.v`)
+	allowed(t, runtime, `DROP SCHEMA `+build+` CASCADE`)
+	refused(t, runtime, `CREATE OR REPLACE VIEW w AS SELECT * FROM state`)
 	refused(t, runtime, `ALTER TABLE log DISABLE TRIGGER log_no_update`)
 	require.NoError(t, migrate.EnsureCurrent(ctx, runtime, testSet(false)))
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,9 +65,46 @@ func dropRoles(tb testing.TB, base string, roles ...string) {
 		id := pgx.Identifier{r}.Sanitize()
 		_, _ = conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, r)
 		for _, sql := range []string{"DROP OWNED BY " + id + " CASCADE", "DROP ROLE " + id} {
-			if _, err := conn.Exec(ctx, sql); err != nil {
-				tb.Logf("pgtest: %s: %v", sql, err)
+			// DROP OWNED rewrites the database's catalog row, as parallel tests' grants do:
+			// "tuple concurrently updated" is retried.
+			for attempt := 1; ; attempt++ {
+				_, err := conn.Exec(ctx, sql)
+				if err == nil {
+					break
+				}
+				if attempt == 5 || !strings.Contains(err.Error(), "concurrently updated") {
+					tb.Logf("pgtest: %s: %v", sql, err)
+					break
+				}
 			}
+		}
+	}
+}
+
+// GrantCreateOnDatabase grants role CREATE on the database of dbURL, as the test server's
+// superuser, as a database owner would have it in the layout before the roles were separated.
+// Parallel tests rewrite the database's catalog row too: a collision is retried.
+func GrantCreateOnDatabase(tb testing.TB, dbURL, role string) {
+	tb.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		tb.Fatalf("pgtest: parse %s: %v", dbURL, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, ServerURL(tb))
+	if err != nil {
+		tb.Fatalf("pgtest: connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	sql := "GRANT CREATE ON DATABASE " + pgx.Identifier{strings.TrimPrefix(u.Path, "/")}.Sanitize() + " TO " + pgx.Identifier{role}.Sanitize()
+	for attempt := 1; ; attempt++ {
+		_, err := conn.Exec(ctx, sql)
+		if err == nil {
+			return
+		}
+		if attempt == 5 || !strings.Contains(err.Error(), "concurrently updated") {
+			tb.Fatalf("pgtest: %s: %v", sql, err)
 		}
 	}
 }
