@@ -150,7 +150,8 @@ func ensureRole(ctx context.Context, conn *pgx.Conn, role, password string) erro
 		_, err := conn.Exec(ctx, `CREATE ROLE `+ident(role)+` LOGIN`)
 		if err != nil && !hasCode(err, codeDuplicateObject, codeUniqueViolation) {
 			return fmt.Errorf("database roles: create role %s (dotmac migrate needs a superuser or a role with CREATEROLE "+
-				"to create it, or create it first: see docs/database-roles.md): %w", role, err)
+				"to create it, or create it first, or run with --db-roles=false for one role that owns everything: "+
+				"see docs/database-roles.md): %w", role, err)
 		}
 	}
 	if password == "" {
