@@ -42,7 +42,7 @@ help: ## List the targets
 build: ## Build bin/dotmac from ./cmd/dotmac (scripts/build.sh: says what a first build downloads and compiles, and how long it took)
 	@GO=$(GO) scripts/build.sh $(BIN) ./cmd/dotmac
 
-run: build ## Build, then run `bin/dotmac serve` (reads .env if present; extra flags: ARGS=...; PostgreSQL found or started by dotmac)
+run: build ## Build, then run `bin/dotmac serve` (reads .env if present; extra flags: ARGS=...; PostgreSQL found or started by dotmac; migrates as dotmac_owner, serves as dotmac_app)
 	./$(BIN) serve $(if $(wildcard .env),--env-file .env) $(ARGS)
 
 test: ## The full CI suite: every test with -race, a short fuzz run of every Fuzz target, a bench smoke run

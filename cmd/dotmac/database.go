@@ -22,10 +22,11 @@ import (
 	"github.com/dotmac/ledger/projections"
 )
 
-// dbFlags locate the PostgreSQL database.
+// dbFlags locate the PostgreSQL database and name its roles.
 type dbFlags struct {
 	url      string
 	maxConns int32
+	roles    roleFlags
 }
 
 func (d *dbFlags) bind(fs *pflag.FlagSet) {
@@ -43,6 +44,7 @@ type storeFlags struct {
 
 func (s *storeFlags) bind(fs *pflag.FlagSet) {
 	s.db.bind(fs)
+	s.db.roles.bind(fs)
 	stringFlag(fs, &s.backend, "eventstore", "DOTMAC_EVENTSTORE", "postgres", "event store backend: postgres or kurrentdb")
 	oneOf(fs, "eventstore", "postgres", "kurrentdb")
 	stringFlag(fs, &s.kurrentURL, "kurrentdb-url", "KURRENTDB_URL", "", "KurrentDB connection string, with --eventstore kurrentdb (e.g. esdb://127.0.0.1:2113?tls=false)")
@@ -106,22 +108,39 @@ type database struct {
 }
 
 // openDatabase finds or starts PostgreSQL, creates the database if missing, connects and
-// (when migrateUp) applies every component's migrations.
+// (when migrateUp) applies every component's migrations. With migrateUp on a local server
+// (no DATABASE_URL), or with --migrate-database-url, it first sets the roles up and migrates
+// as the owner role (dbroles.go); on a local server it then connects as the runtime role.
 func openDatabase(ctx context.Context, log zerolog.Logger, g *globalFlags, d *dbFlags, migrateUp bool) (*database, error) {
+	preset := migrateUp && d.roles.enabled && d.roles.migrateURL != ""
+	if preset {
+		// Before connecting as the server's role, which may not exist yet.
+		if err := setUpWith(ctx, log, d.roles.migrateURL, d.roles); err != nil {
+			return nil, err
+		}
+	}
 	res, err := pgprovision.Provision(ctx, pgprovision.Options{
 		DatabaseURL: d.url, DataDir: filepath.Join(g.dataDir.path, "postgres"), Logger: log,
 	})
 	if err != nil {
 		return nil, err
 	}
-	pool, err := db.Open(ctx, res.URL, db.Options{MaxConns: d.maxConns})
+	connURL := res.URL
+	if migrateUp {
+		if connURL, err = d.runtimeURL(ctx, log, res, preset); err != nil {
+			_ = res.Stop(context.Background())
+			return nil, err
+		}
+	}
+	pool, err := db.Open(ctx, connURL, db.Options{MaxConns: d.maxConns})
 	if err != nil {
 		_ = res.Stop(context.Background())
 		return nil, err
 	}
 	out := &database{pool: pool, source: res.Source, stop: res.Stop}
 	if migrateUp {
-		if err := migrate.Up(ctx, pool, migrationSets()...); err != nil {
+		// As the runtime role: nothing to do when the schema is current, else a clear error.
+		if err := migrate.EnsureCurrent(ctx, pool, migrationSets()...); err != nil {
 			out.close(log)
 			return nil, fmt.Errorf("apply migrations: %w", err)
 		}

@@ -102,9 +102,12 @@ func (s *Store) observeBatch(appends, events int, took time.Duration, err error)
 
 var _ eventstore.Store = (*Store)(nil)
 
-// MigrationSet is the event store's schema, for internal/migrate.
+// MigrationSet is the event store's schema, for internal/migrate. es_events is append-only:
+// the runtime role may only SELECT and INSERT it (migrate.Setup).
 func MigrationSet() migrate.Set {
-	return migrate.Embedded("eventstore", "es_schema_migrations", migrationFiles)
+	s := migrate.Embedded("eventstore", "es_schema_migrations", migrationFiles)
+	s.AppendOnly = []string{"es_events"}
+	return s
 }
 
 // Open returns a Store over pool, whose schema must be migrated (MigrationSet). The tables

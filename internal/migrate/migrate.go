@@ -29,6 +29,10 @@ type Set struct {
 	// consumers' checkpoint table, into which a set moves its own checkpoints): Up applies
 	// them first.
 	Requires []Set
+	// AppendOnly names the set's tables that the runtime role may only SELECT and INSERT
+	// (Setup; docs/database-roles.md): the event log. Every other table of the set it may
+	// also UPDATE and DELETE.
+	AppendOnly []string
 }
 
 // Embedded returns the set whose SQL files a component embeds under migrations/ (with

@@ -15,7 +15,7 @@ import (
 // announcedVariables come with work of issue 18 on other branches (the admin listener, the
 // query role on a replica); deploy/ sets them already. Once merged, .env.example lists them
 // (cmd/dotmac's TestEnvExampleListsEveryVariable insists) and this list can go.
-var announcedVariables = []string{"DOTMAC_ADMIN_ADDR", "DOTMAC_READ_DATABASE_URL"}
+var announcedVariables = []string{"DOTMAC_READ_DATABASE_URL"}
 
 // variables are the names .env.example lists: every variable a flag reads (cmd/dotmac checks
 // that against the command tree).
