@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -99,17 +98,23 @@ func startServer(t *testing.T) *server {
 func startServerOn(t *testing.T, url string, extra ...string) *server {
 	t.Helper()
 	secret := strings.Repeat("acceptance-secret-", 3)
-	cmdAddr, queryAddr, adminAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	// Every listener on port 0: serve tells the ports it bound (listeningKey), so no other
+	// test process can take a port between choosing it and listening on it.
 	root, _ := newRoot()
-	root.SetArgs(append([]string{"serve", "--database-url", url, "--command-addr", cmdAddr, "--query-addr", queryAddr, "--admin-addr", adminAddr,
-		"--jwt-secret", secret, "--data-dir", t.TempDir(), "--log-level", "warn", "--log-format", "json"}, extra...))
+	root.SetArgs(append([]string{"serve", "--database-url", url, "--command-addr", "127.0.0.1:0", "--query-addr", "127.0.0.1:0",
+		"--admin-addr", "127.0.0.1:0", "--jwt-secret", secret, "--data-dir", t.TempDir(), "--log-level", "warn", "--log-format", "json"}, extra...))
 	root.SetOut(io.Discard)
 	root.SetErr(io.Discard)
-	ctx, cancel := context.WithCancel(context.Background())
+	bound := make(chan map[string]net.Addr, 1)
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), listeningKey{}, func(addrs map[string]net.Addr) { bound <- addrs }))
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
+	stopped := false // done was read
 	t.Cleanup(func() {
 		cancel()
+		if stopped {
+			return
+		}
 		select {
 		case err := <-done:
 			if err != nil && ctx.Err() == nil {
@@ -121,48 +126,39 @@ func startServerOn(t *testing.T, url string, extra ...string) *server {
 	})
 	key, err := auth.HS256([]byte(secret))
 	require.NoError(t, err)
-	s := &server{command: "http://" + cmdAddr, query: "http://" + queryAddr, admin: "http://" + adminAddr, key: key, dbURL: url}
-	var bases []string
-	if !slices.Contains(extra, "--admin-addr=") {
-		bases = append(bases, s.admin) // every role listens on the admin address, unless disabled
+	var addrs map[string]net.Addr
+	select {
+	case addrs = <-bound:
+	case err := <-done:
+		stopped = true
+		t.Fatalf("serve stopped before it listened: %v", err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("serve did not listen within two minutes")
 	}
-	roles := allRoles
-	for _, arg := range extra {
-		if r, ok := strings.CutPrefix(arg, "--role="); ok {
-			roles = strings.Split(r, ",")
+	base := func(api string) string {
+		if a, ok := addrs[api]; ok {
+			return "http://" + a.String()
+		}
+		return "http://127.0.0.1:1" // not served by this process: refused
+	}
+	s := &server{command: base(roleCommand), query: base(roleQuery), admin: base(adminAPI), key: key, dbURL: url}
+	var bases []string
+	for _, api := range []string{adminAPI, roleCommand, roleQuery} {
+		if _, ok := addrs[api]; ok {
+			bases = append(bases, base(api))
 		}
 	}
-	if slices.Contains(roles, roleCommand) {
-		bases = append(bases, s.command)
-	}
-	if slices.Contains(roles, roleQuery) {
-		bases = append(bases, s.query)
-	}
-	for _, base := range bases {
+	for _, b := range bases {
 		require.Eventually(t, func() bool {
-			select {
-			case err := <-done:
-				t.Fatalf("serve stopped: %v", err)
-			default:
-			}
-			resp, err := http.Get(base + "/healthz") // #nosec G107 -- loopback test server
+			resp, err := http.Get(b + "/healthz") // #nosec G107 -- loopback test server
 			if err != nil {
 				return false
 			}
 			_ = resp.Body.Close()
 			return resp.StatusCode == http.StatusOK
-		}, 2*time.Minute, 50*time.Millisecond, "serve on %s", base)
+		}, 2*time.Minute, 50*time.Millisecond, "serve on %s", b)
 	}
 	return s
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	return addr
 }
 
 // reply is an HTTP answer.

@@ -122,7 +122,7 @@ func TestServeAsTheRuntimeRoleSaysToMigrate(t *testing.T) {
 	require.NoError(t, err)
 	before := layout(t, admin)
 
-	out, code := runCLI(t, "serve", "--database-url", pgtest.As(t, u, app), "--command-addr", "127.0.0.1:0", "--query-addr", "127.0.0.1:0",
+	out, code := runCLI(t, "serve", "--database-url", pgtest.As(t, u, app), "--command-addr", "127.0.0.1:0", "--query-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
 		"--jwt-secret", "a-secret-of-enough-length-for-hs256-keys", "--data-dir", t.TempDir(), "--log-level", "warn")
 	assert.NotEqual(t, 0, code)
 	assert.Contains(t, out, "dotmac migrate up")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"runtime/debug"
@@ -197,8 +198,16 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 	if keySource == auth.FromDevKey {
 		announceDevKey(log, key, f, terminal(os.Stderr))
 	}
-	return httpx.Serve(ctx, log, servers, httpx.WithDrainHook(sd.stopSignal))
+	opts := []httpx.ServeOption{httpx.WithDrainHook(sd.stopSignal)}
+	if hook, ok := ctx.Value(listeningKey{}).(func(map[string]net.Addr)); ok {
+		opts = append(opts, httpx.WithListening(hook))
+	}
+	return httpx.Serve(ctx, log, servers, opts...)
 }
+
+// listeningKey is the context key of a func(map[string]net.Addr) that serve calls with the
+// addresses its listeners bound (tests serve on port 0 and learn the ports so).
+type listeningKey struct{}
 
 // system is what the roles share.
 type system struct {

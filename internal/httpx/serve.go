@@ -36,6 +36,7 @@ type ServeOption func(*serveConfig)
 type serveConfig struct {
 	shutdownTimeout time.Duration
 	onDrain         func() // called once the in-flight requests are counted, before waiting for them
+	onListening     func(map[string]net.Addr)
 }
 
 // WithShutdownTimeout bounds the drain (default ShutdownTimeout).
@@ -46,6 +47,12 @@ func WithShutdownTimeout(d time.Duration) ServeOption {
 // WithDrainHook calls f when the stop signal came and the requests in flight were counted,
 // before they are waited for: tests let their requests finish (or not) there.
 func WithDrainHook(f func()) ServeOption { return func(c *serveConfig) { c.onDrain = f } }
+
+// WithListening calls f with every server's bound address once all listen (so a server given
+// port 0 can tell which port it got), before any request is served.
+func WithListening(f func(map[string]net.Addr)) ServeOption {
+	return func(c *serveConfig) { c.onListening = f }
+}
 
 // inFlight counts the requests a handler is serving.
 type inFlight struct {
@@ -86,6 +93,13 @@ func Serve(ctx context.Context, log zerolog.Logger, servers map[string]*http.Ser
 		}
 		listeners[name] = ln
 		log.Info().Str("api", name).Str("addr", ln.Addr().String()).Msg("listening")
+	}
+	if cfg.onListening != nil {
+		addrs := make(map[string]net.Addr, len(listeners))
+		for name, ln := range listeners {
+			addrs[name] = ln.Addr()
+		}
+		cfg.onListening(addrs)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for name, s := range servers {
