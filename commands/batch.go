@@ -50,9 +50,11 @@ func execute[S any](ctx context.Context, h *Handlers, m Meta, t target[S], decid
 		}
 		if !r.done {
 			batch := l.take(maxBatchCommands)
-			reqs := make([]*request[S], len(batch))
-			for i, w := range batch {
-				reqs[i] = w.(*request[S]) //nolint:forcetypeassert // a stream's queue holds requests of its state type
+			reqs := make([]*request[S], 0, len(batch))
+			for _, w := range batch {
+				if q, ok := w.(*request[S]); ok { // a stream's queue holds requests of its state type only
+					reqs = append(reqs, q)
+				}
 			}
 			runBatch(h, t.stream, t.agg, reqs)
 		}

@@ -161,7 +161,9 @@ func TestCommandsOfOneStreamShareAnAppend(t *testing.T) {
 	for _, env := range envs {
 		if res, ok := byVersion[env.Version]; ok {
 			assert.Equal(t, env.Position, res.Position, "position of version %d", env.Version)
-			assert.Equal(t, res.Events[0].(domain.PaymentRecorded).PaymentID.String(), res.ID) //nolint:forcetypeassert // a payment
+			paid, ok := res.Events[0].(domain.PaymentRecorded)
+			require.True(t, ok, "a payment")
+			assert.Equal(t, paid.PaymentID.String(), res.ID)
 		}
 	}
 
