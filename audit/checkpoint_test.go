@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,12 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dotmac/ledger/audit"
+	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/domain/domainsim"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/postgres"
@@ -456,4 +460,135 @@ func TestSigningKeyFiles(t *testing.T) {
 	assert.ErrorIs(t, err, audit.ErrKeyFileMode)
 	_, err = audit.LoadPublicKeys(path)
 	assert.Error(t, err, "a private key is not a public key")
+}
+
+// TestExportCarriesSignedCheckpoints: an export holds the events its rows come from and the
+// checkpoints that signed them, and an auditor with only the public key finds any change to
+// its rows, events or checkpoints, even with the manifest fixed up to match.
+func TestExportCarriesSignedCheckpoints(t *testing.T) {
+	t.Parallel()
+	a := newAnchored(t, 10, 4)
+	require.NotEmpty(t, a.sign(t))
+	period, err := domain.ParsePeriod("2025-02")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	m, err := audit.New(a.store).WithCheckpoints(a.cps).Export(context.Background(), tenant(t), period, dir)
+	require.NoError(t, err)
+	assert.Positive(t, m.SignedCheckpoints)
+	require.Len(t, m.Files, 8)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		info, err := e.Info()
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), e.Name())
+	}
+	keys := a.key.PublicKeys()
+	v, err := audit.VerifyExport(dir, keys)
+	require.NoError(t, err)
+	assert.True(t, v.OK, "problems: %v", v.Problems)
+	assert.Empty(t, v.NotProven)
+	assert.Positive(t, v.Events)
+	assert.Equal(t, v.Events, v.Signed)
+
+	unkeyed, err := audit.VerifyExport(dir, nil)
+	require.NoError(t, err)
+	assert.True(t, unkeyed.OK)
+	require.NotEmpty(t, unkeyed.NotProven)
+	assert.Contains(t, unkeyed.NotProven[0], "--public-key")
+
+	other, err := audit.GenerateSigningKey()
+	require.NoError(t, err)
+	wrong, err := audit.VerifyExport(dir, other.PublicKeys())
+	require.NoError(t, err)
+	assert.False(t, wrong.OK)
+
+	tests := []struct {
+		name, file, want string
+		edit             func(t *testing.T, b []byte) []byte
+	}{
+		{"journal row", "journal.csv", "journal.csv: row", func(t *testing.T, b []byte) []byte {
+			lines := strings.SplitN(string(b), "\n", 3)
+			f := strings.Split(lines[1], ",")
+			f[4] = "forged memo"
+			lines[1] = strings.Join(f, ",")
+			return []byte(strings.Join(lines, "\n"))
+		}},
+		{"event rewritten and rehashed", audit.EventsFileName, "is not the one signed", rehashFirstEvent},
+		{"checkpoint edited", audit.CheckpointsFileName, "does not verify", func(t *testing.T, b []byte) []byte {
+			return []byte(strings.Replace(string(b), `"events":`, `"events":1`, 1))
+		}},
+		{"checkpoint marks edited", audit.CheckpointsFileName, "do not give its signed digest", func(t *testing.T, b []byte) []byte {
+			i := strings.Index(string(b), `"marks":"`) + len(`"marks":"`) + 20
+			out := append([]byte{}, b...)
+			out[i] = map[byte]byte{'0': '1'}[out[i]] | '0'
+			if out[i] == b[i] {
+				out[i] = 'f'
+			}
+			return out
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			copyDir := t.TempDir()
+			for _, e := range entries {
+				b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+				require.NoError(t, err)
+				require.NoError(t, os.WriteFile(filepath.Join(copyDir, e.Name()), b, 0o600))
+			}
+			rewriteExportFile(t, copyDir, tc.file, func(b []byte) []byte { return tc.edit(t, b) })
+			problems, err := audit.CheckExport(copyDir)
+			require.NoError(t, err)
+			require.Empty(t, problems, "the manifest was fixed up: only the signatures can tell")
+			v, err := audit.VerifyExport(copyDir, keys)
+			require.NoError(t, err)
+			require.False(t, v.OK)
+			assert.Contains(t, strings.Join(v.Problems, "\n"), tc.want)
+			t.Log(v.Problems)
+		})
+	}
+}
+
+// rewriteExportFile edits an export's file and fixes the manifest's size and SHA-256 for it.
+func rewriteExportFile(t *testing.T, dir, name string, edit func([]byte) []byte) {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	b = edit(b)
+	require.NoError(t, os.WriteFile(path, b, 0o600))
+	mpath := filepath.Join(dir, audit.ManifestName)
+	raw, err := os.ReadFile(mpath)
+	require.NoError(t, err)
+	var m audit.Manifest
+	require.NoError(t, json.Unmarshal(raw, &m))
+	for i := range m.Files {
+		if m.Files[i].Name == name {
+			sum := sha256.Sum256(b)
+			m.Files[i].SHA256, m.Files[i].Bytes = hex.EncodeToString(sum[:]), int64(len(b))
+		}
+	}
+	raw, err = json.Marshal(m)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(mpath, raw, 0o600))
+}
+
+// rehashFirstEvent changes an amount in the first exported event and recomputes its hash.
+func rehashFirstEvent(t *testing.T, b []byte) []byte {
+	t.Helper()
+	lines := strings.SplitN(string(b), "\n", 2)
+	var e audit.ExportedEvent
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &e))
+	forged := strings.Replace(e.Data, `"amount":"`, `"amount":"9`, 1)
+	require.NotEqual(t, e.Data, forged)
+	e.Data = forged
+	id, err := uuid.Parse(e.EventID)
+	require.NoError(t, err)
+	prev, err := hex.DecodeString(e.PrevHash)
+	require.NoError(t, err)
+	e.Hash = hex.EncodeToString(eventstore.ChainHash(prev, &eventstore.Envelope{ID: id, StreamID: e.StreamID, Version: e.Version,
+		Type: e.Type, SchemaVersion: e.SchemaVersion, Data: []byte(e.Data), RawMetadata: []byte(e.Metadata)}))
+	line, err := json.Marshal(e)
+	require.NoError(t, err)
+	return []byte(string(line) + "\n" + lines[1])
 }
