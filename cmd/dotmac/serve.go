@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/dotmac/ledger/audit"
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/internal/auth"
@@ -52,6 +53,7 @@ type serveFlags struct {
 	memoryLimit string
 	cacheSize   int
 	process     processFlags
+	signing     signingFlags
 }
 
 func newServe(g *globalFlags) *cobra.Command {
@@ -77,6 +79,7 @@ Every flag can also be set through the environment variable named in its descrip
 	boolFlag(fs, &f.key.production, "production", "DOTMAC_PRODUCTION", false, "refuse to start on a development JWT key: none configured, or the generated one passed as the secret")
 	stringFlag(fs, &f.devTenant, "dev-tenant", "DOTMAC_DEV_TENANT", "demo", "tenant of the development token printed when no JWT key is configured")
 	f.process.bind(fs)
+	f.signing.bind(fs)
 	stringFlag(fs, &f.memoryLimit, "memory-limit", "DOTMAC_MEMORY_LIMIT", "200MiB",
 		"soft memory limit of the Go heap (GOMEMLIMIT syntax; off: no limit; the GOMEMLIMIT variable wins when set)")
 	fs.IntVar(&f.cacheSize, "command-cache-streams", envInt("DOTMAC_COMMAND_CACHE_STREAMS", commands.DefaultCacheStreams),
@@ -120,6 +123,10 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	signingKey, signingSource, err := f.signing.load(g, f.key.production)
+	if err != nil {
+		return err
+	}
 	b, err := openBackend(ctx, log, g, &f.storage, true)
 	if err != nil {
 		return err
@@ -139,6 +146,11 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 		sys.health.Add("database_writable", func(ctx context.Context) error { return db.Writable(ctx, dbase.pool) })
 	}
 
+	stopSigner, err := startSigner(ctx, sys, signingKey, roles)
+	if err != nil {
+		return err
+	}
+	defer sd.step("signer", func() *zerolog.Event { stopSigner(); return nil })
 	// Each role's wiring lives in its own file: wire_command.go, wire_query.go, wire_projector.go.
 	if slices.Contains(roles, roleProjector) {
 		stop, err := startProjector(ctx, sys)
@@ -173,7 +185,7 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 		servers["debug"] = httpx.NewServer(f.debugAddr, debugHandler())
 	}
 	log.Info().Strs("roles", roles).Str("database", string(dbase.source)).Str("eventstore", f.storage.backend).
-		Str("jwt_key", string(keySource)).Str("data_dir", g.dataDir.path).Str("data_dir_rule", g.dataDir.rule).Msg("dotmac serving")
+		Str("jwt_key", string(keySource)).Str("signing_key", string(signingSource)).Str("signing_key_id", signingKey.ID()).Str("data_dir", g.dataDir.path).Str("data_dir_rule", g.dataDir.rule).Msg("dotmac serving")
 	if keySource == auth.FromDevKey {
 		announceDevKey(log, key, f, terminal(os.Stderr))
 	}
@@ -197,6 +209,7 @@ type system struct {
 	runtimeOnce  sync.Once
 	runtime      *projections.Runtime
 	runtimeErr   error
+	signer       *audit.Signer // nil in a process that does not sign
 }
 
 func newRegistry() *prometheus.Registry {
