@@ -592,3 +592,20 @@ func rehashFirstEvent(t *testing.T, b []byte) []byte {
 	require.NoError(t, err)
 	return []byte(string(line) + "\n" + lines[1])
 }
+
+// TestSignerOverAFeedOnlyStore: a store that reads only in feed order (KurrentDB) is signed
+// and verified the same way, from ReadAll's positions and hashes.
+func TestSignerOverAFeedOnlyStore(t *testing.T) {
+	t.Parallel()
+	a := newAnchored(t, 3, 1)
+	s, err := audit.NewSigner(audit.SignerConfig{Store: feedOnly{a.store}, Checkpoints: a.cps, Key: a.key})
+	require.NoError(t, err)
+	signed, err := s.Sign(context.Background())
+	require.NoError(t, err)
+	require.Len(t, signed, 1)
+	r, err := audit.New(feedOnly{a.store}).Verify(context.Background(), audit.VerifyOptions{Checkpoints: a.cps, PublicKeys: a.key.PublicKeys()})
+	require.NoError(t, err)
+	assert.True(t, r.OK, "findings: %v", r.Findings)
+	assert.Equal(t, signed[0].Position, r.Checkpoints.SignedThrough)
+	assert.Equal(t, a.verify(t, a.key.PublicKeys()).Checkpoints, r.Checkpoints, "the same checkpoint as a stream-order store's")
+}
