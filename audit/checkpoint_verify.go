@@ -169,7 +169,7 @@ func (c *cpChecker) pinpoint(ctx context.Context, b badSpan) error {
 	if err != nil {
 		return err
 	}
-	if d, err := SpanDigest(cp.PrevDigest, signed); err != nil || d != cp.Digest {
+	if !marksGiveDigest(&cp, signed) {
 		c.add(cp.Position, FindingCheckpointMismatch, fmt.Sprintf("the events at %s are not those signed in %s, and the checkpoint's stored marks were altered too: "+
 			"an event in that range was rewritten (or deleted, or inserted), which one cannot be proven", span, signedBy))
 		return nil
@@ -183,6 +183,12 @@ func (c *cpChecker) pinpoint(ctx context.Context, b badSpan) error {
 	f.Detail = fmt.Sprintf("%s, in %s: %s", f.Detail, signedBy, "the event (or an earlier event of its stream) was rewritten and the hashes recomputed")
 	c.findings = append(c.findings, f)
 	return nil
+}
+
+// marksGiveDigest reports whether marks give c's signed digest (and so are the signed ones).
+func marksGiveDigest(c *Checkpoint, marks []byte) bool {
+	d, err := SpanDigest(c.PrevDigest, marks)
+	return err == nil && d == c.Digest
 }
 
 // firstDifference names the first mark where the feed (got) differs from the signed marks.

@@ -343,7 +343,7 @@ with no database: see docs/audit.md.`,
 				r, err := a.Verify(cmd.Context(), audit.VerifyOptions{To: eventstore.Position(to), Tenant: f.tenant, Deep: deep,
 					DensePositions: f.storage.backend == "postgres" && f.tenant == "",
 					Checkpoints:    audit.NewCheckpointStore(b.pool), PublicKeys: keys,
-					Progress:       func(done, total int64) { bar.ChangeMax64(total); _ = bar.Set64(done) }})
+					Progress: func(done, total int64) { bar.ChangeMax64(total); _ = bar.Set64(done) }})
 				_ = bar.Finish()
 				if err != nil {
 					return err

@@ -45,7 +45,9 @@ const (
 	signingKeyDev      signingKeySource = "development"
 )
 
-func devSigningKeyFile(g *globalFlags) string { return filepath.Join(g.dataDir.path, "dev-signing-key") }
+func devSigningKeyFile(g *globalFlags) string {
+	return filepath.Join(g.dataDir.path, "dev-signing-key")
+}
 
 // load returns the configured key, else (outside production) the development key under the
 // data dir, created on first use with its public key next to it.
