@@ -177,18 +177,20 @@ func (s *Signer) observe(c *Checkpoint) {
 	s.metrics.lastPos.Set(float64(c.Position))
 }
 
-// Run signs every Interval while ctx lives, when the head has moved; failures are logged and
-// counted (dotmac_checkpoint_sign_errors_total), and tried again at the next tick.
+// Run signs every Interval while ctx lives, when the head has moved, the first time one
+// Interval after it starts (signing at once made a starting server open database connections
+// while its listeners were being bound, and tests lost their ports to them); failures are
+// logged and counted (dotmac_checkpoint_sign_errors_total), and tried again at the next tick.
 func (s *Signer) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
 	for {
-		s.tick(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		s.tick(ctx)
 	}
 }
 
