@@ -39,7 +39,7 @@ type anchored struct {
 	reg    *prometheus.Registry
 }
 
-func newAnchored(t *testing.T, customers, months int) *anchored {
+func newAnchored(t testing.TB, customers, months int) *anchored {
 	t.Helper()
 	ctx := context.Background()
 	pool := pgtest.Pool(t, postgres.MigrationSet(), audit.MigrationSet())
@@ -57,7 +57,7 @@ func newAnchored(t *testing.T, customers, months int) *anchored {
 	return a
 }
 
-func (a *anchored) seed(t *testing.T, tenant string, customers, months int, seed uint64) {
+func (a *anchored) seed(t testing.TB, tenant string, customers, months int, seed uint64) {
 	t.Helper()
 	evs, err := readmodeltest.Generate(domainsim.Config{Tenants: []domainsim.Tenant{{Name: tenant, Currency: "USD"}},
 		Customers: customers, Months: months, Seed: seed, GraceDays: 14})
@@ -66,7 +66,7 @@ func (a *anchored) seed(t *testing.T, tenant string, customers, months int, seed
 	require.NoError(t, err)
 }
 
-func (a *anchored) sign(t *testing.T) []audit.Checkpoint {
+func (a *anchored) sign(t testing.TB) []audit.Checkpoint {
 	t.Helper()
 	signed, err := a.signer.Sign(context.Background())
 	require.NoError(t, err)
