@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dotmac/ledger/eventstore"
@@ -117,6 +118,9 @@ func (c *cpChecker) mark(pos eventstore.Position, hash []byte) {
 		if err != nil {
 			d, _ = newSpanDigest(zeroDigest) // a malformed prev_digest fails the signature; the digest cannot match
 		}
+		if cp.Events > 0 && cp.Events <= MaxCheckpointEvents {
+			d.buf = slices.Grow(d.buf, cp.Events*markSize)
+		}
 		c.cur = d
 	}
 	c.cur.add(pos, hash)
@@ -128,12 +132,15 @@ func (c *cpChecker) mark(pos eventstore.Position, hash []byte) {
 // closeSpan compares the span's digest with the signed one and moves to the next checkpoint.
 func (c *cpChecker) closeSpan() {
 	got := ""
-	var marks []byte
 	if c.cur != nil {
-		got, marks = c.cur.sum(), bytes.Clone(c.cur.marks())
+		got = c.cur.sum()
 	}
 	if got != c.cps[c.i].Digest && c.trusted[c.i] {
-		c.bad = append(c.bad, badSpan{cp: c.i, marks: marks})
+		var marks []byte
+		if c.cur != nil {
+			marks = c.cur.marks()
+		}
+		c.bad = append(c.bad, badSpan{cp: c.i, marks: marks}) // cur is not reused: its buffer is the span's
 	}
 	c.cur = nil
 	c.i++
