@@ -609,3 +609,15 @@ func TestSignerOverAFeedOnlyStore(t *testing.T) {
 	assert.Equal(t, signed[0].Position, r.Checkpoints.SignedThrough)
 	assert.Equal(t, a.verify(t, a.key.PublicKeys()).Checkpoints, r.Checkpoints, "the same checkpoint as a stream-order store's")
 }
+
+// TestVerifyWithoutTheCheckpointTable: a database no signer has migrated has no checkpoints,
+// which verify reports instead of failing: it reads, never migrates.
+func TestVerifyWithoutTheCheckpointTable(t *testing.T) {
+	t.Parallel()
+	store, pool := seeded(t, 2, 1)
+	r, err := audit.New(store).Verify(context.Background(), audit.VerifyOptions{DensePositions: true, Checkpoints: audit.NewCheckpointStore(pool)})
+	require.NoError(t, err)
+	assert.True(t, r.OK)
+	assert.Contains(t, r.NotChecked, audit.NotChecked{Check: "signed checkpoints (none are stored)",
+		RunBy: "a server with a signing key (--signing-key-file), or dotmac audit sign"})
+}

@@ -336,9 +336,6 @@ with no database: see docs/audit.md.`,
 			}
 			defer gctune.Batch()()
 			return withBackend(cmd, g, f, func(b *backend, a *audit.Auditor) error {
-				if err := migrate.Up(cmd.Context(), b.pool, audit.MigrationSet()); err != nil {
-					return err
-				}
 				bar := newBar(cmd.ErrOrStderr(), "verify", "events")
 				r, err := a.Verify(cmd.Context(), audit.VerifyOptions{To: eventstore.Position(to), Tenant: f.tenant, Deep: deep,
 					DensePositions: f.storage.backend == "postgres" && f.tenant == "",
@@ -495,9 +492,6 @@ func newAuditExport(g *globalFlags, f *auditFlags) *cobra.Command {
 				out = "export-" + tenant.String() + "-" + p.String()
 			}
 			return withBackend(cmd, g, f, func(b *backend, a *audit.Auditor) error {
-				if err := migrate.Up(cmd.Context(), b.pool, audit.MigrationSet()); err != nil {
-					return err
-				}
 				m, err := a.WithCheckpoints(audit.NewCheckpointStore(b.pool)).Export(cmd.Context(), tenant, p, out)
 				if err != nil {
 					return err
