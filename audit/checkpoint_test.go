@@ -621,3 +621,37 @@ func TestVerifyWithoutTheCheckpointTable(t *testing.T) {
 	assert.Contains(t, r.NotChecked, audit.NotChecked{Check: "signed checkpoints (none are stored)",
 		RunBy: "a server with a signing key (--signing-key-file), or dotmac audit sign"})
 }
+
+// signingMeanwhile is a checkpoint source under which the server appends and signs between
+// verify reading the head and reading the checkpoints.
+type signingMeanwhile struct {
+	*audit.CheckpointStore
+	t *testing.T
+	a *anchored
+}
+
+func (s signingMeanwhile) Checkpoints(ctx context.Context, upto eventstore.Position) ([]audit.Checkpoint, error) {
+	s.a.seed(s.t, "late", 2, 1, 11)
+	require.Len(s.t, s.a.sign(s.t), 1)
+	return s.CheckpointStore.Checkpoints(ctx, upto)
+}
+
+// TestCheckpointSignedDuringVerification: a checkpoint signed while verify runs, beyond the
+// head it verifies up to, is neither a deletion nor a mismatch; its events count as unsigned.
+func TestCheckpointSignedDuringVerification(t *testing.T) {
+	t.Parallel()
+	a := newAnchored(t, 3, 1)
+	first := a.sign(t)
+	require.Len(t, first, 1)
+	a.seed(t, "other", 2, 1, 4) // unsigned when verify starts
+	head, err := a.store.Head(context.Background())
+	require.NoError(t, err)
+	r, err := audit.New(a.store).Verify(context.Background(), audit.VerifyOptions{DensePositions: true,
+		Checkpoints: signingMeanwhile{CheckpointStore: a.cps, t: t, a: a}, PublicKeys: a.key.PublicKeys()})
+	require.NoError(t, err)
+	assert.True(t, r.OK, "findings: %v", r.Findings)
+	assert.Equal(t, head, r.Head)
+	assert.Equal(t, 1, r.Checkpoints.Checkpoints)
+	assert.Equal(t, first[0].Position, r.Checkpoints.SignedThrough)
+	assert.Equal(t, int64(head-first[0].Position), r.Checkpoints.UnsignedEvents)
+}

@@ -53,6 +53,7 @@ type cpChecker struct {
 	trusted  []bool // signature verified (or not checkable: no keys)
 	findings []Finding
 	i        int         // the checkpoint whose span the feed is in
+	checked  int         // checkpoints whose spans the verified feed covered (set by finish)
 	cur      *spanDigest // its digest so far (nil before its span starts)
 	bad      []badSpan
 	unsigned int64
@@ -147,14 +148,28 @@ func (c *cpChecker) closeSpan() {
 }
 
 // finish reports the spans that differ, naming the first differing event when the
-// checkpoint's stored marks are the signed ones, and the checkpoints the feed did not reach.
-func (c *cpChecker) finish(ctx context.Context, head eventstore.Position, toHead bool) error {
-	if c.cur != nil && c.i < len(c.cps) { // the feed ended inside a span
-		c.closeSpan()
+// checkpoint's stored marks are the signed ones, and the checkpoints beyond the verified feed:
+// signed while it was verified (the head has reached them since), or covering events that were
+// deleted. headNow reads the store's head now (nil when the verification stopped at a --to).
+func (c *cpChecker) finish(ctx context.Context, headNow func(context.Context) (eventstore.Position, error)) error {
+	if c.cur != nil { // the verified feed ends inside a span: not compared, and not yet proven
+		c.unsigned += int64(c.cur.events())
+		c.cur = nil
 	}
-	for ; c.i < len(c.cps); c.i++ {
-		cp := c.cps[c.i]
-		if toHead && c.trusted[c.i] {
+	c.checked = c.i
+	var head eventstore.Position
+	for i := c.i; i < len(c.cps) && headNow != nil; i++ {
+		if !c.trusted[i] {
+			continue
+		}
+		if head == 0 {
+			h, err := headNow(ctx)
+			if err != nil {
+				return fmt.Errorf("read head: %w", err)
+			}
+			head = max(h, 1)
+		}
+		if cp := c.cps[i]; cp.Position > head {
 			c.add(cp.Position, FindingCheckpointBeyondHead, fmt.Sprintf("a checkpoint signed at %s covers the feed up to position %d, but the feed ends at %d: signed events were deleted",
 				cp.SignedAt.Format(time.RFC3339), cp.Position, head))
 		}
@@ -222,8 +237,8 @@ func firstDifference(want, got []mark) Finding {
 
 // report adds the checkpoint checks to r.
 func (c *cpChecker) report(r *Report) {
-	s := &CheckpointSummary{Checkpoints: len(c.cps), KeyIDs: c.keys.IDs(), SignaturesChecked: len(c.keys) > 0, UnsignedEvents: c.unsigned}
-	if n := len(c.cps); n > 0 {
+	s := &CheckpointSummary{Checkpoints: c.checked, KeyIDs: c.keys.IDs(), SignaturesChecked: len(c.keys) > 0, UnsignedEvents: c.unsigned}
+	if n := c.checked; n > 0 {
 		s.SignedThrough = c.cps[n-1].Position
 		at := c.cps[n-1].SignedAt
 		s.LastSignedAt = &at
@@ -231,12 +246,12 @@ func (c *cpChecker) report(r *Report) {
 	r.Checkpoints = s
 	r.Findings = append(append([]Finding{}, c.findings...), r.Findings...)
 	r.OK = len(r.Findings) == 0
-	if len(c.cps) == 0 {
+	if c.checked == 0 {
 		r.NotChecked = append(r.NotChecked, NotChecked{Check: "signed checkpoints (none are stored)",
 			RunBy: "a server with a signing key (--signing-key-file), or dotmac audit sign"})
 		return
 	}
-	r.Checks = append(r.Checks, fmt.Sprintf("signed checkpoints (%d, through position %d)", len(c.cps), s.SignedThrough))
+	r.Checks = append(r.Checks, fmt.Sprintf("signed checkpoints (%d, through position %d)", c.checked, s.SignedThrough))
 	if s.SignaturesChecked {
 		r.Checks = append(r.Checks, "checkpoint signatures (keys "+c.keys.String()+")")
 	} else {

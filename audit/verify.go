@@ -80,7 +80,7 @@ func (a *Auditor) Verify(ctx context.Context, o VerifyOptions) (*Report, error) 
 		return nil, fmt.Errorf("verify: %w", err)
 	}
 	r.finish(o, to, start)
-	if err := r.addCheckpoints(ctx, o, cps, to); err != nil {
+	if err := a.addCheckpoints(ctx, r, o, cps); err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
 	return r, nil
@@ -96,7 +96,7 @@ func (a *Auditor) checkpointChecker(ctx context.Context, o VerifyOptions, to eve
 }
 
 // addCheckpoints adds the checkpoint checks (or says they did not run) to r.
-func (r *Report) addCheckpoints(ctx context.Context, o VerifyOptions, c *cpChecker, to eventstore.Position) error {
+func (a *Auditor) addCheckpoints(ctx context.Context, r *Report, o VerifyOptions, c *cpChecker) error {
 	if c == nil {
 		runBy := "the signed checkpoints (the database, or an export with --export)"
 		if o.Tenant != "" {
@@ -105,7 +105,11 @@ func (r *Report) addCheckpoints(ctx context.Context, o VerifyOptions, c *cpCheck
 		r.NotChecked = append(r.NotChecked, NotChecked{Check: "signed checkpoints", RunBy: runBy})
 		return nil
 	}
-	if err := c.finish(ctx, to, o.To == 0); err != nil {
+	var headNow func(context.Context) (eventstore.Position, error)
+	if o.To == 0 {
+		headNow = a.store.Head
+	}
+	if err := c.finish(ctx, headNow); err != nil {
 		return err
 	}
 	c.report(r)
