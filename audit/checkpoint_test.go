@@ -497,6 +497,15 @@ func TestExportCarriesSignedCheckpoints(t *testing.T) {
 	require.NotEmpty(t, unkeyed.NotProven)
 	assert.Contains(t, unkeyed.NotProven[0], "--public-key")
 
+	bare := t.TempDir() // an export made without the checkpoints proves nothing, and says so
+	_, err = audit.New(a.store).Export(context.Background(), tenant(t), period, bare)
+	require.NoError(t, err)
+	plain, err := audit.VerifyExport(bare, keys)
+	require.NoError(t, err)
+	assert.True(t, plain.OK, "problems: %v", plain.Problems)
+	require.Len(t, plain.NotProven, 1)
+	assert.Contains(t, plain.NotProven[0], "carries no signed checkpoints")
+
 	other, err := audit.GenerateSigningKey()
 	require.NoError(t, err)
 	wrong, err := audit.VerifyExport(dir, other.PublicKeys())

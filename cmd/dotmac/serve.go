@@ -146,7 +146,7 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 		sys.health.Add("database_writable", func(ctx context.Context) error { return db.Writable(ctx, dbase.pool) })
 	}
 
-	stopSigner, err := startSigner(ctx, sys, signingKey, roles)
+	stopSigner, err := startSigner(ctx, sys, g, signingKey, signingSource, roles)
 	if err != nil {
 		return err
 	}

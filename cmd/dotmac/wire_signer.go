@@ -13,9 +13,13 @@ import (
 // (command or projector role: a query-only process may be on a read replica). Every such
 // process signs; the table takes one checkpoint after each position, so they never fork the
 // chain. stop waits for the signing round in progress.
-func startSigner(ctx context.Context, sys *system, key *audit.SigningKey, roles []string) (stop func(), err error) {
+func startSigner(ctx context.Context, sys *system, g *globalFlags, key *audit.SigningKey, source signingKeySource, roles []string) (stop func(), err error) {
 	if key == nil || (!slices.Contains(roles, roleCommand) && !slices.Contains(roles, roleProjector)) {
 		return func() {}, nil
+	}
+	if source == signingKeyDev {
+		sys.log.Warn().Str("key_id", key.ID()).Str("public_key", devSigningKeyFile(g)+".pub").
+			Msg("NO SIGNING KEY CONFIGURED: signing checkpoints with a generated development key. Create one with dotmac keys generate and set DOTMAC_SIGNING_KEY_FILE (and --production) for real use.")
 	}
 	s, err := audit.NewSigner(audit.SignerConfig{Store: sys.store, Checkpoints: audit.NewCheckpointStore(sys.pool), Key: key,
 		Interval: sys.flags.signing.interval, Registerer: sys.registry, Logger: sys.log.With().Str("component", "signer").Logger()})
