@@ -44,6 +44,7 @@ var allRoles = []string{roleCommand, roleQuery, roleProjector}
 type serveFlags struct {
 	storage     storeFlags
 	key         keyFlags
+	signing     signingFlags
 	commandAddr string
 	queryAddr   string
 	roles       string
@@ -53,7 +54,6 @@ type serveFlags struct {
 	memoryLimit string
 	cacheSize   int
 	process     processFlags
-	signing     signingFlags
 }
 
 func newServe(g *globalFlags) *cobra.Command {
@@ -73,13 +73,13 @@ Every flag can also be set through the environment variable named in its descrip
 	fs := cmd.Flags()
 	f.storage.bind(fs)
 	f.key.bind(cmd)
+	f.signing.bind(fs)
 	stringFlag(fs, &f.commandAddr, "command-addr", "DOTMAC_COMMAND_ADDR", ":8080", "listen address of the command API")
 	stringFlag(fs, &f.queryAddr, "query-addr", "DOTMAC_QUERY_ADDR", ":8081", "listen address of the query API")
 	stringFlag(fs, &f.roles, "role", "DOTMAC_ROLE", strings.Join(allRoles, ","), "comma-separated roles to play: command, query, projector")
 	boolFlag(fs, &f.key.production, "production", "DOTMAC_PRODUCTION", false, "refuse to start on a development JWT key: none configured, or the generated one passed as the secret")
 	stringFlag(fs, &f.devTenant, "dev-tenant", "DOTMAC_DEV_TENANT", "demo", "tenant of the development token printed when no JWT key is configured")
 	f.process.bind(fs)
-	f.signing.bind(fs)
 	stringFlag(fs, &f.memoryLimit, "memory-limit", "DOTMAC_MEMORY_LIMIT", "200MiB",
 		"soft memory limit of the Go heap (GOMEMLIMIT syntax; off: no limit; the GOMEMLIMIT variable wins when set)")
 	fs.IntVar(&f.cacheSize, "command-cache-streams", envInt("DOTMAC_COMMAND_CACHE_STREAMS", commands.DefaultCacheStreams),
@@ -185,7 +185,7 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 		servers["debug"] = httpx.NewServer(f.debugAddr, debugHandler())
 	}
 	log.Info().Strs("roles", roles).Str("database", string(dbase.source)).Str("eventstore", f.storage.backend).
-		Str("jwt_key", string(keySource)).Str("signing_key", string(signingSource)).Str("signing_key_id", signingKey.ID()).Str("data_dir", g.dataDir.path).Str("data_dir_rule", g.dataDir.rule).Msg("dotmac serving")
+		Str("jwt_key", string(keySource)).Str("data_dir", g.dataDir.path).Str("data_dir_rule", g.dataDir.rule).Msg("dotmac serving")
 	if keySource == auth.FromDevKey {
 		announceDevKey(log, key, f, terminal(os.Stderr))
 	}

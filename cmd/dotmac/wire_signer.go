@@ -27,6 +27,7 @@ func startSigner(ctx context.Context, sys *system, g *globalFlags, key *audit.Si
 		return nil, fmt.Errorf("checkpoint signer: %w", err)
 	}
 	sys.signer = s
+	sys.log.Info().Str("key_id", key.ID()).Str("key", string(source)).Dur("interval", sys.flags.signing.interval).Msg("signing checkpoints of the feed")
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { s.Run(ctx) })
