@@ -377,18 +377,9 @@ with no database: see docs/audit.md.`,
 	cmd.Flags().StringVar(&report, "report", "", "also write the JSON report to this file")
 	cmd.Flags().BoolVar(&deep, "deep", false, "also decode every event and fold every customer account (about half the speed)")
 	cmd.Flags().BoolVar(&skipDrift, "skip-drift", false, "skip comparing every read model with a fresh fold of the events")
-	cmd.Flags().StringArrayVar(&keyFiles, "public-key", envList("DOTMAC_PUBLIC_KEY"),
-		"PEM public key the checkpoints must be signed with (repeat for keys of earlier years) (env DOTMAC_PUBLIC_KEY)")
+	cmd.Flags().StringArrayVar(&keyFiles, "public-key", nil, "PEM public key the checkpoints must be signed with (repeat for keys of earlier years)")
 	cmd.Flags().StringVar(&export, "export", "", "verify this export directory (no database needed) instead of the event store")
 	return cmd
-}
-
-// envList is the environment variable name as a one-element list ("" or unset: none).
-func envList(name string) []string {
-	if v := envString(name, ""); v != "" {
-		return []string{v}
-	}
-	return nil
 }
 
 // verifyExport checks an export with the public keys alone.

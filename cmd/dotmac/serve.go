@@ -123,10 +123,6 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	signingKey, signingSource, err := f.signing.load(g, f.key.production)
-	if err != nil {
-		return err
-	}
 	b, err := openBackend(ctx, log, g, &f.storage, true)
 	if err != nil {
 		return err
@@ -146,7 +142,7 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 		sys.health.Add("database_writable", func(ctx context.Context) error { return db.Writable(ctx, dbase.pool) })
 	}
 
-	stopSigner, err := startSigner(ctx, sys, g, signingKey, signingSource, roles)
+	stopSigner, err := startSigner(ctx, sys, g, roles)
 	if err != nil {
 		return err
 	}

@@ -18,9 +18,9 @@ import (
 var (
 	// errNoSigningKeyInProduction: --production without --signing-key-file.
 	errNoSigningKeyInProduction = errors.New("production mode needs a checkpoint signing key: --signing-key-file or DOTMAC_SIGNING_KEY_FILE " +
-		"(create one with dotmac keys generate --out FILE)")
+		"(create one with dotmac keys generate FILE)")
 	// errDevSigningKeyInProduction: --production with the generated development key.
-	errDevSigningKeyInProduction = errors.New("production mode refuses the generated development signing key; create one with dotmac keys generate --out FILE")
+	errDevSigningKeyInProduction = errors.New("production mode refuses the generated development signing key; create one with dotmac keys generate FILE")
 )
 
 // signingFlags configure the key checkpoints are signed with and how often.
@@ -96,21 +96,18 @@ func isDevSigningKey(path string, key *audit.SigningKey) bool {
 
 func newKeys(_ *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Create the Ed25519 key that signs checkpoints of the event feed"}
-	var out string
 	gen := &cobra.Command{
-		Use:   "generate",
-		Short: "Write a new signing key (mode 0600) to --out and its public key to --out.pub",
-		Long: `Generate writes a new Ed25519 private key as PKCS#8 PEM to --out (mode 0600; an existing file
+		Use:   "generate FILE",
+		Short: "Write a new signing key (mode 0600) to FILE and its public key to FILE.pub",
+		Long: `Generate writes a new Ed25519 private key as PKCS#8 PEM to FILE (mode 0600; an existing file
 is never overwritten) and its public key as PKIX PEM ("-----BEGIN PUBLIC KEY-----") to
---out.pub, and prints the public key and its key id. Give the private key to the server
+FILE.pub, and prints the public key and its key id. Give the private key to the server
 (--signing-key-file / DOTMAC_SIGNING_KEY_FILE) and keep it out of the database and its
 backups; give the public key to auditors (dotmac audit verify --public-key).`,
-		Example: `  dotmac keys generate --out /etc/dotmac/signing.key`,
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if out == "" {
-				return errors.New("--out is required: the file to write the private key to")
-			}
+		Example: `  dotmac keys generate /etc/dotmac/signing.key`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out := args[0]
 			key, err := audit.GenerateSigningKey()
 			if err != nil {
 				return err
@@ -122,7 +119,6 @@ backups; give the public key to auditors (dotmac audit verify --public-key).`,
 			return nil
 		},
 	}
-	gen.Flags().StringVar(&out, "out", "", "file to write the private key to (the public key goes to FILE.pub)")
 	cmd.AddCommand(gen)
 	return cmd
 }
@@ -169,7 +165,7 @@ processes may sign at once: one checkpoint follows each.`,
 		},
 	}
 	s.bind(cmd.Flags())
-	cmd.Flags().BoolVar(&production, "production", envBool("DOTMAC_PRODUCTION", false), "refuse the development signing key (env DOTMAC_PRODUCTION)")
+	boolFlag(cmd.Flags(), &production, "production", "DOTMAC_PRODUCTION", false, "refuse the development signing key")
 	return cmd
 }
 

@@ -27,7 +27,7 @@ import (
 func TestKeysGenerate(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "signing.key")
-	out, code := runCLI(t, "keys", "generate", "--out", path)
+	out, code := runCLI(t, "keys", "generate", path)
 	require.Equal(t, 0, code, out)
 	info, err := os.Stat(path)
 	require.NoError(t, err)
@@ -36,7 +36,7 @@ func TestKeysGenerate(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, out, string(pub))
 	assert.Contains(t, out, "key id:")
-	out, code = runCLI(t, "keys", "generate", "--out", path)
+	out, code = runCLI(t, "keys", "generate", path)
 	assert.Equal(t, 1, code, "an existing key is kept: %s", out)
 }
 
@@ -50,23 +50,30 @@ func TestProductionRefusesTheDevelopmentSigningKey(t *testing.T) {
 	copied := filepath.Join(t.TempDir(), "copied.key")
 	require.NoError(t, os.WriteFile(copied, dev.PrivatePEM(), 0o600))
 	own := filepath.Join(t.TempDir(), "own.key")
-	_, code := runCLI(t, "keys", "generate", "--out", own)
+	_, code := runCLI(t, "keys", "generate", own)
 	require.Equal(t, 0, code)
+	dbURL := pgtest.SchemaURL(t)
 	run := func(args ...string) error {
 		root, _ := newRoot()
 		root.SetOut(&strings.Builder{})
 		root.SetErr(&strings.Builder{})
-		root.SetArgs(append([]string{"serve", "--production", "--data-dir", dir, "--jwt-public-key", "",
-			"--jwt-secret", strings.Repeat("production-secret-", 3), "--database-url", "postgres://127.0.0.1:1/none"}, args...))
+		root.SetArgs(append([]string{"serve", "--production", "--data-dir", dir, "--jwt-public-key", "", "--log-level", "warn",
+			"--jwt-secret", strings.Repeat("production-secret-", 3), "--database-url", dbURL}, args...))
 		return root.Execute()
 	}
 	assert.ErrorIs(t, run("--signing-key-file", ""), errNoSigningKeyInProduction)
 	assert.ErrorIs(t, run("--signing-key-file", filepath.Join(dir, "dev-signing-key")), errDevSigningKeyInProduction)
 	assert.ErrorIs(t, run("--signing-key-file", copied), errDevSigningKeyInProduction)
-	err = run("--signing-key-file", own)
-	require.Error(t, err, "no database there")
-	assert.NotErrorIs(t, err, errDevSigningKeyInProduction)
-	assert.NotErrorIs(t, err, errNoSigningKeyInProduction)
+
+	g := &globalFlags{dataDir: dataDir{path: dir}}
+	key, source, err := (&signingFlags{keyFile: own}).load(g, true)
+	require.NoError(t, err, "a key of its own is accepted")
+	assert.Equal(t, signingKeyFromFile, source)
+	assert.NotEqual(t, dev.ID(), key.ID())
+	key, source, err = (&signingFlags{}).load(g, false)
+	require.NoError(t, err, "outside production the development key is used")
+	assert.Equal(t, signingKeyDev, source)
+	assert.Equal(t, dev.ID(), key.ID())
 }
 
 // TestAuditSignVerifyAndExport walks what an operator and an auditor do: sign, verify with
@@ -81,7 +88,7 @@ func TestAuditSignVerifyAndExport(t *testing.T) {
 	require.Equal(t, 0, code, out)
 	pool, store := seedStore(t, dbURL)
 	key := filepath.Join(t.TempDir(), "signing.key")
-	_, code = runCLI(t, "keys", "generate", "--out", key)
+	_, code = runCLI(t, "keys", "generate", key)
 	require.Equal(t, 0, code)
 	cli := func(args ...string) (string, int) { return runCLI(t, append(args, db...)...) }
 

@@ -13,9 +13,16 @@ import (
 // (command or projector role: a query-only process may be on a read replica). Every such
 // process signs; the table takes one checkpoint after each position, so they never fork the
 // chain. stop waits for the signing round in progress.
-func startSigner(ctx context.Context, sys *system, g *globalFlags, key *audit.SigningKey, source signingKeySource, roles []string) (stop func(), err error) {
-	if key == nil || (!slices.Contains(roles, roleCommand) && !slices.Contains(roles, roleProjector)) {
+//
+// It loads the key (--signing-key-file, else the development key under the data dir); with
+// --production it refuses to start without a key file or with the development key.
+func startSigner(ctx context.Context, sys *system, g *globalFlags, roles []string) (stop func(), err error) {
+	if !slices.Contains(roles, roleCommand) && !slices.Contains(roles, roleProjector) {
 		return func() {}, nil
+	}
+	key, source, err := sys.flags.signing.load(g, sys.flags.key.production)
+	if err != nil {
+		return nil, err
 	}
 	if source == signingKeyDev {
 		sys.log.Warn().Str("key_id", key.ID()).Str("public_key", devSigningKeyFile(g)+".pub").
