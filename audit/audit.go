@@ -18,8 +18,9 @@ const PageSize = 5000
 
 // Auditor reads the event store. It is safe for concurrent use.
 type Auditor struct {
-	store   eventstore.Store
-	workers int
+	store       eventstore.Store
+	workers     int
+	checkpoints CheckpointSource // exports carry these signed checkpoints (nil: none)
 }
 
 // New returns an Auditor over store.

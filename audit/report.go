@@ -78,7 +78,9 @@ type Report struct {
 	// NotChecked names each check that did not run, and what runs it.
 	NotChecked   []NotChecked `json:"not_checked"`
 	TrialBalance []LedgerLine `json:"trial_balance"`
-	Findings     []Finding    `json:"findings"`
+	// Checkpoints says what the signed checkpoints covered, when they were checked.
+	Checkpoints *CheckpointSummary `json:"checkpoints,omitempty"`
+	Findings    []Finding          `json:"findings"`
 	// Drift holds the read-model comparisons (CheckDrift), when they were run; their
 	// findings are in Findings too.
 	Drift []DriftReport `json:"drift,omitempty"`

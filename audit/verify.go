@@ -31,6 +31,12 @@ type VerifyOptions struct {
 	Deep bool
 	// MaxFindings stops collecting after this many findings (default 1000).
 	MaxFindings int
+	// Checkpoints are the signed checkpoints to check the feed against (nil: none). They need
+	// the whole feed, so a verification of one Tenant leaves them out.
+	Checkpoints CheckpointSource
+	// PublicKeys verify the checkpoints' signatures; without them the digests are compared
+	// but the report says the signatures were not checked.
+	PublicKeys PublicKeys
 	// Progress, if set, is called as verification advances with the events checked and the
 	// number to check.
 	Progress func(done, total int64)
@@ -60,18 +66,54 @@ func (a *Auditor) Verify(ctx context.Context, o VerifyOptions) (*Report, error) 
 		}
 		to = head
 	}
+	cps, err := a.checkpointChecker(ctx, o, to)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
 	var r *Report
-	var err error
 	if so, ok := a.store.(eventstore.StreamOrderReader); ok && o.Deep {
-		r, err = a.verifyByStream(ctx, so, o, to)
+		r, err = a.verifyByStream(ctx, so, o, to, cps)
 	} else {
-		r, err = a.verifyInFeedOrder(ctx, o, to)
+		r, err = a.verifyInFeedOrder(ctx, o, to, cps)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
 	r.finish(o, to, start)
+	if err := a.addCheckpoints(ctx, r, o, cps); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
 	return r, nil
+}
+
+// checkpointChecker returns the checker of o's checkpoints (nil when none are checked).
+func (a *Auditor) checkpointChecker(ctx context.Context, o VerifyOptions, to eventstore.Position) (*cpChecker, error) {
+	if o.Checkpoints == nil || o.Tenant != "" {
+		return nil, nil
+	}
+	upto := o.To // up to an explicit --to; else every checkpoint, so that one beyond the head is seen
+	return newCPChecker(ctx, o.Checkpoints, o.PublicKeys, upto)
+}
+
+// addCheckpoints adds the checkpoint checks (or says they did not run) to r.
+func (a *Auditor) addCheckpoints(ctx context.Context, r *Report, o VerifyOptions, c *cpChecker) error {
+	if c == nil {
+		runBy := "the signed checkpoints (the database, or an export with --export)"
+		if o.Tenant != "" {
+			runBy = "without --tenant: checkpoints cover every tenant's events"
+		}
+		r.NotChecked = append(r.NotChecked, NotChecked{Check: "signed checkpoints", RunBy: runBy})
+		return nil
+	}
+	var headNow func(context.Context) (eventstore.Position, error)
+	if o.To == 0 {
+		headNow = a.store.Head
+	}
+	if err := c.finish(ctx, headNow); err != nil {
+		return err
+	}
+	c.report(r)
+	return nil
 }
 
 // checker runs the per-stream checks. Each worker owns one; they are merged at the end.
@@ -270,6 +312,7 @@ func (c *checker) checkBalance(stream string, acc *account) {
 // feedChecker runs the checks that need feed order: dense positions, recorded-at order and
 // the digest of every hash.
 type feedChecker struct {
+	cp       *cpChecker // nil: no checkpoints checked
 	dense    bool
 	lastPos  eventstore.Position
 	lastAt   time.Time
@@ -277,12 +320,15 @@ type feedChecker struct {
 	findings []Finding
 }
 
-func newFeedChecker(dense bool) *feedChecker {
-	return &feedChecker{dense: dense, digest: sha256.New()}
+func newFeedChecker(dense bool, cp *cpChecker) *feedChecker {
+	return &feedChecker{dense: dense, digest: sha256.New(), cp: cp}
 }
 
 func (f *feedChecker) mark(pos eventstore.Position, at time.Time, h []byte) {
 	f.digest.Write(h)
+	if f.cp != nil {
+		f.cp.mark(pos, h)
+	}
 	if !f.dense {
 		return
 	}
@@ -299,9 +345,9 @@ func (f *feedChecker) mark(pos eventstore.Position, at time.Time, h []byte) {
 }
 
 // verifyInFeedOrder reads the feed once, in order.
-func (a *Auditor) verifyInFeedOrder(ctx context.Context, o VerifyOptions, to eventstore.Position) (*Report, error) {
+func (a *Auditor) verifyInFeedOrder(ctx context.Context, o VerifyOptions, to eventstore.Position, cps *cpChecker) (*Report, error) {
 	c := newChecker(o.Tenant, o.Deep)
-	feed := newFeedChecker(o.DensePositions && o.Tenant == "")
+	feed := newFeedChecker(o.DensePositions && o.Tenant == "", cps)
 	err := a.scan(ctx, 0, to, c.decode, func(p *page) error {
 		for i := range p.envs {
 			env := &p.envs[i]
@@ -326,8 +372,8 @@ func (a *Auditor) verifyInFeedOrder(ctx context.Context, o VerifyOptions, to eve
 
 // verifyByStream checks streams in parallel, one stream per worker at a time, while one
 // goroutine walks the feed marks.
-func (a *Auditor) verifyByStream(ctx context.Context, so eventstore.StreamOrderReader, o VerifyOptions, to eventstore.Position) (*Report, error) {
-	feed := newFeedChecker(o.DensePositions && o.Tenant == "")
+func (a *Auditor) verifyByStream(ctx context.Context, so eventstore.StreamOrderReader, o VerifyOptions, to eventstore.Position, cps *cpChecker) (*Report, error) {
+	feed := newFeedChecker(o.DensePositions && o.Tenant == "", cps)
 	feedErr := make(chan error, 1)
 	go func() { feedErr <- a.walkFeed(ctx, so, feed, to, o.Tenant) }()
 	checkers := make([]*checker, a.workers)

@@ -43,7 +43,7 @@ func newAudit(g *globalFlags) *cobra.Command {
 	f.storage.bind(cmd.PersistentFlags())
 	cmd.PersistentFlags().StringVar(&f.tenant, "tenant", "", "tenant whose data to read")
 	cmd.PersistentFlags().BoolVar(&f.json, "json", false, "print JSON instead of a table")
-	cmd.AddCommand(newAuditHistory(g, f), newAuditAsOf(g, f), newAuditVerify(g, f), newAuditExport(g, f))
+	cmd.AddCommand(newAuditHistory(g, f), newAuditAsOf(g, f), newAuditVerify(g, f), newAuditExport(g, f), newAuditSign(g, f))
 	return cmd
 }
 
@@ -303,8 +303,9 @@ func printCustomerAsOf(w io.Writer, c *audit.CustomerAsOf, cut audit.Cutoff) err
 
 func newAuditVerify(g *globalFlags, f *auditFlags) *cobra.Command {
 	var to uint64
-	var report string
+	var report, export string
 	var deep, skipDrift bool
+	var keyFiles []string
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Recompute every hash chain and check the ledger; exit status 2 on any finding",
@@ -314,15 +315,32 @@ positions and recorded-at order (PostgreSQL backend), that every money event dec
 journal entry balances, and that each tenant's journal sums to zero per currency. --deep also
 decodes every other event and folds every customer account through the domain, checking its
 invariants and that its balance equals AR minus customer credit in the journal. It prints a
-feed digest to keep: a later 'verify --to <head>' must reproduce it.`,
+feed digest to keep: a later 'verify --to <head>' must reproduce it.
+
+It also checks the feed against every signed checkpoint (audit_checkpoints): with --public-key
+each signature must verify, and the events of each checkpoint's span must give its signed
+digest; a history rewritten with recomputed hashes is reported with the first event that
+differs from the signed one (forged_event). Without --public-key the digests are compared but
+the report lists the signatures as not checked. With --export DIR it checks an export instead,
+with no database: see docs/audit.md.`,
+		Example: `  dotmac audit verify --public-key signing.key.pub
+  dotmac audit verify --export exports/2026-03 --public-key signing.key.pub`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			keys, err := publicKeys(keyFiles)
+			if err != nil {
+				return err
+			}
+			if export != "" {
+				return verifyExport(cmd, f, export, keys)
+			}
 			defer gctune.Batch()()
 			return withBackend(cmd, g, f, func(b *backend, a *audit.Auditor) error {
 				bar := newBar(cmd.ErrOrStderr(), "verify", "events")
 				r, err := a.Verify(cmd.Context(), audit.VerifyOptions{To: eventstore.Position(to), Tenant: f.tenant, Deep: deep,
 					DensePositions: f.storage.backend == "postgres" && f.tenant == "",
-					Progress:       func(done, total int64) { bar.ChangeMax64(total); _ = bar.Set64(done) }})
+					Checkpoints:    audit.NewCheckpointStore(b.pool), PublicKeys: keys,
+					Progress: func(done, total int64) { bar.ChangeMax64(total); _ = bar.Set64(done) }})
 				_ = bar.Finish()
 				if err != nil {
 					return err
@@ -359,7 +377,38 @@ feed digest to keep: a later 'verify --to <head>' must reproduce it.`,
 	cmd.Flags().StringVar(&report, "report", "", "also write the JSON report to this file")
 	cmd.Flags().BoolVar(&deep, "deep", false, "also decode every event and fold every customer account (about half the speed)")
 	cmd.Flags().BoolVar(&skipDrift, "skip-drift", false, "skip comparing every read model with a fresh fold of the events")
+	cmd.Flags().StringArrayVar(&keyFiles, "public-key", nil, "PEM public key the checkpoints must be signed with (repeat for keys of earlier years)")
+	cmd.Flags().StringVar(&export, "export", "", "verify this export directory (no database needed) instead of the event store")
 	return cmd
+}
+
+// verifyExport checks an export with the public keys alone.
+func verifyExport(cmd *cobra.Command, f *auditFlags, dir string, keys audit.PublicKeys) error {
+	v, err := audit.VerifyExport(dir, keys)
+	if err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	if f.json {
+		if err := printJSON(w, v); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(w, "export %s: %d event(s), %d proven by %d signed checkpoint(s)\n", dir, v.Events, v.Signed, v.Checkpoints)
+		for _, n := range v.NotProven {
+			fmt.Fprintln(w, "not proven:", n)
+		}
+		for _, p := range v.Problems {
+			fmt.Fprintln(w, "  -", p)
+		}
+		if v.OK {
+			fmt.Fprintln(w, "OK: the rows are those the signed events give, and every file matches the manifest")
+		}
+	}
+	if !v.OK {
+		return findingsError{n: len(v.Problems)}
+	}
+	return nil
 }
 
 func printVerify(w io.Writer, r *audit.Report) {
@@ -378,6 +427,10 @@ func printVerify(w io.Writer, r *audit.Report) {
 		fmt.Fprintf(w, "not checked: %s\n", strings.Join(skipped, ", "))
 	}
 	fmt.Fprintf(w, "feed digest: %s\n", r.FeedDigest)
+	if c := r.Checkpoints; c != nil && c.Checkpoints > 0 {
+		fmt.Fprintf(w, "signed checkpoints: %d through position %d (last signed %s), signatures checked: %v, %d event(s) after it unsigned\n",
+			c.Checkpoints, c.SignedThrough, c.LastSignedAt.Format(time.RFC3339), c.SignaturesChecked, c.UnsignedEvents)
+	}
 	for _, d := range r.Drift {
 		fmt.Fprintf(w, "read model %s: %d tables compared with a fresh fold at position %d in %.2fs, %d finding(s)\n",
 			d.Projection, d.Tables, d.Position, d.Seconds, len(d.Findings))
@@ -429,15 +482,15 @@ func newAuditExport(g *globalFlags, f *auditFlags) *cobra.Command {
 			if out == "" {
 				out = "export-" + tenant.String() + "-" + p.String()
 			}
-			return withAuditor(cmd, g, f, func(a *audit.Auditor) error {
-				m, err := a.Export(cmd.Context(), tenant, p, out)
+			return withBackend(cmd, g, f, func(b *backend, a *audit.Auditor) error {
+				m, err := a.WithCheckpoints(audit.NewCheckpointStore(b.pool)).Export(cmd.Context(), tenant, p, out)
 				if err != nil {
 					return err
 				}
 				if f.json {
 					return printJSON(cmd.OutOrStdout(), m)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "exported %s %s to %s (up to position %d):\n", m.Tenant, m.Period, out, m.Head)
+				fmt.Fprintf(cmd.OutOrStdout(), "exported %s %s to %s (up to position %d, %d signed checkpoint(s)):\n", m.Tenant, m.Period, out, m.Head, m.SignedCheckpoints)
 				for _, file := range m.Files {
 					fmt.Fprintf(cmd.OutOrStdout(), "  %-16s %6d rows  sha256 %s\n", file.Name, file.Rows, file.SHA256)
 				}
@@ -454,10 +507,13 @@ func newAuditExport(g *globalFlags, f *auditFlags) *cobra.Command {
 
 // newBar returns a progress bar on w when w is a terminal, else one that draws nothing.
 func newBar(w io.Writer, description, unit string) *progressbar.ProgressBar {
+	visible := true
 	if f, ok := w.(*os.File); !ok || !isatty.IsTerminal(f.Fd()) {
-		w = io.Discard
+		// Invisible, not merely discarded: a visible bar of unknown length spins in a goroutine
+		// of its own, whose render races with Finish (seen under -race).
+		w, visible = io.Discard, false
 	}
-	return progressbar.NewOptions64(-1, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(description),
+	return progressbar.NewOptions64(-1, progressbar.OptionSetWriter(w), progressbar.OptionSetVisibility(visible), progressbar.OptionSetDescription(description),
 		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString(unit),
 		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
+	"github.com/dotmac/ledger/audit"
 	"github.com/dotmac/ledger/commands/pgstore"
 	"github.com/dotmac/ledger/commands/process"
 	"github.com/dotmac/ledger/eventstore"
@@ -157,5 +158,6 @@ func (d *database) close(log zerolog.Logger) {
 
 // migrationSets lists every component's schema, in dependency order.
 func migrationSets() []migrate.Set {
-	return []migrate.Set{postgres.MigrationSet(), consumer.MigrationSet(), pgstore.MigrationSet(), process.MigrationSet(), projections.MigrationSet()}
+	return []migrate.Set{postgres.MigrationSet(), consumer.MigrationSet(), pgstore.MigrationSet(), process.MigrationSet(), projections.MigrationSet(),
+		audit.MigrationSet()}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/dotmac/ledger/audit"
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/internal/auth"
@@ -43,6 +44,7 @@ var allRoles = []string{roleCommand, roleQuery, roleProjector}
 type serveFlags struct {
 	storage     storeFlags
 	key         keyFlags
+	signing     signingFlags
 	commandAddr string
 	queryAddr   string
 	roles       string
@@ -76,6 +78,7 @@ Every flag can also be set through the environment variable named in its descrip
 	fs := cmd.Flags()
 	f.storage.bind(fs)
 	f.key.bind(cmd)
+	f.signing.bind(fs)
 	stringFlag(fs, &f.commandAddr, "command-addr", "DOTMAC_COMMAND_ADDR", ":8080", "listen address of the command API")
 	stringFlag(fs, &f.queryAddr, "query-addr", "DOTMAC_QUERY_ADDR", ":8081", "listen address of the query API")
 	stringFlag(fs, &f.roles, "role", "DOTMAC_ROLE", strings.Join(allRoles, ","), "comma-separated roles to play: command, query, projector")
@@ -151,6 +154,11 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 		sys.health.Add("database_writable", func(ctx context.Context) error { return db.Writable(ctx, dbase.pool) })
 	}
 
+	stopSigner, err := startSigner(ctx, sys, g, roles)
+	if err != nil {
+		return err
+	}
+	defer sd.step("signer", func() *zerolog.Event { stopSigner(); return nil })
 	// Each role's wiring lives in its own file: wire_command.go, wire_query.go, wire_projector.go.
 	if slices.Contains(roles, roleProjector) {
 		stop, err := startProjector(ctx, sys)
@@ -226,6 +234,7 @@ type system struct {
 	runtimeOnce  sync.Once
 	runtime      *projections.Runtime
 	runtimeErr   error
+	signer       *audit.Signer // nil in a process that does not sign
 }
 
 func newRegistry() *prometheus.Registry {

@@ -39,13 +39,14 @@ const (
 	AuditRead          = "audit:read"
 	ProjectionsRead    = "projections:read"
 	ProjectionsRebuild = "projections:rebuild"
+	AuditSign          = "audit:sign" // operators: sign a checkpoint of the feed now
 	All                = "*"
 )
 
 // Known lists every permission, for `dotmac token --help` and validation.
 var Known = []string{CustomersWrite, CustomersRead, PlansWrite, PlansRead, ServicesWrite, ServicesRead,
 	InvoicesWrite, InvoicesRead, PaymentsWrite, PaymentsRead, CreditNotesWrite, BillingRunsWrite,
-	LedgerRead, ReportsRead, AuditRead, ProjectionsRead, ProjectionsRebuild, All}
+	LedgerRead, ReportsRead, AuditRead, ProjectionsRead, ProjectionsRebuild, AuditSign, All}
 
 // Claims is the token body. An operator token has Operator set and no Tenant.
 type Claims struct {

@@ -8,7 +8,7 @@ import (
 
 // OperatorPermissions are the permissions an operator token can use: the operator routes
 // require one of them (besides the operator claim); tenant routes refuse operator tokens.
-var OperatorPermissions = []string{ProjectionsRead, ProjectionsRebuild}
+var OperatorPermissions = []string{ProjectionsRead, ProjectionsRebuild, AuditSign}
 
 // RequireOperator wraps an operator route's h so that it answers 401 without a principal, 403
 // for a tenant's (whatever its permissions: "*" of a tenant is not an operator) and 403 for an
