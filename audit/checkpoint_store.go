@@ -23,7 +23,9 @@ var migrationFiles embed.FS
 // internal/migrate. It requires no other set: checkpoints name feed positions but reference no
 // table, so they live in PostgreSQL whichever backend holds the events.
 func MigrationSet() migrate.Set {
-	return migrate.Embedded("audit", "audit_schema_migrations", migrationFiles)
+	s := migrate.Embedded("audit", "audit_schema_migrations", migrationFiles)
+	s.AppendOnly = []string{"audit_checkpoints"} // the runtime role may sign, never rewrite or delete
+	return s
 }
 
 // CheckpointSource is where a verification reads signed checkpoints from: the database

@@ -176,7 +176,7 @@ func rewriteName(t *testing.T, pool *pgxpool.Pool, store *postgres.Store) int64 
 	return pos
 }
 
-// TestSignRouteIsForOperators: POST /v1/audit/checkpoints signs the head now for an operator
+// TestSignRouteIsForOperators: POST /v1/audit/checkpoints on the admin listener signs the head now for an operator
 // token with audit:sign, and refuses a tenant's token, even with "*".
 func TestSignRouteIsForOperators(t *testing.T) {
 	t.Parallel()
@@ -187,9 +187,9 @@ func TestSignRouteIsForOperators(t *testing.T) {
 	require.Equal(t, http.StatusCreated, created.status, string(created.body))
 	op, err := s.key.Mint(auth.Principal{Subject: "ops", Operator: true, Permissions: []string{auth.AuditSign}}, time.Now(), time.Hour)
 	require.NoError(t, err)
-	got := s.do(t, http.MethodPost, s.query+"/v1/audit/checkpoints", tenant, "", nil)
+	got := s.do(t, http.MethodPost, s.admin+"/v1/audit/checkpoints", tenant, "", nil)
 	assert.Equal(t, http.StatusForbidden, got.status, string(got.body))
-	got = s.do(t, http.MethodPost, s.query+"/v1/audit/checkpoints", op, "", nil)
+	got = s.do(t, http.MethodPost, s.admin+"/v1/audit/checkpoints", op, "", nil)
 	require.Equal(t, http.StatusOK, got.status, string(got.body))
 	assert.NotEmpty(t, got.json(t)["key_id"])
 

@@ -88,6 +88,7 @@ var foreignCalls = map[string]foreignCall{
 	"POST /v1/projections/{name}/retry":   {body: map[string]any{"tenants": []string{"globex"}}, want: http.StatusForbidden},
 	"GET /v1/projection-copies":           {want: http.StatusForbidden},
 	"DELETE /v1/projection-copies/{name}": {want: http.StatusForbidden},
+	"POST /v1/audit/checkpoints":          {want: http.StatusForbidden},
 }
 
 // TestForeignTenantSeesNothing walks every route the three listeners document (their served

@@ -6,6 +6,8 @@ import (
 	"net/http/pprof"
 	"strings"
 
+	"github.com/dotmac/ledger/audit"
+
 	"github.com/rs/zerolog"
 
 	"github.com/dotmac/ledger/internal/auth"
@@ -56,6 +58,9 @@ func (s *system) adminHandler(ctx context.Context) (http.Handler, error) {
 	httpx.MountMetrics(r, s.registry)
 	r.Handle("/openapi.json", projections.AdminOpenAPI).Methods(http.MethodGet, http.MethodHead)
 	rt.Routes(r, s.key)
+	if s.signer != nil { // operators sign checkpoints of every tenant's events (docs/audit.md)
+		audit.CheckpointRoutes(r, s.signer, s.key)
+	}
 	if s.flags != nil && s.flags.pprof {
 		r.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 		r.HandleFunc("/debug/pprof/profile", pprof.Profile)

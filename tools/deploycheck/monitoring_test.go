@@ -26,10 +26,7 @@ import (
 // pendingMetrics are exported by work of issue 18 landing from other branches (signed
 // checkpoints, the integration-events forwarder, the build info); once merged, the source
 // scan finds them and this list can go.
-var pendingMetrics = []string{
-	"dotmac_checkpoint_last_signed_timestamp_seconds",
-	"dotmac_forwarder_lag_events",
-}
+var pendingMetrics = []string{}
 
 // sourceLiterals holds, per Go file of the binary's module, the string literals that could
 // be (parts of) metric names.
