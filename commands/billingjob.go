@@ -147,6 +147,8 @@ func (p BillingRunProgress) Percent() int {
 //
 // Errors: *domain.NotFoundError if the run never started.
 func (h *Handlers) BillingRunProgress(ctx context.Context, tenant domain.TenantID, period domain.Period) (BillingRunProgress, error) {
+	stream := domain.BillingRunStream(tenant, period)
+	job := h.runningJob(stream) // before the stream is read: a job ending meanwhile has completed it
 	run, version, err := h.BillingRun(ctx, tenant, period)
 	if err != nil {
 		return BillingRunProgress{}, err
@@ -158,13 +160,12 @@ func (h *Handlers) BillingRunProgress(ctx context.Context, tenant domain.TenantI
 	if err != nil {
 		return BillingRunProgress{}, err
 	}
-	stream := domain.BillingRunStream(tenant, period)
 	p := BillingRunProgress{RunID: run.ID, Period: period, Status: BillingRunOpen, CustomersInvoiced: len(run.Invoiced),
 		CustomersBillable: len(customers), Version: version}
 	if p.StartedAt, err = h.recordedAt(ctx, stream, 1, eventstore.Forwards); err != nil {
 		return BillingRunProgress{}, err
 	}
-	switch j := h.runningJob(stream); {
+	switch j := job; {
 	case run.Completed:
 		p.Status = BillingRunCompleted
 		p.CustomersSkipped = max(0, p.CustomersBillable-p.CustomersInvoiced)

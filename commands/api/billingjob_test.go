@@ -150,6 +150,9 @@ func TestBillingRunAnswers202AndRunsInTheBackground(t *testing.T) {
 	assert.Same(t, j1, j2, "one worker per run in a process")
 
 	close(gate.release)
+	<-j1.Done()
+	_, err = j1.Result()
+	require.NoError(t, err)
 	done := p.awaitRun(tok, "2026-01")
 	assert.Equal(t, "completed", done["status"])
 	assert.InDelta(t, 3, done["customers_invoiced"], 0)

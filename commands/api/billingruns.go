@@ -72,6 +72,20 @@ func prepareRunBilling(req *request) (command, error) {
 	bg := req.api.cfg.Background
 	return func(ctx context.Context, h *commands.Handlers, m commands.Meta) (*response, error) {
 		location := billingRunLocation(c.Period)
+		done := func(out commands.BillingRunResult, err error) (*response, error) {
+			status := http.StatusOK
+			if out.Changed() {
+				status = http.StatusCreated
+			}
+			return reply(out.Result, err, status, location, func(b resultBody) any {
+				return runBody(b, out)
+			})
+		}
+		if run, _, err := h.BillingRun(ctx, m.Tenant, c.Period); err != nil {
+			return nil, err
+		} else if run.Completed {
+			return done(h.RunBilling(ctx, m, c)) // nothing left to bill: the answer at once
+		}
 		job, started, err := h.StartBillingJob(ctx, bg, m, c)
 		if err != nil {
 			return nil, err
@@ -80,14 +94,7 @@ func prepareRunBilling(req *request) (command, error) {
 		defer timer.Stop()
 		select {
 		case <-job.Done():
-			out, err := job.Result()
-			status := http.StatusOK
-			if out.Changed() {
-				status = http.StatusCreated
-			}
-			return reply(out.Result, err, status, location, func(b resultBody) any {
-				return runBody(b, out)
-			})
+			return done(job.Result())
 		case <-timer.C:
 		case <-ctx.Done():
 		}
