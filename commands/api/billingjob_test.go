@@ -51,7 +51,7 @@ func (g *gatedStore) Append(ctx context.Context, stream string, expected eventst
 
 // jobProcess is a command API over store whose billing runs continue under bg and answer 202
 // at once when not finished (the store's gate, not a timer, decides that they are not).
-func jobProcess(t *testing.T, e *env, store eventstore.Store, bg context.Context) (*commands.Handlers, *env) {
+func jobProcess(bg context.Context, t *testing.T, e *env, store eventstore.Store) (*commands.Handlers, *env) {
 	t.Helper()
 	opts := pgstore.Options{AsyncCommit: true}
 	h, err := commands.New(commands.Config{Store: store, Numbers: pgstore.NewNumbers(e.pool, opts),
@@ -115,7 +115,7 @@ func TestBillingRunAnswers202AndRunsInTheBackground(t *testing.T) {
 	tok := e.token("acme")
 	customers := billedTenant(e, tok, 3)
 	gate := newGatedStore(e.store, 1)
-	h, p := jobProcess(t, e, gate, context.Background())
+	h, p := jobProcess(context.Background(), t, e, gate)
 	gate.armed.Store(true)
 
 	r := p.must(http.StatusAccepted, tok, "/v1/billing-runs", map[string]any{"period": "2026-01"})
@@ -175,7 +175,7 @@ func TestBillingRunResumesAfterItsWorkerStops(t *testing.T) {
 	customers := billedTenant(e, tok, 4)
 	gate := newGatedStore(e.store, 1)
 	bg, stop := context.WithCancel(context.Background())
-	_, p := jobProcess(t, e, gate, bg)
+	_, p := jobProcess(bg, t, e, gate)
 	gate.armed.Store(true)
 
 	p.must(http.StatusAccepted, tok, "/v1/billing-runs", map[string]any{"period": "2026-01"})
@@ -187,7 +187,7 @@ func TestBillingRunResumesAfterItsWorkerStops(t *testing.T) {
 	assert.Equal(t, "open", stopped["status"])
 	assert.InDelta(t, 0, stopped["customers_invoiced"], 0, "the invoiced customer was not recorded yet")
 
-	_, other := jobProcess(t, e, e.store, context.Background())
+	_, other := jobProcess(context.Background(), t, e, e.store)
 	resumed := other.post(tok, "/v1/billing-runs", map[string]any{"period": "2026-01"})
 	assert.Contains(t, []int{http.StatusCreated, http.StatusAccepted}, resumed.Status, string(resumed.Body))
 	done := other.awaitRun(tok, "2026-01")
