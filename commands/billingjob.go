@@ -156,12 +156,16 @@ func (h *Handlers) BillingRunProgress(ctx context.Context, tenant domain.TenantI
 	if !run.Started() {
 		return BillingRunProgress{}, &domain.NotFoundError{Entity: "billing run", ID: period.String()}
 	}
-	customers, err := h.BillableCustomers(ctx, tenant, period)
-	if err != nil {
-		return BillingRunProgress{}, err
+	p := BillingRunProgress{RunID: run.ID, Period: period, Status: BillingRunOpen, CustomersInvoiced: len(run.Invoiced), Version: version}
+	if _, _, billable := jobProgressOf(job); billable >= 0 && !run.Completed {
+		p.CustomersBillable = billable // the job's list: polling a running job costs no index query
+	} else {
+		customers, err := h.BillableCustomers(ctx, tenant, period)
+		if err != nil {
+			return BillingRunProgress{}, err
+		}
+		p.CustomersBillable = len(customers)
 	}
-	p := BillingRunProgress{RunID: run.ID, Period: period, Status: BillingRunOpen, CustomersInvoiced: len(run.Invoiced),
-		CustomersBillable: len(customers), Version: version}
 	if p.StartedAt, err = h.recordedAt(ctx, stream, 1, eventstore.Forwards); err != nil {
 		return BillingRunProgress{}, err
 	}
@@ -178,6 +182,14 @@ func (h *Handlers) BillingRunProgress(ctx context.Context, tenant domain.TenantI
 		p.CustomersInvoiced, p.CustomersSkipped = max(p.CustomersInvoiced, invoiced), skipped
 	}
 	return p, nil
+}
+
+// jobProgressOf is j's progress; billable is -1 without a job.
+func jobProgressOf(j *BillingJob) (invoiced, skipped, billable int) {
+	if j == nil {
+		return 0, 0, -1
+	}
+	return j.Progress()
 }
 
 // recordedAt is when the event of stream at version from (read in dir) was recorded.
