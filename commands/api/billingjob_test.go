@@ -127,9 +127,15 @@ func TestBillingRunAnswers202AndRunsInTheBackground(t *testing.T) {
 
 	<-gate.waiting // two customers are held; the third is invoiced
 	<-gate.waiting
-	prog := p.get(tok, "/v1/billing-runs/2026-01")
-	require.Equal(t, http.StatusOK, prog.Status, string(prog.Body))
-	pb := prog.JSON(t)
+	var pb map[string]any
+	for { // until the worker has counted the third customer (its append went through)
+		prog := p.get(tok, "/v1/billing-runs/2026-01")
+		require.Equal(t, http.StatusOK, prog.Status, string(prog.Body))
+		if pb = prog.JSON(t); pb["customers_invoiced"] != float64(0) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	assert.Equal(t, "running", pb["status"])
 	assert.Equal(t, runID, pb["run_id"])
 	assert.InDelta(t, 3, pb["customers_billable"], 0)
