@@ -73,17 +73,31 @@ type BillingRunResult struct {
 // leaves the run open with what was recorded so far; invoking it again continues.
 //
 // Errors: *domain.InvalidValueError for a missing period or a due-days term out of range.
+//
+// If a background job of this process (StartBillingJob) bills the period, RunBilling waits
+// for it first, so that one process never bills a run with two workers.
 func (h *Handlers) RunBilling(ctx context.Context, m Meta, c RunBilling) (BillingRunResult, error) {
+	if j := h.runningJob(domain.BillingRunStream(m.Tenant, c.Period)); j != nil {
+		select {
+		case <-j.Done():
+		case <-ctx.Done():
+			return BillingRunResult{}, ctx.Err()
+		}
+	}
 	var out BillingRunResult
 	_, err := h.run("RunBilling", func() (Result, error) {
 		var err error
-		out, err = h.runBilling(ctx, m, c)
+		out, err = h.runBilling(ctx, m, c, nil)
 		return out.Result, err
 	})
 	return out, err
 }
 
-func (h *Handlers) runBilling(ctx context.Context, m Meta, c RunBilling) (BillingRunResult, error) {
+// runBilling is RunBilling; progress, when not nil, is kept up to date as customers are billed.
+func (h *Handlers) runBilling(ctx context.Context, m Meta, c RunBilling, progress *jobProgress) (BillingRunResult, error) {
+	if progress == nil {
+		progress = &jobProgress{}
+	}
 	m, err := m.withDefaults()
 	if err != nil {
 		return BillingRunResult{}, err
@@ -92,12 +106,8 @@ func (h *Handlers) runBilling(ctx context.Context, m Meta, c RunBilling) (Billin
 	// again, recorded customers are left out, an account refuses a second recurring invoice),
 	// so a re-invoked run continues instead of returning the first step's recovered result.
 	m.Recovering = false
-	if c.DueDays < 0 || c.DueDays > MaxDueDays {
-		return BillingRunResult{}, &domain.InvalidValueError{Field: "due days", Value: fmt.Sprint(c.DueDays), Reason: fmt.Sprintf("want 0 to %d", MaxDueDays)}
-	}
-	if today := domain.DateOf(h.clock(m)); c.Period.Start().After(today) {
-		return BillingRunResult{}, &domain.InvalidValueError{Field: "period", Value: c.Period.String(),
-			Reason: "has not started yet (today is " + today.String() + "): a month is billed once it has begun"}
+	if err := h.checkRunBilling(m, c); err != nil {
+		return BillingRunResult{}, err
 	}
 	started, err := h.StartBillingRun(ctx, m, c.Period)
 	if err != nil {
@@ -117,7 +127,9 @@ func (h *Handlers) runBilling(ctx context.Context, m Meta, c RunBilling) (Billin
 	if err != nil {
 		return out.with(run), err
 	}
-	if err := h.billAll(ctx, m, run, customers, c.DueDays, &out); err != nil {
+	progress.invoiced.Store(int64(len(run.Invoiced)))
+	progress.billable.Store(int64(len(customers)))
+	if err := h.billAll(ctx, m, run, customers, c.DueDays, &out, progress); err != nil {
 		return out.with(run), err
 	}
 	res, err := h.CompleteBillingRun(ctx, m, c.Period)
@@ -129,8 +141,20 @@ func (h *Handlers) runBilling(ctx context.Context, m Meta, c RunBilling) (Billin
 	return out.with(run), err
 }
 
+// checkRunBilling refuses a run with a due-days term out of range or a period not begun yet.
+func (h *Handlers) checkRunBilling(m Meta, c RunBilling) error {
+	if c.DueDays < 0 || c.DueDays > MaxDueDays {
+		return &domain.InvalidValueError{Field: "due days", Value: fmt.Sprint(c.DueDays), Reason: fmt.Sprintf("want 0 to %d", MaxDueDays)}
+	}
+	if today := domain.DateOf(h.clock(m)); c.Period.Start().After(today) {
+		return &domain.InvalidValueError{Field: "period", Value: c.Period.String(),
+			Reason: "has not started yet (today is " + today.String() + "): a month is billed once it has begun"}
+	}
+	return nil
+}
+
 // billAll bills the customers run has not recorded yet, in batches, recording each batch.
-func (h *Handlers) billAll(ctx context.Context, m Meta, run domain.BillingRunState, customers []BillableCustomer, dueDays int, out *BillingRunResult) error {
+func (h *Handlers) billAll(ctx context.Context, m Meta, run domain.BillingRunState, customers []BillableCustomer, dueDays int, out *BillingRunResult, progress *jobProgress) error {
 	var todo []BillableCustomer
 	for _, bc := range customers {
 		if _, done := run.Invoiced[bc.CustomerID]; !done {
@@ -140,7 +164,7 @@ func (h *Handlers) billAll(ctx context.Context, m Meta, run domain.BillingRunSta
 	for len(todo) > 0 {
 		batch := todo[:min(len(todo), billingBatchCustomers)]
 		todo = todo[len(batch):]
-		billed, skipped, billErr := h.billBatch(ctx, m, run, batch, dueDays)
+		billed, skipped, billErr := h.billBatch(ctx, m, run, batch, dueDays, progress)
 		out.Skipped = append(out.Skipped, skipped...)
 		res, err := h.RecordCustomersInvoiced(ctx, m, run.Period, billed)
 		if err != nil {
@@ -160,7 +184,7 @@ func (h *Handlers) billAll(ctx context.Context, m Meta, run domain.BillingRunSta
 
 // billBatch bills customers concurrently. It returns what was billed and skipped even when a
 // customer failed with an error that is not the customer's (the first such error).
-func (h *Handlers) billBatch(ctx context.Context, m Meta, run domain.BillingRunState, customers []BillableCustomer, dueDays int) ([]BilledInvoice, []SkippedCustomer, error) {
+func (h *Handlers) billBatch(ctx context.Context, m Meta, run domain.BillingRunState, customers []BillableCustomer, dueDays int, progress *jobProgress) ([]BilledInvoice, []SkippedCustomer, error) {
 	type outcome struct {
 		billed BilledInvoice
 		err    error
@@ -174,6 +198,12 @@ func (h *Handlers) billBatch(ctx context.Context, m Meta, run domain.BillingRunS
 			defer func() { <-sem }()
 			b, err := h.BillCustomer(ctx, m, run, bc, dueDays)
 			outcomes[i] = outcome{b, err}
+			switch {
+			case err == nil:
+				progress.invoiced.Add(1)
+			case isCustomersProblem(err):
+				progress.skipped.Add(1)
+			}
 		})
 	}
 	wg.Wait()

@@ -78,6 +78,7 @@ type Handlers struct {
 	locks       *streamLocks
 	metrics     *metrics
 	maxAttempts int
+	jobs        billingJobs
 }
 
 // New returns Handlers over cfg.

@@ -22,7 +22,8 @@ func commandRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) 
 		return nil, err
 	}
 	keys := pgstore.NewKeys(sys.pool, pgstore.KeysConfig{Options: commandStoreOptions(sys)})
-	a, err := api.New(api.Config{Handlers: h, Keys: keys, Auth: sys.key, CommandTimeout: keys.Lease() * 2 / 3})
+	a, err := api.New(api.Config{Handlers: h, Keys: keys, Auth: sys.key, CommandTimeout: keys.Lease() * 2 / 3,
+		Background: ctx}) // billing runs go on after their 202 until shutdown
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -28,6 +29,9 @@ const (
 	DefaultCommandTimeout = 60 * time.Second
 	// MaxIdempotencyKeyBytes bounds the Idempotency-Key header.
 	MaxIdempotencyKeyBytes = 255
+	// DefaultBillingWait is how long POST /v1/billing-runs waits for the run to finish before
+	// answering 202 with its progress (the run goes on in the background).
+	DefaultBillingWait = 10 * time.Second
 )
 
 // Config wires the API.
@@ -40,6 +44,13 @@ type Config struct {
 	CommandTimeout time.Duration
 	// BodyLimit bounds request bodies (default httpx.DefaultBodyLimit).
 	BodyLimit int64
+	// Background is the context billing runs continue under after their request has been
+	// answered (default context.Background()); end it on shutdown to stop them (a stopped run
+	// stays open and is continued by the next POST or the billing process manager).
+	Background context.Context
+	// BillingWait is how long POST /v1/billing-runs waits for the run before answering 202
+	// (default DefaultBillingWait).
+	BillingWait time.Duration
 }
 
 // API serves the command endpoints.
@@ -58,6 +69,12 @@ func New(cfg Config) (*API, error) {
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = httpx.DefaultBodyLimit
 	}
+	if cfg.Background == nil {
+		cfg.Background = context.Background()
+	}
+	if cfg.BillingWait <= 0 {
+		cfg.BillingWait = DefaultBillingWait
+	}
 	return &API{cfg: cfg}, nil
 }
 
@@ -67,6 +84,7 @@ func (a *API) Mount(r *mux.Router) {
 	for _, rt := range routes() {
 		r.Handle(rt.path, a.cfg.Auth.Authenticate(auth.Require(rt.permission, a.endpoint(rt)))).Methods(rt.method)
 	}
+	r.Handle(billingRunPath, a.cfg.Auth.Authenticate(auth.Require(auth.BillingRunsWrite, http.HandlerFunc(a.getBillingRun)))).Methods(http.MethodGet)
 }
 
 // Route describes one endpoint, for documentation and tests. IfMatch reports whether it

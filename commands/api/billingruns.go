@@ -3,11 +3,21 @@ package api
 import (
 	"context"
 	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
 
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/internal/auth"
+	"github.com/dotmac/ledger/internal/httpx"
 )
+
+// billingRunPath is the progress of a run (GET, served by getBillingRun).
+const billingRunPath = "/v1/billing-runs/{period}"
+
+func billingRunLocation(p domain.Period) string { return "/v1/billing-runs/" + p.String() }
 
 func billingRunRoutes() []route {
 	return []route{
@@ -40,8 +50,11 @@ type billingRunBody struct {
 	Period            domain.Period       `json:"period"`
 	Status            string              `json:"status"`
 	CustomersInvoiced int                 `json:"customers_invoiced"`
-	Invoices          []billedJSON        `json:"invoices"`
-	Skipped           []skippedJSON       `json:"skipped"`
+	// CustomersBillable and CustomersSkipped are set in a 202 (the run still going on).
+	CustomersBillable *int          `json:"customers_billable,omitempty"`
+	CustomersSkipped  *int          `json:"customers_skipped,omitempty"`
+	Invoices          []billedJSON  `json:"invoices"`
+	Skipped           []skippedJSON `json:"skipped"`
 }
 
 func prepareRunBilling(req *request) (command, error) {
@@ -55,15 +68,48 @@ func prepareRunBilling(req *request) (command, error) {
 	if err := f.problem(); err != nil {
 		return nil, err
 	}
+	wait := req.api.cfg.BillingWait
+	bg := req.api.cfg.Background
 	return func(ctx context.Context, h *commands.Handlers, m commands.Meta) (*response, error) {
-		out, err := h.RunBilling(ctx, m, c)
-		status := http.StatusOK
-		if out.Changed() {
-			status = http.StatusCreated
+		location := billingRunLocation(c.Period)
+		done := func(out commands.BillingRunResult, err error) (*response, error) {
+			status := http.StatusOK
+			if out.Changed() {
+				status = http.StatusCreated
+			}
+			return reply(out.Result, err, status, location, func(b resultBody) any {
+				return runBody(b, out)
+			})
 		}
-		return reply(out.Result, err, status, "/v1/billing-runs/"+c.Period.String(), func(b resultBody) any {
-			return runBody(b, out)
-		})
+		if run, _, err := h.BillingRun(ctx, m.Tenant, c.Period); err != nil {
+			return nil, err
+		} else if run.Completed {
+			return done(h.RunBilling(ctx, m, c)) // nothing left to bill: the answer at once
+		}
+		job, started, err := h.StartBillingJob(ctx, bg, m, c)
+		if err != nil {
+			return nil, err
+		}
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		select {
+		case <-job.Done():
+			return done(job.Result())
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		// Still running: 202 with the progress so far; the run goes on and GET Location follows it.
+		run, _, err := h.BillingRun(ctx, m.Tenant, c.Period)
+		if err != nil {
+			return nil, err
+		}
+		invoiced, skipped, billable := job.Progress()
+		body := billingRunBody{resultBody: bodyOf(started), RunID: run.ID, Period: c.Period, Status: commands.BillingRunRunning,
+			CustomersInvoiced: max(invoiced, len(run.Invoiced)), CustomersSkipped: &skipped, Invoices: []billedJSON{}, Skipped: []skippedJSON{}}
+		if billable >= 0 {
+			body.CustomersBillable = &billable
+		}
+		return &response{status: http.StatusAccepted, location: location, result: started, body: body}, nil
 	}, nil
 }
 
@@ -84,4 +130,58 @@ func runBody(b resultBody, out commands.BillingRunResult) billingRunBody {
 		body.Skipped = append(body.Skipped, skippedJSON{CustomerID: s.CustomerID, Reason: s.Reason})
 	}
 	return body
+}
+
+// billingRunProgressBody is the answer to GET /v1/billing-runs/{period}.
+type billingRunProgressBody struct {
+	ID                string              `json:"id"`
+	RunID             domain.BillingRunID `json:"run_id"`
+	Period            domain.Period       `json:"period"`
+	Status            string              `json:"status"`
+	Version           uint64              `json:"version"`
+	CustomersInvoiced int                 `json:"customers_invoiced"`
+	CustomersBillable int                 `json:"customers_billable"`
+	CustomersSkipped  int                 `json:"customers_skipped"`
+	Percent           int                 `json:"percent"`
+	StartedAt         *time.Time          `json:"started_at,omitempty"`
+	CompletedAt       *time.Time          `json:"completed_at,omitempty"`
+}
+
+// getBillingRun serves GET /v1/billing-runs/{period}: the run's progress, read from the
+// command side (the run stream, the billing index, and this process's worker if it runs it).
+func (a *API) getBillingRun(w http.ResponseWriter, r *http.Request) {
+	mapper := problemFor(route{op: "getBillingRun"}, r)
+	p, ok := auth.From(r.Context())
+	if !ok {
+		httpx.WriteError(w, r, httpx.Unauthorized("no principal"), mapper)
+		return
+	}
+	tenant, err := domain.ParseTenantID(p.Tenant)
+	if err != nil {
+		httpx.WriteError(w, r, httpx.Unauthorized("the token's tenant is invalid"), mapper)
+		return
+	}
+	raw := mux.Vars(r)["period"]
+	period, err := domain.ParsePeriod(raw)
+	if err != nil {
+		httpx.WriteError(w, r, httpx.BadRequest("period must be a month such as 2026-01",
+			httpx.FieldError{Field: "period", Reason: err.Error()}), mapper)
+		return
+	}
+	prog, err := a.cfg.Handlers.BillingRunProgress(r.Context(), tenant, period)
+	if err != nil {
+		httpx.WriteError(w, r, err, mapper)
+		return
+	}
+	body := billingRunProgressBody{ID: period.String(), RunID: prog.RunID, Period: period, Status: prog.Status, Version: prog.Version,
+		CustomersInvoiced: prog.CustomersInvoiced, CustomersBillable: prog.CustomersBillable, CustomersSkipped: prog.CustomersSkipped,
+		Percent: prog.Percent()}
+	if !prog.StartedAt.IsZero() {
+		body.StartedAt = &prog.StartedAt
+	}
+	if !prog.CompletedAt.IsZero() {
+		body.CompletedAt = &prog.CompletedAt
+	}
+	w.Header().Set("ETag", `"`+strconv.FormatUint(prog.Version, 10)+`"`)
+	httpx.WriteJSON(w, http.StatusOK, body)
 }

@@ -31,6 +31,7 @@ const releaseTimeout = 5 * time.Second
 
 // request is a validated request on its way to its command.
 type request struct {
+	api  *API
 	vars map[string]string
 	body []byte
 }
@@ -64,7 +65,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, rt route) error {
 	if err != nil {
 		return err
 	}
-	cmd, err := rt.prepare(&request{vars: mux.Vars(r), body: body})
+	cmd, err := rt.prepare(&request{api: a, vars: mux.Vars(r), body: body})
 	if err != nil {
 		return err
 	}

@@ -20,8 +20,12 @@ import (
 const (
 	// billingQueryRate is the portal's read load during the run.
 	billingQueryRate = 1000
-	// billingRunTimeout bounds the run's request.
+	// billingRunTimeout bounds the run (its request, then following its progress).
 	billingRunTimeout = 30 * time.Minute
+	// billingProfileFor is how long the CPU profile of the run lasts at least (--profile-dir).
+	billingProfileFor = 15 * time.Second
+	// billingPoll is how often a run answered 202 is asked for its progress.
+	billingPoll = 200 * time.Millisecond
 )
 
 // BillingRun is a tenant's billing run of next month, with the portal's reads meanwhile.
@@ -58,9 +62,11 @@ func (r *run) billingRunScenario(ctx context.Context) error {
 	queries := make(chan vegeta.Metrics, 1)
 	qctx, stopQueries := context.WithCancel(ctx)
 	go func() { queries <- readWhile(qctx, srv, groups) }()
+	profiled := srv.profile(ctx, r.cfg.ProfileDir, "billing_run.pprof", max(r.cfg.Duration, billingProfileFor))
 	start := time.Now()
 	invoiced, runErr := srv.runBilling(ctx, period)
 	took := time.Since(start)
+	profiled()
 	stopQueries()
 	m := <-queries
 	if runErr != nil {
@@ -74,37 +80,68 @@ func (r *run) billingRunScenario(ctx context.Context) error {
 	return nil
 }
 
-// runBilling posts the billing run of period and returns how many customers it invoiced.
+// runBilling posts the billing run of period and returns how many customers it invoiced; a
+// run answered 202 (going on in the server) is followed with GET on its Location until it
+// completes.
 func (s *server) runBilling(ctx context.Context, period domain.Period) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, billingRunTimeout)
 	defer cancel()
 	body, _ := json.Marshal(map[string]string{"period": period.String()})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.commandURL+"/v1/billing-runs", bytes.NewReader(body))
+	var out struct {
+		Status            string `json:"status"`
+		CustomersInvoiced int    `json:"customers_invoiced"`
+	}
+	status, location, err := s.billingCall(ctx, http.MethodPost, "/v1/billing-runs", body, "bench-billing-"+period.String(), &out)
 	if err != nil {
 		return 0, err
 	}
+	for status == http.StatusAccepted && out.Status != "completed" {
+		if out.Status == "open" {
+			return 0, fmt.Errorf("billing run: stopped at %d customers (open, no worker)", out.CustomersInvoiced)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("billing run: %w", ctx.Err())
+		case <-time.After(billingPoll):
+		}
+		if _, _, err := s.billingCall(ctx, http.MethodGet, location, nil, "", &out); err != nil {
+			return 0, err
+		}
+	}
+	return out.CustomersInvoiced, nil
+}
+
+// billingCall sends one request of the billing run to the command API and decodes its answer.
+func (s *server) billingCall(ctx context.Context, method, path string, body []byte, key string, out any) (int, string, error) {
+	var rd io.Reader = http.NoBody
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.commandURL+path, rd)
+	if err != nil {
+		return 0, "", err
+	}
 	req.Header.Set("Authorization", "Bearer "+s.token)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", "bench-billing-"+period.String())
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", key)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("billing run: %w", err)
+		return 0, "", fmt.Errorf("billing run: %w", err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return 0, fmt.Errorf("billing run: read the answer: %w", err)
+		return 0, "", fmt.Errorf("billing run: read the answer: %w", err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return 0, fmt.Errorf("billing run: %s: %s", resp.Status, bytes.TrimSpace(raw[:min(len(raw), 500)]))
+		return 0, "", fmt.Errorf("billing run: %s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(raw[:min(len(raw), 500)]))
 	}
-	var out struct {
-		CustomersInvoiced int `json:"customers_invoiced"`
+	if err := json.Unmarshal(raw, out); err != nil {
+		return 0, "", fmt.Errorf("billing run: decode the answer: %w", err)
 	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return 0, fmt.Errorf("billing run: decode the answer: %w", err)
-	}
-	return out.CustomersInvoiced, nil
+	return resp.StatusCode, resp.Header.Get("Location"), nil
 }
 
 // readWhile reads the groups' paths round-robin at billingQueryRate until ctx ends.

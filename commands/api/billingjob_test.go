@@ -1,0 +1,227 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dotmac/ledger/commands"
+	"github.com/dotmac/ledger/commands/api"
+	"github.com/dotmac/ledger/commands/pgstore"
+	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/httpx"
+)
+
+// gatedStore holds the appends to customer accounts (the run's invoices) once armed: the
+// first pass appends go through, the others wait until release is closed or their context ends.
+type gatedStore struct {
+	eventstore.Store
+	armed   atomic.Bool
+	pass    atomic.Int64
+	release chan struct{}
+	waiting chan struct{} // one send per append held
+}
+
+func newGatedStore(s eventstore.Store, pass int64) *gatedStore {
+	g := &gatedStore{Store: s, release: make(chan struct{}), waiting: make(chan struct{}, 1000)}
+	g.pass.Store(pass)
+	return g
+}
+
+func (g *gatedStore) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	if _, kind, _, err := domain.ParseStream(stream); err == nil && kind == domain.StreamCustomer && g.armed.Load() && g.pass.Add(-1) < 0 {
+		g.waiting <- struct{}{}
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return eventstore.AppendResult{}, ctx.Err()
+		}
+	}
+	return g.Store.Append(ctx, stream, expected, events...)
+}
+
+// jobProcess is a command API over store whose billing runs continue under bg and answer 202
+// at once when not finished (the store's gate, not a timer, decides that they are not).
+func jobProcess(bg context.Context, t *testing.T, e *env, store eventstore.Store) (*commands.Handlers, *env) {
+	t.Helper()
+	opts := pgstore.Options{AsyncCommit: true}
+	h, err := commands.New(commands.Config{Store: store, Numbers: pgstore.NewNumbers(e.pool, opts),
+		Index: pgstore.NewIndex(e.pool, store), Now: e.clock.Now, Registerer: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	a, err := api.New(api.Config{Handlers: h, Keys: pgstore.NewKeys(e.pool, pgstore.KeysConfig{Options: opts}), Auth: e.key,
+		Background: bg, BillingWait: time.Millisecond})
+	require.NoError(t, err)
+	r := mux.NewRouter()
+	r.Use(httpx.TagRoute)
+	a.Mount(r)
+	p := *e
+	p.handlers, p.handler = h, httpx.Observe(zerolog.Nop(), nil, r)
+	return h, &p
+}
+
+// billedTenant is acme with n customers of one active service each.
+func billedTenant(e *env, tok string, n int) []string {
+	e.definePlan(tok, "fiber_100", "79.99")
+	out := make([]string, n)
+	for i := range out {
+		out[i] = e.registerCustomer(tok)
+		e.activeService(tok, out[i], "fiber_100")
+	}
+	return out
+}
+
+func (e *env) get(tok, path string) resp {
+	e.t.Helper()
+	return e.do(call{method: http.MethodGet, path: path, token: tok})
+}
+
+// awaitRun polls the run's progress until it is no longer running, and returns it.
+func (e *env) awaitRun(tok, period string) map[string]any {
+	e.t.Helper()
+	for {
+		r := e.get(tok, "/v1/billing-runs/"+period)
+		require.Equal(e.t, http.StatusOK, r.Status, string(r.Body))
+		if body := r.JSON(e.t); body["status"] != "running" {
+			return body
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// requireOneInvoiceEach fails unless every customer has exactly one invoice.
+func requireOneInvoiceEach(t *testing.T, e *env, customers []string) {
+	t.Helper()
+	for _, c := range customers {
+		account, _ := foldAccount(t, e, c)
+		assert.Len(t, account.Invoices, 1, "customer %s", c)
+	}
+}
+
+// TestBillingRunAnswers202AndRunsInTheBackground: a run that does not finish within the wait
+// answers 202 with its progress and Location; GET follows it to completion; every customer
+// gets one invoice. A second POST meanwhile joins the same run (no second worker).
+func TestBillingRunAnswers202AndRunsInTheBackground(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := e.token("acme")
+	customers := billedTenant(e, tok, 3)
+	gate := newGatedStore(e.store, 1)
+	h, p := jobProcess(context.Background(), t, e, gate)
+	gate.armed.Store(true)
+
+	r := p.must(http.StatusAccepted, tok, "/v1/billing-runs", map[string]any{"period": "2026-01"})
+	assert.Equal(t, "/v1/billing-runs/2026-01", r.Header.Get("Location"))
+	body := r.JSON(t)
+	assert.Equal(t, "running", body["status"])
+	runID := body["run_id"]
+	require.NotEmpty(t, runID)
+
+	<-gate.waiting // two customers are held; the third is invoiced
+	<-gate.waiting
+	var pb map[string]any
+	for { // until the worker has counted the third customer (its append went through)
+		prog := p.get(tok, "/v1/billing-runs/2026-01")
+		require.Equal(t, http.StatusOK, prog.Status, string(prog.Body))
+		if pb = prog.JSON(t); pb["customers_invoiced"] != float64(0) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	assert.Equal(t, "running", pb["status"])
+	assert.Equal(t, runID, pb["run_id"])
+	assert.InDelta(t, 3, pb["customers_billable"], 0)
+	assert.InDelta(t, 1, pb["customers_invoiced"], 0)
+	assert.InDelta(t, 33, pb["percent"], 0)
+	assert.Contains(t, pb, "started_at")
+
+	again := p.must(http.StatusAccepted, tok, "/v1/billing-runs", map[string]any{"period": "2026-01"})
+	assert.Equal(t, runID, again.JSON(t)["run_id"], "a second POST joins the same run")
+	tenant, err := domain.ParseTenantID("acme")
+	require.NoError(t, err)
+	period, err := domain.ParsePeriod("2026-01")
+	require.NoError(t, err)
+	j1, _, err := h.StartBillingJob(context.Background(), context.Background(), commands.Meta{Tenant: tenant}, commands.RunBilling{Period: period})
+	require.NoError(t, err)
+	j2, _, err := h.StartBillingJob(context.Background(), context.Background(), commands.Meta{Tenant: tenant}, commands.RunBilling{Period: period})
+	require.NoError(t, err)
+	assert.Same(t, j1, j2, "one worker per run in a process")
+
+	close(gate.release)
+	<-j1.Done()
+	_, err = j1.Result()
+	require.NoError(t, err)
+	done := p.awaitRun(tok, "2026-01")
+	assert.Equal(t, "completed", done["status"])
+	assert.InDelta(t, 3, done["customers_invoiced"], 0)
+	assert.InDelta(t, 100, done["percent"], 0)
+	assert.Contains(t, done, "completed_at")
+	requireOneInvoiceEach(t, e, customers)
+
+	final := p.must(http.StatusOK, tok, "/v1/billing-runs", map[string]any{"period": "2026-01"})
+	assert.Equal(t, "completed", final.JSON(t)["status"])
+	assert.Len(t, runInvoices(t, final), 3)
+}
+
+// TestBillingRunResumesAfterItsWorkerStops: the background worker stops (shutdown) after
+// invoicing one customer and before recording it; the run stays open, and a POST (here on
+// another process) finishes it with one invoice per customer.
+func TestBillingRunResumesAfterItsWorkerStops(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := e.token("acme")
+	customers := billedTenant(e, tok, 4)
+	gate := newGatedStore(e.store, 1)
+	bg, stop := context.WithCancel(context.Background())
+	_, p := jobProcess(bg, t, e, gate)
+	gate.armed.Store(true)
+
+	p.must(http.StatusAccepted, tok, "/v1/billing-runs", map[string]any{"period": "2026-01"})
+	for range 3 {
+		<-gate.waiting
+	}
+	stop() // the server shuts down mid-run
+	stopped := p.awaitRun(tok, "2026-01")
+	assert.Equal(t, "open", stopped["status"])
+	assert.InDelta(t, 0, stopped["customers_invoiced"], 0, "the invoiced customer was not recorded yet")
+
+	_, other := jobProcess(context.Background(), t, e, e.store)
+	resumed := other.post(tok, "/v1/billing-runs", map[string]any{"period": "2026-01"})
+	assert.Contains(t, []int{http.StatusCreated, http.StatusAccepted}, resumed.Status, string(resumed.Body))
+	done := other.awaitRun(tok, "2026-01")
+	assert.Equal(t, "completed", done["status"])
+	assert.InDelta(t, 4, done["customers_invoiced"], 0)
+	requireOneInvoiceEach(t, e, customers)
+}
+
+// TestGetBillingRunNotFound: a run never started, or another tenant's, is 404 problem+json.
+func TestGetBillingRunNotFound(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := e.token("acme")
+	billedTenant(e, tok, 1)
+	e.must(http.StatusCreated, tok, "/v1/billing-runs", map[string]any{"period": "2026-01"})
+
+	for _, tc := range []struct{ name, tok, path string }{
+		{"never started", tok, "/v1/billing-runs/2025-12"},
+		{"another tenant's", e.token("globex"), "/v1/billing-runs/2026-01"},
+	} {
+		r := e.get(tc.tok, tc.path)
+		assert.Equal(t, http.StatusNotFound, r.Status, "%s: %s", tc.name, r.Body)
+		assert.Equal(t, "application/problem+json", r.Header.Get("Content-Type"), tc.name)
+	}
+	bad := e.get(tok, "/v1/billing-runs/2026-13")
+	assert.Equal(t, http.StatusBadRequest, bad.Status, string(bad.Body))
+	ok := e.get(tok, "/v1/billing-runs/2026-01")
+	require.Equal(t, http.StatusOK, ok.Status, string(ok.Body))
+	assert.Equal(t, "completed", ok.JSON(t)["status"])
+	assert.Equal(t, http.StatusUnauthorized, e.get("", "/v1/billing-runs/2026-01").Status)
+}
