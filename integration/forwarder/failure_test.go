@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dotmac/ledger/integration/forwarder"
+	"github.com/dotmac/ledger/internal/pgtest"
 )
 
 // A forwarder that dies after the broker acknowledged an event but before its page's
@@ -62,8 +63,9 @@ func TestBrokerOutage(t *testing.T) {
 	e := newEnv(t)
 	head := e.seed(t, 6, "acme")
 	raw, stream, _ := natsTarget(t)
-	p := startProxy(t, "127.0.0.1:4222", true) // down from the start: connections refused
-	tg := target(t, strings.Replace(raw, "127.0.0.1:4222", p.addr(), 1))
+	p := pgtest.TCPProxy(t, "127.0.0.1:4222")
+	p.Cut() // down from the start: connections refused
+	tg := target(t, strings.Replace(raw, "127.0.0.1:4222", p.Addr(), 1))
 	reg := prometheus.NewRegistry()
 	r := start(t, e, tg.Dial, forwarder.Config{Name: tg.Kind, Prefix: tg.Prefix, Registerer: reg})
 
@@ -74,17 +76,17 @@ func TestBrokerOutage(t *testing.T) {
 	assert.Contains(t, gathered(t, reg), `dotmac_forwarder_lag_events{sink="nats"} `+itoa(int(head)))
 	assert.NotContains(t, gathered(t, reg), `dotmac_forwarder_errors_total{sink="nats"} 0`)
 
-	p.restore()
+	p.Restore()
 	waitForwarded(t, r, head)
 	eventually(t, "Ready passes again", func() bool { return r.f.Ready(context.Background()) == nil })
 
 	// Cut while running: existing connections drop; new events wait, then arrive.
-	p.cut()
+	p.Cut()
 	head2 := e.seed(t, 7, "gulf")
 	eventually(t, "the forwarder reports the second outage", func() bool {
 		return r.f.Ready(context.Background()) != nil && r.f.Lag() == int64(head2-head)
 	})
-	p.restore()
+	p.Restore()
 	waitForwarded(t, r, head2)
 	eventually(t, "the lag gauge reads 0", func() bool { return r.f.Lag() == 0 })
 	require.NoError(t, r.f.Ready(context.Background()))

@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -376,109 +374,6 @@ func parsePosition(s string) (int64, error) {
 	var n int64
 	_, err := fmt.Sscan(s, &n)
 	return n, err
-}
-
-// proxy is a TCP proxy in front of a broker that a test cuts (drops every connection and
-// refuses new ones, as in an outage) and restores; the broker itself keeps running.
-type proxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-}
-
-func startProxy(t testing.TB, target string, down bool) *proxy {
-	t.Helper()
-	var lc net.ListenConfig
-	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &proxy{ln: ln, target: target, down: down, conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() {
-		_ = p.ln.Close()
-		p.cut()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *proxy) addr() string { return p.ln.Addr().String() }
-
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for c := range p.conns {
-		_ = c.Close()
-	}
-}
-
-func (p *proxy) restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = false
-}
-
-func (p *proxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.wg.Add(1)
-		go p.serve(c)
-	}
-}
-
-func (p *proxy) serve(c net.Conn) {
-	defer p.wg.Done()
-	if !p.track(c) {
-		_ = c.Close()
-		return
-	}
-	defer p.untrack(c)
-	var d net.Dialer
-	s, err := d.DialContext(context.Background(), "tcp", p.target)
-	if err != nil || !p.track(s) {
-		if s != nil {
-			_ = s.Close()
-		}
-		return
-	}
-	defer p.untrack(s)
-	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		_ = dst.Close()
-		_ = src.Close()
-		done <- struct{}{}
-	}
-	go pipe(s, c)
-	go pipe(c, s)
-	<-done
-	<-done
-}
-
-func (p *proxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.down {
-		return false
-	}
-	p.conns[c] = struct{}{}
-	return true
-}
-
-func (p *proxy) untrack(c net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	_ = c.Close()
-	delete(p.conns, c)
 }
 
 // crashAfter wraps dial: its publishers acknowledge n messages in all, then "crash" the

@@ -16,8 +16,9 @@ import (
 	"github.com/dotmac/ledger/internal/migrate"
 )
 
-// Proxy is a TCP proxy in front of the test server that a test cuts (every connection through
-// it is dropped and new ones are refused, as in a database outage) and restores.
+// Proxy is a TCP proxy in front of the test server (or any TCP service: TCPProxy) that a test
+// cuts (every connection through it is dropped and new ones are refused, as in an outage) and
+// restores; the service behind it keeps running.
 type Proxy struct {
 	ln     net.Listener
 	target string
@@ -52,6 +53,15 @@ func ProxiedPool(tb testing.TB, sets ...migrate.Set) (*pgxpool.Pool, *Proxy) {
 	}
 	return pool, p
 }
+
+// TCPProxy returns a Proxy in front of target (host:port), listening on Addr, until tb ends.
+func TCPProxy(tb testing.TB, target string) *Proxy {
+	tb.Helper()
+	return startProxy(tb, target)
+}
+
+// Addr is the address the proxy listens on.
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
 func startProxy(tb testing.TB, target string) *Proxy {
 	tb.Helper()
