@@ -109,11 +109,11 @@ with the development key ` + "`dotmac serve`" + ` created in <data dir>/dev-jwt-
 without one it fails, naming the file it looked for.
 
 A token acts for one tenant (--tenant) with the permissions named (--perm), or, with
---operator, for no tenant: an operator token reaches only the projection admin routes on the
-admin listener (--admin-addr: GET /v1/projections..., POST /v1/projections/{name}/rebuild,
-/v1/projection-copies...) and the detail of its /readyz, which every tenant token is refused,
-and no tenant's data. It carries projections:read and projections:rebuild unless
---perm names one, and lives at most --jwt-operator-max-lifetime (1h by default).
+--operator, for no tenant: an operator token reaches only the operator routes on the admin
+listener (--admin-addr: GET /v1/projections..., POST /v1/projections/{name}/rebuild and
+/retry, /v1/projection-copies..., POST /v1/audit/checkpoints) and the detail of its /readyz,
+which every tenant token is refused, and no tenant's data. It carries projections:read,
+projections:rebuild and audit:sign unless --perm names some, and lives at most --jwt-operator-max-lifetime (1h by default).
 
 The data dir follows the rule every command uses: --data-dir, else DOTMAC_DATA_DIR, else var/ of
 the repository containing the working directory (the directory whose go.mod declares
