@@ -39,6 +39,7 @@ var foreignCalls = map[string]foreignCall{
 	"POST /v1/plans":                                                 {body: map[string]any{"code": "fiber_900", "name": "Fiber 900", "monthly_price": usd("9.00"), "tax_class": "standard", "tax_rate": "0"}, want: http.StatusCreated},
 	"POST /v1/services":                                              {body: map[string]any{"customer_id": "{customer_id}", "plan_code": "{plan_code}", "start_date": "2026-01-10", "install_address": "1 Fiber Way"}, want: http.StatusNotFound},
 	"POST /v1/billing-runs":                                          {body: map[string]any{"period": "2026-01"}, want: http.StatusCreated},
+	"GET /v1/billing-runs/{period}":                                  {want: http.StatusNotFound},
 	"POST /v1/plans/{plan_code}/retire":                              {want: http.StatusNotFound},
 	"POST /v1/customers/{customer_id}/contact":                       {body: map[string]any{"name": "Mallory", "email": "m@example.com", "billing_address": "9 Side St"}, want: http.StatusNotFound},
 	"POST /v1/customers/{customer_id}/deactivate":                    {body: map[string]any{"reason": "taken over"}, want: http.StatusNotFound},
@@ -187,6 +188,9 @@ func seedForeignTarget(t *testing.T, s *server, tok string) map[string]string {
 	post(c+"/invoices/"+invoice+"/issue", map[string]any{"due_date": "2026-12-31"})
 	payment := idOf(t, post(c+"/payments", map[string]any{"amount": usd("20.00"), "method": "card"}))
 	last := post(c+"/credit-notes", map[string]any{"net": usd("1.00"), "reason": "outage"})
+	// A billing run of acme's that bills nothing (its service starts in 2026-01), so that
+	// GET /v1/billing-runs/{period} has a run for acme and none for globex.
+	post("/v1/billing-runs", map[string]any{"period": "2025-12"})
 	pos := strconv.FormatUint(position(t, last), 10)
 	for _, path := range []string{c, c + "/balance", "/v1/services/" + service, "/v1/invoices/" + invoice, "/v1/journal", "/v1/reports/mrr?from=2026-01&to=2026-01"} {
 		sep := "?"
@@ -197,7 +201,7 @@ func seedForeignTarget(t *testing.T, s *server, tok string) map[string]string {
 		require.Equal(t, http.StatusOK, r.status, "GET %s: %s", path, r.body)
 	}
 	return map[string]string{"customer_id": customer, "service_id": service, "invoice_id": invoice, "payment_id": payment,
-		"credit_note_id": idOf(t, last), "plan_code": "fiber_100", "code": "fiber_100"}
+		"credit_note_id": idOf(t, last), "plan_code": "fiber_100", "code": "fiber_100", "period": "2025-12"}
 }
 
 // idOf returns the id a command's answer names.
