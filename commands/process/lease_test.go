@@ -87,12 +87,16 @@ func TestOneManagerHandlesEachGroup(t *testing.T) {
 	}
 }
 
-// crashRun starts the run of p in a process that dies after two appends (the running
-// managers may complete it at once).
+// crashRun starts the run of p in a process that dies after two appends. The running
+// managers may complete the run at once, before that process's next append: it then finds the
+// run complete and returns without crashing, which is as good for the tests (the run is
+// completed by the managers either way); any other error fails.
 func (f *fixture) crashRun(p domain.Period) {
 	f.t.Helper()
 	_, err := f.handlers(newCrashingStore(f.store, 2)).RunBilling(context.Background(), f.meta(), commands.RunBilling{Period: p})
-	require.ErrorIs(f.t, err, errCrashed)
+	if err != nil {
+		require.ErrorIs(f.t, err, errCrashed)
+	}
 }
 
 // ticks returns the scheduler ticks a manager's registry has counted and its leader gauge.

@@ -15,11 +15,14 @@ import (
 // Live keeps the consumer applied until ctx ends, in the one process holding its lease: it
 // stands by until it holds the lease, catches up, then applies the feed as it commits through
 // a Watermill subscriber started at the checkpoint (a message per batch of up to PageEvents
-// events), each batch in one transaction that checks the lease is still this process's. When
-// the lease is lost it stops applying and stands by again. It returns nil when ctx ends.
+// events), each batch in one transaction that checks the lease is still this process's. A
+// failure while it holds the lease (the database or the subscription) is retried after
+// RetryDelay without giving the lease up, so other processes do not take turns on every
+// transient error. When the lease is lost it stops applying and stands by again. It returns
+// nil when ctx ends.
 func (c *Consumer) Live(ctx context.Context) error {
 	for ctx.Err() == nil {
-		err := c.lease.Hold(ctx, c.runHeld)
+		err := c.lease.Hold(ctx, c.runHeldRetrying)
 		switch {
 		case ctx.Err() != nil:
 		case errors.Is(err, ErrLeaseLost):
@@ -30,6 +33,21 @@ func (c *Consumer) Live(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// runHeldRetrying runs runHeld until ctx (the lease's) ends or the lease is lost, retrying
+// its failures after RetryDelay while the lease is held.
+func (c *Consumer) runHeldRetrying(ctx context.Context) error {
+	for {
+		err := c.runHeld(ctx)
+		if ctx.Err() != nil || err == nil || errors.Is(err, ErrLeaseLost) {
+			return err
+		}
+		c.cfg.Logger.Warn().Err(err).Str("consumer", c.name).Msg("feed consumer: live mode failed; retrying while holding the lease")
+		if err := wait.Sleep(ctx, c.cfg.RetryDelay); err != nil {
+			return nil //nolint:nilerr // the lease's context ended: Hold reports why
+		}
+	}
 }
 
 // runHeld applies the feed while ctx (the lease's) lasts.
