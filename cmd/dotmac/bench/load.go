@@ -39,9 +39,6 @@ var searchRates = []int{2000, 3000, 4000, 6000, 8000}
 // concurrent clients for Duration (vegeta, as fast as the server answers), while measuring how
 // long events take to reach every projection.
 func (r *run) commandsAndLag(ctx context.Context) error {
-	if err := r.generate(ctx); err != nil {
-		return err
-	}
 	srv, err := r.startServer(ctx)
 	if err != nil {
 		return err
@@ -66,12 +63,8 @@ func (r *run) commandsAndLag(ctx context.Context) error {
 	profiled()
 	stopLag()
 	samples := <-lags
-	base := r.report.Baseline.TxPerS
-	ok := float64(m.Requests) * m.Success
-	r.report.Scenarios.Commands = &Commands{CommandsPerS: ok / m.Duration.Seconds(), P50MS: ms(m.Latencies.P50),
-		P95MS: ms(m.Latencies.P95), P99MS: ms(m.Latencies.P99), BaselineTxPerS: base, Clients: r.cfg.Clients,
-		Errors: m.Requests - uint64(ok)}
-	r.report.Scenarios.Commands.Ratio = ratio(r.report.Scenarios.Commands.CommandsPerS, base)
+	c := commandsOf(m, r.cfg.Clients, r.report.Baseline.TxPerS)
+	r.report.Scenarios.Commands = &c
 	r.report.Scenarios.Lag = lagReport(samples)
 	return nil
 }
@@ -82,9 +75,6 @@ var hotClients = []int{16, 64}
 // hotCommandsScenario drives RecordPayment on one customer of the history with 16, then 64
 // concurrent clients: the commands of one stream, which the handlers batch into shared appends.
 func (r *run) hotCommandsScenario(ctx context.Context) error {
-	if err := r.generate(ctx); err != nil {
-		return err
-	}
 	srv, err := r.startServer(ctx)
 	if err != nil {
 		return err
@@ -101,13 +91,18 @@ func (r *run) hotCommandsScenario(ctx context.Context) error {
 		profiled := srv.profile(ctx, r.cfg.ProfileDir, fmt.Sprintf("commands_hot_%d.pprof", clients), r.cfg.Duration)
 		m := attackPayments(srv, hot, clients, r.cfg.Duration)
 		profiled()
-		ok := float64(m.Requests) * m.Success
-		c := Commands{CommandsPerS: ok / m.Duration.Seconds(), P50MS: ms(m.Latencies.P50), P95MS: ms(m.Latencies.P95),
-			P99MS: ms(m.Latencies.P99), BaselineTxPerS: base, Clients: clients, Errors: m.Requests - uint64(ok)}
-		c.Ratio = ratio(c.CommandsPerS, base)
-		r.report.Scenarios.CommandsHot = append(r.report.Scenarios.CommandsHot, c)
+		r.report.Scenarios.CommandsHot = append(r.report.Scenarios.CommandsHot, commandsOf(m, clients, base))
 	}
 	return nil
+}
+
+// commandsOf is the report of a commands attack by clients, beside the baseline.
+func commandsOf(m vegeta.Metrics, clients int, baseline float64) Commands {
+	ok := float64(m.Requests) * m.Success
+	c := Commands{CommandsPerS: ok / m.Duration.Seconds(), P50MS: ms(m.Latencies.P50), P95MS: ms(m.Latencies.P95),
+		P99MS: ms(m.Latencies.P99), BaselineTxPerS: baseline, Clients: clients, Errors: m.Requests - uint64(ok)}
+	c.Ratio = ratio(c.CommandsPerS, baseline)
+	return c
 }
 
 // customers lists customer ids of the generated history.
@@ -219,9 +214,6 @@ func lagReport(lags []time.Duration) *Lag {
 // queryScenario reads an invoice by id and a customer's invoice list at fixed rates, then
 // searches for the highest rate whose p99 stays within 10 ms for both.
 func (r *run) queryScenario(ctx context.Context) error {
-	if err := r.generate(ctx); err != nil {
-		return err
-	}
 	srv, err := r.startServer(ctx)
 	if err != nil {
 		return err

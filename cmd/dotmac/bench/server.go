@@ -53,6 +53,9 @@ func (r *run) startServer(ctx context.Context) (*server, error) {
 	if r.server != nil {
 		return r.server, nil
 	}
+	if err := r.generate(ctx); err != nil { // the server serves the generated history
+		return nil, err
+	}
 	if err := r.settle(ctx); err != nil {
 		return nil, err
 	}
