@@ -224,7 +224,7 @@ func TestSignedCheckpointsCatchRecomputedForgery(t *testing.T) {
 
 	// If the insider also rewrote the checkpoint's marks, the forgery is still caught, and
 	// the report names the range it lies in, no more.
-	tamperCheckpoints(t, a.pool, `UPDATE audit_checkpoints SET marks = overlay(marks placing '\x00'::bytea from 20) WHERE position = $1`, int64(first[0].Position))
+	tamper(t, a.pool, `UPDATE audit_checkpoints SET marks = overlay(marks placing '\x00'::bytea from 20) WHERE position = $1`, int64(first[0].Position))
 	ranged := a.verify(t, keys)
 	m := findingOf(t, ranged, audit.FindingCheckpointMismatch)
 	assert.Equal(t, first[0].Position, m.Position)
@@ -258,20 +258,6 @@ func TestUncoveredForgeryIsReportedHonestly(t *testing.T) {
 		RunBy: "a server with a signing key (--signing-key-file), or dotmac audit sign"})
 }
 
-// tamperCheckpoints runs sql on audit_checkpoints with its append-only trigger bypassed.
-func tamperCheckpoints(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) {
-	t.Helper()
-	ctx := context.Background()
-	tx, err := pool.Begin(ctx)
-	require.NoError(t, err)
-	defer func() { _ = tx.Rollback(ctx) }()
-	_, err = tx.Exec(ctx, "SET LOCAL session_replication_role = replica")
-	require.NoError(t, err)
-	tag, err := tx.Exec(ctx, sql, args...)
-	require.NoError(t, err)
-	require.Positive(t, tag.RowsAffected(), "tampering changed nothing: %s", sql)
-	require.NoError(t, tx.Commit(ctx))
-}
 
 // TestCheckpointTampering: a forged signature, a checkpoint signed by another key, a row
 // edited in the database and a removed checkpoint are each reported.
@@ -285,21 +271,21 @@ func TestCheckpointTampering(t *testing.T) {
 		kind   string
 	}{
 		{"forged signature", func(t *testing.T, a *anchored, cps []audit.Checkpoint) {
-			tamperCheckpoints(t, a.pool, `UPDATE audit_checkpoints SET signature = sha512('forged'::bytea) WHERE position = $1`, int64(cps[0].Position))
+			tamper(t, a.pool, `UPDATE audit_checkpoints SET signature = sha512('forged'::bytea) WHERE position = $1`, int64(cps[0].Position))
 		}, audit.FindingCheckpointSignature},
 		{"signed by another key", func(t *testing.T, a *anchored, cps []audit.Checkpoint) {
 			// The insider re-signs the newest checkpoint with a key of their own.
 			forged := cps[1]
 			forged.KeyID = other.ID()
 			forged.Signature = signWith(other, &forged)
-			tamperCheckpoints(t, a.pool, `UPDATE audit_checkpoints SET key_id = $2, signature = decode($3, 'hex') WHERE position = $1`,
+			tamper(t, a.pool, `UPDATE audit_checkpoints SET key_id = $2, signature = decode($3, 'hex') WHERE position = $1`,
 				int64(forged.Position), forged.KeyID, forged.Signature)
 		}, audit.FindingCheckpointSignature},
 		{"row edited", func(t *testing.T, a *anchored, cps []audit.Checkpoint) {
-			tamperCheckpoints(t, a.pool, `UPDATE audit_checkpoints SET signed_at = signed_at - interval '1 day' WHERE position = $1`, int64(cps[0].Position))
+			tamper(t, a.pool, `UPDATE audit_checkpoints SET signed_at = signed_at - interval '1 day' WHERE position = $1`, int64(cps[0].Position))
 		}, audit.FindingCheckpointSignature},
 		{"checkpoint removed", func(t *testing.T, a *anchored, cps []audit.Checkpoint) {
-			tamperCheckpoints(t, a.pool, `DELETE FROM audit_checkpoints WHERE position = $1`, int64(cps[0].Position))
+			tamper(t, a.pool, `DELETE FROM audit_checkpoints WHERE position = $1`, int64(cps[0].Position))
 		}, audit.FindingCheckpointChain},
 		{"signed events deleted", func(t *testing.T, a *anchored, cps []audit.Checkpoint) {
 			tamper(t, a.pool, `DELETE FROM es_events WHERE position > $1`, int64(cps[0].Position))
@@ -398,11 +384,11 @@ func TestSignerRefusesToChainOntoTamperedCheckpoints(t *testing.T) {
 	a.seed(t, "other", 2, 1, 3)
 	second := a.sign(t)
 	require.Len(t, second, 1)
-	tamperCheckpoints(t, a.pool, `DELETE FROM audit_checkpoints WHERE position = $1`, int64(second[0].Position))
+	tamper(t, a.pool, `DELETE FROM audit_checkpoints WHERE position = $1`, int64(second[0].Position))
 	_, err := a.signer.Sign(context.Background())
 	require.ErrorIs(t, err, audit.ErrCheckpointsRemoved)
 
-	tamperCheckpoints(t, a.pool, `UPDATE audit_checkpoints SET digest = sha256('x'::bytea) WHERE position = $1`, int64(first[0].Position))
+	tamper(t, a.pool, `UPDATE audit_checkpoints SET digest = sha256('x'::bytea) WHERE position = $1`, int64(first[0].Position))
 	fresh, err := audit.NewSigner(audit.SignerConfig{Store: a.store, Checkpoints: a.cps, Key: a.key})
 	require.NoError(t, err)
 	_, err = fresh.Sign(context.Background())
