@@ -258,7 +258,6 @@ func TestUncoveredForgeryIsReportedHonestly(t *testing.T) {
 		RunBy: "a server with a signing key (--signing-key-file), or dotmac audit sign"})
 }
 
-
 // TestCheckpointTampering: a forged signature, a checkpoint signed by another key, a row
 // edited in the database and a removed checkpoint are each reported.
 func TestCheckpointTampering(t *testing.T) {
