@@ -16,8 +16,28 @@ import (
 // the roles were separated) this moves every object; on a current one it changes nothing.
 // A database the runtime role owns is given to the owner: a database's owner owns its public
 // schema and may drop anything in it.
+//
+// Only the first set-up (the schema not yet the owner's) moves tables and routines to the
+// owner. Afterwards the runtime role's own objects are left alone: handing an object the
+// runtime role created (a SECURITY DEFINER function, a view over the event log) to the owner
+// would let the runtime role act with the owner's rights. A SECURITY DEFINER function of the
+// runtime role in the schema is refused outright.
 func takeOwnership(ctx context.Context, conn *pgx.Conn, sc scope, r Roles) error {
 	var stmts []string
+	var initial bool
+	if err := conn.QueryRow(ctx, `SELECT coalesce((SELECT nspowner <> to_regrole($2::text) FROM pg_namespace WHERE nspname = $1::text), true)`,
+		sc.schema, r.Owner).Scan(&initial); err != nil {
+		return fmt.Errorf("database roles: %w", err)
+	}
+	var definer []string
+	if err := collect(ctx, conn, &definer, `SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = $1::text AND p.prosecdef AND p.proowner = to_regrole($2::text)`, sc.schema, r.Runtime); err != nil {
+		return err
+	}
+	if len(definer) > 0 {
+		return fmt.Errorf("database roles: the runtime role %s owns SECURITY DEFINER function(s) %s in schema %s: drop them (as a superuser) before setting the roles up",
+			r.Runtime, strings.Join(definer, ", "), sc.schema)
+	}
 	err := collect(ctx, conn, &stmts, `SELECT 'ALTER SCHEMA ' || quote_ident(n.nspname) || ' OWNER TO ' || quote_ident($2::text)
 FROM pg_namespace n WHERE n.nspname = $1::text AND n.nspowner <> to_regrole($2::text)`, sc.schema, r.Owner)
 	if err != nil {
@@ -40,14 +60,15 @@ FROM pg_database d WHERE d.datname = $1::text AND d.datdba = to_regrole($3::text
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 CROSS JOIN LATERAL (SELECT CASE WHEN c.relkind = 'v' AND c.relname = ANY($4::text[]) THEN $3::text ELSE $2::text END AS target) t
 WHERE n.nspname = $1::text AND c.relkind IN ('r', 'p', 'S', 'v', 'm', 'f') AND c.relowner <> to_regrole(t.target)
+AND ($5::bool OR t.target = $3::text)
 AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))`,
-		sc.schema, r.Owner, r.Runtime, views)
+		sc.schema, r.Owner, r.Runtime, views, initial)
 	if err != nil {
 		return err
 	}
 	err = collect(ctx, conn, &stmts, `SELECT format('ALTER ROUTINE %s OWNER TO %I', p.oid::regprocedure, $2::text)
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname = $1::text AND p.proowner <> to_regrole($2::text)`, sc.schema, r.Owner)
+WHERE n.nspname = $1::text AND p.proowner <> to_regrole($2::text) AND $3::bool`, sc.schema, r.Owner, initial)
 	if err != nil {
 		return err
 	}
@@ -75,6 +96,12 @@ func projectionViews(ctx context.Context, conn *pgx.Conn, sc scope) ([]string, e
 	return views, nil
 }
 
+// buildSchemaGuard keeps a name in projection_builds (a table the runtime role writes) from
+// handing it the application schema, a system schema or any schema of the owner role ($2 the
+// application schema, $3 the owner role; n the namespace).
+const buildSchemaGuard = `n.nspname <> $2::text AND n.nspname NOT IN ('public', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
+AND n.nspowner <> to_regrole($3::text)`
+
 // buildOwnership adds the statements that give the projections' build schemas (as listed in
 // the application schema's projection_builds, when there is one) and their contents to the
 // runtime role.
@@ -88,7 +115,8 @@ func buildOwnership(ctx context.Context, conn *pgx.Conn, stmts *[]string, sc sco
 		return nil
 	}
 	err := collect(ctx, conn, stmts, `SELECT 'ALTER SCHEMA ' || quote_ident(n.nspname) || ' OWNER TO ' || quote_ident($1::text)
-FROM pg_namespace n WHERE n.nspowner <> to_regrole($1::text) AND n.nspname IN (SELECT schema_name FROM `+builds+`)`, r.Runtime)
+FROM pg_namespace n WHERE n.nspowner <> to_regrole($1::text) AND n.nspname IN (SELECT schema_name FROM `+builds+`)
+AND `+buildSchemaGuard, r.Runtime, sc.schema, r.Owner)
 	if err != nil {
 		return err
 	}
@@ -97,9 +125,9 @@ FROM pg_namespace n WHERE n.nspowner <> to_regrole($1::text) AND n.nspname IN (S
     n.nspname, c.relname, $1::text)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname IN (SELECT schema_name FROM `+builds+`) AND c.relkind IN ('r', 'p', 'S', 'v', 'm')
-AND c.relowner <> to_regrole($1::text)
+AND c.relowner <> to_regrole($1::text) AND `+buildSchemaGuard+`
 AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))`,
-		r.Runtime)
+		r.Runtime, sc.schema, r.Owner)
 }
 
 // grant gives the runtime role what it needs and nothing more (see Roles), in one

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
@@ -317,4 +318,38 @@ func databaseName(t *testing.T, pool *pgxpool.Pool) string {
 	var s string
 	require.NoError(t, pool.QueryRow(context.Background(), `SELECT current_database()`).Scan(&s))
 	return s
+}
+
+// TestSetupNeverHandsTheOwnersObjectsToTheRuntimeRole: a set-up run again after the runtime
+// role wrote projection_builds (which it may) does not give it the application schema or its
+// tables, and refuses while the runtime role owns a SECURITY DEFINER function there, rather
+// than handing it to the owner (with whose rights the runtime role could then call it).
+func TestSetupNeverHandsTheOwnersObjectsToTheRuntimeRole(t *testing.T) {
+	t.Parallel()
+	admin, rt, roles := setUp(t, testSet(false))
+	ctx := context.Background()
+	schema := currentSchema(t, admin)
+	// projection_builds as the projections' migrations leave it: the owner's, the runtime
+	// role's to write once the set-up granted it.
+	_, err := admin.Exec(ctx, `CREATE TABLE projection_builds (schema_name text, tables text[]);
+ALTER TABLE projection_builds OWNER TO `+pgx.Identifier{roles.Owner}.Sanitize())
+	require.NoError(t, err)
+	require.NoError(t, migrate.Setup(ctx, admin, roles, testSet(false)))
+	allowed(t, rt, `INSERT INTO projection_builds VALUES ('`+schema+`', ARRAY['log', 'state']), ('public', NULL), ('pg_catalog', NULL)`)
+
+	require.NoError(t, migrate.Setup(ctx, admin, roles, testSet(false)))
+	var schemaOwner string
+	require.NoError(t, admin.QueryRow(ctx, `SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = $1`, schema).Scan(&schemaOwner))
+	assert.Equal(t, roles.Owner, schemaOwner, "the application schema stays the owner's")
+	for _, rel := range []string{"log", "state"} {
+		assert.Equal(t, roles.Owner, ownerOf(t, admin, rel), rel)
+	}
+	refused(t, rt, `ALTER TABLE log DISABLE TRIGGER ALL`)
+
+	allowed(t, rt, `CREATE FUNCTION sneak() RETURNS void SECURITY DEFINER LANGUAGE sql AS 'SELECT 1'`)
+	err = migrate.Setup(ctx, admin, roles, testSet(false))
+	require.ErrorContains(t, err, "SECURITY DEFINER")
+	var fnOwner string
+	require.NoError(t, admin.QueryRow(ctx, `SELECT proowner::regrole::text FROM pg_proc WHERE proname = 'sneak'`).Scan(&fnOwner))
+	assert.Equal(t, roles.Runtime, fnOwner, "the runtime role's function is not handed to the owner")
 }
