@@ -24,12 +24,24 @@ type request[S any] struct {
 	t      target[S]
 	decide decideFunc[S]
 
-	done bool // set, with res and err, by the batch that ran it (under the stream's lock)
+	done chan struct{} // closed, with res and err set, by the batch that ran it
 	res  Result
 	err  error
 }
 
-func (r *request[S]) finish(res Result, err error) { r.res, r.err, r.done = res, err, true }
+func (r *request[S]) finish(res Result, err error) {
+	r.res, r.err = res, err
+	close(r.done)
+}
+
+func (r *request[S]) finished() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
 
 // execute runs the handler loop of doc.go for one command on t's stream. The command waits in
 // the stream's queue; the caller holding the stream's lock takes every command waiting at that
@@ -37,33 +49,50 @@ func (r *request[S]) finish(res Result, err error) { r.res, r.err, r.done = res,
 // before it leave, and appended together with one expected version. So commands of one busy
 // stream cost one append per round trip between them, not one each.
 func execute[S any](ctx context.Context, h *Handlers, m Meta, t target[S], decide decideFunc[S]) (Result, error) {
-	r := &request[S]{ctx: ctx, m: m, t: t, decide: decide}
+	r := &request[S]{ctx: ctx, m: m, t: t, decide: decide, done: make(chan struct{})}
 	l, release := h.locks.join(t.stream)
 	defer release()
 	l.enqueue(r)
 	for {
-		if err := l.acquire(ctx); err != nil {
+		select {
+		case <-r.done: // a batch led by another caller answered it
+			return r.res, r.err
+		case <-ctx.Done():
 			// Withdrawn: it never ran. Taken: a batch runs it now; its effect may still be
 			// recorded, as with any request whose caller gives up during the append.
 			l.withdraw(r)
-			return Result{}, err
-		}
-		if !r.done {
-			batch := l.take(maxBatchCommands)
-			reqs := make([]*request[S], 0, len(batch))
-			for _, w := range batch {
-				if q, ok := w.(*request[S]); ok { // a stream's queue holds requests of its state type only
-					reqs = append(reqs, q)
+			return Result{}, ctx.Err()
+		case l.held <- struct{}{}:
+			func() {
+				defer l.unlock()
+				if !r.finished() {
+					lead(h, l, t)
 				}
-			}
-			runBatch(h, t.stream, t.agg, reqs)
-		}
-		done := r.done
-		l.unlock()
-		if done {
-			return r.res, r.err
+			}()
 		}
 	}
+}
+
+// lead runs the commands waiting in l's queue as one batch; the caller holds l's lock. A
+// panic in a command's decision fails every command of the batch not yet answered (with
+// domain.ErrInvariant) before it goes on up, so no caller waits for an answer that never comes.
+func lead[S any](h *Handlers, l *streamLock, t target[S]) {
+	batch := l.take(maxBatchCommands)
+	reqs := make([]*request[S], len(batch))
+	for i, w := range batch {
+		reqs[i] = w.(*request[S]) //nolint:forcetypeassert,errcheck // a stream's queue holds requests of its state type only: a bug panics
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			for _, r := range reqs {
+				if !r.finished() {
+					r.finish(Result{}, fmt.Errorf("%w: a command of the batch on %s panicked: %v", domain.ErrInvariant, t.stream, p))
+				}
+			}
+			panic(p)
+		}
+	}()
+	runBatch(h, t.stream, t.agg, reqs)
 }
 
 // runBatch answers every request of reqs, commands of one stream in arrival order. A command
@@ -190,17 +219,19 @@ func (b *batch[S]) run(ctx context.Context, reqs []*request[S]) []*request[S] {
 		}
 		// Another process appended. A command that stated the version it saw has lost;
 		// the others are decided again on the stream as it is now, a bounded number of times.
+		// Commands after the prefix were not in this append: they go on untouched.
 		rest := reqs[:0:0]
-		for _, r := range reqs {
+		for _, r := range reqs[:n] {
 			switch {
 			case r.m.ExpectedVersion != nil:
-				r.finish(Result{}, conflictError(b.stream, b.snap.version, attempt, err))
+				r.finish(Result{}, conflictError(b.stream, *r.m.ExpectedVersion, attempt, err))
 			case attempt >= b.h.maxAttempts:
 				r.finish(Result{}, conflictError(b.stream, b.snap.version, attempt, err))
 			default:
 				rest = append(rest, r)
 			}
 		}
+		rest = append(rest, reqs[n:]...)
 		if len(rest) == 0 {
 			return nil
 		}

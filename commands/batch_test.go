@@ -184,6 +184,7 @@ func TestCommandsOfOneStreamShareAnAppend(t *testing.T) {
 		assert.Equal(t, inv.Total.Amount().StringFixed(2), allocated[id].StringFixed(2), "invoice %d allocated exactly its total", i)
 	}
 	assert.Equal(t, "36.00", a.Credit.Amount().StringFixed(2), "216.00 paid - 180.00 owed is credit")
+	assert.Zero(t, commands.Streams(f.h), "a stream's lock entry is dropped once nothing waits for it")
 }
 
 // TestARefusalInABatchIsItsOwn: a command refused inside a batch gets its own error; the

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"container/list"
-	"context"
 	"fmt"
 	"sync"
 
@@ -102,7 +101,7 @@ func (c *stateCache) len() int {
 // Commands of other processes still race; the expected-version append settles those.
 //
 // Each stream's entry also holds its queue of commands waiting for the lock: the holder of
-// the lock takes every command queued at that moment and runs them as one batch (execute.go),
+// the lock takes every command queued at that moment and runs them as one batch (batch.go),
 // so a busy stream gets one append per round trip for all its waiting commands, not one each.
 type streamLocks struct {
 	mu    sync.Mutex
@@ -138,27 +137,6 @@ func (s *streamLocks) join(stream string) (l *streamLock, release func()) {
 	}
 }
 
-// lock locks stream and returns its unlock function, or ctx's error if ctx ends first.
-// Entries live only while in use.
-func (s *streamLocks) lock(ctx context.Context, stream string) (func(), error) {
-	l, release := s.join(stream)
-	if err := l.acquire(ctx); err != nil {
-		release()
-		return nil, err
-	}
-	return func() { l.unlock(); release() }, nil
-}
-
-// acquire takes the lock, or returns ctx's error if ctx ends first.
-func (l *streamLock) acquire(ctx context.Context) error {
-	select {
-	case l.held <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 func (l *streamLock) unlock() { <-l.held }
 
 // enqueue adds r to the stream's waiting commands.
@@ -168,17 +146,16 @@ func (l *streamLock) enqueue(r any) {
 	l.qmu.Unlock()
 }
 
-// withdraw removes r from the waiting commands; false when a batch has taken it already.
-func (l *streamLock) withdraw(r any) bool {
+// withdraw removes r from the waiting commands, if no batch has taken it yet.
+func (l *streamLock) withdraw(r any) {
 	l.qmu.Lock()
 	defer l.qmu.Unlock()
 	for i, w := range l.waiting {
 		if w == r {
 			l.waiting = append(l.waiting[:i], l.waiting[i+1:]...)
-			return true
+			return
 		}
 	}
-	return false
 }
 
 // take removes and returns up to limit waiting commands, oldest first.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -40,31 +39,6 @@ func TestStateCacheNeverGoesBack(t *testing.T) {
 	none := newStateCache(-1)
 	none.put("a", snapshot{version: 1})
 	assert.Equal(t, 0, none.len())
-}
-
-func TestStreamLockWaitsAndGivesUpWithTheContext(t *testing.T) {
-	t.Parallel()
-	l := newStreamLocks()
-	unlock, err := l.lock(context.Background(), "s")
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	_, err = l.lock(ctx, "s")
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	other, err := l.lock(context.Background(), "t")
-	require.NoError(t, err, "other streams are not blocked")
-	other()
-	got := make(chan struct{})
-	go func() {
-		u, err := l.lock(context.Background(), "s")
-		if err == nil {
-			u()
-		}
-		close(got)
-	}()
-	unlock()
-	<-got
-	assert.Empty(t, l.locks, "entries are dropped when unused")
 }
 
 func TestDerivedIDsAreDeterministicV7(t *testing.T) {

@@ -12,3 +12,11 @@ func Waiting(h *Handlers, stream string) int {
 	defer l.qmu.Unlock()
 	return len(l.waiting)
 }
+
+// Streams returns how many streams have an entry in h's stream locks (entries live only while
+// a command of the stream runs or waits).
+func Streams(h *Handlers) int {
+	h.locks.mu.Lock()
+	defer h.locks.mu.Unlock()
+	return len(h.locks.locks)
+}

@@ -1,0 +1,62 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore/postgres"
+	"github.com/dotmac/ledger/internal/pgtest"
+)
+
+type noNumbers struct{}
+
+func (noNumbers) Next(context.Context, domain.TenantID, int) (int64, error) {
+	return 0, errors.New("no invoice numbers in this test")
+}
+
+// TestAPanicInABatchAnswersEveryCommand: a command whose decision panics fails every command
+// of its batch not yet answered (domain.ErrInvariant), the panic goes on up, and the stream's
+// lock is free again for the next command.
+func TestAPanicInABatchAnswersEveryCommand(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, err := postgres.Open(ctx, pgtest.Pool(t, postgres.MigrationSet()), postgres.Config{})
+	require.NoError(t, err)
+	t.Cleanup(store.Close)
+	h, err := New(Config{Store: store, Numbers: noNumbers{}, Now: func() time.Time { return time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC) }})
+	require.NoError(t, err)
+	tgt := target[domain.AccountState]{agg: accountAggregate, stream: "t-acme/customer-0190a2b4-0000-7000-8000-000000000001"}
+	noop := func(domain.AccountState, time.Time) ([]domain.Event, error) { return nil, nil }
+	boom := func(domain.AccountState, time.Time) ([]domain.Event, error) { panic("boom") }
+	var reqs []*request[domain.AccountState]
+	l, release := h.locks.join(tgt.stream)
+	for _, d := range []decideFunc[domain.AccountState]{noop, boom, noop} {
+		r := &request[domain.AccountState]{ctx: ctx, m: Meta{CommandID: uuid.Must(uuid.NewV7())}, t: tgt, decide: d, done: make(chan struct{})}
+		reqs = append(reqs, r)
+		l.enqueue(r)
+	}
+	l.held <- struct{}{}
+	assert.PanicsWithValue(t, "boom", func() {
+		defer l.unlock()
+		lead(h, l, tgt)
+	})
+	release()
+	for i, r := range reqs {
+		require.True(t, r.finished(), "command %d answered", i)
+		assert.ErrorIs(t, r.err, domain.ErrInvariant, "command %d", i)
+	}
+	tenant, err := domain.ParseTenantID("acme")
+	require.NoError(t, err)
+	m, err := Meta{Tenant: tenant}.withDefaults()
+	require.NoError(t, err)
+	res, err := execute(ctx, h, m, tgt, noop)
+	require.NoError(t, err, "the stream's lock is free again")
+	assert.Zero(t, res.Version)
+}
