@@ -35,7 +35,7 @@ func CheckpointRoutes(r *mux.Router, s *Signer, key *auth.Key) {
 // mapSignError answers a refusal to chain onto tampered checkpoints with 409: the operator
 // must investigate (dotmac audit verify) before signing goes on.
 func mapSignError(err error) (*httpx.Problem, bool) {
-	if errors.Is(err, ErrCheckpointsRemoved) || errors.Is(err, ErrBadSignature) {
+	if errors.Is(err, ErrCheckpointsRemoved) || errors.Is(err, ErrBadSignature) || errors.Is(err, ErrCheckpointAheadOfHead) {
 		return &httpx.Problem{Type: "/problems/checkpoints-tampered", Title: "Signed checkpoints were tampered with", Status: http.StatusConflict,
 			Detail: err.Error() + "; run dotmac audit verify --public-key before signing again"}, true
 	}

@@ -485,11 +485,17 @@ func TestExportCarriesSignedCheckpoints(t *testing.T) {
 	bare := t.TempDir() // an export made without the checkpoints proves nothing, and says so
 	_, err = audit.New(a.store).Export(context.Background(), tenant(t), period, bare)
 	require.NoError(t, err)
-	plain, err := audit.VerifyExport(bare, keys)
+	plain, err := audit.VerifyExport(bare, nil)
 	require.NoError(t, err)
 	assert.True(t, plain.OK, "problems: %v", plain.Problems)
 	require.Len(t, plain.NotProven, 1)
 	assert.Contains(t, plain.NotProven[0], "carries no signed checkpoints")
+	// With public keys given, an export without proof (its proof files removed and the
+	// manifest fixed up) is a finding, not a pass.
+	stripped, err := audit.VerifyExport(bare, keys)
+	require.NoError(t, err)
+	assert.False(t, stripped.OK)
+	assert.Contains(t, strings.Join(stripped.Problems, "\n"), "public keys were given but the export carries no signed checkpoints")
 
 	other, err := audit.GenerateSigningKey()
 	require.NoError(t, err)
@@ -509,6 +515,10 @@ func TestExportCarriesSignedCheckpoints(t *testing.T) {
 			return []byte(strings.Join(lines, "\n"))
 		}},
 		{"event rewritten and rehashed", audit.EventsFileName, "is not the one signed", rehashFirstEvent},
+		{"signed event duplicated", audit.EventsFileName, "strictly increasing", func(t *testing.T, b []byte) []byte {
+			first, _, _ := strings.Cut(string(b), "\n")
+			return append([]byte(first+"\n"), b...)
+		}},
 		{"checkpoint edited", audit.CheckpointsFileName, "does not verify", func(t *testing.T, b []byte) []byte {
 			return []byte(strings.Replace(string(b), `"events":`, `"events":1`, 1))
 		}},
@@ -560,6 +570,9 @@ func rewriteExportFile(t *testing.T, dir, name string, edit func([]byte) []byte)
 		if m.Files[i].Name == name {
 			sum := sha256.Sum256(b)
 			m.Files[i].SHA256, m.Files[i].Bytes = hex.EncodeToString(sum[:]), int64(len(b))
+			if strings.HasSuffix(name, ".jsonl") {
+				m.Files[i].Rows = strings.Count(string(b), "\n")
+			}
 		}
 	}
 	raw, err = json.Marshal(m)

@@ -49,6 +49,10 @@ func VerifyExport(dir string, keys PublicKeys) (*ExportVerification, error) {
 	}
 	events, err := readJSONL[ExportedEvent](dir, EventsFileName)
 	if errors.Is(err, fs.ErrNotExist) && m.SignedCheckpoints == 0 {
+		if len(keys) > 0 {
+			v.Problems = append(v.Problems, fmt.Sprintf("public keys were given but the export carries no signed checkpoints (no %s, %s): nothing proves its rows; its proof files may have been removed", EventsFileName, CheckpointsFileName))
+			return v, nil
+		}
 		v.NotProven = append(v.NotProven, "the export carries no signed checkpoints (none covered its events when it was made): nothing ties its rows to signed history")
 		return v, nil
 	}
@@ -56,7 +60,7 @@ func VerifyExport(dir string, keys PublicKeys) (*ExportVerification, error) {
 		v.Problems = append(v.Problems, err.Error())
 		return v, nil // a missing or unreadable proof file is a finding about the export
 	}
-	signed, err := v.checkCheckpoints(dir, keys)
+	signed, spans, err := v.checkCheckpoints(dir, keys)
 	if err != nil {
 		v.Problems = append(v.Problems, err.Error())
 		return v, nil // reported as a finding
@@ -69,7 +73,15 @@ func VerifyExport(dir string, keys PublicKeys) (*ExportVerification, error) {
 	v.Events = len(events)
 	unsigned := 0
 	for i := range events {
+		if i > 0 && events[i].Position <= events[i-1].Position {
+			v.Problems = append(v.Problems, fmt.Sprintf("%s line %d: position %d does not follow %d: positions must be strictly increasing (an event was duplicated or reordered)",
+				EventsFileName, i+1, events[i].Position, events[i-1].Position))
+			continue
+		}
 		ok, err := v.checkEvent(&events[i], signed, set, period)
+		if err == nil && !ok && spans.covers(events[i].Position) {
+			err = fmt.Errorf("the event at position %d lies inside a signed checkpoint's range but was not signed: it was fabricated", events[i].Position)
+		}
 		if err != nil {
 			v.Problems = append(v.Problems, fmt.Sprintf("%s line %d: %v", EventsFileName, i+1, err))
 		}
@@ -98,13 +110,27 @@ func readManifest(dir string) (*Manifest, error) {
 	return &m, nil
 }
 
+// spans are the position ranges (prev_position, position] of checkpoints whose signature
+// verified with the keys given.
+type spans [][2]eventstore.Position
+
+func (s spans) covers(pos eventstore.Position) bool {
+	for _, r := range s {
+		if pos > r[0] && pos <= r[1] {
+			return true
+		}
+	}
+	return false
+}
+
 // checkCheckpoints checks every checkpoint of the export and returns the signed hash of each
-// position the trusted ones cover.
-func (v *ExportVerification) checkCheckpoints(dir string, keys PublicKeys) (map[eventstore.Position]string, error) {
+// position the trusted ones cover, and (with keys) the ranges of those whose signature verified.
+func (v *ExportVerification) checkCheckpoints(dir string, keys PublicKeys) (map[eventstore.Position]string, spans, error) {
 	cps, err := readJSONL[Checkpoint](dir, CheckpointsFileName)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var trusted spans
 	if len(keys) == 0 {
 		v.NotProven = append(v.NotProven, "checkpoint signatures (give the public key with --public-key): without them nothing proves the checkpoints are genuine")
 	}
@@ -117,6 +143,7 @@ func (v *ExportVerification) checkCheckpoints(dir string, keys PublicKeys) (map[
 				v.Problems = append(v.Problems, CheckpointsFileName+": "+err.Error())
 				continue
 			}
+			trusted = append(trusted, [2]eventstore.Position{c.PrevPosition, c.Position})
 		}
 		marks, err := hex.DecodeString(c.Marks)
 		var d string
@@ -132,7 +159,7 @@ func (v *ExportVerification) checkCheckpoints(dir string, keys PublicKeys) (map[
 			signed[m.pos] = hex.EncodeToString(m.hash)
 		}
 	}
-	return signed, nil
+	return signed, trusted, nil
 }
 
 // checkEvent checks one exported event and adds its rows to set; it reports whether the

@@ -21,6 +21,10 @@ const DefaultSignInterval = time.Minute
 // signer refuses to sign over it.
 var ErrCheckpointsRemoved = errors.New("signed checkpoints were removed from audit_checkpoints")
 
+// ErrCheckpointAheadOfHead: the newest checkpoint claims a position past the head of the feed:
+// it was forged (the runtime role can insert rows), and chaining on would never sign again.
+var ErrCheckpointAheadOfHead = errors.New("the newest checkpoint is past the head of the feed")
+
 // SignerConfig configures a Signer.
 type SignerConfig struct {
 	Store       eventstore.Store
@@ -33,6 +37,9 @@ type SignerConfig struct {
 	Logger     zerolog.Logger
 	// Now is the clock checkpoints are dated with (default time.Now).
 	Now func() time.Time
+	// TrustedKeys are public keys besides Key's own whose checkpoints the signer chains onto
+	// (a key rotated out); the newest checkpoint must verify with one of them or with Key.
+	TrustedKeys PublicKeys
 }
 
 // Signer signs checkpoints of the feed. Several processes may run one over the same
@@ -107,6 +114,9 @@ func (s *Signer) sign(ctx context.Context) ([]Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sign: read head: %w", err)
 	}
+	if last.Position > head {
+		return nil, fmt.Errorf("sign: %w: it covers position %d, the head is %d", ErrCheckpointAheadOfHead, last.Position, head)
+	}
 	var signed []Checkpoint
 	for last.Position < head {
 		c, err := s.next(ctx, last, head)
@@ -136,16 +146,27 @@ func (s *Signer) last(ctx context.Context) (Checkpoint, error) {
 	if last.Position < s.seen {
 		return Checkpoint{}, fmt.Errorf("%w: the newest is at position %d, this signer saw one at %d", ErrCheckpointsRemoved, last.Position, s.seen)
 	}
-	if ok && last.KeyID == s.cfg.Key.ID() {
-		if err := last.CheckSignature(s.cfg.Key.PublicKeys()); err != nil {
-			return Checkpoint{}, fmt.Errorf("sign: refusing to chain onto the newest checkpoint: %w", err)
-		}
+	if !ok {
+		return last, nil
 	}
-	if ok {
-		s.seen = last.Position
-		s.observe(&last)
+	// Whatever key id it names: the runtime role can insert a row, and one naming a key the
+	// signer does not know (or dated in the future, far ahead of the head) must not be chained
+	// onto nor shown as the newest signing.
+	if err := last.CheckSignature(s.trusted()); err != nil {
+		return Checkpoint{}, fmt.Errorf("sign: refusing to chain onto the newest checkpoint: %w", err)
 	}
+	s.seen = last.Position
+	s.observe(&last)
 	return last, nil
+}
+
+// trusted is the keys the newest checkpoint may be signed by: Key's and TrustedKeys.
+func (s *Signer) trusted() PublicKeys {
+	keys := s.cfg.Key.PublicKeys()
+	for id, pub := range s.cfg.TrustedKeys {
+		keys[id] = pub
+	}
+	return keys
 }
 
 // next signs and stores the checkpoint after last, up to head and at most MaxCheckpointEvents.

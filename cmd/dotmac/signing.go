@@ -140,7 +140,9 @@ processes may sign at once: one checkpoint follows each.`,
 				return err
 			}
 			return withBackend(cmd, g, f, func(b *backend, _ *audit.Auditor) error {
-				if err := migrate.Up(cmd.Context(), b.pool, audit.MigrationSet()); err != nil {
+				// As the other commands do: never migrate as the runtime role (it would own the
+				// checkpoint table); nothing to do when current, else a clear error.
+				if err := migrate.EnsureCurrent(cmd.Context(), b.pool, migrationSets()...); err != nil {
 					return err
 				}
 				signer, err := audit.NewSigner(audit.SignerConfig{Store: b.store, Checkpoints: audit.NewCheckpointStore(b.pool), Key: key, Logger: b.log})

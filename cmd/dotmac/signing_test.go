@@ -202,3 +202,26 @@ func TestSignRouteIsForOperators(t *testing.T) {
 	assert.Equal(t, head, last, "the head is signed")
 	assert.Positive(t, last)
 }
+
+// TestAuditSignNeverMigratesAsTheRuntimeRole: `dotmac audit sign` connected as the runtime
+// role to a database whose audit schema is behind says to run `dotmac migrate up` and changes
+// nothing, instead of creating (and owning) audit_checkpoints itself.
+func TestAuditSignNeverMigratesAsTheRuntimeRole(t *testing.T) {
+	t.Parallel()
+	owner, app := pgtest.Roles(t)
+	u := pgtest.SchemaURL(t)
+	admin := adminPool(t, u)
+	migrateUp(t, u, owner, app)
+	_, err := admin.Exec(context.Background(), `DROP TABLE audit_checkpoints CASCADE; DELETE FROM audit_schema_migrations`)
+	require.NoError(t, err)
+	before := layout(t, admin)
+	key := filepath.Join(t.TempDir(), "signing.key")
+	_, code := runCLI(t, "keys", "generate", key)
+	require.Equal(t, 0, code)
+
+	out, code := runCLI(t, "audit", "sign", "--signing-key-file", key, "--database-url", pgtest.As(t, u, app),
+		"--data-dir", t.TempDir(), "--log-level", "warn")
+	assert.NotEqual(t, 0, code, out)
+	assert.Contains(t, out, "dotmac migrate up")
+	assert.Equal(t, before, layout(t, admin))
+}
