@@ -346,6 +346,8 @@ func (run *buildRun) countStalls(ctx context.Context) {
 	for _, p := range run.parts {
 		var n int
 		if err := run.r.pool.QueryRow(ctx, `SELECT count(*) FROM `+run.r.sqls.stalls+` WHERE build = $1`, p.build).Scan(&n); err != nil {
+			run.r.log.Error().Err(err).Str("projection", p.e.name).Str("build", p.build).
+				Msg("projections: cannot count the build's tenant stalls; see dotmac projections status")
 			continue
 		}
 		counts[p.build] = n
