@@ -209,6 +209,11 @@ func (r *Runtime) swap(ctx context.Context, e *entry, build string) error {
 	if err := r.registerSwap(ctx, tx, e, build, lb.build, found); err != nil {
 		return err
 	}
+	// The new build may hold tenant stalls recorded while it was filled: announce them before
+	// the checkpoint, so a tenant waiter woken by the swap re-reads its tenant's stall.
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, r.sqls.channel, e.name+":"+noteStalls); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, r.sqls.channel, e.name+":"+strconv.FormatUint(uint64(cp), 10)); err != nil {
 		return err
 	}
