@@ -194,7 +194,7 @@ func (run *buildRun) addPart(ctx context.Context, e *entry) error {
 	if err != nil {
 		return err
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	defer func() { r.rollbackTx(ctx, tx) }()
 	if run.copy {
 		if err := r.reserveCopy(ctx, tx); err != nil {
 			return err
@@ -213,7 +213,7 @@ func (run *buildRun) addPart(ctx context.Context, e *entry) error {
 			return err
 		}
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := r.commitTx(ctx, tx); err != nil {
 		return err
 	}
 	p.build = build
