@@ -194,7 +194,7 @@ func (run *buildRun) addPart(ctx context.Context, e *entry) error {
 	if err != nil {
 		return err
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	defer func() { r.rollbackTx(ctx, tx) }()
 	if run.copy {
 		if err := r.reserveCopy(ctx, tx); err != nil {
 			return err
@@ -213,7 +213,7 @@ func (run *buildRun) addPart(ctx context.Context, e *entry) error {
 			return err
 		}
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := r.commitTx(ctx, tx); err != nil {
 		return err
 	}
 	p.build = build
@@ -346,6 +346,8 @@ func (run *buildRun) countStalls(ctx context.Context) {
 	for _, p := range run.parts {
 		var n int
 		if err := run.r.pool.QueryRow(ctx, `SELECT count(*) FROM `+run.r.sqls.stalls+` WHERE build = $1`, p.build).Scan(&n); err != nil {
+			run.r.log.Error().Err(err).Str("projection", p.e.name).Str("build", p.build).
+				Msg("projections: cannot count the build's tenant stalls; see dotmac projections status")
 			continue
 		}
 		counts[p.build] = n

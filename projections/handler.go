@@ -95,7 +95,7 @@ func (r *Runtime) applyLive(ctx context.Context, e *entry, evs []Event, isolate 
 	if err != nil {
 		return 0, err
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	defer func() { r.rollbackTx(ctx, tx) }()
 	if err := r.checkLive(e, lb, found, evs[0].Position); err != nil {
 		return 0, err
 	}
@@ -105,7 +105,7 @@ func (r *Runtime) applyLive(ctx context.Context, e *entry, evs []Event, isolate 
 	if err := r.applyTo(ctx, tx, e, lb.build, evs, true, isolate); err != nil {
 		return 0, err
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := r.commitTx(ctx, tx); err != nil {
 		return 0, fmt.Errorf("projection %s: commit: %w", e.name, err)
 	}
 	return len(evs), nil

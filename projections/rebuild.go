@@ -198,7 +198,7 @@ func (r *Runtime) swap(ctx context.Context, e *entry, build string) error {
 	if err != nil {
 		return err
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	defer func() { r.rollbackTx(ctx, tx) }()
 	cp, err := r.finalCatchUp(ctx, tx, e, build)
 	if err != nil {
 		return err
@@ -209,10 +209,15 @@ func (r *Runtime) swap(ctx context.Context, e *entry, build string) error {
 	if err := r.registerSwap(ctx, tx, e, build, lb.build, found); err != nil {
 		return err
 	}
+	// The new build may hold tenant stalls recorded while it was filled: announce them before
+	// the checkpoint, so a tenant waiter woken by the swap re-reads its tenant's stall.
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, r.sqls.channel, e.name+":"+noteStalls); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, r.sqls.channel, e.name+":"+strconv.FormatUint(uint64(cp), 10)); err != nil {
 		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := r.commitTx(ctx, tx); err != nil {
 		return fmt.Errorf("projection %s: commit the swap: %w", e.name, err)
 	}
 	r.log.Info().Str("projection", e.name).Str("from", lb.build).Str("to", build).Uint64("position", uint64(cp)).

@@ -209,7 +209,7 @@ func (r *Runtime) commitBuild(e *entry, build string, load Load, fold func([]Eve
 		if err != nil {
 			return err
 		}
-		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+		defer func() { r.rollbackTx(ctx, tx) }()
 		apply := applyFunc(e.p.Apply)
 		if load != nil {
 			apply = load.Apply
@@ -220,7 +220,7 @@ func (r *Runtime) commitBuild(e *entry, build string, load Load, fold func([]Eve
 		if err := r.applyWith(ctx, tx, e, apply, build, evs, false, load == nil); err != nil {
 			return err
 		}
-		return tx.Commit(ctx)
+		return r.commitTx(ctx, tx)
 	}
 }
 
@@ -244,7 +244,7 @@ func (r *Runtime) beginBuildTx(ctx context.Context) (pgx.Tx, error) {
 		return nil, err
 	}
 	if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
+		r.rollbackTx(ctx, tx)
 		return nil, err
 	}
 	return tx, nil
@@ -256,14 +256,14 @@ func (r *Runtime) flushLoad(ctx context.Context, e *entry, build string, load Lo
 	if err != nil {
 		return err
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	defer func() { r.rollbackTx(ctx, tx) }()
 	if err := setSearchPath(ctx, tx, ident(build)); err != nil {
 		return err
 	}
 	if err := guardApply(e.name, at, at, func() error { return load.Flush(ctx, tx) }); err != nil {
 		return err
 	}
-	return tx.Commit(ctx)
+	return r.commitTx(ctx, tx)
 }
 
 // commitLive returns a replay commit for e's live build (a catch-up): each transaction takes
@@ -275,7 +275,7 @@ func (r *Runtime) commitLive(e *entry, build string) func(context.Context, []Eve
 		if err != nil {
 			return err
 		}
-		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+		defer func() { r.rollbackTx(ctx, tx) }()
 		if err := r.checkLive(e, lb, found, 0); err != nil {
 			return err
 		}
@@ -288,7 +288,7 @@ func (r *Runtime) commitLive(e *entry, build string) func(context.Context, []Eve
 		if err := r.applyTo(ctx, tx, e, build, evs, true, true); err != nil {
 			return err
 		}
-		return tx.Commit(ctx)
+		return r.commitTx(ctx, tx)
 	}
 }
 

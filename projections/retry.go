@@ -74,7 +74,7 @@ func (r *Runtime) retry(ctx context.Context, e *entry, tenants []string) ([]Retr
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	defer func() { r.rollbackTx(ctx, tx) }()
 	if !found {
 		return nil, nil
 	}
@@ -97,7 +97,7 @@ func (r *Runtime) retry(ctx context.Context, e *entry, tenants []string) ([]Retr
 	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, r.sqls.channel, e.name+":"+noteStalls); err != nil {
 		return nil, err
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := r.commitTx(ctx, tx); err != nil {
 		return nil, fmt.Errorf("projection %s: commit the retry: %w", e.name, err)
 	}
 	for _, res := range out {

@@ -168,6 +168,8 @@ type Runtime struct {
 	metrics *metrics
 	note    *notifier
 
+	stallLogs stallLogs // tenant stalls to log once their transaction commits
+
 	life   context.Context // ends at Stop: background work (rebuilds, catch-ups, the loop)
 	stop   context.CancelFunc
 	wg     sync.WaitGroup

@@ -342,3 +342,33 @@ func TestTransientErrorsNeverStallATenant(t *testing.T) {
 	assert.Negative(t, f.deadlocks.Load(), "the search met every deadlock")
 	sameRows(t, e.pool, tenantRows, tenantCounts, int64(h), "t-globex/%")
 }
+
+// TestNoTenantStallConcernsEveryTenant: an event naming no tenant that stalls is recorded under
+// tenant "", and every tenant's WaitForTenant reports it (such an event may touch any tenant's
+// rows), while WaitFor, which ignores tenant stalls, does not.
+func TestNoTenantStallConcernsEveryTenant(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	interleave(t, e.store, 5, nil)
+	_, err := e.store.Append(ctx, "t-none/s-bad", eventstore.Any(),
+		eventstore.EventData{ID: uuid.New(), Type: "TestEvent", SchemaVersion: 1, Data: []byte(`{"n":"not a number"}`)})
+	require.NoError(t, err)
+	interleave(t, e.store, 5, nil)
+	h := head(t, e)
+	rt := projectiontest.Start(t, e.pool, e.store, []projections.Projection{&counter{name: "counter", version: 1}}, testOptions())
+
+	eventually(t, 20*time.Second, "the no-tenant events stall", func() bool { return status(t, rt, "counter").StalledTenantCount == 1 })
+	projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
+	stall := stallOf(status(t, rt, "counter"), "")
+	require.NotNil(t, stall)
+	for _, tenant := range []string{"acme", "globex", ""} {
+		_, err := rt.WaitForTenant(ctx, "counter", tenant, h)
+		var tse *projections.TenantStalledError
+		require.ErrorAs(t, err, &tse, "tenant %q", tenant)
+		assert.Equal(t, stall.ErrorID, tse.ErrorID, "tenant %q", tenant)
+	}
+	reached, err := rt.WaitFor(ctx, "counter", h)
+	require.NoError(t, err)
+	assert.Equal(t, h, reached)
+}

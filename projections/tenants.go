@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -154,8 +155,8 @@ func withoutTenants(evs []Event, tenants map[string]bool) []Event {
 	return out
 }
 
-// recordStalls inserts stalls, each under a new error id, within tx, logs each with its full
-// error under that id, and announces them to waiters (before the checkpoint, so a waiter woken
+// recordStalls inserts stalls, each under a new error id, within tx, has each logged with its
+// full error under that id once tx commits (commitTx), and announces them to waiters (before the checkpoint, so a waiter woken
 // by the new checkpoint already knows).
 func (r *Runtime) recordStalls(ctx context.Context, tx pgx.Tx, e *entry, stalls []TenantStall) error {
 	if len(stalls) == 0 {
@@ -172,12 +173,59 @@ func (r *Runtime) recordStalls(ctx context.Context, tx pgx.Tx, e *entry, stalls 
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("record the tenant stalls of %s: %w", e.name, err)
 	}
+	r.stallLogs.add(tx, stalls)
+	return nil
+}
+
+// stallLogs holds the stalls recorded in each open transaction, to be logged once it commits:
+// a stall whose transaction rolls back (and is recorded again, under a new error id, by the
+// next attempt) is never logged under an id that exists in no table.
+type stallLogs struct {
+	mu sync.Mutex
+	m  map[pgx.Tx][]TenantStall
+}
+
+func (l *stallLogs) add(tx pgx.Tx, stalls []TenantStall) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = map[pgx.Tx][]TenantStall{}
+	}
+	l.m[tx] = append(l.m[tx], stalls...)
+}
+
+func (l *stallLogs) take(tx pgx.Tx) []TenantStall {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.m[tx]
+	delete(l.m, tx)
+	return s
+}
+
+// commitTx commits tx, then logs the tenant stalls recorded in it.
+func (r *Runtime) commitTx(ctx context.Context, tx pgx.Tx) error {
+	err := tx.Commit(ctx)
+	stalls := r.stallLogs.take(tx)
+	if err != nil {
+		return err
+	}
+	r.logStalls(stalls)
+	return nil
+}
+
+// rollbackTx rolls tx back (a no-op once committed) and forgets the stalls recorded in it.
+func (r *Runtime) rollbackTx(ctx context.Context, tx pgx.Tx) {
+	_ = tx.Rollback(context.WithoutCancel(ctx))
+	r.stallLogs.take(tx)
+}
+
+// logStalls logs each recorded stall with its full error under its error id.
+func (r *Runtime) logStalls(stalls []TenantStall) {
 	for _, s := range stalls {
 		r.log.Error().Str("projection", s.Projection).Str("build", s.Build).Str("tenant", s.Tenant).
 			Uint64("position", uint64(s.Position)).Str("error_id", s.ErrorID).Str("error", s.Error).
 			Msg("projections: tenant STALLED: this build leaves out the tenant's events from this one until `dotmac projections retry`")
 	}
-	return nil
 }
 
 // truncate bounds an error text kept in the database.

@@ -27,7 +27,8 @@ type liveStatus struct {
 	checkpoint eventstore.Position
 	stalledAt  eventstore.Position
 	lastError  string
-	// tenantErrorID is the error id of the asked tenant's stall in the live build ("": none).
+	// tenantErrorID is the error id of the asked tenant's stall, or else of the no-tenant ("")
+	// stall, in the live build ("": none).
 	tenantErrorID string
 }
 
@@ -38,7 +39,7 @@ func (r *Runtime) liveState(ctx context.Context, name string, tenant *string) (l
 	var cp int64
 	var stalled *int64
 	err := r.pool.QueryRow(ctx, `SELECT r.state, r.live_build, b.version, coalesce(f.position, 0), r.stalled_position, coalesce(r.last_error, ''),
-coalesce((SELECT s.error_id FROM `+r.sqls.stalls+` s WHERE s.build = r.live_build AND s.tenant = $2), '')
+coalesce((SELECT s.error_id FROM `+r.sqls.stalls+` s WHERE s.build = r.live_build AND $2::text IS NOT NULL AND s.tenant IN ($2, '') ORDER BY s.tenant = '', s.position LIMIT 1), '')
 FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds+` b ON b.schema_name = r.live_build`+r.sqls.checkpointOf+` WHERE r.name = $1`, name, tenant).
 		Scan(&st.state, &st.build, &st.version, &cp, &stalled, &st.lastError, &st.tenantErrorID)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -87,7 +88,8 @@ func (r *Runtime) WaitFor(ctx context.Context, name string, pos eventstore.Posit
 // WaitForTenant is WaitFor for a reader of tenant's rows: while the live build has stopped
 // applying tenant's events (a tenant stall, see TenantStall) it answers at once, whatever pos,
 // with a *TenantStalledError (ErrStalled) carrying the stall's error id and nothing of the
-// event. Other tenants' stalls do not concern it.
+// event. Other tenants' stalls do not concern it, except the stall of events that name no
+// tenant (tenant ""): those may touch any tenant's rows, so every tenant's wait reports it.
 func (r *Runtime) WaitForTenant(ctx context.Context, name, tenant string, pos eventstore.Position) (eventstore.Position, error) {
 	return r.wait(ctx, name, &tenant, pos)
 }
