@@ -51,14 +51,18 @@ func (g *gatedStore) Append(ctx context.Context, stream string, expected eventst
 
 // jobProcess is a command API over store whose billing runs continue under bg and answer 202
 // at once when not finished (the store's gate, not a timer, decides that they are not).
-func jobProcess(bg context.Context, t *testing.T, e *env, store eventstore.Store) (*commands.Handlers, *env) {
+func jobProcess(bg context.Context, t *testing.T, e *env, store eventstore.Store, tune ...func(*api.Config)) (*commands.Handlers, *env) {
 	t.Helper()
 	opts := pgstore.Options{AsyncCommit: true}
 	h, err := commands.New(commands.Config{Store: store, Numbers: pgstore.NewNumbers(e.pool, opts),
 		Index: pgstore.NewIndex(e.pool, store), Now: e.clock.Now, Registerer: prometheus.NewRegistry()})
 	require.NoError(t, err)
-	a, err := api.New(api.Config{Handlers: h, Keys: pgstore.NewKeys(e.pool, pgstore.KeysConfig{Options: opts}), Auth: e.key,
-		Background: bg, BillingWait: time.Millisecond})
+	cfg := api.Config{Handlers: h, Keys: pgstore.NewKeys(e.pool, pgstore.KeysConfig{Options: opts}), Auth: e.key,
+		Background: bg, BillingWait: time.Millisecond}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	a, err := api.New(cfg)
 	require.NoError(t, err)
 	r := mux.NewRouter()
 	r.Use(httpx.TagRoute)
@@ -169,6 +173,28 @@ func TestBillingRunAnswers202AndRunsInTheBackground(t *testing.T) {
 	final := p.must(http.StatusOK, tok, "/v1/billing-runs", map[string]any{"period": "2026-01"})
 	assert.Equal(t, "completed", final.JSON(t)["status"])
 	assert.Len(t, runInvoices(t, final), 3)
+}
+
+// TestBillingRunWaitLongerThanCommandTimeoutAnswers202: a BillingWait at or above the
+// command timeout still answers 202 with the run's progress while the held job runs on
+// (not a 5xx from reading the run under the ended command context).
+func TestBillingRunWaitLongerThanCommandTimeoutAnswers202(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := e.token("acme")
+	billedTenant(e, tok, 1)
+	gate := newGatedStore(e.store, 0)
+	_, p := jobProcess(context.Background(), t, e, gate, func(c *api.Config) {
+		c.CommandTimeout, c.BillingWait = 500*time.Millisecond, time.Hour
+	})
+	gate.armed.Store(true)
+	r := p.must(http.StatusAccepted, tok, "/v1/billing-runs", map[string]any{"period": "2026-01"})
+	body := r.JSON(t)
+	assert.Equal(t, "running", body["status"])
+	assert.NotEmpty(t, body["run_id"])
+	<-gate.waiting
+	close(gate.release)
+	assert.Equal(t, "completed", p.awaitRun(tok, "2026-01")["status"])
 }
 
 // TestBillingRunResumesAfterItsWorkerStops: the background worker stops (shutdown) after
