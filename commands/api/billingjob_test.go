@@ -29,6 +29,7 @@ type gatedStore struct {
 	pass    atomic.Int64
 	release chan struct{}
 	waiting chan struct{} // one send per append held
+	appends atomic.Int64  // appends to customer streams while armed (held ones included)
 }
 
 func newGatedStore(s eventstore.Store, pass int64) *gatedStore {
@@ -38,7 +39,11 @@ func newGatedStore(s eventstore.Store, pass int64) *gatedStore {
 }
 
 func (g *gatedStore) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
-	if _, kind, _, err := domain.ParseStream(stream); err == nil && kind == domain.StreamCustomer && g.armed.Load() && g.pass.Add(-1) < 0 {
+	_, kind, _, err := domain.ParseStream(stream)
+	if err == nil && kind == domain.StreamCustomer && g.armed.Load() {
+		g.appends.Add(1)
+	}
+	if err == nil && kind == domain.StreamCustomer && g.armed.Load() && g.pass.Add(-1) < 0 {
 		g.waiting <- struct{}{}
 		select {
 		case <-g.release:
@@ -195,6 +200,34 @@ func TestBillingRunWaitLongerThanCommandTimeoutAnswers202(t *testing.T) {
 	<-gate.waiting
 	close(gate.release)
 	assert.Equal(t, "completed", p.awaitRun(tok, "2026-01")["status"])
+}
+
+// TestRunBillingAndPostShareOneWorker: a POST while a plain RunBilling (the process
+// manager's path) bills the period joins its job: the held customer is appended to once.
+func TestRunBillingAndPostShareOneWorker(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := e.token("acme")
+	customers := billedTenant(e, tok, 1)
+	gate := newGatedStore(e.store, 0)
+	h, p := jobProcess(context.Background(), t, e, gate)
+	gate.armed.Store(true)
+	tenant, err := domain.ParseTenantID("acme")
+	require.NoError(t, err)
+	period, err := domain.ParsePeriod("2026-01")
+	require.NoError(t, err)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := h.RunBilling(context.Background(), commands.Meta{Tenant: tenant}, commands.RunBilling{Period: period})
+		errc <- err
+	}()
+	<-gate.waiting // RunBilling's worker holds the customer's invoice
+	p.must(http.StatusAccepted, tok, "/v1/billing-runs", map[string]any{"period": "2026-01"})
+	close(gate.release)
+	require.NoError(t, <-errc)
+	assert.Equal(t, "completed", p.awaitRun(tok, "2026-01")["status"])
+	assert.Equal(t, int64(1), gate.appends.Load(), "one worker appended the customer's invoice")
+	requireOneInvoiceEach(t, e, customers)
 }
 
 // TestBillingRunResumesAfterItsWorkerStops: the background worker stops (shutdown) after
