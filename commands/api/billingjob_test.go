@@ -96,14 +96,14 @@ func (e *env) get(tok, path string) resp {
 // awaitRun polls the run's progress until it is no longer running, and returns it.
 func (e *env) awaitRun(tok, period string) map[string]any {
 	e.t.Helper()
-	for {
+	var body map[string]any
+	require.Eventually(e.t, func() bool {
 		r := e.get(tok, "/v1/billing-runs/"+period)
 		require.Equal(e.t, http.StatusOK, r.Status, string(r.Body))
-		if body := r.JSON(e.t); body["status"] != "running" {
-			return body
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		body = r.JSON(e.t)
+		return body["status"] != "running"
+	}, time.Minute, 5*time.Millisecond, "the run still runs")
+	return body
 }
 
 // requireOneInvoiceEach fails unless every customer has exactly one invoice.
@@ -137,14 +137,12 @@ func TestBillingRunAnswers202AndRunsInTheBackground(t *testing.T) {
 	<-gate.waiting // two customers are held; the third is invoiced
 	<-gate.waiting
 	var pb map[string]any
-	for { // until the worker has counted the third customer (its append went through)
+	require.Eventually(t, func() bool { // until the worker has counted the third customer (its append went through)
 		prog := p.get(tok, "/v1/billing-runs/2026-01")
 		require.Equal(t, http.StatusOK, prog.Status, string(prog.Body))
-		if pb = prog.JSON(t); pb["customers_invoiced"] != float64(0) {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+		pb = prog.JSON(t)
+		return pb["customers_invoiced"] != float64(0)
+	}, time.Minute, time.Millisecond, "the third customer is never counted")
 	assert.Equal(t, "running", pb["status"])
 	assert.Equal(t, runID, pb["run_id"])
 	assert.InDelta(t, 3, pb["customers_billable"], 0)
