@@ -74,23 +74,32 @@ type BillingRunResult struct {
 //
 // Errors: *domain.InvalidValueError for a missing period or a due-days term out of range.
 //
-// If a background job of this process (StartBillingJob) bills the period, RunBilling waits
-// for it first, so that one process never bills a run with two workers.
+// RunBilling goes through this process's job registry (as StartBillingJob does): it joins the
+// job billing the period if one runs, or starts one under ctx, and waits for it, so that one
+// process never bills a run with two workers. Across processes an account's refusal of a
+// second recurring invoice for the period keeps one invoice per customer.
 func (h *Handlers) RunBilling(ctx context.Context, m Meta, c RunBilling) (BillingRunResult, error) {
-	if j := h.runningJob(domain.BillingRunStream(m.Tenant, c.Period)); j != nil {
+	m, err := m.withDefaults()
+	if err != nil {
+		return BillingRunResult{}, err
+	}
+	m.Recovering = false
+	if err := h.checkRunBilling(m, c); err != nil {
+		return BillingRunResult{}, err
+	}
+	for {
+		j := h.billingJob(ctx, m, c)
 		select {
 		case <-j.Done():
 		case <-ctx.Done():
 			return BillingRunResult{}, ctx.Err()
 		}
+		out, err := j.Result()
+		if (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) && ctx.Err() == nil {
+			continue // the joined job stopped on its own context; this caller's goes on
+		}
+		return out, err
 	}
-	var out BillingRunResult
-	_, err := h.run("RunBilling", func() (Result, error) {
-		var err error
-		out, err = h.runBilling(ctx, m, c, nil)
-		return out.Result, err
-	})
-	return out, err
 }
 
 // runBilling is RunBilling; progress, when not nil, is kept up to date as customers are billed.

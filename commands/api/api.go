@@ -49,7 +49,7 @@ type Config struct {
 	// stays open and is continued by the next POST or the billing process manager).
 	Background context.Context
 	// BillingWait is how long POST /v1/billing-runs waits for the run before answering 202
-	// (default DefaultBillingWait).
+	// (default DefaultBillingWait; at most three quarters of CommandTimeout).
 	BillingWait time.Duration
 }
 
@@ -75,6 +75,8 @@ func New(cfg Config) (*API, error) {
 	if cfg.BillingWait <= 0 {
 		cfg.BillingWait = DefaultBillingWait
 	}
+	// The wait ends before the command's timeout, so that the 202 is answered within it.
+	cfg.BillingWait = min(cfg.BillingWait, cfg.CommandTimeout*3/4)
 	return &API{cfg: cfg}, nil
 }
 

@@ -29,6 +29,7 @@ type gatedStore struct {
 	pass    atomic.Int64
 	release chan struct{}
 	waiting chan struct{} // one send per append held
+	appends atomic.Int64  // appends to customer streams while armed (held ones included)
 }
 
 func newGatedStore(s eventstore.Store, pass int64) *gatedStore {
@@ -38,7 +39,11 @@ func newGatedStore(s eventstore.Store, pass int64) *gatedStore {
 }
 
 func (g *gatedStore) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
-	if _, kind, _, err := domain.ParseStream(stream); err == nil && kind == domain.StreamCustomer && g.armed.Load() && g.pass.Add(-1) < 0 {
+	_, kind, _, err := domain.ParseStream(stream)
+	if err == nil && kind == domain.StreamCustomer && g.armed.Load() {
+		g.appends.Add(1)
+	}
+	if err == nil && kind == domain.StreamCustomer && g.armed.Load() && g.pass.Add(-1) < 0 {
 		g.waiting <- struct{}{}
 		select {
 		case <-g.release:
@@ -51,14 +56,18 @@ func (g *gatedStore) Append(ctx context.Context, stream string, expected eventst
 
 // jobProcess is a command API over store whose billing runs continue under bg and answer 202
 // at once when not finished (the store's gate, not a timer, decides that they are not).
-func jobProcess(bg context.Context, t *testing.T, e *env, store eventstore.Store) (*commands.Handlers, *env) {
+func jobProcess(bg context.Context, t *testing.T, e *env, store eventstore.Store, tune ...func(*api.Config)) (*commands.Handlers, *env) {
 	t.Helper()
 	opts := pgstore.Options{AsyncCommit: true}
 	h, err := commands.New(commands.Config{Store: store, Numbers: pgstore.NewNumbers(e.pool, opts),
 		Index: pgstore.NewIndex(e.pool, store), Now: e.clock.Now, Registerer: prometheus.NewRegistry()})
 	require.NoError(t, err)
-	a, err := api.New(api.Config{Handlers: h, Keys: pgstore.NewKeys(e.pool, pgstore.KeysConfig{Options: opts}), Auth: e.key,
-		Background: bg, BillingWait: time.Millisecond})
+	cfg := api.Config{Handlers: h, Keys: pgstore.NewKeys(e.pool, pgstore.KeysConfig{Options: opts}), Auth: e.key,
+		Background: bg, BillingWait: time.Millisecond}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	a, err := api.New(cfg)
 	require.NoError(t, err)
 	r := mux.NewRouter()
 	r.Use(httpx.TagRoute)
@@ -87,14 +96,14 @@ func (e *env) get(tok, path string) resp {
 // awaitRun polls the run's progress until it is no longer running, and returns it.
 func (e *env) awaitRun(tok, period string) map[string]any {
 	e.t.Helper()
-	for {
+	var body map[string]any
+	require.Eventually(e.t, func() bool {
 		r := e.get(tok, "/v1/billing-runs/"+period)
 		require.Equal(e.t, http.StatusOK, r.Status, string(r.Body))
-		if body := r.JSON(e.t); body["status"] != "running" {
-			return body
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		body = r.JSON(e.t)
+		return body["status"] != "running"
+	}, time.Minute, 5*time.Millisecond, "the run still runs")
+	return body
 }
 
 // requireOneInvoiceEach fails unless every customer has exactly one invoice.
@@ -128,14 +137,12 @@ func TestBillingRunAnswers202AndRunsInTheBackground(t *testing.T) {
 	<-gate.waiting // two customers are held; the third is invoiced
 	<-gate.waiting
 	var pb map[string]any
-	for { // until the worker has counted the third customer (its append went through)
+	require.Eventually(t, func() bool { // until the worker has counted the third customer (its append went through)
 		prog := p.get(tok, "/v1/billing-runs/2026-01")
 		require.Equal(t, http.StatusOK, prog.Status, string(prog.Body))
-		if pb = prog.JSON(t); pb["customers_invoiced"] != float64(0) {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+		pb = prog.JSON(t)
+		return pb["customers_invoiced"] != float64(0)
+	}, time.Minute, time.Millisecond, "the third customer is never counted")
 	assert.Equal(t, "running", pb["status"])
 	assert.Equal(t, runID, pb["run_id"])
 	assert.InDelta(t, 3, pb["customers_billable"], 0)
@@ -169,6 +176,56 @@ func TestBillingRunAnswers202AndRunsInTheBackground(t *testing.T) {
 	final := p.must(http.StatusOK, tok, "/v1/billing-runs", map[string]any{"period": "2026-01"})
 	assert.Equal(t, "completed", final.JSON(t)["status"])
 	assert.Len(t, runInvoices(t, final), 3)
+}
+
+// TestBillingRunWaitLongerThanCommandTimeoutAnswers202: a BillingWait at or above the
+// command timeout still answers 202 with the run's progress while the held job runs on
+// (not a 5xx from reading the run under the ended command context).
+func TestBillingRunWaitLongerThanCommandTimeoutAnswers202(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := e.token("acme")
+	billedTenant(e, tok, 1)
+	gate := newGatedStore(e.store, 0)
+	_, p := jobProcess(context.Background(), t, e, gate, func(c *api.Config) {
+		c.CommandTimeout, c.BillingWait = 500*time.Millisecond, time.Hour
+	})
+	gate.armed.Store(true)
+	r := p.must(http.StatusAccepted, tok, "/v1/billing-runs", map[string]any{"period": "2026-01"})
+	body := r.JSON(t)
+	assert.Equal(t, "running", body["status"])
+	assert.NotEmpty(t, body["run_id"])
+	<-gate.waiting
+	close(gate.release)
+	assert.Equal(t, "completed", p.awaitRun(tok, "2026-01")["status"])
+}
+
+// TestRunBillingAndPostShareOneWorker: a POST while a plain RunBilling (the process
+// manager's path) bills the period joins its job: the held customer is appended to once.
+func TestRunBillingAndPostShareOneWorker(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := e.token("acme")
+	customers := billedTenant(e, tok, 1)
+	gate := newGatedStore(e.store, 0)
+	h, p := jobProcess(context.Background(), t, e, gate)
+	gate.armed.Store(true)
+	tenant, err := domain.ParseTenantID("acme")
+	require.NoError(t, err)
+	period, err := domain.ParsePeriod("2026-01")
+	require.NoError(t, err)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := h.RunBilling(context.Background(), commands.Meta{Tenant: tenant}, commands.RunBilling{Period: period})
+		errc <- err
+	}()
+	<-gate.waiting // RunBilling's worker holds the customer's invoice
+	p.must(http.StatusAccepted, tok, "/v1/billing-runs", map[string]any{"period": "2026-01"})
+	close(gate.release)
+	require.NoError(t, <-errc)
+	assert.Equal(t, "completed", p.awaitRun(tok, "2026-01")["status"])
+	assert.Equal(t, int64(1), gate.appends.Load(), "one worker appended the customer's invoice")
+	requireOneInvoiceEach(t, e, customers)
 }
 
 // TestBillingRunResumesAfterItsWorkerStops: the background worker stops (shutdown) after

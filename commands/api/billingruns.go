@@ -57,6 +57,9 @@ type billingRunBody struct {
 	Skipped           []skippedJSON `json:"skipped"`
 }
 
+// progressReadTimeout bounds the read of a run's state for a 202 after the wait has ended.
+const progressReadTimeout = 5 * time.Second
+
 func prepareRunBilling(req *request) (command, error) {
 	var in runBillingJSON
 	if err := decode(req.body, &in); err != nil {
@@ -99,7 +102,11 @@ func prepareRunBilling(req *request) (command, error) {
 		case <-ctx.Done():
 		}
 		// Still running: 202 with the progress so far; the run goes on and GET Location follows it.
-		run, _, err := h.BillingRun(ctx, m.Tenant, c.Period)
+		// ctx may have ended (the command's timeout): the read takes a fresh, short context so
+		// that the client gets its 202 rather than a 5xx while the job runs on.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), progressReadTimeout)
+		defer cancel()
+		run, _, err := h.BillingRun(rctx, m.Tenant, c.Period)
 		if err != nil {
 			return nil, err
 		}
