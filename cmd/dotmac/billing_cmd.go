@@ -82,10 +82,7 @@ func runBillingCmd(ctx context.Context, out io.Writer, g *globalFlags, f *billin
 	if err != nil {
 		return err
 	}
-	res, err := followBillingJob(job, progressbar.NewOptions(-1, progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionSetDescription("billing "+period.String()), progressbar.OptionShowCount(), progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("customers"), progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(billingProgressEvery), progressbar.OptionClearOnFinish()))
+	res, err := followBillingJob(job, newBar(os.Stderr, "billing "+period.String(), "customers"))
 	if err != nil {
 		return fmt.Errorf("billing run %s of %s stopped (run it again to continue): %w", period, tenant, err)
 	}
