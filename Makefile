@@ -70,6 +70,7 @@ check: ## Fail on unformatted files or an untidy go.mod, then go vet, the layeri
 	@$(GO) mod tidy -diff || { echo "go.mod or go.sum is not tidy: run 'go mod tidy'" >&2; exit 1; }
 	$(GO) vet $(PKGS)
 	@scripts/layering.sh
+	@scripts/fuzz.sh --self-test
 	$(TOOL) golangci-lint run $(PKGS)
 	@$(MAKE) --no-print-directory validate-deploy
 
