@@ -26,6 +26,7 @@ var (
 // signingFlags configure the key checkpoints are signed with and how often.
 type signingFlags struct {
 	keyFile  string
+	trusted  []string
 	interval time.Duration
 }
 
@@ -33,8 +34,20 @@ func (s *signingFlags) bind(fs *pflag.FlagSet) {
 	stringFlag(fs, &s.keyFile, "signing-key-file", "DOTMAC_SIGNING_KEY_FILE", "",
 		"Ed25519 private key (PEM, mode 0600) that signs checkpoints of the event feed; keep it off the database host "+
 			"(default: a development key under --data-dir, refused with --production)")
+	fs.StringSliceVar(&s.trusted, "signing-trusted-key", nil, withEnv("public key file (PEM) of a signing key rotated out: "+
+		"the signer chains onto its newest checkpoint instead of refusing it (repeat, or comma-separate, for several)", "DOTMAC_SIGNING_TRUSTED_KEYS"))
+	bindEnv(fs, "signing-trusted-key", "DOTMAC_SIGNING_TRUSTED_KEYS", "")
 	durationFlag(fs, &s.interval, "sign-interval", "DOTMAC_SIGN_INTERVAL", audit.DefaultSignInterval,
 		"how often to sign a checkpoint when the feed's head has moved")
+}
+
+// trustedKeys loads the --signing-trusted-key files.
+func (s *signingFlags) trustedKeys() (audit.PublicKeys, error) {
+	keys, err := publicKeys(s.trusted)
+	if err != nil {
+		return nil, fmt.Errorf("--signing-trusted-key: %w", err)
+	}
+	return keys, nil
 }
 
 // signingKeySource says where the signing key came from.
@@ -139,13 +152,17 @@ processes may sign at once: one checkpoint follows each.`,
 			if err != nil {
 				return err
 			}
+			trusted, err := s.trustedKeys()
+			if err != nil {
+				return err
+			}
 			return withBackend(cmd, g, f, func(b *backend, _ *audit.Auditor) error {
 				// As the other commands do: never migrate as the runtime role (it would own the
 				// checkpoint table); nothing to do when current, else a clear error.
 				if err := migrate.EnsureCurrent(cmd.Context(), b.pool, migrationSets()...); err != nil {
 					return err
 				}
-				signer, err := audit.NewSigner(audit.SignerConfig{Store: b.store, Checkpoints: audit.NewCheckpointStore(b.pool), Key: key, Logger: b.log})
+				signer, err := audit.NewSigner(audit.SignerConfig{Store: b.store, Checkpoints: audit.NewCheckpointStore(b.pool), Key: key, TrustedKeys: trusted, Logger: b.log})
 				if err != nil {
 					return err
 				}

@@ -225,3 +225,43 @@ func TestAuditSignNeverMigratesAsTheRuntimeRole(t *testing.T) {
 	assert.Contains(t, out, "dotmac migrate up")
 	assert.Equal(t, before, layout(t, admin))
 }
+
+// TestAuditSignAfterAKeyRotation: a new key refuses to chain onto the old key's checkpoint
+// until --signing-trusted-key (or DOTMAC_SIGNING_TRUSTED_KEYS) names the old public key; then
+// it signs on, and verify with both public keys checks the whole chain.
+func TestAuditSignAfterAKeyRotation(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.SchemaURL(t)
+	db := []string{"--database-url", dbURL, "--data-dir", t.TempDir(), "--log-level", "warn"}
+	out, code := runCLI(t, append([]string{"migrate", "up"}, db...)...)
+	require.Equal(t, 0, code, out)
+	_, store := seedStore(t, dbURL)
+	keys := t.TempDir()
+	oldKey, newKey := filepath.Join(keys, "old.key"), filepath.Join(keys, "new.key")
+	for _, k := range []string{oldKey, newKey} {
+		_, code = runCLI(t, "keys", "generate", k)
+		require.Equal(t, 0, code)
+	}
+	cli := func(args ...string) (string, int) { return runCLI(t, append(args, db...)...) }
+	out, code = cli("audit", "sign", "--signing-key-file", oldKey)
+	require.Equal(t, 0, code, out)
+
+	evs, err := readmodeltest.Generate(domainsim.Config{Tenants: []domainsim.Tenant{{Name: "later", Currency: "USD"}},
+		Customers: 2, Months: 1, Seed: 7, GraceDays: 14})
+	require.NoError(t, err)
+	_, err = readmodeltest.AppendTo(context.Background(), store, evs)
+	require.NoError(t, err, "history written after the rotation")
+	out, code = cli("audit", "sign", "--signing-key-file", newKey)
+	assert.NotEqual(t, 0, code, "the old key's checkpoint is not trusted yet: %s", out)
+	out, code = cli("audit", "sign", "--signing-key-file", newKey, "--signing-trusted-key", filepath.Join(keys, "missing.pub"))
+	assert.NotEqual(t, 0, code, out)
+	assert.Contains(t, out, "--signing-trusted-key")
+
+	out, code = cli("audit", "sign", "--signing-key-file", newKey, "--signing-trusted-key", oldKey+".pub")
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, "signed positions")
+
+	out, code = cli("audit", "verify", "--skip-drift", "--public-key", oldKey+".pub", "--public-key", newKey+".pub")
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, "signed checkpoints: 2 through position")
+}

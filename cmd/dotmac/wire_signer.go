@@ -28,7 +28,11 @@ func startSigner(ctx context.Context, sys *system, g *globalFlags, roles []strin
 		sys.log.Warn().Str("key_id", key.ID()).Str("public_key", devSigningKeyFile(g)+".pub").
 			Msg("NO SIGNING KEY CONFIGURED: signing checkpoints with a generated development key. Create one with dotmac keys generate and set DOTMAC_SIGNING_KEY_FILE (and --production) for real use.")
 	}
-	s, err := audit.NewSigner(audit.SignerConfig{Store: sys.store, Checkpoints: audit.NewCheckpointStore(sys.pool), Key: key,
+	trusted, err := sys.flags.signing.trustedKeys()
+	if err != nil {
+		return nil, err
+	}
+	s, err := audit.NewSigner(audit.SignerConfig{Store: sys.store, Checkpoints: audit.NewCheckpointStore(sys.pool), Key: key, TrustedKeys: trusted,
 		Interval: sys.flags.signing.interval, Registerer: sys.registry, Logger: sys.log.With().Str("component", "signer").Logger()})
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint signer: %w", err)
