@@ -111,10 +111,19 @@ func compareAt(ctx context.Context, rt *projections.Runtime, pool *pgxpool.Pool,
 	scratch := scratchSchema(rt.AppSchema(), name)
 	defer dropCopy(rt, pool, scratch)
 	pos := st.Position
-	if _, err := rt.Rebuild(ctx, name, projections.RebuildOptions{AsOf: &projections.AsOf{Position: pos}, Into: scratch}); err != nil {
+	var diffs []readmodel.Difference
+	_, err = rt.Rebuild(ctx, name, projections.RebuildOptions{AsOf: &projections.AsOf{Position: pos}, Into: scratch})
+	switch {
+	case errors.Is(err, projections.ErrEmptyCopy):
+		// No event up to pos is the projection's (a new install, a tenant that has not
+		// invoiced yet): a fresh fold is empty, so every row of the live build is drift.
+		scratch = ""
+		diffs, err = rowsOf(ctx, pool, st.LiveBuild)
+	case err != nil:
 		return nil, 0, false, fmt.Errorf("fold a fresh copy: %w", err)
+	default:
+		diffs, err = readmodel.CompareBuilds(ctx, pool, st.LiveBuild, scratch, nil)
 	}
-	diffs, err := readmodel.CompareBuilds(ctx, pool, st.LiveBuild, scratch, nil)
 	if err != nil {
 		return nil, 0, false, err
 	}
@@ -151,10 +160,41 @@ func driftFinding(ctx context.Context, pool *pgxpool.Pool, name, live, fresh str
 		Stored: strings.Join(onlyLive, "\n"), Expected: strings.Join(onlyFresh, "\n")}, nil
 }
 
-// sampleRows lists up to driftRowsListed rows of schema a's table that schema b lacks, as JSON.
+// rowsOf reports each table of schema that has rows, as differences from an empty build.
+func rowsOf(ctx context.Context, pool *pgxpool.Pool, schema string) ([]readmodel.Difference, error) {
+	rows, err := pool.Query(ctx, `SELECT table_name::text FROM information_schema.tables
+		WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name`, schema)
+	if err != nil {
+		return nil, fmt.Errorf("list the tables of %s: %w", schema, err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list the tables of %s: %w", schema, err)
+	}
+	var diffs []readmodel.Difference
+	for _, t := range tables {
+		d := readmodel.Difference{Table: t}
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{schema, t}.Sanitize()).Scan(&d.OnlyInA); err != nil {
+			return nil, fmt.Errorf("count the rows of %s: %w", t, err)
+		}
+		if d.OnlyInA > 0 {
+			diffs = append(diffs, d)
+		}
+	}
+	return diffs, nil
+}
+
+// sampleRows lists up to driftRowsListed rows of schema a's table that schema b lacks (b ""
+// stands for an empty build), as JSON.
 func sampleRows(ctx context.Context, pool *pgxpool.Pool, a, b, table string) ([]string, error) {
-	ta, tb := pgx.Identifier{a, table}.Sanitize(), pgx.Identifier{b, table}.Sanitize()
-	rows, err := pool.Query(ctx, `SELECT row_to_json(x)::text FROM (TABLE `+ta+` EXCEPT ALL TABLE `+tb+`) x LIMIT $1`, driftRowsListed)
+	if a == "" {
+		return []string{}, nil
+	}
+	from := `TABLE ` + pgx.Identifier{a, table}.Sanitize()
+	if b != "" {
+		from += ` EXCEPT ALL TABLE ` + pgx.Identifier{b, table}.Sanitize()
+	}
+	rows, err := pool.Query(ctx, `SELECT row_to_json(x)::text FROM (`+from+`) x LIMIT $1`, driftRowsListed)
 	if err != nil {
 		return nil, fmt.Errorf("list differing rows of %s: %w", table, err)
 	}
