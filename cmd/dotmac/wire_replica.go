@@ -164,8 +164,8 @@ type replicaCollector struct {
 
 func newReplicaCollector(r *replica, primary *projections.Runtime) *replicaCollector {
 	return &replicaCollector{r: r, primary: primary,
-		events: prometheus.NewDesc("dotmac_replica_lag_events", "How many events the replica's copy of the furthest-behind projection checkpoint lags the primary's (query role on a replica).", nil, nil),
-		secs: prometheus.NewDesc("dotmac_replica_lag_seconds", "How long ago the replica's newest replayed transaction committed, while a checkpoint is behind the primary's; 0 when none is.", nil, nil),
+		events:        prometheus.NewDesc("dotmac_replica_lag_events", "How many events the replica's copy of the furthest-behind projection checkpoint lags the primary's (query role on a replica).", nil, nil),
+		secs:          prometheus.NewDesc("dotmac_replica_lag_seconds", "How long ago the replica's newest replayed transaction committed, while a checkpoint is behind the primary's; 0 when none is.", nil, nil),
 		failedMeasure: prometheus.NewDesc("dotmac_replica_lag_measure_failed", "1 when the last scrape could not measure the replica's lag (the primary or the replica did not answer).", nil, nil)}
 }
 
