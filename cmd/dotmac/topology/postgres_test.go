@@ -97,7 +97,9 @@ func kernelPort(t *testing.T) int {
 	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
+	addr, ok := l.Addr().(*net.TCPAddr)
+	require.True(t, ok, "a TCP listener has a TCP address")
+	return addr.Port
 }
 
 // maxStartAttempts bounds start's retries on a port taken in the meantime.
