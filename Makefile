@@ -51,7 +51,7 @@ test: ## The full CI suite: every test with -race, a short fuzz run of every Fuz
 	$(MAKE) --no-print-directory bench-smoke
 
 test-scale: build ## The topology test (cmd/dotmac/topology, build tag scale): PostgreSQL 15 primary + pg_basebackup replica, 2 command, 2 projector, 1 query process; kills and takeover (about a minute)
-	DOTMAC_BIN=$(BIN) $(GO) test -tags scale -count=1 -v -timeout 15m ./cmd/dotmac/topology/
+	DOTMAC_BIN=$(abspath $(BIN)) $(GO) test -tags scale -count=1 -v -timeout 15m ./cmd/dotmac/topology/
 
 test-unit: ## Unit tests only: -short, so tests needing PostgreSQL skip themselves
 	$(GO) test -short $(TEST_FLAGS) $(PKGS)

@@ -22,7 +22,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// dotmacBinary returns the binary under test: DOTMAC_BIN (make test-scale passes bin/dotmac),
+// dotmacBinary returns the binary under test: DOTMAC_BIN (absolute, or relative to this
+// package's directory; make test-scale passes bin/dotmac's absolute path),
 // else one built from ./cmd/dotmac into dir.
 func dotmacBinary(t *testing.T, dir string) string {
 	t.Helper()
