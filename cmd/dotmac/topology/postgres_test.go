@@ -159,10 +159,15 @@ func startPrimaryAndReplica(ctx context.Context, t *testing.T, dir string) (prim
 	replica.start(ctx, t)
 	var recovery string
 	require.Eventually(t, func() bool {
-		out, err := replica.try(ctx, "psql", "-h", "127.0.0.1", "-p", strconv.Itoa(replica.port), "-U", "postgres", "-tAc",
-			"SELECT pg_is_in_recovery() AND EXISTS (SELECT FROM pg_stat_wal_receiver WHERE status = 'streaming')")
-		recovery = strings.TrimSpace(out)
+		var err error
+		recovery, err = replica.sql(ctx, "SELECT pg_is_in_recovery() AND EXISTS (SELECT FROM pg_stat_wal_receiver WHERE status = 'streaming')")
 		return err == nil && recovery == "t"
 	}, 30*time.Second, 100*time.Millisecond, "the replica streams from the primary (last answer %q)", recovery)
 	return primary, replica
+}
+
+// sql runs one statement with psql as the superuser and returns its unaligned answer.
+func (s *pgServer) sql(ctx context.Context, statement string) (string, error) {
+	out, err := s.try(ctx, "psql", "-h", "127.0.0.1", "-p", strconv.Itoa(s.port), "-U", "postgres", "-tAc", statement)
+	return strings.TrimSpace(out), err
 }

@@ -44,6 +44,7 @@ type topology struct {
 	token      string // the tenant's
 	operator   string // projections:read
 	keys       int    // idempotency keys used
+	extra      int    // customers written besides writeAndRead's
 	last       uint64 // the highest position a command answered
 }
 
@@ -59,6 +60,7 @@ func TestTopology(t *testing.T) {
 	tp.writeAndRead(0, tp.commands)
 	leader, standby := tp.leader()
 	held := tp.checkProjectorSplit()
+	tp.replicaBehind()
 	t.Logf("topology up and serving in %s; scheduler leader %s", time.Since(start).Round(time.Millisecond), leader.name)
 
 	victim := tp.projectors[0]
@@ -118,7 +120,8 @@ func newTopology(t *testing.T) *topology {
 		tp.projectors = append(tp.projectors, startProc(t, tp.bin, dir, fmt.Sprintf("projector-%d", i+1), serve,
 			[]string{"admin"}, "serve", "--role", "projector"))
 	}
-	tp.query = startProc(t, tp.bin, dir, "query", append(serve, "DOTMAC_READ_DATABASE_URL="+tp.replica.url("dotmac")),
+	// --ready-max-lag 2s: replicaBehind waits for /readyz to report the paused replica.
+	tp.query = startProc(t, tp.bin, dir, "query", append(serve, "DOTMAC_READ_DATABASE_URL="+tp.replica.url("dotmac"), "DOTMAC_READY_MAX_LAG=2s"),
 		[]string{"query", "admin"}, "serve", "--role", "query")
 	for _, p := range tp.all() {
 		require.Eventually(t, func() bool {
@@ -287,6 +290,43 @@ func (tp *topology) checkProjectorSplit() map[int]int {
 	return held
 }
 
+// replicaBehind pauses the replica's WAL replay and writes a customer: the query process must
+// not answer the write's min_position (it reads the replica, not the primary), must report the
+// replica's lag in /readyz and its metrics, and must answer once replay resumes.
+func (tp *topology) replicaBehind() {
+	t := tp.t
+	ctx := context.Background()
+	_, err := tp.replica.sql(ctx, "SELECT pg_wal_replay_pause()")
+	require.NoError(t, err)
+	resumed := false
+	defer func() {
+		if !resumed {
+			_, _ = tp.replica.sql(ctx, "SELECT pg_wal_replay_resume()")
+		}
+	}()
+	ans := tp.command(tp.commands[1], "/v1/customers", map[string]any{"name": "Paused Replica", "email": "paused@example.com",
+		"billing_address": "1 Fiber Way, Nairobi", "currency": "USD"})
+	tp.extra++
+	read := fmt.Sprintf("%s/v1/customers/%s?min_position=%d&wait=", tp.query.url("query"), ans["id"], position(t, ans))
+	body, status := get(t, read+"500ms", tp.token)
+	require.Equal(t, http.StatusGatewayTimeout, status, "the paused replica cannot have the write: %s", body)
+	require.Eventually(t, func() bool {
+		events, _ := tp.query.metric(t, "dotmac_replica_lag_events")
+		body, status := get(t, tp.query.url("admin")+"/readyz", "")
+		return events > 0 && status == http.StatusServiceUnavailable && strings.Contains(body, "replica_lag")
+	}, takeover, 100*time.Millisecond, "the query process reports the replica's lag")
+
+	_, err = tp.replica.sql(ctx, "SELECT pg_wal_replay_resume()")
+	require.NoError(t, err)
+	resumed = true
+	body, status = get(t, read+"30s", tp.token)
+	require.Equal(t, http.StatusOK, status, "read-your-writes once the replica replays again: %s", body)
+	require.Eventually(t, func() bool {
+		_, status := get(t, tp.query.url("admin")+"/readyz", "")
+		return status == http.StatusOK
+	}, takeover, 100*time.Millisecond, "the query process is ready again")
+}
+
 // caughtUp waits until every projection has applied every event on the primary and the
 // replica holds the same checkpoints (the query process's lag metric and /readyz).
 func (tp *topology) caughtUp() {
@@ -319,7 +359,7 @@ func (tp *topology) verifyReadModels() {
 		Items []json.RawMessage `json:"items"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(body), &list))
-	assert.Len(t, list.Items, customersEach*2+customersEach, "every customer written is read back from the replica")
+	assert.Len(t, list.Items, customersEach*2+customersEach+tp.extra, "every customer written is read back from the replica")
 }
 
 // cleanEnv is the test's environment without the variables dotmac reads (a developer's
