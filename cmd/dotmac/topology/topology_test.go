@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -164,6 +165,12 @@ func (tp *topology) writeAndRead(phase int, via []*proc) {
 		tp.command(via[0], "/v1/plans", map[string]any{"code": "fiber_100", "name": "Fiber 100",
 			"monthly_price": map[string]string{"amount": "79.99", "currency": "USD"}, "tax_class": "standard", "tax_rate": "0"})
 	}
+	var waited []time.Duration // read-your-writes through the replica: a measure, logged, not asserted
+	defer func() {
+		slices.Sort(waited)
+		t.Logf("phase %d: %d reads with min_position through the replica: median %s, max %s", phase, len(waited),
+			waited[len(waited)/2].Round(time.Microsecond), waited[len(waited)-1].Round(time.Microsecond))
+	}()
 	for i := range customersEach * len(via) {
 		c := via[i%len(via)]
 		name := fmt.Sprintf("Customer %d-%d", phase, i)
@@ -177,7 +184,9 @@ func (tp *topology) writeAndRead(phase int, via []*proc) {
 		ans = tp.command(c, "/v1/services/"+sid+"/activate", map[string]any{})
 		pos := position(t, ans)
 		// ?wait: after a kill the survivor takes the projections over within a lease's TTL.
+		asked := time.Now()
 		body, status := get(t, fmt.Sprintf("%s/v1/customers/%s?min_position=%d&wait=30s", tp.query.url("query"), id, pos), tp.token)
+		waited = append(waited, time.Since(asked))
 		require.Equal(t, http.StatusOK, status, "read-your-writes through the replica: %s", body)
 		assert.Contains(t, body, name)
 		body, status = get(t, fmt.Sprintf("%s/v1/services/%s?min_position=%d&wait=30s", tp.query.url("query"), sid, pos), tp.token)
