@@ -166,8 +166,13 @@ func startPrimaryAndReplica(ctx context.Context, t *testing.T, dir string) (prim
 	return primary, replica
 }
 
-// sql runs one statement with psql as the superuser and returns its unaligned answer.
-func (s *pgServer) sql(ctx context.Context, statement string) (string, error) {
-	out, err := s.try(ctx, "psql", "-h", "127.0.0.1", "-p", strconv.Itoa(s.port), "-U", "postgres", "-tAc", statement)
+// sql runs one statement with psql as the superuser (database postgres, or db) and returns its
+// unaligned answer.
+func (s *pgServer) sql(ctx context.Context, statement string, db ...string) (string, error) {
+	args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(s.port), "-U", "postgres", "-tAc", statement}
+	if len(db) > 0 {
+		args = append(args, "-d", db[0])
+	}
+	out, err := s.try(ctx, "psql", args...)
 	return strings.TrimSpace(out), err
 }

@@ -60,6 +60,7 @@ func TestTopology(t *testing.T) {
 
 	tp.writeAndRead(0, tp.commands)
 	leader, standby := tp.leader()
+	tp.processLeases(tp.commands...)
 	held := tp.checkProjectorSplit()
 	tp.replicaBehind()
 	t.Logf("topology up and serving in %s; scheduler leader %s", time.Since(start).Round(time.Millisecond), leader.name)
@@ -92,6 +93,7 @@ func TestTopology(t *testing.T) {
 		}
 		return len(sts) > 0
 	}, takeover, 200*time.Millisecond, "%s holds every projection", survivor.name)
+	tp.processLeases(standby)
 	t.Logf("taken over in %s", time.Since(killedAt).Round(time.Millisecond))
 
 	tp.caughtUp()
@@ -247,6 +249,38 @@ func (tp *topology) leader() (leader, standby *proc) {
 	require.True(t, ok)
 	require.Zero(t, v, "%s stands by", standby.name)
 	return leader, standby
+}
+
+// processLeases waits until the process managers' leased work (the billing and dunning
+// consumer groups and the scheduler: feed_checkpoints rows, each run by one process at a
+// time) is held, all three, by procs. (process.tracker is no lease: every command process
+// keeps it.)
+func (tp *topology) processLeases(procs ...*proc) {
+	t := tp.t
+	var rows string
+	ok := assert.Eventually(t, func() bool {
+		var err error
+		rows, err = tp.primary.sql(context.Background(), `SELECT consumer || ' ' || coalesce(lease_holder, '-') FROM feed_checkpoints
+WHERE consumer IN ('process.billing', 'process.dunning', 'process.scheduler') AND lease_expires_at > now() ORDER BY 1`, "dotmac")
+		if err != nil || strings.Count(rows, "\n") != 2 {
+			rows = fmt.Sprint(rows, err)
+			return false
+		}
+		for _, row := range strings.Split(rows, "\n") {
+			held := false
+			for _, p := range procs {
+				held = held || strings.Contains(row, fmt.Sprintf("-%d-", p.pid()))
+			}
+			if !held {
+				return false
+			}
+		}
+		return true
+	}, takeover, 200*time.Millisecond, "every process manager's group is held by one of the command processes")
+	if !ok {
+		t.Fatalf("process managers' leases, last read: %s", rows)
+	}
+	t.Logf("process managers' leases:\n%s", rows)
 }
 
 type projectionStatus struct {
