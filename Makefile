@@ -33,7 +33,7 @@ IMAGE_FLAGS ?=
 # Anything else is fixed, or suppressed at the line with `// #nosec Gxxx -- reason`.
 GOSEC_EXCLUDE ?= G104,G115
 
-.PHONY: help build run test test-unit test-integration fuzz lint format check security bench bench-go bench-smoke \
+.PHONY: help build run test test-scale test-unit test-integration fuzz lint format check security bench bench-go bench-smoke \
 	clean clean-data db-stop image validate-deploy
 
 help: ## List the targets
@@ -49,6 +49,9 @@ test: ## The full CI suite: every test with -race, a short fuzz run of every Fuz
 	$(MAKE) --no-print-directory test-integration
 	$(MAKE) --no-print-directory fuzz
 	$(MAKE) --no-print-directory bench-smoke
+
+test-scale: build ## The topology test (cmd/dotmac/topology, build tag scale): PostgreSQL 15 primary + pg_basebackup replica, 2 command, 2 projector, 1 query process; kills and takeover (about a minute)
+	DOTMAC_BIN=$(abspath $(BIN)) $(GO) test -tags scale -count=1 -v -timeout 15m ./cmd/dotmac/topology/
 
 test-unit: ## Unit tests only: -short, so tests needing PostgreSQL skip themselves
 	$(GO) test -short $(TEST_FLAGS) $(PKGS)

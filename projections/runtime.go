@@ -82,6 +82,14 @@ type Options struct {
 	// MaxCopies caps how many as-of copies (RebuildOptions.Into) may exist at once; a copy
 	// beyond it is refused with ErrTooManyCopies (default DefaultMaxCopies).
 	MaxCopies int
+	// Standby: pool is a read-only hot standby (the query role on a replica). The runtime then
+	// never writes or LISTENs (a standby refuses both): WaitFor is woken by one poller that
+	// reads every checkpoint each StandbyPoll while anyone waits, whatever the number of
+	// waiters, and Start is refused.
+	Standby bool
+	// StandbyPoll is the poller's interval (default 50 ms): the most a read-your-writes wait
+	// on a standby oversleeps, and the poller's one query per interval is its whole cost.
+	StandbyPoll time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -102,6 +110,7 @@ func (o *Options) setDefaults() {
 	setDefault(&o.RetryMax, 2*time.Second)
 	setDefault(&o.ReadyMaxLag, 30*time.Second)
 	setDefault(&o.Interval, time.Second)
+	setDefault(&o.StandbyPoll, DefaultStandbyPoll)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -166,7 +175,7 @@ type Runtime struct {
 	entries map[string]*entry
 	order   []string
 	metrics *metrics
-	note    *notifier
+	note    watcher
 
 	stallLogs stallLogs // tenant stalls to log once their transaction commits
 
@@ -214,7 +223,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, store eventstore.Store, projs 
 	}
 	r.metrics = m
 	r.life, r.stop = context.WithCancel(context.Background())
-	r.note = newNotifier(r)
+	if opts.Standby {
+		r.note = newPoller(r)
+	} else {
+		r.note = newNotifier(r)
+	}
 	return r, nil
 }
 
@@ -275,6 +288,9 @@ func (r *Runtime) entry(name string) (*entry, error) {
 // a large backlog before going live, and then runs a Watermill handler fed by the event store.
 // ctx bounds the start-up only.
 func (r *Runtime) Start(ctx context.Context) error {
+	if r.opts.Standby {
+		return errors.New("projections: a runtime over a standby cannot run projectors (it cannot write)")
+	}
 	r.mu.Lock()
 	if r.start {
 		r.mu.Unlock()

@@ -19,6 +19,17 @@ import (
 // is reconnecting; while it listens, only a notification wakes a waiter.
 const pollWhileDeaf = 250 * time.Millisecond
 
+// watcher tells WaitFor's waiters when a projection's checkpoint, state or tenant stalls may
+// have changed: the notifier (LISTEN, on a primary) or the poller (a standby, which cannot
+// LISTEN; Options.Standby). join is called once per wait and its leave when the wait ends;
+// Snapshot and latest are pglisten's and the notifier's contract.
+type watcher interface {
+	join() (leave func())
+	Snapshot() (wake <-chan struct{}, gen uint64, listening bool)
+	latest(name string) notice
+	Stop()
+}
+
 // liveStatus is a projection's registry row read without its lock.
 type liveStatus struct {
 	state      State
@@ -76,7 +87,8 @@ func (r *Runtime) Head(ctx context.Context) (eventstore.Position, error) { retur
 
 // WaitFor waits until the projection's live build has applied every event up to pos, and
 // returns the checkpoint reached. It is woken by the NOTIFY each checkpoint-advancing
-// transaction sends (no polling while the listener is up). When ctx ends first it returns
+// transaction sends (no polling while the listener is up), or on a standby by the runtime's
+// one poller (Options.Standby). When ctx ends first it returns
 // the checkpoint reached with a *NotReachedError (matching ErrNotReached and ctx's error);
 // a projection stalled below pos returns at once with a *StalledError (ErrStalled). Other
 // errors: ErrUnknownProjection, ErrNotBuilt. It ignores tenant stalls: a reader of one
@@ -98,7 +110,7 @@ func (r *Runtime) wait(ctx context.Context, name string, tenant *string, pos eve
 	if _, err := r.entry(name); err != nil {
 		return 0, err
 	}
-	r.note.Start()
+	defer r.note.join()()
 	var reached eventstore.Position
 	var seen, seenStalls uint64 // the notifier's generation and stall count last read from the database
 	first := true
@@ -156,6 +168,12 @@ func newNotifier(r *Runtime) *notifier {
 	n := &notifier{notes: map[string]notice{}}
 	n.Listener = pglisten.New(r.pool, r.sqls.channel, r.log, n.record)
 	return n
+}
+
+// join starts listening (once); a notifier listens for the runtime's life, not per wait.
+func (n *notifier) join() (leave func()) {
+	n.Start()
+	return func() {}
 }
 
 func (n *notifier) latest(name string) notice {

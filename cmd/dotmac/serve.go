@@ -58,6 +58,7 @@ type serveFlags struct {
 	process     processFlags
 	forward     forwardFlags
 	migrate     bool
+	replica     replicaFlags
 }
 
 func newServe(g *globalFlags) *cobra.Command {
@@ -86,6 +87,7 @@ Every flag can also be set through the environment variable named in its descrip
 	stringFlag(fs, &f.devTenant, "dev-tenant", "DOTMAC_DEV_TENANT", "demo", "tenant of the development token printed when no JWT key is configured")
 	f.process.bind(fs)
 	f.forward.bind(fs)
+	f.replica.bind(fs)
 	boolFlag(fs, &f.migrate, "migrate", "DOTMAC_MIGRATE", true,
 		"apply pending migrations at start; false (deploy/): refuse to start unless `dotmac migrate up` has applied them")
 	stringFlag(fs, &f.memoryLimit, "memory-limit", "DOTMAC_MEMORY_LIMIT", "200MiB",
@@ -188,6 +190,13 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 		}
 	}
 	if slices.Contains(roles, roleQuery) {
+		if f.replica.url != "" {
+			rep, err := startReplica(ctx, sys)
+			if err != nil {
+				return err
+			}
+			defer sd.step("replica", func() *zerolog.Event { rep.close(); return nil })
+		}
 		mount, err := queryRoutes(ctx, sys)
 		if err != nil {
 			return err
@@ -235,6 +244,7 @@ type system struct {
 	runtime      *projections.Runtime
 	runtimeErr   error
 	signer       *audit.Signer // nil in a process that does not sign
+	replica      *replica      // the query role's standby (--read-database-url); nil: it reads the primary
 }
 
 func newRegistry() *prometheus.Registry {

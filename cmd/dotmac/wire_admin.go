@@ -52,7 +52,11 @@ func (s *system) adminHandler(ctx context.Context) (http.Handler, error) {
 		}
 		s.health.ReadyDetail(w, req, func(ctx context.Context) (map[string]any, error) {
 			sts, err := rt.List(ctx)
-			return map[string]any{"projections": sts}, err
+			if err != nil || s.replica == nil {
+				return map[string]any{"projections": sts}, err
+			}
+			lag, err := s.replica.lag(ctx, rt)
+			return map[string]any{"projections": sts, "replica": lag}, err
 		})
 	})).Methods(http.MethodGet, http.MethodHead)
 	httpx.MountMetrics(r, s.registry)

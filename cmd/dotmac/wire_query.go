@@ -11,14 +11,19 @@ import (
 
 // queryRoutes returns the query API's routes: the read-model endpoints (readapi), whose
 // min_position waits and X-Ledger-Position come from the projection runtime, and the auditors'
-// endpoints under /v1/audit (from the event store). The projection admin routes are the
-// admin listener's (wire_admin.go), not this public API's.
+// endpoints under /v1/audit (from the event store). With --read-database-url the read models
+// and the waits are the replica's (wire_replica.go); the event store stays the primary's. The
+// projection admin routes are the admin listener's (wire_admin.go), not this public API's.
 func queryRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) {
 	rt, err := projectionRuntime(ctx, sys)
 	if err != nil {
 		return nil, err
 	}
-	api, err := readapi.New(readapi.Config{DB: sys.pool, Auth: sys.key, Positions: rt})
+	cfg := readapi.Config{DB: sys.pool, Auth: sys.key, Positions: rt}
+	if sys.replica != nil {
+		cfg.DB, cfg.Positions = sys.replica.pool, sys.replica.runtime
+	}
+	api, err := readapi.New(cfg)
 	if err != nil {
 		return nil, err
 	}
