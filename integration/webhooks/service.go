@@ -1,0 +1,259 @@
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/consumer"
+)
+
+// Defaults of Config.
+const (
+	DefaultWorkers     = 32
+	DefaultPerEndpoint = 4
+	DefaultTimeout     = 10 * time.Second
+	DefaultMinBackoff  = 10 * time.Second
+	DefaultMaxBackoff  = 2 * time.Hour
+	DefaultMaxAge      = 24 * time.Hour
+	DefaultPoll        = time.Second
+	DefaultPageEvents  = 500
+	DefaultLagInterval = 5 * time.Second
+)
+
+// Config tunes a Service. Zero values take the defaults.
+type Config struct {
+	// Guard decides which URLs and addresses endpoints may have (zero: production rules).
+	Guard Guard
+	// Workers bounds the deliveries attempted at once by this process; PerEndpoint bounds
+	// those of one endpoint across every process, so a slow endpoint holds at most
+	// PerEndpoint workers.
+	Workers, PerEndpoint int
+	// Timeout bounds one attempt: connecting, sending and receiving the answer's header.
+	Timeout time.Duration
+	// MinBackoff and MaxBackoff bound the pause before the next attempt: MinBackoff doubling
+	// with each failed attempt, up to MaxBackoff, then a random part of its second half
+	// taken off (jitter). MaxAge is how long a delivery is tried before it is marked failed.
+	MinBackoff, MaxBackoff, MaxAge time.Duration
+	// Poll is how often the dispatcher looks for due retries (a new delivery wakes it at
+	// once, through LISTEN).
+	Poll time.Duration
+	// PageEvents is the most events one fan-out transaction reads.
+	PageEvents int
+	// LagInterval is how often the lag gauges are refreshed.
+	LagInterval time.Duration
+	Lease       consumer.LeaseConfig
+	Registerer  prometheus.Registerer
+	Logger      zerolog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defD := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.Workers, DefaultWorkers)
+	def(&c.PerEndpoint, DefaultPerEndpoint)
+	def(&c.PageEvents, DefaultPageEvents)
+	defD(&c.Timeout, DefaultTimeout)
+	defD(&c.MinBackoff, DefaultMinBackoff)
+	defD(&c.MaxBackoff, DefaultMaxBackoff)
+	defD(&c.MaxAge, DefaultMaxAge)
+	defD(&c.Poll, DefaultPoll)
+	defD(&c.LagInterval, DefaultLagInterval)
+	c.MaxBackoff = max(c.MaxBackoff, c.MinBackoff)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Service is the webhooks of every tenant: the endpoints (Store), the fan-out of the feed
+// into the outbox and the dispatcher (Run), replays, and the HTTP routes (http.go).
+type Service struct {
+	pool   *pgxpool.Pool
+	events eventstore.Store
+	cfg    Config
+	store  *Store
+	cons   *consumer.Consumer
+	client *http.Client
+	m      metrics
+}
+
+// New returns the service over pool (MigrationSet applied) and the event store.
+func New(pool *pgxpool.Pool, events eventstore.Store, cfg Config) (*Service, error) {
+	cfg.setDefaults()
+	s := &Service{pool: pool, events: events, cfg: cfg, store: NewStore(pool), m: newMetrics()}
+	cons, err := consumer.New(pool, events, FanoutConsumer, fanout(cfg.MaxAge, cfg.Now),
+		consumer.Config{PageEvents: cfg.PageEvents, Lease: cfg.Lease, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s.cons = cons
+	s.client = newClient(cfg.Guard, cfg.Timeout)
+	if cfg.Registerer != nil {
+		if err := s.m.register(cfg.Registerer); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Store returns the endpoints' and deliveries' tables.
+func (s *Service) Store() *Store { return s.store }
+
+// newClient is the HTTP client of deliveries: no proxy from the environment, no redirects
+// followed (a 3xx is a failed attempt), every connection's address checked by the guard.
+func newClient(g Guard, timeout time.Duration) *http.Client {
+	dialer := &net.Dialer{Timeout: timeout, Control: g.Control}
+	tr := &http.Transport{
+		Proxy: nil, DialContext: dialer.DialContext, ForceAttemptHTTP2: true,
+		TLSHandshakeTimeout: timeout, ResponseHeaderTimeout: timeout,
+		MaxIdleConns: 256, MaxIdleConnsPerHost: DefaultPerEndpoint, IdleConnTimeout: 90 * time.Second,
+	}
+	return &http.Client{Transport: tr, Timeout: timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// Run fans the feed into the outbox (in the one process holding the fan-out's lease) and
+// dispatches due deliveries (in every process running it: claims are exclusive), until ctx
+// ends. It returns nil when ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = s.cons.Live(ctx) })
+	wg.Go(func() { s.watchLag(ctx) })
+	s.dispatch(ctx)
+	wg.Wait()
+	return nil
+}
+
+// FanoutPosition is the position of the last event fanned into the outbox.
+func (s *Service) FanoutPosition(ctx context.Context) (eventstore.Position, error) {
+	return s.cons.Position(ctx)
+}
+
+// backoff is the pause after the attempt-th failed attempt.
+func (s *Service) backoff(attempt int) time.Duration {
+	d := s.cfg.MinBackoff
+	for i := 1; i < attempt && d < s.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, s.cfg.MaxBackoff)
+	half := d / 2
+	return d - time.Duration(rand.Int64N(int64(half)+1)) //nolint:gosec // jitter needs no cryptographic randomness
+}
+
+// ErrReplayTooFar: a replay names a position after the head.
+var ErrReplayTooFar = errors.New("webhooks: replay position after the head")
+
+// Limits of one replay call.
+const (
+	MaxReplayEvents     = 100_000
+	MaxReplayDeliveries = 5_000
+	replayPage          = 1_000
+)
+
+// ReplayResult says what a replay call enqueued and, when it stopped at a limit, where to
+// continue (Next, the from_position of the next call).
+type ReplayResult struct {
+	Enqueued int
+	Next     *eventstore.Position
+}
+
+// Replay makes the events after position from that the endpoint's filter lets through due
+// again for the tenant's endpoint, up to the fan-out's checkpoint (later events are fanned
+// out anyway), whether or not they were delivered before; they keep their webhook-id. One
+// call reads at most MaxReplayEvents events and enqueues at most MaxReplayDeliveries.
+func (s *Service) Replay(ctx context.Context, tenant string, id uuid.UUID, from eventstore.Position) (ReplayResult, error) {
+	e, err := s.store.Get(ctx, tenant, id)
+	if err != nil {
+		return ReplayResult{}, err
+	}
+	upTo, err := s.cons.Position(ctx)
+	if err != nil {
+		return ReplayResult{}, err
+	}
+	upTo = max(upTo, e.FromPosition)
+	if head, err := s.events.Head(ctx); err != nil {
+		return ReplayResult{}, fmt.Errorf("webhooks: replay: %w", err)
+	} else if from > head {
+		return ReplayResult{}, ErrReplayTooFar
+	}
+	return s.replay(ctx, e, from, upTo)
+}
+
+func (s *Service) replay(ctx context.Context, e Endpoint, from, upTo eventstore.Position) (ReplayResult, error) {
+	var res ReplayResult
+	ts := []target{{id: e.ID, filter: e.EventTypes}}
+	takes := func(_ target, pos eventstore.Position) bool { return pos <= upTo }
+	for scanned := 0; from < upTo; {
+		if scanned >= MaxReplayEvents || res.Enqueued >= MaxReplayDeliveries {
+			res.Next = &from
+			return res, nil
+		}
+		envs, err := s.events.ReadAll(ctx, from, replayPage)
+		if err != nil || len(envs) == 0 {
+			return res, err
+		}
+		rows, err := s.replayRows(envs, e.Tenant, ts, takes)
+		if err != nil {
+			return res, err
+		}
+		if err := s.enqueueReplay(ctx, rows); err != nil {
+			return res, err
+		}
+		res.Enqueued += len(rows)
+		scanned += len(envs)
+		from = envs[len(envs)-1].Position
+	}
+	return res, nil
+}
+
+func (s *Service) replayRows(envs []eventstore.Envelope, tenant string, ts []target,
+	takes func(target, eventstore.Position) bool) ([]outboxRow, error) {
+	var rows []outboxRow
+	for i := range envs {
+		if !belongsTo(&envs[i], tenant) {
+			continue
+		}
+		r, err := rowsFor(&envs[i], tenant, ts, takes)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, r...)
+	}
+	return rows, nil
+}
+
+func (s *Service) enqueueReplay(ctx context.Context, rows []outboxRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("webhooks: replay: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if err := enqueueAndNotify(ctx, tx, rows, s.cfg.Now(), s.cfg.MaxAge, true); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
