@@ -26,6 +26,7 @@ import (
 	"github.com/dotmac/ledger/audit"
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/integration/webhooks"
 	"github.com/dotmac/ledger/internal/auth"
 	"github.com/dotmac/ledger/internal/db"
 	"github.com/dotmac/ledger/internal/httpx"
@@ -57,6 +58,7 @@ type serveFlags struct {
 	cacheSize   int
 	process     processFlags
 	forward     forwardFlags
+	webhooks    webhookFlags
 	migrate     bool
 }
 
@@ -86,6 +88,7 @@ Every flag can also be set through the environment variable named in its descrip
 	stringFlag(fs, &f.devTenant, "dev-tenant", "DOTMAC_DEV_TENANT", "demo", "tenant of the development token printed when no JWT key is configured")
 	f.process.bind(fs)
 	f.forward.bind(fs)
+	f.webhooks.bind(fs)
 	boolFlag(fs, &f.migrate, "migrate", "DOTMAC_MIGRATE", true,
 		"apply pending migrations at start; false (deploy/): refuse to start unless `dotmac migrate up` has applied them")
 	stringFlag(fs, &f.memoryLimit, "memory-limit", "DOTMAC_MEMORY_LIMIT", "200MiB",
@@ -171,6 +174,11 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 			return err
 		}
 		defer sd.step("forwarder", func() *zerolog.Event { stopForwarder(); return nil })
+		stopWebhooks, err := startWebhooks(ctx, sys)
+		if err != nil {
+			return err
+		}
+		defer sd.step("webhooks", func() *zerolog.Event { stopWebhooks(); return nil })
 	}
 	servers := map[string]*http.Server{}
 	if slices.Contains(roles, roleCommand) {
@@ -235,6 +243,9 @@ type system struct {
 	runtime      *projections.Runtime
 	runtimeErr   error
 	signer       *audit.Signer // nil in a process that does not sign
+	webhooksOnce sync.Once
+	webhooks     *webhooks.Service
+	webhooksErr  error
 }
 
 func newRegistry() *prometheus.Registry {

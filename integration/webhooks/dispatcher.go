@@ -253,4 +253,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
-

@@ -1,0 +1,363 @@
+package webhooks
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+
+	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/auth"
+	"github.com/dotmac/ledger/internal/httpx"
+)
+
+// Paths of the webhook routes.
+const (
+	PathEndpoints  = "/v1/webhooks/endpoints"
+	PathEndpoint   = PathEndpoints + "/{endpoint_id}"
+	PathDeliveries = PathEndpoint + "/deliveries"
+	PathRedeliver  = PathDeliveries + "/{delivery_id}/redeliver"
+)
+
+// Route is one webhook route, for the APIs' documentation tests.
+type Route struct {
+	Method, Path, Permission, Operation string
+}
+
+// CommandRoutes lists the routes MountCommands serves (all POST, all with an
+// Idempotency-Key).
+func CommandRoutes() []Route {
+	return []Route{
+		{http.MethodPost, PathEndpoints, auth.WebhooksWrite, "registerWebhookEndpoint"},
+		{http.MethodPost, PathEndpoint + "/settings", auth.WebhooksWrite, "updateWebhookEndpoint"},
+		{http.MethodPost, PathEndpoint + "/enable", auth.WebhooksWrite, "enableWebhookEndpoint"},
+		{http.MethodPost, PathEndpoint + "/disable", auth.WebhooksWrite, "disableWebhookEndpoint"},
+		{http.MethodPost, PathEndpoint + "/rotate-secret", auth.WebhooksWrite, "rotateWebhookSecret"},
+		{http.MethodPost, PathEndpoint + "/replay", auth.WebhooksWrite, "replayWebhookEndpoint"},
+		{http.MethodPost, PathRedeliver, auth.WebhooksWrite, "redeliverWebhook"},
+	}
+}
+
+// QueryRoutes lists the routes MountQueries serves (all GET).
+func QueryRoutes() []Route {
+	return []Route{
+		{http.MethodGet, PathEndpoints, auth.WebhooksRead, "listWebhookEndpoints"},
+		{http.MethodGet, PathEndpoint, auth.WebhooksRead, "getWebhookEndpoint"},
+		{http.MethodGet, PathDeliveries, auth.WebhooksRead, "listWebhookDeliveries"},
+	}
+}
+
+// MountCommands adds the command API's webhook routes to r, behind key's authentication.
+func (s *Service) MountCommands(r *mux.Router, key *auth.Key) {
+	handlers := map[string]func(w http.ResponseWriter, r *http.Request, c *call) error{
+		"registerWebhookEndpoint": s.register, "updateWebhookEndpoint": s.update,
+		"enableWebhookEndpoint": s.setEnabled(true), "disableWebhookEndpoint": s.setEnabled(false),
+		"rotateWebhookSecret": s.rotate, "replayWebhookEndpoint": s.replayHTTP, "redeliverWebhook": s.redeliver,
+	}
+	for _, rt := range CommandRoutes() {
+		r.Handle(rt.Path, key.Authenticate(auth.Require(rt.Permission, s.handle(handlers[rt.Operation], true)))).Methods(rt.Method)
+	}
+}
+
+// MountQueries adds the query API's webhook routes to r, behind key's authentication.
+func (s *Service) MountQueries(r *mux.Router, key *auth.Key) {
+	handlers := map[string]func(w http.ResponseWriter, r *http.Request, c *call) error{
+		"listWebhookEndpoints": s.list, "getWebhookEndpoint": s.get, "listWebhookDeliveries": s.deliveries,
+	}
+	for _, rt := range QueryRoutes() {
+		r.Handle(rt.Path, key.Authenticate(auth.Require(rt.Permission, s.handle(handlers[rt.Operation], false)))).Methods(rt.Method)
+	}
+}
+
+// call is one authenticated request.
+type call struct {
+	tenant   string
+	key      string // Idempotency-Key (POST)
+	endpoint uuid.UUID
+	body     []byte
+}
+
+var idempotencyKeyPattern = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
+
+// bodyLimit bounds a request body.
+const bodyLimit = 64 << 10
+
+// handle reads the tenant, the Idempotency-Key and body (post) and the path's endpoint id,
+// runs f, and maps its error to a problem.
+func (s *Service) handle(f func(w http.ResponseWriter, r *http.Request, c *call) error, post bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.prepare(w, r, post, f); err != nil {
+			httpx.WriteError(w, r, err, problemFor)
+		}
+	})
+}
+
+func (s *Service) prepare(w http.ResponseWriter, r *http.Request, post bool, f func(w http.ResponseWriter, r *http.Request, c *call) error) error {
+	p, _ := auth.From(r.Context())
+	c := &call{tenant: p.Tenant}
+	if raw, ok := mux.Vars(r)["endpoint_id"]; ok {
+		id, err := uuid.Parse(raw)
+		if err != nil {
+			return ErrNotFound
+		}
+		c.endpoint = id
+	}
+	if post {
+		c.key = r.Header.Get("Idempotency-Key")
+		if !idempotencyKeyPattern.MatchString(c.key) {
+			return httpx.BadRequest("every POST needs an Idempotency-Key header (1 to 255 visible ASCII characters, e.g. a UUID)",
+				httpx.FieldError{Field: "Idempotency-Key", Reason: "missing or malformed"})
+		}
+		c.body = []byte("{}")
+		if r.ContentLength != 0 {
+			var raw json.RawMessage
+			if err := httpx.DecodeJSON(w, r, bodyLimit, &raw); err != nil {
+				return err
+			}
+			c.body = raw
+		}
+	}
+	return f(w, r, c)
+}
+
+// problemFor maps the package's errors to problems.
+func problemFor(err error) (*httpx.Problem, bool) {
+	var fe fieldErr
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return httpx.NotFound("no such webhook endpoint or delivery"), true
+	case errors.Is(err, ErrKeyReused):
+		return &httpx.Problem{Type: "/problems/idempotency-key-reused", Title: "Idempotency key reused", Status: http.StatusUnprocessableEntity,
+			Detail: "this Idempotency-Key was used with another request"}, true
+	case errors.Is(err, ErrInFlight):
+		return &httpx.Problem{Type: "/problems/conflict", Title: "Delivery in flight", Status: http.StatusConflict,
+			Detail: "the delivery is being attempted; redeliver it once the attempt is logged"}, true
+	case errors.As(err, &fe):
+		return httpx.BadRequest(fe.err.Error(), httpx.FieldError{Field: fe.field, Reason: fe.err.Error()}), true
+	}
+	return nil, false
+}
+
+// fieldErr is an invalid field of a request.
+type fieldErr struct {
+	field string
+	err   error
+}
+
+func (e fieldErr) Error() string { return e.field + ": " + e.err.Error() }
+func (e fieldErr) Unwrap() error { return e.err }
+
+// endpointBody is an endpoint as the APIs show it; Secret only in the answers to a
+// registration and a rotation.
+type endpointBody struct {
+	ID              string   `json:"id"`
+	URL             string   `json:"url"`
+	Description     string   `json:"description"`
+	EventTypes      []string `json:"event_types"`
+	Enabled         bool     `json:"enabled"`
+	FromPosition    uint64   `json:"from_position"`
+	CreatedAt       string   `json:"created_at"`
+	UpdatedAt       string   `json:"updated_at"`
+	SecretRotatedAt *string  `json:"secret_rotated_at"`
+	Secret          string   `json:"secret,omitempty"`
+}
+
+func bodyOf(e Endpoint, secret string) endpointBody {
+	types := e.EventTypes
+	if types == nil {
+		types = []string{}
+	}
+	return endpointBody{ID: e.ID.String(), URL: e.URL, Description: e.Description, EventTypes: types, Enabled: e.Enabled,
+		FromPosition: uint64(e.FromPosition), CreatedAt: instant(e.CreatedAt), UpdatedAt: instant(e.UpdatedAt),
+		SecretRotatedAt: instantOrNil(e.SecretRotatedAt), Secret: secret}
+}
+
+func instant(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func instantOrNil(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := instant(*t)
+	return &s
+}
+
+// registration is the body of POST /v1/webhooks/endpoints.
+type registration struct {
+	URL         string   `json:"url"`
+	Description string   `json:"description"`
+	EventTypes  []string `json:"event_types"`
+	Secret      *string  `json:"secret"`
+	Enabled     *bool    `json:"enabled"`
+}
+
+func (s *Service) register(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in registration
+	if err := httpx.DecodeJSONBytes(c.body, &in); err != nil {
+		return err
+	}
+	n := NewEndpoint{Tenant: c.tenant, Description: in.Description, Enabled: in.Enabled == nil || *in.Enabled,
+		IdempotencyKey: c.key, Secret: NewSecret()}
+	if err := s.validateSettings(r, &in.URL, &in.Description, &in.EventTypes); err != nil {
+		return err
+	}
+	n.URL, n.EventTypes = in.URL, in.EventTypes
+	if in.Secret != nil {
+		sec, err := ParseSecret(*in.Secret)
+		if err != nil {
+			return fieldErr{"secret", err}
+		}
+		n.Secret = sec
+	}
+	sum := sha256.Sum256(append([]byte(r.URL.Path+"\n"), c.body...))
+	n.RequestHash = sum[:]
+	head, err := s.events.Head(r.Context())
+	if err != nil {
+		return err
+	}
+	n.FromPosition = head
+	e, secret, replayed, err := s.store.Create(r.Context(), n, s.cfg.Now())
+	if err != nil {
+		return err
+	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	w.Header().Set("Location", strings.Replace(PathEndpoint, "{endpoint_id}", e.ID.String(), 1))
+	httpx.WriteJSON(w, http.StatusCreated, bodyOf(e, secret))
+	return nil
+}
+
+// validateSettings checks the fields a registration or an update sets (nil: not set).
+func (s *Service) validateSettings(r *http.Request, url, description *string, types *[]string) error {
+	if url != nil {
+		u, err := s.cfg.Guard.CheckURL(r.Context(), *url)
+		if err != nil {
+			return fieldErr{"url", err}
+		}
+		*url = u.String()
+	}
+	if description != nil && len(*description) > MaxDescriptionBytes {
+		return fieldErr{"description", errors.New("at most 500 bytes")}
+	}
+	if types != nil {
+		v, err := ValidateEventTypes(*types)
+		if err != nil {
+			return fieldErr{"event_types", err}
+		}
+		*types = v
+	}
+	return nil
+}
+
+// settings is the body of POST .../settings: the fields to change.
+type settings struct {
+	URL         *string   `json:"url"`
+	Description *string   `json:"description"`
+	EventTypes  *[]string `json:"event_types"`
+}
+
+func (s *Service) update(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in settings
+	if err := httpx.DecodeJSONBytes(c.body, &in); err != nil {
+		return err
+	}
+	if err := s.validateSettings(r, in.URL, in.Description, in.EventTypes); err != nil {
+		return err
+	}
+	e, err := s.store.Update(r.Context(), c.tenant, c.endpoint, Change{URL: in.URL, Description: in.Description, EventTypes: in.EventTypes}, s.cfg.Now())
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, bodyOf(e, ""))
+	return nil
+}
+
+func (s *Service) setEnabled(on bool) func(w http.ResponseWriter, r *http.Request, c *call) error {
+	return func(w http.ResponseWriter, r *http.Request, c *call) error {
+		if err := httpx.DecodeJSONBytes(c.body, &struct{}{}); err != nil {
+			return err
+		}
+		e, err := s.store.Update(r.Context(), c.tenant, c.endpoint, Change{Enabled: &on}, s.cfg.Now())
+		if err != nil {
+			return err
+		}
+		httpx.WriteJSON(w, http.StatusOK, bodyOf(e, ""))
+		return nil
+	}
+}
+
+func (s *Service) rotate(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in struct {
+		Secret *string `json:"secret"`
+	}
+	if err := httpx.DecodeJSONBytes(c.body, &in); err != nil {
+		return err
+	}
+	sec := NewSecret()
+	if in.Secret != nil {
+		var err error
+		if sec, err = ParseSecret(*in.Secret); err != nil {
+			return fieldErr{"secret", err}
+		}
+	}
+	e, secret, err := s.store.Rotate(r.Context(), c.tenant, c.endpoint, sec, c.key, s.cfg.Now())
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, bodyOf(e, secret))
+	return nil
+}
+
+func (s *Service) replayHTTP(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in struct {
+		FromPosition *uint64 `json:"from_position"`
+	}
+	if err := httpx.DecodeJSONBytes(c.body, &in); err != nil {
+		return err
+	}
+	if in.FromPosition == nil {
+		return fieldErr{"from_position", errors.New("required: replay the events after this global position (0: all)")}
+	}
+	res, err := s.Replay(r.Context(), c.tenant, c.endpoint, eventstore.Position(*in.FromPosition))
+	if errors.Is(err, ErrReplayTooFar) {
+		return fieldErr{"from_position", err}
+	}
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Enqueued     int     `json:"enqueued"`
+		NextPosition *uint64 `json:"next_position"`
+	}{Enqueued: res.Enqueued}
+	if res.Next != nil {
+		n := uint64(*res.Next)
+		out.NextPosition = &n
+	}
+	httpx.WriteJSON(w, http.StatusAccepted, out)
+	return nil
+}
+
+func (s *Service) redeliver(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := httpx.DecodeJSONBytes(c.body, &struct{}{}); err != nil {
+		return err
+	}
+	id, err := uuid.Parse(mux.Vars(r)["delivery_id"])
+	if err != nil {
+		return ErrNotFound
+	}
+	if err := s.store.Redeliver(r.Context(), c.tenant, c.endpoint, id, s.cfg.Now(), s.cfg.MaxAge); err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(r.Context(), `SELECT pg_notify($1, '')`, notifyChannel); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
