@@ -257,3 +257,7 @@ func (s *Service) enqueueReplay(ctx context.Context, rows []outboxRow) error {
 	}
 	return tx.Commit(ctx)
 }
+
+// CatchUp fans out every event up to the head now, in this process (tests and tools; Run
+// does it continuously under the lease).
+func (s *Service) CatchUp(ctx context.Context) error { return s.cons.CatchUp(ctx) }
