@@ -115,8 +115,9 @@ func TestRegisterThenListWithoutTheSecret(t *testing.T) {
 	require.Equal(t, http.StatusCreated, first.status, "%s", first.body)
 	ep := first.json(t)
 	secret, _ := ep["secret"].(string)
+	id, _ := ep["id"].(string)
 	assert.True(t, strings.HasPrefix(secret, "whsec_"))
-	assert.Equal(t, "/v1/webhooks/endpoints/"+ep["id"].(string), first.header.Get("Location"))
+	assert.Equal(t, "/v1/webhooks/endpoints/"+id, first.header.Get("Location"))
 
 	again := c.do(http.MethodPost, "/v1/webhooks/endpoints", "key-1", body)
 	require.Equal(t, http.StatusCreated, again.status)
@@ -126,7 +127,7 @@ func TestRegisterThenListWithoutTheSecret(t *testing.T) {
 	body["description"] = "other"
 	assert.Equal(t, http.StatusUnprocessableEntity, c.do(http.MethodPost, "/v1/webhooks/endpoints", "key-1", body).status)
 
-	got := c.get("/v1/webhooks/endpoints/" + ep["id"].(string))
+	got := c.get("/v1/webhooks/endpoints/" + id)
 	require.Equal(t, http.StatusOK, got.status)
 	assert.NotContains(t, string(got.body), "whsec_")
 	assert.Equal(t, []any{"billing.*", "customers.customer_registered"}, got.json(t)["event_types"])
@@ -172,7 +173,8 @@ func TestRegistrationValidates(t *testing.T) {
 			require.Equal(t, http.StatusBadRequest, a.status, "%s", a.body)
 			errs, _ := a.json(t)["errors"].([]any)
 			require.Len(t, errs, 1)
-			assert.Equal(t, tc.field, errs[0].(map[string]any)["field"])
+			first, _ := errs[0].(map[string]any)
+			assert.Equal(t, tc.field, first["field"])
 		})
 	}
 	ok := c.post("/v1/webhooks/endpoints", map[string]any{"url": "https://93.184.215.14/hook",
