@@ -15,6 +15,7 @@ import (
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/internal/auth"
 	"github.com/dotmac/ledger/internal/httpx"
+	"github.com/dotmac/ledger/internal/pgerr"
 )
 
 // Paths of the webhook routes.
@@ -85,6 +86,9 @@ type call struct {
 
 var idempotencyKeyPattern = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
 
+// outageRetry is the Retry-After of a 503 answered during a database outage.
+const outageRetry = 2 * time.Second
+
 // bodyLimit bounds a request body.
 const bodyLimit = 64 << 10
 
@@ -140,6 +144,11 @@ func problemFor(err error) (*httpx.Problem, bool) {
 			Detail: "the delivery is being attempted; redeliver it once the attempt is logged"}, true
 	case errors.As(err, &fe):
 		return httpx.BadRequest(fe.err.Error(), httpx.FieldError{Field: fe.field, Reason: fe.err.Error()}), true
+	}
+	if kind := pgerr.Of(err); kind.Retryable() {
+		p := httpx.Unavailable("the database is unavailable; retry with the same Idempotency-Key", outageRetry)
+		p.Extensions = map[string]any{"cause": kind.String()}
+		return p, true
 	}
 	return nil, false
 }
