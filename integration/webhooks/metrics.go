@@ -42,6 +42,12 @@ func newMetrics() metrics {
 }
 
 func (m metrics) register(r prometheus.Registerer) error {
+	for _, result := range []string{"success", "http_error", "network_error"} {
+		m.attempts.WithLabelValues(result) // exported at 0 from the start
+	}
+	for _, outcome := range []string{StatusDelivered, StatusFailed} {
+		m.deliveries.WithLabelValues(outcome)
+	}
 	for _, c := range []prometheus.Collector{m.attempts, m.deliveries, m.attemptSeconds, m.inflight, m.fanoutLag, m.pending, m.oldestPendingAt} {
 		if err := r.Register(c); err != nil {
 			return fmt.Errorf("webhook metrics: %w", err)
