@@ -60,13 +60,14 @@ func TestRedeliverAndReplay(t *testing.T) {
 	first, _ := e.registerCustomer(t, "acme")
 	second, pos2 := e.registerCustomer(t, "acme")
 	e.registerCustomer(t, "globex") // another tenant's event is never replayed to acme
-	require.Eventually(t, func() bool { return rc.oks() == 2 }, waitFor, tick)
+	e.waitDelivered(t, ep, first, 1)
+	e.waitDelivered(t, ep, second, 1)
 
 	c := e.client(t, "acme")
 	base := "/v1/webhooks/endpoints/" + ep.ID.String()
 	d, _ := e.delivery(t, ep, first)
 	require.Equal(t, http.StatusAccepted, c.post(base+"/deliveries/"+d.ID.String()+"/redeliver", nil).status)
-	require.Eventually(t, func() bool { return rc.oks() == 3 }, waitFor, tick)
+	e.waitDelivered(t, ep, first, 2)
 	assert.Equal(t, first, rc.requests()[2].header.Get("webhook-id"))
 
 	// Replay after the first event's position: only the second again.
@@ -74,12 +75,14 @@ func TestRedeliverAndReplay(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, replay.status, "%s", replay.body)
 	assert.InDelta(t, 1, replay.json(t)["enqueued"], 0)
 	assert.Nil(t, replay.json(t)["next_position"])
-	require.Eventually(t, func() bool { return rc.oks() == 4 }, waitFor, tick)
+	e.waitDelivered(t, ep, second, 2)
 	assert.Equal(t, second, rc.requests()[3].header.Get("webhook-id"))
 
 	// Replay from 0: both again.
 	require.Equal(t, http.StatusAccepted, c.post(base+"/replay", map[string]any{"from_position": 0}).status)
-	require.Eventually(t, func() bool { return rc.oks() == 6 }, waitFor, tick)
+	e.waitDelivered(t, ep, first, 3)
+	e.waitDelivered(t, ep, second, 3)
+	assert.Equal(t, 6, rc.oks())
 	log := c.get(base + "/deliveries")
 	require.Equal(t, http.StatusOK, log.status)
 	items, _ := log.json(t)["items"].([]any)

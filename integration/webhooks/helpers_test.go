@@ -67,12 +67,10 @@ func testCtx(t testing.TB) context.Context {
 // register adds an endpoint of tenant at url, receiving the events after the head.
 func (e *env) register(t testing.TB, tenant, url string, types ...string) (webhooks.Endpoint, string) {
 	t.Helper()
-	head, err := e.store.Head(testCtx(t))
-	require.NoError(t, err)
 	key := uuid.NewString()
 	sum := sha256.Sum256([]byte(key))
 	ep, secret, replayed, err := e.svc.Store().Create(testCtx(t), webhooks.NewEndpoint{Tenant: tenant, URL: url, EventTypes: types,
-		Secret: webhooks.NewSecret(), Enabled: true, FromPosition: head, IdempotencyKey: key, RequestHash: sum[:]}, time.Now())
+		Secret: webhooks.NewSecret(), Enabled: true, IdempotencyKey: key, RequestHash: sum[:]}, time.Now(), e.store.Head)
 	require.NoError(t, err)
 	require.False(t, replayed)
 	return ep, secret
@@ -170,4 +168,14 @@ func (rc *receiver) oks() int {
 
 func always(status int) func(int64, *http.Request) int {
 	return func(int64, *http.Request) int { return status }
+}
+
+// waitDelivered waits until the endpoint's delivery of event id is delivered after attempts
+// attempts.
+func (e *env) waitDelivered(t testing.TB, ep webhooks.Endpoint, eventID string, attempts int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		d, ok := e.delivery(t, ep, eventID)
+		return ok && d.Status == webhooks.StatusDelivered && d.Attempts == attempts
+	}, 30*time.Second, 5*time.Millisecond)
 }

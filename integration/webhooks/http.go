@@ -226,12 +226,7 @@ func (s *Service) register(w http.ResponseWriter, r *http.Request, c *call) erro
 	}
 	sum := sha256.Sum256(append([]byte(r.URL.Path+"\n"), c.body...))
 	n.RequestHash = sum[:]
-	head, err := s.events.Head(r.Context())
-	if err != nil {
-		return err
-	}
-	n.FromPosition = head
-	e, secret, replayed, err := s.store.Create(r.Context(), n, s.cfg.Now())
+	e, secret, replayed, err := s.store.Create(r.Context(), n, s.cfg.Now(), s.events.Head)
 	if err != nil {
 		return err
 	}

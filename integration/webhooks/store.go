@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/consumer"
 )
 
 // Store is the endpoints' and deliveries' tables (MigrationSet). Every method is scoped to a
@@ -25,13 +26,12 @@ func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
 // NewEndpoint is a registration.
 type NewEndpoint struct {
-	Tenant       string
-	URL          string
-	Description  string
-	EventTypes   []string
-	Secret       Secret
-	Enabled      bool
-	FromPosition eventstore.Position
+	Tenant      string
+	URL         string
+	Description string
+	EventTypes  []string
+	Secret      Secret
+	Enabled     bool
 	// IdempotencyKey and RequestHash make a retried registration answer the first one.
 	IdempotencyKey string
 	RequestHash    []byte
@@ -54,10 +54,16 @@ func scanEndpoint(row pgx.Row, extra ...any) (Endpoint, error) {
 	return e, nil
 }
 
-// Create registers an endpoint and returns it with its secret. A retry with the same
-// idempotency key and request returns the first registration (replayed true); with another
-// request, ErrKeyReused.
-func (s *Store) Create(ctx context.Context, n NewEndpoint, now time.Time) (e Endpoint, secret string, replayed bool, err error) {
+// Head reports the head of the event store.
+type Head func(ctx context.Context) (eventstore.Position, error)
+
+// Create registers an endpoint and returns it with its secret. The endpoint receives the
+// events after the head (FromPosition, read by head): the registration holds the fan-out's
+// checkpoint row while it reads the head and inserts, so every event after that head is fanned
+// out after the endpoint is visible, none is missed. A retry with the same idempotency key
+// and request returns the first registration (replayed true); with another request,
+// ErrKeyReused.
+func (s *Store) Create(ctx context.Context, n NewEndpoint, now time.Time, head Head) (e Endpoint, secret string, replayed bool, err error) {
 	if n.EventTypes == nil {
 		n.EventTypes = []string{}
 	}
@@ -65,28 +71,53 @@ func (s *Store) Create(ctx context.Context, n NewEndpoint, now time.Time) (e End
 	if err != nil {
 		return Endpoint{}, "", false, fmt.Errorf("webhooks: %w", err)
 	}
-	e, err = scanEndpoint(s.pool.QueryRow(ctx, `INSERT INTO webhook_endpoints
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockFanout(ctx, tx); err != nil {
+			return err
+		}
+		from, err := head(ctx)
+		if err != nil {
+			return fmt.Errorf("webhooks: the head: %w", err)
+		}
+		e, err = scanEndpoint(tx.QueryRow(ctx, `INSERT INTO webhook_endpoints
   (id, tenant, url, description, event_types, secret, enabled, from_position, idempotency_key, request_hash, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
 ON CONFLICT (tenant, idempotency_key) DO NOTHING RETURNING `+endpointCols,
-		id, n.Tenant, n.URL, n.Description, n.EventTypes, n.Secret.String(), n.Enabled, int64(n.FromPosition), //nolint:gosec // positions fit
-		n.IdempotencyKey, n.RequestHash, now))
-	if err == nil {
-		return e, n.Secret.String(), false, nil
-	}
-	if !errors.Is(err, ErrNotFound) {
-		return Endpoint{}, "", false, err
-	}
-	var hash []byte
-	e, err = scanEndpoint(s.pool.QueryRow(ctx, `SELECT `+endpointCols+`, secret, request_hash FROM webhook_endpoints
+			id, n.Tenant, n.URL, n.Description, n.EventTypes, n.Secret.String(), n.Enabled, int64(from), //nolint:gosec // positions fit
+			n.IdempotencyKey, n.RequestHash, now))
+		secret = n.Secret.String()
+		if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		var hash []byte
+		e, err = scanEndpoint(tx.QueryRow(ctx, `SELECT `+endpointCols+`, secret, request_hash FROM webhook_endpoints
 WHERE tenant = $1 AND idempotency_key = $2`, n.Tenant, n.IdempotencyKey), &secret, &hash)
+		if err == nil && !bytes.Equal(hash, n.RequestHash) {
+			return ErrKeyReused
+		}
+		replayed = true
+		return err
+	})
 	if err != nil {
 		return Endpoint{}, "", false, err
 	}
-	if !bytes.Equal(hash, n.RequestHash) {
-		return Endpoint{}, "", false, ErrKeyReused
+	return e, secret, replayed, nil
+}
+
+// lockFanout takes the lock of the fan-out's checkpoint row (creating it if missing) until
+// tx ends: the fan-out's transactions wait for it.
+func lockFanout(ctx context.Context, tx pgx.Tx) error {
+	t := consumer.TableIn("")
+	if _, err := tx.Exec(ctx, t.Ensure, FanoutConsumer); err != nil {
+		return fmt.Errorf("webhooks: lock the fan-out: %w", err)
 	}
-	return e, secret, true, nil
+	var pos int64
+	var at *time.Time
+	var holder *string
+	if err := tx.QueryRow(ctx, t.Lock, FanoutConsumer).Scan(&pos, &at, &holder); err != nil {
+		return fmt.Errorf("webhooks: lock the fan-out: %w", err)
+	}
+	return nil
 }
 
 // Get returns the tenant's endpoint id.
