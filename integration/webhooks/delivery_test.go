@@ -117,3 +117,38 @@ func TestSlowEndpointDoesNotDelayOthers(t *testing.T) {
 	assert.Empty(t, slow.requests(), "the slow endpoint has answered nothing yet")
 	assert.LessOrEqual(t, slow.maxSeen.Load(), int64(2), "at most PerEndpoint requests at once")
 }
+
+// A failing endpoint is paused after a failure: its backlog is not tried delivery by
+// delivery (it holds no workers while paused), and the query API shows the pause; another
+// endpoint of the tenant gets every event meanwhile.
+func TestFailingEndpointIsPaused(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.MinBackoff, cfg.MaxBackoff = time.Hour, time.Hour
+	e := newEnv(t, cfg)
+	failing := newReceiver(t, always(http.StatusBadGateway))
+	healthy := newReceiver(t, always(http.StatusOK))
+	ep, _ := e.register(t, "acme", failing.srv.URL)
+	e.register(t, "acme", healthy.srv.URL)
+	e.run(t)
+	const events = 10
+	for range events {
+		e.registerCustomer(t, "acme")
+	}
+	require.Eventually(t, func() bool { return healthy.oks() == events }, waitFor, tick)
+	require.Eventually(t, func() bool {
+		got := e.client(t, "acme").get("/v1/webhooks/endpoints/" + ep.ID.String()).json(t)
+		return got["paused_until"] != nil
+	}, waitFor, tick)
+	for range events {
+		e.registerCustomer(t, "acme")
+	}
+	require.Eventually(t, func() bool { return healthy.oks() == 2*events }, waitFor, tick)
+	assert.LessOrEqual(t, len(failing.requests()), 2, "at most the first claim's PerEndpoint attempts, then the pause")
+	got := e.client(t, "acme").get("/v1/webhooks/endpoints/" + ep.ID.String()).json(t)
+	assert.GreaterOrEqual(t, got["consecutive_failures"], float64(1))
+	until, _ := got["paused_until"].(string)
+	paused, err := time.Parse(time.RFC3339Nano, until)
+	require.NoError(t, err)
+	assert.True(t, paused.After(time.Now().Add(25*time.Minute)), "paused for about MinBackoff, less up to half")
+}

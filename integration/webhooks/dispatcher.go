@@ -42,6 +42,7 @@ const (
 // claim is a delivery the dispatcher took to attempt.
 type claim struct {
 	seq       int64
+	endpoint  uuid.UUID
 	eventID   uuid.UUID
 	payload   []byte
 	attempts  int
@@ -95,24 +96,26 @@ func (s *Service) dispatch(ctx context.Context) {
 	}
 }
 
-// claimSQL takes up to $3 due deliveries of enabled endpoints, at most $4 in flight per
-// endpoint (counting those already in flight), oldest due first, locking them until $2.
+// claimSQL takes up to $3 due deliveries of enabled endpoints that are not paused, at most
+// $4 in flight per endpoint (counting those already in flight; 1 after a failure, a probe),
+// oldest due first, locking them until $2.
 const claimSQL = `WITH busy AS (
   SELECT endpoint_id, count(*) AS n FROM webhook_deliveries
   WHERE status = 'pending' AND locked_until > $1 GROUP BY endpoint_id
 ), ranked AS (
-  SELECT d.seq, d.next_attempt_at, coalesce(b.n, 0) + row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.seq) AS slot
+  SELECT d.seq, d.next_attempt_at, CASE WHEN e.failures > 0 THEN 1 ELSE $4 END AS slots,
+    coalesce(b.n, 0) + row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.seq) AS slot
   FROM webhook_deliveries d
-  JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
+  JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled AND (e.paused_until IS NULL OR e.paused_until <= $1)
   LEFT JOIN busy b ON b.endpoint_id = d.endpoint_id
   WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND (d.locked_until IS NULL OR d.locked_until <= $1)
 ), picked AS (
-  SELECT seq FROM ranked WHERE slot <= $4 ORDER BY next_attempt_at, seq LIMIT $3
+  SELECT seq FROM ranked WHERE slot <= slots ORDER BY next_attempt_at, seq LIMIT $3
 )
 UPDATE webhook_deliveries d SET locked_until = $2
 FROM picked p, webhook_endpoints e
 WHERE d.seq = p.seq AND e.id = d.endpoint_id
-RETURNING d.seq, d.event_id, d.payload, d.attempts, d.expires_at, e.url, e.secret`
+RETURNING d.seq, d.endpoint_id, d.event_id, d.payload, d.attempts, d.expires_at, e.url, e.secret`
 
 // claim takes up to n due deliveries for this process to attempt.
 func (s *Service) claim(ctx context.Context, n int) ([]claim, error) {
@@ -132,7 +135,7 @@ func (s *Service) claim(ctx context.Context, n int) ([]claim, error) {
 		defer rows.Close()
 		for rows.Next() {
 			var c claim
-			if err := rows.Scan(&c.seq, &c.eventID, &c.payload, &c.attempts, &c.expiresAt, &c.url, &c.secret); err != nil {
+			if err := rows.Scan(&c.seq, &c.endpoint, &c.eventID, &c.payload, &c.attempts, &c.expiresAt, &c.url, &c.secret); err != nil {
 				return err
 			}
 			out = append(out, c)
@@ -211,6 +214,14 @@ const recordSQL = `WITH d AS (
 INSERT INTO webhook_attempts (delivery_seq, n, started_at, latency_ms, status_code, error)
 SELECT seq, attempts, $7, $6, $4, $5 FROM d`
 
+// pauseSQL counts a failed attempt of an endpoint and pauses it: $3 (MinBackoff) doubling
+// with each failure in a row, up to $4 (MaxBackoff), up to half of it taken off at random. A
+// failing endpoint is so tried once per pause, whatever its backlog, and holds no workers in
+// between.
+const pauseSQL = `UPDATE webhook_endpoints SET failures = failures + 1,
+  paused_until = $2::timestamptz + least($4::interval, $3::interval * power(2, least(failures, 30))) * (1 - random() / 2)
+WHERE id = $1`
+
 // record stores an attempt and decides what follows: delivered, another attempt after a
 // backoff, or failed once the next attempt would come after the delivery expires.
 func (s *Service) record(ctx context.Context, c claim, o outcome) error {
@@ -234,8 +245,14 @@ func (s *Service) record(ctx context.Context, c claim, o outcome) error {
 		m := "answered " + strconv.Itoa(o.status) + " " + http.StatusText(o.status)
 		msg = &m
 	}
-	_, err := s.pool.Exec(ctx, recordSQL, c.seq, status, next, code, msg, int(o.latency.Milliseconds()), o.started)
-	if err != nil {
+	b := &pgx.Batch{}
+	b.Queue(recordSQL, c.seq, status, next, code, msg, int(o.latency.Milliseconds()), o.started)
+	if o.ok() {
+		b.Queue(`UPDATE webhook_endpoints SET failures = 0, paused_until = NULL WHERE id = $1 AND failures > 0`, c.endpoint)
+	} else {
+		b.Queue(pauseSQL, c.endpoint, s.cfg.Now(), s.cfg.MinBackoff, s.cfg.MaxBackoff)
+	}
+	if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() }); err != nil {
 		return fmt.Errorf("webhooks: record an attempt: %w", err)
 	}
 	switch status {

@@ -47,6 +47,10 @@ type Endpoint struct {
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 	SecretRotatedAt *time.Time
+	// Failures counts the endpoint's failed attempts in a row; PausedUntil is when the next
+	// one may start (nil: now). A success sets both back.
+	Failures    int
+	PausedUntil *time.Time
 }
 
 // Matches reports whether the endpoint's filter lets publicType through.

@@ -174,6 +174,8 @@ type endpointBody struct {
 	CreatedAt       string   `json:"created_at"`
 	UpdatedAt       string   `json:"updated_at"`
 	SecretRotatedAt *string  `json:"secret_rotated_at"`
+	Failures        int      `json:"consecutive_failures"`
+	PausedUntil     *string  `json:"paused_until"`
 	Secret          string   `json:"secret,omitempty"`
 }
 
@@ -184,7 +186,7 @@ func bodyOf(e Endpoint, secret string) endpointBody {
 	}
 	return endpointBody{ID: e.ID.String(), URL: e.URL, Description: e.Description, EventTypes: types, Enabled: e.Enabled,
 		FromPosition: uint64(e.FromPosition), CreatedAt: instant(e.CreatedAt), UpdatedAt: instant(e.UpdatedAt),
-		SecretRotatedAt: instantOrNil(e.SecretRotatedAt), Secret: secret}
+		SecretRotatedAt: instantOrNil(e.SecretRotatedAt), Failures: e.Failures, PausedUntil: instantOrNil(e.PausedUntil), Secret: secret}
 }
 
 func instant(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

@@ -37,13 +37,14 @@ type NewEndpoint struct {
 	RequestHash    []byte
 }
 
-const endpointCols = `id, tenant, url, description, event_types, enabled, from_position, created_at, updated_at, secret_rotated_at`
+const endpointCols = `id, tenant, url, description, event_types, enabled, from_position, created_at, updated_at, secret_rotated_at,
+  failures, paused_until`
 
 func scanEndpoint(row pgx.Row, extra ...any) (Endpoint, error) {
 	var e Endpoint
 	var from int64
 	dest := append([]any{&e.ID, &e.Tenant, &e.URL, &e.Description, &e.EventTypes, &e.Enabled, &from, &e.CreatedAt,
-		&e.UpdatedAt, &e.SecretRotatedAt}, extra...)
+		&e.UpdatedAt, &e.SecretRotatedAt, &e.Failures, &e.PausedUntil}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return Endpoint{}, ErrNotFound
@@ -166,7 +167,8 @@ type Change struct {
 	Enabled     *bool
 }
 
-// Update applies c to the tenant's endpoint id and returns it.
+// Update applies c to the tenant's endpoint id and returns it. Enabling it or changing its
+// URL ends a pause after failures: the next attempt starts at once.
 func (s *Store) Update(ctx context.Context, tenant string, id uuid.UUID, c Change, now time.Time) (Endpoint, error) {
 	var types []string
 	if c.EventTypes != nil {
@@ -176,7 +178,9 @@ func (s *Store) Update(ctx context.Context, tenant string, id uuid.UUID, c Chang
 		}
 	}
 	return scanEndpoint(s.pool.QueryRow(ctx, `UPDATE webhook_endpoints SET url = coalesce($3, url),
-  description = coalesce($4, description), event_types = coalesce($5, event_types), enabled = coalesce($6, enabled), updated_at = $7
+  description = coalesce($4, description), event_types = coalesce($5, event_types), enabled = coalesce($6, enabled), updated_at = $7,
+  failures = CASE WHEN $6 OR ($3 IS NOT NULL AND $3 <> url) THEN 0 ELSE failures END,
+  paused_until = CASE WHEN $6 OR ($3 IS NOT NULL AND $3 <> url) THEN NULL ELSE paused_until END
 WHERE tenant = $1 AND id = $2 RETURNING `+endpointCols, tenant, id, c.URL, c.Description, nilIfAbsent(c.EventTypes, types), c.Enabled, now))
 }
 

@@ -16,6 +16,10 @@ CREATE TABLE webhook_endpoints (
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now(),
     secret_rotated_at timestamptz,
+    -- failures counts the failed attempts in a row; while paused_until is ahead, no delivery
+    -- of the endpoint is attempted, and while failures > 0 one at a time (a probe).
+    failures          integer     NOT NULL DEFAULT 0,
+    paused_until      timestamptz,
     CONSTRAINT webhook_endpoints_pkey PRIMARY KEY (id),
     CONSTRAINT webhook_endpoints_idempotency UNIQUE (tenant, idempotency_key),
     CONSTRAINT webhook_endpoints_from_position_check CHECK (from_position >= 0)
