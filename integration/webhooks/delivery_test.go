@@ -3,6 +3,7 @@ package webhooks_test
 import (
 	"encoding/json"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,7 +127,13 @@ func TestFailingEndpointIsPaused(t *testing.T) {
 	cfg := testConfig()
 	cfg.MinBackoff, cfg.MaxBackoff = time.Hour, time.Hour
 	e := newEnv(t, cfg)
-	failing := newReceiver(t, always(http.StatusBadGateway))
+	var up atomic.Bool
+	failing := newReceiver(t, func(int64, *http.Request) int {
+		if up.Load() {
+			return http.StatusOK
+		}
+		return http.StatusBadGateway
+	})
 	healthy := newReceiver(t, always(http.StatusOK))
 	ep, _ := e.register(t, "acme", failing.srv.URL)
 	e.register(t, "acme", healthy.srv.URL)
@@ -151,4 +158,30 @@ func TestFailingEndpointIsPaused(t *testing.T) {
 	paused, err := time.Parse(time.RFC3339Nano, until)
 	require.NoError(t, err)
 	assert.True(t, paused.After(time.Now().Add(25*time.Minute)), "paused for about MinBackoff, less up to half")
+
+	// The receiver is fixed and a person redelivers a failed one: that ends the pause, the
+	// attempt succeeds, and the backlog never attempted goes out at full speed (a delivery
+	// that failed keeps its own backoff).
+	up.Store(true)
+	ds, _, err := e.svc.Store().Deliveries(testCtx(t), "acme", ep.ID, "", nil, 100)
+	require.NoError(t, err)
+	want := map[string]bool{}
+	var failed webhooks.Delivery
+	for _, d := range ds {
+		if d.Attempts == 0 {
+			want[d.EventID.String()] = true
+		} else {
+			failed = d
+		}
+	}
+	require.NotZero(t, failed.Attempts)
+	want[failed.EventID.String()] = true
+	require.Equal(t, http.StatusAccepted, e.client(t, "acme").post("/v1/webhooks/endpoints/"+ep.ID.String()+
+		"/deliveries/"+failed.ID.String()+"/redeliver", nil).status)
+	require.Eventually(t, func() bool { return failing.oks() == len(want) }, waitFor, tick)
+	for _, r := range failing.requests() {
+		if r.status == http.StatusOK {
+			assert.True(t, want[r.header.Get("webhook-id")])
+		}
+	}
 }

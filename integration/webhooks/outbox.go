@@ -132,16 +132,21 @@ FROM unnest($1::bigint[]) AS s(seq) CROSS JOIN LATERAL (
 }
 
 // Redeliver makes a delivery of the tenant's endpoint due now, whatever its status, with a
-// fresh MaxAge to succeed in; ErrInFlight while it is being attempted.
+// fresh MaxAge to succeed in, and ends the endpoint's pause after failures (a person asks
+// for an attempt now); ErrInFlight while it is being attempted.
 func (s *Store) Redeliver(ctx context.Context, tenant string, endpointID, deliveryID uuid.UUID, now time.Time, maxAge time.Duration) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $4,
-  expires_at = $4::timestamptz + $5::interval, delivered_at = NULL
-WHERE tenant = $1 AND endpoint_id = $2 AND id = $3 AND (locked_until IS NULL OR locked_until <= $4)`,
-		tenant, endpointID, deliveryID, now, maxAge)
+	var n int
+	err := s.pool.QueryRow(ctx, `WITH d AS (
+  UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $4, expires_at = $4::timestamptz + $5::interval, delivered_at = NULL
+  WHERE tenant = $1 AND endpoint_id = $2 AND id = $3 AND (locked_until IS NULL OR locked_until <= $4) RETURNING endpoint_id
+), e AS (
+  UPDATE webhook_endpoints e SET paused_until = NULL FROM d WHERE e.id = d.endpoint_id AND e.paused_until IS NOT NULL
+)
+SELECT count(*) FROM d`, tenant, endpointID, deliveryID, now, maxAge).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("webhooks: redeliver: %w", err)
 	}
-	if tag.RowsAffected() == 1 {
+	if n == 1 {
 		return nil
 	}
 	var locked bool
