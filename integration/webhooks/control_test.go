@@ -147,3 +147,33 @@ func TestDialRefusesAddressesTheGuardForbids(t *testing.T) {
 	assert.Nil(t, d.LastStatus)
 	assert.Empty(t, rc.requests())
 }
+
+// Purge deletes the finished deliveries older than Retention and keeps the pending ones and
+// the recent ones.
+func TestPurgeKeepsPendingAndRecentDeliveries(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testConfig()) // Retention: 30 days
+	ok := newReceiver(t, always(http.StatusOK))
+	ep, _ := e.register(t, "acme", ok.srv.URL)
+	e.run(t)
+	old, _ := e.registerCustomer(t, "acme")
+	recent, _ := e.registerCustomer(t, "acme")
+	e.waitDelivered(t, ep, old, 1)
+	e.waitDelivered(t, ep, recent, 1)
+	stuck, _ := e.registerCustomer(t, "acme")
+	e.waitDelivered(t, ep, stuck, 1)
+	// The endpoint is disabled, so the dispatcher leaves stuck pending once it is made so.
+	require.Equal(t, http.StatusOK, e.client(t, "acme").post("/v1/webhooks/endpoints/"+ep.ID.String()+"/disable", nil).status)
+	_, err := e.pool.Exec(testCtx(t), `UPDATE webhook_deliveries SET created_at = now() - interval '31 days',
+  status = CASE WHEN event_id = $1::uuid THEN 'pending' ELSE status END WHERE event_id IN ($1::uuid, $2::uuid)`, stuck, old)
+	require.NoError(t, err)
+	n, err := e.svc.Purge(testCtx(t))
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n)
+	_, found := e.delivery(t, ep, old)
+	assert.False(t, found)
+	_, found = e.delivery(t, ep, recent)
+	assert.True(t, found)
+	_, found = e.delivery(t, ep, stuck)
+	assert.True(t, found, "a pending delivery is kept however old")
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/consumer"
+	"github.com/dotmac/ledger/internal/wait"
 )
 
 // Defaults of Config.
@@ -30,6 +31,9 @@ const (
 	DefaultPoll        = time.Second
 	DefaultPageEvents  = 500
 	DefaultLagInterval = 5 * time.Second
+	DefaultRetention   = 30 * 24 * time.Hour
+	purgeInterval      = time.Hour
+	purgeBatch         = 10_000
 )
 
 // Config tunes a Service. Zero values take the defaults.
@@ -53,6 +57,9 @@ type Config struct {
 	PageEvents int
 	// LagInterval is how often the lag gauges are refreshed.
 	LagInterval time.Duration
+	// Retention is how long delivered and failed deliveries (with their payloads and
+	// attempts) stay in the log; pending ones stay until they end.
+	Retention time.Duration
 	Lease       consumer.LeaseConfig
 	Registerer  prometheus.Registerer
 	Logger      zerolog.Logger
@@ -80,6 +87,7 @@ func (c *Config) setDefaults() {
 	defD(&c.MaxAge, DefaultMaxAge)
 	defD(&c.Poll, DefaultPoll)
 	defD(&c.LagInterval, DefaultLagInterval)
+	defD(&c.Retention, DefaultRetention)
 	c.MaxBackoff = max(c.MaxBackoff, c.MinBackoff)
 	if c.Now == nil {
 		c.Now = time.Now
@@ -140,6 +148,7 @@ func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = s.cons.Live(ctx) })
 	wg.Go(func() { s.watchLag(ctx) })
+	wg.Go(func() { s.purgeEvery(ctx) })
 	s.dispatch(ctx)
 	wg.Wait()
 	return nil
@@ -261,3 +270,32 @@ func (s *Service) enqueueReplay(ctx context.Context, rows []outboxRow) error {
 // CatchUp fans out every event up to the head now, in this process (tests and tools; Run
 // does it continuously under the lease).
 func (s *Service) CatchUp(ctx context.Context) error { return s.cons.CatchUp(ctx) }
+
+// Purge deletes the delivered and failed deliveries older than Retention (their attempts
+// with them), a batch per statement, and returns how many it deleted.
+func (s *Service) Purge(ctx context.Context) (int64, error) {
+	var total int64
+	cutoff := s.cfg.Now().Add(-s.cfg.Retention)
+	for {
+		tag, err := s.pool.Exec(ctx, `DELETE FROM webhook_deliveries WHERE seq IN (
+  SELECT seq FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1 LIMIT $2)`, cutoff, purgeBatch)
+		if err != nil {
+			return total, fmt.Errorf("webhooks: purge: %w", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < purgeBatch {
+			return total, nil
+		}
+	}
+}
+
+// purgeEvery purges every hour until ctx ends.
+func (s *Service) purgeEvery(ctx context.Context) {
+	for wait.Sleep(ctx, purgeInterval) == nil {
+		if n, err := s.Purge(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Warn().Err(err).Msg("webhooks: purging old deliveries failed; trying again in an hour")
+		} else if n > 0 {
+			s.cfg.Logger.Info().Int64("deliveries", n).Msg("webhooks: purged old deliveries")
+		}
+	}
+}
