@@ -59,10 +59,10 @@ type Config struct {
 	LagInterval time.Duration
 	// Retention is how long delivered and failed deliveries (with their payloads and
 	// attempts) stay in the log; pending ones stay until they end.
-	Retention time.Duration
-	Lease       consumer.LeaseConfig
-	Registerer  prometheus.Registerer
-	Logger      zerolog.Logger
+	Retention  time.Duration
+	Lease      consumer.LeaseConfig
+	Registerer prometheus.Registerer
+	Logger     zerolog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
