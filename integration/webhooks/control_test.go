@@ -2,6 +2,7 @@ package webhooks_test
 
 import (
 	"net/http"
+	"sync/atomic"
 	"testing"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
@@ -176,4 +177,34 @@ func TestPurgeKeepsPendingAndRecentDeliveries(t *testing.T) {
 	assert.True(t, found)
 	_, found = e.delivery(t, ep, stuck)
 	assert.True(t, found, "a pending delivery is kept however old")
+}
+
+// A receiver answering 410 Gone disables its endpoint (Standard Webhooks); the delivery
+// waits, pending, and goes out once the endpoint is enabled again.
+func TestGoneDisablesTheEndpoint(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testConfig())
+	var back atomic.Bool
+	rc := newReceiver(t, func(int64, *http.Request) int {
+		if back.Load() {
+			return http.StatusOK
+		}
+		return http.StatusGone
+	})
+	ep, _ := e.register(t, "acme", rc.srv.URL)
+	e.run(t)
+	eventID, _ := e.registerCustomer(t, "acme")
+	c := e.client(t, "acme")
+	base := "/v1/webhooks/endpoints/" + ep.ID.String()
+	require.Eventually(t, func() bool { return c.get(base).json(t)["enabled"] == false }, waitFor, tick)
+	require.Eventually(t, func() bool {
+		d, ok := e.delivery(t, ep, eventID)
+		return ok && d.Attempts >= 1 && d.Status == webhooks.StatusPending
+	}, waitFor, tick)
+	back.Store(true)
+	require.Equal(t, http.StatusOK, c.post(base+"/enable", nil).status)
+	require.Eventually(t, func() bool {
+		d, ok := e.delivery(t, ep, eventID)
+		return ok && d.Status == webhooks.StatusDelivered
+	}, waitFor, tick)
 }

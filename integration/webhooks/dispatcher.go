@@ -247,9 +247,15 @@ func (s *Service) record(ctx context.Context, c claim, o outcome) error {
 	}
 	b := &pgx.Batch{}
 	b.Queue(recordSQL, c.seq, status, next, code, msg, int(o.latency.Milliseconds()), o.started)
-	if o.ok() {
+	switch {
+	case o.ok():
 		b.Queue(`UPDATE webhook_endpoints SET failures = 0, paused_until = NULL WHERE id = $1 AND failures > 0`, c.endpoint)
-	} else {
+	case o.status == http.StatusGone:
+		// The receiver says the endpoint is gone for good (Standard Webhooks): disable it; its
+		// deliveries wait, pending, for an enable.
+		b.Queue(`UPDATE webhook_endpoints SET enabled = false, updated_at = $2 WHERE id = $1`, c.endpoint, s.cfg.Now())
+		b.Queue(`UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $2 WHERE seq = $1`, c.seq, s.cfg.Now())
+	default:
 		b.Queue(pauseSQL, c.endpoint, s.cfg.Now(), s.cfg.MinBackoff, s.cfg.MaxBackoff)
 	}
 	if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() }); err != nil {
