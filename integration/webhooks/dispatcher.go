@@ -98,19 +98,20 @@ func (s *Service) dispatch(ctx context.Context) {
 
 // claimSQL takes up to $3 due deliveries of enabled endpoints that are not paused, at most
 // $4 in flight per endpoint (counting those already in flight; 1 after a failure, a probe),
-// oldest due first, locking them until $2.
-const claimSQL = `WITH busy AS (
-  SELECT endpoint_id, count(*) AS n FROM webhook_deliveries
-  WHERE status = 'pending' AND locked_until > $1 GROUP BY endpoint_id
-), ranked AS (
-  SELECT d.seq, d.next_attempt_at, CASE WHEN e.failures > 0 THEN 1 ELSE $4 END AS slots,
-    coalesce(b.n, 0) + row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.seq) AS slot
-  FROM webhook_deliveries d
-  JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled AND (e.paused_until IS NULL OR e.paused_until <= $1)
-  LEFT JOIN busy b ON b.endpoint_id = d.endpoint_id
-  WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND (d.locked_until IS NULL OR d.locked_until <= $1)
-), picked AS (
-  SELECT seq FROM ranked WHERE slot <= slots ORDER BY next_attempt_at, seq LIMIT $3
+// oldest due first, locking them until $2. It looks at each endpoint's oldest due deliveries
+// through the index, so its cost grows with the endpoints, not with their backlogs.
+const claimSQL = `WITH picked AS (
+  SELECT c.seq FROM webhook_endpoints e
+  CROSS JOIN LATERAL (
+    SELECT d.seq, d.next_attempt_at FROM webhook_deliveries d
+    WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= $1 AND (d.locked_until IS NULL OR d.locked_until <= $1)
+    ORDER BY d.next_attempt_at, d.seq
+    LIMIT greatest(0, CASE WHEN e.failures > 0 THEN 1 ELSE $4 END - (
+      SELECT count(*) FROM webhook_deliveries b
+      WHERE b.endpoint_id = e.id AND b.status = 'pending' AND b.locked_until IS NOT NULL AND b.locked_until > $1))
+  ) c
+  WHERE e.enabled AND (e.paused_until IS NULL OR e.paused_until <= $1)
+  ORDER BY c.next_attempt_at, c.seq LIMIT $3
 )
 UPDATE webhook_deliveries d SET locked_until = $2
 FROM picked p, webhook_endpoints e

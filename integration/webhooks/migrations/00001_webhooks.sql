@@ -52,7 +52,9 @@ CREATE TABLE webhook_deliveries (
     CONSTRAINT webhook_deliveries_event UNIQUE (endpoint_id, event_id),
     CONSTRAINT webhook_deliveries_status_check CHECK (status IN ('pending', 'delivered', 'failed'))
 );
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at, seq) WHERE status = 'pending';
+-- The dispatcher's claims: an endpoint's due deliveries, oldest first, and its claimed ones.
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, next_attempt_at, seq) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_claimed ON webhook_deliveries (endpoint_id) WHERE status = 'pending' AND locked_until IS NOT NULL;
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, seq);
 
 CREATE TABLE webhook_attempts (
