@@ -3,6 +3,7 @@ package webhooks_test
 import (
 	"net/http"
 	"sync/atomic"
+	"time"
 	"testing"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
@@ -207,4 +208,25 @@ func TestGoneDisablesTheEndpoint(t *testing.T) {
 		d, ok := e.delivery(t, ep, eventID)
 		return ok && d.Status == webhooks.StatusDelivered
 	}, waitFor, tick)
+}
+
+// A delivery claimed by a process that died mid-attempt is not attempted while the claim
+// holds, and is attempted (same webhook-id) once it lapses.
+func TestALapsedClaimIsAttemptedAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testConfig())
+	rc := newReceiver(t, always(http.StatusOK))
+	ep, _ := e.register(t, "acme", rc.srv.URL)
+	eventID, _ := e.registerCustomer(t, "acme")
+	require.NoError(t, e.svc.CatchUp(testCtx(t)))
+	var lapse time.Time
+	require.NoError(t, e.pool.QueryRow(testCtx(t), `UPDATE webhook_deliveries SET locked_until = now() + interval '300 milliseconds'
+WHERE event_id = $1::uuid RETURNING locked_until`, eventID).Scan(&lapse))
+	e.run(t)
+	e.waitDelivered(t, ep, eventID, 1)
+	d, _ := e.delivery(t, ep, eventID)
+	require.Len(t, d.Log, 1)
+	assert.False(t, d.Log[0].StartedAt.Before(lapse), "attempted at %s, before the claim lapsed at %s", d.Log[0].StartedAt, lapse)
+	require.Len(t, rc.requests(), 1)
+	assert.Equal(t, eventID, rc.requests()[0].header.Get("webhook-id"))
 }
