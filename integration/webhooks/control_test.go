@@ -3,8 +3,8 @@ package webhooks_test
 import (
 	"net/http"
 	"sync/atomic"
-	"time"
 	"testing"
+	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stretchr/testify/assert"
