@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dotmac/ledger/audit"
+	"github.com/dotmac/ledger/integration/webhooks"
 	"github.com/dotmac/ledger/internal/auth"
 	"github.com/dotmac/ledger/projections/readmodel"
 	"github.com/dotmac/ledger/readapi"
@@ -37,7 +38,15 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	// The query server mounts the auditors' routes beside these (cmd/dotmac, queryRoutes); the
 	// projection admin routes are the admin listener's (projections.AdminOpenAPI).
 	audit.Routes(r, audit.New(nil), e.key)
+	wh, err := webhooks.New(e.pool, nil, webhooks.Config{})
+	require.NoError(t, err)
+	wh.MountQueries(r, e.key)
 	doc := apiDoc.CheckRoutes(t, r)
+	for _, rt := range webhooks.QueryRoutes() {
+		op := doc[rt.Path][strings.ToLower(rt.Method)]
+		assert.Equal(t, rt.Operation, op["operationId"], rt.Path)
+		assert.Contains(t, op["summary"], "Permission "+rt.Permission, rt.Path)
+	}
 	names := map[string]bool{}
 	for _, p := range readmodel.All() {
 		names[p.Name()] = true

@@ -17,6 +17,7 @@ import (
 	"github.com/dotmac/ledger/eventstore/consumer"
 	"github.com/dotmac/ledger/eventstore/kurrentdb"
 	"github.com/dotmac/ledger/eventstore/postgres"
+	"github.com/dotmac/ledger/integration/webhooks"
 	"github.com/dotmac/ledger/internal/db"
 	"github.com/dotmac/ledger/internal/migrate"
 	"github.com/dotmac/ledger/internal/pgprovision"
@@ -159,5 +160,5 @@ func (d *database) close(log zerolog.Logger) {
 // migrationSets lists every component's schema, in dependency order.
 func migrationSets() []migrate.Set {
 	return []migrate.Set{postgres.MigrationSet(), consumer.MigrationSet(), pgstore.MigrationSet(), process.MigrationSet(), projections.MigrationSet(),
-		audit.MigrationSet()}
+		audit.MigrationSet(), webhooks.MigrationSet()}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/dotmac/ledger/audit"
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/integration/webhooks"
 	"github.com/dotmac/ledger/internal/auth"
 	"github.com/dotmac/ledger/internal/db"
 	"github.com/dotmac/ledger/internal/httpx"
@@ -57,6 +58,7 @@ type serveFlags struct {
 	cacheSize   int
 	process     processFlags
 	forward     forwardFlags
+	webhooks    webhookFlags
 	migrate     bool
 	replica     replicaFlags
 }
@@ -88,6 +90,7 @@ Every flag can also be set through the environment variable named in its descrip
 	f.process.bind(fs)
 	f.forward.bind(fs)
 	f.replica.bind(fs)
+	f.webhooks.bind(fs)
 	boolFlag(fs, &f.migrate, "migrate", "DOTMAC_MIGRATE", true,
 		"apply pending migrations at start; false (deploy/): refuse to start unless `dotmac migrate up` has applied them")
 	stringFlag(fs, &f.memoryLimit, "memory-limit", "DOTMAC_MEMORY_LIMIT", "200MiB",
@@ -173,6 +176,11 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 			return err
 		}
 		defer sd.step("forwarder", func() *zerolog.Event { stopForwarder(); return nil })
+		stopWebhooks, err := startWebhooks(ctx, sys)
+		if err != nil {
+			return err
+		}
+		defer sd.step("webhooks", func() *zerolog.Event { stopWebhooks(); return nil })
 	}
 	servers := map[string]*http.Server{}
 	if slices.Contains(roles, roleCommand) {
@@ -245,6 +253,9 @@ type system struct {
 	runtimeErr   error
 	signer       *audit.Signer // nil in a process that does not sign
 	replica      *replica      // the query role's standby (--read-database-url); nil: it reads the primary
+	webhooksOnce sync.Once
+	webhooks     *webhooks.Service
+	webhooksErr  error
 }
 
 func newRegistry() *prometheus.Registry {

@@ -33,7 +33,14 @@ func commandRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) 
 	go keys.RunReleaser(ctx, func(err error) {
 		sys.log.Warn().Err(err).Msg("releasing idempotency keys an outage kept (retrying)")
 	})
-	return a.Mount, nil
+	wh, err := webhookService(sys)
+	if err != nil {
+		return nil, err
+	}
+	return func(r *mux.Router) {
+		a.Mount(r)
+		wh.MountCommands(r, sys.key) // documented in the command API's OpenAPI document
+	}, nil
 }
 
 // commandHandlers returns the process's one commands.Handlers (its state cache and stream

@@ -27,8 +27,13 @@ func queryRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) {
 	if err != nil {
 		return nil, err
 	}
+	wh, err := webhookService(sys)
+	if err != nil {
+		return nil, err
+	}
 	return func(r *mux.Router) {
 		api.Mount(r)
+		wh.MountQueries(r, sys.key) // documented in the query API's OpenAPI document
 		audit.Routes(r, audit.New(sys.store), sys.key)
 	}, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dotmac/ledger/commands/api"
 	"github.com/dotmac/ledger/commands/pgstore"
+	"github.com/dotmac/ledger/integration/webhooks"
 	"github.com/dotmac/ledger/internal/auth"
 )
 
@@ -75,8 +76,18 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	require.NoError(t, err)
 	r := mux.NewRouter()
 	a.Mount(r)
+	// The command server mounts the webhook endpoints' routes beside these (cmd/dotmac,
+	// commandRoutes); this document describes them.
+	wh, err := webhooks.New(e.pool, e.store, webhooks.Config{})
+	require.NoError(t, err)
+	wh.MountCommands(r, testKey)
 	doc := apiDoc.CheckRoutes(t, r)
 	for _, rt := range api.Routes() {
+		op := doc[rt.Path][strings.ToLower(rt.Method)]
+		assert.Equal(t, rt.Operation, op["operationId"], rt.Path)
+		assert.Contains(t, op["summary"], "Permission "+rt.Permission, rt.Path)
+	}
+	for _, rt := range webhooks.CommandRoutes() {
 		op := doc[rt.Path][strings.ToLower(rt.Method)]
 		assert.Equal(t, rt.Operation, op["operationId"], rt.Path)
 		assert.Contains(t, op["summary"], "Permission "+rt.Permission, rt.Path)

@@ -40,13 +40,15 @@ const (
 	ProjectionsRead    = "projections:read"
 	ProjectionsRebuild = "projections:rebuild"
 	AuditSign          = "audit:sign" // operators: sign a checkpoint of the feed now
+	WebhooksWrite      = "webhooks:write"
+	WebhooksRead       = "webhooks:read"
 	All                = "*"
 )
 
 // Known lists every permission, for `dotmac token --help` and validation.
 var Known = []string{CustomersWrite, CustomersRead, PlansWrite, PlansRead, ServicesWrite, ServicesRead,
 	InvoicesWrite, InvoicesRead, PaymentsWrite, PaymentsRead, CreditNotesWrite, BillingRunsWrite,
-	LedgerRead, ReportsRead, AuditRead, ProjectionsRead, ProjectionsRebuild, AuditSign, All}
+	LedgerRead, ReportsRead, AuditRead, ProjectionsRead, ProjectionsRebuild, AuditSign, WebhooksWrite, WebhooksRead, All}
 
 // Claims is the token body. An operator token has Operator set and no Tenant.
 type Claims struct {
