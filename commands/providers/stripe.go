@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -144,12 +145,15 @@ func (r *Registry) verifyStripe(header string, body []byte) (Verified, error) {
 	return v, err
 }
 
-// stripeAccount returns the account named by the event (when it names one) or, else, the
-// first whose secrets verify the signature.
+// stripeAccount returns the account whose secrets verify the signature, among the candidates:
+// the account a (Connect) event names when one is configured with that id; for an event naming
+// an account configured nowhere, the accounts configured without an id; for an event naming
+// none (a gateway account's own events), every account.
 func (r *Registry) stripeAccount(sig StripeSignature, account string, body []byte) (stripeAccount, error) {
+	named := account != "" && slices.ContainsFunc(r.stripe, func(a stripeAccount) bool { return a.account == account })
 	known := false
 	for _, a := range r.stripe {
-		if account != "" && a.account != "" && a.account != account {
+		if named && a.account != account || account != "" && !named && a.account != "" {
 			continue
 		}
 		known = true
