@@ -21,8 +21,8 @@ import (
 
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/commands/api"
-	"github.com/dotmac/ledger/commands/providers"
 	"github.com/dotmac/ledger/commands/pgstore"
+	"github.com/dotmac/ledger/commands/providers"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/postgres"
 	"github.com/dotmac/ledger/internal/auth"
