@@ -20,7 +20,8 @@ import (
 // to read, seed, import or measure), not configuration: they have no variable, so that a
 // stale one in a shell cannot change what a command does. Their database flags are
 // configuration and have variables like every other.
-var invocationCommands = []string{"dotmac audit", "dotmac bench", "dotmac billing", "dotmac demo", "dotmac import", "dotmac projections"}
+var invocationCommands = []string{"dotmac audit", "dotmac bench", "dotmac billing", "dotmac demo", "dotmac import", "dotmac projections",
+	"dotmac receipts", "dotmac dev"}
 
 // invocationFlags are single invocation arguments of commands that also take configuration.
 var invocationFlags = []string{"dotmac token --tenant", "dotmac token --operator", "dotmac token --subject",
