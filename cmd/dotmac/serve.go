@@ -57,9 +57,9 @@ type serveFlags struct {
 	cacheSize   int
 	// providersFile is the JSON file of the tenants' payment-provider accounts.
 	providersFile string
-	process     processFlags
-	forward     forwardFlags
-	migrate     bool
+	process       processFlags
+	forward       forwardFlags
+	migrate       bool
 }
 
 func newServe(g *globalFlags) *cobra.Command {

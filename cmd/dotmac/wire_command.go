@@ -8,8 +8,8 @@ import (
 
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/commands/api"
-	"github.com/dotmac/ledger/commands/providers"
 	"github.com/dotmac/ledger/commands/pgstore"
+	"github.com/dotmac/ledger/commands/providers"
 )
 
 // idempotencyPurgeInterval is how often expired idempotency keys are deleted.
