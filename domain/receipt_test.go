@@ -3,6 +3,7 @@ package domain_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -23,8 +24,8 @@ func unallocatedReceipt(n int, amount string) domain.RecordUnallocatedReceipt {
 
 func TestDecideReceipt(t *testing.T) {
 	recorded := must(domain.DecideReceipt(domain.ReceiptState{}, unallocatedReceipt(1, "25.00"), t0))
-	allocated := append(recorded, must(domain.DecideReceipt(must(domain.FoldReceipt(recorded)),
-		domain.AllocateReceipt{CustomerID: alice, PaymentID: paymentID(1)}, t0))...)
+	allocated := slices.Concat(recorded, must(domain.DecideReceipt(must(domain.FoldReceipt(recorded)),
+		domain.AllocateReceipt{CustomerID: alice, PaymentID: paymentID(1)}, t0)))
 	noReason := unallocatedReceipt(1, "25.00")
 	noReason.Reason = domain.ReceiptReason{}
 	future := unallocatedReceipt(1, "25.00")

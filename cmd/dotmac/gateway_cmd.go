@@ -192,7 +192,7 @@ func (g *gateway) request(ctx context.Context, id, cur, ref, secret string, at t
 	var body []byte
 	header := http.Header{"Content-Type": {"application/json"}}
 	if g.f.provider == providers.ProviderStripe {
-		minor := amount.Shift(int32(c.MinorUnits())).Round(0).IntPart()
+		minor := amount.Shift(c.MinorUnits()).Round(0).IntPart()
 		body, err = json.Marshal(map[string]any{"id": "evt_" + id, "object": "event", "type": "payment_intent.succeeded",
 			"created": at.Unix(), "data": map[string]any{"object": map[string]any{"id": "pi_" + id, "object": "payment_intent",
 				"amount": minor, "amount_received": minor, "currency": strings.ToLower(c.Code()), "status": "succeeded",
@@ -200,7 +200,7 @@ func (g *gateway) request(ctx context.Context, id, cur, ref, secret string, at t
 		header.Set(api.HeaderStripeSignature, providers.SignStripe(body, secret, at))
 	} else {
 		body, err = json.Marshal(map[string]string{"TransactionType": "Pay Bill", "TransID": id,
-			"TransTime": at.In(time.FixedZone("EAT", 3*3600)).Format("20060102150405"), "TransAmount": amount.StringFixed(int32(c.MinorUnits())),
+			"TransTime": at.In(time.FixedZone("EAT", 3*3600)).Format("20060102150405"), "TransAmount": amount.StringFixed(c.MinorUnits()),
 			"BusinessShortCode": g.f.shortcode, "BillRefNumber": ref, "MSISDN": "254700000000", "FirstName": "DEV"})
 		u += "?" + url.Values{"secret": {secret}}.Encode()
 	}
@@ -212,7 +212,7 @@ func (g *gateway) request(ctx context.Context, id, cur, ref, secret string, at t
 		return nil, "", err
 	}
 	req.Header = header
-	return req, fmt.Sprintf("%s %s %s", id, amount.StringFixed(int32(c.MinorUnits())), c.Code()), nil
+	return req, fmt.Sprintf("%s %s %s", id, amount.StringFixed(c.MinorUnits()), c.Code()), nil
 }
 
 // do sends req and reads the outcome (or the problem type) of the answer.
