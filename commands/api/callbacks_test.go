@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,14 +13,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/mux"
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/commands/api"
+	"github.com/dotmac/ledger/commands/pgstore"
 	"github.com/dotmac/ledger/commands/providers"
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore/codec"
+	"github.com/dotmac/ledger/internal/httpx"
 )
 
 const (
@@ -281,4 +286,38 @@ func (e *env) receiptOf(ref string) string {
 	}
 	e.t.Fatalf("no receipt %s", ref)
 	return ""
+}
+
+// Neither a signing secret nor a shared secret (in the query or a header) reaches the request
+// log, whatever the outcome.
+func TestCallbackSecretsAreNotLogged(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	withProviders(t, e)
+	var log bytes.Buffer
+	a, err := api.New(api.Config{Handlers: e.handlers, Keys: pgstore.NewKeys(e.pool, pgstore.KeysConfig{}), Auth: e.key, Providers: e.providers})
+	require.NoError(t, err)
+	r := mux.NewRouter()
+	r.Use(httpx.TagRoute)
+	a.Mount(r)
+	e.handler = httpx.Observe(zerolog.New(&log), nil, r)
+	now := e.clock.Now()
+	for _, c := range []callback{
+		e.stripe(stripeBody("log", "usd", 100, "nobody", now), now, stripeSecret),
+		e.stripe(stripeBody("log2", "usd", 100, "nobody", now), now, "whsec_wrong_0123456789abcdef"),
+		mpesaCallback("RKLOG00001", "5.00", "x"),
+		func() callback {
+			c := mpesaCallback("RKLOG00002", "5.00", "x")
+			c.query = "?secret=wrong-" + mpesaSecret
+			return c
+		}(),
+		func() callback { c := mpesaCallback("RKLOG00003", "5.00", "x"); c.from = "10.0.0.1"; return c }(),
+	} {
+		e.callback(c)
+	}
+	require.NotEmpty(t, log.String())
+	assert.Contains(t, log.String(), "/v1/providers/mpesa/callbacks")
+	for _, secret := range []string{stripeSecret, mpesaSecret, "v1="} {
+		assert.NotContains(t, log.String(), secret)
+	}
 }
