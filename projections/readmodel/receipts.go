@@ -70,7 +70,7 @@ func (Receipts) Tuning() projections.Tuning {
 const (
 	insertReceipt = `INSERT INTO receipts (tenant_id, receipt_id, amount, currency, method, external_reference,
 account_reference, payer, reason, named_customer_id, received_at, recorded_at, status, position)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'unallocated', $13)`
+VALUES ($1, $2, $3::numeric, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'unallocated', $13)`
 	allocateReceipt = `UPDATE receipts SET status = 'allocated', customer_id = $3, payment_id = $4, allocated_at = $5,
 position = $6 WHERE tenant_id = $1 AND receipt_id = $2 AND status = 'unallocated'`
 )
@@ -96,7 +96,7 @@ func applyReceipt(ctx context.Context, tx pgx.Tx, ev *projections.Event) error {
 		if !e.CustomerID.IsZero() {
 			named = e.CustomerID.UUID()
 		}
-		_, err = tx.Exec(ctx, insertReceipt, t, e.ReceiptID.UUID(), e.Amount.Amount(), e.Amount.Currency().Code(), e.Method.String(),
+		_, err = tx.Exec(ctx, insertReceipt, t, e.ReceiptID.UUID(), e.Amount.AmountString(), e.Amount.Currency().Code(), e.Method.String(),
 			e.ExternalReference, e.AccountReference, e.Payer, e.Reason.String(), named, e.ReceivedAt, e.RecordedAt, pos(ev))
 		return err
 	case domain.UnallocatedReceiptAllocated:
