@@ -27,5 +27,4 @@ func (h *History) Receipt(t domain.TenantID, r domain.ReceiptID, cmd domain.Rece
 	return evs, h.record(h.metadata(t), stream, evs)
 }
 
-
 func receiptID(n int) domain.ReceiptID { return must(domain.ParseReceiptID(uuidN(n))) }
