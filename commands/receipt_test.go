@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -165,4 +166,44 @@ func TestAllocateReceipt(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "40.00", acc.Credit.AmountString())
 	assertCash(t, f.store, map[string]string{"USD": "40.00", "KES": "900.00"})
+}
+
+// accountsDown refuses appends to customer accounts: a process that stops between the two
+// streams of an allocation.
+type accountsDown struct{ eventstore.Store }
+
+func (s accountsDown) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, evs ...eventstore.EventData) (eventstore.AppendResult, error) {
+	if strings.Contains(stream, "/customer-") {
+		return eventstore.AppendResult{}, fmt.Errorf("append %s: %w", stream, eventstore.ErrUnavailable)
+	}
+	return s.Store.Append(ctx, stream, expected, evs...)
+}
+
+// An allocation interrupted after the receipt recorded it, before the customer's payment, is
+// finished by running it again; the receipt is never given to anyone else meanwhile, and the
+// money moves once.
+func TestAllocateReceiptInterrupted(t *testing.T) {
+	t.Parallel()
+	f, newHandlers := newFixture(t)
+	h := newHandlers(f.store)
+	ctx := context.Background()
+	customer, other := f.register(h), f.register(h)
+	res, err := h.RecordProviderPayment(ctx, f.meta, providerPayment("typo", "60.00", "USD"))
+	require.NoError(t, err)
+	receipt, err := domain.ParseReceiptID(res.ID)
+	require.NoError(t, err)
+
+	_, err = newHandlers(accountsDown{f.store}).AllocateReceipt(ctx, f.meta, receipt, customer)
+	require.ErrorIs(t, err, eventstore.ErrUnavailable)
+	_, err = h.AllocateReceipt(ctx, f.meta, receipt, other)
+	var allocated *domain.ReceiptAllocatedError
+	require.ErrorAs(t, err, &allocated, "the receipt is the first customer's already")
+
+	paid, err := h.AllocateReceipt(ctx, f.meta, receipt, customer)
+	require.NoError(t, err)
+	require.Len(t, paid.Events, 1)
+	acc, _, err := h.Account(ctx, f.meta.Tenant, customer)
+	require.NoError(t, err)
+	assert.Equal(t, "60.00", acc.Credit.AmountString())
+	assertCash(t, f.store, map[string]string{"USD": "60.00"})
 }
