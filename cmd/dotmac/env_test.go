@@ -129,7 +129,11 @@ func runnableArgs(t *testing.T, root *cobra.Command, path string) []string {
 		require.NotEmpty(t, c.Commands(), path)
 		c = c.Commands()[0]
 	}
-	return strings.Fields(strings.TrimPrefix(c.CommandPath(), "dotmac"))
+	args := strings.Fields(strings.TrimPrefix(c.CommandPath(), "dotmac"))
+	if c.CommandPath() == "dotmac receipts allocate" { // its arguments: a receipt and a customer
+		args = append(args, "0194f3a2-7b1c-7d4e-9a10-3f5e6c7d8e9f", "0194f3a2-7b1c-7d4e-9a10-3f5e6c7d8e9f")
+	}
+	return args
 }
 
 // TestABadValueStopsTheCommandNamingIt goes through every typed variable of every command.

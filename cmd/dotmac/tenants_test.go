@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,7 +18,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dotmac/ledger/commands/providers"
 	"github.com/dotmac/ledger/internal/auth"
+	"github.com/dotmac/ledger/internal/pgtest"
 )
 
 // foreignCall is how TestForeignTenantSeesNothing calls one documented route.
@@ -56,6 +61,9 @@ var foreignCalls = map[string]foreignCall{
 	"POST /v1/customers/{customer_id}/payments/{payment_id}/refunds": {body: map[string]any{"amount": usd("1.00"), "reason": "goodwill"}, want: http.StatusNotFound},
 	"POST /v1/customers/{customer_id}/credit-notes":                  {body: map[string]any{"net": usd("1.00"), "reason": "outage"}, want: http.StatusNotFound},
 	"POST /v1/customers/{customer_id}/opening-balance":               {body: map[string]any{"amount": usd("12.00"), "as_of": "2025-12-31"}, want: http.StatusNotFound},
+	"POST /v1/receipts/{receipt_id}/allocations":                     {body: map[string]any{"customer_id": "{customer_id}"}, want: http.StatusNotFound},
+	// A provider callback takes no token: unsigned, it is refused whoever sends it.
+	"POST /v1/providers/{provider}/callbacks": {body: map[string]any{"id": "evt_1", "type": "payment_intent.succeeded"}, want: http.StatusBadRequest, public: true},
 	// Query API.
 	"GET /v1/customers":                             {want: http.StatusOK},
 	"GET /v1/customers/{customer_id}":               {want: http.StatusNotFound},
@@ -71,6 +79,8 @@ var foreignCalls = map[string]foreignCall{
 	"GET /v1/payments":                              {query: "customer_id={customer_id}", want: http.StatusOK},
 	"GET /v1/payments/{payment_id}":                 {want: http.StatusNotFound},
 	"GET /v1/credit-notes/{credit_note_id}":         {want: http.StatusNotFound},
+	"GET /v1/receipts":                              {want: http.StatusOK},
+	"GET /v1/receipts/{receipt_id}":                 {want: http.StatusNotFound},
 	"GET /v1/journal":                               {query: "customer_id={customer_id}", want: http.StatusOK},
 	"GET /v1/trial-balance":                         {want: http.StatusOK},
 	"GET /v1/reports/ar-aging":                      {query: "as_of=2026-03-01", want: http.StatusOK},
@@ -99,11 +109,14 @@ var foreignCalls = map[string]foreignCall{
 // know fails the test: a new route must say what a foreign tenant gets.
 func TestForeignTenantSeesNothing(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
+	providersFile := filepath.Join(t.TempDir(), "providers.json")
+	require.NoError(t, os.WriteFile(providersFile, []byte(`{"stripe": [{"tenant": "acme", "secrets": ["`+foreignStripeSecret+`"]}]}`), 0o600))
+	s := startServerOn(t, pgtest.SchemaURL(t), "--process-managers=false", "--payment-providers", providersFile)
 	acme, globex := s.mint(t, "acme"), s.mint(t, "globex")
 	ids := seedForeignTarget(t, s, acme)
-	params := maps.Clone(ids) // the path parameters: acme's ids, and a projection's name
-	params["name"] = "customers"
+	ids["receipt_id"] = seedReceipt(t, s)
+	params := maps.Clone(ids) // the path parameters: acme's ids, a projection's name and a provider
+	params["name"], params["provider"] = "customers", "stripe"
 	seen := map[string]bool{}
 	var last uint64 // the position of the last command globex got done
 	for _, base := range []string{s.command, s.query, s.admin} {
@@ -253,4 +266,24 @@ func fillAny(body map[string]any, ids map[string]string) map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+const foreignStripeSecret = "whsec_foreign_test_0123456789"
+
+// seedReceipt books a receipt of acme's (a signed Stripe payment naming nobody) and returns
+// its id.
+func seedReceipt(t *testing.T, s *server) string {
+	t.Helper()
+	body := []byte(`{"id":"evt_foreign","type":"payment_intent.succeeded","created":` + strconv.FormatInt(time.Now().Unix(), 10) +
+		`,"data":{"object":{"id":"pi_foreign","amount":1000,"currency":"usd","metadata":{"customer_id":"nobody"}}}}`)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.command+"/v1/providers/stripe/callbacks", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Stripe-Signature", providers.SignStripe(body, foreignStripeSecret, time.Now()))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out struct{ Outcome, ID string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	require.Equal(t, "unallocated", out.Outcome)
+	return out.ID
 }
