@@ -2,7 +2,7 @@ package domain
 
 // BusinessDate returns the business date event e takes effect on, and whether it has one:
 // a money event the date of its journal entry (an invoice's issue date, a payment's received
-// date, a refund's or a void's day, a credit note's issued-on, an opening balance's as-of),
+// date, a refund's or a void's day, an unallocated receipt's received date, a credit note's issued-on, an opening balance's as-of),
 // a service event its effective date (the start date of a provisioning, the day billing
 // starts, the suspension, resumption and plan-change dates, the last day of a termination).
 // Registrations, contact changes, plans, drafts, overdue marks and billing-run bookkeeping
@@ -31,6 +31,8 @@ func moneyDate(e Event) (Date, bool) {
 		return e.Date(), true
 	case OpeningBalanceRecorded:
 		return e.AsOf, true
+	case UnallocatedReceiptRecorded:
+		return DateOf(e.ReceivedAt), true
 	}
 	return Date{}, false
 }

@@ -27,5 +27,7 @@ func AllEvents() []Event {
 		ServicePlanChanged{}, ServiceTerminated{},
 		// Billing run stream.
 		BillingRunStarted{}, BillingRunCustomerInvoiced{}, BillingRunCompleted{},
+		// Receipt stream: money received through a payment provider, not yet allocated.
+		UnallocatedReceiptRecorded{}, UnallocatedReceiptAllocated{},
 	}
 }

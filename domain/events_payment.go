@@ -10,7 +10,9 @@ type Allocation struct {
 
 // PaymentRecorded records money received from the customer. Allocations settle open invoices
 // oldest first; Unapplied (Amount minus the allocations) becomes customer credit, which
-// settles the next invoice when it is issued.
+// settles the next invoice when it is issued. ReceiptID is set when the payment is the
+// allocation of an unallocated receipt (its money then comes from account 2300, not cash);
+// it is null in every other payment and absent from payments recorded before it existed.
 type PaymentRecorded struct {
 	CustomerID        CustomerID    `json:"customer_id"`
 	PaymentID         PaymentID     `json:"payment_id"`
@@ -21,6 +23,7 @@ type PaymentRecorded struct {
 	Allocations       []Allocation  `json:"allocations"`
 	Unapplied         Money         `json:"unapplied"`
 	RecordedAt        time.Time     `json:"recorded_at"`
+	ReceiptID         ReceiptID     `json:"receipt_id,omitzero"`
 }
 
 // PaymentRefunded pays money of a payment back to the customer, out of customer credit.

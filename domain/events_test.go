@@ -49,7 +49,14 @@ func sampleEvents() []domain.Event {
 	} {
 		run = append(run, must(domain.DecideBillingRun(must(domain.FoldBillingRun(run)), c, t0))...)
 	}
-	return append(append(append(account, service...), catalog...), run...)
+	var receipt []domain.Event
+	for _, c := range []domain.ReceiptCommand{
+		unallocatedReceipt(1, "25.00"),
+		domain.AllocateReceipt{CustomerID: alice, PaymentID: paymentID(9)},
+	} {
+		receipt = append(receipt, must(domain.DecideReceipt(must(domain.FoldReceipt(receipt)), c, t0))...)
+	}
+	return append(append(append(append(account, service...), catalog...), run...), receipt...)
 }
 
 func TestSampleEventsCoverAllEvents(t *testing.T) {

@@ -47,6 +47,7 @@ func creditNoteID(n int) domain.CreditNoteID { return must(domain.ParseCreditNot
 func lineID(n int) domain.LineID             { return must(domain.ParseLineID(uuidN(500 + n))) }
 func serviceID(n int) domain.ServiceID       { return must(domain.ParseServiceID(uuidN(600 + n))) }
 func billingRunID(n int) domain.BillingRunID { return must(domain.ParseBillingRunID(uuidN(700 + n))) }
+func receiptID(n int) domain.ReceiptID       { return must(domain.ParseReceiptID(uuidN(800 + n))) }
 
 // assertError checks got against want: errors.Is for sentinels, or errors.As into want's
 // type followed by a field-by-field comparison for typed errors.

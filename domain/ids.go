@@ -24,6 +24,7 @@ type (
 	creditNoteKind struct{}
 	lineKind       struct{}
 	billingRunKind struct{}
+	receiptKind    struct{}
 )
 
 func (customerKind) kindName() string   { return "customer" }
@@ -33,6 +34,7 @@ func (paymentKind) kindName() string    { return "payment" }
 func (creditNoteKind) kindName() string { return "credit note" }
 func (lineKind) kindName() string       { return "invoice line" }
 func (billingRunKind) kindName() string { return "billing run" }
+func (receiptKind) kindName() string    { return "receipt" }
 
 // The typed ids.
 type (
@@ -43,6 +45,7 @@ type (
 	CreditNoteID = ID[creditNoteKind]
 	LineID       = ID[lineKind]
 	BillingRunID = ID[billingRunKind]
+	ReceiptID    = ID[receiptKind]
 )
 
 // parseID accepts only the canonical lower-case 36-character form of a version 7, RFC 9562
@@ -85,6 +88,9 @@ func ParseLineID(s string) (LineID, error) { return parseID[lineKind](s) }
 // ParseBillingRunID parses a canonical UUIDv7 string; anything else is an *InvalidValueError.
 func ParseBillingRunID(s string) (BillingRunID, error) { return parseID[billingRunKind](s) }
 
+// ParseReceiptID parses a canonical UUIDv7 string; anything else is an *InvalidValueError.
+func ParseReceiptID(s string) (ReceiptID, error) { return parseID[receiptKind](s) }
+
 // NewCustomerID wraps a UUIDv7 (from uuid.NewV7); other versions are an *InvalidValueError.
 func NewCustomerID(u uuid.UUID) (CustomerID, error) { return idFromUUID[customerKind](u) }
 
@@ -105,6 +111,9 @@ func NewLineID(u uuid.UUID) (LineID, error) { return idFromUUID[lineKind](u) }
 
 // NewBillingRunID wraps a UUIDv7 (from uuid.NewV7); other versions are an *InvalidValueError.
 func NewBillingRunID(u uuid.UUID) (BillingRunID, error) { return idFromUUID[billingRunKind](u) }
+
+// NewReceiptID wraps a UUIDv7 (from uuid.NewV7); other versions are an *InvalidValueError.
+func NewReceiptID(u uuid.UUID) (ReceiptID, error) { return idFromUUID[receiptKind](u) }
 
 // IsZero reports whether id is the zero (invalid) id.
 func (id ID[K]) IsZero() bool { return id.u == uuid.Nil }

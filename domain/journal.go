@@ -19,6 +19,7 @@ const (
 	AccountReceivable     AccountCode = 1100 // accounts receivable: what customers owe
 	AccountTaxPayable     AccountCode = 2100 // tax collected, owed to the tax authority
 	AccountCustomerCredit AccountCode = 2200 // customer credit: what the ISP owes customers
+	AccountUnallocated    AccountCode = 2300 // unallocated receipts: money received, not yet matched to a customer
 	AccountOpeningEquity  AccountCode = 3000 // opening-balance equity: balances moved over from another system
 	AccountServiceRevenue AccountCode = 4000 // service revenue
 	AccountRevenueContra  AccountCode = 4900 // revenue contra: credits given
@@ -26,7 +27,7 @@ const (
 
 // ChartOfAccounts lists every account, in code order.
 func ChartOfAccounts() []AccountCode {
-	return []AccountCode{AccountCash, AccountReceivable, AccountTaxPayable, AccountCustomerCredit, AccountOpeningEquity,
+	return []AccountCode{AccountCash, AccountReceivable, AccountTaxPayable, AccountCustomerCredit, AccountUnallocated, AccountOpeningEquity,
 		AccountServiceRevenue, AccountRevenueContra}
 }
 
@@ -35,6 +36,7 @@ var accountNames = map[AccountCode]string{
 	AccountReceivable:     "Accounts receivable",
 	AccountTaxPayable:     "Tax payable",
 	AccountCustomerCredit: "Customer credit",
+	AccountUnallocated:    "Unallocated receipts",
 	AccountOpeningEquity:  "Opening balance equity",
 	AccountServiceRevenue: "Service revenue",
 	AccountRevenueContra:  "Revenue contra (credits)",

@@ -72,6 +72,9 @@ type RecordPayment struct {
 	Method            PaymentMethod
 	ExternalReference string
 	ReceivedAt        time.Time
+	// Receipt, when set, is the unallocated receipt this payment allocates: the money comes
+	// from unallocated receipts (2300) instead of cash.
+	Receipt ReceiptID
 }
 
 // RefundPayment pays part or all of a payment back out of customer credit.
@@ -92,7 +95,7 @@ func decideRecordPayment(a AccountState, cmd RecordPayment, now time.Time) ([]Ev
 	return []Event{PaymentRecorded{
 		CustomerID: a.Customer.ID, PaymentID: cmd.PaymentID, Amount: cmd.Amount, Method: cmd.Method,
 		ExternalReference: cmd.ExternalReference, ReceivedAt: cmd.ReceivedAt.UTC(),
-		Allocations: allocations, Unapplied: unapplied, RecordedAt: now.UTC(),
+		Allocations: allocations, Unapplied: unapplied, RecordedAt: now.UTC(), ReceiptID: cmd.Receipt,
 	}}, nil
 }
 

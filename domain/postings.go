@@ -8,7 +8,9 @@ import "errors"
 //	                  applied at issue: Dr 2200 credit applied, Cr 1100 credit applied (the
 //	                  same for its InvoiceIssuedHead)
 //	InvoiceVoided     the exact reversal of the voided invoice's InvoiceIssued entry
-//	PaymentRecorded   Dr 1000 amount, Cr 1100 allocated, Cr 2200 unapplied
+//	PaymentRecorded   Dr 1000 amount, Cr 1100 allocated, Cr 2200 unapplied; Dr 2300 instead of
+//	                  Dr 1000 for the allocation of an unallocated receipt (ReceiptID set)
+//	UnallocatedReceiptRecorded  Dr 1000 amount, Cr 2300 amount (no customer)
 //	PaymentRefunded   Dr 2200 amount, Cr 1000 amount
 //	CreditNoteIssued  Dr 4900 net, Dr 2100 tax, Cr 1100 total (against an invoice)
 //	                  or Cr 2200 total (against the account)
@@ -33,7 +35,8 @@ func Postings(e Event) (entry JournalEntry, ok bool, err error) {
 func PostsToJournal(eventType string) bool {
 	switch eventType {
 	case InvoiceIssued{}.EventType(), InvoiceVoided{}.EventType(), PaymentRecorded{}.EventType(),
-		PaymentRefunded{}.EventType(), CreditNoteIssued{}.EventType(), OpeningBalanceRecorded{}.EventType():
+		PaymentRefunded{}.EventType(), CreditNoteIssued{}.EventType(), OpeningBalanceRecorded{}.EventType(),
+		UnallocatedReceiptRecorded{}.EventType():
 		return true
 	}
 	return false
@@ -54,7 +57,7 @@ func postings(e Event) (JournalEntry, error) {
 		return issued.reversal(DateOf(e.VoidedAt), memo{source: "InvoiceVoided", ref: e.Number}), err
 	case PaymentRecorded:
 		b := newLines()
-		b.debit(AccountCash, e.Amount)
+		b.debit(paymentSource(e), e.Amount)
 		b.credit(AccountReceivable, sumAllocations(e))
 		b.credit(AccountCustomerCredit, e.Unapplied)
 		return newJournalEntry(e.CustomerID, DateOf(e.ReceivedAt), memo{source: "PaymentRecorded", id: e.PaymentID.u}, b)
@@ -67,6 +70,11 @@ func postings(e Event) (JournalEntry, error) {
 		return creditNoteEntry(e)
 	case OpeningBalanceRecorded:
 		return openingEntry(e)
+	case UnallocatedReceiptRecorded:
+		b := newLines()
+		b.debit(AccountCash, e.Amount)
+		b.credit(AccountUnallocated, e.Amount)
+		return newJournalEntry(CustomerID{}, DateOf(e.ReceivedAt), memo{source: "UnallocatedReceiptRecorded", id: e.ReceiptID.u}, b)
 	}
 	return JournalEntry{}, errNoPosting
 }
@@ -96,6 +104,15 @@ func creditNoteEntry(e CreditNoteIssued) (JournalEntry, error) {
 		b.credit(AccountReceivable, e.Total)
 	}
 	return newJournalEntry(e.CustomerID, e.Date(), memo{source: "CreditNoteIssued", id: e.CreditNoteID.u}, b)
+}
+
+// paymentSource is the account a payment's money comes from: cash, or unallocated receipts
+// for the allocation of a receipt.
+func paymentSource(e PaymentRecorded) AccountCode {
+	if e.ReceiptID.IsZero() {
+		return AccountCash
+	}
+	return AccountUnallocated
 }
 
 // sumAllocations adds a payment's allocations (in the payment's currency).

@@ -22,6 +22,7 @@ var (
 	StreamService    = StreamKind{"service"}
 	StreamPlan       = StreamKind{"plan"}
 	StreamBillingRun = StreamKind{"billingrun"}
+	StreamReceipt    = StreamKind{"receipt"}
 )
 
 // String returns the kind as it appears in stream ids.
@@ -40,6 +41,9 @@ func ServiceStream(t TenantID, id ServiceID) string {
 
 // PlanStream is the id of a plan's stream: "t-<tenant>/plan-fiber_100".
 func PlanStream(t TenantID, code PlanCode) string { return streamID(t, StreamPlan, code.String()) }
+
+// ReceiptStream is the id of an unallocated receipt's stream: "t-<tenant>/receipt-<uuid>".
+func ReceiptStream(t TenantID, id ReceiptID) string { return streamID(t, StreamReceipt, id.String()) }
 
 // BillingRunStream is the id of the billing run of a period: "t-<tenant>/billingrun-2026-01".
 func BillingRunStream(t TenantID, p Period) string {
@@ -87,8 +91,10 @@ func parseStreamKey(kindPart, key string) (StreamKind, error) {
 		_, err = ParsePlanCode(key)
 	case StreamBillingRun.s:
 		_, err = ParsePeriod(key)
+	case StreamReceipt.s:
+		_, err = ParseReceiptID(key)
 	default:
-		return StreamKind{}, invalid("stream kind", kindPart, "want customer, service, plan or billingrun")
+		return StreamKind{}, invalid("stream kind", kindPart, "want customer, service, plan, billingrun or receipt")
 	}
 	return StreamKind{kindPart}, err
 }

@@ -80,7 +80,8 @@ func init() {
 		}
 		return e.CustomerID.String(), PaymentRecordedV1{CustomerID: e.CustomerID.String(), PaymentID: e.PaymentID.String(),
 			Amount: money(e.Amount), Method: e.Method.String(), ExternalReference: e.ExternalReference,
-			ReceivedAt: ts(e.ReceivedAt), Allocations: allocs, Unapplied: money(e.Unapplied), RecordedAt: ts(e.RecordedAt)}
+			ReceivedAt: ts(e.ReceivedAt), Allocations: allocs, Unapplied: money(e.Unapplied), RecordedAt: ts(e.RecordedAt),
+			ReceiptID: optID(e.ReceiptID)}
 	})
 	on("billing.payment_refunded", func(e domain.PaymentRefunded) (string, any) {
 		return e.CustomerID.String(), PaymentRefundedV1{CustomerID: e.CustomerID.String(), PaymentID: e.PaymentID.String(),
@@ -94,6 +95,17 @@ func init() {
 	on("billing.opening_balance_recorded", func(e domain.OpeningBalanceRecorded) (string, any) {
 		return e.CustomerID.String(), OpeningBalanceRecordedV1{CustomerID: e.CustomerID.String(), InvoiceID: e.InvoiceID.String(),
 			Amount: money(e.Amount), AsOf: date(e.AsOf), RecordedAt: ts(e.RecordedAt)}
+	})
+	// Unallocated receipts: subject is the receipt id.
+	on("billing.unallocated_receipt_recorded", func(e domain.UnallocatedReceiptRecorded) (string, any) {
+		return e.ReceiptID.String(), UnallocatedReceiptRecordedV1{ReceiptID: e.ReceiptID.String(), Amount: money(e.Amount),
+			Method: e.Method.String(), ExternalReference: e.ExternalReference, AccountReference: e.AccountReference,
+			Payer: e.Payer, Reason: e.Reason.String(), CustomerID: optID(e.CustomerID), ReceivedAt: ts(e.ReceivedAt),
+			RecordedAt: ts(e.RecordedAt)}
+	})
+	on("billing.unallocated_receipt_allocated", func(e domain.UnallocatedReceiptAllocated) (string, any) {
+		return e.ReceiptID.String(), UnallocatedReceiptAllocatedV1{ReceiptID: e.ReceiptID.String(), CustomerID: e.CustomerID.String(),
+			PaymentID: e.PaymentID.String(), Amount: money(e.Amount), AllocatedAt: ts(e.AllocatedAt)}
 	})
 	// Plans: subject is the plan code.
 	on("catalog.plan_defined", func(e domain.PlanDefined) (string, any) {
@@ -377,6 +389,8 @@ type PaymentRecordedV1 struct {
 	Allocations       []AllocationV1 `json:"allocations"`
 	Unapplied         *Money         `json:"unapplied"`
 	RecordedAt        string         `json:"recorded_at"`
+	// ReceiptID is the unallocated receipt the payment allocates, null for any other payment.
+	ReceiptID *string `json:"receipt_id"`
 }
 
 // PaymentRefundedV1 is the payload of billing.payment_refunded.
@@ -412,6 +426,33 @@ type OpeningBalanceRecordedV1 struct {
 	Amount     *Money  `json:"amount"`
 	AsOf       *string `json:"as_of"`
 	RecordedAt string  `json:"recorded_at"`
+}
+
+// UnallocatedReceiptRecordedV1 is the payload of billing.unallocated_receipt_recorded: money
+// a payment provider reported that names no customer (reason unknown_customer) or a customer
+// billed in another currency (currency_mismatch, customer_id set), booked to unallocated
+// receipts.
+type UnallocatedReceiptRecordedV1 struct {
+	ReceiptID         string  `json:"receipt_id"`
+	Amount            *Money  `json:"amount"`
+	Method            string  `json:"method"`
+	ExternalReference string  `json:"external_reference"`
+	AccountReference  string  `json:"account_reference"`
+	Payer             string  `json:"payer"`
+	Reason            string  `json:"reason"`
+	CustomerID        *string `json:"customer_id"`
+	ReceivedAt        string  `json:"received_at"`
+	RecordedAt        string  `json:"recorded_at"`
+}
+
+// UnallocatedReceiptAllocatedV1 is the payload of billing.unallocated_receipt_allocated: the
+// receipt became payment PaymentID of the customer (billing.payment_recorded follows).
+type UnallocatedReceiptAllocatedV1 struct {
+	ReceiptID   string `json:"receipt_id"`
+	CustomerID  string `json:"customer_id"`
+	PaymentID   string `json:"payment_id"`
+	Amount      *Money `json:"amount"`
+	AllocatedAt string `json:"allocated_at"`
 }
 
 // PlanDefinedV1 is the payload of catalog.plan_defined.

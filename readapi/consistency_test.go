@@ -31,22 +31,22 @@ func TestMinPositionWaits(t *testing.T) {
 	path := "/v1/customers/" + id(101) + "/balance"
 
 	start := time.Now()
-	r := e.ok(tok, path+"?min_position=42")
+	r := e.ok(tok, path+"?min_position=43")
 	assert.Less(t, time.Since(start), time.Second)
-	assert.Equal(t, "42", r.Header.Get("X-Ledger-Position"))
-	assert.Equal(t, "42", e.ok(tok, path, "X-Min-Position", "40").Header.Get("X-Ledger-Position"))
+	assert.Equal(t, "43", r.Header.Get("X-Ledger-Position"))
+	assert.Equal(t, "43", e.ok(tok, path, "X-Min-Position", "40").Header.Get("X-Ledger-Position"))
 
 	start = time.Now()
 	r = e.get(tok, path+"?min_position=50&wait=150ms")
 	require.Equal(t, http.StatusGatewayTimeout, r.Status, string(r.Body))
 	assert.GreaterOrEqual(t, time.Since(start), 150*time.Millisecond)
-	assert.Equal(t, "42", r.Header.Get("X-Ledger-Position"))
+	assert.Equal(t, "43", r.Header.Get("X-Ledger-Position"))
 	body := r.json(t)
-	assert.InDelta(t, 42, body["position"], 0)
+	assert.InDelta(t, 43, body["position"], 0)
 	assert.InDelta(t, 50, body["min_position"], 0)
 	assert.Equal(t, "balances", body["projection"])
 	assert.Equal(t, "/problems/not-caught-up", body["type"])
-	r = e.get(tok, path+"?wait=50ms", "X-Min-Position", "43")
+	r = e.get(tok, path+"?wait=50ms", "X-Min-Position", "44")
 	assert.Equal(t, http.StatusGatewayTimeout, r.Status, "the header form")
 
 	done := make(chan resp, 1)

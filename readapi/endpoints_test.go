@@ -32,7 +32,7 @@ func TestCustomerEndpoints(t *testing.T) {
 	e := newEnv(t, nil)
 	tok := e.token("acme")
 	r := e.ok(tok, "/v1/customers/"+id(102))
-	assert.Equal(t, "42", r.Header.Get("X-Ledger-Position"))
+	assert.Equal(t, "43", r.Header.Get("X-Ledger-Position"))
 	c := decode[readapi.Customer](t, r)
 	reason, at := "moved", "2026-03-11T09:00:00Z"
 	assert.Equal(t, readapi.Customer{CustomerID: id(102), Name: "Bob Ode", Email: "x@acme.example", Phone: "+1 555 0100",
@@ -209,7 +209,7 @@ func TestJournalAndTrialBalance(t *testing.T) {
 	e := newEnv(t, nil)
 	tok := e.token("acme", "ledger:read")
 	all := decode[page[readapi.JournalLine]](t, e.ok(tok, "/v1/journal?limit=500"))
-	assert.Len(t, all.Items, 29)
+	assert.Len(t, all.Items, 31) // 29 of customers, 2 of the unallocated receipt
 	first := all.Items[0]
 	assert.Equal(t, readapi.JournalLine{EntryID: e.events[15].ID.String(), Position: 16, LineNo: 1, EventType: "InvoiceIssued",
 		Date: "2026-01-05", Account: 1100, AccountName: "Accounts receivable", Debit: usd("90.00"), Credit: usd("0.00"),
@@ -218,7 +218,7 @@ func TestJournalAndTrialBalance(t *testing.T) {
 		"?account=2200":                             4,
 		"?customer_id=" + id(101):                   15,
 		"?customer_id=" + id(101) + "&account=1100": 4,
-		"?from=2026-02-01":                          11,
+		"?from=2026-02-01":                          13,
 		"?from=2026-01-10&to=2026-01-12":            5,
 	} {
 		got := decode[page[readapi.JournalLine]](t, e.ok(tok, "/v1/journal"+query))
@@ -226,14 +226,16 @@ func TestJournalAndTrialBalance(t *testing.T) {
 	}
 	tb := decode[readapi.TrialBalance](t, e.ok(tok, "/v1/trial-balance"))
 	assert.Nil(t, tb.AsOfPosition)
-	require.Len(t, tb.Accounts, 6)
+	require.Len(t, tb.Accounts, 7)
 	assert.Equal(t, readapi.TrialBalanceAccount{Account: 1100, AccountName: "Accounts receivable", Currency: "USD",
 		Debit: usd("335.46"), Credit: usd("239.83"), Balance: usd("95.63")}, tb.Accounts[1])
-	assert.Equal(t, []readapi.TrialBalanceTotal{{Currency: "USD", Debit: usd("596.29"), Credit: usd("596.29"), Balance: usd("0.00")}}, tb.Totals)
+	assert.Equal(t, []readapi.TrialBalanceTotal{{Currency: "USD", Debit: usd("621.29"), Credit: usd("621.29"), Balance: usd("0.00")}}, tb.Totals)
+	assert.Equal(t, readapi.TrialBalanceAccount{Account: 2300, AccountName: "Unallocated receipts", Currency: "USD",
+		Debit: usd("0.00"), Credit: usd("25.00"), Balance: usd("-25.00")}, tb.Accounts[4])
 	asOf := decode[readapi.TrialBalance](t, e.ok(tok, "/v1/trial-balance?as_of_position=17"))
 	assert.Equal(t, uint64(17), *asOf.AsOfPosition)
 	assert.Equal(t, []readapi.TrialBalanceTotal{{Currency: "USD", Debit: usd("190.00"), Credit: usd("190.00"), Balance: usd("0.00")}}, asOf.Totals)
 	// The trial balance as of the last position is the current one.
-	latest := decode[readapi.TrialBalance](t, e.ok(tok, "/v1/trial-balance?as_of_position=42"))
+	latest := decode[readapi.TrialBalance](t, e.ok(tok, "/v1/trial-balance?as_of_position=43"))
 	assert.Equal(t, tb.Accounts, latest.Accounts)
 }

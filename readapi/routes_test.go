@@ -20,7 +20,7 @@ import (
 // samplePath fills a route's path variables with ids of the fixture's tenant acme.
 func samplePath(path string) string {
 	return strings.NewReplacer("{customer_id}", id(101), "{service_id}", id(601), "{plan_code}", "fiber_100",
-		"{invoice_id}", id(204), "{payment_id}", id(303), "{credit_note_id}", id(402)).Replace(path)
+		"{invoice_id}", id(204), "{payment_id}", id(303), "{credit_note_id}", id(402), "{receipt_id}", id(502)).Replace(path)
 }
 
 // Every route Mount serves is in the OpenAPI document, and every documented operation is

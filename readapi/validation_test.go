@@ -78,7 +78,7 @@ func TestETagAndNotModified(t *testing.T) {
 			require.Equal(t, http.StatusNotModified, r.Status, "%s If-None-Match %s", path, inm)
 			assert.Empty(t, r.Body)
 			assert.Equal(t, etag, r.Header.Get("ETag"))
-			assert.Equal(t, "42", r.Header.Get("X-Ledger-Position"))
+			assert.Equal(t, "43", r.Header.Get("X-Ledger-Position"))
 		}
 		assert.Equal(t, http.StatusOK, e.get(tok, path, "If-None-Match", `"other"`).Status)
 	}

@@ -73,6 +73,8 @@ func (s *handlerSink) Record(cmd domainsim.Command) ([]domain.Event, error) {
 		return s.bill(cmd)
 	case domainsim.ActorAdjustment:
 		return s.adjusted(cmd)
+	case domainsim.ActorAllocation:
+		return s.allocated(cmd)
 	}
 	m := s.meta(cmd)
 	var res commands.Result
@@ -84,6 +86,14 @@ func (s *handlerSink) Record(cmd domainsim.Command) ([]domain.Event, error) {
 		res, err = s.service(m, cmd.Service, c)
 	case domain.AccountCommand:
 		res, err = s.account(m, cmd.Customer, c)
+	case domain.RecordUnallocatedReceipt:
+		res, err = s.h.RecordUnallocatedReceipt(s.ctx, m, c)
+	case domain.AllocateReceipt:
+		if _, err = s.h.AllocateReceipt(s.ctx, m, cmd.Receipt, c.CustomerID); err == nil {
+			var evs []domain.Event
+			evs, err = s.readStream(cmd.Stream, cmd.Version, catchUpEvents)
+			res.Events = evs
+		}
 	default:
 		err = fmt.Errorf("the demo seed has no handler for %s", cmd.Kind())
 	}
@@ -175,6 +185,20 @@ func (s *handlerSink) adjusted(cmd domainsim.Command) ([]domain.Event, error) {
 	}
 	if len(got) != len(want) {
 		return nil, fmt.Errorf("customer %s: the command side appended %d adjustment events, the simulation decided %d", cmd.Customer, len(got), len(want))
+	}
+	return got, nil
+}
+
+// allocated answers the simulation's RecordPayment of an allocated receipt with what the
+// AllocateReceipt handler appended to the customer's account after the version the simulation
+// folded: the handler records the payment itself.
+func (s *handlerSink) allocated(cmd domainsim.Command) ([]domain.Event, error) {
+	got, err := s.readStream(cmd.Stream, cmd.Version, catchUpEvents)
+	if err != nil {
+		return nil, err
+	}
+	if len(got) != 1 {
+		return nil, fmt.Errorf("customer %s: the allocation appended %d events to the account, want its payment", cmd.Customer, len(got))
 	}
 	return got, nil
 }

@@ -20,7 +20,8 @@ import (
 // to read, seed, import or measure), not configuration: they have no variable, so that a
 // stale one in a shell cannot change what a command does. Their database flags are
 // configuration and have variables like every other.
-var invocationCommands = []string{"dotmac audit", "dotmac bench", "dotmac billing", "dotmac demo", "dotmac import", "dotmac projections"}
+var invocationCommands = []string{"dotmac audit", "dotmac bench", "dotmac billing", "dotmac demo", "dotmac import", "dotmac projections",
+	"dotmac receipts", "dotmac dev"}
 
 // invocationFlags are single invocation arguments of commands that also take configuration.
 var invocationFlags = []string{"dotmac token --tenant", "dotmac token --operator", "dotmac token --subject",
@@ -128,7 +129,11 @@ func runnableArgs(t *testing.T, root *cobra.Command, path string) []string {
 		require.NotEmpty(t, c.Commands(), path)
 		c = c.Commands()[0]
 	}
-	return strings.Fields(strings.TrimPrefix(c.CommandPath(), "dotmac"))
+	args := strings.Fields(strings.TrimPrefix(c.CommandPath(), "dotmac"))
+	if c.CommandPath() == "dotmac receipts allocate" { // its arguments: a receipt and a customer
+		args = append(args, "0194f3a2-7b1c-7d4e-9a10-3f5e6c7d8e9f", "0194f3a2-7b1c-7d4e-9a10-3f5e6c7d8e9f")
+	}
+	return args
 }
 
 // TestABadValueStopsTheCommandNamingIt goes through every typed variable of every command.

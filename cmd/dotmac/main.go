@@ -58,7 +58,7 @@ func newRoot() (*cobra.Command, func()) {
 		}
 		return err
 	}
-	root.AddCommand(newServe(g), newMigrate(g), newToken(g), newAudit(g), newDemo(g), newBench(g), newProjections(g), newImport(g), newKeys(g),
+	root.AddCommand(newServe(g), newMigrate(g), newToken(g), newAudit(g), newDemo(g), newBench(g), newProjections(g), newImport(g), newKeys(g), newReceipts(g), newDev(g),
 		newBilling(g))
 	return root, func() { stopProfile() }
 }

@@ -56,11 +56,13 @@ type serveFlags struct {
 	maxCopies   int
 	memoryLimit string
 	cacheSize   int
-	process     processFlags
-	forward     forwardFlags
-	webhooks    webhookFlags
-	migrate     bool
-	replica     replicaFlags
+	// providersFile is the JSON file of the tenants' payment-provider accounts.
+	providersFile string
+	process       processFlags
+	forward       forwardFlags
+	webhooks      webhookFlags
+	migrate       bool
+	replica       replicaFlags
 }
 
 func newServe(g *globalFlags) *cobra.Command {
@@ -97,6 +99,8 @@ Every flag can also be set through the environment variable named in its descrip
 		"soft memory limit of the Go heap (GOMEMLIMIT syntax; off: no limit; the GOMEMLIMIT variable wins when set)")
 	intFlag(fs, &f.cacheSize, "command-cache-streams", "DOTMAC_COMMAND_CACHE_STREAMS", commands.DefaultCacheStreams,
 		"folded streams the command side keeps in memory (-1: none)")
+	stringFlag(fs, &f.providersFile, "payment-providers", "DOTMAC_PAYMENT_PROVIDERS", "",
+		"JSON file of the tenants' payment-provider accounts (Stripe signing secrets, M-Pesa short codes; docs/payments-in.md) that POST /v1/providers/{provider}/callbacks verifies with; empty: none")
 	stringFlag(fs, &f.adminAddr, "admin-addr", "DOTMAC_ADMIN_ADDR", defaultAdminAddr,
 		"listen address of the admin API (every role): /metrics, /healthz, /readyz (detail with an operator token), projection admin (operator token), pprof with --pprof; empty: none. Keep it private")
 	boolFlag(fs, &f.pprof, "pprof", "DOTMAC_PPROF", false, "serve Go's pprof profiles (/debug/pprof/) on the admin address")

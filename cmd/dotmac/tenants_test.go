@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,7 +19,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dotmac/ledger/commands/providers"
 	"github.com/dotmac/ledger/internal/auth"
+	"github.com/dotmac/ledger/internal/pgtest"
 )
 
 // foreignCall is how TestForeignTenantSeesNothing calls one documented route.
@@ -28,6 +34,8 @@ type foreignCall struct {
 	want int
 	// public: the answer is the same for everyone (a document), not tenant data.
 	public bool
+	// config: a POST that writes configuration, not events (its answer has no position).
+	config bool
 }
 
 // foreignCalls covers every route of the three OpenAPI documents (command, query, admin), by
@@ -56,6 +64,20 @@ var foreignCalls = map[string]foreignCall{
 	"POST /v1/customers/{customer_id}/payments/{payment_id}/refunds": {body: map[string]any{"amount": usd("1.00"), "reason": "goodwill"}, want: http.StatusNotFound},
 	"POST /v1/customers/{customer_id}/credit-notes":                  {body: map[string]any{"net": usd("1.00"), "reason": "outage"}, want: http.StatusNotFound},
 	"POST /v1/customers/{customer_id}/opening-balance":               {body: map[string]any{"amount": usd("12.00"), "as_of": "2025-12-31"}, want: http.StatusNotFound},
+	"POST /v1/receipts/{receipt_id}/allocations":                     {body: map[string]any{"customer_id": "{customer_id}"}, want: http.StatusNotFound},
+	// A provider callback takes no token: unsigned, it is refused whoever sends it.
+	"POST /v1/providers/{provider}/callbacks": {body: map[string]any{"id": "evt_1", "type": "payment_intent.succeeded"}, want: http.StatusBadRequest, public: true},
+	// Webhooks (configuration of the command side; the delivery log on the query API).
+	"POST /v1/webhooks/endpoints":                                                  {body: map[string]any{"url": "{webhook_url}", "event_types": []string{"customers.*"}}, want: http.StatusCreated, config: true},
+	"POST /v1/webhooks/endpoints/{endpoint_id}/settings":                           {body: map[string]any{"description": "taken over"}, want: http.StatusNotFound},
+	"POST /v1/webhooks/endpoints/{endpoint_id}/enable":                             {want: http.StatusNotFound},
+	"POST /v1/webhooks/endpoints/{endpoint_id}/disable":                            {want: http.StatusNotFound},
+	"POST /v1/webhooks/endpoints/{endpoint_id}/rotate-secret":                      {want: http.StatusNotFound},
+	"POST /v1/webhooks/endpoints/{endpoint_id}/replay":                             {body: map[string]any{"from_position": 0}, want: http.StatusNotFound},
+	"POST /v1/webhooks/endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver": {want: http.StatusNotFound},
+	"GET /v1/webhooks/endpoints":                                                   {want: http.StatusOK},
+	"GET /v1/webhooks/endpoints/{endpoint_id}":                                     {want: http.StatusNotFound},
+	"GET /v1/webhooks/endpoints/{endpoint_id}/deliveries":                          {want: http.StatusNotFound},
 	// Query API.
 	"GET /v1/customers":                             {want: http.StatusOK},
 	"GET /v1/customers/{customer_id}":               {want: http.StatusNotFound},
@@ -71,6 +93,8 @@ var foreignCalls = map[string]foreignCall{
 	"GET /v1/payments":                              {query: "customer_id={customer_id}", want: http.StatusOK},
 	"GET /v1/payments/{payment_id}":                 {want: http.StatusNotFound},
 	"GET /v1/credit-notes/{credit_note_id}":         {want: http.StatusNotFound},
+	"GET /v1/receipts":                              {want: http.StatusOK},
+	"GET /v1/receipts/{receipt_id}":                 {want: http.StatusNotFound},
 	"GET /v1/journal":                               {query: "customer_id={customer_id}", want: http.StatusOK},
 	"GET /v1/trial-balance":                         {want: http.StatusOK},
 	"GET /v1/reports/ar-aging":                      {query: "as_of=2026-03-01", want: http.StatusOK},
@@ -99,11 +123,19 @@ var foreignCalls = map[string]foreignCall{
 // know fails the test: a new route must say what a foreign tenant gets.
 func TestForeignTenantSeesNothing(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
+	providersFile := filepath.Join(t.TempDir(), "providers.json")
+	require.NoError(t, os.WriteFile(providersFile, []byte(`{"stripe": [{"tenant": "acme", "secrets": ["`+foreignStripeSecret+`"]}]}`), 0o600))
+	s := startServerOn(t, pgtest.SchemaURL(t), "--process-managers=false", "--payment-providers", providersFile, "--webhook-allow-loopback")
 	acme, globex := s.mint(t, "acme"), s.mint(t, "globex")
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(receiver.Close)
+	endpoint := seedWebhook(t, s, acme, receiver.URL+"/acme")
 	ids := seedForeignTarget(t, s, acme)
-	params := maps.Clone(ids) // the path parameters: acme's ids, and a projection's name
-	params["name"] = "customers"
+	ids["receipt_id"] = seedReceipt(t, s)
+	ids["endpoint_id"], ids["delivery_id"] = endpoint, firstDelivery(t, s, acme, endpoint)
+	params := maps.Clone(ids) // the path parameters: acme's ids, a projection's name and a provider
+	params["name"], params["provider"] = "customers", "stripe"
+	params["webhook_url"] = receiver.URL + "/globex"
 	seen := map[string]bool{}
 	var last uint64 // the position of the last command globex got done
 	for _, base := range []string{s.command, s.query, s.admin} {
@@ -131,7 +163,7 @@ func TestForeignTenantSeesNothing(t *testing.T) {
 				assert.Equal(t, "application/problem+json", got.header.Get("Content-Type"), "%s: a problem, not an unrouted path", route)
 				continue // a problem may repeat the id the caller sent
 			}
-			if method == http.MethodPost {
+			if method == http.MethodPost && !call.config {
 				last = max(last, position(t, got.json(t)))
 			}
 			for name, id := range ids {
@@ -243,14 +275,66 @@ func fill(s string, ids map[string]string) string {
 	return s
 }
 
-// fillAny is fill over the string values of a body.
+// fillAny is fill over the string values of a body; a value that is exactly "{name}" becomes
+// ids[name] as it is (a URL in a body is not escaped).
 func fillAny(body map[string]any, ids map[string]string) map[string]any {
 	out := make(map[string]any, len(body))
 	for k, v := range body {
 		if s, ok := v.(string); ok {
-			v = fill(s, ids)
+			if id, whole := ids[strings.TrimSuffix(strings.TrimPrefix(s, "{"), "}")]; whole && strings.HasPrefix(s, "{") {
+				v = id
+			} else {
+				v = fill(s, ids)
+			}
 		}
 		out[k] = v
 	}
 	return out
+}
+
+const foreignStripeSecret = "whsec_foreign_test_0123456789"
+
+// seedReceipt books a receipt of acme's (a signed Stripe payment naming nobody) and returns
+// its id.
+func seedReceipt(t *testing.T, s *server) string {
+	t.Helper()
+	body := []byte(`{"id":"evt_foreign","type":"payment_intent.succeeded","created":` + strconv.FormatInt(time.Now().Unix(), 10) +
+		`,"data":{"object":{"id":"pi_foreign","amount":1000,"currency":"usd","metadata":{"customer_id":"nobody"}}}}`)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.command+"/v1/providers/stripe/callbacks", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Stripe-Signature", providers.SignStripe(body, foreignStripeSecret, time.Now()))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out struct{ Outcome, ID string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	require.Equal(t, "unallocated", out.Outcome)
+	return out.ID
+}
+
+// seedWebhook registers an endpoint of tok's tenant for its customers' events and returns
+// its id.
+func seedWebhook(t *testing.T, s *server, tok, url string) string {
+	t.Helper()
+	r := s.do(t, http.MethodPost, s.command+"/v1/webhooks/endpoints", tok, "seed-webhook",
+		map[string]any{"url": url, "event_types": []string{"customers.*"}})
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	return idOf(t, r.json(t))
+}
+
+// firstDelivery waits for the endpoint's first delivery and returns its id.
+func firstDelivery(t *testing.T, s *server, tok, endpoint string) string {
+	t.Helper()
+	var id string
+	require.Eventually(t, func() bool {
+		r := s.do(t, http.MethodGet, s.query+"/v1/webhooks/endpoints/"+endpoint+"/deliveries", tok, "", nil)
+		items, _ := r.json(t)["items"].([]any)
+		if r.status != http.StatusOK || len(items) == 0 {
+			return false
+		}
+		first, _ := items[0].(map[string]any)
+		id, _ = first["id"].(string)
+		return id != ""
+	}, time.Minute, 20*time.Millisecond, "no delivery of the endpoint's events")
+	return id
 }

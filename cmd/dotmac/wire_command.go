@@ -9,6 +9,7 @@ import (
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/commands/api"
 	"github.com/dotmac/ledger/commands/pgstore"
+	"github.com/dotmac/ledger/commands/providers"
 )
 
 // idempotencyPurgeInterval is how often expired idempotency keys are deleted.
@@ -22,8 +23,14 @@ func commandRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) 
 		return nil, err
 	}
 	keys := pgstore.NewKeys(sys.pool, pgstore.KeysConfig{Options: commandStoreOptions(sys)})
+	var reg *providers.Registry
+	if file := sys.flags.providersFile; file != "" {
+		if reg, err = providers.Load(file); err != nil {
+			return nil, err
+		}
+	}
 	a, err := api.New(api.Config{Handlers: h, Keys: keys, Auth: sys.key, CommandTimeout: keys.Lease() * 2 / 3,
-		Background: ctx}) // billing runs go on after their 202 until shutdown
+		Background: ctx, Providers: reg}) // billing runs go on after their 202 until shutdown
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/dotmac/ledger/commands"
+	"github.com/dotmac/ledger/commands/providers"
 	"github.com/dotmac/ledger/internal/auth"
 	"github.com/dotmac/ledger/internal/httpx"
 )
@@ -51,6 +52,9 @@ type Config struct {
 	// BillingWait is how long POST /v1/billing-runs waits for the run before answering 202
 	// (default DefaultBillingWait; at most three quarters of CommandTimeout).
 	BillingWait time.Duration
+	// Providers are the payment-provider accounts POST /v1/providers/{provider}/callbacks
+	// verifies callbacks with (nil: none; every callback answers unknown account).
+	Providers *providers.Registry
 }
 
 // API serves the command endpoints.
@@ -86,6 +90,7 @@ func (a *API) Mount(r *mux.Router) {
 	for _, rt := range routes() {
 		r.Handle(rt.path, a.cfg.Auth.Authenticate(auth.Require(rt.permission, a.endpoint(rt)))).Methods(rt.method)
 	}
+	r.Handle(CallbackPath, http.HandlerFunc(a.callback)).Methods(http.MethodPost)
 	r.Handle(billingRunPath, a.cfg.Auth.Authenticate(auth.Require(auth.BillingRunsWrite, http.HandlerFunc(a.getBillingRun)))).Methods(http.MethodGet)
 }
 
@@ -121,7 +126,7 @@ type route struct {
 // routes is the routing table.
 func routes() []route {
 	var all []route
-	for _, group := range [][]route{customerRoutes(), planRoutes(), serviceRoutes(), invoiceRoutes(), paymentRoutes(), billingRunRoutes()} {
+	for _, group := range [][]route{customerRoutes(), planRoutes(), serviceRoutes(), invoiceRoutes(), paymentRoutes(), receiptRoutes(), billingRunRoutes()} {
 		all = append(all, group...)
 	}
 	return all

@@ -22,6 +22,7 @@ import (
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/commands/api"
 	"github.com/dotmac/ledger/commands/pgstore"
+	"github.com/dotmac/ledger/commands/providers"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/postgres"
 	"github.com/dotmac/ledger/internal/auth"
@@ -57,6 +58,8 @@ type env struct {
 	handler  http.Handler
 	// validate checks every response against the OpenAPI document (off in benchmarks).
 	validate bool
+	// providers are the payment-provider accounts of callbacks (nil: none).
+	providers *providers.Registry
 }
 
 var testKey = func() *auth.Key {
@@ -93,7 +96,8 @@ func (e *env) newProcess(store eventstore.Store) (*commands.Handlers, http.Handl
 	h, err := commands.New(commands.Config{Store: store, Numbers: pgstore.NewNumbers(e.pool, opts),
 		Index: pgstore.NewIndex(e.pool, store), Now: e.clock.Now, Registerer: reg})
 	require.NoError(e.t, err)
-	a, err := api.New(api.Config{Handlers: h, Keys: pgstore.NewKeys(e.pool, pgstore.KeysConfig{Options: opts}), Auth: e.key})
+	a, err := api.New(api.Config{Handlers: h, Keys: pgstore.NewKeys(e.pool, pgstore.KeysConfig{Options: opts}), Auth: e.key,
+		Providers: e.providers})
 	require.NoError(e.t, err)
 	r := mux.NewRouter()
 	r.Use(httpx.TagRoute)

@@ -22,7 +22,7 @@ const someID = "0194f3a2-7b1c-7d4e-9a10-3f5e6c7d8e9f"
 
 // examplePath fills a route's path variables with well-formed ids.
 func examplePath(path string, ids map[string]string) string {
-	for _, name := range []string{"customer_id", "service_id", "invoice_id", "payment_id", "plan_code"} {
+	for _, name := range []string{"customer_id", "service_id", "invoice_id", "payment_id", "plan_code", "receipt_id"} {
 		v, ok := ids[name]
 		if !ok {
 			v = someID
@@ -63,6 +63,7 @@ func exampleBody(op string, ids map[string]string) any {
 		"issueCreditNote":      map[string]any{"net": money("1.00", "USD"), "reason": "outage"},
 		"recordOpeningBalance": map[string]any{"amount": money("12.00", "USD"), "as_of": "2025-12-31"},
 		"runBilling":           map[string]any{"period": "2026-01"},
+		"allocateReceipt":      map[string]any{"customer_id": id("customer_id")},
 	}
 	return bodies[op]
 }
@@ -171,7 +172,9 @@ func (e *env) tenantWithEverything(tok string) map[string]string {
 	invoice := e.issuedInvoice(tok, customer, "30.00")
 	payment := e.must(http.StatusCreated, tok, "/v1/customers/"+customer+"/payments",
 		map[string]any{"amount": money("40.00", "USD"), "method": "cash"}).str(e.t, "id")
-	return map[string]string{"customer_id": customer, "service_id": service, "invoice_id": invoice, "payment_id": payment, "plan_code": "fiber_100"}
+	receipt := e.unallocatedReceipt(tok)
+	return map[string]string{"customer_id": customer, "service_id": service, "invoice_id": invoice, "payment_id": payment, "plan_code": "fiber_100",
+		"receipt_id": receipt}
 }
 
 // TestEveryEndpointSucceeds walks every endpoint's success path in one account's life.
@@ -210,6 +213,8 @@ func TestEveryEndpointSucceeds(t *testing.T) {
 	step("refundPayment", http.StatusOK)
 	step("issueCreditNote", http.StatusCreated)
 	step("recordOpeningBalance", http.StatusCreated)
+	ids["receipt_id"] = e.unallocatedReceipt(tok)
+	step("allocateReceipt", http.StatusCreated)
 	step("runBilling", http.StatusCreated)
 	step("terminateService", http.StatusOK)
 	step("deactivateCustomer", http.StatusOK)

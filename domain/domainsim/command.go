@@ -31,6 +31,13 @@ var (
 	// service change (AdjustBilling): a sink through the command handlers finds it already
 	// appended by the service command's handler.
 	ActorAdjustment = Actor{"adjustment"}
+	// ActorProvider is a payment provider's callback: RecordUnallocatedReceipt, for money
+	// whose account reference names no customer.
+	ActorProvider = Actor{"provider"}
+	// ActorAllocation is the customer's payment an allocation records (RecordPayment with
+	// Receipt set): a sink through the command handlers finds it already appended by the
+	// AllocateReceipt handler.
+	ActorAllocation = Actor{"allocation"}
 )
 
 // String returns the actor's name ("portal").
@@ -39,7 +46,7 @@ func (a Actor) String() string { return a.s }
 // Command is one command of a simulation, addressed to one stream. Exactly one of the
 // domain's command interfaces holds Cmd: domain.AccountCommand (Stream is the customer's
 // account), domain.ServiceCommand (a service stream), domain.PlanCommand (a plan stream) or
-// domain.BillingRunCommand (a billing run stream).
+// domain.BillingRunCommand (a billing run stream) or domain.ReceiptCommand (a receipt stream).
 type Command struct {
 	Tenant domain.TenantID
 	// Stream is the stream the command is decided on; Version the version of it the
@@ -56,6 +63,8 @@ type Command struct {
 	Service  domain.ServiceID
 	Plan     domain.PlanCode
 	Period   domain.Period
+	// Receipt is set on receipt commands.
+	Receipt domain.ReceiptID
 	// Cmd is the domain command, such as domain.RecordPayment.
 	Cmd any
 

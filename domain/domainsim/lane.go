@@ -33,6 +33,8 @@ type lane struct {
 	// seq numbers what the lane creates (invoice numbers, payment references, phone numbers).
 	seq     int
 	leaving bool // every service terminated: deactivate once the last bill is settled
+	// mistyped is set once the customer paid with an account reference naming nobody.
+	mistyped bool
 }
 
 // action is something a customer does (or has done to it) on a day.

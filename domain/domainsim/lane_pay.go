@@ -70,6 +70,10 @@ func (l *lane) pay(d domain.Date, hour int, part decimal.Decimal, kind string) e
 		}
 	}
 	at := l.at(d, hour)
+	if l.role == roleLate && l.monthOfLife() == 1 && !l.mistyped {
+		l.mistyped = true
+		return l.payMistyped(d, at, amount, kind)
+	}
 	l.seq++
 	cmd := domain.RecordPayment{PaymentID: newID(l.r, at, domain.NewPaymentID), Amount: amount,
 		Method: paymentMethods[l.r.IntN(len(paymentMethods))], ExternalReference: fmt.Sprintf("PSP-%06d-%04d", l.index, l.seq),

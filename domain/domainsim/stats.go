@@ -14,6 +14,7 @@ var commandKinds = []any{
 	domain.RecordPayment{}, domain.RefundPayment{}, domain.IssueCreditNote{}, domain.AdjustBilling{},
 	domain.RecordOpeningBalance{},
 	domain.StartBillingRun{}, domain.RecordCustomerInvoiced{}, domain.CompleteBillingRun{},
+	domain.RecordUnallocatedReceipt{}, domain.AllocateReceipt{},
 }
 
 // CommandKinds returns the name of every command the domain decides, as Command.Kind gives it.
@@ -56,6 +57,7 @@ const (
 	ActSupplementaryInvoices = "supplementary_invoices"
 	ActAdjustmentCreditNotes = "adjustment_credit_notes"
 	ActOpeningBalances       = "opening_balances"
+	ActUnallocatedReceipts   = "unallocated_receipts"
 )
 
 // Activities returns every activity name, in the order a summary prints them.
@@ -66,7 +68,7 @@ func Activities() []string {
 		ActRecurringInvoices, ActOneOffInvoices, ActVoidedInvoices, ActPayments, ActLatePayments,
 		ActPartialPayments, ActOverpayments, ActMissedPayments, ActRefunds, ActInvoiceCreditNotes,
 		ActAccountCreditNotes, ActOverdueMarks, ActDunningSuspensions, ActDunningResumptions, ActLateChanges,
-		ActSupplementaryInvoices, ActAdjustmentCreditNotes, ActOpeningBalances,
+		ActSupplementaryInvoices, ActAdjustmentCreditNotes, ActOpeningBalances, ActUnallocatedReceipts,
 	}
 }
 

@@ -34,6 +34,8 @@ var valueReaders = map[reflect.Type]valueReader{
 	reflect.TypeFor[domain.CreditNoteID]():     readID(domain.NewCreditNoteID),
 	reflect.TypeFor[domain.LineID]():           readID(domain.NewLineID),
 	reflect.TypeFor[domain.BillingRunID]():     readID(domain.NewBillingRunID),
+	reflect.TypeFor[domain.ReceiptID]():        readID(domain.NewReceiptID),
+	reflect.TypeFor[domain.ReceiptReason]():    readText(domain.ParseReceiptReason),
 	reflect.TypeFor[domain.TenantID]():         readText(domain.ParseTenantID),
 	reflect.TypeFor[domain.PlanCode]():         readText(domain.ParsePlanCode),
 	reflect.TypeFor[domain.TaxRate]():          readText(domain.ParseTaxRate),

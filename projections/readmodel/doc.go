@@ -7,6 +7,7 @@
 //	balances   customer_balances, statement_lines
 //	journal    journal_lines, trial_balance
 //	mrr        mrr_segments (and its private fold state, mrr_services)
+//	receipts   receipts (money booked to unallocated receipts, and its allocation)
 //
 // Every row carries the tenant of the event that wrote it (event metadata) and every index
 // leads with tenant_id, so a query scoped to one tenant never reads another's rows. Amounts
@@ -46,6 +47,6 @@ const (
 // All returns every read model, in the order the runtime registers them.
 func All() []projections.Projection {
 	return []projections.Projection{
-		Customers{}, Catalog{}, Invoices{}, Balances{}, Journal{}, MRR{},
+		Customers{}, Catalog{}, Invoices{}, Balances{}, Journal{}, MRR{}, Receipts{},
 	}
 }

@@ -101,7 +101,7 @@ func TestBalancesRows(t *testing.T) {
 			"acme|#101|27|PaymentRefunded|2026-01-29|#301|Refund: overpaid|USD|5.00|0.00|-5.00",
 			"acme|#101|30|InvoiceIssued|2026-02-01|#204|Invoice R-1 (5.00 settled from credit)|USD|100.63|0.00|95.63",
 			"acme|#101|36|CreditNoteIssued|2026-02-05|#402|Credit note: goodwill|USD|0.00|6.00|89.63",
-			"acme|#101|45|CreditNoteIssued|2026-03-12|#403|Credit note: Billing adjustment; Adjustment, credit: Fiber 500 (fiber_500) 2026-01-26..2026-01-31, 6 of 31 days -23.22|USD|0.00|23.22|66.41",
+			"acme|#101|46|CreditNoteIssued|2026-03-12|#403|Credit note: Billing adjustment; Adjustment, credit: Fiber 500 (fiber_500) 2026-01-26..2026-01-31, 6 of 31 days -23.22|USD|0.00|23.22|66.41",
 			"acme|#102|19|InvoiceIssued|2026-01-12|#202|Invoice B-0001|USD|50.00|0.00|50.00",
 			"acme|#102|21|InvoiceIssued|2026-01-13|#203|Invoice B-0002|USD|20.00|0.00|70.00",
 			"acme|#102|22|InvoiceVoided|2026-01-14|#203|Invoice B-0002 voided: duplicate|USD|0.00|20.00|50.00",
@@ -110,7 +110,7 @@ func TestBalancesRows(t *testing.T) {
 			"acme|#102|33|InvoiceIssued|2026-02-01|#205|Invoice R-2|USD|74.83|0.00|94.83",
 			"acme|#102|37|PaymentRecorded|2026-02-10|#303|Payment by direct_debit|USD|0.00|94.83|0.00",
 			"globex|#103|13|InvoiceIssued|2026-01-03|#206|Invoice G-1|BHD|12.345|0.000|12.345",
-			"globex|#103|43|OpeningBalanceRecorded|2025-12-31|#207|Opening balance as of 2025-12-31|BHD|5.000|0.000|17.345",
+			"globex|#103|44|OpeningBalanceRecorded|2025-12-31|#207|Opening balance as of 2025-12-31|BHD|5.000|0.000|17.345",
 		}},
 	} {
 		assert.Equal(t, expandIDs(tc.want), rows(t, pool, tc.query), tc.table)
@@ -155,18 +155,21 @@ func TestJournalRows(t *testing.T) {
 			"acme|36|3|CreditNoteIssued|2026-02-05|2200|0.00|6.00|USD|#101|CreditNoteIssued #402",
 			"acme|37|1|PaymentRecorded|2026-02-10|1000|94.83|0.00|USD|#102|PaymentRecorded #303",
 			"acme|37|2|PaymentRecorded|2026-02-10|1100|0.00|94.83|USD|#102|PaymentRecorded #303",
-			"acme|45|1|CreditNoteIssued|2026-03-12|4900|23.22|0.00|USD|#101|CreditNoteIssued #403",
-			"acme|45|2|CreditNoteIssued|2026-03-12|2200|0.00|23.22|USD|#101|CreditNoteIssued #403",
+			"acme|43|1|UnallocatedReceiptRecorded|2026-03-11|1000|25.00|0.00|USD|00000000-0000-0000-0000-000000000000|UnallocatedReceiptRecorded #502",
+			"acme|43|2|UnallocatedReceiptRecorded|2026-03-11|2300|0.00|25.00|USD|00000000-0000-0000-0000-000000000000|UnallocatedReceiptRecorded #502",
+			"acme|46|1|CreditNoteIssued|2026-03-12|4900|23.22|0.00|USD|#101|CreditNoteIssued #403",
+			"acme|46|2|CreditNoteIssued|2026-03-12|2200|0.00|23.22|USD|#101|CreditNoteIssued #403",
 			"globex|13|1|InvoiceIssued|2026-01-03|1100|12.345|0.000|BHD|#103|InvoiceIssued G-1",
 			"globex|13|2|InvoiceIssued|2026-01-03|4000|0.000|12.345|BHD|#103|InvoiceIssued G-1",
-			"globex|43|1|OpeningBalanceRecorded|2025-12-31|1100|5.000|0.000|BHD|#103|OpeningBalanceRecorded #103",
-			"globex|43|2|OpeningBalanceRecorded|2025-12-31|3000|0.000|5.000|BHD|#103|OpeningBalanceRecorded #103",
+			"globex|44|1|OpeningBalanceRecorded|2025-12-31|1100|5.000|0.000|BHD|#103|OpeningBalanceRecorded #103",
+			"globex|44|2|OpeningBalanceRecorded|2025-12-31|3000|0.000|5.000|BHD|#103|OpeningBalanceRecorded #103",
 		}},
 		{"trial_balance", `SELECT tenant_id, account, account_name, currency, debit, credit, balance FROM trial_balance ORDER BY 1,2,4`, []string{
-			"acme|1000|Cash / clearing|USD|214.83|5.00|209.83",
+			"acme|1000|Cash / clearing|USD|239.83|5.00|234.83",
 			"acme|1100|Accounts receivable|USD|335.46|239.83|95.63",
 			"acme|2100|Tax payable|USD|1.00|15.00|-14.00",
 			"acme|2200|Customer credit|USD|10.00|39.22|-29.22",
+			"acme|2300|Unallocated receipts|USD|0.00|25.00|-25.00",
 			"acme|4000|Service revenue|USD|20.00|320.46|-300.46",
 			"acme|4900|Revenue contra (credits)|USD|38.22|0.00|38.22",
 			"globex|1100|Accounts receivable|BHD|17.345|0.000|17.345",
@@ -218,4 +221,14 @@ func TestJournalEntryIsTheEvent(t *testing.T) {
 			assert.Equal(t, byPosition[p], rest, q)
 		}
 	}
+}
+
+// TestReceiptsRows checks the receipt the fixture books to unallocated receipts.
+func TestReceiptsRows(t *testing.T) {
+	t.Parallel()
+	pool := build(t, calendarFixture(t), 1000)
+	assert.Equal(t, expandIDs([]string{
+		"acme|#502|25.00|USD|mobile_money|mpesa:QK502|ACME 0009|2547****126|unknown_customer|∅|2026-03-11 08:01:00+00|unallocated|∅|∅|43",
+	}), rows(t, pool, `SELECT tenant_id, receipt_id, amount, currency, method, external_reference, account_reference, payer, reason,
+named_customer_id, received_at, status, customer_id, payment_id, position FROM receipts ORDER BY 1,2`))
 }

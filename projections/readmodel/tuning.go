@@ -1,6 +1,10 @@
 package readmodel
 
-import "github.com/dotmac/ledger/projections"
+import (
+	"slices"
+
+	"github.com/dotmac/ledger/projections"
+)
 
 // Each read model's speed-ups (projections.Tuning), in one place: the event types it folds
 // (the runtime decodes and passes only these, which makes rebuilds of the projections that
@@ -17,6 +21,9 @@ var (
 	moneyTypes = []string{"InvoiceIssued", "InvoiceVoided", "PaymentRecorded", "PaymentRefunded", "CreditNoteIssued",
 		"OpeningBalanceRecorded"}
 	balanceTypes = append([]string{"CustomerRegistered"}, moneyTypes...)
+	// journalTypes are moneyTypes and the receipts booked to unallocated receipts, which post
+	// to no customer.
+	journalTypes = append(slices.Clone(moneyTypes), "UnallocatedReceiptRecorded")
 )
 
 // Tuning: only the customer events; secondary indexes deferred.
@@ -45,9 +52,9 @@ func (Balances) Tuning() projections.Tuning {
 		NewLoad: func() projections.Load { return newHeldLoad(newBalanceBatch()) }}
 }
 
-// Tuning: only money events, trimmed; secondary indexes deferred; a Load.
+// Tuning: only money events and unallocated receipts, trimmed; secondary indexes deferred; a Load.
 func (Journal) Tuning() projections.Tuning {
-	return projections.Tuning{Handles: moneyTypes, Trimmed: true, DeferredIndexes: journalIndexes,
+	return projections.Tuning{Handles: journalTypes, Trimmed: true, DeferredIndexes: journalIndexes,
 		NewLoad: func() projections.Load { return newHeldLoad(newJournalBatch()) }}
 }
 

@@ -48,7 +48,8 @@ var (
 // Fixture is a small history of two tenants that uses every event type: plans, services
 // with a plan change, a suspension and a termination, hand-made and recurring invoices, a
 // void, payments with allocations, an overpayment, a refund, credit notes against an invoice
-// and the account, an overdue invoice, a billing run, and a customer in a 3-decimal currency.
+// and the account, an overdue invoice, a billing run, a customer in a 3-decimal currency, and
+// an unallocated receipt (502: 25.00 USD an M-Pesa reference named nobody with).
 func Fixture() ([]projections.Event, error) {
 	h, err := FixtureHistory()
 	if err != nil {
@@ -124,6 +125,9 @@ func FixtureHistory() (*History, error) {
 	f.service(acme, serviceID(2), domain.TerminateService{LastDay: date("2026-03-31"), Reason: "moving"})
 	f.day("2026-03-11")
 	f.account(acme, bob, domain.DeactivateCustomer{Reason: "moved"})
+	f.check(h.Receipt(acme, receiptID(502), domain.RecordUnallocatedReceipt{ReceiptID: receiptID(502), Amount: usd("25.00"),
+		Method: domain.PaymentMethodMobileMoney, ExternalReference: "mpesa:QK502", AccountReference: "ACME 0009", Payer: "2547****126",
+		Reason: domain.ReceiptUnknownCustomer, ReceivedAt: h.Now.Add(-time.Hour)}))
 	return h, f.err
 }
 
