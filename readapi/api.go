@@ -148,7 +148,7 @@ type route struct {
 func routes() []route {
 	return []route{
 		{op: "listCustomers", path: "/v1/customers", permission: auth.CustomersRead, projection: readmodel.NameCustomers,
-			params: []string{"status"}, list: true, serve: listCustomers},
+			params: []string{"status", "q"}, list: true, serve: listCustomers},
 		{op: "getCustomer", path: "/v1/customers/{customer_id}", permission: auth.CustomersRead, projection: readmodel.NameCustomers,
 			serve: getCustomer},
 		{op: "getCustomerBalance", path: "/v1/customers/{customer_id}/balance", permission: auth.LedgerRead,

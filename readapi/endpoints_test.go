@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -43,6 +45,11 @@ func TestCustomerEndpoints(t *testing.T) {
 	assert.Nil(t, list.NextCursor)
 	list = decode[page[readapi.Customer]](t, e.ok(tok, "/v1/customers?status=active"))
 	assert.Equal(t, []string{id(101)}, customerIDs(list.Items))
+	for q, want := range map[string][]string{"ode": {id(102)}, "ALICE@new": {id(101)}, "%": {}, "carol": {}} {
+		list = decode[page[readapi.Customer]](t, e.ok(tok, "/v1/customers?q="+url.QueryEscape(q)))
+		assert.Equal(t, want, customerIDs(list.Items), "q=%s: name or email, ignoring case, this tenant's only", q)
+	}
+	assert.Equal(t, http.StatusBadRequest, e.get(tok, "/v1/customers?q="+strings.Repeat("x", 101)).Status)
 	assert.Equal(t, http.StatusNotFound, e.get(tok, "/v1/customers/"+id(999)).Status)
 }
 
@@ -181,6 +188,9 @@ func TestInvoiceFilters(t *testing.T) {
 		"/v1/invoices?period=2026-01":                             {id(204), id(205)},
 		"/v1/customers/" + id(101) + "/invoices":                  {id(201), id(204)},
 		"/v1/customers/" + id(101) + "/invoices?status=paid":      {id(201)},
+		"/v1/invoices?number=B-0002":                              {id(203)},
+		"/v1/invoices?number=B-000":                               {},
+		"/v1/customers/" + id(102) + "/invoices?number=A-0001":    {},
 		"/v1/payments":                                            {id(301), id(302), id(303)},
 		"/v1/payments?customer_id=" + id(101):                     {id(301)},
 	} {
