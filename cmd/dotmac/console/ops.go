@@ -2,9 +2,9 @@ package console
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -32,14 +32,12 @@ func (c *Console) ops(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	d.Projections = list.Projections
-	var copies struct {
-		Copies []projections.Copy `json:"copies"`
-	}
-	if err := v.call(r, c.cfg.Admin, http.MethodGet, "/v1/projection-copies", nil, &copies); err != nil {
+	copies, err := c.copies(r, v)
+	if err != nil {
 		c.fail(w, r, v, err)
 		return
 	}
-	d.Copies = copies.Copies
+	d.Copies = copies
 	c.render(w, r, v, http.StatusOK, "ops", d)
 }
 
@@ -74,10 +72,24 @@ func (c *Console) projection(w http.ResponseWriter, r *http.Request, v *view) {
 	}
 	d := projectionData{Status: st, Build: r.URL.Query().Get("build")}
 	if d.Build != "" {
-		d.Done = progressOf(st, d.Build)
+		copies, err := c.copies(r, v)
+		if err != nil {
+			c.fail(w, r, v, err)
+			return
+		}
+		d.Done = progressOf(st, copies, d.Build)
 	}
 	v.Title = "Projection " + st.Name
 	c.render(w, r, v, http.StatusOK, "projection", d)
+}
+
+// copies lists the as-of copies.
+func (c *Console) copies(r *http.Request, v *view) ([]projections.Copy, error) {
+	var out struct {
+		Copies []projections.Copy `json:"copies"`
+	}
+	err := v.call(r, c.cfg.Admin, http.MethodGet, "/v1/projection-copies", nil, &out)
+	return out.Copies, err
 }
 
 func (c *Console) status(r *http.Request, v *view) (projections.Status, error) {
@@ -93,14 +105,20 @@ func (c *Console) progress(w http.ResponseWriter, r *http.Request, v *view) {
 		c.fail(w, r, v, err)
 		return
 	}
+	copies, err := c.copies(r, v)
+	if err != nil {
+		c.fail(w, r, v, err)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(progressOf(st, r.URL.Query().Get("build")))
+	_ = json.NewEncoder(w).Encode(progressOf(st, copies, r.URL.Query().Get("build")))
 }
 
-// progressOf finds build among the projection's running builds; a build no longer running
-// without an error has finished (100 %).
-func progressOf(st projections.Status, build string) progressView {
+// progressOf finds build among the projection's running builds. A build no longer running
+// has finished: done (100 %) when it is the live build (a rebuild that swapped) or a copy
+// whose status is done; failed otherwise, with what is known.
+func progressOf(st projections.Status, copies []projections.Copy, build string) progressView {
 	for _, p := range st.Building {
 		if p.Build != build {
 			continue
@@ -110,12 +128,31 @@ func progressOf(st projections.Status, build string) progressView {
 		if p.Target > 0 {
 			pv.Percent = min(99, 100*float64(p.Position)/float64(p.Target))
 		}
-		pv.Text = strconv.FormatFloat(pv.Percent, 'f', 0, 64) + " % — " + p.Phase + ", position " +
-			strconv.FormatUint(uint64(p.Position), 10) + " of " + strconv.FormatUint(uint64(p.Target), 10)
+		pv.Text = fmt.Sprintf("%.0f %% — %s, position %d of %d, %.0f events/s", pv.Percent, p.Phase, p.Position, p.Target, p.EventsPerSecond)
 		return pv
 	}
-	return progressView{Build: build, Phase: "done", Percent: 100, Done: true, Position: uint64(st.Position), Target: uint64(st.Position),
-		Text: "100 % — done; the projection is at position " + strconv.FormatUint(uint64(st.Position), 10)}
+	done := progressView{Build: build, Phase: projections.PhaseDone, Percent: 100, Done: true}
+	if st.LiveBuild == build {
+		done.Position, done.Target = uint64(st.Position), uint64(st.Position)
+		done.Text = fmt.Sprintf("100 %% — done: %s is the live build, at position %d", build, st.Position)
+		return done
+	}
+	for _, c := range copies {
+		if c.Name != build {
+			continue
+		}
+		if c.Status == "done" {
+			done.Position, done.Target = uint64(c.Target), uint64(c.Target)
+			done.Text = fmt.Sprintf("100 %% — done: as-of copy %s of %s as of %s (position %d), %d rows", c.Name, c.Projection, c.AsOf, c.Target, c.Rows)
+			return done
+		}
+		return progressView{Build: build, Phase: c.Status, Done: true, Error: "the copy's status is " + c.Status, Text: "the copy's status is " + c.Status}
+	}
+	msg := "the build is no longer running and is neither the live build nor a copy: it failed or was replaced"
+	if st.Error != "" {
+		msg += "; the projection reports: " + st.Error
+	}
+	return progressView{Build: build, Phase: projections.PhaseFailed, Done: true, Error: msg, Text: msg}
 }
 
 // rebuild starts a rebuild (or, with as_of, an as-of copy) and opens its progress.
