@@ -222,7 +222,10 @@ func TestConsoleFiguresEqualTheAPI(t *testing.T) {
 	inv := u.get(t, "/console/invoices/"+ids["invoice_id"])
 	require.Equal(t, http.StatusOK, inv.status)
 	api := s.do(t, http.MethodGet, s.query+"/v1/invoices/"+ids["invoice_id"], tok, "", nil).json(t)
-	money := func(m any) string { mm := m.(map[string]any); return fmt.Sprintf("%s %s", mm["amount"], mm["currency"]) }
+	money := func(m any) string {
+		mm := m.(map[string]any)
+		return fmt.Sprintf("%s %s", mm["amount"], mm["currency"])
+	}
 	assert.Equal(t, money(api["total"]), testID(t, inv, "total"))
 	assert.Equal(t, money(api["outstanding"]), testID(t, inv, "outstanding"))
 	events := regexp.MustCompile(`\?at=(\d+)#asof-state`).FindAllStringSubmatch(inv.body, -1)
