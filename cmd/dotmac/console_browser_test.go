@@ -170,7 +170,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		require.NotEmpty(t, want)
 		assert.Equal(t, want, cells, "the statement's running balance, line by line")
 		var bal struct {
-			Balances []struct{ Balance struct{ Amount, Currency string } } `json:"balances"`
+			Balances []struct {
+				Balance struct{ Amount, Currency string }
+			} `json:"balances"`
 		}
 		apiGet(t, s, demo, "/v1/customers/"+head.Items[3].CustomerID+"/balance", &bal)
 		require.Len(t, bal.Balances, 1)
