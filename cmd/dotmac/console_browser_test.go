@@ -226,7 +226,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	t.Run("each chart", func(t *testing.T) {
 		for _, c := range []struct{ name, path, table string }{
 			{"07-aging", "/console/reports/aging", "#aging-totals"},
-			{"08-mrr", "/console/reports/mrr", "#mrr-table"},
+			{"08-mrr", "/console/reports/mrr?from=2025-01&to=2025-06", "#mrr-table"},
 			{"09-trial-balance", "/console/ledger/trial-balance", "#tb"},
 		} {
 			b.open(c.path)
@@ -234,7 +234,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			b.shot(c.name)
 		}
 		var svgs int
-		b.open("/console/reports/mrr")
+		b.open("/console/reports/mrr?from=2025-01&to=2025-06")
 		b.eval(`document.querySelectorAll("svg.chart").length`, &svgs)
 		assert.Equal(t, 4, svgs, "MRR, movements, ARPU and by plan")
 		b.open("/console/ledger/trial-balance")
@@ -254,7 +254,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		b.run(chromedp.EmulateViewport(390, 844))
 		b.open("/console/customers/" + head.Items[3].CustomerID)
 		b.shot("11-customer-390")
-		b.open("/console/reports/mrr")
+		b.open("/console/reports/mrr?from=2025-01&to=2025-06")
 		b.shot("12-mrr-390")
 		b.run(chromedp.EmulateViewport(1280, 900))
 	})

@@ -70,7 +70,12 @@ func svgOpen(b *strings.Builder, id, title, desc string) {
 
 // axes draws the y axis's low, zero and high values and the zero line.
 func axes(b *strings.Builder, s scale) {
+	seen := map[string]bool{}
 	for _, v := range []decimal.Decimal{s.lo, decimal.Zero, s.hi} {
+		if seen[v.String()] {
+			continue
+		}
+		seen[v.String()] = true
 		y := s.y(v)
 		fmt.Fprintf(b, `<line class="grid" x1="%d" x2="%d" y1="%.1f" y2="%.1f"/>`, padL, chartW-padR, y, y)
 		fmt.Fprintf(b, `<text class="ylab" x="%d" y="%.1f" text-anchor="end" font-size="%d">%s</text>`, padL-6, y+4,
@@ -82,8 +87,15 @@ func axes(b *strings.Builder, s scale) {
 func xLabels(b *strings.Builder, labels []string, x func(i int) float64) {
 	step := max(1, (len(labels)+maxXLabels-1)/maxXLabels)
 	for i := 0; i < len(labels); i += step {
-		fmt.Fprintf(b, `<text class="xlab" x="%.1f" y="%d" text-anchor="middle" font-size="%d">%s</text>`, x(i), chartH-padB+16,
-			chartLabelFontPx, html.EscapeString(labels[i]))
+		anchor := "middle"
+		switch {
+		case x(i) < float64(padL)+30:
+			anchor = "start"
+		case x(i) > float64(chartW-padR)-30:
+			anchor = "end"
+		}
+		fmt.Fprintf(b, `<text class="xlab" x="%.1f" y="%d" text-anchor="%s" font-size="%d">%s</text>`, x(i), chartH-padB+16,
+			anchor, chartLabelFontPx, html.EscapeString(labels[i]))
 	}
 }
 
