@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -207,27 +206,37 @@ func TestConsoleFiguresEqualTheAPI(t *testing.T) {
 	u := signedIn(t, s, tok)
 	cust := u.get(t, "/console/customers/"+ids["customer_id"])
 	require.Equal(t, http.StatusOK, cust.status)
-	bal := s.do(t, http.MethodGet, s.query+"/v1/customers/"+ids["customer_id"]+"/balance", tok, "", nil).json(t)
-	b := bal["balances"].([]any)[0].(map[string]any)["balance"].(map[string]any)
-	assert.Equal(t, fmt.Sprintf("%s %s", b["amount"], b["currency"]), testID(t, cust, "balance"))
-	stmt := s.do(t, http.MethodGet, s.query+"/v1/customers/"+ids["customer_id"]+"/statement?limit=500", tok, "", nil).json(t)
-	lines := stmt["items"].([]any)
-	require.NotEmpty(t, lines)
-	for _, l := range lines {
-		after := l.(map[string]any)["balance_after"].(map[string]any)["amount"].(string)
-		assert.Contains(t, cust.body, `<td class="bal">`+after+`</td>`, "the statement's running balance %s", after)
+	var bal struct {
+		Balances []struct{ Balance struct{ Amount, Currency string } } `json:"balances"`
 	}
+	require.NoError(t, json.Unmarshal(s.do(t, http.MethodGet, s.query+"/v1/customers/"+ids["customer_id"]+"/balance", tok, "", nil).body, &bal))
+	require.Len(t, bal.Balances, 1)
+	assert.Equal(t, bal.Balances[0].Balance.Amount+" "+bal.Balances[0].Balance.Currency, testID(t, cust, "balance"))
+	var stmt struct {
+		Items []struct {
+			BalanceAfter struct{ Amount string } `json:"balance_after"`
+		} `json:"items"`
+	}
+	require.NoError(t, json.Unmarshal(s.do(t, http.MethodGet, s.query+"/v1/customers/"+ids["customer_id"]+"/statement?limit=500", tok, "", nil).body, &stmt))
+	require.NotEmpty(t, stmt.Items)
+	var want []string
+	for _, l := range stmt.Items {
+		want = append(want, l.BalanceAfter.Amount)
+	}
+	var got []string
+	for _, m := range regexp.MustCompile(`<td class="bal">([^<]*)</td>`).FindAllStringSubmatch(cust.body, -1) {
+		got = append(got, strings.NewReplacer(",", "", "−", "-").Replace(m[1]))
+	}
+	assert.Equal(t, want, got, "the statement's running balance, line by line")
 	assert.Contains(t, cust.body, "Fiber 100", "the service's plan")
 
 	inv := u.get(t, "/console/invoices/"+ids["invoice_id"])
 	require.Equal(t, http.StatusOK, inv.status)
-	api := s.do(t, http.MethodGet, s.query+"/v1/invoices/"+ids["invoice_id"], tok, "", nil).json(t)
-	money := func(m any) string {
-		mm := m.(map[string]any)
-		return fmt.Sprintf("%s %s", mm["amount"], mm["currency"])
-	}
-	assert.Equal(t, money(api["total"]), testID(t, inv, "total"))
-	assert.Equal(t, money(api["outstanding"]), testID(t, inv, "outstanding"))
+	type money struct{ Amount, Currency string }
+	var api struct{ Total, Outstanding money }
+	require.NoError(t, json.Unmarshal(s.do(t, http.MethodGet, s.query+"/v1/invoices/"+ids["invoice_id"], tok, "", nil).body, &api))
+	assert.Equal(t, api.Total.Amount+" "+api.Total.Currency, testID(t, inv, "total"))
+	assert.Equal(t, api.Outstanding.Amount+" "+api.Outstanding.Currency, testID(t, inv, "outstanding"))
 	events := regexp.MustCompile(`\?at=(\d+)#asof-state`).FindAllStringSubmatch(inv.body, -1)
 	require.GreaterOrEqual(t, len(events), 2, "created and issued at least")
 	assert.Contains(t, inv.body, "InvoiceIssued")

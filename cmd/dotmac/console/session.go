@@ -144,7 +144,8 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 
 // safeNext keeps a redirect target inside the console.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, Prefix) || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+	inside := next == Prefix || strings.HasPrefix(next, Prefix+"/") || strings.HasPrefix(next, Prefix+"?")
+	if !inside || strings.Contains(next, "/../") || strings.ContainsAny(next, "\\\r\n") {
 		return ""
 	}
 	return next
