@@ -207,7 +207,9 @@ func TestConsoleFiguresEqualTheAPI(t *testing.T) {
 	cust := u.get(t, "/console/customers/"+ids["customer_id"])
 	require.Equal(t, http.StatusOK, cust.status)
 	var bal struct {
-		Balances []struct{ Balance struct{ Amount, Currency string } } `json:"balances"`
+		Balances []struct {
+			Balance struct{ Amount, Currency string }
+		} `json:"balances"`
 	}
 	require.NoError(t, json.Unmarshal(s.do(t, http.MethodGet, s.query+"/v1/customers/"+ids["customer_id"]+"/balance", tok, "", nil).body, &bal))
 	require.Len(t, bal.Balances, 1)
