@@ -93,6 +93,10 @@ type customerData struct {
 	Services  []serviceRow
 	PlansNote string
 	Invoices  []readapi.Invoice
+	// Open are the invoices with an amount outstanding: what the receivable is made of.
+	Open []readapi.Invoice
+	// Numbers maps the customer's invoice ids to their numbers.
+	Numbers   map[string]string
 	Payments  []readapi.PaymentDetail
 	Credits   []readapi.StatementLine
 	Statement []readapi.StatementLine
@@ -187,6 +191,13 @@ func (c *Console) loadAccount(r *http.Request, v *view, id string, d *customerDa
 		return err
 	}
 	d.Invoices = newestFirst(d.Invoices, func(i readapi.Invoice) string { return derefOr(i.IssueDate, i.CreatedAt) })
+	d.Numbers = map[string]string{}
+	for _, i := range d.Invoices {
+		d.Numbers[i.InvoiceID] = derefOr(i.Number, "draft")
+		if !dec(i.Outstanding.Amount).IsZero() {
+			d.Open = append(d.Open, i)
+		}
+	}
 	pays, _, err := getAll[readapi.Payment](v, r, "/v1/payments?customer_id="+id)
 	if err != nil {
 		return err
