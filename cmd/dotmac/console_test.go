@@ -231,8 +231,8 @@ func TestConsoleFiguresEqualTheAPI(t *testing.T) {
 	}
 	assert.Equal(t, want, got, "the statement's running balance, line by line")
 	assert.Contains(t, cust.body, "Fiber 100", "the service's plan")
-	_, why, found := strings.Cut(cust.body, `id="why"`)
-	require.True(t, found, "the open invoices that make the balance")
+	_, why, hasWhy := strings.Cut(cust.body, `id="why"`)
+	require.True(t, hasWhy, "the open invoices that make the balance")
 	why, _, _ = strings.Cut(why, "</div>")
 	assert.Contains(t, why, "/console/invoices/"+ids["invoice_id"], "the partly paid invoice is open")
 
