@@ -236,6 +236,11 @@ func TestConsoleFiguresEqualTheAPI(t *testing.T) {
 	why, _, _ = strings.Cut(why, "</div>")
 	assert.Contains(t, why, "/console/invoices/"+ids["invoice_id"], "the partly paid invoice is open")
 
+	before := u.get(t, "/console/customers/"+ids["customer_id"]+"?as_of=2026-06-30")
+	require.Equal(t, http.StatusOK, before.status, before.body)
+	assert.NotContains(t, before.body, "/console/invoices/"+ids["invoice_id"], "issued today: not there as of June")
+	assert.Contains(t, cust.body, "/console/invoices/"+ids["invoice_id"])
+
 	inv := u.get(t, "/console/invoices/"+ids["invoice_id"])
 	require.Equal(t, http.StatusOK, inv.status)
 	type money struct{ Amount, Currency string }
@@ -254,6 +259,19 @@ func TestConsoleFiguresEqualTheAPI(t *testing.T) {
 	last := u.get(t, "/console/invoices/"+ids["invoice_id"]+"?at="+events[len(events)-1][1])
 	assert.Equal(t, "partially_paid", testID(t, last, "at-status"))
 	assert.Equal(t, http.StatusNotFound, u.get(t, "/console/invoices/"+ids["invoice_id"]+"?at=1").status, "not one of its events")
+
+	period := time.Now().UTC().Format("2006-01")
+	audit := u.get(t, "/console/audit?period="+period)
+	require.Equal(t, http.StatusOK, audit.status, audit.body)
+	assert.Contains(t, audit.body, `id="manifest"`)
+	assert.Contains(t, audit.body, "journal", "the manifest lists the export's files")
+	zip := u.get(t, "/console/audit/export.zip?period="+period)
+	require.Equal(t, http.StatusOK, zip.status)
+	assert.Equal(t, "application/zip", zip.header.Get("Content-Type"))
+	assert.True(t, strings.HasPrefix(zip.body, "PK"), "a zip archive")
+	other := signedIn(t, s, s.mint(t, "globex"))
+	assert.Equal(t, http.StatusNotFound, other.get(t, "/console/audit/export.zip?period="+period).status, "nothing of acme's to export")
+	assert.Equal(t, http.StatusBadRequest, u.get(t, "/console/audit/export.zip?period=2026-13").status)
 
 	found := u.get(t, "/console/customers?q=acme%40example")
 	assert.Contains(t, found.body, ids["customer_id"], "search by email")

@@ -109,3 +109,9 @@ func TestChartsEscapeAndScale(t *testing.T) {
 	empty := string(lineChart("z", "t", "d", nil, false))
 	assert.NotContains(t, empty, "<path", "nothing to draw")
 }
+
+func TestDated(t *testing.T) {
+	xs := []string{"2026-01-31T23:00:00Z", "2026-02-01", "2026-01-15"}
+	assert.Equal(t, []string{"2026-01-31T23:00:00Z", "2026-01-15"}, dated(xs, "2026-01-31", func(s string) string { return s }))
+	assert.Empty(t, dated(xs, "2025-12-31", func(s string) string { return s }))
+}

@@ -191,6 +191,9 @@ func (c *Console) loadAccount(r *http.Request, v *view, id string, d *customerDa
 		return err
 	}
 	d.Invoices = newestFirst(d.Invoices, func(i readapi.Invoice) string { return derefOr(i.IssueDate, i.CreatedAt) })
+	if d.AsOf != "" {
+		d.Invoices = dated(d.Invoices, d.AsOf, func(i readapi.Invoice) string { return derefOr(i.IssueDate, i.CreatedAt) })
+	}
 	d.Numbers = map[string]string{}
 	for _, i := range d.Invoices {
 		d.Numbers[i.InvoiceID] = derefOr(i.Number, "draft")
@@ -203,6 +206,9 @@ func (c *Console) loadAccount(r *http.Request, v *view, id string, d *customerDa
 		return err
 	}
 	pays = newestFirst(pays, func(p readapi.Payment) string { return p.ReceivedAt })
+	if d.AsOf != "" {
+		pays = dated(pays, d.AsOf, func(p readapi.Payment) string { return p.ReceivedAt })
+	}
 	for _, p := range pays[:min(len(pays), maxPaymentDetails)] {
 		var pd readapi.PaymentDetail
 		if err := v.get(r, "/v1/payments/"+p.PaymentID, &pd); err != nil {
@@ -292,6 +298,17 @@ func dateParam(r *http.Request, name string) (string, error) {
 		return "", &apiError{Status: http.StatusBadRequest, Title: "Invalid date", Detail: name + " wants a date like 2026-01-31."}
 	}
 	return s, nil
+}
+
+// dated keeps the xs dated (by date, a YYYY-MM-DD prefix) on or before asOf.
+func dated[T any](xs []T, asOf string, date func(T) string) []T {
+	var out []T
+	for _, x := range xs {
+		if shortDate(date(x)) <= asOf {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // newestFirst sorts xs by key, newest first (stable).
