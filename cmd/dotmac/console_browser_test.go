@@ -80,8 +80,9 @@ func (b *browser) eval(js string, out any) {
 	b.run(chromedp.Evaluate(js, out, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
 }
 
-// shot writes a full-page screenshot name.png and checks the page's layout: no horizontal
-// overflow of the page itself (wide tables scroll in their own box) and no layout shift.
+// shot writes a full-page screenshot name.png and checks the page: no horizontal overflow of
+// the page itself (wide tables scroll in their own box), no layout shift, every control
+// labelled, every chart named.
 func (b *browser) shot(name string) {
 	b.t.Helper()
 	var png []byte
@@ -95,6 +96,12 @@ func (b *browser) shot(name string) {
 	b.eval(`(() => { const o = new PerformanceObserver(() => {}); o.observe({type: "layout-shift", buffered: true});
 		const s = o.takeRecords().reduce((a, e) => a + (e.hadRecentInput ? 0 : e.value), 0); o.disconnect(); return s; })()`, &shift)
 	assert.Less(b.t, shift, 0.01, "%s: cumulative layout shift", name)
+	var unlabelled []string
+	b.eval(`[...document.querySelectorAll("input:not([type=hidden]), textarea, select")].filter(e => e.labels.length === 0).map(e => e.name)`, &unlabelled)
+	assert.Empty(b.t, unlabelled, "%s: controls without a label", name)
+	var unnamed int
+	b.eval(`document.querySelectorAll("svg.chart:not([aria-labelledby])").length`, &unnamed)
+	assert.Zero(b.t, unnamed, "%s: charts without an accessible name", name)
 }
 
 // signIn signs in through the form.
