@@ -305,6 +305,24 @@ func TestConsoleRebuildProgress(t *testing.T) {
 	assert.InDelta(t, 100.0, last.Percent, 0)
 	done := op.get(t, loc.String())
 	assert.Contains(t, done.body, "is the live build")
+	// An as-of copy: the live projection stays, the copy reaches 100 % and is listed.
+	st = op.get(t, "/console/ops/projections/journal")
+	copied := op.post(t, "/console/ops/projections/journal/rebuild", url.Values{"csrf": {csrfOf(t, st)},
+		"as_of": {time.Now().UTC().Format(time.DateOnly)}, "into": {"console_copy"}})
+	require.Equal(t, http.StatusSeeOther, copied.status, copied.body)
+	loc, err = url.Parse(copied.header.Get("Location"))
+	require.NoError(t, err)
+	build = loc.Query().Get("build")
+	require.Eventually(t, func() bool {
+		p := op.get(t, "/console/ops/projections/journal/progress?build="+url.QueryEscape(build))
+		require.Equal(t, http.StatusOK, p.status, p.body)
+		require.NoError(t, json.Unmarshal([]byte(p.body), &last))
+		require.Empty(t, last.Error)
+		return last.Done
+	}, time.Minute, 50*time.Millisecond)
+	assert.InDelta(t, 100.0, last.Percent, 0)
+	assert.Contains(t, op.get(t, "/console/ops").body, "console_copy", "the copy is listed")
+
 	never := op.get(t, "/console/ops/projections/invoices/progress?build=public__invoices_b999")
 	require.NoError(t, json.Unmarshal([]byte(never.body), &last))
 	assert.True(t, last.Done)
