@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -306,9 +307,11 @@ func TestConsoleRebuildProgress(t *testing.T) {
 	done := op.get(t, loc.String())
 	assert.Contains(t, done.body, "is the live build")
 	// An as-of copy: the live projection stays, the copy reaches 100 % and is listed.
+	// A copy is a schema of the database: a name of this run's, dropped at the end.
+	name := fmt.Sprintf("console_copy_%d", time.Now().UnixNano())
 	st = op.get(t, "/console/ops/projections/journal")
 	copied := op.post(t, "/console/ops/projections/journal/rebuild", url.Values{"csrf": {csrfOf(t, st)},
-		"as_of": {time.Now().UTC().Format(time.DateOnly)}, "into": {"console_copy"}})
+		"as_of": {time.Now().UTC().Format(time.DateOnly)}, "into": {name}})
 	require.Equal(t, http.StatusSeeOther, copied.status, copied.body)
 	loc, err = url.Parse(copied.header.Get("Location"))
 	require.NoError(t, err)
@@ -321,7 +324,9 @@ func TestConsoleRebuildProgress(t *testing.T) {
 		return last.Done
 	}, time.Minute, 50*time.Millisecond)
 	assert.InDelta(t, 100.0, last.Percent, 0)
-	assert.Contains(t, op.get(t, "/console/ops").body, "console_copy", "the copy is listed")
+	assert.Contains(t, op.get(t, "/console/ops").body, name, "the copy is listed")
+	dropped := s.do(t, http.MethodDelete, s.admin+"/v1/projection-copies/"+name, s.operatorToken(t, auth.All), "", nil)
+	assert.Less(t, dropped.status, 300, "drop the copy: %s", dropped.body)
 
 	never := op.get(t, "/console/ops/projections/invoices/progress?build=public__invoices_b999")
 	require.NoError(t, json.Unmarshal([]byte(never.body), &last))
