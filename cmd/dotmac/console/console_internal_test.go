@@ -3,13 +3,19 @@ package console
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gorilla/mux"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	"github.com/dotmac/ledger/audit"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/auth"
 	"github.com/dotmac/ledger/projections"
 	"github.com/dotmac/ledger/readapi"
 )
@@ -114,4 +120,37 @@ func TestDated(t *testing.T) {
 	xs := []string{"2026-01-31T23:00:00Z", "2026-02-01", "2026-01-15"}
 	assert.Equal(t, []string{"2026-01-31T23:00:00Z", "2026-01-15"}, dated(xs, "2026-01-31", func(s string) string { return s }))
 	assert.Empty(t, dated(xs, "2025-12-31", func(s string) string { return s }))
+}
+
+// TestSecureCookieInProduction: with Secure (production), the session cookie is Secure too.
+func TestSecureCookieInProduction(t *testing.T) {
+	key, err := auth.HS256([]byte(strings.Repeat("console-test-secret-", 3)))
+	require.NoError(t, err)
+	api := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	for _, secure := range []bool{false, true} {
+		c, err := New(Config{Key: key, Query: api, Admin: api, Secure: secure,
+			Verify: func(*http.Request, audit.VerifyOptions) (*audit.Report, error) { return &audit.Report{OK: true}, nil }})
+		require.NoError(t, err)
+		r := mux.NewRouter()
+		c.Mount(r)
+		tok, err := key.Mint(auth.Principal{Subject: "t", Tenant: "acme", Permissions: []string{auth.All}}, time.Now(), time.Hour)
+		require.NoError(t, err)
+		req := httptest.NewRequest(http.MethodPost, "/console/sign-in", strings.NewReader(url.Values{"token": {tok}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusSeeOther, rec.Code)
+		cookies := rec.Result().Cookies()
+		require.Len(t, cookies, 1)
+		assert.Equal(t, secure, cookies[0].Secure)
+		assert.True(t, cookies[0].HttpOnly)
+		assert.Equal(t, http.SameSiteStrictMode, cookies[0].SameSite)
+
+		// A page whose API call answers an unexpected status shows that status, not a 200.
+		page := httptest.NewRequest(http.MethodGet, "/console/customers", nil)
+		page.AddCookie(cookies[0])
+		rec = httptest.NewRecorder()
+		r.ServeHTTP(rec, page)
+		assert.Equal(t, http.StatusTeapot, rec.Code)
+	}
 }
