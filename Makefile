@@ -33,7 +33,7 @@ IMAGE_FLAGS ?=
 # Anything else is fixed, or suppressed at the line with `// #nosec Gxxx -- reason`.
 GOSEC_EXCLUDE ?= G104,G115
 
-.PHONY: help build run test test-scale test-unit test-integration fuzz lint format check security bench bench-go bench-smoke \
+.PHONY: help build run test test-scale test-unit test-integration test-browser fuzz lint format check security bench bench-go bench-smoke \
 	clean clean-data db-stop image validate-deploy
 
 help: ## List the targets
@@ -58,6 +58,9 @@ test-unit: ## Unit tests only: -short, so tests needing PostgreSQL skip themselv
 
 test-integration: ## Every test, including those needing PostgreSQL (TEST_DATABASE_URL, DATABASE_URL or 127.0.0.1:5432)
 	$(GO) test $(TEST_FLAGS) $(PKGS)
+
+test-browser: ## The console end to end in headless Chromium (Debian's chromium, driven by chromedp; build tag browser); screenshots under test-output/console/
+	$(GO) test -tags browser $(TEST_FLAGS) -run '^TestConsoleInBrowser$$' ./cmd/dotmac/
 
 fuzz: ## Run each Fuzz* target of FUZZ_PKGS for FUZZ_TIME (5s) (FUZZ_PKGS=..., FUZZ_TIME=...)
 	FUZZ_TIME=$(FUZZ_TIME) scripts/fuzz.sh $(FUZZ_PKGS)

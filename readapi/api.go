@@ -148,7 +148,7 @@ type route struct {
 func routes() []route {
 	return []route{
 		{op: "listCustomers", path: "/v1/customers", permission: auth.CustomersRead, projection: readmodel.NameCustomers,
-			params: []string{"status"}, list: true, serve: listCustomers},
+			params: []string{"status", "q"}, list: true, serve: listCustomers},
 		{op: "getCustomer", path: "/v1/customers/{customer_id}", permission: auth.CustomersRead, projection: readmodel.NameCustomers,
 			serve: getCustomer},
 		{op: "getCustomerBalance", path: "/v1/customers/{customer_id}/balance", permission: auth.LedgerRead,
@@ -181,7 +181,7 @@ func routes() []route {
 		{op: "listJournal", path: "/v1/journal", permission: auth.LedgerRead, projection: readmodel.NameJournal,
 			params: []string{"account", "customer_id", "from", "to"}, list: true, serve: listJournal},
 		{op: "getTrialBalance", path: "/v1/trial-balance", permission: auth.LedgerRead, projection: readmodel.NameJournal,
-			params: []string{"as_of_position"}, serve: getTrialBalance},
+			params: []string{"as_of_position", "as_of"}, serve: getTrialBalance},
 		{op: "getARAging", path: "/v1/reports/ar-aging", permission: auth.ReportsRead, projection: readmodel.NameInvoices,
 			params: []string{"as_of"}, list: true, serve: getAging},
 		{op: "getMRR", path: "/v1/reports/mrr", permission: auth.ReportsRead, projection: readmodel.NameMRR,

@@ -40,9 +40,11 @@ func scanCustomer(rows pgx.Row) (Customer, error) {
 	return c, err
 }
 
-// listCustomers: GET /v1/customers?status=
+// listCustomers: GET /v1/customers?status=&q=. q finds the customers whose name or email
+// contains it, ignoring case.
 func listCustomers(ctx context.Context, r *request) (any, error) {
 	status := r.enum("status", "active", "deactivated")
+	search := r.text("q", maxSearchLen)
 	after := r.uuidKey()
 	if err := r.ready(ctx); err != nil {
 		return nil, err
@@ -50,6 +52,10 @@ func listCustomers(ctx context.Context, r *request) (any, error) {
 	q := newQuery(customerColumns, r.tenant)
 	if status != "" {
 		q.and("status = ?", status)
+	}
+	if search != "" {
+		pattern := "%" + likeEscaper.Replace(search) + "%"
+		q.and("(name ILIKE ? OR email ILIKE ?)", pattern, pattern)
 	}
 	sql, args := q.page([]string{"customer_id"}, after, r.limit)
 	return collectPage(ctx, r, r.api.cfg.DB, sql, args, func(rows pgx.Rows) (Customer, []string, error) {

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -43,6 +46,11 @@ func TestCustomerEndpoints(t *testing.T) {
 	assert.Nil(t, list.NextCursor)
 	list = decode[page[readapi.Customer]](t, e.ok(tok, "/v1/customers?status=active"))
 	assert.Equal(t, []string{id(101)}, customerIDs(list.Items))
+	for q, want := range map[string][]string{"ode": {id(102)}, "ALICE@new": {id(101)}, "%": {}, "carol": {}} {
+		list = decode[page[readapi.Customer]](t, e.ok(tok, "/v1/customers?q="+url.QueryEscape(q)))
+		assert.Equal(t, want, customerIDs(list.Items), "q=%s: name or email, ignoring case, this tenant's only", q)
+	}
+	assert.Equal(t, http.StatusBadRequest, e.get(tok, "/v1/customers?q="+strings.Repeat("x", 101)).Status)
 	assert.Equal(t, http.StatusNotFound, e.get(tok, "/v1/customers/"+id(999)).Status)
 }
 
@@ -181,6 +189,9 @@ func TestInvoiceFilters(t *testing.T) {
 		"/v1/invoices?period=2026-01":                             {id(204), id(205)},
 		"/v1/customers/" + id(101) + "/invoices":                  {id(201), id(204)},
 		"/v1/customers/" + id(101) + "/invoices?status=paid":      {id(201)},
+		"/v1/invoices?number=B-0002":                              {id(203)},
+		"/v1/invoices?number=B-000":                               {},
+		"/v1/customers/" + id(102) + "/invoices?number=A-0001":    {},
 		"/v1/payments":                                            {id(301), id(302), id(303)},
 		"/v1/payments?customer_id=" + id(101):                     {id(301)},
 	} {
@@ -238,4 +249,34 @@ func TestJournalAndTrialBalance(t *testing.T) {
 	// The trial balance as of the last position is the current one.
 	latest := decode[readapi.TrialBalance](t, e.ok(tok, "/v1/trial-balance?as_of_position=43"))
 	assert.Equal(t, tb.Accounts, latest.Accounts)
+}
+
+// The trial balance as of a business date sums the journal lines dated up to it: the same
+// lines /v1/journal?to= lists (what the console's drill-down shows).
+func TestTrialBalanceAsOfDate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	tok := e.token("acme", "ledger:read")
+	for _, day := range []string{"2026-01-05", "2026-01-12", "2026-02-15"} {
+		tb := decode[readapi.TrialBalance](t, e.ok(tok, "/v1/trial-balance?as_of="+day))
+		require.NotNil(t, tb.AsOf)
+		assert.Equal(t, day, *tb.AsOf)
+		lines := decode[page[readapi.JournalLine]](t, e.ok(tok, "/v1/journal?limit=500&to="+day))
+		want := map[int][2]decimal.Decimal{}
+		for _, l := range lines.Items {
+			s := want[l.Account]
+			want[l.Account] = [2]decimal.Decimal{s[0].Add(decimal.RequireFromString(l.Debit.Amount)), s[1].Add(decimal.RequireFromString(l.Credit.Amount))}
+		}
+		require.Len(t, tb.Accounts, len(want), day)
+		for _, a := range tb.Accounts {
+			assert.True(t, want[a.Account][0].Equal(decimal.RequireFromString(a.Debit.Amount)), "%s %d debit", day, a.Account)
+			assert.True(t, want[a.Account][1].Equal(decimal.RequireFromString(a.Credit.Amount)), "%s %d credit", day, a.Account)
+		}
+		for _, tot := range tb.Totals {
+			assert.True(t, decimal.RequireFromString(tot.Balance.Amount).IsZero(), "%s balances", day)
+		}
+	}
+	none := decode[readapi.TrialBalance](t, e.ok(tok, "/v1/trial-balance?as_of=2025-12-31"))
+	assert.Empty(t, none.Accounts, "nothing is dated before the first entry")
+	assert.Equal(t, http.StatusBadRequest, e.get(tok, "/v1/trial-balance?as_of=2026-13-01").Status)
 }

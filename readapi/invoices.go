@@ -13,7 +13,7 @@ import (
 
 // invoiceFilters are the query parameters of the invoice lists (the customer's own list has
 // the customer in its path, so it takes all but the first).
-var invoiceFilters = []string{"customer_id", "status", "overdue", "due_before", "due_after", "period"}
+var invoiceFilters = []string{"customer_id", "status", "overdue", "due_before", "due_after", "period", "number"}
 
 var invoiceStatuses = []string{"draft", "issued", "partially_paid", "paid", "void"}
 
@@ -70,7 +70,7 @@ func scanInvoice(row pgx.Row, extra ...any) (Invoice, error) {
 	return i, err
 }
 
-// listInvoices: GET /v1/invoices?customer_id=&status=&overdue=&due_before=&due_after=&period=
+// listInvoices: GET /v1/invoices?customer_id=&status=&overdue=&due_before=&due_after=&period=&number=
 // and GET /v1/customers/{customer_id}/invoices?status=&... (the customer's; an unknown
 // customer has none).
 func listInvoices(ctx context.Context, r *request) (any, error) {
@@ -83,6 +83,7 @@ func listInvoices(ctx context.Context, r *request) (any, error) {
 	before, hasBefore := r.date("due_before")
 	after, hasAfter := r.date("due_after")
 	period, hasPeriod := r.month("period")
+	number := r.text("number", maxNumberLen)
 	key := r.uuidKey()
 	if err := r.ready(ctx); err != nil {
 		return nil, err
@@ -110,6 +111,9 @@ func listInvoices(ctx context.Context, r *request) (any, error) {
 	}
 	if hasPeriod {
 		q.and("period = ?", period.Format("2006-01"))
+	}
+	if number != "" {
+		q.and("number = ?", number)
 	}
 	sql, args := q.page([]string{"invoice_id"}, key, r.limit)
 	return collectPage(ctx, r, r.api.cfg.DB, sql, args, func(rows pgx.Rows) (Invoice, []string, error) {

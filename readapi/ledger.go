@@ -3,6 +3,7 @@ package readapi
 import (
 	"context"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -200,26 +201,38 @@ type TrialBalanceTotal struct {
 
 // TrialBalance is the tenant's trial balance, now or as of a position.
 type TrialBalance struct {
-	AsOfPosition *uint64               `json:"as_of_position"`
-	Accounts     []TrialBalanceAccount `json:"accounts"`
-	Totals       []TrialBalanceTotal   `json:"totals"`
+	AsOfPosition *uint64 `json:"as_of_position"`
+	// AsOf is the business date the balance is taken at (entries dated on or before it).
+	AsOf     *string               `json:"as_of,omitempty"`
+	Accounts []TrialBalanceAccount `json:"accounts"`
+	Totals   []TrialBalanceTotal   `json:"totals"`
 }
 
-// getTrialBalance: GET /v1/trial-balance?as_of_position= (the journal up to and including
-// that position; the request waits for the journal to get there, like min_position).
+// getTrialBalance: GET /v1/trial-balance?as_of_position=&as_of= (the journal up to and
+// including that position, and entries dated on or before that business date; the request
+// waits for the journal to reach the position, like min_position).
 func getTrialBalance(ctx context.Context, r *request) (any, error) {
 	asOf, hasAsOf := r.positionParam("as_of_position")
+	date, hasDate := r.date("as_of")
 	if err := r.ready(ctx, eventstore.Position(asOf)); err != nil {
 		return nil, err
 	}
 	sql, args := `SELECT account, currency, debit::text, credit::text, balance::text FROM trial_balance
 WHERE tenant_id = $1 ORDER BY currency, account`, []any{r.tenant}
 	tb := TrialBalance{Accounts: []TrialBalanceAccount{}, Totals: []TrialBalanceTotal{}}
-	if hasAsOf {
-		tb.AsOfPosition = &asOf
-		sql = `SELECT account, currency, sum(debit)::text, sum(credit)::text, (sum(debit) - sum(credit))::text
-FROM journal_lines WHERE tenant_id = $1 AND position <= $2 GROUP BY currency, account ORDER BY currency, account`
-		args = append(args, int64(asOf)) //nolint:gosec // below 2^63
+	if hasAsOf || hasDate {
+		q := newQuery(`SELECT account, currency, sum(debit)::text, sum(credit)::text, (sum(debit) - sum(credit))::text
+FROM journal_lines`, r.tenant)
+		if hasAsOf {
+			tb.AsOfPosition = &asOf
+			q.and("position <= ?", int64(asOf)) //nolint:gosec // below 2^63
+		}
+		if hasDate {
+			d := date.Format(time.DateOnly)
+			tb.AsOf = &d
+			q.and("entry_date <= ?", date)
+		}
+		sql, args = q.grouped("currency, account")
 	}
 	rows, err := r.api.cfg.DB.Query(ctx, sql, args...)
 	if err != nil {

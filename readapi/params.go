@@ -1,10 +1,12 @@
 package readapi
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dotmac/ledger/domain"
 
@@ -139,4 +141,25 @@ func (r *request) positionParam(name string) (uint64, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// Bounds of the free-text parameters.
+const (
+	// maxSearchLen bounds /v1/customers?q= in characters.
+	maxSearchLen = 100
+	// maxNumberLen bounds an invoice number filter in characters.
+	maxNumberLen = 64
+)
+
+// likeEscaper escapes the LIKE wildcards of a search text (the default escape is \).
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// text is the optional free-text query parameter name, trimmed, at most most characters.
+func (r *request) text(name string, most int) string {
+	s := strings.TrimSpace(r.query(name))
+	if utf8.RuneCountInString(s) > most {
+		r.fail(name, fmt.Sprintf("at most %d characters", most))
+		return ""
+	}
+	return s
 }

@@ -107,3 +107,9 @@ func textOrNil(t pgtype.Text) *string {
 	}
 	return &t.String
 }
+
+// grouped returns the query grouped and ordered by cols (a comma-separated list), unpaged.
+func (q *sqlQuery) grouped(cols string) (string, []any) {
+	q.sql.WriteString(" WHERE " + strings.Join(q.where, " AND ") + " GROUP BY " + cols + " ORDER BY " + cols)
+	return q.sql.String(), q.args
+}

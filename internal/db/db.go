@@ -49,6 +49,12 @@ func Open(ctx context.Context, url string, o Options) (*pgxpool.Pool, error) {
 		rp["application_name"] = o.AppName
 	}
 	rp["idle_in_transaction_session_timeout"] = fmt.Sprint(o.IdleInTransactionTimeout.Milliseconds())
+	// JIT compilation costs seconds on the report queries (MRR over a year of services is
+	// costed past jit_above_cost once autovacuum has analyzed its table) and saves
+	// milliseconds at best: off, unless the url turns it on (?jit=on).
+	if rp["jit"] == "" {
+		rp["jit"] = "off"
+	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}

@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -31,4 +32,27 @@ func TestWritable(t *testing.T) {
 	pgtest.SetReadOnly(t, url, false)
 	pool.Reset()
 	require.NoError(t, db.Writable(ctx, pool))
+}
+
+// TestJITIsOff: sessions run without JIT compilation (it cost the MRR report seconds once its
+// table had statistics), unless the url asks for it.
+func TestJITIsOff(t *testing.T) {
+	t.Parallel()
+	url := pgtest.DatabaseURL(t)
+	ctx := context.Background()
+	for want, u := range map[string]string{"off": url, "on": url + sep(url) + "jit=on"} {
+		pool, err := db.Open(ctx, u, db.Options{})
+		require.NoError(t, err)
+		var got string
+		require.NoError(t, pool.QueryRow(ctx, "SHOW jit").Scan(&got))
+		pool.Close()
+		assert.Equal(t, want, got, u)
+	}
+}
+
+func sep(url string) string {
+	if strings.Contains(url, "?") {
+		return "&"
+	}
+	return "?"
 }

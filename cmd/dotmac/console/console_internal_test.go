@@ -1,0 +1,156 @@
+package console
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dotmac/ledger/audit"
+	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/auth"
+	"github.com/dotmac/ledger/projections"
+	"github.com/dotmac/ledger/readapi"
+)
+
+func TestFormatAmount(t *testing.T) {
+	for in, want := range map[string]string{
+		"0": "0", "0.00": "0.00", "12.34": "12.34", "999.99": "999.99", "1000.00": "1,000.00",
+		"1234567.891": "1,234,567.891", "-72.57": "−72.57", "-1234.5": "−1,234.5", "100": "100", "123456": "123,456",
+	} {
+		assert.Equal(t, want, formatAmount(in), in)
+	}
+	assert.Equal(t, "72.57 USD", formatMoney(readapi.Money{Amount: "72.57", Currency: "USD"}))
+	assert.Equal(t, "—", formatMoney(readapi.Money{}))
+}
+
+func TestSafeNext(t *testing.T) {
+	for in, want := range map[string]string{
+		"/console/customers?q=a": "/console/customers?q=a", "/console": "/console", "": "",
+		"https://evil.example/console": "", "//evil.example": "", "/consolex/../evil": "", "/console/../evil": "", "/console?x=1": "/console?x=1",
+		"/other": "", "/console\r\nSet-Cookie: x": "", `/console\\evil`: "",
+	} {
+		assert.Equal(t, want, safeNext(in), in)
+	}
+}
+
+func TestSameOrigin(t *testing.T) {
+	for _, c := range []struct {
+		origin, site string
+		want         bool
+	}{
+		{"", "", true}, {"http://console.example", "same-origin", true}, {"", "none", true},
+		{"http://evil.example", "", false}, {"", "cross-site", false}, {"", "same-site", false},
+		{"http://console.example", "cross-site", false}, {"null", "", true},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "http://console.example/console/sign-out", nil)
+		if c.origin != "" {
+			r.Header.Set("Origin", c.origin)
+		}
+		if c.site != "" {
+			r.Header.Set("Sec-Fetch-Site", c.site)
+		}
+		assert.Equal(t, c.want, sameOrigin(r), "origin %q site %q", c.origin, c.site)
+	}
+}
+
+func TestCSRFTokenIsPerSession(t *testing.T) {
+	a, b := csrfToken("token-a"), csrfToken("token-b")
+	assert.NotEqual(t, a, b)
+	assert.Equal(t, a, csrfToken("token-a"))
+	assert.NotContains(t, a, "token-a")
+}
+
+func TestProgressOf(t *testing.T) {
+	running := projections.Status{Name: "invoices", LiveBuild: "b1", Position: 90,
+		Building: []projections.Progress{{Build: "b2", Phase: "replaying", Position: 40, Target: 80, EventsPerSecond: 10}}}
+	for _, c := range []struct {
+		name   string
+		st     projections.Status
+		copies []projections.Copy
+		build  string
+		want   progressView
+	}{
+		{"running", running, nil, "b2", progressView{Build: "b2", Phase: "replaying", Percent: 50, Position: 40, Target: 80, Rate: 10}},
+		{"swapped in", projections.Status{LiveBuild: "b2", Position: 95}, nil, "b2",
+			progressView{Build: "b2", Phase: "done", Percent: 100, Done: true, Position: 95, Target: 95}},
+		{"a copy done", projections.Status{LiveBuild: "b1"}, []projections.Copy{{Name: "c1", Status: "done", Target: eventstore.Position(30)}}, "c1",
+			progressView{Build: "c1", Phase: "done", Percent: 100, Done: true, Position: 30, Target: 30}},
+		{"a copy failed", projections.Status{LiveBuild: "b1"}, []projections.Copy{{Name: "c1", Status: "failed"}}, "c1",
+			progressView{Build: "c1", Phase: "failed", Done: true, Error: "the copy's status is failed"}},
+		{"gone", projections.Status{LiveBuild: "b1"}, nil, "b2", progressView{Build: "b2", Phase: "failed", Done: true}},
+	} {
+		got := progressOf(c.st, c.copies, c.build)
+		got.Text = ""
+		if c.name == "gone" {
+			assert.NotEmpty(t, got.Error, c.name)
+			got.Error = ""
+		}
+		assert.Equal(t, c.want, got, c.name)
+	}
+	assert.Equal(t, 99.0, progressOf(projections.Status{Building: []projections.Progress{{Build: "b", Position: 80, Target: 80}}}, nil, "b").Percent,
+		"100 % only once the build has swapped in")
+}
+
+func TestChartsEscapeAndScale(t *testing.T) {
+	svg := string(lineChart("x", `<script>"t"</script>`, "d&d", []point{
+		{Label: "<b>", Value: decimal.RequireFromString("-5")}, {Label: "b", Value: decimal.RequireFromString("10")}}, true))
+	assert.NotContains(t, svg, "<script>")
+	assert.NotContains(t, svg, "<b>")
+	assert.Contains(t, svg, `role="img"`)
+	assert.Contains(t, svg, `aria-labelledby="x-t x-d"`)
+	assert.Contains(t, svg, "&lt;script&gt;")
+	assert.Contains(t, svg, ">−5<", "the low end of the axis")
+	bars := string(barChart("y", "t", "d", []barGroup{{Label: "m", Segments: []segment{
+		{Name: "new", Class: "new", Value: decimal.RequireFromString("3")}, {Name: "churned", Class: "churn", Value: decimal.RequireFromString("-2")}}}}))
+	assert.Equal(t, 2, strings.Count(bars, "<rect "))
+	assert.Contains(t, bars, "m churned: −2.00")
+	empty := string(lineChart("z", "t", "d", nil, false))
+	assert.NotContains(t, empty, "<path", "nothing to draw")
+}
+
+func TestDated(t *testing.T) {
+	xs := []string{"2026-01-31T23:00:00Z", "2026-02-01", "2026-01-15"}
+	assert.Equal(t, []string{"2026-01-31T23:00:00Z", "2026-01-15"}, dated(xs, "2026-01-31", func(s string) string { return s }))
+	assert.Empty(t, dated(xs, "2025-12-31", func(s string) string { return s }))
+}
+
+// TestSecureCookieInProduction: with Secure (production), the session cookie is Secure too.
+func TestSecureCookieInProduction(t *testing.T) {
+	key, err := auth.HS256([]byte(strings.Repeat("console-test-secret-", 3)))
+	require.NoError(t, err)
+	api := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	for _, secure := range []bool{false, true} {
+		c, err := New(Config{Key: key, Query: api, Admin: api, Secure: secure,
+			Verify: func(*http.Request, audit.VerifyOptions) (*audit.Report, error) { return &audit.Report{OK: true}, nil }})
+		require.NoError(t, err)
+		r := mux.NewRouter()
+		c.Mount(r)
+		tok, err := key.Mint(auth.Principal{Subject: "t", Tenant: "acme", Permissions: []string{auth.All}}, time.Now(), time.Hour)
+		require.NoError(t, err)
+		req := httptest.NewRequest(http.MethodPost, "/console/sign-in", strings.NewReader(url.Values{"token": {tok}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusSeeOther, rec.Code)
+		cookies := rec.Result().Cookies()
+		require.Len(t, cookies, 1)
+		assert.Equal(t, secure, cookies[0].Secure)
+		assert.True(t, cookies[0].HttpOnly)
+		assert.Equal(t, http.SameSiteStrictMode, cookies[0].SameSite)
+
+		// A page whose API call answers an unexpected status shows that status, not a 200.
+		page := httptest.NewRequest(http.MethodGet, "/console/customers", nil)
+		page.AddCookie(cookies[0])
+		rec = httptest.NewRecorder()
+		r.ServeHTTP(rec, page)
+		assert.Equal(t, http.StatusTeapot, rec.Code)
+	}
+}
