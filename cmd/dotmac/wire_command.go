@@ -30,7 +30,7 @@ func commandRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) 
 		}
 	}
 	a, err := api.New(api.Config{Handlers: h, Keys: keys, Auth: sys.key, CommandTimeout: keys.Lease() * 2 / 3,
-		Background: ctx, Providers: reg}) // billing runs go on after their 202 until shutdown
+		Background: ctx, Providers: reg, Registerer: sys.registry}) // billing runs go on after their 202 until shutdown
 	if err != nil {
 		return nil, err
 	}

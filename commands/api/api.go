@@ -13,10 +13,12 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/commands/providers"
@@ -55,11 +57,15 @@ type Config struct {
 	// Providers are the payment-provider accounts POST /v1/providers/{provider}/callbacks
 	// verifies callbacks with (nil: none; every callback answers unknown account).
 	Providers *providers.Registry
+	// Registerer receives the API's own metrics (nil: none), such as
+	// dotmac_payment_callbacks_total.
+	Registerer prometheus.Registerer
 }
 
 // API serves the command endpoints.
 type API struct {
-	cfg Config
+	cfg       Config
+	callbacks *prometheus.CounterVec
 }
 
 // New returns the API over cfg.
@@ -81,7 +87,15 @@ func New(cfg Config) (*API, error) {
 	}
 	// The wait ends before the command's timeout, so that the 202 is answered within it.
 	cfg.BillingWait = min(cfg.BillingWait, cfg.CommandTimeout*3/4)
-	return &API{cfg: cfg}, nil
+	a := &API{cfg: cfg, callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dotmac_payment_callbacks_total",
+		Help: "Payment-provider callbacks, by provider and outcome (recorded, duplicate, unallocated, ignored, or why one was refused)."},
+		[]string{"provider", "outcome"})}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(a.callbacks); err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+	}
+	return a, nil
 }
 
 // Mount adds every endpoint and GET /openapi.json (no authentication) to r.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -53,17 +54,20 @@ func (a *API) callback(w http.ResponseWriter, r *http.Request) {
 	provider := mux.Vars(r)["provider"]
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCallbackBytes))
 	if err != nil {
+		a.countCallback(provider, "too-large")
 		answerRefusal(w, r, provider, httpx.TooLarge(maxCallbackBytes), "C2B00016")
 		return
 	}
 	v, err := a.cfg.Providers.Verify(provider, providers.Request{StripeSignature: r.Header.Get(HeaderStripeSignature),
 		MPesa: providers.MPesaRequest{Source: sourceOf(r), Secret: callbackSecret(r)}, Body: body})
 	if errors.Is(err, providers.ErrIgnored) {
+		a.countCallback(provider, "ignored")
 		answer(w, provider, callbackAnswer{Received: true, Outcome: "ignored", Reason: err.Error()})
 		return
 	}
 	if err != nil {
 		p, code := refusal(err)
+		a.countCallback(provider, strings.TrimPrefix(p.Type, "/problems/"))
 		answerRefusal(w, r, provider, p, code)
 		return
 	}
@@ -77,11 +81,25 @@ func (a *API) callback(w http.ResponseWriter, r *http.Request) {
 	res, err := a.cfg.Handlers.RecordProviderPayment(ctx, m, v.Payment)
 	if err != nil {
 		p, code := recordRefusal(r, err)
+		a.countCallback(provider, strings.TrimPrefix(p.Type, "/problems/"))
 		answerRefusal(w, r, provider, p, code)
 		return
 	}
+	a.countCallback(provider, string(res.Outcome))
 	answer(w, provider, callbackAnswer{Received: true, Outcome: string(res.Outcome), ID: res.ID, Reason: res.Reason.String(),
 		Position: uint64(res.Position)})
+}
+
+// countCallback counts one callback. The provider label is the path's only when it names a
+// known provider, so that callers cannot mint series.
+func (a *API) countCallback(provider, outcome string) {
+	if !providers.Known(provider) {
+		provider = "unknown"
+	}
+	if outcome == "" {
+		outcome = "error"
+	}
+	a.callbacks.WithLabelValues(provider, outcome).Inc()
 }
 
 // refusal maps a verification error to its problem and M-Pesa result code.

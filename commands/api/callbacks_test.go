@@ -196,6 +196,20 @@ func TestCallbackOutcomes(t *testing.T) {
 	// Recorded once each: 50.00 USD paid by card, 7.00 USD to unallocated receipts, 9.00 EUR
 	// (the customer bills in USD) and 1007.00 KES unallocated. The refused callbacks are not there.
 	assert.Equal(t, map[string]string{"USD": "57.00", "EUR": "9.00", "KES": "1007.00"}, e.cash())
+
+	// Each outcome is counted by provider; an unknown provider's name mints no series.
+	for _, c := range []struct {
+		provider, outcome string
+		n                 float64
+	}{
+		{"stripe", "recorded", 1}, {"stripe", "duplicate", 1}, {"stripe", "bad-signature", 3}, {"stripe", "stale-timestamp", 1},
+		{"stripe", "unallocated", 2}, {"mpesa", "unallocated", 2}, {"mpesa", "duplicate", 1}, {"mpesa", "source-not-allowed", 1},
+		{"mpesa", "bad-secret", 1}, {"mpesa", "unknown-provider-account", 1}, {"unknown", "unknown-provider", 1},
+	} {
+		assert.InDelta(t, c.n, metricSum(t, e.registry, "dotmac_payment_callbacks_total", map[string]string{"provider": c.provider, "outcome": c.outcome}), 0,
+			"%s %s", c.provider, c.outcome)
+	}
+	assert.Zero(t, metricSum(t, e.registry, "dotmac_payment_callbacks_total", map[string]string{"provider": "paypal"}))
 }
 
 // Identical callbacks delivered at once record the payment once (run with -race).

@@ -97,7 +97,7 @@ func (e *env) newProcess(store eventstore.Store) (*commands.Handlers, http.Handl
 		Index: pgstore.NewIndex(e.pool, store), Now: e.clock.Now, Registerer: reg})
 	require.NoError(e.t, err)
 	a, err := api.New(api.Config{Handlers: h, Keys: pgstore.NewKeys(e.pool, pgstore.KeysConfig{Options: opts}), Auth: e.key,
-		Providers: e.providers})
+		Providers: e.providers, Registerer: reg})
 	require.NoError(e.t, err)
 	r := mux.NewRouter()
 	r.Use(httpx.TagRoute)

@@ -14,6 +14,9 @@ const (
 	ProviderMPesa  = "mpesa"
 )
 
+// Known reports whether name is a provider this package verifies callbacks of.
+func Known(name string) bool { return name == ProviderStripe || name == ProviderMPesa }
+
 var shortCodePattern = regexp.MustCompile(`^[0-9]{5,7}$`)
 
 // Registry looks provider accounts up. It is immutable and safe for concurrent use.
