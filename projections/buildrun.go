@@ -186,7 +186,7 @@ func (run *buildRun) addPart(ctx context.Context, e *entry) error {
 	}
 	p := &buildPart{e: e, g: g}
 	run.parts = append(run.parts, p)
-	spec := buildSpec{purpose: purposeShadow}
+	spec := buildSpec{purpose: purposeShadow, partitions: r.partitionsFor(e)}
 	if run.copy {
 		spec = buildSpec{purpose: purposeAsOf, schema: run.opts.Into, target: &run.target}
 	}

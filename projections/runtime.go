@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -79,6 +80,13 @@ type Options struct {
 	// projection of a Runtime is held under one holder name (default
 	// consumer.DefaultHolder()).
 	Lease consumer.LeaseConfig
+	// Partitions is how many tenant-hash partitions a new live or shadow build is split into
+	// (default DefaultPartitions, at most MaxPartitions; a projection whose Tuning is
+	// CrossTenant always gets one). Each partition has its own checkpoint and lease, so the
+	// projector processes share a projection's live work: each runs about its share of the
+	// partitions. The count of a build never changes: a new count takes effect with the next
+	// build (dotmac projections rebuild); until then the live build keeps its own.
+	Partitions int
 	// MaxCopies caps how many as-of copies (RebuildOptions.Into) may exist at once; a copy
 	// beyond it is refused with ErrTooManyCopies (default DefaultMaxCopies).
 	MaxCopies int
@@ -102,6 +110,7 @@ func (o *Options) setDefaults() {
 	setDefault(&o.RetryMax, 2*time.Second)
 	setDefault(&o.ReadyMaxLag, 30*time.Second)
 	setDefault(&o.Interval, time.Second)
+	setDefault(&o.Partitions, DefaultPartitions)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -136,6 +145,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("projections: ReplayPageEvents %d is over %d", o.ReplayPageEvents, eventstore.MaxReadLimit*10)
 	case o.ReplayReaders > maxReplayReaders:
 		return fmt.Errorf("projections: ReplayReaders %d is over %d", o.ReplayReaders, maxReplayReaders)
+	case o.Partitions > MaxPartitions:
+		return fmt.Errorf("projections: Partitions %d is over %d", o.Partitions, MaxPartitions)
 	}
 	return nil
 }
@@ -169,6 +180,9 @@ type Runtime struct {
 	note    *notifier
 
 	stallLogs stallLogs // tenant stalls to log once their transaction commits
+
+	member  *consumer.Lease // this process's membership among the projector processes (Start)
+	members atomic.Int64    // projector processes running, as last counted
 
 	life   context.Context // ends at Stop: background work (rebuilds, catch-ups, the loop)
 	stop   context.CancelFunc
@@ -215,6 +229,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, store eventstore.Store, projs 
 	r.metrics = m
 	r.life, r.stop = context.WithCancel(context.Background())
 	r.note = newNotifier(r)
+	r.member = consumer.NewLease(pool, memberConsumer(opts.Lease.Holder), opts.Lease)
+	r.members.Store(1)
 	return r, nil
 }
 
@@ -282,6 +298,10 @@ func (r *Runtime) Start(ctx context.Context) error {
 	}
 	r.start = true
 	r.mu.Unlock()
+	if err := r.forgetStaleMembers(ctx); err != nil {
+		return err
+	}
+	r.heartbeat(ctx)
 	var rebuild []*entry
 	for _, name := range r.order {
 		e := r.entries[name]
@@ -331,6 +351,11 @@ func (r *Runtime) Stop() {
 	}
 	r.wg.Wait()
 	r.note.Stop()
+	if live != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = r.member.Release(ctx) // else it runs out after the lease TTL
+	}
 }
 
 func (r *Runtime) goBackground(f func(ctx context.Context)) {
@@ -352,6 +377,7 @@ func (r *Runtime) loop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		r.heartbeat(ctx)
 		sts, err := r.List(ctx)
 		if err != nil {
 			if ctx.Err() == nil {

@@ -1,0 +1,315 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
+)
+
+// MaxPartitions bounds Options.Partitions (and projection_builds.partitions).
+const MaxPartitions = 64
+
+// DefaultPartitions is Options.Partitions' default: one partition, the whole projection in
+// one process at a time, as before partitions existed. `dotmac serve` asks for more
+// (--projection-partitions).
+const DefaultPartitions = 1
+
+// partitionKey is the tenant an event is partitioned by: its metadata's tenant, else the
+// tenant its stream id names (domain.ParseStream: the read models file such an event's rows
+// under it too), else "".
+func partitionKey(ev *Event) string {
+	if t := ev.Metadata.TenantID; t != "" {
+		return t
+	}
+	if t, _, _, err := domain.ParseStream(ev.StreamID); err == nil {
+		return t.String()
+	}
+	return ""
+}
+
+// partitionOf is the partition of tenant among n (FNV-1a of the tenant, modulo n).
+func partitionOf(tenant string, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(tenant))
+	return int(h.Sum32() % uint32(n)) //nolint:gosec // n is at most MaxPartitions
+}
+
+// eventPartition is the partition of ev among n.
+func eventPartition(ev *Event, n int) int { return partitionOf(partitionKey(ev), n) }
+
+// partConsumer is the feed_checkpoints row of partition k of build split into n: the build's
+// own row when n is 1, else projections.<build>/pNN.
+func partConsumer(build string, n, k int) string {
+	if n <= 1 {
+		return buildConsumer(build)
+	}
+	return fmt.Sprintf("%s/p%02d", buildConsumer(build), k)
+}
+
+// partConsumers lists the checkpoint rows of build's n partitions, in partition order.
+func partConsumers(build string, n int) []string {
+	out := make([]string, max(n, 1))
+	for k := range out {
+		out[k] = partConsumer(build, n, k)
+	}
+	return out
+}
+
+// partRowsOf is the SQL condition selecting the checkpoint rows c of a build b: the build's
+// own row while it is filled (a shadow build, a copy) or when it has one partition, else its
+// partition rows (written at the swap, or with the first build).
+const partRowsOf = `CASE WHEN b.partitions > 1 AND b.status IN ('live', 'retired')
+THEN starts_with(c.consumer, 'projections.' || b.schema_name || '/p') ELSE c.consumer = 'projections.' || b.schema_name END`
+
+// partitionsFor is the number of partitions a new live or shadow build of e gets.
+func (r *Runtime) partitionsFor(e *entry) int {
+	if e.tuning.CrossTenant {
+		return 1
+	}
+	return r.opts.Partitions
+}
+
+// partLockKey is the advisory lock serializing the appliers of partition k of e's live build.
+func (r *Runtime) partLockKey(e *entry, k int) int64 {
+	return lockKey(r.app, "apply-part", e.name+"/"+strconv.Itoa(k))
+}
+
+// beginPartLocked begins a transaction holding e's lock shared (so that a whole-projection
+// transaction: catch-up, swap, retry, waits for it and blocks it) and partition k's lock, and
+// reads e's live build.
+func (r *Runtime) beginPartLocked(ctx context.Context, e *entry, k int) (pgx.Tx, liveBuild, bool, error) {
+	tx, err := r.pool.Begin(ctx)
+	if err != nil {
+		return nil, liveBuild{}, false, fmt.Errorf("begin: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock($2)`, e.lockKey, r.partLockKey(e, k)); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return nil, liveBuild{}, false, fmt.Errorf("lock partition %d of %s: %w", k, e.name, err)
+	}
+	lb, found, err := r.readLive(ctx, tx, e.name)
+	if err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return nil, liveBuild{}, false, err
+	}
+	return tx, lb, found, nil
+}
+
+// splitCheckpoint gives build (just made live, with n > 1 partitions) one checkpoint row per
+// partition at its own checkpoint, and deletes its own row, within tx: from here on each
+// partition advances on its own.
+func (r *Runtime) splitCheckpoint(ctx context.Context, tx pgx.Tx, build string, n int) error {
+	if n <= 1 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `WITH old AS (DELETE FROM `+qualified(r.app, "feed_checkpoints")+` WHERE consumer = $1 RETURNING position, recorded_at)
+INSERT INTO `+qualified(r.app, "feed_checkpoints")+` (consumer, position, recorded_at)
+SELECT p, coalesce(old.position, 0), old.recorded_at FROM old, unnest($2::text[]) AS p
+ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, recorded_at = excluded.recorded_at, updated_at = now()`,
+		buildConsumer(build), partConsumers(build, n))
+	if err != nil {
+		return fmt.Errorf("split the checkpoint of %s into %d partitions: %w", build, n, err)
+	}
+	return nil
+}
+
+// onlyPartition returns the events of evs in partition k of n.
+func onlyPartition(evs []Event, n, k int) []Event {
+	if n <= 1 {
+		return evs
+	}
+	out := make([]Event, 0, len(evs)/n+1)
+	for i := range evs {
+		if eventPartition(&evs[i], n) == k {
+			out = append(out, evs[i])
+		}
+	}
+	return out
+}
+
+// unapplied returns the events of evs after their partition's checkpoint in lb.
+func (lb *liveBuild) unapplied(evs []Event) []Event {
+	out := make([]Event, 0, len(evs))
+	for i := range evs {
+		if evs[i].Position > lb.cps[eventPartition(&evs[i], lb.partitions)] {
+			out = append(out, evs[i])
+		}
+	}
+	return out
+}
+
+// applied returns the events of evs at or below their partition's checkpoint in lb.
+func (lb *liveBuild) applied(evs []Event) []Event {
+	out := evs[:0]
+	for i := range evs {
+		if evs[i].Position <= lb.cps[eventPartition(&evs[i], lb.partitions)] {
+			out = append(out, evs[i])
+		}
+	}
+	return out
+}
+
+// behindAt returns the partitions of lb whose checkpoint is below pos.
+func (lb *liveBuild) behindAt(pos eventstore.Position) []int {
+	var out []int
+	for k, cp := range lb.cps {
+		if cp < pos {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// memberConsumer is the feed_checkpoints row whose lease says that the projector process
+// holder runs (it is renewed at every tick of the runtime's loop): the partitions of every
+// projection are shared among the processes holding such a lease.
+func memberConsumer(holder string) string { return "projectors/" + holder }
+
+// memberStaleAfter: the member rows of processes gone this long are deleted at start.
+const memberStaleAfter = time.Hour
+
+// heartbeat renews this process's membership and counts the projector processes running.
+func (r *Runtime) heartbeat(ctx context.Context) {
+	if _, err := r.member.TryAcquire(ctx); err != nil && ctx.Err() == nil {
+		r.log.Warn().Err(err).Msg("projections: renewing this projector's membership")
+	}
+	var n int
+	err := r.pool.QueryRow(ctx, `SELECT count(*) FROM `+qualified(r.app, "feed_checkpoints")+`
+WHERE starts_with(consumer, 'projectors/') AND lease_expires_at > $1`, r.leaseNow()).Scan(&n)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn().Err(err).Msg("projections: counting the projector processes")
+		}
+		return
+	}
+	r.members.Store(int64(max(n, 1)))
+}
+
+// forgetStaleMembers deletes the member rows of processes gone for memberStaleAfter.
+func (r *Runtime) forgetStaleMembers(ctx context.Context) error {
+	_, err := r.pool.Exec(ctx, `DELETE FROM `+qualified(r.app, "feed_checkpoints")+` WHERE starts_with(consumer, 'projectors/')
+AND (lease_expires_at IS NULL OR lease_expires_at < $1)`, r.leaseNow().Add(-memberStaleAfter))
+	if err != nil {
+		return fmt.Errorf("forget the projector processes gone: %w", err)
+	}
+	return nil
+}
+
+// partLease is who holds a partition's lease.
+type partLease struct {
+	holder string // "" when free or expired
+}
+
+// partLeases reads the leases of build's n partitions, in partition order.
+func (r *Runtime) partLeases(ctx context.Context, build string, n int) ([]partLease, error) {
+	names := partConsumers(build, n)
+	rows, err := r.pool.Query(ctx, `SELECT consumer, CASE WHEN lease_expires_at > $2 THEN lease_holder END
+FROM `+qualified(r.app, "feed_checkpoints")+` WHERE consumer = ANY($1)`, names, r.leaseNow())
+	if err != nil {
+		return nil, fmt.Errorf("read the partition leases of %s: %w", build, err)
+	}
+	out := make([]partLease, len(names))
+	var name string
+	var holder *string
+	_, err = pgx.ForEachRow(rows, []any{&name, &holder}, func() error {
+		if k := slices.Index(names, name); k >= 0 && holder != nil {
+			out[k].holder = *holder
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the partition leases of %s: %w", build, err)
+	}
+	return out, nil
+}
+
+// fairShare is how many of n partitions each of members processes runs (rounded up).
+func fairShare(n, members int) int {
+	members = max(members, 1)
+	return (n + members - 1) / members
+}
+
+// balance runs this process's fair share of the partitions of e's live build: it stops the
+// handlers beyond it (those standing by first, then the highest partitions: their leases are
+// released for another process) and starts handlers for free partitions (no holder, or an
+// expired lease) up to it. Called at every tick, it converges: a process that starts takes
+// its share as the others give theirs up, and the partitions of one that stops (releasing
+// its leases) or dies (its leases run out) are taken by the others.
+func (r *Runtime) balance(ctx context.Context, e *entry, build string, n int) {
+	leases, err := r.partLeases(ctx, build, n)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn().Err(err).Str("projection", e.name).Msg("projections: balancing partitions")
+		}
+		return
+	}
+	me := r.opts.Lease.Holder
+	share := fairShare(n, int(r.members.Load()))
+	mine := r.live.runningParts(e.name, build)
+	if extra := len(mine) - share; extra > 0 {
+		// Give up the ones standing by first, then the highest.
+		slices.SortStableFunc(mine, func(a, b int) int {
+			ah, bh := leases[a].holder == me, leases[b].holder == me
+			switch {
+			case ah != bh && !ah:
+				return -1
+			case ah != bh:
+				return 1
+			}
+			return b - a
+		})
+		for _, k := range mine[:extra] {
+			r.live.stopPart(build, k)
+		}
+	}
+	for k := 0; k < n && len(mine) < share; k++ {
+		if leases[k].holder != "" || slices.Contains(mine, k) {
+			continue
+		}
+		if err := r.live.ensure(e, build, n, k); err != nil {
+			if ctx.Err() == nil {
+				r.log.Warn().Err(err).Str("projection", e.name).Int("partition", k).Msg("projections: could not start the live projector")
+			}
+			return
+		}
+		mine = append(mine, k)
+	}
+	owned := 0
+	for _, l := range leases {
+		if l.holder == me {
+			owned++
+		}
+	}
+	r.metrics.partitions(e.name, n, owned)
+}
+
+// PartitionStatus is one partition of a live build split by tenant hash.
+type PartitionStatus struct {
+	Partition int                 `json:"partition"`
+	Position  eventstore.Position `json:"position"`
+	// Holder is the projector process applying it ("" when none holds its lease).
+	Holder string `json:"holder,omitempty"`
+}
+
+// holders joins the distinct holders of parts, sorted ("" when none).
+func holders(parts []PartitionStatus) string {
+	var hs []string
+	for _, p := range parts {
+		if p.Holder != "" && !slices.Contains(hs, p.Holder) {
+			hs = append(hs, p.Holder)
+		}
+	}
+	slices.Sort(hs)
+	return strings.Join(hs, ",")
+}
