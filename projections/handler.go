@@ -47,12 +47,12 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 		return nil
 	}
 	ctx := msg.Context()
-	evs := lh.r.decode(decodeSet{lh.e}, envs)
+	batch := lh.r.partBatch(lh.e, lh.part, envs)
 	start := time.Now()
-	res, err := lh.r.applyLive(ctx, lh.e, lh.part, evs, false)
+	res, err := lh.r.applyLive(ctx, lh.e, lh.part, batch, false)
 	var ae *ApplyError
 	if errors.As(err, &ae) && ctx.Err() == nil && !transient(err) && lh.keepsFailing(envs[0].Position) {
-		res, err = lh.r.applyLive(ctx, lh.e, lh.part, evs, true)
+		res, err = lh.r.applyLive(ctx, lh.e, lh.part, batch, true)
 	}
 	switch {
 	case err == nil:
@@ -108,20 +108,20 @@ type liveResult struct {
 // of the batch: it accounts for the other partitions' events it skipped. With isolate, an
 // event that cannot be applied stalls its tenant (see foldTenants); without, it fails the
 // batch. A live build that is no longer p's (swapped) halts the handler.
-func (r *Runtime) applyLive(ctx context.Context, e *entry, p livePart, evs []Event, isolate bool) (liveResult, error) {
+func (r *Runtime) applyLive(ctx context.Context, e *entry, p livePart, b liveBatch, isolate bool) (liveResult, error) {
 	tx, lb, found, err := r.beginPartLocked(ctx, e, p.k)
 	if err != nil {
 		return liveResult{}, err
 	}
 	defer func() { r.rollbackTx(ctx, tx) }()
-	if err := r.checkLive(e, lb, found, evs[0].Position, p); err != nil {
+	if err := r.checkLive(e, lb, found, b.first, p); err != nil {
 		return liveResult{}, err
 	}
-	if evs = after(evs, lb.cps[p.k]); len(evs) == 0 {
+	if b.last.Position <= lb.cps[p.k] {
 		return liveResult{}, nil
 	}
-	fold := onlyPartition(evs, p.n, p.k)
-	if err := r.applyTo(ctx, tx, e, span{build: p.build, n: p.n, parts: []int{p.k}}, fold, &evs[len(evs)-1], true, isolate); err != nil {
+	fold := after(b.mine, lb.cps[p.k])
+	if err := r.applyTo(ctx, tx, e, span{build: p.build, n: p.n, parts: []int{p.k}}, fold, &b.last, true, isolate); err != nil {
 		return liveResult{}, err
 	}
 	if err := r.commitTx(ctx, tx); err != nil {

@@ -26,7 +26,7 @@ const DefaultPartitions = 1
 // partitionKey is the tenant an event is partitioned by: its metadata's tenant, else the
 // tenant its stream id names (domain.ParseStream: the read models file such an event's rows
 // under it too), else "".
-func partitionKey(ev *Event) string {
+func partitionKey(ev *eventstore.Envelope) string {
 	if t := ev.Metadata.TenantID; t != "" {
 		return t
 	}
@@ -35,6 +35,10 @@ func partitionKey(ev *Event) string {
 	}
 	return ""
 }
+
+// PartitionOf is the partition of a live build split into n that holds tenant's events
+// (FNV-1a of the tenant, modulo n): the one a WaitForTenant of tenant waits for.
+func PartitionOf(tenant string, n int) int { return partitionOf(tenant, n) }
 
 // partitionOf is the partition of tenant among n (FNV-1a of the tenant, modulo n).
 func partitionOf(tenant string, n int) int {
@@ -47,7 +51,32 @@ func partitionOf(tenant string, n int) int {
 }
 
 // eventPartition is the partition of ev among n.
-func eventPartition(ev *Event, n int) int { return partitionOf(partitionKey(ev), n) }
+func eventPartition(ev *Event, n int) int { return partitionOf(partitionKey(&ev.Envelope), n) }
+
+// liveBatch is what a live handler of one partition makes of a batch: its first and last
+// positions (the checkpoint moves to last, over the other partitions' events too) and its
+// partition's events, decoded (only those: decoding is most of the cost).
+type liveBatch struct {
+	first eventstore.Position
+	last  Event
+	mine  []Event
+}
+
+// partBatch decodes, for e, the events of envs (a live batch, in order) in partition p.
+func (r *Runtime) partBatch(e *entry, p livePart, envs []eventstore.Envelope) liveBatch {
+	b := liveBatch{first: envs[0].Position, last: Event{Envelope: envs[len(envs)-1]}}
+	mine := envs
+	if p.n > 1 {
+		mine = make([]eventstore.Envelope, 0, len(envs)/p.n+1)
+		for i := range envs {
+			if partitionOf(partitionKey(&envs[i]), p.n) == p.k {
+				mine = append(mine, envs[i])
+			}
+		}
+	}
+	b.mine = r.decode(decodeSet{e}, mine)
+	return b
+}
 
 // partConsumer is the feed_checkpoints row of partition k of build split into n: the build's
 // own row when n is 1, else projections.<build>/pNN.
@@ -122,20 +151,6 @@ ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, recorded_at =
 		return fmt.Errorf("split the checkpoint of %s into %d partitions: %w", build, n, err)
 	}
 	return nil
-}
-
-// onlyPartition returns the events of evs in partition k of n.
-func onlyPartition(evs []Event, n, k int) []Event {
-	if n <= 1 {
-		return evs
-	}
-	out := make([]Event, 0, len(evs)/n+1)
-	for i := range evs {
-		if eventPartition(&evs[i], n) == k {
-			out = append(out, evs[i])
-		}
-	}
-	return out
 }
 
 // unapplied returns the events of evs after their partition's checkpoint in lb.

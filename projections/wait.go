@@ -27,7 +27,8 @@ type liveStatus struct {
 	version    int
 	checkpoint eventstore.Position // of the asked tenant's partition, or else the lowest of all
 	partitions int
-	part       int // the asked tenant's partition (-1: none asked, or one partition)
+	part       int                   // the asked tenant's partition (-1: none asked, or one partition)
+	cps        []eventstore.Position // each partition's checkpoint
 	stalledAt  eventstore.Position
 	lastError  string
 	// tenantErrorID is the error id of the asked tenant's stall, or else of the no-tenant ("")
@@ -55,10 +56,11 @@ FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds+` b ON b.schema_name = r.live_bu
 	if tenant != nil && st.partitions > 1 {
 		st.part = partitionOf(*tenant, st.partitions)
 	}
+	st.cps = make([]eventstore.Position, len(cps))
 	for k, cp := range cps {
-		pos := eventstore.Position(cp) //nolint:gosec // non-negative
-		if k == st.part || (st.part < 0 && (k == 0 || pos < st.checkpoint)) {
-			st.checkpoint = pos
+		st.cps[k] = eventstore.Position(cp) //nolint:gosec // non-negative
+		if k == st.part || (st.part < 0 && (k == 0 || st.cps[k] < st.checkpoint)) {
+			st.checkpoint = st.cps[k]
 		}
 	}
 	if stalled != nil {
@@ -113,7 +115,7 @@ func (r *Runtime) wait(ctx context.Context, name string, tenant *string, pos eve
 	r.note.Start()
 	var reached eventstore.Position
 	var seen, seenStalls uint64 // the notifier's generation and stall count last read from the database
-	n, part := 1, -1            // the live build's partitions, and the tenant's (-1: all)
+	var last liveStatus         // the last read from the database
 	first := true
 	for {
 		wake, gen, listening := r.note.Snapshot()
@@ -130,7 +132,7 @@ func (r *Runtime) wait(ctx context.Context, name string, tenant *string, pos eve
 				return 0, fmt.Errorf("%w: %s", ErrNotBuilt, name)
 			}
 			reached, seen, seenStalls = max(reached, st.checkpoint), gen, note.stalls
-			n, part = st.partitions, st.part
+			last = st
 			if st.tenantErrorID != "" {
 				return reached, &TenantStalledError{Projection: name, ErrorID: st.tenantErrorID, Reached: reached}
 			}
@@ -138,7 +140,7 @@ func (r *Runtime) wait(ctx context.Context, name string, tenant *string, pos eve
 				return reached, &StalledError{Projection: name, Position: st.stalledAt, Reached: reached, Reason: st.lastError}
 			}
 		}
-		reached = max(reached, note.reached(n, part))
+		reached = max(reached, last.reachedWith(note))
 		if reached >= pos {
 			return reached, nil
 		}
@@ -156,17 +158,19 @@ type notice struct {
 	stalls  uint64 // how many "name:stalls" notifications arrived (tenant stalls recorded or retried)
 }
 
-// reached is the position announced for partition part of n (-1: the lowest of all n).
-func (n notice) reached(parts, part int) eventstore.Position {
+// reachedWith is the position st's build has reached for its waiter (the asked tenant's
+// partition, or every partition), each partition at the later of its checkpoint as read and
+// its last announcement.
+func (st *liveStatus) reachedWith(n notice) eventstore.Position {
 	switch {
-	case parts <= 1:
-		return n.pos
-	case part >= 0:
-		return n.parts[part]
+	case st.partitions <= 1 || len(st.cps) != st.partitions:
+		return max(st.checkpoint, n.pos)
+	case st.part >= 0:
+		return max(st.cps[st.part], n.parts[st.part])
 	}
-	low := n.parts[0]
-	for k := 1; k < parts; k++ {
-		low = min(low, n.parts[k])
+	low := max(st.cps[0], n.parts[0])
+	for k := 1; k < st.partitions; k++ {
+		low = min(low, max(st.cps[k], n.parts[k]))
 	}
 	return low
 }
