@@ -23,7 +23,16 @@ type liveHandler struct {
 
 	failingAt eventstore.Position // first position of the batch that keeps failing
 	failures  int
+
+	// skipped is the last position of a batch acked without a transaction (none of its events
+	// in the partition, more to come); committedAt is when the last transaction committed.
+	skipped     eventstore.Position
+	committedAt time.Time
 }
+
+// idleAdvanceEvery bounds how long a partition's checkpoint may stay behind the batches it
+// acked without a transaction (see liveHandler.skip).
+const idleAdvanceEvery = 200 * time.Millisecond
 
 func (lh *liveHandler) stopped() bool {
 	select {
@@ -48,15 +57,18 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 	}
 	ctx := msg.Context()
 	batch := lh.r.partBatch(lh.e, lh.part, envs)
+	if lh.skip(batch, len(envs)) {
+		return nil
+	}
 	start := time.Now()
-	res, err := lh.r.applyLive(ctx, lh.e, lh.part, batch, false)
+	res, err := lh.r.applyLive(ctx, lh.e, lh.part, batch, lh.skipped, false)
 	var ae *ApplyError
 	if errors.As(err, &ae) && ctx.Err() == nil && !transient(err) && lh.keepsFailing(envs[0].Position) {
-		res, err = lh.r.applyLive(ctx, lh.e, lh.part, batch, true)
+		res, err = lh.r.applyLive(ctx, lh.e, lh.part, batch, lh.skipped, true)
 	}
 	switch {
 	case err == nil:
-		lh.failures = 0
+		lh.failures, lh.committedAt = 0, time.Now()
 		lh.r.metrics.applied(lh.e.name, "live", res.folded, time.Since(start))
 		if res.oldest != nil {
 			// The oldest event of the partition applied waited longest.
@@ -68,6 +80,19 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 		return nil
 	}
 	return err
+}
+
+// skip reports whether the batch may be acked without a transaction: none of its events is
+// in the partition and it is full (more are coming: a backlog), and the partition's
+// checkpoint moved less than idleAdvanceEvery ago. The next transaction moves the checkpoint
+// over the skipped batches too; a batch that is not full (the feed's tail) always commits, so
+// a waiter never waits for a partition that has nothing to apply.
+func (lh *liveHandler) skip(b liveBatch, size int) bool {
+	if len(b.mine) > 0 || size < lh.r.opts.LiveBatchEvents || time.Since(lh.committedAt) >= idleAdvanceEvery {
+		return false
+	}
+	lh.skipped = b.last.Position
+	return true
 }
 
 // keepsFailing counts a failed attempt at the batch starting at first and reports whether
@@ -108,13 +133,14 @@ type liveResult struct {
 // of the batch: it accounts for the other partitions' events it skipped. With isolate, an
 // event that cannot be applied stalls its tenant (see foldTenants); without, it fails the
 // batch. A live build that is no longer p's (swapped) halts the handler.
-func (r *Runtime) applyLive(ctx context.Context, e *entry, p livePart, b liveBatch, isolate bool) (liveResult, error) {
+// skipped is the last position the handler acked without a transaction (see liveHandler.skip).
+func (r *Runtime) applyLive(ctx context.Context, e *entry, p livePart, b liveBatch, skipped eventstore.Position, isolate bool) (liveResult, error) {
 	tx, lb, found, err := r.beginPartLocked(ctx, e, p.k)
 	if err != nil {
 		return liveResult{}, err
 	}
 	defer func() { r.rollbackTx(ctx, tx) }()
-	if err := r.checkLive(e, lb, found, b.first, p); err != nil {
+	if err := r.checkLive(e, lb, found, b.first, p, skipped); err != nil {
 		return liveResult{}, err
 	}
 	if b.last.Position <= lb.cps[p.k] {
@@ -137,7 +163,7 @@ func (r *Runtime) applyLive(ctx context.Context, e *entry, p livePart, b liveBat
 // checkLive refuses to apply to a live build this process must leave alone. first, when not
 // zero, is the first position of a live handler's batch (of partition p): on a dense feed it
 // must follow the partition's checkpoint, and the live build must still be p's.
-func (r *Runtime) checkLive(e *entry, lb liveBuild, found bool, first eventstore.Position, p livePart) error {
+func (r *Runtime) checkLive(e *entry, lb liveBuild, found bool, first eventstore.Position, p livePart, skipped eventstore.Position) error {
 	switch {
 	case !found:
 		return fmt.Errorf("%w: %s has no live build", errHalt, e.name)
@@ -148,7 +174,7 @@ func (r *Runtime) checkLive(e *entry, lb liveBuild, found bool, first eventstore
 	case first == 0:
 	case lb.build != p.build || lb.partitions != p.n:
 		return fmt.Errorf("%w: %s was swapped to %s", errHalt, e.name, lb.build)
-	case r.feed.dense() && first > lb.cps[p.k]+1:
+	case r.feed.dense() && first > max(lb.cps[p.k], skipped)+1:
 		r.log.Error().Str("projection", e.name).Int("partition", p.k).Uint64("first", uint64(first)).Uint64("checkpoint", uint64(lb.cps[p.k])).
 			Msg("invariant: the live feed skipped past the checkpoint; resubscribing from the checkpoint")
 		return fmt.Errorf("%w: %s: the feed is at %d, past the checkpoint %d", errHalt, e.name, first, lb.cps[p.k])

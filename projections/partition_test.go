@@ -330,3 +330,53 @@ func TestPartitionStallsStayPerTenant(t *testing.T) {
 	assert.True(t, res[0].Cleared)
 	checkCounts(t, e.pool, projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second))
 }
+
+// TestInterruptedPartitions: two projector processes sharing 4 partitions are killed at random
+// points many times while events flow (contexts cancelled, or database sessions terminated
+// under them); afterwards every position was applied exactly once and the rows equal a clean
+// copy's.
+func TestInterruptedPartitions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a := startAppender(t, e.store)
+	for i := range 12 {
+		var rts []*projections.Runtime
+		var pools []*pgxpool.Pool
+		for _, who := range []string{"a", "b"} {
+			appName := fmt.Sprintf("part-int-%d-%s-%s", i, who, e.app)
+			pool, store := e.process(t, appName[:min(len(appName), 60)])
+			opts, _ := partitionedOptions(who, 4)
+			opts.LiveBatchEvents = 1 + rand.IntN(60)
+			rt, err := projections.New(context.Background(), pool, store, counterProjs(), opts)
+			require.NoError(t, err)
+			require.NoError(t, rt.Start(context.Background()))
+			rts, pools = append(rts, rt), append(pools, pool)
+		}
+		time.Sleep(time.Duration(50+rand.IntN(150)) * time.Millisecond)
+		if i%2 == 1 {
+			_, err := e.pool.Exec(context.Background(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE $1`,
+				fmt.Sprintf("part-int-%d-%%", i))
+			require.NoError(t, err)
+		}
+		for k, rt := range rts {
+			rt.Stop()
+			pools[k].Close()
+		}
+	}
+	a.halt()
+	opts, _ := partitionedOptions("final", 4)
+	rt := projectiontest.Start(t, e.pool, e.store, counterProjs(), opts)
+	pos := projectiontest.WaitCaughtUp(t, rt, "counter", 60*time.Second)
+	head, err := e.store.Head(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, head, pos)
+	st := status(t, rt, "counter")
+	require.Len(t, st.Partitions, 4)
+	require.Empty(t, st.StalledTenants, "nothing applied twice (applied's key) nor refused")
+	clean := e.app + "_clean"
+	_, err = rt.Rebuild(context.Background(), "counter", projections.RebuildOptions{Into: clean})
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = e.pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+clean+` CASCADE`) })
+	sameRows(t, e.pool, `SELECT * FROM stream_counts`, `SELECT * FROM `+qualify(clean, "stream_counts"))
+	checkCounts(t, e.pool, head)
+}

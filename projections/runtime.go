@@ -203,6 +203,9 @@ type Runtime struct {
 // New returns a Runtime for projs over pool (whose search_path's first schema is the
 // application schema, migrated with MigrationSet) and store. It starts nothing.
 func New(ctx context.Context, pool *pgxpool.Pool, store eventstore.Store, projs []Projection, opts Options) (*Runtime, error) {
+	if opts.Partitions < 0 {
+		return nil, fmt.Errorf("projections: Partitions %d: give 1 to %d (0: the default, %d)", opts.Partitions, MaxPartitions, DefaultPartitions)
+	}
 	opts.setDefaults()
 	if err := opts.validate(); err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/dotmac/ledger/internal/gctune"
 	"github.com/dotmac/ledger/internal/migrate"
@@ -21,8 +22,9 @@ import (
 
 type projectionsFlags struct {
 	storage   storeFlags
-	json      bool
-	maxCopies int
+	json       bool
+	maxCopies  int
+	partitions int
 }
 
 func newProjections(g *globalFlags) *cobra.Command {
@@ -35,6 +37,7 @@ func newProjections(g *globalFlags) *cobra.Command {
 	cmd.PersistentFlags().BoolVar(&f.json, "json", false, "print JSON instead of a table")
 	intFlag(cmd.PersistentFlags(), &f.maxCopies, "max-copies", "DOTMAC_MAX_ASOF_COPIES", projections.DefaultMaxCopies,
 		"how many as-of copies may exist at once; beyond it rebuild --into is refused until one is dropped")
+	partitionsFlag(cmd.PersistentFlags(), &f.partitions)
 	cmd.AddCommand(newProjectionsList(g, f), newProjectionsStatus(g, f), newProjectionsRebuild(g, f),
 		newProjectionsCopies(g, f), newProjectionsDropCopy(g, f), newProjectionsRetry(g, f))
 	return cmd
@@ -57,7 +60,7 @@ func withRuntime(cmd *cobra.Command, g *globalFlags, f *projectionsFlags, fn fun
 	if err := migrate.Up(ctx, b.pool, projections.MigrationSet()); err != nil {
 		return fmt.Errorf("apply the projection runtime's migrations: %w", err)
 	}
-	rt, err := projections.New(ctx, b.pool, b.store, registeredProjections(), projections.Options{Logger: log, MaxCopies: f.maxCopies})
+	rt, err := projections.New(ctx, b.pool, b.store, registeredProjections(), projections.Options{Logger: log, MaxCopies: f.maxCopies, Partitions: f.partitions})
 	if err != nil {
 		return err
 	}
@@ -359,4 +362,11 @@ func oneLine(s string, n int) string {
 		}
 	}
 	return s
+}
+
+// partitionsFlag binds --projection-partitions (DOTMAC_PROJECTION_PARTITIONS): the tenant-hash
+// partitions of new live and rebuilt builds, shared by the projector processes.
+func partitionsFlag(fs *pflag.FlagSet, p *int) {
+	intFlag(fs, p, "projection-partitions", "DOTMAC_PROJECTION_PARTITIONS", projections.DefaultPartitions,
+		fmt.Sprintf("tenant-hash partitions (1-%d) a new or rebuilt projection build is split into, so that projector processes share its live work; a live build keeps its count until rebuilt", projections.MaxPartitions))
 }
