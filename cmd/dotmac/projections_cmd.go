@@ -21,7 +21,7 @@ import (
 )
 
 type projectionsFlags struct {
-	storage   storeFlags
+	storage    storeFlags
 	json       bool
 	maxCopies  int
 	partitions int
