@@ -13,6 +13,7 @@ import (
 
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/wait"
 )
 
 // MaxPartitions bounds Options.Partitions (and projection_builds.partitions).
@@ -115,24 +116,40 @@ func (r *Runtime) partLockKey(e *entry, k int) int64 {
 	return lockKey(r.app, "apply-part", e.name+"/"+strconv.Itoa(k))
 }
 
+// partLockRetry is how often beginPartLocked tries again for locks another transaction holds.
+const partLockRetry = 25 * time.Millisecond
+
 // beginPartLocked begins a transaction holding e's lock shared (so that a whole-projection
-// transaction: catch-up, swap, retry, waits for it and blocks it) and partition k's lock, and
-// reads e's live build.
+// transaction: catch-up, swap, retry, waits for it and holds it off) and partition k's lock,
+// and reads e's live build. While either lock is taken it waits without a connection (trying
+// again every partLockRetry): a swap holding e's lock reads the feed through the pool, which
+// the waiting partitions of every projection must not exhaust.
 func (r *Runtime) beginPartLocked(ctx context.Context, e *entry, k int) (pgx.Tx, liveBuild, bool, error) {
-	tx, err := r.pool.Begin(ctx)
-	if err != nil {
-		return nil, liveBuild{}, false, fmt.Errorf("begin: %w", err)
+	for {
+		tx, err := r.pool.Begin(ctx)
+		if err != nil {
+			return nil, liveBuild{}, false, fmt.Errorf("begin: %w", err)
+		}
+		var locked bool
+		err = tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock_shared($1) AND pg_try_advisory_xact_lock($2)`, e.lockKey, r.partLockKey(e, k)).Scan(&locked)
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+			return nil, liveBuild{}, false, fmt.Errorf("lock partition %d of %s: %w", k, e.name, err)
+		}
+		if !locked {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+			if err := wait.Sleep(ctx, partLockRetry); err != nil {
+				return nil, liveBuild{}, false, err
+			}
+			continue
+		}
+		lb, found, err := r.readLive(ctx, tx, e.name)
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+			return nil, liveBuild{}, false, err
+		}
+		return tx, lb, found, nil
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock($2)`, e.lockKey, r.partLockKey(e, k)); err != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
-		return nil, liveBuild{}, false, fmt.Errorf("lock partition %d of %s: %w", k, e.name, err)
-	}
-	lb, found, err := r.readLive(ctx, tx, e.name)
-	if err != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
-		return nil, liveBuild{}, false, err
-	}
-	return tx, lb, found, nil
 }
 
 // splitCheckpoint gives build (just made live, with n > 1 partitions) one checkpoint row per
