@@ -13,6 +13,7 @@ import (
 
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/consumer"
 	"github.com/dotmac/ledger/internal/wait"
 )
 
@@ -203,35 +204,90 @@ func (lb *liveBuild) behindAt(pos eventstore.Position) []int {
 	return out
 }
 
-// memberConsumer is the feed_checkpoints row whose lease says that the projector process
-// holder runs (it is renewed at every tick of the runtime's loop): the partitions of every
-// projection are shared among the processes holding such a lease.
-func memberConsumer(holder string) string { return "projectors/" + holder }
+// memberKey names what a projector process runs, for the count of processes sharing a
+// projection's partitions: projection name and code version ("invoices.v3"). A process of
+// another version (a rolling deploy) does not apply that live build, so it does not count.
+func memberKey(e *entry) string { return e.name + ".v" + strconv.Itoa(e.p.Version()) }
+
+// memberPrefix starts the feed_checkpoints rows of the projector processes' membership:
+// projectors/<memberKey>/<holder>, one per projection a process runs, renewed (lease_expires_at)
+// at every tick of its loop.
+const memberPrefix = "projectors/"
 
 // memberStaleAfter: the member rows of processes gone this long are deleted at start.
 const memberStaleAfter = time.Hour
 
-// heartbeat renews this process's membership and counts the projector processes running.
-func (r *Runtime) heartbeat(ctx context.Context) {
-	if _, err := r.member.TryAcquire(ctx); err != nil && ctx.Err() == nil {
-		r.log.Warn().Err(err).Msg("projections: renewing this projector's membership")
+// memberRows are this process's membership rows.
+func (r *Runtime) memberRows() []string {
+	out := make([]string, 0, len(r.order))
+	for _, name := range r.order {
+		out = append(out, memberPrefix+memberKey(r.entries[name])+"/"+r.opts.Lease.Holder)
 	}
-	var n int
-	err := r.pool.QueryRow(ctx, `SELECT count(*) FROM `+qualified(r.app, "feed_checkpoints")+`
-WHERE starts_with(consumer, 'projectors/') AND lease_expires_at > $1`, r.leaseNow()).Scan(&n)
+	return out
+}
+
+// heartbeat renews this process's membership rows (for the lease TTL) and counts, per
+// projection and version, the projector processes whose membership has not run out.
+func (r *Runtime) heartbeat(ctx context.Context) {
+	now := r.leaseNow()
+	fc := qualified(r.app, "feed_checkpoints")
+	_, err := r.pool.Exec(ctx, `INSERT INTO `+fc+` AS f (consumer, lease_holder, lease_expires_at, lease_renewed_at)
+SELECT c, $2, $3, $4 FROM unnest($1::text[]) AS c
+ON CONFLICT (consumer) DO UPDATE SET lease_holder = excluded.lease_holder, lease_expires_at = excluded.lease_expires_at,
+    lease_renewed_at = excluded.lease_renewed_at`, r.memberRows(), r.opts.Lease.Holder, now.Add(r.leaseTTL()), now)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn().Err(err).Msg("projections: renewing this projector's membership")
+		}
+		return
+	}
+	counts := map[string]int{}
+	rows, err := r.pool.Query(ctx, `SELECT split_part(substr(consumer, length($1) + 1), '/', 1) FROM `+fc+`
+WHERE starts_with(consumer, $1) AND lease_expires_at > $2`, memberPrefix, now)
+	if err == nil {
+		var key string
+		_, err = pgx.ForEachRow(rows, []any{&key}, func() error {
+			counts[key]++
+			return nil
+		})
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			r.log.Warn().Err(err).Msg("projections: counting the projector processes")
 		}
 		return
 	}
-	r.members.Store(int64(max(n, 1)))
+	r.membersMu.Lock()
+	r.members = counts
+	r.membersMu.Unlock()
+}
+
+// processes is how many projector processes run e's version (at least 1: this one).
+func (r *Runtime) processes(e *entry) int {
+	r.membersMu.Lock()
+	defer r.membersMu.Unlock()
+	return max(r.members[memberKey(e)], 1)
+}
+
+// leaveMembership deletes this process's membership rows: the others take its share at once.
+func (r *Runtime) leaveMembership(ctx context.Context) {
+	if _, err := r.pool.Exec(ctx, `DELETE FROM `+qualified(r.app, "feed_checkpoints")+` WHERE consumer = ANY($1)`, r.memberRows()); err != nil {
+		r.log.Warn().Err(err).Msg("projections: leaving the projector processes (the membership runs out after the lease TTL)")
+	}
+}
+
+// leaseTTL is the live leases' TTL.
+func (r *Runtime) leaseTTL() time.Duration {
+	if r.opts.Lease.TTL > 0 {
+		return r.opts.Lease.TTL
+	}
+	return consumer.DefaultLeaseTTL
 }
 
 // forgetStaleMembers deletes the member rows of processes gone for memberStaleAfter.
 func (r *Runtime) forgetStaleMembers(ctx context.Context) error {
-	_, err := r.pool.Exec(ctx, `DELETE FROM `+qualified(r.app, "feed_checkpoints")+` WHERE starts_with(consumer, 'projectors/')
-AND (lease_expires_at IS NULL OR lease_expires_at < $1)`, r.leaseNow().Add(-memberStaleAfter))
+	_, err := r.pool.Exec(ctx, `DELETE FROM `+qualified(r.app, "feed_checkpoints")+` WHERE starts_with(consumer, $1)
+AND (lease_expires_at IS NULL OR lease_expires_at < $2)`, memberPrefix, r.leaseNow().Add(-memberStaleAfter))
 	if err != nil {
 		return fmt.Errorf("forget the projector processes gone: %w", err)
 	}
@@ -287,7 +343,7 @@ func (r *Runtime) balance(ctx context.Context, e *entry, build string, n int) {
 		return
 	}
 	me := r.opts.Lease.Holder
-	share := fairShare(n, int(r.members.Load()))
+	share := fairShare(n, r.processes(e))
 	mine := r.live.runningParts(e.name, build)
 	if extra := len(mine) - share; extra > 0 {
 		// Give up the ones standing by first, then the highest.

@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -181,8 +180,8 @@ type Runtime struct {
 
 	stallLogs stallLogs // tenant stalls to log once their transaction commits
 
-	member  *consumer.Lease // this process's membership among the projector processes (Start)
-	members atomic.Int64    // projector processes running, as last counted
+	membersMu sync.Mutex
+	members   map[string]int // memberKey -> projector processes running it, as last counted
 
 	life   context.Context // ends at Stop: background work (rebuilds, catch-ups, the loop)
 	stop   context.CancelFunc
@@ -232,8 +231,6 @@ func New(ctx context.Context, pool *pgxpool.Pool, store eventstore.Store, projs 
 	r.metrics = m
 	r.life, r.stop = context.WithCancel(context.Background())
 	r.note = newNotifier(r)
-	r.member = consumer.NewLease(pool, memberConsumer(opts.Lease.Holder), opts.Lease)
-	r.members.Store(1)
 	return r, nil
 }
 
@@ -357,7 +354,7 @@ func (r *Runtime) Stop() {
 	if live != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = r.member.Release(ctx) // else it runs out after the lease TTL
+		r.leaveMembership(ctx)
 	}
 }
 

@@ -41,7 +41,7 @@ func BenchmarkPartitionedLive(b *testing.B) {
 	}
 	evs, err := readmodeltest.Generate(domainsim.Config{Tenants: tenants, Customers: domainsim.CustomersFor(n/benchTenants, 12), Months: 12, Seed: 7})
 	require.NoError(b, err)
-	for _, c := range []struct{ projectors, partitions int }{{1, 1}, {1, 4}, {2, 4}} {
+	for _, c := range []struct{ projectors, partitions int }{{1, 1}, {2, 2}, {1, 4}, {2, 4}} {
 		b.Run(fmt.Sprintf("projectors=%d/partitions=%d", c.projectors, c.partitions), func(b *testing.B) {
 			var total time.Duration
 			for range b.N {
