@@ -327,6 +327,13 @@ func printStatusDetails(w io.Writer, sts []projections.Status) error {
 			fmt.Fprintf(w, "  projector:   none (last heartbeat %s)\n", st.RenewedAt.UTC().Format(time.RFC3339))
 		}
 		fmt.Fprintf(w, "  position:    %d of %d (%d events, %.1fs behind)\n", st.Position, st.Head, st.LagEvents, st.LagSeconds)
+		for _, p := range st.Partitions {
+			holder := p.Holder
+			if holder == "" {
+				holder = "none"
+			}
+			fmt.Fprintf(w, "  partition %d: position %d, projector %s\n", p.Partition, p.Position, holder)
+		}
 		if st.StalledPosition != nil {
 			fmt.Fprintf(w, "  stalled at:  position %d\n  error:       %s\n", *st.StalledPosition, st.Error)
 		}

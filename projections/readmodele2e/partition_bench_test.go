@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dotmac/ledger/domain/domainsim"
@@ -60,6 +61,7 @@ func liveFill(b *testing.B, pool *pgxpool.Pool, projectors, partitions int) time
 	b.Helper()
 	ctx := context.Background()
 	rts := make([]*projections.Runtime, projectors)
+	regs := make([]*prometheus.Registry, projectors)
 	start := time.Now()
 	for i := range rts {
 		cfg := pool.Config().Copy()
@@ -69,18 +71,35 @@ func liveFill(b *testing.B, pool *pgxpool.Pool, projectors, partitions int) time
 		store, err := postgres.Open(ctx, p, postgres.Config{})
 		require.NoError(b, err)
 		b.Cleanup(store.Close)
+		regs[i] = prometheus.NewRegistry()
 		rts[i] = projectiontest.Start(b, p, store, readmodel.All(), projections.Options{Partitions: partitions, CatchUpEvents: 1 << 40,
-			Interval: 100 * time.Millisecond, Lease: consumer.LeaseConfig{Holder: fmt.Sprintf("p%d", i)}})
+			Interval: 100 * time.Millisecond, Lease: consumer.LeaseConfig{Holder: fmt.Sprintf("p%d", i)}, Registerer: regs[i]})
 	}
 	for _, p := range readmodel.All() {
 		projectiontest.WaitCaughtUp(b, rts[0], p.Name(), 30*time.Minute)
 	}
 	took := time.Since(start)
-	for _, rt := range rts {
-		st, err := rt.Status(ctx, readmodel.NameInvoices)
-		require.NoError(b, err)
-		b.Logf("%s holders %s", readmodel.NameInvoices, st.Holder)
+	for i, rt := range rts {
+		b.Logf("process p%d applied %.0f events live (all read models), owns %.0f partitions (all read models)", i,
+			metricSum(b, regs[i], "dotmac_projection_events_applied_total"), metricSum(b, regs[i], "dotmac_projection_partitions_owned"))
 		rt.Stop()
 	}
 	return took
+}
+
+// metricSum adds up every series of the metric name in reg.
+func metricSum(b *testing.B, reg *prometheus.Registry, name string) float64 {
+	b.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(b, err)
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return sum
 }
