@@ -80,7 +80,7 @@ func liveFill(b *testing.B, pool *pgxpool.Pool, projectors, partitions int) time
 	}
 	took := time.Since(start)
 	for i, rt := range rts {
-		b.Logf("process p%d applied %.0f events live (all read models), owns %.0f partitions (all read models)", i,
+		b.Logf("process p%d applied %.0f events live (all read models), owns %.0f partitions (all read models together)", i,
 			metricSum(b, regs[i], "dotmac_projection_events_applied_total"), metricSum(b, regs[i], "dotmac_projection_partitions_owned"))
 		rt.Stop()
 	}
