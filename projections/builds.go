@@ -231,7 +231,10 @@ stalled_at = NULL, updated_at = now() WHERE name = $1`, e.name)
 }
 
 func (r *Runtime) createFirstBuild(ctx context.Context, tx pgx.Tx, e *entry) error {
-	n := r.partitionsFor(e)
+	n, err := r.partitionsFor(ctx, e)
+	if err != nil {
+		return err
+	}
 	build, err := r.createBuild(ctx, tx, e, buildSpec{purpose: purposeLive, partitions: n})
 	if err != nil {
 		return err

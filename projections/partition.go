@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -20,10 +21,9 @@ import (
 // MaxPartitions bounds Options.Partitions (and projection_builds.partitions).
 const MaxPartitions = 64
 
-// DefaultPartitions is Options.Partitions' default: one partition, the whole projection in
-// one process at a time, as before partitions existed. `dotmac serve` asks for more
-// (--projection-partitions).
-const DefaultPartitions = 1
+// firstBuildPartitions is the partitions of a projection's first build when
+// Options.Partitions leaves it open (0): one, the whole projection in one process at a time.
+const firstBuildPartitions = 1
 
 // partitionKey is the tenant an event is partitioned by: its metadata's tenant, else the
 // tenant its stream id names (domain.ParseStream: the read models file such an event's rows
@@ -104,12 +104,26 @@ func partConsumers(build string, n int) []string {
 const partRowsOf = `CASE WHEN b.partitions > 1 AND b.status IN ('live', 'retired')
 THEN starts_with(c.consumer, 'projections.' || b.schema_name || '/p') ELSE c.consumer = 'projections.' || b.schema_name END`
 
-// partitionsFor is the number of partitions a new live or shadow build of e gets.
-func (r *Runtime) partitionsFor(e *entry) int {
-	if e.tuning.CrossTenant {
-		return 1
+// partitionsFor is the number of partitions a new live or shadow build of e gets: 1 for a
+// cross-tenant projection, else Options.Partitions, else (0) the live build's count, or
+// firstBuildPartitions for the first build.
+func (r *Runtime) partitionsFor(ctx context.Context, e *entry) (int, error) {
+	switch {
+	case e.tuning.CrossTenant:
+		return 1, nil
+	case r.opts.Partitions > 0:
+		return r.opts.Partitions, nil
 	}
-	return r.opts.Partitions
+	var n int
+	err := r.pool.QueryRow(ctx, `SELECT b.partitions FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds+` b ON b.schema_name = r.live_build
+WHERE r.name = $1`, e.name).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return firstBuildPartitions, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read the partitions of the live build of %s: %w", e.name, err)
+	}
+	return n, nil
 }
 
 // partLockKey is the advisory lock serializing the appliers of partition k of e's live build.

@@ -380,3 +380,31 @@ func TestInterruptedPartitions(t *testing.T) {
 	sameRows(t, e.pool, `SELECT * FROM stream_counts`, `SELECT * FROM `+qualify(clean, "stream_counts"))
 	checkCounts(t, e.pool, head)
 }
+
+// TestRebuildSetsPartitions: a rebuild keeps the live build's partition count unless it is
+// asked for another; the new count's checkpoints are split at the swap, and the running
+// projector runs the new build's partitions from there.
+func TestRebuildSetsPartitions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	opts, _ := partitionedOptions("a", 4)
+	rt := projectiontest.Start(t, e.pool, e.store, counterProjs(), opts)
+	appendSpread(t, e.store, 300, nil)
+	projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
+
+	keep := projectiontest.New(t, e.pool, e.store, counterProjs(), testOptions()) // the CLI's: Partitions 0
+	_, err := keep.Rebuild(context.Background(), "counter", projections.RebuildOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 4, status(t, rt, "counter").PartitionCount, "kept")
+
+	two := testOptions()
+	two.Partitions = 2
+	_, err = projectiontest.New(t, e.pool, e.store, counterProjs(), two).Rebuild(context.Background(), "counter", projections.RebuildOptions{})
+	require.NoError(t, err)
+	st := status(t, rt, "counter")
+	require.Equal(t, 2, st.PartitionCount)
+	require.Len(t, st.Partitions, 2)
+	appendSpread(t, e.store, 300, nil)
+	eventually(t, 30*time.Second, "a runs the new build's 2 partitions", func() bool { return owners(status(t, rt, "counter"))["a"] == 2 })
+	checkCounts(t, e.pool, projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second))
+}

@@ -80,11 +80,12 @@ type Options struct {
 	// consumer.DefaultHolder()).
 	Lease consumer.LeaseConfig
 	// Partitions is how many tenant-hash partitions a new live or shadow build is split into
-	// (default DefaultPartitions, at most MaxPartitions; a projection whose Tuning is
-	// CrossTenant always gets one). Each partition has its own checkpoint and lease, so the
-	// projector processes share a projection's live work: each runs about its share of the
-	// partitions. The count of a build never changes: a new count takes effect with the next
-	// build (dotmac projections rebuild); until then the live build keeps its own.
+	// (at most MaxPartitions; 0: a rebuild keeps the live build's count, and a first build has
+	// one; a projection whose Tuning is CrossTenant always has one). Each partition has its own
+	// checkpoint and lease, so the projector processes share a projection's live work: each
+	// runs about its share of the partitions. The count of a build never changes: a new count
+	// takes effect with the next build (dotmac projections rebuild); until then the live build
+	// keeps its own, whatever this option says.
 	Partitions int
 	// MaxCopies caps how many as-of copies (RebuildOptions.Into) may exist at once; a copy
 	// beyond it is refused with ErrTooManyCopies (default DefaultMaxCopies).
@@ -109,7 +110,6 @@ func (o *Options) setDefaults() {
 	setDefault(&o.RetryMax, 2*time.Second)
 	setDefault(&o.ReadyMaxLag, 30*time.Second)
 	setDefault(&o.Interval, time.Second)
-	setDefault(&o.Partitions, DefaultPartitions)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -203,7 +203,7 @@ type Runtime struct {
 // application schema, migrated with MigrationSet) and store. It starts nothing.
 func New(ctx context.Context, pool *pgxpool.Pool, store eventstore.Store, projs []Projection, opts Options) (*Runtime, error) {
 	if opts.Partitions < 0 {
-		return nil, fmt.Errorf("projections: Partitions %d: give 1 to %d (0: the default, %d)", opts.Partitions, MaxPartitions, DefaultPartitions)
+		return nil, fmt.Errorf("projections: Partitions %d: give 1 to %d (0: keep the live build's)", opts.Partitions, MaxPartitions)
 	}
 	opts.setDefaults()
 	if err := opts.validate(); err != nil {

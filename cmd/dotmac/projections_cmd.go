@@ -374,6 +374,6 @@ func oneLine(s string, n int) string {
 // partitionsFlag binds --projection-partitions (DOTMAC_PROJECTION_PARTITIONS): the tenant-hash
 // partitions of new live and rebuilt builds, shared by the projector processes.
 func partitionsFlag(fs *pflag.FlagSet, p *int) {
-	intFlag(fs, p, "projection-partitions", "DOTMAC_PROJECTION_PARTITIONS", projections.DefaultPartitions,
-		fmt.Sprintf("tenant-hash partitions (1-%d) a new or rebuilt projection build is split into, so that projector processes share its live work; a live build keeps its count until rebuilt", projections.MaxPartitions))
+	intFlag(fs, p, "projection-partitions", "DOTMAC_PROJECTION_PARTITIONS", 0,
+		fmt.Sprintf("tenant-hash partitions (1-%d) a new or rebuilt projection build is split into, so that projector processes share its live work; 0: a rebuild keeps the live build's count, a first build has 1; a live build keeps its count until rebuilt", projections.MaxPartitions))
 }
