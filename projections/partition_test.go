@@ -397,6 +397,17 @@ func TestRebuildSetsPartitions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 4, status(t, rt, "counter").PartitionCount, "kept")
 
+	// A waiter that read the 4-partition build before the swap is answered by the 2-partition
+	// build after it.
+	head, err := e.store.Head(context.Background())
+	require.NoError(t, err)
+	waited := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		_, err := rt.WaitFor(ctx, "counter", head+100)
+		waited <- err
+	}()
 	two := testOptions()
 	two.Partitions = 2
 	_, err = projectiontest.New(t, e.pool, e.store, counterProjs(), two).Rebuild(context.Background(), "counter", projections.RebuildOptions{})
@@ -405,6 +416,7 @@ func TestRebuildSetsPartitions(t *testing.T) {
 	require.Equal(t, 2, st.PartitionCount)
 	require.Len(t, st.Partitions, 2)
 	appendSpread(t, e.store, 300, nil)
+	require.NoError(t, <-waited)
 	eventually(t, 30*time.Second, "a runs the new build's 2 partitions", func() bool { return owners(status(t, rt, "counter"))["a"] == 2 })
 	checkCounts(t, e.pool, projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second))
 }

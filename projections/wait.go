@@ -120,7 +120,9 @@ func (r *Runtime) wait(ctx context.Context, name string, tenant *string, pos eve
 	for {
 		wake, gen, listening := r.note.Snapshot()
 		note := r.note.latest(name)
-		if first || gen != seen || !listening || note.stalled || (tenant != nil && note.stalls != seenStalls) {
+		// A change of stalls (sent by a swap too, whose new build may have other partitions)
+		// sends every waiter back to the database.
+		if first || gen != seen || !listening || note.stalled || note.stalls != seenStalls {
 			first = false
 			st, found, err := r.liveState(ctx, name, tenant)
 			switch {
