@@ -75,13 +75,25 @@ func after(evs []Event, cp eventstore.Position) []Event {
 	return evs[i:]
 }
 
-// applyTo folds evs into build within tx and advances the build's checkpoint to the last of
-// them, in the same transaction, leaving out the events of tenants stalled in build (see
-// foldTenants; with isolate, an event Apply cannot fold stalls its tenant instead of failing the
-// batch). With notify, the new checkpoint is announced to WaitFor (delivered by PostgreSQL at
-// commit). Apply's failure is an *ApplyError.
-func (r *Runtime) applyTo(ctx context.Context, tx pgx.Tx, e *entry, build string, evs []Event, notify, isolate bool) error {
-	return r.applyWith(ctx, tx, e, e.p.Apply, build, evs, notify, isolate)
+// span is the checkpoint rows of a build that one transaction advances over a batch: the
+// partitions it applies (all of a build's own row: one partition).
+type span struct {
+	build string
+	n     int   // the build's partitions (1: its own row)
+	parts []int // the partitions advanced
+}
+
+// wholeSpan is a build's own checkpoint row: a build being filled (a shadow build, a copy) or
+// a live build of one partition.
+func wholeSpan(build string) span { return span{build: build, n: 1, parts: []int{0}} }
+
+// applyTo folds evs into sp's build within tx and advances sp's checkpoints to last (the last
+// event of the batch, folded or not), in the same transaction, leaving out the events of
+// tenants stalled in the build (see foldTenants; with isolate, an event Apply cannot fold
+// stalls its tenant instead of failing the batch). With notify, the new checkpoints are
+// announced to WaitFor (delivered by PostgreSQL at commit). Apply's failure is an *ApplyError.
+func (r *Runtime) applyTo(ctx context.Context, tx pgx.Tx, e *entry, sp span, evs []Event, last *Event, notify, isolate bool) error {
+	return r.applyWith(ctx, tx, e, e.p.Apply, sp, evs, last, notify, isolate)
 }
 
 // applyFunc folds events into the build tx's search_path names: a Projection's Apply, or a
@@ -89,27 +101,41 @@ func (r *Runtime) applyTo(ctx context.Context, tx pgx.Tx, e *entry, build string
 type applyFunc func(ctx context.Context, tx pgx.Tx, evs []Event) error
 
 // applyWith is applyTo folding with apply.
-func (r *Runtime) applyWith(ctx context.Context, tx pgx.Tx, e *entry, apply applyFunc, build string, evs []Event, notify, isolate bool) error {
-	if err := setSearchPath(ctx, tx, ident(build)); err != nil {
+func (r *Runtime) applyWith(ctx context.Context, tx pgx.Tx, e *entry, apply applyFunc, sp span, evs []Event, last *Event, notify, isolate bool) error {
+	if err := setSearchPath(ctx, tx, ident(sp.build)); err != nil {
 		return err
 	}
-	if err := r.foldTenants(ctx, tx, e, apply, build, evs, isolate); err != nil {
-		return err
+	if len(evs) > 0 {
+		if err := r.foldTenants(ctx, tx, e, apply, sp.build, evs, isolate); err != nil {
+			return err
+		}
 	}
-	return r.advance(ctx, tx, e, build, &evs[len(evs)-1], notify)
+	return r.advance(ctx, tx, e, sp, last, notify)
 }
 
-// advance moves build's checkpoint to last (forwards only: anything else is a bug).
-func (r *Runtime) advance(ctx context.Context, tx pgx.Tx, e *entry, build string, last *Event, notify bool) error {
+// advance moves sp's checkpoints to last (forwards only: anything else is a bug).
+func (r *Runtime) advance(ctx context.Context, tx pgx.Tx, e *entry, sp span, last *Event, notify bool) error {
 	b := &pgx.Batch{}
-	b.Queue(r.sqls.advance, buildConsumer(build), int64(last.Position), last.RecordedAt()) //nolint:gosec // positions fit
+	for _, k := range sp.parts {
+		b.Queue(r.sqls.advance, partConsumer(sp.build, sp.n, k), int64(last.Position), last.RecordedAt()) //nolint:gosec // positions fit
+	}
 	if notify {
-		b.Queue(`SELECT pg_notify($1, $2)`, r.sqls.channel, e.name+":"+strconv.FormatUint(uint64(last.Position), 10))
+		pos := strconv.FormatUint(uint64(last.Position), 10)
+		for _, k := range sp.parts {
+			b.Queue(`SELECT pg_notify($1, $2)`, r.sqls.channel, notePayload(e.name, sp.n, k, pos))
+		}
 	}
 	br := tx.SendBatch(ctx, b)
-	tag, err := br.Exec()
-	if err == nil && tag.RowsAffected() != 1 {
-		err = fmt.Errorf("invariant: checkpoint of %s did not move forwards to %d", build, last.Position)
+	var err error
+	for _, k := range sp.parts {
+		tag, xerr := br.Exec()
+		if xerr == nil && tag.RowsAffected() != 1 {
+			xerr = fmt.Errorf("invariant: checkpoint %s did not move forwards to %d", partConsumer(sp.build, sp.n, k), last.Position)
+		}
+		if xerr != nil {
+			err = xerr
+			break
+		}
 	}
 	if cerr := br.Close(); err == nil && cerr != nil {
 		err = cerr
@@ -118,6 +144,15 @@ func (r *Runtime) advance(ctx context.Context, tx pgx.Tx, e *entry, build string
 		return fmt.Errorf("projection %s: advance checkpoint: %w", e.name, err)
 	}
 	return nil
+}
+
+// notePayload is the notification of partition k (of n) of projection name reaching pos:
+// "name:pos" for a build of one partition, "name/k:pos" otherwise.
+func notePayload(name string, n, k int, pos string) string {
+	if n <= 1 {
+		return name + ":" + pos
+	}
+	return name + "/" + strconv.Itoa(k) + ":" + pos
 }
 
 // safeApply calls apply with the events e handles (all, unless its Tuning lists the types it

@@ -187,6 +187,11 @@ func (run *buildRun) addPart(ctx context.Context, e *entry) error {
 	p := &buildPart{e: e, g: g}
 	run.parts = append(run.parts, p)
 	spec := buildSpec{purpose: purposeShadow}
+	if !run.copy {
+		if spec.partitions, err = r.partitionsFor(ctx, e); err != nil {
+			return err
+		}
+	}
 	if run.copy {
 		spec = buildSpec{purpose: purposeAsOf, schema: run.opts.Into, target: &run.target}
 	}

@@ -19,6 +19,8 @@ type buildSpec struct {
 	purpose string
 	schema  string               // empty: a new <app>__<name>_b<n>
 	target  *eventstore.Position // as-of builds stop here
+	// partitions the build's events are split into once live (0: one)
+	partitions int
 }
 
 // createBuild creates a build schema, runs Setup in it and records the build, inside tx.
@@ -56,8 +58,8 @@ AND NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, schema); err !=
 		t := int64(*spec.target) //nolint:gosec // positions fit
 		target = &t
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO `+r.sqls.builds+` (schema_name, projection, version, purpose, status, tables, target_position)
-VALUES ($1, $2, $3, $4, $5, $6, $7)`, schema, e.name, e.p.Version(), spec.purpose, status, e.tables, target)
+	_, err := tx.Exec(ctx, `INSERT INTO `+r.sqls.builds+` (schema_name, projection, version, purpose, status, tables, target_position, partitions)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, schema, e.name, e.p.Version(), spec.purpose, status, e.tables, target, max(spec.partitions, 1))
 	if err != nil {
 		return "", fmt.Errorf("record build %s: %w", schema, err)
 	}
@@ -229,8 +231,15 @@ stalled_at = NULL, updated_at = now() WHERE name = $1`, e.name)
 }
 
 func (r *Runtime) createFirstBuild(ctx context.Context, tx pgx.Tx, e *entry) error {
-	build, err := r.createBuild(ctx, tx, e, buildSpec{purpose: purposeLive})
+	n, err := r.partitionsFor(ctx, e)
 	if err != nil {
+		return err
+	}
+	build, err := r.createBuild(ctx, tx, e, buildSpec{purpose: purposeLive, partitions: n})
+	if err != nil {
+		return err
+	}
+	if err := r.splitCheckpoint(ctx, tx, build, n); err != nil {
 		return err
 	}
 	if err := r.pointViews(ctx, tx, e, build, nil); err != nil {
@@ -241,7 +250,7 @@ func (r *Runtime) createFirstBuild(ctx context.Context, tx pgx.Tx, e *entry) err
 	if err != nil {
 		return fmt.Errorf("register %s: %w", e.name, err)
 	}
-	r.log.Info().Str("projection", e.name).Str("build", build).Int("version", e.p.Version()).Msg("projections: first build created")
+	r.log.Info().Str("projection", e.name).Str("build", build).Int("version", e.p.Version()).Int("partitions", n).Msg("projections: first build created")
 	return nil
 }
 
@@ -285,8 +294,9 @@ WHERE projection = $1 AND (status = 'retired' OR (status = 'building' AND purpos
 // row again. (A build's row and its checkpoint's are created in one transaction, so a build
 // being created is never taken for gone.)
 func (r *Runtime) forgetOrphanCheckpoints(ctx context.Context) error {
-	_, err := r.pool.Exec(ctx, `DELETE FROM `+qualified(r.app, "feed_checkpoints")+` f WHERE f.consumer LIKE 'projections.%'
-AND NOT EXISTS (SELECT 1 FROM `+r.sqls.builds+` b WHERE f.consumer = 'projections.' || b.schema_name)`)
+	_, err := r.pool.Exec(ctx, `DELETE FROM `+qualified(r.app, "feed_checkpoints")+` f WHERE starts_with(f.consumer, 'projections.')
+AND NOT EXISTS (SELECT 1 FROM `+r.sqls.builds+` b WHERE f.consumer = 'projections.' || b.schema_name
+    OR starts_with(f.consumer, 'projections.' || b.schema_name || '/p'))`)
 	if err != nil {
 		return fmt.Errorf("forget the checkpoints of dropped builds: %w", err)
 	}
@@ -312,8 +322,9 @@ func (r *Runtime) dropBuild(ctx context.Context, schema string) error {
 		return fmt.Errorf("forget build %s: %w", schema, err)
 	}
 	if tag.RowsAffected() > 0 {
-		if _, err := tx.Exec(ctx, r.sqls.cp.Delete, buildConsumer(schema)); err != nil {
-			return fmt.Errorf("forget the checkpoint of build %s: %w", schema, err)
+		if _, err := tx.Exec(ctx, `DELETE FROM `+qualified(r.app, "feed_checkpoints")+` WHERE consumer = $1 OR starts_with(consumer, $1 || '/p')`,
+			buildConsumer(schema)); err != nil {
+			return fmt.Errorf("forget the checkpoints of build %s: %w", schema, err)
 		}
 	}
 	return tx.Commit(ctx)

@@ -12,15 +12,27 @@ import (
 	esw "github.com/dotmac/ledger/eventstore/watermill"
 )
 
-// liveHandler applies one projection's batches to its live build.
+// liveHandler applies one partition of a live build: its events of each batch.
 type liveHandler struct {
-	r *Runtime
-	e *entry
-	h *message.Handler
+	r    *Runtime
+	e    *entry
+	h    *message.Handler
+	part livePart
+
+	stopping bool // stop was asked (balance gave the partition up); guarded by the projector's mu
 
 	failingAt eventstore.Position // first position of the batch that keeps failing
 	failures  int
+
+	// skipped is the last position of a batch acked without a transaction (none of its events
+	// in the partition, more to come); committedAt is when the last transaction committed.
+	skipped     eventstore.Position
+	committedAt time.Time
 }
+
+// idleAdvanceEvery bounds how long a partition's checkpoint may stay behind the batches it
+// acked without a transaction (see liveHandler.skip).
+const idleAdvanceEvery = 200 * time.Millisecond
 
 func (lh *liveHandler) stopped() bool {
 	select {
@@ -44,20 +56,23 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 		return nil
 	}
 	ctx := msg.Context()
-	evs := lh.r.decode(decodeSet{lh.e}, envs)
+	batch := lh.r.partBatch(lh.e, lh.part, envs)
+	if lh.skip(batch, len(envs)) {
+		return nil
+	}
 	start := time.Now()
-	n, err := lh.r.applyLive(ctx, lh.e, evs, false)
+	res, err := lh.r.applyLive(ctx, lh.e, lh.part, batch, lh.skipped, false)
 	var ae *ApplyError
 	if errors.As(err, &ae) && ctx.Err() == nil && !transient(err) && lh.keepsFailing(envs[0].Position) {
-		n, err = lh.r.applyLive(ctx, lh.e, evs, true)
+		res, err = lh.r.applyLive(ctx, lh.e, lh.part, batch, lh.skipped, true)
 	}
 	switch {
 	case err == nil:
-		lh.failures = 0
-		lh.r.metrics.applied(lh.e.name, "live", n, time.Since(start))
-		if n > 0 {
-			// The oldest event applied (the applied ones are the batch's tail) waited longest.
-			lh.r.metrics.delay(lh.e.name, lh.r.opts.Now().Sub(envs[len(envs)-n].RecordedAt()))
+		lh.failures, lh.committedAt = 0, time.Now()
+		lh.r.metrics.applied(lh.e.name, "live", res.folded, time.Since(start))
+		if res.oldest != nil {
+			// The oldest event of the partition applied waited longest.
+			lh.r.metrics.delay(lh.e.name, lh.r.opts.Now().Sub(res.oldest.RecordedAt()))
 		}
 		return nil
 	case errors.Is(err, errHalt):
@@ -65,6 +80,19 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 		return nil
 	}
 	return err
+}
+
+// skip reports whether the batch may be acked without a transaction: none of its events is
+// in the partition and it is full (more are coming: a backlog), and the partition's
+// checkpoint moved less than idleAdvanceEvery ago. The next transaction moves the checkpoint
+// over the skipped batches too; a batch that is not full (the feed's tail) always commits, so
+// a waiter never waits for a partition that has nothing to apply.
+func (lh *liveHandler) skip(b liveBatch, size int) bool {
+	if len(b.mine) > 0 || size < lh.r.opts.LiveBatchEvents || time.Since(lh.committedAt) >= idleAdvanceEvery {
+		return false
+	}
+	lh.skipped = b.last.Position
+	return true
 }
 
 // keepsFailing counts a failed attempt at the batch starting at first and reports whether
@@ -86,34 +114,56 @@ func (lh *liveHandler) halt(why error) {
 	lh.h.Stop()
 }
 
-// applyLive applies a batch to e's live build in one transaction under e's lock, skipping the
-// events at or below its checkpoint (a redelivery) and those of tenants stalled in the build.
-// With isolate, an event that cannot be applied stalls its tenant (see foldTenants); without,
-// it fails the batch. It returns how many events the checkpoint moved over.
-func (r *Runtime) applyLive(ctx context.Context, e *entry, evs []Event, isolate bool) (int, error) {
-	tx, lb, found, err := r.beginLocked(ctx, e)
+// livePart is the partition of a live build a live handler applies.
+type livePart struct {
+	build string
+	n, k  int // partition k of n
+}
+
+// liveResult is what applyLive did: how many events of its partition it folded, and the
+// oldest of them (nil: none).
+type liveResult struct {
+	folded int
+	oldest *Event
+}
+
+// applyLive applies partition p's events of a batch to e's live build in one transaction
+// under p's lock (and e's, shared), skipping the events at or below p's checkpoint (a
+// redelivery) and those of tenants stalled in the build, and moves p's checkpoint to the end
+// of the batch: it accounts for the other partitions' events it skipped. With isolate, an
+// event that cannot be applied stalls its tenant (see foldTenants); without, it fails the
+// batch. A live build that is no longer p's (swapped) halts the handler.
+// skipped is the last position the handler acked without a transaction (see liveHandler.skip).
+func (r *Runtime) applyLive(ctx context.Context, e *entry, p livePart, b liveBatch, skipped eventstore.Position, isolate bool) (liveResult, error) {
+	tx, lb, found, err := r.beginPartLocked(ctx, e, p.k)
 	if err != nil {
-		return 0, err
+		return liveResult{}, err
 	}
 	defer func() { r.rollbackTx(ctx, tx) }()
-	if err := r.checkLive(e, lb, found, evs[0].Position); err != nil {
-		return 0, err
+	if err := r.checkLive(e, lb, found, b.first, p, skipped); err != nil {
+		return liveResult{}, err
 	}
-	if evs = after(evs, lb.checkpoint); len(evs) == 0 {
-		return 0, nil
+	if b.last.Position <= lb.cps[p.k] {
+		return liveResult{}, nil
 	}
-	if err := r.applyTo(ctx, tx, e, lb.build, evs, true, isolate); err != nil {
-		return 0, err
+	fold := after(b.mine, lb.cps[p.k])
+	if err := r.applyTo(ctx, tx, e, span{build: p.build, n: p.n, parts: []int{p.k}}, fold, &b.last, true, isolate); err != nil {
+		return liveResult{}, err
 	}
 	if err := r.commitTx(ctx, tx); err != nil {
-		return 0, fmt.Errorf("projection %s: commit: %w", e.name, err)
+		return liveResult{}, fmt.Errorf("projection %s: commit: %w", e.name, err)
 	}
-	return len(evs), nil
+	res := liveResult{folded: len(fold)}
+	if len(fold) > 0 {
+		res.oldest = &fold[0]
+	}
+	return res, nil
 }
 
 // checkLive refuses to apply to a live build this process must leave alone. first, when not
-// zero, is the first position of the batch: on a dense feed it must follow the checkpoint.
-func (r *Runtime) checkLive(e *entry, lb liveBuild, found bool, first eventstore.Position) error {
+// zero, is the first position of a live handler's batch (of partition p): on a dense feed it
+// must follow the partition's checkpoint, and the live build must still be p's.
+func (r *Runtime) checkLive(e *entry, lb liveBuild, found bool, first eventstore.Position, p livePart, skipped eventstore.Position) error {
 	switch {
 	case !found:
 		return fmt.Errorf("%w: %s has no live build", errHalt, e.name)
@@ -121,16 +171,19 @@ func (r *Runtime) checkLive(e *entry, lb liveBuild, found bool, first eventstore
 		return fmt.Errorf("%w: %s is stalled", errHalt, e.name)
 	case lb.version != e.p.Version():
 		return fmt.Errorf("%w: the live build of %s is version %d, this binary's is %d", errHalt, e.name, lb.version, e.p.Version())
-	case first > 0 && r.feed.dense() && first > lb.checkpoint+1:
-		r.log.Error().Str("projection", e.name).Uint64("first", uint64(first)).Uint64("checkpoint", uint64(lb.checkpoint)).
+	case first == 0:
+	case lb.build != p.build || lb.partitions != p.n:
+		return fmt.Errorf("%w: %s was swapped to %s", errHalt, e.name, lb.build)
+	case r.feed.dense() && first > max(lb.cps[p.k], skipped)+1:
+		r.log.Error().Str("projection", e.name).Int("partition", p.k).Uint64("first", uint64(first)).Uint64("checkpoint", uint64(lb.cps[p.k])).
 			Msg("invariant: the live feed skipped past the checkpoint; resubscribing from the checkpoint")
-		return fmt.Errorf("%w: %s: the feed is at %d, past the checkpoint %d", errHalt, e.name, first, lb.checkpoint)
+		return fmt.Errorf("%w: %s: the feed is at %d, past the checkpoint %d", errHalt, e.name, first, lb.cps[p.k])
 	}
 	return nil
 }
 
-// activate starts e's live projection in this process if it is not running: a catch-up
-// replay first when the live build is far behind, then the live handler.
+// activate runs this process's share of e's live partitions (balance): a catch-up replay of
+// every partition first when the live build is far behind and none runs here.
 func (r *Runtime) activate(ctx context.Context, e *entry) {
 	if !r.claim(e.name, "activating") {
 		return
@@ -149,22 +202,20 @@ func (r *Runtime) activate(ctx context.Context, e *entry) {
 	if err != nil {
 		return
 	}
-	if head > st.checkpoint+eventstore.Position(r.opts.CatchUpEvents) { //nolint:gosec // positive option
+	if !r.live.running(e.name) && head > st.checkpoint+eventstore.Position(r.opts.CatchUpEvents) { //nolint:gosec // positive option
 		handedOver = true
 		r.setBusy(e.name, "catching up")
 		r.queueCatchUp(e)
 		return
 	}
-	if err := r.live.ensure(e, st.build); err != nil && ctx.Err() == nil {
-		r.log.Warn().Err(err).Str("projection", e.name).Msg("projections: could not start the live projector")
-	}
+	r.balance(ctx, e, st.build, st.partitions)
 }
 
-// claim marks name busy in this process unless it is busy or its handler runs.
+// claim marks name busy in this process unless it is busy.
 func (r *Runtime) claim(name, what string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.live == nil || r.busy[name] != "" || r.life.Err() != nil || r.live.running(name) {
+	if r.live == nil || r.busy[name] != "" || r.life.Err() != nil {
 		return false
 	}
 	r.busy[name] = what

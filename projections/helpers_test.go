@@ -206,12 +206,13 @@ func startAppender(t testing.TB, store eventstore.Store) *appender {
 				return
 			case <-time.After(time.Duration(rand.IntN(3)) * time.Millisecond):
 			}
-			k := 1 + rand.IntN(40)
+			k, stream := 1+rand.IntN(40), rand.IntN(20)
 			evs := make([]eventstore.EventData, k)
 			for j := range evs {
-				evs[j] = eventstore.EventData{ID: uuid.New(), Type: "TestEvent", SchemaVersion: 1, Data: mustJSON(testEvent{N: rand.Int64N(1000)})}
+				evs[j] = eventstore.EventData{ID: uuid.New(), Type: "TestEvent", SchemaVersion: 1, Data: mustJSON(testEvent{N: rand.Int64N(1000)}),
+					Metadata: eventstore.Metadata{TenantID: fmt.Sprintf("t%d", stream%7)}} // tenants spread over partitions
 			}
-			if _, err := store.Append(context.Background(), fmt.Sprintf("s-%d", rand.IntN(20)), eventstore.Any(), evs...); err != nil {
+			if _, err := store.Append(context.Background(), fmt.Sprintf("s-%d", stream), eventstore.Any(), evs...); err != nil {
 				t.Errorf("append: %v", err)
 				return
 			}

@@ -64,7 +64,8 @@ func TestStartForgetsOrphanCheckpoints(t *testing.T) {
 	require.NoError(t, err)
 	projectiontest.Start(t, e.pool, e.store, []projections.Projection{&counter{name: "counter", version: 1}}, testOptions())
 	var consumers []string
-	require.NoError(t, e.pool.QueryRow(ctx, `SELECT array_agg(consumer ORDER BY consumer) FROM feed_checkpoints`).Scan(&consumers))
+	require.NoError(t, e.pool.QueryRow(ctx, `SELECT array_agg(consumer ORDER BY consumer) FROM feed_checkpoints
+WHERE NOT starts_with(consumer, 'projectors/')`).Scan(&consumers)) // the projector processes' membership rows
 	require.Len(t, consumers, 2)
 	assert.Equal(t, "other", consumers[0], "other consumers' rows stay")
 	assert.Contains(t, consumers[1], "projections.", "the live build's row stays")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/consumer"
@@ -24,7 +26,8 @@ const routerCloseTimeout = 30 * time.Second
 // maxErrorBytes bounds the error text a stall records.
 const maxErrorBytes = 4000
 
-// projector runs the live projectors: one Watermill router with one handler per projection.
+// projector runs the live projectors: one Watermill router with one handler per partition of
+// each projection's live build that this process runs (see Runtime.balance).
 //
 // One handler per projection (rather than one handler fanning each batch out to every
 // projection): each has its own subscription starting at its own checkpoint, so a stalled
@@ -94,54 +97,101 @@ func (pj *projector) close() {
 	_ = pj.keepalive.Close()
 }
 
-// running reports whether e's handler runs.
+// running reports whether a handler of projection name runs (any partition, any build).
 func (pj *projector) running(name string) bool {
 	pj.mu.Lock()
 	defer pj.mu.Unlock()
-	h := pj.handlers[name]
-	return h != nil && !h.stopped()
+	for _, h := range pj.handlers {
+		if h.e.name == name && !h.stopped() {
+			return true
+		}
+	}
+	return false
 }
 
-// ensure starts e's handler unless it runs. The handler delivers only while this process
-// holds the lease of e's live build (build): a projection runs live in one process at a time.
-func (pj *projector) ensure(e *entry, build string) error {
+// runningParts lists the partitions of build whose handlers run here and are not being
+// stopped; it forgets the handlers that stopped.
+func (pj *projector) runningParts(name, build string) []int {
 	pj.mu.Lock()
 	defer pj.mu.Unlock()
-	if h := pj.handlers[e.name]; h != nil && !h.stopped() {
+	var out []int
+	for key, h := range pj.handlers {
+		switch {
+		case h.stopped():
+			delete(pj.handlers, key)
+		case h.e.name == name && h.part.build == build && !h.stopping:
+			out = append(out, h.part.k)
+		}
+	}
+	return out
+}
+
+// stopPart stops the handler of partition k of build: it releases the partition's lease for
+// another process to take.
+func (pj *projector) stopPart(build string, k int) {
+	pj.mu.Lock()
+	defer pj.mu.Unlock()
+	if h := pj.handlers[handlerKey(build, k)]; h != nil && !h.stopping {
+		h.stopping = true
+		pj.r.log.Debug().Str("projection", h.e.name).Int("partition", k).Msg("projections: giving a partition up")
+		h.h.Stop()
+	}
+}
+
+func handlerKey(build string, k int) string { return build + "/" + strconv.Itoa(k) }
+
+// ensure starts the handler of partition k (of n) of e's live build unless it runs. The
+// handler delivers only while this process holds the partition's lease (its checkpoint row):
+// a partition runs live in one process at a time.
+func (pj *projector) ensure(e *entry, build string, n, k int) error {
+	pj.mu.Lock()
+	defer pj.mu.Unlock()
+	key := handlerKey(build, k)
+	if h := pj.handlers[key]; h != nil && !h.stopped() {
 		return nil
 	}
 	if pj.router.IsClosed() || pj.ctx.Err() != nil {
 		return errors.New("projections: the router is closed")
 	}
+	part := livePart{build: build, n: n, k: k}
 	inner, err := esw.NewSubscriber(pj.r.store, esw.SubscriberConfig{
-		ConsumerGroup: "projection." + e.name, Offsets: checkpointOffsets{r: pj.r, name: e.name},
+		ConsumerGroup: "projection." + e.name + "/" + strconv.Itoa(k), Offsets: checkpointOffsets{r: pj.r, part: part},
 		BatchEvents: pj.r.opts.LiveBatchEvents, Logger: pj.r.log,
 	})
 	if err != nil {
 		return err
 	}
-	lease := consumer.NewLease(pj.r.pool, buildConsumer(build), pj.r.opts.Lease)
+	lease := consumer.NewLease(pj.r.pool, partConsumer(build, n, k), pj.r.opts.Lease)
 	sub := consumer.NewLeasedSubscriber(lease, inner, nil, pj.r.log)
 	pj.gen++
-	lh := &liveHandler{r: pj.r, e: e}
-	lh.h = pj.router.AddConsumerHandler(fmt.Sprintf("%s#%d", e.name, pj.gen), esw.TopicAll, sub, lh.handle)
+	lh := &liveHandler{r: pj.r, e: e, part: part}
+	lh.h = pj.router.AddConsumerHandler(fmt.Sprintf("%s/%d#%d", e.name, k, pj.gen), esw.TopicAll, sub, lh.handle)
 	if err := pj.router.RunHandlers(pj.ctx); err != nil {
 		return fmt.Errorf("projections: start the handler of %s: %w", e.name, err)
 	}
-	pj.handlers[e.name] = lh
-	pj.r.log.Debug().Str("projection", e.name).Msg("projections: live projector started")
+	pj.handlers[key] = lh
+	pj.r.log.Debug().Str("projection", e.name).Int("partition", k).Int("partitions", n).Msg("projections: live projector started")
 	return nil
 }
 
-// checkpointOffsets makes a projection's subscription start at its live build's checkpoint.
-// Nothing is saved on ack: the checkpoint is committed with the rows, by the handler.
+// checkpointOffsets makes a partition's subscription start at its checkpoint. Nothing is
+// saved on ack: the checkpoint is committed with the rows, by the handler.
 type checkpointOffsets struct {
 	r    *Runtime
-	name string
+	part livePart
 }
 
 func (o checkpointOffsets) Load(ctx context.Context, _, _ string) (eventstore.Position, error) {
-	return o.r.Checkpoint(ctx, o.name)
+	var cp int64
+	var at *time.Time
+	err := o.r.pool.QueryRow(ctx, o.r.sqls.cp.Read, partConsumer(o.part.build, o.part.n, o.part.k)).Scan(&cp, &at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("%w: no checkpoint for partition %d of %s", ErrNotBuilt, o.part.k, o.part.build)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read the checkpoint of partition %d of %s: %w", o.part.k, o.part.build, err)
+	}
+	return eventstore.Position(cp), nil //nolint:gosec // non-negative
 }
 
 func (checkpointOffsets) Save(context.Context, string, string, eventstore.Position) error { return nil }

@@ -17,6 +17,7 @@ type metrics struct {
 	batchSeconds                               *prometheus.HistogramVec
 	delaySeconds                               *prometheus.HistogramVec
 	rebuildPosition, rebuildTarget, rebuildEPS *prometheus.GaugeVec
+	partitionsTotal, partitionsOwned           *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -42,6 +43,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		rebuildPosition: gauge("rebuild_position", "Checkpoint of the build being rebuilt.", "projection"),
 		rebuildTarget:   gauge("rebuild_target", "Position the rebuild is heading for.", "projection"),
 		rebuildEPS:      gauge("rebuild_events_per_second", "Average replay rate of the running rebuild.", "projection"),
+		partitionsTotal: gauge("partitions", "Tenant-hash partitions of the live build.", "projection"),
+		partitionsOwned: gauge("partitions_owned", "Partitions of the live build this process applies (holds the lease of).", "projection"),
 	}
 	var err error
 	reg1 := func(c *prometheus.GaugeVec) *prometheus.GaugeVec {
@@ -52,6 +55,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.lagEvents, m.lagSeconds, m.checkpoint, m.stalled = reg1(m.lagEvents), reg1(m.lagSeconds), reg1(m.checkpoint), reg1(m.stalled)
 	m.stalledTenants = reg1(m.stalledTenants)
 	m.rebuildPosition, m.rebuildTarget, m.rebuildEPS = reg1(m.rebuildPosition), reg1(m.rebuildTarget), reg1(m.rebuildEPS)
+	m.partitionsTotal, m.partitionsOwned = reg1(m.partitionsTotal), reg1(m.partitionsOwned)
 	m.head, err = registerAs(reg, m.head, err)
 	m.events, err = registerAs(reg, m.events, err)
 	m.batchSeconds, err = registerAs(reg, m.batchSeconds, err)
@@ -100,6 +104,11 @@ func (m *metrics) applied(name, mode string, n int, took time.Duration) {
 	if mode == "live" {
 		m.batchSeconds.WithLabelValues(name).Observe(took.Seconds())
 	}
+}
+
+func (m *metrics) partitions(name string, n, owned int) {
+	m.partitionsTotal.WithLabelValues(name).Set(float64(n))
+	m.partitionsOwned.WithLabelValues(name).Set(float64(owned))
 }
 
 func (m *metrics) delay(name string, d time.Duration) {

@@ -115,6 +115,13 @@ type Tuning struct {
 	// that fails or is interrupted is dropped). The catch-up after Flush and every live build
 	// use Apply.
 	NewLoad func() Load
+	// CrossTenant says one event may change rows of other tenants than its own (a total over
+	// every tenant, a shared catalog). Such a projection is never split into tenant-hash
+	// partitions (Options.Partitions): its live build has one checkpoint and runs in one
+	// projector process at a time. A projection whose rows are all keyed by the tenant of the
+	// event that writes them (every read model of package readmodel) leaves it false, so
+	// projector processes share its partitions.
+	CrossTenant bool
 }
 
 // Load folds a replay into an empty build (see Tuning.NewLoad). It sees every event once, in

@@ -190,9 +190,10 @@ func (r *Runtime) ResolveAsOf(ctx context.Context, a AsOf) (eventstore.Position,
 	return r.feed.positionAt(ctx, a.Time)
 }
 
-// swap makes build e's live build: under the projection's lock it applies the events between
-// build's checkpoint and the head, points the views at build, and updates the registry, in
-// one transaction; then it drops the old build.
+// swap makes build e's live build: under the projection's lock (every live partition's
+// applier waits) it applies the events between build's checkpoint and the head, splits that
+// checkpoint into one per partition of build (each at it), points the views at build, and
+// updates the registry, in one transaction; then it drops the old build.
 func (r *Runtime) swap(ctx context.Context, e *entry, build string) error {
 	tx, lb, found, err := r.beginLocked(ctx, e)
 	if err != nil {
@@ -201,6 +202,13 @@ func (r *Runtime) swap(ctx context.Context, e *entry, build string) error {
 	defer func() { r.rollbackTx(ctx, tx) }()
 	cp, err := r.finalCatchUp(ctx, tx, e, build)
 	if err != nil {
+		return err
+	}
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT partitions FROM `+r.sqls.builds+` WHERE schema_name = $1`, build).Scan(&n); err != nil {
+		return fmt.Errorf("read the partitions of %s: %w", build, err)
+	}
+	if err := r.splitCheckpoint(ctx, tx, build, n); err != nil {
 		return err
 	}
 	if err := r.pointViews(ctx, tx, e, build, lb.tables); err != nil {
@@ -214,8 +222,10 @@ func (r *Runtime) swap(ctx context.Context, e *entry, build string) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, r.sqls.channel, e.name+":"+noteStalls); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, r.sqls.channel, e.name+":"+strconv.FormatUint(uint64(cp), 10)); err != nil {
-		return err
+	for k := range max(n, 1) {
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, r.sqls.channel, notePayload(e.name, n, k, strconv.FormatUint(uint64(cp), 10))); err != nil {
+			return err
+		}
 	}
 	if err := r.commitTx(ctx, tx); err != nil {
 		return fmt.Errorf("projection %s: commit the swap: %w", e.name, err)
@@ -252,7 +262,7 @@ func (r *Runtime) finalCatchUp(ctx context.Context, tx pgx.Tx, e *entry, build s
 			break
 		}
 		r.decodeInPlace(decodeSet{e}, evs)
-		if err := r.applyTo(ctx, tx, e, build, evs, false, true); err != nil {
+		if err := r.applyTo(ctx, tx, e, wholeSpan(build), evs, &evs[len(evs)-1], false, true); err != nil {
 			return 0, err
 		}
 		pos = evs[len(evs)-1].Position

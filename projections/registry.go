@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -48,7 +49,8 @@ type sqlText struct {
 	// cp are the statements over the builds' checkpoint rows (feed_checkpoints, named by
 	// buildConsumer).
 	cp consumer.Table
-	// checkpointOf joins a build b's checkpoint row f (alias.schema_name's).
+	// checkpointOf joins a build b's checkpoint f: position (the lowest of its partitions'),
+	// positions (each partition's, in order) and updated_at.
 	checkpointOf string
 }
 
@@ -59,8 +61,9 @@ func newSQLText(app, searchPath string) sqlText {
 	s := sqlText{app: app, searchPath: searchPath, channel: notifyChannel(app),
 		registry: qualified(app, "projection_registry"), builds: qualified(app, "projection_builds"),
 		seq: qualified(app, "projection_build_seq"), stalls: qualified(app, "projection_tenant_stalls"), cp: consumer.TableIn(app)}
-	s.checkpointOf = ` LEFT JOIN ` + qualified(app, "feed_checkpoints") + ` f ON f.consumer = 'projections.' || b.schema_name`
-	s.readLive = `SELECT r.state, r.live_build, b.version, coalesce(f.position, 0), b.tables FROM ` + s.registry + ` r
+	s.checkpointOf = ` LEFT JOIN LATERAL (SELECT min(coalesce(c.position, 0)) AS position, max(c.updated_at) AS updated_at,
+array_agg(coalesce(c.position, 0) ORDER BY c.consumer) AS positions FROM ` + qualified(app, "feed_checkpoints") + ` c WHERE ` + partRowsOf + `) f ON true`
+	s.readLive = `SELECT r.state, r.live_build, b.version, coalesce(f.positions, '{}'), b.tables, b.partitions FROM ` + s.registry + ` r
 JOIN ` + s.builds + ` b ON b.schema_name = r.live_build` + s.checkpointOf + ` WHERE r.name = $1`
 	s.advance = s.cp.Advance
 	return s
@@ -71,12 +74,16 @@ type liveBuild struct {
 	state      State
 	build      string
 	version    int
-	checkpoint eventstore.Position
+	checkpoint eventstore.Position // the lowest of cps: every event up to it is applied
 	tables     []string
+	partitions int                   // the build's partitions (1: one checkpoint)
+	cps        []eventstore.Position // each partition's checkpoint
 }
 
 // lockProjection takes the projection's transaction-scoped advisory lock: whoever holds it
-// is the only one applying to the projection's live build (or swapping it).
+// is the only one applying to the projection's live build (or swapping it). The live
+// partitions' appliers hold it shared (beginPartLocked), so it waits for them and holds them
+// off.
 func lockProjection(ctx context.Context, tx pgx.Tx, e *entry) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, e.lockKey); err != nil {
 		return fmt.Errorf("lock projection %s: %w", e.name, err)
@@ -88,15 +95,25 @@ func lockProjection(ctx context.Context, tx pgx.Tx, e *entry) error {
 // must run after lockProjection, in a statement of its own, so that its snapshot sees what
 // the previous lock holder committed.
 func (r *Runtime) readLive(ctx context.Context, q pgx.Tx, name string) (lb liveBuild, found bool, err error) {
-	var cp int64
-	err = q.QueryRow(ctx, r.sqls.readLive, name).Scan(&lb.state, &lb.build, &lb.version, &cp, &lb.tables)
+	var cps []int64
+	err = q.QueryRow(ctx, r.sqls.readLive, name).Scan(&lb.state, &lb.build, &lb.version, &cps, &lb.tables, &lb.partitions)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return lb, false, nil
 	}
 	if err != nil {
 		return lb, false, fmt.Errorf("read registry of %s: %w", name, err)
 	}
-	lb.checkpoint = eventstore.Position(cp) //nolint:gosec // checked non-negative by the table
+	if len(cps) == 0 && lb.partitions == 1 {
+		cps = []int64{0} // no row yet: nothing applied
+	}
+	if len(cps) != lb.partitions {
+		return lb, false, fmt.Errorf("invariant: live build %s of %s has %d partitions but %d checkpoint rows", lb.build, name, lb.partitions, len(cps))
+	}
+	lb.cps = make([]eventstore.Position, len(cps))
+	for k, cp := range cps {
+		lb.cps[k] = eventstore.Position(cp) //nolint:gosec // checked non-negative by the table
+	}
+	lb.checkpoint = slices.Min(lb.cps)
 	return lb, true, nil
 }
 

@@ -217,7 +217,7 @@ func (r *Runtime) commitBuild(e *entry, build string, load Load, fold func([]Eve
 		if fold != nil {
 			apply = foldOnly(apply, fold)
 		}
-		if err := r.applyWith(ctx, tx, e, apply, build, evs, false, load == nil); err != nil {
+		if err := r.applyWith(ctx, tx, e, apply, wholeSpan(build), evs, &evs[len(evs)-1], false, load == nil); err != nil {
 			return err
 		}
 		return r.commitTx(ctx, tx)
@@ -267,8 +267,9 @@ func (r *Runtime) flushLoad(ctx context.Context, e *entry, build string, load Lo
 }
 
 // commitLive returns a replay commit for e's live build (a catch-up): each transaction takes
-// the projection's lock, checks that build is still live and what its checkpoint is, and
-// applies only the events after it, announcing the new checkpoint.
+// the projection's lock (every partition's appliers wait), checks that build is still live and
+// where each partition's checkpoint is, and applies only the events after their partition's,
+// announcing the new checkpoints.
 func (r *Runtime) commitLive(e *entry, build string) func(context.Context, []Event) error {
 	return func(ctx context.Context, evs []Event) error {
 		tx, lb, found, err := r.beginLocked(ctx, e)
@@ -276,16 +277,18 @@ func (r *Runtime) commitLive(e *entry, build string) func(context.Context, []Eve
 			return err
 		}
 		defer func() { r.rollbackTx(ctx, tx) }()
-		if err := r.checkLive(e, lb, found, 0); err != nil {
+		if err := r.checkLive(e, lb, found, 0, livePart{}, 0); err != nil {
 			return err
 		}
 		if lb.build != build {
 			return fmt.Errorf("%w: %s was swapped to %s", errHalt, e.name, lb.build)
 		}
-		if evs = after(evs, lb.checkpoint); len(evs) == 0 {
+		last := &evs[len(evs)-1]
+		parts := lb.behindAt(last.Position)
+		if len(parts) == 0 {
 			return nil
 		}
-		if err := r.applyTo(ctx, tx, e, build, evs, true, true); err != nil {
+		if err := r.applyTo(ctx, tx, e, span{build: build, n: lb.partitions, parts: parts}, lb.unapplied(evs), last, true, true); err != nil {
 			return err
 		}
 		return r.commitTx(ctx, tx)

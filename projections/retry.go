@@ -88,7 +88,7 @@ func (r *Runtime) retry(ctx context.Context, e *entry, tenants []string) ([]Retr
 	}
 	out := make([]RetryResult, 0, len(stalls))
 	for _, s := range stalls {
-		res, err := r.replayTenant(ctx, tx, e, lb.build, s, lb.checkpoint)
+		res, err := r.replayTenant(ctx, tx, e, &lb, s)
 		if err != nil {
 			return nil, err
 		}
@@ -128,10 +128,11 @@ RETURNING projection, build, tenant, position, error_id, error, stalled_at, retr
 	return stalls, nil
 }
 
-// replayTenant applies, within tx, s.Tenant's events from s.Position up to to into build
-// (whose checkpoint is to and stays so), through foldTenants: an event that fails again stalls
-// the tenant anew, and its later events are left out.
-func (r *Runtime) replayTenant(ctx context.Context, tx pgx.Tx, e *entry, build string, s TenantStall, to eventstore.Position) (RetryResult, error) {
+// replayTenant applies, within tx, s.Tenant's events from s.Position up to the checkpoint of
+// their partition into lb's build (whose checkpoints stay), through foldTenants: an event that
+// fails again stalls the tenant anew, and its later events are left out.
+func (r *Runtime) replayTenant(ctx context.Context, tx pgx.Tx, e *entry, lb *liveBuild, s TenantStall) (RetryResult, error) {
+	build, to := lb.build, slices.Max(lb.cps)
 	res := RetryResult{Projection: e.name, Tenant: s.Tenant, From: s.Position, To: to}
 	if err := setSearchPath(ctx, tx, ident(build)); err != nil {
 		return res, err
@@ -145,7 +146,7 @@ func (r *Runtime) replayTenant(ctx context.Context, tx pgx.Tx, e *entry, build s
 			break
 		}
 		from = evs[len(evs)-1].Position
-		evs = onlyTenant(evs, s.Tenant)
+		evs = lb.applied(onlyTenant(evs, s.Tenant))
 		r.decodeInPlace(decodeSet{e}, evs)
 		if len(evs) == 0 {
 			continue

@@ -79,6 +79,14 @@ type Options struct {
 	// projection of a Runtime is held under one holder name (default
 	// consumer.DefaultHolder()).
 	Lease consumer.LeaseConfig
+	// Partitions is how many tenant-hash partitions a new live or shadow build is split into
+	// (at most MaxPartitions; 0: a rebuild keeps the live build's count, and a first build has
+	// one; a projection whose Tuning is CrossTenant always has one). Each partition has its own
+	// checkpoint and lease, so the projector processes share a projection's live work: each
+	// runs about its share of the partitions. The count of a build never changes: a new count
+	// takes effect with the next build (dotmac projections rebuild); until then the live build
+	// keeps its own, whatever this option says.
+	Partitions int
 	// MaxCopies caps how many as-of copies (RebuildOptions.Into) may exist at once; a copy
 	// beyond it is refused with ErrTooManyCopies (default DefaultMaxCopies).
 	MaxCopies int
@@ -145,6 +153,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("projections: ReplayPageEvents %d is over %d", o.ReplayPageEvents, eventstore.MaxReadLimit*10)
 	case o.ReplayReaders > maxReplayReaders:
 		return fmt.Errorf("projections: ReplayReaders %d is over %d", o.ReplayReaders, maxReplayReaders)
+	case o.Partitions > MaxPartitions:
+		return fmt.Errorf("projections: Partitions %d is over %d", o.Partitions, MaxPartitions)
 	}
 	return nil
 }
@@ -179,6 +189,9 @@ type Runtime struct {
 
 	stallLogs stallLogs // tenant stalls to log once their transaction commits
 
+	membersMu sync.Mutex
+	members   map[string]int // memberKey -> projector processes running it, as last counted
+
 	life   context.Context // ends at Stop: background work (rebuilds, catch-ups, the loop)
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
@@ -198,6 +211,9 @@ type Runtime struct {
 // New returns a Runtime for projs over pool (whose search_path's first schema is the
 // application schema, migrated with MigrationSet) and store. It starts nothing.
 func New(ctx context.Context, pool *pgxpool.Pool, store eventstore.Store, projs []Projection, opts Options) (*Runtime, error) {
+	if opts.Partitions < 0 {
+		return nil, fmt.Errorf("projections: Partitions %d: give 1 to %d (0: keep the live build's)", opts.Partitions, MaxPartitions)
+	}
 	opts.setDefaults()
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -298,6 +314,10 @@ func (r *Runtime) Start(ctx context.Context) error {
 	}
 	r.start = true
 	r.mu.Unlock()
+	if err := r.forgetStaleMembers(ctx); err != nil {
+		return err
+	}
+	r.heartbeat(ctx)
 	var rebuild []*entry
 	for _, name := range r.order {
 		e := r.entries[name]
@@ -347,6 +367,11 @@ func (r *Runtime) Stop() {
 	}
 	r.wg.Wait()
 	r.note.Stop()
+	if live != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		r.leaveMembership(ctx)
+	}
 }
 
 func (r *Runtime) goBackground(f func(ctx context.Context)) {
@@ -368,6 +393,7 @@ func (r *Runtime) loop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		r.heartbeat(ctx)
 		sts, err := r.List(ctx)
 		if err != nil {
 			if ctx.Err() == nil {

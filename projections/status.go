@@ -40,10 +40,16 @@ type Status struct {
 	// Building lists the builds being filled: a shadow rebuild, as-of copies.
 	Building []Progress `json:"building,omitempty"`
 	// Holder is the process holding the live build's lease, the one running the projection
-	// live ("" when no process holds an unexpired lease: no projector runs it).
+	// live ("" when no process holds an unexpired lease: no projector runs it); with several
+	// partitions, the processes holding any of their leases, comma-separated.
 	Holder string `json:"holder,omitempty"`
 	// RenewedAt is the lease's last heartbeat (nil: never held).
 	RenewedAt *time.Time `json:"renewed_at,omitempty"`
+	// PartitionCount is how many tenant-hash partitions the live build has (see
+	// Options.Partitions); Partitions lists them, with each one's checkpoint and holder, when
+	// there are more than one (Position is then the lowest of their checkpoints).
+	PartitionCount int               `json:"partition_count,omitempty"`
+	Partitions     []PartitionStatus `json:"partitions,omitempty"`
 }
 
 // Running reports whether a projector process runs the projection live (holds its lease).
@@ -102,8 +108,12 @@ func (r *Runtime) Status(ctx context.Context, name string) (Status, error) {
 
 func (r *Runtime) registryRows(ctx context.Context) (map[string]Status, error) {
 	rows, err := r.pool.Query(ctx, `SELECT r.name, r.version, r.state, r.live_build, coalesce(f.position, 0), coalesce(r.last_error, ''),
-r.stalled_position, r.updated_at, CASE WHEN f.lease_expires_at > $1 THEN f.lease_holder END, f.lease_renewed_at
-FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds+` b ON b.schema_name = r.live_build`+r.sqls.checkpointOf, r.leaseNow())
+r.stalled_position, r.updated_at, coalesce(f.positions, '{}'), coalesce(f.holders, '{}'), f.renewed, b.partitions
+FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds+` b ON b.schema_name = r.live_build
+LEFT JOIN LATERAL (SELECT min(coalesce(c.position, 0)) AS position, array_agg(coalesce(c.position, 0) ORDER BY c.consumer) AS positions,
+    array_agg(CASE WHEN c.lease_expires_at > $1 THEN coalesce(c.lease_holder, '') ELSE '' END ORDER BY c.consumer) AS holders,
+    max(c.lease_renewed_at) AS renewed
+  FROM `+qualified(r.app, "feed_checkpoints")+` c WHERE `+partRowsOf+`) f ON true`, r.leaseNow())
 	if err != nil {
 		return nil, fmt.Errorf("read the registry: %w", err)
 	}
@@ -111,14 +121,20 @@ FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds+` b ON b.schema_name = r.live_bu
 	var st Status
 	var cp int64
 	var stalled *int64
-	var holder *string
+	var positions []int64
+	var hs []string
 	var renewed *time.Time
 	_, err = pgx.ForEachRow(rows, []any{&st.Name, &st.Version, &st.State, &st.LiveBuild, &cp, &st.Error, &stalled, &st.UpdatedAt,
-		&holder, &renewed}, func() error {
+		&positions, &hs, &renewed, &st.PartitionCount}, func() error {
 		s := st
 		s.Position = eventstore.Position(cp) //nolint:gosec // non-negative
-		if holder != nil {
-			s.Holder = *holder
+		parts := make([]PartitionStatus, len(positions))
+		for k := range positions {
+			parts[k] = PartitionStatus{Partition: k, Position: eventstore.Position(positions[k]), Holder: hs[k]} //nolint:gosec // non-negative
+		}
+		s.Holder = holders(parts)
+		if s.PartitionCount > 1 {
+			s.Partitions = parts
 		}
 		if renewed != nil {
 			at := *renewed

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,7 +36,10 @@ type liveStatus struct {
 	state      State
 	build      string
 	version    int
-	checkpoint eventstore.Position
+	checkpoint eventstore.Position // of the asked tenant's partition, or else the lowest of all
+	partitions int
+	part       int                   // the asked tenant's partition (-1: none asked, or one partition)
+	cps        []eventstore.Position // each partition's checkpoint
 	stalledAt  eventstore.Position
 	lastError  string
 	// tenantErrorID is the error id of the asked tenant's stall, or else of the no-tenant ("")
@@ -47,19 +51,29 @@ type liveStatus struct {
 // its stall in the live build.
 func (r *Runtime) liveState(ctx context.Context, name string, tenant *string) (liveStatus, bool, error) {
 	var st liveStatus
-	var cp int64
+	var cps []int64
 	var stalled *int64
-	err := r.pool.QueryRow(ctx, `SELECT r.state, r.live_build, b.version, coalesce(f.position, 0), r.stalled_position, coalesce(r.last_error, ''),
+	err := r.pool.QueryRow(ctx, `SELECT r.state, r.live_build, b.version, b.partitions, coalesce(f.positions, '{}'), r.stalled_position, coalesce(r.last_error, ''),
 coalesce((SELECT s.error_id FROM `+r.sqls.stalls+` s WHERE s.build = r.live_build AND $2::text IS NOT NULL AND s.tenant IN ($2, '') ORDER BY s.tenant = '', s.position LIMIT 1), '')
 FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds+` b ON b.schema_name = r.live_build`+r.sqls.checkpointOf+` WHERE r.name = $1`, name, tenant).
-		Scan(&st.state, &st.build, &st.version, &cp, &stalled, &st.lastError, &st.tenantErrorID)
+		Scan(&st.state, &st.build, &st.version, &st.partitions, &cps, &stalled, &st.lastError, &st.tenantErrorID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, false, nil
 	}
 	if err != nil {
 		return st, false, fmt.Errorf("read the checkpoint of %s: %w", name, err)
 	}
-	st.checkpoint = eventstore.Position(cp) //nolint:gosec // non-negative
+	st.part = -1
+	if tenant != nil && st.partitions > 1 {
+		st.part = partitionOf(*tenant, st.partitions)
+	}
+	st.cps = make([]eventstore.Position, len(cps))
+	for k, cp := range cps {
+		st.cps[k] = eventstore.Position(cp) //nolint:gosec // non-negative
+		if k == st.part || (st.part < 0 && (k == 0 || st.cps[k] < st.checkpoint)) {
+			st.checkpoint = st.cps[k]
+		}
+	}
 	if stalled != nil {
 		st.stalledAt = eventstore.Position(*stalled) //nolint:gosec // non-negative
 	}
@@ -113,11 +127,14 @@ func (r *Runtime) wait(ctx context.Context, name string, tenant *string, pos eve
 	defer r.note.join()()
 	var reached eventstore.Position
 	var seen, seenStalls uint64 // the notifier's generation and stall count last read from the database
+	var last liveStatus         // the last read from the database
 	first := true
 	for {
 		wake, gen, listening := r.note.Snapshot()
 		note := r.note.latest(name)
-		if first || gen != seen || !listening || note.stalled || (tenant != nil && note.stalls != seenStalls) {
+		// A change of stalls (sent by a swap too, whose new build may have other partitions)
+		// sends every waiter back to the database.
+		if first || gen != seen || !listening || note.stalled || note.stalls != seenStalls {
 			first = false
 			st, found, err := r.liveState(ctx, name, tenant)
 			switch {
@@ -129,6 +146,7 @@ func (r *Runtime) wait(ctx context.Context, name string, tenant *string, pos eve
 				return 0, fmt.Errorf("%w: %s", ErrNotBuilt, name)
 			}
 			reached, seen, seenStalls = max(reached, st.checkpoint), gen, note.stalls
+			last = st
 			if st.tenantErrorID != "" {
 				return reached, &TenantStalledError{Projection: name, ErrorID: st.tenantErrorID, Reached: reached}
 			}
@@ -136,7 +154,7 @@ func (r *Runtime) wait(ctx context.Context, name string, tenant *string, pos eve
 				return reached, &StalledError{Projection: name, Position: st.stalledAt, Reached: reached, Reason: st.lastError}
 			}
 		}
-		reached = max(reached, note.pos)
+		reached = max(reached, last.reachedWith(note))
 		if reached >= pos {
 			return reached, nil
 		}
@@ -149,8 +167,26 @@ func (r *Runtime) wait(ctx context.Context, name string, tenant *string, pos eve
 // notice is the last notification seen for a projection.
 type notice struct {
 	pos     eventstore.Position
+	parts   map[int]eventstore.Position // of a partitioned live build ("name/k:position")
 	stalled bool
 	stalls  uint64 // how many "name:stalls" notifications arrived (tenant stalls recorded or retried)
+}
+
+// reachedWith is the position st's build has reached for its waiter (the asked tenant's
+// partition, or every partition), each partition at the later of its checkpoint as read and
+// its last announcement.
+func (st *liveStatus) reachedWith(n notice) eventstore.Position {
+	switch {
+	case st.partitions <= 1 || len(st.cps) != st.partitions:
+		return max(st.checkpoint, n.pos)
+	case st.part >= 0:
+		return max(st.cps[st.part], n.parts[st.part])
+	}
+	low := max(st.cps[0], n.parts[0])
+	for k := 1; k < st.partitions; k++ {
+		low = min(low, max(st.cps[k], n.parts[k]))
+	}
+	return low
 }
 
 // noteStalls is the notification payload's suffix for a change of a build's tenant stalls.
@@ -182,7 +218,8 @@ func (n *notifier) latest(name string) notice {
 	return n.notes[name]
 }
 
-// record reads a notification: payload "name:position", "name:stalled" or "name:stalls".
+// record reads a notification: payload "name:position", "name/partition:position",
+// "name:stalled" or "name:stalls".
 func (n *notifier) record(payload string) {
 	name, rest, ok := strings.Cut(payload, ":")
 	if !ok {
@@ -190,6 +227,19 @@ func (n *notifier) record(payload string) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if name, k, ok := strings.Cut(name, "/"); ok {
+		part, kerr := strconv.Atoi(k)
+		p, perr := strconv.ParseUint(rest, 10, 64)
+		if note := n.notes[name]; kerr == nil && perr == nil && eventstore.Position(p) > note.parts[part] {
+			note.parts = maps.Clone(note.parts) // copied on write: waiters read the one they got
+			if note.parts == nil {
+				note.parts = map[int]eventstore.Position{}
+			}
+			note.parts[part] = eventstore.Position(p)
+			n.notes[name] = note
+		}
+		return
+	}
 	note := n.notes[name]
 	switch rest {
 	case "stalled":

@@ -13,6 +13,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/dotmac/ledger/internal/gctune"
 	"github.com/dotmac/ledger/internal/migrate"
@@ -20,9 +21,10 @@ import (
 )
 
 type projectionsFlags struct {
-	storage   storeFlags
-	json      bool
-	maxCopies int
+	storage    storeFlags
+	json       bool
+	maxCopies  int
+	partitions int
 }
 
 func newProjections(g *globalFlags) *cobra.Command {
@@ -35,6 +37,7 @@ func newProjections(g *globalFlags) *cobra.Command {
 	cmd.PersistentFlags().BoolVar(&f.json, "json", false, "print JSON instead of a table")
 	intFlag(cmd.PersistentFlags(), &f.maxCopies, "max-copies", "DOTMAC_MAX_ASOF_COPIES", projections.DefaultMaxCopies,
 		"how many as-of copies may exist at once; beyond it rebuild --into is refused until one is dropped")
+	partitionsFlag(cmd.PersistentFlags(), &f.partitions)
 	cmd.AddCommand(newProjectionsList(g, f), newProjectionsStatus(g, f), newProjectionsRebuild(g, f),
 		newProjectionsCopies(g, f), newProjectionsDropCopy(g, f), newProjectionsRetry(g, f))
 	return cmd
@@ -57,7 +60,7 @@ func withRuntime(cmd *cobra.Command, g *globalFlags, f *projectionsFlags, fn fun
 	if err := migrate.Up(ctx, b.pool, projections.MigrationSet()); err != nil {
 		return fmt.Errorf("apply the projection runtime's migrations: %w", err)
 	}
-	rt, err := projections.New(ctx, b.pool, b.store, registeredProjections(), projections.Options{Logger: log, MaxCopies: f.maxCopies})
+	rt, err := projections.New(ctx, b.pool, b.store, registeredProjections(), projections.Options{Logger: log, MaxCopies: f.maxCopies, Partitions: f.partitions})
 	if err != nil {
 		return err
 	}
@@ -324,6 +327,13 @@ func printStatusDetails(w io.Writer, sts []projections.Status) error {
 			fmt.Fprintf(w, "  projector:   none (last heartbeat %s)\n", st.RenewedAt.UTC().Format(time.RFC3339))
 		}
 		fmt.Fprintf(w, "  position:    %d of %d (%d events, %.1fs behind)\n", st.Position, st.Head, st.LagEvents, st.LagSeconds)
+		for _, p := range st.Partitions {
+			holder := p.Holder
+			if holder == "" {
+				holder = "none"
+			}
+			fmt.Fprintf(w, "  partition %d: position %d, projector %s\n", p.Partition, p.Position, holder)
+		}
 		if st.StalledPosition != nil {
 			fmt.Fprintf(w, "  stalled at:  position %d\n  error:       %s\n", *st.StalledPosition, st.Error)
 		}
@@ -359,4 +369,11 @@ func oneLine(s string, n int) string {
 		}
 	}
 	return s
+}
+
+// partitionsFlag binds --projection-partitions (DOTMAC_PROJECTION_PARTITIONS): the tenant-hash
+// partitions of new live and rebuilt builds, shared by the projector processes.
+func partitionsFlag(fs *pflag.FlagSet, p *int) {
+	intFlag(fs, p, "projection-partitions", "DOTMAC_PROJECTION_PARTITIONS", 0,
+		fmt.Sprintf("tenant-hash partitions (1-%d) a new or rebuilt projection build is split into, so that projector processes share its live work; 0: a rebuild keeps the live build's count, a first build has 1; a live build keeps its count until rebuilt", projections.MaxPartitions))
 }

@@ -54,6 +54,7 @@ type serveFlags struct {
 	adminAddr   string
 	pprof       bool
 	maxCopies   int
+	partitions  int
 	memoryLimit string
 	cacheSize   int
 	// providersFile is the JSON file of the tenants' payment-provider accounts.
@@ -107,6 +108,7 @@ Every flag can also be set through the environment variable named in its descrip
 	intFlag(fs, &f.maxCopies, "max-copies", "DOTMAC_MAX_ASOF_COPIES", projections.DefaultMaxCopies,
 		"how many as-of copies of projections may exist at once; beyond it a copy is refused until one is dropped")
 	durationFlag(fs, &f.readyMaxLag, "ready-max-lag", "DOTMAC_READY_MAX_LAG", 30*time.Second, "/readyz fails while a projection is further behind the head than this")
+	partitionsFlag(fs, &f.partitions)
 	return cmd
 }
 

@@ -25,7 +25,7 @@ func projectionRuntime(ctx context.Context, sys *system) (*projections.Runtime, 
 		}
 		sys.runtime, sys.runtimeErr = projections.New(ctx, sys.pool, sys.store, registeredProjections(), projections.Options{
 			Logger: sys.log.With().Str("component", "projections").Logger(), Registerer: sys.registry,
-			ReadyMaxLag: sys.flags.readyMaxLag, MaxCopies: sys.flags.maxCopies,
+			ReadyMaxLag: sys.flags.readyMaxLag, MaxCopies: sys.flags.maxCopies, Partitions: sys.flags.partitions,
 		})
 	})
 	return sys.runtime, sys.runtimeErr

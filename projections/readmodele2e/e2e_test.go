@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dotmac/ledger/domain/domainsim"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/consumer"
 	"github.com/dotmac/ledger/eventstore/postgres"
 	"github.com/dotmac/ledger/internal/pgtest"
 	"github.com/dotmac/ledger/projections"
@@ -24,9 +26,30 @@ import (
 // before the projectors start, half while they run), lets the runtime project it live with
 // every read model, then rebuilds each into a copy and checks every table equals the live one:
 // the live path (batches, redeliveries, checkpoints) and the replay path fold the same rows.
+// It does so with one projector process, and with two sharing 4 tenant-hash partitions of a
+// history of 5 tenants (each process applies its partitions' events).
 func TestReadModelsLiveEqualsRebuild(t *testing.T) {
 	t.Parallel()
-	evs, err := readmodeltest.Generate(domainsim.Config{Customers: 26, Months: 6, Seed: 7})
+	for _, c := range []struct {
+		name                           string
+		tenants, processes, partitions int
+	}{{"one process", 1, 1, 1}, {"two processes, 4 partitions", 5, 2, 4}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			liveEqualsRebuild(t, c.tenants, c.processes, c.partitions)
+		})
+	}
+}
+
+func liveEqualsRebuild(t *testing.T, tenants, processes, partitions int) {
+	cfg := domainsim.Config{Customers: 26, Months: 6, Seed: 7}
+	for i := range tenants {
+		cfg.Tenants = append(cfg.Tenants, domainsim.Tenant{Name: fmt.Sprintf("isp%d", i), Currency: "USD"})
+	}
+	if tenants > 1 {
+		cfg.Customers = 8
+	}
+	evs, err := readmodeltest.Generate(cfg)
 	require.NoError(t, err)
 	pool := pgtest.Pool(t, postgres.MigrationSet(), projections.MigrationSet())
 	store, err := postgres.Open(context.Background(), pool, postgres.Config{})
@@ -35,7 +58,17 @@ func TestReadModelsLiveEqualsRebuild(t *testing.T) {
 
 	half := len(evs) / 2
 	appendHistory(t, store, evs[:half])
-	rt := projectiontest.Start(t, pool, store, readmodel.All(), projections.Options{LiveBatchEvents: 97})
+	var rt *projections.Runtime
+	for i := range processes {
+		p, err := pgxpool.NewWithConfig(context.Background(), pool.Config().Copy())
+		require.NoError(t, err)
+		t.Cleanup(p.Close)
+		s, err := postgres.Open(context.Background(), p, postgres.Config{})
+		require.NoError(t, err)
+		t.Cleanup(s.Close)
+		rt = projectiontest.Start(t, p, s, readmodel.All(), projections.Options{LiveBatchEvents: 97, Partitions: partitions,
+			Interval: 50 * time.Millisecond, Lease: consumer.LeaseConfig{Holder: fmt.Sprintf("p%d", i)}})
+	}
 	appendHistory(t, store, evs[half:])
 	for _, p := range readmodel.All() {
 		pos := projectiontest.WaitCaughtUp(t, rt, p.Name(), time.Minute)
@@ -43,6 +76,8 @@ func TestReadModelsLiveEqualsRebuild(t *testing.T) {
 		st, err := rt.Status(context.Background(), p.Name())
 		require.NoError(t, err)
 		require.Equal(t, projections.StateRunning, st.State, "%s: %s", p.Name(), st.Error)
+		require.Empty(t, st.StalledTenants, p.Name())
+		t.Logf("%s: %d partitions, held by %s", p.Name(), st.PartitionCount, st.Holder)
 	}
 
 	app := rt.AppSchema()

@@ -1,0 +1,238 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/wait"
+)
+
+// MaxPartitions bounds Options.Partitions (and projection_builds.partitions).
+const MaxPartitions = 64
+
+// firstBuildPartitions is the partitions of a projection's first build when
+// Options.Partitions leaves it open (0): one, the whole projection in one process at a time.
+const firstBuildPartitions = 1
+
+// partitionKey is the tenant an event is partitioned by: its metadata's tenant, else the
+// tenant its stream id names (domain.ParseStream: the read models file such an event's rows
+// under it too), else "".
+func partitionKey(ev *eventstore.Envelope) string {
+	if t := ev.Metadata.TenantID; t != "" {
+		return t
+	}
+	if t, _, _, err := domain.ParseStream(ev.StreamID); err == nil {
+		return t.String()
+	}
+	return ""
+}
+
+// PartitionOf is the partition of a live build split into n that holds tenant's events
+// (FNV-1a of the tenant, modulo n): the one a WaitForTenant of tenant waits for.
+func PartitionOf(tenant string, n int) int { return partitionOf(tenant, n) }
+
+// partitionOf is the partition of tenant among n (FNV-1a of the tenant, modulo n).
+func partitionOf(tenant string, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(tenant))
+	return int(h.Sum32() % uint32(n)) //nolint:gosec // n is at most MaxPartitions
+}
+
+// eventPartition is the partition of ev among n.
+func eventPartition(ev *Event, n int) int { return partitionOf(partitionKey(&ev.Envelope), n) }
+
+// liveBatch is what a live handler of one partition makes of a batch: its first and last
+// positions (the checkpoint moves to last, over the other partitions' events too) and its
+// partition's events, decoded (only those: decoding is most of the cost).
+type liveBatch struct {
+	first eventstore.Position
+	last  Event
+	mine  []Event
+}
+
+// partBatch decodes, for e, the events of envs (a live batch, in order) in partition p.
+func (r *Runtime) partBatch(e *entry, p livePart, envs []eventstore.Envelope) liveBatch {
+	b := liveBatch{first: envs[0].Position, last: Event{Envelope: envs[len(envs)-1]}}
+	mine := envs
+	if p.n > 1 {
+		mine = make([]eventstore.Envelope, 0, len(envs)/p.n+1)
+		for i := range envs {
+			if partitionOf(partitionKey(&envs[i]), p.n) == p.k {
+				mine = append(mine, envs[i])
+			}
+		}
+	}
+	b.mine = r.decode(decodeSet{e}, mine)
+	return b
+}
+
+// partConsumer is the feed_checkpoints row of partition k of build split into n: the build's
+// own row when n is 1, else projections.<build>/pNN.
+func partConsumer(build string, n, k int) string {
+	if n <= 1 {
+		return buildConsumer(build)
+	}
+	return fmt.Sprintf("%s/p%02d", buildConsumer(build), k)
+}
+
+// partConsumers lists the checkpoint rows of build's n partitions, in partition order.
+func partConsumers(build string, n int) []string {
+	out := make([]string, max(n, 1))
+	for k := range out {
+		out[k] = partConsumer(build, n, k)
+	}
+	return out
+}
+
+// partRowsOf is the SQL condition selecting the checkpoint rows c of a build b: the build's
+// own row while it is filled (a shadow build, a copy) or when it has one partition, else its
+// partition rows (written at the swap, or with the first build).
+const partRowsOf = `CASE WHEN b.partitions > 1 AND b.status IN ('live', 'retired')
+THEN starts_with(c.consumer, 'projections.' || b.schema_name || '/p') ELSE c.consumer = 'projections.' || b.schema_name END`
+
+// partitionsFor is the number of partitions a new live or shadow build of e gets: 1 for a
+// cross-tenant projection, else Options.Partitions, else (0) the live build's count, or
+// firstBuildPartitions for the first build.
+func (r *Runtime) partitionsFor(ctx context.Context, e *entry) (int, error) {
+	switch {
+	case e.tuning.CrossTenant:
+		return 1, nil
+	case r.opts.Partitions > 0:
+		return r.opts.Partitions, nil
+	}
+	var n int
+	err := r.pool.QueryRow(ctx, `SELECT b.partitions FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds+` b ON b.schema_name = r.live_build
+WHERE r.name = $1`, e.name).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return firstBuildPartitions, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read the partitions of the live build of %s: %w", e.name, err)
+	}
+	return n, nil
+}
+
+// partLockKey is the advisory lock serializing the appliers of partition k of e's live build.
+func (r *Runtime) partLockKey(e *entry, k int) int64 {
+	return lockKey(r.app, "apply-part", e.name+"/"+strconv.Itoa(k))
+}
+
+// partLockRetry is how often beginPartLocked tries again for locks another transaction holds.
+const partLockRetry = 25 * time.Millisecond
+
+// beginPartLocked begins a transaction holding e's lock shared (so that a whole-projection
+// transaction: catch-up, swap, retry, waits for it and holds it off) and partition k's lock,
+// and reads e's live build. While either lock is taken it waits without a connection (trying
+// again every partLockRetry): a swap holding e's lock reads the feed through the pool, which
+// the waiting partitions of every projection must not exhaust.
+func (r *Runtime) beginPartLocked(ctx context.Context, e *entry, k int) (pgx.Tx, liveBuild, bool, error) {
+	for {
+		tx, err := r.pool.Begin(ctx)
+		if err != nil {
+			return nil, liveBuild{}, false, fmt.Errorf("begin: %w", err)
+		}
+		var locked bool
+		err = tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock_shared($1) AND pg_try_advisory_xact_lock($2)`, e.lockKey, r.partLockKey(e, k)).Scan(&locked)
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+			return nil, liveBuild{}, false, fmt.Errorf("lock partition %d of %s: %w", k, e.name, err)
+		}
+		if !locked {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+			if err := wait.Sleep(ctx, partLockRetry); err != nil {
+				return nil, liveBuild{}, false, err
+			}
+			continue
+		}
+		lb, found, err := r.readLive(ctx, tx, e.name)
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+			return nil, liveBuild{}, false, err
+		}
+		return tx, lb, found, nil
+	}
+}
+
+// splitCheckpoint gives build (just made live, with n > 1 partitions) one checkpoint row per
+// partition at its own checkpoint, and deletes its own row, within tx: from here on each
+// partition advances on its own.
+func (r *Runtime) splitCheckpoint(ctx context.Context, tx pgx.Tx, build string, n int) error {
+	if n <= 1 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `WITH old AS (DELETE FROM `+qualified(r.app, "feed_checkpoints")+` WHERE consumer = $1 RETURNING position, recorded_at)
+INSERT INTO `+qualified(r.app, "feed_checkpoints")+` (consumer, position, recorded_at)
+SELECT p, coalesce(old.position, 0), old.recorded_at FROM old, unnest($2::text[]) AS p
+ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, recorded_at = excluded.recorded_at, updated_at = now()`,
+		buildConsumer(build), partConsumers(build, n))
+	if err != nil {
+		return fmt.Errorf("split the checkpoint of %s into %d partitions: %w", build, n, err)
+	}
+	return nil
+}
+
+// unapplied returns the events of evs after their partition's checkpoint in lb.
+func (lb *liveBuild) unapplied(evs []Event) []Event {
+	out := make([]Event, 0, len(evs))
+	for i := range evs {
+		if evs[i].Position > lb.cps[eventPartition(&evs[i], lb.partitions)] {
+			out = append(out, evs[i])
+		}
+	}
+	return out
+}
+
+// applied returns the events of evs at or below their partition's checkpoint in lb.
+func (lb *liveBuild) applied(evs []Event) []Event {
+	out := evs[:0]
+	for i := range evs {
+		if evs[i].Position <= lb.cps[eventPartition(&evs[i], lb.partitions)] {
+			out = append(out, evs[i])
+		}
+	}
+	return out
+}
+
+// behindAt returns the partitions of lb whose checkpoint is below pos.
+func (lb *liveBuild) behindAt(pos eventstore.Position) []int {
+	var out []int
+	for k, cp := range lb.cps {
+		if cp < pos {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// PartitionStatus is one partition of a live build split by tenant hash.
+type PartitionStatus struct {
+	Partition int                 `json:"partition"`
+	Position  eventstore.Position `json:"position"`
+	// Holder is the projector process applying it ("" when none holds its lease).
+	Holder string `json:"holder,omitempty"`
+}
+
+// holders joins the distinct holders of parts, sorted ("" when none).
+func holders(parts []PartitionStatus) string {
+	var hs []string
+	for _, p := range parts {
+		if p.Holder != "" && !slices.Contains(hs, p.Holder) {
+			hs = append(hs, p.Holder)
+		}
+	}
+	slices.Sort(hs)
+	return strings.Join(hs, ",")
+}
