@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ const DefaultStandbyPoll = 50 * time.Millisecond
 // whenever a stall is recorded, retried or cleared).
 type liveRow struct {
 	checkpoint eventstore.Position
+	parts      []eventstore.Position // each partition's checkpoint, of a partitioned build
 	stalled    bool
 	stalls     string
 }
@@ -26,7 +28,7 @@ type liveRow struct {
 // liveRows reads every projection's live build in one query (the poller's whole cost per
 // interval; Checkpoints'). Projections without a live build are absent.
 func (r *Runtime) liveRows(ctx context.Context) (map[string]liveRow, error) {
-	rows, err := r.pool.Query(ctx, `SELECT r.name, coalesce(f.position, 0), r.state = 'stalled',
+	rows, err := r.pool.Query(ctx, `SELECT r.name, coalesce(f.position, 0), CASE WHEN b.partitions > 1 THEN coalesce(f.positions, '{}') END, r.state = 'stalled',
 coalesce((SELECT md5(string_agg(s.tenant || ':' || s.position || ':' || s.retries, ',' ORDER BY s.tenant)) FROM `+r.sqls.stalls+` s
  WHERE s.build = r.live_build), '')
 FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds+` b ON b.schema_name = r.live_build`+r.sqls.checkpointOf)
@@ -36,9 +38,14 @@ FROM `+r.sqls.registry+` r JOIN `+r.sqls.builds+` b ON b.schema_name = r.live_bu
 	out := map[string]liveRow{}
 	var name string
 	var cp int64
+	var parts []int64
 	var row liveRow
-	_, err = pgx.ForEachRow(rows, []any{&name, &cp, &row.stalled, &row.stalls}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&name, &cp, &parts, &row.stalled, &row.stalls}, func() error {
 		row.checkpoint = eventstore.Position(cp) //nolint:gosec // non-negative
+		row.parts = nil
+		for _, p := range parts {
+			row.parts = append(row.parts, eventstore.Position(p)) //nolint:gosec // non-negative
+		}
 		out[name] = row
 		return nil
 	})
@@ -174,6 +181,21 @@ func (p *poller) poll(ctx context.Context) {
 		note, before := p.notes[name], p.last[name]
 		if row.checkpoint > note.pos {
 			note.pos, note.stalled, changed = row.checkpoint, false, true
+		}
+		// A partitioned build's waiters for one tenant need only its partition: announce each
+		// partition's checkpoint, as the primary's NOTIFY "name/k:position" does.
+		cloned := false
+		for k, cp := range row.parts {
+			if cp <= note.parts[k] {
+				continue
+			}
+			if !cloned { // copied on write: waiters read the one they got
+				note.parts, cloned = maps.Clone(note.parts), true
+				if note.parts == nil {
+					note.parts = map[int]eventstore.Position{}
+				}
+			}
+			note.parts[k], changed = cp, true
 		}
 		if row.stalled && !note.stalled {
 			note.stalled, changed = true, true
