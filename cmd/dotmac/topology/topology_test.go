@@ -72,7 +72,7 @@ func TestTopology(t *testing.T) {
 	killedAt := time.Now()
 	leader.kill(syscall.SIGKILL)
 	victim.kill(syscall.SIGKILL)
-	t.Logf("killed %s (scheduler leader) and %s (held %d projections)", leader.name, victim.name, held[victim.pid()])
+	t.Logf("killed %s (scheduler leader) and %s (held %d partitions)", leader.name, victim.name, held[victim.pid()])
 	survivor := tp.projectors[0]
 	if survivor == victim {
 		survivor = tp.projectors[1]
@@ -85,14 +85,13 @@ func TestTopology(t *testing.T) {
 		return v == 1 && ts > float64(killedAt.Unix())
 	}, takeover, 200*time.Millisecond, "%s takes the scheduler over and ticks", standby.name)
 	require.Eventually(t, func() bool {
-		sts := tp.projections()
-		for _, st := range sts {
-			if !strings.Contains(st.Holder, fmt.Sprintf("-%d-", survivor.pid())) {
+		for _, name := range tp.projectionNames() {
+			if tp.owned(survivor, name) != partitions {
 				return false
 			}
 		}
-		return len(sts) > 0
-	}, takeover, 200*time.Millisecond, "%s holds every projection", survivor.name)
+		return true
+	}, takeover, 200*time.Millisecond, "%s applies every partition of every projection", survivor.name)
 	tp.processLeases(standby)
 	t.Logf("taken over in %s", time.Since(killedAt).Round(time.Millisecond))
 
@@ -114,7 +113,7 @@ func newTopology(t *testing.T) *topology {
 	tp.env = []string{"DATABASE_URL=" + tp.primary.url("dotmac"), "DOTMAC_JWT_SECRET=" + jwtSecret, "LOG_FORMAT=json",
 		"LOG_LEVEL=info", "DOTMAC_DATA_DIR=" + filepath.Join(dir, "var"), "DOTMAC_ADMIN_ADDR=127.0.0.1:0",
 		"DOTMAC_COMMAND_ADDR=127.0.0.1:0", "DOTMAC_QUERY_ADDR=127.0.0.1:0", "DOTMAC_DB_MAX_CONNS=8",
-		"DOTMAC_PROCESS_TICK_INTERVAL=1s"}
+		"DOTMAC_PROCESS_TICK_INTERVAL=1s", fmt.Sprintf("DOTMAC_PROJECTION_PARTITIONS=%d", partitions)}
 	tp.migrate()
 	serve := append(append([]string(nil), tp.env...), "DOTMAC_MIGRATE=false")
 	for i := range 2 {
@@ -317,34 +316,52 @@ func (tp *topology) projections() []projectionStatus {
 	return out.Projections
 }
 
-// checkProjectorSplit checks how the projections' work is split between the projector
-// processes and returns how many each process (by pid) holds.
-//
-// ┌─ PARTITIONS (issue 18, another branch) ─────────────────────────────────────────────────┐
-// │ Today a projection is applied whole by the one process holding its live lease, so the  │
-// │ check is that every projection is held by one of the two projector processes. When     │
-// │ projections are split into tenant-hash partitions claimed by lease, check HERE that     │
-// │ each projector process holds about half of each projection's partitions (from their    │
-// │ metrics), and after the kill below that the survivor holds them all.                   │
-// └────────────────────────────────────────────────────────────────────────────────────────┘
+// partitions is the number of partitions each projection's live build is split into here
+// (DOTMAC_PROJECTION_PARTITIONS, as deploy/ sets it).
+const partitions = 4
+
+// checkProjectorSplit checks that the two projector processes share every projection's
+// partitions, half each (from each process's dotmac_projection_partitions_owned), and returns
+// how many partitions each process (by pid) holds over all projections.
 func (tp *topology) checkProjectorSplit() map[int]int {
 	t := tp.t
+	names := tp.projectionNames()
 	held := map[int]int{}
 	require.Eventually(t, func() bool {
 		clear(held)
-		sts := tp.projections()
-		for _, st := range sts {
-			for _, p := range tp.projectors {
-				if strings.Contains(st.Holder, fmt.Sprintf("-%d-", p.pid())) {
-					held[p.pid()]++
-				}
+		for _, name := range names {
+			a := tp.owned(tp.projectors[0], name)
+			b := tp.owned(tp.projectors[1], name)
+			if a+b != partitions || a != partitions/2 {
+				return false
 			}
+			held[tp.projectors[0].pid()] += a
+			held[tp.projectors[1].pid()] += b
 		}
-		return len(sts) > 0 && held[tp.projectors[0].pid()]+held[tp.projectors[1].pid()] == len(sts)
-	}, takeover, 100*time.Millisecond, "every projection is held by a projector process")
-	t.Logf("projections held: %s %d, %s %d", tp.projectors[0].name, held[tp.projectors[0].pid()],
+		return true
+	}, takeover, 100*time.Millisecond, "each projector process applies half of every projection's %d partitions", partitions)
+	t.Logf("partitions held over %d projections: %s %d, %s %d", len(names), tp.projectors[0].name, held[tp.projectors[0].pid()],
 		tp.projectors[1].name, held[tp.projectors[1].pid()])
 	return held
+}
+
+// owned is how many of projection name's partitions process p applies.
+func (tp *topology) owned(p *proc, name string) int {
+	v, _ := p.metric(tp.t, "dotmac_projection_partitions_owned", `projection="`+name+`"`)
+	return int(v)
+}
+
+// projectionNames lists the projections (with a live build).
+func (tp *topology) projectionNames() []string {
+	var names []string
+	require.Eventually(tp.t, func() bool {
+		names = names[:0]
+		for _, st := range tp.projections() {
+			names = append(names, st.Name)
+		}
+		return len(names) > 0
+	}, takeover, 100*time.Millisecond, "the projections are built")
+	return names
 }
 
 // replicaBehind pauses the replica's WAL replay and writes a customer: the query process must
