@@ -101,10 +101,11 @@ func TestAFlagsVariablesAgreeOnTypeAndDefault(t *testing.T) {
 // badValues has, for every flag type with a variable, a value that does not parse and the
 // line the command stops with.
 var badValues = map[string]struct{ value, want string }{
-	"bool":     {"yes", `%s="yes": not a boolean (use true or false)`},
-	"duration": {"45", `%s="45": not a duration (use e.g. 45s, 2m)`},
-	"int":      {"14d", `%s="14d": not a whole number (use e.g. 32)`},
-	"int32":    {"4294967296", `%s="4294967296": out of range for int32`},
+	"bool":        {"yes", `%s="yes": not a boolean (use true or false)`},
+	"duration":    {"45", `%s="45": not a duration (use e.g. 45s, 2m)`},
+	"int":         {"14d", `%s="14d": not a whole number (use e.g. 32)`},
+	"int32":       {"4294967296", `%s="4294967296": out of range for int32`},
+	"stringSlice": {`"a.pub`, `%s="\"a.pub": not a comma-separated list (a " opens a quoted item, which must be closed)`},
 }
 
 // executeDotmac runs dotmac with args on a cancelled context: a command that got past its

@@ -92,6 +92,8 @@ func expected(flagType string, err error) string {
 		return "not a boolean (use true or false)"
 	case "duration":
 		return "not a duration (use e.g. 45s, 2m)"
+	case "stringSlice":
+		return `not a comma-separated list (a " opens a quoted item, which must be closed)`
 	case "int", "int32", "int64", "uint", "uint32", "uint64":
 		if errors.Is(err, strconv.ErrRange) {
 			return "out of range for " + flagType
