@@ -171,6 +171,9 @@ type batch[S any] struct {
 	agg      aggregate[S]
 	snap     snapshot
 	verified bool // snap was read from the store (or proven current by an append)
+	// broken holds the commands whose decided events did not apply (an invariant error):
+	// they are answered with it, and the rest decided again on a fresh apply chain.
+	broken map[*request[S]]error
 }
 
 // outcome is what one command of a batch decided.
@@ -254,30 +257,50 @@ func (b *batch[S]) run(ctx context.Context, reqs []*request[S]) []*request[S] {
 
 // decideAll decides a prefix of reqs in order, each on the state the ones before it leave,
 // and returns their outcomes and the state after them. A refusal or a no-op on an unverified
-// snapshot is not trusted: the stream is read and the whole prefix decided again.
+// snapshot is not trusted: the stream is read and the whole prefix decided again. So is a
+// prefix in which a command's events did not apply: the apply chain may have written part of
+// them into the states before, so the prefix is decided again on a fresh one, without it.
 func (b *batch[S]) decideAll(ctx context.Context, reqs []*request[S]) ([]outcome, S, error) {
 	for {
-		outs, state, fresh := b.decidePrefix(reqs)
-		if !fresh {
+		outs, state, again := b.decidePrefix(reqs)
+		switch again {
+		case decideDone:
 			return outs, state, nil
-		}
-		if err := b.refresh(ctx); err != nil {
-			return nil, state, err
+		case readStream:
+			if err := b.refresh(ctx); err != nil {
+				return nil, state, err
+			}
+		case applyFailed: // decide again, b.broken now holds the command
 		}
 	}
 }
 
-// decidePrefix decides what it can of reqs on the snapshot; needRead reports a decision that
-// must be made again on a state read from the store.
-func (b *batch[S]) decidePrefix(reqs []*request[S]) (outs []outcome, state S, needRead bool) {
+// decideAgain says why a prefix must be decided again.
+type decideAgain int
+
+const (
+	decideDone  decideAgain = iota
+	readStream              // a decision must be made on a state read from the store
+	applyFailed             // a command's events did not apply (see decideAll)
+)
+
+// decidePrefix decides what it can of reqs on the snapshot, with one apply chain: the
+// snapshot's state is copied once for the whole prefix, not once per command.
+func (b *batch[S]) decidePrefix(reqs []*request[S]) (outs []outcome, state S, again decideAgain) {
 	state, version := stateOf[S](b.snap), b.snap.version
+	apply := b.agg.chain()
 	events := 0
 	outs = make([]outcome, 0, len(reqs))
 	for _, r := range reqs {
 		o := outcome{before: version}
+		if err, ok := b.broken[r]; ok {
+			o.err = err
+			outs = append(outs, o)
+			continue
+		}
 		if want := r.m.ExpectedVersion; want != nil && *want != version {
 			if !b.verified {
-				return nil, state, true
+				return nil, state, readStream
 			}
 			o.err = &ConflictError{Stream: b.stream, Expected: *want, Actual: version, Attempts: 1}
 			outs = append(outs, o)
@@ -285,23 +308,28 @@ func (b *batch[S]) decidePrefix(reqs []*request[S]) (outs []outcome, state S, ne
 		}
 		decided, err := decideOn(r, state, b.h.clock(r.m))
 		if !b.verified && (err != nil || len(decided) == 0) {
-			return nil, state, true
+			return nil, state, readStream
 		}
 		if err == nil && len(decided) > 0 {
 			if events+len(decided) > eventstore.MaxEventsPerAppend && len(outs) > 0 {
 				break // the rest goes into the next append
 			}
-			next, data, aerr := b.prepare(r.m, state, version, decided)
-			if err = aerr; err == nil {
-				state, o.events, o.data = next, decided, data
-				version += uint64(len(decided))
-				events += len(decided)
+			next, data, aerr := b.prepare(apply, r.m, state, version, decided)
+			if aerr != nil {
+				if b.broken == nil {
+					b.broken = make(map[*request[S]]error)
+				}
+				b.broken[r] = aerr
+				return nil, state, applyFailed
 			}
+			state, o.events, o.data = next, decided, data
+			version += uint64(len(decided))
+			events += len(decided)
 		}
 		o.err = err
 		outs = append(outs, o)
 	}
-	return outs, state, false
+	return outs, state, decideDone
 }
 
 // decideOn runs r's existence check and decision on state.
@@ -314,17 +342,16 @@ func decideOn[S any](r *request[S], state S, now time.Time) ([]domain.Event, err
 	return r.decide(state, now)
 }
 
-// prepare applies a command's decided events to state and encodes them, with ids derived from
-// the command and the version it was decided on.
-func (b *batch[S]) prepare(m Meta, state S, version uint64, events []domain.Event) (S, []eventstore.EventData, error) {
+// prepare applies a command's decided events to state with the prefix's apply chain and
+// encodes them, with ids derived from the command and the version it was decided on.
+func (b *batch[S]) prepare(apply applyFunc[S], m Meta, state S, version uint64, events []domain.Event) (S, []eventstore.EventData, error) {
 	md := m.metadata()
 	data := make([]eventstore.EventData, len(events))
-	next := state
+	next, err := apply(state, events...)
+	if err != nil {
+		return state, nil, fmt.Errorf("%w: apply the events just decided on %s: %w", domain.ErrInvariant, b.stream, err)
+	}
 	for i, e := range events {
-		var err error
-		if next, err = b.agg.apply(next, e); err != nil {
-			return state, nil, fmt.Errorf("%w: apply the events just decided on %s: %w", domain.ErrInvariant, b.stream, err)
-		}
 		name, v, raw, err := codec.EncodeEvent(e)
 		if err != nil {
 			return state, nil, fmt.Errorf("%w: %w", domain.ErrInvariant, err)

@@ -26,18 +26,45 @@ const (
 	conflictBackoffMax = 5 * time.Millisecond
 )
 
-// aggregate binds a domain state type to its stream kind and Apply function.
+// aggregate binds a domain state type to its stream kind and its apply chains.
 type aggregate[S any] struct {
-	kind  domain.StreamKind
-	apply func(S, domain.Event) (S, error)
+	kind domain.StreamKind
+	// chain returns a new apply chain: each call applies events to the state the previous
+	// call returned (or to a state the chain did not make, which it never modifies).
+	chain func() applyFunc[S]
 }
 
+// applyFunc applies events in order to a state and returns the new one; on error it returns
+// the state it was given and a *domain.FoldError. A chain may write in place what it copied
+// itself: after an error, every state it returned before is to be discarded.
+type applyFunc[S any] func(S, ...domain.Event) (S, error)
+
 var (
-	accountAggregate    = aggregate[domain.AccountState]{domain.StreamCustomer, domain.ApplyAccount}
-	serviceAggregate    = aggregate[domain.ServiceState]{domain.StreamService, domain.ApplyService}
-	planAggregate       = aggregate[domain.PlanState]{domain.StreamPlan, domain.ApplyPlan}
-	billingRunAggregate = aggregate[domain.BillingRunState]{domain.StreamBillingRun, domain.ApplyBillingRun}
+	accountAggregate = aggregate[domain.AccountState]{domain.StreamCustomer, func() applyFunc[domain.AccountState] {
+		return new(domain.AccountApplier).Apply
+	}}
+	serviceAggregate    = aggregate[domain.ServiceState]{domain.StreamService, eachOf(domain.ApplyService)}
+	planAggregate       = aggregate[domain.PlanState]{domain.StreamPlan, eachOf(domain.ApplyPlan)}
+	billingRunAggregate = aggregate[domain.BillingRunState]{domain.StreamBillingRun, func() applyFunc[domain.BillingRunState] {
+		return new(domain.BillingRunApplier).Apply
+	}}
 )
+
+// eachOf makes a chain of an apply of one event, for states with no map to grow.
+func eachOf[S any](apply func(S, domain.Event) (S, error)) func() applyFunc[S] {
+	return func() applyFunc[S] {
+		return func(s S, events ...domain.Event) (S, error) {
+			next := s
+			for i, e := range events {
+				var err error
+				if next, err = apply(next, e); err != nil {
+					return s, &domain.FoldError{Index: i, EventType: e.EventType(), Err: err}
+				}
+			}
+			return next, nil
+		}
+	}
+}
 
 // decideFunc decides a command against the state s at instant now.
 type decideFunc[S any] func(s S, now time.Time) ([]domain.Event, error)
@@ -86,7 +113,7 @@ func load[S any](ctx context.Context, h *Handlers, agg aggregate[S], stream stri
 
 // refresh folds the events of stream after snap.version onto snap and caches the result.
 func refresh[S any](ctx context.Context, h *Handlers, agg aggregate[S], stream string, snap snapshot) (snapshot, error) {
-	state := stateOf[S](snap)
+	state, apply := stateOf[S](snap), agg.chain()
 	for {
 		envs, err := h.store.ReadStream(ctx, stream, snap.version+1, eventstore.Forwards, readPageEvents)
 		if errors.Is(err, eventstore.ErrStreamNotFound) && snap.version == 0 {
@@ -96,7 +123,7 @@ func refresh[S any](ctx context.Context, h *Handlers, agg aggregate[S], stream s
 			return snapshot{}, fmt.Errorf("load %s: %w", stream, err)
 		}
 		for i := range envs {
-			if state, err = applyEnvelope(agg, state, &envs[i], snap.version); err != nil {
+			if state, err = applyEnvelope(apply, state, &envs[i], snap.version); err != nil {
 				return snapshot{}, err
 			}
 			snap.version, snap.position = envs[i].Version, envs[i].Position
@@ -113,7 +140,7 @@ func refresh[S any](ctx context.Context, h *Handlers, agg aggregate[S], stream s
 }
 
 // applyEnvelope decodes env, which must be the event after version prev, and applies it.
-func applyEnvelope[S any](agg aggregate[S], state S, env *eventstore.Envelope, prev uint64) (S, error) {
+func applyEnvelope[S any](apply applyFunc[S], state S, env *eventstore.Envelope, prev uint64) (S, error) {
 	if env.Version != prev+1 {
 		return state, fmt.Errorf("%w: invariant: stream %s jumps from version %d to %d", domain.ErrInvariant, env.StreamID, prev, env.Version)
 	}
@@ -121,7 +148,7 @@ func applyEnvelope[S any](agg aggregate[S], state S, env *eventstore.Envelope, p
 	if err != nil {
 		return state, &UndecodableError{Stream: env.StreamID, Version: env.Version, Err: err}
 	}
-	next, err := agg.apply(state, e)
+	next, err := apply(state, e)
 	if err != nil {
 		return state, fmt.Errorf("load %s version %d: %w", env.StreamID, env.Version, err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/dotmac/ledger/domain"
 )
 
-var receiptAggregate = aggregate[domain.ReceiptState]{domain.StreamReceipt, domain.ApplyReceipt}
+var receiptAggregate = aggregate[domain.ReceiptState]{domain.StreamReceipt, eachOf(domain.ApplyReceipt)}
 
 // ProviderPayment is money a payment provider reports received (a verified callback): it
 // becomes the customer's payment when AccountReference names a customer billed in Amount's

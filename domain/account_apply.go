@@ -1,11 +1,12 @@
 package domain
 
-import "maps"
-
 // FoldAccount rebuilds an account from its stream, oldest event first. An event that cannot
 // apply returns an error wrapping ErrInvariant, with the event's index.
 func FoldAccount(events []Event) (AccountState, error) {
-	return fold(AccountState{}, events, ApplyAccount)
+	var copies accountCopies
+	return fold(AccountState{}, events, func(a AccountState, e Event) (AccountState, error) {
+		return applyAccountOwned(a, e, &copies)
+	})
 }
 
 // ApplyAccount folds one event of the account stream onto a and returns the new state; a is
@@ -13,14 +14,20 @@ func FoldAccount(events []Event) (AccountState, error) {
 // event must name the account's customer; any event that cannot apply returns a and an error
 // wrapping ErrInvariant.
 func ApplyAccount(a AccountState, e Event) (AccountState, error) {
-	next, err := applyAccount(a, e)
+	return applyAccountOwned(a, e, &accountCopies{})
+}
+
+// applyAccountOwned is ApplyAccount writing in place the maps copies holds (owned.go). Every
+// apply checks everything before its first write, so on error a is as it was.
+func applyAccountOwned(a AccountState, e Event, copies *accountCopies) (AccountState, error) {
+	next, err := applyAccount(a, e, copies)
 	if err != nil {
 		return a, asInvariant(e, err)
 	}
 	return next, nil
 }
 
-func applyAccount(a AccountState, e Event) (AccountState, error) {
+func applyAccount(a AccountState, e Event, c *accountCopies) (AccountState, error) {
 	if err := a.checkBelongs(e); err != nil {
 		return a, err
 	}
@@ -28,23 +35,23 @@ func applyAccount(a AccountState, e Event) (AccountState, error) {
 	case CustomerRegistered, CustomerContactUpdated, CustomerDeactivated:
 		return a.applyCustomer(e)
 	case InvoiceCreated:
-		return a.applyInvoiceCreated(e)
+		return a.applyInvoiceCreated(e, c)
 	case InvoiceLineAdded:
-		return a.applyToInvoice(e.InvoiceID, e)
+		return a.applyToInvoice(e.InvoiceID, e, c)
 	case InvoiceIssued:
-		return a.applyInvoiceIssued(e)
+		return a.applyInvoiceIssued(e, c)
 	case InvoiceVoided:
-		return a.applyToInvoice(e.InvoiceID, e)
+		return a.applyToInvoice(e.InvoiceID, e, c)
 	case InvoiceMarkedOverdue:
-		return a.applyToInvoice(e.InvoiceID, e)
+		return a.applyToInvoice(e.InvoiceID, e, c)
 	case PaymentRecorded:
-		return a.applyPaymentRecorded(e)
+		return a.applyPaymentRecorded(e, c)
 	case PaymentRefunded:
-		return a.applyPaymentRefunded(e)
+		return a.applyPaymentRefunded(e, c)
 	case CreditNoteIssued:
-		return a.applyCreditNoteIssued(e)
+		return a.applyCreditNoteIssued(e, c)
 	case OpeningBalanceRecorded:
-		return a.applyOpeningBalance(e)
+		return a.applyOpeningBalance(e, c)
 	}
 	return a, invariantf("%s is not an account event", e.EventType())
 }
@@ -77,7 +84,7 @@ func (a AccountState) applyCustomer(e Event) (AccountState, error) {
 	return a, nil
 }
 
-func (a AccountState) applyInvoiceCreated(e InvoiceCreated) (AccountState, error) {
+func (a AccountState) applyInvoiceCreated(e InvoiceCreated, c *accountCopies) (AccountState, error) {
 	if _, exists := a.Invoices[e.InvoiceID]; exists || e.Currency != a.Customer.Currency {
 		return a, invariantf("invoice %s created twice or in %s", e.InvoiceID, e.Currency)
 	}
@@ -86,14 +93,14 @@ func (a AccountState) applyInvoiceCreated(e InvoiceCreated) (AccountState, error
 		return a, err
 	}
 	if !e.Period.IsZero() {
-		a.BilledPeriods = withEntry(a.BilledPeriods, e.Period, e.InvoiceID)
+		a.BilledPeriods = put(a.BilledPeriods, e.Period, e.InvoiceID, &c.billedPeriods)
 	}
-	a.Invoices = withEntry(a.Invoices, e.InvoiceID, inv)
+	a.Invoices = put(a.Invoices, e.InvoiceID, inv, &c.invoices)
 	return a, nil
 }
 
 // applyToInvoice applies an event that concerns invoice id alone.
-func (a AccountState) applyToInvoice(id InvoiceID, e Event) (AccountState, error) {
+func (a AccountState) applyToInvoice(id InvoiceID, e Event, c *accountCopies) (AccountState, error) {
 	inv, ok := a.Invoices[id]
 	if !ok {
 		return a, invariantf("%s for unknown invoice %s", e.EventType(), id)
@@ -102,31 +109,31 @@ func (a AccountState) applyToInvoice(id InvoiceID, e Event) (AccountState, error
 	if err != nil {
 		return a, err
 	}
-	a.Invoices = withEntry(a.Invoices, id, inv)
+	a.Invoices = put(a.Invoices, id, inv, &c.invoices)
 	return a, nil
 }
 
 // applyInvoiceIssued makes the invoice final and moves CreditApplied out of customer credit.
-func (a AccountState) applyInvoiceIssued(e InvoiceIssued) (AccountState, error) {
+func (a AccountState) applyInvoiceIssued(e InvoiceIssued, c *accountCopies) (AccountState, error) {
 	credit, err := a.Credit.Sub(e.CreditApplied)
 	if err != nil || credit.IsNegative() {
 		return a, invariantf("invoice %s applies %s of credit %s", e.InvoiceID, e.CreditApplied, a.Credit)
 	}
 	a.IssuedCount++
-	next, err := a.applyToInvoice(e.InvoiceID, e)
+	next, err := a.applyToInvoice(e.InvoiceID, e, c)
 	if err != nil {
 		return a, err
 	}
 	inv := next.Invoices[e.InvoiceID]
 	inv.IssueOrder = a.IssuedCount
-	next.Invoices[e.InvoiceID] = inv // next.Invoices is already a private copy
+	next.Invoices = put(next.Invoices, e.InvoiceID, inv, &c.invoices) // owned since applyToInvoice: in place
 	next.Credit = credit
 	return next, nil
 }
 
 // applyPaymentRecorded records the payment, settles its allocations and adds the unapplied
 // rest to customer credit.
-func (a AccountState) applyPaymentRecorded(e PaymentRecorded) (AccountState, error) {
+func (a AccountState) applyPaymentRecorded(e PaymentRecorded, c *accountCopies) (AccountState, error) {
 	if _, exists := a.Payments[e.PaymentID]; exists {
 		return a, invariantf("payment %s recorded twice", e.PaymentID)
 	}
@@ -135,12 +142,16 @@ func (a AccountState) applyPaymentRecorded(e PaymentRecorded) (AccountState, err
 		return a, err
 	}
 	allocated := Zero(a.Customer.Currency)
-	invoices := maps.Clone(a.Invoices)
+	settled := make(map[InvoiceID]InvoiceState, len(e.Allocations)) // written after every check
 	for _, al := range e.Allocations {
-		if _, ok := invoices[al.InvoiceID]; !ok {
+		inv, ok := settled[al.InvoiceID]
+		if !ok {
+			inv, ok = a.Invoices[al.InvoiceID]
+		}
+		if !ok {
 			return a, invariantf("payment %s settles unknown invoice %s", e.PaymentID, al.InvoiceID)
 		}
-		if invoices[al.InvoiceID], err = invoices[al.InvoiceID].settle(al.Amount, false); err != nil {
+		if settled[al.InvoiceID], err = inv.settle(al.Amount, false); err != nil {
 			return a, err
 		}
 		if allocated, err = allocated.Add(al.Amount); err != nil {
@@ -153,13 +164,16 @@ func (a AccountState) applyPaymentRecorded(e PaymentRecorded) (AccountState, err
 	if a.Credit, err = a.Credit.Add(e.Unapplied); err != nil {
 		return a, invariantf("payment %s: %v", e.PaymentID, err)
 	}
-	a.Invoices, a.Payments = invoices, withEntry(a.Payments, e.PaymentID, p)
+	for id, inv := range settled {
+		a.Invoices = put(a.Invoices, id, inv, &c.invoices)
+	}
+	a.Payments = put(a.Payments, e.PaymentID, p, &c.payments)
 	return a, nil
 }
 
 // applyPaymentRefunded takes the refund out of the payment's refundable amount and out of
 // customer credit.
-func (a AccountState) applyPaymentRefunded(e PaymentRefunded) (AccountState, error) {
+func (a AccountState) applyPaymentRefunded(e PaymentRefunded, c *accountCopies) (AccountState, error) {
 	p, err := applyPayment(a.Payments[e.PaymentID], e)
 	if err != nil {
 		return a, err
@@ -168,12 +182,12 @@ func (a AccountState) applyPaymentRefunded(e PaymentRefunded) (AccountState, err
 	if err != nil || credit.IsNegative() {
 		return a, invariantf("refund of %s with customer credit %s", e.Amount, a.Credit)
 	}
-	a.Credit, a.Payments = credit, withEntry(a.Payments, e.PaymentID, p)
+	a.Credit, a.Payments = credit, put(a.Payments, e.PaymentID, p, &c.payments)
 	return a, nil
 }
 
 // applyCreditNoteIssued settles the credited invoice, or adds to customer credit.
-func (a AccountState) applyCreditNoteIssued(e CreditNoteIssued) (AccountState, error) {
+func (a AccountState) applyCreditNoteIssued(e CreditNoteIssued, c *accountCopies) (AccountState, error) {
 	if _, exists := a.CreditNotes[e.CreditNoteID]; exists {
 		return a, invariantf("credit note %s issued twice", e.CreditNoteID)
 	}
@@ -193,9 +207,9 @@ func (a AccountState) applyCreditNoteIssued(e CreditNoteIssued) (AccountState, e
 		if inv, err = inv.settle(e.Total, true); err != nil {
 			return a, err
 		}
-		a.Invoices = withEntry(a.Invoices, e.InvoiceID, inv)
+		a.Invoices = put(a.Invoices, e.InvoiceID, inv, &c.invoices)
 	}
-	a.CreditNotes = withEntry(a.CreditNotes, e.CreditNoteID, cn)
+	a.CreditNotes = put(a.CreditNotes, e.CreditNoteID, cn, &c.creditNotes)
 	return a, nil
 }
 
@@ -209,15 +223,6 @@ func checkSum(total, a, b Money) error {
 		return invalid("sum", sum.String(), "does not equal "+total.String())
 	}
 	return nil
-}
-
-// withEntry returns a copy of m with k set to v; m itself is not modified, so states that
-// share m stay unchanged (Apply never modifies the state it is given).
-func withEntry[K comparable, V any](m map[K]V, k K, v V) map[K]V {
-	out := make(map[K]V, len(m)+1)
-	maps.Copy(out, m)
-	out[k] = v
-	return out
 }
 
 // accountEvent is an event of the account stream; each names the account's customer.

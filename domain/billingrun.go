@@ -87,6 +87,28 @@ func decideStartBillingRun(r BillingRunState, c StartBillingRun, now time.Time) 
 
 // ApplyBillingRun folds one billing run event onto r; r is not modified.
 func ApplyBillingRun(r BillingRunState, e Event) (BillingRunState, error) {
+	var owned map[CustomerID]InvoiceID
+	return applyBillingRun(r, e, &owned)
+}
+
+// BillingRunApplier applies events to a chain of billing run states, as AccountApplier does
+// to accounts: r.Invoiced is copied once per chain, not once per customer.
+type BillingRunApplier struct{ invoiced map[CustomerID]InvoiceID }
+
+// Apply applies events to r in order, as ApplyBillingRun does one by one; errors and the
+// validity of earlier states are as for AccountApplier.Apply.
+func (p *BillingRunApplier) Apply(r BillingRunState, events ...Event) (BillingRunState, error) {
+	next, err := fold(r, events, func(r BillingRunState, e Event) (BillingRunState, error) {
+		return applyBillingRun(r, e, &p.invoiced)
+	})
+	if err != nil {
+		return r, err
+	}
+	return next, nil
+}
+
+// applyBillingRun is ApplyBillingRun writing r.Invoiced in place when it is *owned.
+func applyBillingRun(r BillingRunState, e Event, owned *map[CustomerID]InvoiceID) (BillingRunState, error) {
 	switch e := e.(type) {
 	case BillingRunStarted:
 		if r.Started() {
@@ -97,7 +119,7 @@ func ApplyBillingRun(r BillingRunState, e Event) (BillingRunState, error) {
 		if _, dup := r.Invoiced[e.CustomerID]; dup || !r.Started() || r.Completed || e.BillingRunID != r.ID {
 			return r, invariantf("billing run %s cannot record customer %s", r.ID, e.CustomerID)
 		}
-		r.Invoiced = withEntry(r.Invoiced, e.CustomerID, e.InvoiceID)
+		r.Invoiced = put(r.Invoiced, e.CustomerID, e.InvoiceID, owned)
 		return r, nil
 	case BillingRunCompleted:
 		if !r.Started() || r.Completed || e.BillingRunID != r.ID || e.CustomersInvoiced != len(r.Invoiced) {
@@ -111,5 +133,6 @@ func ApplyBillingRun(r BillingRunState, e Event) (BillingRunState, error) {
 
 // FoldBillingRun rebuilds a billing run from its stream.
 func FoldBillingRun(events []Event) (BillingRunState, error) {
-	return fold(BillingRunState{}, events, ApplyBillingRun)
+	var p BillingRunApplier
+	return p.Apply(BillingRunState{}, events...)
 }

@@ -102,6 +102,36 @@ func TestApplyDoesNotModifyItsInput(t *testing.T) {
 	}
 }
 
+func TestAppliersDoNotModifyWhatTheyWereGiven(t *testing.T) {
+	events := history(steps(registered(), invoiceIssuedOn(1, "2026-01-02", lineIn(1, "Broadband", "79.99")),
+		[]step{on("2026-01-03", recordPayment(1, "10")), on("2026-01-04", recordPayment(2, "10"))})...)
+	n := len(events)
+	before := must(domain.FoldAccount(events[:n-2]))
+	snapshot := must(domain.FoldAccount(events[:n-2]))
+	var p domain.AccountApplier
+	after := must(p.Apply(before, events[n-2:]...))
+	if !equal(before, snapshot) || len(after.Payments) != len(before.Payments)+2 {
+		t.Fatal("AccountApplier modified a state it did not make")
+	}
+	// A failing event returns the state given, and a fold error naming the event.
+	got, err := p.Apply(after, events[0])
+	var fe *domain.FoldError
+	if !errors.As(err, &fe) || !errors.Is(err, domain.ErrInvariant) || !equal(got, after) {
+		t.Fatalf("got %v", err)
+	}
+
+	start := domain.BillingRunStarted{BillingRunID: billingRunID(1), Period: period("2026-02"), StartedAt: at("2026-02-01")}
+	invoiced := func(n int) domain.Event {
+		return domain.BillingRunCustomerInvoiced{BillingRunID: billingRunID(1), Period: period("2026-02"), CustomerID: customerID(n), InvoiceID: invoiceID(n)}
+	}
+	run := must(domain.FoldBillingRun([]domain.Event{start, invoiced(1)}))
+	var rp domain.BillingRunApplier
+	next := must(rp.Apply(run, invoiced(2), invoiced(3)))
+	if len(run.Invoiced) != 1 || len(next.Invoiced) != 3 {
+		t.Fatalf("run %d, next %d customers", len(run.Invoiced), len(next.Invoiced))
+	}
+}
+
 func TestUnknownCommands(t *testing.T) {
 	a := must(domain.FoldAccount(history(registered()...)))
 	if _, err := domain.DecideAccount(a, nil, t0); !errors.Is(err, domain.ErrInvalid) {

@@ -69,7 +69,7 @@ func (a AccountState) decideRecordOpeningBalance(c RecordOpeningBalance, now tim
 }
 
 // applyOpeningBalance opens the item a positive balance is, or adds a negative one to credit.
-func (a AccountState) applyOpeningBalance(e OpeningBalanceRecorded) (AccountState, error) {
+func (a AccountState) applyOpeningBalance(e OpeningBalanceRecorded, c *accountCopies) (AccountState, error) {
 	if a.OpeningBalance || e.Amount.Currency() != a.Customer.Currency || e.Amount.IsZero() {
 		return a, invariantf("opening balance %s of customer %s twice or in another currency", e.Amount, e.CustomerID)
 	}
@@ -87,11 +87,11 @@ func (a AccountState) applyOpeningBalance(e OpeningBalanceRecorded) (AccountStat
 	}
 	zero := Zero(a.Customer.Currency)
 	a.IssuedCount++
-	a.Invoices = withEntry(a.Invoices, e.InvoiceID, InvoiceState{
+	a.Invoices = put(a.Invoices, e.InvoiceID, InvoiceState{
 		ID: e.InvoiceID, Status: InvoiceStatusIssued, Currency: a.Customer.Currency, Number: OpeningInvoiceNumber,
 		IssueDate: e.AsOf, DueDate: e.AsOf, NetTotal: e.Amount, TaxTotal: zero, Total: e.Amount,
 		Settled: zero, Credited: zero, Outstanding: e.Amount, IssueOrder: a.IssuedCount,
-	})
+	}, &c.invoices)
 	return a, nil
 }
 

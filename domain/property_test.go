@@ -126,6 +126,33 @@ func (m *accountModel) checkFold(t *rapid.T) {
 	if !equal(first, again) || !equal(first, m.state) {
 		t.Fatal("folding the same events gave different states")
 	}
+	m.checkApplier(t)
+}
+
+// checkApplier applies the events after a drawn split, in drawn chunks, with one
+// AccountApplier onto the state folded up to the split: it must end where ApplyAccount one by
+// one did and leave the state it started from (which it did not make) unchanged.
+func (m *accountModel) checkApplier(t *rapid.T) {
+	split := rapid.IntRange(0, len(m.events)).Draw(t, "split")
+	chunk := rapid.IntRange(1, 8).Draw(t, "chunk")
+	base, err := domain.FoldAccount(m.events[:split])
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshot, _ := domain.FoldAccount(m.events[:split])
+	var p domain.AccountApplier
+	s := base
+	for i := split; i < len(m.events); i += chunk {
+		if s, err = p.Apply(s, m.events[i:min(i+chunk, len(m.events))]...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !equal(s, m.state) {
+		t.Fatal("an applier chain ended in another state than ApplyAccount one by one")
+	}
+	if !equal(base, snapshot) {
+		t.Fatal("an applier modified a state it did not make")
+	}
 }
 
 func (m *accountModel) id() int { m.next++; return m.next }

@@ -81,6 +81,7 @@ whose peak memory is reported.`,
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of each load phase (baseline, append, commands, each query rate)")
 	fs.IntVar(&cfg.Clients, "clients", 64, "concurrent appenders and command clients")
 	fs.IntSliceVar(&cfg.QueryRates, "query-rates", []int{1000, 5000}, "fixed query rates to report (req/s)")
+	fs.IntVar(&cfg.BillingQueryRate, "billing-query-rate", bench.DefaultBillingQueryRate, "the portal's read rate during the billing_run scenario (req/s); 0: the run alone")
 	fs.StringVar(&jsonOut, "json", "", "also write the JSON report to this file")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the scratch database afterwards")
 	fs.StringVar(&cfg.ProfileDir, "profile-dir", "", "save CPU profiles of the server under test during the commands and query scenarios here")

@@ -62,9 +62,23 @@ type backend struct {
 
 // openBackend opens the database (migrating it when migrateUp) and the event store.
 func openBackend(ctx context.Context, log zerolog.Logger, g *globalFlags, s *storeFlags, migrateUp bool) (*backend, error) {
+	return openBackendWith(ctx, log, g, s, migrateUp, 0)
+}
+
+// openBackendWith is openBackend with, when commandConns > 0 and the event store is
+// PostgreSQL, a second pool of at most commandConns connections for the command side: the
+// event store and the command side's tables (database.commandPool).
+func openBackendWith(ctx context.Context, log zerolog.Logger, g *globalFlags, s *storeFlags, migrateUp bool, commandConns int32) (*backend, error) {
 	dbase, err := openDatabase(ctx, log, g, &s.db, migrateUp)
 	if err != nil {
 		return nil, err
+	}
+	if commandConns > 0 && s.backend == "postgres" {
+		dbase.commands, err = db.Open(ctx, dbase.pool.Config().ConnString(), db.Options{AppName: "dotmac-commands", MaxConns: commandConns})
+		if err != nil {
+			dbase.close(log)
+			return nil, fmt.Errorf("open the command side's pool: %w", err)
+		}
 	}
 	store, closeStore, err := openEventStore(ctx, log, s, dbase)
 	if err != nil {
@@ -83,7 +97,7 @@ func (b *backend) close(log zerolog.Logger) {
 func openEventStore(ctx context.Context, log zerolog.Logger, s *storeFlags, dbase *database) (eventstore.Store, func(), error) {
 	switch s.backend {
 	case "postgres":
-		st, err := postgres.Open(ctx, dbase.pool, postgres.Config{Logger: log})
+		st, err := postgres.Open(ctx, dbase.commandPool(), postgres.Config{Logger: log})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -104,9 +118,22 @@ func openEventStore(ctx context.Context, log zerolog.Logger, s *storeFlags, dbas
 
 // database is an open, migrated PostgreSQL database.
 type database struct {
-	pool   *pgxpool.Pool
-	source pgprovision.Source
-	stop   func(context.Context) error
+	pool *pgxpool.Pool
+	// commands, when set, is the command side's own pool (--db-command-conns), so that the
+	// query API's and the projectors' load on pool never holds a command waiting for a
+	// connection, nor a billing run the portal's reads.
+	commands *pgxpool.Pool
+	source   pgprovision.Source
+	stop     func(context.Context) error
+}
+
+// commandPool is the pool of the event store and the command side's tables: their own when
+// opened with one, else the shared pool.
+func (d *database) commandPool() *pgxpool.Pool {
+	if d.commands != nil {
+		return d.commands
+	}
+	return d.pool
 }
 
 // openDatabase finds or starts PostgreSQL, creates the database if missing, connects and
@@ -151,6 +178,9 @@ func openDatabase(ctx context.Context, log zerolog.Logger, g *globalFlags, d *db
 }
 
 func (d *database) close(log zerolog.Logger) {
+	if d.commands != nil {
+		d.commands.Close()
+	}
 	d.pool.Close()
 	if err := d.stop(context.Background()); err != nil {
 		log.Warn().Err(err).Msg("stopping the private PostgreSQL cluster")

@@ -107,6 +107,12 @@ func TestServeAsTheRuntimeRole(t *testing.T) {
 	var sessions int
 	require.NoError(t, admin.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE usename = $1`, app).Scan(&sessions))
 	assert.Positive(t, sessions, "the server is connected as %s", app)
+	// The command side has its own pool (--db-command-conns), apart from the query API's.
+	var names []string
+	require.NoError(t, admin.QueryRow(context.Background(), `SELECT coalesce(array_agg(DISTINCT application_name), '{}')
+		FROM pg_stat_activity WHERE usename = $1`, app).Scan(&names))
+	assert.Contains(t, names, "dotmac-commands")
+	assert.Contains(t, names, "dotmac")
 }
 
 // TestServeAsTheRuntimeRoleSaysToMigrate: a schema lacking a migration stops the server

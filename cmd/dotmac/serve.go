@@ -42,6 +42,10 @@ const (
 
 var allRoles = []string{roleCommand, roleQuery, roleProjector}
 
+// defaultCommandConns sizes the command side's own pool: enough for the billing run's workers
+// (commands.billingWorkers), the event store's writer and the API's idempotency statements.
+const defaultCommandConns = 32
+
 type serveFlags struct {
 	storage     storeFlags
 	key         keyFlags
@@ -59,11 +63,13 @@ type serveFlags struct {
 	cacheSize   int
 	// providersFile is the JSON file of the tenants' payment-provider accounts.
 	providersFile string
-	process       processFlags
-	forward       forwardFlags
-	webhooks      webhookFlags
-	migrate       bool
-	replica       replicaFlags
+	// commandConns sizes the command side's own pool (0: it shares the main pool).
+	commandConns int32
+	process      processFlags
+	forward      forwardFlags
+	webhooks     webhookFlags
+	migrate      bool
+	replica      replicaFlags
 }
 
 func newServe(g *globalFlags) *cobra.Command {
@@ -98,6 +104,8 @@ Every flag can also be set through the environment variable named in its descrip
 		"apply pending migrations at start; false (deploy/): refuse to start unless `dotmac migrate up` has applied them")
 	stringFlag(fs, &f.memoryLimit, "memory-limit", "DOTMAC_MEMORY_LIMIT", "200MiB",
 		"soft memory limit of the Go heap (GOMEMLIMIT syntax; off: no limit; the GOMEMLIMIT variable wins when set)")
+	int32Flag(fs, &f.commandConns, "db-command-conns", "DOTMAC_DB_COMMAND_CONNS", defaultCommandConns,
+		"connections of the command side's own PostgreSQL pool (event store, idempotency keys, invoice numbers, billing index), apart from the pool of the query API and the projectors (--db-max-conns); 0: one shared pool")
 	intFlag(fs, &f.cacheSize, "command-cache-streams", "DOTMAC_COMMAND_CACHE_STREAMS", commands.DefaultCacheStreams,
 		"folded streams the command side keeps in memory (-1: none)")
 	stringFlag(fs, &f.providersFile, "payment-providers", "DOTMAC_PAYMENT_PROVIDERS", "",
@@ -157,7 +165,7 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 	defer sd.step("database", func() *zerolog.Event { return closeBackend(b, log) })
 	dbase, store := b.database, b.store
 
-	sys := &system{log: log, pool: dbase.pool, store: store, key: key, registry: newRegistry(),
+	sys := &system{log: log, pool: dbase.pool, commandPool: dbase.commandPool(), store: store, key: key, registry: newRegistry(),
 		health: httpx.NewHealth(), flags: f}
 	sys.health.Add("database", func(ctx context.Context) error { return dbase.pool.Ping(ctx) })
 	sys.health.Add("eventstore", func(ctx context.Context) error { _, err := store.Head(ctx); return err })
@@ -242,13 +250,16 @@ type listeningKey struct{}
 
 // system is what the roles share.
 type system struct {
-	log      zerolog.Logger
-	pool     *pgxpool.Pool
-	store    eventstore.Store
-	key      *auth.Key
-	registry *prometheus.Registry
-	health   *httpx.Health
-	flags    *serveFlags
+	log  zerolog.Logger
+	pool *pgxpool.Pool
+	// commandPool holds the command side's tables (the event store's too): pool unless
+	// --db-command-conns gives them their own.
+	commandPool *pgxpool.Pool
+	store       eventstore.Store
+	key         *auth.Key
+	registry    *prometheus.Registry
+	health      *httpx.Health
+	flags       *serveFlags
 
 	// Built on first use, shared by the roles of this process.
 	handlersOnce sync.Once

@@ -16,7 +16,7 @@ import (
 // once, as a job, before the new processes start) it refuses a database missing a migration
 // of this binary, rather than failing later on a missing table.
 func openServeBackend(ctx context.Context, log zerolog.Logger, g *globalFlags, f *serveFlags) (*backend, error) {
-	b, err := openBackend(ctx, log, g, &f.storage, f.migrate)
+	b, err := openBackendWith(ctx, log, g, &f.storage, f.migrate, f.commandConns)
 	if err != nil || f.migrate {
 		return b, err
 	}

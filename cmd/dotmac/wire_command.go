@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/commands/api"
@@ -22,7 +23,7 @@ func commandRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) 
 	if err != nil {
 		return nil, err
 	}
-	keys := pgstore.NewKeys(sys.pool, pgstore.KeysConfig{Options: commandStoreOptions(sys)})
+	keys := pgstore.NewKeys(sys.commands(), pgstore.KeysConfig{Options: commandStoreOptions(sys)})
 	var reg *providers.Registry
 	if file := sys.flags.providersFile; file != "" {
 		if reg, err = providers.Load(file); err != nil {
@@ -56,11 +57,19 @@ func commandHandlers(sys *system) (*commands.Handlers, error) {
 	sys.handlersOnce.Do(func() {
 		opts := commandStoreOptions(sys)
 		sys.handlers, sys.handlersErr = commands.New(commands.Config{
-			Store: sys.store, Numbers: pgstore.NewNumbers(sys.pool, opts), Index: pgstore.NewIndex(sys.pool, sys.store),
+			Store: sys.store, Numbers: pgstore.NewNumbers(sys.commands(), opts), Index: pgstore.NewIndex(sys.commands(), sys.store),
 			Registerer: sys.registry, CacheStreams: cacheStreams(sys),
 		})
 	})
 	return sys.handlers, sys.handlersErr
+}
+
+// commands is the pool of the command side's tables.
+func (sys *system) commands() *pgxpool.Pool {
+	if sys.commandPool != nil {
+		return sys.commandPool
+	}
+	return sys.pool
 }
 
 // commandStoreOptions: claims and invoice numbers may skip the WAL flush only when the event

@@ -59,6 +59,9 @@ type Config struct {
 	Clients int
 	// QueryRates are the fixed rates of the query scenario (default 1,000 and 5,000 req/s).
 	QueryRates []int
+	// BillingQueryRate is the portal's read rate during the billing_run scenario (req/s);
+	// 0 runs the billing alone.
+	BillingQueryRate int
 	// Keep leaves the scratch database in place.
 	Keep bool
 	// ProfileDir, if set, receives CPU profiles of the server under test taken during the

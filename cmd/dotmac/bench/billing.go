@@ -18,8 +18,8 @@ import (
 
 // Limits of the billing_run scenario.
 const (
-	// billingQueryRate is the portal's read load during the run.
-	billingQueryRate = 1000
+	// DefaultBillingQueryRate is the portal's read load during the run (Config.BillingQueryRate).
+	DefaultBillingQueryRate = 1000
 	// billingRunTimeout bounds the run (its request, then following its progress).
 	billingRunTimeout = 30 * time.Minute
 	// billingProfileFor is how long the CPU profile of the run lasts at least (--profile-dir).
@@ -44,7 +44,7 @@ type BillingRun struct {
 
 // billingRunScenario runs the billing of the current month, which the history (billed up to
 // last month) has not run (every customer of tenant demo with a service is invoiced), through POST /v1/billing-runs, while the query
-// API is read at billingQueryRate, and reports the run's time and the reads' latencies.
+// API is read at Config.BillingQueryRate, and reports the run's time and the reads' latencies.
 func (r *run) billingRunScenario(ctx context.Context) error {
 	srv, err := r.startServer(ctx)
 	if err != nil {
@@ -58,7 +58,12 @@ func (r *run) billingRunScenario(ctx context.Context) error {
 	r.cfg.Progress("billing_run: billing "+period.String()+" while the portal reads", 0, 0)
 	queries := make(chan vegeta.Metrics, 1)
 	qctx, stopQueries := context.WithCancel(ctx)
-	go func() { queries <- readWhile(qctx, srv, groups) }()
+	rate := r.cfg.BillingQueryRate
+	if rate > 0 {
+		go func() { queries <- readWhile(qctx, srv, groups, rate) }()
+	} else {
+		queries <- vegeta.Metrics{}
+	}
 	profiled := srv.profile(ctx, r.cfg.ProfileDir, "billing_run.pprof", max(r.cfg.Duration, billingProfileFor))
 	start := time.Now()
 	invoiced, runErr := srv.runBilling(ctx, period)
@@ -70,7 +75,7 @@ func (r *run) billingRunScenario(ctx context.Context) error {
 		return runErr
 	}
 	b := &BillingRun{Customers: invoiced, Seconds: took.Seconds(), InvoicesPerS: float64(invoiced) / took.Seconds(),
-		QueryRate: billingQueryRate, QueryP50MS: ms(m.Latencies.P50), QueryP99MS: ms(m.Latencies.P99), QuerySuccess: m.Success,
+		QueryRate: rate, QueryP50MS: ms(m.Latencies.P50), QueryP99MS: ms(m.Latencies.P99), QuerySuccess: m.Success,
 		BaselineTxPerS: r.report.Baseline.TxPerS}
 	b.Ratio = ratio(b.InvoicesPerS, b.BaselineTxPerS)
 	r.report.Scenarios.BillingRun = b
@@ -141,8 +146,8 @@ func (s *server) billingCall(ctx context.Context, method, path string, body []by
 	return resp.StatusCode, resp.Header.Get("Location"), nil
 }
 
-// readWhile reads the groups' paths round-robin at billingQueryRate until ctx ends.
-func readWhile(ctx context.Context, srv *server, groups []loadtest.Group) vegeta.Metrics {
+// readWhile reads the groups' paths round-robin at rate req/s until ctx ends.
+func readWhile(ctx context.Context, srv *server, groups []loadtest.Group, rate int) vegeta.Metrics {
 	var paths []string
 	for _, g := range groups {
 		paths = append(paths, g.Paths...)
@@ -156,7 +161,7 @@ func readWhile(ctx context.Context, srv *server, groups []loadtest.Group) vegeta
 		return nil
 	}
 	attacker := vegeta.NewAttacker(vegeta.KeepAlive(true), vegeta.Timeout(10*time.Second))
-	results := attacker.Attack(targeter, vegeta.Rate{Freq: billingQueryRate, Per: time.Second}, billingRunTimeout, "billing_run reads")
+	results := attacker.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, billingRunTimeout, "billing_run reads")
 	go func() {
 		<-ctx.Done()
 		attacker.Stop()

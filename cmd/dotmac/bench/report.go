@@ -161,7 +161,10 @@ func (r *Report) PrintTable(w io.Writer) error {
 		fmt.Fprintf(tw, "commands on one customer (%d clients)\t%.0f/s, p50 %.1f ms, p99 %.1f ms\t%.0f tx/s\t%.2f\t>= 1,000/s, p99 <= 50 ms\n",
 			c.Clients, c.CommandsPerS, c.P50MS, c.P99MS, c.BaselineTxPerS, c.Ratio)
 	}
-	if b := s.BillingRun; b != nil {
+	if b := s.BillingRun; b != nil && b.QueryRate == 0 {
+		fmt.Fprintf(tw, "billing run (%d customers), no reads meanwhile\t%.0f invoices/s in %.1f s\t%.0f tx/s\t%.2f\t>= 1,700/s\n",
+			b.Customers, b.InvoicesPerS, b.Seconds, b.BaselineTxPerS, b.Ratio)
+	} else if b != nil {
 		fmt.Fprintf(tw, "billing run (%d customers), query p99 meanwhile at %d req/s\t%.0f invoices/s in %.1f s, query p99 %.1f ms\t%.0f tx/s\t%.2f\t>= 1,700/s, query p99 <= 50 ms\n",
 			b.Customers, b.QueryRate, b.InvoicesPerS, b.Seconds, b.QueryP99MS, b.BaselineTxPerS, b.Ratio)
 	}
