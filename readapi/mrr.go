@@ -55,24 +55,27 @@ type MRRReport struct {
 // the month's end and at the end of the month before, classifies the change, and sums it per
 // month, currency and plan (and per month and currency: the total rows, plan_code NULL).
 //
-// Each service's month-end rows (w) are read once, in month order per service: the month
-// before's row is lag() when it is the calendar month before (a service billable on both
-// month ends), and the month after's is lead() likewise. A row of a month in range is the
+// Each segment that can cover a month end of [$2 - 1 month, $3] is read once (the primary
+// key's order is the service's) and expanded to the month ends it covers (w); in month order
+// per service, the month before's row is lag() when it is the calendar month before (a
+// service billable on both month ends), and the month after's is lead() likewise. A row of a month in range is the
 // service's contribution (new, reactivation, expansion, contraction, transfer_in); a row of a
 // month before $3 whose service is not billable the month after, or is on another plan, is
 // churn or transfer_out in the month after (in the currency of the month after's row when
 // there is one). One sort and window pass replaces a FULL JOIN of the month-end rows with
-// themselves, which sorted them twice (see docs/api-queries.md for the figures).
-const mrrQuery = `WITH months AS (
-  SELECT m::date AS month, (m + interval '1 month' - interval '1 day')::date AS last_day
-  FROM generate_series($2::date - interval '1 month', $3::date, interval '1 month') AS g(m)
-), w AS (
-  SELECT mo.month, s.customer_id, s.plan_code, s.plan_name, s.currency, s.monthly_price AS price, s.first_month,
-    lag(mo.month) OVER sv AS prev_month, lag(s.plan_code) OVER sv AS prev_plan, lag(s.monthly_price) OVER sv AS prev_price,
-    lead(mo.month) OVER sv AS next_month, lead(s.plan_code) OVER sv AS next_plan, lead(s.currency) OVER sv AS next_currency
-  FROM months mo JOIN mrr_segments s ON s.tenant_id = $1 AND s.valid_from <= mo.last_day
-   AND (s.valid_to IS NULL OR s.valid_to > mo.last_day)
-  WINDOW sv AS (PARTITION BY s.service_id ORDER BY mo.month)
+// themselves, which scanned the index once per month and sorted the rows twice.
+const mrrQuery = `WITH w AS (
+  SELECT m.month, s.customer_id, s.plan_code, s.plan_name, s.currency, s.monthly_price AS price, s.first_month,
+    lag(m.month) OVER sv AS prev_month, lag(s.plan_code) OVER sv AS prev_plan, lag(s.monthly_price) OVER sv AS prev_price,
+    lead(m.month) OVER sv AS next_month, lead(s.plan_code) OVER sv AS next_plan, lead(s.currency) OVER sv AS next_currency
+  FROM mrr_segments s
+  CROSS JOIN LATERAL (SELECT g::date AS month FROM generate_series(
+    greatest(date_trunc('month', s.valid_from::timestamp), $2::date - interval '1 month'),
+    least(date_trunc('month', s.valid_to::timestamp), $3::date::timestamp), interval '1 month') AS g
+    WHERE (g + interval '1 month' - interval '1 day')::date >= s.valid_from
+      AND (s.valid_to IS NULL OR s.valid_to > (g + interval '1 month' - interval '1 day')::date)) m
+  WHERE s.tenant_id = $1 AND s.valid_from < $3::date + interval '1 month' AND (s.valid_to IS NULL OR s.valid_to >= $2::date)
+  WINDOW sv AS (PARTITION BY s.service_id ORDER BY m.month)
 ), pairs AS (
   SELECT month, plan_code, plan_name, currency, customer_id, price, first_month,
     CASE WHEN prev_month = (month - interval '1 month')::date THEN prev_plan END AS prev_plan,
