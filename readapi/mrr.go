@@ -54,34 +54,51 @@ type MRRReport struct {
 // mrrQuery computes, for each month of [$2, $3] (first days), each service's contribution at
 // the month's end and at the end of the month before, classifies the change, and sums it per
 // month, currency and plan (and per month and currency: the total rows, plan_code NULL).
-const mrrQuery = `WITH months AS (
-  SELECT m::date AS month, (m + interval '1 month')::date AS next, (m + interval '1 month' - interval '1 day')::date AS last_day
-  FROM generate_series($2::date - interval '1 month', $3::date, interval '1 month') AS g(m)
-), c AS (
-  SELECT mo.month, mo.next, s.service_id, s.customer_id, s.plan_code, s.plan_name, s.currency, s.monthly_price, s.first_month
-  FROM months mo JOIN mrr_segments s ON s.tenant_id = $1 AND s.valid_from <= mo.last_day
-   AND (s.valid_to IS NULL OR s.valid_to > mo.last_day)
+//
+// Each segment that can cover a month end of [$2 - 1 month, $3] is read once (the primary
+// key's order is the service's) and expanded to the month ends it covers (w); in month order
+// per service, the month before's row is lag() when it is the calendar month before (a
+// service billable on both month ends), and the month after's is lead() likewise. A row of a month in range is the
+// service's contribution (new, reactivation, expansion, contraction, transfer_in); a row of a
+// month before $3 whose service is not billable the month after, or is on another plan, is
+// churn or transfer_out in the month after (in the currency of the month after's row when
+// there is one). One sort and window pass replaces a FULL JOIN of the month-end rows with
+// themselves, which scanned the index once per month and sorted the rows twice.
+const mrrQuery = `WITH w AS (
+  SELECT m.month, s.customer_id, s.plan_code, s.plan_name, s.currency, s.monthly_price AS price, s.first_month,
+    lag(m.month) OVER sv AS prev_month, lag(s.plan_code) OVER sv AS prev_plan, lag(s.monthly_price) OVER sv AS prev_price,
+    lead(m.month) OVER sv AS next_month, lead(s.plan_code) OVER sv AS next_plan, lead(s.currency) OVER sv AS next_currency
+  FROM mrr_segments s
+  CROSS JOIN LATERAL (SELECT g::date AS month FROM generate_series(
+    greatest(date_trunc('month', s.valid_from::timestamp), $2::date - interval '1 month'),
+    least(date_trunc('month', s.valid_to::timestamp), $3::date::timestamp), interval '1 month') AS g
+    WHERE (g + interval '1 month' - interval '1 day')::date >= s.valid_from
+      AND (s.valid_to IS NULL OR s.valid_to > (g + interval '1 month' - interval '1 day')::date)) m
+  WHERE s.tenant_id = $1 AND s.valid_from < $3::date + interval '1 month' AND (s.valid_to IS NULL OR s.valid_to >= $2::date)
+  WINDOW sv AS (PARTITION BY s.service_id ORDER BY m.month)
 ), pairs AS (
-  SELECT coalesce(cur.month, prev.next) AS month, coalesce(cur.currency, prev.currency) AS currency,
-    cur.plan_code AS plan, cur.plan_name, cur.customer_id, cur.monthly_price AS price, cur.first_month,
-    prev.plan_code AS prev_plan, prev.plan_name AS prev_plan_name, prev.monthly_price AS prev_price
-  FROM (SELECT * FROM c WHERE month >= $2) cur
-  FULL JOIN (SELECT * FROM c WHERE month < $3) prev ON prev.service_id = cur.service_id AND prev.next = cur.month
+  SELECT month, plan_code, plan_name, currency, customer_id, price, first_month,
+    CASE WHEN prev_month = (month - interval '1 month')::date THEN prev_plan END AS prev_plan,
+    CASE WHEN prev_month = (month - interval '1 month')::date THEN prev_price END AS prev_price,
+    (month + interval '1 month')::date AS next,
+    CASE WHEN next_month = (month + interval '1 month')::date THEN next_plan END AS next_plan,
+    CASE WHEN next_month = (month + interval '1 month')::date THEN next_currency END AS next_currency
+  FROM w
 ), contrib AS (
-  SELECT month, plan AS plan_code, plan_name, currency, customer_id, price AS mrr,
+  SELECT month, plan_code, plan_name, currency, customer_id, price AS mrr,
     CASE WHEN prev_plan IS NULL AND first_month = month THEN price ELSE 0 END AS new,
     CASE WHEN prev_plan IS NULL AND first_month IS DISTINCT FROM month THEN price ELSE 0 END AS reactivation,
     CASE WHEN price > prev_price THEN price - prev_price ELSE 0 END AS expansion,
     CASE WHEN price < prev_price THEN prev_price - price ELSE 0 END AS contraction,
     0 AS churned,
-    CASE WHEN prev_plan <> plan THEN prev_price ELSE 0 END AS transfer_in,
+    CASE WHEN prev_plan <> plan_code THEN prev_price ELSE 0 END AS transfer_in,
     0 AS transfer_out
-  FROM pairs WHERE plan IS NOT NULL
+  FROM pairs WHERE month >= $2
   UNION ALL
-  SELECT month, prev_plan, prev_plan_name, currency, NULL, 0, 0, 0, 0, 0,
-    CASE WHEN plan IS NULL THEN prev_price ELSE 0 END, 0,
-    CASE WHEN plan IS NOT NULL THEN prev_price ELSE 0 END
-  FROM pairs WHERE prev_plan IS NOT NULL AND (plan IS NULL OR plan <> prev_plan)
+  SELECT next, plan_code, plan_name, coalesce(next_currency, currency), NULL, 0, 0, 0, 0, 0,
+    CASE WHEN next_plan IS NULL THEN price ELSE 0 END, 0,
+    CASE WHEN next_plan IS NOT NULL THEN price ELSE 0 END
+  FROM pairs WHERE month < $3 AND (next_plan IS NULL OR next_plan <> plan_code)
 )
 SELECT month::text, currency, plan_code, max(plan_name), sum(mrr)::text, count(customer_id), count(DISTINCT customer_id),
   sum(new)::text, sum(reactivation)::text, sum(expansion)::text, sum(contraction)::text, sum(churned)::text,
