@@ -52,8 +52,9 @@ type MRRReport struct {
 }
 
 // mrrSegmentsQuery reads the tenant's segments that can cover a month end of [$2 - 1 month,
-// $3] ($2, $3: first days), in the primary key's order (service, then seq): one index range,
-// no sort. mrrReport does the rest in Go.
+// $3] ($2, $3: first days), ordered by service, then seq (the primary key's order; the
+// planner reads by the primary key or by mrr_segments_from_idx and sorts the few rows).
+// mrrReport does the rest in Go.
 const mrrSegmentsQuery = `SELECT service_id, customer_id, plan_code, plan_name, currency, monthly_price::text,
   valid_from, valid_to, first_month
 FROM mrr_segments
