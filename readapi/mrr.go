@@ -3,9 +3,9 @@ package readapi
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 )
 
@@ -51,61 +51,15 @@ type MRRReport struct {
 	Months []MRRMonth `json:"months"`
 }
 
-// mrrQuery computes, for each month of [$2, $3] (first days), each service's contribution at
-// the month's end and at the end of the month before, classifies the change, and sums it per
-// month, currency and plan (and per month and currency: the total rows, plan_code NULL).
-//
-// Each segment that can cover a month end of [$2 - 1 month, $3] is read once (the primary
-// key's order is the service's) and expanded to the month ends it covers (w); in month order
-// per service, the month before's row is lag() when it is the calendar month before (a
-// service billable on both month ends), and the month after's is lead() likewise. A row of a month in range is the
-// service's contribution (new, reactivation, expansion, contraction, transfer_in); a row of a
-// month before $3 whose service is not billable the month after, or is on another plan, is
-// churn or transfer_out in the month after (in the currency of the month after's row when
-// there is one). One sort and window pass replaces a FULL JOIN of the month-end rows with
-// themselves, which scanned the index once per month and sorted the rows twice.
-const mrrQuery = `WITH w AS (
-  SELECT m.month, s.customer_id, s.plan_code, s.plan_name, s.currency, s.monthly_price AS price, s.first_month,
-    lag(m.month) OVER sv AS prev_month, lag(s.plan_code) OVER sv AS prev_plan, lag(s.monthly_price) OVER sv AS prev_price,
-    lead(m.month) OVER sv AS next_month, lead(s.plan_code) OVER sv AS next_plan, lead(s.currency) OVER sv AS next_currency
-  FROM mrr_segments s
-  CROSS JOIN LATERAL (SELECT g::date AS month FROM generate_series(
-    greatest(date_trunc('month', s.valid_from::timestamp), $2::date - interval '1 month'),
-    least(date_trunc('month', s.valid_to::timestamp), $3::date::timestamp), interval '1 month') AS g
-    WHERE (g + interval '1 month' - interval '1 day')::date >= s.valid_from
-      AND (s.valid_to IS NULL OR s.valid_to > (g + interval '1 month' - interval '1 day')::date)) m
-  WHERE s.tenant_id = $1 AND s.valid_from < $3::date + interval '1 month' AND (s.valid_to IS NULL OR s.valid_to >= $2::date)
-  WINDOW sv AS (PARTITION BY s.service_id ORDER BY m.month)
-), pairs AS (
-  SELECT month, plan_code, plan_name, currency, customer_id, price, first_month,
-    CASE WHEN prev_month = (month - interval '1 month')::date THEN prev_plan END AS prev_plan,
-    CASE WHEN prev_month = (month - interval '1 month')::date THEN prev_price END AS prev_price,
-    (month + interval '1 month')::date AS next,
-    CASE WHEN next_month = (month + interval '1 month')::date THEN next_plan END AS next_plan,
-    CASE WHEN next_month = (month + interval '1 month')::date THEN next_currency END AS next_currency
-  FROM w
-), contrib AS (
-  SELECT month, plan_code, plan_name, currency, customer_id, price AS mrr,
-    CASE WHEN prev_plan IS NULL AND first_month = month THEN price ELSE 0 END AS new,
-    CASE WHEN prev_plan IS NULL AND first_month IS DISTINCT FROM month THEN price ELSE 0 END AS reactivation,
-    CASE WHEN price > prev_price THEN price - prev_price ELSE 0 END AS expansion,
-    CASE WHEN price < prev_price THEN prev_price - price ELSE 0 END AS contraction,
-    0 AS churned,
-    CASE WHEN prev_plan <> plan_code THEN prev_price ELSE 0 END AS transfer_in,
-    0 AS transfer_out
-  FROM pairs WHERE month >= $2
-  UNION ALL
-  SELECT next, plan_code, plan_name, coalesce(next_currency, currency), NULL, 0, 0, 0, 0, 0,
-    CASE WHEN next_plan IS NULL THEN price ELSE 0 END, 0,
-    CASE WHEN next_plan IS NOT NULL THEN price ELSE 0 END
-  FROM pairs WHERE month < $3 AND (next_plan IS NULL OR next_plan <> plan_code)
-)
-SELECT month::text, currency, plan_code, max(plan_name), sum(mrr)::text, count(customer_id), count(DISTINCT customer_id),
-  sum(new)::text, sum(reactivation)::text, sum(expansion)::text, sum(contraction)::text, sum(churned)::text,
-  sum(transfer_in)::text, sum(transfer_out)::text, GROUPING(plan_code) = 1
-FROM contrib WHERE $4::text IS NULL OR plan_code = $4
-GROUP BY GROUPING SETS ((month, currency, plan_code), (month, currency))
-ORDER BY month, currency, GROUPING(plan_code) DESC, plan_code`
+// mrrSegmentsQuery reads the tenant's segments that can cover a month end of [$2 - 1 month,
+// $3] ($2, $3: first days), ordered by service, then seq (the primary key's order; the
+// planner reads by the primary key or by mrr_segments_from_idx and sorts the few rows).
+// mrrReport does the rest in Go.
+const mrrSegmentsQuery = `SELECT service_id, customer_id, plan_code, plan_name, currency, monthly_price::text,
+  valid_from, valid_to, first_month
+FROM mrr_segments
+WHERE tenant_id = $1 AND valid_from < $3::date + interval '1 month' AND (valid_to IS NULL OR valid_to >= $2::date)
+ORDER BY tenant_id, service_id, seq`
 
 // getMRR: GET /v1/reports/mrr?from=YYYY-MM&to=YYYY-MM&plan= (default: the last 12 months).
 func getMRR(ctx context.Context, r *request) (any, error) {
@@ -118,44 +72,12 @@ func getMRR(ctx context.Context, r *request) (any, error) {
 	if plan != "" {
 		planArg = &plan
 	}
-	rows, err := r.api.cfg.DB.Query(ctx, mrrQuery, r.tenant, from, to, planArg)
-	if err != nil {
-		return nil, err
-	}
-	months, err := scanMRR(rows)
+	months, err := mrrReport(ctx, r.api.cfg.DB, r.tenant, from, to, planArg)
 	if err != nil {
 		return nil, err
 	}
 	return MRRReport{From: from.Format("2006-01"), To: to.Format("2006-01"), Plan: planArg,
 		Months: fillMonths(months, from, to)}, nil
-}
-
-// scanMRR reads the report's rows: each month and currency's total row, then its plans.
-func scanMRR(rows pgx.Rows) ([]MRRMonth, error) {
-	defer rows.Close()
-	var out []MRRMonth
-	for rows.Next() {
-		var month, currency string
-		var code, name *string
-		var a [8]string
-		var services, customers int
-		var total bool
-		if err := rows.Scan(&month, &currency, &code, &name, &a[0], &services, &customers, &a[1], &a[2], &a[3], &a[4],
-			&a[5], &a[6], &a[7], &total); err != nil {
-			return nil, err
-		}
-		f := MRRFigures{MRR: money(a[0], currency), Services: services, Customers: customers, ARPU: arpu(a[0], customers, currency),
-			New: money(a[1], currency), Reactivation: money(a[2], currency), Expansion: money(a[3], currency),
-			Contraction: money(a[4], currency), Churned: money(a[5], currency), TransferIn: money(a[6], currency),
-			TransferOut: money(a[7], currency)}
-		if total || len(out) == 0 {
-			out = append(out, MRRMonth{Month: month[:7], Currency: currency, MRRFigures: f, Plans: []MRRPlan{}})
-			continue
-		}
-		last := &out[len(out)-1]
-		last.Plans = append(last.Plans, MRRPlan{PlanCode: deref(code), PlanName: deref(name), MRRFigures: f})
-	}
-	return out, rows.Err()
 }
 
 // fillMonths gives every month of [from, to] an entry for each currency the report has, with
@@ -226,4 +148,216 @@ func arpu(mrr string, customers int, currency string) Money {
 		return money("0", currency)
 	}
 	return money(d.DivRound(decimal.NewFromInt(int64(customers)), places(currency)).String(), currency)
+}
+
+// mrrSegment is a segment of mrr_segments as the report reads it.
+type mrrSegment struct {
+	service, customer  [16]byte
+	plan, name, cur    string
+	price              decimal.Decimal
+	validFrom, validTo time.Time // validTo zero: open
+	open               bool
+	firstMonth         int // month index (year*12 + month - 1) of first_month; -1: NULL or not a first day
+}
+
+// mrrPoint is a service at a month end: the segment covering it.
+type mrrPoint struct {
+	month int // month index
+	seg   *mrrSegment
+}
+
+// mrrGroup sums the rows of a month, currency and plan, or of a month and currency (total).
+type mrrGroup struct {
+	name     string // the greatest plan_name (byte order, as max() in the C.UTF-8 collation)
+	services int
+	cust     map[[16]byte]struct{}
+	sums     [8]decimal.Decimal // mrr, new, reactivation, expansion, contraction, churned, transfer_in, transfer_out
+}
+
+func monthIndex(t time.Time) int { return t.Year()*12 + int(t.Month()) - 1 }
+
+func monthStart(i int) time.Time { return time.Date(i/12, time.Month(i%12+1), 1, 0, 0, 0, 0, time.UTC) }
+
+// mrrReport computes, for each month of [from, to] (first days), each service's contribution
+// at the month's end and at the end of the month before, classifies the change, and sums it
+// per month, currency and plan, and per month and currency (the total, first). It reads the
+// segments that can cover a month end of [from - 1 month, to] once (mrrSegmentsQuery), in
+// the service's order, and expands each to the month ends it covers; per service, the month
+// before's point is the previous one when it is the calendar month before (billable on both
+// month ends), the month after's the next one likewise:
+//   - a point of a month in range is the service's contribution: its price is in mrr,
+//     services and customers; with no month before it is new (the service's first_month is
+//     this month) or reactivation; with a month before at a lower / higher price, the
+//     difference is expansion / contraction, and on another plan its price before is
+//     transfer_in (of this point's plan);
+//   - a point of a month before to whose service is not billable the month after is churned
+//     in the month after, and one whose service is on another plan the month after is
+//     transfer_out; both count in the plan of the point, in the currency of the month
+//     after's point when there is one (else the point's own).
+//
+// With plan, only that plan's rows count (the total is then the plan's). Amounts are exact
+// decimals; customers counts distinct customers. Months and currencies with no row are absent
+// (fillMonths adds them). The SQL this replaced is kept as the oracle of the property test
+// (mrr_internal_test.go), which checks the two agree exactly.
+func mrrReport(ctx context.Context, db Querier, tenant string, from, to time.Time, plan *string) ([]MRRMonth, error) {
+	rows, err := db.Query(ctx, mrrSegmentsQuery, tenant, from, to)
+	if err != nil {
+		return nil, err
+	}
+	var segs []*mrrSegment
+	for rows.Next() {
+		var s mrrSegment
+		var price string
+		var validTo, first *time.Time
+		if err := rows.Scan(&s.service, &s.customer, &s.plan, &s.name, &s.cur, &price, &s.validFrom, &validTo, &first); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if s.price, err = decimal.NewFromString(price); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		s.open = validTo == nil
+		if validTo != nil {
+			s.validTo = *validTo
+		}
+		s.firstMonth = -1
+		if first != nil && first.Day() == 1 {
+			s.firstMonth = monthIndex(*first)
+		}
+		segs = append(segs, &s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return mrrAggregate(segs, monthIndex(from), monthIndex(to), plan), nil
+}
+
+// mrrAggregate is mrrReport's computation over segments ordered by service (then seq).
+func mrrAggregate(segs []*mrrSegment, from, to int, plan *string) []MRRMonth {
+	groups := map[mrrKey]*mrrGroup{}
+	add := func(month int, cur, code, name string, customer *[16]byte, col int, amount decimal.Decimal) {
+		if plan != nil && code != *plan {
+			return
+		}
+		for _, k := range []mrrKey{{month, cur, code, false}, {month, cur, "", true}} {
+			g := groups[k]
+			if g == nil {
+				g = &mrrGroup{cust: map[[16]byte]struct{}{}}
+				groups[k] = g
+			}
+			if !k.total && name > g.name {
+				g.name = name
+			}
+			if customer != nil {
+				g.services++
+				g.cust[*customer] = struct{}{}
+			}
+			g.sums[col] = g.sums[col].Add(amount)
+		}
+	}
+	var pts []mrrPoint
+	for i := 0; i < len(segs); {
+		j := i
+		pts = pts[:0]
+		for ; j < len(segs) && segs[j].service == segs[i].service; j++ {
+			pts = segs[j].appendMonthEnds(pts, from-1, to)
+		}
+		slices.SortStableFunc(pts, func(a, b mrrPoint) int { return a.month - b.month })
+		for k, p := range pts {
+			s := p.seg
+			var prev, next *mrrSegment
+			if k > 0 && pts[k-1].month == p.month-1 {
+				prev = pts[k-1].seg
+			}
+			if k+1 < len(pts) && pts[k+1].month == p.month+1 {
+				next = pts[k+1].seg
+			}
+			if p.month >= from {
+				add(p.month, s.cur, s.plan, s.name, &s.customer, 0, s.price)
+				switch {
+				case prev == nil && s.firstMonth == p.month:
+					add(p.month, s.cur, s.plan, s.name, nil, 1, s.price)
+				case prev == nil:
+					add(p.month, s.cur, s.plan, s.name, nil, 2, s.price)
+				default:
+					if c := s.price.Cmp(prev.price); c > 0 {
+						add(p.month, s.cur, s.plan, s.name, nil, 3, s.price.Sub(prev.price))
+					} else if c < 0 {
+						add(p.month, s.cur, s.plan, s.name, nil, 4, prev.price.Sub(s.price))
+					}
+					if prev.plan != s.plan {
+						add(p.month, s.cur, s.plan, s.name, nil, 6, prev.price)
+					}
+				}
+			}
+			if p.month < to && (next == nil || next.plan != s.plan) {
+				if next == nil {
+					add(p.month+1, s.cur, s.plan, s.name, nil, 5, s.price)
+				} else {
+					add(p.month+1, next.cur, s.plan, s.name, nil, 7, s.price)
+				}
+			}
+		}
+		i = j
+	}
+	keys := make([]mrrKey, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b mrrKey) int {
+		switch {
+		case a.month != b.month:
+			return a.month - b.month
+		case a.cur != b.cur:
+			return strings.Compare(a.cur, b.cur)
+		case a.total != b.total:
+			if a.total {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.plan, b.plan)
+	})
+	var out []MRRMonth
+	for _, k := range keys {
+		g, c := groups[k], k.cur
+		f := MRRFigures{MRR: money(g.sums[0].String(), c), Services: g.services, Customers: len(g.cust),
+			ARPU: arpu(g.sums[0].String(), len(g.cust), c), New: money(g.sums[1].String(), c),
+			Reactivation: money(g.sums[2].String(), c), Expansion: money(g.sums[3].String(), c),
+			Contraction: money(g.sums[4].String(), c), Churned: money(g.sums[5].String(), c),
+			TransferIn: money(g.sums[6].String(), c), TransferOut: money(g.sums[7].String(), c)}
+		if k.total {
+			out = append(out, MRRMonth{Month: monthStart(k.month).Format("2006-01"), Currency: c, MRRFigures: f, Plans: []MRRPlan{}})
+			continue
+		}
+		last := &out[len(out)-1]
+		last.Plans = append(last.Plans, MRRPlan{PlanCode: k.plan, PlanName: g.name, MRRFigures: f})
+	}
+	return out
+}
+
+// mrrKey is a group of the report: a month, currency and plan, or (total) a month and currency.
+type mrrKey struct {
+	month int
+	cur   string
+	plan  string
+	total bool
+}
+
+// appendMonthEnds appends the month ends of [from, to] (month indexes) the segment covers:
+// its last day on or after valid_from and before valid_to.
+func (s *mrrSegment) appendMonthEnds(pts []mrrPoint, from, to int) []mrrPoint {
+	first, last := max(monthIndex(s.validFrom), from), to
+	if !s.open {
+		last = min(monthIndex(s.validTo), to)
+	}
+	for m := first; m <= last; m++ {
+		end := monthStart(m+1).AddDate(0, 0, -1)
+		if !end.Before(s.validFrom) && (s.open || s.validTo.After(end)) {
+			pts = append(pts, mrrPoint{month: m, seg: s})
+		}
+	}
+	return pts
 }
