@@ -94,12 +94,18 @@ func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
 }
 
 // Acquire stands by until this holder has the lease, trying every Poll; it returns ctx's
-// error when ctx ends first.
+// error when ctx ends first, and then this holder does not have the lease: a try that ctx's
+// end cut short may have taken it all the same (its statement committed, or it succeeded as
+// ctx ended), so it is given back, or every other holder would stand by for TTL.
 func (l *Lease) Acquire(ctx context.Context) error {
 	for {
 		ok, err := l.TryAcquire(ctx)
-		if ok || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			l.releaseDetached(ctx)
 			return ctx.Err()
+		}
+		if ok {
+			return nil
 		}
 		_ = err // a failed try is tried again; the database may be restarting
 		if err := wait.Sleep(ctx, l.cfg.Poll); err != nil {
@@ -150,6 +156,13 @@ func (l *Lease) Release(ctx context.Context) error {
 	return nil
 }
 
+// releaseDetached releases the lease under a context of its own (ctx has ended), bounded.
+func (l *Lease) releaseDetached(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = l.Release(rctx) // an unreleased lease runs out after TTL
+}
+
 // Hold runs fn while this holder has the lease: it acquires it (standing by), keeps it, and
 // cancels fn's context when it is lost or ctx ends; then it releases it. It returns fn's
 // error, or ErrLeaseLost when the lease was lost while fn ran.
@@ -169,9 +182,7 @@ func (l *Lease) Hold(ctx context.Context, fn func(ctx context.Context) error) er
 	lost := context.Cause(held)
 	cancel(nil)
 	<-kept
-	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer rcancel()
-	_ = l.Release(rctx) // an unreleased lease runs out after TTL
+	l.releaseDetached(ctx)
 	if lost != nil && ctx.Err() == nil && !errors.Is(lost, context.Canceled) {
 		return lost
 	}
