@@ -97,9 +97,15 @@ func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
 // error when ctx ends first, and then this holder does not have the lease: a try that ctx's
 // end cut short may have taken it all the same (its statement committed, or it succeeded as
 // ctx ended), so it is given back, or every other holder would stand by for TTL.
+//
+// Each try runs under a context detached from ctx's cancellation (bounded by TTL): a
+// statement cancelled mid-flight may still commit on the server after the client gave up,
+// too late for a release sent at once to undo it.
 func (l *Lease) Acquire(ctx context.Context) error {
 	for {
-		ok, err := l.TryAcquire(ctx)
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.TTL)
+		ok, err := l.TryAcquire(tctx)
+		cancel()
 		if ctx.Err() != nil {
 			l.releaseDetached(ctx)
 			return ctx.Err()
