@@ -94,12 +94,24 @@ func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
 }
 
 // Acquire stands by until this holder has the lease, trying every Poll; it returns ctx's
-// error when ctx ends first.
+// error when ctx ends first, and then this holder does not have the lease: a try that ctx's
+// end cut short may have taken it all the same (its statement committed, or it succeeded as
+// ctx ended), so it is given back, or every other holder would stand by for TTL.
+//
+// Each try runs under a context detached from ctx's cancellation (bounded by TTL): a
+// statement cancelled mid-flight may still commit on the server after the client gave up,
+// too late for a release sent at once to undo it.
 func (l *Lease) Acquire(ctx context.Context) error {
 	for {
-		ok, err := l.TryAcquire(ctx)
-		if ok || ctx.Err() != nil {
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.TTL)
+		ok, err := l.TryAcquire(tctx)
+		cancel()
+		if ctx.Err() != nil {
+			l.releaseDetached(ctx)
 			return ctx.Err()
+		}
+		if ok {
+			return nil
 		}
 		_ = err // a failed try is tried again; the database may be restarting
 		if err := wait.Sleep(ctx, l.cfg.Poll); err != nil {
@@ -150,6 +162,13 @@ func (l *Lease) Release(ctx context.Context) error {
 	return nil
 }
 
+// releaseDetached releases the lease under a context of its own (ctx has ended), bounded.
+func (l *Lease) releaseDetached(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = l.Release(rctx) // an unreleased lease runs out after TTL
+}
+
 // Hold runs fn while this holder has the lease: it acquires it (standing by), keeps it, and
 // cancels fn's context when it is lost or ctx ends; then it releases it. It returns fn's
 // error, or ErrLeaseLost when the lease was lost while fn ran.
@@ -169,9 +188,7 @@ func (l *Lease) Hold(ctx context.Context, fn func(ctx context.Context) error) er
 	lost := context.Cause(held)
 	cancel(nil)
 	<-kept
-	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer rcancel()
-	_ = l.Release(rctx) // an unreleased lease runs out after TTL
+	l.releaseDetached(ctx)
 	if lost != nil && ctx.Err() == nil && !errors.Is(lost, context.Canceled) {
 		return lost
 	}

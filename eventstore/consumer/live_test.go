@@ -3,11 +3,13 @@ package consumer_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -166,4 +168,65 @@ func TestLeaseKeepAndRelease(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, <-acquired, "Acquire stands by until the lease is free")
 	assert.Equal(t, "a", leaseHolder(t, e, "test.lease"))
+}
+
+// cancelOnAcquire is a pgx tracer that cancels the context of the lease's acquire statement
+// once the statement has succeeded: a process stopping just as its try takes the lease.
+type cancelOnAcquire struct {
+	mu     sync.Mutex
+	cancel context.CancelFunc
+}
+
+// acquireStatement marks the context of a traced acquire statement.
+type acquireStatement struct{}
+
+func (c *cancelOnAcquire) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	if strings.HasPrefix(data.SQL, "INSERT INTO feed_checkpoints AS f (consumer, lease_holder") {
+		return context.WithValue(ctx, acquireStatement{}, true)
+	}
+	return ctx
+}
+
+func (c *cancelOnAcquire) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
+	if ctx.Value(acquireStatement{}) == nil || data.Err != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cancel != nil {
+		c.cancel()
+	}
+}
+
+// TestLeaseStoppedAsItIsTakenIsGivenBack: a process whose Hold ends (its context cancelled)
+// just as its acquire statement takes the lease does not keep it; another takes it at once
+// rather than standing by until it runs out. (Before, Acquire returned ctx's error with the
+// lease taken, and nothing released it: the process managers' consumer groups stood still for
+// the lease's TTL after a restart at the wrong moment.)
+func TestLeaseStoppedAsItIsTakenIsGivenBack(t *testing.T) {
+	t.Parallel()
+	e := mustEnv(t)
+	hook := &cancelOnAcquire{}
+	cfg := e.pool.Config()
+	cfg.ConnConfig.Tracer = hook
+	traced, err := pgxpool.NewWithConfig(testCtx(t), cfg)
+	require.NoError(t, err)
+	t.Cleanup(traced.Close)
+
+	clock := newFakeClock()
+	a := consumer.NewLease(traced, "test.lease", consumer.LeaseConfig{Holder: "a", TTL: time.Hour, Poll: 5 * time.Millisecond, Now: clock.Now})
+	ctx, cancel := context.WithCancel(testCtx(t))
+	hook.mu.Lock()
+	hook.cancel = cancel
+	hook.mu.Unlock()
+	ran := false
+	err = a.Hold(ctx, func(context.Context) error { ran = true; return nil })
+	require.ErrorIs(t, err, context.Canceled)
+	assert.False(t, ran, "the hold ended before it began")
+	assert.Empty(t, leaseHolder(t, e, "test.lease"), "the lease taken as the hold ended is given back")
+
+	b := consumer.NewLease(e.pool, "test.lease", consumer.LeaseConfig{Holder: "b", TTL: time.Hour, Now: clock.Now})
+	ok, err := b.TryAcquire(testCtx(t))
+	require.NoError(t, err)
+	assert.True(t, ok, "another process takes the lease at once, not after its TTL")
 }
