@@ -29,22 +29,10 @@ func TestDriftIsCaught(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	pool := pgtest.Pool(t, postgres.MigrationSet(), projections.MigrationSet())
-	store, err := postgres.Open(ctx, pool, postgres.Config{})
-	require.NoError(t, err)
-	defer store.Close()
 	evs, err := readmodeltest.Generate(domainsim.Config{Tenants: []domainsim.Tenant{{Name: "demo", Currency: "USD"}},
 		Customers: 10, Months: 3, Seed: 1, GraceDays: 14})
 	require.NoError(t, err)
-	_, err = readmodeltest.AppendTo(ctx, store, evs)
-	require.NoError(t, err)
-	rt := projectiontest.Start(t, pool, store, readmodel.All(), projections.Options{})
-	head, err := store.Head(ctx)
-	require.NoError(t, err)
-	for _, name := range rt.Names() {
-		_, err := rt.WaitFor(ctx, name, head)
-		require.NoError(t, err, name)
-	}
+	pool, store, rt := projectedLedger(ctx, t, evs)
 
 	checkAsOfEqualsStatement(ctx, t, store, pool)
 
@@ -117,10 +105,6 @@ func TestDriftOfAProjectionWithNoEvents(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	pool := pgtest.Pool(t, postgres.MigrationSet(), projections.MigrationSet())
-	store, err := postgres.Open(ctx, pool, postgres.Config{})
-	require.NoError(t, err)
-	defer store.Close()
 	evs, err := readmodeltest.Generate(domainsim.Config{Tenants: []domainsim.Tenant{{Name: "demo", Currency: "USD"}},
 		Customers: 3, Months: 1, Seed: 1, GraceDays: 14})
 	require.NoError(t, err)
@@ -131,15 +115,7 @@ func TestDriftOfAProjectionWithNoEvents(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, registered)
-	_, err = readmodeltest.AppendTo(ctx, store, registered)
-	require.NoError(t, err)
-	rt := projectiontest.Start(t, pool, store, readmodel.All(), projections.Options{})
-	head, err := store.Head(ctx)
-	require.NoError(t, err)
-	for _, name := range rt.Names() {
-		_, err := rt.WaitFor(ctx, name, head)
-		require.NoError(t, err, name)
-	}
+	pool, _, rt := projectedLedger(ctx, t, registered)
 
 	reports, err := audit.CheckDrift(ctx, rt, pool, nil)
 	require.NoError(t, err, "a projection that folded no event is not an error")
@@ -161,4 +137,24 @@ func TestDriftOfAProjectionWithNoEvents(t *testing.T) {
 	assert.Equal(t, "journal.trial_balance", found[0].Type)
 	assert.Contains(t, found[0].Detail, "1 row(s) only in the read model, 0 only in a fresh fold")
 	assert.Contains(t, found[0].Stored, `"account_name":"Accounts receivable"`)
+}
+
+// projectedLedger appends evs to a store of its own and waits until every read model has
+// applied them.
+func projectedLedger(ctx context.Context, t *testing.T, evs []projections.Event) (*pgxpool.Pool, *postgres.Store, *projections.Runtime) {
+	t.Helper()
+	pool := pgtest.Pool(t, postgres.MigrationSet(), projections.MigrationSet())
+	store, err := postgres.Open(ctx, pool, postgres.Config{})
+	require.NoError(t, err)
+	t.Cleanup(store.Close)
+	_, err = readmodeltest.AppendTo(ctx, store, evs)
+	require.NoError(t, err)
+	rt := projectiontest.Start(t, pool, store, readmodel.All(), projections.Options{})
+	head, err := store.Head(ctx)
+	require.NoError(t, err)
+	for _, name := range rt.Names() {
+		_, err := rt.WaitFor(ctx, name, head)
+		require.NoError(t, err, name)
+	}
+	return pool, store, rt
 }
