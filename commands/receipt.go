@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"strings"
 	"time"
@@ -63,14 +62,12 @@ func ParseAccountReference(ref string) (domain.CustomerID, bool) {
 }
 
 // providerIDs derives the receipt id and the command id of a provider payment from the tenant,
-// the provider and its event id (and the received-at instant, for the ids' time order): a
-// replayed callback derives the same ids.
+// the provider and its payment id alone: a replayed callback, and every event a provider
+// sends of one payment (Stripe's payment_intent.succeeded and charge.succeeded, each with its
+// own created time), derive the same ids, so the money is recorded once also when it is booked
+// to unallocated receipts. No instant goes in: the ids carry no time order.
 func providerIDs(t domain.TenantID, p ProviderPayment) (domain.ReceiptID, uuid.UUID, error) {
 	var source uuid.UUID
-	ms := uint64(max(0, p.ReceivedAt.UnixMilli())) //nolint:gosec // checked non-negative
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], ms<<16)
-	copy(source[:6], b[:6])
 	source[6], source[8] = 0x70, 0x80
 	id, err := domain.NewReceiptID(DeriveUUID(source, "provider receipt", t.String(), p.Provider, p.EventID))
 	return id, DeriveUUID(source, "provider command", t.String(), p.Provider, p.EventID), err
@@ -187,7 +184,7 @@ func (h *Handlers) AllocateReceipt(ctx context.Context, m Meta, receipt domain.R
 		if err != nil {
 			return Result{}, err
 		}
-		r, err := h.checkAllocation(ctx, m, receipt, customer)
+		r, err := h.checkAllocation(ctx, m, receipt, customer, payment)
 		if err != nil {
 			return Result{}, err
 		}
@@ -204,7 +201,7 @@ func (h *Handlers) AllocateReceipt(ctx context.Context, m Meta, receipt domain.R
 
 // checkAllocation loads the receipt and the customer and refuses an allocation the customer's
 // account would refuse, before the receipt records it.
-func (h *Handlers) checkAllocation(ctx context.Context, m Meta, receipt domain.ReceiptID, customer domain.CustomerID) (domain.ReceiptState, error) {
+func (h *Handlers) checkAllocation(ctx context.Context, m Meta, receipt domain.ReceiptID, customer domain.CustomerID, payment domain.PaymentID) (domain.ReceiptState, error) {
 	r, _, err := load(ctx, h, receiptAggregate, domain.ReceiptStream(m.Tenant, receipt))
 	if err != nil {
 		return r, err
@@ -220,6 +217,14 @@ func (h *Handlers) checkAllocation(ctx context.Context, m Meta, receipt domain.R
 		return r, &domain.NotFoundError{Entity: "customer", ID: customer.String()}
 	case a.Customer.Currency != r.Amount.Currency():
 		return r, &domain.CurrencyMismatchError{Want: a.Customer.Currency, Got: r.Amount.Currency()}
+	}
+	// The account takes a provider's payment reference once: a payment of the same reference
+	// (recorded from a callback that named the customer) would refuse this allocation's, after
+	// the receipt had recorded it, and leave the receipt allocated with no payment.
+	for _, p := range a.Payments {
+		if p.ID != payment && r.ExternalReference != "" && p.Method == r.Method && p.ExternalReference == r.ExternalReference {
+			return r, &domain.AlreadyExistsError{Entity: "payment with " + r.Method.String() + " reference", ID: r.ExternalReference}
+		}
 	}
 	return r, nil
 }

@@ -207,3 +207,56 @@ func TestAllocateReceiptInterrupted(t *testing.T) {
 	assert.Equal(t, "60.00", acc.Credit.AmountString())
 	assertCash(t, f.store, map[string]string{"USD": "60.00"})
 }
+
+// TestOneProviderPaymentSentTwiceAtOtherInstantsIsBookedOnce: a provider sends several events
+// of one payment, each with its own time (Stripe's payment_intent.succeeded and
+// charge.succeeded): booked to unallocated receipts, it is one receipt, and cash is received
+// once.
+func TestOneProviderPaymentSentTwiceAtOtherInstantsIsBookedOnce(t *testing.T) {
+	t.Parallel()
+	f, newHandlers := newFixture(t)
+	h := newHandlers(f.store)
+	ctx := context.Background()
+	first := providerPayment("nobody", "25.00", "USD")
+	second := first
+	second.ReceivedAt = first.ReceivedAt.Add(3 * time.Second)
+	a, err := h.RecordProviderPayment(ctx, f.meta, first)
+	require.NoError(t, err)
+	assert.Equal(t, commands.OutcomeUnallocated, a.Outcome)
+	b, err := h.RecordProviderPayment(ctx, f.meta, second)
+	require.NoError(t, err)
+	assert.Equal(t, commands.OutcomeDuplicate, b.Outcome)
+	assert.Equal(t, a.ID, b.ID)
+	assertCash(t, f.store, map[string]string{"USD": "25.00"})
+}
+
+// TestAllocationOfAReferenceTheAccountHasIsRefusedFirst: a receipt whose provider reference the
+// customer's account already holds (a payment recorded from a callback that named the
+// customer) is refused before the receipt records the allocation, so it stays unallocated
+// rather than allocated with no payment.
+func TestAllocationOfAReferenceTheAccountHasIsRefusedFirst(t *testing.T) {
+	t.Parallel()
+	f, newHandlers := newFixture(t)
+	h := newHandlers(f.store)
+	ctx := context.Background()
+	customer := f.register(h)
+	paid := providerPayment(customer.String(), "30.00", "USD")
+	_, err := h.RecordProviderPayment(ctx, f.meta, paid)
+	require.NoError(t, err)
+	// Another event of the same provider payment whose account reference names nobody.
+	stray := paid
+	stray.AccountReference = "nobody"
+	r, err := h.RecordProviderPayment(ctx, f.meta, stray)
+	require.NoError(t, err)
+	require.Equal(t, commands.OutcomeUnallocated, r.Outcome)
+	id, err := domain.ParseReceiptID(r.ID)
+	require.NoError(t, err)
+
+	_, err = h.AllocateReceipt(ctx, f.meta, id, customer)
+	var exists *domain.AlreadyExistsError
+	require.ErrorAs(t, err, &exists)
+	envs, err := f.store.ReadStream(ctx, domain.ReceiptStream(f.meta.Tenant, id), 1, eventstore.Forwards, eventstore.MaxReadLimit)
+	require.NoError(t, err)
+	require.Len(t, envs, 1, "the receipt is left as it was recorded, unallocated")
+	assert.Equal(t, "UnallocatedReceiptRecorded", envs[0].Type)
+}
