@@ -98,12 +98,15 @@ func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
 // end cut short may have taken it all the same (its statement committed, or it succeeded as
 // ctx ended), so it is given back, or every other holder would stand by for TTL.
 //
-// Each try runs under a context detached from ctx's cancellation (bounded by TTL): a
+// Each try runs under a context detached from ctx's cancellation, bounded by TTL/3: a
 // statement cancelled mid-flight may still commit on the server after the client gave up,
-// too late for a release sent at once to undo it.
+// too late for a release sent at once to undo it; and a try that succeeds leaves at least
+// two thirds of the lease before its first renewal (at TTL/3), so no other holder can take
+// it meanwhile. A try that ran out of time and committed all the same is taken again by the
+// next try (the lease is this holder's).
 func (l *Lease) Acquire(ctx context.Context) error {
 	for {
-		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.TTL)
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.TTL/3)
 		ok, err := l.TryAcquire(tctx)
 		cancel()
 		if ctx.Err() != nil {
