@@ -21,7 +21,8 @@ const MaxURLBytes = 2048
 // refusedPrefixes are ranges no webhook may reach besides those netip classifies (loopback,
 // private, link-local, multicast, unspecified): shared address space (CGNAT), "this network",
 // IETF protocol assignments, benchmarking, reserved, and the IPv6 translation prefixes that
-// embed an IPv4 address (NAT64, 6to4, Teredo) and so could reach a private one.
+// embed an IPv4 address (NAT64, 6to4, Teredo, IPv4-compatible) and so could reach a private
+// one, and the deprecated site-local IPv6 range.
 var refusedPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),
 	netip.MustParsePrefix("100.64.0.0/10"),
@@ -32,6 +33,8 @@ var refusedPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("64:ff9b:1::/48"),
 	netip.MustParsePrefix("2002::/16"),
 	netip.MustParsePrefix("2001::/32"),
+	netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("fec0::/10"),
 }
 
 // Guard decides which URLs and addresses webhooks may reach. In production (the zero Guard)

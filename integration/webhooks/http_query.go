@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dotmac/ledger/internal/httpx"
@@ -68,20 +69,10 @@ func page(r *http.Request, list string, allowed ...string) (limit int, key []str
 		}
 	}
 	if len(fields) > 0 {
-		slices.SortFunc(fields, func(a, b httpx.FieldError) int { return cmpStr(a.Field, b.Field) })
+		slices.SortFunc(fields, func(a, b httpx.FieldError) int { return strings.Compare(a.Field, b.Field) })
 		return 0, nil, httpx.BadRequest("invalid query parameters", fields...)
 	}
 	return limit, key, nil
-}
-
-func cmpStr(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // listBody is a page, as the query API's lists.

@@ -114,7 +114,7 @@ func New(pool *pgxpool.Pool, events eventstore.Store, cfg Config) (*Service, err
 		return nil, err
 	}
 	s.cons = cons
-	s.client = newClient(cfg.Guard, cfg.Timeout)
+	s.client = newClient(cfg.Guard, cfg.Timeout, cfg.PerEndpoint)
 	if cfg.Registerer != nil {
 		if err := s.m.register(cfg.Registerer); err != nil {
 			return nil, err
@@ -127,13 +127,14 @@ func New(pool *pgxpool.Pool, events eventstore.Store, cfg Config) (*Service, err
 func (s *Service) Store() *Store { return s.store }
 
 // newClient is the HTTP client of deliveries: no proxy from the environment, no redirects
-// followed (a 3xx is a failed attempt), every connection's address checked by the guard.
-func newClient(g Guard, timeout time.Duration) *http.Client {
+// followed (a 3xx is a failed attempt), every connection's address checked by the guard. It
+// keeps as many idle connections per host as attempts may run at once to one endpoint.
+func newClient(g Guard, timeout time.Duration, perEndpoint int) *http.Client {
 	dialer := &net.Dialer{Timeout: timeout, Control: g.Control}
 	tr := &http.Transport{
 		Proxy: nil, DialContext: dialer.DialContext, ForceAttemptHTTP2: true,
 		TLSHandshakeTimeout: timeout, ResponseHeaderTimeout: timeout,
-		MaxIdleConns: 256, MaxIdleConnsPerHost: DefaultPerEndpoint, IdleConnTimeout: 90 * time.Second,
+		MaxIdleConns: 256, MaxIdleConnsPerHost: max(perEndpoint, DefaultPerEndpoint), IdleConnTimeout: 90 * time.Second,
 	}
 	return &http.Client{Transport: tr, Timeout: timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"html/template"
+	"math"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -175,20 +176,13 @@ func barChart(id, title, desc string, groups []barGroup) template.HTML {
 			to := from.Add(sg.Value)
 			y1, y2 := s.y(from), s.y(to)
 			fmt.Fprintf(&b, `<rect class="%s" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s %s: %s</title></rect>`,
-				html.EscapeString(sg.Class), x(i)-barW/2, min(y1, y2), barW, max(0.5, abs(y2-y1)),
+				html.EscapeString(sg.Class), x(i)-barW/2, min(y1, y2), barW, max(0.5, math.Abs(y2-y1)),
 				html.EscapeString(g.Label), html.EscapeString(sg.Name), html.EscapeString(formatAmount(sg.Value.StringFixed(chartDecimalsToDraw))))
 		}
 	}
 	xLabels(&b, labels, x)
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) // #nosec G203 -- every text in it is escaped above
-}
-
-func abs(f float64) float64 {
-	if f < 0 {
-		return -f
-	}
-	return f
 }
 
 // balanceChart draws a customer's running balance, one point per statement line.
