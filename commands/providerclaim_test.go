@@ -182,3 +182,54 @@ func TestProviderPaymentEventsDisagreeing(t *testing.T) {
 	}
 	assertCash(t, f.store, map[string]string{"USD": "50.00"})
 }
+
+// TestAnInterruptedBookingIsCompleted: a payment claimed by a delivery that stopped before
+// booking it (a crash) is booked, where the claim says, by the next event of the payment,
+// whatever that event names.
+func TestAnInterruptedBookingIsCompleted(t *testing.T) {
+	t.Parallel()
+	f, newHandlers := newFixture(t)
+	h := newHandlers(f.store)
+	ctx := context.Background()
+	customer := f.register(h)
+
+	// Claimed for the account; the retry that comes names nobody.
+	named, unnamed := stripeEvents("pi_crash1", customer, "15.00")
+	first, err := h.RecordProviderPayment(ctx, f.meta, named)
+	require.NoError(t, err)
+	payment, err := domain.ParsePaymentID(first.ID)
+	require.NoError(t, err)
+	named2, unnamed2 := stripeEvents("pi_crash2", customer, "20.00")
+	receipt, err := domain.ParseReceiptID(mustRecord(t, newHandlers(f.store), f.meta, unnamed2).ID)
+	require.NoError(t, err)
+	// A third payment: claimed only, as a crashed delivery leaves it.
+	_, unnamed3 := stripeEvents("pi_crash3", customer, "30.00")
+	claimKey, payment3, err := commands.ProviderPaymentIDs(f.meta.Tenant, unnamed3)
+	require.NoError(t, err)
+	_, err = h.ClaimProviderPayment(ctx, f.meta, domain.ClaimProviderPayment{ReceiptID: claimKey,
+		ExternalReference: "stripe:pi_crash3", Amount: usd(t, "30.00"), Booking: domain.BookedToAccount, Customer: customer, Payment: payment3})
+	require.NoError(t, err)
+	res, err := newHandlers(f.store).RecordProviderPayment(ctx, f.meta, unnamed3)
+	require.NoError(t, err)
+	assert.Equal(t, commands.OutcomeRecorded, res.Outcome, "the claim's booking, made by an event naming nobody")
+	assert.Equal(t, customer, res.Customer)
+	assert.Equal(t, payment3.String(), res.ID)
+
+	again, err := newHandlers(f.store).RecordProviderPayment(ctx, f.meta, unnamed)
+	require.NoError(t, err)
+	assert.Equal(t, commands.OutcomeDuplicate, again.Outcome)
+	assert.Equal(t, payment.String(), again.ID)
+	allocated, err := newHandlers(f.store).RecordProviderPayment(ctx, f.meta, named2)
+	require.NoError(t, err)
+	assert.Equal(t, commands.OutcomeAllocated, allocated.Outcome)
+	assert.NotEqual(t, receipt.String(), allocated.ID, "the id of the allocation's payment")
+	assertCash(t, f.store, map[string]string{"USD": "65.00"})
+	assert.True(t, ledgerOf(t, f.store).Balance(domain.AccountUnallocated, usd(t, "1").Currency()).IsZero())
+}
+
+func mustRecord(t *testing.T, h *commands.Handlers, m commands.Meta, p commands.ProviderPayment) commands.ProviderResult {
+	t.Helper()
+	res, err := h.RecordProviderPayment(context.Background(), m, p)
+	require.NoError(t, err)
+	return res
+}

@@ -262,6 +262,15 @@ func (h *Handlers) allocateNamed(ctx context.Context, m Meta, res ProviderResult
 // duplicate.
 func (h *Handlers) recordProviderPayment(ctx context.Context, m Meta, claim domain.ProviderPaymentClaimed, p ProviderPayment) (ProviderResult, error) {
 	customer := claim.CustomerID
+	// Read first: a payment booked already is a duplicate whatever this event's other fields
+	// (its received-at) are.
+	a, _, err := load(ctx, h, accountAggregate, domain.CustomerStream(m.Tenant, customer))
+	if err != nil {
+		return ProviderResult{}, err
+	}
+	if _, done := a.Payments[claim.PaymentID]; done {
+		return ProviderResult{Result: Result{ID: claim.PaymentID.String()}, Outcome: OutcomeDuplicate, Customer: customer}, nil
+	}
 	res, err := h.RecordPayment(ctx, m, RecordPayment{CustomerID: customer, Amount: p.Amount, Method: p.Method,
 		ExternalReference: p.ExternalReference(), ReceivedAt: p.ReceivedAt})
 	var exists *domain.AlreadyExistsError
