@@ -14,7 +14,7 @@ var commandKinds = []any{
 	domain.RecordPayment{}, domain.RefundPayment{}, domain.IssueCreditNote{}, domain.AdjustBilling{},
 	domain.RecordOpeningBalance{},
 	domain.StartBillingRun{}, domain.RecordCustomerInvoiced{}, domain.CompleteBillingRun{},
-	domain.RecordUnallocatedReceipt{}, domain.AllocateReceipt{},
+	domain.RecordUnallocatedReceipt{}, domain.AllocateReceipt{}, domain.ClaimProviderPayment{},
 }
 
 // CommandKinds returns the name of every command the domain decides, as Command.Kind gives it.
