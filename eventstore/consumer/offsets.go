@@ -96,7 +96,8 @@ func (o *Offsets) Save(ctx context.Context, group, topic string, pos eventstore.
 	return o.Flush(ctx)
 }
 
-// Flush writes every pending offset.
+// Flush writes every pending offset. An offset whose write fails stays pending (unless a
+// later one was saved meanwhile), so the next flush writes it.
 func (o *Offsets) Flush(ctx context.Context) error {
 	o.mu.Lock()
 	pending := o.pending
@@ -107,6 +108,11 @@ func (o *Offsets) Flush(ctx context.Context) error {
 	for name, pos := range pending {
 		if err := o.write(ctx, name, pos); err != nil {
 			errs = append(errs, err)
+			o.mu.Lock()
+			if pos > o.pending[name] {
+				o.pending[name] = pos
+			}
+			o.mu.Unlock()
 		}
 	}
 	return errors.Join(errs...)

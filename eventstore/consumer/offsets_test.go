@@ -51,6 +51,27 @@ func TestOffsets(t *testing.T) {
 	assert.Equal(t, int64(1), stored)
 }
 
+// TestOffsetsKeepWhatAFailedFlushDidNotWrite: a flush whose write fails (here its context is
+// cancelled; in production, an outage) keeps the offset pending, and the next flush writes it.
+func TestOffsetsKeepWhatAFailedFlushDidNotWrite(t *testing.T) {
+	t.Parallel()
+	e := mustEnv(t)
+	ctx := testCtx(t)
+	clock := newFakeClock()
+	o := consumer.NewOffsets(e.pool, consumer.OffsetsConfig{FlushEvery: time.Hour, Now: clock.Now})
+	_, err := o.Load(ctx, "g", esw.TopicAll)
+	require.NoError(t, err)
+	require.NoError(t, o.Save(ctx, "g", esw.TopicAll, 70)) // written: the first save after Load is due
+	require.NoError(t, o.Save(ctx, "g", esw.TopicAll, 80)) // pending
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	require.Error(t, o.Flush(cancelled))
+	require.NoError(t, o.Flush(ctx))
+	pos, err := consumer.NewOffsets(e.pool, consumer.OffsetsConfig{}).Load(ctx, "g", esw.TopicAll)
+	require.NoError(t, err)
+	assert.Equal(t, eventstore.Position(80), pos, "the offset the failed flush did not write is written by the next")
+}
+
 // group is one process's member of a leased consumer group.
 type group struct {
 	sub  *consumer.LeasedSubscriber
