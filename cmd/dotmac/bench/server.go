@@ -313,17 +313,26 @@ func migrateAll(ctx context.Context, pool *pgxpool.Pool) error {
 	return migrate.Up(ctx, pool, postgres.MigrationSet(), projections.MigrationSet())
 }
 
-// profile saves a CPU profile of the server over d into dir/name (when dir is set) and
-// returns a function waiting for it.
+// profile saves a CPU profile of the server over d into dir/name (when dir is set), and the
+// allocations made over the same d beside it (name with .pprof replaced by .allocs.pprof), and
+// returns a function waiting for both.
 func (s *server) profile(ctx context.Context, dir, name string, d time.Duration) func() {
 	if dir == "" {
 		return func() {}
 	}
+	cpu := s.fetchProfile(ctx, dir, name, "profile", d)
+	allocs := s.fetchProfile(ctx, dir, strings.TrimSuffix(name, ".pprof")+".allocs.pprof", "allocs", d)
+	return func() { cpu(); allocs() }
+}
+
+// fetchProfile saves the server's pprof profile kind over d into dir/name and returns a
+// function waiting for it.
+func (s *server) fetchProfile(ctx context.Context, dir, name, kind string, d time.Duration) func() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		secs := max(1, int(d.Seconds()))
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.adminURL, secs), nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/%s?seconds=%d", s.adminURL, kind, secs), nil)
 		if err != nil {
 			return
 		}
