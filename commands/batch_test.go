@@ -277,7 +277,7 @@ func TestBatchesOfTwoProcessesRaceSafely(t *testing.T) {
 	customer := f.register(procs[0])
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	okSum, okCount := decimal.Zero, 0
+	okSum, okCount, conflicts := decimal.Zero, 0, 0
 	for p := range procs {
 		for range 16 {
 			wg.Go(func() {
@@ -286,6 +286,13 @@ func TestBatchesOfTwoProcessesRaceSafely(t *testing.T) {
 						Amount: usd(t, "2.50"), Method: domain.PaymentMethodCard})
 					var conflict *commands.ConflictError
 					if errors.As(err, &conflict) {
+						// Given up after a bounded number of decisions, naming the stream's
+						// version that beat it (the 409's stream_version).
+						assert.LessOrEqual(t, conflict.Attempts, commands.DefaultMaxAttempts)
+						assert.Greater(t, conflict.Actual, conflict.Expected, "the stream's version in %v", conflict)
+						mu.Lock()
+						conflicts++
+						mu.Unlock()
 						continue
 					}
 					if !assert.NoError(t, err) {
@@ -305,6 +312,7 @@ func TestBatchesOfTwoProcessesRaceSafely(t *testing.T) {
 	assert.Len(t, a.Payments, okCount)
 	assert.Equal(t, okSum.StringFixed(2), a.Credit.Amount().StringFixed(2))
 	assert.Positive(t, okCount)
+	assert.Equal(t, 2*16*4, okCount+conflicts, "every payment answered OK or a conflict")
 }
 
 func eur(t *testing.T, amount string) domain.Money {

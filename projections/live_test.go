@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -178,4 +180,40 @@ func TestEventFilter(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, eventstore.Position(607), p.Position)
 	sameRows(t, e.pool, `SELECT stream_id, events, total FROM stream_counts`, `VALUES ('p-1', 7::bigint, 7::bigint)`)
+}
+
+// syncRecorder is a counter that records the synchronous_commit of every transaction Apply
+// runs in.
+type syncRecorder struct {
+	counter
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func (s *syncRecorder) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
+	var v string
+	if err := tx.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&v); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.seen[v]++
+	s.mu.Unlock()
+	return s.counter.Apply(ctx, tx, evs)
+}
+
+// TestLiveBatchesDoNotWaitForTheFlush: a live batch commits with synchronous_commit off (its
+// rows and checkpoint are lost together or not at all), so it costs no WAL flush of its own.
+func TestLiveBatchesDoNotWaitForTheFlush(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := &syncRecorder{counter: counter{name: "counter", version: 1}, seen: map[string]int{}}
+	rt := projectiontest.Start(t, e.pool, e.store, []projections.Projection{p}, testOptions())
+	appendEvents(t, e.store, 200, 7, nil) // after start: applied live
+	pos := projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
+	assert.Equal(t, eventstore.Position(200), pos)
+	sameRows(t, e.pool, `SELECT stream_id, events, total FROM stream_counts`, expectedCounts, int64(pos))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	assert.NotZero(t, p.seen["off"])
+	assert.Zero(t, p.seen["on"], "live batches waiting for the flush: %v", p.seen)
 }

@@ -84,6 +84,6 @@ whose peak memory is reported.`,
 	fs.IntVar(&cfg.BillingQueryRate, "billing-query-rate", bench.DefaultBillingQueryRate, "the portal's read rate during the billing_run scenario (req/s); 0: the run alone")
 	fs.StringVar(&jsonOut, "json", "", "also write the JSON report to this file")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the scratch database afterwards")
-	fs.StringVar(&cfg.ProfileDir, "profile-dir", "", "save CPU profiles of the server under test during the commands and query scenarios here")
+	fs.StringVar(&cfg.ProfileDir, "profile-dir", "", "save CPU and allocation profiles and the metrics of the server under test during the commands and query scenarios here")
 	return cmd
 }

@@ -234,21 +234,33 @@ func parseInvoiceRef(tenant, customer, invoice string) (InvoiceRef, error) {
 // service suspended for non_payment (a resumption). Without either there is nothing to
 // evaluate, so most payments and overdue marks cost one indexed lookup, not a fold.
 func (t *Tracker) MayNeedDunning(ctx context.Context, tenant domain.TenantID, customer domain.CustomerID, at eventstore.Position, today domain.Date, graceDays int) (bool, error) {
-	cp, err := t.feed.Position(ctx)
-	if err != nil {
-		return false, fmt.Errorf("process tracker: %w", err)
+	// One statement reads the tracker's place and the answer together (one snapshot): when
+	// the tracker has reached at, which it mostly has (it catches up a page of many events
+	// at once), the answer costs one round trip, not two.
+	cp, found, err := t.mayNeedDunning(ctx, tenant, customer, today.AddDays(-graceDays))
+	if err != nil || cp >= at {
+		return found, err
 	}
-	if cp < at {
-		if err := t.CatchUp(ctx); err != nil {
-			return false, err
-		}
+	if err := t.CatchUp(ctx); err != nil {
+		return false, err
 	}
-	var found bool
-	err = t.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM proc_nonpayment_suspensions WHERE tenant = $1 AND customer_id = $2)
+	_, found, err = t.mayNeedDunning(ctx, tenant, customer, today.AddDays(-graceDays))
+	return found, err
+}
+
+// mayNeedDunning returns the tracker's place in the feed and, as of it, whether customer has
+// a non-payment suspension or an invoice due before cutoff.
+func (t *Tracker) mayNeedDunning(ctx context.Context, tenant domain.TenantID, customer domain.CustomerID, cutoff domain.Date) (eventstore.Position, bool, error) {
+	var (
+		cp    int64
+		found bool
+	)
+	err := t.pool.QueryRow(ctx, `SELECT coalesce((SELECT position FROM feed_checkpoints WHERE consumer = $4), 0),
+		EXISTS (SELECT 1 FROM proc_nonpayment_suspensions WHERE tenant = $1 AND customer_id = $2)
 		OR EXISTS (SELECT 1 FROM proc_open_invoices WHERE tenant = $1 AND customer_id = $2 AND due_date < $3::date)`,
-		tenant.String(), customer.String(), today.AddDays(-graceDays).String()).Scan(&found)
+		tenant.String(), customer.String(), cutoff.String(), TrackerConsumer).Scan(&cp, &found)
 	if err != nil {
-		return false, fmt.Errorf("process tracker: %w", err)
+		return 0, false, fmt.Errorf("process tracker: %w", err)
 	}
-	return found, nil
+	return eventstore.Position(max(cp, 0)), found, nil
 }

@@ -98,13 +98,16 @@ func ScanEnvelopes(rows pgx.Rows, capacity int) ([]eventstore.Envelope, error) {
 	return out, rows.Err()
 }
 
-// grow makes room for one more envelope: a read that outgrows its first 64 is a bulk read,
-// which goes straight to its capacity (one copy instead of seven doublings of big structs).
+// grow makes room for one more envelope: a full slice grows fourfold, up to capacity (a bulk
+// read of 1,000 copies three times, not seven doublings of big structs). Growing straight to
+// capacity had each live subscriber's read of a few hundred events allocate room for its
+// whole page (1,000 envelopes, about 300 KB): 12 % of the server's allocations under
+// commands.
 func grow(out []eventstore.Envelope, capacity int) []eventstore.Envelope {
 	if len(out) < cap(out) || capacity <= cap(out) {
 		return out
 	}
-	return append(make([]eventstore.Envelope, 0, capacity), out...)
+	return append(make([]eventstore.Envelope, 0, min(capacity, 4*cap(out))), out...)
 }
 
 // rowScanner reads the current row of rows selected with the envelope columns (see

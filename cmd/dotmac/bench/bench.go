@@ -65,7 +65,8 @@ type Config struct {
 	// Keep leaves the scratch database in place.
 	Keep bool
 	// ProfileDir, if set, receives CPU profiles of the server under test taken during the
-	// commands scenario and the first query rate (commands.pprof, query.pprof).
+	// commands scenario and the first query rate (commands.pprof, query.pprof), each with the
+	// allocations of the same seconds beside it (commands.allocs.pprof, ...).
 	ProfileDir string
 	Logger     zerolog.Logger
 	// Progress, if set, is told what runs now and how far it is (done of total; total 0:

@@ -59,11 +59,13 @@ func (r *run) commandsAndLag(ctx context.Context) error {
 	go func() { lags <- measureLag(lagCtx, store, rt) }()
 	r.cfg.Progress("commands: RecordPayment over HTTP", 0, 0)
 	profiled := srv.profile(ctx, r.cfg.ProfileDir, "commands.pprof", r.cfg.Duration)
+	cpu := r.startCPU(ctx, srv)
 	m := attackPayments(srv, customers, r.cfg.Clients, r.cfg.Duration)
+	c := commandsOf(m, r.cfg.Clients, r.report.Baseline.TxPerS)
+	c.CPU = cpu.stop(ctx, c.CommandsPerS*m.Duration.Seconds())
 	profiled()
 	stopLag()
 	samples := <-lags
-	c := commandsOf(m, r.cfg.Clients, r.report.Baseline.TxPerS)
 	r.report.Scenarios.Commands = &c
 	r.report.Scenarios.Lag = lagReport(samples)
 	return nil
@@ -89,9 +91,12 @@ func (r *run) hotCommandsScenario(ctx context.Context) error {
 		r.cfg.Progress(fmt.Sprintf("commands_hot: %d clients on one customer", clients), 0, 0)
 		attackPayments(srv, hot, clients, min(commandsWarmup, r.cfg.Duration))
 		profiled := srv.profile(ctx, r.cfg.ProfileDir, fmt.Sprintf("commands_hot_%d.pprof", clients), r.cfg.Duration)
+		cpu := r.startCPU(ctx, srv)
 		m := attackPayments(srv, hot, clients, r.cfg.Duration)
+		c := commandsOf(m, clients, base)
+		c.CPU = cpu.stop(ctx, c.CommandsPerS*m.Duration.Seconds())
 		profiled()
-		r.report.Scenarios.CommandsHot = append(r.report.Scenarios.CommandsHot, commandsOf(m, clients, base))
+		r.report.Scenarios.CommandsHot = append(r.report.Scenarios.CommandsHot, c)
 	}
 	return nil
 }

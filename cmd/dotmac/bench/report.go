@@ -74,6 +74,8 @@ type Commands struct {
 	Ratio          float64 `json:"ratio"`
 	Clients        int     `json:"clients"`
 	Errors         uint64  `json:"errors"`
+	// CPU is what one command cost every process involved (absent off Linux).
+	CPU *CPU `json:"cpu_per_command,omitempty"`
 }
 
 // Rebuild is the rebuild of the invoices, balances and journal projections.
@@ -156,10 +158,12 @@ func (r *Report) PrintTable(w io.Writer) error {
 	if c := s.Commands; c != nil {
 		fmt.Fprintf(tw, "commands over HTTP (%d clients)\t%.0f/s, p50 %.1f ms, p99 %.1f ms\t%.0f tx/s\t%.2f\t>= 0.5, p99 <= 50 ms\n",
 			c.Clients, c.CommandsPerS, c.P50MS, c.P99MS, c.BaselineTxPerS, c.Ratio)
+		printCPU(tw, c.CPU)
 	}
 	for _, c := range s.CommandsHot {
 		fmt.Fprintf(tw, "commands on one customer (%d clients)\t%.0f/s, p50 %.1f ms, p99 %.1f ms\t%.0f tx/s\t%.2f\t>= 1,000/s, p99 <= 50 ms\n",
 			c.Clients, c.CommandsPerS, c.P50MS, c.P99MS, c.BaselineTxPerS, c.Ratio)
+		printCPU(tw, c.CPU)
 	}
 	if b := s.BillingRun; b != nil && b.QueryRate == 0 {
 		fmt.Fprintf(tw, "billing run (%d customers), no reads meanwhile\t%.0f invoices/s in %.1f s\t%.0f tx/s\t%.2f\t>= 1,700/s\n",
@@ -187,4 +191,14 @@ func (r *Report) PrintTable(w io.Writer) error {
 		fmt.Fprintf(tw, "server RSS, max\t%.0f MB\t\t\t<= 256 MB\n", m.ServerRSSMBMax)
 	}
 	return tw.Flush()
+}
+
+// printCPU writes the line under a commands figure: the CPU one command cost each process and
+// the rate the host's cores allow at that cost.
+func printCPU(w io.Writer, c *CPU) {
+	if c == nil {
+		return
+	}
+	fmt.Fprintf(w, "  CPU per command: server %.0f us, PostgreSQL %.0f us, load %.0f us\t%.0f us: %d cores allow <= %.0f/s\t\t\t\n",
+		c.ServerUS, c.PostgresUS, c.LoadGeneratorUS, c.TotalUS, c.Cores, c.CeilingPerS)
 }

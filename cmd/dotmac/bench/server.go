@@ -313,34 +313,55 @@ func migrateAll(ctx context.Context, pool *pgxpool.Pool) error {
 	return migrate.Up(ctx, pool, postgres.MigrationSet(), projections.MigrationSet())
 }
 
-// profile saves a CPU profile of the server over d into dir/name (when dir is set) and
-// returns a function waiting for it.
+// profile saves a CPU profile of the server over d into dir/name (when dir is set), and the
+// allocations made over the same d beside it (name with .pprof replaced by .allocs.pprof), and
+// returns a function waiting for both.
 func (s *server) profile(ctx context.Context, dir, name string, d time.Duration) func() {
 	if dir == "" {
 		return func() {}
 	}
+	base := strings.TrimSuffix(name, ".pprof")
+	cpu := s.fetchProfile(ctx, dir, name, "profile", d)
+	allocs := s.fetchProfile(ctx, dir, base+".allocs.pprof", "allocs", d)
+	return func() {
+		cpu()
+		allocs()
+		// The server's metrics as the phase ends (cumulative since it started): the
+		// latency histograms of its steps.
+		s.save(ctx, dir, base+".metrics.txt", s.adminURL+"/metrics")
+	}
+}
+
+// fetchProfile saves the server's pprof profile kind over d into dir/name and returns a
+// function waiting for it.
+func (s *server) fetchProfile(ctx context.Context, dir, name, kind string, d time.Duration) func() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		secs := max(1, int(d.Seconds()))
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.adminURL, secs), nil)
-		if err != nil {
-			return
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return
-		}
-		defer resp.Body.Close()
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return
-		}
-		f, err := os.Create(filepath.Join(dir, name)) // #nosec G304 -- the operator chose the directory
-		if err != nil {
-			return
-		}
-		defer f.Close()
-		_, _ = io.Copy(f, resp.Body)
+		s.save(ctx, dir, name, fmt.Sprintf("%s/debug/pprof/%s?seconds=%d", s.adminURL, kind, secs))
 	}()
 	return func() { <-done }
+}
+
+// save writes the body of a GET of url into dir/name, best effort.
+func (s *server) save(ctx context.Context, dir, name, url string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return
+	}
+	f, err := os.Create(filepath.Join(dir, name)) // #nosec G304 -- the operator chose the directory
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, resp.Body)
 }
