@@ -207,11 +207,30 @@ func (b *batch[S]) run(ctx context.Context, reqs []*request[S]) []*request[S] {
 		start := time.Now()
 		res, err := b.h.store.Append(ctx, b.stream, eventstore.Exact(b.snap.version), data...)
 		b.h.metrics.observeAppend(b.agg.kind, err, time.Since(start))
+		if err == nil && res.Duplicate {
+			// Every event was stored already, by another process running these very commands:
+			// they are answered as stored. The snapshot may be behind those events, so it is
+			// left unverified and the next append finds out.
+			b.answer(reqs[:n], outs, res, b.snap.position)
+			b.verified = false
+			return reqs[n:]
+		}
 		if err == nil {
 			before := b.snap.position
 			b.snap, b.verified = snapshot{state: state, version: res.LastVersion, position: res.LastPosition}, true
 			b.h.cache.put(b.stream, b.snap)
 			b.answer(reqs[:n], outs, res, before)
+			return reqs[n:]
+		}
+		if errors.Is(err, eventstore.ErrDuplicateEventID) && n > 1 {
+			// Some commands of the append were stored already by another process (a retry
+			// racing its original there): each command runs alone, as it would have unbatched,
+			// so the stored one is answered as stored and the others are appended after it.
+			for _, r := range reqs[:n] {
+				for alone := []*request[S]{r}; len(alone) > 0; {
+					alone = b.run(ctx, alone)
+				}
+			}
 			return reqs[n:]
 		}
 		if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {

@@ -127,3 +127,69 @@ func TestEventsThatDoNotApplyFailOnlyTheirCommand(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, loaded.Payments, 2)
 }
+
+// TestABatchHoldingACommandAnotherProcessAppendedAnswersEach: a batch of two payments whose
+// first another process has appended already (a retry racing its original there) was refused
+// whole with "event id already stored". Each command now gets the answer it would have had
+// alone: the first is the same command already stored, the second is appended after it.
+func TestABatchHoldingACommandAnotherProcessAppendedAnswersEach(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, err := postgres.Open(ctx, pgtest.Pool(t, postgres.MigrationSet()), postgres.Config{})
+	require.NoError(t, err)
+	t.Cleanup(store.Close)
+	now := func() time.Time { return time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC) }
+	here, err := New(Config{Store: store, Numbers: noNumbers{}, Now: now})
+	require.NoError(t, err)
+	there, err := New(Config{Store: store, Numbers: noNumbers{}, Now: now})
+	require.NoError(t, err)
+	tenant, err := domain.ParseTenantID("acme")
+	require.NoError(t, err)
+	m, err := Meta{Tenant: tenant}.withDefaults()
+	require.NoError(t, err)
+	customer, err := domain.ParseCustomerID("0190a2b4-0000-7000-8000-000000000003")
+	require.NoError(t, err)
+	tgt := accountTarget(m, customer)
+	usd, err := domain.ParseCurrency("USD")
+	require.NoError(t, err)
+	_, err = execute(ctx, here, m, target[domain.AccountState]{agg: accountAggregate, stream: tgt.stream}, func(a domain.AccountState, now time.Time) ([]domain.Event, error) {
+		return domain.DecideAccount(a, domain.RegisterCustomer{CustomerID: customer, Currency: usd,
+			Contact: domain.Contact{Name: "Alice Ng", Email: "alice@example.com", BillingAddress: "1 Main St"}}, now)
+	})
+	require.NoError(t, err) // here caches the account at version 1
+	pay := func() (Meta, decideFunc[domain.AccountState]) {
+		id, err := domain.NewPaymentID(uuid.Must(uuid.NewV7()))
+		require.NoError(t, err)
+		pm, err := Meta{Tenant: tenant, CommandID: uuid.Must(uuid.NewV7())}.withDefaults()
+		require.NoError(t, err)
+		return pm, func(a domain.AccountState, now time.Time) ([]domain.Event, error) {
+			return domain.DecideAccount(a, domain.RecordPayment{PaymentID: id,
+				Amount: domain.MoneyFromMinorUnits(100, usd), Method: domain.PaymentMethodCard, ReceivedAt: now}, now)
+		}
+	}
+	m0, d0 := pay()
+	m1, d1 := pay()
+	_, err = execute(ctx, there, m0, tgt, d0) // the other process appends the first payment
+	require.NoError(t, err)
+
+	var reqs []*request[domain.AccountState]
+	l, release := here.locks.join(tgt.stream)
+	for i, d := range []decideFunc[domain.AccountState]{d0, d1} {
+		r := &request[domain.AccountState]{ctx: ctx, m: []Meta{m0, m1}[i], t: tgt, decide: d, done: make(chan struct{})}
+		reqs = append(reqs, r)
+		l.enqueue(r)
+	}
+	l.held <- struct{}{}
+	func() {
+		defer l.unlock()
+		lead(here, l, tgt)
+	}()
+	release()
+	require.NoError(t, reqs[0].err, "the command the other process stored is answered as stored")
+	assert.Equal(t, uint64(2), reqs[0].res.Version)
+	require.NoError(t, reqs[1].err, "the other command is appended after it")
+	assert.Equal(t, uint64(3), reqs[1].res.Version)
+	loaded, _, err := here.Account(ctx, tenant, customer)
+	require.NoError(t, err)
+	assert.Len(t, loaded.Payments, 2, "each payment once")
+}
