@@ -67,8 +67,8 @@ func checkAccountTotals(a AccountState, events []Event) error {
 		case PaymentRefunded:
 			credit = credit.Sub(e.Amount.Amount())
 		case CreditNoteIssued:
-			if e.InvoiceID.IsZero() {
-				credit, creditGrows = credit.Add(e.Total.Amount()), true
+			if u := e.Unapplied(); u.IsPositive() {
+				credit, creditGrows = credit.Add(u.Amount()), true
 			}
 		case OpeningBalanceRecorded:
 			if e.Amount.IsPositive() {

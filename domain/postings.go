@@ -12,8 +12,9 @@ import "errors"
 //	                  Dr 1000 for the allocation of an unallocated receipt (ReceiptID set)
 //	UnallocatedReceiptRecorded  Dr 1000 amount, Cr 2300 amount (no customer)
 //	PaymentRefunded   Dr 2200 amount, Cr 1000 amount
-//	CreditNoteIssued  Dr 4900 net, Dr 2100 tax, Cr 1100 total (against an invoice)
-//	                  or Cr 2200 total (against the account)
+//	CreditNoteIssued  Dr 4900 net, Dr 2100 tax, Cr 1100 total (against an invoice); against
+//	                  the account Cr 1100 allocated (the open invoices it settled) and Cr 2200
+//	                  unapplied (the rest, customer credit)
 //
 // Zero amounts are left out, and a negative amount posts on the other side (an invoice whose
 // credit lines make its tax negative debits 2100). ok is false for events that move no money
@@ -99,7 +100,8 @@ func creditNoteEntry(e CreditNoteIssued) (JournalEntry, error) {
 	b.debit(AccountRevenueContra, e.Net)
 	b.debit(AccountTaxPayable, e.Tax)
 	if e.InvoiceID.IsZero() {
-		b.credit(AccountCustomerCredit, e.Total)
+		b.credit(AccountReceivable, moneyOf(sumOf(e.Allocations), e.Total.Currency()))
+		b.credit(AccountCustomerCredit, e.Unapplied())
 	} else {
 		b.credit(AccountReceivable, e.Total)
 	}
@@ -117,11 +119,7 @@ func paymentSource(e PaymentRecorded) AccountCode {
 
 // sumAllocations adds a payment's allocations (in the payment's currency).
 func sumAllocations(e PaymentRecorded) Money {
-	var total decimalSum
-	for _, a := range e.Allocations {
-		total.add(a.Amount.Amount())
-	}
-	return moneyOf(total.value(), e.Amount.Currency())
+	return moneyOf(sumOf(e.Allocations), e.Amount.Currency())
 }
 
 // lines collects journal lines, leaving out zero amounts and posting negative amounts on
