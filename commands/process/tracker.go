@@ -115,6 +115,9 @@ func (w *trackerWrites) addEvent(tenant string, e domain.Event) {
 		if !e.InvoiceID.IsZero() {
 			w.settle(tenant, e.InvoiceID, e.Total)
 		}
+		for _, a := range e.Allocations { // a credit note on the account settles open invoices
+			w.settle(tenant, a.InvoiceID, a.Amount)
+		}
 	case domain.ServiceSuspended:
 		if e.Reason == domain.SuspensionNonPayment {
 			w.b.Queue(`INSERT INTO proc_nonpayment_suspensions (tenant, service_id, customer_id) VALUES ($1, $2, $3)

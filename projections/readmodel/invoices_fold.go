@@ -164,6 +164,9 @@ func (b *invoiceBatch) prepare(evs []projections.Event) error {
 			if !e.InvoiceID.IsZero() {
 				needInvoice(t, e.InvoiceID)
 			}
+			for _, a := range e.Allocations {
+				needInvoice(t, a.InvoiceID)
+			}
 		case domain.OpeningBalanceRecorded:
 			if e.Amount.IsPositive() {
 				created[key{t, e.InvoiceID.UUID()}] = true
@@ -394,6 +397,16 @@ func (b *invoiceBatch) creditNote(ev *projections.Event, t string, e domain.Cred
 			return err
 		}
 		if err := r.settle(ev, e.Total.Amount(), true); err != nil {
+			return err
+		}
+		r.position = pos(ev)
+	}
+	for _, a := range e.Allocations { // a credit note against the account settles open invoices
+		r, err := b.invoice(ev, t, a.InvoiceID)
+		if err != nil {
+			return err
+		}
+		if err := r.settle(ev, a.Amount.Amount(), true); err != nil {
 			return err
 		}
 		r.position = pos(ev)
