@@ -52,6 +52,8 @@ func applyAccount(a AccountState, e Event, c *accountCopies) (AccountState, erro
 		return a.applyCreditNoteIssued(e, c)
 	case OpeningBalanceRecorded:
 		return a.applyOpeningBalance(e, c)
+	case CustomerCreditApplied:
+		return a.applyCustomerCreditApplied(e, c)
 	}
 	return a, invariantf("%s is not an account event", e.EventType())
 }

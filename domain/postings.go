@@ -11,6 +11,8 @@ import "errors"
 //	PaymentRecorded   Dr 1000 amount, Cr 1100 allocated, Cr 2200 unapplied; Dr 2300 instead of
 //	                  Dr 1000 for the allocation of an unallocated receipt (ReceiptID set)
 //	UnallocatedReceiptRecorded  Dr 1000 amount, Cr 2300 amount (no customer)
+//	CustomerCreditApplied  Dr 2200 amount, Cr 1100 amount
+//	OpeningBalanceRecorded  Dr 1100 / Cr 3000 amount (positive), Dr 3000 / Cr 2200 (negative)
 //	PaymentRefunded   Dr 2200 amount, Cr 1000 amount
 //	CreditNoteIssued  Dr 4900 net, Dr 2100 tax, Cr 1100 total (against an invoice); against
 //	                  the account Cr 1100 allocated (the open invoices it settled) and Cr 2200
@@ -37,7 +39,7 @@ func PostsToJournal(eventType string) bool {
 	switch eventType {
 	case InvoiceIssued{}.EventType(), InvoiceVoided{}.EventType(), PaymentRecorded{}.EventType(),
 		PaymentRefunded{}.EventType(), CreditNoteIssued{}.EventType(), OpeningBalanceRecorded{}.EventType(),
-		UnallocatedReceiptRecorded{}.EventType():
+		UnallocatedReceiptRecorded{}.EventType(), CustomerCreditApplied{}.EventType():
 		return true
 	}
 	return false
@@ -71,6 +73,8 @@ func postings(e Event) (JournalEntry, error) {
 		return creditNoteEntry(e)
 	case OpeningBalanceRecorded:
 		return openingEntry(e)
+	case CustomerCreditApplied:
+		return creditAppliedEntry(e)
 	case UnallocatedReceiptRecorded:
 		b := newLines()
 		b.debit(AccountCash, e.Amount)
