@@ -307,6 +307,12 @@ func (c *checker) checkBalance(stream string, acc *account) {
 		c.add(Finding{Kind: FindingBalanceMismatch, Tenant: acc.tenant, Stream: stream, Expected: folded.String(), Stored: journal.String(),
 			Detail: fmt.Sprintf("the account's balance is %s but its journal (AR - customer credit) says %s", folded, journal)})
 	}
+	if acc.state.CreditBesideOpenInvoices() {
+		ar, _ := acc.state.Receivable()
+		c.add(Finding{Kind: FindingCreditBesideOpen, Tenant: acc.tenant, Stream: stream, Expected: "0", Stored: acc.state.Credit.String(),
+			Detail: fmt.Sprintf("customer credit %s sits beside %s outstanding on open invoices (written by an earlier version); "+
+				"apply it: POST /v1/customers/%s/apply-credit", acc.state.Credit, ar, acc.state.Customer.ID)})
+	}
 }
 
 // feedChecker runs the checks that need feed order: dense positions, recorded-at order and
@@ -522,7 +528,8 @@ func (r *Report) finish(o VerifyOptions, to eventstore.Position, start time.Time
 	r.Checks = []string{"hash chains", "stream versions", "money events decode", "journal entries balance",
 		"ledger sums to zero per currency"}
 	r.NotChecked = []NotChecked{}
-	r.optional(o.Deep, "--deep", "every event decodes", "account folds", "customer balance = AR - credit")
+	r.optional(o.Deep, "--deep", "every event decodes", "account folds", "customer balance = AR - credit",
+		"no customer credit beside open invoices")
 	r.optional(o.DensePositions && o.Tenant == "", "the PostgreSQL backend, without --tenant", "dense global positions", "recorded-at order")
 	if !o.Deep {
 		r.Accounts = nil

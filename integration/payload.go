@@ -93,6 +93,10 @@ func init() {
 		return e.CustomerID.String(), OpeningBalanceRecordedV1{CustomerID: e.CustomerID.String(), InvoiceID: e.InvoiceID.String(),
 			Amount: money(e.Amount), AsOf: date(e.AsOf), RecordedAt: ts(e.RecordedAt)}
 	})
+	on("billing.customer_credit_applied", func(e domain.CustomerCreditApplied) (string, any) {
+		return e.CustomerID.String(), CustomerCreditAppliedV1{CustomerID: e.CustomerID.String(), Allocations: allocations(e.Allocations),
+			Amount: money(e.Amount), AppliedOn: date(e.AppliedOn), AppliedAt: ts(e.AppliedAt)}
+	})
 	// Unallocated receipts: subject is the receipt id.
 	on("billing.unallocated_receipt_recorded", func(e domain.UnallocatedReceiptRecorded) (string, any) {
 		return e.ReceiptID.String(), UnallocatedReceiptRecordedV1{ReceiptID: e.ReceiptID.String(), Amount: money(e.Amount),
@@ -439,6 +443,18 @@ type OpeningBalanceRecordedV1 struct {
 	Amount     *Money  `json:"amount"`
 	AsOf       *string `json:"as_of"`
 	RecordedAt string  `json:"recorded_at"`
+}
+
+// CustomerCreditAppliedV1 is the payload of billing.customer_credit_applied: customer credit
+// (Amount) settled the open invoices in Allocations, oldest first. It follows an opening
+// balance recorded beside open invoices or credit, or repairs an account an earlier version
+// left with credit beside open invoices.
+type CustomerCreditAppliedV1 struct {
+	CustomerID  string         `json:"customer_id"`
+	Allocations []AllocationV1 `json:"allocations"`
+	Amount      *Money         `json:"amount"`
+	AppliedOn   *string        `json:"applied_on"`
+	AppliedAt   string         `json:"applied_at"`
 }
 
 // UnallocatedReceiptRecordedV1 is the payload of billing.unallocated_receipt_recorded: money

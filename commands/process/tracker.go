@@ -72,7 +72,7 @@ type trackerWrites struct {
 // trackedTypes are the event types the tracker reads; the rest are skipped undecoded.
 var trackedTypes = map[string]bool{
 	"CustomerRegistered": true, "InvoiceIssued": true, "InvoiceVoided": true, "InvoiceMarkedOverdue": true,
-	"PaymentRecorded": true, "CreditNoteIssued": true,
+	"PaymentRecorded": true, "CreditNoteIssued": true, "CustomerCreditApplied": true,
 	"ServiceSuspended": true, "ServiceResumed": true, "ServiceTerminated": true,
 }
 
@@ -108,6 +108,10 @@ func (w *trackerWrites) addEvent(tenant string, e domain.Event) {
 	case domain.InvoiceMarkedOverdue:
 		w.b.Queue(`UPDATE proc_open_invoices SET overdue = true WHERE tenant = $1 AND invoice_id = $2`, tenant, e.InvoiceID.String())
 	case domain.PaymentRecorded:
+		for _, a := range e.Allocations {
+			w.settle(tenant, a.InvoiceID, a.Amount)
+		}
+	case domain.CustomerCreditApplied:
 		for _, a := range e.Allocations {
 			w.settle(tenant, a.InvoiceID, a.Amount)
 		}
