@@ -8,8 +8,9 @@ import "time"
 // and issued (InvoiceCreated and InvoiceIssued, numbered Number, due on DueDate), settled from
 // customer credit like any invoice; when they add up to less than zero, a credit note with
 // them is issued against the account (CreditNoteIssued with Lines), which settles the
-// customer's open invoices oldest first; the rest becomes customer credit. Both are dated today. No lines, nothing to append. The customer need not
-// be active: a customer who has left is still owed, or still owes, what the adjustment says.
+// customer's open invoices oldest first; the rest becomes customer credit. Both are dated
+// today. No lines, nothing to append. The customer need not be active: a customer who has
+// left is still owed, or still owes, what the adjustment says.
 //
 // Errors: *AlreadyExistsError for a taken document id; *TooManyLinesError;
 // *InvalidValueError for a bad line or a missing id.
