@@ -58,7 +58,8 @@ func TestVerifyDeepListsCreditBesideOpenInvoices(t *testing.T) {
 	appendEvents(decide(domain.IssueInvoice{InvoiceID: invoice, Number: "A-1", DueDate: domain.DateOf(now).AddDays(14)})...)
 	// As an earlier version decided it: all 20.00 customer credit, no allocations.
 	legacy := decide(domain.IssueCreditNote{CreditNoteID: must(domain.NewCreditNoteID(uuid.Must(uuid.NewV7()))), Net: must(domain.ParseMoney("20.00", "USD")), Reason: "outage"})
-	note := legacy[0].(domain.CreditNoteIssued)
+	note, ok := legacy[0].(domain.CreditNoteIssued)
+	require.True(t, ok)
 	note.Allocations = nil
 	appendEvents(note)
 

@@ -220,7 +220,7 @@ func TestBillingExamplesCustomerK(t *testing.T) {
 	k.credit("0.00", "INV-10", "partially_paid", "34.25") // the credit note settles August: 72.57 − 38.32
 	amounts(t, k.run("2026-09"), "5.00", "18.75")         // step 15
 	k.balance("58.00")
-	k.credit("0.00", "INV-12", "issued", "23.75") // 34.25 (August) + 23.75 = 58.00
+	k.credit("0.00", "INV-12", "issued", "23.75") // September's 23.75 beside August's 34.25
 	if extra := k.adjust(); len(extra) != 0 {
 		t.Fatalf("everything is billed, yet: %+v", extra)
 	}
