@@ -3,15 +3,20 @@ package commands
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
 )
 
-var receiptAggregate = aggregate[domain.ReceiptState]{domain.StreamReceipt, eachOf(domain.ApplyReceipt)}
+var (
+	receiptAggregate         = aggregate[domain.ReceiptState]{domain.StreamReceipt, eachOf(domain.ApplyReceipt)}
+	providerPaymentAggregate = aggregate[domain.ProviderPaymentState]{domain.StreamProviderPayment, eachOf(domain.ApplyProviderPayment)}
+)
 
 // ProviderPayment is money a payment provider reports received (a verified callback): it
 // becomes the customer's payment when AccountReference names a customer billed in Amount's
@@ -39,10 +44,12 @@ const (
 	OutcomeRecorded    ProviderOutcome = "recorded"    // the customer's payment
 	OutcomeUnallocated ProviderOutcome = "unallocated" // an unallocated receipt
 	OutcomeDuplicate   ProviderOutcome = "duplicate"   // recorded before: nothing appended
+	OutcomeAllocated   ProviderOutcome = "allocated"   // its unallocated receipt, allocated to the customer named
 )
 
-// ProviderResult is what RecordProviderPayment did. Result.ID is the payment id (recorded) or
-// the receipt id (unallocated); for a duplicate, whichever the first delivery created.
+// ProviderResult is what RecordProviderPayment did. Result.ID is the payment id (recorded,
+// allocated) or the receipt id (unallocated); for a duplicate, whichever the payment's claim
+// booked (the payment of an allocated receipt, when the duplicate names its customer).
 type ProviderResult struct {
 	Result
 	Outcome  ProviderOutcome
@@ -73,13 +80,24 @@ func providerIDs(t domain.TenantID, p ProviderPayment) (domain.ReceiptID, uuid.U
 	return id, DeriveUUID(source, "provider command", t.String(), p.Provider, p.EventID), err
 }
 
-// RecordProviderPayment records a verified provider payment, exactly once per provider event.
-// A payment naming a registered customer in the customer's currency is recorded as
-// RecordPayment is (allocated oldest invoice first, the rest customer credit); anything else
-// is booked to unallocated receipts with its reason. A provider event recorded before answers
-// OutcomeDuplicate and appends nothing, under concurrent deliveries too.
+// RecordProviderPayment records a verified provider payment, exactly once per (tenant,
+// provider, provider payment id), whichever of the payment's events arrive, in any order,
+// redelivered, or at once in several processes.
 //
-// Errors: *domain.InvalidValueError for an amount, reference or date the domain refuses.
+// The first event of a payment decides where it is booked and claims the payment for that
+// booking (ProviderPaymentClaimed, appended only to an empty claim stream): a payment naming a
+// registered customer in the customer's currency is the customer's payment, recorded as
+// RecordPayment is (allocated oldest invoice first, the rest customer credit); anything else
+// is an unallocated receipt with its reason. Every event of the payment then books the claimed
+// booking, which appends nothing when it is booked already (OutcomeDuplicate, Result.ID the
+// payment or receipt); an event that lost the claim never books the money elsewhere. An event
+// naming a registered customer of the receipt's currency, for a payment claimed as an
+// unallocated receipt for an unknown customer (an earlier event of it named nobody),
+// allocates that receipt to the customer (OutcomeAllocated), as AllocateReceipt does.
+//
+// Errors: *domain.ProviderPaymentMismatchError when the payment was booked with another amount
+// or currency (nothing is booked); *domain.InvalidValueError for an amount, reference or date
+// the domain refuses.
 func (h *Handlers) RecordProviderPayment(ctx context.Context, m Meta, p ProviderPayment) (ProviderResult, error) {
 	m, err := m.withDefaults()
 	if err != nil {
@@ -90,39 +108,174 @@ func (h *Handlers) RecordProviderPayment(ctx context.Context, m Meta, p Provider
 		return ProviderResult{}, err
 	}
 	m.CommandID, m.Recovering = commandID, false
-	rs, _, err := load(ctx, h, receiptAggregate, domain.ReceiptStream(m.Tenant, receipt))
+	// A batch of one process's commands of the customer's stream that holds a booking another
+	// process appended at the same version fails whole with ErrDuplicateEventID, rather than
+	// being decided again: go again, from the claim, and find that booking made.
+	for attempt := 1; ; attempt++ {
+		res, err := h.bookProviderPayment(ctx, m, receipt, p)
+		if !errors.Is(err, eventstore.ErrDuplicateEventID) || attempt == maxProviderAttempts {
+			return res, err
+		}
+	}
+}
+
+// maxProviderAttempts bounds the attempts of RecordProviderPayment.
+const maxProviderAttempts = 3
+
+// bookProviderPayment claims p's payment and books it where the claim says.
+func (h *Handlers) bookProviderPayment(ctx context.Context, m Meta, receipt domain.ReceiptID, p ProviderPayment) (ProviderResult, error) {
+	claim, err := h.claimProviderPayment(ctx, m, receipt, p)
 	if err != nil {
 		return ProviderResult{}, err
 	}
-	if rs.Recorded() {
-		return ProviderResult{Result: Result{ID: receipt.String()}, Outcome: OutcomeDuplicate, Reason: rs.Reason}, nil
+	p.Amount = claim.Amount
+	if claim.BookedTo == domain.BookedToAccount {
+		return h.recordProviderPayment(ctx, m, claim, p)
 	}
-	customer, named := ParseAccountReference(p.AccountReference)
-	reason := domain.ReceiptUnknownCustomer
-	if named {
-		a, _, err := load(ctx, h, accountAggregate, domain.CustomerStream(m.Tenant, customer))
-		switch {
-		case err != nil:
-			return ProviderResult{}, err
-		case !a.Customer.Registered():
-			customer = domain.CustomerID{}
-		case a.Customer.Currency != p.Amount.Currency():
-			reason = domain.ReceiptCurrencyMismatch
-		default:
-			return h.recordProviderPayment(ctx, m, customer, p)
-		}
+	res, err := h.recordReceipt(ctx, m, claim.ReceiptID, p, claim.Reason, claim.CustomerID)
+	if err != nil || claim.Reason != domain.ReceiptUnknownCustomer {
+		return res, err
 	}
-	return h.recordReceipt(ctx, m, receipt, p, reason, customer)
+	return h.allocateNamed(ctx, m, res, claim, p)
 }
 
-// recordProviderPayment records p as customer's payment; a payment of the same provider event
-// already in the account (a concurrent delivery) is a duplicate.
-func (h *Handlers) recordProviderPayment(ctx context.Context, m Meta, customer domain.CustomerID, p ProviderPayment) (ProviderResult, error) {
+// claimProviderPayment returns the payment's claim: the one recorded, else the one p makes.
+// Two claims racing append to the same empty stream: one is recorded, the other decides again
+// on it and reads it.
+func (h *Handlers) claimProviderPayment(ctx context.Context, m Meta, receipt domain.ReceiptID, p ProviderPayment) (domain.ProviderPaymentClaimed, error) {
+	stream := domain.ProviderPaymentStream(m.Tenant, receipt)
+	cs, _, err := load(ctx, h, providerPaymentAggregate, stream)
+	if err != nil {
+		return domain.ProviderPaymentClaimed{}, err
+	}
+	if !cs.Claimed() {
+		c, err := h.chooseBooking(ctx, m, receipt, p)
+		if err != nil {
+			return domain.ProviderPaymentClaimed{}, err
+		}
+		// Claims of different bookings have different command ids, hence event ids: the
+		// store can never take one's append as a replay of the other's.
+		cm := m
+		cm.CommandID = DeriveUUID(m.CommandID, "provider claim", c.Booking.String(), c.Customer.String(), c.Reason.String())
+		_, err = h.ClaimProviderPayment(ctx, cm, c)
+		var exists *domain.AlreadyExistsError
+		if err != nil && !errors.As(err, &exists) {
+			return domain.ProviderPaymentClaimed{}, err
+		}
+		if cs, _, err = load(ctx, h, providerPaymentAggregate, stream); err != nil {
+			return domain.ProviderPaymentClaimed{}, err
+		}
+		if !cs.Claimed() {
+			return domain.ProviderPaymentClaimed{}, fmt.Errorf("%w: provider payment %s claimed but its claim stream is empty", domain.ErrInvariant, p.ExternalReference())
+		}
+	}
+	return cs.Claim, cs.CheckSame(p.Amount)
+}
+
+// ClaimProviderPayment records where a provider payment is booked, on its claim stream, if
+// nothing claimed it before (see RecordProviderPayment, which claims and books); Result.ID is
+// the claim's receipt id.
+//
+// Errors: *domain.AlreadyExistsError when the payment is claimed;
+// *domain.ProviderPaymentMismatchError when it is claimed with another amount;
+// *domain.InvalidValueError.
+func (h *Handlers) ClaimProviderPayment(ctx context.Context, m Meta, c domain.ClaimProviderPayment) (Result, error) {
+	return h.run("ClaimProviderPayment", func() (Result, error) {
+		m, err := m.withDefaults()
+		if err != nil {
+			return Result{}, err
+		}
+		t := target[domain.ProviderPaymentState]{agg: providerPaymentAggregate, stream: domain.ProviderPaymentStream(m.Tenant, c.ReceiptID)}
+		res, err := execute(ctx, h, m, t, func(s domain.ProviderPaymentState, now time.Time) ([]domain.Event, error) {
+			return domain.DecideProviderPayment(s, c, now)
+		})
+		res.ID = c.ReceiptID.String()
+		return res, err
+	})
+}
+
+// chooseBooking decides where p is booked, when nothing claimed it: the customer's account
+// when it names a registered customer billed in its currency, else unallocated receipts. A
+// receipt of the payment recorded before claims existed is its booking.
+func (h *Handlers) chooseBooking(ctx context.Context, m Meta, receipt domain.ReceiptID, p ProviderPayment) (domain.ClaimProviderPayment, error) {
+	c := domain.ClaimProviderPayment{ReceiptID: receipt, ExternalReference: p.ExternalReference(), Amount: p.Amount,
+		Booking: domain.BookedToReceipt, Reason: domain.ReceiptUnknownCustomer}
+	rs, _, err := load(ctx, h, receiptAggregate, domain.ReceiptStream(m.Tenant, receipt))
+	if err != nil {
+		return c, err
+	}
+	if rs.Recorded() {
+		c.Amount, c.Reason = rs.Amount, rs.Reason
+		return c, nil
+	}
+	customer, named := ParseAccountReference(p.AccountReference)
+	if !named {
+		return c, nil
+	}
+	a, _, err := load(ctx, h, accountAggregate, domain.CustomerStream(m.Tenant, customer))
+	switch {
+	case err != nil:
+		return c, err
+	case !a.Customer.Registered():
+		return c, nil
+	case a.Customer.Currency != p.Amount.Currency():
+		c.Reason, c.Customer = domain.ReceiptCurrencyMismatch, customer
+		return c, nil
+	}
+	payment, err := idFor(m, "payment", domain.NewPaymentID) // the id RecordPayment gives it
+	c.Booking, c.Customer, c.Payment, c.Reason = domain.BookedToAccount, customer, payment, domain.ReceiptReason{}
+	return c, err
+}
+
+// allocateNamed allocates the unallocated receipt of claim to the customer p names, when p
+// names a registered customer billed in the receipt's currency and the receipt is not
+// allocated to another customer; otherwise it answers res as it is.
+func (h *Handlers) allocateNamed(ctx context.Context, m Meta, res ProviderResult, claim domain.ProviderPaymentClaimed, p ProviderPayment) (ProviderResult, error) {
+	customer, named := ParseAccountReference(p.AccountReference)
+	if !named {
+		return res, nil
+	}
+	a, _, err := load(ctx, h, accountAggregate, domain.CustomerStream(m.Tenant, customer))
+	if err != nil {
+		return ProviderResult{}, err
+	}
+	if !a.Customer.Registered() || a.Customer.Currency != claim.Amount.Currency() {
+		return res, nil
+	}
+	am := m
+	am.CommandID = DeriveUUID(m.CommandID, "provider allocation", customer.String())
+	paid, err := h.AllocateReceipt(ctx, am, claim.ReceiptID, customer)
+	var allocated *domain.ReceiptAllocatedError
+	switch {
+	case errors.As(err, &allocated):
+		return res, nil
+	case err != nil:
+		return ProviderResult{}, err
+	case !paid.Changed():
+		return ProviderResult{Result: Result{ID: paid.ID}, Outcome: OutcomeDuplicate, Customer: customer}, nil
+	}
+	return ProviderResult{Result: paid, Outcome: OutcomeAllocated, Customer: customer}, nil
+}
+
+// recordProviderPayment records p as the payment its claim names; a payment of the same
+// provider payment already in the account (another event of it, a concurrent delivery) is a
+// duplicate.
+func (h *Handlers) recordProviderPayment(ctx context.Context, m Meta, claim domain.ProviderPaymentClaimed, p ProviderPayment) (ProviderResult, error) {
+	customer := claim.CustomerID
+	// Read first: a payment booked already is a duplicate whatever this event's other fields
+	// (its received-at) are.
+	a, _, err := load(ctx, h, accountAggregate, domain.CustomerStream(m.Tenant, customer))
+	if err != nil {
+		return ProviderResult{}, err
+	}
+	if _, done := a.Payments[claim.PaymentID]; done {
+		return ProviderResult{Result: Result{ID: claim.PaymentID.String()}, Outcome: OutcomeDuplicate, Customer: customer}, nil
+	}
 	res, err := h.RecordPayment(ctx, m, RecordPayment{CustomerID: customer, Amount: p.Amount, Method: p.Method,
 		ExternalReference: p.ExternalReference(), ReceivedAt: p.ReceivedAt})
 	var exists *domain.AlreadyExistsError
 	if errors.As(err, &exists) {
-		return ProviderResult{Result: Result{ID: res.ID}, Outcome: OutcomeDuplicate, Customer: customer}, nil
+		return ProviderResult{Result: Result{ID: claim.PaymentID.String()}, Outcome: OutcomeDuplicate, Customer: customer}, nil
 	}
 	if err != nil {
 		return ProviderResult{}, err
@@ -132,6 +285,15 @@ func (h *Handlers) recordProviderPayment(ctx context.Context, m Meta, customer d
 
 // recordReceipt books p to unallocated receipts; a receipt recorded already is a duplicate.
 func (h *Handlers) recordReceipt(ctx context.Context, m Meta, id domain.ReceiptID, p ProviderPayment, reason domain.ReceiptReason, customer domain.CustomerID) (ProviderResult, error) {
+	// Read first: a delivery deciding on a stale cache would append the events of the first
+	// (same command, same version), which the store takes as a replay, and answer as it did.
+	rs, _, err := load(ctx, h, receiptAggregate, domain.ReceiptStream(m.Tenant, id))
+	if err != nil {
+		return ProviderResult{}, err
+	}
+	if rs.Recorded() {
+		return ProviderResult{Result: Result{ID: id.String()}, Outcome: OutcomeDuplicate, Reason: rs.Reason}, nil
+	}
 	res, err := h.RecordUnallocatedReceipt(ctx, m, domain.RecordUnallocatedReceipt{ReceiptID: id, Amount: p.Amount,
 		Method: p.Method, ExternalReference: p.ExternalReference(), AccountReference: p.AccountReference, Payer: p.Payer,
 		Reason: reason, Customer: customer, ReceivedAt: p.ReceivedAt})

@@ -29,5 +29,7 @@ func AllEvents() []Event {
 		BillingRunStarted{}, BillingRunCustomerInvoiced{}, BillingRunCompleted{},
 		// Receipt stream: money received through a payment provider, not yet allocated.
 		UnallocatedReceiptRecorded{}, UnallocatedReceiptAllocated{},
+		// Provider payment stream: where a provider's payment is booked, claimed before booking.
+		ProviderPaymentClaimed{},
 	}
 }

@@ -48,3 +48,29 @@ func (e UnallocatedReceiptRecorded) OccurredAt() time.Time { return e.RecordedAt
 
 // OccurredAt implements Timed.
 func (e UnallocatedReceiptAllocated) OccurredAt() time.Time { return e.AllocatedAt }
+
+// ProviderPaymentClaimed records where a provider payment (tenant, provider, the provider's
+// payment id) is booked, before it is: BookedTo "account" (CustomerID's payment PaymentID) or
+// "receipt" (the unallocated receipt ReceiptID, for Reason). It is the first and only event of
+// the payment's claim stream, appended only if that stream has none, so every event of the
+// payment, redelivered, in any order or at once in several processes, books the money once,
+// where the first claim says. It posts nothing.
+type ProviderPaymentClaimed struct {
+	ReceiptID         ReceiptID       `json:"receipt_id"`
+	ExternalReference string          `json:"external_reference"`
+	Amount            Money           `json:"amount"`
+	BookedTo          ProviderBooking `json:"booked_to"`
+	CustomerID        CustomerID      `json:"customer_id"`
+	PaymentID         PaymentID       `json:"payment_id"`
+	Reason            ReceiptReason   `json:"reason"`
+	ClaimedAt         time.Time       `json:"claimed_at"`
+}
+
+// EventType returns "ProviderPaymentClaimed".
+func (ProviderPaymentClaimed) EventType() string { return "ProviderPaymentClaimed" }
+
+// SchemaVersion returns 1.
+func (ProviderPaymentClaimed) SchemaVersion() int { return 1 }
+
+// OccurredAt implements Timed.
+func (e ProviderPaymentClaimed) OccurredAt() time.Time { return e.ClaimedAt }

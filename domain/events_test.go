@@ -56,7 +56,9 @@ func sampleEvents() []domain.Event {
 	} {
 		receipt = append(receipt, must(domain.DecideReceipt(must(domain.FoldReceipt(receipt)), c, t0))...)
 	}
-	return append(append(append(append(account, service...), catalog...), run...), receipt...)
+	claim := must(domain.DecideProviderPayment(domain.ProviderPaymentState{}, domain.ClaimProviderPayment{ReceiptID: receiptID(2),
+		ExternalReference: "stripe:pi_1", Amount: usd("79.99"), Booking: domain.BookedToAccount, Customer: alice, Payment: paymentID(8)}, t0))
+	return append(append(append(append(append(account, service...), catalog...), run...), receipt...), claim...)
 }
 
 func TestSampleEventsCoverAllEvents(t *testing.T) {

@@ -88,6 +88,7 @@ func FuzzParseStream(f *testing.F) {
 	for _, seed := range []string{
 		"t-acme/customer-" + uuidN(1), "t-acme/service-" + uuidN(2), "t-isp-1/plan-fiber_100",
 		"t-acme/billingrun-2026-01", "$all", "t-acme/plan-", "t-/plan-x", "t-acme/customer-x",
+		"t-acme/receipt-" + uuidN(3), "t-acme/providerpayment-" + uuidN(4),
 	} {
 		f.Add(seed)
 	}
@@ -109,6 +110,10 @@ func FuzzParseStream(f *testing.F) {
 			rebuilt = domain.PlanStream(tenant, must(domain.ParsePlanCode(key)))
 		case domain.StreamBillingRun:
 			rebuilt = domain.BillingRunStream(tenant, must(domain.ParsePeriod(key)))
+		case domain.StreamReceipt:
+			rebuilt = domain.ReceiptStream(tenant, must(domain.ParseReceiptID(key)))
+		case domain.StreamProviderPayment:
+			rebuilt = domain.ProviderPaymentStream(tenant, must(domain.ParseReceiptID(key)))
 		}
 		if rebuilt != id {
 			t.Fatalf("ParseStream(%q) rebuilds as %q", id, rebuilt)

@@ -23,6 +23,8 @@ var (
 	StreamPlan       = StreamKind{"plan"}
 	StreamBillingRun = StreamKind{"billingrun"}
 	StreamReceipt    = StreamKind{"receipt"}
+	// StreamProviderPayment holds the claim of a provider payment (ProviderPaymentClaimed).
+	StreamProviderPayment = StreamKind{"providerpayment"}
 )
 
 // String returns the kind as it appears in stream ids.
@@ -44,6 +46,12 @@ func PlanStream(t TenantID, code PlanCode) string { return streamID(t, StreamPla
 
 // ReceiptStream is the id of an unallocated receipt's stream: "t-<tenant>/receipt-<uuid>".
 func ReceiptStream(t TenantID, id ReceiptID) string { return streamID(t, StreamReceipt, id.String()) }
+
+// ProviderPaymentStream is the id of a provider payment's claim stream, keyed by the id of the
+// receipt the payment would be: "t-<tenant>/providerpayment-<uuid>".
+func ProviderPaymentStream(t TenantID, id ReceiptID) string {
+	return streamID(t, StreamProviderPayment, id.String())
+}
 
 // BillingRunStream is the id of the billing run of a period: "t-<tenant>/billingrun-2026-01".
 func BillingRunStream(t TenantID, p Period) string {
@@ -91,10 +99,10 @@ func parseStreamKey(kindPart, key string) (StreamKind, error) {
 		_, err = ParsePlanCode(key)
 	case StreamBillingRun.s:
 		_, err = ParsePeriod(key)
-	case StreamReceipt.s:
+	case StreamReceipt.s, StreamProviderPayment.s:
 		_, err = ParseReceiptID(key)
 	default:
-		return StreamKind{}, invalid("stream kind", kindPart, "want customer, service, plan, billingrun or receipt")
+		return StreamKind{}, invalid("stream kind", kindPart, "want customer, service, plan, billingrun, receipt or providerpayment")
 	}
 	return StreamKind{kindPart}, err
 }

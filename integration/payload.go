@@ -108,6 +108,12 @@ func init() {
 		return e.ReceiptID.String(), UnallocatedReceiptAllocatedV1{ReceiptID: e.ReceiptID.String(), CustomerID: e.CustomerID.String(),
 			PaymentID: e.PaymentID.String(), Amount: money(e.Amount), AllocatedAt: ts(e.AllocatedAt)}
 	})
+	// Provider payments: subject is the claim's receipt id.
+	on("billing.provider_payment_claimed", func(e domain.ProviderPaymentClaimed) (string, any) {
+		return e.ReceiptID.String(), ProviderPaymentClaimedV1{ReceiptID: e.ReceiptID.String(), ExternalReference: e.ExternalReference,
+			Amount: money(e.Amount), BookedTo: e.BookedTo.String(), CustomerID: optID(e.CustomerID), PaymentID: optID(e.PaymentID),
+			Reason: opt(e.Reason.String()), ClaimedAt: ts(e.ClaimedAt)}
+	})
 	// Plans: subject is the plan code.
 	on("catalog.plan_defined", func(e domain.PlanDefined) (string, any) {
 		return e.PlanCode.String(), PlanDefinedV1{PlanCode: e.PlanCode.String(), Name: e.Name, MonthlyPrice: money(e.MonthlyPrice),
@@ -482,6 +488,21 @@ type UnallocatedReceiptAllocatedV1 struct {
 	PaymentID   string `json:"payment_id"`
 	Amount      *Money `json:"amount"`
 	AllocatedAt string `json:"allocated_at"`
+}
+
+// ProviderPaymentClaimedV1 is the payload of billing.provider_payment_claimed: where a
+// provider payment is booked (booked_to "account": payment_id of customer_id, published as
+// billing.payment_recorded; "receipt": the unallocated receipt receipt_id, published as
+// billing.unallocated_receipt_recorded). It moves no money.
+type ProviderPaymentClaimedV1 struct {
+	ReceiptID         string  `json:"receipt_id"`
+	ExternalReference string  `json:"external_reference"`
+	Amount            *Money  `json:"amount"`
+	BookedTo          string  `json:"booked_to"`
+	CustomerID        *string `json:"customer_id"`
+	PaymentID         *string `json:"payment_id"`
+	Reason            *string `json:"reason"`
+	ClaimedAt         string  `json:"claimed_at"`
 }
 
 // PlanDefinedV1 is the payload of catalog.plan_defined.

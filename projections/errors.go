@@ -3,11 +3,9 @@ package projections
 import (
 	"errors"
 	"fmt"
-	"strings"
-
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/pgerr"
 )
 
 // Sentinel errors of the runtime.
@@ -93,14 +91,7 @@ func (e *NotReachedError) Unwrap() error { return e.Err }
 var errHalt = errors.New("live projector halted")
 
 // transient reports whether err is a database condition that passes by itself (a lost
-// connection, a deadlock, a serialization failure, a cancelled statement, exhausted
-// resources), which must never stall a projection however often it recurs.
-func transient(err error) bool {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		c := pgErr.Code
-		return c == "40001" || c == "40P01" || c == "55P03" || c == "57014" || strings.HasPrefix(c, "08") ||
-			strings.HasPrefix(c, "53") || strings.HasPrefix(c, "57P")
-	}
-	return pgconn.SafeToRetry(err) || pgconn.Timeout(err)
-}
+// connection, a read-only or out-of-resources database, a deadlock, a serialization failure,
+// a cancelled statement), which must never stall a projection however often it recurs.
+// Package pgerr sorts them for every store, so the command and query sides agree.
+func transient(err error) bool { return pgerr.Of(err).Retryable() }

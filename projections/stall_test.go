@@ -272,14 +272,19 @@ func testRebuildStallsTheTenant(t *testing.T, withLoad bool) {
 	sameRows(t, e.pool, `SELECT stream_id, events, total FROM stream_counts`, expectedCounts, int64(h))
 }
 
-// flaky fails its first attempts with a deadlock, as a database under contention may.
+// flaky fails its first attempts with a deadlock, as a database under contention may (or
+// with code, when set).
 type flaky struct {
 	counter
 	failures atomic.Int64
+	code     string
 }
 
 func (f *flaky) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
 	if f.failures.Add(-1) >= 0 {
+		if f.code != "" {
+			return &pgconn.PgError{Code: f.code, Message: "injected"}
+		}
 		return &pgconn.PgError{Code: "40P01", Message: "deadlock detected"}
 	}
 	return f.counter.Apply(ctx, tx, evs)
@@ -301,6 +306,22 @@ func TestTransientErrorsNeverStall(t *testing.T) {
 	assert.Equal(t, projections.StateRunning, st.State)
 	assert.Zero(t, st.StalledTenantCount, "a transient error never stalls a tenant")
 	assert.Negative(t, f.failures.Load())
+}
+
+// TestReadOnlyDatabaseNeverStalls: a database that turned read-only (a failover in progress:
+// 25006) passes by itself like the other outages; it never stalls a projection.
+func TestReadOnlyDatabaseNeverStalls(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	appendEvents(t, e.store, 50, 3, nil)
+	f := &flaky{counter: counter{name: "counter", version: 1}, code: "25006"}
+	f.failures.Store(12)
+	rt := projectiontest.Start(t, e.pool, e.store, []projections.Projection{f}, testOptions())
+	pos := projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
+	assert.Equal(t, eventstore.Position(50), pos)
+	st := status(t, rt, "counter")
+	assert.Equal(t, projections.StateRunning, st.State)
+	assert.Zero(t, st.StalledTenantCount, "a read-only database never stalls a tenant")
 }
 
 // isolatedFlaky refuses poisoned events and, the first times it is given one event alone (as the

@@ -1,15 +1,15 @@
 package readapi
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
 
 	"github.com/gorilla/mux"
+
+	"github.com/dotmac/ledger/internal/cursor"
 )
 
 // A cursor is the sort key of the last row of a page, so the next page starts right after
@@ -18,9 +18,6 @@ import (
 // checksum. A cursor that was altered, or that comes from another endpoint or other filters,
 // is a 400. The checksum detects tampering, not forgery: a forged cursor can only start a
 // page at another key of the caller's own tenant, which the query scopes anyway.
-
-// cursorSum is the length of a cursor's checksum.
-const cursorSum = 8
 
 var errBadCursor = errors.New("not a cursor this endpoint gave with these filters; start again without it")
 
@@ -40,27 +37,17 @@ func (r *request) fingerprint() string {
 	return base64.RawURLEncoding.EncodeToString(sum[:6])
 }
 
+// cursors makes and reads the query API's cursors.
+var cursors = cursor.New("dotmac.readapi.cursor")
+
 // encodeCursor returns the cursor for key under fingerprint fp.
-func encodeCursor(fp string, key ...string) string {
-	payload, _ := json.Marshal(append([]string{fp}, key...)) // strings always marshal
-	sum := sha256.Sum256(append([]byte("dotmac.readapi.cursor\x00"), payload...))
-	return base64.RawURLEncoding.EncodeToString(append(payload, sum[:cursorSum]...))
-}
+func encodeCursor(fp string, key ...string) string { return cursors.Encode(fp, key...) }
 
 // decodeCursor returns the key of cursor s, which must carry fingerprint fp.
 func decodeCursor(s, fp string) ([]string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(raw) <= cursorSum {
+	key, err := cursors.Decode(s, fp)
+	if err != nil {
 		return nil, errBadCursor
 	}
-	payload, got := raw[:len(raw)-cursorSum], raw[len(raw)-cursorSum:]
-	sum := sha256.Sum256(append([]byte("dotmac.readapi.cursor\x00"), payload...))
-	if !bytes.Equal(got, sum[:cursorSum]) {
-		return nil, errBadCursor
-	}
-	var parts []string
-	if err := json.Unmarshal(payload, &parts); err != nil || len(parts) < 2 || parts[0] != fp {
-		return nil, errBadCursor
-	}
-	return parts[1:], nil
+	return key, nil
 }

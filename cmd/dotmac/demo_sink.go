@@ -86,6 +86,8 @@ func (s *handlerSink) Record(cmd domainsim.Command) ([]domain.Event, error) {
 		res, err = s.service(m, cmd.Service, c)
 	case domain.AccountCommand:
 		res, err = s.account(m, cmd.Customer, c)
+	case domain.ClaimProviderPayment:
+		res, err = s.h.ClaimProviderPayment(s.ctx, m, c)
 	case domain.RecordUnallocatedReceipt:
 		res, err = s.h.RecordUnallocatedReceipt(s.ctx, m, c)
 	case domain.AllocateReceipt:

@@ -45,7 +45,7 @@ var gatewayCases = map[string][]string{
 }
 
 type gatewayFlags struct {
-	url, provider, secret, customer, amount, currency, wrongCurrency, shortcode, event, kase string
+	url, provider, secret, customer, amount, currency, wrongCurrency, shortcode, endpoint, event, kase string
 }
 
 func newDev(_ *globalFlags) *cobra.Command {
@@ -78,6 +78,7 @@ The server must know the account (DOTMAC_PAYMENT_PROVIDERS, docs/payments-in.md)
 	fs.StringVar(&f.currency, "currency", "USD", "currency paid (mpesa: the short code's, KES unless configured otherwise)")
 	fs.StringVar(&f.wrongCurrency, "wrong-currency", "EUR", "currency of --case wrong-currency")
 	fs.StringVar(&f.shortcode, "shortcode", "600984", "mpesa: the BusinessShortCode")
+	fs.StringVar(&f.endpoint, "endpoint", "", "stripe: the account's webhook endpoint (sent as ?endpoint=; empty: none)")
 	fs.StringVar(&f.event, "event-id", "", "the provider's payment id (default: a fresh one); the same id again is a replay")
 	fs.StringVar(&f.kase, "case", caseOK, "ok, replay, bad-signature, old-timestamp, unknown-account, wrong-currency or all")
 	cmd.AddCommand(gw)
@@ -198,6 +199,9 @@ func (g *gateway) request(ctx context.Context, id, cur, ref, secret string, at t
 				"amount": minor, "amount_received": minor, "currency": strings.ToLower(c.Code()), "status": "succeeded",
 				"metadata": map[string]string{"customer_id": ref}}}})
 		header.Set(api.HeaderStripeSignature, providers.SignStripe(body, secret, at))
+		if g.f.endpoint != "" {
+			u += "?" + url.Values{"endpoint": {g.f.endpoint}}.Encode()
+		}
 	} else {
 		body, err = json.Marshal(map[string]string{"TransactionType": "Pay Bill", "TransID": id,
 			"TransTime": at.In(time.FixedZone("EAT", 3*3600)).Format("20060102150405"), "TransAmount": amount.StringFixed(c.MinorUnits()),

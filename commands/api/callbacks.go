@@ -27,6 +27,9 @@ const (
 	HeaderStripeSignature = "Stripe-Signature"
 	HeaderCallbackSecret  = "X-Callback-Secret" //nolint:gosec // a header name, not a secret
 	queryCallbackSecret   = "secret"
+	// queryStripeEndpoint names the Stripe webhook endpoint (StripeAccount.Endpoint) whose
+	// secrets alone verify the callback.
+	queryStripeEndpoint = "endpoint"
 )
 
 // maxCallbackBytes bounds a callback body (Stripe events are a few kilobytes, M-Pesa's less).
@@ -59,7 +62,8 @@ func (a *API) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := a.cfg.Providers.Verify(provider, providers.Request{StripeSignature: r.Header.Get(HeaderStripeSignature),
-		MPesa: providers.MPesaRequest{Source: sourceOf(r), Secret: callbackSecret(r)}, Body: body})
+		Endpoint: r.URL.Query().Get(queryStripeEndpoint),
+		MPesa:    providers.MPesaRequest{Source: sourceOf(r), Secret: callbackSecret(r)}, Body: body})
 	if errors.Is(err, providers.ErrIgnored) {
 		a.countCallback(provider, "ignored")
 		answer(w, provider, callbackAnswer{Received: true, Outcome: "ignored", Reason: err.Error()})
@@ -125,10 +129,15 @@ func refusal(err error) (*httpx.Problem, string) {
 	return &httpx.Problem{Type: "/problems/malformed-callback", Title: "malformed callback", Status: http.StatusBadRequest, Detail: err.Error()}, "C2B00016"
 }
 
-// recordRefusal maps an error of recording a verified payment: a value the domain refuses is
-// the provider's to fix (400), an outage is worth a retry (503), anything else is a 500.
+// recordRefusal maps an error of recording a verified payment: an event of a payment booked
+// with another amount or currency is a conflict for a person to look at (409), a value the
+// domain refuses is the provider's to fix (400), an outage is worth a retry (503), anything else is a 500.
 func recordRefusal(r *http.Request, err error) (*httpx.Problem, string) {
+	var mismatch *domain.ProviderPaymentMismatchError
 	switch {
+	case errors.As(err, &mismatch):
+		return &httpx.Problem{Type: "/problems/provider-payment-mismatch", Title: "Payment booked with another amount", Status: http.StatusConflict,
+			Detail: err.Error()}, "C2B00013"
 	case errors.Is(err, domain.ErrInvalid), errors.Is(err, domain.ErrRejected):
 		return &httpx.Problem{Type: "/problems/unrecordable-payment", Title: "Payment cannot be recorded", Status: http.StatusBadRequest,
 			Detail: err.Error()}, "C2B00013"

@@ -29,6 +29,7 @@ import (
 
 const (
 	stripeSecret = "whsec_test_0123456789abcdef"
+	euSecret     = "whsec_test_eu_0123456789abcdef"
 	mpesaSecret  = "mpesa_test_0123456789abcdef"
 	safaricomIP  = "196.201.214.200"
 )
@@ -38,7 +39,8 @@ const (
 func withProviders(t *testing.T, e *env) {
 	t.Helper()
 	reg, err := providers.NewRegistry(providers.Config{
-		Stripe: []providers.StripeAccount{{Tenant: "acme", Secrets: []providers.Secret{stripeSecret}}},
+		Stripe: []providers.StripeAccount{{Tenant: "acme", Secrets: []providers.Secret{stripeSecret}},
+			{Tenant: "acme", Endpoint: "acme-eu", Secrets: []providers.Secret{euSecret}}},
 		MPesa: []providers.MPesaAccount{{Tenant: "acme", ShortCode: "600984", Secret: mpesaSecret,
 			AllowFrom: []netip.Prefix{netip.MustParsePrefix("196.201.214.0/24")}}},
 	})
@@ -99,6 +101,19 @@ func stripeBody(id, currency string, amount int64, customer string, created time
 	return string(b)
 }
 
+func withQuery(c callback, q string) callback {
+	c.query = q
+	return c
+}
+
+// chargeBody is the charge.succeeded event of stripeBody's payment intent.
+func chargeBody(id, currency string, amount int64, customer string, created time.Time) string {
+	b, _ := json.Marshal(map[string]any{"id": "evt_ch" + id, "type": "charge.succeeded", "created": created.Unix() - 1,
+		"data": map[string]any{"object": map[string]any{"id": "ch_" + id, "object": "charge", "amount": amount,
+			"currency": currency, "payment_intent": "pi_" + id, "metadata": map[string]string{"customer_id": customer}}}})
+	return string(b)
+}
+
 func (e *env) stripe(body string, signedAt time.Time, secret string) callback {
 	return callback{provider: "stripe", body: body,
 		header: map[string]string{api.HeaderStripeSignature: providers.SignStripe([]byte(body), secret, signedAt)}}
@@ -153,6 +168,13 @@ func TestCallbackOutcomes(t *testing.T) {
 	}{
 		{"stripe: signed", e.stripe(stripeBody("1", "usd", 5000, customer, now), now, stripeSecret), http.StatusOK, "recorded", "", nil},
 		{"stripe: replayed", e.stripe(stripeBody("1", "usd", 5000, customer, now), now, stripeSecret), http.StatusOK, "duplicate", "", nil},
+		{"stripe: its charge, naming nobody", e.stripe(chargeBody("1", "usd", 5000, "", now), now, stripeSecret), http.StatusOK, "duplicate", "", nil},
+		{"stripe: its charge, another amount", e.stripe(chargeBody("1", "usd", 5001, "", now), now, stripeSecret), http.StatusConflict, "", "/problems/provider-payment-mismatch", nil},
+		{"stripe: a charge naming nobody", e.stripe(chargeBody("7", "usd", 1200, "", now), now, stripeSecret), http.StatusOK, "unallocated", "", nil},
+		{"stripe: its payment intent, naming the customer", e.stripe(stripeBody("7", "usd", 1200, customer, now), now, stripeSecret), http.StatusOK, "allocated", "", nil},
+		{"stripe: an endpoint's secret, to its URL", withQuery(e.stripe(stripeBody("8", "usd", 300, "", now), now, euSecret), "?endpoint=acme-eu"), http.StatusOK, "unallocated", "", nil},
+		{"stripe: an endpoint's secret, without its URL", e.stripe(stripeBody("9", "usd", 300, "", now), now, euSecret), http.StatusBadRequest, "", "/problems/bad-signature", nil},
+		{"stripe: an unknown endpoint", withQuery(e.stripe(stripeBody("9", "usd", 300, "", now), now, stripeSecret), "?endpoint=nope"), http.StatusNotFound, "", "/problems/unknown-provider-account", nil},
 		{"stripe: bad signature", e.stripe(stripeBody("2", "usd", 100, customer, now), now, "whsec_wrong_0123456789abcdef"), http.StatusBadRequest, "", "/problems/bad-signature", nil},
 		{"stripe: body altered", callback{provider: "stripe", body: stripeBody("2", "usd", 999999, customer, now),
 			header: map[string]string{api.HeaderStripeSignature: providers.SignStripe([]byte(stripeBody("2", "usd", 100, customer, now)), stripeSecret, now)}},
@@ -193,17 +215,18 @@ func TestCallbackOutcomes(t *testing.T) {
 			assert.Equal(t, tt.result, body["ResultCode"], tt.name)
 		}
 	}
-	// Recorded once each: 50.00 USD paid by card, 7.00 USD to unallocated receipts, 9.00 EUR
-	// (the customer bills in USD) and 1007.00 KES unallocated. The refused callbacks are not there.
-	assert.Equal(t, map[string]string{"USD": "57.00", "EUR": "9.00", "KES": "1007.00"}, e.cash())
+	// Recorded once each: 50.00 and 12.00 USD paid by card (the second through unallocated
+	// receipts), 7.00 and 3.00 USD to unallocated receipts, 9.00 EUR (the customer bills in USD) and
+	// 1007.00 KES unallocated. The refused callbacks are not there.
+	assert.Equal(t, map[string]string{"USD": "72.00", "EUR": "9.00", "KES": "1007.00"}, e.cash())
 
 	// Each outcome is counted by provider; an unknown provider's name mints no series.
 	for _, c := range []struct {
 		provider, outcome string
 		n                 float64
 	}{
-		{"stripe", "recorded", 1}, {"stripe", "duplicate", 1}, {"stripe", "bad-signature", 3}, {"stripe", "stale-timestamp", 1},
-		{"stripe", "unallocated", 2}, {"mpesa", "unallocated", 2}, {"mpesa", "duplicate", 1}, {"mpesa", "source-not-allowed", 1},
+		{"stripe", "recorded", 1}, {"stripe", "duplicate", 2}, {"stripe", "bad-signature", 4}, {"stripe", "stale-timestamp", 1},
+		{"stripe", "unallocated", 4}, {"stripe", "unknown-provider-account", 1}, {"stripe", "allocated", 1}, {"stripe", "provider-payment-mismatch", 1}, {"mpesa", "unallocated", 2}, {"mpesa", "duplicate", 1}, {"mpesa", "source-not-allowed", 1},
 		{"mpesa", "bad-secret", 1}, {"mpesa", "unknown-provider-account", 1}, {"unknown", "unknown-provider", 1},
 	} {
 		assert.InDelta(t, c.n, metricSum(t, e.registry, "dotmac_payment_callbacks_total", map[string]string{"provider": c.provider, "outcome": c.outcome}), 0,

@@ -61,56 +61,92 @@ type DunningResult struct {
 // and that version: the same decision on the same state always has the same id, and a later
 // episode (resumed, then overdue again) a new one.
 //
+// It acts on one service at a time, each on a fresh read of the account: a suspension or a
+// resumption adjusts the account's billing (a credit note, a supplementary invoice), which can
+// change what the policy says about the customer's other services; and an account that
+// changed between the read and the command (a billing run's invoice) is read again first.
+// Each service is acted on at most once per call, so a policy that flips with its own
+// adjustments does not loop.
+//
 // Errors are the handlers' failures; a customer or service that no longer exists is skipped.
 func (d *Dunning) Evaluate(ctx context.Context, t Trigger, customer domain.CustomerID, services []domain.ServiceID) (DunningResult, error) {
 	if t.At.IsZero() {
 		t.At = time.Now().UTC()
 	}
 	var out DunningResult
-	for attempt := 1; ; attempt++ {
-		err := d.evaluateOnce(ctx, t, customer, services, &out)
-		if !errors.Is(err, commands.ErrConflict) || attempt >= dunningAttempts {
+	acted := map[domain.ServiceID]bool{}
+	for conflicts := 0; ; {
+		more, err := d.evaluateOnce(ctx, t, customer, services, acted, &out)
+		switch {
+		case errors.Is(err, commands.ErrConflict):
+			if conflicts++; conflicts >= dunningAttempts {
+				return out, err
+			}
+		case err != nil || !more:
 			return out, err
 		}
 	}
 }
 
-// evaluateOnce reads the account and the services, decides, and acts.
-func (d *Dunning) evaluateOnce(ctx context.Context, t Trigger, customer domain.CustomerID, services []domain.ServiceID, out *DunningResult) error {
-	account, _, err := d.h.Account(ctx, t.Tenant, customer)
+// evaluateOnce reads the account and the services, decides, and acts on the first service
+// the policy names that was not acted on yet; more reports whether it did (and the policy
+// is to be asked again).
+func (d *Dunning) evaluateOnce(ctx context.Context, t Trigger, customer domain.CustomerID, services []domain.ServiceID, acted map[domain.ServiceID]bool, out *DunningResult) (more bool, err error) {
+	account, accountVersion, err := d.h.Account(ctx, t.Tenant, customer)
 	if errors.Is(err, domain.ErrNotFound) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("dunning %s: %w", customer, err)
+		return false, fmt.Errorf("dunning %s: %w", customer, err)
 	}
 	balance, err := account.Balance()
 	if err != nil {
-		return fmt.Errorf("dunning %s: %w", customer, err)
+		return false, fmt.Errorf("dunning %s: %w", customer, err)
 	}
 	in := domain.DunningInput{Now: t.At, GraceDays: d.graceDays, Balance: balance, Invoices: account.DunningInvoices()}
 	if !mayAct(in) {
-		return nil
+		return false, nil
 	}
 	versions, err := d.readServices(ctx, t.Tenant, customer, services, &in)
 	if err != nil {
-		return err
+		return false, err
 	}
 	decision, err := domain.DunningDecide(in)
 	if err != nil {
-		return err
+		return false, err
 	}
+	id, suspend, ok := next(decision, acted)
+	if !ok {
+		return false, nil
+	}
+	// The command guards the service's version, not the account's: make sure the account is
+	// still the one decided on, as late as possible before acting.
+	if _, now, err := d.h.Account(ctx, t.Tenant, customer); err != nil || now != accountVersion {
+		if err != nil {
+			return false, fmt.Errorf("dunning %s: %w", customer, err)
+		}
+		return false, fmt.Errorf("dunning %s: the account changed while deciding: %w", customer, commands.ErrConflict)
+	}
+	if err := d.act(ctx, t, id, versions[id], suspend, out); err != nil {
+		return false, err // a conflict evaluates the service again
+	}
+	acted[id] = true
+	return true, nil
+}
+
+// next returns the first service of decision not in acted, and whether to suspend it.
+func next(decision domain.DunningDecision, acted map[domain.ServiceID]bool) (domain.ServiceID, bool, bool) {
 	for _, id := range decision.Suspend {
-		if err := d.act(ctx, t, id, versions[id], true, out); err != nil {
-			return err
+		if !acted[id] {
+			return id, true, true
 		}
 	}
 	for _, id := range decision.Resume {
-		if err := d.act(ctx, t, id, versions[id], false, out); err != nil {
-			return err
+		if !acted[id] {
+			return id, false, true
 		}
 	}
-	return nil
+	return domain.ServiceID{}, false, false
 }
 
 // mayAct reports whether the policy can name any service for the account alone: owing money

@@ -2,13 +2,16 @@ package process_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dotmac/ledger/commands"
+	"github.com/dotmac/ledger/commands/process"
 	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
 )
 
 func creditNote(customer domain.CustomerID, invoice domain.InvoiceID, net domain.Money) commands.IssueCreditNote {
@@ -126,4 +129,129 @@ func TestDunningEvaluateIsExactlyOnce(t *testing.T) {
 			assert.Equal(t, "process/dunning", s.env.Metadata.Actor)
 		}
 	}
+}
+
+// checkDunningJustified replays the feed and checks that every suspension and resumption by
+// dunning is what the policy decides on the account and the service as they stood right
+// before it (the restart test's invariant, for one evaluation).
+func (f *fixture) checkDunningJustified(all []stored, grace int) (actions int) {
+	f.t.Helper()
+	accounts := map[domain.CustomerID]domain.AccountState{}
+	services := map[domain.ServiceID]domain.ServiceState{}
+	for _, s := range all {
+		_, kind, _, err := domain.ParseStream(s.env.StreamID)
+		require.NoError(f.t, err)
+		switch kind {
+		case domain.StreamCustomer:
+			id := customerOf(s.event)
+			accounts[id], err = domain.ApplyAccount(accounts[id], s.event)
+			require.NoError(f.t, err)
+		case domain.StreamService:
+			id := serviceOf(s.event)
+			before := services[id]
+			if s.env.Metadata.Actor == process.ActorDunning {
+				actions++
+				switch e := s.event.(type) {
+				case domain.ServiceSuspended:
+					d := f.decide(accounts[e.CustomerID], before, e.SuspendedAt, grace)
+					assert.Equal(f.t, []domain.ServiceID{id}, d.Suspend, "suspension of %s at position %d", id, s.env.Position)
+				case domain.ServiceResumed:
+					d := f.decide(accounts[e.CustomerID], before, e.ResumedAt, grace)
+					assert.Equal(f.t, []domain.ServiceID{id}, d.Resume, "resumption of %s at position %d", id, s.env.Position)
+				}
+			}
+			services[id], err = domain.ApplyService(before, s.event)
+			require.NoError(f.t, err)
+		}
+	}
+	return actions
+}
+
+// TestDunningDecidesEachServiceOnTheAccountAsItStands: a customer whose two lines were
+// suspended for non_payment, with an invoice overdue but a balance cleared by the suspensions'
+// credit notes, is resumed line by line; the first resumption bills the rest of the month
+// again (a supplementary invoice the credit settles only in part), so the customer owes money
+// on an overdue invoice once more and the second line stays suspended. Deciding both on the
+// first read resumed the second line on an account that no longer justified it.
+func TestDunningDecidesEachServiceOnTheAccountAsItStands(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.clock.Set(at("2026-03-01", 9))
+	customer, lines := f.customer("Two lines", "fiber_100", "fiber_100")
+	_, err := f.h.RunBilling(ctx, f.meta(), commands.RunBilling{Period: period("2026-03"), DueDays: 14}) // 159.98 due 03-15
+	require.NoError(t, err)
+	f.clock.Set(at("2026-03-02", 9))
+	for _, id := range lines { // each credits the rest of March: 77.41
+		_, err := f.h.SuspendService(ctx, f.meta(), commands.SuspendService{ServiceID: id, Reason: domain.SuspensionNonPayment})
+		require.NoError(t, err)
+	}
+	a, _, err := f.h.Account(ctx, f.tenant, customer)
+	require.NoError(t, err)
+	balance, err := a.Balance()
+	require.NoError(t, err)
+	f.pay(customer, balance.AmountString()) // the invoice keeps 154.82 outstanding, the credit 154.82
+	a, _, err = f.h.Account(ctx, f.tenant, customer)
+	require.NoError(t, err)
+	balance, err = a.Balance()
+	require.NoError(t, err)
+	require.True(t, balance.IsZero(), "balance %s", balance.AmountString())
+
+	d, err := newDunning(f)
+	require.NoError(t, err)
+	res, err := d.Evaluate(ctx, triggerAt(f, at("2026-03-20", 6)), customer, nil) // the invoice is overdue
+	require.NoError(t, err)
+	assert.Len(t, res.Resumed, 1, "one line resumed: its supplementary invoice leaves money owed")
+	assert.Equal(t, 1, f.checkDunningJustified(f.decoded(), 14))
+	a, _, err = f.h.Account(ctx, f.tenant, customer)
+	require.NoError(t, err)
+	balance, err = a.Balance()
+	require.NoError(t, err)
+	assert.True(t, balance.IsPositive(), "the resumed line is billed again: balance %s", balance.AmountString())
+}
+
+// meddlingStore runs meddle once, the first time the stream is read: another writer changing
+// the account while dunning is deciding.
+type meddlingStore struct {
+	eventstore.Store
+	stream string
+	once   sync.Once
+	meddle func()
+}
+
+func (s *meddlingStore) ReadStream(ctx context.Context, stream string, from uint64, dir eventstore.Direction, limit int) ([]eventstore.Envelope, error) {
+	if stream == s.stream {
+		s.once.Do(s.meddle)
+	}
+	return s.Store.ReadStream(ctx, stream, from, dir, limit)
+}
+
+// TestDunningRereadsAnAccountChangedWhileDeciding: a resumption justified by a balance the
+// customer's credit clears is not made when an invoice (a billing run's, issued concurrently)
+// uses the credit up between dunning's read of the account and its command: the command only
+// guards the service's version, so dunning reads the account again before acting.
+func TestDunningRereadsAnAccountChangedWhileDeciding(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.clock.Set(at("2026-03-01", 9))
+	customer, lines := f.customer("One line", "fiber_100")
+	_, err := f.h.RunBilling(ctx, f.meta(), commands.RunBilling{Period: period("2026-03"), DueDays: 14}) // 79.99 due 03-15
+	require.NoError(t, err)
+	f.clock.Set(at("2026-03-02", 9))
+	_, err = f.h.SuspendService(ctx, f.meta(), commands.SuspendService{ServiceID: lines[0], Reason: domain.SuspensionNonPayment})
+	require.NoError(t, err)
+	f.pay(customer, "2.58") // the invoice keeps 77.41 outstanding, the credit note 77.41
+	f.clock.Set(at("2026-03-20", 9))
+
+	store := &meddlingStore{Store: f.store, stream: domain.ServiceStream(f.tenant, lines[0])}
+	store.meddle = func() { f.invoice(customer, "10.00", day("2026-03-30")) } // settled by the credit
+	d, err := process.NewDunning(f.handlers(store), 14)
+	require.NoError(t, err)
+	res, err := d.Evaluate(ctx, triggerAt(f, at("2026-03-20", 6)), customer, nil)
+	require.NoError(t, err)
+	assert.Empty(t, res.Resumed, "the account owes 10.00 and its March invoice is overdue")
+	f.checkDunningJustified(f.decoded(), 14)
+	status, _ := f.status(lines[0])
+	assert.Equal(t, domain.ServiceStatusSuspended, status)
 }

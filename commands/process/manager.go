@@ -32,7 +32,8 @@ const (
 	DefaultResumeAfter = 30 * time.Second
 	// DefaultNackResendDelay is the pause before an event whose handling failed is handled again.
 	DefaultNackResendDelay = time.Second
-	// routerCloseTimeout bounds how long Stop waits for handlers to finish their message.
+	// routerCloseTimeout bounds how long the router's Close waits for its handlers; Stop then
+	// goes on waiting for those still running (handlerWork).
 	routerCloseTimeout = 30 * time.Second
 	// Consumer groups (and router handler names) of the event handler groups.
 	groupBilling = "process.billing"
@@ -91,6 +92,8 @@ type Config struct {
 	// NackResendDelay is the pause before a failed event is handled again (default
 	// DefaultNackResendDelay).
 	NackResendDelay time.Duration
+
+	closeTimeout time.Duration // the router's CloseTimeout (default routerCloseTimeout; tests shorten it)
 }
 
 func (c *Config) setDefaults() {
@@ -108,6 +111,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.NackResendDelay <= 0 {
 		c.NackResendDelay = DefaultNackResendDelay
+	}
+	if c.closeTimeout <= 0 {
+		c.closeTimeout = routerCloseTimeout
 	}
 }
 
@@ -144,8 +150,9 @@ type Manager struct {
 	metrics tickMetrics
 
 	tickMu  sync.Mutex
+	work    handlerWork // the router's handlers running
 	cancel  context.CancelFunc
-	stopped chan struct{} // closed when the scheduler and the router have ended
+	stopped chan struct{} // closed when the scheduler, the router and every handler have ended
 }
 
 // New returns a Manager over cfg.
@@ -181,14 +188,14 @@ func New(cfg Config) (*Manager, error) {
 // processor on the event store's feed.
 func (m *Manager) build() error {
 	logger := wmLogger{log: m.log}
-	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: routerCloseTimeout}, logger)
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: m.cfg.closeTimeout}, logger)
 	if err != nil {
 		return err
 	}
 	if m.cfg.Registerer != nil {
 		wmetrics.NewPrometheusMetricsBuilder(m.cfg.Registerer, "dotmac", "process").AddPrometheusRouterMetrics(router)
 	}
-	router.AddMiddleware(middleware.Recoverer)
+	router.AddMiddleware(m.track, middleware.Recoverer)
 	m.router = router
 	commandTopic := func(name string) string { return "process." + name }
 	marshaler := cqrs.JSONMarshaler{GenerateName: cqrs.StructName}
@@ -287,11 +294,13 @@ func (m *Manager) Start(ctx context.Context) error {
 	}()
 	go func() {
 		<-ctx.Done()
+		m.work.close() // a message delivered from now on is nacked, for the next holder
 		<-schedulerDone
 		if err := m.router.Close(); err != nil {
-			m.log.Warn().Err(err).Msg("process: closing the router")
+			m.log.Warn().Err(err).Msg("process: closing the router; waiting for the handlers still running")
 		}
 		<-routerDone
+		m.work.wait()
 		m.flushOffsets()
 		close(m.stopped)
 	}()
@@ -300,8 +309,9 @@ func (m *Manager) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends the managers and waits until they have: a command in flight either completes or
-// is abandoned before its event is acknowledged, so it runs again after the next Start.
+// Stop ends the managers and waits until they have, every handler included: a command in
+// flight either completes or is abandoned before its event is acknowledged, so it runs again
+// after the next Start; nothing the managers started runs after Stop returns.
 func (m *Manager) Stop() {
 	if m.cancel == nil {
 		return

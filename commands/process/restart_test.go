@@ -95,12 +95,17 @@ func TestRestartMidRunNeverDuplicates(t *testing.T) {
 	cfg := f.config()
 	cfg.BillingSchedule = true
 	last := day("2026-03-20")
+	untilTick := 0 // days left before a day that must see a full tick
 	for d := day("2026-01-10"); !d.After(last); d = d.AddDays(1) {
 		f.clock.Set(d.Time().Add(6 * time.Hour))
 		for _, c := range customers {
 			f.payAsHabit(c, d)
 		}
-		f.killAtRandom(cfg, rng)
+		if f.killAtRandom(cfg, rng, untilTick == 0) {
+			untilTick = maxDaysWithoutTick
+		} else {
+			untilTick--
+		}
 	}
 
 	// A manager that is left to finish.
@@ -121,21 +126,31 @@ func TestRestartMidRunNeverDuplicates(t *testing.T) {
 	assert.Empty(t, report.Findings)
 }
 
+// maxDaysWithoutTick bounds the days in a row killAtRandom may stop the managers before a full
+// tick. A late payer's invoice is past grace (14 days) for 5 days before it pays (20 days
+// after the due date); were none of these days to see a complete dunning sweep (a 1-in-32
+// draw of the coin below, with the Start tick cut short every time), the episode would be
+// neither suspended nor resumed and the run would check no dunning resumption at all.
+const maxDaysWithoutTick = 3
+
 // killAtRandom starts a manager and stops it at a random point: on half the days within its
-// first 30 ms (mid-tick, mid-run, mid-dunning), on the others after a full tick and up to
-// 100 ms more (event handlers and billing runs may still be going).
-func (f *fixture) killAtRandom(cfg process.Config, rng *rand.Rand) {
+// first 30 ms (mid-tick, mid-run, mid-dunning), on the others (and always with tick) after a
+// full tick and up to 100 ms more (event handlers and billing runs may still be going). It
+// reports whether it ran the full tick. The manager is stopped even when a check fails.
+func (f *fixture) killAtRandom(cfg process.Config, rng *rand.Rand, tick bool) bool {
 	f.t.Helper()
 	m, err := process.New(cfg)
 	require.NoError(f.t, err)
 	require.NoError(f.t, m.Start(context.Background()))
+	defer m.Stop() // also when a require below ends the test: a manager left running outlives it
 	wait := time.Duration(rng.IntN(30_000)) * time.Microsecond
-	if rng.IntN(2) == 0 {
+	if rng.IntN(2) == 0 || tick {
+		tick = true
 		require.NoError(f.t, m.Tick(context.Background()))
 		wait = time.Duration(rng.IntN(100_000)) * time.Microsecond
 	}
 	time.Sleep(wait)
-	m.Stop()
+	return tick
 }
 
 // checkOneInvoicePerPeriod: every customer has one recurring invoice per period, the one the
@@ -251,13 +266,17 @@ func (f *fixture) checkDunningHistory(all []stored, grace int) {
 				if e.Reason == domain.SuspensionNonPayment {
 					suspensions++
 					decision := f.decide(accounts[e.CustomerID], before, e.SuspendedAt, grace)
-					assert.Equal(f.t, []domain.ServiceID{id}, decision.Suspend, "suspension of %s at position %d", id, s.env.Position)
+					if !assert.Equal(f.t, []domain.ServiceID{id}, decision.Suspend, "suspension of %s at position %d", id, s.env.Position) {
+						f.dumpCustomer(all, e.CustomerID)
+					}
 				}
 			case domain.ServiceResumed:
 				if s.env.Metadata.Actor == process.ActorDunning {
 					resumptions++
 					decision := f.decide(accounts[e.CustomerID], before, e.ResumedAt, grace)
-					assert.Equal(f.t, []domain.ServiceID{id}, decision.Resume, "resumption of %s at position %d", id, s.env.Position)
+					if !assert.Equal(f.t, []domain.ServiceID{id}, decision.Resume, "resumption of %s at position %d", id, s.env.Position) {
+						f.dumpCustomer(all, e.CustomerID)
+					}
 				}
 			}
 			services[id], err = domain.ApplyService(before, s.event)
@@ -292,6 +311,33 @@ func (f *fixture) checkNothingLeft(customers []*chaosCustomer, now time.Time, gr
 			if c.habit == onTime {
 				assert.Equal(f.t, domain.ServiceStatusActive, s.Status, "customer %s pays on time", c.id)
 			}
+		}
+	}
+}
+
+// dumpCustomer logs, for a failure's diagnosis, the events of customer's account and
+// services with their positions, recording times, actors and causes.
+func (f *fixture) dumpCustomer(all []stored, customer domain.CustomerID) {
+	f.t.Helper()
+	for _, s := range all {
+		var of domain.CustomerID
+		switch e := s.event.(type) {
+		case domain.ServiceProvisioned:
+			of = e.CustomerID
+		case domain.ServiceActivated:
+			of = e.CustomerID
+		case domain.ServiceSuspended:
+			of = e.CustomerID
+		case domain.ServiceResumed:
+			of = e.CustomerID
+		default:
+			if s.env.StreamID == domain.CustomerStream(f.tenant, customer) {
+				of = customer
+			}
+		}
+		if of == customer {
+			f.t.Logf("position %d %s v%d recorded %s by %s (causation %s): %T %+v", s.env.Position, s.env.StreamID, s.env.Version,
+				s.env.RecordedAt().Format(time.RFC3339Nano), s.env.Metadata.Actor, s.env.Metadata.CausationID, s.event, s.event)
 		}
 	}
 }

@@ -165,7 +165,7 @@ type wmLogger struct {
 }
 
 func (l wmLogger) Error(msg string, err error, fields watermill.LogFields) {
-	if errors.Is(err, context.Canceled) || errors.Is(err, ErrBusClosed) {
+	if quietError(err) {
 		return
 	}
 	l.log.Warn().Err(err).Fields(map[string]any(l.fields.Add(fields))).Msg("watermill: " + msg)

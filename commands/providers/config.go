@@ -15,9 +15,13 @@ import (
 const (
 	// DefaultStripeTolerance is how far a Stripe-Signature timestamp may be from the clock.
 	DefaultStripeTolerance = 5 * time.Minute
-	// MaxAccounts bounds the provider accounts of one configuration: a Stripe callback without
-	// an account id is checked against every Stripe account's secrets.
+	// MaxAccounts bounds the provider accounts of one configuration.
 	MaxAccounts = 1000
+	// MaxUnselectedSecrets bounds the secrets of the Stripe accounts configured without an
+	// endpoint: a callback whose URL names no endpoint (and whose event names no configured
+	// account) is checked against all of them, so this bounds the HMACs an anonymous caller
+	// can make the server compute for one request.
+	MaxUnselectedSecrets = 8
 	// MaxSecretsPerAccount bounds the secrets of one account (old and new, while rotating).
 	MaxSecretsPerAccount = 4
 	// minSecretBytes is the shortest secret accepted: a guessable secret is no secret.
@@ -38,6 +42,12 @@ type StripeAccount struct {
 	// Account is the gateway's account id ("acct_…"); when set, a callback naming another
 	// account in its "account" field is not this account's. Optional.
 	Account string `json:"account"`
+	// Endpoint names the account's webhook endpoint: callbacks to
+	// /v1/providers/stripe/callbacks?endpoint=<Endpoint> are checked against this account's
+	// secrets only, and callbacks naming no endpoint are never checked against them.
+	// Optional; required when the accounts without one would hold more than
+	// MaxUnselectedSecrets secrets.
+	Endpoint string `json:"endpoint"`
 	// Secrets are the webhook signing secrets ("whsec_…"): a signature by any of them is
 	// accepted, so a secret is rotated by adding the new one, then removing the old.
 	Secrets []Secret `json:"secrets"`
@@ -121,7 +131,7 @@ func (c *Config) Validate() error {
 	if len(c.Stripe)+len(c.MPesa) > MaxAccounts {
 		return fmt.Errorf("payment providers: more than %d accounts", MaxAccounts)
 	}
-	accounts := map[string]bool{}
+	accounts, endpoints, unselected := map[string]bool{}, map[string]bool{}, 0
 	for i, a := range c.Stripe {
 		if err := a.validate(); err != nil {
 			return fmt.Errorf("payment providers: stripe[%d]: %w", i, err)
@@ -130,6 +140,19 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("payment providers: stripe[%d]: account %s configured twice", i, a.Account)
 		}
 		accounts[a.Account] = true
+		if a.Endpoint == "" {
+			unselected += len(a.Secrets)
+			continue
+		}
+		if endpoints[a.Endpoint] {
+			return fmt.Errorf("payment providers: stripe[%d]: endpoint %s configured twice", i, a.Endpoint)
+		}
+		endpoints[a.Endpoint] = true
+	}
+	if unselected > MaxUnselectedSecrets {
+		return fmt.Errorf("payment providers: the stripe accounts without an endpoint hold %d secrets, at most %d: give each account an "+
+			"\"endpoint\" and register its webhook URL as /v1/providers/stripe/callbacks?endpoint=<endpoint> (docs/payments-in.md)",
+			unselected, MaxUnselectedSecrets)
 	}
 	codes := map[string]bool{}
 	for i, a := range c.MPesa {
@@ -147,6 +170,9 @@ func (c *Config) Validate() error {
 func (a StripeAccount) validate() error {
 	if _, err := domain.ParseTenantID(a.Tenant); err != nil {
 		return err
+	}
+	if a.Endpoint != "" && !endpointPattern.MatchString(a.Endpoint) {
+		return fmt.Errorf("endpoint %q: want 1 to 64 letters, digits, '_' or '-'", a.Endpoint)
 	}
 	if len(a.Secrets) == 0 || len(a.Secrets) > MaxSecretsPerAccount {
 		return fmt.Errorf("want 1 to %d secrets", MaxSecretsPerAccount)

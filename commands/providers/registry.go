@@ -17,7 +17,10 @@ const (
 // Known reports whether name is a provider this package verifies callbacks of.
 func Known(name string) bool { return name == ProviderStripe || name == ProviderMPesa }
 
-var shortCodePattern = regexp.MustCompile(`^[0-9]{5,7}$`)
+var (
+	shortCodePattern = regexp.MustCompile(`^[0-9]{5,7}$`)
+	endpointPattern  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+)
 
 // Registry looks provider accounts up. It is immutable and safe for concurrent use.
 type Registry struct {
@@ -30,6 +33,7 @@ type Registry struct {
 type stripeAccount struct {
 	tenant    domain.TenantID
 	account   string
+	endpoint  string
 	secrets   [][]byte
 	tolerance time.Duration
 }
@@ -53,7 +57,7 @@ func NewRegistry(c Config) (*Registry, error) {
 		if tol == 0 {
 			tol = DefaultStripeTolerance
 		}
-		sa := stripeAccount{tenant: t, account: a.Account, tolerance: tol}
+		sa := stripeAccount{tenant: t, account: a.Account, endpoint: a.Endpoint, tolerance: tol}
 		for _, s := range a.Secrets {
 			sa.secrets = append(sa.secrets, []byte(s))
 		}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dotmac/ledger/commands"
@@ -72,7 +73,11 @@ func SignStripe(payload []byte, secret string, t time.Time) string {
 	return fmt.Sprintf("t=%d,v1=%s", t.Unix(), hex.EncodeToString(stripeMAC(payload, []byte(secret), t.Unix())))
 }
 
+// stripeMACs counts the HMACs computed over callback bodies (tests bound it per request).
+var stripeMACs atomic.Int64
+
 func stripeMAC(payload, secret []byte, t int64) []byte {
+	stripeMACs.Add(1)
 	m := hmac.New(sha256.New, secret)
 	m.Write(strconv.AppendInt(nil, t, 10))
 	m.Write([]byte{'.'})
@@ -120,7 +125,7 @@ type stripeObject struct {
 }
 
 // verifyStripe finds the Stripe account whose secret signed body and reads the payment.
-func (r *Registry) verifyStripe(header string, body []byte) (Verified, error) {
+func (r *Registry) verifyStripe(endpoint, header string, body []byte) (Verified, error) {
 	sig, err := ParseStripeSignature(header)
 	if err != nil {
 		return Verified{}, err
@@ -129,16 +134,9 @@ func (r *Registry) verifyStripe(header string, body []byte) (Verified, error) {
 	if err := json.Unmarshal(body, &ev); err != nil || ev.ID == "" || ev.Type == "" {
 		return Verified{}, fmt.Errorf("%w: not a Stripe event", ErrMalformed)
 	}
-	acc, err := r.stripeAccount(sig, ev.Account, body)
+	acc, err := r.stripeAccount(sig, endpoint, ev.Account, body)
 	if err != nil {
 		return Verified{}, err
-	}
-	now := time.Now()
-	if r.Now != nil {
-		now = r.Now()
-	}
-	if d := now.Sub(time.Unix(sig.Timestamp, 0)); d > acc.tolerance || d < -acc.tolerance {
-		return Verified{}, fmt.Errorf("%w: signed %s from now, tolerance %s", ErrStaleTimestamp, d.Round(time.Second), acc.tolerance)
 	}
 	v := Verified{Tenant: acc.tenant, Provider: ProviderStripe, EventID: ev.ID}
 	v.Payment, err = stripePayment(ev)
@@ -146,25 +144,61 @@ func (r *Registry) verifyStripe(header string, body []byte) (Verified, error) {
 }
 
 // stripeAccount returns the account whose secrets verify the signature, among the candidates:
-// the account a (Connect) event names when one is configured with that id; for an event naming
-// an account configured nowhere, the accounts configured without an id; for an event naming
-// none (a gateway account's own events), every account.
-func (r *Registry) stripeAccount(sig StripeSignature, account string, body []byte) (stripeAccount, error) {
+// the account of the endpoint the URL names, when it names one; else the account a (Connect)
+// event names when one is configured with that id; for an event naming an account configured
+// nowhere, the accounts configured without an id; for an event naming none (a gateway
+// account's own events), every account. Only accounts without an endpoint are candidates of a
+// URL naming none, so one request computes at most MaxSecretsPerAccount HMACs (an endpoint or
+// a configured account named) or MaxUnselectedSecrets (neither) over the body. A candidate
+// whose tolerance the signed timestamp is outside is never checked: a stale or future
+// timestamp costs no HMAC at all.
+func (r *Registry) stripeAccount(sig StripeSignature, endpoint, account string, body []byte) (stripeAccount, error) {
+	now := time.Now()
+	if r.Now != nil {
+		now = r.Now()
+	}
+	age := now.Sub(time.Unix(sig.Timestamp, 0))
+	fresh := func(a stripeAccount) bool { return age <= a.tolerance && age >= -a.tolerance }
+	if endpoint != "" {
+		i := slices.IndexFunc(r.stripe, func(a stripeAccount) bool { return a.endpoint == endpoint })
+		switch {
+		case i < 0:
+			return stripeAccount{}, fmt.Errorf("%w: no stripe endpoint %q", ErrUnknownAccount, clip(endpoint, 64))
+		case account != "" && r.stripe[i].account != "" && r.stripe[i].account != account:
+			return stripeAccount{}, fmt.Errorf("%w: the event names account %q, not the endpoint's", ErrUnknownAccount, clip(account, 64))
+		case !fresh(r.stripe[i]):
+			return stripeAccount{}, staleError(age, r.stripe[i].tolerance)
+		case !sig.verifies(body, r.stripe[i].secrets):
+			return stripeAccount{}, ErrBadSignature
+		}
+		return r.stripe[i], nil
+	}
 	named := account != "" && slices.ContainsFunc(r.stripe, func(a stripeAccount) bool { return a.account == account })
-	known := false
+	known, stale := false, time.Duration(0)
 	for _, a := range r.stripe {
-		if named && a.account != account || account != "" && !named && a.account != "" {
+		if named && a.account != account || !named && (a.endpoint != "" || account != "" && a.account != "") {
 			continue
 		}
 		known = true
+		if !fresh(a) {
+			stale = a.tolerance
+			continue
+		}
 		if sig.verifies(body, a.secrets) {
 			return a, nil
 		}
 	}
-	if !known {
+	switch {
+	case !known:
 		return stripeAccount{}, ErrUnknownAccount
+	case stale != 0:
+		return stripeAccount{}, staleError(age, stale)
 	}
 	return stripeAccount{}, ErrBadSignature
+}
+
+func staleError(age, tolerance time.Duration) error {
+	return fmt.Errorf("%w: signed %s from now, tolerance %s", ErrStaleTimestamp, age.Round(time.Second), tolerance)
 }
 
 // stripePayment reads the payment of a payment_intent.succeeded or charge.succeeded event. The

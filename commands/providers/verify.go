@@ -17,6 +17,9 @@ var transIDPattern = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
 type Request struct {
 	// StripeSignature is the Stripe-Signature header.
 	StripeSignature string
+	// Endpoint is the Stripe webhook endpoint the callback's URL names (query parameter
+	// "endpoint"), "" if none.
+	Endpoint string
 	// MPesa is the source address and shared secret of an M-Pesa confirmation.
 	MPesa MPesaRequest
 	// Body is the raw body, exactly as received (the signature is over these bytes).
@@ -42,7 +45,7 @@ func (r *Registry) Verify(provider string, req Request) (Verified, error) {
 	}
 	switch provider {
 	case ProviderStripe:
-		return r.verifyStripe(req.StripeSignature, req.Body)
+		return r.verifyStripe(req.Endpoint, req.StripeSignature, req.Body)
 	case ProviderMPesa:
 		return r.verifyMPesa(req.MPesa, req.Body)
 	}

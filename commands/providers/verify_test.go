@@ -1,8 +1,11 @@
 package providers_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -200,4 +203,101 @@ func TestConfigValidate(t *testing.T) {
 	out, err := json.Marshal(good)
 	require.NoError(t, err)
 	assert.NotContains(t, string(out), acmeSecret, "a secret marshals redacted")
+}
+
+// bigRegistry has n Stripe accounts with an endpoint each ("ep0", "ep1", ...) and four
+// secrets, and acme and globex without an endpoint (three secrets between them).
+func bigRegistry(t *testing.T, n int) *providers.Registry {
+	t.Helper()
+	c := providers.Config{Stripe: []providers.StripeAccount{
+		{Tenant: "acme", Secrets: []providers.Secret{acmeSecret, newSecret}},
+		{Tenant: "globex", Secrets: []providers.Secret{globexKey}},
+	}}
+	for i := range n {
+		var secrets []providers.Secret
+		for j := range providers.MaxSecretsPerAccount {
+			secrets = append(secrets, providers.Secret(fmt.Sprintf("whsec_tenant%d_secret%d_0123456789", i, j)))
+		}
+		c.Stripe = append(c.Stripe, providers.StripeAccount{Tenant: fmt.Sprintf("isp%d", i), Endpoint: fmt.Sprintf("ep%d", i), Secrets: secrets})
+	}
+	r, err := providers.NewRegistry(c)
+	require.NoError(t, err)
+	r.Now = func() time.Time { return clock }
+	return r
+}
+
+// An anonymous callback, signed by no configured secret, costs a bounded number of HMACs
+// however many accounts are configured: none with a timestamp outside the tolerance or an
+// unknown endpoint, at most one account's secrets with an endpoint, at most
+// MaxUnselectedSecrets without one.
+func TestStripeHMACsPerCallbackAreBounded(t *testing.T) {
+	r := bigRegistry(t, providers.MaxAccounts-2)
+	body := append(stripeEvent("payment_intent.succeeded", ""), bytes.Repeat([]byte(" "), 256<<10-200)...)
+	forged := providers.SignStripe(body, "whsec_attacker_0123456789abcdef", clock)
+	tests := []struct {
+		name     string
+		endpoint string
+		header   string
+		macs     int64
+		err      error
+	}{
+		{name: "no endpoint", header: forged, macs: 3, err: providers.ErrBadSignature},
+		{name: "an endpoint", endpoint: "ep7", header: forged, macs: providers.MaxSecretsPerAccount, err: providers.ErrBadSignature},
+		{name: "an unknown endpoint", endpoint: "nope", header: forged, macs: 0, err: providers.ErrUnknownAccount},
+		{name: "stale, no endpoint", header: providers.SignStripe(body, "whsec_attacker_0123456789abcdef", clock.Add(-time.Hour)), macs: 0, err: providers.ErrStaleTimestamp},
+		{name: "stale, an endpoint", endpoint: "ep7", header: providers.SignStripe(body, "whsec_attacker_0123456789abcdef", clock.Add(time.Hour)), macs: 0, err: providers.ErrStaleTimestamp},
+		{name: "eight signatures, no endpoint", header: forged + strings.Repeat(",v1="+strings.Repeat("ab", 32), 7), macs: 3, err: providers.ErrBadSignature},
+		{name: "the endpoint's secret", endpoint: "ep997", header: providers.SignStripe(body, "whsec_tenant997_secret3_0123456789", clock), macs: providers.MaxSecretsPerAccount},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := providers.StripeMACs()
+			v, err := r.Verify(providers.ProviderStripe, providers.Request{Endpoint: tt.endpoint, StripeSignature: tt.header, Body: body})
+			assert.Equal(t, tt.macs, providers.StripeMACs()-before, "HMACs computed")
+			if tt.err != nil {
+				require.ErrorIs(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, "isp997", v.Tenant.String())
+		})
+	}
+}
+
+// An account with an endpoint takes callbacks to its URL only; accounts without one take the
+// rest, as before endpoints existed.
+func TestStripeEndpoints(t *testing.T) {
+	r := bigRegistry(t, 2)
+	body := stripeEvent("payment_intent.succeeded", "")
+	isp1 := providers.SignStripe(body, "whsec_tenant1_secret0_0123456789", clock)
+	v, err := r.Verify(providers.ProviderStripe, providers.Request{Endpoint: "ep1", StripeSignature: isp1, Body: body})
+	require.NoError(t, err)
+	assert.Equal(t, "isp1", v.Tenant.String())
+	_, err = r.Verify(providers.ProviderStripe, providers.Request{StripeSignature: isp1, Body: body})
+	require.ErrorIs(t, err, providers.ErrBadSignature, "not to the URL without an endpoint")
+	_, err = r.Verify(providers.ProviderStripe, providers.Request{Endpoint: "ep0", StripeSignature: isp1, Body: body})
+	require.ErrorIs(t, err, providers.ErrBadSignature, "not to another endpoint")
+	v, err = r.Verify(providers.ProviderStripe, providers.Request{StripeSignature: providers.SignStripe(body, globexKey, clock), Body: body})
+	require.NoError(t, err)
+	assert.Equal(t, "globex", v.Tenant.String(), "an account without an endpoint, as before")
+}
+
+// Too many secrets without an endpoint is refused at start, with what to do: on the old code
+// such a configuration was accepted, and each anonymous callback was checked against all of
+// them.
+func TestConfigBoundsUnselectedSecrets(t *testing.T) {
+	var c providers.Config
+	for i := range 3 {
+		c.Stripe = append(c.Stripe, providers.StripeAccount{Tenant: fmt.Sprintf("isp%d", i),
+			Secrets: []providers.Secret{acmeSecret + "a", acmeSecret + "b", acmeSecret + "c"}})
+	}
+	err := c.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "endpoint")
+	c.Stripe[0].Endpoint = "isp0"
+	require.NoError(t, c.Validate(), "6 secrets without an endpoint")
+	c.Stripe[1].Endpoint = "isp0"
+	require.ErrorContains(t, c.Validate(), "configured twice")
+	c.Stripe[1].Endpoint = "isp 1"
+	require.ErrorContains(t, c.Validate(), "endpoint")
 }

@@ -31,8 +31,8 @@ var (
 	// service change (AdjustBilling): a sink through the command handlers finds it already
 	// appended by the service command's handler.
 	ActorAdjustment = Actor{"adjustment"}
-	// ActorProvider is a payment provider's callback: RecordUnallocatedReceipt, for money
-	// whose account reference names no customer.
+	// ActorProvider is a payment provider's callback: ClaimProviderPayment, then
+	// RecordUnallocatedReceipt, for money whose account reference names no customer.
 	ActorProvider = Actor{"provider"}
 	// ActorAllocation is the customer's payment an allocation records (RecordPayment with
 	// Receipt set): a sink through the command handlers finds it already appended by the
@@ -63,7 +63,7 @@ type Command struct {
 	Service  domain.ServiceID
 	Plan     domain.PlanCode
 	Period   domain.Period
-	// Receipt is set on receipt commands.
+	// Receipt is set on receipt commands and ClaimProviderPayment (a provider payment stream).
 	Receipt domain.ReceiptID
 	// Cmd is the domain command, such as domain.RecordPayment.
 	Cmd any

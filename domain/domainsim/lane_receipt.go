@@ -8,7 +8,7 @@ import (
 )
 
 // payMistyped pays amount through M-Pesa with an account reference naming nobody: the
-// provider's callback books it to unallocated receipts, and the ISP's staff allocate it to the
+// provider's callback claims the payment for unallocated receipts and books it there, and the ISP's staff allocate it to the
 // customer a few days later (kind names the activity the payment counts as, if any).
 func (l *lane) payMistyped(d domain.Date, at time.Time, amount domain.Money, kind string) error {
 	id := newID(l.r, at, domain.NewReceiptID)
@@ -18,6 +18,15 @@ func (l *lane) payMistyped(d domain.Date, at time.Time, amount domain.Money, kin
 		ExternalReference: fmt.Sprintf("mpesa:SIM%06d%04d", l.index, l.seq), AccountReference: fmt.Sprintf("ACC %d", l.index),
 		Payer: fmt.Sprintf("2547****%03d", l.index%1000), Reason: domain.ReceiptUnknownCustomer,
 		ReceivedAt: at.Add(-time.Duration(1+l.r.IntN(30)) * time.Second)}
+	claim := &stream[domain.ProviderPaymentState]{id: domain.ProviderPaymentStream(l.t.id, id)}
+	cc := domain.ClaimProviderPayment{ReceiptID: id, ExternalReference: cmd.ExternalReference, Amount: amount,
+		Booking: domain.BookedToReceipt, Reason: cmd.Reason}
+	c := Command{Tenant: l.t.id, At: at, Actor: ActorProvider, Receipt: id, Cmd: cc}
+	if _, err := send(&l.rec, claim, c, func(s domain.ProviderPaymentState, now time.Time) ([]domain.Event, error) {
+		return domain.DecideProviderPayment(s, cc, now)
+	}, domain.ApplyProviderPayment); err != nil {
+		return err
+	}
 	if err := l.onReceipt(st, cmd, ActorProvider, at); err != nil {
 		return err
 	}

@@ -14,7 +14,8 @@ var commandKinds = []any{
 	domain.RecordPayment{}, domain.RefundPayment{}, domain.IssueCreditNote{}, domain.AdjustBilling{},
 	domain.RecordOpeningBalance{},
 	domain.StartBillingRun{}, domain.RecordCustomerInvoiced{}, domain.CompleteBillingRun{},
-	domain.RecordUnallocatedReceipt{}, domain.AllocateReceipt{}, domain.ApplyCustomerCredit{},
+	domain.RecordUnallocatedReceipt{}, domain.AllocateReceipt{}, domain.ClaimProviderPayment{},
+	domain.ApplyCustomerCredit{},
 }
 
 // repairOnly names the commands that record events only on accounts an earlier version wrote

@@ -36,6 +36,7 @@ var valueReaders = map[reflect.Type]valueReader{
 	reflect.TypeFor[domain.BillingRunID]():     readID(domain.NewBillingRunID),
 	reflect.TypeFor[domain.ReceiptID]():        readID(domain.NewReceiptID),
 	reflect.TypeFor[domain.ReceiptReason]():    readText(domain.ParseReceiptReason),
+	reflect.TypeFor[domain.ProviderBooking]():  readText(domain.ParseProviderBooking),
 	reflect.TypeFor[domain.TenantID]():         readText(domain.ParseTenantID),
 	reflect.TypeFor[domain.PlanCode]():         readText(domain.ParsePlanCode),
 	reflect.TypeFor[domain.TaxRate]():          readText(domain.ParseTaxRate),

@@ -69,24 +69,46 @@ func (s *LeasedSubscriber) Subscribe(ctx context.Context, topic string) (<-chan 
 	return out, nil
 }
 
-// deliver forwards the inner subscription's messages to out while held lasts, then flushes
-// the offsets.
+// deliver forwards the inner subscription's messages to out while held lasts, then waits
+// for the last one handed over to be settled and flushes the offsets.
 func (s *LeasedSubscriber) deliver(held context.Context, topic string, out chan<- *message.Message) error {
 	defer s.flush(held)
 	msgs, err := s.inner.Subscribe(held, topic)
 	if err != nil {
 		return err
 	}
+	var last *message.Message
 	for msg := range msgs {
 		if held.Err() != nil {
 			continue // unacked: the next holder delivers it again
 		}
 		select {
 		case out <- msg:
+			last = msg
 		case <-held.Done():
 		}
 	}
+	s.settle(last)
 	return nil
+}
+
+// settle waits until msg (the last message handed over; nil: none) is acked or nacked, for
+// at most the lease's TTL. The inner subscription ends without waiting for it, and the lease
+// is released when deliver returns: another process would then deliver the message again
+// while this one's handler is still at work on it. Past the TTL the lease would have run out
+// anyway.
+func (s *LeasedSubscriber) settle(msg *message.Message) {
+	if msg == nil {
+		return
+	}
+	t := time.NewTimer(s.lease.cfg.TTL)
+	defer t.Stop()
+	select {
+	case <-msg.Acked():
+	case <-msg.Nacked():
+	case <-t.C:
+		s.log.Warn().Str("lease", s.lease.name).Str("message_uuid", msg.UUID).Msg("leased subscriber: a message is still being handled; releasing the lease")
+	}
 }
 
 func (s *LeasedSubscriber) flush(ctx context.Context) {

@@ -134,3 +134,30 @@ func positionOf(t *testing.T, msg *message.Message) eventstore.Position {
 	require.NoError(t, err)
 	return eventstore.Position(pos)
 }
+
+// TestLeasedSubscriberKeepsTheLeaseWhileAMessageIsHandled: a member that stops while its
+// handler is still at work on a message gives the lease up only once the message is settled,
+// so another member never delivers it while the first still handles it.
+func TestLeasedSubscriberKeepsTheLeaseWhileAMessageIsHandled(t *testing.T) {
+	t.Parallel()
+	e := mustEnv(t)
+	clock := newFakeClock()
+	a := joinGroup(t, e, "a", clock)
+	eventually(t, "a holds the group's lease", func() bool { return leaseHolder(t, e, "test.group") == "a" })
+	b := joinGroup(t, e, "b", clock)
+	e.appendEvents(t, 2)
+	msg := <-a.msgs // being handled
+	closed := make(chan error)
+	go func() { closed <- a.sub.Close() }()
+	select {
+	case got := <-b.msgs:
+		t.Fatalf("b delivered %s while a still handles %s", got.UUID, msg.UUID)
+	case <-time.After(200 * time.Millisecond):
+	}
+	assert.Equal(t, "a", leaseHolder(t, e, "test.group"))
+	msg.Nack()
+	require.NoError(t, <-closed)
+	got := <-b.msgs
+	assert.Equal(t, positionOf(t, msg), positionOf(t, got), "b delivers the nacked message again")
+	got.Ack()
+}

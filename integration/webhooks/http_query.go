@@ -1,10 +1,6 @@
 package webhooks
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -12,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dotmac/ledger/internal/cursor"
 	"github.com/dotmac/ledger/internal/httpx"
 )
 
@@ -19,31 +16,22 @@ import (
 const (
 	DefaultLimit = 50
 	MaxLimit     = 500
-	cursorSum    = 8
 )
 
 var errBadCursor = errors.New("not a cursor this list gave; start again without it")
 
-// encodeCursor returns the opaque cursor of a sort key within list (the list's name and
-// filters): base64url of the JSON key and a checksum, so an altered cursor is refused.
-func encodeCursor(list string, key []string) string {
-	payload, _ := json.Marshal(append([]string{list}, key...)) // strings always marshal
-	sum := sha256.Sum256(append([]byte("dotmac.webhooks.cursor\x00"), payload...))
-	return base64.RawURLEncoding.EncodeToString(append(payload, sum[:cursorSum]...))
-}
+// cursors makes and reads the webhook lists' cursors (the list's name and filters are the
+// scope, so a cursor of one list is refused by another).
+var cursors = cursor.New("dotmac.webhooks.cursor")
+
+func encodeCursor(list string, key []string) string { return cursors.Encode(list, key...) }
 
 func decodeCursor(s, list string) ([]string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(raw) <= cursorSum {
+	key, err := cursors.Decode(s, list)
+	if err != nil {
 		return nil, errBadCursor
 	}
-	payload, got := raw[:len(raw)-cursorSum], raw[len(raw)-cursorSum:]
-	sum := sha256.Sum256(append([]byte("dotmac.webhooks.cursor\x00"), payload...))
-	var parts []string
-	if !bytes.Equal(got, sum[:cursorSum]) || json.Unmarshal(payload, &parts) != nil || len(parts) < 2 || parts[0] != list {
-		return nil, errBadCursor
-	}
-	return parts[1:], nil
+	return key, nil
 }
 
 // page reads limit and cursor (and refuses other parameters than allowed).

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/dotmac/ledger/internal/pgerr"
 )
 
 // ProblemContentType is the media type of every error response (RFC 9457).
@@ -150,9 +152,30 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error, mappers ...Ma
 		WriteProblem(w, r, TooLarge(mbe.Limit))
 		return
 	}
+	if p, ok := databaseUnavailable(r, err); ok {
+		WriteProblem(w, r, p)
+		return
+	}
 	info := InfoFrom(r.Context())
 	LoggerFrom(r.Context()).Error().Err(err).Msg("unhandled error")
 	WriteProblem(w, r, Internal(info.RequestID))
+}
+
+// OutageRetryAfter is the Retry-After of a 503 answering a database outage.
+const OutageRetryAfter = 5 * time.Second
+
+// databaseUnavailable answers an error of the database being unreachable, read-only, out of
+// resources or busy (package pgerr sorts them) with a 503 naming the kind, not the database's
+// own words, which are logged.
+func databaseUnavailable(r *http.Request, err error) (*Problem, bool) {
+	kind := pgerr.Of(err)
+	if !kind.Retryable() {
+		return nil, false
+	}
+	LoggerFrom(r.Context()).Warn().Err(err).Str("cause", kind.String()).Msg("database unavailable: answered 503")
+	p := Unavailable("the database is unavailable ("+kind.String()+"); retry shortly", OutageRetryAfter)
+	p.Extensions = map[string]any{"cause": kind.String()}
+	return p, true
 }
 
 // ErrorID names err for operators without revealing it: the same error gets the same id (a

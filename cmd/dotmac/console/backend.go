@@ -34,6 +34,10 @@ type recorder struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
+	// limit bounds the body kept (maxAPIBody); over is set once the answer passed it, and
+	// nothing after it was kept.
+	limit int
+	over  bool
 }
 
 func (r *recorder) Header() http.Header { return r.header }
@@ -43,10 +47,19 @@ func (r *recorder) WriteHeader(status int) {
 	}
 }
 
+// Write keeps at most maxAPIBody bytes of the answer: an answer over it fails the handler's
+// write instead of growing the buffer.
 func (r *recorder) Write(p []byte) (int, error) {
 	r.WriteHeader(http.StatusOK)
+	if r.over || r.body.Len()+len(p) > r.limit {
+		r.over = true
+		return 0, errAnswerTooLarge
+	}
 	return r.body.Write(p)
 }
+
+// errAnswerTooLarge is what an API handler's write gets once its answer passed maxAPIBody.
+var errAnswerTooLarge = errors.New("answer over the console's limit")
 
 // maxAPIBody bounds what a page reads of one API answer, in bytes.
 const maxAPIBody = 64 << 20
@@ -70,12 +83,12 @@ func (v *view) do(r *http.Request, h http.Handler, method, path string, body any
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	rec := &recorder{header: http.Header{}}
+	rec := &recorder{header: http.Header{}, limit: maxAPIBody}
 	h.ServeHTTP(rec, req)
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
-	if rec.body.Len() > maxAPIBody {
+	if rec.over {
 		return nil, fmt.Errorf("%s %s: answer over %d bytes", method, path, maxAPIBody)
 	}
 	if rec.status >= 300 {

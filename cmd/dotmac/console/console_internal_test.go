@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -153,4 +154,41 @@ func TestSecureCookieInProduction(t *testing.T) {
 		r.ServeHTTP(rec, page)
 		assert.Equal(t, http.StatusTeapot, rec.Code)
 	}
+}
+
+func TestRecorderKeepsNoMoreThanItsLimit(t *testing.T) {
+	rec := &recorder{header: http.Header{}, limit: 10}
+	n, err := rec.Write([]byte("0123456789"))
+	require.NoError(t, err)
+	require.Equal(t, 10, n)
+	_, err = rec.Write([]byte("x"))
+	require.ErrorIs(t, err, errAnswerTooLarge)
+	require.True(t, rec.over)
+	require.Equal(t, 10, rec.body.Len(), "nothing past the limit is kept")
+}
+
+func TestCustomerPageReadsABoundedNumberOfHistories(t *testing.T) {
+	const services = maxServiceHistories + 7
+	histories := 0
+	query := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if strings.HasSuffix(r.URL.Path, "/history") {
+			histories++
+			_, _ = w.Write([]byte(`{"stream":"s","events":[]}`))
+			return
+		}
+		items := make([]string, services)
+		for i := range items {
+			items[i] = fmt.Sprintf(`{"service_id":"s%d"}`, i)
+		}
+		_, _ = w.Write([]byte(`{"items":[` + strings.Join(items, ",") + `],"next_cursor":null}`))
+	})
+	c := &Console{cfg: Config{Query: query}}
+	v := &view{c: c, token: "t"}
+	r := httptest.NewRequest(http.MethodGet, "/console/customers/c", nil)
+	rows, note, err := c.loadServices(r, v, "c")
+	require.NoError(t, err)
+	require.Len(t, rows, services, "every service is listed")
+	require.Equal(t, maxServiceHistories, histories)
+	require.Contains(t, note, fmt.Sprintf("first %d of %d services", maxServiceHistories, services))
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -230,8 +231,15 @@ func (c *Console) loadServices(r *http.Request, v *view, id string) ([]serviceRo
 	}
 	note := ""
 	rows := make([]serviceRow, 0, len(svcs))
-	for _, s := range svcs {
+	for i, s := range svcs {
 		row := serviceRow{Service: s}
+		if i >= maxServiceHistories {
+			// A reseller's account can hold thousands of services: a page reads a bounded
+			// number of histories, and says so.
+			note = fmt.Sprintf("Plan history is shown for the first %d of %d services.", maxServiceHistories, len(svcs))
+			rows = append(rows, row)
+			continue
+		}
 		var h historyAnswer
 		if err := v.get(r, "/v1/audit/services/"+s.ServiceID+"/history", &h); err != nil {
 			if !optional(err) {
@@ -244,6 +252,9 @@ func (c *Console) loadServices(r *http.Request, v *view, id string) ([]serviceRo
 	}
 	return rows, note, nil
 }
+
+// maxServiceHistories bounds the services whose plan history the customer page reads.
+const maxServiceHistories = 50
 
 // historyAnswer is GET /v1/audit/.../history's.
 type historyAnswer struct {
