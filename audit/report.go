@@ -23,6 +23,12 @@ const (
 	FindingProjectionBehind = "projection_behind" // a projection could not be compared (stalled or far behind)
 )
 
+// FindingCreditBesideOpen is an account holding customer credit while invoices are open, which
+// only earlier versions wrote (an account credit note that settled nothing): dunning chases
+// money the customer does not owe. ApplyCustomerCredit (POST /v1/customers/{id}/apply-credit)
+// settles it. Listed by a deep verification.
+const FindingCreditBesideOpen = "credit_beside_open_invoices"
+
 // Finding is one problem verification found.
 type Finding struct {
 	Kind     string              `json:"kind"`

@@ -147,6 +147,9 @@ type account struct {
 	state  domain.AccountState
 	ledger domain.LedgerTotals // this customer's postings only
 	failed bool
+	// version and position are those of the last event folded.
+	version  uint64
+	position eventstore.Position
 }
 
 func newChecker(tenant string, deep bool) *checker {
@@ -280,7 +283,7 @@ func (c *checker) fold(env *eventstore.Envelope, ev domain.Event, acc *account) 
 			Position: env.Position, Type: env.Type, Detail: err.Error()})
 		return
 	}
-	acc.state = next
+	acc.state, acc.version, acc.position = next, env.Version, env.Position
 }
 
 // endStream checks a finished account and forgets the stream (stream-order mode).
@@ -306,6 +309,13 @@ func (c *checker) checkBalance(stream string, acc *account) {
 	if !folded.Equal(journal) {
 		c.add(Finding{Kind: FindingBalanceMismatch, Tenant: acc.tenant, Stream: stream, Expected: folded.String(), Stored: journal.String(),
 			Detail: fmt.Sprintf("the account's balance is %s but its journal (AR - customer credit) says %s", folded, journal)})
+	}
+	if acc.state.CreditBesideOpenInvoices() {
+		ar, _ := acc.state.Receivable()
+		c.add(Finding{Kind: FindingCreditBesideOpen, Tenant: acc.tenant, Stream: stream, Version: acc.version, Position: acc.position,
+			Expected: "0", Stored: acc.state.Credit.String(),
+			Detail: fmt.Sprintf("customer credit %s sits beside %s outstanding on open invoices (written by an earlier version); "+
+				"apply it: POST /v1/customers/%s/apply-credit", acc.state.Credit, ar, acc.state.Customer.ID)})
 	}
 }
 
@@ -522,7 +532,8 @@ func (r *Report) finish(o VerifyOptions, to eventstore.Position, start time.Time
 	r.Checks = []string{"hash chains", "stream versions", "money events decode", "journal entries balance",
 		"ledger sums to zero per currency"}
 	r.NotChecked = []NotChecked{}
-	r.optional(o.Deep, "--deep", "every event decodes", "account folds", "customer balance = AR - credit")
+	r.optional(o.Deep, "--deep", "every event decodes", "account folds", "customer balance = AR - credit",
+		"no customer credit beside open invoices")
 	r.optional(o.DensePositions && o.Tenant == "", "the PostgreSQL backend, without --tenant", "dense global positions", "recorded-at order")
 	if !o.Deep {
 		r.Accounts = nil

@@ -46,6 +46,13 @@ type RecordOpeningBalance struct {
 	AsOf       domain.Date
 }
 
+// ApplyCustomerCredit settles a customer's open invoices out of customer credit, oldest first
+// (see domain.ApplyCustomerCredit): the repair of an account an earlier version left with
+// credit beside open invoices. Nothing to settle, nothing appended.
+type ApplyCustomerCredit struct {
+	CustomerID domain.CustomerID
+}
+
 // RecordPayment records a payment; Result.ID is the new payment id and the PaymentRecorded
 // event in Result.Events carries its allocations.
 //
@@ -94,6 +101,14 @@ func (h *Handlers) IssueCreditNote(ctx context.Context, m Meta, c IssueCreditNot
 	}
 	return h.onAccount(ctx, "IssueCreditNote", m, c.CustomerID, id.String(), domain.IssueCreditNote{
 		CreditNoteID: id, InvoiceID: c.InvoiceID, Net: c.Net, TaxRate: c.TaxRate, Reason: c.Reason, IssuedOn: c.IssuedOn})
+}
+
+// ApplyCustomerCredit applies the customer's credit to its open invoices; Result.ID is the
+// customer id and Result.Events the CustomerCreditApplied, if anything was settled.
+//
+// Errors: *domain.NotFoundError.
+func (h *Handlers) ApplyCustomerCredit(ctx context.Context, m Meta, c ApplyCustomerCredit) (Result, error) {
+	return h.onAccount(ctx, "ApplyCustomerCredit", m, c.CustomerID, c.CustomerID.String(), domain.ApplyCustomerCredit{})
 }
 
 // RecordOpeningBalance records a customer's opening balance, once; Result.ID is the customer

@@ -63,7 +63,7 @@ func (a AccountState) Balance() (Money, error) {
 // AccountCommand is a command on a customer's account stream: RegisterCustomer,
 // UpdateCustomerContact, DeactivateCustomer, CreateInvoice, AddInvoiceLine, IssueInvoice,
 // VoidInvoice, MarkInvoiceOverdue, GenerateRecurringInvoice, RecordPayment, RefundPayment,
-// IssueCreditNote, AdjustBilling or RecordOpeningBalance.
+// IssueCreditNote, AdjustBilling, RecordOpeningBalance or ApplyCustomerCredit.
 type AccountCommand interface {
 	accountCommand()
 }
@@ -123,6 +123,8 @@ func decideAccount(a AccountState, cmd AccountCommand, now time.Time) ([]Event, 
 		return a.decideAdjustBilling(c, now)
 	case RecordOpeningBalance:
 		return a.decideRecordOpeningBalance(c, now)
+	case ApplyCustomerCredit:
+		return a.decideApplyCustomerCredit(now)
 	}
 	return a.decideOnInvoice(cmd, now)
 }

@@ -52,6 +52,8 @@ func applyAccount(a AccountState, e Event, c *accountCopies) (AccountState, erro
 		return a.applyCreditNoteIssued(e, c)
 	case OpeningBalanceRecorded:
 		return a.applyOpeningBalance(e, c)
+	case CustomerCreditApplied:
+		return a.applyCustomerCreditApplied(e, c)
 	}
 	return a, invariantf("%s is not an account event", e.EventType())
 }
@@ -141,24 +143,11 @@ func (a AccountState) applyPaymentRecorded(e PaymentRecorded, c *accountCopies) 
 	if err != nil {
 		return a, err
 	}
-	allocated := Zero(a.Customer.Currency)
-	settled := make(map[InvoiceID]InvoiceState, len(e.Allocations)) // written after every check
-	for _, al := range e.Allocations {
-		inv, ok := settled[al.InvoiceID]
-		if !ok {
-			inv, ok = a.Invoices[al.InvoiceID]
-		}
-		if !ok {
-			return a, invariantf("payment %s settles unknown invoice %s", e.PaymentID, al.InvoiceID)
-		}
-		if settled[al.InvoiceID], err = inv.settle(al.Amount, false); err != nil {
-			return a, err
-		}
-		if allocated, err = allocated.Add(al.Amount); err != nil {
-			return a, invariantf("payment %s: %v", e.PaymentID, err)
-		}
+	settled, err := a.settleAllocations(e.Allocations, false, "payment "+e.PaymentID.String())
+	if err != nil {
+		return a, err
 	}
-	if err := checkSum(e.Amount, allocated, e.Unapplied); err != nil {
+	if err := checkSum(e.Amount, moneyOf(sumOf(e.Allocations), e.Amount.Currency()), e.Unapplied); err != nil {
 		return a, invariantf("payment %s: %v", e.PaymentID, err)
 	}
 	if a.Credit, err = a.Credit.Add(e.Unapplied); err != nil {
@@ -186,7 +175,8 @@ func (a AccountState) applyPaymentRefunded(e PaymentRefunded, c *accountCopies) 
 	return a, nil
 }
 
-// applyCreditNoteIssued settles the credited invoice, or adds to customer credit.
+// applyCreditNoteIssued settles the credited invoice, or (against the account) settles its
+// allocations and adds the unapplied rest to customer credit.
 func (a AccountState) applyCreditNoteIssued(e CreditNoteIssued, c *accountCopies) (AccountState, error) {
 	if _, exists := a.CreditNotes[e.CreditNoteID]; exists {
 		return a, invariantf("credit note %s issued twice", e.CreditNoteID)
@@ -196,8 +186,15 @@ func (a AccountState) applyCreditNoteIssued(e CreditNoteIssued, c *accountCopies
 		return a, err
 	}
 	if e.InvoiceID.IsZero() {
-		if a.Credit, err = a.Credit.Add(e.Total); err != nil {
+		settled, err := a.settleAllocations(e.Allocations, true, "credit note "+e.CreditNoteID.String())
+		if err != nil {
+			return a, err
+		}
+		if a.Credit, err = a.Credit.Add(cn.Unapplied); err != nil {
 			return a, invariantf("credit note %s: %v", e.CreditNoteID, err)
+		}
+		for id, inv := range settled {
+			a.Invoices = put(a.Invoices, id, inv, &c.invoices)
 		}
 	} else {
 		inv, ok := a.Invoices[e.InvoiceID]
@@ -211,6 +208,29 @@ func (a AccountState) applyCreditNoteIssued(e CreditNoteIssued, c *accountCopies
 	}
 	a.CreditNotes = put(a.CreditNotes, e.CreditNoteID, cn, &c.creditNotes)
 	return a, nil
+}
+
+// settleAllocations returns the invoices allocations settle, settled (by a credit note when
+// byCreditNote), without writing them to a; what names the payment or credit note for errors.
+func (a AccountState) settleAllocations(allocations []Allocation, byCreditNote bool, what string) (map[InvoiceID]InvoiceState, error) {
+	settled := make(map[InvoiceID]InvoiceState, len(allocations))
+	for _, al := range allocations {
+		inv, ok := settled[al.InvoiceID]
+		if !ok {
+			inv, ok = a.Invoices[al.InvoiceID]
+		}
+		if !ok {
+			return nil, invariantf("%s settles unknown invoice %s", what, al.InvoiceID)
+		}
+		if byCreditNote && !al.Amount.IsPositive() {
+			return nil, invariantf("%s settles %s of invoice %s", what, al.Amount, al.InvoiceID)
+		}
+		var err error
+		if settled[al.InvoiceID], err = inv.settle(al.Amount, byCreditNote); err != nil {
+			return nil, err
+		}
+	}
+	return settled, nil
 }
 
 // checkSum returns an error unless total = a + b.

@@ -7,9 +7,10 @@ import "time"
 // filled in). When they add up to zero or more, a supplementary invoice with them is created
 // and issued (InvoiceCreated and InvoiceIssued, numbered Number, due on DueDate), settled from
 // customer credit like any invoice; when they add up to less than zero, a credit note with
-// them is issued against the account (CreditNoteIssued with Lines), whose total becomes
-// customer credit. Both are dated today. No lines, nothing to append. The customer need not
-// be active: a customer who has left is still owed, or still owes, what the adjustment says.
+// them is issued against the account (CreditNoteIssued with Lines), which settles the
+// customer's open invoices oldest first; the rest becomes customer credit. Both are dated
+// today. No lines, nothing to append. The customer need not be active: a customer who has
+// left is still owed, or still owes, what the adjustment says.
 //
 // Errors: *AlreadyExistsError for a taken document id; *TooManyLinesError;
 // *InvalidValueError for a bad line or a missing id.
@@ -70,5 +71,6 @@ func (a AccountState) adjustmentCreditNote(id CreditNoteID, lines []InvoiceLine,
 	return []Event{CreditNoteIssued{
 		CustomerID: a.Customer.ID, CreditNoteID: id, Net: net.Neg(), Tax: tax.Neg(), Total: total.Neg(),
 		TaxRate: TaxRate{}, Reason: "Billing adjustment", IssuedAt: now.UTC(), IssuedOn: DateOf(now), Lines: lines,
+		Allocations: creditAllocations(a, total.Neg()),
 	}}, nil
 }

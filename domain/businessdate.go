@@ -31,6 +31,8 @@ func moneyDate(e Event) (Date, bool) {
 		return e.Date(), true
 	case OpeningBalanceRecorded:
 		return e.AsOf, true
+	case CustomerCreditApplied:
+		return e.AppliedOn, true
 	case UnallocatedReceiptRecorded:
 		return DateOf(e.ReceivedAt), true
 	}

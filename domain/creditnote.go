@@ -14,11 +14,16 @@ type CreditNoteState struct {
 	IssuedAt  time.Time
 	IssuedOn  Date
 	Lines     []InvoiceLine // a billing adjustment's lines (see AdjustBilling)
+	// Allocations are the open invoices a credit note against the account settled; Unapplied
+	// is the rest of Total, which became customer credit.
+	Allocations []Allocation
+	Unapplied   Money
 }
 
 // IssueCreditNote takes Net plus tax at TaxRate off what the customer owes: off an open
-// invoice when InvoiceID is set (at most its outstanding amount), otherwise onto the
-// customer's credit, which settles the next invoice issued (or is refunded). IssuedOn is the
+// invoice when InvoiceID is set (at most its outstanding amount); otherwise off the
+// customer's open invoices, oldest first, as a payment (see RecordPayment), and what is left
+// becomes customer credit, which settles the next invoice issued (or is refunded). IssuedOn is the
 // business date it takes effect (zero: today); it may be in the past, not in the future.
 //
 // Errors: *AlreadyExistsError; *NotFoundError for an unknown invoice; *InvoiceNotOpenError;
@@ -52,15 +57,29 @@ func decideIssueCreditNote(a AccountState, cmd IssueCreditNote, now time.Time) (
 	if err != nil {
 		return nil, err
 	}
+	var allocations []Allocation
 	if !cmd.InvoiceID.IsZero() {
 		if err := checkCreditAgainstInvoice(a, cmd.InvoiceID, total); err != nil {
 			return nil, err
 		}
+	} else {
+		allocations = creditAllocations(a, total)
 	}
 	return []Event{CreditNoteIssued{
 		CustomerID: a.Customer.ID, CreditNoteID: cmd.CreditNoteID, InvoiceID: cmd.InvoiceID,
 		Net: cmd.Net, TaxRate: cmd.TaxRate, Tax: tax, Total: total, Reason: cmd.Reason, IssuedAt: now.UTC(), IssuedOn: on,
+		Allocations: allocations,
 	}}, nil
+}
+
+// creditAllocations spreads total of a credit note against the account over the open
+// invoices oldest first, as a payment; nil when nothing is open.
+func creditAllocations(a AccountState, total Money) []Allocation {
+	allocations, _ := allocateOldestFirst(a.OpenInvoices(), total)
+	if len(allocations) == 0 {
+		return nil
+	}
+	return allocations
 }
 
 // checkCreditAgainstInvoice requires the invoice to be open with at least total outstanding.
@@ -97,9 +116,14 @@ func applyCreditNote(c CreditNoteState, e Event) (CreditNoteState, error) {
 			return c, invariantf("credit note %s: its lines do not sum to net %s and tax %s", issued.CreditNoteID, issued.Net, issued.Tax)
 		}
 	}
+	unapplied := issued.Unapplied()
+	if len(issued.Allocations) > 0 && (!issued.InvoiceID.IsZero() || unapplied.IsNegative()) {
+		return c, invariantf("credit note %s: allocations of %s against invoice %s or beyond its total %s",
+			issued.CreditNoteID, moneyOf(sumOf(issued.Allocations), issued.Total.Currency()), issued.InvoiceID, issued.Total)
+	}
 	return CreditNoteState{
 		ID: issued.CreditNoteID, InvoiceID: issued.InvoiceID, Net: issued.Net, TaxRate: issued.TaxRate,
 		Tax: issued.Tax, Total: issued.Total, Reason: issued.Reason, IssuedAt: issued.IssuedAt,
-		IssuedOn: issued.Date(), Lines: issued.Lines,
+		IssuedOn: issued.Date(), Lines: issued.Lines, Allocations: issued.Allocations, Unapplied: unapplied,
 	}, nil
 }

@@ -19,7 +19,7 @@ func AllEvents() []Event {
 		// Account stream: invoices.
 		InvoiceCreated{}, InvoiceLineAdded{}, InvoiceIssued{}, InvoiceVoided{}, InvoiceMarkedOverdue{},
 		// Account stream: payments and credit notes.
-		PaymentRecorded{}, PaymentRefunded{}, CreditNoteIssued{}, OpeningBalanceRecorded{},
+		PaymentRecorded{}, PaymentRefunded{}, CreditNoteIssued{}, OpeningBalanceRecorded{}, CustomerCreditApplied{},
 		// Plan stream.
 		PlanDefined{}, PlanRetired{},
 		// Service stream.

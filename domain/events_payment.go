@@ -1,8 +1,13 @@
 package domain
 
-import "time"
+import (
+	"time"
 
-// Allocation is the part of a payment that settled one invoice.
+	"github.com/shopspring/decimal"
+)
+
+// Allocation is the part of a payment (or of a credit note against the account) that settled
+// one invoice.
 type Allocation struct {
 	InvoiceID InvoiceID `json:"invoice_id"`
 	Amount    Money     `json:"amount"`
@@ -36,7 +41,10 @@ type PaymentRefunded struct {
 }
 
 // CreditNoteIssued reduces what the customer owes: against an invoice (InvoiceID set) it
-// settles that invoice; against the account (InvoiceID null) it becomes customer credit.
+// settles that invoice; against the account (InvoiceID null) it settles the customer's open
+// invoices oldest first, as a payment does (Allocations), and the rest of Total (Unapplied)
+// becomes customer credit. Credit notes against the account recorded before Allocations
+// existed have none: all of their Total became customer credit, as it did then.
 // Total = Net + Tax, Tax = Net × TaxRate rounded half-up. A billing adjustment's credit note
 // (AdjustBilling) has Lines instead: Net and Tax are then minus the sums of its lines' Net and
 // Tax, and TaxRate is zero. IssuedOn is the business date it takes effect (null in credit
@@ -53,6 +61,25 @@ type CreditNoteIssued struct {
 	IssuedAt     time.Time     `json:"issued_at"`
 	IssuedOn     Date          `json:"issued_on"`
 	Lines        []InvoiceLine `json:"lines"`
+	Allocations  []Allocation  `json:"allocations,omitempty"`
+}
+
+// Unapplied returns what of a credit note against the account became customer credit: Total
+// minus its allocations (zero for a credit note against an invoice).
+func (e CreditNoteIssued) Unapplied() Money {
+	if !e.InvoiceID.IsZero() {
+		return Zero(e.Total.Currency())
+	}
+	return moneyOf(e.Total.Amount().Sub(sumOf(e.Allocations)), e.Total.Currency())
+}
+
+// sumOf adds the amounts of allocations.
+func sumOf(allocations []Allocation) decimal.Decimal {
+	var total decimalSum
+	for _, a := range allocations {
+		total.add(a.Amount.Amount())
+	}
+	return total.value()
 }
 
 // Date returns the business date the credit note takes effect.

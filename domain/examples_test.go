@@ -144,6 +144,25 @@ func (l *ledger) balance(want string) {
 	}
 }
 
+// credit checks the customer credit (account 2200), and the status and outstanding amount of
+// the invoice numbered number.
+func (l *ledger) credit(want, number, status, outstanding string) {
+	l.t.Helper()
+	a := l.state()
+	if !a.Credit.Equal(usd(want)) {
+		l.t.Fatalf("customer credit %s, want %s", a.Credit, want)
+	}
+	for _, inv := range a.Invoices {
+		if inv.Number == number {
+			if inv.Status.String() != status || !inv.Outstanding.Equal(usd(outstanding)) {
+				l.t.Fatalf("%s", inv)
+			}
+			return
+		}
+	}
+	l.t.Fatalf("no invoice %s", number)
+}
+
 // amounts checks the lines' net amounts, in order.
 func amounts(t *testing.T, lines []domain.InvoiceLine, want ...string) {
 	t.Helper()
@@ -194,11 +213,14 @@ func TestBillingExamplesCustomerK(t *testing.T) {
 	k.balance("-50.18")
 	amounts(t, k.run("2026-08"), "99.00", "5.00", "18.75") // step 13
 	k.balance("72.57")
+	k.credit("0.00", "INV-10", "partially_paid", "72.57")
 	k.service(1, domain.TerminateService{LastDay: date("2026-08-19")}) // step 14
 	amounts(t, k.adjust(), "-38.32")
 	k.balance("34.25")
-	amounts(t, k.run("2026-09"), "5.00", "18.75") // step 15
+	k.credit("0.00", "INV-10", "partially_paid", "34.25") // the credit note settles August: 72.57 − 38.32
+	amounts(t, k.run("2026-09"), "5.00", "18.75")         // step 15
 	k.balance("58.00")
+	k.credit("0.00", "INV-12", "issued", "23.75") // September's 23.75 beside August's 34.25
 	if extra := k.adjust(); len(extra) != 0 {
 		t.Fatalf("everything is billed, yet: %+v", extra)
 	}

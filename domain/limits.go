@@ -66,9 +66,11 @@ func checkAccountTotals(a AccountState, events []Event) error {
 			credit, creditGrows = credit.Add(e.Unapplied.Amount()), creditGrows || e.Unapplied.IsPositive()
 		case PaymentRefunded:
 			credit = credit.Sub(e.Amount.Amount())
+		case CustomerCreditApplied:
+			credit = credit.Sub(e.Amount.Amount())
 		case CreditNoteIssued:
-			if e.InvoiceID.IsZero() {
-				credit, creditGrows = credit.Add(e.Total.Amount()), true
+			if u := e.Unapplied(); u.IsPositive() {
+				credit, creditGrows = credit.Add(u.Amount()), true
 			}
 		case OpeningBalanceRecorded:
 			if e.Amount.IsPositive() {

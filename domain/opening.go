@@ -10,7 +10,10 @@ const OpeningInvoiceNumber = "OPENING-BALANCE"
 // becomes an open item (an issued invoice numbered OpeningInvoiceNumber, id InvoiceID, due on
 // AsOf) that payments settle oldest first like any invoice. A negative Amount is owed to the
 // customer: it becomes customer credit. Both post against opening-balance equity (3000), not
-// revenue.
+// revenue. Credit and open invoices then settle each other at once, as a payment would: a
+// negative balance settles invoices already open, oldest first, and customer credit already
+// held settles a positive balance's open item (a CustomerCreditApplied after the
+// OpeningBalanceRecorded, dated AsOf or the issue date of the newest invoice it settles).
 //
 // Errors: *AlreadyExistsError when the account has an opening balance; *InvalidValueError
 // for a zero amount, a foreign currency, a future date or a missing id.
@@ -64,6 +67,13 @@ func (a AccountState) decideRecordOpeningBalance(c RecordOpeningBalance, now tim
 			return nil, &AlreadyExistsError{Entity: "invoice", ID: c.InvoiceID.String()}
 		}
 		e.InvoiceID = c.InvoiceID
+	}
+	opened, err := ApplyAccount(a, e)
+	if err != nil {
+		return nil, err
+	}
+	if applied, ok := opened.applyCredit(asOf, now); ok {
+		return []Event{e, applied}, nil
 	}
 	return []Event{e}, nil
 }

@@ -11,9 +11,12 @@ import "errors"
 //	PaymentRecorded   Dr 1000 amount, Cr 1100 allocated, Cr 2200 unapplied; Dr 2300 instead of
 //	                  Dr 1000 for the allocation of an unallocated receipt (ReceiptID set)
 //	UnallocatedReceiptRecorded  Dr 1000 amount, Cr 2300 amount (no customer)
+//	CustomerCreditApplied  Dr 2200 amount, Cr 1100 amount
+//	OpeningBalanceRecorded  Dr 1100 / Cr 3000 amount (positive), Dr 3000 / Cr 2200 (negative)
 //	PaymentRefunded   Dr 2200 amount, Cr 1000 amount
-//	CreditNoteIssued  Dr 4900 net, Dr 2100 tax, Cr 1100 total (against an invoice)
-//	                  or Cr 2200 total (against the account)
+//	CreditNoteIssued  Dr 4900 net, Dr 2100 tax, Cr 1100 total (against an invoice); against
+//	                  the account Cr 1100 allocated (the open invoices it settled) and Cr 2200
+//	                  unapplied (the rest, customer credit)
 //
 // Zero amounts are left out, and a negative amount posts on the other side (an invoice whose
 // credit lines make its tax negative debits 2100). ok is false for events that move no money
@@ -36,7 +39,7 @@ func PostsToJournal(eventType string) bool {
 	switch eventType {
 	case InvoiceIssued{}.EventType(), InvoiceVoided{}.EventType(), PaymentRecorded{}.EventType(),
 		PaymentRefunded{}.EventType(), CreditNoteIssued{}.EventType(), OpeningBalanceRecorded{}.EventType(),
-		UnallocatedReceiptRecorded{}.EventType():
+		UnallocatedReceiptRecorded{}.EventType(), CustomerCreditApplied{}.EventType():
 		return true
 	}
 	return false
@@ -70,6 +73,8 @@ func postings(e Event) (JournalEntry, error) {
 		return creditNoteEntry(e)
 	case OpeningBalanceRecorded:
 		return openingEntry(e)
+	case CustomerCreditApplied:
+		return creditAppliedEntry(e)
 	case UnallocatedReceiptRecorded:
 		b := newLines()
 		b.debit(AccountCash, e.Amount)
@@ -99,7 +104,8 @@ func creditNoteEntry(e CreditNoteIssued) (JournalEntry, error) {
 	b.debit(AccountRevenueContra, e.Net)
 	b.debit(AccountTaxPayable, e.Tax)
 	if e.InvoiceID.IsZero() {
-		b.credit(AccountCustomerCredit, e.Total)
+		b.credit(AccountReceivable, moneyOf(sumOf(e.Allocations), e.Total.Currency()))
+		b.credit(AccountCustomerCredit, e.Unapplied())
 	} else {
 		b.credit(AccountReceivable, e.Total)
 	}
@@ -117,11 +123,7 @@ func paymentSource(e PaymentRecorded) AccountCode {
 
 // sumAllocations adds a payment's allocations (in the payment's currency).
 func sumAllocations(e PaymentRecorded) Money {
-	var total decimalSum
-	for _, a := range e.Allocations {
-		total.add(a.Amount.Amount())
-	}
-	return moneyOf(total.value(), e.Amount.Currency())
+	return moneyOf(sumOf(e.Allocations), e.Amount.Currency())
 }
 
 // lines collects journal lines, leaving out zero amounts and posting negative amounts on

@@ -74,13 +74,9 @@ func init() {
 	})
 	// Payments, credit notes and opening balances: subject is the customer id (the account).
 	on("billing.payment_recorded", func(e domain.PaymentRecorded) (string, any) {
-		allocs := make([]AllocationV1, 0, len(e.Allocations))
-		for _, a := range e.Allocations {
-			allocs = append(allocs, AllocationV1{InvoiceID: a.InvoiceID.String(), Amount: money(a.Amount)})
-		}
 		return e.CustomerID.String(), PaymentRecordedV1{CustomerID: e.CustomerID.String(), PaymentID: e.PaymentID.String(),
 			Amount: money(e.Amount), Method: e.Method.String(), ExternalReference: e.ExternalReference,
-			ReceivedAt: ts(e.ReceivedAt), Allocations: allocs, Unapplied: money(e.Unapplied), RecordedAt: ts(e.RecordedAt),
+			ReceivedAt: ts(e.ReceivedAt), Allocations: allocations(e.Allocations), Unapplied: money(e.Unapplied), RecordedAt: ts(e.RecordedAt),
 			ReceiptID: optID(e.ReceiptID)}
 	})
 	on("billing.payment_refunded", func(e domain.PaymentRefunded) (string, any) {
@@ -90,11 +86,16 @@ func init() {
 	on("billing.credit_note_issued", func(e domain.CreditNoteIssued) (string, any) {
 		return e.CustomerID.String(), CreditNoteIssuedV1{CustomerID: e.CustomerID.String(), CreditNoteID: e.CreditNoteID.String(),
 			InvoiceID: optID(e.InvoiceID), Net: money(e.Net), TaxRate: e.TaxRate.String(), Tax: money(e.Tax),
-			Total: money(e.Total), Reason: e.Reason, IssuedOn: date(e.Date()), IssuedAt: ts(e.IssuedAt), Lines: lines(e.Lines)}
+			Total: money(e.Total), Reason: e.Reason, IssuedOn: date(e.Date()), IssuedAt: ts(e.IssuedAt), Lines: lines(e.Lines),
+			Allocations: allocations(e.Allocations), Unapplied: money(e.Unapplied())}
 	})
 	on("billing.opening_balance_recorded", func(e domain.OpeningBalanceRecorded) (string, any) {
 		return e.CustomerID.String(), OpeningBalanceRecordedV1{CustomerID: e.CustomerID.String(), InvoiceID: e.InvoiceID.String(),
 			Amount: money(e.Amount), AsOf: date(e.AsOf), RecordedAt: ts(e.RecordedAt)}
+	})
+	on("billing.customer_credit_applied", func(e domain.CustomerCreditApplied) (string, any) {
+		return e.CustomerID.String(), CustomerCreditAppliedV1{CustomerID: e.CustomerID.String(), Allocations: allocations(e.Allocations),
+			Amount: money(e.Amount), AppliedOn: date(e.AppliedOn), AppliedAt: ts(e.AppliedAt)}
 	})
 	// Unallocated receipts: subject is the receipt id.
 	on("billing.unallocated_receipt_recorded", func(e domain.UnallocatedReceiptRecorded) (string, any) {
@@ -378,7 +379,17 @@ type InvoiceOverdueV1 struct {
 	MarkedAt    string  `json:"marked_at"`
 }
 
-// AllocationV1 is the part of a payment that settled one invoice.
+// allocations lists a payment's or credit note's allocations ([] for none).
+func allocations(as []domain.Allocation) []AllocationV1 {
+	out := make([]AllocationV1, 0, len(as))
+	for _, a := range as {
+		out = append(out, AllocationV1{InvoiceID: a.InvoiceID.String(), Amount: money(a.Amount)})
+	}
+	return out
+}
+
+// AllocationV1 is the part of a payment (or of a credit note on the account) that settled one
+// invoice.
 type AllocationV1 struct {
 	InvoiceID string `json:"invoice_id"`
 	Amount    *Money `json:"amount"`
@@ -409,19 +420,25 @@ type PaymentRefundedV1 struct {
 }
 
 // CreditNoteIssuedV1 is the payload of billing.credit_note_issued; InvoiceID is null for a
-// credit note on the account.
+// credit note on the account. A credit note on the account settles the customer's open
+// invoices oldest first (Allocations) and Unapplied, the rest of Total, becomes customer
+// credit; a credit note against an invoice has no allocations and zero unapplied. (Credit
+// notes on the account recorded before allocations existed settled nothing: all of their
+// total is unapplied.)
 type CreditNoteIssuedV1 struct {
-	CustomerID   string   `json:"customer_id"`
-	CreditNoteID string   `json:"credit_note_id"`
-	InvoiceID    *string  `json:"invoice_id"`
-	Net          *Money   `json:"net"`
-	TaxRate      string   `json:"tax_rate"`
-	Tax          *Money   `json:"tax"`
-	Total        *Money   `json:"total"`
-	Reason       string   `json:"reason"`
-	IssuedOn     *string  `json:"issued_on"`
-	IssuedAt     string   `json:"issued_at"`
-	Lines        []LineV1 `json:"lines"`
+	CustomerID   string         `json:"customer_id"`
+	CreditNoteID string         `json:"credit_note_id"`
+	InvoiceID    *string        `json:"invoice_id"`
+	Net          *Money         `json:"net"`
+	TaxRate      string         `json:"tax_rate"`
+	Tax          *Money         `json:"tax"`
+	Total        *Money         `json:"total"`
+	Reason       string         `json:"reason"`
+	IssuedOn     *string        `json:"issued_on"`
+	IssuedAt     string         `json:"issued_at"`
+	Lines        []LineV1       `json:"lines"`
+	Allocations  []AllocationV1 `json:"allocations"`
+	Unapplied    *Money         `json:"unapplied"`
 }
 
 // OpeningBalanceRecordedV1 is the payload of billing.opening_balance_recorded (a balance
@@ -432,6 +449,18 @@ type OpeningBalanceRecordedV1 struct {
 	Amount     *Money  `json:"amount"`
 	AsOf       *string `json:"as_of"`
 	RecordedAt string  `json:"recorded_at"`
+}
+
+// CustomerCreditAppliedV1 is the payload of billing.customer_credit_applied: customer credit
+// (Amount) settled the open invoices in Allocations, oldest first. It follows an opening
+// balance recorded beside open invoices or credit, or repairs an account an earlier version
+// left with credit beside open invoices.
+type CustomerCreditAppliedV1 struct {
+	CustomerID  string         `json:"customer_id"`
+	Allocations []AllocationV1 `json:"allocations"`
+	Amount      *Money         `json:"amount"`
+	AppliedOn   *string        `json:"applied_on"`
+	AppliedAt   string         `json:"applied_at"`
 }
 
 // UnallocatedReceiptRecordedV1 is the payload of billing.unallocated_receipt_recorded: money

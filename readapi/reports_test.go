@@ -18,9 +18,10 @@ func TestARAging(t *testing.T) {
 	e := newEnv(t, nil)
 	tok := e.token("acme", "reports:read")
 	zero := usd("0.00")
-	// Today is 2026-03-15 (fixedNow): alice's R-1 (due 2026-02-15) is 28 days past due.
+	// Today is 2026-03-15 (fixedNow): alice's R-1 (due 2026-02-15) is 28 days past due, with
+	// 89.63 outstanding: 100.63 less 5.00 of credit at issue and the 6.00 goodwill credit note.
 	a := decode[readapi.ARAging](t, e.ok(tok, "/v1/reports/ar-aging"))
-	want := readapi.Aging{Current: zero, Days1To30: usd("95.63"), Days31To60: zero, Days61To90: zero, DaysOver90: zero, Outstanding: usd("95.63")}
+	want := readapi.Aging{Current: zero, Days1To30: usd("89.63"), Days31To60: zero, Days61To90: zero, DaysOver90: zero, Outstanding: usd("89.63")}
 	assert.Equal(t, "2026-03-15", a.AsOf)
 	assert.Equal(t, []readapi.CustomerAging{{CustomerID: id(101), Currency: "USD", Aging: want}}, a.Items)
 	assert.Equal(t, []readapi.CurrencyAging{{Currency: "USD", Aging: want}}, a.Totals)
@@ -35,8 +36,8 @@ func TestARAging(t *testing.T) {
 	} {
 		a := decode[readapi.ARAging](t, e.ok(tok, "/v1/reports/ar-aging?as_of="+asOf))
 		require.Len(t, a.Items, 1, asOf)
-		assert.Equal(t, usd("95.63"), bucket(a.Items[0].Aging), asOf)
-		assert.Equal(t, usd("95.63"), a.Items[0].Outstanding, asOf)
+		assert.Equal(t, usd("89.63"), bucket(a.Items[0].Aging), asOf)
+		assert.Equal(t, usd("89.63"), a.Items[0].Outstanding, asOf)
 	}
 	// Before R-1 was issued nothing of today's outstanding amounts existed yet.
 	before := decode[readapi.ARAging](t, e.ok(tok, "/v1/reports/ar-aging?as_of=2026-01-31"))

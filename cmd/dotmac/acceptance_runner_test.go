@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"testing"
@@ -242,6 +243,13 @@ func (r *runner) checkBalances(st step, date string) {
 			assert.True(r.t, decimal.RequireFromString(want).Equal(bal), "%s's balance %s, want %s", name, bal, want)
 		}
 		assert.True(r.t, r.journalBalance(id).Equal(bal), "%s: receivable − credit in the journal is the balance %s", name, bal)
+		if want, ok := st.Credits[name]; ok {
+			got := r.credit(id)
+			assert.True(r.t, decimal.RequireFromString(want).Equal(got), "%s's customer credit %s, want %s", name, got, want)
+		}
+		if want, ok := st.Open[name]; ok {
+			assert.Equal(r.t, want, r.openInvoices(id), "%s's open invoices (status outstanding)", name)
+		}
 		path := fmt.Sprintf("/v1/audit/customers/%s/as-of?date=%s", id, date)
 		resp := r.s.do(r.t, http.MethodGet, r.s.query+path, r.token, "", nil)
 		if resp.status == http.StatusNotFound {
@@ -266,6 +274,28 @@ func (r *runner) balance(customer string) decimal.Decimal {
 	bal := amountOf(r.t, row["balance"])
 	assert.True(r.t, amountOf(r.t, row["receivable"]).Sub(amountOf(r.t, row["credit"])).Equal(bal), "receivable − credit = balance")
 	return bal
+}
+
+// credit is the customer's credit (2200) on its balance.
+func (r *runner) credit(customer string) decimal.Decimal {
+	b := r.get(fmt.Sprintf("/v1/customers/%s/balance?min_position=%d", customer, r.pos))
+	rows, _ := b["balances"].([]any)
+	if len(rows) == 0 {
+		return decimal.Zero
+	}
+	return amountOf(r.t, r.objects(rows)[0]["credit"])
+}
+
+// openInvoices lists the customer's open invoices as "status outstanding", sorted.
+func (r *runner) openInvoices(customer string) []string {
+	out := []string{}
+	for _, inv := range r.all(fmt.Sprintf("/v1/customers/%s/invoices?min_position=%d", customer, r.pos)) {
+		if s := r.str(inv, "status"); s == "issued" || s == "partially_paid" {
+			out = append(out, s+" "+amountOf(r.t, inv["outstanding"]).String())
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // journalBalance is the customer's AR (1100) minus customer credit (2200), from the journal.

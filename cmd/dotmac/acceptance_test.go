@@ -75,6 +75,8 @@ type step struct {
 	Lines      map[string][]string `yaml:"lines"`
 	Totals     map[string]string   `yaml:"totals"`
 	Balances   map[string]string   `yaml:"balances"`
+	Credits    map[string]string   `yaml:"credits"` // customer credit (2200)
+	Open       map[string][]string `yaml:"open"`    // each open invoice's "status outstanding", sorted
 }
 
 // server is a running `dotmac serve`.

@@ -64,6 +64,7 @@ var foreignCalls = map[string]foreignCall{
 	"POST /v1/customers/{customer_id}/payments/{payment_id}/refunds": {body: map[string]any{"amount": usd("1.00"), "reason": "goodwill"}, want: http.StatusNotFound},
 	"POST /v1/customers/{customer_id}/credit-notes":                  {body: map[string]any{"net": usd("1.00"), "reason": "outage"}, want: http.StatusNotFound},
 	"POST /v1/customers/{customer_id}/opening-balance":               {body: map[string]any{"amount": usd("12.00"), "as_of": "2025-12-31"}, want: http.StatusNotFound},
+	"POST /v1/customers/{customer_id}/apply-credit":                  {want: http.StatusNotFound},
 	"POST /v1/receipts/{receipt_id}/allocations":                     {body: map[string]any{"customer_id": "{customer_id}"}, want: http.StatusNotFound},
 	// A provider callback takes no token: unsigned, it is refused whoever sends it.
 	"POST /v1/providers/{provider}/callbacks": {body: map[string]any{"id": "evt_1", "type": "payment_intent.succeeded"}, want: http.StatusBadRequest, public: true},

@@ -19,6 +19,8 @@ func paymentRoutes() []route {
 			ifMatch: true, aliases: map[string]string{"credit note net": "net", "issued on": "issued_on"}, prepare: prepareIssueCreditNote},
 		{op: "recordOpeningBalance", method: http.MethodPost, path: "/v1/customers/{customer_id}/opening-balance", permission: auth.PaymentsWrite,
 			ifMatch: true, aliases: map[string]string{"opening balance": "amount", "as of": "as_of"}, prepare: prepareRecordOpeningBalance},
+		{op: "applyCustomerCredit", method: http.MethodPost, path: "/v1/customers/{customer_id}/apply-credit", permission: auth.PaymentsWrite,
+			ifMatch: true, prepare: prepareApplyCustomerCredit},
 	}
 }
 
@@ -99,8 +101,10 @@ type creditNoteJSON struct {
 
 type creditNoteBody struct {
 	resultBody
-	Tax   domain.Money `json:"tax"`
-	Total domain.Money `json:"total"`
+	Tax         domain.Money        `json:"tax"`
+	Total       domain.Money        `json:"total"`
+	Allocations []domain.Allocation `json:"allocations"`
+	Unapplied   domain.Money        `json:"unapplied"`
 }
 
 func prepareIssueCreditNote(req *request) (command, error) {
@@ -121,9 +125,12 @@ func prepareIssueCreditNote(req *request) (command, error) {
 	return func(ctx context.Context, h *commands.Handlers, m commands.Meta) (*response, error) {
 		res, err := h.IssueCreditNote(ctx, m, c)
 		return reply(res, err, http.StatusCreated, "/v1/customers/"+customer.String()+"/credit-notes/"+res.ID, func(b resultBody) any {
-			out := creditNoteBody{resultBody: b}
+			out := creditNoteBody{resultBody: b, Allocations: []domain.Allocation{}}
 			if e, ok := eventOf[domain.CreditNoteIssued](res); ok {
-				out.Tax, out.Total = e.Tax, e.Total
+				out.Tax, out.Total, out.Unapplied = e.Tax, e.Total, e.Unapplied()
+				if e.Allocations != nil {
+					out.Allocations = e.Allocations
+				}
 			}
 			return out
 		})
@@ -150,5 +157,35 @@ func prepareRecordOpeningBalance(req *request) (command, error) {
 	return func(ctx context.Context, h *commands.Handlers, m commands.Meta) (*response, error) {
 		res, err := h.RecordOpeningBalance(ctx, m, c)
 		return reply(res, err, http.StatusCreated, "/v1/customers/"+customer.String()+"/opening-balance", nil)
+	}, nil
+}
+
+// creditAppliedBody is the answer to applying customer credit: what it settled (nothing when
+// there was no credit or nothing open).
+type creditAppliedBody struct {
+	resultBody
+	Allocations []domain.Allocation `json:"allocations"`
+	Amount      *domain.Money       `json:"amount"`
+}
+
+func prepareApplyCustomerCredit(req *request) (command, error) {
+	var in struct{}
+	if err := decode(req.body, &in); err != nil {
+		return nil, err
+	}
+	var f fields
+	customer := pathID(&f, req, "customer_id", domain.ParseCustomerID)
+	if err := f.problem(); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, h *commands.Handlers, m commands.Meta) (*response, error) {
+		res, err := h.ApplyCustomerCredit(ctx, m, commands.ApplyCustomerCredit{CustomerID: customer})
+		return reply(res, err, http.StatusOK, "", func(b resultBody) any {
+			out := creditAppliedBody{resultBody: b, Allocations: []domain.Allocation{}}
+			if e, ok := eventOf[domain.CustomerCreditApplied](res); ok {
+				out.Allocations, out.Amount = e.Allocations, &e.Amount
+			}
+			return out
+		})
 	}, nil
 }

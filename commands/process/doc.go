@@ -8,7 +8,8 @@
 //	event store feed ──esw.Subscriber (consumer group, one event per message)──▶ cqrs.EventGroupProcessor
 //	    process.billing: BillingRunStarted                      ─┐
 //	    process.dunning: InvoiceMarkedOverdue, PaymentRecorded,   ├─▶ cqrs.CommandBus ──syncBus──▶ cqrs.CommandProcessor
-//	                     CreditNoteIssued, InvoiceVoided         │     RunBillingPeriod   → Handlers.RunBilling
+//	                     CreditNoteIssued, InvoiceVoided,        │     RunBillingPeriod   → Handlers.RunBilling
+//	                     CustomerCreditApplied                   │
 //	scheduler tick (Start, then every TickInterval) ─────────────┘     EvaluateDunning    → Dunning.Evaluate
 //	    Tracker.CatchUp; overdue marks; dunning sweep; scheduled runs   MarkOverdueInvoice → MarkOverdue
 //

@@ -69,6 +69,10 @@ func (m *Manager) onCreditNoteIssued(ctx context.Context, e *domain.CreditNoteIs
 	return m.sendIfDunningMayAct(ctx, e.CustomerID)
 }
 
+func (m *Manager) onCustomerCreditApplied(ctx context.Context, e *domain.CustomerCreditApplied) error {
+	return m.sendIfDunningMayAct(ctx, e.CustomerID)
+}
+
 func (m *Manager) onInvoiceVoided(ctx context.Context, e *domain.InvoiceVoided) error {
 	return m.sendIfDunningMayAct(ctx, e.CustomerID)
 }

@@ -247,7 +247,8 @@ func (m *Manager) addEventHandlers(router *message.Router, logger wmLogger) erro
 	}
 	return p.AddHandlersGroup(groupDunning,
 		cqrs.NewGroupEventHandler(m.onInvoiceMarkedOverdue), cqrs.NewGroupEventHandler(m.onPaymentRecorded),
-		cqrs.NewGroupEventHandler(m.onCreditNoteIssued), cqrs.NewGroupEventHandler(m.onInvoiceVoided))
+		cqrs.NewGroupEventHandler(m.onCreditNoteIssued), cqrs.NewGroupEventHandler(m.onInvoiceVoided),
+		cqrs.NewGroupEventHandler(m.onCustomerCreditApplied))
 }
 
 // groupSubscriber delivers group's events from its offset, only while this process holds

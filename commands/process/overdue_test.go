@@ -76,14 +76,31 @@ func TestOverdueSchedulerFollowsSettlement(t *testing.T) {
 	full := f.invoice(credited, "10.00", day("2026-03-10"))
 	_, err := f.h.IssueCreditNote(ctx, f.meta(), creditNote(credited, full, f.usd("10.00")))
 	require.NoError(t, err)
+	// A credit note on the account settles the open invoices: 15.00 of the 25.00 owed.
+	onAccount, _ := f.customer("On account", "fiber_100")
+	settled := f.invoice(onAccount, "10.00", day("2026-03-10"))
+	later := f.invoice(onAccount, "15.00", day("2026-03-10"))
+	_, err = f.h.IssueCreditNote(ctx, f.meta(), creditNote(onAccount, domain.InvoiceID{}, f.usd("15.00")))
+	require.NoError(t, err)
+	tracker := process.NewTracker(f.pool, f.store)
+	require.NoError(t, tracker.CatchUp(ctx))
+	candidates, err := tracker.OverdueCandidates(ctx, day("2026-03-12"))
+	require.NoError(t, err)
+	var proposed []domain.InvoiceID
+	for _, c := range candidates {
+		proposed = append(proposed, c.Invoice)
+	}
+	assert.ElementsMatch(t, []domain.InvoiceID{partial, later}, proposed, "the tracker follows the credit note's allocations")
+	assert.NotContains(t, proposed, settled)
 
 	f.clock.Set(at("2026-03-12", 6))
 	m := f.start(f.config())
 	require.NoError(t, m.Tick(ctx))
-	assert.Equal(t, map[domain.InvoiceID]int{partial: 1}, overdueMarks(f.decoded()))
+	assert.Equal(t, map[domain.InvoiceID]int{partial: 1, later: 1}, overdueMarks(f.decoded()))
 	for _, s := range f.decoded() {
 		if e, ok := s.event.(domain.InvoiceMarkedOverdue); ok {
-			assert.Equal(t, "20.00", e.Outstanding.AmountString())
+			want := map[domain.InvoiceID]string{partial: "20.00", later: "10.00"}[e.InvoiceID]
+			assert.Equal(t, want, e.Outstanding.AmountString())
 		}
 	}
 }

@@ -72,7 +72,7 @@ type trackerWrites struct {
 // trackedTypes are the event types the tracker reads; the rest are skipped undecoded.
 var trackedTypes = map[string]bool{
 	"CustomerRegistered": true, "InvoiceIssued": true, "InvoiceVoided": true, "InvoiceMarkedOverdue": true,
-	"PaymentRecorded": true, "CreditNoteIssued": true,
+	"PaymentRecorded": true, "CreditNoteIssued": true, "CustomerCreditApplied": true,
 	"ServiceSuspended": true, "ServiceResumed": true, "ServiceTerminated": true,
 }
 
@@ -111,9 +111,16 @@ func (w *trackerWrites) addEvent(tenant string, e domain.Event) {
 		for _, a := range e.Allocations {
 			w.settle(tenant, a.InvoiceID, a.Amount)
 		}
+	case domain.CustomerCreditApplied:
+		for _, a := range e.Allocations {
+			w.settle(tenant, a.InvoiceID, a.Amount)
+		}
 	case domain.CreditNoteIssued:
 		if !e.InvoiceID.IsZero() {
 			w.settle(tenant, e.InvoiceID, e.Total)
+		}
+		for _, a := range e.Allocations { // a credit note on the account settles open invoices
+			w.settle(tenant, a.InvoiceID, a.Amount)
 		}
 	case domain.ServiceSuspended:
 		if e.Reason == domain.SuspensionNonPayment {

@@ -60,14 +60,14 @@ func (l *lane) lateDate(d, floor domain.Date, percent int) domain.Date {
 }
 
 // openingBalance records, for a customer moved over from another system, what it owed (or
-// was owed) the day before it joined.
-func (l *lane) openingBalance(d domain.Date, force bool) error {
+// was owed, always when owed) the day before it joined.
+func (l *lane) openingBalance(d domain.Date, force, owed bool) error {
 	if !force && l.r.IntN(100) >= openingBalancePercent {
 		return nil
 	}
 	at := l.at(d, 9)
 	cents := int64(500 + l.r.IntN(20_000))
-	if l.r.IntN(3) == 0 {
+	if l.r.IntN(3) == 0 || owed {
 		cents = -cents
 	}
 	cmd := domain.RecordOpeningBalance{InvoiceID: newID(l.r, at, domain.NewInvoiceID), Amount: money(cents, l.t.currency), AsOf: d.AddDays(-1)}

@@ -35,8 +35,10 @@ func (l *lane) join(d domain.Date) error {
 		return err
 	}
 	l.rec.stats.did(ActCustomers)
-	if err := l.openingBalance(d, l.role == roleOpening); err != nil {
-		return err
+	if l.role != roleOpening {
+		if err := l.openingBalance(d, false, false); err != nil {
+			return err
+		}
 	}
 	for i := range 1 + l.r.IntN(3) {
 		if err := l.provision(d, l.pickPlan(i)); err != nil {
@@ -46,6 +48,11 @@ func (l *lane) join(d domain.Date) error {
 	if l.role != roleNone || l.r.IntN(2) == 0 {
 		if _, err := l.oneOff(d, "Installation", "Wi-Fi router", 1); err != nil {
 			return err
+		}
+		if l.role == roleOpening { // entered after the installation was billed: the credit settles it
+			if err := l.openingBalance(d, true, true); err != nil {
+				return err
+			}
 		}
 		l.planPayments(d)
 	}

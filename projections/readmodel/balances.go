@@ -209,6 +209,8 @@ func balanceOf(e domain.Event) (uuid.UUID, string, bool) {
 		return e.CustomerID.UUID(), e.Total.Currency().Code(), true
 	case domain.OpeningBalanceRecorded:
 		return e.CustomerID.UUID(), e.Amount.Currency().Code(), true
+	case domain.CustomerCreditApplied:
+		return e.CustomerID.UUID(), e.Amount.Currency().Code(), true
 	}
 	return uuid.Nil, "", false
 }

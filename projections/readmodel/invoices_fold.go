@@ -164,9 +164,16 @@ func (b *invoiceBatch) prepare(evs []projections.Event) error {
 			if !e.InvoiceID.IsZero() {
 				needInvoice(t, e.InvoiceID)
 			}
+			for _, a := range e.Allocations {
+				needInvoice(t, a.InvoiceID)
+			}
 		case domain.OpeningBalanceRecorded:
 			if e.Amount.IsPositive() {
 				created[key{t, e.InvoiceID.UUID()}] = true
+			}
+		case domain.CustomerCreditApplied:
+			for _, a := range e.Allocations {
+				needInvoice(t, a.InvoiceID)
 			}
 		}
 	}
@@ -196,7 +203,7 @@ func isInvoicesEvent(e domain.Event) bool {
 	switch e.(type) {
 	case domain.InvoiceCreated, domain.InvoiceLineAdded, domain.InvoiceIssued, domain.InvoiceIssuedHead, domain.InvoiceVoided,
 		domain.InvoiceMarkedOverdue, domain.PaymentRecorded, domain.PaymentRefunded, domain.CreditNoteIssued,
-		domain.OpeningBalanceRecorded:
+		domain.OpeningBalanceRecorded, domain.CustomerCreditApplied:
 		return true
 	}
 	return false
@@ -240,6 +247,8 @@ func (b *invoiceBatch) apply(ev *projections.Event, t string) error {
 		return b.creditNote(ev, t, e)
 	case domain.OpeningBalanceRecorded:
 		return b.openingBalance(ev, t, e)
+	case domain.CustomerCreditApplied:
+		return b.creditApplied(ev, t, e)
 	}
 	return nil
 }
@@ -398,6 +407,16 @@ func (b *invoiceBatch) creditNote(ev *projections.Event, t string, e domain.Cred
 		}
 		r.position = pos(ev)
 	}
+	for _, a := range e.Allocations { // a credit note against the account settles open invoices
+		r, err := b.invoice(ev, t, a.InvoiceID)
+		if err != nil {
+			return err
+		}
+		if err := r.settle(ev, a.Amount.Amount(), true); err != nil {
+			return err
+		}
+		r.position = pos(ev)
+	}
 	for i, l := range e.Lines {
 		writeLine(&b.noteLines, t, e.CreditNoteID.UUID(), i+1, e.Total.Currency().Code(), l)
 	}
@@ -417,6 +436,22 @@ func (b *invoiceBatch) creditNote(ev *projections.Event, t string, e domain.Cred
 	c.date(e.Date())
 	c.int4(len(e.Lines))
 	c.int8(pos(ev))
+	return nil
+}
+
+// creditApplied settles the invoices customer credit settles: as paid and as credit applied,
+// as credit applied at issue is.
+func (b *invoiceBatch) creditApplied(ev *projections.Event, t string, e domain.CustomerCreditApplied) error {
+	for _, a := range e.Allocations {
+		r, err := b.invoice(ev, t, a.InvoiceID)
+		if err != nil {
+			return err
+		}
+		if err := r.settle(ev, a.Amount.Amount(), false); err != nil {
+			return err
+		}
+		r.creditApplied, r.position = r.creditApplied.Add(a.Amount.Amount()), pos(ev)
+	}
 	return nil
 }
 

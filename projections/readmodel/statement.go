@@ -32,6 +32,12 @@ func statementText(e domain.Event) (uuid.UUID, string) {
 		return e.CreditNoteID.UUID(), "Credit note: " + e.Reason + linesText(e.Lines)
 	case domain.OpeningBalanceRecorded:
 		return e.InvoiceID.UUID(), "Opening balance as of " + e.AsOf.String()
+	case domain.CustomerCreditApplied:
+		var first uuid.UUID // the oldest invoice it settles
+		if len(e.Allocations) > 0 {
+			first = e.Allocations[0].InvoiceID.UUID()
+		}
+		return first, "Credit applied: " + e.Amount.AmountString() + " of customer credit settled open invoices"
 	}
 	return uuid.Nil, ""
 }
@@ -64,6 +70,8 @@ func statementDate(e domain.Event) domain.Date {
 		return e.Date()
 	case domain.OpeningBalanceRecorded:
 		return e.AsOf
+	case domain.CustomerCreditApplied:
+		return e.AppliedOn
 	}
 	return domain.Date{}
 }

@@ -16,10 +16,11 @@ var (
 		"ServicePlanChanged", "ServiceTerminated"}
 	catalogTypes = append([]string{"PlanDefined", "PlanRetired"}, serviceTypes...)
 	invoiceTypes = []string{"InvoiceCreated", "InvoiceLineAdded", "InvoiceIssued", "InvoiceVoided",
-		"InvoiceMarkedOverdue", "PaymentRecorded", "PaymentRefunded", "CreditNoteIssued", "OpeningBalanceRecorded"}
+		"InvoiceMarkedOverdue", "PaymentRecorded", "PaymentRefunded", "CreditNoteIssued", "OpeningBalanceRecorded",
+		"CustomerCreditApplied"}
 	// moneyTypes are the events that post to the journal (domain.Postings).
 	moneyTypes = []string{"InvoiceIssued", "InvoiceVoided", "PaymentRecorded", "PaymentRefunded", "CreditNoteIssued",
-		"OpeningBalanceRecorded"}
+		"OpeningBalanceRecorded", "CustomerCreditApplied"}
 	balanceTypes = append([]string{"CustomerRegistered"}, moneyTypes...)
 	// journalTypes are moneyTypes and the receipts booked to unallocated receipts, which post
 	// to no customer.
