@@ -208,10 +208,13 @@ func writeRejections(path string, rejections []csvimport.Rejection) error {
 // newImportBar returns a progress bar of rows on w when w is a terminal, else one that draws
 // nothing.
 func newImportBar(w io.Writer) *progressbar.ProgressBar {
+	visible := true
 	if f, ok := w.(*os.File); !ok || !isatty.IsTerminal(f.Fd()) {
-		w = io.Discard
+		// Invisible, not merely discarded: a visible bar of unknown length spins in a goroutine
+		// of its own, whose render races with Set and Finish (seen under -race), as newBar's.
+		w, visible = io.Discard, false
 	}
-	return progressbar.NewOptions(-1, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("importing"),
+	return progressbar.NewOptions(-1, progressbar.OptionSetWriter(w), progressbar.OptionSetVisibility(visible), progressbar.OptionSetDescription("importing"),
 		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("rows"),
 		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
 }
