@@ -128,8 +128,10 @@ CREATE TABLE credit_notes (
     issued_at      timestamptz NOT NULL,
     issued_on      date        NOT NULL,
     line_count     integer     NOT NULL,
-    unapplied      numeric     NOT NULL, -- what became customer credit: total less the allocations (0 against an invoice)
     position       bigint      NOT NULL,
+    -- what became customer credit: total less the allocations (0 against an invoice); last, so
+    -- that a view of version 2's credit_notes can be replaced in place (CREATE OR REPLACE VIEW)
+    unapplied      numeric     NOT NULL,
     PRIMARY KEY (tenant_id, credit_note_id)
 );
 

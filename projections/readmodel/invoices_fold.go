@@ -451,8 +451,8 @@ func (b *invoiceBatch) creditNote(ev *projections.Event, t string, e domain.Cred
 	c.timestamptz(e.IssuedAt)
 	c.date(e.Date())
 	c.int4(len(e.Lines))
-	c.numeric(e.Unapplied().Amount())
 	c.int8(pos(ev))
+	c.numeric(e.Unapplied().Amount())
 	return nil
 }
 

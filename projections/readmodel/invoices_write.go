@@ -45,8 +45,8 @@ var (
 		column{"tenant_id", "text"}, column{"credit_note_id", "uuid"}, column{"customer_id", "uuid"},
 		column{"invoice_id", "uuid"}, column{"net", "numeric"}, column{"tax_rate", "numeric"}, column{"tax", "numeric"},
 		column{"total", "numeric"}, column{"currency", "text"}, column{"reason", "text"}, column{"issued_at", "timestamptz"},
-		column{"issued_on", "date"}, column{"line_count", "integer"}, column{"unapplied", "numeric"},
-		column{"position", "bigint"})
+		column{"issued_on", "date"}, column{"line_count", "integer"}, column{"position", "bigint"},
+		column{"unapplied", "numeric"})
 	noteAllocationsTable = newTable("credit_note_allocations", []string{"tenant_id", "credit_note_id", "seq"},
 		column{"tenant_id", "text"}, column{"credit_note_id", "uuid"}, column{"seq", "integer"}, column{"invoice_id", "uuid"},
 		column{"customer_id", "uuid"}, column{"amount", "numeric"}, column{"currency", "text"},
