@@ -1,6 +1,7 @@
 package readapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dotmac/ledger/projections/readmodel/readmodeltest"
 	"github.com/dotmac/ledger/readapi"
 )
 
@@ -150,6 +152,10 @@ func TestInvoiceEndpoints(t *testing.T) {
 	}, d.Allocations)
 	require.Len(t, d.CreditNotes, 1)
 	assert.Equal(t, usd("10.00"), d.CreditNotes[0].Total)
+	assert.Equal(t, usd("10.00"), d.CreditNotes[0].Amount, "a credit note against the invoice settles it by its total")
+	assert.Equal(t, new(id(202)), d.CreditNotes[0].InvoiceID)
+	assert.NotNil(t, d.CreditApplications, "an empty list, not null")
+	assert.Empty(t, d.CreditApplications)
 
 	r := decode[readapi.InvoiceDetail](t, e.ok(tok, "/v1/invoices/"+id(204)))
 	require.Len(t, r.Lines, 2, "one line per plan segment")
@@ -160,6 +166,11 @@ func TestInvoiceEndpoints(t *testing.T) {
 	assert.Equal(t, &through, r.Lines[1].Through)
 	assert.Empty(t, r.Allocations)
 	assert.NotNil(t, r.Allocations, "an empty list, not null")
+	// The goodwill credit note 402 is against alice's account: it settled 6.00 of R-1.
+	assert.Equal(t, []readapi.InvoiceCreditNote{{CreditNote: readapi.CreditNote{CreditNoteID: id(402), Net: usd("5.00"),
+		TaxRate: "0.2", Tax: usd("1.00"), Total: usd("6.00"), Reason: "goodwill", IssuedAt: "2026-02-05T09:00:00Z"},
+		Amount: usd("6.00")}}, r.CreditNotes)
+	assert.Equal(t, usd("6.00"), r.AmountCredited)
 	assert.Equal(t, http.StatusNotFound, e.get(tok, "/v1/invoices/"+id(999)).Status)
 
 	pay := e.token("acme", "payments:read")
@@ -168,6 +179,13 @@ func TestInvoiceEndpoints(t *testing.T) {
 	assert.Equal(t, "2026-02-05", cn.IssuedOn)
 	assert.NotNil(t, cn.Lines, "an empty list, not null")
 	assert.Empty(t, cn.Lines, "a goodwill credit note has no lines")
+	assert.Nil(t, cn.InvoiceID, "against the account")
+	assert.Equal(t, []readapi.CreditNoteAllocation{{InvoiceID: id(204), Amount: usd("6.00")}}, cn.Allocations)
+	assert.Equal(t, usd("0.00"), cn.Unapplied)
+	against := decode[readapi.CreditNoteDetail](t, e.ok(pay, "/v1/credit-notes/"+id(401)))
+	assert.NotNil(t, against.Allocations, "an empty list, not null")
+	assert.Empty(t, against.Allocations, "a credit note against an invoice has no allocations")
+	assert.Equal(t, usd("0.00"), against.Unapplied)
 	assert.Equal(t, http.StatusNotFound, e.get(e.token("globex", "payments:read"), "/v1/credit-notes/"+id(402)).Status,
 		"another tenant's credit note is not found")
 }
@@ -279,4 +297,57 @@ func TestTrialBalanceAsOfDate(t *testing.T) {
 	none := decode[readapi.TrialBalance](t, e.ok(tok, "/v1/trial-balance?as_of=2025-12-31"))
 	assert.Empty(t, none.Accounts, "nothing is dated before the first entry")
 	assert.Equal(t, http.StatusBadRequest, e.get(tok, "/v1/trial-balance?as_of=2026-13-01").Status)
+}
+
+// An invoice lists every credit note that settled it, against it or against the account (with
+// the part that went to it), and the customer credit applied to it after it was issued; a
+// credit note against the account lists the invoices it settled and its unapplied rest
+// (readmodeltest.CreditFixture).
+func TestCreditSettlementEndpoints(t *testing.T) {
+	t.Parallel()
+	evs, err := readmodeltest.CreditFixture()
+	require.NoError(t, err)
+	e := newEnv(t, evs)
+	tok := e.token("acme", "invoices:read", "payments:read")
+
+	first := decode[readapi.InvoiceDetail](t, e.ok(tok, "/v1/invoices/"+id(211)))
+	assert.Equal(t, "paid", first.Status)
+	assert.Equal(t, usd("30.00"), first.CreditApplied)
+	assert.Empty(t, first.CreditNotes)
+	assert.NotNil(t, first.CreditNotes, "an empty list, not null")
+	assert.Equal(t, []readapi.CreditApplication{{Amount: usd("30.00"), AppliedOn: "2026-01-06", AppliedAt: "2026-01-07T09:00:00Z"}},
+		first.CreditApplications)
+
+	second := decode[readapi.InvoiceDetail](t, e.ok(tok, "/v1/invoices/"+id(212)))
+	assert.Equal(t, "paid", second.Status)
+	assert.Equal(t, usd("10.00"), second.CreditApplied)
+	assert.Equal(t, usd("15.00"), second.AmountCredited)
+	assert.Equal(t, []readapi.CreditApplication{{Amount: usd("10.00"), AppliedOn: "2026-01-06", AppliedAt: "2026-01-07T09:00:00Z"}},
+		second.CreditApplications)
+	assert.Equal(t, []readapi.InvoiceCreditNote{{CreditNote: readapi.CreditNote{CreditNoteID: id(411), Net: usd("20.00"),
+		TaxRate: "0", Tax: usd("0.00"), Total: usd("20.00"), Reason: "outage", IssuedAt: "2026-01-08T09:00:00Z"},
+		Amount: usd("15.00")}}, second.CreditNotes)
+
+	cn := decode[readapi.CreditNoteDetail](t, e.ok(tok, "/v1/credit-notes/"+id(411)))
+	assert.Nil(t, cn.InvoiceID)
+	assert.Equal(t, []readapi.CreditNoteAllocation{{InvoiceID: id(212), Amount: usd("15.00")}}, cn.Allocations)
+	assert.Equal(t, usd("5.00"), cn.Unapplied, "20.00 less the 15.00 that settled D-2")
+	assert.Empty(t, cn.Lines)
+}
+
+// While the live build of the invoices read model is of version 2 (before the rebuild for
+// version 3 is swapped in), it has no credit note allocations, credit applications nor
+// unapplied column: the invoice and credit note answer 503 (retry), not 500.
+func TestCreditSettlementBeforeTheSwap(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	tok := e.token("acme", "invoices:read", "payments:read")
+	_, err := e.pool.Exec(context.Background(), `DROP TABLE credit_note_allocations, credit_applications;
+ALTER TABLE credit_notes DROP COLUMN unapplied`)
+	require.NoError(t, err)
+	for _, path := range []string{"/v1/invoices/" + id(204), "/v1/credit-notes/" + id(402)} {
+		r := e.get(tok, path)
+		assert.Equal(t, http.StatusServiceUnavailable, r.Status, path)
+		assert.NotEmpty(t, r.Header.Get("Retry-After"), path)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -155,7 +156,7 @@ type InvoiceAllocation struct {
 	ReceivedAt string `json:"received_at"`
 }
 
-// CreditNote is a credit note against an invoice.
+// CreditNote is a credit note.
 type CreditNote struct {
 	CreditNoteID string `json:"credit_note_id"`
 	Net          Money  `json:"net"`
@@ -166,13 +167,32 @@ type CreditNote struct {
 	IssuedAt     string `json:"issued_at"`
 }
 
-// InvoiceDetail is an invoice with its lines, the payments that settled it and its credit
-// notes.
+// InvoiceCreditNote is a credit note that settled the invoice: one against it (InvoiceID is
+// the invoice; Amount its Total) or one against the account (InvoiceID nil; Amount the part
+// of its Total that went to this invoice).
+type InvoiceCreditNote struct {
+	CreditNote
+	InvoiceID *string `json:"invoice_id"`
+	Amount    Money   `json:"amount"`
+}
+
+// CreditApplication is customer credit that settled the invoice (a CustomerCreditApplied:
+// an opening balance's credit, or the repair of an account an earlier version wrote). Credit
+// applied when the invoice was issued is not listed: it is in credit_applied.
+type CreditApplication struct {
+	Amount    Money  `json:"amount"`
+	AppliedOn string `json:"applied_on"`
+	AppliedAt string `json:"applied_at"`
+}
+
+// InvoiceDetail is an invoice with its lines, the payments that settled it, the credit notes
+// that settled it and the customer credit applied to it after it was issued.
 type InvoiceDetail struct {
 	Invoice
-	Lines       []InvoiceLine       `json:"lines"`
-	Allocations []InvoiceAllocation `json:"allocations"`
-	CreditNotes []CreditNote        `json:"credit_notes"`
+	Lines              []InvoiceLine       `json:"lines"`
+	Allocations        []InvoiceAllocation `json:"allocations"`
+	CreditNotes        []InvoiceCreditNote `json:"credit_notes"`
+	CreditApplications []CreditApplication `json:"credit_applications"`
 }
 
 // invoiceDetailSQL reads an invoice with its lines, allocations and credit notes in one
@@ -187,9 +207,18 @@ const invoiceDetailSQL = `SELECT ` + invoiceFields + `,
 (SELECT coalesce(json_agg(json_build_object('payment_id', payment_id, 'amount', amount::text, 'received_at', received_at)
   ORDER BY received_at, payment_id, seq), '[]')
  FROM payment_allocations a WHERE a.tenant_id = i.tenant_id AND a.invoice_id = i.invoice_id),
-(SELECT coalesce(json_agg(json_build_object('credit_note_id', credit_note_id, 'net', net::text, 'tax_rate', tax_rate::text,
-  'tax', tax::text, 'total', total::text, 'reason', reason, 'issued_at', issued_at) ORDER BY credit_note_id), '[]')
- FROM credit_notes c WHERE c.tenant_id = i.tenant_id AND c.invoice_id = i.invoice_id)
+(SELECT coalesce(json_agg(json_build_object('credit_note_id', c.credit_note_id, 'net', c.net::text, 'tax_rate', c.tax_rate::text,
+  'tax', c.tax::text, 'total', c.total::text, 'reason', c.reason, 'issued_at', c.issued_at, 'invoice_id', c.invoice_id,
+  'amount', s.amount::text) ORDER BY c.issued_at, c.credit_note_id), '[]')
+ FROM (SELECT credit_note_id, total AS amount FROM credit_notes
+        WHERE tenant_id = i.tenant_id AND invoice_id = i.invoice_id
+       UNION ALL
+       SELECT credit_note_id, sum(amount) FROM credit_note_allocations
+        WHERE tenant_id = i.tenant_id AND invoice_id = i.invoice_id GROUP BY credit_note_id) s
+ JOIN credit_notes c ON c.tenant_id = i.tenant_id AND c.credit_note_id = s.credit_note_id),
+(SELECT coalesce(json_agg(json_build_object('amount', amount::text, 'applied_on', applied_on::text, 'applied_at', applied_at)
+  ORDER BY position, seq), '[]')
+ FROM credit_applications a WHERE a.tenant_id = i.tenant_id AND a.invoice_id = i.invoice_id)
 FROM invoices i WHERE i.tenant_id = $1 AND i.invoice_id = $2`
 
 // getInvoice: GET /v1/invoices/{invoice_id}
@@ -198,13 +227,13 @@ func getInvoice(ctx context.Context, r *request) (any, error) {
 	if err := r.ready(ctx); err != nil {
 		return nil, err
 	}
-	var lines, allocations, credits []byte
-	inv, err := scanInvoice(r.api.cfg.DB.QueryRow(ctx, invoiceDetailSQL, r.tenant, id), &lines, &allocations, &credits)
+	var lines, allocations, credits, applications []byte
+	inv, err := scanInvoice(r.api.cfg.DB.QueryRow(ctx, invoiceDetailSQL, r.tenant, id), &lines, &allocations, &credits, &applications)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("invoice", id)
 	}
 	if err != nil {
-		return nil, err
+		return nil, olderBuild(r, err)
 	}
 	d := InvoiceDetail{Invoice: inv}
 	if d.Lines, err = decodeLines(lines, inv.Currency); err != nil {
@@ -213,7 +242,10 @@ func getInvoice(ctx context.Context, r *request) (any, error) {
 	if d.Allocations, err = decodeAllocations(allocations, inv.Currency); err != nil {
 		return nil, err
 	}
-	d.CreditNotes, err = decodeCreditNotes(credits, inv.Currency)
+	if d.CreditNotes, err = decodeCreditNotes(credits, inv.Currency); err != nil {
+		return nil, err
+	}
+	d.CreditApplications, err = decodeCreditApplications(applications, inv.Currency)
 	return d, err
 }
 
@@ -282,33 +314,68 @@ type creditNoteJSON struct {
 	Total        string    `json:"total"`
 	Reason       string    `json:"reason"`
 	IssuedAt     time.Time `json:"issued_at"`
+	InvoiceID    *string   `json:"invoice_id"`
+	Amount       string    `json:"amount"`
 }
 
-func decodeCreditNotes(raw []byte, currency string) ([]CreditNote, error) {
-	return decodeAgg(raw, "invoice credit notes", func(c creditNoteJSON) CreditNote {
-		return CreditNote{CreditNoteID: c.CreditNoteID, Net: money(c.Net, currency), TaxRate: c.TaxRate,
-			Tax: money(c.Tax, currency), Total: money(c.Total, currency), Reason: c.Reason, IssuedAt: instant(c.IssuedAt)}
+func decodeCreditNotes(raw []byte, currency string) ([]InvoiceCreditNote, error) {
+	return decodeAgg(raw, "invoice credit notes", func(c creditNoteJSON) InvoiceCreditNote {
+		return InvoiceCreditNote{CreditNote: CreditNote{CreditNoteID: c.CreditNoteID, Net: money(c.Net, currency), TaxRate: c.TaxRate,
+			Tax: money(c.Tax, currency), Total: money(c.Total, currency), Reason: c.Reason, IssuedAt: instant(c.IssuedAt)},
+			InvoiceID: c.InvoiceID, Amount: money(c.Amount, currency)}
 	})
 }
 
-// CreditNoteDetail is a credit note with its lines (a billing adjustment's; none otherwise).
+type creditApplicationJSON struct {
+	Amount    string    `json:"amount"`
+	AppliedOn string    `json:"applied_on"`
+	AppliedAt time.Time `json:"applied_at"`
+}
+
+func decodeCreditApplications(raw []byte, currency string) ([]CreditApplication, error) {
+	return decodeAgg(raw, "invoice credit applications", func(a creditApplicationJSON) CreditApplication {
+		return CreditApplication{Amount: money(a.Amount, currency), AppliedOn: a.AppliedOn, AppliedAt: instant(a.AppliedAt)}
+	})
+}
+
+// CreditNoteAllocation is the part of a credit note against the account that settled one
+// invoice.
+type CreditNoteAllocation struct {
+	InvoiceID string `json:"invoice_id"`
+	Amount    Money  `json:"amount"`
+}
+
+type noteAllocationJSON struct {
+	InvoiceID string `json:"invoice_id"`
+	Amount    string `json:"amount"`
+}
+
+// CreditNoteDetail is a credit note with its lines (a billing adjustment's; none otherwise),
+// the invoices it settled if it is against the account (Allocations, oldest first; none
+// against an invoice, which it settles by its Total, and none for credit notes recorded
+// before allocations existed) and what of it became customer credit (Unapplied: Total less
+// the allocations; zero against an invoice).
 type CreditNoteDetail struct {
 	CreditNote
-	CustomerID string        `json:"customer_id"`
-	InvoiceID  *string       `json:"invoice_id"`
-	Currency   string        `json:"currency"`
-	IssuedOn   string        `json:"issued_on"`
-	Lines      []InvoiceLine `json:"lines"`
+	CustomerID  string                 `json:"customer_id"`
+	InvoiceID   *string                `json:"invoice_id"`
+	Currency    string                 `json:"currency"`
+	IssuedOn    string                 `json:"issued_on"`
+	Lines       []InvoiceLine          `json:"lines"`
+	Allocations []CreditNoteAllocation `json:"allocations"`
+	Unapplied   Money                  `json:"unapplied"`
 }
 
 const creditNoteDetailSQL = `SELECT c.credit_note_id::text, c.customer_id::text, c.invoice_id::text, c.currency, c.net::text,
-c.tax_rate::text, c.tax::text, c.total::text, c.reason, c.issued_at, c.issued_on::text,
+c.tax_rate::text, c.tax::text, c.total::text, c.reason, c.issued_at, c.issued_on::text, c.unapplied::text,
 (SELECT coalesce(json_agg(json_build_object('line_no', line_no, 'line_id', line_id, 'description', description,
   'quantity', quantity::text, 'unit_price', unit_price::text, 'net', net::text, 'tax_rate', tax_rate::text, 'tax', tax::text,
   'service_id', service_id, 'plan_code', plan_code, 'period', period, 'days_billed', proration_days_billed,
   'days_in_period', proration_days_in_period, 'full_price', proration_full_price::text,
   'from', service_from::text, 'through', service_through::text) ORDER BY line_no), '[]')
- FROM credit_note_lines l WHERE l.tenant_id = c.tenant_id AND l.credit_note_id = c.credit_note_id)
+ FROM credit_note_lines l WHERE l.tenant_id = c.tenant_id AND l.credit_note_id = c.credit_note_id),
+(SELECT coalesce(json_agg(json_build_object('invoice_id', invoice_id, 'amount', amount::text) ORDER BY seq), '[]')
+ FROM credit_note_allocations a WHERE a.tenant_id = c.tenant_id AND a.credit_note_id = c.credit_note_id)
 FROM credit_notes c WHERE c.tenant_id = $1 AND c.credit_note_id = $2`
 
 // getCreditNote: GET /v1/credit-notes/{credit_note_id}
@@ -319,19 +386,37 @@ func getCreditNote(ctx context.Context, r *request) (any, error) {
 	}
 	var d CreditNoteDetail
 	var invoice pgtype.Text
-	var net, tax, total string
+	var net, tax, total, unapplied string
 	var issued time.Time
-	var lines []byte
+	var lines, allocations []byte
 	err := r.api.cfg.DB.QueryRow(ctx, creditNoteDetailSQL, r.tenant, id).Scan(&d.CreditNoteID, &d.CustomerID, &invoice, &d.Currency,
-		&net, &d.TaxRate, &tax, &total, &d.Reason, &issued, &d.IssuedOn, &lines)
+		&net, &d.TaxRate, &tax, &total, &d.Reason, &issued, &d.IssuedOn, &unapplied, &lines, &allocations)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("credit note", id)
 	}
 	if err != nil {
-		return nil, err
+		return nil, olderBuild(r, err)
 	}
 	d.InvoiceID, d.IssuedAt = textOrNil(invoice), instant(issued)
 	d.Net, d.Tax, d.Total = money(net, d.Currency), money(tax, d.Currency), money(total, d.Currency)
-	d.Lines, err = decodeLines(lines, d.Currency)
+	d.Unapplied = money(unapplied, d.Currency)
+	if d.Lines, err = decodeLines(lines, d.Currency); err != nil {
+		return nil, err
+	}
+	d.Allocations, err = decodeAgg(allocations, "credit note allocations", func(a noteAllocationJSON) CreditNoteAllocation {
+		return CreditNoteAllocation{InvoiceID: a.InvoiceID, Amount: money(a.Amount, d.Currency)}
+	})
 	return d, err
+}
+
+// olderBuild answers 503 (retry later) when err says the views lack a table or column this
+// code reads: the live build is of an earlier version of the read model (version 2 had no
+// credit_note_allocations, credit_applications nor credit_notes.unapplied), which serves until
+// the runtime's rebuild for this version is swapped in. Any other error is returned as is.
+func olderBuild(r *request, err error) error {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && (pg.Code == "42P01" || pg.Code == "42703") { // undefined_table, undefined_column
+		return unavailable(r.http, r.rt.projection, r.position, fmt.Errorf("the live build predates this version: %w", err))
+	}
+	return err
 }

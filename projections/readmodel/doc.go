@@ -3,7 +3,8 @@
 //
 //	customers  customers
 //	catalog    plans, services
-//	invoices   invoices, invoice_lines, payments, payment_allocations, credit_notes
+//	invoices   invoices, invoice_lines, payments, payment_allocations, credit_notes,
+//	           credit_note_lines, credit_note_allocations, credit_applications
 //	balances   customer_balances, statement_lines
 //	journal    journal_lines, trial_balance
 //	mrr        mrr_segments (and its private fold state, mrr_services)

@@ -9,7 +9,8 @@ import (
 )
 
 // Invoices projects the invoices of every account with their lines, the payments with their
-// allocations to invoices, and the credit notes. An invoice's status is draft, issued,
+// allocations to invoices, the credit notes with the invoices those against the account
+// settled, and the invoices customer credit settled. An invoice's status is draft, issued,
 // partially_paid, paid or void, as in the domain; overdue is true while an invoice marked
 // overdue is still open. outstanding is what is still owed on it.
 type Invoices struct{}
@@ -19,12 +20,15 @@ var _ projections.Projection = Invoices{}
 // Name returns "invoices".
 func (Invoices) Name() string { return NameInvoices }
 
-// Version returns 2 (2: lines with the days they bill, credit note lines, opening balances).
-func (Invoices) Version() int { return 2 }
+// Version returns 3 (2: lines with the days they bill, credit note lines, opening balances;
+// 3: the invoices a credit note against the account settled, its unapplied rest, and the
+// invoices customer credit settled).
+func (Invoices) Version() int { return 3 }
 
 // Tables returns the tables the query API reads.
 func (Invoices) Tables() []string {
-	return []string{"invoices", "invoice_lines", "payments", "payment_allocations", "credit_notes", "credit_note_lines"}
+	return []string{"invoices", "invoice_lines", "payments", "payment_allocations", "credit_notes", "credit_note_lines",
+		"credit_note_allocations", "credit_applications"}
 }
 
 const invoicesSchema = `
@@ -125,7 +129,39 @@ CREATE TABLE credit_notes (
     issued_on      date        NOT NULL,
     line_count     integer     NOT NULL,
     position       bigint      NOT NULL,
+    -- what became customer credit: total less the allocations (0 against an invoice); last, so
+    -- that a view of version 2's credit_notes can be replaced in place (CREATE OR REPLACE VIEW)
+    unapplied      numeric     NOT NULL,
     PRIMARY KEY (tenant_id, credit_note_id)
+);
+
+-- The invoices a credit note against the account settled (CreditNoteIssued.Allocations).
+CREATE TABLE credit_note_allocations (
+    tenant_id      text        NOT NULL,
+    credit_note_id uuid        NOT NULL,
+    seq            integer     NOT NULL,
+    invoice_id     uuid        NOT NULL,
+    customer_id    uuid        NOT NULL,
+    amount         numeric     NOT NULL,
+    currency       text        NOT NULL,
+    issued_at      timestamptz NOT NULL,
+    position       bigint      NOT NULL,
+    PRIMARY KEY (tenant_id, credit_note_id, seq)
+);
+
+-- The invoices customer credit settled (CustomerCreditApplied.Allocations): the event has no
+-- id of its own, so its position names it.
+CREATE TABLE credit_applications (
+    tenant_id   text        NOT NULL,
+    position    bigint      NOT NULL,
+    seq         integer     NOT NULL,
+    invoice_id  uuid        NOT NULL,
+    customer_id uuid        NOT NULL,
+    amount      numeric     NOT NULL,
+    currency    text        NOT NULL,
+    applied_on  date        NOT NULL,
+    applied_at  timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, position, seq)
 );
 
 -- A billing adjustment's credit note carries lines, as an invoice does.
@@ -149,6 +185,8 @@ var invoicesIndexes = []string{
 	`CREATE INDEX IF NOT EXISTS payment_allocations_invoice_idx ON payment_allocations (tenant_id, invoice_id)`,
 	`CREATE INDEX IF NOT EXISTS credit_notes_customer_idx ON credit_notes (tenant_id, customer_id, credit_note_id)`,
 	`CREATE INDEX IF NOT EXISTS credit_notes_invoice_idx ON credit_notes (tenant_id, invoice_id) WHERE invoice_id IS NOT NULL`,
+	`CREATE INDEX IF NOT EXISTS credit_note_allocations_invoice_idx ON credit_note_allocations (tenant_id, invoice_id)`,
+	`CREATE INDEX IF NOT EXISTS credit_applications_invoice_idx ON credit_applications (tenant_id, invoice_id)`,
 }
 
 // Apply folds the account stream's invoice, payment and credit note events: it reads the

@@ -108,6 +108,10 @@ type invoiceBatch struct {
 	allocations copyRows
 	creditNotes copyRows
 	noteLines   copyRows
+	// noteAllocations and creditApplications are the invoices credit notes against the
+	// account and customer credit settled.
+	noteAllocations    copyRows
+	creditApplications copyRows
 }
 
 func newInvoiceBatch() *invoiceBatch {
@@ -407,7 +411,8 @@ func (b *invoiceBatch) creditNote(ev *projections.Event, t string, e domain.Cred
 		}
 		r.position = pos(ev)
 	}
-	for _, a := range e.Allocations { // a credit note against the account settles open invoices
+	cur := e.Total.Currency().Code()
+	for i, a := range e.Allocations { // a credit note against the account settles open invoices
 		r, err := b.invoice(ev, t, a.InvoiceID)
 		if err != nil {
 			return err
@@ -416,12 +421,23 @@ func (b *invoiceBatch) creditNote(ev *projections.Event, t string, e domain.Cred
 			return err
 		}
 		r.position = pos(ev)
+		c := &b.noteAllocations
+		c.row(9)
+		c.text(t)
+		c.uuid(e.CreditNoteID.UUID())
+		c.int4(i + 1)
+		c.uuid(r.id)
+		c.uuid(e.CustomerID.UUID())
+		c.numeric(a.Amount.Amount())
+		c.text(cur)
+		c.timestamptz(e.IssuedAt)
+		c.int8(pos(ev))
 	}
 	for i, l := range e.Lines {
-		writeLine(&b.noteLines, t, e.CreditNoteID.UUID(), i+1, e.Total.Currency().Code(), l)
+		writeLine(&b.noteLines, t, e.CreditNoteID.UUID(), i+1, cur, l)
 	}
 	c := &b.creditNotes
-	c.row(14)
+	c.row(15)
 	c.text(t)
 	c.uuid(e.CreditNoteID.UUID())
 	c.uuid(e.CustomerID.UUID())
@@ -430,19 +446,20 @@ func (b *invoiceBatch) creditNote(ev *projections.Event, t string, e domain.Cred
 	c.numeric(e.TaxRate.Decimal())
 	c.numeric(e.Tax.Amount())
 	c.numeric(e.Total.Amount())
-	c.text(e.Total.Currency().Code())
+	c.text(cur)
 	c.text(e.Reason)
 	c.timestamptz(e.IssuedAt)
 	c.date(e.Date())
 	c.int4(len(e.Lines))
 	c.int8(pos(ev))
+	c.numeric(e.Unapplied().Amount())
 	return nil
 }
 
 // creditApplied settles the invoices customer credit settles: as paid and as credit applied,
-// as credit applied at issue is.
+// as credit applied at issue is; one credit_applications row per invoice.
 func (b *invoiceBatch) creditApplied(ev *projections.Event, t string, e domain.CustomerCreditApplied) error {
-	for _, a := range e.Allocations {
+	for i, a := range e.Allocations {
 		r, err := b.invoice(ev, t, a.InvoiceID)
 		if err != nil {
 			return err
@@ -451,6 +468,17 @@ func (b *invoiceBatch) creditApplied(ev *projections.Event, t string, e domain.C
 			return err
 		}
 		r.creditApplied, r.position = r.creditApplied.Add(a.Amount.Amount()), pos(ev)
+		c := &b.creditApplications
+		c.row(9)
+		c.text(t)
+		c.int8(pos(ev))
+		c.int4(i + 1)
+		c.uuid(r.id)
+		c.uuid(e.CustomerID.UUID())
+		c.numeric(a.Amount.Amount())
+		c.text(r.currency)
+		c.date(e.AppliedOn)
+		c.timestamptz(e.AppliedAt)
 	}
 	return nil
 }

@@ -45,7 +45,16 @@ var (
 		column{"tenant_id", "text"}, column{"credit_note_id", "uuid"}, column{"customer_id", "uuid"},
 		column{"invoice_id", "uuid"}, column{"net", "numeric"}, column{"tax_rate", "numeric"}, column{"tax", "numeric"},
 		column{"total", "numeric"}, column{"currency", "text"}, column{"reason", "text"}, column{"issued_at", "timestamptz"},
-		column{"issued_on", "date"}, column{"line_count", "integer"}, column{"position", "bigint"})
+		column{"issued_on", "date"}, column{"line_count", "integer"}, column{"position", "bigint"},
+		column{"unapplied", "numeric"})
+	noteAllocationsTable = newTable("credit_note_allocations", []string{"tenant_id", "credit_note_id", "seq"},
+		column{"tenant_id", "text"}, column{"credit_note_id", "uuid"}, column{"seq", "integer"}, column{"invoice_id", "uuid"},
+		column{"customer_id", "uuid"}, column{"amount", "numeric"}, column{"currency", "text"},
+		column{"issued_at", "timestamptz"}, column{"position", "bigint"})
+	creditApplicationsTable = newTable("credit_applications", []string{"tenant_id", "position", "seq"},
+		column{"tenant_id", "text"}, column{"position", "bigint"}, column{"seq", "integer"}, column{"invoice_id", "uuid"},
+		column{"customer_id", "uuid"}, column{"amount", "numeric"}, column{"currency", "text"},
+		column{"applied_on", "date"}, column{"applied_at", "timestamptz"})
 )
 
 func (r *invoiceRow) write(c *copyRows) {
@@ -188,18 +197,28 @@ func (b *invoiceBatch) writeRows(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-// writeAdded COPYs the lines, allocations and credit notes folded since it last ran (rows
-// that never change once written).
+// writeAdded COPYs the lines, allocations, credit notes and credit applications folded since
+// it last ran (rows that never change once written).
 func (b *invoiceBatch) writeAdded(ctx context.Context, tx pgx.Tx) error {
-	defer func() { b.lines.reset(); b.allocations.reset(); b.creditNotes.reset(); b.noteLines.reset() }()
-	if err := invoiceLinesTable.insert(ctx, tx, &b.lines); err != nil {
-		return err
+	defer func() {
+		b.lines.reset()
+		b.allocations.reset()
+		b.creditNotes.reset()
+		b.noteLines.reset()
+		b.noteAllocations.reset()
+		b.creditApplications.reset()
+	}()
+	for _, w := range []struct {
+		t    *table
+		rows *copyRows
+	}{
+		{invoiceLinesTable, &b.lines}, {creditNoteLinesTable, &b.noteLines}, {allocationsTable, &b.allocations},
+		{creditNotesTable, &b.creditNotes}, {noteAllocationsTable, &b.noteAllocations},
+		{creditApplicationsTable, &b.creditApplications},
+	} {
+		if err := w.t.insert(ctx, tx, w.rows); err != nil {
+			return err
+		}
 	}
-	if err := creditNoteLinesTable.insert(ctx, tx, &b.noteLines); err != nil {
-		return err
-	}
-	if err := allocationsTable.insert(ctx, tx, &b.allocations); err != nil {
-		return err
-	}
-	return creditNotesTable.insert(ctx, tx, &b.creditNotes)
+	return nil
 }

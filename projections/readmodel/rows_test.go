@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dotmac/ledger/projections/readmodel/readmodeltest"
 )
 
 // TestCatalogRows checks the rows the fixture produces; "#601" stands for the fixture id uuidN(601).
@@ -69,11 +71,16 @@ func TestInvoicesRows(t *testing.T) {
 			"acme|#303|1|#202|#102|20.00|USD|2026-02-10 08:00:00+00",
 			"acme|#303|2|#205|#102|74.83|USD|2026-02-10 08:00:00+00",
 		}},
-		{"credit_notes", `SELECT tenant_id, credit_note_id, customer_id, invoice_id, net, tax_rate, tax, total, currency, reason, issued_at, issued_on, line_count FROM credit_notes ORDER BY 1,2`, []string{
-			"acme|#401|#102|#202|10.00|0|0.00|10.00|USD|late install|2026-01-28 09:00:00+00|2026-01-28|0",
-			"acme|#402|#101|∅|5.00|0.2|1.00|6.00|USD|goodwill|2026-02-05 09:00:00+00|2026-02-05|0",
-			"acme|#403|#101|∅|23.22|0|0.00|23.22|USD|Billing adjustment|2026-03-12 09:02:00+00|2026-03-12|1",
+		{"credit_notes", `SELECT tenant_id, credit_note_id, customer_id, invoice_id, net, tax_rate, tax, total, currency, reason, issued_at, issued_on, line_count, unapplied FROM credit_notes ORDER BY 1,2`, []string{
+			"acme|#401|#102|#202|10.00|0|0.00|10.00|USD|late install|2026-01-28 09:00:00+00|2026-01-28|0|0.00",
+			"acme|#402|#101|∅|5.00|0.2|1.00|6.00|USD|goodwill|2026-02-05 09:00:00+00|2026-02-05|0|0.00",
+			"acme|#403|#101|∅|23.22|0|0.00|23.22|USD|Billing adjustment|2026-03-12 09:02:00+00|2026-03-12|1|0.00",
 		}},
+		{"credit_note_allocations", `SELECT tenant_id, credit_note_id, seq, invoice_id, customer_id, amount, currency, issued_at, position FROM credit_note_allocations ORDER BY 1,2,3`, []string{
+			"acme|#402|1|#204|#101|6.00|USD|2026-02-05 09:00:00+00|36",
+			"acme|#403|1|#204|#101|23.22|USD|2026-03-12 09:02:00+00|46",
+		}},
+		{"credit_applications", `SELECT count(*) FROM credit_applications`, []string{"0"}},
 		{"credit_note_lines", `SELECT tenant_id, credit_note_id, line_no, line_id, description, quantity, unit_price, net, tax_rate, tax, currency, service_id, plan_code, period, proration_days_billed, proration_days_in_period, proration_full_price, service_from, service_through FROM credit_note_lines ORDER BY 1,2,3`, []string{
 			"acme|#403|1|01940000-0000-7000-8000-000000001450|Adjustment, credit: Fiber 500 (fiber_500) 2026-01-26..2026-01-31, 6 of 31 days|1|-23.22|-23.22|0|0.00|USD|#601|fiber_500|2026-01|6|31|119.99|2026-01-26|2026-01-31",
 		}},
@@ -231,4 +238,34 @@ func TestReceiptsRows(t *testing.T) {
 		"acme|#502|25.00|USD|mobile_money|mpesa:QK502|ACME 0009|2547****126|unknown_customer|∅|2026-03-11 08:01:00+00|unallocated|∅|∅|43",
 	}), rows(t, pool, `SELECT tenant_id, receipt_id, amount, currency, method, external_reference, account_reference, payer, reason,
 named_customer_id, received_at, status, customer_id, payment_id, position FROM receipts ORDER BY 1,2`))
+}
+
+// TestCreditSettlementRows checks the rows of the invoices customer credit and a credit note
+// against the account settled (readmodeltest.CreditFixture).
+func TestCreditSettlementRows(t *testing.T) {
+	t.Parallel()
+	evs, err := readmodeltest.CreditFixture()
+	require.NoError(t, err)
+	pool := build(t, evs, 1000)
+	for _, tc := range []struct {
+		table, query string
+		want         []string
+	}{
+		{"invoices", `SELECT invoice_id, status, total, credit_applied, amount_paid, amount_credited, outstanding FROM invoices ORDER BY 1`, []string{
+			"#211|paid|30.00|30.00|30.00|0.00|0.00",
+			"#212|paid|25.00|10.00|10.00|15.00|0.00",
+		}},
+		{"credit_notes", `SELECT credit_note_id, invoice_id, total, unapplied FROM credit_notes ORDER BY 1`, []string{
+			"#411|∅|20.00|5.00",
+		}},
+		{"credit_note_allocations", `SELECT tenant_id, credit_note_id, seq, invoice_id, customer_id, amount, currency, issued_at FROM credit_note_allocations ORDER BY 1,2,3`, []string{
+			"acme|#411|1|#212|#104|15.00|USD|2026-01-08 09:00:00+00",
+		}},
+		{"credit_applications", `SELECT tenant_id, seq, invoice_id, customer_id, amount, currency, applied_on, applied_at FROM credit_applications ORDER BY 1,position,2`, []string{
+			"acme|1|#211|#104|30.00|USD|2026-01-06|2026-01-07 09:00:00+00",
+			"acme|2|#212|#104|10.00|USD|2026-01-06|2026-01-07 09:00:00+00",
+		}},
+	} {
+		assert.Equal(t, expandIDs(tc.want), rows(t, pool, tc.query), tc.table)
+	}
 }

@@ -192,3 +192,21 @@ func TestCustomerPageReadsABoundedNumberOfHistories(t *testing.T) {
 	require.Equal(t, maxServiceHistories, histories)
 	require.Contains(t, note, fmt.Sprintf("first %d of %d services", maxServiceHistories, services))
 }
+
+// The invoice page shows what each credit note took off it (a credit note against the
+// account: its allocation, of its total) and the customer credit applied to it.
+func TestInvoicePageShowsCreditSettlements(t *testing.T) {
+	pages, err := parsePages()
+	require.NoError(t, err)
+	usd := func(a string) readapi.Money { return readapi.Money{Amount: a, Currency: "USD"} }
+	inv := readapi.InvoiceDetail{
+		CreditNotes: []readapi.InvoiceCreditNote{{CreditNote: readapi.CreditNote{CreditNoteID: "01940000-0000-7000-8000-000000000411",
+			Total: usd("20.00"), Reason: "outage", IssuedAt: "2026-01-08T09:00:00Z"}, Amount: usd("15.00")}},
+		CreditApplications: []readapi.CreditApplication{{Amount: usd("10.00"), AppliedOn: "2026-01-06", AppliedAt: "2026-01-07T09:00:00Z"}},
+	}
+	var buf strings.Builder
+	require.NoError(t, pages["invoice"].ExecuteTemplate(&buf, "content", &view{Data: documentData{Kind: "invoice", Invoice: &inv}}))
+	assert.Contains(t, buf.String(), "15.00 USD of 20.00 USD against the account (outage)")
+	assert.Contains(t, buf.String(), "Customer credit applied 2026-01-06: 10.00 USD")
+	assert.NotContains(t, buf.String(), "None.")
+}

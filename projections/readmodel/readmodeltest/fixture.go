@@ -19,7 +19,7 @@ func must[T any](v T, err error) T {
 // FixtureID is the readable UUIDv7 numbered n the fixture uses ("01940000-0000-7000-8000-000000000101"):
 // customers 101 (alice, acme), 102 (bob, acme) and 103 (carol, globex, in BHD); invoices 201-206;
 // payments 301-303; credit notes 401-402 (403 in CalendarFixture); services 601-602; lines 5xx
-// and 9xx.
+// and 9xx. CreditFixture has customer 104 (dave), invoices 211-212 and credit note 411.
 func FixtureID(n int) string { return fmt.Sprintf("01940000-0000-7000-8000-%012d", n) }
 
 func uuidN(n int) string { return FixtureID(n) }
@@ -222,4 +222,31 @@ func (f *fixtureSteps) billingRun(t domain.TenantID, p string, customers []domai
 		f.check(f.h.BillingRun(t, period, domain.RecordCustomerInvoiced{CustomerID: c, InvoiceID: invoices[i]}))
 	}
 	f.check(f.h.BillingRun(t, period, domain.CompleteBillingRun{}))
+}
+
+// CreditFixture is a small history of one customer (dave, 104, acme, USD) whose customer
+// credit and credit notes against the account settle invoices: invoices 211 (30.00, issued
+// 2026-01-05) and 212 (25.00, 2026-01-06); an opening balance of -40.00 as of 2025-12-31,
+// recorded on 2026-01-07, which customer credit applies to both (30.00 to 211, 10.00 to 212:
+// CustomerCreditApplied, applied on 2026-01-06); then credit note 411 against the account
+// (20.00, 2026-01-08) settles the 15.00 left on 212 and leaves 5.00 unapplied.
+func CreditFixture() ([]projections.Event, error) {
+	h := NewHistory(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC), 3)
+	f := &fixtureSteps{h: h}
+	dave := customerID(4)
+	f.day("2026-01-01")
+	f.register(acme, dave, "Dave Oyelaran", "USD")
+	f.day("2026-01-05")
+	f.account(acme, dave, domain.CreateInvoice{InvoiceID: invoiceID(11), Lines: []domain.LineInput{
+		{LineID: lineID(111), Description: "Installation", Quantity: qty("1"), UnitPrice: usd("30.00")}}})
+	f.account(acme, dave, domain.IssueInvoice{InvoiceID: invoiceID(11), Number: "D-1", DueDate: date("2026-01-19")})
+	f.day("2026-01-06")
+	f.account(acme, dave, domain.CreateInvoice{InvoiceID: invoiceID(12), Lines: []domain.LineInput{
+		{LineID: lineID(121), Description: "Router", Quantity: qty("1"), UnitPrice: usd("25.00")}}})
+	f.account(acme, dave, domain.IssueInvoice{InvoiceID: invoiceID(12), Number: "D-2", DueDate: date("2026-01-20")})
+	f.day("2026-01-07")
+	f.account(acme, dave, domain.RecordOpeningBalance{Amount: usd("-40.00"), AsOf: date("2025-12-31")})
+	f.day("2026-01-08")
+	f.account(acme, dave, domain.IssueCreditNote{CreditNoteID: creditNoteID(11), Net: usd("20.00"), TaxRate: rate("0"), Reason: "outage"})
+	return h.Events(), f.err
 }
