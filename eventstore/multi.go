@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // MaxStreamsPerCall is the most streams one ReadStreams or AppendStreams call may name.
@@ -149,14 +150,25 @@ func ReadStreamsEach(ctx context.Context, store Store, reads []StreamRead, limit
 	return out, nil
 }
 
-// AppendStreamsEach is AppendStreams made of Append calls, one after the other.
+// appendStreamsAtOnce bounds the Append calls AppendStreamsEach makes at once.
+const appendStreamsAtOnce = 16
+
+// AppendStreamsEach is AppendStreams made of Append calls, at most appendStreamsAtOnce at once
+// (the streams are distinct: their appends are independent).
 func AppendStreamsEach(ctx context.Context, store Store, appends []StreamAppend) []AppendOutcome {
 	if err := ValidateStreamAppends(appends); err != nil {
 		return FailAll(appends, err)
 	}
 	out := make([]AppendOutcome, len(appends))
+	sem := make(chan struct{}, appendStreamsAtOnce)
+	var wg sync.WaitGroup
 	for i, a := range appends {
-		out[i].Result, out[i].Err = store.Append(ctx, a.Stream, a.Expected, a.Events...)
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			out[i].Result, out[i].Err = store.Append(ctx, a.Stream, a.Expected, a.Events...)
+		})
 	}
+	wg.Wait()
 	return out
 }
