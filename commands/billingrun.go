@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,12 +19,12 @@ const (
 	DefaultDueDays = 14
 	// MaxDueDays bounds the payment term of recurring invoices.
 	MaxDueDays = 365
-	// billingBatchCustomers is how many customers are billed before the run stream records them.
+	// billingBatchCustomers is how many customers are billed together (billGroup: one read,
+	// one statement for their numbers, one append) and then recorded in the run stream.
 	billingBatchCustomers = 200
-	// billingWorkers bounds the customers billed at once. A customer's billing is a few round
-	// trips with little CPU, so the run is bound by their latency: with 32 workers the run went
-	// at 0.029–0.035 of pgbench's rate, with 8 at 0.014–0.028 (docs/performance.md).
-	billingWorkers = 32
+	// billingGroupWorkers bounds the groups billed at once, so that one group's round trips
+	// overlap another's decisions.
+	billingGroupWorkers = 4
 	// maxRecordedPerAppend bounds the BillingRunCustomerInvoiced events of one append.
 	maxRecordedPerAppend = 500
 )
@@ -164,7 +165,10 @@ func (h *Handlers) checkRunBilling(m Meta, c RunBilling) error {
 	return nil
 }
 
-// billAll bills the customers run has not recorded yet, in batches, recording each batch.
+// billAll bills the customers run has not recorded yet, in groups (billGroup), recording each
+// group's invoiced customers in the run stream once it is billed. billingGroupWorkers groups
+// are billed at once, so one group's round trips overlap another's. After an error that is not
+// a customer's, no further group starts; the groups under way finish and are recorded.
 func (h *Handlers) billAll(ctx context.Context, m Meta, run domain.BillingRunState, customers []BillableCustomer, dueDays int, out *BillingRunResult, progress *jobProgress) error {
 	var todo []BillableCustomer
 	for _, bc := range customers {
@@ -172,61 +176,67 @@ func (h *Handlers) billAll(ctx context.Context, m Meta, run domain.BillingRunSta
 			todo = append(todo, bc)
 		}
 	}
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	// A small run is split among the workers too: groups of ceil(n / workers), up to
+	// billingBatchCustomers.
+	size := min(billingBatchCustomers, max(1, (len(todo)+billingGroupWorkers-1)/billingGroupWorkers))
+	sem := make(chan struct{}, billingGroupWorkers)
 	for len(todo) > 0 {
-		batch := todo[:min(len(todo), billingBatchCustomers)]
-		todo = todo[len(batch):]
-		billed, skipped, billErr := h.billBatch(ctx, m, run, batch, dueDays, progress)
-		out.Skipped = append(out.Skipped, skipped...)
-		res, err := h.RecordCustomersInvoiced(ctx, m, run.Period, billed)
-		if err != nil {
-			return err
-		}
-		out.merge(res)
-		out.Invoices = append(out.Invoices, billed...)
-		for _, b := range billed {
-			out.Position = max(out.Position, b.Position)
-		}
-		if billErr != nil {
-			return billErr
-		}
-	}
-	return nil
-}
-
-// billBatch bills customers concurrently. It returns what was billed and skipped even when a
-// customer failed with an error that is not the customer's (the first such error).
-func (h *Handlers) billBatch(ctx context.Context, m Meta, run domain.BillingRunState, customers []BillableCustomer, dueDays int, progress *jobProgress) ([]BilledInvoice, []SkippedCustomer, error) {
-	type outcome struct {
-		billed BilledInvoice
-		err    error
-	}
-	outcomes := make([]outcome, len(customers))
-	sem := make(chan struct{}, billingWorkers)
-	var wg sync.WaitGroup
-	for i, bc := range customers {
+		group := todo[:min(len(todo), size)]
+		todo = todo[len(group):]
 		sem <- struct{}{}
+		mu.Lock()
+		stop := firstErr != nil
+		mu.Unlock()
+		if stop {
+			<-sem
+			break
+		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			b, err := h.BillCustomer(ctx, m, run, bc, dueDays)
-			outcomes[i] = outcome{b, err}
-			switch {
-			case err == nil:
-				progress.invoiced.Add(1)
-			case isCustomersProblem(err):
-				progress.skipped.Add(1)
+			billed, skipped, billErr := h.billBatch(ctx, m, run, group, dueDays, progress)
+			res, recErr := h.RecordCustomersInvoiced(ctx, m, run.Period, billed)
+			mu.Lock()
+			defer mu.Unlock()
+			out.Skipped = append(out.Skipped, skipped...)
+			if recErr != nil {
+				firstErr = cmp.Or(firstErr, recErr)
+				return
+			}
+			out.merge(res)
+			out.Invoices = append(out.Invoices, billed...)
+			for _, b := range billed {
+				out.Position = max(out.Position, b.Position)
+			}
+			if billErr != nil {
+				firstErr = cmp.Or(firstErr, billErr)
 			}
 		})
 	}
 	wg.Wait()
+	slices.SortFunc(out.Invoices, func(x, y BilledInvoice) int { return x.CustomerID.Compare(y.CustomerID) })
+	slices.SortFunc(out.Skipped, func(x, y SkippedCustomer) int { return x.CustomerID.Compare(y.CustomerID) })
+	return firstErr
+}
+
+// billBatch bills a group of customers (billGroup). It returns what was billed and skipped
+// even when a customer failed with an error that is not the customer's (the first such error).
+func (h *Handlers) billBatch(ctx context.Context, m Meta, run domain.BillingRunState, customers []BillableCustomer, dueDays int, progress *jobProgress) ([]BilledInvoice, []SkippedCustomer, error) {
 	var billed []BilledInvoice
 	var skipped []SkippedCustomer
 	var firstErr error
-	for i, o := range outcomes {
+	for i, o := range h.billGroup(ctx, m, run, customers, dueDays) {
 		switch {
 		case o.err == nil:
 			billed = append(billed, o.billed)
+			progress.invoiced.Add(1)
 		case isCustomersProblem(o.err):
 			skipped = append(skipped, SkippedCustomer{CustomerID: customers[i].CustomerID, Reason: o.err.Error()})
+			progress.skipped.Add(1)
 		case firstErr == nil:
 			firstErr = o.err
 		}
@@ -250,6 +260,12 @@ func isCustomersProblem(err error) bool {
 // Errors: ErrNothingToBill; *domain.CustomerInactiveError; *domain.NotFoundError; the
 // errors of GenerateRecurringInvoice.
 func (h *Handlers) BillCustomer(ctx context.Context, m Meta, run domain.BillingRunState, bc BillableCustomer, dueDays int) (BilledInvoice, error) {
+	return h.billCustomer(ctx, m, run, bc, dueDays, "")
+}
+
+// billCustomer is BillCustomer; a number, when given, is the invoice's (taken for it already,
+// by its group), else one is taken once the invoice is decided.
+func (h *Handlers) billCustomer(ctx context.Context, m Meta, run domain.BillingRunState, bc BillableCustomer, dueDays int, number string) (BilledInvoice, error) {
 	m.Recovering = false
 	invoice, err := recurringInvoiceID(run.ID, bc.CustomerID)
 	if err != nil {
@@ -261,7 +277,17 @@ func (h *Handlers) BillCustomer(ctx context.Context, m Meta, run domain.BillingR
 		if err != nil {
 			return Result{}, err
 		}
-		decide := h.numbered(ctx, m, recurringInvoice(run.Period, invoice, services, dueDays))
+		build := recurringInvoice(run.Period, invoice, services, dueDays)
+		decide := h.numbered(ctx, m, build)
+		if number != "" {
+			decide = func(a domain.AccountState, now time.Time) ([]domain.Event, error) {
+				cmd, err := build(a, now, number)
+				if err != nil {
+					return nil, err
+				}
+				return domain.DecideAccount(a, cmd, now)
+			}
+		}
 		return h.decideAccountNoMetrics(ctx, m, bc.CustomerID, invoice.String(), decide)
 	})
 	var billed *domain.AlreadyBilledError

@@ -28,6 +28,14 @@ type InvoiceNumbers interface {
 	Next(ctx context.Context, tenant domain.TenantID, year int) (int64, error)
 }
 
+// InvoiceNumberRanges is implemented by InvoiceNumbers that hand out many numbers at once:
+// NextRange takes count numbers (count >= 1) and returns the first; the others follow it
+// (first, first+1, ..., first+count-1), as count calls of Next would give them. A billing run
+// numbers a group of customers' invoices with one call.
+type InvoiceNumberRanges interface {
+	NextRange(ctx context.Context, tenant domain.TenantID, year, count int) (int64, error)
+}
+
 // Config configures Handlers. Store and Numbers are required; Index is required by the billing
 // run only.
 type Config struct {

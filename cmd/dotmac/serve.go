@@ -43,7 +43,7 @@ const (
 var allRoles = []string{roleCommand, roleQuery, roleProjector}
 
 // defaultCommandConns sizes the command side's own pool: enough for the billing run's workers
-// (commands.billingWorkers), the event store's writer and the API's idempotency statements.
+// (commands.billingGroupWorkers), the event store's writer and the API's idempotency statements.
 const defaultCommandConns = 32
 
 type serveFlags struct {

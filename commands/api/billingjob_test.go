@@ -229,7 +229,7 @@ func TestRunBillingAndPostShareOneWorker(t *testing.T) {
 }
 
 // TestBillingRunResumesAfterItsWorkerStops: the background worker stops (shutdown) after
-// invoicing one customer and before recording it; the run stays open, and a POST (here on
+// invoicing one customer, with three held; the run stays open, and a POST (here on
 // another process) finishes it with one invoice per customer.
 func TestBillingRunResumesAfterItsWorkerStops(t *testing.T) {
 	t.Parallel()
@@ -248,7 +248,9 @@ func TestBillingRunResumesAfterItsWorkerStops(t *testing.T) {
 	stop() // the server shuts down mid-run
 	stopped := p.awaitRun(tok, "2026-01")
 	assert.Equal(t, "open", stopped["status"])
-	assert.InDelta(t, 0, stopped["customers_invoiced"], 0, "the invoiced customer was not recorded yet")
+	// Each group is recorded once billed: with four customers among four workers the
+	// invoiced one is its own group, recorded or not yet when the worker stops.
+	assert.LessOrEqual(t, stopped["customers_invoiced"], float64(1), "the held customers were not recorded")
 
 	_, other := jobProcess(context.Background(), t, e, e.store)
 	resumed := other.post(tok, "/v1/billing-runs", map[string]any{"period": "2026-01"})

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -23,7 +24,10 @@ type Numbers struct {
 	opts Options
 }
 
-var _ commands.InvoiceNumbers = (*Numbers)(nil)
+var (
+	_ commands.InvoiceNumbers      = (*Numbers)(nil)
+	_ commands.InvoiceNumberRanges = (*Numbers)(nil)
+)
 
 // NewNumbers returns the counters in pool's schema (MigrationSet applied).
 func NewNumbers(pool *pgxpool.Pool, opts Options) *Numbers { return &Numbers{pool: pool, opts: opts} }
@@ -36,6 +40,20 @@ func (n *Numbers) Next(ctx context.Context, tenant domain.TenantID, year int) (i
 		ON CONFLICT (tenant, year) DO UPDATE SET last = cmd_invoice_numbers.last + 1
 		RETURNING last`, tenant.String(), year)
 	return next, classify("invoice number", err)
+}
+
+// NextRange takes the next n numbers of tenant and year at once (a billing run's group) in
+// one statement: first, first+1, ..., first+n-1.
+func (n *Numbers) NextRange(ctx context.Context, tenant domain.TenantID, year, count int) (int64, error) {
+	if count < 1 {
+		return 0, &domain.InvalidValueError{Field: "invoice numbers", Value: fmt.Sprint(count), Reason: "want at least one"}
+	}
+	var last int64
+	err := queryRow(ctx, n.pool, n.opts.AsyncCommit, []any{&last}, `
+		INSERT INTO cmd_invoice_numbers (tenant, year, last) VALUES ($1, $2, $3)
+		ON CONFLICT (tenant, year) DO UPDATE SET last = cmd_invoice_numbers.last + $3
+		RETURNING last`, tenant.String(), year, int64(count))
+	return last - int64(count) + 1, classify("invoice numbers", err)
 }
 
 // Last returns the last number handed out for tenant and year (0: none yet), taking none: a

@@ -54,6 +54,12 @@ func Run(t *testing.T, newStore Factory, lim Limitations) {
 		{"SubscribeResume", testSubscribeResume},
 		{"SubscriptionClose", testSubscriptionClose},
 	}
+	for name, fn := range multiTests {
+		tests = append(tests, struct {
+			name string
+			fn   func(*testing.T, Factory)
+		}{name, fn})
+	}
 	for name, fn := range rangeTests {
 		tests = append(tests, struct {
 			name string

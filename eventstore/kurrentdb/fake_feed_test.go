@@ -206,3 +206,15 @@ func TestFakeRanges(t *testing.T) {
 		return fakeStore(tt, startFakeNode(tt), Config{})
 	})
 }
+
+// TestFakeMultiStream runs the multi-stream contract of the conformance suite (ReadStreams and
+// AppendStreams, stream by stream on this backend) against the fake node.
+func TestFakeMultiStream(t *testing.T) {
+	conformance.RunMultiStream(t, func(tb testing.TB) eventstore.Store {
+		tt, ok := tb.(*testing.T)
+		if !ok {
+			tb.Fatal("the fake node needs a *testing.T")
+		}
+		return fakeStore(tt, startFakeNode(tt), Config{})
+	})
+}

@@ -33,7 +33,7 @@ type appendOutcome struct {
 // writer is the single goroutine that turns queued appends into group-commit transactions.
 type writer struct {
 	s     *Store
-	queue chan *appendReq
+	queue chan []*appendReq // one append, or an AppendStreams call's appends, taken together
 	quit  chan struct{}
 	done  chan struct{}
 
@@ -44,7 +44,7 @@ type writer struct {
 }
 
 func newWriter(s *Store) *writer {
-	w := &writer{s: s, queue: make(chan *appendReq, s.cfg.QueueLength), quit: make(chan struct{}), done: make(chan struct{})}
+	w := &writer{s: s, queue: make(chan []*appendReq, s.cfg.QueueLength), quit: make(chan struct{}), done: make(chan struct{})}
 	go w.run()
 	return w
 }
@@ -55,30 +55,45 @@ var errStoreClosed = errors.New("store closed")
 // append is abandoned and ctx's error returned; once taken, submit waits for the transaction's
 // outcome (bounded by Config.BatchTimeout), so a nil error always means durable.
 func (w *writer) submit(ctx context.Context, req *appendReq) (eventstore.AppendResult, error) {
-	req.done = make(chan appendOutcome, 1)
-	if err := w.enqueue(ctx, req); err != nil {
-		return eventstore.AppendResult{}, err
-	}
-	select {
-	case out := <-req.done:
-		return out.res, out.err
-	case <-ctx.Done():
-		if req.state.CompareAndSwap(reqPending, reqAbandoned) {
-			return eventstore.AppendResult{}, wrapf("append", ctx.Err())
-		}
-		out := <-req.done
-		return out.res, out.err
-	}
+	out := w.submitAll(ctx, []*appendReq{req})
+	return out[0].res, out[0].err
 }
 
-func (w *writer) enqueue(ctx context.Context, req *appendReq) error {
+// submitAll queues reqs together (the writer takes them into one transaction unless they
+// exceed its limits) and waits for each one's outcome, as submit does.
+func (w *writer) submitAll(ctx context.Context, reqs []*appendReq) []appendOutcome {
+	out := make([]appendOutcome, len(reqs))
+	for _, r := range reqs {
+		r.done = make(chan appendOutcome, 1)
+	}
+	if err := w.enqueue(ctx, reqs); err != nil {
+		for i := range out {
+			out[i].err = err
+		}
+		return out
+	}
+	for i, r := range reqs {
+		select {
+		case out[i] = <-r.done:
+		case <-ctx.Done():
+			if r.state.CompareAndSwap(reqPending, reqAbandoned) {
+				out[i].err = wrapf("append", ctx.Err())
+				continue
+			}
+			out[i] = <-r.done
+		}
+	}
+	return out
+}
+
+func (w *writer) enqueue(ctx context.Context, reqs []*appendReq) error {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {
 		return &eventstore.UnavailableError{Op: "append", Err: errStoreClosed}
 	}
 	select {
-	case w.queue <- req:
+	case w.queue <- reqs:
 		return nil
 	case <-ctx.Done():
 		return wrapf("append", ctx.Err())
@@ -114,41 +129,56 @@ func (w *writer) collect() ([]*appendReq, bool) {
 	batch := w.takeCarry()
 	if len(batch) == 0 {
 		select {
-		case r := <-w.queue:
-			if r.state.CompareAndSwap(reqPending, reqTaken) {
-				batch = append(batch, r)
-			}
+		case rs := <-w.queue:
+			batch = w.take(batch, rs)
 		case <-w.quit:
 			return nil, false
 		}
 	}
-	events := countEvents(batch)
-	for len(batch) < w.s.cfg.MaxBatchAppends {
-		var r *appendReq
+	for len(w.carry) == 0 && len(batch) < w.s.cfg.MaxBatchAppends {
 		select {
-		case r = <-w.queue:
+		case rs := <-w.queue:
+			batch = w.take(batch, rs)
 		default:
 			return batch, true
 		}
-		if !r.state.CompareAndSwap(reqPending, reqTaken) {
-			continue
-		}
-		if len(batch) > 0 && events+len(r.events) > w.s.cfg.MaxBatchEvents {
-			w.carry = append(w.carry, r)
-			return batch, true
-		}
-		batch = append(batch, r)
-		events += len(r.events)
 	}
 	return batch, true
 }
 
-func (w *writer) takeCarry() []*appendReq {
-	if len(w.carry) == 0 {
-		return nil
+// take adds to batch the appends of rs the writer takes (not abandoned), up to the batch
+// limits; the rest go into the carry, for the next batch.
+func (w *writer) take(batch, rs []*appendReq) []*appendReq {
+	events := countEvents(batch)
+	for _, r := range rs {
+		if !r.state.CompareAndSwap(reqPending, reqTaken) {
+			continue
+		}
+		if len(w.carry) > 0 || (len(batch) > 0 && (events+len(r.events) > w.s.cfg.MaxBatchEvents || len(batch) >= w.s.cfg.MaxBatchAppends)) {
+			w.carry = append(w.carry, r)
+			continue
+		}
+		batch = append(batch, r)
+		events += len(r.events)
 	}
-	batch := w.carry
-	w.carry = nil
+	return batch
+}
+
+// takeCarry takes the carried appends, in order, up to the batch limits (at least one).
+func (w *writer) takeCarry() []*appendReq {
+	n, events := 0, 0
+	for n < len(w.carry) && n < w.s.cfg.MaxBatchAppends {
+		if n > 0 && events+len(w.carry[n].events) > w.s.cfg.MaxBatchEvents {
+			break
+		}
+		events += len(w.carry[n].events)
+		n++
+	}
+	batch := w.carry[:n:n]
+	w.carry = w.carry[n:]
+	if len(w.carry) == 0 {
+		w.carry = nil
+	}
 	return batch
 }
 
@@ -168,9 +198,11 @@ func (w *writer) failPending() {
 	}
 	for {
 		select {
-		case r := <-w.queue:
-			if r.state.CompareAndSwap(reqPending, reqTaken) {
-				r.done <- appendOutcome{err: err}
+		case rs := <-w.queue:
+			for _, r := range rs {
+				if r.state.CompareAndSwap(reqPending, reqTaken) {
+					r.done <- appendOutcome{err: err}
+				}
 			}
 		default:
 			return

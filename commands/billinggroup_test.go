@@ -1,0 +1,211 @@
+package commands_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dotmac/ledger/commands"
+	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
+)
+
+// multiStore is the PostgreSQL store with hooks around its multi-stream calls, counting the
+// calls the billing run makes.
+type multiStore struct {
+	eventstore.Store
+	multi eventstore.MultiStreamStore
+
+	customerAppends, groupAppends, groupReads atomic.Int64
+	// beforeAppend, if set, runs before each AppendStreams call; it may answer in its stead.
+	beforeAppend func(ctx context.Context, appends []eventstore.StreamAppend) []eventstore.AppendOutcome
+}
+
+func newMultiStore(f *fixture) *multiStore { return &multiStore{Store: f.store, multi: f.store} }
+
+func (s *multiStore) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	if _, kind, _, err := domain.ParseStream(stream); err == nil && kind == domain.StreamCustomer {
+		s.customerAppends.Add(1)
+	}
+	return s.Store.Append(ctx, stream, expected, events...)
+}
+
+func (s *multiStore) ReadStreams(ctx context.Context, reads []eventstore.StreamRead, limit int) ([]eventstore.Envelope, error) {
+	s.groupReads.Add(1)
+	return s.multi.ReadStreams(ctx, reads, limit)
+}
+
+func (s *multiStore) AppendStreams(ctx context.Context, appends []eventstore.StreamAppend) []eventstore.AppendOutcome {
+	s.groupAppends.Add(1)
+	if s.beforeAppend != nil {
+		if out := s.beforeAppend(ctx, appends); out != nil {
+			return out
+		}
+	}
+	return s.multi.AppendStreams(ctx, appends)
+}
+
+// billableCustomers registers n customers of one active fiber_100 service each.
+func billableCustomers(t *testing.T, f *fixture, h *commands.Handlers, n int) []domain.CustomerID {
+	t.Helper()
+	ctx := context.Background()
+	code, err := domain.ParsePlanCode("fiber_100")
+	require.NoError(t, err)
+	_, err = h.DefinePlan(ctx, f.meta, commands.DefinePlan{Code: code, Name: "Fiber 100", MonthlyPrice: usd(t, "79.99"), TaxClass: "standard"})
+	require.NoError(t, err)
+	out := make([]domain.CustomerID, n)
+	for i := range out {
+		out[i] = f.register(h)
+		svc, err := h.ProvisionService(ctx, f.meta, commands.ProvisionService{CustomerID: out[i], PlanCode: code,
+			StartDate: domain.DateOf(now), InstallAddress: "1 Fiber Way"})
+		require.NoError(t, err)
+		id, err := domain.ParseServiceID(svc.ID)
+		require.NoError(t, err)
+		_, err = h.ActivateService(ctx, f.meta, commands.ActivateService{ServiceID: id})
+		require.NoError(t, err)
+	}
+	return out
+}
+
+// requireBilledOnce fails unless each customer has exactly one invoice for period, and the
+// invoices' numbers are distinct; it returns the numbers.
+func requireBilledOnce(t *testing.T, f *fixture, h *commands.Handlers, customers []domain.CustomerID, period domain.Period) map[string]domain.CustomerID {
+	t.Helper()
+	numbers := map[string]domain.CustomerID{}
+	for _, c := range customers {
+		a, _, err := h.Account(context.Background(), f.meta.Tenant, c)
+		require.NoError(t, err)
+		require.Len(t, a.Invoices, 1, "customer %s", c)
+		require.Contains(t, a.BilledPeriods, period)
+		for _, inv := range a.Invoices {
+			prev, dup := numbers[inv.Number]
+			require.False(t, dup, "number %s given to %s and %s", inv.Number, prev, c)
+			numbers[inv.Number] = c
+		}
+	}
+	return numbers
+}
+
+// requireNumbers fails unless numbers are exactly INV-2026-000001 to n.
+func requireNumbers(t *testing.T, numbers map[string]domain.CustomerID, n int) {
+	t.Helper()
+	require.Len(t, numbers, n)
+	for i := 1; i <= n; i++ {
+		assert.Contains(t, numbers, commands.FormatInvoiceNumber(2026, int64(i)))
+	}
+}
+
+// TestBillingRunBillsGroupsTogether: the run reads a group's accounts and services with
+// multi-stream reads and appends the group's invoices with one AppendStreams call, not one
+// append per customer; the invoice numbers are 1..n, gap-free.
+func TestBillingRunBillsGroupsTogether(t *testing.T) {
+	t.Parallel()
+	f, newHandlers := newFixture(t)
+	customers := billableCustomers(t, f, newHandlers(f.store), 40)
+	store := newMultiStore(f)
+	h := newHandlers(store)
+	period := domain.DateOf(now).Period()
+	res, err := h.RunBilling(context.Background(), f.meta, commands.RunBilling{Period: period, DueDays: 14})
+	require.NoError(t, err)
+	assert.True(t, res.Completed)
+	assert.Equal(t, 40, res.CustomersInvoiced)
+	require.Len(t, res.Invoices, 40)
+	assert.Zero(t, store.customerAppends.Load(), "no customer appended on its own")
+	assert.Equal(t, int64(4), store.groupAppends.Load(), "40 customers among 4 workers: 4 groups, one append each")
+	assert.Equal(t, int64(8), store.groupReads.Load(), "one read of the accounts and one of the services per group")
+	requireNumbers(t, requireBilledOnce(t, f, h, customers, period), 40)
+}
+
+// TestBillingGroupRedecidesAMovedAccountAlone: a command on one customer of a group lands
+// between the group's read and its append; that customer's append is refused (its version
+// moved) and it is billed again alone, with the number taken for it: the others' appends go
+// through, everyone has one invoice, and the numbers stay 1..n.
+func TestBillingGroupRedecidesAMovedAccountAlone(t *testing.T) {
+	t.Parallel()
+	f, newHandlers := newFixture(t)
+	other := newHandlers(f.store)
+	customers := billableCustomers(t, f, other, 8)
+	store := newMultiStore(f)
+	var once sync.Once
+	store.beforeAppend = func(ctx context.Context, appends []eventstore.StreamAppend) []eventstore.AppendOutcome {
+		once.Do(func() {
+			_, _, id, err := domain.ParseStream(appends[0].Stream)
+			require.NoError(t, err)
+			customer, err := domain.ParseCustomerID(id)
+			require.NoError(t, err)
+			_, err = other.UpdateCustomerContact(ctx, f.meta, commands.UpdateCustomerContact{CustomerID: customer, Contact: contact("Moved")})
+			require.NoError(t, err)
+		})
+		return nil
+	}
+	h := newHandlers(store)
+	period := domain.DateOf(now).Period()
+	res, err := h.RunBilling(context.Background(), f.meta, commands.RunBilling{Period: period, DueDays: 14})
+	require.NoError(t, err)
+	assert.Equal(t, 8, res.CustomersInvoiced)
+	// Alone, it goes through the command path: decided on the account as the group read it,
+	// refused again, then decided on the fresh one.
+	assert.Equal(t, int64(2), store.customerAppends.Load(), "the moved customer alone is appended on its own")
+	requireNumbers(t, requireBilledOnce(t, f, h, customers, period), 8)
+}
+
+// TestBillingGroupCrashMidAppend: the process dies during a group's append, after some of
+// its accounts were appended and before the run recorded any: the run is left open, and the
+// next invocation (another process) records the invoices that exist and bills the rest, each
+// customer once.
+func TestBillingGroupCrashMidAppend(t *testing.T) {
+	t.Parallel()
+	f, newHandlers := newFixture(t)
+	customers := billableCustomers(t, f, newHandlers(f.store), 12)
+	store := newMultiStore(f)
+	store.beforeAppend = func(ctx context.Context, appends []eventstore.StreamAppend) []eventstore.AppendOutcome {
+		half := len(appends) / 2
+		out := f.store.AppendStreams(ctx, appends[:half])
+		for range appends[half:] {
+			out = append(out, eventstore.AppendOutcome{Err: &eventstore.UnavailableError{Op: "append", Err: errors.New("connection reset: the process died")}})
+		}
+		return out
+	}
+	period := domain.DateOf(now).Period()
+	_, err := newHandlers(store).RunBilling(context.Background(), f.meta, commands.RunBilling{Period: period, DueDays: 14})
+	require.ErrorIs(t, err, eventstore.ErrUnavailable)
+	h := newHandlers(f.store)
+	run, _, err := h.BillingRun(context.Background(), f.meta.Tenant, period)
+	require.NoError(t, err)
+	assert.False(t, run.Completed)
+
+	res, err := h.RunBilling(context.Background(), f.meta, commands.RunBilling{Period: period, DueDays: 14})
+	require.NoError(t, err)
+	assert.True(t, res.Completed)
+	assert.Equal(t, 12, res.CustomersInvoiced)
+	requireBilledOnce(t, f, h, customers, period)
+}
+
+// TestBillingRunTwoProcessesAtOnce: two processes run the same period at once; each
+// customer is invoiced once and the run records each once.
+func TestBillingRunTwoProcessesAtOnce(t *testing.T) {
+	t.Parallel()
+	f, newHandlers := newFixture(t)
+	customers := billableCustomers(t, f, newHandlers(f.store), 30)
+	period := domain.DateOf(now).Period()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		h := newHandlers(f.store)
+		wg.Go(func() {
+			_, errs[i] = h.RunBilling(context.Background(), f.meta, commands.RunBilling{Period: period, DueDays: 14})
+		})
+	}
+	wg.Wait()
+	h := newHandlers(f.store)
+	res, err := h.RunBilling(context.Background(), f.meta, commands.RunBilling{Period: period, DueDays: 14})
+	require.NoError(t, err, "after %v", errs)
+	assert.True(t, res.Completed)
+	assert.Equal(t, 30, res.CustomersInvoiced)
+	requireBilledOnce(t, f, h, customers, period)
+}
