@@ -61,69 +61,117 @@ func TestAPanicInABatchAnswersEveryCommand(t *testing.T) {
 	assert.Zero(t, res.Version)
 }
 
-// TestEventsThatDoNotApplyFailOnlyTheirCommand: a command whose decided events do not apply
-// (the second of its two events is an invariant error) fails alone with domain.ErrInvariant;
-// the commands of its batch before and after it are appended, and the state cached for the
-// stream holds none of its events, though the batch's apply chain had written the first one.
-func TestEventsThatDoNotApplyFailOnlyTheirCommand(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	store, err := postgres.Open(ctx, pgtest.Pool(t, postgres.MigrationSet()), postgres.Config{})
+// accountFixture is a registered customer's account on a store of its own, with handlers
+// over it ("processes"), all at a fixed clock.
+type accountFixture struct {
+	store    *postgres.Store
+	tenant   domain.TenantID
+	customer domain.CustomerID
+	usd      domain.Currency
+	tgt      target[domain.AccountState]
+}
+
+func newAccountFixture(t *testing.T, customer string) *accountFixture {
+	t.Helper()
+	store, err := postgres.Open(context.Background(), pgtest.Pool(t, postgres.MigrationSet()), postgres.Config{})
 	require.NoError(t, err)
 	t.Cleanup(store.Close)
-	h, err := New(Config{Store: store, Numbers: noNumbers{}, Now: func() time.Time { return time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC) }})
+	f := &accountFixture{store: store}
+	f.tenant, err = domain.ParseTenantID("acme")
 	require.NoError(t, err)
-	tenant, err := domain.ParseTenantID("acme")
+	f.customer, err = domain.ParseCustomerID(customer)
 	require.NoError(t, err)
-	m, err := Meta{Tenant: tenant}.withDefaults()
+	f.usd, err = domain.ParseCurrency("USD")
 	require.NoError(t, err)
-	customer, err := domain.ParseCustomerID("0190a2b4-0000-7000-8000-000000000002")
+	f.tgt = accountTarget(f.meta(t), f.customer)
+	return f
+}
+
+// handlers returns a process's handlers over the fixture's store.
+func (f *accountFixture) handlers(t *testing.T) *Handlers {
+	t.Helper()
+	h, err := New(Config{Store: f.store, Numbers: noNumbers{}, Now: func() time.Time { return time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC) }})
 	require.NoError(t, err)
-	tgt := accountTarget(m, customer)
-	usd, err := domain.ParseCurrency("USD")
+	return h
+}
+
+// meta returns a new command's metadata in the fixture's tenant.
+func (f *accountFixture) meta(t *testing.T) Meta {
+	t.Helper()
+	m, err := Meta{Tenant: f.tenant, CommandID: uuid.Must(uuid.NewV7())}.withDefaults()
 	require.NoError(t, err)
-	_, err = execute(ctx, h, m, target[domain.AccountState]{agg: accountAggregate, stream: tgt.stream}, func(a domain.AccountState, now time.Time) ([]domain.Event, error) {
-		return domain.DecideAccount(a, domain.RegisterCustomer{CustomerID: customer, Currency: usd,
-			Contact: domain.Contact{Name: "Alice Ng", Email: "alice@example.com", BillingAddress: "1 Main St"}}, now)
-	})
+	return m
+}
+
+// register registers the customer through h (which then caches the account at version 1).
+func (f *accountFixture) register(t *testing.T, h *Handlers) {
+	t.Helper()
+	_, err := execute(context.Background(), h, f.meta(t), target[domain.AccountState]{agg: accountAggregate, stream: f.tgt.stream},
+		func(a domain.AccountState, now time.Time) ([]domain.Event, error) {
+			return domain.DecideAccount(a, domain.RegisterCustomer{CustomerID: f.customer, Currency: f.usd,
+				Contact: domain.Contact{Name: "Alice Ng", Email: "alice@example.com", BillingAddress: "1 Main St"}}, now)
+		})
 	require.NoError(t, err)
-	payments := make([]domain.PaymentID, 3)
-	pay := func(i int) decideFunc[domain.AccountState] {
-		id, err := domain.NewPaymentID(uuid.Must(uuid.NewV7()))
-		require.NoError(t, err)
-		payments[i] = id
-		return func(a domain.AccountState, now time.Time) ([]domain.Event, error) {
-			return domain.DecideAccount(a, domain.RecordPayment{PaymentID: payments[i],
-				Amount: domain.MoneyFromMinorUnits(100, usd), Method: domain.PaymentMethodCard, ReceivedAt: now}, now)
-		}
+}
+
+// payment returns a new payment's id and the decision recording 1.00 USD under it.
+func (f *accountFixture) payment(t *testing.T) (domain.PaymentID, decideFunc[domain.AccountState]) {
+	t.Helper()
+	id, err := domain.NewPaymentID(uuid.Must(uuid.NewV7()))
+	require.NoError(t, err)
+	return id, func(a domain.AccountState, now time.Time) ([]domain.Event, error) {
+		return domain.DecideAccount(a, domain.RecordPayment{PaymentID: id,
+			Amount: domain.MoneyFromMinorUnits(100, f.usd), Method: domain.PaymentMethodCard, ReceivedAt: now}, now)
 	}
-	twice := func(d decideFunc[domain.AccountState]) decideFunc[domain.AccountState] {
-		return func(a domain.AccountState, now time.Time) ([]domain.Event, error) {
-			events, err := d(a, now)
-			return append(events, events...), err // the second copy cannot apply
-		}
-	}
+}
+
+// leadOneBatch queues the decisions (with their metadata) on the account's stream in h and
+// runs them as one batch, as the stream's leader would.
+func (f *accountFixture) leadOneBatch(h *Handlers, metas []Meta, decisions []decideFunc[domain.AccountState]) []*request[domain.AccountState] {
 	var reqs []*request[domain.AccountState]
-	l, release := h.locks.join(tgt.stream)
-	for _, d := range []decideFunc[domain.AccountState]{pay(0), twice(pay(1)), pay(2)} {
-		r := &request[domain.AccountState]{ctx: ctx, m: Meta{Tenant: tenant, CommandID: uuid.Must(uuid.NewV7())}, t: tgt, decide: d, done: make(chan struct{})}
+	l, release := h.locks.join(f.tgt.stream)
+	for i, d := range decisions {
+		r := &request[domain.AccountState]{ctx: context.Background(), m: metas[i], t: f.tgt, decide: d, done: make(chan struct{})}
 		reqs = append(reqs, r)
 		l.enqueue(r)
 	}
 	l.held <- struct{}{}
 	func() {
 		defer l.unlock()
-		lead(h, l, tgt)
+		lead(h, l, f.tgt)
 	}()
 	release()
+	return reqs
+}
+
+// TestEventsThatDoNotApplyFailOnlyTheirCommand: a command whose decided events do not apply
+// (the second of its two events is an invariant error) fails alone with domain.ErrInvariant;
+// the commands of its batch before and after it are appended, and the state cached for the
+// stream holds none of its events, though the batch's apply chain had written the first one.
+func TestEventsThatDoNotApplyFailOnlyTheirCommand(t *testing.T) {
+	t.Parallel()
+	f := newAccountFixture(t, "0190a2b4-0000-7000-8000-000000000002")
+	h := f.handlers(t)
+	f.register(t, h)
+	payments := make([]domain.PaymentID, 3)
+	decisions := make([]decideFunc[domain.AccountState], 3)
+	for i := range decisions {
+		payments[i], decisions[i] = f.payment(t)
+	}
+	second := decisions[1]
+	decisions[1] = func(a domain.AccountState, now time.Time) ([]domain.Event, error) {
+		events, err := second(a, now)
+		return append(events, events...), err // the second copy cannot apply
+	}
+	reqs := f.leadOneBatch(h, []Meta{f.meta(t), f.meta(t), f.meta(t)}, decisions)
 	require.NoError(t, reqs[0].err)
 	require.ErrorIs(t, reqs[1].err, domain.ErrInvariant)
 	require.NoError(t, reqs[2].err)
 	assert.Equal(t, reqs[0].res.Version+1, reqs[2].res.Version)
-	cached := stateOf[domain.AccountState](h.cachedSnapshot(tgt.stream, domain.AccountState{}))
+	cached := stateOf[domain.AccountState](h.cachedSnapshot(f.tgt.stream, domain.AccountState{}))
 	assert.Len(t, cached.Payments, 2)
 	assert.NotContains(t, cached.Payments, payments[1])
-	loaded, _, err := h.Account(ctx, tenant, customer)
+	loaded, _, err := h.Account(context.Background(), f.tenant, f.customer)
 	require.NoError(t, err)
 	assert.Len(t, loaded.Payments, 2)
 }
@@ -134,62 +182,21 @@ func TestEventsThatDoNotApplyFailOnlyTheirCommand(t *testing.T) {
 // alone: the first is the same command already stored, the second is appended after it.
 func TestABatchHoldingACommandAnotherProcessAppendedAnswersEach(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	store, err := postgres.Open(ctx, pgtest.Pool(t, postgres.MigrationSet()), postgres.Config{})
-	require.NoError(t, err)
-	t.Cleanup(store.Close)
-	now := func() time.Time { return time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC) }
-	here, err := New(Config{Store: store, Numbers: noNumbers{}, Now: now})
-	require.NoError(t, err)
-	there, err := New(Config{Store: store, Numbers: noNumbers{}, Now: now})
-	require.NoError(t, err)
-	tenant, err := domain.ParseTenantID("acme")
-	require.NoError(t, err)
-	m, err := Meta{Tenant: tenant}.withDefaults()
-	require.NoError(t, err)
-	customer, err := domain.ParseCustomerID("0190a2b4-0000-7000-8000-000000000003")
-	require.NoError(t, err)
-	tgt := accountTarget(m, customer)
-	usd, err := domain.ParseCurrency("USD")
-	require.NoError(t, err)
-	_, err = execute(ctx, here, m, target[domain.AccountState]{agg: accountAggregate, stream: tgt.stream}, func(a domain.AccountState, now time.Time) ([]domain.Event, error) {
-		return domain.DecideAccount(a, domain.RegisterCustomer{CustomerID: customer, Currency: usd,
-			Contact: domain.Contact{Name: "Alice Ng", Email: "alice@example.com", BillingAddress: "1 Main St"}}, now)
-	})
-	require.NoError(t, err) // here caches the account at version 1
-	pay := func() (Meta, decideFunc[domain.AccountState]) {
-		id, err := domain.NewPaymentID(uuid.Must(uuid.NewV7()))
-		require.NoError(t, err)
-		pm, err := Meta{Tenant: tenant, CommandID: uuid.Must(uuid.NewV7())}.withDefaults()
-		require.NoError(t, err)
-		return pm, func(a domain.AccountState, now time.Time) ([]domain.Event, error) {
-			return domain.DecideAccount(a, domain.RecordPayment{PaymentID: id,
-				Amount: domain.MoneyFromMinorUnits(100, usd), Method: domain.PaymentMethodCard, ReceivedAt: now}, now)
-		}
-	}
-	m0, d0 := pay()
-	m1, d1 := pay()
-	_, err = execute(ctx, there, m0, tgt, d0) // the other process appends the first payment
+	f := newAccountFixture(t, "0190a2b4-0000-7000-8000-000000000003")
+	here, there := f.handlers(t), f.handlers(t)
+	f.register(t, here) // here caches the account at version 1
+	_, d0 := f.payment(t)
+	_, d1 := f.payment(t)
+	m0, m1 := f.meta(t), f.meta(t)
+	_, err := execute(context.Background(), there, m0, f.tgt, d0) // the other process appends the first payment
 	require.NoError(t, err)
 
-	var reqs []*request[domain.AccountState]
-	l, release := here.locks.join(tgt.stream)
-	for i, d := range []decideFunc[domain.AccountState]{d0, d1} {
-		r := &request[domain.AccountState]{ctx: ctx, m: []Meta{m0, m1}[i], t: tgt, decide: d, done: make(chan struct{})}
-		reqs = append(reqs, r)
-		l.enqueue(r)
-	}
-	l.held <- struct{}{}
-	func() {
-		defer l.unlock()
-		lead(here, l, tgt)
-	}()
-	release()
+	reqs := f.leadOneBatch(here, []Meta{m0, m1}, []decideFunc[domain.AccountState]{d0, d1})
 	require.NoError(t, reqs[0].err, "the command the other process stored is answered as stored")
 	assert.Equal(t, uint64(2), reqs[0].res.Version)
 	require.NoError(t, reqs[1].err, "the other command is appended after it")
 	assert.Equal(t, uint64(3), reqs[1].res.Version)
-	loaded, _, err := here.Account(ctx, tenant, customer)
+	loaded, _, err := here.Account(context.Background(), f.tenant, f.customer)
 	require.NoError(t, err)
 	assert.Len(t, loaded.Payments, 2, "each payment once")
 }
