@@ -108,9 +108,10 @@ func (h *Handlers) RecordProviderPayment(ctx context.Context, m Meta, p Provider
 		return ProviderResult{}, err
 	}
 	m.CommandID, m.Recovering = commandID, false
-	// A batch of one process's commands of the customer's stream that holds a booking another
-	// process appended at the same version fails whole with ErrDuplicateEventID, rather than
-	// being decided again: go again, from the claim, and find that booking made.
+	// Every event of one payment runs under the same command id, but two events may decide
+	// differently (one names the customer, one does not). When another process stored its
+	// decision at the same version, this one's events are partly stored already and the append
+	// fails with ErrDuplicateEventID: go again, from the claim, and find that booking made.
 	for attempt := 1; ; attempt++ {
 		res, err := h.bookProviderPayment(ctx, m, receipt, p)
 		if !errors.Is(err, eventstore.ErrDuplicateEventID) || attempt == maxProviderAttempts {
