@@ -364,18 +364,24 @@ func decideOn[S any](r *request[S], state S, now time.Time) ([]domain.Event, err
 // prepare applies a command's decided events to state with the prefix's apply chain and
 // encodes them, with ids derived from the command and the version it was decided on.
 func (b *batch[S]) prepare(apply applyFunc[S], m Meta, state S, version uint64, events []domain.Event) (S, []eventstore.EventData, error) {
+	return prepareEvents(apply, m, b.stream, state, version, events)
+}
+
+// prepareEvents applies a command's events, decided on stream at version, to state with apply
+// and encodes them, each with the id eventID derives: what a batch and a billing group append.
+func prepareEvents[S any](apply applyFunc[S], m Meta, stream string, state S, version uint64, events []domain.Event) (S, []eventstore.EventData, error) {
 	md := m.metadata()
 	data := make([]eventstore.EventData, len(events))
 	next, err := apply(state, events...)
 	if err != nil {
-		return state, nil, fmt.Errorf("%w: apply the events just decided on %s: %w", domain.ErrInvariant, b.stream, err)
+		return state, nil, fmt.Errorf("%w: apply the events just decided on %s: %w", domain.ErrInvariant, stream, err)
 	}
 	for i, e := range events {
 		name, v, raw, err := codec.EncodeEvent(e)
 		if err != nil {
 			return state, nil, fmt.Errorf("%w: %w", domain.ErrInvariant, err)
 		}
-		data[i] = eventstore.EventData{ID: eventID(m, b.stream, version, i), Type: name, SchemaVersion: v, Data: raw, Metadata: md}
+		data[i] = eventstore.EventData{ID: eventID(m, stream, version, i), Type: name, SchemaVersion: v, Data: raw, Metadata: md}
 	}
 	return next, data, nil
 }

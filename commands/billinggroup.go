@@ -8,7 +8,6 @@ import (
 
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
-	"github.com/dotmac/ledger/eventstore/codec"
 )
 
 // groupReadLimit is how many events one ReadStreams call of a group asks for.
@@ -138,28 +137,16 @@ func (g *groupCustomer) decide(now time.Time, number string) ([]domain.Event, er
 // version its account was read at, and answers them in out; a customer whose account moved
 // is marked for the fallback.
 func (h *Handlers) appendGroup(ctx context.Context, m Meta, group []*groupCustomer, out []groupOutcome) {
-	md := m.metadata()
 	var appends []eventstore.StreamAppend
 	var which []int
 	for i, g := range group {
 		if out[i].err != nil || !g.decided {
 			continue
 		}
-		next, err := accountAggregate.chain()(stateOf[domain.AccountState](g.snap), g.events...)
+		var err error
+		g.next, g.data, err = prepareEvents(accountAggregate.chain(), m, g.stream, stateOf[domain.AccountState](g.snap), g.snap.version, g.events)
 		if err != nil {
-			out[i].err = fmt.Errorf("%w: apply the events just decided on %s: %w", domain.ErrInvariant, g.stream, err)
-			continue
-		}
-		g.next, g.data = next, make([]eventstore.EventData, len(g.events))
-		for j, e := range g.events {
-			name, v, raw, err := codec.EncodeEvent(e)
-			if err != nil {
-				out[i].err = fmt.Errorf("%w: %w", domain.ErrInvariant, err)
-				break
-			}
-			g.data[j] = eventstore.EventData{ID: eventID(m, g.stream, g.snap.version, j), Type: name, SchemaVersion: v, Data: raw, Metadata: md}
-		}
-		if out[i].err != nil {
+			out[i].err = err
 			continue
 		}
 		appends = append(appends, eventstore.StreamAppend{Stream: g.stream, Expected: eventstore.Exact(g.snap.version), Events: g.data})
@@ -233,7 +220,7 @@ func loadMany[S any](ctx context.Context, h *Handlers, agg aggregate[S], snaps m
 				}
 			}
 		}
-		if err := foldInto(h, agg, snaps, envs); err != nil {
+		if err := foldInto(agg, snaps, envs); err != nil {
 			return err
 		}
 		for _, r := range chunk[:done] {
@@ -249,8 +236,7 @@ func loadMany[S any](ctx context.Context, h *Handlers, agg aggregate[S], snaps m
 
 // foldInto applies envs (runs of events by stream, each in version order) to their streams'
 // snapshots.
-func foldInto[S any](h *Handlers, agg aggregate[S], snaps map[string]snapshot, envs []eventstore.Envelope) error {
-	_ = h
+func foldInto[S any](agg aggregate[S], snaps map[string]snapshot, envs []eventstore.Envelope) error {
 	for i := 0; i < len(envs); {
 		stream := envs[i].StreamID
 		snap := snaps[stream]
