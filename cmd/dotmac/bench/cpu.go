@@ -92,7 +92,13 @@ func procCPU(pid int) (time.Duration, bool) {
 	if err != nil {
 		return 0, false
 	}
-	// The command name (field 2) may hold spaces: the fields counted start after its ')'.
+	return parseStatCPU(b)
+}
+
+// parseStatCPU reads utime and stime out of a /proc/PID/stat line.
+func parseStatCPU(b []byte) (time.Duration, bool) {
+	// The command name (field 2) may hold spaces and parentheses: the fields counted start
+	// after its last ')'.
 	i := strings.LastIndexByte(string(b), ')')
 	if i < 0 {
 		return 0, false
