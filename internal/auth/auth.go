@@ -82,15 +82,18 @@ func ValidTenant(t string) bool {
 // Key is the verification (and, for HS256 and RS256 private keys, signing) material, with
 // the Policy tokens must follow.
 type Key struct {
-	method jwt.SigningMethod
-	verify any // []byte or *rsa.PublicKey
-	sign   any // []byte or *rsa.PrivateKey; nil when only verifying
-	policy Policy
+	method    jwt.SigningMethod
+	verifyKey any // []byte or *rsa.PublicKey
+	sign      any // []byte or *rsa.PrivateKey; nil when only verifying
+	policy    Policy
+
+	now  func() time.Time // the clock of expiry checks: time.Now but in tests
+	seen *verified        // tokens this key (with this policy) has verified
 }
 
 // newKey returns a key with the default policy.
 func newKey(method jwt.SigningMethod, verify, sign any) *Key {
-	k := &Key{method: method, verify: verify, sign: sign}
+	k := &Key{method: method, verifyKey: verify, sign: sign, now: time.Now, seen: newVerified()}
 	k.policy.setDefaults()
 	return k
 }
@@ -123,25 +126,41 @@ var (
 )
 
 // Verify checks a raw token against the key and its Policy and returns its principal. Every
-// refusal wraps ErrInvalidToken.
+// refusal wraps ErrInvalidToken. A token this key has verified before is answered from memory
+// until it expires (see verified).
 func (k *Key) Verify(raw string) (Principal, error) {
-	var c Claims
-	_, err := jwt.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return k.verify, nil },
-		jwt.WithValidMethods([]string{k.method.Alg()}), jwt.WithIssuer(k.policy.Issuer), jwt.WithAudience(k.policy.Audience),
-		jwt.WithLeeway(k.policy.Leeway), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
-	if err != nil {
-		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	now := k.now()
+	if p, ok := k.seen.get(raw, now, k.policy.Leeway); ok {
+		return p, nil
 	}
-	if err := k.checkLifetime(c.RegisteredClaims, c.Operator); err != nil {
+	p, exp, err := k.verify(raw, now)
+	if err != nil {
 		return Principal{}, err
 	}
+	k.seen.put(raw, p, exp, now, k.policy.Leeway)
+	return p, nil
+}
+
+// verify is Verify without the memory: the signature, the claims and the policy, as of now.
+func (k *Key) verify(raw string, now time.Time) (Principal, time.Time, error) {
+	var c Claims
+	_, err := jwt.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return k.verifyKey, nil },
+		jwt.WithValidMethods([]string{k.method.Alg()}), jwt.WithIssuer(k.policy.Issuer), jwt.WithAudience(k.policy.Audience),
+		jwt.WithLeeway(k.policy.Leeway), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(func() time.Time { return now }))
+	if err != nil {
+		return Principal{}, time.Time{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	if err := k.checkLifetime(c.RegisteredClaims, c.Operator); err != nil {
+		return Principal{}, time.Time{}, err
+	}
 	if err := checkTenant(c.Tenant, c.Operator); err != nil {
-		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return Principal{}, time.Time{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	if c.Subject == "" {
-		return Principal{}, fmt.Errorf("%w: no subject", ErrInvalidToken)
+		return Principal{}, time.Time{}, fmt.Errorf("%w: no subject", ErrInvalidToken)
 	}
-	return Principal{Subject: c.Subject, Tenant: c.Tenant, Operator: c.Operator, Permissions: c.Permissions}, nil
+	return Principal{Subject: c.Subject, Tenant: c.Tenant, Operator: c.Operator, Permissions: c.Permissions}, c.ExpiresAt.Time, nil
 }
 
 // checkTenant requires a valid tenant of a tenant token and none of an operator token.

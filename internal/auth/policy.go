@@ -83,5 +83,6 @@ func (k *Key) WithPolicy(p Policy) (*Key, error) {
 	}
 	out := *k
 	out.policy = p
+	out.seen = newVerified() // what k accepted, the new policy may not
 	return &out, nil
 }
