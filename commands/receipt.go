@@ -197,7 +197,9 @@ func (h *Handlers) ClaimProviderPayment(ctx context.Context, m Meta, c domain.Cl
 
 // chooseBooking decides where p is booked, when nothing claimed it: the customer's account
 // when it names a registered customer billed in its currency, else unallocated receipts. A
-// receipt of the payment recorded before claims existed is its booking.
+// booking of the payment made before claims existed is its booking: its receipt, or a
+// payment of its reference on an account (found in the PaymentReferences index, whatever
+// account p names, if any).
 func (h *Handlers) chooseBooking(ctx context.Context, m Meta, receipt domain.ReceiptID, p ProviderPayment) (domain.ClaimProviderPayment, error) {
 	c := domain.ClaimProviderPayment{ReceiptID: receipt, ExternalReference: p.ExternalReference(), Amount: p.Amount,
 		Booking: domain.BookedToReceipt, Reason: domain.ReceiptUnknownCustomer}
@@ -208,6 +210,10 @@ func (h *Handlers) chooseBooking(ctx context.Context, m Meta, receipt domain.Rec
 	if rs.Recorded() {
 		c.Amount, c.Reason = rs.Amount, rs.Reason
 		return c, nil
+	}
+	if customer, old, ok, err := h.bookedPayment(ctx, m, p); err != nil || ok {
+		c.Booking, c.Customer, c.Payment, c.Amount, c.Reason = domain.BookedToAccount, customer, old.ID, old.Amount, domain.ReceiptReason{}
+		return c, err
 	}
 	customer, named := ParseAccountReference(p.AccountReference)
 	if !named {
