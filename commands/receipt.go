@@ -264,30 +264,64 @@ func (h *Handlers) allocateNamed(ctx context.Context, m Meta, res ProviderResult
 	return ProviderResult{Result: paid, Outcome: OutcomeAllocated, Customer: customer}, nil
 }
 
-// recordProviderPayment records p as the payment its claim names; a payment of the same
-// provider payment already in the account (another event of it, a concurrent delivery) is a
-// duplicate.
+// recordProviderPayment records p as the payment its claim names, under the claim's payment id
+// whichever event of the payment books it (the claiming one, or the next one after it was
+// interrupted between claim and booking), so that the booking and every answer name the same
+// payment. A payment of the same provider payment already in the account (another event of it,
+// a concurrent delivery, a booking from before claims) is a duplicate, answered with the id of
+// the payment the account holds.
 func (h *Handlers) recordProviderPayment(ctx context.Context, m Meta, claim domain.ProviderPaymentClaimed, p ProviderPayment) (ProviderResult, error) {
 	customer := claim.CustomerID
+	duplicate := func(id domain.PaymentID) ProviderResult {
+		return ProviderResult{Result: Result{ID: id.String()}, Outcome: OutcomeDuplicate, Customer: customer}
+	}
 	// Read first: a payment booked already is a duplicate whatever this event's other fields
 	// (its received-at) are.
 	a, _, err := load(ctx, h, accountAggregate, domain.CustomerStream(m.Tenant, customer))
 	if err != nil {
 		return ProviderResult{}, err
 	}
-	if _, done := a.Payments[claim.PaymentID]; done {
-		return ProviderResult{Result: Result{ID: claim.PaymentID.String()}, Outcome: OutcomeDuplicate, Customer: customer}, nil
+	if id, done := bookedIn(a, claim, p); done {
+		return duplicate(id), nil
 	}
-	res, err := h.RecordPayment(ctx, m, RecordPayment{CustomerID: customer, Amount: p.Amount, Method: p.Method,
-		ExternalReference: p.ExternalReference(), ReceivedAt: p.ReceivedAt})
-	var exists *domain.AlreadyExistsError
-	if errors.As(err, &exists) {
-		return ProviderResult{Result: Result{ID: claim.PaymentID.String()}, Outcome: OutcomeDuplicate, Customer: customer}, nil
-	}
+	res, err := h.decideAccount(ctx, "RecordPayment", m, customer, claim.PaymentID.String(), func(a domain.AccountState, now time.Time) ([]domain.Event, error) {
+		if _, done := bookedIn(a, claim, p); done {
+			return nil, nil
+		}
+		received := p.ReceivedAt
+		if received.IsZero() {
+			received = now
+		}
+		return domain.DecideAccount(a, domain.RecordPayment{PaymentID: claim.PaymentID, Amount: p.Amount, Method: p.Method,
+			ExternalReference: p.ExternalReference(), ReceivedAt: received}, now)
+	})
 	if err != nil {
 		return ProviderResult{}, err
 	}
+	if !res.Changed() {
+		a, _, err := load(ctx, h, accountAggregate, domain.CustomerStream(m.Tenant, customer))
+		if err != nil {
+			return ProviderResult{}, err
+		}
+		id, _ := bookedIn(a, claim, p)
+		return duplicate(id), nil
+	}
 	return ProviderResult{Result: res, Outcome: OutcomeRecorded, Customer: customer}, nil
+}
+
+// bookedIn returns the payment of account a that books claim's provider payment: the claim's
+// payment, else a payment of p's method and reference (the account takes a reference once).
+func bookedIn(a domain.AccountState, claim domain.ProviderPaymentClaimed, p ProviderPayment) (domain.PaymentID, bool) {
+	if _, ok := a.Payments[claim.PaymentID]; ok {
+		return claim.PaymentID, true
+	}
+	ref := p.ExternalReference()
+	for id, pay := range a.Payments {
+		if pay.Method == p.Method && pay.ExternalReference == ref {
+			return id, true
+		}
+	}
+	return domain.PaymentID{}, false
 }
 
 // recordReceipt books p to unallocated receipts; a receipt recorded already is a duplicate.
