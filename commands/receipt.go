@@ -110,8 +110,9 @@ func (h *Handlers) RecordProviderPayment(ctx context.Context, m Meta, p Provider
 	m.CommandID, m.Recovering = commandID, false
 	// Every event of one payment runs under the same command id, but two events may decide
 	// differently (one names the customer, one does not). When another process stored its
-	// decision at the same version, this one's events are partly stored already and the append
-	// fails with ErrDuplicateEventID: go again, from the claim, and find that booking made.
+	// decision at the same version, the append is answered with that stored decision; a store
+	// that still reports ErrDuplicateEventID (none of this decision's first ids stored) is
+	// tried again, from the claim, to find that booking made.
 	for attempt := 1; ; attempt++ {
 		res, err := h.bookProviderPayment(ctx, m, receipt, p)
 		if !errors.Is(err, eventstore.ErrDuplicateEventID) || attempt == maxProviderAttempts {
