@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/google/uuid"
@@ -41,34 +42,44 @@ func appendOldPayment(t *testing.T, f *fixture, h *commands.Handlers, customer d
 
 // TestAProviderPaymentBookedBeforeClaimsIsBookedOnce: a Stripe payment an older binary booked on
 // the customer's account (no claim) is that booking for the events arriving after the upgrade,
-// whatever they name: the event naming nobody is a duplicate of the old payment, not a second
-// booking to unallocated receipts.
+// whatever they name and in either order: the event naming nobody is a duplicate of the old
+// payment, not a second booking to unallocated receipts, and the claim names the old payment.
 func TestAProviderPaymentBookedBeforeClaimsIsBookedOnce(t *testing.T) {
 	t.Parallel()
-	f, newHandlers := newFixture(t)
-	h := newHandlers(f.store)
-	ctx := context.Background()
-	customer := f.register(h)
-	named, unnamed := stripeEvents("pi_before_claims", customer, "25.00")
-	old := appendOldPayment(t, f, h, customer, named)
+	for _, namedFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("named first %t", namedFirst), func(t *testing.T) {
+			t.Parallel()
+			f, newHandlers := newFixture(t)
+			h := newHandlers(f.store)
+			ctx := context.Background()
+			customer := f.register(h)
+			named, unnamed := stripeEvents("pi_before_claims", customer, "25.00")
+			old := appendOldPayment(t, f, h, customer, named)
 
-	for _, p := range []commands.ProviderPayment{unnamed, named, unnamed} {
-		res, err := newHandlers(f.store).RecordProviderPayment(ctx, f.meta, p)
-		require.NoError(t, err)
-		assert.Equal(t, commands.OutcomeDuplicate, res.Outcome)
-		assert.Equal(t, old.String(), res.ID, "the old payment is the booking")
-		assert.Equal(t, customer, res.Customer)
+			order := []commands.ProviderPayment{unnamed, named, unnamed}
+			if namedFirst {
+				order = []commands.ProviderPayment{named, unnamed, named}
+			}
+			for _, p := range order {
+				res, err := newHandlers(f.store).RecordProviderPayment(ctx, f.meta, p)
+				require.NoError(t, err)
+				assert.Equal(t, commands.OutcomeDuplicate, res.Outcome)
+				assert.Equal(t, old.String(), res.ID, "the old payment is the booking")
+				assert.Equal(t, customer, res.Customer)
+			}
+			assert.Equal(t, old, claimOf(t, f, named).PaymentID, "the claim names the old payment")
+			assertCash(t, f.store, map[string]string{"USD": "25.00"})
+			counts := countEvents(t, f.store, named.ExternalReference())
+			assert.Equal(t, map[string]int{"PaymentRecorded": 1}, counts, "booked once, on the account")
+
+			// Another amount for the same payment is refused, as for a payment claimed after the upgrade.
+			more := unnamed
+			more.Amount = usd(t, "25.01")
+			_, err := newHandlers(f.store).RecordProviderPayment(ctx, f.meta, more)
+			var mismatch *domain.ProviderPaymentMismatchError
+			require.ErrorAs(t, err, &mismatch)
+		})
 	}
-	assertCash(t, f.store, map[string]string{"USD": "25.00"})
-	counts := countEvents(t, f.store, named.ExternalReference())
-	assert.Equal(t, map[string]int{"PaymentRecorded": 1}, counts, "booked once, on the account")
-
-	// Another amount for the same payment is refused, as for a payment claimed after the upgrade.
-	more := unnamed
-	more.Amount = usd(t, "25.01")
-	_, err := newHandlers(f.store).RecordProviderPayment(ctx, f.meta, more)
-	var mismatch *domain.ProviderPaymentMismatchError
-	require.ErrorAs(t, err, &mismatch)
 }
 
 // claimOf returns the recorded claim of p's payment.

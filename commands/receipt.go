@@ -198,9 +198,11 @@ func (h *Handlers) ClaimProviderPayment(ctx context.Context, m Meta, c domain.Cl
 
 // chooseBooking decides where p is booked, when nothing claimed it: the customer's account
 // when it names a registered customer billed in its currency, else unallocated receipts. A
-// booking of the payment made before claims existed is its booking: its receipt, or a
-// payment of its reference on an account (found in the PaymentReferences index, whatever
-// account p names, if any).
+// booking of the payment made before claims existed is its booking: its receipt, or a payment
+// of its reference on an account. That payment is looked for on the account p names, which is
+// loaded anyway; for a p bound for unallocated receipts (it names nobody the account would
+// take it for), in the PaymentReferences index, whatever account holds it. Only those pay for
+// the index's catch-up.
 func (h *Handlers) chooseBooking(ctx context.Context, m Meta, receipt domain.ReceiptID, p ProviderPayment) (domain.ClaimProviderPayment, error) {
 	c := domain.ClaimProviderPayment{ReceiptID: receipt, ExternalReference: p.ExternalReference(), Amount: p.Amount,
 		Booking: domain.BookedToReceipt, Reason: domain.ReceiptUnknownCustomer}
@@ -212,27 +214,28 @@ func (h *Handlers) chooseBooking(ctx context.Context, m Meta, receipt domain.Rec
 		c.Amount, c.Reason = rs.Amount, rs.Reason
 		return c, nil
 	}
+	if customer, named := ParseAccountReference(p.AccountReference); named {
+		a, _, err := load(ctx, h, accountAggregate, domain.CustomerStream(m.Tenant, customer))
+		switch {
+		case err != nil:
+			return c, err
+		case !a.Customer.Registered():
+		case a.Customer.Currency != p.Amount.Currency():
+			c.Reason, c.Customer = domain.ReceiptCurrencyMismatch, customer
+		default:
+			payment, err := idFor(m, "payment", domain.NewPaymentID) // the id RecordPayment gives it
+			c.Booking, c.Customer, c.Payment, c.Reason = domain.BookedToAccount, customer, payment, domain.ReceiptReason{}
+			if old, ok := paymentOfReference(a, p); ok {
+				c.Payment, c.Amount = old.ID, old.Amount
+			}
+			return c, err
+		}
+	}
 	if customer, old, ok, err := h.bookedPayment(ctx, m, p); err != nil || ok {
 		c.Booking, c.Customer, c.Payment, c.Amount, c.Reason = domain.BookedToAccount, customer, old.ID, old.Amount, domain.ReceiptReason{}
 		return c, err
 	}
-	customer, named := ParseAccountReference(p.AccountReference)
-	if !named {
-		return c, nil
-	}
-	a, _, err := load(ctx, h, accountAggregate, domain.CustomerStream(m.Tenant, customer))
-	switch {
-	case err != nil:
-		return c, err
-	case !a.Customer.Registered():
-		return c, nil
-	case a.Customer.Currency != p.Amount.Currency():
-		c.Reason, c.Customer = domain.ReceiptCurrencyMismatch, customer
-		return c, nil
-	}
-	payment, err := idFor(m, "payment", domain.NewPaymentID) // the id RecordPayment gives it
-	c.Booking, c.Customer, c.Payment, c.Reason = domain.BookedToAccount, customer, payment, domain.ReceiptReason{}
-	return c, err
+	return c, nil
 }
 
 // allocateNamed allocates the unallocated receipt of claim to the customer p names, when p
@@ -316,13 +319,20 @@ func bookedIn(a domain.AccountState, claim domain.ProviderPaymentClaimed, p Prov
 	if _, ok := a.Payments[claim.PaymentID]; ok {
 		return claim.PaymentID, true
 	}
+	old, ok := paymentOfReference(a, p)
+	return old.ID, ok
+}
+
+// paymentOfReference returns the payment of account a with p's method and reference, if any
+// (the account takes a reference once).
+func paymentOfReference(a domain.AccountState, p ProviderPayment) (domain.PaymentState, bool) {
 	ref := p.ExternalReference()
-	for id, pay := range a.Payments {
+	for _, pay := range a.Payments {
 		if pay.Method == p.Method && pay.ExternalReference == ref {
-			return id, true
+			return pay, true
 		}
 	}
-	return domain.PaymentID{}, false
+	return domain.PaymentState{}, false
 }
 
 // recordReceipt books p to unallocated receipts; a receipt recorded already is a duplicate.
