@@ -209,9 +209,9 @@ func (b *batch[S]) run(ctx context.Context, reqs []*request[S]) []*request[S] {
 		b.h.metrics.observeAppend(b.agg.kind, err, time.Since(start))
 		if err == nil && res.Duplicate {
 			// Every event was stored already, by another process running these very commands:
-			// they are answered as stored. The snapshot may be behind those events, so it is
-			// left unverified and the next append finds out.
-			b.answer(reqs[:n], outs, res, b.snap.position)
+			// they are answered as stored (with what they stored: see answerStored). The
+			// snapshot may be behind those events, so it is left unverified.
+			b.answerStored(ctx, reqs[:n], outs, nil)
 			b.verified = false
 			return reqs[n:]
 		}
@@ -231,6 +231,11 @@ func (b *batch[S]) run(ctx context.Context, reqs []*request[S]) []*request[S] {
 					alone = b.run(ctx, alone)
 				}
 			}
+			return reqs[n:]
+		}
+		if isDuplicateID(err) { // one command, some of its ids stored: another decision of it
+			b.answerStored(ctx, reqs[:n], outs, err)
+			b.verified = false
 			return reqs[n:]
 		}
 		if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {

@@ -45,7 +45,9 @@
 // expected version. A recurring invoice's id is derived from the billing run and the customer,
 // so a re-invoked run names the same invoice. With Meta.Recovering the handler first looks
 // for events of the same command id at the end of the stream and, if found, returns their
-// result without deciding again.
+// result without deciding again. Without it, an append whose event ids are stored already
+// (another process ran the same command id on the same version, perhaps with other inputs and
+// another decision) is answered with the events stored, never with this process's decision.
 //
 // # Invoice numbers
 //

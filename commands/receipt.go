@@ -110,8 +110,9 @@ func (h *Handlers) RecordProviderPayment(ctx context.Context, m Meta, p Provider
 	m.CommandID, m.Recovering = commandID, false
 	// Every event of one payment runs under the same command id, but two events may decide
 	// differently (one names the customer, one does not). When another process stored its
-	// decision at the same version, this one's events are partly stored already and the append
-	// fails with ErrDuplicateEventID: go again, from the claim, and find that booking made.
+	// decision at the same version, the append is answered with that stored decision; a store
+	// that still reports ErrDuplicateEventID (none of this decision's first ids stored) is
+	// tried again, from the claim, to find that booking made.
 	for attempt := 1; ; attempt++ {
 		res, err := h.bookProviderPayment(ctx, m, receipt, p)
 		if !errors.Is(err, eventstore.ErrDuplicateEventID) || attempt == maxProviderAttempts {
@@ -197,7 +198,11 @@ func (h *Handlers) ClaimProviderPayment(ctx context.Context, m Meta, c domain.Cl
 
 // chooseBooking decides where p is booked, when nothing claimed it: the customer's account
 // when it names a registered customer billed in its currency, else unallocated receipts. A
-// receipt of the payment recorded before claims existed is its booking.
+// booking of the payment made before claims existed is its booking: its receipt, or a payment
+// of its reference on an account. That payment is looked for on the account p names, which is
+// loaded anyway; for a p bound for unallocated receipts (it names nobody the account would
+// take it for), in the PaymentReferences index, whatever account holds it. Only those pay for
+// the index's catch-up.
 func (h *Handlers) chooseBooking(ctx context.Context, m Meta, receipt domain.ReceiptID, p ProviderPayment) (domain.ClaimProviderPayment, error) {
 	c := domain.ClaimProviderPayment{ReceiptID: receipt, ExternalReference: p.ExternalReference(), Amount: p.Amount,
 		Booking: domain.BookedToReceipt, Reason: domain.ReceiptUnknownCustomer}
@@ -209,23 +214,28 @@ func (h *Handlers) chooseBooking(ctx context.Context, m Meta, receipt domain.Rec
 		c.Amount, c.Reason = rs.Amount, rs.Reason
 		return c, nil
 	}
-	customer, named := ParseAccountReference(p.AccountReference)
-	if !named {
-		return c, nil
+	if customer, named := ParseAccountReference(p.AccountReference); named {
+		a, _, err := load(ctx, h, accountAggregate, domain.CustomerStream(m.Tenant, customer))
+		switch {
+		case err != nil:
+			return c, err
+		case !a.Customer.Registered():
+		case a.Customer.Currency != p.Amount.Currency():
+			c.Reason, c.Customer = domain.ReceiptCurrencyMismatch, customer
+		default:
+			payment, err := idFor(m, "payment", domain.NewPaymentID) // the id RecordPayment gives it
+			c.Booking, c.Customer, c.Payment, c.Reason = domain.BookedToAccount, customer, payment, domain.ReceiptReason{}
+			if old, ok := paymentOfReference(a, p); ok {
+				c.Payment, c.Amount = old.ID, old.Amount
+			}
+			return c, err
+		}
 	}
-	a, _, err := load(ctx, h, accountAggregate, domain.CustomerStream(m.Tenant, customer))
-	switch {
-	case err != nil:
+	if customer, old, ok, err := h.bookedPayment(ctx, m, p); err != nil || ok {
+		c.Booking, c.Customer, c.Payment, c.Amount, c.Reason = domain.BookedToAccount, customer, old.ID, old.Amount, domain.ReceiptReason{}
 		return c, err
-	case !a.Customer.Registered():
-		return c, nil
-	case a.Customer.Currency != p.Amount.Currency():
-		c.Reason, c.Customer = domain.ReceiptCurrencyMismatch, customer
-		return c, nil
 	}
-	payment, err := idFor(m, "payment", domain.NewPaymentID) // the id RecordPayment gives it
-	c.Booking, c.Customer, c.Payment, c.Reason = domain.BookedToAccount, customer, payment, domain.ReceiptReason{}
-	return c, err
+	return c, nil
 }
 
 // allocateNamed allocates the unallocated receipt of claim to the customer p names, when p
@@ -258,30 +268,71 @@ func (h *Handlers) allocateNamed(ctx context.Context, m Meta, res ProviderResult
 	return ProviderResult{Result: paid, Outcome: OutcomeAllocated, Customer: customer}, nil
 }
 
-// recordProviderPayment records p as the payment its claim names; a payment of the same
-// provider payment already in the account (another event of it, a concurrent delivery) is a
-// duplicate.
+// recordProviderPayment records p as the payment its claim names, under the claim's payment id
+// whichever event of the payment books it (the claiming one, or the next one after it was
+// interrupted between claim and booking), so that the booking and every answer name the same
+// payment. A payment of the same provider payment already in the account (another event of it,
+// a concurrent delivery, a booking from before claims) is a duplicate, answered with the id of
+// the payment the account holds.
 func (h *Handlers) recordProviderPayment(ctx context.Context, m Meta, claim domain.ProviderPaymentClaimed, p ProviderPayment) (ProviderResult, error) {
 	customer := claim.CustomerID
+	duplicate := func(id domain.PaymentID) ProviderResult {
+		return ProviderResult{Result: Result{ID: id.String()}, Outcome: OutcomeDuplicate, Customer: customer}
+	}
 	// Read first: a payment booked already is a duplicate whatever this event's other fields
 	// (its received-at) are.
 	a, _, err := load(ctx, h, accountAggregate, domain.CustomerStream(m.Tenant, customer))
 	if err != nil {
 		return ProviderResult{}, err
 	}
-	if _, done := a.Payments[claim.PaymentID]; done {
-		return ProviderResult{Result: Result{ID: claim.PaymentID.String()}, Outcome: OutcomeDuplicate, Customer: customer}, nil
+	if id, done := bookedIn(a, claim, p); done {
+		return duplicate(id), nil
 	}
-	res, err := h.RecordPayment(ctx, m, RecordPayment{CustomerID: customer, Amount: p.Amount, Method: p.Method,
-		ExternalReference: p.ExternalReference(), ReceivedAt: p.ReceivedAt})
-	var exists *domain.AlreadyExistsError
-	if errors.As(err, &exists) {
-		return ProviderResult{Result: Result{ID: claim.PaymentID.String()}, Outcome: OutcomeDuplicate, Customer: customer}, nil
-	}
+	res, err := h.decideAccount(ctx, "RecordPayment", m, customer, claim.PaymentID.String(), func(a domain.AccountState, now time.Time) ([]domain.Event, error) {
+		if _, done := bookedIn(a, claim, p); done {
+			return nil, nil
+		}
+		received := p.ReceivedAt
+		if received.IsZero() {
+			received = now
+		}
+		return domain.DecideAccount(a, domain.RecordPayment{PaymentID: claim.PaymentID, Amount: p.Amount, Method: p.Method,
+			ExternalReference: p.ExternalReference(), ReceivedAt: received}, now)
+	})
 	if err != nil {
 		return ProviderResult{}, err
 	}
+	if !res.Changed() {
+		a, _, err := load(ctx, h, accountAggregate, domain.CustomerStream(m.Tenant, customer))
+		if err != nil {
+			return ProviderResult{}, err
+		}
+		id, _ := bookedIn(a, claim, p)
+		return duplicate(id), nil
+	}
 	return ProviderResult{Result: res, Outcome: OutcomeRecorded, Customer: customer}, nil
+}
+
+// bookedIn returns the payment of account a that books claim's provider payment: the claim's
+// payment, else a payment of p's method and reference (the account takes a reference once).
+func bookedIn(a domain.AccountState, claim domain.ProviderPaymentClaimed, p ProviderPayment) (domain.PaymentID, bool) {
+	if _, ok := a.Payments[claim.PaymentID]; ok {
+		return claim.PaymentID, true
+	}
+	old, ok := paymentOfReference(a, p)
+	return old.ID, ok
+}
+
+// paymentOfReference returns the payment of account a with p's method and reference, if any
+// (the account takes a reference once).
+func paymentOfReference(a domain.AccountState, p ProviderPayment) (domain.PaymentState, bool) {
+	ref := p.ExternalReference()
+	for _, pay := range a.Payments {
+		if pay.Method == p.Method && pay.ExternalReference == ref {
+			return pay, true
+		}
+	}
+	return domain.PaymentState{}, false
 }
 
 // recordReceipt books p to unallocated receipts; a receipt recorded already is a duplicate.

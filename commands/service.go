@@ -35,12 +35,19 @@ type SuspendService struct {
 	ServiceID domain.ServiceID
 	Reason    domain.SuspensionReason
 	On        domain.Date
+	// AccountVersion, when set, is the version of the customer's account the suspension was
+	// decided on (dunning decides on the account, not on the service alone): see
+	// checkAccountVersion.
+	AccountVersion *uint64
 }
 
 // ResumeService ends a suspension from On (zero: today).
 type ResumeService struct {
 	ServiceID domain.ServiceID
 	On        domain.Date
+	// AccountVersion, when set, is the version of the customer's account the resumption was
+	// decided on: see checkAccountVersion.
+	AccountVersion *uint64
 }
 
 // ChangePlan moves a service in use to another plan from EffectiveDate (zero: today).
@@ -108,28 +115,30 @@ func (h *Handlers) ProvisionService(ctx context.Context, m Meta, c ProvisionServ
 //
 // Errors: *domain.NotFoundError; *domain.InvalidTransitionError.
 func (h *Handlers) ActivateService(ctx context.Context, m Meta, c ActivateService) (Result, error) {
-	return h.onService(ctx, "ActivateService", m, c.ServiceID, domain.ActivateService{On: c.On})
+	return h.onService(ctx, "ActivateService", m, c.ServiceID, domain.ActivateService{On: c.On}, nil)
 }
 
 // SuspendService suspends an active service.
 //
-// Errors: *domain.NotFoundError; *domain.InvalidTransitionError; *domain.InvalidValueError.
+// Errors: *domain.NotFoundError; *domain.InvalidTransitionError; *domain.InvalidValueError;
+// *ConflictError when c.AccountVersion is set and the account is at another version.
 func (h *Handlers) SuspendService(ctx context.Context, m Meta, c SuspendService) (Result, error) {
-	return h.onService(ctx, "SuspendService", m, c.ServiceID, domain.SuspendService{Reason: c.Reason, On: c.On})
+	return h.onService(ctx, "SuspendService", m, c.ServiceID, domain.SuspendService{Reason: c.Reason, On: c.On}, c.AccountVersion)
 }
 
 // ResumeService resumes a suspended service.
 //
-// Errors: *domain.NotFoundError; *domain.InvalidTransitionError.
+// Errors: *domain.NotFoundError; *domain.InvalidTransitionError; *ConflictError when
+// c.AccountVersion is set and the account is at another version.
 func (h *Handlers) ResumeService(ctx context.Context, m Meta, c ResumeService) (Result, error) {
-	return h.onService(ctx, "ResumeService", m, c.ServiceID, domain.ResumeService{On: c.On})
+	return h.onService(ctx, "ResumeService", m, c.ServiceID, domain.ResumeService{On: c.On}, c.AccountVersion)
 }
 
 // TerminateService terminates a service.
 //
 // Errors: *domain.NotFoundError; *domain.InvalidTransitionError; *domain.DateNotAllowedError.
 func (h *Handlers) TerminateService(ctx context.Context, m Meta, c TerminateService) (Result, error) {
-	return h.onService(ctx, "TerminateService", m, c.ServiceID, domain.TerminateService{LastDay: c.LastDay, Reason: c.Reason})
+	return h.onService(ctx, "TerminateService", m, c.ServiceID, domain.TerminateService{LastDay: c.LastDay, Reason: c.Reason}, nil)
 }
 
 // ChangePlan changes an active service's plan, prorated by day.
@@ -156,14 +165,20 @@ func (h *Handlers) ChangePlan(ctx context.Context, m Meta, c ChangePlan) (Result
 }
 
 // onService decides a lifecycle command on service id, then issues the billing adjustment
-// the change calls for.
-func (h *Handlers) onService(ctx context.Context, name string, m Meta, id domain.ServiceID, cmd domain.ServiceCommand) (Result, error) {
+// the change calls for. With account set, the command is decided only while the service's
+// customer's account is at that version (checkAccountVersion).
+func (h *Handlers) onService(ctx context.Context, name string, m Meta, id domain.ServiceID, cmd domain.ServiceCommand, account *uint64) (Result, error) {
 	return h.run(name, func() (Result, error) {
 		m, err := m.withDefaults()
 		if err != nil {
 			return Result{}, err
 		}
 		res, err := execute(ctx, h, m, serviceTarget(m, id), func(s domain.ServiceState, now time.Time) ([]domain.Event, error) {
+			if account != nil {
+				if err := h.checkAccountVersion(ctx, m.Tenant, s.Customer, *account); err != nil {
+					return nil, err
+				}
+			}
 			return domain.DecideService(s, cmd, now)
 		})
 		res.ID, res.Effective = id.String(), effectiveOf(res.Events)
@@ -180,4 +195,25 @@ func (h *Handlers) Service(ctx context.Context, tenant domain.TenantID, id domai
 		err = &domain.NotFoundError{Entity: "service", ID: id.String()}
 	}
 	return s, snap.version, err
+}
+
+// checkAccountVersion refuses a service command decided on the customer's account at version
+// want (dunning's) when the account is at another version now: a write that landed after that
+// decision (an invoice that made the account overdue again, a payment that cleared it) is to be
+// decided on again, not slipped past. It reads the account as late as it can, inside the
+// service command's decision, right before its append. The account and the service are two
+// streams appended apart, so a write landing between this read and the append is not seen
+// here; dunning's next evaluation (the write's own trigger, or the scheduler's sweep) acts on it.
+//
+// Errors: *ConflictError naming the account stream, with the version found.
+func (h *Handlers) checkAccountVersion(ctx context.Context, tenant domain.TenantID, customer domain.CustomerID, want uint64) error {
+	stream := domain.CustomerStream(tenant, customer)
+	_, snap, err := load(ctx, h, accountAggregate, stream)
+	if err != nil {
+		return err
+	}
+	if snap.version != want {
+		return &ConflictError{Stream: stream, Expected: want, Actual: snap.version, Attempts: 1}
+	}
+	return nil
 }

@@ -26,9 +26,13 @@ const IndexConsumer = "commands.billing_index"
 // append is lost when the process dies between the two, and the billing run would then silently
 // miss a service; the feed is gap-free, and catching up before each run costs one read of what
 // was appended since the previous catch-up.
+//
+// The same Index is the commands.PaymentReferences (table cmd_payment_references), fed by its
+// own consumer (checkpoint ReferencesConsumer) that started at the beginning of the feed.
 type Index struct {
 	pool *pgxpool.Pool
 	feed *consumer.Consumer
+	refs *consumer.Consumer
 }
 
 var _ commands.BillingIndex = (*Index)(nil)
@@ -39,7 +43,11 @@ func NewIndex(pool *pgxpool.Pool, store eventstore.Store) *Index {
 	if err != nil {
 		panic("invariant: billing index consumer: " + err.Error())
 	}
-	return &Index{pool: pool, feed: feed}
+	refs, err := consumer.New(pool, store, ReferencesConsumer, applyReferences, consumer.Config{})
+	if err != nil {
+		panic("invariant: payment references consumer: " + err.Error())
+	}
+	return &Index{pool: pool, feed: feed, refs: refs}
 }
 
 // CatchUp implements commands.BillingIndex: it reads the feed up to the head it sees when it

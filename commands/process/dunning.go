@@ -119,15 +119,16 @@ func (d *Dunning) evaluateOnce(ctx context.Context, t Trigger, customer domain.C
 	if !ok {
 		return false, nil
 	}
-	// The command guards the service's version, not the account's: make sure the account is
-	// still the one decided on, as late as possible before acting.
+	// The command guards the service's version and, inside its decision, the account's
+	// (commands.ResumeService.AccountVersion); an account that changed already is not worth
+	// taking the service's lock for.
 	if _, now, err := d.h.Account(ctx, t.Tenant, customer); err != nil || now != accountVersion {
 		if err != nil {
 			return false, fmt.Errorf("dunning %s: %w", customer, err)
 		}
 		return false, fmt.Errorf("dunning %s: the account changed while deciding: %w", customer, commands.ErrConflict)
 	}
-	if err := d.act(ctx, t, id, versions[id], suspend, out); err != nil {
+	if err := d.act(ctx, t, id, decidedOn{service: versions[id], account: accountVersion}, suspend, out); err != nil {
 		return false, err // a conflict evaluates the service again
 	}
 	acted[id] = true
@@ -187,20 +188,27 @@ func (d *Dunning) readServices(ctx context.Context, tenant domain.TenantID, cust
 	return versions, nil
 }
 
-// act suspends (or resumes) service, decided on version.
-func (d *Dunning) act(ctx context.Context, t Trigger, service domain.ServiceID, version uint64, suspend bool, out *DunningResult) error {
+// decidedOn is the versions of the service and of its customer's account a dunning decision
+// was made on.
+type decidedOn struct {
+	service, account uint64
+}
+
+// act suspends (or resumes) service, decided on the versions v: the command is refused (a
+// conflict, evaluated again) when the service or the account is at another version by then.
+func (d *Dunning) act(ctx context.Context, t Trigger, service domain.ServiceID, v decidedOn, suspend bool, out *DunningResult) error {
 	action := "resume"
 	if suspend {
 		action = "suspend"
 	}
-	m := t.meta(ActorDunning, deriveID(t.Cause, "dunning", action, t.Tenant.String(), service.String(), strconv.FormatUint(version, 10)))
-	m.ExpectedVersion = &version
+	m := t.meta(ActorDunning, deriveID(t.Cause, "dunning", action, t.Tenant.String(), service.String(), strconv.FormatUint(v.service, 10)))
+	m.ExpectedVersion = &v.service
 	var res commands.Result
 	var err error
 	if suspend {
-		res, err = d.h.SuspendService(ctx, m, commands.SuspendService{ServiceID: service, Reason: domain.SuspensionNonPayment})
+		res, err = d.h.SuspendService(ctx, m, commands.SuspendService{ServiceID: service, Reason: domain.SuspensionNonPayment, AccountVersion: &v.account})
 	} else {
-		res, err = d.h.ResumeService(ctx, m, commands.ResumeService{ServiceID: service})
+		res, err = d.h.ResumeService(ctx, m, commands.ResumeService{ServiceID: service, AccountVersion: &v.account})
 	}
 	switch {
 	case errors.Is(err, commands.ErrConflict):

@@ -281,3 +281,64 @@ func TestDunningRereadsAnAccountChangedWhileDeciding(t *testing.T) {
 	status, _ := f.status(lines[0])
 	assert.Equal(t, domain.ServiceStatusSuspended, status)
 }
+
+// lateWriteStore runs write once, right after the reads-th read of stream has been served: a
+// write landing after that read and before whatever comes next.
+type lateWriteStore struct {
+	eventstore.Store
+	stream string
+	reads  int
+	write  func()
+	mu     sync.Mutex
+	seen   int
+}
+
+func (s *lateWriteStore) ReadStream(ctx context.Context, stream string, from uint64, dir eventstore.Direction, limit int) ([]eventstore.Envelope, error) {
+	envs, err := s.Store.ReadStream(ctx, stream, from, dir, limit)
+	if stream == s.stream {
+		s.mu.Lock()
+		s.seen++
+		now := s.seen == s.reads
+		s.mu.Unlock()
+		if now {
+			s.write()
+		}
+	}
+	return envs, err
+}
+
+// TestDunningCommandGuardsTheAccountVersion: an invoice that makes the account owe money on an
+// overdue invoice again, landing after dunning's last read of the account and before its
+// ResumeService, does not let the resumption through: the command carries the account version
+// dunning decided on, the handler finds the account at another one and refuses, and dunning,
+// deciding again on the account as it now stands, leaves the service suspended.
+func TestDunningCommandGuardsTheAccountVersion(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.clock.Set(at("2026-03-01", 9))
+	customer, lines := f.customer("One line", "fiber_100")
+	_, err := f.h.RunBilling(ctx, f.meta(), commands.RunBilling{Period: period("2026-03"), DueDays: 14}) // 79.99 due 03-15
+	require.NoError(t, err)
+	f.clock.Set(at("2026-03-02", 9))
+	_, err = f.h.SuspendService(ctx, f.meta(), commands.SuspendService{ServiceID: lines[0], Reason: domain.SuspensionNonPayment})
+	require.NoError(t, err)
+	f.legacyCredit(customer, "2.58") // the credit note settles 77.41 of March: 2.58 stays outstanding, beside 2.58 of legacy credit
+	f.clock.Set(at("2026-03-20", 9))
+
+	// Dunning reads the account twice before acting (its decision, its last look); the
+	// invoice lands right after the second read.
+	store := &lateWriteStore{Store: f.store, stream: domain.CustomerStream(f.tenant, customer), reads: 2}
+	store.write = func() { f.invoice(customer, "10.00", day("2026-03-30")) } // uses the credit: March is overdue and owed again
+	d, err := process.NewDunning(f.handlers(store), 14)
+	require.NoError(t, err)
+	res, err := d.Evaluate(ctx, triggerAt(f, at("2026-03-20", 6)), customer, nil)
+	require.NoError(t, err)
+	store.mu.Lock()
+	require.GreaterOrEqual(t, store.seen, 2, "the invoice landed")
+	store.mu.Unlock()
+	assert.Empty(t, res.Resumed, "the account owes 10.00 and its March invoice is overdue")
+	f.checkDunningJustified(f.decoded(), 14)
+	status, _ := f.status(lines[0])
+	assert.Equal(t, domain.ServiceStatusSuspended, status)
+}
