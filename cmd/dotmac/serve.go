@@ -25,6 +25,7 @@ import (
 
 	"github.com/dotmac/ledger/audit"
 	"github.com/dotmac/ledger/commands"
+	"github.com/dotmac/ledger/commands/pgstore"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/integration/webhooks"
 	"github.com/dotmac/ledger/internal/auth"
@@ -265,6 +266,7 @@ type system struct {
 	handlersOnce sync.Once
 	handlers     *commands.Handlers
 	handlersErr  error
+	index        *pgstore.Index // the handlers' billing index and payment references
 	runtimeOnce  sync.Once
 	runtime      *projections.Runtime
 	runtimeErr   error

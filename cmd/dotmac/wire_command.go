@@ -17,7 +17,8 @@ import (
 const idempotencyPurgeInterval = time.Minute
 
 // commandRoutes returns the command API's routes, and starts the purge of expired
-// idempotency keys and the releaser of the key releases an outage kept (until ctx ends).
+// idempotency keys, the releaser of the key releases an outage kept, and the warmer of the
+// billing index and payment references (until ctx ends).
 func commandRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) {
 	h, err := commandHandlers(sys)
 	if err != nil {
@@ -41,6 +42,9 @@ func commandRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) 
 	go keys.RunReleaser(ctx, func(err error) {
 		sys.log.Warn().Err(err).Msg("releasing idempotency keys an outage kept (retrying)")
 	})
+	go sys.index.RunWarmer(ctx, func(err error) {
+		sys.log.Warn().Err(err).Msg("catching the billing index and payment references up with the feed (retrying)")
+	})
 	wh, err := webhookService(sys)
 	if err != nil {
 		return nil, err
@@ -56,8 +60,9 @@ func commandRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) 
 func commandHandlers(sys *system) (*commands.Handlers, error) {
 	sys.handlersOnce.Do(func() {
 		opts := commandStoreOptions(sys)
+		sys.index = pgstore.NewIndex(sys.commands(), sys.store)
 		sys.handlers, sys.handlersErr = commands.New(commands.Config{
-			Store: sys.store, Numbers: pgstore.NewNumbers(sys.commands(), opts), Index: pgstore.NewIndex(sys.commands(), sys.store),
+			Store: sys.store, Numbers: pgstore.NewNumbers(sys.commands(), opts), Index: sys.index,
 			Registerer: sys.registry, CacheStreams: cacheStreams(sys),
 		})
 	})

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -54,6 +55,40 @@ func NewIndex(pool *pgxpool.Pool, store eventstore.Store) *Index {
 // starts.
 func (x *Index) CatchUp(ctx context.Context) error {
 	return classify("billing index catch-up", x.feed.CatchUp(ctx))
+}
+
+// RunWarmer catches the billing index and the payment references up with the feed once, soon
+// after the process starts, so that the first billing run or provider callback after an
+// upgrade (or after a long stop) does not read the whole feed inside its own request. Both
+// are also caught up before every use, so this only moves the work; a failure is passed to
+// onErr and retried (1 s doubling to a minute) until it succeeds or ctx ends.
+func (x *Index) RunWarmer(ctx context.Context, onErr func(error)) {
+	delay := time.Second
+	for {
+		err := x.CatchUp(ctx)
+		if err == nil {
+			err = classify("payment references catch-up", x.refs.CatchUp(ctx))
+		}
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		onErr(err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, time.Minute)
+	}
+}
+
+// Positions returns how far the billing index and the payment references have read the feed.
+func (x *Index) Positions(ctx context.Context) (index, references eventstore.Position, err error) {
+	if index, err = x.feed.Position(ctx); err != nil {
+		return 0, 0, err
+	}
+	references, err = x.refs.Position(ctx)
+	return index, references, err
 }
 
 // applyIndex is the index's consumer.Handler.

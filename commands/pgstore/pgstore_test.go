@@ -226,3 +226,38 @@ func servicesOf(list []commands.BillableCustomer, c domain.CustomerID) []domain.
 	}
 	return nil
 }
+
+// TestWarmerCatchesBothIndexesUp: started with the process, the warmer reads the feed into the
+// billing index and the payment references, so no request has to.
+func TestWarmerCatchesBothIndexesUp(t *testing.T) {
+	t.Parallel()
+	pool := mustPool(t)
+	ctx := t.Context()
+	store, err := postgres.Open(ctx, pool, postgres.Config{})
+	require.NoError(t, err)
+	t.Cleanup(store.Close)
+	acme := tenant(t, "acme")
+	c := customerID(t)
+	provision(t, store, acme, c)
+	pid, err := domain.NewPaymentID(uuid.Must(uuid.NewV7()))
+	require.NoError(t, err)
+	amount, err := domain.ParseMoney("25.00", "USD")
+	require.NoError(t, err)
+	append1(t, store, domain.CustomerStream(acme, c), domain.PaymentRecorded{CustomerID: c, PaymentID: pid, Amount: amount,
+		Method: domain.PaymentMethodCard, ExternalReference: "stripe:pi_warm", ReceivedAt: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC), Unapplied: amount})
+	head, err := store.Head(ctx)
+	require.NoError(t, err)
+
+	x := pgstore.NewIndex(pool, store)
+	var errs []error
+	x.RunWarmer(ctx, func(err error) { errs = append(errs, err) })
+	require.Empty(t, errs)
+	index, refs, err := x.Positions(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, head, index, "the billing index")
+	assert.Equal(t, head, refs, "the payment references")
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	x.RunWarmer(cancelled, func(err error) { t.Errorf("a cancelled warmer reports nothing: %v", err) })
+}
