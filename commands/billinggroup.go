@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/dotmac/ledger/domain"
@@ -96,15 +98,14 @@ func (h *Handlers) billGroup(ctx context.Context, m Meta, run domain.BillingRunS
 			g.decided = len(g.events) > 0
 		}
 	}
-	numbers, err := h.takeNumbers(ctx, m.Tenant, domain.DateOf(now).Year(), numbered)
-	if err != nil {
+	if err := h.numberGroup(ctx, m.Tenant, group, numbered); err != nil {
 		return fail(fmt.Errorf("allocate invoice numbers: %w", err))
 	}
 	for i, g := range group {
 		if !g.numbered {
 			continue
 		}
-		g.number, numbers = numbers[0], numbers[1:]
+		var err error
 		if g.events, err = g.decide(now, g.number); err != nil {
 			out[i].err = err
 			continue
@@ -253,6 +254,41 @@ func foldInto[S any](agg aggregate[S], snaps map[string]snapshot, envs []eventst
 		}
 		snap.state = state
 		snaps[stream] = snap
+	}
+	return nil
+}
+
+// numberGroup gives each numbered customer of group (n of them) a number of the year of its
+// invoice's issue date, as its placeholder decision dated it: a run going past midnight on
+// Dec 31, or billing December in January, numbers December's invoices in December's year.
+// One range is taken per year the group's invoices fall in (one, in practice).
+func (h *Handlers) numberGroup(ctx context.Context, tenant domain.TenantID, group []*groupCustomer, n int) error {
+	byYear := map[int][]*groupCustomer{}
+	for _, g := range group {
+		if !g.numbered {
+			continue
+		}
+		year, ok := issueYear(g.events)
+		if !ok {
+			return fmt.Errorf("numbered customer %s issues no invoice: %w", g.bc.CustomerID, domain.ErrInvariant)
+		}
+		byYear[year] = append(byYear[year], g)
+	}
+	years := slices.Sorted(maps.Keys(byYear))
+	taken := 0
+	for _, year := range years {
+		gs := byYear[year]
+		numbers, err := h.takeNumbers(ctx, tenant, year, len(gs))
+		if err != nil {
+			return err
+		}
+		for i, g := range gs {
+			g.number = numbers[i]
+		}
+		taken += len(gs)
+	}
+	if taken != n {
+		return fmt.Errorf("numbered %d of %d customers: %w", taken, n, domain.ErrInvariant)
 	}
 	return nil
 }

@@ -135,7 +135,7 @@ func (h *Handlers) numbered(ctx context.Context, m Meta, build numberedCommand) 
 			if !issuesInvoice(events) {
 				return events, nil // nothing to number (a credit note, or nothing at all)
 			}
-			year := domain.DateOf(now).Year()
+			year, _ := issueYear(events) // the issue date's year, which may be before now's
 			n, err := h.numbers.Next(ctx, m.Tenant, year)
 			if err != nil {
 				return nil, fmt.Errorf("allocate an invoice number: %w", err)
@@ -158,6 +158,17 @@ func issuesInvoice(events []domain.Event) bool {
 		}
 	}
 	return false
+}
+
+// issueYear is the year of the issue date of the invoice events issue, if they issue one: an
+// invoice's number is of that year (INV-<year>-<n>), not of the day it is decided on.
+func issueYear(events []domain.Event) (int, bool) {
+	for _, e := range events {
+		if issued, ok := e.(domain.InvoiceIssued); ok {
+			return issued.IssueDate.Year(), true
+		}
+	}
+	return 0, false
 }
 
 // withLineIDs returns lines with ids derived from the command.

@@ -44,8 +44,10 @@ whose peak memory is reported.`,
 				return err
 			}
 			defer func() { _ = res.Stop(cmd.Context()) }()
-			if cfg.Binary, err = os.Executable(); err != nil {
-				return err
+			if cfg.Binary == "" {
+				if cfg.Binary, err = os.Executable(); err != nil {
+					return err
+				}
 			}
 			cfg.ServerURL, cfg.Logger = res.URL, log
 			bar := newBar(cmd.ErrOrStderr(), "bench", "")
@@ -82,6 +84,8 @@ whose peak memory is reported.`,
 	fs.IntVar(&cfg.Clients, "clients", 64, "concurrent appenders and command clients")
 	fs.IntSliceVar(&cfg.QueryRates, "query-rates", []int{1000, 5000}, "fixed query rates to report (req/s)")
 	fs.IntVar(&cfg.BillingQueryRate, "billing-query-rate", bench.DefaultBillingQueryRate, "the portal's read rate during the billing_run scenario (req/s); 0: the run alone")
+	fs.IntVar(&cfg.BillingCustomers, "billing-customers", 0, "customers with one active service each to add in bulk for the billing_run scenario, besides the history's")
+	fs.StringVar(&cfg.Binary, "server-binary", "", "the dotmac binary the server under test runs (default: this one), to compare two builds' servers on the same set-up")
 	fs.StringVar(&jsonOut, "json", "", "also write the JSON report to this file")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the scratch database afterwards")
 	fs.StringVar(&cfg.ProfileDir, "profile-dir", "", "save CPU and allocation profiles and the metrics of the server under test during the commands and query scenarios here")

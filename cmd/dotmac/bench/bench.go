@@ -62,6 +62,10 @@ type Config struct {
 	// BillingQueryRate is the portal's read rate during the billing_run scenario (req/s);
 	// 0 runs the billing alone.
 	BillingQueryRate int
+	// BillingCustomers, if above 0, adds that many customers with one active service each to
+	// the history (in bulk, through the store's multi-stream appends) for the billing_run
+	// scenario to invoice besides the history's own.
+	BillingCustomers int
 	// Keep leaves the scratch database in place.
 	Keep bool
 	// ProfileDir, if set, receives CPU profiles of the server under test taken during the

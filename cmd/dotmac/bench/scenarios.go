@@ -123,6 +123,9 @@ func (r *run) generate(ctx context.Context) error {
 	events, _ := sink.Appended()
 	r.generated, r.genSeconds = true, time.Since(start).Seconds()
 	r.genRate = float64(events) / r.genSeconds
+	if r.cfg.BillingCustomers > 0 { // not part of the simulated history's figures
+		return addBillingCustomers(ctx, store, r.cfg.BillingCustomers, time.Now().UTC(), r.cfg.Progress)
+	}
 	return nil
 }
 
