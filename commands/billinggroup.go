@@ -173,8 +173,10 @@ func (h *Handlers) appendGroup(ctx context.Context, m Meta, group []*groupCustom
 				}
 			}
 			h.metrics.observe("GenerateRecurringInvoice", Result{Stream: g.stream, Version: o.Result.LastVersion, Events: g.events}, nil, took)
-		case o.Err == nil, errors.Is(o.Err, eventstore.ErrWrongExpectedVersion):
-			// Moved on (or these very events stored by an earlier attempt): decided again alone.
+		case o.Err == nil, errors.Is(o.Err, eventstore.ErrWrongExpectedVersion), errors.Is(o.Err, eventstore.ErrDuplicateEventID):
+			// Moved on, or this command id's events stored by an earlier attempt (the same
+			// events, or another decision of the same command id, which only part of these ids
+			// match): decided again alone, which answers with what was stored.
 			g.fallback = true
 		default:
 			out[i].err = o.Err
