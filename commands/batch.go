@@ -84,6 +84,7 @@ func lead[S any](h *Handlers, l *streamLock, t target[S]) {
 	}
 	defer func() {
 		if p := recover(); p != nil {
+			l.owned = nil // it may hold the panicking batch's writes; the cache holds none of them
 			for _, r := range reqs {
 				if !r.finished() {
 					r.finish(Result{}, fmt.Errorf("%w: a command of the batch on %s panicked: %v", domain.ErrInvariant, t.stream, p))
@@ -92,13 +93,13 @@ func lead[S any](h *Handlers, l *streamLock, t target[S]) {
 			panic(p)
 		}
 	}()
-	runBatch(h, t.stream, t.agg, reqs)
+	runBatch(h, l, t.stream, t.agg, reqs)
 }
 
 // runBatch answers every request of reqs, commands of one stream in arrival order. A command
 // whose id repeats one earlier in reqs (a retry racing its original) runs after that one has
 // been appended, as it would have without batching, so Meta.Recovering finds its result.
-func runBatch[S any](h *Handlers, stream string, agg aggregate[S], reqs []*request[S]) {
+func runBatch[S any](h *Handlers, l *streamLock, stream string, agg aggregate[S], reqs []*request[S]) {
 	for len(reqs) > 0 {
 		var round []*request[S]
 		round, reqs = distinctCommands(reqs)
@@ -120,7 +121,8 @@ func runBatch[S any](h *Handlers, stream string, agg aggregate[S], reqs []*reque
 			continue
 		}
 		ctx, cancel := allDone(live)
-		b := batch[S]{h: h, stream: stream, agg: agg, snap: h.cachedSnapshot(stream, *new(S))}
+		b := batch[S]{h: h, l: l, stream: stream, agg: agg}
+		b.start()
 		for len(live) > 0 {
 			live = b.run(ctx, live)
 		}
@@ -167,10 +169,13 @@ func allDone[S any](reqs []*request[S]) (context.Context, context.CancelFunc) {
 // batch runs commands of one stream together.
 type batch[S any] struct {
 	h        *Handlers
+	l        *streamLock // the stream's, held
 	stream   string
 	agg      aggregate[S]
 	snap     snapshot
 	verified bool // snap was read from the store (or proven current by an append)
+	// own, when the aggregate has an owner, applies the batch's events: snap is own.snap.
+	own *ownedState[S]
 	// broken holds the commands whose decided events did not apply (an invariant error):
 	// they are answered with it, and the rest decided again on a fresh apply chain.
 	broken map[*request[S]]error
@@ -210,18 +215,21 @@ func (b *batch[S]) run(ctx context.Context, reqs []*request[S]) []*request[S] {
 		if err == nil && res.Duplicate {
 			// Every event was stored already, by another process running these very commands:
 			// they are answered as stored (with what they stored: see answerStored). The
-			// snapshot may be behind those events, so it is left unverified.
+			// snapshot may be behind those events, so it is left unverified and the next
+			// append finds out.
+			b.rollback()
 			b.answerStored(ctx, reqs[:n], outs, nil)
 			b.verified = false
 			return reqs[n:]
 		}
 		if err == nil {
 			before := b.snap.position
-			b.snap, b.verified = snapshot{state: state, version: res.LastVersion, position: res.LastPosition}, true
-			b.h.cache.put(b.stream, b.snap)
+			b.appended(snapshot{state: state, version: res.LastVersion, position: res.LastPosition})
 			b.answer(reqs[:n], outs, res, before)
 			return reqs[n:]
 		}
+		// Not appended (or not known to be): the state is the one before the batch again.
+		b.rollback()
 		if errors.Is(err, eventstore.ErrDuplicateEventID) && n > 1 {
 			// Some commands of the append were stored already by another process (a retry
 			// racing its original there): each command runs alone, as it would have unbatched,
@@ -287,6 +295,9 @@ func (b *batch[S]) run(ctx context.Context, reqs []*request[S]) []*request[S] {
 func (b *batch[S]) decideAll(ctx context.Context, reqs []*request[S]) ([]outcome, S, error) {
 	for {
 		outs, state, again := b.decidePrefix(reqs)
+		if again != decideDone {
+			b.rollback()
+		}
 		switch again {
 		case decideDone:
 			return outs, state, nil
@@ -313,6 +324,9 @@ const (
 func (b *batch[S]) decidePrefix(reqs []*request[S]) (outs []outcome, state S, again decideAgain) {
 	state, version := stateOf[S](b.snap), b.snap.version
 	apply := b.agg.chain()
+	if b.own != nil {
+		apply = b.own.owner.Apply
+	}
 	events := 0
 	outs = make([]outcome, 0, len(reqs))
 	for _, r := range reqs {
@@ -420,11 +434,83 @@ func (b *batch[S]) answer(reqs []*request[S], outs []outcome, res eventstore.App
 	}
 }
 
+// refresh reads the stream after the batch's snapshot. The state read is cached, so it is
+// shared: an owner starts again from it (the state it owned may be the one cached).
 func (b *batch[S]) refresh(ctx context.Context) error {
 	snap, err := refresh(ctx, b.h, b.agg, b.stream, b.snap)
 	if err != nil {
 		return err
 	}
 	b.snap, b.verified = snap, true
+	if b.own != nil {
+		b.own = newOwnedState(b.agg, snap)
+		b.l.owned = b.own
+	}
 	return nil
+}
+
+// handOverEvents is how far the cached state of a stream may fall behind its owned state
+// (ownedState) before the owner hands it over: at least minHandOverEvents, and an eighth of
+// the stream, so the copy this costs the next batch is O(1) per event.
+func handOverEvents(version uint64) uint64 { return max(minHandOverEvents, version/8) }
+
+const minHandOverEvents = 1024
+
+// ownedState is a stream's state that its batches write in place (with the aggregate's
+// owner), kept by the stream's lock from one batch to the next and shared with no one: so a
+// busy stream's batch costs O(its events), where copying the cached state's maps cost O(the
+// stream) per batch. The owner copies a map it did not make at its first write, as any chain
+// does, and writes its own in place from then on; a batch whose append fails rolls its writes
+// back. The cache is not given the owned state, except with its ownership: when the lock's
+// last caller leaves, on a read of the stream (refresh), and every handOverEvents events, so
+// that readers of the cache (load, billing groups) fold a bounded tail.
+type ownedState[S any] struct {
+	snap  snapshot // the state the last batch appended, or the one the owner started from
+	owner stateOwner[S]
+	from  uint64 // the version of the cached snapshot the owner started from
+}
+
+func (o *ownedState[S]) snapshot() snapshot { return o.snap }
+
+func newOwnedState[S any](agg aggregate[S], from snapshot) *ownedState[S] {
+	return &ownedState[S]{snap: from, owner: agg.owner(), from: from.version}
+}
+
+// start takes the batch's snapshot: the stream's owned state if the cache holds nothing later,
+// else the cached one (with a new owner, if the aggregate has one).
+func (b *batch[S]) start() {
+	b.snap = b.h.cachedSnapshot(b.stream, *new(S))
+	if b.agg.owner == nil || b.h.cache.capacity < 1 {
+		return
+	}
+	if o, ok := b.l.owned.(*ownedState[S]); ok && o.snap.version >= b.snap.version {
+		b.own, b.snap = o, o.snap
+		return
+	}
+	b.own = newOwnedState(b.agg, b.snap)
+	b.l.owned = b.own
+}
+
+// appended makes snap, the state after an append of the batch, its snapshot: the owner's (the
+// cache's, every handOverEvents events) or the cache's.
+func (b *batch[S]) appended(snap snapshot) {
+	b.snap, b.verified = snap, true
+	if b.own == nil {
+		b.h.cache.put(b.stream, snap)
+		return
+	}
+	b.own.owner.Commit()
+	b.own.snap = snap
+	if snap.version-b.own.from >= handOverEvents(snap.version) {
+		b.h.cache.put(b.stream, snap)
+		b.own = newOwnedState(b.agg, snap)
+		b.l.owned = b.own
+	}
+}
+
+// rollback undoes the owner's writes since the last append: the snapshot's state is as it was.
+func (b *batch[S]) rollback() {
+	if b.own != nil {
+		b.own.owner.Rollback()
+	}
 }

@@ -18,7 +18,8 @@ type snapshot struct {
 }
 
 // stateCache is a bounded LRU of snapshots by stream id. Sharing a snapshot between goroutines
-// is safe because domain Apply never modifies the state it is given.
+// is safe because domain Apply never modifies the state it is given, and a batch's owned state
+// (ownedState, batch.go) enters the cache only with its ownership: it is never written again.
 type stateCache struct {
 	mu       sync.Mutex
 	capacity int
@@ -103,20 +104,30 @@ func (c *stateCache) len() int {
 // Each stream's entry also holds its queue of commands waiting for the lock: the holder of
 // the lock takes every command queued at that moment and runs them as one batch (batch.go),
 // so a busy stream gets one append per round trip for all its waiting commands, not one each.
+//
+// The entry also keeps the state the stream's last batch left, when its aggregate has an owner
+// (ownedState, batch.go): the next batch writes it in place instead of copying the cached one.
+// When the last caller leaves, that state goes to the cache.
 type streamLocks struct {
 	mu    sync.Mutex
 	locks map[string]*streamLock
+	cache *stateCache
 }
 
 type streamLock struct {
 	held chan struct{} // holds one token while locked
 	refs int           // guarded by streamLocks.mu
+	// owned is the stream's ownedState[S], or nil: read and written by the holder of the lock
+	// only, and by the last caller to leave (then no one holds the lock).
+	owned interface{ snapshot() snapshot }
 
 	qmu     sync.Mutex
 	waiting []any // *request[S] of the stream's state type S, in arrival order
 }
 
-func newStreamLocks() *streamLocks { return &streamLocks{locks: map[string]*streamLock{}} }
+func newStreamLocks(cache *stateCache) *streamLocks {
+	return &streamLocks{locks: map[string]*streamLock{}, cache: cache}
+}
 
 // join returns stream's entry, kept alive until release is called.
 func (s *streamLocks) join(stream string) (l *streamLock, release func()) {
@@ -132,6 +143,11 @@ func (s *streamLocks) join(stream string) (l *streamLock, release func()) {
 		s.mu.Lock()
 		if l.refs--; l.refs == 0 {
 			delete(s.locks, stream)
+			if l.owned != nil {
+				// No one holds the lock or can take it: the owner is dropped with the entry,
+				// so its state is shared from now on, and never written again.
+				s.cache.put(stream, l.owned.snapshot())
+			}
 		}
 		s.mu.Unlock()
 	}

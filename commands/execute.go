@@ -32,6 +32,18 @@ type aggregate[S any] struct {
 	// chain returns a new apply chain: each call applies events to the state the previous
 	// call returned (or to a state the chain did not make, which it never modifies).
 	chain func() applyFunc[S]
+	// owner, if set, returns a new owner: an apply chain that a stream's batches keep from
+	// one batch to the next (ownedState in batch.go).
+	owner func() stateOwner[S]
+}
+
+// stateOwner is an apply chain that keeps the maps of the states it returns across Commits and
+// writes them in place (domain.AccountOwner): its states must never be shared. Rollback undoes
+// every write since the last Commit.
+type stateOwner[S any] interface {
+	Apply(S, ...domain.Event) (S, error)
+	Commit()
+	Rollback()
 }
 
 // applyFunc applies events in order to a state and returns the new one; on error it returns
@@ -40,12 +52,12 @@ type aggregate[S any] struct {
 type applyFunc[S any] func(S, ...domain.Event) (S, error)
 
 var (
-	accountAggregate = aggregate[domain.AccountState]{domain.StreamCustomer, func() applyFunc[domain.AccountState] {
+	accountAggregate = aggregate[domain.AccountState]{kind: domain.StreamCustomer, chain: func() applyFunc[domain.AccountState] {
 		return new(domain.AccountApplier).Apply
-	}}
-	serviceAggregate    = aggregate[domain.ServiceState]{domain.StreamService, eachOf(domain.ApplyService)}
-	planAggregate       = aggregate[domain.PlanState]{domain.StreamPlan, eachOf(domain.ApplyPlan)}
-	billingRunAggregate = aggregate[domain.BillingRunState]{domain.StreamBillingRun, func() applyFunc[domain.BillingRunState] {
+	}, owner: func() stateOwner[domain.AccountState] { return new(domain.AccountOwner) }}
+	serviceAggregate    = aggregate[domain.ServiceState]{kind: domain.StreamService, chain: eachOf(domain.ApplyService)}
+	planAggregate       = aggregate[domain.PlanState]{kind: domain.StreamPlan, chain: eachOf(domain.ApplyPlan)}
+	billingRunAggregate = aggregate[domain.BillingRunState]{kind: domain.StreamBillingRun, chain: func() applyFunc[domain.BillingRunState] {
 		return new(domain.BillingRunApplier).Apply
 	}}
 )

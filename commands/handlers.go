@@ -99,9 +99,10 @@ func New(cfg Config) (*Handlers, error) {
 	if err != nil {
 		return nil, err
 	}
+	cache := newStateCache(cfg.CacheStreams)
 	return &Handlers{
 		store: cfg.Store, numbers: cfg.Numbers, index: cfg.Index, now: cfg.Now,
-		cache: newStateCache(cfg.CacheStreams), locks: newStreamLocks(), metrics: m, maxAttempts: cfg.MaxAttempts,
+		cache: cache, locks: newStreamLocks(cache), metrics: m, maxAttempts: cfg.MaxAttempts,
 	}, nil
 }
 

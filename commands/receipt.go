@@ -14,8 +14,8 @@ import (
 )
 
 var (
-	receiptAggregate         = aggregate[domain.ReceiptState]{domain.StreamReceipt, eachOf(domain.ApplyReceipt)}
-	providerPaymentAggregate = aggregate[domain.ProviderPaymentState]{domain.StreamProviderPayment, eachOf(domain.ApplyProviderPayment)}
+	receiptAggregate         = aggregate[domain.ReceiptState]{kind: domain.StreamReceipt, chain: eachOf(domain.ApplyReceipt)}
+	providerPaymentAggregate = aggregate[domain.ProviderPaymentState]{kind: domain.StreamProviderPayment, chain: eachOf(domain.ApplyProviderPayment)}
 )
 
 // ProviderPayment is money a payment provider reports received (a verified callback): it
@@ -435,12 +435,23 @@ func (h *Handlers) checkAllocation(ctx context.Context, m Meta, receipt domain.R
 	// The account takes a provider's payment reference once: a payment of the same reference
 	// (recorded from a callback that named the customer) would refuse this allocation's, after
 	// the receipt had recorded it, and leave the receipt allocated with no payment.
-	for _, p := range a.Payments {
-		if p.ID != payment && r.ExternalReference != "" && p.Method == r.Method && p.ExternalReference == r.ExternalReference {
-			return r, &domain.AlreadyExistsError{Entity: "payment with " + r.Method.String() + " reference", ID: r.ExternalReference}
-		}
+	if id, taken := a.PaymentWithReference(r.Method, r.ExternalReference); taken && (id != payment || anotherWithReference(a, payment, r)) {
+		return r, &domain.AlreadyExistsError{Entity: "payment with " + r.Method.String() + " reference", ID: r.ExternalReference}
 	}
 	return r, nil
+}
+
+// anotherWithReference reports whether a payment other than payment has r's method and
+// reference. The account's index names one payment per reference and RecordPayment takes a
+// reference once, so only a history recorded without that check can hold another: this scan
+// runs only when the index names payment itself (an allocation already recorded).
+func anotherWithReference(a domain.AccountState, payment domain.PaymentID, r domain.ReceiptState) bool {
+	for _, p := range a.Payments {
+		if p.ID != payment && p.Method == r.Method && p.ExternalReference == r.ExternalReference {
+			return true
+		}
+	}
+	return false
 }
 
 func requireReceipt(id domain.ReceiptID) func(domain.ReceiptState) error {

@@ -23,6 +23,25 @@ type AccountState struct {
 	// OpeningAsOf is its date: the other system billed every day up to it.
 	OpeningBalance bool
 	OpeningAsOf    Date
+	// paymentRefs indexes the payments with an external reference by (method, reference): a
+	// payment recorded first under each (RecordPayment takes a reference once per method).
+	paymentRefs map[paymentRef]PaymentID
+}
+
+// paymentRef is a payment's method and external reference.
+type paymentRef struct {
+	method    PaymentMethod
+	reference string
+}
+
+// PaymentWithReference returns a payment of the account recorded with method and the external
+// reference ref (the first recorded, should the history hold several), if ref is not empty.
+func (a AccountState) PaymentWithReference(method PaymentMethod, ref string) (PaymentID, bool) {
+	if ref == "" {
+		return PaymentID{}, false
+	}
+	id, ok := a.paymentRefs[paymentRef{method: method, reference: ref}]
+	return id, ok
 }
 
 // OpenInvoices returns the issued, not fully settled invoices, oldest first (earliest issue

@@ -95,9 +95,9 @@ func (a AccountState) applyInvoiceCreated(e InvoiceCreated, c *accountCopies) (A
 		return a, err
 	}
 	if !e.Period.IsZero() {
-		a.BilledPeriods = put(a.BilledPeriods, e.Period, e.InvoiceID, &c.billedPeriods)
+		a.BilledPeriods = put(a.BilledPeriods, e.Period, e.InvoiceID, &c.billedPeriods, c.logged)
 	}
-	a.Invoices = put(a.Invoices, e.InvoiceID, inv, &c.invoices)
+	a.Invoices = put(a.Invoices, e.InvoiceID, inv, &c.invoices, c.logged)
 	return a, nil
 }
 
@@ -111,7 +111,7 @@ func (a AccountState) applyToInvoice(id InvoiceID, e Event, c *accountCopies) (A
 	if err != nil {
 		return a, err
 	}
-	a.Invoices = put(a.Invoices, id, inv, &c.invoices)
+	a.Invoices = put(a.Invoices, id, inv, &c.invoices, c.logged)
 	return a, nil
 }
 
@@ -128,7 +128,7 @@ func (a AccountState) applyInvoiceIssued(e InvoiceIssued, c *accountCopies) (Acc
 	}
 	inv := next.Invoices[e.InvoiceID]
 	inv.IssueOrder = a.IssuedCount
-	next.Invoices = put(next.Invoices, e.InvoiceID, inv, &c.invoices) // owned since applyToInvoice: in place
+	next.Invoices = put(next.Invoices, e.InvoiceID, inv, &c.invoices, c.logged) // owned since applyToInvoice: in place
 	next.Credit = credit
 	return next, nil
 }
@@ -154,9 +154,14 @@ func (a AccountState) applyPaymentRecorded(e PaymentRecorded, c *accountCopies) 
 		return a, invariantf("payment %s: %v", e.PaymentID, err)
 	}
 	for id, inv := range settled {
-		a.Invoices = put(a.Invoices, id, inv, &c.invoices)
+		a.Invoices = put(a.Invoices, id, inv, &c.invoices, c.logged)
 	}
-	a.Payments = put(a.Payments, e.PaymentID, p, &c.payments)
+	a.Payments = put(a.Payments, e.PaymentID, p, &c.payments, c.logged)
+	if ref := (paymentRef{method: e.Method, reference: e.ExternalReference}); ref.reference != "" {
+		if _, taken := a.paymentRefs[ref]; !taken {
+			a.paymentRefs = put(a.paymentRefs, ref, e.PaymentID, &c.paymentRefs, c.logged)
+		}
+	}
 	return a, nil
 }
 
@@ -171,7 +176,7 @@ func (a AccountState) applyPaymentRefunded(e PaymentRefunded, c *accountCopies) 
 	if err != nil || credit.IsNegative() {
 		return a, invariantf("refund of %s with customer credit %s", e.Amount, a.Credit)
 	}
-	a.Credit, a.Payments = credit, put(a.Payments, e.PaymentID, p, &c.payments)
+	a.Credit, a.Payments = credit, put(a.Payments, e.PaymentID, p, &c.payments, c.logged)
 	return a, nil
 }
 
@@ -194,7 +199,7 @@ func (a AccountState) applyCreditNoteIssued(e CreditNoteIssued, c *accountCopies
 			return a, invariantf("credit note %s: %v", e.CreditNoteID, err)
 		}
 		for id, inv := range settled {
-			a.Invoices = put(a.Invoices, id, inv, &c.invoices)
+			a.Invoices = put(a.Invoices, id, inv, &c.invoices, c.logged)
 		}
 	} else {
 		inv, ok := a.Invoices[e.InvoiceID]
@@ -204,9 +209,9 @@ func (a AccountState) applyCreditNoteIssued(e CreditNoteIssued, c *accountCopies
 		if inv, err = inv.settle(e.Total, true); err != nil {
 			return a, err
 		}
-		a.Invoices = put(a.Invoices, e.InvoiceID, inv, &c.invoices)
+		a.Invoices = put(a.Invoices, e.InvoiceID, inv, &c.invoices, c.logged)
 	}
-	a.CreditNotes = put(a.CreditNotes, e.CreditNoteID, cn, &c.creditNotes)
+	a.CreditNotes = put(a.CreditNotes, e.CreditNoteID, cn, &c.creditNotes, c.logged)
 	return a, nil
 }
 

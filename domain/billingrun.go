@@ -87,13 +87,12 @@ func decideStartBillingRun(r BillingRunState, c StartBillingRun, now time.Time) 
 
 // ApplyBillingRun folds one billing run event onto r; r is not modified.
 func ApplyBillingRun(r BillingRunState, e Event) (BillingRunState, error) {
-	var owned map[CustomerID]InvoiceID
-	return applyBillingRun(r, e, &owned)
+	return applyBillingRun(r, e, &owned[CustomerID, InvoiceID]{})
 }
 
 // BillingRunApplier applies events to a chain of billing run states, as AccountApplier does
 // to accounts: r.Invoiced is copied once per chain, not once per customer.
-type BillingRunApplier struct{ invoiced map[CustomerID]InvoiceID }
+type BillingRunApplier struct{ invoiced owned[CustomerID, InvoiceID] }
 
 // Apply applies events to r in order, as ApplyBillingRun does one by one; errors and the
 // validity of earlier states are as for AccountApplier.Apply.
@@ -107,8 +106,8 @@ func (p *BillingRunApplier) Apply(r BillingRunState, events ...Event) (BillingRu
 	return next, nil
 }
 
-// applyBillingRun is ApplyBillingRun writing r.Invoiced in place when it is *owned.
-func applyBillingRun(r BillingRunState, e Event, owned *map[CustomerID]InvoiceID) (BillingRunState, error) {
+// applyBillingRun is ApplyBillingRun writing r.Invoiced in place when o owns it.
+func applyBillingRun(r BillingRunState, e Event, o *owned[CustomerID, InvoiceID]) (BillingRunState, error) {
 	switch e := e.(type) {
 	case BillingRunStarted:
 		if r.Started() {
@@ -119,7 +118,7 @@ func applyBillingRun(r BillingRunState, e Event, owned *map[CustomerID]InvoiceID
 		if _, dup := r.Invoiced[e.CustomerID]; dup || !r.Started() || r.Completed || e.BillingRunID != r.ID {
 			return r, invariantf("billing run %s cannot record customer %s", r.ID, e.CustomerID)
 		}
-		r.Invoiced = put(r.Invoiced, e.CustomerID, e.InvoiceID, owned)
+		r.Invoiced = put(r.Invoiced, e.CustomerID, e.InvoiceID, o, false)
 		return r, nil
 	case BillingRunCompleted:
 		if !r.Started() || r.Completed || e.BillingRunID != r.ID || e.CustomersInvoiced != len(r.Invoiced) {

@@ -95,7 +95,7 @@ func (a AccountState) applyCustomerCreditApplied(e CustomerCreditApplied, c *acc
 		}
 	}
 	for id, inv := range settled {
-		a.Invoices = put(a.Invoices, id, inv, &c.invoices)
+		a.Invoices = put(a.Invoices, id, inv, &c.invoices, c.logged)
 	}
 	a.Credit = credit
 	return a, nil

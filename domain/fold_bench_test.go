@@ -54,3 +54,48 @@ func BenchmarkFoldBillingRun(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHotAccountBatch decides and applies batches of 8 payments on a customer holding n
+// payments, as a stream's leader does under many clients: with an AccountApplier per batch
+// (the state is shared, so each batch copies the account's maps: O(n)) and with one
+// AccountOwner kept across batches (each batch writes in place and commits: O(batch); its
+// first batch, which copies the maps, runs before the timer). Each payment carries a
+// reference, which RecordPayment checks through the account's index.
+func BenchmarkHotAccountBatch(b *testing.B) {
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		base := must(domain.FoldAccount(paymentsHistory(n)))
+		for _, chain := range []string{"applier", "owner"} {
+			b.Run(fmt.Sprintf("payments=%d/%s", n, chain), func(b *testing.B) {
+				b.ReportAllocs()
+				next := n + 1
+				if chain == "applier" {
+					for b.Loop() {
+						var applier domain.AccountApplier
+						hotBatch(base, applier.Apply, &next)
+					}
+					return
+				}
+				var owner domain.AccountOwner
+				state := hotBatch(base, owner.Apply, &next)
+				owner.Commit()
+				for b.Loop() {
+					state = hotBatch(state, owner.Apply, &next) // the stream's leader keeps its state
+					owner.Commit()
+				}
+			})
+		}
+	}
+}
+
+// hotBatch decides and applies 8 payments on s with apply; *next numbers them.
+func hotBatch(s domain.AccountState, apply func(domain.AccountState, ...domain.Event) (domain.AccountState, error), next *int) domain.AccountState {
+	for range 8 {
+		*next++
+		events := must(domain.DecideAccount(s, domain.RecordPayment{
+			PaymentID: paymentID(*next), Amount: usd("1.00"), Method: domain.PaymentMethodCard,
+			ExternalReference: fmt.Sprintf("ref-%d", *next), ReceivedAt: at("2026-01-03"),
+		}, at("2026-01-03")))
+		s = must(apply(s, events...))
+	}
+	return s
+}

@@ -101,7 +101,7 @@ func (a AccountState) applyOpeningBalance(e OpeningBalanceRecorded, c *accountCo
 		ID: e.InvoiceID, Status: InvoiceStatusIssued, Currency: a.Customer.Currency, Number: OpeningInvoiceNumber,
 		IssueDate: e.AsOf, DueDate: e.AsOf, NetTotal: e.Amount, TaxTotal: zero, Total: e.Amount,
 		Settled: zero, Credited: zero, Outstanding: e.Amount, IssueOrder: a.IssuedCount,
-	}, &c.invoices)
+	}, &c.invoices, c.logged)
 	return a, nil
 }
 

@@ -10,6 +10,11 @@ import (
 // touch one map O(n²) (a customer with n payments, a billing run with n customers). A chain of
 // applies (a fold, an AccountApplier) therefore copies each map once, at its first write, and
 // writes its own copy in place afterwards: the states it was given stay unchanged.
+//
+// An AccountOwner goes one step further for a busy stream: it keeps its maps across many
+// chains of applies (the batches of one stream), so a batch costs O(its events), not a copy
+// of the customer's every payment; in exchange it logs each in-place write so that Rollback
+// can undo the writes of a batch whose append failed.
 
 // AccountApplier applies events to a chain of account states: each Apply takes the state the
 // previous one returned. It copies a map the first time it writes to it and writes its own
@@ -32,21 +37,112 @@ func (p *AccountApplier) Apply(a AccountState, events ...Event) (AccountState, e
 	return next, nil
 }
 
-// accountCopies holds the maps a chain of applies made (and so may write in place).
-type accountCopies struct {
-	invoices      map[InvoiceID]InvoiceState
-	payments      map[PaymentID]PaymentState
-	creditNotes   map[CreditNoteID]CreditNoteState
-	billedPeriods map[Period]InvoiceID
+// AccountOwner is an AccountApplier that can take back its writes. It owns the maps of the
+// states it returns and writes them in place on every later Apply, across Commits, so its
+// states must never be shared with anyone who reads them while it applies. Commit marks the
+// states returned so far as kept; Rollback undoes every write since the last Commit (or since
+// the owner was made), so the last state returned before that Commit, and every state it was
+// given, are exactly as they were. It never modifies a map it did not create. The zero value
+// is ready to use; it is not safe for concurrent use.
+//
+// So a stream's batches, run one at a time by the stream's leader, keep one state: each batch
+// applies its commands' events in place (O(batch), where a copy of the state per batch is
+// O(customer's payments)), then Commits if its append succeeded and Rolls back otherwise.
+type AccountOwner struct{ copies accountCopies }
+
+// Apply applies events to a in order, as ApplyAccount does one by one, and returns the new
+// state. On error it returns a and a *FoldError wrapping ErrInvariant; the states returned
+// since the last Commit may then hold the writes of the events before the failing one:
+// Rollback.
+func (o *AccountOwner) Apply(a AccountState, events ...Event) (AccountState, error) {
+	o.copies.logged = true
+	next, err := fold(a, events, func(a AccountState, e Event) (AccountState, error) {
+		return applyAccountOwned(a, e, &o.copies)
+	})
+	if err != nil {
+		return a, err
+	}
+	return next, nil
 }
 
-// put sets m[k] = v and returns the map written: m itself when it is *owned, the map this
-// chain made, else a copy of m, which becomes *owned.
-func put[K comparable, V any](m map[K]V, k K, v V, owned *map[K]V) map[K]V {
-	if !sameMap(m, *owned) {
+// Commit keeps the writes made so far: a later Rollback returns to this point.
+func (o *AccountOwner) Commit() {
+	c := &o.copies
+	c.invoices.commit()
+	c.payments.commit()
+	c.creditNotes.commit()
+	c.billedPeriods.commit()
+	c.paymentRefs.commit()
+}
+
+// Rollback undoes every write since the last Commit: every state returned before it, and every
+// state given to Apply since, holds again exactly what it held then.
+func (o *AccountOwner) Rollback() {
+	c := &o.copies
+	c.invoices.rollback()
+	c.payments.rollback()
+	c.creditNotes.rollback()
+	c.billedPeriods.rollback()
+	c.paymentRefs.rollback()
+}
+
+// accountCopies holds the maps a chain of applies made (and so may write in place).
+type accountCopies struct {
+	invoices      owned[InvoiceID, InvoiceState]
+	payments      owned[PaymentID, PaymentState]
+	creditNotes   owned[CreditNoteID, CreditNoteState]
+	billedPeriods owned[Period, InvoiceID]
+	paymentRefs   owned[paymentRef, PaymentID]
+	// logged: log the writes into maps kept at the last commit, for rollback (AccountOwner).
+	logged bool
+}
+
+// owned is a map a chain made, which it writes in place, with what rollback needs: the map kept
+// at the last commit and the log of the in-place writes to that map since.
+type owned[K comparable, V any] struct {
+	m    map[K]V
+	kept map[K]V
+	log  []undo[K, V]
+}
+
+// undo is an in-place write taken back: k held v (had) or was absent (!had).
+type undo[K comparable, V any] struct {
+	k   K
+	v   V
+	had bool
+}
+
+func (o *owned[K, V]) commit() {
+	o.kept = o.m
+	clear(o.log)
+	o.log = o.log[:0]
+}
+
+func (o *owned[K, V]) rollback() {
+	for i := len(o.log) - 1; i >= 0; i-- {
+		u := o.log[i]
+		if u.had {
+			o.kept[u.k] = u.v
+		} else {
+			delete(o.kept, u.k)
+		}
+	}
+	o.m = o.kept // a map copied since the commit is dropped: no state kept holds it
+	clear(o.log)
+	o.log = o.log[:0]
+}
+
+// put sets m[k] = v and returns the map written: m itself when o owns it, else a copy of m,
+// which o owns from then on. When logged, a write into the map kept at the last commit is
+// logged first, so that rollback can take it back.
+func put[K comparable, V any](m map[K]V, k K, v V, o *owned[K, V], logged bool) map[K]V {
+	if !sameMap(m, o.m) {
 		out := make(map[K]V, len(m)+1)
 		maps.Copy(out, m)
-		m, *owned = out, out
+		m, o.m = out, out
+	} else if logged && sameMap(m, o.kept) {
+		old, had := m[k]
+		o.log = append(o.log, undo[K, V]{k: k, v: old, had: had})
 	}
 	m[k] = v
 	return m

@@ -116,10 +116,8 @@ func checkRecordPayment(a AccountState, cmd RecordPayment, now time.Time) error 
 	if _, ok := a.Payments[cmd.PaymentID]; ok {
 		return &AlreadyExistsError{Entity: "payment", ID: cmd.PaymentID.String()}
 	}
-	for _, p := range a.Payments {
-		if cmd.ExternalReference != "" && p.Method == cmd.Method && p.ExternalReference == cmd.ExternalReference {
-			return &AlreadyExistsError{Entity: "payment with " + cmd.Method.String() + " reference", ID: cmd.ExternalReference}
-		}
+	if _, taken := a.PaymentWithReference(cmd.Method, cmd.ExternalReference); taken {
+		return &AlreadyExistsError{Entity: "payment with " + cmd.Method.String() + " reference", ID: cmd.ExternalReference}
 	}
 	return nil
 }

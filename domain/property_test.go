@@ -32,7 +32,9 @@ const maxPropertySteps = 60
 //   - every journal entry balances, and all entries sum to zero per currency;
 //   - the customer's balance (AR − customer credit) from the journal equals the account's;
 //   - customer credit and every invoice's outstanding amount stay between zero and the total;
-//   - folding the same events twice gives equal state, equal to the state applied step by step;
+//   - folding the same events twice gives equal state, equal to the state applied step by step,
+//     and to the state an AccountApplier or an AccountOwner (committing and rolling back) ends in;
+//   - a payment's (method, external reference) is refused exactly when a payment has it already;
 //   - every event marshals to JSON and back to an equal event.
 func TestAccountProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
@@ -64,6 +66,9 @@ func (m *accountModel) step(t *rapid.T) {
 // decide runs cmd; a refusal must be a typed domain error, never an invariant.
 func (m *accountModel) decide(t *rapid.T, cmd domain.AccountCommand) {
 	events, err := domain.DecideAccount(m.state, cmd, m.now)
+	if pay, ok := cmd.(domain.RecordPayment); ok {
+		m.checkReference(t, pay, err)
+	}
 	if err != nil {
 		if errors.Is(err, domain.ErrInvariant) || !isDomainError(err) {
 			t.Fatalf("%T refused with an untyped or invariant error: %v", cmd, err)
@@ -127,6 +132,73 @@ func (m *accountModel) checkFold(t *rapid.T) {
 		t.Fatal("folding the same events gave different states")
 	}
 	m.checkApplier(t)
+	m.checkOwner(t)
+}
+
+// checkReference compares RecordPayment's refusal of a repeated reference with a scan of every
+// payment of the account (what it did before it kept an index), and the index with the scan.
+func (m *accountModel) checkReference(t *rapid.T, pay domain.RecordPayment, err error) {
+	taken := false
+	for _, p := range m.state.Payments {
+		if pay.ExternalReference != "" && p.Method == pay.Method && p.ExternalReference == pay.ExternalReference {
+			taken = true
+		}
+	}
+	var exists *domain.AlreadyExistsError
+	if refused := errors.As(err, &exists) && exists.ID == pay.ExternalReference; refused != taken {
+		t.Fatalf("reference %s/%q taken by a payment: %v, refused: %v (%v)", pay.Method, pay.ExternalReference, taken, refused, err)
+	}
+	id, found := m.state.PaymentWithReference(pay.Method, pay.ExternalReference)
+	if p := m.state.Payments[id]; found != taken || found && (p.Method != pay.Method || p.ExternalReference != pay.ExternalReference) {
+		t.Fatalf("reference %s/%q: index gives %s (%v), the scan %v", pay.Method, pay.ExternalReference, id, found, taken)
+	}
+}
+
+// checkOwner applies the events after a drawn split, in drawn chunks, with one AccountOwner
+// onto the state folded up to the split, committing each chunk or (drawn) rolling it back and
+// applying it again; a rolled back chunk may end in an event that fails. A rollback must
+// return to a state equal to the fold of the events committed, the owner must end where
+// ApplyAccount one by one did, and the state it started from (which it did not make) must be
+// unchanged.
+func (m *accountModel) checkOwner(t *rapid.T) {
+	split := rapid.IntRange(0, len(m.events)).Draw(t, "owner split")
+	chunk := rapid.IntRange(1, 8).Draw(t, "owner chunk")
+	base, err := domain.FoldAccount(m.events[:split])
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshot, _ := domain.FoldAccount(m.events[:split])
+	var o domain.AccountOwner
+	s := base
+	for i := split; i < len(m.events); {
+		events := m.events[i:min(i+chunk, len(m.events))]
+		if rapid.Bool().Draw(t, "roll back") {
+			if rapid.Bool().Draw(t, "then fail") {
+				// The account's registration again: it does not apply, after the others did.
+				failing := append(slices.Clone(events), m.events[0])
+				if _, err := o.Apply(s, failing...); err == nil {
+					t.Fatal("registering the customer twice applied")
+				}
+			} else if _, err := o.Apply(s, events...); err != nil {
+				t.Fatal(err)
+			}
+			o.Rollback()
+			if committed, _ := domain.FoldAccount(m.events[:i]); !equal(s, committed) {
+				t.Fatalf("after a rollback at event %d, the state is not the fold of the events before", i)
+			}
+		}
+		if s, err = o.Apply(s, events...); err != nil {
+			t.Fatal(err)
+		}
+		o.Commit()
+		i += len(events)
+	}
+	if !equal(s, m.state) {
+		t.Fatal("an owner ended in another state than ApplyAccount one by one")
+	}
+	if !equal(base, snapshot) {
+		t.Fatal("an owner modified a state it did not make")
+	}
 }
 
 // checkApplier applies the events after a drawn split, in drawn chunks, with one
@@ -216,7 +288,9 @@ func (m *accountModel) issue(t *rapid.T) domain.AccountCommand {
 func (m *accountModel) pay(t *rapid.T) domain.AccountCommand {
 	return domain.RecordPayment{
 		PaymentID: paymentID(m.id()), Amount: m.amount(t, "payment", 5_000_000),
-		Method: domain.PaymentMethodBankTransfer, ReceivedAt: m.now,
+		Method:            rapid.SampledFrom([]domain.PaymentMethod{domain.PaymentMethodBankTransfer, domain.PaymentMethodCard}).Draw(t, "method"),
+		ExternalReference: rapid.SampledFrom([]string{"", "", "ref-1", "ref-2", "ref-3"}).Draw(t, "reference"),
+		ReceivedAt:        m.now,
 	}
 }
 
