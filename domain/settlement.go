@@ -1,7 +1,10 @@
 package domain
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/shopspring/decimal"
 )
@@ -29,7 +32,8 @@ type Poster struct {
 
 // PostingState is what a Poster remembers of one customer: its open invoices and its customer
 // credit by date. Its methods are those of a Poster for that customer alone; the zero value
-// is an account with nothing posted.
+// is an account with nothing posted. MarshalJSON and UnmarshalJSON keep it between runs (a
+// read model's batches).
 type PostingState struct {
 	invoices map[InvoiceID]*openItem
 	credit   []creditLot // by date, then arrival
@@ -50,7 +54,7 @@ type creditLot struct {
 // Post returns the dated journal entries of e (none for an event that posts nothing), in
 // date order, the first dated as Postings' entry. err is as Postings'.
 func (p *Poster) Post(e Event) ([]JournalEntry, error) {
-	customer, ok := postingCustomer(e)
+	customer, ok := PostingCustomer(e)
 	if !ok {
 		return postOne(e)
 	}
@@ -77,8 +81,9 @@ func postOne(e Event) ([]JournalEntry, error) {
 	return []JournalEntry{entry}, nil
 }
 
-// postingCustomer is the customer whose sub-ledger e posts to.
-func postingCustomer(e Event) (CustomerID, bool) {
+// PostingCustomer returns the customer whose sub-ledger (AR, customer credit) e posts to, and
+// whether e is a money event of a customer: those a PostingState posts.
+func PostingCustomer(e Event) (CustomerID, bool) {
 	switch e := e.(type) {
 	case InvoiceIssued:
 		return e.CustomerID, true
@@ -372,4 +377,53 @@ func positive(d decimal.Decimal) decimal.Decimal {
 		return decimal.Zero
 	}
 	return d
+}
+
+// postingStateJSON is a PostingState as JSON: open invoices [id, issue date, outstanding] and
+// credit [date, amount], amounts as decimal strings.
+type postingStateJSON struct {
+	Invoices [][3]string `json:"i,omitempty"`
+	Credit   [][2]string `json:"c,omitempty"`
+}
+
+// MarshalJSON encodes the state (invoices in id order, so equal states encode alike).
+func (s *PostingState) MarshalJSON() ([]byte, error) {
+	var out postingStateJSON
+	for id, inv := range s.invoices {
+		out.Invoices = append(out.Invoices, [3]string{id.String(), inv.issued.String(), inv.outstanding.String()})
+	}
+	slices.SortFunc(out.Invoices, func(a, b [3]string) int { return strings.Compare(a[0], b[0]) })
+	for _, lot := range s.credit {
+		out.Credit = append(out.Credit, [2]string{lot.date.String(), lot.amount.String()})
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON decodes what MarshalJSON encoded.
+func (s *PostingState) UnmarshalJSON(data []byte) error {
+	var in postingStateJSON
+	if err := json.Unmarshal(data, &in); err != nil {
+		return fmt.Errorf("%w: posting state: %w", ErrInvalid, err)
+	}
+	*s = PostingState{}
+	for _, inv := range in.Invoices {
+		id, err1 := ParseInvoiceID(inv[0])
+		issued, err2 := ParseDate(inv[1])
+		outstanding, err3 := decimal.NewFromString(inv[2])
+		if err := firstError(err1, err2, err3); err != nil {
+			return fmt.Errorf("%w: posting state: %w", ErrInvalid, err)
+		}
+		s.open(id, issued, outstanding)
+	}
+	for _, lot := range in.Credit {
+		date, err1 := ParseDate(lot[0])
+		amount, err2 := decimal.NewFromString(lot[1])
+		if err := firstError(err1, err2); err != nil {
+			return fmt.Errorf("%w: posting state: %w", ErrInvalid, err)
+		}
+		if amount.IsPositive() {
+			s.credit = append(s.credit, creditLot{date: date, amount: amount})
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
@@ -274,6 +275,42 @@ func TestPosterProperties(t *testing.T) {
 				events = append(events, got...)
 			}
 		}
-		checkSplit(t, splitOf(t, events), currency("USD"))
+		split := splitOf(t, events)
+		checkSplit(t, split, currency("USD"))
+		checkStateRoundTrip(t, events, split)
 	})
+}
+
+// checkStateRoundTrip posts events with a state encoded to JSON and decoded again before
+// every event (as a read model keeps it between batches) and wants the same entries.
+func checkStateRoundTrip(t fataler, events []domain.Event, split datedSplit) {
+	t.Helper()
+	var got []domain.JournalEntry
+	state := &domain.PostingState{}
+	for _, e := range events {
+		if _, ok := domain.PostingCustomer(e); !ok {
+			continue
+		}
+		data, err := json.Marshal(state)
+		if err != nil {
+			t.Fatalf("marshal: %v", err)
+		}
+		state = &domain.PostingState{}
+		if err := json.Unmarshal(data, state); err != nil {
+			t.Fatalf("unmarshal %s: %v", data, err)
+		}
+		entries, err := state.Post(e)
+		if err != nil {
+			t.Fatalf("Post(%s): %v", e.EventType(), err)
+		}
+		got = append(got, entries...)
+	}
+	if len(got) != len(split.entries) {
+		t.Fatalf("%d entries after round trips, %d without", len(got), len(split.entries))
+	}
+	for i := range got {
+		if got[i].Date() != split.entries[i].Date() || !equal(got[i].Lines(), split.entries[i].Lines()) {
+			t.Fatalf("entry %d: %v %+v after round trips, %v %+v without", i, got[i].Date(), got[i].Lines(), split.entries[i].Date(), split.entries[i].Lines())
+		}
+	}
 }
