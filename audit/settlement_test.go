@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,17 +17,21 @@ import (
 	"github.com/dotmac/ledger/eventstore/codec"
 	"github.com/dotmac/ledger/eventstore/postgres"
 	"github.com/dotmac/ledger/internal/pgtest"
+	"github.com/dotmac/ledger/projections"
+	"github.com/dotmac/ledger/projections/projectiontest"
+	"github.com/dotmac/ledger/projections/readmodel"
 )
 
 // Back-dated settlements, through the real event store: a credit note against the account
 // dated before the invoice it settles, a payment received before the invoice it settles, and
 // an opening balance settled by credit that arose after its as-of date. As of every date in
 // between, audit as-of (customer and trial balance) gives AR and customer credit that are
-// not negative and whose difference is the balance.
+// not negative and whose difference is the balance, and so do copies of the journal and the
+// balances as of that date (projections rebuild --as-of DATE).
 func TestAsOfSplitsBackDatedSettlementsByDate(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := pgtest.Pool(t, postgres.MigrationSet())
+	pool := pgtest.Pool(t, postgres.MigrationSet(), projections.MigrationSet())
 	store, err := postgres.Open(ctx, pool, postgres.Config{})
 	require.NoError(t, err)
 	t.Cleanup(store.Close)
@@ -85,6 +90,7 @@ func TestAsOfSplitsBackDatedSettlementsByDate(t *testing.T) {
 	decide(opened, "2026-02-15", domain.RecordOpeningBalance{InvoiceID: must(domain.NewInvoiceID(id())), Amount: usd("30.00"), AsOf: day("2026-01-01")})
 
 	a := audit.New(store)
+	rt := projectiontest.Start(t, pool, store, []projections.Projection{readmodel.Journal{}, readmodel.Balances{}}, projections.Options{MaxCopies: 20})
 	type want struct{ receivable, credit string }
 	for _, tc := range []struct {
 		date                string
@@ -97,6 +103,18 @@ func TestAsOfSplitsBackDatedSettlementsByDate(t *testing.T) {
 		{"2026-02-15", want{"0.00", "0.00"}, want{"0.00", "20.00"}, want{"0.00", "20.00"}},
 	} {
 		cutoff := audit.Cutoff{Date: day(tc.date).Time()}
+		asOf, err := projections.ParseAsOf(tc.date)
+		require.NoError(t, err)
+		schema := "settled_" + strings.ReplaceAll(tc.date, "-", "_")
+		journal, balances := schema+"_journal", schema+"_balances"
+		t.Cleanup(func() {
+			_, _ = pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+journal+`, `+balances+` CASCADE`)
+		})
+		_, err = rt.Rebuild(ctx, readmodel.NameJournal, projections.RebuildOptions{AsOf: &asOf, Into: journal})
+		require.NoError(t, err, tc.date)
+		_, err = rt.Rebuild(ctx, readmodel.NameBalances, projections.RebuildOptions{AsOf: &asOf, Into: balances})
+		require.NoError(t, err, tc.date)
+		checkTrialBalance(ctx, t, a, pool, journal, "acme", cutoff.Date)
 		var receivable, credit decimal.Decimal
 		for _, c := range []struct {
 			acc  *account
@@ -105,6 +123,10 @@ func TestAsOfSplitsBackDatedSettlementsByDate(t *testing.T) {
 			got, err := a.CustomerAsOf(ctx, tenant, c.acc.id, cutoff)
 			require.NoError(t, err)
 			assert.Equal(t, c.want, want{got.Receivable, got.Credit}, "%s as of %s", got.Name, tc.date)
+			var copied want
+			require.NoError(t, pool.QueryRow(ctx, `SELECT receivable::text, credit::text FROM `+balances+`.customer_balances WHERE customer_id = $1`,
+				c.acc.id.String()).Scan(&copied.receivable, &copied.credit))
+			assert.Equal(t, c.want, copied, "%s as of %s: the balances copy", got.Name, tc.date)
 			assert.True(t, decimal.RequireFromString(got.Receivable).Sub(decimal.RequireFromString(got.Credit)).Equal(decimal.RequireFromString(got.Balance)),
 				"%s as of %s: AR %s − credit %s is not the balance %s", got.Name, tc.date, got.Receivable, got.Credit, got.Balance)
 			receivable = receivable.Add(decimal.RequireFromString(c.want.receivable))
