@@ -80,6 +80,7 @@ func (a *Auditor) CustomerAsOf(ctx context.Context, tenant domain.TenantID, id d
 	}
 	var state, known domain.AccountState // as of the cutoff; everything recorded
 	var dated domain.LedgerTotals        // entries dated on or before the cutoff date
+	var poster domain.Poster             // dates the entries (settlements split by date)
 	anyDated := false
 	out := &CustomerAsOf{Stream: stream, CustomerID: id.String(), Invoices: []InvoiceAsOf{}, Events: []EventRef{}, BalanceBy: balanceBy(at)}
 	folding := true
@@ -91,8 +92,8 @@ func (a *Auditor) CustomerAsOf(ctx context.Context, tenant domain.TenantID, id d
 		if known, err = domain.ApplyAccount(known, ev); err != nil {
 			return nil, fmt.Errorf("replay %s: %w", stream, err)
 		}
-		if !at.Date.IsZero() && postDated(&dated, ev, at.Date) {
-			anyDated = true
+		if !at.Date.IsZero() {
+			anyDated = postDated(&poster, &dated, ev, at.Date) || anyDated
 		}
 		folding = folding && at.includes(&envs[i], ev) // a stream is in recorded order
 		if !folding {
@@ -121,14 +122,22 @@ func (a *Auditor) CustomerAsOf(ctx context.Context, tenant domain.TenantID, id d
 	return out, nil
 }
 
-// postDated posts ev's journal entry to l when it is dated on or before day, and says so.
-func postDated(l *domain.LedgerTotals, ev domain.Event, day time.Time) bool {
-	entry, ok, err := domain.Postings(ev)
-	if err == nil && ok && !entry.Date().Time().After(day) {
-		l.Post(entry)
-		return true
+// postDated posts ev's journal entries (domain.Poster: a settlement is dated no earlier than
+// the invoice it settles and the credit it uses) dated on or before day to l, and says
+// whether any was. An event whose amounts do not balance posts nothing (verify reports it).
+func postDated(p *domain.Poster, l *domain.LedgerTotals, ev domain.Event, day time.Time) bool {
+	entries, err := p.Post(ev)
+	if err != nil {
+		return false
 	}
-	return false
+	posted := false
+	for _, entry := range entries {
+		if !entry.Date().Time().After(day) {
+			l.Post(entry)
+			posted = true
+		}
+	}
+	return posted
 }
 
 // useDatedBalance takes the balance from the entries dated up to the cutoff date, the way
@@ -192,6 +201,7 @@ type TrialBalanceAsOf struct {
 // (by position, or by the entries' accounting dates).
 func (a *Auditor) TrialBalanceAsOf(ctx context.Context, tenant domain.TenantID, at Cutoff) (*TrialBalanceAsOf, error) {
 	var ledger domain.LedgerTotals
+	var poster domain.Poster // dates the entries (settlements split by date)
 	out := &TrialBalanceAsOf{Tenant: tenant.String(), Position: at.Position, Lines: []LedgerLine{}, BalanceBy: balanceBy(at)}
 	if !at.Date.IsZero() {
 		out.Date = domain.DateOf(at.Date).String()
@@ -204,15 +214,21 @@ func (a *Auditor) TrialBalanceAsOf(ctx context.Context, tenant domain.TenantID, 
 			if p.errs[i] != nil {
 				return p.errs[i]
 			}
-			entry, ok, err := domain.Postings(p.evs[i])
+			entries, err := poster.Post(p.evs[i])
 			if err != nil {
 				return fmt.Errorf("position %d: %w", p.envs[i].Position, err)
 			}
-			if !ok || !at.Date.IsZero() && entry.Date().Time().After(at.Date) {
-				continue
+			counted := false
+			for _, entry := range entries {
+				if !at.Date.IsZero() && entry.Date().Time().After(at.Date) {
+					continue
+				}
+				ledger.Post(entry)
+				if !counted {
+					out.Entries++ // an event's entries count once
+					counted = true
+				}
 			}
-			ledger.Post(entry)
-			out.Entries++
 		}
 		return nil
 	})

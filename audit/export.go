@@ -61,6 +61,7 @@ type exportSet struct {
 	journal, invoices, payments [][]string
 	totals                      map[[2]string]*[2]decimal.Decimal // (account, currency) -> debit, credit
 	invoiceSums, paymentSums    map[string]decimal.Decimal
+	poster                      domain.Poster // dates the entries (settlements split by date)
 }
 
 func newExportSet() *exportSet {
@@ -185,12 +186,14 @@ func (s *exportSet) add(env *eventstore.Envelope, ev domain.Event, period domain
 			s.paymentSums[c] = s.paymentSums[c].Add(e.Amount.Amount())
 		}
 	}
-	entry, ok, err := domain.Postings(ev)
+	entries, err := s.poster.Post(ev)
 	if err != nil {
 		return fmt.Errorf("position %d: %w", env.Position, err)
 	}
-	if ok && period.Contains(entry.Date()) {
-		s.post(env, entry)
+	for _, entry := range entries {
+		if period.Contains(entry.Date()) {
+			s.post(env, entry)
+		}
 	}
 	return nil
 }

@@ -29,6 +29,12 @@ const (
 // settles it. Listed by a deep verification.
 const FindingCreditBesideOpen = "credit_beside_open_invoices"
 
+// FindingNegativeByDate is a customer whose AR or customer credit, summed from the journal
+// entries dated up to some day (as domain.Poster dates them), is negative on that day: a
+// settlement dated before the invoice it settles or the credit it uses. Listed by a deep
+// verification.
+const FindingNegativeByDate = "negative_by_date"
+
 // Finding is one problem verification found.
 type Finding struct {
 	Kind     string              `json:"kind"`

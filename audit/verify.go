@@ -6,9 +6,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"slices"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
@@ -146,10 +149,20 @@ type account struct {
 	tenant string
 	state  domain.AccountState
 	ledger domain.LedgerTotals // this customer's postings only
+	// poster dates the customer's entries; dated holds their AR and customer-credit moves.
+	poster domain.PostingState
+	dated  []datedMove
 	failed bool
 	// version and position are those of the last event folded.
 	version  uint64
 	position eventstore.Position
+}
+
+// datedMove is what one journal entry moves AR and customer credit (positive: owed to the
+// customer) by, on its date.
+type datedMove struct {
+	date       domain.Date
+	ar, credit decimal.Decimal
 }
 
 func newChecker(tenant string, deep bool) *checker {
@@ -268,6 +281,50 @@ func (c *checker) post(env *eventstore.Envelope, tenant string, ev domain.Event,
 	l.Post(entry)
 	if acc != nil {
 		acc.ledger.Post(entry)
+		acc.postDated(ev)
+	}
+}
+
+// postDated notes the AR and customer-credit moves of ev's entries by date (domain.Poster).
+func (acc *account) postDated(ev domain.Event) {
+	entries, err := acc.poster.Post(ev)
+	if err != nil {
+		return // the entry's imbalance is reported already
+	}
+	for _, entry := range entries {
+		m := datedMove{date: entry.Date()}
+		for _, l := range entry.Lines() {
+			switch l.Account {
+			case domain.AccountReceivable:
+				m.ar = m.ar.Add(l.Signed())
+			case domain.AccountCustomerCredit:
+				m.credit = m.credit.Sub(l.Signed())
+			}
+		}
+		if !m.ar.IsZero() || !m.credit.IsZero() {
+			acc.dated = append(acc.dated, m)
+		}
+	}
+}
+
+// checkByDate reports the first day on which the customer's AR or customer credit, summed
+// from the entries dated up to it, is negative.
+func (c *checker) checkByDate(stream string, acc *account) {
+	slices.SortStableFunc(acc.dated, func(a, b datedMove) int { return a.date.Compare(b.date) })
+	var ar, credit decimal.Decimal
+	for i, m := range acc.dated {
+		ar, credit = ar.Add(m.ar), credit.Add(m.credit)
+		if i+1 < len(acc.dated) && acc.dated[i+1].date == m.date {
+			continue
+		}
+		if ar.IsNegative() || credit.IsNegative() {
+			cur := acc.state.Customer.Currency
+			c.add(Finding{Kind: FindingNegativeByDate, Tenant: acc.tenant, Stream: stream, Expected: "AR >= 0 and customer credit >= 0",
+				Stored: fmt.Sprintf("AR %s, customer credit %s", ar.StringFixed(cur.MinorUnits()), credit.StringFixed(cur.MinorUnits())),
+				Detail: fmt.Sprintf("as of %s the journal gives AR %s and customer credit %s: a settlement dated before the invoice it settles or the credit it uses",
+					m.date, ar.StringFixed(cur.MinorUnits()), credit.StringFixed(cur.MinorUnits()))})
+			return
+		}
 	}
 }
 
@@ -306,6 +363,7 @@ func (c *checker) checkBalance(stream string, acc *account) {
 		return
 	}
 	journal := acc.ledger.CustomerBalance(acc.state.Customer.Currency)
+	c.checkByDate(stream, acc)
 	if !folded.Equal(journal) {
 		c.add(Finding{Kind: FindingBalanceMismatch, Tenant: acc.tenant, Stream: stream, Expected: folded.String(), Stored: journal.String(),
 			Detail: fmt.Sprintf("the account's balance is %s but its journal (AR - customer credit) says %s", folded, journal)})
@@ -533,7 +591,7 @@ func (r *Report) finish(o VerifyOptions, to eventstore.Position, start time.Time
 		"ledger sums to zero per currency"}
 	r.NotChecked = []NotChecked{}
 	r.optional(o.Deep, "--deep", "every event decodes", "account folds", "customer balance = AR - credit",
-		"no customer credit beside open invoices")
+		"no customer credit beside open invoices", "AR and customer credit not negative at any date")
 	r.optional(o.DensePositions && o.Tenant == "", "the PostgreSQL backend, without --tenant", "dense global positions", "recorded-at order")
 	if !o.Deep {
 		r.Accounts = nil

@@ -19,7 +19,11 @@ import "errors"
 //	                  unapplied (the rest, customer credit)
 //
 // Zero amounts are left out, and a negative amount posts on the other side (an invoice whose
-// credit lines make its tax negative debits 2100). ok is false for events that move no money
+// credit lines make its tax negative debits 2100). The entry is dated the event's own date;
+// Poster splits it by date, so that a settlement is dated no earlier than the invoice it
+// settles and the credit it uses (what every reader by business date uses: the journal, as-of
+// balances, exports). Its entries sum to this one per account, so readers of totals (verify,
+// current balances, statements) may use Postings alone. ok is false for events that move no money
 // and for money events whose amounts are all zero. err is non-nil only for an event whose
 // amounts do not balance (a corrupt or hand-made event): it wraps *UnbalancedEntryError.
 func Postings(e Event) (entry JournalEntry, ok bool, err error) {

@@ -256,6 +256,9 @@ func (run *buildRun) fill(ctx context.Context) error {
 	r := run.r
 	job := replayJob{to: run.target, progress: run.advance}
 	folded := run.countFolded()
+	if run.opts.AsOf != nil && !run.opts.AsOf.Business.IsZero() {
+		ctx = withBusinessCutoff(ctx, run.opts.AsOf.Business)
+	}
 	run.setPhase(PhaseReplaying, 0)
 	reached, err := run.replayFromZero(ctx, &job, folded, true)
 	var ae *ApplyError
@@ -480,18 +483,26 @@ func (run *buildRun) dropUnstarted() {
 	}
 }
 
-// countFolded returns, for a copy, the filter of the events its projection folds: for a
-// business date, only those dated by then; counted in run.folded. Nil for a shadow rebuild.
+// countFolded returns, for a copy, the filter of the events its projection folds, counted in
+// run.folded: every event; for a business date, the count is of those dated by then (the
+// projection is given every event and leaves out what is dated later, see BusinessDated).
+// Nil for a shadow rebuild.
 func (run *buildRun) countFolded() func([]Event) []Event {
 	if !run.copy {
 		return nil
 	}
 	keep := run.opts.AsOf.keep()
 	return func(evs []Event) []Event {
+		n := len(evs)
 		if keep != nil {
-			evs = slices.DeleteFunc(slices.Clone(evs), func(e Event) bool { return !keep(e) })
+			n = 0
+			for i := range evs {
+				if keep(evs[i]) {
+					n++
+				}
+			}
 		}
-		run.folded.Add(int64(len(evs)))
+		run.folded.Add(int64(n))
 		return evs
 	}
 }

@@ -76,9 +76,11 @@ type Projection interface {
 }
 
 // BusinessDated is implemented by projections whose rows go by business date (the journal and
-// the balances), so that a copy of them as of a business date means something: the copy folds
-// every event recorded, less those whose business date (domain.BusinessDate) is after the
-// date. A copy of any other projection as of a business date is refused.
+// the balances), so that a copy of them as of a business date means something: the copy's
+// Apply is given every event recorded, with the date in its context (BusinessCutoff), and
+// leaves out what is dated after it. (An event's entries can fall on several dates: a
+// back-dated payment settles an invoice issued later on the invoice's date, see domain.Poster.)
+// A copy of any other projection as of a business date is refused.
 type BusinessDated interface {
 	Projection
 	// BusinessDated marks the projection; it is never called.
@@ -135,4 +137,19 @@ type Load interface {
 	// Flush writes everything held in memory: afterwards the tables hold exactly the rows
 	// Projection.Apply would have written for the same events.
 	Flush(ctx context.Context, tx pgx.Tx) error
+}
+
+// businessCutoffKey is the context key of BusinessCutoff.
+type businessCutoffKey struct{}
+
+// withBusinessCutoff returns ctx carrying the business date of an as-of copy.
+func withBusinessCutoff(ctx context.Context, d domain.Date) context.Context {
+	return context.WithValue(ctx, businessCutoffKey{}, d)
+}
+
+// BusinessCutoff returns, inside the Apply of a copy as of a business date, that date: a
+// BusinessDated projection leaves out rows dated after it. ok is false everywhere else.
+func BusinessCutoff(ctx context.Context) (d domain.Date, ok bool) {
+	d, ok = ctx.Value(businessCutoffKey{}).(domain.Date)
+	return d, ok && !d.IsZero()
 }

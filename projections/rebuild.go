@@ -73,8 +73,8 @@ func (a AsOf) String() string {
 	return strconv.FormatUint(uint64(a.Position), 10)
 }
 
-// keep returns, for a business-date as-of, whether a copy folds event e: an event with a
-// business date after a.Business is left out; nil for other as-ofs (every event up to the
+// keep returns, for a business-date as-of, whether event e is dated by then (no business
+// date: always), which a copy counts as folded; nil for other as-ofs (every event up to the
 // target).
 func (a *AsOf) keep() func(Event) bool {
 	if a == nil || a.Business.IsZero() {

@@ -2,6 +2,7 @@ package readmodel
 
 import (
 	"context"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -27,13 +28,16 @@ func (Balances) BusinessDated() {}
 // Name returns "balances".
 func (Balances) Name() string { return NameBalances }
 
-// Version returns 2 (2: opening balances, adjustment credit notes with their lines).
+// Version returns 2 (2: opening balances, adjustment credit notes with their lines). The
+// posting states of copies as of a business date did not change it: a live build's rows are
+// totals, the same whatever the dates, and it never writes balance_posting_states (a copy is a
+// new build, with the table).
 func (Balances) Version() int { return 2 }
 
 // Tables returns the tables the query API reads.
 func (Balances) Tables() []string { return []string{"customer_balances", "statement_lines"} }
 
-const balancesSchema = `
+var balancesSchema = `
 CREATE TABLE customer_balances (
     tenant_id     text    NOT NULL,
     customer_id   uuid    NOT NULL,
@@ -60,7 +64,14 @@ CREATE TABLE statement_lines (
     balance_after numeric NOT NULL,
     PRIMARY KEY (tenant_id, customer_id, position)
 );
-`
+` + balancePostingStates
+
+// balancePostingStatesTable keeps the customers' domain.PostingState in a copy as of a business
+// date, which splits AR and customer credit by the dates domain.Poster gives (a live build's
+// balances are totals, whatever the dates, and leave it empty).
+const balancePostingStatesTable = "balance_posting_states"
+
+var balancePostingStates = postingStateSchema(balancePostingStatesTable)
 
 // Setup creates customer_balances and statement_lines.
 func (Balances) Setup(ctx context.Context, tx pgx.Tx) error {
@@ -112,11 +123,12 @@ const loadBalances = `SELECT b.tenant_id, b.customer_id, b.currency, b.receivabl
 FROM customer_balances b JOIN unnest($1::text[], $2::uuid[], $3::text[]) AS k(tenant_id, id, currency)
 ON b.tenant_id = k.tenant_id AND b.customer_id = k.id AND b.currency = k.currency`
 
-// moneyEvent is a money event of the feed with its journal entry.
+// moneyEvent is a money event of the feed with its journal entries: Postings' entry, or in a
+// copy as of a business date those of domain.Poster dated by then.
 type moneyEvent struct {
-	at    balanceKey
-	entry domain.JournalEntry
-	post  bool // false for an event whose amounts are all zero
+	at      balanceKey
+	entries []domain.JournalEntry // none for an event whose amounts are all zero
+	later   bool                  // in a copy as of a business date: the event is dated after it
 }
 
 // Apply opens a zero balance for each registered customer and, for each money event, moves
@@ -133,11 +145,14 @@ type balanceBatch struct {
 	rows      map[balanceKey]*balanceRow
 	toLoad    []balanceKey
 	statement copyRows
+	states    *postingStates // in a copy as of a business date
 }
 
-func newBalanceBatch() *balanceBatch { return &balanceBatch{rows: map[balanceKey]*balanceRow{}} }
+func newBalanceBatch() *balanceBatch {
+	return &balanceBatch{rows: map[balanceKey]*balanceRow{}, states: newPostingStates(balancePostingStatesTable)}
+}
 
-func (b *balanceBatch) held() int { return len(b.rows) }
+func (b *balanceBatch) held() int { return len(b.rows) + b.states.count() }
 
 // fold derives each money event's journal entry, reads the balances it needs and does not
 // hold, and folds evs in memory.
@@ -148,6 +163,11 @@ func (b *balanceBatch) fold(ctx context.Context, tx pgx.Tx, evs []projections.Ev
 	}
 	if err := b.load(ctx, tx); err != nil {
 		return err
+	}
+	if cutoff, asOf := projections.BusinessCutoff(ctx); asOf {
+		if err := b.dateEntries(ctx, tx, evs, money, cutoff); err != nil {
+			return err
+		}
 	}
 	for i := range evs {
 		if err := b.apply(&evs[i], &money[i]); err != nil {
@@ -179,8 +199,12 @@ func (b *balanceBatch) keys(evs []projections.Event) ([]moneyEvent, error) {
 			opened[k] = true
 			continue
 		}
-		if money[i].entry, money[i].post, err = domain.Postings(ev.Payload); err != nil {
+		entry, post, err := domain.Postings(ev.Payload)
+		if err != nil {
 			return nil, invariantf(ev, "%v", err)
+		}
+		if post {
+			money[i].entries = []domain.JournalEntry{entry}
 		}
 		if !opened[k] && !seen[k] && b.rows[k] == nil {
 			seen[k] = true
@@ -188,6 +212,33 @@ func (b *balanceBatch) keys(evs []projections.Event) ([]moneyEvent, error) {
 		}
 	}
 	return money, nil
+}
+
+// dateEntries, in a copy as of cutoff, replaces each money event's entry by its entries as
+// domain.Poster dates them, less those dated after cutoff, and marks the events dated after
+// it, which the copy leaves out (their entries are all dated after it too).
+func (b *balanceBatch) dateEntries(ctx context.Context, tx pgx.Tx, evs []projections.Event, money []moneyEvent, cutoff domain.Date) error {
+	for i := range evs {
+		if err := b.states.need(&evs[i]); err != nil {
+			return err
+		}
+	}
+	if err := b.states.read(ctx, tx); err != nil {
+		return err
+	}
+	for i := range evs {
+		ev := &evs[i]
+		if _, ok := domain.PostingCustomer(ev.Payload); !ok {
+			continue
+		}
+		entries, err := b.states.post(ev, money[i].at.tenant)
+		if err != nil {
+			return invariantf(ev, "%v", err)
+		}
+		money[i].entries = slices.DeleteFunc(entries, func(e domain.JournalEntry) bool { return e.Date().After(cutoff) })
+		money[i].later = statementDate(ev.Payload).After(cutoff)
+	}
+	return nil
 }
 
 // balanceOf returns the customer and currency of a registration or money event.
@@ -259,6 +310,9 @@ func (b *balanceBatch) apply(ev *projections.Event, m *moneyEvent) error {
 	if r == nil {
 		return invariantf(ev, "money event for customer %s with no %s account", m.at.id, m.at.currency)
 	}
+	if m.later {
+		return nil
+	}
 	delta := r.post(m)
 	r.position = pos(ev)
 	date := statementDate(ev.Payload)
@@ -289,8 +343,8 @@ func (b *balanceBatch) apply(ev *projections.Event, m *moneyEvent) error {
 // moved (positive: the customer owes more).
 func (r *balanceRow) post(m *moneyEvent) decimal.Decimal {
 	before := r.receivable.Sub(r.credit)
-	if m.post {
-		for _, l := range m.entry.Lines() {
+	for _, entry := range m.entries {
+		for _, l := range entry.Lines() {
 			switch l.Account {
 			case domain.AccountReceivable:
 				r.receivable = r.receivable.Add(l.Signed())
@@ -305,8 +359,12 @@ func (r *balanceRow) post(m *moneyEvent) decimal.Decimal {
 // zeroLike is zero with d's scale.
 func zeroLike(d decimal.Decimal) decimal.Decimal { return decimal.New(0, d.Exponent()) }
 
-// writeRows inserts the new balances it holds, updates the others, and lets them all go.
+// writeRows inserts the new balances it holds, updates the others, writes the posting states
+// (a copy's), and lets them all go.
 func (b *balanceBatch) writeRows(ctx context.Context, tx pgx.Tx) error {
+	if err := b.states.write(ctx, tx); err != nil {
+		return err
+	}
 	var opened, changed copyRows
 	for _, r := range b.rows {
 		if r.isNew {

@@ -11,8 +11,10 @@ import (
 )
 
 // Journal projects the double-entry journal: one row per journal line of every money event
-// (domain.Postings; the entry id is the event id), and the trial balance: debits, credits and
-// balance (debits − credits) per tenant, account and currency.
+// (as domain.Poster dates them: a settlement no earlier than the invoice it settles and the
+// credit it uses, so one event's lines may carry several dates; the entry id is the event id),
+// and the trial balance: debits, credits and balance (debits − credits) per tenant, account
+// and currency. journal_posting_states keeps what dating the next events needs per customer.
 type Journal struct{}
 
 var _ projections.BusinessDated = Journal{}
@@ -24,13 +26,13 @@ func (Journal) BusinessDated() {}
 // Name returns "journal".
 func (Journal) Name() string { return NameJournal }
 
-// Version returns 2 (2: opening balances).
-func (Journal) Version() int { return 2 }
+// Version returns 3 (2: opening balances; 3: settlements dated by the invoice and the credit).
+func (Journal) Version() int { return 3 }
 
 // Tables returns the tables the query API reads.
 func (Journal) Tables() []string { return []string{"journal_lines", "trial_balance"} }
 
-const journalSchema = `
+var journalSchema = `
 CREATE TABLE journal_lines (
     tenant_id   text     NOT NULL,
     position    bigint   NOT NULL,
@@ -58,13 +60,18 @@ CREATE TABLE trial_balance (
     position     bigint   NOT NULL,
     PRIMARY KEY (tenant_id, account, currency)
 );
-`
+` + journalPostingStates
 
 // Setup creates journal_lines and trial_balance.
 func (Journal) Setup(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, journalSchema)
 	return err
 }
+
+// journalPostingStates is the table of the customers' domain.PostingState.
+const journalPostingStatesTable = "journal_posting_states"
+
+var journalPostingStates = postingStateSchema(journalPostingStatesTable)
 
 // journalIndexes are the secondary indexes the query API reads by (Apply uses primary keys only).
 var journalIndexes = []string{
@@ -103,41 +110,62 @@ func (Journal) Apply(ctx context.Context, tx pgx.Tx, evs []projections.Event) er
 	return applyFold(ctx, tx, newJournalBatch(), evs)
 }
 
-// journalBatch folds the journal: lines not yet written and the trial balance's sums.
+// journalBatch folds the journal: lines not yet written, the trial balance's sums and the
+// customers' posting states.
 type journalBatch struct {
-	sums  map[trialKey]*trialSums
-	lines copyRows
+	sums   map[trialKey]*trialSums
+	lines  copyRows
+	states *postingStates
 }
 
-func newJournalBatch() *journalBatch { return &journalBatch{sums: map[trialKey]*trialSums{}} }
+func newJournalBatch() *journalBatch {
+	return &journalBatch{sums: map[trialKey]*trialSums{}, states: newPostingStates(journalPostingStatesTable)}
+}
 
-// held counts the trial balance rows summed: one per tenant, account and currency, so a
-// rebuild holds them to the end.
-func (b *journalBatch) held() int { return len(b.sums) }
+// held counts the trial balance rows summed (one per tenant, account and currency, so a
+// rebuild holds them to the end) and the posting states held.
+func (b *journalBatch) held() int { return len(b.sums) + b.states.count() }
 
-// fold encodes the journal lines of evs and adds them to the sums.
-func (b *journalBatch) fold(_ context.Context, _ pgx.Tx, evs []projections.Event) error {
+// fold reads the posting states of the customers evs post to, encodes the journal lines of
+// evs and adds them to the sums. In a copy as of a business date (projections.BusinessCutoff)
+// it leaves out the entries dated after it.
+func (b *journalBatch) fold(ctx context.Context, tx pgx.Tx, evs []projections.Event) error {
+	for i := range evs {
+		if err := b.states.need(&evs[i]); err != nil {
+			return err
+		}
+	}
+	if err := b.states.read(ctx, tx); err != nil {
+		return err
+	}
+	cutoff, asOf := projections.BusinessCutoff(ctx)
 	for i := range evs {
 		ev := &evs[i]
-		entry, ok, err := domain.Postings(ev.Payload)
-		if err != nil {
-			return invariantf(ev, "%v", err)
-		}
-		if !ok {
-			continue
-		}
 		t, err := tenantOf(ev)
 		if err != nil {
 			return err
 		}
-		writeJournal(&b.lines, ev, t, entry, b.sums)
+		entries, err := b.states.post(ev, t)
+		if err != nil {
+			return invariantf(ev, "%v", err)
+		}
+		line := 0
+		for _, entry := range entries {
+			if asOf && entry.Date().After(cutoff) {
+				continue
+			}
+			line = writeJournal(&b.lines, ev, t, entry, line, b.sums)
+		}
 	}
 	return nil
 }
 
-// writeRows adds the sums to the trial balance and lets them go.
+// writeRows adds the sums to the trial balance, writes the posting states, and lets them go.
 func (b *journalBatch) writeRows(ctx context.Context, tx pgx.Tx) error {
 	defer clear(b.sums)
+	if err := b.states.write(ctx, tx); err != nil {
+		return err
+	}
 	return writeTrialBalance(ctx, tx, b.sums)
 }
 
@@ -147,9 +175,12 @@ func (b *journalBatch) writeAdded(ctx context.Context, tx pgx.Tx) error {
 	return journalTable.insert(ctx, tx, &b.lines)
 }
 
-func writeJournal(c *copyRows, ev *projections.Event, t string, entry domain.JournalEntry, sums map[trialKey]*trialSums) {
+// writeJournal encodes entry's lines, numbered after line (the lines of the event's entries
+// before it), adds them to sums, and returns the last line number.
+func writeJournal(c *copyRows, ev *projections.Event, t string, entry domain.JournalEntry, line int, sums map[trialKey]*trialSums) int {
 	date, customer, memo, typ := entry.Date(), entry.Customer().UUID(), entry.Memo(), ev.Payload.EventType()
-	for n, l := range entry.Lines() {
+	for _, l := range entry.Lines() {
+		line++
 		cur := l.Amount.Currency()
 		debit, credit := l.Amount.Amount(), zeroIn(cur)
 		if l.Side == domain.SideCredit {
@@ -158,7 +189,7 @@ func writeJournal(c *copyRows, ev *projections.Event, t string, entry domain.Jou
 		c.row(12)
 		c.text(t)
 		c.int8(pos(ev))
-		c.int2(n + 1)
+		c.int2(line)
 		c.uuid(ev.ID)
 		c.text(typ)
 		c.date(date)
@@ -176,6 +207,7 @@ func writeJournal(c *copyRows, ev *projections.Event, t string, entry domain.Jou
 		}
 		s.debit, s.credit, s.position = s.debit.Add(debit), s.credit.Add(credit), pos(ev)
 	}
+	return line
 }
 
 func writeTrialBalance(ctx context.Context, tx pgx.Tx, sums map[trialKey]*trialSums) error {

@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dotmac/ledger/projections"
+	"github.com/dotmac/ledger/projections/readmodel"
 	"github.com/dotmac/ledger/projections/readmodel/readmodeltest"
 )
 
@@ -267,5 +269,34 @@ func TestCreditSettlementRows(t *testing.T) {
 		}},
 	} {
 		assert.Equal(t, expandIDs(tc.want), rows(t, pool, tc.query), tc.table)
+	}
+}
+
+// TestBackDatedSettlementRows: a payment and a credit note dated before the invoice they
+// settle post that part on the invoice's issue date (Cr 2200 on their own date, Dr 2200 / Cr
+// 1100 on the invoice's), whatever the batches (the posting states are kept between them).
+func TestBackDatedSettlementRows(t *testing.T) {
+	t.Parallel()
+	evs, err := readmodeltest.BackDatedFixture()
+	require.NoError(t, err)
+	for _, batch := range []int{1, 1000} {
+		pool := buildWith(t, []projections.Projection{readmodel.Journal{}}, evs, batch)
+		assert.Equal(t, expandIDs([]string{
+			"PaymentRecorded|1|2026-02-01|1000|50.00|0.00|#105",
+			"PaymentRecorded|2|2026-02-01|2200|0.00|50.00|#105",
+			"PaymentRecorded|3|2026-02-10|2200|30.00|0.00|#105",
+			"PaymentRecorded|4|2026-02-10|1100|0.00|30.00|#105",
+			"CreditNoteIssued|1|2026-02-01|4900|30.00|0.00|#106",
+			"CreditNoteIssued|2|2026-02-01|2200|0.00|30.00|#106",
+			"CreditNoteIssued|3|2026-02-10|2200|30.00|0.00|#106",
+			"CreditNoteIssued|4|2026-02-10|1100|0.00|30.00|#106",
+		}), rows(t, pool, `SELECT event_type, line_no, entry_date, account, debit, credit, customer_id FROM journal_lines
+WHERE event_type <> 'InvoiceIssued' ORDER BY position, line_no`), "batches of %d", batch)
+		for _, day := range []string{"2026-02-01", "2026-02-09", "2026-02-10"} {
+			assert.Empty(t, rows(t, pool, `SELECT customer_id, account, sum(debit - credit) FROM journal_lines
+WHERE entry_date <= $1 AND account IN (1100, 2200) GROUP BY 1, 2
+HAVING (account = 1100 AND sum(debit - credit) < 0) OR (account = 2200 AND sum(debit - credit) > 0)`, day),
+				"negative AR or customer credit as of %s", day)
+		}
 	}
 }

@@ -250,3 +250,31 @@ func CreditFixture() ([]projections.Event, error) {
 	f.account(acme, dave, domain.IssueCreditNote{CreditNoteID: creditNoteID(11), Net: usd("20.00"), TaxRate: rate("0"), Reason: "outage"})
 	return h.Events(), f.err
 }
+
+// BackDatedFixture is a history of back-dated settlements: erin (customer 5, acme) is billed
+// invoice 51 (30.00) on 2026-02-10 and, on 2026-02-15, records a payment of 50.00 received on
+// 2026-02-01; frank (customer 6) is billed invoice 61 (30.00) on 2026-02-10 and, on 2026-02-15,
+// given a credit note of 30.00 dated 2026-02-01 against his account. Both settle an invoice
+// issued after their own date: the journal posts that part on the invoice's date.
+func BackDatedFixture() ([]projections.Event, error) {
+	h := NewHistory(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC), 5)
+	f := &fixtureSteps{h: h}
+	erin, frank := customerID(5), customerID(6)
+	f.day("2026-01-01")
+	f.register(acme, erin, "Erin Duarte", "USD")
+	f.register(acme, frank, "Frank Obi", "USD")
+	f.day("2026-02-10")
+	for _, c := range []struct {
+		customer domain.CustomerID
+		n        int
+	}{{erin, 51}, {frank, 61}} {
+		f.account(acme, c.customer, domain.CreateInvoice{InvoiceID: invoiceID(c.n), Lines: []domain.LineInput{
+			{LineID: lineID(c.n * 10), Description: "Broadband", Quantity: qty("1"), UnitPrice: usd("30.00")}}})
+		f.account(acme, c.customer, domain.IssueInvoice{InvoiceID: invoiceID(c.n), Number: fmt.Sprintf("E-%d", c.n), DueDate: date("2026-02-24")})
+	}
+	f.day("2026-02-15")
+	f.account(acme, erin, domain.RecordPayment{PaymentID: paymentID(51), Amount: usd("50.00"), Method: domain.PaymentMethodBankTransfer,
+		ExternalReference: "bt-51", ReceivedAt: date("2026-02-01").Time()})
+	f.account(acme, frank, domain.IssueCreditNote{CreditNoteID: creditNoteID(61), Net: usd("30.00"), Reason: "outage", IssuedOn: date("2026-02-01")})
+	return h.Events(), f.err
+}
