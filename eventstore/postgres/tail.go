@@ -44,7 +44,7 @@ type fill struct {
 	err  error
 }
 
-func newTail(max int) *tail { return &tail{max: max} }
+func newTail(size int) *tail { return &tail{max: size} }
 
 // read returns at most limit events after position after, in order (none: none are
 // committed yet), as ReadAll would, reading with q when the stretch cannot answer. wake is the
