@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dotmac/ledger/eventstore"
@@ -81,6 +82,18 @@ type span struct {
 	build string
 	n     int   // the build's partitions (1: its own row)
 	parts []int // the partitions advanced
+
+	// known is what the transaction has already read or set (a live batch's, with its locks);
+	// the zero value: nothing.
+	known spanKnown
+}
+
+// spanKnown is what a transaction knows of its span before applying: its search_path set to
+// the build already, and the tenants stalled in the build (read under the locks).
+type spanKnown struct {
+	searchPath bool
+	stallsRead bool
+	stalls     map[string]bool
 }
 
 // wholeSpan is a build's own checkpoint row: a build being filled (a shadow build, a copy) or
@@ -102,34 +115,60 @@ type applyFunc func(ctx context.Context, tx pgx.Tx, evs []Event) error
 
 // applyWith is applyTo folding with apply.
 func (r *Runtime) applyWith(ctx context.Context, tx pgx.Tx, e *entry, apply applyFunc, sp span, evs []Event, last *Event, notify, isolate bool) error {
-	if err := setSearchPath(ctx, tx, ident(sp.build)); err != nil {
-		return err
+	if !sp.known.searchPath {
+		if err := setSearchPath(ctx, tx, ident(sp.build)); err != nil {
+			return err
+		}
 	}
 	if len(evs) > 0 {
-		if err := r.foldTenants(ctx, tx, e, apply, sp.build, evs, isolate); err != nil {
+		stalled, err := r.stallsOf(ctx, tx, sp)
+		if err != nil {
+			return err
+		}
+		if err := r.foldTenants(ctx, tx, e, apply, sp.build, stalled, evs, isolate); err != nil {
 			return err
 		}
 	}
 	return r.advance(ctx, tx, e, sp, last, notify)
 }
 
-// advance moves sp's checkpoints to last (forwards only: anything else is a bug).
+// stallsOf returns the tenants stalled in sp's build: those its transaction read already, or
+// read now.
+func (r *Runtime) stallsOf(ctx context.Context, tx pgx.Tx, sp span) (map[string]bool, error) {
+	if sp.known.stallsRead {
+		return sp.known.stalls, nil
+	}
+	return r.stalledTenants(ctx, tx, sp.build)
+}
+
+// advance moves sp's checkpoints to last (forwards only: anything else is a bug). With notify,
+// each checkpoint's statement also announces it (advanceNotify: one statement per partition,
+// not two).
 func (r *Runtime) advance(ctx context.Context, tx pgx.Tx, e *entry, sp span, last *Event, notify bool) error {
 	b := &pgx.Batch{}
+	pos := strconv.FormatUint(uint64(last.Position), 10)
 	for _, k := range sp.parts {
-		b.Queue(r.sqls.advance, partConsumer(sp.build, sp.n, k), int64(last.Position), last.RecordedAt()) //nolint:gosec // positions fit
-	}
-	if notify {
-		pos := strconv.FormatUint(uint64(last.Position), 10)
-		for _, k := range sp.parts {
-			b.Queue(`SELECT pg_notify($1, $2)`, r.sqls.channel, notePayload(e.name, sp.n, k, pos))
+		c := partConsumer(sp.build, sp.n, k)
+		if notify {
+			b.Queue(r.sqls.advanceNotify, c, int64(last.Position), last.RecordedAt(), r.sqls.channel, notePayload(e.name, sp.n, k, pos)) //nolint:gosec // positions fit
+		} else {
+			b.Queue(r.sqls.advance, c, int64(last.Position), last.RecordedAt()) //nolint:gosec // positions fit
 		}
 	}
 	br := tx.SendBatch(ctx, b)
 	var err error
 	for _, k := range sp.parts {
-		tag, xerr := br.Exec()
-		if xerr == nil && tag.RowsAffected() != 1 {
+		var moved int64
+		var xerr error
+		if notify {
+			var notified int64
+			xerr = br.QueryRow().Scan(&moved, &notified)
+		} else {
+			var tag pgconn.CommandTag
+			tag, xerr = br.Exec()
+			moved = tag.RowsAffected()
+		}
+		if xerr == nil && moved != 1 {
 			xerr = fmt.Errorf("invariant: checkpoint %s did not move forwards to %d", partConsumer(sp.build, sp.n, k), last.Position)
 		}
 		if xerr != nil {

@@ -135,7 +135,7 @@ type liveResult struct {
 // batch. A live build that is no longer p's (swapped) halts the handler.
 // skipped is the last position the handler acked without a transaction (see liveHandler.skip).
 func (r *Runtime) applyLive(ctx context.Context, e *entry, p livePart, b liveBatch, skipped eventstore.Position, isolate bool) (liveResult, error) {
-	tx, lb, found, err := r.beginPartLocked(ctx, e, p.k)
+	tx, lb, found, err := r.beginPartLocked(ctx, e, p.k, p.build)
 	if err != nil {
 		return liveResult{}, err
 	}
@@ -147,7 +147,10 @@ func (r *Runtime) applyLive(ctx context.Context, e *entry, p livePart, b liveBat
 		return liveResult{}, nil
 	}
 	fold := after(b.mine, lb.cps[p.k])
-	if err := r.applyTo(ctx, tx, e, span{build: p.build, n: p.n, parts: []int{p.k}}, fold, &b.last, true, isolate); err != nil {
+	// checkLive made sure lb is p's build: its search_path and stalls are the span's.
+	sp := span{build: p.build, n: p.n, parts: []int{p.k},
+		known: spanKnown{searchPath: true, stallsRead: lb.stallsRead, stalls: lb.stalls}}
+	if err := r.applyTo(ctx, tx, e, sp, fold, &b.last, true, isolate); err != nil {
 		return liveResult{}, err
 	}
 	if err := r.commitTx(ctx, tx); err != nil {

@@ -135,10 +135,16 @@ const partLockRetry = 25 * time.Millisecond
 
 // beginPartLocked begins a transaction holding e's lock shared (so that a whole-projection
 // transaction: catch-up, swap, retry, waits for it and holds it off) and partition k's lock,
-// and reads e's live build. While either lock is taken it waits without a connection (trying
-// again every partLockRetry): a swap holding e's lock reads the feed through the pool, which
-// the waiting partitions of every projection must not exhaust.
-func (r *Runtime) beginPartLocked(ctx context.Context, e *entry, k int) (pgx.Tx, liveBuild, bool, error) {
+// with its search_path set to build (the build the caller means to apply to), and reads e's
+// live build with the tenants stalled in it. While either lock is taken it waits without a
+// connection (trying again every partLockRetry): a swap holding e's lock reads the feed
+// through the pool, which the waiting partitions of every projection must not exhaust.
+//
+// Two statements: the locks (with the transaction's settings), then the registry, which must
+// be read in a statement of its own after the locks so that its snapshot sees the previous
+// holder's commit. A live build that is not build any more is refused by the caller
+// (checkLive) before anything is written, so setting the search_path first is harmless.
+func (r *Runtime) beginPartLocked(ctx context.Context, e *entry, k int, build string) (pgx.Tx, liveBuild, bool, error) {
 	for {
 		tx, err := r.pool.Begin(ctx)
 		if err != nil {
@@ -153,8 +159,10 @@ func (r *Runtime) beginPartLocked(ctx context.Context, e *entry, k int) (pgx.Tx,
 		// checkpoint that reached the disk, see checkpointOffsets), never one without the other.
 		// A live batch then costs no flush of the WAL of its own, and the event store's
 		// appends, which do wait for theirs, share the disk with fewer flushes.
+		var path string
 		err = tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock_shared($1) AND pg_try_advisory_xact_lock($2),
-			set_config('synchronous_commit', 'off', true)`, e.lockKey, r.partLockKey(e, k)).Scan(&locked, &sync)
+			set_config('synchronous_commit', 'off', true), set_config('search_path', $3, true)`,
+			e.lockKey, r.partLockKey(e, k), ident(build)).Scan(&locked, &sync, &path)
 		if err != nil {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 			return nil, liveBuild{}, false, fmt.Errorf("lock partition %d of %s: %w", k, e.name, err)
@@ -166,7 +174,7 @@ func (r *Runtime) beginPartLocked(ctx context.Context, e *entry, k int) (pgx.Tx,
 			}
 			continue
 		}
-		lb, found, err := r.readLive(ctx, tx, e.name)
+		lb, found, err := r.readLiveRow(ctx, tx, e.name, true)
 		if err != nil {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 			return nil, liveBuild{}, false, err

@@ -151,7 +151,11 @@ func (r *Runtime) replayTenant(ctx context.Context, tx pgx.Tx, e *entry, lb *liv
 		if len(evs) == 0 {
 			continue
 		}
-		if err := r.foldTenants(ctx, tx, e, e.p.Apply, build, evs, true); err != nil {
+		stalled, err := r.stalledTenants(ctx, tx, build)
+		if err != nil {
+			return res, err
+		}
+		if err := r.foldTenants(ctx, tx, e, e.p.Apply, build, stalled, evs, true); err != nil {
 			return res, err
 		}
 	}

@@ -87,11 +87,8 @@ func (r *Runtime) stalledTenants(ctx context.Context, q pgx.Tx, build string) (m
 // tenant's events are applied. Without isolate a failing Apply returns its *ApplyError (the
 // live projector retries, then isolates). Transient and context errors are returned either way,
 // never recorded as stalls.
-func (r *Runtime) foldTenants(ctx context.Context, tx pgx.Tx, e *entry, apply applyFunc, build string, evs []Event, isolate bool) error {
-	stalled, err := r.stalledTenants(ctx, tx, build)
-	if err != nil {
-		return err
-	}
+// stalled are the tenants stalled in build (stalledTenants), read by the caller in tx.
+func (r *Runtime) foldTenants(ctx context.Context, tx pgx.Tx, e *entry, apply applyFunc, build string, stalled map[string]bool, evs []Event, isolate bool) error {
 	var fresh []TenantStall
 	stall := func(ev *Event, cause error) {
 		if stalled == nil {

@@ -10,8 +10,13 @@ import (
 const (
 	// groupMaxItems bounds the items one grouped statement carries.
 	groupMaxItems = 256
-	// groupMaxInFlight bounds the grouped statements running at once.
-	groupMaxInFlight = 4
+	// groupMaxInFlight bounds the grouped statements running at once. Two, not more: the
+	// requests of a batch of commands on one customer arrive together (answered by one
+	// append, their clients' next requests at once), and with four statements in flight a
+	// burst of eight took five statements (0.6 claims and 0.6 completions per command on a
+	// hot customer, each a transaction of PostgreSQL's), with two it takes three. Callers
+	// wait at most for one statement in flight.
+	groupMaxInFlight = 2
 	// groupTimeout bounds one grouped statement.
 	groupTimeout = 10 * time.Second
 )

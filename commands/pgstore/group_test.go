@@ -61,3 +61,47 @@ func TestGroupFailsEveryItemOfAFailedStatement(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestGroupItemsArrivingTogetherShareAStatement: a burst of callers (a batch of commands on
+// one customer answered by the same append, then their clients' next requests) shares
+// statements: once groupMaxInFlight statements run, the rest of the burst waits and goes in
+// one statement. With four statements in flight, a burst of eight on a hot customer took five
+// statements (about 0.6 per command, measured); with two it takes three.
+func TestGroupItemsArrivingTogetherShareAStatement(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var sizes []int
+	g := newGroup(func(_ context.Context, items []int) ([]int, error) {
+		mu.Lock()
+		sizes = append(sizes, len(items))
+		mu.Unlock()
+		<-release
+		return make([]int, len(items)), nil
+	})
+	const burst = 8
+	var wg sync.WaitGroup
+	for i := range burst {
+		wg.Go(func() {
+			_, err := g.do(context.Background(), i)
+			assert.NoError(t, err)
+		})
+	}
+	// Wait until every caller is either in a running statement or pending.
+	assert.Eventually(t, func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		mu.Lock()
+		defer mu.Unlock()
+		running := 0
+		for _, n := range sizes {
+			running += n
+		}
+		return running+len(g.pending) == burst && len(sizes) == g.inFlight
+	}, 5*time.Second, time.Millisecond)
+	close(release)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Len(t, sizes, 3, "statements for a burst of %d: %v", burst, sizes)
+}

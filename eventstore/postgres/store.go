@@ -81,6 +81,7 @@ type Store struct {
 
 	writer *writer
 	hub    *pglisten.Listener
+	tail   *tail // the feed's newest events, shared by the subscriptions
 
 	closeOnce sync.Once
 	hooks     hooks
@@ -121,6 +122,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	s := &Store{pool: pool, cfg: cfg, schema: schema, channel: "dotmac_es." + schema, lockKey: lockKey(schema)}
 	s.writer = newWriter(s)
 	s.hub = pglisten.New(pool, s.channel, cfg.Logger, nil)
+	s.tail = newTail(cfg.SubscriptionBatch)
 	return s, nil
 }
 

@@ -41,7 +41,8 @@ func (sub *subscription) Close() error {
 }
 
 // Next implements eventstore.Subscription. It takes the hub's wake channel before reading, so
-// a commit that lands between the read and the wait still wakes it.
+// a commit that lands between the read and the wait still wakes it. It reads through the
+// store's tail (see tail): the subscriptions at the feed's end share one query per commit.
 func (sub *subscription) Next(ctx context.Context) ([]eventstore.Envelope, error) {
 	for {
 		select {
@@ -50,7 +51,7 @@ func (sub *subscription) Next(ctx context.Context) ([]eventstore.Envelope, error
 		default:
 		}
 		wake, _, listening := sub.s.hub.Snapshot()
-		events, err := sub.s.ReadAll(ctx, sub.Position(), sub.s.cfg.SubscriptionBatch)
+		events, err := sub.s.tail.read(ctx, sub.Position(), sub.s.cfg.SubscriptionBatch, wake, listening, sub.s.wakeChannel, sub.s.ReadAll)
 		if err != nil {
 			return nil, err
 		}
@@ -83,4 +84,10 @@ func (sub *subscription) wait(ctx context.Context, wake <-chan struct{}, listeni
 	default:
 		return err
 	}
+}
+
+// wakeChannel is the channel the listener's next notification closes.
+func (s *Store) wakeChannel() <-chan struct{} {
+	wake, _, _ := s.hub.Snapshot()
+	return wake
 }

@@ -1,0 +1,71 @@
+package postgres_test
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/eventstore/postgres"
+	"github.com/dotmac/ledger/internal/migrate"
+	"github.com/dotmac/ledger/internal/pgtest"
+)
+
+// feedReads counts the store's reads of the global feed (ReadAll's query).
+type feedReads struct{ n atomic.Int64 }
+
+func (f *feedReads) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if strings.Contains(d.SQL, "FROM es_events WHERE position > $1 ORDER BY position LIMIT $2") {
+		f.n.Add(1)
+	}
+	return ctx
+}
+
+func (*feedReads) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TestSubscriptionsShareTheFeedsReads: eight subscriptions at the feed's end, woken by one
+// append, get its events from one query between them (each ran its own before).
+func TestSubscriptionsShareTheFeedsReads(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg, err := pgxpool.ParseConfig(pgtest.SchemaURL(t))
+	require.NoError(t, err)
+	reads := &feedReads{}
+	cfg.ConnConfig.Tracer = reads
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	require.NoError(t, migrate.Up(ctx, pool, postgres.MigrationSet()))
+	s, err := postgres.Open(ctx, pool, postgres.Config{})
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+
+	_, err = s.Append(ctx, "s-1", eventstore.Any(), testEvent(1))
+	require.NoError(t, err)
+	head, err := s.Head(ctx)
+	require.NoError(t, err)
+	subs := make([]eventstore.Subscription, 8)
+	for i := range subs {
+		subs[i], err = s.SubscribeAll(ctx, head)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = subs[i].Close() })
+	}
+	res, err := s.Append(ctx, "s-1", eventstore.Any(), testEvent(2), testEvent(3))
+	require.NoError(t, err)
+	before := reads.n.Load()
+	for _, sub := range subs {
+		got := waitFor(t, sub, res.LastPosition)
+		require.Len(t, got, 2)
+		assert.Equal(t, res.LastPosition, got[1].Position)
+		assert.JSONEq(t, `{"n":3}`, string(got[1].Data))
+	}
+	assert.EqualValues(t, 1, reads.n.Load()-before, "one read of the feed for eight subscriptions")
+}

@@ -1,0 +1,100 @@
+package projections_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/projections"
+	"github.com/dotmac/ledger/projections/projectiontest"
+)
+
+// statementLog counts the statements a pool runs (alone or in batches), by their text.
+type statementLog struct {
+	mu  sync.Mutex
+	sql map[string]int
+}
+
+func (l *statementLog) add(sql string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sql[strings.Join(strings.Fields(sql), " ")]++
+}
+
+func (l *statementLog) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	l.add(d.SQL)
+	return ctx
+}
+func (*statementLog) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (*statementLog) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+func (l *statementLog) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	l.add(d.SQL)
+}
+func (*statementLog) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// reset returns what was logged (statement text: times run) and forgets it.
+func (l *statementLog) reset() map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.sql
+	l.sql = map[string]int{}
+	return out
+}
+
+// countOf counts the statements of log whose text contains each of parts.
+func countOf(log map[string]int, parts ...string) int {
+	n := 0
+	for sql, c := range log {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(sql, p)
+		}
+		if all {
+			n += c
+		}
+	}
+	return n
+}
+
+// TestLiveBatchStatements: a live batch's transaction sets its search_path with its locks,
+// reads the tenant stalls with the registry and announces its checkpoint with the checkpoint's
+// update: no statement of its own for any of the three (each live batch of every projection
+// ran them, three of its eight statements besides Apply's).
+func TestLiveBatchStatements(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg, err := pgxpool.ParseConfig(e.pool.Config().ConnString())
+	require.NoError(t, err)
+	log := &statementLog{sql: map[string]int{}}
+	cfg.ConnConfig.Tracer = log
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	p := &counter{name: "counter", version: 1}
+	rt := projectiontest.Start(t, pool, e.store, []projections.Projection{p}, testOptions())
+	log.reset()
+	appendEvents(t, e.store, 200, 7, nil) // after start: applied live
+	pos := projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
+	assert.Equal(t, eventstore.Position(200), pos)
+	sameRows(t, e.pool, `SELECT stream_id, events, total FROM stream_counts`, expectedCounts, int64(pos))
+	ran := log.reset()
+
+	batches := countOf(ran, "pg_try_advisory_xact_lock_shared")
+	require.NotZero(t, batches, "no live batch ran: %v", ran)
+	assert.Equal(t, batches, countOf(ran, "pg_try_advisory_xact_lock_shared", "set_config('search_path'"), "the search_path is set with the locks")
+	assert.Equal(t, batches, countOf(ran, "array_agg(s.tenant)", "projection_registry"), "the stalls are read with the registry")
+	assert.NotZero(t, countOf(ran, "pg_notify", "UPDATE"), "the checkpoint's update announces it")
+	assert.Zero(t, countOf(ran, "SELECT set_config('search_path', $1, true)"), "a statement of its own for the search_path")
+	assert.Zero(t, countOf(ran, "SELECT pg_notify($1, $2)"), "a statement of its own for the notification")
+	assert.Zero(t, countOf(ran, "SELECT tenant FROM"), "a statement of its own for the stalls")
+}
