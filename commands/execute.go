@@ -184,12 +184,9 @@ func (h *Handlers) findApplied(ctx context.Context, m Meta, stream string) (Resu
 		if envs[i].Metadata.CommandID != want {
 			continue
 		}
-		e, err := codec.Decode(&envs[i])
-		if err != nil {
-			return Result{}, false, &UndecodableError{Stream: stream, Version: envs[i].Version, Err: err}
+		if err := res.addStored(&envs[i]); err != nil {
+			return Result{}, false, err
 		}
-		res.Events = append(res.Events, e)
-		res.Version, res.Position = envs[i].Version, envs[i].Position
 	}
 	return res, len(res.Events) > 0, nil
 }

@@ -64,14 +64,22 @@ func storedRun(envs []eventstore.Envelope, m Meta, stream string, before uint64)
 		if envs[i].ID != eventID(m, stream, before, len(res.Events)) {
 			break
 		}
-		e, err := codec.Decode(&envs[i])
-		if err != nil {
-			return Result{}, false, &UndecodableError{Stream: stream, Version: envs[i].Version, Err: err}
+		if err := res.addStored(&envs[i]); err != nil {
+			return Result{}, false, err
 		}
-		res.Events = append(res.Events, e)
-		res.Version, res.Position = envs[i].Version, envs[i].Position
 	}
 	return res, len(res.Events) > 0, nil
+}
+
+// addStored adds env, one of a command's stored events of res.Stream, to res.
+func (res *Result) addStored(env *eventstore.Envelope) error {
+	e, err := codec.Decode(env)
+	if err != nil {
+		return &UndecodableError{Stream: res.Stream, Version: env.Version, Err: err}
+	}
+	res.Events = append(res.Events, e)
+	res.Version, res.Position = env.Version, env.Position
+	return nil
 }
 
 // isDuplicateID reports whether err is the store's ErrDuplicateEventID.
