@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,15 +118,26 @@ func TestFakeRaceRetriesAreBounded(t *testing.T) {
 }
 
 func TestFakeClientReplacedAfterItClosesItself(t *testing.T) {
-	n := startFakeNode(t)
-	s := fakeStore(t, n, Config{})
-	ctx := testCtx(t)
-	_, err := s.Append(ctx, "a", eventstore.Any(), events(1)...)
-	require.NoError(t, err)
-
 	// Drive the client into its terminal state: a failed call makes it rediscover the node,
-	// and a failed discovery closes it for good.
-	n.stop()
+	// and a failed discovery closes it for good. That needs the stopped node's port to stay
+	// refused: when another test binary's listener took it between the node's stop and the
+	// hold (seen in a loaded make test), discovery may reach that listener instead, so the
+	// scenario starts again on a new node.
+	var n *fakeNode
+	var s *Store
+	var err error
+	ctx := testCtx(t)
+	for attempt := 1; ; attempt++ {
+		n = startFakeNode(t)
+		s = fakeStore(t, n, Config{})
+		_, err = s.Append(ctx, "a", eventstore.Any(), events(1)...)
+		require.NoError(t, err)
+		n.stop()
+		if n.down != nil {
+			break
+		}
+		require.Less(t, attempt, 5, "the stopped node's port was taken by another listener every time")
+	}
 	cl, err := s.clientFor("test")
 	require.NoError(t, err)
 	e := newEventData(1)
@@ -133,10 +146,13 @@ func TestFakeClientReplacedAfterItClosesItself(t *testing.T) {
 	require.Error(t, err)
 	// The client reconnects in the background: a call may still be answered from the old
 	// connection's state (seen under load in a fresh clone's make test) before discovery fails.
-	require.Eventually(t, func() bool {
+	var last atomic.Value // the client's last answer, for the failure's message
+	closed := assert.Eventually(t, func() bool {
 		_, err := cl.GetServerVersion()
+		last.Store(fmt.Sprint(err))
 		return isConnectionClosed(err)
-	}, time.Minute, 10*time.Millisecond, "the client closes itself after a failed discovery") // discovery retries slowly on a loaded machine
+	}, time.Minute, 10*time.Millisecond) // discovery retries slowly on a loaded machine
+	require.True(t, closed, "the client closes itself after a failed discovery; its last answer: %v", last.Load())
 
 	_, err = s.Head(ctx)
 	require.ErrorIs(t, err, eventstore.ErrUnavailable, "the call that finds it closed fails")
