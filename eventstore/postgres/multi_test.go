@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -44,8 +45,19 @@ func TestAppendStreamsOneTransaction(t *testing.T) {
 	for _, o := range s.AppendStreams(ctx, appends(80, "one-")) {
 		require.NoError(t, o.Err)
 	}
+	// OnBatch runs after the batch's appends are answered: wait for it.
+	seen := func(n int) []int {
+		var got []int
+		require.Eventually(t, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			got = slices.Clone(batches)
+			return len(got) >= n
+		}, 10*time.Second, time.Millisecond)
+		return got
+	}
+	assert.Equal(t, []int{80}, seen(1), "one transaction")
 	mu.Lock()
-	assert.Equal(t, []int{80}, batches, "one transaction")
 	batches = nil
 	mu.Unlock()
 
@@ -56,7 +68,5 @@ func TestAppendStreamsOneTransaction(t *testing.T) {
 		assert.Greater(t, o.Result.FirstPosition, last, "in the call's order")
 		last = o.Result.LastPosition
 	}
-	mu.Lock()
-	assert.Equal(t, []int{100, 100, 50}, batches, "split at MaxBatchAppends")
-	mu.Unlock()
+	assert.Equal(t, []int{100, 100, 50}, seen(3), "split at MaxBatchAppends")
 }

@@ -264,7 +264,15 @@ func (sub *subscription) send(ctx context.Context, msg *message.Message) (acked,
 	case <-msg.Nacked():
 		return false, true
 	case <-ctx.Done():
-		return false, false
+		// An ack that came with the end (a handler acking just before its process stops) still
+		// counts: its offset is saved, so the next holder of the group does not deliver the
+		// message again.
+		select {
+		case <-msg.Acked():
+			return true, true
+		default:
+			return false, false
+		}
 	}
 }
 
