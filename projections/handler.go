@@ -60,7 +60,7 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 	if lh.skip(batch, len(envs)) {
 		return nil
 	}
-	start := time.Now()
+	start, began := time.Now(), lh.r.opts.Now()
 	res, err := lh.r.applyLive(ctx, lh.e, lh.part, batch, lh.skipped, false)
 	var ae *ApplyError
 	if errors.As(err, &ae) && ctx.Err() == nil && !transient(err) && lh.keepsFailing(envs[0].Position) {
@@ -74,6 +74,7 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 			// The oldest event of the partition applied waited longest.
 			lh.r.metrics.delay(lh.e.name, lh.r.opts.Now().Sub(res.oldest.RecordedAt()))
 		}
+		lh.pace(ctx, began, len(envs), batch.last.Position)
 		return nil
 	case errors.Is(err, errHalt):
 		lh.halt(err)

@@ -46,6 +46,14 @@ type Options struct {
 	// LiveBatchEvents is the most events the live projector applies per transaction
 	// (default 1000).
 	LiveBatchEvents int
+	// MinBatchInterval paces each live partition on a busy feed: after a batch that was not
+	// full, the next one starts no sooner than this after the batch began, and applies the
+	// events appended meanwhile together (up to LiveBatchEvents), so that a partition runs at
+	// most one transaction per interval instead of one per append. An event after an idle
+	// stretch longer than this is applied at once, and a WaitFor of this process asking for a
+	// later position ends the pause (default DefaultMinBatchInterval; negative: off, each
+	// batch starts as soon as the previous one is committed).
+	MinBatchInterval time.Duration
 	// ReplayBatchEvents is the most events a replay (rebuild, as-of, catch-up) applies per
 	// transaction (default 20,000).
 	ReplayBatchEvents int
@@ -98,6 +106,10 @@ type Options struct {
 	// StandbyPoll is the poller's interval (default 50 ms): the most a read-your-writes wait
 	// on a standby oversleeps, and the poller's one query per interval is its whole cost.
 	StandbyPoll time.Duration
+
+	// pause holds a live handler for d after a batch, or less when rise is closed or ctx ends
+	// (default sleepPause; tests replace it, see export_test.go).
+	pause func(ctx context.Context, d time.Duration, rise <-chan struct{})
 }
 
 func (o *Options) setDefaults() {
@@ -119,6 +131,12 @@ func (o *Options) setDefaults() {
 	setDefault(&o.ReadyMaxLag, 30*time.Second)
 	setDefault(&o.Interval, time.Second)
 	setDefault(&o.StandbyPoll, DefaultStandbyPoll)
+	if o.MinBatchInterval == 0 {
+		o.MinBatchInterval = DefaultMinBatchInterval
+	}
+	if o.pause == nil {
+		o.pause = sleepPause
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -168,6 +186,7 @@ type entry struct {
 	tables     []string
 	lockKey    int64 // serializes applying to the live build (every process)
 	rebuildKey int64 // one rebuild of the projection at a time (every process)
+	demand     demand // what this process's waiters ask of the live build (see pace.go)
 }
 
 // Runtime runs projections: it keeps their builds and views, feeds the live builds from the

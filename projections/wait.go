@@ -121,10 +121,17 @@ func (r *Runtime) WaitForTenant(ctx context.Context, name, tenant string, pos ev
 }
 
 func (r *Runtime) wait(ctx context.Context, name string, tenant *string, pos eventstore.Position) (eventstore.Position, error) {
-	if _, err := r.entry(name); err != nil {
+	e, err := r.entry(name)
+	if err != nil {
 		return 0, err
 	}
 	defer r.note.join()()
+	var unask func() // set once the wait has asked for pos (see pace.go)
+	defer func() {
+		if unask != nil {
+			unask()
+		}
+	}()
 	var reached eventstore.Position
 	var seen, seenStalls uint64 // the notifier's generation and stall count last read from the database
 	var last liveStatus         // the last read from the database
@@ -157,6 +164,9 @@ func (r *Runtime) wait(ctx context.Context, name string, tenant *string, pos eve
 		reached = max(reached, last.reachedWith(note))
 		if reached >= pos {
 			return reached, nil
+		}
+		if unask == nil { // a live handler of this process paused below pos resumes
+			unask = e.demand.ask(pos)
 		}
 		if err := pglisten.Wait(ctx, wake, listening, pollWhileDeaf); err != nil {
 			return reached, &NotReachedError{Projection: name, Want: pos, Reached: reached, Err: err}

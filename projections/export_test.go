@@ -1,0 +1,13 @@
+package projections
+
+import (
+	"context"
+	"time"
+)
+
+// SetPause replaces how a live handler pauses between batches (see pace.go): f is called
+// with the pause's length and the channel a waiter's demand closes, and returns when the
+// pause ends.
+func SetPause(o *Options, f func(ctx context.Context, d time.Duration, rise <-chan struct{})) {
+	o.pause = f
+}
