@@ -184,8 +184,8 @@ type entry struct {
 	tuning     Tuning
 	name       string
 	tables     []string
-	lockKey    int64 // serializes applying to the live build (every process)
-	rebuildKey int64 // one rebuild of the projection at a time (every process)
+	lockKey    int64  // serializes applying to the live build (every process)
+	rebuildKey int64  // one rebuild of the projection at a time (every process)
 	demand     demand // what this process's waiters ask of the live build (see pace.go)
 }
 
