@@ -60,8 +60,10 @@ type serveFlags struct {
 	pprof       bool
 	maxCopies   int
 	partitions  int
-	memoryLimit string
-	cacheSize   int
+	// batchInterval paces the live projection batches (0: off); projections.Options.MinBatchInterval.
+	batchInterval time.Duration
+	memoryLimit   string
+	cacheSize     int
 	// providersFile is the JSON file of the tenants' payment-provider accounts.
 	providersFile string
 	// commandConns sizes the command side's own pool (0: it shares the main pool).
@@ -118,6 +120,8 @@ Every flag can also be set through the environment variable named in its descrip
 		"how many as-of copies of projections may exist at once; beyond it a copy is refused until one is dropped")
 	durationFlag(fs, &f.readyMaxLag, "ready-max-lag", "DOTMAC_READY_MAX_LAG", 30*time.Second, "/readyz fails while a projection is further behind the head than this")
 	partitionsFlag(fs, &f.partitions)
+	durationFlag(fs, &f.batchInterval, "projection-batch-interval", "DOTMAC_PROJECTION_BATCH_INTERVAL", projections.DefaultMinBatchInterval,
+		"on a busy feed, each live projection partition starts a batch at most this often after the last began, applying the events appended meanwhile together (fewer transactions per event, events applied up to this much later); an event after an idle stretch is applied at once; 0: off")
 	return cmd
 }
 

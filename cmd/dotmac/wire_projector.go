@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/dotmac/ledger/internal/migrate"
 	"github.com/dotmac/ledger/projections"
@@ -26,9 +27,19 @@ func projectionRuntime(ctx context.Context, sys *system) (*projections.Runtime, 
 		sys.runtime, sys.runtimeErr = projections.New(ctx, sys.pool, sys.store, registeredProjections(), projections.Options{
 			Logger: sys.log.With().Str("component", "projections").Logger(), Registerer: sys.registry,
 			ReadyMaxLag: sys.flags.readyMaxLag, MaxCopies: sys.flags.maxCopies, Partitions: sys.flags.partitions,
+			MinBatchInterval: minBatchInterval(sys.flags.batchInterval),
 		})
 	})
 	return sys.runtime, sys.runtimeErr
+}
+
+// minBatchInterval is projections.Options.MinBatchInterval for --projection-batch-interval,
+// whose 0 (or less) turns pacing off (the option's 0 takes the default).
+func minBatchInterval(flag time.Duration) time.Duration {
+	if flag <= 0 {
+		return -1
+	}
+	return flag
 }
 
 // startProjector starts the projectors and adds their readiness check (failing while a
