@@ -9,7 +9,7 @@ import (
 )
 
 // DefaultMinBatchInterval is Options.MinBatchInterval's default.
-const DefaultMinBatchInterval = 20 * time.Millisecond
+const DefaultMinBatchInterval = 50 * time.Millisecond
 
 // Pacing the live batches. On a busy feed a live partition would run one transaction per
 // append (each append's events arrive while the previous batch commits), and a transaction
