@@ -78,7 +78,8 @@ func (h *Handlers) billGroup(ctx context.Context, m Meta, run domain.BillingRunS
 	}
 	now := h.clock(m)
 	numbered := 0
-	for i, g := range group {
+	if err := h.inBackground(ctx, len(group), func(i int) {
+		g := group[i]
 		g.snap = accounts[g.stream]
 		svcs, err := groupServices(m.Tenant, g.bc, services)
 		if err == nil {
@@ -97,20 +98,25 @@ func (h *Handlers) billGroup(ctx context.Context, m Meta, run domain.BillingRunS
 		default: // nothing to number: append what it decided, if anything
 			g.decided = len(g.events) > 0
 		}
+	}); err != nil {
+		return fail(err)
 	}
 	if err := h.numberGroup(ctx, m.Tenant, group, numbered); err != nil {
 		return fail(fmt.Errorf("allocate invoice numbers: %w", err))
 	}
-	for i, g := range group {
+	if err := h.inBackground(ctx, len(group), func(i int) {
+		g := group[i]
 		if !g.numbered {
-			continue
+			return
 		}
 		var err error
 		if g.events, err = g.decide(now, g.number); err != nil {
 			out[i].err = err
-			continue
+			return
 		}
 		g.decided = true
+	}); err != nil {
+		return fail(err)
 	}
 	h.appendGroup(ctx, m, group, out)
 	for i, g := range group {
@@ -140,18 +146,26 @@ func (g *groupCustomer) decide(now time.Time, number string) ([]domain.Event, er
 func (h *Handlers) appendGroup(ctx context.Context, m Meta, group []*groupCustomer, out []groupOutcome) {
 	var appends []eventstore.StreamAppend
 	var which []int
-	for i, g := range group {
+	if err := h.inBackground(ctx, len(group), func(i int) {
+		g := group[i]
 		if out[i].err != nil || !g.decided {
-			continue
+			return
 		}
 		var err error
 		g.next, g.data, err = prepareEvents(accountAggregate.chain(), m, g.stream, stateOf[domain.AccountState](g.snap), g.snap.version, g.events)
 		if err != nil {
 			out[i].err = err
-			continue
+			return
 		}
 		appends = append(appends, eventstore.StreamAppend{Stream: g.stream, Expected: eventstore.Exact(g.snap.version), Events: g.data})
 		which = append(which, i)
+	}); err != nil {
+		for i := range out {
+			if out[i].err == nil && group[i].decided {
+				out[i].err = err
+			}
+		}
+		return
 	}
 	if len(appends) == 0 {
 		return
@@ -223,7 +237,7 @@ func loadMany[S any](ctx context.Context, h *Handlers, agg aggregate[S], snaps m
 				}
 			}
 		}
-		if err := foldInto(agg, snaps, envs); err != nil {
+		if err := h.background.Do(ctx, func() error { return foldInto(agg, snaps, envs) }); err != nil {
 			return err
 		}
 		for _, r := range chunk[:done] {
@@ -320,4 +334,28 @@ func (h *Handlers) takeNumbers(ctx context.Context, tenant domain.TenantID, year
 		out[i] = FormatInvoiceNumber(year, next)
 	}
 	return out, nil
+}
+
+// backgroundStride is how many customers a billing group decides between two yields of its
+// background slot (inBackground): about a millisecond of work.
+const backgroundStride = 16
+
+// inBackground runs fn(i) for every i below n holding a slot of the background gate, which it
+// yields every backgroundStride items so the process's requests (and other background work)
+// run in between. It returns ctx's error if ctx ends while it waits for a slot.
+func (h *Handlers) inBackground(ctx context.Context, n int, fn func(i int)) error {
+	slot, err := h.background.Enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer slot.Leave()
+	for i := range n {
+		if i > 0 && i%backgroundStride == 0 {
+			if err := slot.Yield(ctx); err != nil {
+				return err
+			}
+		}
+		fn(i)
+	}
+	return nil
 }

@@ -6,13 +6,16 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dotmac/ledger/commands"
+	"github.com/dotmac/ledger/commands/pgstore"
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/background"
 )
 
 // multiStore is the PostgreSQL store with hooks around its multi-stream calls, counting the
@@ -208,4 +211,38 @@ func TestBillingRunTwoProcessesAtOnce(t *testing.T) {
 	assert.True(t, res.Completed)
 	assert.Equal(t, 30, res.CustomersInvoiced)
 	requireBilledOnce(t, f, h, customers, period)
+}
+
+// TestBillingRunTakesTurnsThroughTheBackgroundGate: a billing run computes only holding a
+// slot of its background gate, so while the gate's only slot is held elsewhere (the portal's
+// requests keep their processor) the run waits, and it stops with its context's error rather
+// than computing past the gate; once the slot is free, the same run bills everyone once.
+func TestBillingRunTakesTurnsThroughTheBackgroundGate(t *testing.T) {
+	t.Parallel()
+	f, newHandlers := newFixture(t)
+	customers := billableCustomers(t, f, newHandlers(f.store), 12)
+	gate := background.NewGate(1)
+	h, err := commands.New(commands.Config{Store: f.store, Numbers: pgstore.NewNumbers(f.pool, pgstore.Options{}),
+		Index: pgstore.NewIndex(f.pool, f.store), Now: func() time.Time { return now }, Background: gate})
+	require.NoError(t, err)
+	period := domain.DateOf(now).Period()
+
+	held, err := gate.Enter(context.Background())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.RunBilling(ctx, f.meta, commands.RunBilling{Period: period, DueDays: 14})
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return gate.Waiting() > 0 }, 10*time.Second, time.Millisecond,
+		"the run waits for the gate")
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+	held.Leave()
+
+	res, err := h.RunBilling(context.Background(), f.meta, commands.RunBilling{Period: period, DueDays: 14})
+	require.NoError(t, err)
+	assert.True(t, res.Completed)
+	requireNumbers(t, requireBilledOnce(t, f, h, customers, period), 12)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/background"
 )
 
 // Defaults of Config.
@@ -50,6 +51,10 @@ type Config struct {
 	CacheStreams int
 	// MaxAttempts bounds the decisions per command on version conflicts (default DefaultMaxAttempts).
 	MaxAttempts int
+	// Background is the gate a billing run's CPU-bound stretches (folding the accounts it
+	// read, deciding, encoding) take turns through, so the process's requests find a
+	// processor free (default background.Shared()).
+	Background *background.Gate
 }
 
 func (c *Config) setDefaults() {
@@ -61,6 +66,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.Background == nil {
+		c.Background = background.Shared()
 	}
 }
 
@@ -87,6 +95,7 @@ type Handlers struct {
 	metrics     *metrics
 	maxAttempts int
 	jobs        billingJobs
+	background  *background.Gate
 }
 
 // New returns Handlers over cfg.
@@ -103,6 +112,7 @@ func New(cfg Config) (*Handlers, error) {
 	return &Handlers{
 		store: cfg.Store, numbers: cfg.Numbers, index: cfg.Index, now: cfg.Now,
 		cache: cache, locks: newStreamLocks(cache), metrics: m, maxAttempts: cfg.MaxAttempts,
+		background: cfg.Background,
 	}, nil
 }
 

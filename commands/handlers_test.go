@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,6 +25,7 @@ var now = time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)
 type fixture struct {
 	t     *testing.T
 	store *postgres.Store
+	pool  *pgxpool.Pool
 	meta  commands.Meta
 }
 
@@ -35,7 +38,7 @@ func newFixture(t *testing.T) (*fixture, func(store eventstore.Store) *commands.
 	t.Cleanup(store.Close)
 	tenant, err := domain.ParseTenantID("acme")
 	require.NoError(t, err)
-	f := &fixture{t: t, store: store, meta: commands.Meta{Tenant: tenant, Actor: "test"}}
+	f := &fixture{t: t, store: store, pool: pool, meta: commands.Meta{Tenant: tenant, Actor: "test"}}
 	newHandlers := func(s eventstore.Store) *commands.Handlers {
 		h, err := commands.New(commands.Config{Store: s, Numbers: pgstore.NewNumbers(pool, pgstore.Options{}),
 			Index: pgstore.NewIndex(pool, s), Now: func() time.Time { return now }, MaxAttempts: 3})

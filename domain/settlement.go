@@ -337,7 +337,10 @@ func (s *PostingState) settle(id InvoiceID, amount decimal.Decimal) (Date, bool)
 	return inv.issued, true
 }
 
-// addCredit remembers credit that arose on date, after every lot dated on or before it.
+// addCredit remembers credit that arose on date, after every lot dated on or before it. Credit
+// of a date that has a lot already joins it: lots are used earliest first and a use's parts
+// are dated by their lots (entries sums them by date), so two lots of one date settle as one
+// would, and the state stays one lot per date however many payments a busy customer makes.
 func (s *PostingState) addCredit(date Date, amount decimal.Decimal) {
 	if !amount.IsPositive() {
 		return
@@ -345,6 +348,10 @@ func (s *PostingState) addCredit(date Date, amount decimal.Decimal) {
 	i := len(s.credit)
 	for i > 0 && s.credit[i-1].date.After(date) {
 		i--
+	}
+	if i > 0 && s.credit[i-1].date == date {
+		s.credit[i-1].amount = s.credit[i-1].amount.Add(amount)
+		return
 	}
 	s.credit = slices.Insert(s.credit, i, creditLot{date: date, amount: amount})
 }
@@ -421,9 +428,7 @@ func (s *PostingState) UnmarshalJSON(data []byte) error {
 		if err := firstError(err1, err2); err != nil {
 			return fmt.Errorf("%w: posting state: %w", ErrInvalid, err)
 		}
-		if amount.IsPositive() {
-			s.credit = append(s.credit, creditLot{date: date, amount: amount})
-		}
+		s.addCredit(date, amount) // a state stored before lots of one date were joined joins them
 	}
 	return nil
 }

@@ -314,3 +314,46 @@ func checkStateRoundTrip(t fataler, events []domain.Event, split datedSplit) {
 		}
 	}
 }
+
+// TestPostingStateKeepsOneCreditLotPerDate: credit of a date joins that date's lot, so the
+// state a read model stores and loads for a busy customer (many payments a day, more than its
+// invoices) grows with the days, not the payments; the entries are still dated as the split
+// requires.
+func TestPostingStateKeepsOneCreditLotPerDate(t *testing.T) {
+	steps := append([]step{on("2026-01-01", registerAlice())}, issuedOn(1, "2026-01-01", "2026-01-01", "50.00")...)
+	for n := 2; n < 202; n++ {
+		day := "2026-01-02"
+		if n > 101 {
+			day = "2026-01-03"
+		}
+		steps = append(steps, paymentOn(n, day, day, "10.00"))
+	}
+	events := history(steps...)
+	state := &domain.PostingState{}
+	for _, e := range events {
+		if _, ok := domain.PostingCustomer(e); !ok {
+			continue
+		}
+		if _, err := state.Post(e); err != nil {
+			t.Fatalf("Post(%s): %v", e.EventType(), err)
+		}
+	}
+	data, err := json.Marshal(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Credit [][2]string `json:"c"`
+	}
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	// 100 payments of 10.00 on Jan 2, less the 50.00 invoice they settle; 100 on Jan 3.
+	want := [][2]string{{"2026-01-02", "950"}, {"2026-01-03", "1000"}}
+	if !slices.Equal(got.Credit, want) {
+		t.Fatalf("credit lots %v, want %v", got.Credit, want)
+	}
+	split := splitOf(t, events)
+	checkSplit(t, split, currency("USD"))
+	checkStateRoundTrip(t, events, split)
+}
