@@ -241,33 +241,63 @@ func parseInvoiceRef(tenant, customer, invoice string) (InvoiceRef, error) {
 // service suspended for non_payment (a resumption). Without either there is nothing to
 // evaluate, so most payments and overdue marks cost one indexed lookup, not a fold.
 func (t *Tracker) MayNeedDunning(ctx context.Context, tenant domain.TenantID, customer domain.CustomerID, at eventstore.Position, today domain.Date, graceDays int) (bool, error) {
-	// One statement reads the tracker's place and the answer together (one snapshot): when
-	// the tracker has reached at, which it mostly has (it catches up a page of many events
-	// at once), the answer costs one round trip, not two.
-	cp, found, err := t.mayNeedDunning(ctx, tenant, customer, today.AddDays(-graceDays))
-	if err != nil || cp >= at {
-		return found, err
-	}
-	if err := t.CatchUp(ctx); err != nil {
+	may, err := t.MayNeedDunningAll(ctx, []CustomerRef{{Tenant: tenant, Customer: customer}}, at, today, graceDays)
+	if err != nil {
 		return false, err
 	}
-	_, found, err = t.mayNeedDunning(ctx, tenant, customer, today.AddDays(-graceDays))
-	return found, err
+	return may[0], nil
 }
 
-// mayNeedDunning returns the tracker's place in the feed and, as of it, whether customer has
-// a non-payment suspension or an invoice due before cutoff.
-func (t *Tracker) mayNeedDunning(ctx context.Context, tenant domain.TenantID, customer domain.CustomerID, cutoff domain.Date) (eventstore.Position, bool, error) {
+// MayNeedDunningAll is MayNeedDunning for several customers at once (the dunning group's
+// batch): may[i] answers for customers[i]. It costs one statement when the tracker has
+// applied the feed up to at, and otherwise a catch-up and a second statement, however many
+// customers it is asked about.
+func (t *Tracker) MayNeedDunningAll(ctx context.Context, customers []CustomerRef, at eventstore.Position, today domain.Date, graceDays int) ([]bool, error) {
+	if len(customers) == 0 {
+		return nil, nil
+	}
+	tenants := make([]string, len(customers))
+	ids := make([]string, len(customers))
+	for i, c := range customers {
+		tenants[i], ids[i] = c.Tenant.String(), c.Customer.String()
+	}
+	cutoff := today.AddDays(-graceDays)
+	// One statement reads the tracker's place and the answers together (one snapshot): when
+	// the tracker has reached at, which it mostly has (it catches up a page of many events
+	// at once), the answer costs one round trip, not two.
+	cp, may, err := t.mayNeedDunning(ctx, tenants, ids, cutoff)
+	if err != nil || cp >= at {
+		return may, err
+	}
+	if err := t.CatchUp(ctx); err != nil {
+		return nil, err
+	}
+	_, may, err = t.mayNeedDunning(ctx, tenants, ids, cutoff)
+	return may, err
+}
+
+// mayNeedDunning returns the tracker's place in the feed and, as of it, whether each customer
+// (tenants[i], customers[i]) has a non-payment suspension or an invoice due before cutoff.
+func (t *Tracker) mayNeedDunning(ctx context.Context, tenants, customers []string, cutoff domain.Date) (eventstore.Position, []bool, error) {
 	var (
 		cp    int64
-		found bool
+		found []int64 // 1-based indexes into customers
 	)
 	err := t.pool.QueryRow(ctx, `SELECT coalesce((SELECT position FROM feed_checkpoints WHERE consumer = $4), 0),
-		EXISTS (SELECT 1 FROM proc_nonpayment_suspensions WHERE tenant = $1 AND customer_id = $2)
-		OR EXISTS (SELECT 1 FROM proc_open_invoices WHERE tenant = $1 AND customer_id = $2 AND due_date < $3::date)`,
-		tenant.String(), customer.String(), cutoff.String(), TrackerConsumer).Scan(&cp, &found)
+		array(SELECT c.i FROM unnest($1::text[], $2::uuid[]) WITH ORDINALITY AS c(tenant, customer_id, i)
+			WHERE EXISTS (SELECT 1 FROM proc_nonpayment_suspensions s WHERE s.tenant = c.tenant AND s.customer_id = c.customer_id)
+			OR EXISTS (SELECT 1 FROM proc_open_invoices o WHERE o.tenant = c.tenant AND o.customer_id = c.customer_id AND o.due_date < $3::date)
+			ORDER BY c.i)`,
+		tenants, customers, cutoff.String(), TrackerConsumer).Scan(&cp, &found)
 	if err != nil {
-		return 0, false, fmt.Errorf("process tracker: %w", err)
+		return 0, nil, fmt.Errorf("process tracker: %w", err)
 	}
-	return eventstore.Position(max(cp, 0)), found, nil
+	may := make([]bool, len(customers))
+	for _, i := range found {
+		if i < 1 || int(i) > len(may) {
+			return 0, nil, fmt.Errorf("invariant: process tracker: customer index %d of %d", i, len(may))
+		}
+		may[i-1] = true
+	}
+	return eventstore.Position(max(cp, 0)), may, nil
 }
