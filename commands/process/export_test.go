@@ -1,6 +1,11 @@
 package process
 
-import "time"
+import (
+	"context"
+	"time"
+
+	"github.com/dotmac/ledger/eventstore"
+)
 
 // WithRouterCloseTimeout returns cfg with the router's close timeout set to d.
 func WithRouterCloseTimeout(cfg Config, d time.Duration) Config {
@@ -13,4 +18,9 @@ func WithRouterCloseTimeout(cfg Config, d time.Duration) Config {
 func WithBeforeSend(cfg Config, fn func(cmd any) error) Config {
 	cfg.beforeSend = fn
 	return cfg
+}
+
+// DunningBatch runs the dunning group's handler on envs, as on one message of its feed.
+func (m *Manager) DunningBatch(ctx context.Context, envs []eventstore.Envelope) error {
+	return m.dunningBatch(ctx, envs)
 }

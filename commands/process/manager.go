@@ -93,7 +93,7 @@ type Config struct {
 	// DefaultNackResendDelay).
 	NackResendDelay time.Duration
 
-	closeTimeout time.Duration // the router's CloseTimeout (default routerCloseTimeout; tests shorten it)
+	closeTimeout time.Duration       // the router's CloseTimeout (default routerCloseTimeout; tests shorten it)
 	beforeSend   func(cmd any) error // called before each command is sent; an error fails the send (tests)
 }
 
