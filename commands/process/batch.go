@@ -3,6 +3,7 @@ package process
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
@@ -17,6 +18,13 @@ import (
 // puts into one message what the feed has ready (one page of it), up to this many, and the
 // group acknowledges (and saves its offset) once per message.
 const feedBatchEvents = 1000
+
+// feedLinger is how long a group's subscriber lets the feed's events gather after a read
+// that did not fill a message (eventstore/watermill.SubscriberConfig.Linger): under load a
+// group handles at most about 1/feedLinger batches a second, each a tracker check (and a
+// catch-up) whatever its size, rather than one per commit; an event waits at most that much
+// longer for its command. A group behind by a full message or more reads on at once.
+const feedLinger = 100 * time.Millisecond
 
 // dunningTypes are the event types the dunning group reacts to; it skips the rest undecoded.
 var dunningTypes = map[string]bool{

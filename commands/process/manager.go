@@ -253,7 +253,7 @@ func (m *Manager) addEventHandlers(router *message.Router) error {
 func (m *Manager) groupSubscriber(group string) (message.Subscriber, error) {
 	offsets := m.offsets[group]
 	inner, err := esw.NewSubscriber(m.cfg.Store, esw.SubscriberConfig{ConsumerGroup: group, BatchEvents: feedBatchEvents,
-		Offsets: offsets, NackResendDelay: m.cfg.NackResendDelay, Logger: m.log})
+		Linger: feedLinger, Offsets: offsets, NackResendDelay: m.cfg.NackResendDelay, Logger: m.log})
 	if err != nil {
 		return nil, err
 	}
