@@ -27,8 +27,9 @@ func (f *fixture) feedAfter(pos eventstore.Position) []eventstore.Envelope {
 // TestDunningBatchCostsTheSameStatementsForAnySize: the dunning group answers "which of
 // these customers may need dunning" for a whole batch at once. A batch of payments the
 // tracker has applied costs one statement of the managers' pool, whatever its size; a batch
-// the tracker is behind on costs a catch-up and a second check, the same for 3 payments as
-// for 30 (per event it was a check each, and a catch-up for most).
+// the tracker is behind on costs a catch-up (its settlements one statement) and a second
+// check, the same for 3 payments as for 30 (per event it was a check each, a catch-up for
+// most, and a statement per settled invoice).
 func TestDunningBatchCostsTheSameStatementsForAnySize(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -46,13 +47,22 @@ func TestDunningBatchCostsTheSameStatementsForAnySize(t *testing.T) {
 	require.NoError(t, err)
 
 	statements := func(payments int) (behind, caughtUp int64) {
+		customers := make([]domain.CustomerID, payments)
+		for i := range customers {
+			customers[i], _ = f.customer(fmt.Sprintf("Payer %d-%d", payments, i))
+			f.invoice(customers[i], "10.00", day("2026-03-31"))
+		}
 		head, err := f.store.Head(ctx)
 		require.NoError(t, err)
-		for i := range payments {
-			c, _ := f.customer(fmt.Sprintf("Payer %d-%d", payments, i))
+		f.pay(customers[0], "1.00")
+		require.NoError(t, m.DunningBatch(ctx, f.feedAfter(head))) // the tracker applies the invoices
+		head, err = f.store.Head(ctx)
+		require.NoError(t, err)
+		for _, c := range customers { // each payment settles (part of) an open invoice
 			f.pay(c, "5.00")
 		}
 		envs := f.feedAfter(head)
+		require.Len(t, envs, payments)
 		tracer.n.Store(0)
 		require.NoError(t, m.DunningBatch(ctx, envs)) // the tracker is behind: it catches up first
 		behind = tracer.n.Load()
@@ -63,10 +73,11 @@ func TestDunningBatchCostsTheSameStatementsForAnySize(t *testing.T) {
 	statements(1) // the tracker's first catch-up also makes sure of its checkpoint row
 	behind3, caughtUp3 := statements(3)
 	behind30, caughtUp30 := statements(30)
+	t.Logf("statements: behind %d and %d, caught up %d and %d", behind3, behind30, caughtUp3, caughtUp30)
 	assert.Equal(t, int64(1), caughtUp3, "statements of a batch of 3 payments the tracker has applied")
 	assert.Equal(t, int64(1), caughtUp30, "statements of a batch of 30 payments the tracker has applied")
 	assert.Equal(t, behind3, behind30, "statements of a batch the tracker is behind on: 3 payments, then 30")
-	assert.LessOrEqual(t, behind30, int64(10), "a catch-up and two checks")
+	assert.LessOrEqual(t, behind30, int64(12), "a catch-up and two checks")
 }
 
 // TestMayNeedDunningAllAnswersEachCustomer: the batch check answers for each customer in the
