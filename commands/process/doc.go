@@ -5,7 +5,7 @@
 //
 // # Shape
 //
-//	event store feed ──esw.Subscriber (consumer group, one event per message)──▶ cqrs.EventGroupProcessor
+//	event store feed ──esw.Subscriber (consumer group, a batch of events per message)──▶ router handler of the group
 //	    process.billing: BillingRunStarted                      ─┐
 //	    process.dunning: InvoiceMarkedOverdue, PaymentRecorded,   ├─▶ cqrs.CommandBus ──syncBus──▶ cqrs.CommandProcessor
 //	                     CreditNoteIssued, InvoiceVoided,        │     RunBillingPeriod   → Handlers.RunBilling
@@ -13,23 +13,31 @@
 //	scheduler tick (Start, then every TickInterval) ─────────────┘     EvaluateDunning    → Dunning.Evaluate
 //	    Tracker.CatchUp; overdue marks; dunning sweep; scheduled runs   MarkOverdueInvoice → MarkOverdue
 //
-// An event handler sends one command per event and returns only when that command has taken
-// effect, so the event is acknowledged, and its consumer group's offset advanced, only after
-// its command is done; a failure nacks the event and it is handled again. The scheduler reads
-// candidates from the Tracker, a private projection of the feed caught up before every tick.
+// Each group's subscriber puts into one message what the feed has ready, up to
+// feedBatchEvents events, and the group's handler takes the batch as a whole (batch.go): the
+// billing group drives each BillingRunStarted of it to completion in turn; the dunning group
+// asks the Tracker once which of the batch's customers the policy could act on
+// (Tracker.MayNeedDunningAll, one statement when the tracker is caught up) and evaluates only
+// those, each customer once per batch. A handler sends its commands one at a time and returns
+// only when each has taken effect, so the batch is acknowledged, and its consumer group's
+// offset advanced, only after all of its commands are done; a failure nacks the batch and
+// the whole batch is handled again (the commands done already are idempotent, below). The
+// scheduler reads candidates from the Tracker, a private projection of the feed caught up
+// before every tick.
 //
 // # Exactly-once
 //
-// Delivery is at least once: an event is redelivered after a crash between its command and
-// its offset (offsets are written at most every offsetFlushEvery), a tick is repeated after a
-// restart, two ticks may name the same candidate. Effects are exactly once because every
+// Delivery is at least once: an event is redelivered, with the rest of its batch, after a
+// failure or a crash between its command and its offset (offsets are written at most every
+// offsetFlushEvery); a tick is repeated after a restart; two ticks may name the same
+// candidate. Effects are exactly once because every
 // command the managers send to the handlers has a deterministic command id and runs with
 // commands.Meta.Recovering:
 //
 //   - MarkInvoiceOverdue: the id derives from the invoice, so an invoice is marked at most once
 //     however it is reached (and the domain refuses a second mark).
-//   - SuspendService and ResumeService (dunning): the id derives from the cause (the event's id,
-//     or the tick's day) and the service and the version the policy read, and the command is
+//   - SuspendService and ResumeService (dunning): the id derives from the cause (the id of the
+//     customer's first event in the batch, or the tick's day) and the service and the version the policy read, and the command is
 //     decided on exactly that version (Meta.ExpectedVersion). Sent again for the same cause,
 //     it returns its first result; a service that changed since the read is read and decided
 //     again. A suspension and a resumption always follow a fresh read of the account, so a

@@ -1,9 +1,26 @@
 package process
 
-import "time"
+import (
+	"context"
+	"time"
+
+	"github.com/dotmac/ledger/eventstore"
+)
 
 // WithRouterCloseTimeout returns cfg with the router's close timeout set to d.
 func WithRouterCloseTimeout(cfg Config, d time.Duration) Config {
 	cfg.closeTimeout = d
 	return cfg
+}
+
+// WithBeforeSend returns cfg with fn called before each command the managers send; an error
+// from fn fails that send.
+func WithBeforeSend(cfg Config, fn func(cmd any) error) Config {
+	cfg.beforeSend = fn
+	return cfg
+}
+
+// DunningBatch runs the dunning group's handler on envs, as on one message of its feed.
+func (m *Manager) DunningBatch(ctx context.Context, envs []eventstore.Envelope) error {
+	return m.dunningBatch(ctx, envs)
 }

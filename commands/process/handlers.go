@@ -5,27 +5,22 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/components/cqrs"
-
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/internal/wait"
 )
 
-// Event handlers: each turns one domain event into one command on the bus, and returns only
-// once that command has taken effect, so the event is acknowledged (and its offset saved)
-// only after its command is done. A failure nacks the event: it is handled again.
+// Event handlers, called by the groups' batch handlers (batch.go) for the events they react
+// to. Each returns only once the command it sent has taken effect, so the batch is
+// acknowledged (and its offset saved) only after every command of it is done. A failure
+// nacks the batch: it is handled again.
 
 // onBillingRunStarted is the billing manager's watchdog: every started run is driven to
 // completion. A run still making progress (another request is billing it) is left alone
 // until it has been idle for ResumeAfter; then the manager resumes it. The event is acked
 // once the run is completed, so a run cut short by a crash is found again after a restart.
-func (m *Manager) onBillingRunStarted(ctx context.Context, e *domain.BillingRunStarted) error {
-	o, err := originOf(cqrs.OriginalMessageFromCtx(ctx))
-	if err != nil {
-		return err
-	}
+func (m *Manager) onBillingRunStarted(ctx context.Context, o origin, e *domain.BillingRunStarted) error {
 	for {
 		run, _, err := m.h.BillingRun(ctx, o.tenant, e.Period)
 		if err != nil {
@@ -57,54 +52,14 @@ func (m *Manager) runIdle(ctx context.Context, tenant domain.TenantID, period do
 	return time.Since(envs[0].RecordedAt()), nil
 }
 
-func (m *Manager) onInvoiceMarkedOverdue(ctx context.Context, e *domain.InvoiceMarkedOverdue) error {
-	return m.sendIfDunningMayAct(ctx, e.CustomerID)
-}
-
-func (m *Manager) onPaymentRecorded(ctx context.Context, e *domain.PaymentRecorded) error {
-	return m.sendIfDunningMayAct(ctx, e.CustomerID)
-}
-
-func (m *Manager) onCreditNoteIssued(ctx context.Context, e *domain.CreditNoteIssued) error {
-	return m.sendIfDunningMayAct(ctx, e.CustomerID)
-}
-
-func (m *Manager) onCustomerCreditApplied(ctx context.Context, e *domain.CustomerCreditApplied) error {
-	return m.sendIfDunningMayAct(ctx, e.CustomerID)
-}
-
-func (m *Manager) onInvoiceVoided(ctx context.Context, e *domain.InvoiceVoided) error {
-	return m.sendIfDunningMayAct(ctx, e.CustomerID)
-}
-
-// sendIfDunningMayAct evaluates dunning for the customer of the event being handled when the
-// tracker says the policy could act (an invoice past grace, or a non-payment suspension):
-// most payments, and overdue marks still within grace, are left alone without loading the
-// account. What grace expiry makes actionable later, the scheduler's sweep evaluates.
-func (m *Manager) sendIfDunningMayAct(ctx context.Context, customer domain.CustomerID) error {
-	o, err := originOf(cqrs.OriginalMessageFromCtx(ctx))
-	if err != nil {
-		return err
-	}
-	may, err := m.tracker.MayNeedDunning(ctx, o.tenant, customer, o.position, domain.DateOf(m.now()), m.cfg.GraceDays)
-	if err != nil || !may {
-		return err
-	}
-	return m.sendDunning(ctx, customer)
-}
-
-// sendDunning evaluates the customer of the event being handled, with the event as cause.
-func (m *Manager) sendDunning(ctx context.Context, customer domain.CustomerID) error {
-	o, err := originOf(cqrs.OriginalMessageFromCtx(ctx))
-	if err != nil {
-		return err
-	}
-	return m.send(ctx, &EvaluateDunning{Tenant: o.tenant, Customer: customer, Cause: o.cause, At: m.now()})
-}
-
 // send sends cmd through the bus, unless its tenant is on hold (Holds): then it sends nothing
 // and the next tick after the hold does what is due.
 func (m *Manager) send(ctx context.Context, cmd any) error {
+	if m.cfg.beforeSend != nil {
+		if err := m.cfg.beforeSend(cmd); err != nil {
+			return err
+		}
+	}
 	if tenant, ok := tenantOf(cmd); ok {
 		held, err := m.holds.Held(ctx, tenant)
 		if err != nil {

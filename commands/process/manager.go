@@ -93,7 +93,8 @@ type Config struct {
 	// DefaultNackResendDelay).
 	NackResendDelay time.Duration
 
-	closeTimeout time.Duration // the router's CloseTimeout (default routerCloseTimeout; tests shorten it)
+	closeTimeout time.Duration       // the router's CloseTimeout (default routerCloseTimeout; tests shorten it)
+	beforeSend   func(cmd any) error // called before each command is sent; an error fails the send (tests)
 }
 
 func (c *Config) setDefaults() {
@@ -210,7 +211,7 @@ func (m *Manager) build() error {
 	if err := m.addCommandHandlers(router, marshaler, commandTopic, logger); err != nil {
 		return err
 	}
-	return m.addEventHandlers(router, logger)
+	return m.addEventHandlers(router)
 }
 
 func (m *Manager) addCommandHandlers(router *message.Router, marshaler cqrs.CommandEventMarshaler, topic func(string) string, logger wmLogger) error {
@@ -231,32 +232,28 @@ func (m *Manager) addCommandHandlers(router *message.Router, marshaler cqrs.Comm
 	)
 }
 
-func (m *Manager) addEventHandlers(router *message.Router, logger wmLogger) error {
-	p, err := cqrs.NewEventGroupProcessorWithConfig(router, cqrs.EventGroupProcessorConfig{
-		GenerateSubscribeTopic: func(cqrs.EventGroupProcessorGenerateSubscribeTopicParams) (string, error) { return esw.TopicAll, nil },
-		SubscriberConstructor: func(p cqrs.EventGroupProcessorSubscriberConstructorParams) (message.Subscriber, error) {
-			return m.groupSubscriber(p.EventGroupName)
-		},
-		AckOnUnknownEvent: true, Marshaler: eventMarshaler{}, Logger: logger,
-	})
-	if err != nil {
-		return err
+// addEventHandlers adds the consumer groups' handlers: each reads the whole feed, in batch
+// messages of up to feedBatchEvents events, and handles a batch at a time (batch.go).
+func (m *Manager) addEventHandlers(router *message.Router) error {
+	for _, g := range []struct {
+		name   string
+		handle message.NoPublishHandlerFunc
+	}{{groupBilling, m.handleBillingBatch}, {groupDunning, m.handleDunningBatch}} {
+		sub, err := m.groupSubscriber(g.name)
+		if err != nil {
+			return err
+		}
+		router.AddConsumerHandler(g.name, esw.TopicAll, sub, g.handle)
 	}
-	if err := p.AddHandlersGroup(groupBilling, cqrs.NewGroupEventHandler(m.onBillingRunStarted)); err != nil {
-		return err
-	}
-	return p.AddHandlersGroup(groupDunning,
-		cqrs.NewGroupEventHandler(m.onInvoiceMarkedOverdue), cqrs.NewGroupEventHandler(m.onPaymentRecorded),
-		cqrs.NewGroupEventHandler(m.onCreditNoteIssued), cqrs.NewGroupEventHandler(m.onInvoiceVoided),
-		cqrs.NewGroupEventHandler(m.onCustomerCreditApplied))
+	return nil
 }
 
 // groupSubscriber delivers group's events from its offset, only while this process holds
 // the group's lease.
 func (m *Manager) groupSubscriber(group string) (message.Subscriber, error) {
 	offsets := m.offsets[group]
-	inner, err := esw.NewSubscriber(m.cfg.Store, esw.SubscriberConfig{ConsumerGroup: group,
-		Offsets: offsets, NackResendDelay: m.cfg.NackResendDelay, Logger: m.log})
+	inner, err := esw.NewSubscriber(m.cfg.Store, esw.SubscriberConfig{ConsumerGroup: group, BatchEvents: feedBatchEvents,
+		Linger: feedLinger, Offsets: offsets, NackResendDelay: m.cfg.NackResendDelay, Logger: m.log})
 	if err != nil {
 		return nil, err
 	}

@@ -63,10 +63,36 @@ func applyTracker(ctx context.Context, tx pgx.Tx, envs []eventstore.Envelope) er
 	return w.flush(ctx, tx)
 }
 
-// trackerWrites are the statements of one page, in feed order.
+// trackerWrites are the statements of one page, in feed order. A run of settlements (the
+// allocations of consecutive payments, credit notes and credits) is one statement, and each
+// tenant is inserted once per page: a page of n payments costs a few statements, not n.
 type trackerWrites struct {
 	b       pgx.Batch
-	touched []string // invoices whose outstanding amount went down
+	touched []string        // invoices whose outstanding amount went down
+	tenants map[string]bool // tenants inserted by this page
+	// The settlements not queued yet, in order: tenant, invoice, amount.
+	settleTenants, settleInvoices, settleAmounts []string
+}
+
+// queue queues a statement after the pending settlements.
+func (w *trackerWrites) queue(sql string, args ...any) {
+	w.queueSettlements()
+	w.b.Queue(sql, args...)
+}
+
+// queueSettlements queues the pending settlements as one statement: amounts settled on the
+// same invoice are summed (subtractions commute, and nothing else touches the invoices
+// between them).
+func (w *trackerWrites) queueSettlements() {
+	if len(w.settleInvoices) == 0 {
+		return
+	}
+	w.b.Queue(`UPDATE proc_open_invoices o SET outstanding = o.outstanding - s.amount
+		FROM (SELECT tenant, invoice_id::uuid AS invoice_id, sum(amount::numeric) AS amount
+			FROM unnest($1::text[], $2::text[], $3::text[]) AS u(tenant, invoice_id, amount)
+			GROUP BY 1, 2) s
+		WHERE o.tenant = s.tenant AND o.invoice_id = s.invoice_id`, w.settleTenants, w.settleInvoices, w.settleAmounts)
+	w.settleTenants, w.settleInvoices, w.settleAmounts = nil, nil, nil
 }
 
 // trackedTypes are the event types the tracker reads; the rest are skipped undecoded.
@@ -95,18 +121,24 @@ func (w *trackerWrites) add(env *eventstore.Envelope) error {
 func (w *trackerWrites) addEvent(tenant string, e domain.Event) {
 	switch e := e.(type) {
 	case domain.CustomerRegistered:
-		w.b.Queue(`INSERT INTO proc_tenants (tenant) VALUES ($1) ON CONFLICT DO NOTHING`, tenant)
+		if !w.tenants[tenant] {
+			if w.tenants == nil {
+				w.tenants = map[string]bool{}
+			}
+			w.tenants[tenant] = true
+			w.queue(`INSERT INTO proc_tenants (tenant) VALUES ($1) ON CONFLICT DO NOTHING`, tenant)
+		}
 	case domain.InvoiceIssued:
 		owed, err := e.Total.Sub(e.CreditApplied)
 		if err == nil && owed.IsPositive() {
-			w.b.Queue(`INSERT INTO proc_open_invoices (tenant, invoice_id, customer_id, due_date, outstanding)
+			w.queue(`INSERT INTO proc_open_invoices (tenant, invoice_id, customer_id, due_date, outstanding)
 				VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
 				tenant, e.InvoiceID.String(), e.CustomerID.String(), e.DueDate.String(), owed.AmountString())
 		}
 	case domain.InvoiceVoided:
-		w.b.Queue(`DELETE FROM proc_open_invoices WHERE tenant = $1 AND invoice_id = $2`, tenant, e.InvoiceID.String())
+		w.queue(`DELETE FROM proc_open_invoices WHERE tenant = $1 AND invoice_id = $2`, tenant, e.InvoiceID.String())
 	case domain.InvoiceMarkedOverdue:
-		w.b.Queue(`UPDATE proc_open_invoices SET overdue = true WHERE tenant = $1 AND invoice_id = $2`, tenant, e.InvoiceID.String())
+		w.queue(`UPDATE proc_open_invoices SET overdue = true WHERE tenant = $1 AND invoice_id = $2`, tenant, e.InvoiceID.String())
 	case domain.PaymentRecorded:
 		for _, a := range e.Allocations {
 			w.settle(tenant, a.InvoiceID, a.Amount)
@@ -124,23 +156,25 @@ func (w *trackerWrites) addEvent(tenant string, e domain.Event) {
 		}
 	case domain.ServiceSuspended:
 		if e.Reason == domain.SuspensionNonPayment {
-			w.b.Queue(`INSERT INTO proc_nonpayment_suspensions (tenant, service_id, customer_id) VALUES ($1, $2, $3)
+			w.queue(`INSERT INTO proc_nonpayment_suspensions (tenant, service_id, customer_id) VALUES ($1, $2, $3)
 				ON CONFLICT DO NOTHING`, tenant, e.ServiceID.String(), e.CustomerID.String())
 		}
 	case domain.ServiceResumed:
-		w.b.Queue(`DELETE FROM proc_nonpayment_suspensions WHERE tenant = $1 AND service_id = $2`, tenant, e.ServiceID.String())
+		w.queue(`DELETE FROM proc_nonpayment_suspensions WHERE tenant = $1 AND service_id = $2`, tenant, e.ServiceID.String())
 	case domain.ServiceTerminated:
-		w.b.Queue(`DELETE FROM proc_nonpayment_suspensions WHERE tenant = $1 AND service_id = $2`, tenant, e.ServiceID.String())
+		w.queue(`DELETE FROM proc_nonpayment_suspensions WHERE tenant = $1 AND service_id = $2`, tenant, e.ServiceID.String())
 	}
 }
 
 func (w *trackerWrites) settle(tenant string, invoice domain.InvoiceID, amount domain.Money) {
-	w.b.Queue(`UPDATE proc_open_invoices SET outstanding = outstanding - $3::numeric WHERE tenant = $1 AND invoice_id = $2`,
-		tenant, invoice.String(), amount.AmountString())
+	w.settleTenants = append(w.settleTenants, tenant)
+	w.settleInvoices = append(w.settleInvoices, invoice.String())
+	w.settleAmounts = append(w.settleAmounts, amount.AmountString())
 	w.touched = append(w.touched, invoice.String())
 }
 
 func (w *trackerWrites) flush(ctx context.Context, tx pgx.Tx) error {
+	w.queueSettlements()
 	if len(w.touched) > 0 {
 		w.b.Queue(`DELETE FROM proc_open_invoices WHERE invoice_id = ANY($1::uuid[]) AND outstanding <= 0`, w.touched)
 	}
@@ -241,33 +275,63 @@ func parseInvoiceRef(tenant, customer, invoice string) (InvoiceRef, error) {
 // service suspended for non_payment (a resumption). Without either there is nothing to
 // evaluate, so most payments and overdue marks cost one indexed lookup, not a fold.
 func (t *Tracker) MayNeedDunning(ctx context.Context, tenant domain.TenantID, customer domain.CustomerID, at eventstore.Position, today domain.Date, graceDays int) (bool, error) {
-	// One statement reads the tracker's place and the answer together (one snapshot): when
-	// the tracker has reached at, which it mostly has (it catches up a page of many events
-	// at once), the answer costs one round trip, not two.
-	cp, found, err := t.mayNeedDunning(ctx, tenant, customer, today.AddDays(-graceDays))
-	if err != nil || cp >= at {
-		return found, err
-	}
-	if err := t.CatchUp(ctx); err != nil {
+	may, err := t.MayNeedDunningAll(ctx, []CustomerRef{{Tenant: tenant, Customer: customer}}, at, today, graceDays)
+	if err != nil {
 		return false, err
 	}
-	_, found, err = t.mayNeedDunning(ctx, tenant, customer, today.AddDays(-graceDays))
-	return found, err
+	return may[0], nil
 }
 
-// mayNeedDunning returns the tracker's place in the feed and, as of it, whether customer has
-// a non-payment suspension or an invoice due before cutoff.
-func (t *Tracker) mayNeedDunning(ctx context.Context, tenant domain.TenantID, customer domain.CustomerID, cutoff domain.Date) (eventstore.Position, bool, error) {
+// MayNeedDunningAll is MayNeedDunning for several customers at once (the dunning group's
+// batch): may[i] answers for customers[i]. It costs one statement when the tracker has
+// applied the feed up to at, and otherwise a catch-up and a second statement, however many
+// customers it is asked about.
+func (t *Tracker) MayNeedDunningAll(ctx context.Context, customers []CustomerRef, at eventstore.Position, today domain.Date, graceDays int) ([]bool, error) {
+	if len(customers) == 0 {
+		return nil, nil
+	}
+	tenants := make([]string, len(customers))
+	ids := make([]string, len(customers))
+	for i, c := range customers {
+		tenants[i], ids[i] = c.Tenant.String(), c.Customer.String()
+	}
+	cutoff := today.AddDays(-graceDays)
+	// One statement reads the tracker's place and the answers together (one snapshot): when
+	// the tracker has reached at, which it mostly has (it catches up a page of many events
+	// at once), the answer costs one round trip, not two.
+	cp, may, err := t.mayNeedDunning(ctx, tenants, ids, cutoff)
+	if err != nil || cp >= at {
+		return may, err
+	}
+	if err := t.CatchUp(ctx); err != nil {
+		return nil, err
+	}
+	_, may, err = t.mayNeedDunning(ctx, tenants, ids, cutoff)
+	return may, err
+}
+
+// mayNeedDunning returns the tracker's place in the feed and, as of it, whether each customer
+// (tenants[i], customers[i]) has a non-payment suspension or an invoice due before cutoff.
+func (t *Tracker) mayNeedDunning(ctx context.Context, tenants, customers []string, cutoff domain.Date) (eventstore.Position, []bool, error) {
 	var (
 		cp    int64
-		found bool
+		found []int64 // 1-based indexes into customers
 	)
 	err := t.pool.QueryRow(ctx, `SELECT coalesce((SELECT position FROM feed_checkpoints WHERE consumer = $4), 0),
-		EXISTS (SELECT 1 FROM proc_nonpayment_suspensions WHERE tenant = $1 AND customer_id = $2)
-		OR EXISTS (SELECT 1 FROM proc_open_invoices WHERE tenant = $1 AND customer_id = $2 AND due_date < $3::date)`,
-		tenant.String(), customer.String(), cutoff.String(), TrackerConsumer).Scan(&cp, &found)
+		array(SELECT c.i FROM unnest($1::text[], $2::uuid[]) WITH ORDINALITY AS c(tenant, customer_id, i)
+			WHERE EXISTS (SELECT 1 FROM proc_nonpayment_suspensions s WHERE s.tenant = c.tenant AND s.customer_id = c.customer_id)
+			OR EXISTS (SELECT 1 FROM proc_open_invoices o WHERE o.tenant = c.tenant AND o.customer_id = c.customer_id AND o.due_date < $3::date)
+			ORDER BY c.i)`,
+		tenants, customers, cutoff.String(), TrackerConsumer).Scan(&cp, &found)
 	if err != nil {
-		return 0, false, fmt.Errorf("process tracker: %w", err)
+		return 0, nil, fmt.Errorf("process tracker: %w", err)
 	}
-	return eventstore.Position(max(cp, 0)), found, nil
+	may := make([]bool, len(customers))
+	for _, i := range found {
+		if i < 1 || int(i) > len(may) {
+			return 0, nil, fmt.Errorf("invariant: process tracker: customer index %d of %d", i, len(may))
+		}
+		may[i-1] = true
+	}
+	return eventstore.Position(max(cp, 0)), may, nil
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/dotmac/ledger/commands/process"
 )
 
-// countingTracer counts the statements a pool runs.
+// countingTracer counts the statements a pool runs, those of batches included.
 type countingTracer struct{ n atomic.Int64 }
 
 func (c *countingTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
@@ -22,6 +22,18 @@ func (c *countingTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx
 }
 
 func (*countingTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// The statements of a pgx.Batch count one each.
+
+func (*countingTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+
+func (c *countingTracer) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {
+	c.n.Add(1)
+}
+
+func (*countingTracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 // TestMayNeedDunningIsOneStatementWhenCaughtUp: a payment the tracker has already applied
 // (the usual case: it catches up a page of events at once) is answered with one statement,

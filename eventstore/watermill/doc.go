@@ -25,7 +25,9 @@
 // Watermill acks one message at a time, and one commit per event caps a consumer at a few
 // hundred events per second. With SubscriberConfig.BatchEvents above 1, each message carries
 // up to that many events (those available at that moment) in a compact binary payload
-// (EncodeBatch, DecodeBatch); its UUID names the position range. The Pub/Sub suite runs with
+// (EncodeBatch, DecodeBatch); its UUID names the position range. SubscriberConfig.Linger lets
+// events gather after a read that did not fill a message, for a consumer that pays per
+// message rather than per event (the process managers). The Pub/Sub suite runs with
 // single-event messages, since it compares the UUIDs it published with those it receives.
 //
 // # Mapping messages to events

@@ -28,6 +28,13 @@ type SubscriberConfig struct {
 	// is one event (see MessageFromEnvelope); above 1, messages are batch messages (see
 	// BatchMessage) holding the events available at the time, up to this many.
 	BatchEvents int
+	// Linger, with BatchEvents above 1, is how long the subscription lets events gather after
+	// a read of the feed that did not fill a message: it reads again only Linger after that
+	// read, so the next message carries what committed meanwhile, and a consumer that pays per
+	// message (a statement per batch) pays for fewer of them. A read that filled a message is
+	// followed at once, so a subscription catching up is not slowed. Default 0: read again as
+	// soon as the last message is acked.
+	Linger time.Duration
 	// NackResendDelay is the pause before a nacked message is delivered again (default 10 ms).
 	NackResendDelay time.Duration
 	// RetryDelay is the pause before re-subscribing after the store fails (default 1 s).
@@ -172,8 +179,14 @@ func (sub *subscription) run(ctx context.Context) {
 			sub.pause(ctx, err)
 			continue
 		}
+		readAt := time.Now()
 		if !sub.deliverAll(ctx, envs) {
 			return
+		}
+		if sub.s.cfg.Linger > 0 && sub.s.cfg.BatchEvents > 1 && len(envs) < sub.s.cfg.BatchEvents {
+			if wait.Sleep(ctx, sub.s.cfg.Linger-time.Since(readAt)) != nil {
+				return
+			}
 		}
 	}
 }

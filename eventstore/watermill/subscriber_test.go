@@ -119,6 +119,46 @@ func TestConsumerGroupResumes(t *testing.T) {
 	assert.Equal(t, unacked.UUID, msg.UUID)
 }
 
+// TestLinger: a subscription that lingers after a read which did not fill a message ends when
+// closed while lingering, its offset after what was acked; a read that filled a message (its
+// last message included) is followed at once by the next read, however long the linger.
+func TestLinger(t *testing.T) {
+	t.Parallel()
+	pool, store := openStore(t, 4)
+	ctx := context.Background()
+	appendEvents(t, store, 3)
+	cfg := esw.SubscriberConfig{ConsumerGroup: "g1", Offsets: consumer.NewOffsets(pool, consumer.OffsetsConfig{}),
+		BatchEvents: 10, Linger: time.Hour}
+
+	first, err := esw.NewSubscriber(store, cfg)
+	require.NoError(t, err)
+	msgs, err := first.Subscribe(ctx, esw.TopicAll)
+	require.NoError(t, err)
+	msg := receive(t, msgs)
+	assert.Equal(t, "batch-1-3", msg.UUID)
+	msg.Ack() // a read of 3 events: the subscription lingers
+	appendEvents(t, store, 12)
+	require.NoError(t, first.Close(), "a lingering subscription ends when closed")
+	_, open := <-msgs
+	assert.False(t, open)
+	offset, err := cfg.Offsets.Load(ctx, "g1", esw.TopicAll)
+	require.NoError(t, err)
+	assert.Equal(t, eventstore.Position(3), offset)
+
+	second, err := esw.NewSubscriber(store, cfg)
+	require.NoError(t, err)
+	defer second.Close()
+	msgs, err = second.Subscribe(ctx, esw.TopicAll)
+	require.NoError(t, err)
+	for _, want := range []string{"batch-4-13", "batch-14-15"} { // one read of 12 events
+		msg := receive(t, msgs)
+		assert.Equal(t, want, msg.UUID)
+		msg.Ack()
+	}
+	appendEvents(t, store, 1)
+	assert.Equal(t, "batch-16-16", receive(t, msgs).UUID, "after a full read the next read is at once")
+}
+
 // TestDomainEventMapping: a domain event published through Watermill is stored as that event
 // (its type, data and metadata fields), and read back with the same UUID; publishing it again
 // stores nothing.
