@@ -10,6 +10,9 @@ TOOL        := $(GO) tool -modfile=tools/go.mod
 BIN         := bin/dotmac
 PKGS        ?= ./...
 TEST_FLAGS  ?= -race -count=1
+# Random cases per property test (pgregory.net/rapid, which reads RAPID_CHECKS) in test-integration;
+# rapid's own default (100) applies to a plain go test, 1000 to test-deep.
+RAPID_CHECKS ?= 30
 FUZZ_PKGS   ?= ./domain/... ./eventstore/... ./commands/csvimport/... ./commands/providers/...
 FUZZ_TIME   ?= 5s
 BENCH_PKGS  ?= ./eventstore/...
@@ -33,7 +36,7 @@ IMAGE_FLAGS ?=
 # Anything else is fixed, or suppressed at the line with `// #nosec Gxxx -- reason`.
 GOSEC_EXCLUDE ?= G104,G115
 
-.PHONY: help build run test test-scale test-unit test-integration test-browser fuzz lint format check security bench bench-go bench-smoke \
+.PHONY: help build run test test-scale test-unit test-integration test-deep test-browser fuzz lint format check security bench bench-go bench-smoke \
 	clean clean-data db-stop image validate-deploy
 
 help: ## List the targets
@@ -56,8 +59,11 @@ test-scale: build ## The topology test (cmd/dotmac/topology, build tag scale): P
 test-unit: ## Unit tests only: -short, so tests needing PostgreSQL skip themselves
 	$(GO) test -short $(TEST_FLAGS) $(PKGS)
 
-test-integration: ## Every test, including those needing PostgreSQL (TEST_DATABASE_URL, DATABASE_URL or 127.0.0.1:5432)
-	$(GO) test $(TEST_FLAGS) $(PKGS)
+test-integration: ## Every test, including those needing PostgreSQL (TEST_DATABASE_URL, DATABASE_URL or 127.0.0.1:5432); RAPID_CHECKS cases per property test (30)
+	RAPID_CHECKS=$(RAPID_CHECKS) $(GO) test $(TEST_FLAGS) $(PKGS)
+
+test-deep: ## Every test at full size (DOTMAC_TEST_DEEP=1: Watermill's suite, the store race, ...; 1000 cases per property test): tens of minutes, not part of CI
+	DOTMAC_TEST_DEEP=1 RAPID_CHECKS=1000 $(GO) test $(TEST_FLAGS) -timeout 60m $(PKGS)
 
 test-browser: ## The console end to end in headless Chromium (Debian's chromium, driven by chromedp; build tag browser); screenshots under test-output/console/
 	$(GO) test -tags browser $(TEST_FLAGS) -run '^TestConsoleInBrowser$$' ./cmd/dotmac/

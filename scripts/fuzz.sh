@@ -20,6 +20,16 @@ deadline_flake() {
 	! grep -qE 'Failing input written to|^panic:|^fatal error:|_test\.go:[0-9]+:' "$log"
 }
 
+# fuzz_targets FILE...: the fuzz targets the files declare, as `go test -list '^Fuzz'` would list
+# them (top-level func Fuzz or FuzzX, X not a lower-case letter, taking a *testing.F), read from
+# the source: -list would compile (without -race, so not from make test's cache) and link the
+# test binary of every package, those without targets too. A package that does not build fails
+# its go test -fuzz below, and make test-integration before it.
+fuzz_targets() {
+	(($#)) || return 0
+	sed -nE 's/^func (Fuzz([^a-z(][A-Za-z0-9_]*)?)\([A-Za-z0-9_]+ \*testing\.F\).*/\1/p' "$@" | LC_ALL=C sort -u
+}
+
 self_test() {
 	local tmp
 	tmp=$(mktemp -d)
@@ -32,6 +42,12 @@ self_test() {
 	printf '%s\n' '--- FAIL: FuzzRead (6.02s)' '    context deadline exceeded' \
 		'    Failing input written to testdata/fuzz/FuzzRead/5d1f' 'FAIL' >"$tmp/found-at-deadline"
 	printf '%s\n' 'panic: runtime error: index out of range' '    context deadline exceeded' >"$tmp/panic"
+	printf '%s\n' 'package x' 'func FuzzA(f *testing.F) {}' 'func Fuzz(f *testing.F) {}' 'func Fuzz_b(ff *testing.F) {' \
+		'func Fuzzy(f *testing.F) {}' 'func FuzzC(t *testing.T) {}' '	func FuzzD(f *testing.F) {}' 'func (s) FuzzE(f *testing.F) {}' >"$tmp/x_test.go"
+	[[ $(fuzz_targets "$tmp/x_test.go" | tr '\n' ' ') == 'Fuzz FuzzA Fuzz_b ' ]] || {
+		echo "self-test: fuzz_targets lists $(fuzz_targets "$tmp/x_test.go" | tr '\n' ' ')" >&2
+		return 1
+	}
 	deadline_flake "$tmp/flake" || { echo "self-test: the bare deadline is not taken for the race" >&2; return 1; }
 	for f in found found-at-deadline panic; do
 		if deadline_flake "$tmp/$f"; then
@@ -49,14 +65,14 @@ fi
 
 (($#)) || set -- ./domain/...
 
-# Only packages with tests can hold fuzz targets.
+# Only packages with tests can hold fuzz targets; go list names the test files of the build.
 pkgs=$(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' "$@")
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 count=0
 for pkg in $pkgs; do
-	list=$(go test -list '^Fuzz' "$pkg") # a package that does not build fails the run here
-	for target in $(grep '^Fuzz' <<<"$list" || true); do
+	mapfile -t files < <(go list -f '{{$d := .Dir}}{{range .TestGoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .XTestGoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}' "$pkg" | grep .)
+	for target in $(fuzz_targets "${files[@]}"); do
 		for attempt in 1 2 3; do
 			echo "==> fuzz $pkg $target for $fuzz_time"
 			if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzz_time" "$pkg" 2>&1 | tee "$log"; then

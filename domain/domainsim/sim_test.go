@@ -76,7 +76,7 @@ func TestSmallRunShowsEveryKind(t *testing.T) {
 // same ids and instants, whatever the number of workers; another seed sends others.
 func TestSameSeedSameCommands(t *testing.T) {
 	t.Parallel()
-	cfg := domainsim.Config{Tenants: threeTenants, Customers: 25, Months: 4, Seed: 11, GraceDays: 5}
+	cfg := domainsim.Config{Tenants: threeTenants, Customers: 12, Months: 4, Seed: 11, GraceDays: 5}
 	run := func(workers int, seed uint64) map[string][]string {
 		c := cfg
 		c.Workers, c.Seed = workers, seed
@@ -172,11 +172,13 @@ func TestASinkErrorStopsTheRun(t *testing.T) {
 	assert.ErrorIs(t, err, domain.ErrInvalid, "a command not built by a simulation has no state to decide on")
 }
 
+// TestCustomersFor: EventsPerCustomerMonthX10 stays calibrated, within 10% over a 12-month
+// history of 10,000 events (189 customers: 9,922 events with this seed in December 2026).
 func TestCustomersFor(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, 1, domainsim.CustomersFor(0, 12))
-	n := domainsim.CustomersFor(20_000, 12)
+	n := domainsim.CustomersFor(10_000, 12)
 	stats, err := domainsim.Run(domainsim.Config{Customers: n, Months: 12, Seed: 42, GraceDays: 14, Workers: 2}, countingSink{})
 	require.NoError(t, err)
-	assert.InDelta(t, 20_000, stats.EventCount(), 2_000, "%d customers", n)
+	assert.InDelta(t, 10_000, stats.EventCount(), 1_000, "%d customers", n)
 }

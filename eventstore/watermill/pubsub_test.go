@@ -2,6 +2,7 @@ package watermill_test
 
 import (
 	"context"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -28,9 +29,14 @@ var features = tests.Features{
 	NewSubscriberReceivesOldMessages: true,
 }
 
+// TestPubSub runs Watermill's universal Pub/Sub suite in its short sizes (ForceShort: e.g.
+// 100 messages to 10 concurrent subscribers instead of 5,000 to 50), which run every case of
+// the suite with the race detector in seconds. DOTMAC_TEST_DEEP=1 runs the full sizes (minutes).
 func TestPubSub(t *testing.T) {
 	t.Parallel()
-	tests.TestPubSub(t, features,
+	f := features
+	f.ForceShort = os.Getenv("DOTMAC_TEST_DEEP") == ""
+	tests.TestPubSub(t, f,
 		func(t *testing.T) (message.Publisher, message.Subscriber) { return newPubSub(t, "") },
 		newPubSub)
 }

@@ -3,6 +3,9 @@ package readmodel_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,13 +20,20 @@ import (
 	"github.com/dotmac/ledger/projections/readmodel/readmodeltest"
 )
 
+// generatedHistory simulates generated's history once per test binary (seconds under -race);
+// the tests share its events read-only.
+var generatedHistory = sync.OnceValues(func() ([]projections.Event, error) {
+	return readmodeltest.Generate(domainsim.Config{Customers: 15, Months: 8, Seed: 7,
+		Tenants: []domainsim.Tenant{{Name: "acme", Currency: "USD"}, {Name: "gulf", Currency: "BHD"}}})
+})
+
 // generated is a realistic history of two tenants (USD and BHD) over eight months, with
-// every event type in it.
+// every event type in it (a copy of the slice: the events themselves are shared).
 func generated(t testing.TB) []projections.Event {
 	t.Helper()
-	evs, err := readmodeltest.Generate(domainsim.Config{Customers: 15, Months: 8, Seed: 7,
-		Tenants: []domainsim.Tenant{{Name: "acme", Currency: "USD"}, {Name: "gulf", Currency: "BHD"}}})
+	evs, err := generatedHistory()
 	require.NoError(t, err)
+	evs = slices.Clone(evs)
 	seen := map[string]bool{}
 	for _, e := range evs {
 		seen[e.Type] = true
@@ -33,6 +43,9 @@ func generated(t testing.TB) []projections.Event {
 	}
 	return evs
 }
+
+// deep is true under DOTMAC_TEST_DEEP (make test-deep): the most expensive batch sizes run too.
+func deep() bool { return os.Getenv("DOTMAC_TEST_DEEP") != "" }
 
 func schemaOf(t testing.TB, pool *pgxpool.Pool) string {
 	t.Helper()
@@ -47,7 +60,11 @@ func TestBatchBoundariesDoNotChangeRows(t *testing.T) {
 	t.Parallel()
 	evs := generated(t)
 	whole := build(t, evs, len(evs))
-	for _, batch := range []int{1, 2, 7, 100, 997} {
+	batches := []int{1, 7, 100, 997}
+	if deep() {
+		batches = append(batches, 2)
+	}
+	for _, batch := range batches {
 		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
 			t.Parallel()
 			other := build(t, evs, batch)
@@ -65,7 +82,11 @@ func TestLoadEqualsApply(t *testing.T) {
 	t.Parallel()
 	evs := generated(t)
 	whole := build(t, evs, len(evs))
-	for _, c := range []struct{ batch, maxRows int }{{1, 1}, {7, 3}, {100, 10}, {997, 1_000_000}, {len(evs), 50}} {
+	cases := []struct{ batch, maxRows int }{{7, 3}, {100, 10}, {997, 1_000_000}, {len(evs), 50}}
+	if deep() { // one event per batch, a write per row: minutes under -race
+		cases = append(cases, struct{ batch, maxRows int }{1, 1})
+	}
+	for _, c := range cases {
 		t.Run(fmt.Sprintf("batch=%d,maxRows=%d", c.batch, c.maxRows), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
@@ -103,9 +124,7 @@ func TestCompareBuildsFindsDifferences(t *testing.T) {
 // such projections decodes: an InvoiceIssued as its head, without its lines) as from full ones.
 func TestTrimmedPayloadsGiveTheSameRows(t *testing.T) {
 	t.Parallel()
-	evs, err := readmodeltest.Generate(domainsim.Config{Customers: 15, Months: 8, Seed: 7,
-		Tenants: []domainsim.Tenant{{Name: "acme", Currency: "USD"}, {Name: "gulf", Currency: "BHD"}}})
-	require.NoError(t, err)
+	evs := generated(t)
 	trimmed := make([]projections.Event, len(evs))
 	dropped := 0
 	for i, ev := range evs {
