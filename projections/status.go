@@ -61,11 +61,14 @@ func (r *Runtime) List(ctx context.Context) ([]Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.registryRows(ctx)
+	// The builds before the registry: a swap ends a build and makes it live in one
+	// transaction, so a build this read finds no longer building is live (or retired) in the
+	// registry read after it; the other order could see it neither building nor live.
+	building, err := r.buildingRows(ctx, head)
 	if err != nil {
 		return nil, err
 	}
-	building, err := r.buildingRows(ctx, head)
+	rows, err := r.registryRows(ctx)
 	if err != nil {
 		return nil, err
 	}
