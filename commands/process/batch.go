@@ -75,11 +75,7 @@ func (m *Manager) handleBillingBatch(msg *message.Message) error {
 		if env.Type != (domain.BillingRunStarted{}).EventType() {
 			continue
 		}
-		o, err := originOfEnvelope(env)
-		if err != nil {
-			return err
-		}
-		e, err := codec.Decode(env)
+		o, e, err := decodeFeedEvent(env)
 		if err != nil {
 			return err
 		}
@@ -125,11 +121,7 @@ func (m *Manager) dunningBatch(ctx context.Context, envs []eventstore.Envelope) 
 		if !dunningTypes[env.Type] {
 			continue
 		}
-		o, err := originOfEnvelope(env)
-		if err != nil {
-			return err
-		}
-		e, err := codec.Decode(env)
+		o, e, err := decodeFeedEvent(env)
 		if err != nil {
 			return err
 		}
@@ -179,4 +171,17 @@ func dunningCustomer(e domain.Event) (domain.CustomerID, bool) {
 		return e.CustomerID, true
 	}
 	return domain.CustomerID{}, false
+}
+
+// decodeFeedEvent returns where env came from (originOfEnvelope) and its decoded event.
+func decodeFeedEvent(env *eventstore.Envelope) (origin, domain.Event, error) {
+	o, err := originOfEnvelope(env)
+	if err != nil {
+		return origin{}, nil, err
+	}
+	e, err := codec.Decode(env)
+	if err != nil {
+		return origin{}, nil, err
+	}
+	return o, e, nil
 }
