@@ -289,11 +289,19 @@ func (sub *subscription) send(ctx context.Context, msg *message.Message) (acked,
 	}
 }
 
+// offsetSaveTimeout bounds the saving of one offset.
+const offsetSaveTimeout = 5 * time.Second
+
 func (sub *subscription) saveOffset(ctx context.Context, pos eventstore.Position) {
 	if sub.s.cfg.ConsumerGroup == "" {
 		return
 	}
-	if err := sub.s.cfg.Offsets.Save(ctx, sub.s.cfg.ConsumerGroup, sub.topic, pos); err != nil && ctx.Err() == nil {
+	// An acked message's offset is saved even when the subscription is ending (Close racing
+	// the ack, or an ack that came with the end): otherwise the next holder of the group
+	// delivers it again. The save is bounded so that a database outage cannot hold Close.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), offsetSaveTimeout)
+	defer cancel()
+	if err := sub.s.cfg.Offsets.Save(ctx, sub.s.cfg.ConsumerGroup, sub.topic, pos); err != nil {
 		// The next ack saves a later offset; until then a restart redelivers (at-least-once).
 		sub.log.Warn().Err(err).Msg("watermill subscriber: saving the offset failed")
 	}
