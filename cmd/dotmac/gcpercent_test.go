@@ -1,0 +1,33 @@
+package main
+
+import (
+	"runtime/debug"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestApplyGCPercent: the server's GC target is the flag's, unless GOGC is set; a target
+// that means nothing is refused with the flag's name. (Not parallel: the target is the
+// process's.)
+func TestApplyGCPercent(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+
+	t.Setenv("GOGC", "")
+	require.NoError(t, applyGCPercent(defaultGCPercent))
+	assert.Equal(t, defaultGCPercent, debug.SetGCPercent(100))
+	require.NoError(t, applyGCPercent(-1))
+	assert.Equal(t, -1, debug.SetGCPercent(100))
+	for _, bad := range []int{0, -2} {
+		err := applyGCPercent(bad)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "--gc-percent")
+		assert.Equal(t, 100, debug.SetGCPercent(100), "a refused target changes nothing")
+	}
+
+	t.Setenv("GOGC", "150")
+	require.NoError(t, applyGCPercent(defaultGCPercent))
+	assert.Equal(t, 100, debug.SetGCPercent(100), "GOGC wins")
+}
