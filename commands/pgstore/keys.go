@@ -221,11 +221,14 @@ func (k *Keys) Complete(ctx context.Context, tenant domain.TenantID, key string,
 // insertClaims inserts the claims of several requests in one statement; a request's claim is
 // inserted unless its key is stored already (or earlier in the same statement).
 func (k *Keys) insertClaims(ctx context.Context, items []claimItem) ([]claimWon, error) {
-	tenants, keys, hashes, ids := make([]string, len(items)), make([]string, len(items)), make([][]byte, len(items)), make([]uuid.UUID, len(items))
+	n := len(items)
+	// Slices of types pgx encodes and decodes without reflection (uuid.UUID and [][]byte it
+	// does not): FlatArray and [16]byte.
+	tenants, keys, hashes, ids := make([]string, n), make([]string, n), make(pgtype.FlatArray[[]byte], n), make([][16]byte, n)
 	for i, it := range items {
 		tenants[i], keys[i], hashes[i], ids[i] = it.tenant, it.key, it.hash[:], it.commandID
 	}
-	var inserted []uuid.UUID
+	var inserted [][16]byte
 	var leases []time.Time
 	err := queryRow(ctx, k.pool, k.cfg.AsyncCommit, []any{&inserted, &leases}, `
 		WITH claimed AS (
@@ -238,6 +241,9 @@ func (k *Keys) insertClaims(ctx context.Context, items []claimItem) ([]claimWon,
 		tenants, keys, hashes, ids, k.cfg.Lease.Milliseconds())
 	if err != nil {
 		return nil, err
+	}
+	if len(leases) != len(inserted) {
+		panic("invariant: a claim returned command ids and leases of different lengths")
 	}
 	won := make(map[uuid.UUID]time.Time, len(inserted))
 	for i, id := range inserted {
@@ -254,15 +260,15 @@ func (k *Keys) insertClaims(ctx context.Context, items []claimItem) ([]claimWon,
 // storeResponses completes several claims in one statement.
 func (k *Keys) storeResponses(ctx context.Context, items []completeItem) ([]struct{}, error) {
 	n := len(items)
-	tenants, keys, ids, leases := make([]string, n), make([]string, n), make([]uuid.UUID, n), make([]pgtype.Timestamptz, n)
-	statuses, headers, bodies := make([]int32, n), make([]string, n), make([][]byte, n)
+	// Slices of types pgx encodes without reflection (see insertClaims).
+	tenants, keys, ids, leases := make([]string, n), make([]string, n), make([][16]byte, n), make(pgtype.FlatArray[pgtype.Timestamptz], n)
+	statuses, headers, bodies := make([]int32, n), make([]string, n), make(pgtype.FlatArray[[]byte], n)
+	var buf []byte
 	for i, it := range items {
-		h, err := json.Marshal(it.r.Headers)
-		if err != nil {
-			return nil, err
-		}
+		start := len(buf)
+		buf = appendHeaders(buf, it.r.Headers)
 		tenants[i], keys[i], ids[i], leases[i] = it.tenant, it.key, it.commandID, leaseArg(it.lease)
-		statuses[i], headers[i], bodies[i] = int32(it.r.Status), string(h), it.r.Body //nolint:gosec // HTTP statuses fit
+		statuses[i], headers[i], bodies[i] = int32(it.r.Status), string(buf[start:]), it.r.Body //nolint:gosec // HTTP statuses fit
 	}
 	_, err := exec(ctx, k.pool, k.cfg.AsyncCommit, `
 		UPDATE cmd_idempotency c
