@@ -190,7 +190,7 @@ func (k *Keys) existing(ctx context.Context, tenant domain.TenantID, key string,
 // still carrying lease (a claim of this process whose release was kept).
 func (k *Keys) takeOver(ctx context.Context, ref claimRef, lease time.Time) (commands.Claim, bool, error) {
 	var next time.Time
-	err := queryRow(ctx, k.pool, k.cfg.AsyncCommit, []any{&next}, `
+	err := queryRow(ctx, k.pool, settings{async: k.cfg.AsyncCommit}, []any{&next}, `
 		UPDATE cmd_idempotency SET locked_until = now() + $4 * interval '1 millisecond'
 		WHERE tenant = $1 AND key = $2 AND command_id = $3 AND status = 0
 		  AND CASE WHEN $5::timestamptz IS NULL THEN locked_until < now() ELSE locked_until = $5 END
@@ -230,7 +230,7 @@ func (k *Keys) insertClaims(ctx context.Context, items []claimItem) ([]claimWon,
 	}
 	var inserted [][16]byte
 	var leases []time.Time
-	err := queryRow(ctx, k.pool, k.cfg.AsyncCommit, []any{&inserted, &leases}, `
+	err := queryRow(ctx, k.pool, settings{async: k.cfg.AsyncCommit, generic: true}, []any{&inserted, &leases}, `
 		WITH claimed AS (
 			INSERT INTO cmd_idempotency (tenant, key, request_hash, command_id, locked_until)
 			SELECT u.tenant, u.key, u.hash, u.command_id, now() + $5 * interval '1 millisecond'
@@ -270,7 +270,7 @@ func (k *Keys) storeResponses(ctx context.Context, items []completeItem) ([]stru
 		tenants[i], keys[i], ids[i], leases[i] = it.tenant, it.key, it.commandID, leaseArg(it.lease)
 		statuses[i], headers[i], bodies[i] = int32(it.r.Status), string(buf[start:]), it.r.Body //nolint:gosec // HTTP statuses fit
 	}
-	_, err := exec(ctx, k.pool, k.cfg.AsyncCommit, `
+	_, err := exec(ctx, k.pool, settings{async: k.cfg.AsyncCommit, generic: true}, `
 		UPDATE cmd_idempotency c
 		SET status = u.status, response_headers = u.headers::jsonb, response_body = u.body, completed_at = now(), locked_until = NULL
 		FROM unnest($1::text[], $2::text[], $3::uuid[], $4::int[], $5::text[], $6::bytea[], $7::timestamptz[])
@@ -303,7 +303,7 @@ func (k *Keys) release(ctx context.Context, r keptRelease) error {
 		sql = `DELETE FROM cmd_idempotency
 		WHERE tenant = $1 AND key = $2 AND command_id = $3 AND status = 0 AND ($4::timestamptz IS NULL OR locked_until = $4)`
 	}
-	_, err := exec(ctx, k.pool, k.cfg.AsyncCommit, sql, r.ref.tenant, r.ref.key, r.ref.commandID, leaseArg(r.lease))
+	_, err := exec(ctx, k.pool, settings{async: k.cfg.AsyncCommit}, sql, r.ref.tenant, r.ref.key, r.ref.commandID, leaseArg(r.lease))
 	return classify("release idempotency key", err)
 }
 

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -44,4 +45,42 @@ func TestConcurrentKeysReplayTheirOwnResponses(t *testing.T) {
 		require.NotNil(t, again.Replay, "k%d", i)
 		assert.Equal(t, responseOf(i), *again.Replay)
 	}
+}
+
+// TestGroupedStatementsArePlannedOnce: the grouped claim and completion run their generic
+// plan, instead of being planned again on every execution (a custom plan, which PostgreSQL
+// prefers for the few items a statement usually carries), and the setting ends with them.
+func TestGroupedStatementsArePlannedOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := mustPool(t).Config().Copy()
+	cfg.MaxConns, cfg.MinConns = 1, 0 // one session, whose prepared statements we can see
+	one, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(one.Close)
+	keys := pgstore.NewKeys(one, pgstore.KeysConfig{})
+	acme := tenant(t, "acme")
+	const n = 8 // beyond the 5 executions after which PostgreSQL compares the plans
+	for i := range n {
+		k := fmt.Sprintf("k%d", i)
+		c, err := keys.Claim(ctx, acme, k, hash(byte(i)))
+		require.NoError(t, err)
+		require.NoError(t, keys.Complete(ctx, acme, k, c.CommandID, commands.StoredResponse{Status: 201, Body: []byte("{}\n")}))
+	}
+	rows, err := one.Query(ctx, `SELECT generic_plans, custom_plans FROM pg_prepared_statements
+		WHERE statement LIKE '%cmd_idempotency%unnest%' AND statement NOT LIKE '%pg_prepared_statements%'`)
+	require.NoError(t, err)
+	statements := 0
+	for rows.Next() {
+		var generic, custom int64
+		require.NoError(t, rows.Scan(&generic, &custom))
+		assert.Equal(t, int64(n), generic)
+		assert.Zero(t, custom)
+		statements++
+	}
+	require.NoError(t, rows.Err())
+	assert.Equal(t, 2, statements, "the claim and the completion")
+	var mode string
+	require.NoError(t, one.QueryRow(ctx, "SHOW plan_cache_mode").Scan(&mode))
+	assert.Equal(t, "auto", mode)
 }
