@@ -190,7 +190,7 @@ func (k *Keys) existing(ctx context.Context, tenant domain.TenantID, key string,
 // still carrying lease (a claim of this process whose release was kept).
 func (k *Keys) takeOver(ctx context.Context, ref claimRef, lease time.Time) (commands.Claim, bool, error) {
 	var next time.Time
-	err := queryRow(ctx, k.pool, k.cfg.AsyncCommit, []any{&next}, `
+	err := queryRow(ctx, k.pool, settings{async: k.cfg.AsyncCommit}, []any{&next}, `
 		UPDATE cmd_idempotency SET locked_until = now() + $4 * interval '1 millisecond'
 		WHERE tenant = $1 AND key = $2 AND command_id = $3 AND status = 0
 		  AND CASE WHEN $5::timestamptz IS NULL THEN locked_until < now() ELSE locked_until = $5 END
@@ -221,13 +221,16 @@ func (k *Keys) Complete(ctx context.Context, tenant domain.TenantID, key string,
 // insertClaims inserts the claims of several requests in one statement; a request's claim is
 // inserted unless its key is stored already (or earlier in the same statement).
 func (k *Keys) insertClaims(ctx context.Context, items []claimItem) ([]claimWon, error) {
-	tenants, keys, hashes, ids := make([]string, len(items)), make([]string, len(items)), make([][]byte, len(items)), make([]uuid.UUID, len(items))
+	n := len(items)
+	// Slices of types pgx encodes and decodes without reflection (uuid.UUID and [][]byte it
+	// does not): FlatArray and [16]byte.
+	tenants, keys, hashes, ids := make([]string, n), make([]string, n), make(pgtype.FlatArray[[]byte], n), make([][16]byte, n)
 	for i, it := range items {
 		tenants[i], keys[i], hashes[i], ids[i] = it.tenant, it.key, it.hash[:], it.commandID
 	}
-	var inserted []uuid.UUID
+	var inserted [][16]byte
 	var leases []time.Time
-	err := queryRow(ctx, k.pool, k.cfg.AsyncCommit, []any{&inserted, &leases}, `
+	err := queryRow(ctx, k.pool, settings{async: k.cfg.AsyncCommit, generic: true}, []any{&inserted, &leases}, `
 		WITH claimed AS (
 			INSERT INTO cmd_idempotency (tenant, key, request_hash, command_id, locked_until)
 			SELECT u.tenant, u.key, u.hash, u.command_id, now() + $5 * interval '1 millisecond'
@@ -238,6 +241,9 @@ func (k *Keys) insertClaims(ctx context.Context, items []claimItem) ([]claimWon,
 		tenants, keys, hashes, ids, k.cfg.Lease.Milliseconds())
 	if err != nil {
 		return nil, err
+	}
+	if len(leases) != len(inserted) {
+		panic("invariant: a claim returned command ids and leases of different lengths")
 	}
 	won := make(map[uuid.UUID]time.Time, len(inserted))
 	for i, id := range inserted {
@@ -254,17 +260,17 @@ func (k *Keys) insertClaims(ctx context.Context, items []claimItem) ([]claimWon,
 // storeResponses completes several claims in one statement.
 func (k *Keys) storeResponses(ctx context.Context, items []completeItem) ([]struct{}, error) {
 	n := len(items)
-	tenants, keys, ids, leases := make([]string, n), make([]string, n), make([]uuid.UUID, n), make([]pgtype.Timestamptz, n)
-	statuses, headers, bodies := make([]int32, n), make([]string, n), make([][]byte, n)
+	// Slices of types pgx encodes without reflection (see insertClaims).
+	tenants, keys, ids, leases := make([]string, n), make([]string, n), make([][16]byte, n), make(pgtype.FlatArray[pgtype.Timestamptz], n)
+	statuses, headers, bodies := make([]int32, n), make([]string, n), make(pgtype.FlatArray[[]byte], n)
+	var buf []byte
 	for i, it := range items {
-		h, err := json.Marshal(it.r.Headers)
-		if err != nil {
-			return nil, err
-		}
+		start := len(buf)
+		buf = appendHeaders(buf, it.r.Headers)
 		tenants[i], keys[i], ids[i], leases[i] = it.tenant, it.key, it.commandID, leaseArg(it.lease)
-		statuses[i], headers[i], bodies[i] = int32(it.r.Status), string(h), it.r.Body //nolint:gosec // HTTP statuses fit
+		statuses[i], headers[i], bodies[i] = int32(it.r.Status), string(buf[start:]), it.r.Body //nolint:gosec // HTTP statuses fit
 	}
-	_, err := exec(ctx, k.pool, k.cfg.AsyncCommit, `
+	_, err := exec(ctx, k.pool, settings{async: k.cfg.AsyncCommit, generic: true}, `
 		UPDATE cmd_idempotency c
 		SET status = u.status, response_headers = u.headers::jsonb, response_body = u.body, completed_at = now(), locked_until = NULL
 		FROM unnest($1::text[], $2::text[], $3::uuid[], $4::int[], $5::text[], $6::bytea[], $7::timestamptz[])
@@ -297,7 +303,7 @@ func (k *Keys) release(ctx context.Context, r keptRelease) error {
 		sql = `DELETE FROM cmd_idempotency
 		WHERE tenant = $1 AND key = $2 AND command_id = $3 AND status = 0 AND ($4::timestamptz IS NULL OR locked_until = $4)`
 	}
-	_, err := exec(ctx, k.pool, k.cfg.AsyncCommit, sql, r.ref.tenant, r.ref.key, r.ref.commandID, leaseArg(r.lease))
+	_, err := exec(ctx, k.pool, settings{async: k.cfg.AsyncCommit}, sql, r.ref.tenant, r.ref.key, r.ref.commandID, leaseArg(r.lease))
 	return classify("release idempotency key", err)
 }
 

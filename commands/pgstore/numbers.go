@@ -35,7 +35,7 @@ func NewNumbers(pool *pgxpool.Pool, opts Options) *Numbers { return &Numbers{poo
 // Next returns the next number of tenant and year: 1, 2, 3, ...
 func (n *Numbers) Next(ctx context.Context, tenant domain.TenantID, year int) (int64, error) {
 	var next int64
-	err := queryRow(ctx, n.pool, n.opts.AsyncCommit, []any{&next}, `
+	err := queryRow(ctx, n.pool, settings{async: n.opts.AsyncCommit}, []any{&next}, `
 		INSERT INTO cmd_invoice_numbers (tenant, year, last) VALUES ($1, $2, 1)
 		ON CONFLICT (tenant, year) DO UPDATE SET last = cmd_invoice_numbers.last + 1
 		RETURNING last`, tenant.String(), year)
@@ -49,7 +49,7 @@ func (n *Numbers) NextRange(ctx context.Context, tenant domain.TenantID, year, c
 		return 0, &domain.InvalidValueError{Field: "invoice numbers", Value: fmt.Sprint(count), Reason: "want at least one"}
 	}
 	var last int64
-	err := queryRow(ctx, n.pool, n.opts.AsyncCommit, []any{&last}, `
+	err := queryRow(ctx, n.pool, settings{async: n.opts.AsyncCommit}, []any{&last}, `
 		INSERT INTO cmd_invoice_numbers (tenant, year, last) VALUES ($1, $2, $3)
 		ON CONFLICT (tenant, year) DO UPDATE SET last = cmd_invoice_numbers.last + $3
 		RETURNING last`, tenant.String(), year, int64(count))
@@ -60,7 +60,7 @@ func (n *Numbers) NextRange(ctx context.Context, tenant domain.TenantID, year, c
 // dry run numbers its invoices after it.
 func (n *Numbers) Last(ctx context.Context, tenant domain.TenantID, year int) (int64, error) {
 	var last int64
-	err := queryRow(ctx, n.pool, false, []any{&last}, `
+	err := queryRow(ctx, n.pool, settings{}, []any{&last}, `
 		SELECT coalesce((SELECT last FROM cmd_invoice_numbers WHERE tenant = $1 AND year = $2), 0)`, tenant.String(), year)
 	return last, classify("invoice number", err)
 }

@@ -261,3 +261,21 @@ func TestWarmerCatchesBothIndexesUp(t *testing.T) {
 	cancel()
 	x.RunWarmer(cancelled, func(err error) { t.Errorf("a cancelled warmer reports nothing: %v", err) })
 }
+
+// TestGenericPlansAreScopedToTheirStatement: a grouped statement runs with plan_cache_mode
+// force_generic_plan, with or without AsyncCommit, and the pool's sessions keep auto.
+func TestGenericPlansAreScopedToTheirStatement(t *testing.T) {
+	t.Parallel()
+	pool := mustPool(t)
+	for _, async := range []bool{false, true} {
+		mode, err := pgstore.SettingOf(context.Background(), pool, async, true, "plan_cache_mode")
+		require.NoError(t, err)
+		assert.Equal(t, "force_generic_plan", mode)
+		commit, err := pgstore.SettingOf(context.Background(), pool, async, true, "synchronous_commit")
+		require.NoError(t, err)
+		assert.Equal(t, map[bool]string{false: "on", true: "off"}[async], commit)
+	}
+	mode, err := pgstore.SettingOf(context.Background(), pool, false, false, "plan_cache_mode")
+	require.NoError(t, err)
+	assert.Equal(t, "auto", mode)
+}

@@ -1,0 +1,86 @@
+package pgstore_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dotmac/ledger/commands"
+	"github.com/dotmac/ledger/commands/pgstore"
+)
+
+// TestConcurrentKeysReplayTheirOwnResponses: claims and completions of many requests at once
+// (grouped into few statements) each win their own key and store their own response, which a
+// retry gets back exactly, headers that JSON escapes included.
+func TestConcurrentKeysReplayTheirOwnResponses(t *testing.T) {
+	t.Parallel()
+	pool := mustPool(t)
+	ctx := context.Background()
+	keys := pgstore.NewKeys(pool, pgstore.KeysConfig{})
+	acme := tenant(t, "acme")
+	const n = 40
+	responseOf := func(i int) commands.StoredResponse {
+		return commands.StoredResponse{Status: 200 + i%3, Body: fmt.Appendf(nil, "{\"n\":%d}\n", i), Headers: map[string]string{
+			"ETag": fmt.Sprintf(`"%d"`, i), "Location": fmt.Sprintf(`/v1/x/%d?q="a\b"&é`, i)}}
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			k := fmt.Sprintf("k%d", i)
+			c, err := keys.Claim(ctx, acme, k, hash(byte(i)))
+			if assert.NoError(t, err) && assert.Nil(t, c.Replay) {
+				assert.NoError(t, keys.Complete(ctx, acme, k, c.CommandID, responseOf(i)))
+			}
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		again, err := keys.Claim(ctx, acme, fmt.Sprintf("k%d", i), hash(byte(i)))
+		require.NoError(t, err)
+		require.NotNil(t, again.Replay, "k%d", i)
+		assert.Equal(t, responseOf(i), *again.Replay)
+	}
+}
+
+// TestGroupedStatementsArePlannedOnce: the grouped claim and completion run their generic
+// plan, instead of being planned again on every execution (a custom plan, which PostgreSQL
+// prefers for the few items a statement usually carries), and the setting ends with them.
+func TestGroupedStatementsArePlannedOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := mustPool(t).Config().Copy()
+	cfg.MaxConns, cfg.MinConns = 1, 0 // one session, whose prepared statements we can see
+	one, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(one.Close)
+	keys := pgstore.NewKeys(one, pgstore.KeysConfig{})
+	acme := tenant(t, "acme")
+	const n = 8 // beyond the 5 executions after which PostgreSQL compares the plans
+	for i := range n {
+		k := fmt.Sprintf("k%d", i)
+		c, err := keys.Claim(ctx, acme, k, hash(byte(i)))
+		require.NoError(t, err)
+		require.NoError(t, keys.Complete(ctx, acme, k, c.CommandID, commands.StoredResponse{Status: 201, Body: []byte("{}\n")}))
+	}
+	rows, err := one.Query(ctx, `SELECT generic_plans, custom_plans FROM pg_prepared_statements
+		WHERE statement LIKE '%cmd_idempotency%unnest%' AND statement NOT LIKE '%pg_prepared_statements%'`)
+	require.NoError(t, err)
+	statements := 0
+	for rows.Next() {
+		var generic, custom int64
+		require.NoError(t, rows.Scan(&generic, &custom))
+		assert.Equal(t, int64(n), generic)
+		assert.Zero(t, custom)
+		statements++
+	}
+	require.NoError(t, rows.Err())
+	assert.Equal(t, 2, statements, "the claim and the completion")
+	var mode string
+	require.NoError(t, one.QueryRow(ctx, "SHOW plan_cache_mode").Scan(&mode))
+	assert.Equal(t, "auto", mode)
+}
