@@ -3,6 +3,8 @@ package readmodel
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,30 +43,37 @@ func journalRows(c *copyRows, from, n int64, memo string) {
 	}
 }
 
+// benchJournal is journal_lines under a name of its own, so that pg_stat_statements tells
+// the benchmark's statements from the tests'.
+var benchJournal = newTable("bench_journal_lines", journalTable.key, journalTable.cols...)
+
 // BenchmarkWriteRows compares, per batch size, COPY with one statement over arrays for new
 // rows, and the staged update with one over arrays for changed rows, each in a transaction
-// of its own (the commit included: it truncates the ON COMMIT DELETE ROWS stages).
+// of its own (the commit included: it truncates the ON COMMIT DELETE ROWS stages). Besides
+// the time per batch it reports the server's execution time per row (server-us/row, from
+// pg_stat_statements where loaded), the robust figure on a busy machine.
 func BenchmarkWriteRows(b *testing.B) {
 	ctx := context.Background()
 	pool := pgtest.Pool(b)
-	_, err := pool.Exec(ctx, journalSchema)
+	_, err := pool.Exec(ctx, strings.ReplaceAll(journalSchema, "journal_lines", benchJournal.name))
 	require.NoError(b, err)
+	journalTable := benchJournal
 	var c copyRows
 	journalRows(&c, 0, benchTableRows, "seed")
 	require.NoError(b, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return journalTable.copyInto(ctx, tx, journalTable.name, &c) }))
-	_, err = pool.Exec(ctx, "ANALYZE journal_lines")
+	_, err = pool.Exec(ctx, "ANALYZE "+benchJournal.name)
 	require.NoError(b, err)
 	next := int64(benchTableRows)
 	for _, n := range []int64{1, 16, 64, 256, 1024, 4096} {
 		b.Run(fmt.Sprintf("insert/copy/rows=%d", n), func(b *testing.B) {
-			benchWrite(b, pool, func(ctx context.Context, tx pgx.Tx) error {
+			benchWrite(b, pool, n, func(ctx context.Context, tx pgx.Tx) error {
 				journalRows(&c, next, n, "new")
 				next += n
 				return journalTable.copyInto(ctx, tx, journalTable.name, &c)
 			})
 		})
 		b.Run(fmt.Sprintf("insert/arrays/rows=%d", n), func(b *testing.B) {
-			benchWrite(b, pool, func(ctx context.Context, tx pgx.Tx) error {
+			benchWrite(b, pool, n, func(ctx context.Context, tx pgx.Tx) error {
 				journalRows(&c, next, n, "new")
 				next += n
 				_, err := journalTable.runArrays(ctx, tx, &c, journalTable.insertSQL)
@@ -77,14 +86,14 @@ func BenchmarkWriteRows(b *testing.B) {
 			at = (at + n) % (benchTableRows - n)
 		}
 		b.Run(fmt.Sprintf("update/staged/rows=%d", n), func(b *testing.B) {
-			benchWrite(b, pool, func(ctx context.Context, tx pgx.Tx) error {
+			benchWrite(b, pool, n, func(ctx context.Context, tx pgx.Tx) error {
 				updated(n)
 				_, err := journalTable.stageAndRun(ctx, tx, &c, journalTable.updateSQL.staged)
 				return err
 			})
 		})
 		b.Run(fmt.Sprintf("update/arrays/rows=%d", n), func(b *testing.B) {
-			benchWrite(b, pool, func(ctx context.Context, tx pgx.Tx) error {
+			benchWrite(b, pool, n, func(ctx context.Context, tx pgx.Tx) error {
 				updated(n)
 				_, err := journalTable.runArrays(ctx, tx, &c, journalTable.updateSQL.arrays)
 				return err
@@ -93,10 +102,34 @@ func BenchmarkWriteRows(b *testing.B) {
 	}
 }
 
-func benchWrite(b *testing.B, pool *pgxpool.Pool, write func(context.Context, pgx.Tx) error) {
+func benchWrite(b *testing.B, pool *pgxpool.Pool, rows int64, write func(context.Context, pgx.Tx) error) {
 	b.Helper()
 	ctx := context.Background()
+	before := serverMillis(ctx, b)
 	for b.Loop() {
 		require.NoError(b, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return write(ctx, tx) }))
 	}
+	if before >= 0 {
+		b.ReportMetric((serverMillis(ctx, b)-before)*1000/float64(int64(b.N)*rows), "server-us/row")
+	}
+}
+
+// serverMillis is the execution time so far of the statements naming bench_journal_lines
+// (or its stage; not the pipelined set_config and RESETs), -1 without pg_stat_statements
+// (whose view is in the database postgres).
+func serverMillis(ctx context.Context, b *testing.B) float64 {
+	u, err := url.Parse(pgtest.ServerURL(b))
+	require.NoError(b, err)
+	u.Path = "/postgres"
+	conn, err := pgx.Connect(ctx, u.String())
+	require.NoError(b, err)
+	defer func() { _ = conn.Close(ctx) }()
+	var ms float64
+	err = conn.QueryRow(ctx, `SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements s
+		JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1 AND query LIKE '%bench_journal_lines%'`,
+		pgtest.Database).Scan(&ms)
+	if err != nil {
+		return -1
+	}
+	return ms
 }
