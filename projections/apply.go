@@ -89,14 +89,11 @@ type span struct {
 }
 
 // spanKnown is what a transaction knows of its span before applying: its search_path set to
-// the build already, the tenants stalled in the build (read under the locks), and its
-// checkpoints moved to the batch's last event already, announced (a live batch's, with its
-// locks: see beginPartLocked).
+// the build already, and the tenants stalled in the build (read under the locks).
 type spanKnown struct {
 	searchPath bool
 	stallsRead bool
 	stalls     map[string]bool
-	advanced   bool
 }
 
 // wholeSpan is a build's own checkpoint row: a build being filled (a shadow build, a copy) or
@@ -131,9 +128,6 @@ func (r *Runtime) applyWith(ctx context.Context, tx pgx.Tx, e *entry, apply appl
 		if err := r.foldTenants(ctx, tx, e, apply, sp.build, stalled, evs, isolate); err != nil {
 			return err
 		}
-	}
-	if sp.known.advanced {
-		return nil
 	}
 	return r.advance(ctx, tx, e, sp, last, notify)
 }

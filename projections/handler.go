@@ -136,24 +136,21 @@ type liveResult struct {
 // batch. A live build that is no longer p's (swapped) halts the handler.
 // skipped is the last position the handler acked without a transaction (see liveHandler.skip).
 func (r *Runtime) applyLive(ctx context.Context, e *entry, p livePart, b liveBatch, skipped eventstore.Position, isolate bool) (liveResult, error) {
-	tx, pr, err := r.beginPartLocked(ctx, e, p, &b.last)
+	tx, lb, found, err := r.beginPartLocked(ctx, e, p.k, p.build)
 	if err != nil {
 		return liveResult{}, err
 	}
 	defer func() { r.rollbackTx(ctx, tx) }()
-	if err := r.checkLive(e, pr.lb, pr.found); err != nil {
+	if err := r.checkLive(e, lb, found, b.first, p, skipped); err != nil {
 		return liveResult{}, err
 	}
-	if err := r.checkPart(e, pr, b, p, skipped); err != nil {
-		return liveResult{}, err
-	}
-	if b.last.Position <= pr.cp {
+	if b.last.Position <= lb.cps[p.k] {
 		return liveResult{}, nil
 	}
-	fold := after(b.mine, pr.cp)
-	// checkPart made sure the live build is p's: its search_path and stalls are the span's,
-	// and its checkpoint has moved to the batch's last event.
-	sp := span{build: p.build, n: p.n, parts: []int{p.k}, known: spanKnown{searchPath: true, stallsRead: true, stalls: pr.stalls, advanced: true}}
+	fold := after(b.mine, lb.cps[p.k])
+	// checkLive made sure lb is p's build: its search_path and stalls are the span's.
+	sp := span{build: p.build, n: p.n, parts: []int{p.k},
+		known: spanKnown{searchPath: true, stallsRead: lb.stallsRead, stalls: lb.stalls}}
 	if err := r.applyTo(ctx, tx, e, sp, fold, &b.last, true, isolate); err != nil {
 		return liveResult{}, err
 	}
@@ -167,9 +164,10 @@ func (r *Runtime) applyLive(ctx context.Context, e *entry, p livePart, b liveBat
 	return res, nil
 }
 
-// checkLive refuses to apply to a live build this process must leave alone: none, a stalled
-// projection, another version's.
-func (r *Runtime) checkLive(e *entry, lb liveBuild, found bool) error {
+// checkLive refuses to apply to a live build this process must leave alone. first, when not
+// zero, is the first position of a live handler's batch (of partition p): on a dense feed it
+// must follow the partition's checkpoint, and the live build must still be p's.
+func (r *Runtime) checkLive(e *entry, lb liveBuild, found bool, first eventstore.Position, p livePart, skipped eventstore.Position) error {
 	switch {
 	case !found:
 		return fmt.Errorf("%w: %s has no live build", errHalt, e.name)
@@ -177,27 +175,13 @@ func (r *Runtime) checkLive(e *entry, lb liveBuild, found bool) error {
 		return fmt.Errorf("%w: %s is stalled", errHalt, e.name)
 	case lb.version != e.p.Version():
 		return fmt.Errorf("%w: the live build of %s is version %d, this binary's is %d", errHalt, e.name, lb.version, e.p.Version())
-	}
-	return nil
-}
-
-// checkPart refuses a live handler's batch b (of partition p) unless the live build is still
-// p's and, on a dense feed, b follows the partition's checkpoint (or skipped, the last batch
-// the handler acked without a transaction). It also checks that the transaction moved the
-// checkpoint to the end of b exactly when it was behind (forwards only: anything else is a
-// bug).
-func (r *Runtime) checkPart(e *entry, pr partRead, b liveBatch, p livePart, skipped eventstore.Position) error {
-	switch {
-	case pr.lb.build != p.build || pr.lb.partitions != p.n:
-		return fmt.Errorf("%w: %s was swapped to %s", errHalt, e.name, pr.lb.build)
-	case !pr.hasCP && p.n > 1:
-		return fmt.Errorf("invariant: live build %s of %s has no checkpoint row for partition %d", p.build, e.name, p.k)
-	case r.feed.dense() && b.first > max(pr.cp, skipped)+1:
-		r.log.Error().Str("projection", e.name).Int("partition", p.k).Uint64("first", uint64(b.first)).Uint64("checkpoint", uint64(pr.cp)).
+	case first == 0:
+	case lb.build != p.build || lb.partitions != p.n:
+		return fmt.Errorf("%w: %s was swapped to %s", errHalt, e.name, lb.build)
+	case r.feed.dense() && first > max(lb.cps[p.k], skipped)+1:
+		r.log.Error().Str("projection", e.name).Int("partition", p.k).Uint64("first", uint64(first)).Uint64("checkpoint", uint64(lb.cps[p.k])).
 			Msg("invariant: the live feed skipped past the checkpoint; resubscribing from the checkpoint")
-		return fmt.Errorf("%w: %s: the feed is at %d, past the checkpoint %d", errHalt, e.name, b.first, pr.cp)
-	case pr.moved != (pr.cp < b.last.Position):
-		return fmt.Errorf("invariant: checkpoint %s at %d, moved %t to %d", partConsumer(p.build, p.n, p.k), pr.cp, pr.moved, b.last.Position)
+		return fmt.Errorf("%w: %s: the feed is at %d, past the checkpoint %d", errHalt, e.name, first, lb.cps[p.k])
 	}
 	return nil
 }

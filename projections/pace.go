@@ -13,7 +13,7 @@ const DefaultMinBatchInterval = 50 * time.Millisecond
 
 // Pacing the live batches. On a busy feed a live partition would run one transaction per
 // append (each append's events arrive while the previous batch commits), and a transaction
-// costs the same handful of statements (begin, locks, registry and checkpoint, commit) whatever
+// costs the same handful of statements (begin, lock, registry, checkpoint, commit) whatever
 // the number of events it folds. After a batch commits, its handler therefore holds the next
 // one back until Options.MinBatchInterval has passed since this one began: the events
 // appended meanwhile are applied together, so a busy feed costs each partition at most one

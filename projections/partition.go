@@ -99,13 +99,9 @@ func partConsumers(build string, n int) []string {
 
 // partRowsOf is the SQL condition selecting the checkpoint rows c of a build b: the build's
 // own row while it is filled (a shadow build, a copy) or when it has one partition, else its
-// partition rows (written at the swap, or with the first build). It names the rows (as
-// partConsumer does: two digits up to MaxPartitions), so it is an equality on the table's
-// primary key, which the planner can use; feed_checkpoints is small but updated thousands of
-// times a minute, and a scan visits every dead version of every row.
-const partRowsOf = `c.consumer = ANY (CASE WHEN b.partitions > 1 AND b.status IN ('live', 'retired')
-THEN ARRAY(SELECT 'projections.' || b.schema_name || '/p' || lpad(k::text, 2, '0') FROM generate_series(0, b.partitions - 1) AS k)
-ELSE ARRAY['projections.' || b.schema_name] END)`
+// partition rows (written at the swap, or with the first build).
+const partRowsOf = `CASE WHEN b.partitions > 1 AND b.status IN ('live', 'retired')
+THEN starts_with(c.consumer, 'projections.' || b.schema_name || '/p') ELSE c.consumer = 'projections.' || b.schema_name END`
 
 // partitionsFor is the number of partitions a new live or shadow build of e gets: 1 for a
 // cross-tenant projection, else Options.Partitions, else (0) the live build's count, or
@@ -137,148 +133,54 @@ func (r *Runtime) partLockKey(e *entry, k int) int64 {
 // partLockRetry is how often beginPartLocked tries again for locks another transaction holds.
 const partLockRetry = 25 * time.Millisecond
 
-// applierFlag is the transaction-local setting a live batch's lock statement sets to
-// applierLocked when it took the locks; its next statement, sent in the same round trip,
-// advances the checkpoint only then.
-const (
-	applierFlag   = "dotmac.applier"
-	applierLocked = "locked"
-)
-
-// partSQL returns a live batch's first two statements (see beginPartLocked).
-//
-// lockPart ($1 projection key, $2 partition key, $3 search_path) takes the locks, without
-// waiting, and sets the transaction's settings.
-//
-// readPart ($1 projection, $2 the partition's checkpoint row, $3 position and $4 recorded_at
-// of the batch's last event, $5 channel, $6 payload) reads the projection's registry row, its
-// live build, the tenants stalled in it and the partition's checkpoint, and, when the locks
-// were taken, moves the checkpoint to $3 if it is below, announcing it (delivered at commit).
-// Every part of it sees the statement's snapshot: the checkpoint read is the one before the
-// move. A transaction that goes no further (the live build was swapped, nothing to apply)
-// rolls the move back.
-func partSQL(s sqlText) (lockPart, readPart string) {
-	lockPart = `SELECT set_config('` + applierFlag + `', CASE WHEN pg_try_advisory_xact_lock_shared($1) AND pg_try_advisory_xact_lock($2)
-THEN '` + applierLocked + `' ELSE '' END, true), set_config('synchronous_commit', 'off', true), set_config('search_path', $3, true)`
-	fc := qualified(s.app, "feed_checkpoints")
-	readPart = `WITH moved AS (UPDATE ` + fc + ` SET position = $3, recorded_at = $4, updated_at = now()
-WHERE consumer = $2 AND coalesce(position, 0) < $3 AND current_setting('` + applierFlag + `', true) = '` + applierLocked + `'
-RETURNING pg_notify($5, $6))
-SELECT r.state, r.live_build, b.version, b.partitions, (SELECT array_agg(s.tenant) FROM ` + s.stalls + ` s WHERE s.build = r.live_build),
-(SELECT coalesce(c.position, 0) FROM ` + fc + ` c WHERE c.consumer = $2), (SELECT count(*) FROM moved)
-FROM ` + s.registry + ` r JOIN ` + s.builds + ` b ON b.schema_name = r.live_build WHERE r.name = $1`
-	return lockPart, readPart
-}
-
-// partRead is what a live batch's transaction read under its locks: the live build (without
-// cps: a live batch needs its partition's alone), the tenants stalled in it (nil: none), the
-// checkpoint of the batch's partition before the batch (hasCP false: no row) and whether the
-// transaction moved it to the batch's last event.
-type partRead struct {
-	lb     liveBuild
-	found  bool
-	stalls map[string]bool
-	cp     eventstore.Position
-	hasCP  bool
-	moved  bool
-}
-
 // beginPartLocked begins a transaction holding e's lock shared (so that a whole-projection
-// transaction: catch-up, swap, retry, waits for it and holds it off) and partition p.k's
-// lock, with its search_path set to p's build, reads e's live build with the tenants stalled
-// in it and p's checkpoint, and moves that checkpoint to last (announcing it at commit). While
-// either lock is taken it waits without a connection (trying again every partLockRetry): a
-// swap holding e's lock reads the feed through the pool, which the waiting partitions of
-// every projection must not exhaust.
+// transaction: catch-up, swap, retry, waits for it and holds it off) and partition k's lock,
+// with its search_path set to build (the build the caller means to apply to), and reads e's
+// live build with the tenants stalled in it. While either lock is taken it waits without a
+// connection (trying again every partLockRetry): a swap holding e's lock reads the feed
+// through the pool, which the waiting partitions of every projection must not exhaust.
 //
-// One round trip, two statements: the locks (with the transaction's settings), then the
-// registry, which must be read in a statement of its own after the locks so that its
-// snapshot sees the previous holder's commit. A live build that is not p's any more is
-// refused by the caller (checkPart) before anything is written, and the transaction rolled
-// back, so setting the search_path and moving the checkpoint first are harmless; the
-// checkpoint moves in the same transaction as the rows either way.
-func (r *Runtime) beginPartLocked(ctx context.Context, e *entry, p livePart, last *Event) (pgx.Tx, partRead, error) {
+// Two statements: the locks (with the transaction's settings), then the registry, which must
+// be read in a statement of its own after the locks so that its snapshot sees the previous
+// holder's commit. A live build that is not build any more is refused by the caller
+// (checkLive) before anything is written, so setting the search_path first is harmless.
+func (r *Runtime) beginPartLocked(ctx context.Context, e *entry, k int, build string) (pgx.Tx, liveBuild, bool, error) {
 	for {
-		tx, pr, locked, err := r.tryPartLocked(ctx, e, p, last)
-		if err != nil || locked {
-			return tx, pr, err
+		tx, err := r.pool.Begin(ctx)
+		if err != nil {
+			return nil, liveBuild{}, false, fmt.Errorf("begin: %w", err)
 		}
-		if err := wait.Sleep(ctx, partLockRetry); err != nil {
-			return nil, partRead{}, err
+		var (
+			locked bool
+			sync   string
+		)
+		// synchronous_commit off, in the same round trip: the rows and the checkpoint commit
+		// together, so the crash of PostgreSQL loses both (the partition resumes from the
+		// checkpoint that reached the disk, see checkpointOffsets), never one without the other.
+		// A live batch then costs no flush of the WAL of its own, and the event store's
+		// appends, which do wait for theirs, share the disk with fewer flushes.
+		var path string
+		err = tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock_shared($1) AND pg_try_advisory_xact_lock($2),
+			set_config('synchronous_commit', 'off', true), set_config('search_path', $3, true)`,
+			e.lockKey, r.partLockKey(e, k), ident(build)).Scan(&locked, &sync, &path)
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+			return nil, liveBuild{}, false, fmt.Errorf("lock partition %d of %s: %w", k, e.name, err)
 		}
-	}
-}
-
-// tryPartLocked is one try of beginPartLocked: locked is false (and the transaction rolled
-// back) when another transaction holds a lock.
-//
-// synchronous_commit is off: the rows and the checkpoint commit together, so the crash of
-// PostgreSQL loses both (the partition resumes from the checkpoint that reached the disk, see
-// checkpointOffsets), never one without the other. A live batch then costs no flush of the
-// WAL of its own, and the event store's appends, which do wait for theirs, share the disk
-// with fewer flushes.
-func (r *Runtime) tryPartLocked(ctx context.Context, e *entry, p livePart, last *Event) (pgx.Tx, partRead, bool, error) {
-	tx, err := r.pool.Begin(ctx)
-	if err != nil {
-		return nil, partRead{}, false, fmt.Errorf("begin: %w", err)
-	}
-	locked, pr, err := r.sendPartReads(ctx, tx, e, p, last)
-	if err != nil || !locked {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
-		return nil, partRead{}, false, err
-	}
-	return tx, pr, true, nil
-}
-
-// sendPartReads runs a live batch's lockPart and readPart in tx, in one round trip, and
-// reports whether the locks were taken (if not, readPart's result means nothing).
-func (r *Runtime) sendPartReads(ctx context.Context, tx pgx.Tx, e *entry, p livePart, last *Event) (bool, partRead, error) {
-	b := &pgx.Batch{}
-	b.Queue(r.sqls.lockPart, e.lockKey, r.partLockKey(e, p.k), ident(p.build))
-	b.Queue(r.sqls.readPart, e.name, partConsumer(p.build, p.n, p.k), int64(last.Position), last.RecordedAt(), //nolint:gosec // positions fit
-		r.sqls.channel, notePayload(e.name, p.n, p.k, strconv.FormatUint(uint64(last.Position), 10)))
-	br := tx.SendBatch(ctx, b)
-	var flag, sync, path string
-	err := br.QueryRow().Scan(&flag, &sync, &path)
-	var pr partRead
-	if err == nil {
-		pr, err = scanPartRead(br.QueryRow())
-	}
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	if err != nil {
-		return false, partRead{}, fmt.Errorf("lock partition %d of %s: %w", p.k, e.name, err)
-	}
-	return flag == applierLocked, pr, nil
-}
-
-// scanPartRead scans readPart's row.
-func scanPartRead(row pgx.Row) (partRead, error) {
-	var (
-		pr     partRead
-		stalls []string
-		cp     *int64
-		moved  int64
-	)
-	err := row.Scan(&pr.lb.state, &pr.lb.build, &pr.lb.version, &pr.lb.partitions, &stalls, &cp, &moved)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return pr, nil
-	}
-	if err != nil {
-		return pr, fmt.Errorf("read the registry: %w", err)
-	}
-	pr.found, pr.moved = true, moved > 0
-	if cp != nil {
-		pr.cp, pr.hasCP = eventstore.Position(*cp), true //nolint:gosec // checked non-negative by the table
-	}
-	for _, t := range stalls {
-		if pr.stalls == nil {
-			pr.stalls = map[string]bool{}
+		if !locked {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+			if err := wait.Sleep(ctx, partLockRetry); err != nil {
+				return nil, liveBuild{}, false, err
+			}
+			continue
 		}
-		pr.stalls[t] = true
+		lb, found, err := r.readLiveRow(ctx, tx, e.name, true)
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+			return nil, liveBuild{}, false, err
+		}
+		return tx, lb, found, nil
 	}
-	return pr, nil
 }
 
 // splitCheckpoint gives build (just made live, with n > 1 partitions) one checkpoint row per

@@ -46,12 +46,10 @@ type sqlText struct {
 	registry, builds, seq    string
 	stalls                   string // projection_tenant_stalls
 	readLive, advance        string
-	// advanceNotify is advance announcing the new checkpoint ($4 channel, $5 payload) in the
-	// same statement, when it moved.
-	advanceNotify string
-	// lockPart and readPart are a live batch's first two statements, sent together (see
-	// beginPartLocked).
-	lockPart, readPart string
+	// readLiveStalls is readLive with the tenants stalled in the live build (a live batch's
+	// transaction reads both in one statement); advanceNotify is advance announcing the new
+	// checkpoint ($4 channel, $5 payload) in the same statement, when it moved.
+	readLiveStalls, advanceNotify string
 	// cp are the statements over the builds' checkpoint rows (feed_checkpoints, named by
 	// buildConsumer).
 	cp consumer.Table
@@ -71,7 +69,9 @@ func newSQLText(app, searchPath string) sqlText {
 array_agg(coalesce(c.position, 0) ORDER BY c.consumer) AS positions FROM ` + qualified(app, "feed_checkpoints") + ` c WHERE ` + partRowsOf + `) f ON true`
 	s.readLive = `SELECT r.state, r.live_build, b.version, coalesce(f.positions, '{}'), b.tables, b.partitions FROM ` + s.registry + ` r
 JOIN ` + s.builds + ` b ON b.schema_name = r.live_build` + s.checkpointOf + ` WHERE r.name = $1`
-	s.lockPart, s.readPart = partSQL(s)
+	s.readLiveStalls = `SELECT r.state, r.live_build, b.version, coalesce(f.positions, '{}'), b.tables, b.partitions,
+(SELECT array_agg(s.tenant) FROM ` + s.stalls + ` s WHERE s.build = r.live_build) FROM ` + s.registry + ` r
+JOIN ` + s.builds + ` b ON b.schema_name = r.live_build` + s.checkpointOf + ` WHERE r.name = $1`
 	s.advance = s.cp.Advance
 	// count(pg_notify(...)) runs the notification once per row the UPDATE moved: one, or none
 	// (the caller then fails the transaction, and nothing is delivered either way).
@@ -88,6 +88,10 @@ type liveBuild struct {
 	tables     []string
 	partitions int                   // the build's partitions (1: one checkpoint)
 	cps        []eventstore.Position // each partition's checkpoint
+	// stalls are the tenants stalled in the live build (nil: none), read with it when
+	// stallsRead (readLiveStalls).
+	stalls     map[string]bool
+	stallsRead bool
 }
 
 // lockProjection takes the projection's transaction-scoped advisory lock: whoever holds it
@@ -105,8 +109,26 @@ func lockProjection(ctx context.Context, tx pgx.Tx, e *entry) error {
 // must run after lockProjection, in a statement of its own, so that its snapshot sees what
 // the previous lock holder committed.
 func (r *Runtime) readLive(ctx context.Context, q pgx.Tx, name string) (lb liveBuild, found bool, err error) {
+	return r.readLiveRow(ctx, q, name, false)
+}
+
+// readLiveRow is readLive that, withStalls, also reads the tenants stalled in the live build
+// (lb.stalls), in the same statement.
+func (r *Runtime) readLiveRow(ctx context.Context, q pgx.Tx, name string, withStalls bool) (lb liveBuild, found bool, err error) {
 	var cps []int64
-	err = q.QueryRow(ctx, r.sqls.readLive, name).Scan(&lb.state, &lb.build, &lb.version, &cps, &lb.tables, &lb.partitions)
+	if withStalls {
+		var stalls []string
+		err = q.QueryRow(ctx, r.sqls.readLiveStalls, name).Scan(&lb.state, &lb.build, &lb.version, &cps, &lb.tables, &lb.partitions, &stalls)
+		for _, t := range stalls {
+			if lb.stalls == nil {
+				lb.stalls = map[string]bool{}
+			}
+			lb.stalls[t] = true
+		}
+		lb.stallsRead = err == nil
+	} else {
+		err = q.QueryRow(ctx, r.sqls.readLive, name).Scan(&lb.state, &lb.build, &lb.version, &cps, &lb.tables, &lb.partitions)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return lb, false, nil
 	}

@@ -277,7 +277,7 @@ func (r *Runtime) commitLive(e *entry, build string) func(context.Context, []Eve
 			return err
 		}
 		defer func() { r.rollbackTx(ctx, tx) }()
-		if err := r.checkLive(e, lb, found); err != nil {
+		if err := r.checkLive(e, lb, found, 0, livePart{}, 0); err != nil {
 			return err
 		}
 		if lb.build != build {

@@ -120,25 +120,21 @@ func (c *Consumer) Position(ctx context.Context) (eventstore.Position, error) {
 }
 
 // CatchUp applies every event of the feed up to the head it sees when it starts, a page per
-// transaction. A page shorter than PageEvents reached the feed's end as it was read, after
-// CatchUp started (the feed is gap-free), so only a catch-up of more than a page reads the
-// head, once, to know where to stop while events keep coming.
+// transaction.
 func (c *Consumer) CatchUp(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	head, err := c.store.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("feed consumer %s: %w", c.name, err)
+	}
 	if err := c.ensure(ctx); err != nil {
 		return err
 	}
-	var head eventstore.Position
 	for {
-		at, n, err := c.page(ctx)
-		if err != nil || n < c.cfg.PageEvents {
+		at, err := c.page(ctx)
+		if err != nil {
 			return err
-		}
-		if head == 0 {
-			if head, err = c.store.Head(ctx); err != nil {
-				return fmt.Errorf("feed consumer %s: %w", c.name, err)
-			}
 		}
 		if at >= head {
 			return nil
@@ -158,12 +154,9 @@ func (c *Consumer) ensure(ctx context.Context) error {
 }
 
 // page applies one page after the checkpoint, in one transaction with the checkpoint, and
-// returns the new checkpoint and how many events it read.
-func (c *Consumer) page(ctx context.Context) (eventstore.Position, int, error) {
-	var (
-		at eventstore.Position
-		n  int
-	)
+// returns the new checkpoint.
+func (c *Consumer) page(ctx context.Context) (eventstore.Position, error) {
+	var at eventstore.Position
 	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
 		pos, _, err := c.lock(ctx, tx)
 		if err != nil {
@@ -171,48 +164,27 @@ func (c *Consumer) page(ctx context.Context) (eventstore.Position, int, error) {
 		}
 		at = pos
 		envs, err := c.store.ReadAll(ctx, at, c.cfg.PageEvents)
-		if n = len(envs); err != nil || n == 0 {
+		if err != nil || len(envs) == 0 {
 			return err
 		}
 		if err := c.apply(ctx, tx, envs); err != nil {
 			return err
 		}
-		at = envs[n-1].Position
-		return c.advance(ctx, tx, &envs[n-1])
+		at = envs[len(envs)-1].Position
+		return nil
 	})
 	if err != nil {
-		return at, n, fmt.Errorf("feed consumer %s: %w", c.name, err)
+		return at, fmt.Errorf("feed consumer %s: %w", c.name, err)
 	}
-	return at, n, nil
+	return at, nil
 }
 
 // lock takes the checkpoint row's lock and returns the checkpoint and the lease holder.
 func (c *Consumer) lock(ctx context.Context, tx pgx.Tx) (eventstore.Position, string, error) {
-	return scanLock(tx.QueryRow(ctx, c.table.Lock, c.name))
-}
-
-// lockAdvancing is lock that also moves the checkpoint to last if it is below, in the same
-// round trip (the move is the transaction's: rolled back with it).
-func (c *Consumer) lockAdvancing(ctx context.Context, tx pgx.Tx, last *eventstore.Envelope) (eventstore.Position, string, error) {
-	b := &pgx.Batch{}
-	b.Queue(c.table.Lock, c.name)
-	b.Queue(c.table.Advance, c.name, int64(last.Position), last.RecordedAt()) //nolint:gosec // positions fit
-	br := tx.SendBatch(ctx, b)
-	pos, holder, err := scanLock(br.QueryRow())
-	if err == nil {
-		_, err = br.Exec()
-	}
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	return pos, holder, err
-}
-
-func scanLock(row pgx.Row) (eventstore.Position, string, error) {
 	var pos int64
 	var at *time.Time
 	var holder *string
-	if err := row.Scan(&pos, &at, &holder); err != nil {
+	if err := tx.QueryRow(ctx, c.table.Lock, c.name).Scan(&pos, &at, &holder); err != nil {
 		return 0, "", fmt.Errorf("lock the checkpoint: %w", err)
 	}
 	h := ""
@@ -222,19 +194,19 @@ func scanLock(row pgx.Row) (eventstore.Position, string, error) {
 	return eventstore.Position(pos), h, nil //nolint:gosec // checked non-negative by the table
 }
 
-// apply runs the handler on envs (a panic becomes ErrHandlerPanic).
+// apply runs the handler on envs (a panic becomes ErrHandlerPanic) and advances the checkpoint
+// to the last of them.
 func (c *Consumer) apply(ctx context.Context, tx pgx.Tx, envs []eventstore.Envelope) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %v", ErrHandlerPanic, r)
 		}
 	}()
-	return c.handler(ctx, tx, envs)
-}
-
-// advance moves the checkpoint to last (never backwards).
-func (c *Consumer) advance(ctx context.Context, tx pgx.Tx, last *eventstore.Envelope) error {
-	_, err := tx.Exec(ctx, c.table.Advance, c.name, int64(last.Position), last.RecordedAt()) //nolint:gosec // positions fit
+	if err := c.handler(ctx, tx, envs); err != nil {
+		return err
+	}
+	last := &envs[len(envs)-1]
+	_, err = tx.Exec(ctx, c.table.Advance, c.name, int64(last.Position), last.RecordedAt()) //nolint:gosec // positions fit
 	return err
 }
 
@@ -246,18 +218,13 @@ func (c *Consumer) Apply(ctx context.Context, envs []eventstore.Envelope) error 
 }
 
 // applyAs is Apply that, with a holder, applies only while holder has the lease (else
-// ErrLeaseLost): a process whose lease ran out stops at its next transaction. The checkpoint's
-// move to the end of envs is sent with the row's lock (one round trip), before the handler
-// runs, in the same transaction.
+// ErrLeaseLost): a process whose lease ran out stops at its next transaction.
 func (c *Consumer) applyAs(ctx context.Context, envs []eventstore.Envelope, holder string) error {
-	if len(envs) == 0 {
-		return nil
-	}
 	if err := c.ensure(ctx); err != nil {
 		return err
 	}
 	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
-		pos, h, err := c.lockAdvancing(ctx, tx, &envs[len(envs)-1])
+		pos, h, err := c.lock(ctx, tx)
 		if err != nil {
 			return err
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -139,63 +138,4 @@ func TestApplySkipsWhatIsApplied(t *testing.T) {
 	pos, err := c.Position(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, envs[7].Position, pos)
-}
-
-// headCounter is an event store that counts its Head calls.
-type headCounter struct {
-	eventstore.Store
-	heads atomic.Int64
-}
-
-func (s *headCounter) Head(ctx context.Context) (eventstore.Position, error) {
-	s.heads.Add(1)
-	return s.Store.Head(ctx)
-}
-
-// TestCatchUpReadsTheHeadOnlyPastAPage: a catch-up whose first page is short reached the
-// feed's end without asking the store for its head; a longer one asks once, and stops there.
-func TestCatchUpReadsTheHeadOnlyPastAPage(t *testing.T) {
-	t.Parallel()
-	e := mustEnv(t)
-	ctx := testCtx(t)
-	store := &headCounter{Store: e.store}
-	c, err := consumer.New(e.pool, store, "test.heads", record("p"), consumer.Config{PageEvents: 10})
-	require.NoError(t, err)
-	e.appendEvents(t, 4)
-	require.NoError(t, c.CatchUp(ctx))
-	require.NoError(t, c.CatchUp(ctx), "nothing new")
-	assert.Zero(t, store.heads.Load())
-	head := e.appendEvents(t, 25)
-	require.NoError(t, c.CatchUp(ctx))
-	assert.Equal(t, int64(1), store.heads.Load())
-	n, _ := e.applied(t, 0)
-	assert.Equal(t, 29, n)
-	pos, err := c.Position(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, head, pos)
-}
-
-// TestApplyMovesTheCheckpointWithItsRows: a live batch's checkpoint moves with the rows it
-// applies, and not when its handler fails or its lease is another's.
-func TestApplyMovesTheCheckpointWithItsRows(t *testing.T) {
-	t.Parallel()
-	e := mustEnv(t)
-	ctx := testCtx(t)
-	e.appendEvents(t, 6)
-	envs, err := e.store.ReadAll(ctx, 0, 100)
-	require.NoError(t, err)
-	fail := errors.New("boom")
-	failing := mustConsumer(t, e, "test.failing", func(context.Context, pgx.Tx, []eventstore.Envelope) error { return fail }, consumer.Config{})
-	require.ErrorIs(t, failing.Apply(ctx, envs), fail)
-	pos, err := failing.Position(ctx)
-	require.NoError(t, err)
-	assert.Zero(t, pos, "rolled back with the rows")
-
-	c := mustConsumer(t, e, "test.moves", record("p"), consumer.Config{})
-	require.NoError(t, c.Apply(ctx, envs[:3]))
-	pos, err = c.Position(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, envs[2].Position, pos)
-	n, _ := e.applied(t, 0)
-	assert.Equal(t, 3, n)
 }
