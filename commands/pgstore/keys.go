@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -243,7 +244,7 @@ func (k *Keys) insertClaims(ctx context.Context, items []claimItem) ([]claimWon,
 		return nil, err
 	}
 	if len(leases) != len(inserted) {
-		panic("invariant: a claim returned command ids and leases of different lengths")
+		return nil, fmt.Errorf("invariant: a claim returned %d command ids but %d leases", len(inserted), len(leases))
 	}
 	won := make(map[uuid.UUID]time.Time, len(inserted))
 	for i, id := range inserted {

@@ -18,6 +18,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -62,19 +63,17 @@ type settings struct {
 
 // statement is the SELECT applying s, or "" when s changes nothing.
 func (s settings) statement() string {
-	const (
-		async   = "set_config('synchronous_commit', 'off', true)"
-		generic = "set_config('plan_cache_mode', 'force_generic_plan', true)"
-	)
-	switch {
-	case s.async && s.generic:
-		return "SELECT " + async + ", " + generic
-	case s.async:
-		return "SELECT " + async
-	case s.generic:
-		return "SELECT " + generic
+	var set []string
+	if s.async {
+		set = append(set, "set_config('synchronous_commit', 'off', true)")
 	}
-	return ""
+	if s.generic {
+		set = append(set, "set_config('plan_cache_mode', 'force_generic_plan', true)")
+	}
+	if len(set) == 0 {
+		return ""
+	}
+	return "SELECT " + strings.Join(set, ", ")
 }
 
 // exec runs one statement with set: the settings and the statement go in one batch, which
