@@ -94,13 +94,13 @@ func lead[S any](h *Handlers, l *streamLock, t target[S]) {
 			panic(p)
 		}
 	}()
-	runBatch(h, t.stream, t.agg, reqs)
+	runBatch(h, l, t.stream, t.agg, reqs)
 }
 
 // runBatch answers every request of reqs, commands of one stream in arrival order. A command
 // whose id repeats one earlier in reqs (a retry racing its original) runs after that one has
 // been appended, as it would have without batching, so Meta.Recovering finds its result.
-func runBatch[S any](h *Handlers, stream string, agg aggregate[S], reqs []*request[S]) {
+func runBatch[S any](h *Handlers, l *streamLock, stream string, agg aggregate[S], reqs []*request[S]) {
 	for len(reqs) > 0 {
 		var round []*request[S]
 		round, reqs = distinctCommands(reqs)
@@ -127,7 +127,7 @@ func runBatch[S any](h *Handlers, stream string, agg aggregate[S], reqs []*reque
 		for len(live) > 0 {
 			live = b.run(ctx, live)
 		}
-		b.finish()
+		b.finish(h.locks.busy(l))
 		cancel()
 	}
 }
@@ -497,10 +497,11 @@ func (b *batch[S]) start() {
 }
 
 // finish gives the batch's owned state back to the cache for the stream's next leader; the
-// batch writes it no more. Every write of the batch is committed or rolled back by then.
-func (b *batch[S]) finish() {
+// batch writes it no more. Every write of the batch is committed or rolled back by then. The
+// cache keeps an older shared snapshot beside it only while the stream is busy.
+func (b *batch[S]) finish(busy bool) {
 	if b.own != nil {
-		b.h.cache.giveBack(b.stream, b.own)
+		b.h.cache.giveBack(b.stream, b.own, busy)
 		b.own = nil
 	}
 }

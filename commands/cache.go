@@ -94,8 +94,11 @@ func (c *stateCache) take(stream string) (shared snapshot, owned ownedSnapshot, 
 
 // giveBack stores o, the owned state a leader took or made, for the stream's next leader: the
 // leader hands it to no one else and writes it no more. It is dropped if the entry's shared
-// snapshot is later.
-func (c *stateCache) giveBack(stream string, o ownedSnapshot) {
+// snapshot is later. An older shared snapshot is kept only when keepShared (the stream is
+// busy: its readers then fold a tail after it while a leader holds o); else it is dropped, so
+// that an idle stream's entry holds one state, not two (a reader that comes while the next
+// leader holds o then reads the stream from its start, as for an uncached one).
+func (c *stateCache) giveBack(stream string, o ownedSnapshot, keepShared bool) {
 	if c.capacity < 1 || o.snapshot().version == 0 {
 		return
 	}
@@ -104,8 +107,11 @@ func (c *stateCache) giveBack(stream string, o ownedSnapshot) {
 	if el, ok := c.entries[stream]; ok {
 		e := entryOf(el)
 		e.owned = nil
-		if o.snapshot().version >= e.snap.version {
+		if v := o.snapshot().version; v >= e.snap.version {
 			e.owned = o
+			if v > e.snap.version && !keepShared {
+				e.snap = snapshot{}
+			}
 		}
 		c.order.MoveToFront(el)
 		return
@@ -212,6 +218,14 @@ func (s *streamLocks) join(stream string) (l *streamLock, release func()) {
 }
 
 func (l *streamLock) unlock() { <-l.held }
+
+// busy reports whether callers other than the one holding l's lock have joined it: more
+// commands of the stream are coming.
+func (s *streamLocks) busy(l *streamLock) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return l.refs > 1
+}
 
 // enqueue adds r to the stream's waiting commands.
 func (l *streamLock) enqueue(r any) {

@@ -255,9 +255,9 @@ func TestANewLeaderWritesTheOwnedStateNoOneWasHanded(t *testing.T) {
 	assert.Equal(t, f.folded(t, 0), after)
 }
 
-// TestReadersNeverSeeALaterCommandsWrites: commands on a few customers, each alone or in
-// small batches (new leaders taking the owned state from the cache), race readers that take
-// states from the cache and load accounts and read every map of what they got; under -race a
+// TestReadersNeverSeeALaterCommandsWrites: commands on a few customers, one at a time on each
+// (new leaders taking the owned state from the cache), race readers that take states from the
+// cache and load accounts and read every map of what they got; under -race a
 // write in place into a state a reader holds is a data race, and afterwards every state read
 // is still the fold of its stream at its version.
 func TestReadersNeverSeeALaterCommandsWrites(t *testing.T) {
@@ -299,35 +299,51 @@ func TestReadersNeverSeeALaterCommandsWrites(t *testing.T) {
 		}
 		return n
 	}
-	for w := range 12 {
-		wg.Add(1)
+	var writing sync.WaitGroup
+	for _, f := range fixtures { // one writer per customer: each command a new leader, mostly
+		writing.Add(1)
 		go func() {
-			defer wg.Done()
-			for i := range 25 {
-				f := fixtures[(w+i)%len(fixtures)]
-				if w%3 == 0 {
-					var a domain.AccountState
-					var v uint64
-					if i%2 == 0 {
-						snap := h.cachedSnapshot(f.tgt.stream, domain.AccountState{})
-						a, v = stateOf[domain.AccountState](snap), snap.version
-					} else {
-						var err error
-						a, v, err = h.Account(ctx, f.tenant, f.customer)
-						assert.NoError(t, err)
-					}
-					touch(a)
-					mu.Lock()
-					reads = append(reads, held{f, a, v})
-					mu.Unlock()
-					continue
-				}
+			defer writing.Done()
+			for range 30 {
 				_, d := f.payment(t)
 				_, err := execute(ctx, h, f.meta(t), f.tgt, d)
 				assert.NoError(t, err)
 			}
 		}()
 	}
+	done := make(chan struct{})
+	for r := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				f := fixtures[(r+i)%len(fixtures)]
+				var a domain.AccountState
+				var v uint64
+				if i%8 == 7 {
+					var err error
+					a, v, err = h.Account(ctx, f.tenant, f.customer)
+					assert.NoError(t, err)
+				} else {
+					snap := h.cachedSnapshot(f.tgt.stream, domain.AccountState{})
+					a, v = stateOf[domain.AccountState](snap), snap.version
+				}
+				touch(a)
+				if i%4 == 0 {
+					mu.Lock()
+					reads = append(reads, held{f, a, v})
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	writing.Wait()
+	close(done)
 	wg.Wait()
 	require.NotEmpty(t, reads)
 	for _, r := range reads {
