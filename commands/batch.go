@@ -84,7 +84,8 @@ func lead[S any](h *Handlers, l *streamLock, t target[S]) {
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			l.owned = nil // it may hold the panicking batch's writes; the cache holds none of them
+			// The batch's owned state may hold the panicking batch's writes: it is not given
+			// back to the cache, which holds none of them.
 			for _, r := range reqs {
 				if !r.finished() {
 					r.finish(Result{}, fmt.Errorf("%w: a command of the batch on %s panicked: %v", domain.ErrInvariant, t.stream, p))
@@ -121,11 +122,12 @@ func runBatch[S any](h *Handlers, l *streamLock, stream string, agg aggregate[S]
 			continue
 		}
 		ctx, cancel := allDone(live)
-		b := batch[S]{h: h, l: l, stream: stream, agg: agg}
+		b := batch[S]{h: h, stream: stream, agg: agg}
 		b.start()
 		for len(live) > 0 {
 			live = b.run(ctx, live)
 		}
+		b.finish(h.locks.busy(l))
 		cancel()
 	}
 }
@@ -169,7 +171,6 @@ func allDone[S any](reqs []*request[S]) (context.Context, context.CancelFunc) {
 // batch runs commands of one stream together.
 type batch[S any] struct {
 	h        *Handlers
-	l        *streamLock // the stream's, held
 	stream   string
 	agg      aggregate[S]
 	snap     snapshot
@@ -444,7 +445,6 @@ func (b *batch[S]) refresh(ctx context.Context) error {
 	b.snap, b.verified = snap, true
 	if b.own != nil {
 		b.own = newOwnedState(b.agg, snap)
-		b.l.owned = b.own
 	}
 	return nil
 }
@@ -457,17 +457,19 @@ func handOverEvents(version uint64) uint64 { return max(minHandOverEvents, versi
 const minHandOverEvents = 1024
 
 // ownedState is a stream's state that its batches write in place (with the aggregate's
-// owner), kept by the stream's lock from one batch to the next and shared with no one: so a
-// busy stream's batch costs O(its events), where copying the cached state's maps cost O(the
-// stream) per batch. The owner copies a map it did not make at its first write, as any chain
-// does, and writes its own in place from then on; a batch whose append fails rolls its writes
-// back. The cache is not given the owned state, except with its ownership: when the lock's
-// last caller leaves, on a read of the stream (refresh), and every handOverEvents events, so
-// that readers of the cache (load, billing groups) fold a bounded tail.
+// owner), kept from one batch to the next and shared with no one: so a batch costs O(its
+// events), where copying the cached state's maps cost O(the stream) per batch. The owner
+// copies a map it did not make at its first write, as any chain does, and writes its own in
+// place from then on; a batch whose append fails rolls its writes back. Between batches it is
+// in the cache (stateCache.giveBack), which hands it to the stream's next leader (take) and to
+// a reader (get) only with its ownership. It becomes the cache's shared snapshot, and the
+// owner is replaced (the next write copies), also on a read of the stream (refresh) and every
+// handOverEvents events, so that readers of the cache (load, billing groups) that come while a
+// leader holds it fold a bounded tail.
 type ownedState[S any] struct {
 	snap  snapshot // the state the last batch appended, or the one the owner started from
 	owner stateOwner[S]
-	from  uint64 // the version of the cached snapshot the owner started from
+	from  uint64 // the version of the shared snapshot the owner started from
 }
 
 func (o *ownedState[S]) snapshot() snapshot { return o.snap }
@@ -476,23 +478,36 @@ func newOwnedState[S any](agg aggregate[S], from snapshot) *ownedState[S] {
 	return &ownedState[S]{snap: from, owner: agg.owner(), from: from.version}
 }
 
-// start takes the batch's snapshot: the stream's owned state if the cache holds nothing later,
-// else the cached one (with a new owner, if the aggregate has one).
+// start takes the batch's snapshot: the stream's owned state if the cache holds one no one
+// else was handed, else its shared snapshot (with a new owner, if the aggregate has one).
 func (b *batch[S]) start() {
-	b.snap = b.h.cachedSnapshot(b.stream, *new(S))
+	shared, owned, ok := b.h.cache.take(b.stream)
+	if !ok {
+		shared = snapshot{state: *new(S)}
+	}
+	b.snap = shared
 	if b.agg.owner == nil || b.h.cache.capacity < 1 {
 		return
 	}
-	if o, ok := b.l.owned.(*ownedState[S]); ok && o.snap.version >= b.snap.version {
+	if o, isS := owned.(*ownedState[S]); isS {
 		b.own, b.snap = o, o.snap
 		return
 	}
 	b.own = newOwnedState(b.agg, b.snap)
-	b.l.owned = b.own
+}
+
+// finish gives the batch's owned state back to the cache for the stream's next leader; the
+// batch writes it no more. Every write of the batch is committed or rolled back by then. The
+// cache keeps an older shared snapshot beside it only while the stream is busy.
+func (b *batch[S]) finish(busy bool) {
+	if b.own != nil {
+		b.h.cache.giveBack(b.stream, b.own, busy)
+		b.own = nil
+	}
 }
 
 // appended makes snap, the state after an append of the batch, its snapshot: the owner's (the
-// cache's, every handOverEvents events) or the cache's.
+// cache's shared one too, every handOverEvents events) or the cache's.
 func (b *batch[S]) appended(snap snapshot) {
 	b.snap, b.verified = snap, true
 	if b.own == nil {
@@ -504,7 +519,6 @@ func (b *batch[S]) appended(snap snapshot) {
 	if snap.version-b.own.from >= handOverEvents(snap.version) {
 		b.h.cache.put(b.stream, snap)
 		b.own = newOwnedState(b.agg, snap)
-		b.l.owned = b.own
 	}
 }
 

@@ -17,9 +17,23 @@ type snapshot struct {
 	position eventstore.Position
 }
 
+// ownedSnapshot is a state with its owner (ownedState[S], batch.go): a state whose maps the
+// owner writes in place, so it must be handed to no one while it may be written.
+type ownedSnapshot interface{ snapshot() snapshot }
+
 // stateCache is a bounded LRU of snapshots by stream id. Sharing a snapshot between goroutines
-// is safe because domain Apply never modifies the state it is given, and a batch's owned state
-// (ownedState, batch.go) enters the cache only with its ownership: it is never written again.
+// is safe because domain Apply never modifies the state it is given, and an owned state
+// (ownedState, batch.go) is never handed to a reader while its owner may still write it.
+//
+// An entry holds a shared snapshot (snap: never written again, whoever holds it) and, for an
+// aggregate with an owner, the stream's owned state between two batches (owned), which no one
+// but the cache holds. The stream's next leader takes the owned state (take) and writes it in
+// place, as the batch before it did: so a batch on a customer costs O(its events), not a copy
+// of the customer's every payment, even when each batch has a new leader (distinct customers).
+// A reader (get) is handed the owned state only with its ownership: the owner is dropped and
+// the state becomes the entry's shared snapshot, so the next leader copies what it writes.
+// While a leader holds the owned state, readers get the shared snapshot, which may be older:
+// they read the stream after it (load), as after any cached snapshot.
 type stateCache struct {
 	mu       sync.Mutex
 	capacity int
@@ -29,7 +43,8 @@ type stateCache struct {
 
 type cacheEntry struct {
 	stream string
-	snap   snapshot
+	snap   snapshot      // shared; version 0 when the entry holds only an owned state
+	owned  ownedSnapshot // the owned state between two batches, or nil
 }
 
 // newStateCache returns a cache of at most capacity streams; capacity < 1 caches nothing.
@@ -37,7 +52,9 @@ func newStateCache(capacity int) *stateCache {
 	return &stateCache{capacity: capacity, order: list.New(), entries: map[string]*list.Element{}}
 }
 
-// get returns the stream's snapshot, if cached.
+// get returns the stream's latest snapshot a reader may hold, if cached. An owned state at
+// least as recent as the shared snapshot is handed over with its ownership: it is the shared
+// snapshot from then on, and no owner writes it again.
 func (c *stateCache) get(stream string) (snapshot, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -46,10 +63,64 @@ func (c *stateCache) get(stream string) (snapshot, bool) {
 		return snapshot{}, false
 	}
 	c.order.MoveToFront(el)
-	return entryOf(el).snap, true
+	e := entryOf(el)
+	if e.owned != nil {
+		if s := e.owned.snapshot(); s.version >= e.snap.version {
+			e.snap = s
+		}
+		e.owned = nil // the owner is dropped: the state it wrote is shared
+	}
+	return e.snap, e.snap.version > 0
 }
 
-// put stores s unless the cache already holds a later version of the stream.
+// take returns what a stream's leader starts a batch from: the owned state, if the entry holds
+// one at least as recent as its shared snapshot (the leader then owns it, until it gives it
+// back), else the shared snapshot (ok false when the entry holds none).
+func (c *stateCache) take(stream string) (shared snapshot, owned ownedSnapshot, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, found := c.entries[stream]
+	if !found {
+		return snapshot{}, nil, false
+	}
+	c.order.MoveToFront(el)
+	e := entryOf(el)
+	owned, e.owned = e.owned, nil
+	if owned != nil && owned.snapshot().version < e.snap.version {
+		owned = nil // behind a state read from the store: dropped
+	}
+	return e.snap, owned, e.snap.version > 0
+}
+
+// giveBack stores o, the owned state a leader took or made, for the stream's next leader: the
+// leader hands it to no one else and writes it no more. It is dropped if the entry's shared
+// snapshot is later. An older shared snapshot is kept only when keepShared (the stream is
+// busy: its readers then fold a tail after it while a leader holds o); else it is dropped, so
+// that an idle stream's entry holds one state, not two (a reader that comes while the next
+// leader holds o then reads the stream from its start, as for an uncached one).
+func (c *stateCache) giveBack(stream string, o ownedSnapshot, keepShared bool) {
+	if c.capacity < 1 || o.snapshot().version == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[stream]; ok {
+		e := entryOf(el)
+		e.owned = nil
+		if v := o.snapshot().version; v >= e.snap.version {
+			e.owned = o
+			if v > e.snap.version && !keepShared {
+				e.snap = snapshot{}
+			}
+		}
+		c.order.MoveToFront(el)
+		return
+	}
+	c.insert(&cacheEntry{stream: stream, owned: o})
+}
+
+// put stores s, a shared snapshot, unless the cache already holds a later version of the
+// stream. An owned state it holds stays, to be dropped by get or take if s is later.
 func (c *stateCache) put(stream string, s snapshot) {
 	if c.capacity < 1 || s.version == 0 {
 		return
@@ -64,7 +135,13 @@ func (c *stateCache) put(stream string, s snapshot) {
 		c.order.MoveToFront(el)
 		return
 	}
-	c.entries[stream] = c.order.PushFront(&cacheEntry{stream: stream, snap: s})
+	c.insert(&cacheEntry{stream: stream, snap: s})
+}
+
+// insert adds e as the most recently used entry and evicts the least recently used beyond
+// capacity; c.mu is held.
+func (c *stateCache) insert(e *cacheEntry) {
+	c.entries[e.stream] = c.order.PushFront(e)
 	for c.order.Len() > c.capacity {
 		oldest := c.order.Back()
 		c.order.Remove(oldest)
@@ -104,29 +181,21 @@ func (c *stateCache) len() int {
 // Each stream's entry also holds its queue of commands waiting for the lock: the holder of
 // the lock takes every command queued at that moment and runs them as one batch (batch.go),
 // so a busy stream gets one append per round trip for all its waiting commands, not one each.
-//
-// The entry also keeps the state the stream's last batch left, when its aggregate has an owner
-// (ownedState, batch.go): the next batch writes it in place instead of copying the cached one.
-// When the last caller leaves, that state goes to the cache.
 type streamLocks struct {
 	mu    sync.Mutex
 	locks map[string]*streamLock
-	cache *stateCache
 }
 
 type streamLock struct {
 	held chan struct{} // holds one token while locked
 	refs int           // guarded by streamLocks.mu
-	// owned is the stream's ownedState[S], or nil: read and written by the holder of the lock
-	// only, and by the last caller to leave (then no one holds the lock).
-	owned interface{ snapshot() snapshot }
 
 	qmu     sync.Mutex
 	waiting []any // *request[S] of the stream's state type S, in arrival order
 }
 
-func newStreamLocks(cache *stateCache) *streamLocks {
-	return &streamLocks{locks: map[string]*streamLock{}, cache: cache}
+func newStreamLocks() *streamLocks {
+	return &streamLocks{locks: map[string]*streamLock{}}
 }
 
 // join returns stream's entry, kept alive until release is called.
@@ -143,17 +212,20 @@ func (s *streamLocks) join(stream string) (l *streamLock, release func()) {
 		s.mu.Lock()
 		if l.refs--; l.refs == 0 {
 			delete(s.locks, stream)
-			if l.owned != nil {
-				// No one holds the lock or can take it: the owner is dropped with the entry,
-				// so its state is shared from now on, and never written again.
-				s.cache.put(stream, l.owned.snapshot())
-			}
 		}
 		s.mu.Unlock()
 	}
 }
 
 func (l *streamLock) unlock() { <-l.held }
+
+// busy reports whether callers other than the one holding l's lock have joined it: more
+// commands of the stream are coming.
+func (s *streamLocks) busy(l *streamLock) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return l.refs > 1
+}
 
 // enqueue adds r to the stream's waiting commands.
 func (l *streamLock) enqueue(r any) {

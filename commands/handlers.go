@@ -111,7 +111,7 @@ func New(cfg Config) (*Handlers, error) {
 	cache := newStateCache(cfg.CacheStreams)
 	return &Handlers{
 		store: cfg.Store, numbers: cfg.Numbers, index: cfg.Index, now: cfg.Now,
-		cache: cache, locks: newStreamLocks(cache), metrics: m, maxAttempts: cfg.MaxAttempts,
+		cache: cache, locks: newStreamLocks(), metrics: m, maxAttempts: cfg.MaxAttempts,
 		background: cfg.Background,
 	}, nil
 }

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -36,8 +37,8 @@ func (f *accountFixture) folded(t *testing.T, version uint64) domain.AccountStat
 }
 
 // payBatch queues n payments on the account's stream in h and runs them as one batch, as the
-// stream's leader would; the caller has joined the stream's lock (l), so the stream's owned
-// state outlives the batch as it does under a steady flow of commands.
+// stream's leader would; the caller has joined the stream's lock (l), as under a steady flow
+// of commands.
 func (f *accountFixture) payBatch(t *testing.T, h *Handlers, l *streamLock, n int) []*request[domain.AccountState] {
 	t.Helper()
 	reqs := make([]*request[domain.AccountState], n)
@@ -55,8 +56,7 @@ func (f *accountFixture) payBatch(t *testing.T, h *Handlers, l *streamLock, n in
 }
 
 // TestStatesOthersHoldStayAsTheyWere: a stream's batches write their owned state in place,
-// and hand it to the cache (when the lock's last caller leaves, and every handOverEvents
-// events) only with its ownership. Every state a reader took from the cache, or loaded, while
+// and the cache hands it to a reader only with its ownership. Every state a reader took from the cache, or loaded, while
 // batches went on is still exactly the fold of the stream up to its version afterwards, and so
 // is the state cached at the end.
 func TestStatesOthersHoldStayAsTheyWere(t *testing.T) {
@@ -64,7 +64,7 @@ func TestStatesOthersHoldStayAsTheyWere(t *testing.T) {
 	ctx := context.Background()
 	f := newAccountFixture(t, "0190a2b4-0000-7000-8000-000000000010")
 	h := f.handlers(t)
-	f.register(t, h) // the lock's last caller left: the cache holds the owned state
+	f.register(t, h) // the cache holds the owned state
 	type held struct {
 		state   domain.AccountState
 		version uint64
@@ -85,8 +85,8 @@ func TestStatesOthersHoldStayAsTheyWere(t *testing.T) {
 		read()
 		handedOver = handedOver || reads[len(reads)-1].version > 1
 	}
-	assert.True(t, handedOver, "the owner handed its state to the cache while the stream was busy")
-	release() // the cache gets the last state
+	assert.True(t, handedOver, "the cache handed the owned state to a reader while the stream was busy")
+	release()
 
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -179,7 +179,7 @@ func TestAFailedAppendLeavesTheOwnedStateAsFolded(t *testing.T) {
 			}
 			paid++
 		}
-		owned := l.owned.snapshot()
+		owned := ownedIn(t, h, f.tgt.stream)
 		require.Equal(t, f.folded(t, owned.version), stateOf[domain.AccountState](owned), "the owned state at version %d", owned.version)
 	}
 	release()
@@ -193,4 +193,169 @@ func TestAFailedAppendLeavesTheOwnedStateAsFolded(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, f.folded(t, 0), loaded)
 	assert.Len(t, loaded.Payments, paid+flaky.lost, "the payments answered as appended and those stored before an error")
+}
+
+// ownedIn returns the owned state the cache holds for stream between two batches, leaving it
+// there (a test's peek, not a reader's get).
+func ownedIn(t *testing.T, h *Handlers, stream string) snapshot {
+	t.Helper()
+	h.cache.mu.Lock()
+	defer h.cache.mu.Unlock()
+	el, ok := h.cache.entries[stream]
+	require.True(t, ok, "the cache holds %s", stream)
+	o := entryOf(el).owned
+	require.NotNil(t, o, "the cache holds an owned state of %s", stream)
+	return o.snapshot()
+}
+
+// paymentsMap is the identity of a state's Payments map: the same when written in place.
+func paymentsMap(a domain.AccountState) uintptr {
+	return reflect.ValueOf(a.Payments).Pointer()
+}
+
+// TestANewLeaderWritesTheOwnedStateNoOneWasHanded: each command on a customer comes alone (a
+// new leader and a new lock entry each time, as on distinct customers), and writes in place
+// the state the last one left while no reader took it from the cache; once a reader has been
+// handed that state, the next command copies what it writes, and what the reader holds stays
+// the fold of the stream at its version.
+func TestANewLeaderWritesTheOwnedStateNoOneWasHanded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newAccountFixture(t, "0190a2b4-0000-7000-8000-000000000012")
+	h := f.handlers(t)
+	f.register(t, h)
+	pay := func() {
+		t.Helper()
+		_, d := f.payment(t)
+		_, err := execute(ctx, h, f.meta(t), f.tgt, d)
+		require.NoError(t, err)
+		require.Zero(t, Streams(h), "the lock's entry is gone: the next command has a new leader")
+	}
+	pay() // the first write copies the registered state's maps, once
+	before := stateOf[domain.AccountState](ownedIn(t, h, f.tgt.stream))
+	for range 5 {
+		pay()
+	}
+	owned := ownedIn(t, h, f.tgt.stream)
+	assert.Equal(t, uint64(7), owned.version)
+	assert.Equal(t, paymentsMap(before), paymentsMap(stateOf[domain.AccountState](owned)), "five new leaders wrote one map in place")
+
+	read := h.cachedSnapshot(f.tgt.stream, domain.AccountState{}) // a reader takes the state
+	held := stateOf[domain.AccountState](read)
+	require.Equal(t, owned.version, read.version)
+	require.Len(t, held.Payments, 6)
+	for range 5 {
+		pay()
+	}
+	after := stateOf[domain.AccountState](ownedIn(t, h, f.tgt.stream))
+	assert.NotEqual(t, paymentsMap(held), paymentsMap(after), "the leader after the read copied the map")
+	assert.Len(t, held.Payments, 6, "the state the reader holds has none of the later payments")
+	assert.Equal(t, f.folded(t, read.version), held, "the state the reader holds is the fold at its version")
+	assert.Len(t, after.Payments, 11)
+	assert.Equal(t, f.folded(t, 0), after)
+}
+
+// TestReadersNeverSeeALaterCommandsWrites: commands on a few customers, one at a time on each
+// (new leaders taking the owned state from the cache), race readers that take states from the
+// cache and load accounts and read every map of what they got; under -race a
+// write in place into a state a reader holds is a data race, and afterwards every state read
+// is still the fold of its stream at its version.
+func TestReadersNeverSeeALaterCommandsWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	fixtures := []*accountFixture{
+		newAccountFixture(t, "0190a2b4-0000-7000-8000-000000000013"),
+	}
+	f0 := fixtures[0]
+	for _, c := range []string{"0190a2b4-0000-7000-8000-000000000014", "0190a2b4-0000-7000-8000-000000000015"} {
+		f := *f0
+		id, err := domain.ParseCustomerID(c)
+		require.NoError(t, err)
+		f.customer = id
+		f.tgt = accountTarget(Meta{Tenant: f0.tenant}, id)
+		fixtures = append(fixtures, &f)
+	}
+	h := f0.handlers(t)
+	for _, f := range fixtures {
+		f.register(t, h)
+	}
+	type held struct {
+		f       *accountFixture
+		state   domain.AccountState
+		version uint64
+	}
+	var (
+		mu    sync.Mutex
+		reads []held
+		wg    sync.WaitGroup
+	)
+	touch := func(a domain.AccountState) int { // reads every entry, as a reader may
+		n := 0
+		for _, p := range a.Payments {
+			n += len(p.ExternalReference)
+		}
+		for range a.Invoices {
+			n++
+		}
+		return n
+	}
+	var writing sync.WaitGroup
+	for _, f := range fixtures { // one writer per customer: each command a new leader, mostly
+		writing.Add(1)
+		go func() {
+			defer writing.Done()
+			for range 30 {
+				_, d := f.payment(t)
+				_, err := execute(ctx, h, f.meta(t), f.tgt, d)
+				assert.NoError(t, err)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	for r := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				f := fixtures[(r+i)%len(fixtures)]
+				var a domain.AccountState
+				var v uint64
+				if i%8 == 7 {
+					var err error
+					a, v, err = h.Account(ctx, f.tenant, f.customer)
+					assert.NoError(t, err)
+				} else {
+					snap := h.cachedSnapshot(f.tgt.stream, domain.AccountState{})
+					a, v = stateOf[domain.AccountState](snap), snap.version
+				}
+				touch(a)
+				if i%4 == 0 {
+					mu.Lock()
+					reads = append(reads, held{f, a, v})
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	writing.Wait()
+	close(done)
+	wg.Wait()
+	require.NotEmpty(t, reads)
+	for _, r := range reads {
+		if r.version == 0 {
+			continue
+		}
+		touch(r.state)
+		require.Equal(t, r.f.folded(t, r.version), r.state, "a state of %s read at version %d", r.f.customer, r.version)
+	}
+	for _, f := range fixtures {
+		loaded, _, err := h.Account(ctx, f.tenant, f.customer)
+		require.NoError(t, err)
+		assert.Equal(t, f.folded(t, 0), loaded)
+	}
 }
