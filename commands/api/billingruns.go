@@ -74,6 +74,7 @@ func prepareRunBilling(req *request) (command, error) {
 	wait := req.api.cfg.BillingWait
 	bg := req.api.cfg.Background
 	return func(ctx context.Context, h *commands.Handlers, m commands.Meta) (*response, error) {
+		httpx.InfoFrom(ctx).WaitsForBackground = true // the run's own wait: not the portal's latency
 		location := billingRunLocation(c.Period)
 		done := func(out commands.BillingRunResult, err error) (*response, error) {
 			status := http.StatusOK
