@@ -35,16 +35,16 @@ func (c *countingElastic) Admit(ctx context.Context) (func(), error) {
 	return func() { c.running.Add(-1); done() }, nil
 }
 
-// announcingElastic closes entered when Admit is first called.
+// announcingElastic is a controller that closes entered when Admit is first called.
 type announcingElastic struct {
-	commands.Elastic
+	*admission.Controller
 	entered chan struct{}
 	once    sync.Once
 }
 
 func (a *announcingElastic) Admit(ctx context.Context) (func(), error) {
 	a.once.Do(func() { close(a.entered) })
-	return a.Elastic.Admit(ctx)
+	return a.Controller.Admit(ctx)
 }
 
 // TestBillingRunGivesWayToTheForegroundAndBillsEveryoneOnce: while the foreground is slow
@@ -97,7 +97,7 @@ func TestBillingRunStopsWhileWaitingForItsAllowance(t *testing.T) {
 	customers := billableCustomers(t, f, newHandlers(f.store), 8)
 	ctrl, err := admission.New(admission.Config{Max: 1})
 	require.NoError(t, err)
-	waiting := &announcingElastic{Elastic: ctrl, entered: make(chan struct{})}
+	waiting := &announcingElastic{Controller: ctrl, entered: make(chan struct{})}
 	h, err := commands.New(commands.Config{Store: f.store, Numbers: pgstore.NewNumbers(f.pool, pgstore.Options{}),
 		Index: pgstore.NewIndex(f.pool, f.store), Now: func() time.Time { return now }, Elastic: waiting})
 	require.NoError(t, err)
@@ -120,4 +120,44 @@ func TestBillingRunStopsWhileWaitingForItsAllowance(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, res.Completed)
 	requireNumbers(t, requireBilledOnce(t, f, h, customers, period), 8)
+}
+
+// TestBillingRunProgressSaysItYields: while the controller holds the run below full speed,
+// the running job's progress says it is yielding; a controller at full speed does not.
+func TestBillingRunProgressSaysItYields(t *testing.T) {
+	t.Parallel()
+	f, newHandlers := newFixture(t)
+	customers := billableCustomers(t, f, newHandlers(f.store), 4)
+	var clock atomic.Int64
+	ctrl, err := admission.New(admission.Config{Max: 2, Interval: time.Hour,
+		Now: func() time.Time { return now.Add(time.Duration(clock.Load())) }})
+	require.NoError(t, err)
+	waiting := &announcingElastic{Controller: ctrl, entered: make(chan struct{})}
+	h, err := commands.New(commands.Config{Store: f.store, Numbers: pgstore.NewNumbers(f.pool, pgstore.Options{}),
+		Index: pgstore.NewIndex(f.pool, f.store), Now: func() time.Time { return now }, Elastic: waiting})
+	require.NoError(t, err)
+	period := domain.DateOf(now).Period()
+
+	held, err := ctrl.Admit(context.Background())
+	require.NoError(t, err)
+	ctrl.Observe(time.Second) // a slow request, then the interval ends: one unit at a time
+	clock.Add(int64(time.Hour))
+	require.InDelta(t, 1.0, ctrl.Allowance(), 1e-9)
+	job, _, err := h.StartBillingJob(context.Background(), context.Background(), f.meta, commands.RunBilling{Period: period, DueDays: 14})
+	require.NoError(t, err)
+	<-waiting.entered // the job waits for its first group's allowance
+	prog, err := h.BillingRunProgress(context.Background(), f.meta.Tenant, period)
+	require.NoError(t, err)
+	assert.Equal(t, commands.BillingRunRunning, prog.Status)
+	assert.True(t, prog.Yielding)
+
+	held()
+	<-job.Done()
+	_, err = job.Result()
+	require.NoError(t, err)
+	prog, err = h.BillingRunProgress(context.Background(), f.meta.Tenant, period)
+	require.NoError(t, err)
+	assert.Equal(t, commands.BillingRunCompleted, prog.Status)
+	assert.False(t, prog.Yielding)
+	requireBilledOnce(t, f, h, customers, period)
 }
