@@ -126,6 +126,9 @@ type BillingRunProgress struct {
 	// CustomersSkipped: customers the worker skipped (nothing billable, inactive), or for a
 	// completed run the billable customers it did not invoice.
 	CustomersSkipped int
+	// Yielding: this process's worker runs it below full speed now, giving way to the
+	// process's requests (Config.Elastic).
+	Yielding bool
 	// StartedAt and CompletedAt are when the run stream recorded its start and completion.
 	StartedAt, CompletedAt time.Time
 	// Version is the run stream's version.
@@ -180,8 +183,16 @@ func (h *Handlers) BillingRunProgress(ctx context.Context, tenant domain.TenantI
 		p.Status = BillingRunRunning
 		invoiced, skipped, _ := j.Progress()
 		p.CustomersInvoiced, p.CustomersSkipped = max(p.CustomersInvoiced, invoiced), skipped
+		p.Yielding = h.yielding()
 	}
 	return p, nil
+}
+
+// yielding reports whether the elastic controller, if it says so, holds background work
+// below full speed now.
+func (h *Handlers) yielding() bool {
+	y, ok := h.elastic.(interface{ Yielding() bool })
+	return ok && y.Yielding()
 }
 
 // jobProgressOf is j's progress; billable is -1 without a job.

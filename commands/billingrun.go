@@ -22,9 +22,9 @@ const (
 	// billingBatchCustomers is how many customers are billed together (billGroup: one read,
 	// one statement for their numbers, one append) and then recorded in the run stream.
 	billingBatchCustomers = 200
-	// billingGroupWorkers bounds the groups billed at once, so that one group's round trips
-	// overlap another's decisions.
-	billingGroupWorkers = 4
+	// BillingRunWorkers bounds the groups of customers a billing run bills at once, so that
+	// one group's round trips overlap another's decisions: the full speed of Config.Elastic.
+	BillingRunWorkers = 4
 	// maxRecordedPerAppend bounds the BillingRunCustomerInvoiced events of one append.
 	maxRecordedPerAppend = 500
 )
@@ -166,9 +166,11 @@ func (h *Handlers) checkRunBilling(m Meta, c RunBilling) error {
 }
 
 // billAll bills the customers run has not recorded yet, in groups (billGroup), recording each
-// group's invoiced customers in the run stream once it is billed. billingGroupWorkers groups
-// are billed at once, so one group's round trips overlap another's. After an error that is not
-// a customer's, no further group starts; the groups under way finish and are recorded.
+// group's invoiced customers in the run stream once it is billed. Up to BillingRunWorkers groups
+// are billed at once, so one group's round trips overlap another's, each admitted by the
+// elastic controller when there is one (the run gives way to the process's requests). After an
+// error that is not a customer's (or ctx's end while a group waits for admission), no further
+// group starts; the groups under way finish and are recorded.
 func (h *Handlers) billAll(ctx context.Context, m Meta, run domain.BillingRunState, customers []BillableCustomer, dueDays int, out *BillingRunResult, progress *jobProgress) error {
 	var todo []BillableCustomer
 	for _, bc := range customers {
@@ -183,8 +185,8 @@ func (h *Handlers) billAll(ctx context.Context, m Meta, run domain.BillingRunSta
 	)
 	// A small run is split among the workers too: groups of ceil(n / workers), up to
 	// billingBatchCustomers.
-	size := min(billingBatchCustomers, max(1, (len(todo)+billingGroupWorkers-1)/billingGroupWorkers))
-	sem := make(chan struct{}, billingGroupWorkers)
+	size := min(billingBatchCustomers, max(1, (len(todo)+BillingRunWorkers-1)/BillingRunWorkers))
+	sem := make(chan struct{}, BillingRunWorkers)
 	for len(todo) > 0 {
 		group := todo[:min(len(todo), size)]
 		todo = todo[len(group):]
@@ -192,12 +194,17 @@ func (h *Handlers) billAll(ctx context.Context, m Meta, run domain.BillingRunSta
 		mu.Lock()
 		stop := firstErr != nil
 		mu.Unlock()
+		var admitted func()
+		if !stop {
+			admitted, stop = h.admitGroup(ctx, &mu, &firstErr)
+		}
 		if stop {
 			<-sem
 			break
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
+			defer admitted()
 			billed, skipped, billErr := h.billBatch(ctx, m, run, group, dueDays, progress)
 			res, recErr := h.RecordCustomersInvoiced(ctx, m, run.Period, billed)
 			mu.Lock()
@@ -221,6 +228,22 @@ func (h *Handlers) billAll(ctx context.Context, m Meta, run domain.BillingRunSta
 	slices.SortFunc(out.Invoices, func(x, y BilledInvoice) int { return x.CustomerID.Compare(y.CustomerID) })
 	slices.SortFunc(out.Skipped, func(x, y SkippedCustomer) int { return x.CustomerID.Compare(y.CustomerID) })
 	return firstErr
+}
+
+// admitGroup waits for the elastic controller to admit one more group (at once without one);
+// stop is true, and *firstErr set, if ctx ended first.
+func (h *Handlers) admitGroup(ctx context.Context, mu *sync.Mutex, firstErr *error) (done func(), stop bool) {
+	if h.elastic == nil {
+		return func() {}, false
+	}
+	done, err := h.elastic.Admit(ctx)
+	if err != nil {
+		mu.Lock()
+		*firstErr = cmp.Or(*firstErr, err)
+		mu.Unlock()
+		return nil, true
+	}
+	return done, false
 }
 
 // billBatch bills a group of customers (billGroup). It returns what was billed and skipped

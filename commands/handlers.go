@@ -55,6 +55,17 @@ type Config struct {
 	// read, deciding, encoding) take turns through, so the process's requests find a
 	// processor free (default background.Shared()).
 	Background *background.Gate
+	// Elastic admits a billing run's groups of customers, so that the run gives way to the
+	// process's requests (nil: the run bills BillingRunWorkers groups at once, always).
+	Elastic Elastic
+}
+
+// Elastic admits units of background work that give way to the foreground (an
+// admission.Controller). Admit waits until one more unit may start and returns the function
+// that ends it, to be called once when the unit is done; it returns ctx's error, and no
+// function, if ctx ends first. It must be safe for concurrent use.
+type Elastic interface {
+	Admit(ctx context.Context) (done func(), err error)
 }
 
 func (c *Config) setDefaults() {
@@ -96,6 +107,7 @@ type Handlers struct {
 	maxAttempts int
 	jobs        billingJobs
 	background  *background.Gate
+	elastic     Elastic
 }
 
 // New returns Handlers over cfg.
@@ -112,7 +124,7 @@ func New(cfg Config) (*Handlers, error) {
 	return &Handlers{
 		store: cfg.Store, numbers: cfg.Numbers, index: cfg.Index, now: cfg.Now,
 		cache: cache, locks: newStreamLocks(), metrics: m, maxAttempts: cfg.MaxAttempts,
-		background: cfg.Background,
+		background: cfg.Background, elastic: cfg.Elastic,
 	}, nil
 }
 

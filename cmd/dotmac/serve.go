@@ -28,6 +28,7 @@ import (
 	"github.com/dotmac/ledger/commands/pgstore"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/integration/webhooks"
+	"github.com/dotmac/ledger/internal/admission"
 	"github.com/dotmac/ledger/internal/auth"
 	"github.com/dotmac/ledger/internal/db"
 	"github.com/dotmac/ledger/internal/httpx"
@@ -44,7 +45,7 @@ const (
 var allRoles = []string{roleCommand, roleQuery, roleProjector}
 
 // defaultCommandConns sizes the command side's own pool: enough for the billing run's workers
-// (commands.billingGroupWorkers), the event store's writer and the API's idempotency statements.
+// (commands.BillingRunWorkers), the event store's writer and the API's idempotency statements.
 const defaultCommandConns = 32
 
 type serveFlags struct {
@@ -65,6 +66,8 @@ type serveFlags struct {
 	memoryLimit   string
 	gcPercent     int
 	cacheSize     int
+	// elasticTarget is the foreground p99 a billing run yields to keep (0: it never yields).
+	elasticTarget time.Duration
 	// providersFile is the JSON file of the tenants' payment-provider accounts.
 	providersFile string
 	// commandConns sizes the command side's own pool (0: it shares the main pool).
@@ -114,6 +117,8 @@ Every flag can also be set through the environment variable named in its descrip
 		"connections of the command side's own PostgreSQL pool (event store, idempotency keys, invoice numbers, billing index), apart from the pool of the query API and the projectors (--db-max-conns); 0: one shared pool")
 	intFlag(fs, &f.cacheSize, "command-cache-streams", "DOTMAC_COMMAND_CACHE_STREAMS", commands.DefaultCacheStreams,
 		"folded streams the command side keeps in memory (-1: none)")
+	durationFlag(fs, &f.elasticTarget, "elastic-latency-target", "DOTMAC_ELASTIC_LATENCY_TARGET", admission.DefaultTarget,
+		"a billing run gives way to this process's API requests: while their p99 is above this, fewer of the run's groups run at once (down to a tenth of one's time); with no requests it runs at full speed; 0: never gives way")
 	stringFlag(fs, &f.providersFile, "payment-providers", "DOTMAC_PAYMENT_PROVIDERS", "",
 		"JSON file of the tenants' payment-provider accounts (Stripe signing secrets, M-Pesa short codes; docs/payments-in.md) that POST /v1/providers/{provider}/callbacks verifies with; empty: none")
 	stringFlag(fs, &f.adminAddr, "admin-addr", "DOTMAC_ADMIN_ADDR", defaultAdminAddr,
@@ -178,6 +183,9 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 
 	sys := &system{log: log, pool: dbase.pool, commandPool: dbase.commandPool(), store: store, key: key, registry: newRegistry(),
 		health: httpx.NewHealth(), flags: f}
+	if sys.elastic, err = elasticController(sys, roles); err != nil {
+		return err
+	}
 	sys.health.Add("database", func(ctx context.Context) error { return dbase.pool.Ping(ctx) })
 	sys.health.Add("eventstore", func(ctx context.Context) error { _, err := store.Head(ctx); return err })
 	if slices.Contains(roles, roleCommand) || slices.Contains(roles, roleProjector) {
@@ -271,6 +279,9 @@ type system struct {
 	registry    *prometheus.Registry
 	health      *httpx.Health
 	flags       *serveFlags
+	// elastic lets the billing run give way to this process's API requests; nil without the
+	// command role or with --elastic-latency-target 0.
+	elastic *admission.Controller
 
 	// Built on first use, shared by the roles of this process.
 	handlersOnce sync.Once
@@ -320,9 +331,21 @@ func newRouter() *mux.Router {
 	return r
 }
 
-// observe logs and measures api's requests.
+// observe logs and measures api's requests, and tells the elastic controller how long they took.
 func (s *system) observe(api string, r http.Handler) http.Handler {
+	if s.elastic != nil {
+		r = s.elastic.Foreground(r)
+	}
 	return httpx.Observe(s.log.With().Str("api", api).Logger(), httpx.NewHTTPMetrics(s.registry, api), r)
+}
+
+// elasticController returns the controller the billing run of a process with the command role
+// gives way through, fed by this process's command and query APIs (nil: none).
+func elasticController(sys *system, roles []string) (*admission.Controller, error) {
+	if !slices.Contains(roles, roleCommand) || sys.flags.elasticTarget <= 0 {
+		return nil, nil
+	}
+	return admission.New(admission.Config{Max: commands.BillingRunWorkers, Target: sys.flags.elasticTarget, Registerer: sys.registry})
 }
 
 // devTokenLifetime is how long the development token serve prints stays valid (at most the

@@ -63,10 +63,19 @@ func commandHandlers(sys *system) (*commands.Handlers, error) {
 		sys.index = pgstore.NewIndex(sys.commands(), sys.store)
 		sys.handlers, sys.handlersErr = commands.New(commands.Config{
 			Store: sys.store, Numbers: pgstore.NewNumbers(sys.commands(), opts), Index: sys.index,
-			Registerer: sys.registry, CacheStreams: cacheStreams(sys),
+			Registerer: sys.registry, CacheStreams: cacheStreams(sys), Elastic: elasticOf(sys),
 		})
 	})
 	return sys.handlers, sys.handlersErr
+}
+
+// elasticOf is the process's elastic controller as the handlers take it: nil, not a nil
+// pointer in an interface, without one.
+func elasticOf(sys *system) commands.Elastic {
+	if sys.elastic == nil {
+		return nil
+	}
+	return sys.elastic
 }
 
 // commands is the pool of the command side's tables.

@@ -74,6 +74,7 @@ func prepareRunBilling(req *request) (command, error) {
 	wait := req.api.cfg.BillingWait
 	bg := req.api.cfg.Background
 	return func(ctx context.Context, h *commands.Handlers, m commands.Meta) (*response, error) {
+		httpx.InfoFrom(ctx).WaitsForBackground = true // the run's own wait: not the portal's latency
 		location := billingRunLocation(c.Period)
 		done := func(out commands.BillingRunResult, err error) (*response, error) {
 			status := http.StatusOK
@@ -150,6 +151,7 @@ type billingRunProgressBody struct {
 	CustomersBillable int                 `json:"customers_billable"`
 	CustomersSkipped  int                 `json:"customers_skipped"`
 	Percent           int                 `json:"percent"`
+	Yielding          bool                `json:"yielding,omitempty"`
 	StartedAt         *time.Time          `json:"started_at,omitempty"`
 	CompletedAt       *time.Time          `json:"completed_at,omitempty"`
 }
@@ -182,7 +184,7 @@ func (a *API) getBillingRun(w http.ResponseWriter, r *http.Request) {
 	}
 	body := billingRunProgressBody{ID: period.String(), RunID: prog.RunID, Period: period, Status: prog.Status, Version: prog.Version,
 		CustomersInvoiced: prog.CustomersInvoiced, CustomersBillable: prog.CustomersBillable, CustomersSkipped: prog.CustomersSkipped,
-		Percent: prog.Percent()}
+		Percent: prog.Percent(), Yielding: prog.Yielding}
 	if !prog.StartedAt.IsZero() {
 		body.StartedAt = &prog.StartedAt
 	}

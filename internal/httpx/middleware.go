@@ -22,6 +22,9 @@ type Info struct {
 	Route         string
 	Tenant        string
 	Subject       string
+	// WaitsForBackground: the request waits for background work (POST /v1/billing-runs waits
+	// for its run), so its latency says nothing of how fast requests are served.
+	WaitsForBackground bool
 }
 
 type infoKey struct{}

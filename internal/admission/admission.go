@@ -1,0 +1,260 @@
+// Package admission lets elastic background work (a billing run) give way to the requests a
+// process serves, with no number for an operator to tune but the latency the foreground
+// should keep.
+//
+// A Controller hears how long each foreground request took (Observe, fed by the APIs'
+// middleware, Foreground) and grants elastic work an allowance: how many of its units (a
+// billing run's groups of customers) may run at once. Every Interval it looks at the p99 of
+// the foreground requests of that interval: above Target the allowance halves, below half of
+// Target it grows by a quarter of a unit, with no foreground request at all by a whole unit,
+// and in between it holds
+// (additive increase, multiplicative decrease, as TCP's congestion window and CockroachDB's
+// admission control of elastic work do). Below one unit the allowance paces: with an
+// allowance a, a unit that took d is followed by a pause of d·(1−a)/a, so the work runs a
+// share a of the time. It never falls below Min (default MinAllowance): elastic work always
+// progresses. With no foreground traffic it runs at Max, full speed.
+//
+// The controller sees only the requests of its own process: where the query API runs in
+// another process, that process's reads do not slow this one's elastic work.
+package admission
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults and limits of a Controller.
+const (
+	// DefaultTarget is the foreground p99 elastic work yields to keep: the portal's goal
+	// (a query's p99 at most 50 ms during a billing run).
+	DefaultTarget = 50 * time.Millisecond
+	// DefaultInterval is how often the allowance is reconsidered.
+	DefaultInterval = 250 * time.Millisecond
+	// MinAllowance is the default floor: a tenth of one unit's time, so elastic work always
+	// progresses.
+	MinAllowance = 0.1
+	// maxSamples bounds the foreground latencies kept per interval (16,384 requests/s at
+	// DefaultInterval); beyond it a request is not counted.
+	maxSamples = 4096
+	// decrease is the factor the allowance falls by in an interval whose p99 is over Target.
+	decrease = 0.5
+	// increase is what the allowance grows by in an interval whose p99 is under half of
+	// Target: a unit a second at DefaultInterval, so that probing for more (which ends in an
+	// interval over Target) is rare.
+	increase = 0.25
+	// quietIncrease is what it grows by in an interval with no foreground request at all:
+	// nobody to give way to, back to full speed within a second.
+	quietIncrease = 1.0
+)
+
+// Config configures a Controller.
+type Config struct {
+	// Max is the allowance at full speed: how many units of elastic work may run at once when
+	// the foreground is quiet (required, at least 1).
+	Max int
+	// Min is the floor of the allowance (default MinAllowance; at most Max).
+	Min float64
+	// Target is the foreground p99 to keep (default DefaultTarget).
+	Target time.Duration
+	// Interval is how often the allowance is reconsidered (default DefaultInterval).
+	Interval time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Registerer receives the controller's metrics (nil: none).
+	Registerer prometheus.Registerer
+}
+
+func (c *Config) setDefaults() {
+	if c.Min <= 0 {
+		c.Min = MinAllowance
+	}
+	if c.Target <= 0 {
+		c.Target = DefaultTarget
+	}
+	if c.Interval <= 0 {
+		c.Interval = DefaultInterval
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate reports a Max below one or a Min above Max.
+func (c *Config) Validate() error {
+	switch {
+	case c.Max < 1:
+		return errors.New("admission: Config.Max must be at least 1")
+	case c.Min > float64(c.Max):
+		return errors.New("admission: Config.Min must not exceed Config.Max")
+	}
+	return nil
+}
+
+// Controller grants elastic work its allowance. It is safe for concurrent use.
+type Controller struct {
+	cfg     Config
+	metrics *metrics
+
+	mu        sync.Mutex
+	allowance float64
+	running   int
+	notBefore time.Time // paced below one unit: no unit starts before
+	since     time.Time // start of the current interval
+	samples   []time.Duration
+	lastP99   time.Duration
+	changed   chan struct{} // closed when a unit ends or the allowance changes
+}
+
+// New returns a controller at full speed.
+func New(cfg Config) (*Controller, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Controller{cfg: cfg, allowance: float64(cfg.Max), since: cfg.Now(), changed: make(chan struct{})}
+	m, err := newMetrics(cfg.Registerer, c)
+	if err != nil {
+		return nil, err
+	}
+	c.metrics = m
+	return c, nil
+}
+
+// Observe records a foreground request that took d.
+func (c *Controller) Observe(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reconsider(c.cfg.Now())
+	if len(c.samples) < maxSamples {
+		c.samples = append(c.samples, d)
+	}
+}
+
+// Allowance is how many units of elastic work may run at once now; below one, the share of
+// the time one unit may run.
+func (c *Controller) Allowance() float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reconsider(c.cfg.Now())
+	return c.allowance
+}
+
+// Yielding reports whether elastic work runs below full speed now.
+func (c *Controller) Yielding() bool { return c.Allowance() < float64(c.cfg.Max) }
+
+// Admit waits until one more unit of elastic work may start and returns the function that
+// ends it (call it once, when the unit's work is done). It returns ctx's error, and no
+// function, if ctx ends first.
+func (c *Controller) Admit(ctx context.Context) (done func(), err error) {
+	var waited time.Duration
+	for first := true; ; first = false {
+		c.mu.Lock()
+		now := c.cfg.Now()
+		c.reconsider(now)
+		if c.running < max(1, int(c.allowance)) && !now.Before(c.notBefore) {
+			c.running++
+			c.mu.Unlock()
+			c.metrics.waited(waited)
+			return c.ender(now), nil
+		}
+		wake, changed := c.cfg.Interval, c.changed
+		if now.Before(c.notBefore) {
+			wake = min(wake, c.notBefore.Sub(now))
+		}
+		c.mu.Unlock()
+		if err := ctx.Err(); err != nil {
+			c.metrics.waited(waited)
+			return nil, err
+		}
+		if first {
+			c.metrics.yields.Inc()
+		}
+		start := c.cfg.Now()
+		timer := time.NewTimer(wake)
+		select {
+		case <-changed:
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		timer.Stop()
+		waited += c.cfg.Now().Sub(start)
+	}
+}
+
+// ender returns the function ending a unit started at start.
+func (c *Controller) ender(start time.Time) func() {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			now := c.cfg.Now()
+			c.running--
+			if a := c.allowance; a < 1 {
+				pause := time.Duration(float64(now.Sub(start)) * (1 - a) / a)
+				c.notBefore = maxTime(c.notBefore, now.Add(pause))
+			}
+			c.reconsider(now)
+			c.signal()
+		})
+	}
+}
+
+// reconsider moves the allowance once an interval has passed since the last time. Hold c.mu.
+func (c *Controller) reconsider(now time.Time) {
+	elapsed := now.Sub(c.since)
+	if elapsed < c.cfg.Interval {
+		return
+	}
+	before := c.allowance
+	switch p99 := quantile(c.samples, 0.99); {
+	case len(c.samples) == 0:
+		// Quiet: every interval gone by without a request counts.
+		c.allowance += quietIncrease * float64(elapsed/c.cfg.Interval)
+		c.lastP99 = 0
+	case p99 > c.cfg.Target:
+		c.allowance *= decrease
+		c.lastP99 = p99
+	case p99 < c.cfg.Target/2:
+		c.allowance += increase
+		c.lastP99 = p99
+	default:
+		c.lastP99 = p99
+	}
+	c.allowance = math.Min(float64(c.cfg.Max), math.Max(c.cfg.Min, c.allowance))
+	if c.allowance >= 1 {
+		c.notBefore = time.Time{}
+	}
+	c.samples, c.since = c.samples[:0], now
+	if c.allowance != before {
+		c.signal()
+	}
+}
+
+// signal wakes the units waiting in Admit. Hold c.mu.
+func (c *Controller) signal() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// quantile is the q-quantile of ds (nearest rank), reordering ds; 0 for none.
+func quantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[min(len(ds)-1, int(math.Ceil(q*float64(len(ds))))-1)]
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
