@@ -150,9 +150,9 @@ func (r *Runtime) advance(ctx context.Context, tx pgx.Tx, e *entry, sp span, las
 	for _, k := range sp.parts {
 		c := partConsumer(sp.build, sp.n, k)
 		if notify {
-			b.Queue(e.live.advanceNotify, c, int64(last.Position), last.RecordedAt(), r.sqls.channel, notePayload(e.name, sp.n, k, pos)) //nolint:gosec // positions fit
+			b.Queue(r.sqls.advanceNotify, c, int64(last.Position), last.RecordedAt(), r.sqls.channel, notePayload(e.name, sp.n, k, pos)) //nolint:gosec // positions fit
 		} else {
-			b.Queue(e.live.advance, c, int64(last.Position), last.RecordedAt()) //nolint:gosec // positions fit
+			b.Queue(r.sqls.advance, c, int64(last.Position), last.RecordedAt()) //nolint:gosec // positions fit
 		}
 	}
 	br := tx.SendBatch(ctx, b)

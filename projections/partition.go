@@ -159,17 +159,10 @@ func (r *Runtime) beginPartLocked(ctx context.Context, e *entry, k int, build st
 		// checkpoint that reached the disk, see checkpointOffsets), never one without the other.
 		// A live batch then costs no flush of the WAL of its own, and the event store's
 		// appends, which do wait for theirs, share the disk with fewer flushes.
-		// plan_cache_mode: the batch's statements (the registry, Apply's, the checkpoint's)
-		// run on their generic plans, planned once per connection: with the default a
-		// statement is planned afresh for its first five runs on each connection and then
-		// whenever PostgreSQL judges its custom plan cheaper, which it did for two thirds of
-		// the registry's and the checkpoint's runs under `bench --scenario commands`
-		// (pg_stat_statements with track_planning). Every one of them finds rows by key.
-		var path, planMode string
+		var path string
 		err = tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock_shared($1) AND pg_try_advisory_xact_lock($2),
-			set_config('synchronous_commit', 'off', true), set_config('search_path', $3, true),
-			set_config('plan_cache_mode', 'force_generic_plan', true)`,
-			e.lockKey, r.partLockKey(e, k), ident(build)).Scan(&locked, &sync, &path, &planMode)
+			set_config('synchronous_commit', 'off', true), set_config('search_path', $3, true)`,
+			e.lockKey, r.partLockKey(e, k), ident(build)).Scan(&locked, &sync, &path)
 		if err != nil {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 			return nil, liveBuild{}, false, fmt.Errorf("lock partition %d of %s: %w", k, e.name, err)
@@ -181,7 +174,7 @@ func (r *Runtime) beginPartLocked(ctx context.Context, e *entry, k int, build st
 			}
 			continue
 		}
-		lb, found, err := r.readLiveRow(ctx, tx, e.name, e.live.readLiveStalls)
+		lb, found, err := r.readLiveRow(ctx, tx, e.name, true)
 		if err != nil {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 			return nil, liveBuild{}, false, err

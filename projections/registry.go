@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -59,22 +58,6 @@ type sqlText struct {
 	checkpointOf string
 }
 
-// liveSQL are the statements of a projection's live batches that run after its search_path is
-// set to its build's schema: the registry with the stalls, and the checkpoint's moves.
-type liveSQL struct{ readLiveStalls, advance, advanceNotify string }
-
-// liveSQLOf returns s's live-batch statements with a text of projection name's own. PostgreSQL
-// analyzes and plans a prepared statement again whenever the search_path differs from the one
-// of its last run, and every projection's batches share the pool's connections, each setting
-// its own build's search_path: one text for all projections made a connection plan these
-// statements again for most batches (two thirds of their runs under `bench --scenario
-// commands`, pg_stat_statements with track_planning). A text per projection is a prepared
-// statement per projection on each connection, always run under that projection's build.
-func (s sqlText) liveSQLOf(name string) liveSQL {
-	tag := "/* " + strings.ReplaceAll(name, "*/", "") + " */ "
-	return liveSQL{readLiveStalls: tag + s.readLiveStalls, advance: tag + s.advance, advanceNotify: tag + s.advanceNotify}
-}
-
 // buildConsumer is the feed_checkpoints row of build's checkpoint.
 func buildConsumer(build string) string { return "projections." + build }
 
@@ -126,16 +109,16 @@ func lockProjection(ctx context.Context, tx pgx.Tx, e *entry) error {
 // must run after lockProjection, in a statement of its own, so that its snapshot sees what
 // the previous lock holder committed.
 func (r *Runtime) readLive(ctx context.Context, q pgx.Tx, name string) (lb liveBuild, found bool, err error) {
-	return r.readLiveRow(ctx, q, name, "")
+	return r.readLiveRow(ctx, q, name, false)
 }
 
-// readLiveRow is readLive that, with withStalls (e.live.readLiveStalls), also reads the
-// tenants stalled in the live build (lb.stalls), in the same statement.
-func (r *Runtime) readLiveRow(ctx context.Context, q pgx.Tx, name string, withStalls string) (lb liveBuild, found bool, err error) {
+// readLiveRow is readLive that, withStalls, also reads the tenants stalled in the live build
+// (lb.stalls), in the same statement.
+func (r *Runtime) readLiveRow(ctx context.Context, q pgx.Tx, name string, withStalls bool) (lb liveBuild, found bool, err error) {
 	var cps []int64
-	if withStalls != "" {
+	if withStalls {
 		var stalls []string
-		err = q.QueryRow(ctx, withStalls, name).Scan(&lb.state, &lb.build, &lb.version, &cps, &lb.tables, &lb.partitions, &stalls)
+		err = q.QueryRow(ctx, r.sqls.readLiveStalls, name).Scan(&lb.state, &lb.build, &lb.version, &cps, &lb.tables, &lb.partitions, &stalls)
 		for _, t := range stalls {
 			if lb.stalls == nil {
 				lb.stalls = map[string]bool{}

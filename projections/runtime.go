@@ -187,9 +187,6 @@ type entry struct {
 	lockKey    int64  // serializes applying to the live build (every process)
 	rebuildKey int64  // one rebuild of the projection at a time (every process)
 	demand     demand // what this process's waiters ask of the live build (see pace.go)
-	// live are the statements a live batch runs under the build's search_path, of this
-	// projection's own text (liveSQLOf).
-	live liveSQL
 }
 
 // Runtime runs projections: it keeps their builds and views, feeds the live builds from the
@@ -300,7 +297,7 @@ func (r *Runtime) register(p Projection) error {
 		}
 	}
 	r.entries[name] = &entry{p: p, handles: handles, tuning: tuning, name: name, tables: tables,
-		lockKey: lockKey(r.app, "apply", name), rebuildKey: lockKey(r.app, "rebuild", name), live: r.sqls.liveSQLOf(name)}
+		lockKey: lockKey(r.app, "apply", name), rebuildKey: lockKey(r.app, "rebuild", name)}
 	r.order = append(r.order, name)
 	return nil
 }

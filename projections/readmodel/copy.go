@@ -227,8 +227,8 @@ func (t *table) copyInto(ctx context.Context, tx pgx.Tx, relation string, rows *
 	if rows.rows == 0 {
 		return nil
 	}
-	if err := t.checkFields(rows); err != nil {
-		return err
+	if rows.fields != rows.rows*len(t.cols) {
+		return fmt.Errorf("invariant: %d fields for %d rows of the %d columns of %s", rows.fields, rows.rows, len(t.cols), t.name)
 	}
 	data := binary.BigEndian.AppendUint16(rows.buf, 0xffff)
 	sql := "COPY " + relation + " (" + strings.Join(t.colNames, ", ") + ") FROM STDIN (FORMAT binary)"

@@ -18,33 +18,21 @@ import (
 )
 
 // table describes a read-model table for set-based writes: its name, its columns with their
-// SQL types and the columns of its primary key. Rows are encoded in PostgreSQL's binary COPY
-// format (copyRows). New rows go straight into the table with COPY. Changed rows go onto the
-// table's rows with one UPDATE ... FROM (or an INSERT ... ON CONFLICT of the caller's,
-// upsertWith) reading them, up to arrayRowsMax rows (every live batch's), from one typed
-// array per column in a prepared statement (runArrays), and beyond that from a temporary
-// staging table of the same columns they are COPYed into (stageAndRun).
+// SQL types and the columns of its primary key. Rows are written in PostgreSQL's binary COPY
+// format (copyRows): new rows straight into the table; changed rows into a temporary staging
+// table of the same columns, then onto the table's rows with one UPDATE ... FROM (or an
+// INSERT ... ON CONFLICT of the caller's, upsertWith).
 type table struct {
 	name     string
 	cols     []column
 	key      []string
 	colNames []string
 	// stage is the session's temporary staging table, named after the columns so two
-	// versions of a table never share one.
-	stage, createStage string
-	// elemOIDs and arrayOIDs are the element and array types of the columns, for runArrays.
-	elemOIDs, arrayOIDs []uint32
-	// updateSQL moves rows onto existing ones.
-	updateSQL write
+	// versions of a table never share one; updateSQL moves staged rows onto existing ones.
+	stage, createStage, updateSQL string
 }
 
 type column struct{ name, typ string }
-
-// write is one statement in its two forms: reading the staged rows, and reading the arrays.
-type write struct {
-	staged string
-	arrays preparedStmt
-}
 
 // newTable returns the table; key names the primary-key columns (the ON CONFLICT target).
 func newTable(name string, key []string, cols ...column) *table {
@@ -57,34 +45,26 @@ func newTable(name string, key []string, cols ...column) *table {
 		defs[i] = c.name + " " + c.typ
 		_, _ = h.Write([]byte(defs[i] + ","))
 		if !slices.Contains(key, c.name) {
-			sets = append(sets, c.name+" = s."+c.name)
+			sets = append(sets, c.name+" = EXCLUDED."+c.name)
 		}
 	}
 	t.stage = fmt.Sprintf("readmodel_stage_%s_%08x", name, h.Sum32())
 	t.createStage = "CREATE TEMP TABLE IF NOT EXISTS " + t.stage + " (" + strings.Join(defs, ", ") + ") ON COMMIT DELETE ROWS"
-	var arrays string
-	arrays, t.elemOIDs, t.arrayOIDs = arraysOf(name, cols)
 	match := make([]string, len(key))
 	for i, k := range key {
 		match[i] = "t." + k + " = s." + k
 	}
-	update := func(src string) string {
-		return "UPDATE " + name + " AS t SET " + strings.Join(sets, ", ") + " FROM " + src + " WHERE " + strings.Join(match, " AND ")
-	}
-	t.updateSQL = write{staged: update(t.stage + " AS s"), arrays: newPrepared(update(arrays), t.arrayOIDs)}
+	t.updateSQL = "UPDATE " + name + " AS t SET " + strings.ReplaceAll(strings.Join(sets, ", "), "EXCLUDED.", "s.") +
+		" FROM " + t.stage + " AS s WHERE " + strings.Join(match, " AND ")
 	return t
 }
 
-// upsertWith returns the statement that moves rows into the table with the given ON
-// CONFLICT action.
-func (t *table) upsertWith(action string) write {
+// upsertWith returns the statement that moves the staged rows into the table with the given
+// ON CONFLICT action.
+func (t *table) upsertWith(action string) string {
 	cols := strings.Join(t.colNames, ", ")
-	upsert := func(src string) string {
-		return "INSERT INTO " + t.name + " AS t (" + cols + ") SELECT " + cols + " FROM " + src +
-			" ON CONFLICT (" + strings.Join(t.key, ", ") + ") " + action
-	}
-	arrays, _, _ := arraysOf(t.name, t.cols)
-	return write{staged: upsert(t.stage), arrays: newPrepared(upsert(arrays), t.arrayOIDs)}
+	return "INSERT INTO " + t.name + " AS t (" + cols + ") SELECT " + cols + " FROM " + t.stage +
+		" ON CONFLICT (" + strings.Join(t.key, ", ") + ") " + action
 }
 
 // insert writes rows with COPY; a key that exists already fails the whole batch.
@@ -95,30 +75,17 @@ func (t *table) insert(ctx context.Context, tx pgx.Tx, rows *copyRows) error {
 // update replaces existing rows (read earlier in the batch) by key; a row whose key is not in
 // the table is an invariant error.
 func (t *table) update(ctx context.Context, tx pgx.Tx, rows *copyRows) error {
-	n, err := t.run(ctx, tx, rows, t.updateSQL)
+	n, err := t.stageAndRun(ctx, tx, rows, t.updateSQL)
 	if err == nil && n != int64(rows.rows) {
 		err = fmt.Errorf("invariant: %d of %d rows of %s to update are not there", int64(rows.rows)-n, rows.rows, t.name)
 	}
 	return err
 }
 
-// upsertUsing moves rows into the table with w (from upsertWith).
-func (t *table) upsertUsing(ctx context.Context, tx pgx.Tx, rows *copyRows, w write) error {
-	_, err := t.run(ctx, tx, rows, w)
+// upsertUsing stages rows and runs sql (from upsertWith) to move them into the table.
+func (t *table) upsertUsing(ctx context.Context, tx pgx.Tx, rows *copyRows, sql string) error {
+	_, err := t.stageAndRun(ctx, tx, rows, sql)
 	return err
-}
-
-// run writes rows with w, from arrays or staged by their number, and returns how many rows
-// it changed.
-func (t *table) run(ctx context.Context, tx pgx.Tx, rows *copyRows, w write) (int64, error) {
-	switch {
-	case rows.rows == 0:
-		return 0, nil
-	case rows.rows <= arrayRowsMax:
-		return t.runArrays(ctx, tx, rows, w.arrays)
-	default:
-		return t.stageAndRun(ctx, tx, rows, w.staged)
-	}
 }
 
 // runIndexed runs sql, which joins the staging table to the read-model table, with hash and

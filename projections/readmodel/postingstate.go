@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -19,7 +18,6 @@ import (
 // settles and the credit it uses.
 type postingStates struct {
 	table  *table
-	upsert write
 	load   string
 	held   map[key]*heldPosting
 	toLoad []key
@@ -41,27 +39,14 @@ func postingStateSchema(name string) string {
 `
 }
 
-// postingTable is a posting-state table's statements, made once per table name (a batch
-// makes its postingStates afresh).
-type postingTable struct {
-	table  *table
-	upsert write
-	load   string
-}
-
-var postingTables sync.Map // table name -> *postingTable
-
 func newPostingStates(name string) *postingStates {
-	pt, ok := postingTables.Load(name)
-	if !ok {
-		t := newTable(name, []string{"tenant_id", "customer_id"},
-			column{"tenant_id", "text"}, column{"customer_id", "uuid"}, column{"state", "jsonb"})
-		pt, _ = postingTables.LoadOrStore(name, &postingTable{table: t, upsert: t.upsertWith("DO UPDATE SET state = EXCLUDED.state"),
-			load: `SELECT s.tenant_id, s.customer_id, s.state FROM ` + name + ` s JOIN unnest($1::text[], $2::uuid[]) AS k(tenant_id, id)
-ON s.tenant_id = k.tenant_id AND s.customer_id = k.id`})
+	return &postingStates{
+		table: newTable(name, []string{"tenant_id", "customer_id"},
+			column{"tenant_id", "text"}, column{"customer_id", "uuid"}, column{"state", "jsonb"}),
+		load: `SELECT s.tenant_id, s.customer_id, s.state FROM ` + name + ` s JOIN unnest($1::text[], $2::uuid[]) AS k(tenant_id, id)
+ON s.tenant_id = k.tenant_id AND s.customer_id = k.id`,
+		held: map[key]*heldPosting{},
 	}
-	p, _ := pt.(*postingTable) // only *postingTable is stored
-	return &postingStates{table: p.table, upsert: p.upsert, load: p.load, held: map[key]*heldPosting{}}
 }
 
 // need notes that ev's customer's state is needed, when ev is a customer's money event.
@@ -153,5 +138,5 @@ func (p *postingStates) write(ctx context.Context, tx pgx.Tx) error {
 		rows.jsonb(data)
 	}
 	clear(p.held)
-	return p.table.upsertUsing(ctx, tx, &rows, p.upsert)
+	return p.table.upsertUsing(ctx, tx, &rows, p.table.upsertWith("DO UPDATE SET state = EXCLUDED.state"))
 }
