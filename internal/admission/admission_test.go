@@ -38,9 +38,12 @@ func (c *clock) Advance(d time.Duration) {
 
 const interval = 100 * time.Millisecond
 
+// pacingFloor is the floor of the tests' controllers: below one unit, so that they pace.
+const pacingFloor = 0.1
+
 func mustController(t *testing.T, clk *clock, units int) *admission.Controller {
 	t.Helper()
-	c, err := admission.New(admission.Config{Max: units, Target: 50 * time.Millisecond, Interval: interval, Now: clk.Now})
+	c, err := admission.New(admission.Config{Max: units, Min: pacingFloor, Target: 50 * time.Millisecond, Interval: interval, Now: clk.Now})
 	require.NoError(t, err)
 	return c
 }
@@ -183,7 +186,7 @@ func TestFloorAlwaysAdmitsOneUnitEventually(t *testing.T) {
 	for range 20 {
 		runInterval(c, clk, 100, 10*time.Second)
 	}
-	require.InDelta(t, admission.MinAllowance, c.Allowance(), 1e-9)
+	require.InDelta(t, pacingFloor, c.Allowance(), 1e-9)
 	for range 5 {
 		done, err := c.Admit(ended)
 		require.NoError(t, err)
@@ -264,4 +267,25 @@ func TestMetrics(t *testing.T) {
 	assert.Equal(t, map[string]float64{"dotmac_elastic_allowance": 2, "dotmac_elastic_allowance_max": 4,
 		"dotmac_elastic_running": 0, "dotmac_elastic_foreground_p99_seconds": 1, "dotmac_elastic_foreground_target_seconds": 0.05,
 		"dotmac_elastic_wait_seconds_total": 0, "dotmac_elastic_yields_total": 0}, got)
+}
+
+func TestTheDefaultFloorIsOneUnitNeverPaced(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	c, err := admission.New(admission.Config{Max: 4, Interval: interval, Now: clk.Now})
+	require.NoError(t, err)
+	for range 10 {
+		runInterval(c, clk, 100, time.Second)
+	}
+	require.InDelta(t, 1.0, c.Allowance(), 1e-9, "a slow foreground halves the allowance down to one unit, not below")
+	// A paced Admit would wait on the fake clock, which only the test advances: the context's
+	// deadline turns that into a failure instead of a hang.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 3 {
+		done, err := c.Admit(ctx)
+		require.NoError(t, err, "one unit at a time is admitted at once, without a pause")
+		clk.Advance(100 * time.Millisecond)
+		done()
+	}
 }
