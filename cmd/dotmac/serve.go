@@ -118,7 +118,7 @@ Every flag can also be set through the environment variable named in its descrip
 	intFlag(fs, &f.cacheSize, "command-cache-streams", "DOTMAC_COMMAND_CACHE_STREAMS", commands.DefaultCacheStreams,
 		"folded streams the command side keeps in memory (-1: none)")
 	durationFlag(fs, &f.elasticTarget, "elastic-latency-target", "DOTMAC_ELASTIC_LATENCY_TARGET", admission.DefaultTarget,
-		"a billing run gives way to this process's API requests: while their p99 is above this, fewer of the run's groups run at once (down to a tenth of one's time); with no requests it runs at full speed; 0: never gives way")
+		"a billing run gives way to this process's API requests: while their p99 is above this, fewer of the run's groups run at once (down to one); with no requests it runs at full speed; 0: never gives way")
 	stringFlag(fs, &f.providersFile, "payment-providers", "DOTMAC_PAYMENT_PROVIDERS", "",
 		"JSON file of the tenants' payment-provider accounts (Stripe signing secrets, M-Pesa short codes; docs/payments-in.md) that POST /v1/providers/{provider}/callbacks verifies with; empty: none")
 	stringFlag(fs, &f.adminAddr, "admin-addr", "DOTMAC_ADMIN_ADDR", defaultAdminAddr,

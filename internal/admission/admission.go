@@ -7,12 +7,13 @@
 // billing run's groups of customers) may run at once. Every Interval it looks at the p99 of
 // the foreground requests of that interval: above Target the allowance halves, below half of
 // Target it grows by a quarter of a unit, with no foreground request at all by a whole unit,
-// and in between it holds
-// (additive increase, multiplicative decrease, as TCP's congestion window and CockroachDB's
-// admission control of elastic work do). Below one unit the allowance paces: with an
-// allowance a, a unit that took d is followed by a pause of d·(1−a)/a, so the work runs a
-// share a of the time. It never falls below Min (default MinAllowance, one unit at a time,
-// never paced): elastic work always progresses. With no foreground traffic it runs at Max, full speed.
+// and in between it holds (additive increase, multiplicative decrease, as TCP's congestion
+// window and CockroachDB's admission control of elastic work do). It never falls below one
+// unit at a time (MinAllowance), so elastic work always progresses at a known share of its
+// rate; with no foreground traffic it runs at Max, full speed.
+//
+// It decides how much elastic work runs; internal/background's Gate decides how many of the
+// process's processors that work's computing may take at once. Both apply to a billing run.
 //
 // The controller sees only the requests of its own process: where the query API runs in
 // another process, that process's reads do not slow this one's elastic work.
@@ -36,12 +37,11 @@ const (
 	DefaultTarget = 50 * time.Millisecond
 	// DefaultInterval is how often the allowance is reconsidered.
 	DefaultInterval = 250 * time.Millisecond
-	// MinAllowance is the default floor: one unit at a time, never paced. A billing run bills
-	// one group at a time at about nine tenths of its full rate (one worker against four:
-	// 2,435-2,450 against 2,707 invoices/s, 2026-12-05), so yielding below it bought the
-	// portal little and cost a bill day its deadline whenever something else slowed the
-	// portal (459 invoices/s with a tenth of a unit, while another process loaded the host).
-	// A Config may set a lower floor to pace.
+	// MinAllowance is the floor: one unit at a time. A billing run bills one group at a time
+	// at about nine tenths of its full rate (one worker against four: 2,435-2,450 against
+	// 2,707 invoices/s, 2026-12-05); pacing below it (a tenth of one unit's time, tried first)
+	// bought the portal little and cost a bill day its deadline whenever something else
+	// slowed the portal (459 invoices/s while another process loaded the host).
 	MinAllowance = 1.0
 	// maxSamples bounds the foreground latencies kept per interval (16,384 requests/s at
 	// DefaultInterval); beyond it a request is not counted.
@@ -62,8 +62,6 @@ type Config struct {
 	// Max is the allowance at full speed: how many units of elastic work may run at once when
 	// the foreground is quiet (required, at least 1).
 	Max int
-	// Min is the floor of the allowance (default MinAllowance; at most Max).
-	Min float64
 	// Target is the foreground p99 to keep (default DefaultTarget).
 	Target time.Duration
 	// Interval is how often the allowance is reconsidered (default DefaultInterval).
@@ -75,9 +73,6 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Min <= 0 {
-		c.Min = MinAllowance
-	}
 	if c.Target <= 0 {
 		c.Target = DefaultTarget
 	}
@@ -89,13 +84,10 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validate reports a Max below one or a Min above Max.
+// Validate reports a Max below one.
 func (c *Config) Validate() error {
-	switch {
-	case c.Max < 1:
+	if c.Max < 1 {
 		return errors.New("admission: Config.Max must be at least 1")
-	case c.Min > float64(c.Max):
-		return errors.New("admission: Config.Min must not exceed Config.Max")
 	}
 	return nil
 }
@@ -108,7 +100,6 @@ type Controller struct {
 	mu        sync.Mutex
 	allowance float64
 	running   int
-	notBefore time.Time // paced below one unit: no unit starts before
 	since     time.Time // start of the current interval
 	samples   []time.Duration
 	lastP99   time.Duration
@@ -140,8 +131,8 @@ func (c *Controller) Observe(d time.Duration) {
 	}
 }
 
-// Allowance is how many units of elastic work may run at once now; below one, the share of
-// the time one unit may run.
+// Allowance is how many units of elastic work may run at once now (its whole part), from
+// MinAllowance to Max.
 func (c *Controller) Allowance() float64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -161,16 +152,13 @@ func (c *Controller) Admit(ctx context.Context) (done func(), err error) {
 		c.mu.Lock()
 		now := c.cfg.Now()
 		c.reconsider(now)
-		if c.running < max(1, int(c.allowance)) && !now.Before(c.notBefore) {
+		if c.running < int(c.allowance) {
 			c.running++
 			c.mu.Unlock()
 			c.metrics.waited(waited)
-			return c.ender(now), nil
+			return c.ender(), nil
 		}
-		wake, changed := c.cfg.Interval, c.changed
-		if now.Before(c.notBefore) {
-			wake = min(wake, c.notBefore.Sub(now))
-		}
+		changed := c.changed
 		c.mu.Unlock()
 		if err := ctx.Err(); err != nil {
 			c.metrics.waited(waited)
@@ -180,7 +168,7 @@ func (c *Controller) Admit(ctx context.Context) (done func(), err error) {
 			c.metrics.yields.Inc()
 		}
 		start := c.cfg.Now()
-		timer := time.NewTimer(wake)
+		timer := time.NewTimer(c.cfg.Interval)
 		select {
 		case <-changed:
 		case <-timer.C:
@@ -191,20 +179,15 @@ func (c *Controller) Admit(ctx context.Context) (done func(), err error) {
 	}
 }
 
-// ender returns the function ending a unit started at start.
-func (c *Controller) ender(start time.Time) func() {
+// ender returns the function ending a unit.
+func (c *Controller) ender() func() {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			c.mu.Lock()
 			defer c.mu.Unlock()
-			now := c.cfg.Now()
 			c.running--
-			if a := c.allowance; a < 1 {
-				pause := time.Duration(float64(now.Sub(start)) * (1 - a) / a)
-				c.notBefore = maxTime(c.notBefore, now.Add(pause))
-			}
-			c.reconsider(now)
+			c.reconsider(c.cfg.Now())
 			c.signal()
 		})
 	}
@@ -217,24 +200,17 @@ func (c *Controller) reconsider(now time.Time) {
 		return
 	}
 	before := c.allowance
-	switch p99 := quantile(c.samples, 0.99); {
+	c.lastP99 = quantile(c.samples, 0.99)
+	switch {
 	case len(c.samples) == 0:
 		// Quiet: every interval gone by without a request counts.
 		c.allowance += quietIncrease * float64(elapsed/c.cfg.Interval)
-		c.lastP99 = 0
-	case p99 > c.cfg.Target:
+	case c.lastP99 > c.cfg.Target:
 		c.allowance *= decrease
-		c.lastP99 = p99
-	case p99 < c.cfg.Target/2:
+	case c.lastP99 < c.cfg.Target/2:
 		c.allowance += increase
-		c.lastP99 = p99
-	default:
-		c.lastP99 = p99
 	}
-	c.allowance = math.Min(float64(c.cfg.Max), math.Max(c.cfg.Min, c.allowance))
-	if c.allowance >= 1 {
-		c.notBefore = time.Time{}
-	}
+	c.allowance = math.Min(float64(c.cfg.Max), math.Max(MinAllowance, c.allowance))
 	c.samples, c.since = c.samples[:0], now
 	if c.allowance != before {
 		c.signal()
@@ -254,11 +230,4 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 	}
 	slices.Sort(ds)
 	return ds[min(len(ds)-1, int(math.Ceil(q*float64(len(ds))))-1)]
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }

@@ -36,7 +36,7 @@ func newMetrics(reg prometheus.Registerer, c *Controller) (*metrics, error) {
 	}
 	for _, col := range []prometheus.Collector{m.waitSeconds, m.yields,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dotmac_elastic_allowance",
-			Help: "Units of elastic work allowed at once now (below 1: the share of the time one unit runs)."},
+			Help: "Units of elastic work allowed at once now (its whole part)."},
 			locked(func() float64 { return c.allowance })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dotmac_elastic_allowance_max",
 			Help: "Units of elastic work allowed at once when the foreground is quiet."},
