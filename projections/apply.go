@@ -144,8 +144,13 @@ func (r *Runtime) stallsOf(ctx context.Context, tx pgx.Tx, sp span) (map[string]
 // advance moves sp's checkpoints to last (forwards only: anything else is a bug). With notify,
 // each checkpoint's statement also announces it (advanceNotify: one statement per partition,
 // not two).
+//
+// It first sets the transaction's search_path back to the application's, in the same round
+// trip, so that its statements, shared by every build, keep their plans (see readLiveRow); a
+// caller applying again in the same transaction sets the build's path again (applyWith).
 func (r *Runtime) advance(ctx context.Context, tx pgx.Tx, e *entry, sp span, last *Event, notify bool) error {
 	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('search_path', $1, true)`, r.sqls.searchPath)
 	pos := strconv.FormatUint(uint64(last.Position), 10)
 	for _, k := range sp.parts {
 		c := partConsumer(sp.build, sp.n, k)
@@ -156,8 +161,11 @@ func (r *Runtime) advance(ctx context.Context, tx pgx.Tx, e *entry, sp span, las
 		}
 	}
 	br := tx.SendBatch(ctx, b)
-	var err error
+	_, err := br.Exec()
 	for _, k := range sp.parts {
+		if err != nil {
+			break
+		}
 		var moved int64
 		var xerr error
 		if notify {

@@ -142,8 +142,9 @@ const partLockRetry = 25 * time.Millisecond
 //
 // Two statements: the locks (with the transaction's settings), then the registry, which must
 // be read in a statement of its own after the locks so that its snapshot sees the previous
-// holder's commit. A live build that is not build any more is refused by the caller
-// (checkLive) before anything is written, so setting the search_path first is harmless.
+// holder's commit, and which then sets the search_path (see readLiveRow). A live build that
+// is not build any more is refused by the caller (checkLive) before anything is written, so
+// setting the search_path before that check is harmless.
 func (r *Runtime) beginPartLocked(ctx context.Context, e *entry, k int, build string) (pgx.Tx, liveBuild, bool, error) {
 	for {
 		tx, err := r.pool.Begin(ctx)
@@ -159,10 +160,9 @@ func (r *Runtime) beginPartLocked(ctx context.Context, e *entry, k int, build st
 		// checkpoint that reached the disk, see checkpointOffsets), never one without the other.
 		// A live batch then costs no flush of the WAL of its own, and the event store's
 		// appends, which do wait for theirs, share the disk with fewer flushes.
-		var path string
 		err = tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock_shared($1) AND pg_try_advisory_xact_lock($2),
-			set_config('synchronous_commit', 'off', true), set_config('search_path', $3, true)`,
-			e.lockKey, r.partLockKey(e, k), ident(build)).Scan(&locked, &sync, &path)
+			set_config('synchronous_commit', 'off', true)`,
+			e.lockKey, r.partLockKey(e, k)).Scan(&locked, &sync)
 		if err != nil {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 			return nil, liveBuild{}, false, fmt.Errorf("lock partition %d of %s: %w", k, e.name, err)
@@ -174,7 +174,7 @@ func (r *Runtime) beginPartLocked(ctx context.Context, e *entry, k int, build st
 			}
 			continue
 		}
-		lb, found, err := r.readLiveRow(ctx, tx, e.name, true)
+		lb, found, err := r.readLiveRow(ctx, tx, e.name, ident(build))
 		if err != nil {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 			return nil, liveBuild{}, false, err

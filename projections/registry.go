@@ -47,8 +47,9 @@ type sqlText struct {
 	stalls                   string // projection_tenant_stalls
 	readLive, advance        string
 	// readLiveStalls is readLive with the tenants stalled in the live build (a live batch's
-	// transaction reads both in one statement); advanceNotify is advance announcing the new
-	// checkpoint ($4 channel, $5 payload) in the same statement, when it moved.
+	// transaction reads both in one statement), which then sets the transaction's search_path
+	// to $2 (see readLiveRow); advanceNotify is advance announcing the new checkpoint ($4
+	// channel, $5 payload) in the same statement, when it moved.
 	readLiveStalls, advanceNotify string
 	// cp are the statements over the builds' checkpoint rows (feed_checkpoints, named by
 	// buildConsumer).
@@ -70,7 +71,7 @@ array_agg(coalesce(c.position, 0) ORDER BY c.consumer) AS positions FROM ` + qua
 	s.readLive = `SELECT r.state, r.live_build, b.version, coalesce(f.positions, '{}'), b.tables, b.partitions FROM ` + s.registry + ` r
 JOIN ` + s.builds + ` b ON b.schema_name = r.live_build` + s.checkpointOf + ` WHERE r.name = $1`
 	s.readLiveStalls = `SELECT r.state, r.live_build, b.version, coalesce(f.positions, '{}'), b.tables, b.partitions,
-(SELECT array_agg(s.tenant) FROM ` + s.stalls + ` s WHERE s.build = r.live_build) FROM ` + s.registry + ` r
+(SELECT array_agg(s.tenant) FROM ` + s.stalls + ` s WHERE s.build = r.live_build), set_config('search_path', $2, true) FROM ` + s.registry + ` r
 JOIN ` + s.builds + ` b ON b.schema_name = r.live_build` + s.checkpointOf + ` WHERE r.name = $1`
 	s.advance = s.cp.Advance
 	// count(pg_notify(...)) runs the notification once per row the UPDATE moved: one, or none
@@ -109,16 +110,25 @@ func lockProjection(ctx context.Context, tx pgx.Tx, e *entry) error {
 // must run after lockProjection, in a statement of its own, so that its snapshot sees what
 // the previous lock holder committed.
 func (r *Runtime) readLive(ctx context.Context, q pgx.Tx, name string) (lb liveBuild, found bool, err error) {
-	return r.readLiveRow(ctx, q, name, false)
+	return r.readLiveRow(ctx, q, name, "")
 }
 
-// readLiveRow is readLive that, withStalls, also reads the tenants stalled in the live build
-// (lb.stalls), in the same statement.
-func (r *Runtime) readLiveRow(ctx context.Context, q pgx.Tx, name string, withStalls bool) (lb liveBuild, found bool, err error) {
+// readLiveRow is readLive that, with a path, also reads the tenants stalled in the live build
+// (lb.stalls) and then sets the transaction's search_path to path, in the same statement (the
+// path is set only when the projection has a live build).
+//
+// The statements the runtime shares between builds (this one, the checkpoint's advance) run
+// under the application's own search_path: PostgreSQL plans a prepared statement again, and
+// analyses it again, whenever it runs under another search_path than the last time, and a
+// pooled connection serves every projection's batches in turn. This statement is planned before
+// it runs, so it is planned under the path the transaction began with; advance sets that path
+// back before its own statements.
+func (r *Runtime) readLiveRow(ctx context.Context, q pgx.Tx, name, path string) (lb liveBuild, found bool, err error) {
 	var cps []int64
-	if withStalls {
+	if path != "" {
 		var stalls []string
-		err = q.QueryRow(ctx, r.sqls.readLiveStalls, name).Scan(&lb.state, &lb.build, &lb.version, &cps, &lb.tables, &lb.partitions, &stalls)
+		var set string
+		err = q.QueryRow(ctx, r.sqls.readLiveStalls, name, path).Scan(&lb.state, &lb.build, &lb.version, &cps, &lb.tables, &lb.partitions, &stalls, &set)
 		for _, t := range stalls {
 			if lb.stalls == nil {
 				lb.stalls = map[string]bool{}
