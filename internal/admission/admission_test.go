@@ -214,7 +214,7 @@ func TestMetrics(t *testing.T) {
 		got[mf.GetName()] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
 	}
 	assert.Equal(t, map[string]float64{"dotmac_elastic_allowance": 2, "dotmac_elastic_allowance_max": 4,
-		"dotmac_elastic_running": 0, "dotmac_elastic_foreground_p99_seconds": 1, "dotmac_elastic_foreground_target_seconds": 0.05,
+		"dotmac_elastic_running": 0, "dotmac_elastic_foreground_p99_seconds": 1, "dotmac_elastic_foreground_target_seconds": admission.DefaultTarget.Seconds(),
 		"dotmac_elastic_wait_seconds_total": 0, "dotmac_elastic_yields_total": 0}, got)
 }
 
