@@ -57,6 +57,12 @@ func (x *Index) CatchUp(ctx context.Context) error {
 	return classify("billing index catch-up", x.feed.CatchUp(ctx))
 }
 
+// CatchUpTo implements commands.BillingIndex: it reads the feed only when no catch-up of this
+// process has indexed every event up to pos yet (eventstore/consumer.Consumer.CatchUpTo).
+func (x *Index) CatchUpTo(ctx context.Context, pos eventstore.Position) error {
+	return classify("billing index catch-up", x.feed.CatchUpTo(ctx, pos))
+}
+
 // RunWarmer catches the billing index and the payment references up with the feed once, soon
 // after the process starts, so that the first billing run or provider callback after an
 // upgrade (or after a long stop) does not read the whole feed inside its own request. Both

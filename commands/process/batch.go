@@ -113,7 +113,8 @@ func (m *Manager) dunningBatch(ctx context.Context, envs []eventstore.Envelope) 
 	var (
 		refs    []CustomerRef
 		origins []origin
-		seen    = map[CustomerRef]bool{}
+		upto    []eventstore.Position // the position of each customer's last event in envs
+		seen    = map[CustomerRef]int{}
 		last    eventstore.Position
 	)
 	for i := range envs {
@@ -131,12 +132,14 @@ func (m *Manager) dunningBatch(ctx context.Context, envs []eventstore.Envelope) 
 		}
 		last = env.Position
 		ref := CustomerRef{Tenant: o.tenant, Customer: customer}
-		if seen[ref] {
+		if k, ok := seen[ref]; ok {
+			upto[k] = env.Position
 			continue
 		}
-		seen[ref] = true
+		seen[ref] = len(refs)
 		refs = append(refs, ref)
 		origins = append(origins, o)
+		upto = append(upto, env.Position)
 	}
 	if len(refs) == 0 {
 		return nil
@@ -149,7 +152,8 @@ func (m *Manager) dunningBatch(ctx context.Context, envs []eventstore.Envelope) 
 		if !may[i] {
 			continue
 		}
-		if err := m.send(ctx, &EvaluateDunning{Tenant: ref.Tenant, Customer: ref.Customer, Cause: origins[i].cause, At: m.now()}); err != nil {
+		if err := m.send(ctx, &EvaluateDunning{Tenant: ref.Tenant, Customer: ref.Customer, Cause: origins[i].cause, At: m.now(),
+			Position: upto[i]}); err != nil {
 			return err
 		}
 	}

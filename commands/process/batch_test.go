@@ -163,10 +163,13 @@ func TestDunningBatchFailureRedeliversTheBatch(t *testing.T) {
 			lastPayment = s.env.Position
 		}
 	}
+	require.NotZero(t, lastPayment)
 	tick := process.DunningTickCause(f.tenant, day("2026-04-01"))
 	var (
 		mu   sync.Mutex
 		sent = map[domain.CustomerID]int{}
+		// the feed position each evaluation said its cause was at (Trigger.Position)
+		causedAt = map[domain.CustomerID]eventstore.Position{}
 	)
 	hook := func(failLast bool) func(any) error {
 		return func(cmd any) error {
@@ -180,6 +183,7 @@ func TestDunningBatchFailureRedeliversTheBatch(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			sent[c.Customer]++
+			causedAt[c.Customer] = c.Position
 			if failLast && c.Customer == customers[2] {
 				return errInjected
 			}
@@ -196,6 +200,9 @@ func TestDunningBatchFailureRedeliversTheBatch(t *testing.T) {
 	eventually(t, "the failed batch is delivered again", func() bool { return sends(customers[2]) >= 2 })
 	m2.Stop()
 	assert.GreaterOrEqual(t, sends(customers[0]), 1)
+	mu.Lock()
+	assert.Equal(t, lastPayment, causedAt[customers[2]], "an evaluation carries the position of its customer's last event in the batch, the payment")
+	mu.Unlock()
 	for i, s := range fibers {
 		status, _ := f.status(s)
 		want := domain.ServiceStatusActive

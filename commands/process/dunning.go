@@ -107,7 +107,7 @@ func (d *Dunning) evaluateOnce(ctx context.Context, t Trigger, customer domain.C
 	if !mayAct(in) {
 		return false, nil
 	}
-	versions, err := d.readServices(ctx, t.Tenant, customer, services, &in)
+	versions, err := d.readServices(ctx, t, customer, services, &in)
 	if err != nil {
 		return false, err
 	}
@@ -163,10 +163,11 @@ func mayAct(in domain.DunningInput) bool {
 }
 
 // readServices adds the customer's services to in and returns their versions.
-func (d *Dunning) readServices(ctx context.Context, tenant domain.TenantID, customer domain.CustomerID, ids []domain.ServiceID, in *domain.DunningInput) (map[domain.ServiceID]uint64, error) {
+func (d *Dunning) readServices(ctx context.Context, t Trigger, customer domain.CustomerID, ids []domain.ServiceID, in *domain.DunningInput) (map[domain.ServiceID]uint64, error) {
+	tenant := t.Tenant
 	if ids == nil {
 		var err error
-		if ids, err = d.h.CustomerServices(ctx, tenant, customer); err != nil {
+		if ids, err = d.h.CustomerServicesAt(ctx, tenant, customer, t.Position); err != nil {
 			return nil, fmt.Errorf("dunning %s: services: %w", customer, err)
 		}
 	}

@@ -102,7 +102,7 @@ func (m *Manager) handleRunBillingPeriod(ctx context.Context, c *RunBillingPerio
 }
 
 func (m *Manager) handleEvaluateDunning(ctx context.Context, c *EvaluateDunning) error {
-	res, err := m.dunning.Evaluate(ctx, Trigger{Tenant: c.Tenant, Cause: c.Cause, At: c.At}, c.Customer, nil)
+	res, err := m.dunning.Evaluate(ctx, Trigger{Tenant: c.Tenant, Cause: c.Cause, At: c.At, Position: c.Position}, c.Customer, nil)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
 )
 
 // The commands the process managers send over their CommandBus (JSON, in process). Each
@@ -27,6 +28,10 @@ type EvaluateDunning struct {
 	Customer domain.CustomerID `json:"customer"`
 	Cause    uuid.UUID         `json:"cause"`
 	At       time.Time         `json:"at"`
+	// Position is the feed position of the customer's last event in the batch that asked for
+	// the evaluation (absent: a scheduler tick, or a message of an older release), see
+	// Trigger.Position.
+	Position eventstore.Position `json:"position,omitempty"`
 }
 
 // MarkOverdueInvoice asks the overdue scheduler to mark one invoice overdue (MarkOverdue).

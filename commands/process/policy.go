@@ -10,6 +10,7 @@ import (
 
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
 )
 
 // Actors: the process managers' names in the metadata of the events they cause.
@@ -31,6 +32,9 @@ type Trigger struct {
 	At time.Time
 	// CorrelationID is copied into the events' metadata (default: Cause).
 	CorrelationID string
+	// Position is the feed position of the triggering event (0: none, a scheduler tick): what
+	// is decided on includes at least every event up to it.
+	Position eventstore.Position
 }
 
 // meta returns the Meta of the command with id commandID sent by actor.

@@ -83,6 +83,9 @@ type Consumer struct {
 
 	mu      sync.Mutex // one catch-up at a time in this process (the row's lock serializes processes)
 	ensured atomic.Bool
+	// reached is a position a catch-up of this process took the checkpoint to: checkpoints
+	// only move forwards, so the checkpoint is at or past it (CatchUpTo).
+	reached atomic.Uint64
 }
 
 // New returns the consumer name over pool (whose search_path finds feed_checkpoints,
@@ -121,9 +124,23 @@ func (c *Consumer) Position(ctx context.Context) (eventstore.Position, error) {
 
 // CatchUp applies every event of the feed up to the head it sees when it starts, a page per
 // transaction.
-func (c *Consumer) CatchUp(ctx context.Context) error {
+func (c *Consumer) CatchUp(ctx context.Context) error { return c.CatchUpTo(ctx, 0) }
+
+// CatchUpTo is CatchUp for a caller that needs the events up to pos applied, not every event
+// appended since: it returns at once when a catch-up of this process (its own or one it waited
+// for) has already taken the checkpoint to pos or past it, and catches up to the head
+// otherwise. pos 0 always catches up. A reader deciding on the state as of an event it was
+// handed (a process manager's trigger) needs no more, and under a steady stream of appends
+// most such reads then cost nothing.
+func (c *Consumer) CatchUpTo(ctx context.Context, pos eventstore.Position) error {
+	if pos > 0 && c.Reached() >= pos {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if pos > 0 && c.Reached() >= pos {
+		return nil // the catch-up this one waited for reached it
+	}
 	head, err := c.store.Head(ctx)
 	if err != nil {
 		return fmt.Errorf("feed consumer %s: %w", c.name, err)
@@ -137,7 +154,22 @@ func (c *Consumer) CatchUp(ctx context.Context) error {
 			return err
 		}
 		if at >= head {
+			c.noteReached(at)
 			return nil
+		}
+	}
+}
+
+// Reached is the highest position a catch-up of this process took the checkpoint to (0: none
+// yet): the checkpoint is at or past it.
+func (c *Consumer) Reached() eventstore.Position { return eventstore.Position(c.reached.Load()) }
+
+// noteReached records that the checkpoint is at or past pos.
+func (c *Consumer) noteReached(pos eventstore.Position) {
+	for {
+		old := c.reached.Load()
+		if uint64(pos) <= old || c.reached.CompareAndSwap(old, uint64(pos)) {
+			return
 		}
 	}
 }

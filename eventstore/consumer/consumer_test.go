@@ -37,6 +37,47 @@ func TestCatchUpAppliesEveryEventOnce(t *testing.T) {
 	assert.Equal(t, head, pos)
 }
 
+// TestCatchUpToSkipsWhatACatchUpReached: a reader needing the events up to a position its
+// process has caught up to already reads nothing; one needing more, or asking for the head
+// (0), catches up to the head; and a catch-up of another process, which this one cannot know
+// of, does not count.
+func TestCatchUpToSkipsWhatACatchUpReached(t *testing.T) {
+	t.Parallel()
+	e := mustEnv(t)
+	ctx := testCtx(t)
+	c := mustConsumer(t, e, "test.index", record("p"), consumer.Config{PageEvents: 10})
+	assert.Zero(t, c.Reached(), "no catch-up yet")
+	first := e.appendEvents(t, 12)
+	require.NoError(t, c.CatchUpTo(ctx, first))
+	assert.Equal(t, first, c.Reached())
+
+	head := e.appendEvents(t, 3)
+	require.NoError(t, c.CatchUpTo(ctx, first), "reached already")
+	require.NoError(t, c.CatchUpTo(ctx, first-5), "reached already")
+	n, _ := e.applied(t, 0)
+	assert.Equal(t, 12, n, "nothing read for a position reached")
+
+	require.NoError(t, c.CatchUpTo(ctx, first+1))
+	n, _ = e.applied(t, 0)
+	assert.Equal(t, 15, n, "a position not reached catches up to the head")
+	assert.Equal(t, head, c.Reached())
+
+	head = e.appendEvents(t, 2)
+	require.NoError(t, c.CatchUpTo(ctx, 0))
+	n, _ = e.applied(t, 0)
+	assert.Equal(t, 17, n, "0 catches up to the head")
+	assert.Equal(t, head, c.Reached())
+
+	other := mustConsumer(t, e, "test.index", record("q"), consumer.Config{PageEvents: 10})
+	head = e.appendEvents(t, 4)
+	require.NoError(t, other.CatchUp(ctx))
+	assert.Equal(t, head, other.Reached())
+	require.NoError(t, c.CatchUpTo(ctx, head), "another process's catch-up: this one looks, finds nothing new")
+	assert.Equal(t, head, c.Reached())
+	n, _ = e.applied(t, 0)
+	assert.Equal(t, 21, n, "every event applied once")
+}
+
 // TestCrashMidPageRollsBack: whatever ends a page's transaction early, its rows and the
 // checkpoint go together: the first page stays applied, the second is not, and the next
 // catch-up applies it once.
