@@ -32,7 +32,9 @@ func TestMinPositionWaits(t *testing.T) {
 
 	start := time.Now()
 	r := e.ok(tok, path+"?min_position=43")
-	assert.Less(t, time.Since(start), time.Second)
+	// Reached already: answered without waiting for the bound (a wait would end in a 504 at
+	// DefaultWait). Not a tighter bound: a loaded host took 1.35 s for this first request.
+	assert.Less(t, time.Since(start), readapi.DefaultWait)
 	assert.Equal(t, "43", r.Header.Get("X-Ledger-Position"))
 	assert.Equal(t, "43", e.ok(tok, path, "X-Min-Position", "40").Header.Get("X-Ledger-Position"))
 
