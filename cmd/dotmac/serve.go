@@ -331,9 +331,11 @@ func newRouter() *mux.Router {
 	return r
 }
 
-// observe logs and measures api's requests, and tells the elastic controller how long they took.
+// observe logs and measures api's requests, and tells the elastic controller how long the
+// command and query APIs' took. The admin listener's are not the portal's: a profile taken
+// over 30 s, or a slow scrape, would make a billing run give way to nobody.
 func (s *system) observe(api string, r http.Handler) http.Handler {
-	if s.elastic != nil {
+	if s.elastic != nil && api != adminAPI {
 		r = s.elastic.Foreground(r)
 	}
 	return httpx.Observe(s.log.With().Str("api", api).Logger(), httpx.NewHTTPMetrics(s.registry, api), r)
