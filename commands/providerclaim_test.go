@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -114,7 +115,8 @@ func TestOneProviderPaymentIsBookedOnceWhateverItsEventsName(t *testing.T) {
 
 // TestProviderPaymentEventsRacing: many deliveries of the events of several payments, some
 // naming the customer and some nobody, at once in two processes: each payment is booked once
-// and ends on the customer's account.
+// and ends on the customer's account. A delivery that gives up on conflicts is delivered again,
+// as a provider does after a 409.
 func TestProviderPaymentEventsRacing(t *testing.T) {
 	t.Parallel()
 	f, newHandlers := newFixture(t)
@@ -130,10 +132,19 @@ func TestProviderPaymentEventsRacing(t *testing.T) {
 				p = named
 			}
 			wg.Go(func() {
-				res, err := processes[i%2].RecordProviderPayment(context.Background(), f.meta, p)
-				assert.NoError(t, err)
-				assert.Contains(t, []commands.ProviderOutcome{commands.OutcomeRecorded, commands.OutcomeUnallocated,
-					commands.OutcomeAllocated, commands.OutcomeDuplicate}, res.Outcome)
+				// A delivery that loses its bounded retries is answered a ConflictError (a
+				// 409 to the provider), and the provider delivers it again, as here.
+				for redelivery := 0; ; redelivery++ {
+					res, err := processes[i%2].RecordProviderPayment(context.Background(), f.meta, p)
+					var conflict *commands.ConflictError
+					if errors.As(err, &conflict) && redelivery < deliveries {
+						continue
+					}
+					assert.NoError(t, err)
+					assert.Contains(t, []commands.ProviderOutcome{commands.OutcomeRecorded, commands.OutcomeUnallocated,
+						commands.OutcomeAllocated, commands.OutcomeDuplicate}, res.Outcome)
+					return
+				}
 			})
 		}
 	}
