@@ -79,7 +79,8 @@ func NewLease(pool *pgxpool.Pool, name string, cfg LeaseConfig) *Lease {
 func (l *Lease) Holder() string { return l.cfg.Holder }
 
 // TryAcquire takes the lease if it is free, expired or already this holder's, and reports
-// whether this holder has it now.
+// whether this holder has it now, for at least two thirds of TTL: a try that took TTL/3 or
+// longer renews what it took before it answers.
 func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
 	now := l.cfg.Now()
 	var ok bool
@@ -89,6 +90,18 @@ func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
 	}
 	if err != nil {
 		return false, fmt.Errorf("acquire the lease of %s: %w", l.name, err)
+	}
+	if l.cfg.Now().Sub(now) >= l.cfg.TTL/3 {
+		// The try was slow (it waited on the row's lock, or for a database in trouble): the
+		// lease it wrote runs out TTL after the try started, maybe before the first renewal,
+		// maybe already, and another holder may take it then while this one applies. It is
+		// renewed from now, or was taken over meanwhile and is not this holder's.
+		if err := l.Renew(ctx); err != nil {
+			if errors.Is(err, ErrLeaseLost) {
+				return false, nil
+			}
+			return false, err
+		}
 	}
 	return true, nil
 }

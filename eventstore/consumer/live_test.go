@@ -230,3 +230,73 @@ func TestLeaseStoppedAsItIsTakenIsGivenBack(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, ok, "another process takes the lease at once, not after its TTL")
 }
+
+// slowTry is a lease clock on which each acquire statement takes the whole TTL: the first
+// reading is start, every later one start+2·TTL. Before the second reading it runs meanwhile
+// (another process acting while the try was under way).
+type slowTry struct {
+	mu        sync.Mutex
+	start     time.Time
+	ttl       time.Duration
+	readings  int
+	meanwhile func()
+}
+
+func (c *slowTry) Now() time.Time {
+	c.mu.Lock()
+	c.readings++
+	n, meanwhile := c.readings, c.meanwhile
+	c.mu.Unlock()
+	if n == 1 {
+		return c.start
+	}
+	if n == 2 && meanwhile != nil {
+		meanwhile()
+	}
+	return c.start.Add(2 * c.ttl)
+}
+
+// TestLeaseTakenBySlowTryIsRenewed: a try that read the clock, then waited longer than the
+// lease lasts (on the row's lock behind a catch-up page, or on a database in trouble) before
+// it took the lease, wrote a lease that had run out already. Before, the process believed it
+// held it, while any other process could take it at once: two processes took turns applying
+// the live feed. Now the try renews the lease from the time it answers; or, when another
+// process took it meanwhile, reports it not taken.
+func TestLeaseTakenBySlowTryIsRenewed(t *testing.T) {
+	t.Parallel()
+	const ttl = time.Minute
+	start := newFakeClock().Now()
+	later := func() time.Time { return start.Add(2 * ttl) }
+
+	t.Run("renewed", func(t *testing.T) {
+		t.Parallel()
+		e := mustEnv(t)
+		ctx := testCtx(t)
+		a := consumer.NewLease(e.pool, "test.lease", consumer.LeaseConfig{Holder: "a", TTL: ttl, Now: (&slowTry{start: start, ttl: ttl}).Now})
+		ok, err := a.TryAcquire(ctx)
+		require.NoError(t, err)
+		require.True(t, ok)
+		b := consumer.NewLease(e.pool, "test.lease", consumer.LeaseConfig{Holder: "b", TTL: ttl, Now: later})
+		ok, err = b.TryAcquire(ctx)
+		require.NoError(t, err)
+		assert.False(t, ok, "the slow try's lease is renewed from when it answered: not run out")
+		assert.Equal(t, "a", leaseHolder(t, e, "test.lease"))
+	})
+
+	t.Run("taken meanwhile", func(t *testing.T) {
+		t.Parallel()
+		e := mustEnv(t)
+		ctx := testCtx(t)
+		b := consumer.NewLease(e.pool, "test.lease", consumer.LeaseConfig{Holder: "b", TTL: ttl, Now: later})
+		clock := &slowTry{start: start, ttl: ttl, meanwhile: func() {
+			ok, err := b.TryAcquire(ctx)
+			assert.NoError(t, err)
+			assert.True(t, ok, "the slow try's lease had run out")
+		}}
+		a := consumer.NewLease(e.pool, "test.lease", consumer.LeaseConfig{Holder: "a", TTL: ttl, Now: clock.Now})
+		ok, err := a.TryAcquire(ctx)
+		require.NoError(t, err)
+		assert.False(t, ok, "another process took the run-out lease before the slow try could renew it")
+		assert.Equal(t, "b", leaseHolder(t, e, "test.lease"))
+	})
+}
