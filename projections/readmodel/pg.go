@@ -126,18 +126,19 @@ func (t *table) runIndexed(ctx context.Context, tx pgx.Tx, sql, empty string) (p
 	return tag, err
 }
 
-// stageTruncateRows is how many rows a connection stages into one stage between two
+// stageTruncateBytes is how much row data a connection stages into one stage between two
 // truncations of it. Each use deletes its rows, which leaves their space behind: a temporary
-// table is never vacuumed, so the stage would grow for as long as the connection lives, and
-// each use would scan what the ones before it left. A truncation gives it a new, empty file,
-// at the cost of a catalog row's update; every few thousand rows that is nothing.
-const stageTruncateRows = 4096
+// table is never vacuumed, so the stage would grow for as long as the connection lives, each
+// use would scan what the ones before it left, and the session's stages would outgrow its
+// temp_buffers (8 MB by default) and spill to disk. A truncation gives the stage a new,
+// empty file, at the cost of a catalog row's update; once a megabyte that is nothing.
+const stageTruncateBytes = 1 << 20
 
 // stageState is what a connection's session knows of one stage (pgconn's CustomData).
 type stageState struct {
-	// rows staged since the stage was last truncated on this connection, committed or not
-	// (the rows of a rolled-back transaction leave their space behind too).
-	rows int
+	// bytes of rows staged since the stage was last truncated on this connection, committed
+	// or not (the rows of a rolled-back transaction leave their space behind too).
+	bytes int
 }
 
 // stageOf returns the state of the stage on tx's connection.
@@ -166,8 +167,8 @@ func (t *table) stageAndRun(ctx context.Context, tx pgx.Tx, rows *copyRows, sql 
 		return 0, err
 	}
 	st, empty := t.stageOf(tx), t.emptyStage
-	if st.rows += rows.rows; st.rows >= stageTruncateRows {
-		st.rows, empty = 0, t.truncateStage
+	if st.bytes += len(rows.buf); st.bytes >= stageTruncateBytes {
+		st.bytes, empty = 0, t.truncateStage
 	}
 	tag, err := t.runIndexed(ctx, tx, sql, empty)
 	if err != nil {

@@ -3,6 +3,7 @@ package readmodel
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -30,8 +31,8 @@ func stageRows(ctx context.Context, t *testing.T, conn *pgxpool.Conn, tbl *table
 // TestStageIsEmptiedByEachUseAndTruncatedNowAndThen: the session's stage is not ON COMMIT
 // DELETE ROWS (whose truncations at every commit cost PostgreSQL 9 % of its CPU on distinct
 // customers' commands); each use empties it in its own transaction, savepoints included,
-// and a connection that keeps staging rows truncates it every stageTruncateRows rows, so
-// it never grows past about that many rows' pages.
+// and a connection that keeps staging rows truncates it every stageTruncateBytes of them,
+// so it never grows much past that.
 func TestStageIsEmptiedByEachUseAndTruncatedNowAndThen(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -92,17 +93,20 @@ func TestStageIsEmptiedByEachUseAndTruncatedNowAndThen(t *testing.T) {
 		return errors.New("roll back")
 	})
 	require.Error(t, err)
+	wide := strings.Repeat("b", 200)
+	const perUse = 500 // rows of about 230 bytes: some 15 pages a use
+	uses := 3 * stageTruncateBytes / (perUse * 200)
 	var most int64
-	for round := range 3 * stageTruncateRows / 500 {
-		stageRows(ctx, t, conn, tbl, round*500, 500, "b")
+	for round := range uses {
+		stageRows(ctx, t, conn, tbl, round*perUse, perUse, wide)
 		n, pages := stageSize()
 		require.Zero(t, n)
 		most = max(most, pages)
 	}
-	// 500 rows of (int, short text) fill about three 8 kB pages: the stage never holds much
-	// more than stageTruncateRows rows' worth.
-	assert.LessOrEqual(t, most, int64(stageTruncateRows/500+2)*4, "pages of the stage at most")
+	// Without the truncations the stage would hold every use's pages (some 450); with them,
+	// about stageTruncateBytes of rows (128 pages of data) and one use more at most.
+	assert.LessOrEqual(t, most, int64(stageTruncateBytes/8192*3/2+20), "pages of the stage at most")
 	var count int64
-	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM x WHERE v = 'b'`).Scan(&count))
-	assert.Equal(t, int64(3*stageTruncateRows/500*500), count)
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM x WHERE v = $1`, wide).Scan(&count))
+	assert.Equal(t, int64(uses*perUse), count)
 }
