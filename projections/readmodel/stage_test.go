@@ -28,6 +28,15 @@ func stageRows(ctx context.Context, t *testing.T, conn *pgxpool.Conn, tbl *table
 	}))
 }
 
+// upsertOne stages the row (k, v) of x and moves it into x in tx.
+func upsertOne(ctx context.Context, tx pgx.Tx, tbl *table, k int, v string) error {
+	var rows copyRows
+	rows.row(len(tbl.cols))
+	rows.int4(k)
+	rows.textOrNull(v)
+	return tbl.upsertUsing(ctx, tx, &rows, tbl.upsertWith("DO UPDATE SET v = EXCLUDED.v"))
+}
+
 // TestStageIsEmptiedByEachUseAndTruncatedNowAndThen: the session's stage is not ON COMMIT
 // DELETE ROWS (whose truncations at every commit cost PostgreSQL 9 % of its CPU on distinct
 // customers' commands); each use empties it in its own transaction, savepoints included,
@@ -59,21 +68,13 @@ func TestStageIsEmptiedByEachUseAndTruncatedNowAndThen(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		var rows copyRows
-		rows.row(2)
-		rows.int4(1)
-		rows.textOrNull("rolled back")
-		if err := tbl.upsertUsing(ctx, sp, &rows, tbl.upsertWith("DO UPDATE SET v = EXCLUDED.v")); err != nil {
+		if err := upsertOne(ctx, sp, tbl, 1, "rolled back"); err != nil {
 			return err
 		}
 		if err := sp.Rollback(ctx); err != nil {
 			return err
 		}
-		rows = copyRows{}
-		rows.row(2)
-		rows.int4(2)
-		rows.textOrNull("kept")
-		return tbl.upsertUsing(ctx, tx, &rows, tbl.upsertWith("DO UPDATE SET v = EXCLUDED.v"))
+		return upsertOne(ctx, tx, tbl, 2, "kept")
 	}))
 	var v1, v2 string
 	require.NoError(t, conn.QueryRow(ctx, `SELECT (SELECT v FROM x WHERE k = 1), (SELECT v FROM x WHERE k = 2)`).Scan(&v1, &v2))
@@ -83,11 +84,7 @@ func TestStageIsEmptiedByEachUseAndTruncatedNowAndThen(t *testing.T) {
 	// A rolled-back transaction's staged rows are counted too, and the stage stays bounded
 	// over many uses.
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		var rows copyRows
-		rows.row(2)
-		rows.int4(3)
-		rows.textOrNull("never")
-		if err := tbl.upsertUsing(ctx, tx, &rows, tbl.upsertWith("DO UPDATE SET v = EXCLUDED.v")); err != nil {
+		if err := upsertOne(ctx, tx, tbl, 3, "never"); err != nil {
 			return err
 		}
 		return errors.New("roll back")
