@@ -95,8 +95,11 @@ func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
 		// The try was slow (it waited on the row's lock, or for a database in trouble): the
 		// lease it wrote runs out TTL after the try started, maybe before the first renewal,
 		// maybe already, and another holder may take it then while this one applies. It is
-		// renewed from now, or was taken over meanwhile and is not this holder's.
-		if err := l.Renew(ctx); err != nil {
+		// renewed from now, or was taken over meanwhile and is not this holder's. The renewal
+		// has time of its own: the try may have used up ctx's (Acquire bounds each try).
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.TTL/3)
+		defer cancel()
+		if err := l.Renew(rctx); err != nil {
 			if errors.Is(err, ErrLeaseLost) {
 				return false, nil
 			}
