@@ -3,7 +3,7 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,19 +28,10 @@ func TestOnlyThePortalsRequestsSlowABillingRun(t *testing.T) {
 	} {
 		t.Run(tc.api, func(t *testing.T) {
 			t.Parallel()
-			var mu sync.Mutex
-			now := time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC)
-			clock := func() time.Time {
-				mu.Lock()
-				defer mu.Unlock()
-				return now
-			}
-			advance := func(d time.Duration) {
-				mu.Lock()
-				defer mu.Unlock()
-				now = now.Add(d)
-			}
-			ctrl, err := admission.New(admission.Config{Max: 4, Now: clock})
+			start, elapsed := time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC), atomic.Int64{}
+			advance := func(d time.Duration) { elapsed.Add(int64(d)) }
+			ctrl, err := admission.New(admission.Config{Max: 4,
+				Now: func() time.Time { return start.Add(time.Duration(elapsed.Load())) }})
 			require.NoError(t, err)
 			s := &system{log: zerolog.Nop(), registry: prometheus.NewRegistry(), elastic: ctrl}
 			slow := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

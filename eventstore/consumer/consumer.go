@@ -83,8 +83,9 @@ type Consumer struct {
 
 	mu      sync.Mutex // one catch-up at a time in this process (the row's lock serializes processes)
 	ensured atomic.Bool
-	// reached is a position a catch-up of this process took the checkpoint to: checkpoints
-	// only move forwards, so the checkpoint is at or past it (CatchUpTo).
+	// reached is a position a catch-up of this process took the checkpoint to: Advance never
+	// moves a checkpoint back, so the checkpoint is at or past it (CatchUpTo). Table.Reset,
+	// which does, is for the rows of projection builds, which no Consumer reads through.
 	reached atomic.Uint64
 }
 
