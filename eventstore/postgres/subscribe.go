@@ -51,7 +51,7 @@ func (sub *subscription) Next(ctx context.Context) ([]eventstore.Envelope, error
 		default:
 		}
 		wake, _, listening := sub.s.hub.Snapshot()
-		events, err := sub.s.tail.read(ctx, sub.Position(), sub.s.cfg.SubscriptionBatch, wake, listening, sub.s.wakeChannel, sub.s.ReadAll)
+		events, err := sub.s.tail.read(ctx, sub.Position(), sub.s.cfg.SubscriptionBatch, wake, listening, sub.s.wakeChannel, sub.s.readAll)
 		if err != nil {
 			return nil, err
 		}

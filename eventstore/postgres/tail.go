@@ -21,7 +21,8 @@ import (
 // below its place either). A read from a position inside the stretch is answered from memory;
 // at its end, one subscription reads what follows (a fill) while the others arriving meanwhile
 // wait for it; from anywhere else (a subscription catching up from far behind) it is read
-// from the database, as before, without touching the stretch.
+// from the database, as before, without touching the stretch. ReadAll answers from it too
+// (peek) when the stretch holds what follows the position asked, and never fills it.
 //
 // The events handed out share their byte slices (data, metadata, hash) with every other
 // subscription that got them: nothing in this repository writes into an envelope's slices.
@@ -114,6 +115,17 @@ func (t *tail) read(ctx context.Context, after eventstore.Position, limit int, w
 			return nil, err
 		}
 	}
+}
+
+// peek returns at most limit kept events after position after when the stretch holds what
+// follows it (lo <= after < hi), without reading or waiting: ok is false otherwise.
+func (t *tail) peek(after eventstore.Position, limit int) (events []eventstore.Envelope, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.primed || after < t.lo || after >= t.hi {
+		return nil, false
+	}
+	return t.from(after, limit), true
 }
 
 func closed(c <-chan struct{}) bool {

@@ -178,3 +178,40 @@ func TestTailReadersMissNothing(t *testing.T) {
 		assert.Equal(t, want, got[r], "reader %d", r)
 	}
 }
+
+// TestTailPeek: ReadAll's look into the stretch answers only from inside it (lo <= after < hi),
+// with exactly the feed's events after the place asked, and never reads or fills.
+func TestTailPeek(t *testing.T) {
+	ctx := context.Background()
+	f, tl := newFakeFeed(), newTail(4)
+	_, ok := tl.peek(0, 10)
+	assert.False(t, ok, "nothing kept yet")
+	f.append(6)
+	got, err := tl.read(ctx, 0, 10, f.snap(), true, f.snap, f.read)
+	require.NoError(t, err)
+	require.Len(t, got, 4)
+	got, err = tl.read(ctx, 4, 10, f.snap(), true, f.snap, f.read)
+	require.NoError(t, err)
+	require.Len(t, got, 2) // the stretch now holds (2, 6]
+	reads := f.reads.Load()
+	for _, c := range []struct {
+		after eventstore.Position
+		limit int
+		want  []eventstore.Position
+		ok    bool
+	}{
+		{after: 1, limit: 10, ok: false},                                         // behind the stretch
+		{after: 2, limit: 10, want: []eventstore.Position{3, 4, 5, 6}, ok: true}, // at its start
+		{after: 4, limit: 1, want: []eventstore.Position{5}, ok: true},
+		{after: 5, limit: 10, want: []eventstore.Position{6}, ok: true},
+		{after: 6, limit: 10, ok: false}, // at its end: what follows may be committed since
+		{after: 9, limit: 10, ok: false},
+	} {
+		got, ok := tl.peek(c.after, c.limit)
+		assert.Equal(t, c.ok, ok, "after %d", c.after)
+		if c.ok {
+			assert.Equal(t, c.want, positions(got), "after %d", c.after)
+		}
+	}
+	assert.Equal(t, reads, f.reads.Load(), "peek never reads")
+}

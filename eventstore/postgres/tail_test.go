@@ -69,3 +69,60 @@ func TestSubscriptionsShareTheFeedsReads(t *testing.T) {
 	}
 	assert.EqualValues(t, 1, reads.n.Load()-before, "one read of the feed for eight subscriptions")
 }
+
+// TestReadAllFromTheSubscriptionsReads: a ReadAll after a position the subscriptions have read
+// past is answered from their shared reads without a query, with what the query returns; at
+// the feed's end, or behind what is kept, it queries.
+func TestReadAllFromTheSubscriptionsReads(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	url := pgtest.SchemaURL(t)
+	cfg, err := pgxpool.ParseConfig(url)
+	require.NoError(t, err)
+	reads := &feedReads{}
+	cfg.ConnConfig.Tracer = reads
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	require.NoError(t, migrate.Up(ctx, pool, postgres.MigrationSet()))
+	s, err := postgres.Open(ctx, pool, postgres.Config{SubscriptionBatch: 4})
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+
+	first, err := s.Append(ctx, "s-1", eventstore.Any(), testEvent(1), testEvent(2))
+	require.NoError(t, err)
+	sub, err := s.SubscribeAll(ctx, first.LastPosition)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Close() })
+	res, err := s.Append(ctx, "s-1", eventstore.Any(), testEvent(3), testEvent(4), testEvent(5))
+	require.NoError(t, err)
+	waitFor(t, sub, res.LastPosition)
+
+	// What the database holds, read through a store of its own (which has read nothing) over
+	// a pool whose reads are not counted.
+	plain, err := pgxpool.New(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(plain.Close)
+	direct, err := postgres.Open(ctx, plain, postgres.Config{})
+	require.NoError(t, err)
+	t.Cleanup(direct.Close)
+	before := reads.n.Load()
+	for after := first.LastPosition; after < res.LastPosition; after++ {
+		got, err := s.ReadAll(ctx, after, 2)
+		require.NoError(t, err)
+		want, err := direct.ReadAll(ctx, after, 2)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "after %d", after)
+	}
+	assert.EqualValues(t, 0, reads.n.Load()-before, "the store the subscription read through answered every read from memory")
+
+	before = reads.n.Load()
+	got, err := s.ReadAll(ctx, res.LastPosition, 10)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	got, err = s.ReadAll(ctx, 0, 10)
+	require.NoError(t, err)
+	assert.Len(t, got, 5)
+	assert.EqualValues(t, 2, reads.n.Load()-before, "at the end and behind the stretch, ReadAll queries")
+}
