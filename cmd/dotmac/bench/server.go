@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
 
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/postgres"
@@ -81,6 +82,7 @@ func (r *run) startServer(ctx context.Context) (*server, error) {
 	s.cmd.Env = append(os.Environ(), "DATABASE_URL="+r.url, "DOTMAC_COMMAND_ADDR="+cmdAddr, "DOTMAC_QUERY_ADDR="+queryAddr,
 		"DOTMAC_JWT_SECRET="+secret, "DOTMAC_JWT_PUBLIC_KEY=", "LOG_LEVEL=warn", "LOG_FORMAT=json", "DOTMAC_DATA_DIR="+dir,
 		"DOTMAC_EVENTSTORE=postgres", "DOTMAC_ADMIN_ADDR="+adminAddr, "DOTMAC_PPROF=true")
+	s.cmd.Env = append(s.cmd.Env, wholeSystem(r.cfg.Logger, os.LookupEnv)...)
 	logFile, err := os.Create(filepath.Join(dir, "serve.log")) // #nosec G304 -- our own temporary directory
 	if err != nil {
 		return nil, err
@@ -103,6 +105,31 @@ func (r *run) startServer(ctx context.Context) (*server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// wholeSystemEnv are the settings of the server under test the harness relies on: every role
+// in the one process (its commands, reads and projections are what is measured) and the
+// process managers (whose tracker it waits for, and whose work is part of each command's).
+// The rest of the environment passes through, so a setting can be compared (DOTMAC_GC_PERCENT,
+// DOTMAC_DB_COMMAND_CONNS, ...).
+var wholeSystemEnv = []struct{ name, value string }{
+	{"DOTMAC_ROLE", "command,query,projector"},
+	{"DOTMAC_PROCESS_MANAGERS", "true"},
+}
+
+// wholeSystem returns wholeSystemEnv as environment entries, to follow the inherited
+// environment (the last entry of a name wins), and warns of each inherited value it overrides:
+// a server without its process managers, say, left the harness waiting for their tracker.
+func wholeSystem(log zerolog.Logger, lookup func(string) (string, bool)) []string {
+	out := make([]string, 0, len(wholeSystemEnv))
+	for _, e := range wholeSystemEnv {
+		if v, ok := lookup(e.name); ok && v != e.value {
+			log.Warn().Str("variable", e.name).Str("inherited", v).Str("used", e.value).
+				Msg("bench: the server under test runs the whole system; the inherited value is overridden")
+		}
+		out = append(out, e.name+"="+e.value)
+	}
+	return out
 }
 
 // waitFirstTick waits until the server's process managers finished their first scheduler
