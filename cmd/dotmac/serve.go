@@ -186,6 +186,12 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 	if sys.elastic, err = elasticController(sys, roles); err != nil {
 		return err
 	}
+	// "main": the query API, the projectors and the process managers; "commands": the command
+	// side and the event store (the main pool too, when it has none of its own).
+	sys.pools = db.NewPoolCollector()
+	sys.pools.Add("main", sys.pool)
+	sys.pools.Add("commands", sys.commandPool)
+	sys.registry.MustRegister(sys.pools)
 	sys.health.Add("database", func(ctx context.Context) error { return dbase.pool.Ping(ctx) })
 	sys.health.Add("eventstore", func(ctx context.Context) error { _, err := store.Head(ctx); return err })
 	if slices.Contains(roles, roleCommand) || slices.Contains(roles, roleProjector) {
@@ -291,8 +297,9 @@ type system struct {
 	runtimeOnce  sync.Once
 	runtime      *projections.Runtime
 	runtimeErr   error
-	signer       *audit.Signer // nil in a process that does not sign
-	replica      *replica      // the query role's standby (--read-database-url); nil: it reads the primary
+	signer       *audit.Signer     // nil in a process that does not sign
+	replica      *replica          // the query role's standby (--read-database-url); nil: it reads the primary
+	pools        *db.PoolCollector // the pools' metrics: main, commands, replica
 	webhooksOnce sync.Once
 	webhooks     *webhooks.Service
 	webhooksErr  error

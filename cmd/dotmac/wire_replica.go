@@ -203,6 +203,9 @@ func startReplica(ctx context.Context, sys *system) (*replica, error) {
 	if err != nil {
 		return nil, err
 	}
+	if sys.pools != nil {
+		sys.pools.Add("replica", rep.pool)
+	}
 	if err := sys.registry.Register(newReplicaCollector(rep, primary)); err != nil {
 		rep.close()
 		return nil, fmt.Errorf("replica metrics: %w", err)
