@@ -348,6 +348,9 @@ func (s *server) profile(ctx context.Context, dir, name string, d time.Duration)
 		return func() {}
 	}
 	base := strings.TrimSuffix(name, ".pprof")
+	// The metrics as the phase begins too: a counter's change over the phase (the pools'
+	// acquire waits, say) is the difference between the two files.
+	s.save(ctx, dir, base+".metrics.start.txt", s.adminURL+"/metrics")
 	cpu := s.fetchProfile(ctx, dir, name, "profile", d)
 	allocs := s.fetchProfile(ctx, dir, base+".allocs.pprof", "allocs", d)
 	return func() {
