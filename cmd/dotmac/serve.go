@@ -187,7 +187,7 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 		return err
 	}
 	// "main": the query API, the projectors and the process managers; "commands": the command
-	// side and the event store (the main pool too, when it has none of its own).
+	// side and the event store, when they have a pool of their own (else they use main's).
 	sys.pools = db.NewPoolCollector()
 	sys.pools.Add("main", sys.pool)
 	sys.pools.Add("commands", sys.commandPool)

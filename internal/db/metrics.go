@@ -1,6 +1,7 @@
 package db
 
 import (
+	"maps"
 	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,7 +17,7 @@ type PoolCollector struct {
 	mu    sync.Mutex
 	pools map[string]*pgxpool.Pool
 
-	conns, max, acquires, waited, waitSeconds, canceled, opened, closed, closedIdle *prometheus.Desc
+	conns, maxConns, acquires, waited, waitSeconds, canceled, opened, closed *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*PoolCollector)(nil)
@@ -27,7 +28,7 @@ func NewPoolCollector() *PoolCollector {
 	return &PoolCollector{pools: map[string]*pgxpool.Pool{},
 		conns: prometheus.NewDesc("dotmac_db_pool_connections", "Connections of the pool by state: acquired (in use), idle, constructing.",
 			[]string{"pool", "state"}, nil),
-		max:      prometheus.NewDesc("dotmac_db_pool_max_connections", "The most connections the pool opens.", pool, nil),
+		maxConns: prometheus.NewDesc("dotmac_db_pool_max_connections", "The most connections the pool opens.", pool, nil),
 		acquires: prometheus.NewDesc("dotmac_db_pool_acquires_total", "Connections acquired from the pool.", pool, nil),
 		waited: prometheus.NewDesc("dotmac_db_pool_acquires_waited_total",
 			"Acquires that found no idle connection and waited for one to be freed or opened.", pool, nil),
@@ -60,7 +61,7 @@ func (c *PoolCollector) Add(name string, p *pgxpool.Pool) {
 
 // Describe implements prometheus.Collector.
 func (c *PoolCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.conns, c.max, c.acquires, c.waited, c.waitSeconds, c.canceled, c.opened, c.closed} {
+	for _, d := range []*prometheus.Desc{c.conns, c.maxConns, c.acquires, c.waited, c.waitSeconds, c.canceled, c.opened, c.closed} {
 		ch <- d
 	}
 }
@@ -68,10 +69,7 @@ func (c *PoolCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *PoolCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
-	pools := make(map[string]*pgxpool.Pool, len(c.pools))
-	for name, p := range c.pools {
-		pools[name] = p
-	}
+	pools := maps.Clone(c.pools)
 	c.mu.Unlock()
 	for name, p := range pools {
 		s := p.Stat()
@@ -84,7 +82,7 @@ func (c *PoolCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.conns, float64(s.AcquiredConns()), "acquired")
 		gauge(c.conns, float64(s.IdleConns()), "idle")
 		gauge(c.conns, float64(s.ConstructingConns()), "constructing")
-		gauge(c.max, float64(s.MaxConns()))
+		gauge(c.maxConns, float64(s.MaxConns()))
 		counter(c.acquires, float64(s.AcquireCount()))
 		counter(c.waited, float64(s.EmptyAcquireCount()))
 		counter(c.waitSeconds, s.EmptyAcquireWaitTime().Seconds())
