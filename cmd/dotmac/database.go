@@ -28,6 +28,7 @@ import (
 type dbFlags struct {
 	url      string
 	maxConns int32
+	minConns int32 // serve's --db-min-conns; 0 for one-shot commands
 	roles    roleFlags
 }
 
@@ -74,7 +75,8 @@ func openBackendWith(ctx context.Context, log zerolog.Logger, g *globalFlags, s 
 		return nil, err
 	}
 	if commandConns > 0 && s.backend == "postgres" {
-		dbase.commands, err = db.Open(ctx, dbase.pool.Config().ConnString(), db.Options{AppName: "dotmac-commands", MaxConns: commandConns})
+		dbase.commands, err = db.Open(ctx, dbase.pool.Config().ConnString(), db.Options{AppName: "dotmac-commands", MaxConns: commandConns,
+			MinConns: s.db.minConns})
 		if err != nil {
 			dbase.close(log)
 			return nil, fmt.Errorf("open the command side's pool: %w", err)
@@ -161,7 +163,7 @@ func openDatabase(ctx context.Context, log zerolog.Logger, g *globalFlags, d *db
 			return nil, err
 		}
 	}
-	pool, err := db.Open(ctx, connURL, db.Options{MaxConns: d.maxConns})
+	pool, err := db.Open(ctx, connURL, db.Options{MaxConns: d.maxConns, MinConns: d.minConns})
 	if err != nil {
 		_ = res.Stop(context.Background())
 		return nil, err

@@ -31,3 +31,16 @@ func TestApplyGCPercent(t *testing.T) {
 	require.NoError(t, applyGCPercent(defaultGCPercent))
 	assert.Equal(t, 100, debug.SetGCPercent(100), "GOGC wins")
 }
+
+// TestCheckMinConns: serve's pools keep 0 to --db-max-conns connections open; anything else
+// is refused naming the flag.
+func TestCheckMinConns(t *testing.T) {
+	for _, ok := range [][2]int32{{0, 32}, {16, 16}, {1, 32}} {
+		assert.NoError(t, checkMinConns(ok[0], ok[1]), "%v", ok)
+	}
+	for _, bad := range [][2]int32{{-1, 32}, {33, 32}} {
+		err := checkMinConns(bad[0], bad[1])
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "--db-min-conns")
+	}
+}

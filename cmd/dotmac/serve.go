@@ -113,6 +113,8 @@ Every flag can also be set through the environment variable named in its descrip
 		"soft memory limit of the Go heap (GOMEMLIMIT syntax; off: no limit; the GOMEMLIMIT variable wins when set)")
 	intFlag(fs, &f.gcPercent, "gc-percent", "DOTMAC_GC_PERCENT", defaultGCPercent,
 		"how far the Go heap grows past what is live before the next collection, in percent (GOGC syntax; -1: only at the memory limit; the GOGC variable wins when set)")
+	int32Flag(fs, &f.storage.db.minConns, "db-min-conns", "DOTMAC_DB_MIN_CONNS", 0,
+		"PostgreSQL connections each pool opens at start and keeps (at most its maximum): a request finding every connection busy below the maximum waits for a new session, which a host saturated by a billing run takes up to a second to start; with --db-max-conns equal, the pool never grows under load")
 	int32Flag(fs, &f.commandConns, "db-command-conns", "DOTMAC_DB_COMMAND_CONNS", defaultCommandConns,
 		"connections of the command side's own PostgreSQL pool (event store, idempotency keys, invoice numbers, billing index), apart from the pool of the query API and the projectors (--db-max-conns); 0: one shared pool")
 	intFlag(fs, &f.cacheSize, "command-cache-streams", "DOTMAC_COMMAND_CACHE_STREAMS", commands.DefaultCacheStreams,
@@ -164,6 +166,9 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 		return err
 	}
 	if err := applyGCPercent(f.gcPercent); err != nil {
+		return err
+	}
+	if err := checkMinConns(f.storage.db.minConns, f.storage.db.maxConns); err != nil {
 		return err
 	}
 	key, keySource, err := f.key.load(g)
@@ -401,6 +406,14 @@ func displayAddr(addr string) string {
 		return "localhost" + addr
 	}
 	return addr
+}
+
+// checkMinConns refuses a --db-min-conns the pools cannot keep.
+func checkMinConns(minConns, maxConns int32) error {
+	if minConns < 0 || minConns > maxConns {
+		return fmt.Errorf("--db-min-conns %d: want 0 to --db-max-conns (%d)", minConns, maxConns)
+	}
+	return nil
 }
 
 // applyMemoryLimit sets the runtime's soft memory limit (the GOMEMLIMIT variable wins):

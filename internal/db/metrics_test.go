@@ -81,3 +81,17 @@ func value(t *testing.T, reg *prometheus.Registry, name string, labels ...string
 	require.Len(t, found, 1, "%s%v", name, labels)
 	return found[0]
 }
+
+// TestMinConnsAreOpenedAtOnce: a pool with MinConns opens them without being asked for a
+// connection (Open's ping may open one of its own before them), and no more.
+func TestMinConnsAreOpenedAtOnce(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := db.Open(ctx, pgtest.SchemaURL(t), db.Options{MaxConns: 5, MinConns: 3})
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	require.Eventually(t, func() bool { return pool.Stat().TotalConns() >= 3 }, 20*time.Second, 20*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	assert.LessOrEqual(t, pool.Stat().TotalConns(), int32(4))
+}
