@@ -30,25 +30,34 @@ func (f *feedReads) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.Trac
 
 func (*feedReads) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
+// tracedStore opens a store with cfg in a schema of its own, over a pool whose reads of the
+// feed are counted, and returns the schema's URL.
+func tracedStore(ctx context.Context, t *testing.T, cfg postgres.Config) (*postgres.Store, *feedReads, string) {
+	t.Helper()
+	url := pgtest.SchemaURL(t)
+	pcfg, err := pgxpool.ParseConfig(url)
+	require.NoError(t, err)
+	reads := &feedReads{}
+	pcfg.ConnConfig.Tracer = reads
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	require.NoError(t, migrate.Up(ctx, pool, postgres.MigrationSet()))
+	s, err := postgres.Open(ctx, pool, cfg)
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	return s, reads, url
+}
+
 // TestSubscriptionsShareTheFeedsReads: eight subscriptions at the feed's end, woken by one
 // append, get its events from one query between them (each ran its own before).
 func TestSubscriptionsShareTheFeedsReads(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cfg, err := pgxpool.ParseConfig(pgtest.SchemaURL(t))
-	require.NoError(t, err)
-	reads := &feedReads{}
-	cfg.ConnConfig.Tracer = reads
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	require.NoError(t, migrate.Up(ctx, pool, postgres.MigrationSet()))
-	s, err := postgres.Open(ctx, pool, postgres.Config{})
-	require.NoError(t, err)
-	t.Cleanup(s.Close)
+	s, reads, _ := tracedStore(ctx, t, postgres.Config{})
 
-	_, err = s.Append(ctx, "s-1", eventstore.Any(), testEvent(1))
+	_, err := s.Append(ctx, "s-1", eventstore.Any(), testEvent(1))
 	require.NoError(t, err)
 	head, err := s.Head(ctx)
 	require.NoError(t, err)
@@ -77,18 +86,7 @@ func TestReadAllFromTheSubscriptionsReads(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	url := pgtest.SchemaURL(t)
-	cfg, err := pgxpool.ParseConfig(url)
-	require.NoError(t, err)
-	reads := &feedReads{}
-	cfg.ConnConfig.Tracer = reads
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	require.NoError(t, migrate.Up(ctx, pool, postgres.MigrationSet()))
-	s, err := postgres.Open(ctx, pool, postgres.Config{SubscriptionBatch: 4})
-	require.NoError(t, err)
-	t.Cleanup(s.Close)
+	s, reads, url := tracedStore(ctx, t, postgres.Config{SubscriptionBatch: 4})
 
 	first, err := s.Append(ctx, "s-1", eventstore.Any(), testEvent(1), testEvent(2))
 	require.NoError(t, err)
