@@ -31,15 +31,18 @@ func TestPoolMetrics(t *testing.T) {
 
 	held, err := pool.Acquire(ctx)
 	require.NoError(t, err)
-	got := make(chan error, 1)
+	started, got := make(chan struct{}), make(chan error, 1)
 	go func() {
+		close(started)
 		conn, err := pool.Acquire(ctx) // waits for held
 		if err == nil {
 			conn.Release()
 		}
 		got <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	<-started
+	time.Sleep(100 * time.Millisecond) // the second acquire is waiting
+	assert.Equal(t, []string{"main"}, poolsOf(t, reg), "one pool, under its first name; nil skipped")
 	assert.Equal(t, 1.0, value(t, reg, "dotmac_db_pool_connections", "main", "acquired"))
 	assert.Equal(t, 0.0, value(t, reg, "dotmac_db_pool_connections", "main", "idle"))
 	assert.Equal(t, 1.0, value(t, reg, "dotmac_db_pool_max_connections", "main"))
@@ -50,6 +53,22 @@ func TestPoolMetrics(t *testing.T) {
 	assert.GreaterOrEqual(t, value(t, reg, "dotmac_db_pool_acquire_wait_seconds_total", "main"), 0.05, "for about 100 ms")
 	assert.GreaterOrEqual(t, value(t, reg, "dotmac_db_pool_acquires_total", "main"), 2.0)
 	assert.Equal(t, 1.0, value(t, reg, "dotmac_db_pool_connections", "main", "idle"))
+}
+
+// poolsOf lists the pool labels of dotmac_db_pool_max_connections in reg.
+func poolsOf(t *testing.T, reg *prometheus.Registry) []string {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	var out []string
+	for _, mf := range mfs {
+		if mf.GetName() == "dotmac_db_pool_max_connections" {
+			for _, m := range mf.GetMetric() {
+				out = append(out, m.GetLabel()[0].GetValue())
+			}
+		}
+	}
+	return out
 }
 
 // value gathers the sample of name from reg whose label values are labels (pool, then state

@@ -167,12 +167,18 @@ func (t *table) stageAndRun(ctx context.Context, tx pgx.Tx, rows *copyRows, sql 
 		return 0, err
 	}
 	st, empty := t.stageOf(tx), t.emptyStage
-	if st.bytes += len(rows.buf); st.bytes >= stageTruncateBytes {
-		st.bytes, empty = 0, t.truncateStage
+	st.bytes += len(rows.buf)
+	truncate := st.bytes >= stageTruncateBytes
+	if truncate {
+		empty = t.truncateStage
 	}
 	tag, err := t.runIndexed(ctx, tx, sql, empty)
 	if err != nil {
+		// The truncation may not have run: the rows' space is still counted.
 		return 0, fmt.Errorf("write %d rows into %s: %w", rows.rows, t.name, err)
+	}
+	if truncate {
+		st.bytes = 0 // (a later rollback undoes it; the next megabyte truncates again)
 	}
 	return tag.RowsAffected(), nil
 }
