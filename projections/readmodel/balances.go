@@ -119,9 +119,8 @@ func (r *balanceRow) write(c *copyRows) {
 	c.int8(r.position)
 }
 
-const loadBalances = `SELECT b.tenant_id, b.customer_id, b.currency, b.receivable, b.credit, b.last_activity, b.position
-FROM customer_balances b JOIN unnest($1::text[], $2::uuid[], $3::text[]) AS k(tenant_id, id, currency)
-ON b.tenant_id = k.tenant_id AND b.customer_id = k.id AND b.currency = k.currency`
+var loadBalances = `SELECT b.tenant_id, b.customer_id, b.currency, b.receivable, b.credit, b.last_activity, b.position
+FROM ` + byKeys("customer_balances", "b", "tenant_id text", "customer_id uuid", "currency text")
 
 // moneyEvent is a money event of the feed with its journal entries: Postings' entry, or in a
 // copy as of a business date those of domain.Poster dated by then.

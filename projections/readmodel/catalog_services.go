@@ -66,11 +66,11 @@ func (r *serviceRow) write(c *copyRows) {
 	c.int8(r.position)
 }
 
-const loadServices = `SELECT s.tenant_id, s.service_id, s.customer_id, s.plan_code, s.plan_name, s.monthly_price,
+var loadServices = `SELECT s.tenant_id, s.service_id, s.customer_id, s.plan_code, s.plan_name, s.monthly_price,
 s.currency, s.tax_rate, s.bill_while_suspended, s.status, s.suspension_reason, s.suspended_on, s.start_date,
 s.billing_starts_on, s.terminated_on, s.termination_reason, s.install_address, s.ont_serial, s.static_ip,
 s.plan_changes, s.provisioned_at, s.updated_at, s.position
-FROM services s JOIN unnest($1::text[], $2::uuid[]) AS k(tenant_id, id) ON s.tenant_id = k.tenant_id AND s.service_id = k.id`
+FROM ` + byKeys("services", "s", "tenant_id text", "service_id uuid")
 
 func scanService(rows pgx.Rows) (*serviceRow, error) {
 	r := &serviceRow{}

@@ -88,9 +88,9 @@ func (r *customerRow) write(c *copyRows) {
 	c.int8(r.position)
 }
 
-const loadCustomers = `SELECT c.tenant_id, c.customer_id, c.name, c.email, c.phone, c.billing_address, c.currency,
+var loadCustomers = `SELECT c.tenant_id, c.customer_id, c.name, c.email, c.phone, c.billing_address, c.currency,
 c.status, c.registered_at, c.updated_at, c.deactivated_at, c.deactivation_reason, c.position
-FROM customers c JOIN unnest($1::text[], $2::uuid[]) AS k(tenant_id, id) ON c.tenant_id = k.tenant_id AND c.customer_id = k.id`
+FROM ` + byKeys("customers", "c", "tenant_id text", "customer_id uuid")
 
 func scanCustomer(rows pgx.Rows) (*customerRow, error) {
 	r := &customerRow{}

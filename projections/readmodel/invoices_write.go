@@ -99,10 +99,10 @@ func (p *paymentRow) write(c *copyRows) {
 	c.int8(p.position)
 }
 
-const loadInvoices = `SELECT i.tenant_id, i.invoice_id, i.customer_id, i.number, i.status, i.marked_overdue_at, i.currency,
+var loadInvoices = `SELECT i.tenant_id, i.invoice_id, i.customer_id, i.number, i.status, i.marked_overdue_at, i.currency,
 i.period, i.issue_date, i.due_date, i.net_total, i.tax_total, i.total, i.credit_applied, i.amount_paid,
 i.amount_credited, i.outstanding, i.line_count, i.created_at, i.issued_at, i.voided_at, i.void_reason, i.position
-FROM invoices i JOIN unnest($1::text[], $2::uuid[]) AS k(tenant_id, id) ON i.tenant_id = k.tenant_id AND i.invoice_id = k.id`
+FROM ` + byKeys("invoices", "i", "tenant_id text", "invoice_id uuid")
 
 func scanInvoice(rows pgx.Rows) (*invoiceRow, error) {
 	r := &invoiceRow{}
@@ -125,9 +125,9 @@ func scanInvoice(rows pgx.Rows) (*invoiceRow, error) {
 	return r, nil
 }
 
-const loadPayments = `SELECT p.tenant_id, p.payment_id, p.customer_id, p.amount, p.currency, p.method, p.external_reference,
+var loadPayments = `SELECT p.tenant_id, p.payment_id, p.customer_id, p.amount, p.currency, p.method, p.external_reference,
 p.received_at, p.recorded_at, p.allocated, p.unapplied, p.refunded, p.position
-FROM payments p JOIN unnest($1::text[], $2::uuid[]) AS k(tenant_id, id) ON p.tenant_id = k.tenant_id AND p.payment_id = k.id`
+FROM ` + byKeys("payments", "p", "tenant_id text", "payment_id uuid")
 
 func scanPayment(rows pgx.Rows) (*paymentRow, error) {
 	p := &paymentRow{}

@@ -107,8 +107,7 @@ type mrrService struct {
 	position int64
 }
 
-const loadMRRServices = `SELECT s.tenant_id, s.service_id, s.history FROM mrr_services s
-JOIN unnest($1::text[], $2::uuid[]) AS k(tenant_id, id) ON s.tenant_id = k.tenant_id AND s.service_id = k.id`
+var loadMRRServices = `SELECT s.tenant_id, s.service_id, s.history FROM ` + byKeys("mrr_services", "s", "tenant_id text", "service_id uuid")
 
 // Apply folds the batch's service events into each service's state and rewrites the
 // segments of every service it touched.

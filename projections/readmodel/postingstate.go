@@ -43,8 +43,7 @@ func newPostingStates(name string) *postingStates {
 	return &postingStates{
 		table: newTable(name, []string{"tenant_id", "customer_id"},
 			column{"tenant_id", "text"}, column{"customer_id", "uuid"}, column{"state", "jsonb"}),
-		load: `SELECT s.tenant_id, s.customer_id, s.state FROM ` + name + ` s JOIN unnest($1::text[], $2::uuid[]) AS k(tenant_id, id)
-ON s.tenant_id = k.tenant_id AND s.customer_id = k.id`,
+		load: `SELECT s.tenant_id, s.customer_id, s.state FROM ` + byKeys(name, "s", "tenant_id text", "customer_id uuid"),
 		held: map[key]*heldPosting{},
 	}
 }
