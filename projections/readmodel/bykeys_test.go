@@ -2,11 +2,13 @@ package readmodel
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -70,17 +72,11 @@ func TestLoadsReadByKey(t *testing.T) {
 }
 
 // explain returns PostgreSQL's plan of sql with args, one line per node.
-func explain(ctx context.Context, t *testing.T, pool interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, sql string, args ...any) string {
+func explain(ctx context.Context, t *testing.T, pool *pgxpool.Pool, sql string, args ...any) string {
 	t.Helper()
 	rows, err := pool.Query(ctx, "EXPLAIN "+sql, args...)
 	require.NoError(t, err)
 	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
-	out := ""
-	for _, l := range lines {
-		out += l + "\n"
-	}
-	return out
+	return strings.Join(lines, "\n")
 }
