@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
@@ -29,7 +30,10 @@ type dbFlags struct {
 	url      string
 	maxConns int32
 	minConns int32 // serve's --db-min-conns; 0 for one-shot commands
-	roles    roleFlags
+	// warm, if set, runs on each connection the main pool opens (serve: readapi.WarmUp when
+	// the query API reads through that pool).
+	warm  func(context.Context, *pgx.Conn) error
+	roles roleFlags
 }
 
 func (d *dbFlags) bind(fs *pflag.FlagSet) {
@@ -163,7 +167,7 @@ func openDatabase(ctx context.Context, log zerolog.Logger, g *globalFlags, d *db
 			return nil, err
 		}
 	}
-	pool, err := db.Open(ctx, connURL, db.Options{MaxConns: d.maxConns, MinConns: d.minConns})
+	pool, err := db.Open(ctx, connURL, db.Options{MaxConns: d.maxConns, MinConns: d.minConns, AfterConnect: d.warm})
 	if err != nil {
 		_ = res.Stop(context.Background())
 		return nil, err

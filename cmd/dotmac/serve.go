@@ -33,6 +33,7 @@ import (
 	"github.com/dotmac/ledger/internal/db"
 	"github.com/dotmac/ledger/internal/httpx"
 	"github.com/dotmac/ledger/projections"
+	"github.com/dotmac/ledger/readapi"
 )
 
 // Roles a serve process can play; the default plays all of them.
@@ -174,6 +175,9 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 	key, keySource, err := f.key.load(g)
 	if err != nil {
 		return err
+	}
+	if slices.Contains(roles, roleQuery) && f.replica.url == "" {
+		f.storage.db.warm = readapi.WarmUp // the query API reads through the main pool
 	}
 	b, err := openServeBackend(ctx, log, g, f)
 	if err != nil {

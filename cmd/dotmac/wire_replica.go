@@ -12,6 +12,7 @@ import (
 
 	"github.com/dotmac/ledger/internal/db"
 	"github.com/dotmac/ledger/projections"
+	"github.com/dotmac/ledger/readapi"
 )
 
 // The query role on a replica (--read-database-url): it reads the read models and waits for
@@ -49,7 +50,8 @@ type replica struct {
 // binary, and builds the standby projection runtime over it.
 func openReplica(ctx context.Context, sys *system) (*replica, error) {
 	f := sys.flags
-	pool, err := db.Open(ctx, f.replica.url, db.Options{AppName: "dotmac-query", MaxConns: f.storage.db.maxConns})
+	pool, err := db.Open(ctx, f.replica.url, db.Options{AppName: "dotmac-query", MaxConns: f.storage.db.maxConns,
+		AfterConnect: readapi.WarmUp})
 	if err != nil {
 		return nil, fmt.Errorf("--read-database-url: %w", err)
 	}

@@ -24,6 +24,9 @@ type Options struct {
 	// host busy with a billing run that took 0.8 s a session, in the middle of the portal's
 	// reads. A server keeps its pools at their working size from the start.
 	MinConns int32
+	// AfterConnect, if set, runs on every connection the pool opens before its first use
+	// (pgxpool.Config.AfterConnect); an error discards the connection.
+	AfterConnect func(context.Context, *pgx.Conn) error
 	// IdleInTransactionTimeout ends a session that sits in an open transaction this long, so a
 	// stuck client cannot hold the event store's append lock (default 30 s).
 	IdleInTransactionTimeout time.Duration
@@ -51,6 +54,7 @@ func Open(ctx context.Context, url string, o Options) (*pgxpool.Pool, error) {
 	}
 	cfg.MaxConns = o.MaxConns
 	cfg.MinConns = min(max(o.MinConns, 0), o.MaxConns)
+	cfg.AfterConnect = o.AfterConnect
 	rp := cfg.ConnConfig.RuntimeParams
 	if rp["application_name"] == "" {
 		rp["application_name"] = o.AppName

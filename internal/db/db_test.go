@@ -3,8 +3,11 @@ package db_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -55,4 +58,43 @@ func sep(url string) string {
 		return "&"
 	}
 	return "?"
+}
+
+// TestAfterConnectRunsOnEveryNewConnection: Options.AfterConnect runs once on each connection
+// the pool opens, before its first use (serve warms the query API's sessions so).
+func TestAfterConnectRunsOnEveryNewConnection(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var mu sync.Mutex
+	seen := map[uint32]int{}
+	pool, err := db.Open(ctx, pgtest.DatabaseURL(t), db.Options{MaxConns: 3, AfterConnect: func(_ context.Context, c *pgx.Conn) error {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[c.PgConn().PID()]++
+		return nil
+	}})
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	conns := make([]*pgxpool.Conn, 3)
+	for i := range conns {
+		conns[i], err = pool.Acquire(ctx)
+		require.NoError(t, err)
+	}
+	for _, c := range conns {
+		mu.Lock()
+		assert.Equal(t, 1, seen[c.Conn().PgConn().PID()], "connection %d", c.Conn().PgConn().PID())
+		mu.Unlock()
+		c.Release()
+	}
+	// Reused connections are not set up again.
+	for range 5 {
+		_, err := pool.Exec(ctx, "SELECT 1")
+		require.NoError(t, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Len(t, seen, 3)
+	for pid, n := range seen {
+		assert.Equal(t, 1, n, "connection %d", pid)
+	}
 }

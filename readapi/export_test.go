@@ -1,0 +1,4 @@
+package readapi
+
+// WarmStatements are the statements WarmUp plans.
+var WarmStatements = warmStatements
