@@ -29,6 +29,12 @@ type Customer struct {
 const customerColumns = `SELECT customer_id::text, name, email, phone, billing_address, currency, status, registered_at,
 updated_at, deactivated_at, deactivation_reason FROM customers`
 
+// customerByIDSQL reads customer $2 of tenant $1; customerExistsSQL says whether it exists.
+const (
+	customerByIDSQL   = customerColumns + ` WHERE tenant_id = $1 AND customer_id = $2`
+	customerExistsSQL = `SELECT EXISTS (SELECT 1 FROM customers WHERE tenant_id = $1 AND customer_id = $2)`
+)
+
 func scanCustomer(rows pgx.Row) (Customer, error) {
 	var c Customer
 	var registered, updated time.Time
@@ -73,7 +79,7 @@ func (r *request) requireCustomer(ctx context.Context, id string) error {
 		return err
 	}
 	var exists bool
-	err := r.api.cfg.DB.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM customers WHERE tenant_id = $1 AND customer_id = $2)`,
+	err := r.api.cfg.DB.QueryRow(ctx, customerExistsSQL,
 		r.tenant, id).Scan(&exists)
 	if err != nil {
 		return err
@@ -90,7 +96,7 @@ func getCustomer(ctx context.Context, r *request) (any, error) {
 	if err := r.ready(ctx); err != nil {
 		return nil, err
 	}
-	c, err := scanCustomer(r.api.cfg.DB.QueryRow(ctx, customerColumns+` WHERE tenant_id = $1 AND customer_id = $2`, r.tenant, id))
+	c, err := scanCustomer(r.api.cfg.DB.QueryRow(ctx, customerByIDSQL, r.tenant, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("customer", id)
 	}

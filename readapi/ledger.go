@@ -26,14 +26,17 @@ type CustomerBalance struct {
 	Balances   []Balance `json:"balances"`
 }
 
+// balanceSQL reads the balances of customer $2 of tenant $1, one row per currency.
+const balanceSQL = `SELECT currency, receivable::text, credit::text, balance::text, last_activity::text
+FROM customer_balances WHERE tenant_id = $1 AND customer_id = $2 ORDER BY currency`
+
 // getBalance: GET /v1/customers/{customer_id}/balance
 func getBalance(ctx context.Context, r *request) (any, error) {
 	id := r.pathID("customer_id")
 	if err := r.ready(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := r.api.cfg.DB.Query(ctx, `SELECT currency, receivable::text, credit::text, balance::text, last_activity::text
-FROM customer_balances WHERE tenant_id = $1 AND customer_id = $2 ORDER BY currency`, r.tenant, id)
+	rows, err := r.api.cfg.DB.Query(ctx, balanceSQL, r.tenant, id)
 	if err != nil {
 		return nil, err
 	}

@@ -6,17 +6,26 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// warmStatements are planned by WarmUp: the portal's most frequent reads, which between them
-// name every read-model view, table and index those reads use.
-var warmStatements = []string{
-	invoiceDetailSQL,
-	paymentDetailSQL,
-	creditNoteDetailSQL,
-	customerColumns + ` WHERE tenant_id = $1 AND customer_id = $2`,
-	`SELECT EXISTS (SELECT 1 FROM customers WHERE tenant_id = $1 AND customer_id = $2)`,
-	invoiceColumns + ` WHERE tenant_id = $1 AND customer_id = $2 ORDER BY invoice_id LIMIT 50`,
-	`SELECT currency, receivable::text, credit::text, balance::text FROM customer_balances WHERE tenant_id = $1 AND customer_id = $2`,
+// warmRead is a statement WarmUp plans, with the arguments it plans it for.
+type warmRead struct {
+	sql  string
+	args []any
 }
+
+// warmReads are the statements of the portal's most frequent reads, the ones their handlers
+// run, which between them name every read-model view, table and index those reads use.
+var warmReads = func() []warmRead {
+	const tenant, id = "", "00000000-0000-0000-0000-000000000000"
+	reads := []warmRead{}
+	for _, sql := range []string{invoiceDetailSQL, paymentDetailSQL, creditNoteDetailSQL, customerByIDSQL, customerExistsSQL, balanceSQL} {
+		reads = append(reads, warmRead{sql, []any{tenant, id}})
+	}
+	// A customer's first page of invoices, as listInvoices builds it.
+	q := newQuery(invoiceColumns, tenant)
+	q.and("customer_id = ?", id)
+	sql, args := q.page([]string{"invoice_id"}, nil, DefaultLimit)
+	return append(reads, warmRead{sql, args})
+}()
 
 // WarmUp plans the statements of the portal's most frequent reads on conn (EXPLAIN: nothing
 // runs), so that a new session has the read models' views, tables and indexes in its catalog
@@ -30,18 +39,24 @@ var warmStatements = []string{
 // It is best effort and never fails: a database whose read models do not exist yet, or any
 // other error, leaves the session as it was, and its reads plan as they would have.
 func WarmUp(ctx context.Context, conn *pgx.Conn) error {
-	for _, sql := range warmStatements {
-		if !plan(ctx, conn, sql) {
+	for _, w := range warmReads {
+		if !plan(ctx, conn, w) {
 			break // the caller gave up or the session is gone: nothing left to warm
 		}
 	}
 	return nil
 }
 
-// plan has conn plan sql with an empty tenant and the nil id for its parameters, over the
-// simple protocol (not kept among the session's prepared statements), and says whether the
-// session is still there to plan the next one; a statement that fails is skipped.
-func plan(ctx context.Context, conn *pgx.Conn, sql string) bool {
-	_, err := conn.Exec(ctx, "EXPLAIN "+sql, pgx.QueryExecModeSimpleProtocol, "", "00000000-0000-0000-0000-000000000000")
+// plan has conn plan w (explainRead) and says whether the session is still there to plan the
+// next one; a statement that fails is skipped.
+func plan(ctx context.Context, conn *pgx.Conn, w warmRead) bool {
+	err := explainRead(ctx, conn, w)
 	return err == nil || (ctx.Err() == nil && !conn.IsClosed())
+}
+
+// explainRead plans w with its arguments on conn, over the simple protocol: nothing runs, and
+// the statement is not kept among the session's prepared statements.
+func explainRead(ctx context.Context, conn *pgx.Conn, w warmRead) error {
+	_, err := conn.Exec(ctx, "EXPLAIN "+w.sql, append([]any{pgx.QueryExecModeSimpleProtocol}, w.args...)...)
+	return err
 }

@@ -44,3 +44,22 @@ func TestCheckMinConns(t *testing.T) {
 		assert.Contains(t, err.Error(), "--db-min-conns")
 	}
 }
+
+// TestMainPoolWarmUp: the main pool warms its connections for the query API's reads when the
+// query API reads through it, and only then.
+func TestMainPoolWarmUp(t *testing.T) {
+	for _, c := range []struct {
+		roles   []string
+		replica string
+		warm    bool
+	}{
+		{allRoles, "", true},
+		{[]string{roleQuery}, "", true},
+		{[]string{roleQuery}, "postgres://replica/db", false}, // the replica's pool is warmed instead
+		{[]string{roleCommand, roleProjector}, "", false},
+	} {
+		f := &serveFlags{}
+		f.replica.url = c.replica
+		assert.Equal(t, c.warm, mainPoolWarmUp(c.roles, f) != nil, "%v %q", c.roles, c.replica)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/mattn/go-isatty"
 	"github.com/prometheus/client_golang/prometheus"
@@ -176,9 +177,7 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	if slices.Contains(roles, roleQuery) && f.replica.url == "" {
-		f.storage.db.warm = readapi.WarmUp // the query API reads through the main pool
-	}
+	f.storage.db.warm = mainPoolWarmUp(roles, f)
 	b, err := openServeBackend(ctx, log, g, f)
 	if err != nil {
 		return err
@@ -410,6 +409,16 @@ func displayAddr(addr string) string {
 		return "localhost" + addr
 	}
 	return addr
+}
+
+// mainPoolWarmUp is what the main pool runs on each connection it opens: readapi.WarmUp when
+// the query API reads through it (the query role, without --read-database-url, whose pool
+// the replica's warm-up serves), else nothing.
+func mainPoolWarmUp(roles []string, f *serveFlags) func(context.Context, *pgx.Conn) error {
+	if slices.Contains(roles, roleQuery) && f.replica.url == "" {
+		return readapi.WarmUp
+	}
+	return nil
 }
 
 // checkMinConns refuses a --db-min-conns the pools cannot keep.
