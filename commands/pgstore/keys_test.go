@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
@@ -83,4 +84,40 @@ func TestGroupedStatementsArePlannedOnce(t *testing.T) {
 	var mode string
 	require.NoError(t, one.QueryRow(ctx, "SHOW plan_cache_mode").Scan(&mode))
 	assert.Equal(t, "auto", mode)
+}
+
+// TestCompletionsStayOnTheirPage: a completion (the stored response, about 600 bytes a row
+// against a claim's 150) is a HOT update, with no primary-key entry to add, even when many
+// claims were inserted before the first of them completes, as under 64 concurrent clients.
+// At the table's former fillfactor (60) most completions of this test moved their row.
+func TestCompletionsStayOnTheirPage(t *testing.T) {
+	t.Parallel()
+	pool := mustPool(t)
+	ctx := context.Background()
+	keys := pgstore.NewKeys(pool, pgstore.KeysConfig{})
+	acme := tenant(t, "acme")
+	const n = 64
+	claims := make([]commands.Claim, n)
+	for i := range n { // every claim first, as when many requests arrive together
+		c, err := keys.Claim(ctx, acme, fmt.Sprintf("key-%04d", i), hash(byte(i)))
+		require.NoError(t, err)
+		claims[i] = c
+	}
+	body := fmt.Appendf(nil, `{"payment_id":"0193f5a0-0000-7000-8000-000000000000","customer_id":"0193f5a0-0000-7000-8000-000000000001","amount":{"amount":"120.50","currency":"EUR"},"position":%d,"version":%d,"allocations":[{"invoice_id":"0193f5a0-0000-7000-8000-000000000002","amount":{"amount":"120.50","currency":"EUR"}}]}`+"\n", 1000, 7)
+	headers := map[string]string{"Content-Type": "application/json", "Location": "/v1/payments/0193f5a0-0000-7000-8000-000000000000",
+		"X-Ledger-Position": "1000", "X-Ledger-Version": "7", "ETag": `"7"`}
+	for i := range n {
+		require.NoError(t, keys.Complete(ctx, acme, fmt.Sprintf("key-%04d", i), claims[i].CommandID,
+			commands.StoredResponse{Status: 201, Body: body, Headers: headers}))
+	}
+	// The writers' statistics reach pg_stat_user_tables when their sessions go idle.
+	_, err := pool.Exec(ctx, `SELECT pg_stat_force_next_flush()`)
+	require.NoError(t, err)
+	var updated, hot int64
+	require.Eventually(t, func() bool {
+		err := pool.QueryRow(ctx, `SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
+			WHERE relid = 'cmd_idempotency'::regclass`).Scan(&updated, &hot)
+		return err == nil && updated >= n
+	}, 15*time.Second, 50*time.Millisecond, "the completions' statistics never arrived")
+	assert.Equal(t, updated, hot, "%d of %d completions moved their row to another page", updated-hot, updated)
 }
