@@ -24,3 +24,9 @@ func WithBeforeSend(cfg Config, fn func(cmd any) error) Config {
 func (m *Manager) DunningBatch(ctx context.Context, envs []eventstore.Envelope) error {
 	return m.dunningBatch(ctx, envs)
 }
+
+// Statements of the tracker over one tenant's invoices (TestTrackerReadsInvoicesByKey).
+const (
+	SettleSQL        = settleSQL
+	DeleteSettledSQL = deleteSettledSQL
+)

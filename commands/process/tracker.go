@@ -68,11 +68,40 @@ func applyTracker(ctx context.Context, tx pgx.Tx, envs []eventstore.Envelope) er
 // tenant is inserted once per page: a page of n payments costs a few statements, not n.
 type trackerWrites struct {
 	b       pgx.Batch
-	touched []string        // invoices whose outstanding amount went down
+	touched byTenant        // invoices whose outstanding amount went down
 	tenants map[string]bool // tenants inserted by this page
-	// The settlements not queued yet, in order: tenant, invoice, amount.
-	settleTenants, settleInvoices, settleAmounts []string
+	// The settlements not queued yet, in order, by tenant: invoice ids and amounts.
+	settleInvoices, settleAmounts byTenant
 }
+
+// byTenant holds values by tenant, the tenants in the order they came: each statement over
+// them names one tenant and its values as an array, so that it reads the rows it changes
+// through the primary key (tenant, invoice_id). A statement over (tenant, invoice) pairs joined
+// to the table was a hash join over all of it on every page, its cost growing with the open
+// invoices of every tenant.
+type byTenant struct {
+	order  []string
+	values map[string][]string
+}
+
+func (b *byTenant) add(tenant, v string) {
+	if b.values == nil {
+		b.values = map[string][]string{}
+	}
+	if _, ok := b.values[tenant]; !ok {
+		b.order = append(b.order, tenant)
+	}
+	b.values[tenant] = append(b.values[tenant], v)
+}
+
+// Statements of the tracker over one tenant's invoices.
+const (
+	settleSQL = `UPDATE proc_open_invoices o SET outstanding = o.outstanding - s.amount
+		FROM (SELECT invoice_id, sum(amount::numeric) AS amount FROM unnest($2::uuid[], $3::text[]) AS u(invoice_id, amount)
+			GROUP BY 1) s
+		WHERE o.tenant = $1 AND o.invoice_id = ANY($2::uuid[]) AND o.invoice_id = s.invoice_id`
+	deleteSettledSQL = `DELETE FROM proc_open_invoices WHERE tenant = $1 AND invoice_id = ANY($2::uuid[]) AND outstanding <= 0`
+)
 
 // queue queues a statement after the pending settlements.
 func (w *trackerWrites) queue(sql string, args ...any) {
@@ -80,19 +109,14 @@ func (w *trackerWrites) queue(sql string, args ...any) {
 	w.b.Queue(sql, args...)
 }
 
-// queueSettlements queues the pending settlements as one statement: amounts settled on the
-// same invoice are summed (subtractions commute, and nothing else touches the invoices
+// queueSettlements queues the pending settlements as one statement per tenant: amounts
+// settled on the same invoice are summed (subtractions commute, and nothing else touches the invoices
 // between them).
 func (w *trackerWrites) queueSettlements() {
-	if len(w.settleInvoices) == 0 {
-		return
+	for _, tenant := range w.settleInvoices.order {
+		w.b.Queue(settleSQL, tenant, w.settleInvoices.values[tenant], w.settleAmounts.values[tenant])
 	}
-	w.b.Queue(`UPDATE proc_open_invoices o SET outstanding = o.outstanding - s.amount
-		FROM (SELECT tenant, invoice_id::uuid AS invoice_id, sum(amount::numeric) AS amount
-			FROM unnest($1::text[], $2::text[], $3::text[]) AS u(tenant, invoice_id, amount)
-			GROUP BY 1, 2) s
-		WHERE o.tenant = s.tenant AND o.invoice_id = s.invoice_id`, w.settleTenants, w.settleInvoices, w.settleAmounts)
-	w.settleTenants, w.settleInvoices, w.settleAmounts = nil, nil, nil
+	w.settleInvoices, w.settleAmounts = byTenant{}, byTenant{}
 }
 
 // trackedTypes are the event types the tracker reads; the rest are skipped undecoded.
@@ -167,16 +191,15 @@ func (w *trackerWrites) addEvent(tenant string, e domain.Event) {
 }
 
 func (w *trackerWrites) settle(tenant string, invoice domain.InvoiceID, amount domain.Money) {
-	w.settleTenants = append(w.settleTenants, tenant)
-	w.settleInvoices = append(w.settleInvoices, invoice.String())
-	w.settleAmounts = append(w.settleAmounts, amount.AmountString())
-	w.touched = append(w.touched, invoice.String())
+	w.settleInvoices.add(tenant, invoice.String())
+	w.settleAmounts.add(tenant, amount.AmountString())
+	w.touched.add(tenant, invoice.String())
 }
 
 func (w *trackerWrites) flush(ctx context.Context, tx pgx.Tx) error {
 	w.queueSettlements()
-	if len(w.touched) > 0 {
-		w.b.Queue(`DELETE FROM proc_open_invoices WHERE invoice_id = ANY($1::uuid[]) AND outstanding <= 0`, w.touched)
+	for _, tenant := range w.touched.order {
+		w.b.Queue(deleteSettledSQL, tenant, w.touched.values[tenant])
 	}
 	if w.b.Len() == 0 {
 		return nil

@@ -1,0 +1,93 @@
+package process_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dotmac/ledger/commands/pgstore"
+	"github.com/dotmac/ledger/commands/process"
+	"github.com/dotmac/ledger/eventstore/postgres"
+	"github.com/dotmac/ledger/internal/pgtest"
+)
+
+// TestTrackerReadsInvoicesByKey: the tracker settles a page's payments and deletes the
+// invoices they paid through the primary key, so that a page costs the same however many
+// invoices are open. The previous delete named the invoices alone, the second column of the
+// key, and scanned every open invoice of every tenant on each page. (On a table small beside
+// the page, PostgreSQL may still prefer to scan it: that costs no more than the table.)
+func TestTrackerReadsInvoicesByKey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t, postgres.MigrationSet(), pgstore.MigrationSet(), process.MigrationSet())
+	_, err := pool.Exec(ctx, `INSERT INTO proc_open_invoices (tenant, invoice_id, customer_id, due_date, outstanding)
+		SELECT 'acme' || (i % 3), gen_random_uuid(), gen_random_uuid(), date '2026-01-01' + i % 300, 100
+		FROM generate_series(1, 60000) i`)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `ANALYZE proc_open_invoices`)
+	require.NoError(t, err)
+	var invoices, amounts []string
+	rows, err := pool.Query(ctx, `SELECT invoice_id::text FROM proc_open_invoices WHERE tenant = 'acme1' LIMIT 50`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var id string
+		require.NoError(t, rows.Scan(&id))
+		invoices, amounts = append(invoices, id), append(amounts, "40.00")
+	}
+	require.NoError(t, rows.Err())
+	invoices = append(invoices, uuid.NewString()) // an invoice the tracker no longer holds
+	amounts = append(amounts, "1.00")
+
+	for _, mode := range []string{"auto", "force_custom_plan", "force_generic_plan"} {
+		for _, st := range []struct {
+			name string
+			sql  string
+			args []any
+		}{
+			{"settle", process.SettleSQL, []any{"acme1", invoices, amounts}},
+			{"delete settled", process.DeleteSettledSQL, []any{"acme1", invoices}},
+		} {
+			t.Run(mode+"/"+st.name, func(t *testing.T) {
+				tx, err := pool.Begin(ctx)
+				require.NoError(t, err)
+				defer func() { _ = tx.Rollback(ctx) }()
+				_, err = tx.Exec(ctx, fmt.Sprintf("SET LOCAL plan_cache_mode = %s", mode))
+				require.NoError(t, err)
+				rows, err := tx.Query(ctx, "EXPLAIN "+st.sql, st.args...)
+				require.NoError(t, err)
+				var plan []string
+				for rows.Next() {
+					var line string
+					require.NoError(t, rows.Scan(&line))
+					plan = append(plan, line)
+				}
+				require.NoError(t, rows.Err())
+				text := strings.Join(plan, "\n")
+				assert.NotContains(t, text, "Seq Scan on proc_open_invoices", text)
+				assert.Contains(t, text, "proc_open_invoices_pkey", text)
+			})
+		}
+	}
+
+	// And they do what they did: the amounts are subtracted, summed per invoice, and an
+	// invoice paid in full is gone.
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	paid := invoices[0]
+	_, err = tx.Exec(ctx, process.SettleSQL, "acme1", []string{invoices[1], paid, invoices[1], paid}, []string{"10.50", "60", "0.25", "40"})
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, process.DeleteSettledSQL, "acme1", []string{paid, invoices[1]})
+	require.NoError(t, err)
+	var outstanding string
+	require.NoError(t, tx.QueryRow(ctx, `SELECT outstanding::text FROM proc_open_invoices WHERE tenant = 'acme1' AND invoice_id = $1`, invoices[1]).Scan(&outstanding))
+	assert.Equal(t, "89.25", outstanding)
+	var left int
+	require.NoError(t, tx.QueryRow(ctx, `SELECT count(*) FROM proc_open_invoices WHERE invoice_id = $1`, paid).Scan(&left))
+	assert.Zero(t, left, "an invoice paid in full is deleted")
+}
