@@ -224,6 +224,13 @@ func (c *copyRows) numericDigits(s []byte, scale int, neg bool) {
 
 // copyInto sends rows of t's columns to relation with COPY ... FROM STDIN (FORMAT binary).
 func (t *table) copyInto(ctx context.Context, tx pgx.Tx, relation string, rows *copyRows) error {
+	return t.copyAfter(ctx, tx, "", relation, rows)
+}
+
+// copyAfter is copyInto with a statement run first in the COPY's own message (before, "" for
+// none): one round trip for both. A failure of before is the COPY's error, and the server
+// drops the copy data that follows it.
+func (t *table) copyAfter(ctx context.Context, tx pgx.Tx, before, relation string, rows *copyRows) error {
 	if rows.rows == 0 {
 		return nil
 	}
@@ -232,6 +239,9 @@ func (t *table) copyInto(ctx context.Context, tx pgx.Tx, relation string, rows *
 	}
 	data := binary.BigEndian.AppendUint16(rows.buf, 0xffff)
 	sql := "COPY " + relation + " (" + strings.Join(t.colNames, ", ") + ") FROM STDIN (FORMAT binary)"
+	if before != "" {
+		sql = before + "; " + sql
+	}
 	if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), sql); err != nil {
 		return fmt.Errorf("copy %d rows into %s: %w", rows.rows, relation, err)
 	}

@@ -160,11 +160,10 @@ func (t *table) stageAndRun(ctx context.Context, tx pgx.Tx, rows *copyRows, sql 
 	if rows.rows == 0 {
 		return 0, nil
 	}
-	if _, err := tx.Exec(ctx, t.createStage); err != nil {
+	// The stage is created (if this session has none yet) in the COPY's message: a round
+	// trip of its own for it was paid on every use of a stage.
+	if err := t.copyAfter(ctx, tx, t.createStage, t.stage, rows); err != nil {
 		return 0, fmt.Errorf("stage %s: %w", t.name, err)
-	}
-	if err := t.copyInto(ctx, tx, t.stage, rows); err != nil {
-		return 0, err
 	}
 	st, empty := t.stageOf(tx), t.emptyStage
 	st.bytes += len(rows.buf)

@@ -107,3 +107,40 @@ func TestStageIsEmptiedByEachUseAndTruncatedNowAndThen(t *testing.T) {
 	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM x WHERE v = $1`, wide).Scan(&count))
 	assert.Equal(t, int64(uses*perUse), count)
 }
+
+// TestStageIsCreatedInTheCopysMessage: a session's first use of a stage creates it in the
+// COPY's own message, and a statement failing ahead of a COPY fails the COPY with its error,
+// the copy data dropped, the connection fine once the transaction rolls back.
+func TestStageIsCreatedInTheCopysMessage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	_, err := pool.Exec(ctx, `CREATE TABLE x (k int PRIMARY KEY, v text NOT NULL)`)
+	require.NoError(t, err)
+	tbl := newTable("x", []string{"k"}, column{"k", "integer"}, column{"v", "text"})
+	conn, err := pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	var exists bool
+	require.NoError(t, conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, tbl.stage).Scan(&exists))
+	require.False(t, exists, "a new session has no stage")
+
+	stageRows(ctx, t, conn, tbl, 0, 3, "a")
+	var n int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM x WHERE v = 'a'`).Scan(&n))
+	assert.Equal(t, 3, n)
+
+	var rows copyRows
+	rows.row(len(tbl.cols))
+	rows.int4(10)
+	rows.textOrNull("b")
+	tx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	err = tbl.copyAfter(ctx, tx, "SELECT 1/0", tbl.stage, &rows)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "division by zero")
+	require.NoError(t, tx.Rollback(ctx))
+	stageRows(ctx, t, conn, tbl, 10, 2, "c")
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM x`).Scan(&n))
+	assert.Equal(t, 5, n, "the connection works on after the failed COPY")
+}
