@@ -286,7 +286,7 @@ func (run *buildRun) fill(ctx context.Context) error {
 		return fmt.Errorf("%w: %s as of %s (schema %s dropped)", ErrEmptyCopy, run.parts[0].e.name, run.asOf(), run.opts.Into)
 	}
 	if run.copy {
-		if err := r.analyzeCopy(ctx, run.parts[0].e, run.parts[0].build); err != nil {
+		if err := r.analyzeBuild(ctx, run.parts[0].e, run.parts[0].build); err != nil {
 			return err
 		}
 		if _, err := r.pool.Exec(ctx, `UPDATE `+r.sqls.builds+` SET status = 'done', updated_at = now() WHERE schema_name = $1`, run.parts[0].build); err != nil {
@@ -311,6 +311,12 @@ func (run *buildRun) fill(ctx context.Context) error {
 	}
 	run.setPhase(PhaseSwapping, 0)
 	for _, p := range run.parts {
+		// Statistics before the portal reads the build: without them PostgreSQL plans on a
+		// guess of the tables' sizes (or on the statistics of nothing, for a build started
+		// empty) until autovacuum analyzes them, and there is no autovacuum where it is off.
+		if err := r.analyzeBuild(ctx, p.e, p.build); err != nil {
+			return err
+		}
 		if err := r.swap(ctx, p.e, p.build); err != nil {
 			return err
 		}

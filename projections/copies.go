@@ -81,12 +81,13 @@ VALUES ($1, $2, $3, $4, $5)`, schema, e.name, asOf, int64(target), cmp.Or(by, "u
 	return nil
 }
 
-// analyzeCopy gathers the statistics of a filled copy's tables: the analyst's queries get
-// good plans, and Copies' row counts are right.
-func (r *Runtime) analyzeCopy(ctx context.Context, e *entry, schema string) error {
+// analyzeBuild gathers the statistics of a filled build's tables, a rebuild's before it is
+// swapped in or an as-of copy's: the queries over it get good plans, and Copies' row counts
+// are right.
+func (r *Runtime) analyzeBuild(ctx context.Context, e *entry, schema string) error {
 	for _, t := range e.tables {
 		if _, err := r.pool.Exec(ctx, `ANALYZE `+qualified(schema, t)); err != nil {
-			return fmt.Errorf("analyze copy %s: %w", schema, err)
+			return fmt.Errorf("analyze build %s: %w", schema, err)
 		}
 	}
 	return nil

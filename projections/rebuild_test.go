@@ -83,6 +83,10 @@ func TestRebuildShadowSwap(t *testing.T) {
 	var def string
 	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT definition FROM pg_views WHERE schemaname = current_schema() AND viewname = 'stream_counts'`).Scan(&def))
 	assert.Contains(t, def, after.LiveBuild, "the view reads the new build")
+	var analyzed bool
+	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_stats
+		WHERE schemaname = $1 AND tablename = 'stream_counts')`, after.LiveBuild).Scan(&analyzed))
+	assert.True(t, analyzed, "the rebuilt tables were analyzed before the swap")
 	var oldExists bool
 	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, before.LiveBuild).Scan(&oldExists))
 	assert.False(t, oldExists, "the old build is dropped")
