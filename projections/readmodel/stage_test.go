@@ -14,6 +14,20 @@ import (
 	"github.com/dotmac/ledger/internal/pgtest"
 )
 
+// stagedTable creates table x (k int PRIMARY KEY, v text) in a schema of its own, and returns
+// it with a connection held for the test.
+func stagedTable(t *testing.T) (*table, *pgxpool.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	_, err := pool.Exec(ctx, `CREATE TABLE x (k int PRIMARY KEY, v text NOT NULL)`)
+	require.NoError(t, err)
+	conn, err := pool.Acquire(ctx)
+	require.NoError(t, err)
+	t.Cleanup(conn.Release)
+	return newTable("x", []string{"k"}, column{"k", "integer"}, column{"v", "text"}), conn
+}
+
 // stageRows stages n rows (k, v) of table tbl into x's upsert in one transaction on conn.
 func stageRows(ctx context.Context, t *testing.T, conn *pgxpool.Conn, tbl *table, from, n int, v string) {
 	t.Helper()
@@ -45,13 +59,7 @@ func upsertOne(ctx context.Context, tx pgx.Tx, tbl *table, k int, v string) erro
 func TestStageIsEmptiedByEachUseAndTruncatedNowAndThen(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := pgtest.Pool(t)
-	_, err := pool.Exec(ctx, `CREATE TABLE x (k int PRIMARY KEY, v text NOT NULL)`)
-	require.NoError(t, err)
-	tbl := newTable("x", []string{"k"}, column{"k", "integer"}, column{"v", "text"})
-	conn, err := pool.Acquire(ctx)
-	require.NoError(t, err)
-	defer conn.Release()
+	tbl, conn := stagedTable(t)
 
 	stageSize := func() (rows, pages int64) {
 		require.NoError(t, conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM `+tbl.stage+`),
@@ -83,7 +91,7 @@ func TestStageIsEmptiedByEachUseAndTruncatedNowAndThen(t *testing.T) {
 
 	// A rolled-back transaction's staged rows are counted too, and the stage stays bounded
 	// over many uses.
-	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		if err := upsertOne(ctx, tx, tbl, 3, "never"); err != nil {
 			return err
 		}
@@ -114,13 +122,7 @@ func TestStageIsEmptiedByEachUseAndTruncatedNowAndThen(t *testing.T) {
 func TestStageIsCreatedInTheCopysMessage(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := pgtest.Pool(t)
-	_, err := pool.Exec(ctx, `CREATE TABLE x (k int PRIMARY KEY, v text NOT NULL)`)
-	require.NoError(t, err)
-	tbl := newTable("x", []string{"k"}, column{"k", "integer"}, column{"v", "text"})
-	conn, err := pool.Acquire(ctx)
-	require.NoError(t, err)
-	defer conn.Release()
+	tbl, conn := stagedTable(t)
 	var exists bool
 	require.NoError(t, conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, tbl.stage).Scan(&exists))
 	require.False(t, exists, "a new session has no stage")
