@@ -110,8 +110,8 @@ func (w *trackerWrites) queue(sql string, args ...any) {
 }
 
 // queueSettlements queues the pending settlements as one statement per tenant: amounts
-// settled on the same invoice are summed (subtractions commute, and nothing else touches the invoices
-// between them).
+// settled on the same invoice are summed (subtractions commute, and nothing else touches the
+// invoices between them).
 func (w *trackerWrites) queueSettlements() {
 	for _, tenant := range w.settleInvoices.order {
 		w.b.Queue(settleSQL, tenant, w.settleInvoices.values[tenant], w.settleAmounts.values[tenant])
