@@ -2,6 +2,7 @@ package webhooks_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -181,7 +182,26 @@ func TestFailingEndpointIsPaused(t *testing.T) {
 	want[failed.EventID.String()] = true
 	require.Equal(t, http.StatusAccepted, e.client(t, "acme").post("/v1/webhooks/endpoints/"+ep.ID.String()+
 		"/deliveries/"+failed.ID.String()+"/redeliver", nil).status)
-	require.Eventually(t, func() bool { return failing.oks() == len(want) }, waitFor, tick)
+	if !assert.Eventually(t, func() bool { return failing.oks() == len(want) }, waitFor, tick) {
+		// Say why: which deliveries went out, which did not, and in what state they are.
+		now, _, err := e.svc.Store().Deliveries(testCtx(t), "acme", ep.ID, "", nil, 100)
+		require.NoError(t, err)
+		for _, d := range now {
+			last := ""
+			if d.LastStatus != nil {
+				last += fmt.Sprintf(" last status %d", *d.LastStatus)
+			}
+			if d.LastError != nil {
+				last += " last error " + *d.LastError
+			}
+			if d.NextAttemptAt != nil {
+				last += " next " + d.NextAttemptAt.Format(time.RFC3339Nano)
+			}
+			t.Logf("delivery %s event %s: %s, %d attempts,%s; expected %v", d.ID, d.EventID, d.Status, d.Attempts, last, want[d.EventID.String()])
+		}
+		t.Fatalf("the paused endpoint answered %d deliveries OK after the redelivery, want %d (%d listed before it)",
+			failing.oks(), len(want), len(ds))
+	}
 	for _, r := range failing.requests() {
 		if r.status == http.StatusOK {
 			assert.True(t, want[r.header.Get("webhook-id")])
