@@ -24,20 +24,27 @@ const (
 	billingRunTimeout = 30 * time.Minute
 	// billingProfileFor is how long the CPU profile of the run lasts at least (--profile-dir).
 	billingProfileFor = 15 * time.Second
+	// billingQueryGoal is the portal's p99 goal during a run, which each second's p99 is held to.
+	billingQueryGoal = 50 * time.Millisecond
 	// billingPoll is how often a run answered 202 is asked for its progress.
 	billingPoll = 200 * time.Millisecond
 )
 
 // BillingRun is a tenant's billing run of next month, with the portal's reads meanwhile.
 type BillingRun struct {
-	Customers      int     `json:"customers_invoiced"`
-	Seconds        float64 `json:"seconds"`
-	InvoicesPerS   float64 `json:"invoices_per_s"`
-	QueryRate      int     `json:"query_rate"`
-	QueryP50MS     float64 `json:"query_p50_ms"`
-	QueryP99MS     float64 `json:"query_p99_ms"`
-	QuerySuccess   float64 `json:"query_success"`
-	BaselineTxPerS float64 `json:"baseline_tx_per_s"`
+	Customers    int     `json:"customers_invoiced"`
+	Seconds      float64 `json:"seconds"`
+	InvoicesPerS float64 `json:"invoices_per_s"`
+	QueryRate    int     `json:"query_rate"`
+	QueryP50MS   float64 `json:"query_p50_ms"`
+	QueryP99MS   float64 `json:"query_p99_ms"`
+	QuerySuccess float64 `json:"query_success"`
+	// The reads second by second (by when they were sent): how many seconds had reads, how
+	// many of them had a p99 over the 50 ms goal, and the worst second's p99.
+	QuerySeconds          int     `json:"query_seconds,omitempty"`
+	QuerySecondsOver50ms  int     `json:"query_seconds_over_50ms,omitempty"`
+	QueryWorstSecondP99MS float64 `json:"query_worst_second_p99_ms,omitempty"`
+	BaselineTxPerS        float64 `json:"baseline_tx_per_s"`
 	// Ratio is invoices/s over the baseline's single-row inserts/s.
 	Ratio float64 `json:"ratio"`
 }
@@ -56,13 +63,13 @@ func (r *run) billingRunScenario(ctx context.Context) error {
 	}
 	period := domain.DateOf(time.Now().UTC()).Period() // the history bills up to last month
 	r.cfg.Progress("billing_run: billing "+period.String()+" while the portal reads", 0, 0)
-	queries := make(chan vegeta.Metrics, 1)
+	queries := make(chan readResults, 1)
 	qctx, stopQueries := context.WithCancel(ctx)
 	rate := r.cfg.BillingQueryRate
 	if rate > 0 {
 		go func() { queries <- readWhile(qctx, srv, groups, rate) }()
 	} else {
-		queries <- vegeta.Metrics{}
+		queries <- readResults{}
 	}
 	profiled := srv.profile(ctx, r.cfg.ProfileDir, "billing_run.pprof", max(r.cfg.Duration, billingProfileFor))
 	start := time.Now()
@@ -70,13 +77,17 @@ func (r *run) billingRunScenario(ctx context.Context) error {
 	took := time.Since(start)
 	profiled()
 	stopQueries()
-	m := <-queries
+	reads := <-queries
 	if runErr != nil {
 		return runErr
 	}
+	m := reads.metrics
 	b := &BillingRun{Customers: invoiced, Seconds: took.Seconds(), InvoicesPerS: float64(invoiced) / took.Seconds(),
 		QueryRate: rate, QueryP50MS: ms(m.Latencies.P50), QueryP99MS: ms(m.Latencies.P99), QuerySuccess: m.Success,
 		BaselineTxPerS: r.report.Baseline.TxPerS}
+	var worst time.Duration
+	b.QuerySeconds, b.QuerySecondsOver50ms, worst = reads.bySecond.seconds(billingQueryGoal)
+	b.QueryWorstSecondP99MS = ms(worst)
 	b.Ratio = ratio(b.InvoicesPerS, b.BaselineTxPerS)
 	r.report.Scenarios.BillingRun = b
 	return nil
@@ -146,8 +157,14 @@ func (s *server) billingCall(ctx context.Context, method, path string, body []by
 	return resp.StatusCode, resp.Header.Get("Location"), nil
 }
 
+// readResults are the portal's reads during a billing run: all of them, and by second.
+type readResults struct {
+	metrics  vegeta.Metrics
+	bySecond perSecond
+}
+
 // readWhile reads the groups' paths round-robin at rate req/s until ctx ends.
-func readWhile(ctx context.Context, srv *server, groups []loadtest.Group, rate int) vegeta.Metrics {
+func readWhile(ctx context.Context, srv *server, groups []loadtest.Group, rate int) readResults {
 	var paths []string
 	for _, g := range groups {
 		paths = append(paths, g.Paths...)
@@ -166,10 +183,11 @@ func readWhile(ctx context.Context, srv *server, groups []loadtest.Group, rate i
 		<-ctx.Done()
 		attacker.Stop()
 	}()
-	var m vegeta.Metrics
+	var out readResults
 	for res := range results {
-		m.Add(res)
+		out.metrics.Add(res)
+		out.bySecond.add(res.Timestamp, res.Latency)
 	}
-	m.Close()
-	return m
+	out.metrics.Close()
+	return out
 }

@@ -171,6 +171,8 @@ func (r *Report) PrintTable(w io.Writer) error {
 	} else if b != nil {
 		fmt.Fprintf(tw, "billing run (%d customers), query p99 meanwhile at %d req/s\t%.0f invoices/s in %.1f s, query p99 %.1f ms\t%.0f tx/s\t%.2f\t>= 1,700/s, query p99 <= 50 ms\n",
 			b.Customers, b.QueryRate, b.InvoicesPerS, b.Seconds, b.QueryP99MS, b.BaselineTxPerS, b.Ratio)
+		fmt.Fprintf(tw, "  reads second by second\t%d of %d seconds with p99 over 50 ms, the worst %.1f ms\t\t\t\n",
+			b.QuerySecondsOver50ms, b.QuerySeconds, b.QueryWorstSecondP99MS)
 	}
 	if b := s.Rebuild; b != nil {
 		fmt.Fprintf(tw, "rebuild invoices+balances+journal (%d events)\t%.0f events/s\t%.0f events/s (SQL aggregate)\t%.2f\t>= 100,000 events/s\n",

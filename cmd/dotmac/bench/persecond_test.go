@@ -1,0 +1,41 @@
+package bench
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestPerSecondFindsTheBadSeconds(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 12, 5, 15, 0, 0, 0, time.UTC)
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name          string
+		at            []time.Duration // when each request was sent, from start
+		took          []time.Duration
+		seconds, over int
+		worst         time.Duration
+	}{
+		{"no request", nil, nil, 0, 0, 0},
+		{"one fast second", []time.Duration{0, 100 * ms, 900 * ms}, []time.Duration{3 * ms, 4 * ms, 5 * ms}, 1, 0, 5 * ms},
+		{"a slow second among fast ones", []time.Duration{0, 1100 * ms, 1200 * ms, 2500 * ms},
+			[]time.Duration{3 * ms, 80 * ms, 2 * ms, 4 * ms}, 3, 1, 80 * ms},
+		{"a second without requests is not counted", []time.Duration{0, 3 * time.Second},
+			[]time.Duration{60 * ms, 10 * ms}, 2, 1, 60 * ms},
+		{"the target itself is not over it", []time.Duration{0}, []time.Duration{50 * ms}, 1, 0, 50 * ms},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var p perSecond
+			for i := range tc.at {
+				p.add(start.Add(tc.at[i]), tc.took[i])
+			}
+			seconds, over, worst := p.seconds(50 * ms)
+			assert.Equal(t, tc.seconds, seconds)
+			assert.Equal(t, tc.over, over)
+			assert.Equal(t, tc.worst, worst)
+		})
+	}
+}
