@@ -23,11 +23,12 @@ import (
 	"context"
 	"errors"
 	"math"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dotmac/ledger/internal/quantile"
 )
 
 // Defaults and limits of a Controller.
@@ -205,7 +206,7 @@ func (c *Controller) reconsider(now time.Time) {
 		return
 	}
 	before := c.allowance
-	c.lastP99 = quantile(c.samples, 0.99)
+	c.lastP99 = quantile.Of(c.samples, 0.99)
 	switch {
 	case len(c.samples) == 0:
 		// Quiet: every interval gone by without a request counts.
@@ -226,13 +227,4 @@ func (c *Controller) reconsider(now time.Time) {
 func (c *Controller) signal() {
 	close(c.changed)
 	c.changed = make(chan struct{})
-}
-
-// quantile is the q-quantile of ds (nearest rank), reordering ds; 0 for none.
-func quantile(ds []time.Duration, q float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	slices.Sort(ds)
-	return ds[min(len(ds)-1, int(math.Ceil(q*float64(len(ds))))-1)]
 }

@@ -14,6 +14,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/quantile"
 	"github.com/dotmac/ledger/projections"
 	"github.com/dotmac/ledger/readapi/loadtest"
 )
@@ -198,9 +199,7 @@ func lagReport(lags []time.Duration) *Lag {
 	if len(lags) == 0 {
 		return &Lag{}
 	}
-	slices.Sort(lags)
-	at := func(q float64) time.Duration { return lags[min(len(lags)-1, int(q*float64(len(lags))))] }
-	return &Lag{P50MS: ms(at(0.50)), P99MS: ms(at(0.99)), MaxMS: ms(lags[len(lags)-1]), Samples: len(lags)}
+	return &Lag{P50MS: ms(quantile.Of(lags, 0.50)), P99MS: ms(quantile.Of(lags, 0.99)), MaxMS: ms(slices.Max(lags)), Samples: len(lags)}
 }
 
 // queryScenario reads an invoice by id and a customer's invoice list at fixed rates, then

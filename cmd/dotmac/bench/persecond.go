@@ -1,9 +1,9 @@
 package bench
 
 import (
-	"math"
-	"slices"
 	"time"
+
+	"github.com/dotmac/ledger/internal/quantile"
 )
 
 // perSecond keeps the latencies of a load's requests by the second they were sent in,
@@ -34,8 +34,7 @@ func (p *perSecond) seconds(target time.Duration) (seconds, over int, worst time
 		if len(l) == 0 {
 			continue
 		}
-		slices.Sort(l)
-		p99 := l[min(len(l)-1, int(math.Ceil(0.99*float64(len(l))))-1)]
+		p99 := quantile.Of(l, 0.99)
 		seconds++
 		if p99 > target {
 			over++
