@@ -3,7 +3,6 @@ package process_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -58,16 +57,7 @@ func TestTrackerReadsInvoicesByKey(t *testing.T) {
 				defer func() { _ = tx.Rollback(ctx) }()
 				_, err = tx.Exec(ctx, fmt.Sprintf("SET LOCAL plan_cache_mode = %s", mode))
 				require.NoError(t, err)
-				rows, err := tx.Query(ctx, "EXPLAIN "+st.sql, st.args...)
-				require.NoError(t, err)
-				var plan []string
-				for rows.Next() {
-					var line string
-					require.NoError(t, rows.Scan(&line))
-					plan = append(plan, line)
-				}
-				require.NoError(t, rows.Err())
-				text := strings.Join(plan, "\n")
+				text := pgtest.Explain(ctx, t, tx, st.sql, st.args...)
 				assert.NotContains(t, text, "Seq Scan on proc_open_invoices", text)
 				assert.Contains(t, text, "proc_open_invoices_pkey", text)
 			})

@@ -227,3 +227,23 @@ func ensureDatabase(adminURL, name string) error {
 	}
 	return nil
 }
+
+// Querier runs a query: a pool, a connection or a transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// Explain returns PostgreSQL's plan of sql with args (EXPLAIN, nothing runs), one line per
+// node, for tests that hold a statement to the plan it must keep.
+func Explain(ctx context.Context, tb testing.TB, q Querier, sql string, args ...any) string {
+	tb.Helper()
+	rows, err := q.Query(ctx, "EXPLAIN "+sql, args...)
+	if err != nil {
+		tb.Fatalf("pgtest: explain: %v", err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		tb.Fatalf("pgtest: explain: %v", err)
+	}
+	return strings.Join(lines, "\n")
+}

@@ -2,13 +2,11 @@ package readmodel
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -37,7 +35,7 @@ func TestLoadsReadByKey(t *testing.T) {
 	var ids []pgtype.UUID
 	require.NoError(t, pool.QueryRow(ctx, `SELECT array_agg(tenant_id), array_agg(customer_id), array_agg(currency)
 		FROM (SELECT * FROM customer_balances ORDER BY position DESC LIMIT 200) AS s`).Scan(&tenants, &ids, &currencies))
-	plan := explain(ctx, t, pool, loadBalances, tenants, ids, currencies)
+	plan := pgtest.Explain(ctx, t, pool, loadBalances, tenants, ids, currencies)
 	assert.NotContains(t, plan, "Hash Join", "the balances were hashed, not looked up by key:\n%s", plan)
 	assert.NotContains(t, plan, "Seq Scan", "the balances were scanned, not looked up by key:\n%s", plan)
 	assert.Contains(t, plan, "customer_balances_pkey", plan)
@@ -64,19 +62,9 @@ func TestLoadsReadByKey(t *testing.T) {
 		if sql == loadBalances {
 			args = append(args, []string{"USD"})
 		}
-		plan := explain(ctx, t, pool, sql, args...)
+		plan := pgtest.Explain(ctx, t, pool, sql, args...)
 		assert.Contains(t, plan, "Nested Loop", "%s:\n%s", name, plan)
 		assert.NotContains(t, plan, "Hash Join", "%s:\n%s", name, plan)
 		assert.NotContains(t, plan, "Merge Join", "%s:\n%s", name, plan)
 	}
-}
-
-// explain returns PostgreSQL's plan of sql with args, one line per node.
-func explain(ctx context.Context, t *testing.T, pool *pgxpool.Pool, sql string, args ...any) string {
-	t.Helper()
-	rows, err := pool.Query(ctx, "EXPLAIN "+sql, args...)
-	require.NoError(t, err)
-	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	require.NoError(t, err)
-	return strings.Join(lines, "\n")
 }
