@@ -68,25 +68,28 @@ func applyTracker(ctx context.Context, tx pgx.Tx, envs []eventstore.Envelope) er
 // tenant is inserted once per page: a page of n payments costs a few statements, not n.
 type trackerWrites struct {
 	b       pgx.Batch
-	touched byTenant        // invoices whose outstanding amount went down
-	tenants map[string]bool // tenants inserted by this page
-	// The settlements not queued yet, in order, by tenant: invoice ids and amounts.
-	settleInvoices, settleAmounts byTenant
+	touched byTenant[string] // invoices whose outstanding amount went down
+	tenants map[string]bool  // tenants inserted by this page
+	// The settlements not queued yet, in order, by tenant.
+	settlements byTenant[settlement]
 }
+
+// settlement is an amount (a decimal string) settled on an invoice.
+type settlement struct{ invoice, amount string }
 
 // byTenant holds values by tenant, the tenants in the order they came: each statement over
 // them names one tenant and its values as an array, so that it reads the rows it changes
 // through the primary key (tenant, invoice_id). A statement over (tenant, invoice) pairs joined
 // to the table was a hash join over all of it on every page, its cost growing with the open
 // invoices of every tenant.
-type byTenant struct {
+type byTenant[T any] struct {
 	order  []string
-	values map[string][]string
+	values map[string][]T
 }
 
-func (b *byTenant) add(tenant, v string) {
+func (b *byTenant[T]) add(tenant string, v T) {
 	if b.values == nil {
-		b.values = map[string][]string{}
+		b.values = map[string][]T{}
 	}
 	if _, ok := b.values[tenant]; !ok {
 		b.order = append(b.order, tenant)
@@ -113,10 +116,15 @@ func (w *trackerWrites) queue(sql string, args ...any) {
 // settled on the same invoice are summed (subtractions commute, and nothing else touches the
 // invoices between them).
 func (w *trackerWrites) queueSettlements() {
-	for _, tenant := range w.settleInvoices.order {
-		w.b.Queue(settleSQL, tenant, w.settleInvoices.values[tenant], w.settleAmounts.values[tenant])
+	for _, tenant := range w.settlements.order {
+		ss := w.settlements.values[tenant]
+		invoices, amounts := make([]string, len(ss)), make([]string, len(ss))
+		for i, s := range ss {
+			invoices[i], amounts[i] = s.invoice, s.amount
+		}
+		w.b.Queue(settleSQL, tenant, invoices, amounts)
 	}
-	w.settleInvoices, w.settleAmounts = byTenant{}, byTenant{}
+	w.settlements = byTenant[settlement]{}
 }
 
 // trackedTypes are the event types the tracker reads; the rest are skipped undecoded.
@@ -191,8 +199,7 @@ func (w *trackerWrites) addEvent(tenant string, e domain.Event) {
 }
 
 func (w *trackerWrites) settle(tenant string, invoice domain.InvoiceID, amount domain.Money) {
-	w.settleInvoices.add(tenant, invoice.String())
-	w.settleAmounts.add(tenant, amount.AmountString())
+	w.settlements.add(tenant, settlement{invoice.String(), amount.AmountString()})
 	w.touched.add(tenant, invoice.String())
 }
 

@@ -41,9 +41,9 @@ type BillingRun struct {
 	QuerySuccess float64 `json:"query_success"`
 	// The reads second by second (by when they were sent): how many seconds had reads, how
 	// many of them had a p99 over the 50 ms goal, and the worst second's p99.
-	QuerySeconds          int     `json:"query_seconds,omitempty"`
-	QuerySecondsOver50ms  int     `json:"query_seconds_over_50ms,omitempty"`
-	QueryWorstSecondP99MS float64 `json:"query_worst_second_p99_ms,omitempty"`
+	QuerySeconds          int     `json:"query_seconds"`
+	QuerySecondsOver50ms  int     `json:"query_seconds_over_50ms"`
+	QueryWorstSecondP99MS float64 `json:"query_worst_second_p99_ms"`
 	BaselineTxPerS        float64 `json:"baseline_tx_per_s"`
 	// Ratio is invoices/s over the baseline's single-row inserts/s.
 	Ratio float64 `json:"ratio"`
