@@ -3,11 +3,13 @@ package commands_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -24,7 +26,7 @@ type multiStore struct {
 	eventstore.Store
 	multi eventstore.MultiStreamStore
 
-	customerAppends, groupAppends, groupReads atomic.Int64
+	customerAppends, groupAppends, groupReads, streamReads atomic.Int64
 	// beforeAppend, if set, runs before each AppendStreams call; it may answer in its stead.
 	beforeAppend func(ctx context.Context, appends []eventstore.StreamAppend) []eventstore.AppendOutcome
 }
@@ -36,6 +38,11 @@ func (s *multiStore) Append(ctx context.Context, stream string, expected eventst
 		s.customerAppends.Add(1)
 	}
 	return s.Store.Append(ctx, stream, expected, events...)
+}
+
+func (s *multiStore) ReadStream(ctx context.Context, stream string, from uint64, dir eventstore.Direction, limit int) ([]eventstore.Envelope, error) {
+	s.streamReads.Add(1)
+	return s.Store.ReadStream(ctx, stream, from, dir, limit)
 }
 
 func (s *multiStore) ReadStreams(ctx context.Context, reads []eventstore.StreamRead, limit int) ([]eventstore.Envelope, error) {
@@ -245,4 +252,41 @@ func TestBillingRunTakesTurnsThroughTheBackgroundGate(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, res.Completed)
 	requireNumbers(t, requireBilledOnce(t, f, h, customers, period), 12)
+}
+
+// TestServicesReadsEveryServiceInOneCall: Services (dunning's read of a customer's services)
+// reads them with one multi-stream read, not one read per service, and answers what Service
+// answers for each; an id that names no service is left out.
+func TestServicesReadsEveryServiceInOneCall(t *testing.T) {
+	t.Parallel()
+	f, newHandlers := newFixture(t)
+	ctx := context.Background()
+	customers := billableCustomers(t, f, newHandlers(f.store), 3)
+	setup := newHandlers(f.store)
+	var ids []domain.ServiceID
+	for _, c := range customers {
+		svcs, err := setup.CustomerServices(ctx, f.meta.Tenant, c)
+		require.NoError(t, err)
+		ids = append(ids, svcs...)
+	}
+	require.Len(t, ids, 3)
+	_, err := setup.SuspendService(ctx, f.meta, commands.SuspendService{ServiceID: ids[1], Reason: domain.SuspensionRequested})
+	require.NoError(t, err)
+	unknown, err := domain.NewServiceID(uuid.Must(uuid.NewV7()))
+	require.NoError(t, err)
+
+	store := newMultiStore(f)
+	h := newHandlers(store) // a cold cache: every stream is read
+	got, err := h.Services(ctx, f.meta.Tenant, append(slices.Clone(ids), unknown))
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), store.groupReads.Load(), "one multi-stream read")
+	assert.Zero(t, store.streamReads.Load(), "no read of a single stream")
+	require.Len(t, got, 3, "the unknown id is left out")
+	assert.NotContains(t, got, unknown)
+	for _, id := range ids {
+		want, version, err := setup.Service(ctx, f.meta.Tenant, id)
+		require.NoError(t, err)
+		assert.Equal(t, commands.VersionedService{State: want, Version: version}, got[id], "service %s", id)
+	}
+	assert.Equal(t, domain.ServiceStatusSuspended, got[ids[1]].State.Status)
 }

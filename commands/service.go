@@ -197,6 +197,34 @@ func (h *Handlers) Service(ctx context.Context, tenant domain.TenantID, id domai
 	return s, snap.version, err
 }
 
+// VersionedService is a service's state and the stream version it was read at.
+type VersionedService struct {
+	State   domain.ServiceState
+	Version uint64
+}
+
+// Services returns the current state and version of each of ids that is provisioned, read in
+// one round trip (eventstore.ReadStreams, after what the cache holds) rather than one per
+// service; ids not provisioned are left out of the map, as Service would refuse them.
+func (h *Handlers) Services(ctx context.Context, tenant domain.TenantID, ids []domain.ServiceID) (map[domain.ServiceID]VersionedService, error) {
+	snaps := make(map[string]snapshot, len(ids))
+	for _, id := range ids {
+		stream := domain.ServiceStream(tenant, id)
+		snaps[stream] = h.cachedSnapshot(stream, domain.ServiceState{})
+	}
+	if err := loadMany(ctx, h, serviceAggregate, snaps); err != nil {
+		return nil, err
+	}
+	out := make(map[domain.ServiceID]VersionedService, len(ids))
+	for _, id := range ids {
+		snap := snaps[domain.ServiceStream(tenant, id)]
+		if s := stateOf[domain.ServiceState](snap); s.Provisioned() {
+			out[id] = VersionedService{State: s, Version: snap.version}
+		}
+	}
+	return out, nil
+}
+
 // checkAccountVersion refuses a service command decided on the customer's account at version
 // want (dunning's) when the account is at another version now: a write that landed after that
 // decision (an invoice that made the account overdue again, a payment that cleared it) is to be

@@ -171,20 +171,18 @@ func (d *Dunning) readServices(ctx context.Context, t Trigger, customer domain.C
 			return nil, fmt.Errorf("dunning %s: services: %w", customer, err)
 		}
 	}
+	read, err := d.h.Services(ctx, tenant, ids)
+	if err != nil {
+		return nil, fmt.Errorf("dunning %s: %w", customer, err)
+	}
 	versions := make(map[domain.ServiceID]uint64, len(ids))
 	for _, id := range ids {
-		s, version, err := d.h.Service(ctx, tenant, id)
-		if errors.Is(err, domain.ErrNotFound) {
+		s, ok := read[id]
+		if !ok || s.State.Customer != customer {
 			continue
 		}
-		if err != nil {
-			return nil, fmt.Errorf("dunning %s: %w", customer, err)
-		}
-		if s.Customer != customer {
-			continue
-		}
-		in.Services = append(in.Services, s.DunningService())
-		versions[id] = version
+		in.Services = append(in.Services, s.State.DunningService())
+		versions[id] = s.Version
 	}
 	return versions, nil
 }
