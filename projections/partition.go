@@ -140,9 +140,10 @@ const partLockRetry = 25 * time.Millisecond
 // connection (trying again every partLockRetry): a swap holding e's lock reads the feed
 // through the pool, which the waiting partitions of every projection must not exhaust.
 //
-// Two statements: the locks (with the transaction's settings), then the registry, which must
-// be read in a statement of its own after the locks so that its snapshot sees the previous
-// holder's commit, and which then sets the search_path (see readLiveRow). A live build that
+// Two statements in one round trip (lockPart): the locks (with the transaction's settings),
+// then the registry, which must be read in a statement of its own after the locks so that its
+// snapshot sees the previous holder's commit, and which then sets the search_path (see
+// readLiveRow). A live build that
 // is not build any more is refused by the caller (checkLive) before anything is written, so
 // setting the search_path before that check is harmless.
 func (r *Runtime) beginPartLocked(ctx context.Context, e *entry, k int, build string) (pgx.Tx, liveBuild, bool, error) {
@@ -151,21 +152,10 @@ func (r *Runtime) beginPartLocked(ctx context.Context, e *entry, k int, build st
 		if err != nil {
 			return nil, liveBuild{}, false, fmt.Errorf("begin: %w", err)
 		}
-		var (
-			locked bool
-			sync   string
-		)
-		// synchronous_commit off, in the same round trip: the rows and the checkpoint commit
-		// together, so the crash of PostgreSQL loses both (the partition resumes from the
-		// checkpoint that reached the disk, see checkpointOffsets), never one without the other.
-		// A live batch then costs no flush of the WAL of its own, and the event store's
-		// appends, which do wait for theirs, share the disk with fewer flushes.
-		err = tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock_shared($1) AND pg_try_advisory_xact_lock($2),
-			set_config('synchronous_commit', 'off', true)`,
-			e.lockKey, r.partLockKey(e, k)).Scan(&locked, &sync)
+		lb, found, locked, err := r.lockPart(ctx, tx, e, k, build)
 		if err != nil {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
-			return nil, liveBuild{}, false, fmt.Errorf("lock partition %d of %s: %w", k, e.name, err)
+			return nil, liveBuild{}, false, err
 		}
 		if !locked {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
@@ -174,13 +164,40 @@ func (r *Runtime) beginPartLocked(ctx context.Context, e *entry, k int, build st
 			}
 			continue
 		}
-		lb, found, err := r.readLiveRow(ctx, tx, e.name, ident(build))
-		if err != nil {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
-			return nil, liveBuild{}, false, err
-		}
 		return tx, lb, found, nil
 	}
+}
+
+// lockPart takes partition k's locks in tx and reads the registry (readLiveRow with build's
+// search_path): two statements in one round trip. PostgreSQL runs a pipeline's statements one
+// after the other, each with a snapshot of its own, so the registry is still read after the
+// locks are held. When they are not (locked false), the registry's answer is dropped.
+//
+// synchronous_commit off, set with the locks: the rows and the checkpoint commit together, so
+// the crash of PostgreSQL loses both (the partition resumes from the checkpoint that reached
+// the disk, see checkpointOffsets), never one without the other. A live batch then costs no
+// flush of the WAL of its own, and the event store's appends, which do wait for theirs, share
+// the disk with fewer flushes.
+func (r *Runtime) lockPart(ctx context.Context, tx pgx.Tx, e *entry, k int, build string) (lb liveBuild, found, locked bool, err error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_try_advisory_xact_lock_shared($1) AND pg_try_advisory_xact_lock($2),
+			set_config('synchronous_commit', 'off', true)`, e.lockKey, r.partLockKey(e, k))
+	b.Queue(r.sqls.readLiveStalls, e.name, ident(build))
+	br := tx.SendBatch(ctx, b)
+	defer func() {
+		if cerr := br.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("lock partition %d of %s: %w", k, e.name, cerr)
+		}
+	}()
+	var sync string
+	if err := br.QueryRow().Scan(&locked, &sync); err != nil {
+		return liveBuild{}, false, false, fmt.Errorf("lock partition %d of %s: %w", k, e.name, err)
+	}
+	lb, found, err = scanLiveRow(br.QueryRow(), e.name, true)
+	if !locked {
+		return liveBuild{}, false, false, nil
+	}
+	return lb, found, true, err
 }
 
 // splitCheckpoint gives build (just made live, with n > 1 partitions) one checkpoint row per

@@ -124,11 +124,20 @@ func (r *Runtime) readLive(ctx context.Context, q pgx.Tx, name string) (lb liveB
 // it runs, so it is planned under the path the transaction began with; advance sets that path
 // back before its own statements.
 func (r *Runtime) readLiveRow(ctx context.Context, q pgx.Tx, name, path string) (lb liveBuild, found bool, err error) {
-	var cps []int64
 	if path != "" {
+		return scanLiveRow(q.QueryRow(ctx, r.sqls.readLiveStalls, name, path), name, true)
+	}
+	return scanLiveRow(q.QueryRow(ctx, r.sqls.readLive, name), name, false)
+}
+
+// scanLiveRow reads the row of readLiveRow's statement (with the stalls and the search_path
+// set, or without).
+func scanLiveRow(row pgx.Row, name string, withStalls bool) (lb liveBuild, found bool, err error) {
+	var cps []int64
+	if withStalls {
 		var stalls []string
 		var set string
-		err = q.QueryRow(ctx, r.sqls.readLiveStalls, name, path).Scan(&lb.state, &lb.build, &lb.version, &cps, &lb.tables, &lb.partitions, &stalls, &set)
+		err = row.Scan(&lb.state, &lb.build, &lb.version, &cps, &lb.tables, &lb.partitions, &stalls, &set)
 		for _, t := range stalls {
 			if lb.stalls == nil {
 				lb.stalls = map[string]bool{}
@@ -137,7 +146,7 @@ func (r *Runtime) readLiveRow(ctx context.Context, q pgx.Tx, name, path string) 
 		}
 		lb.stallsRead = err == nil
 	} else {
-		err = q.QueryRow(ctx, r.sqls.readLive, name).Scan(&lb.state, &lb.build, &lb.version, &cps, &lb.tables, &lb.partitions)
+		err = row.Scan(&lb.state, &lb.build, &lb.version, &cps, &lb.tables, &lb.partitions)
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return lb, false, nil

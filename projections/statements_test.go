@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -17,10 +18,12 @@ import (
 	"github.com/dotmac/ledger/projections/projectiontest"
 )
 
-// statementLog counts the statements a pool runs (alone or in batches), by their text.
+// statementLog counts the statements a pool runs (alone or in batches), by their text, and
+// the batches (each one round trip), by their statements' texts joined with " ;; ".
 type statementLog struct {
-	mu  sync.Mutex
-	sql map[string]int
+	mu      sync.Mutex
+	sql     map[string]int
+	batches map[string]int
 }
 
 func (l *statementLog) add(sql string) {
@@ -34,7 +37,17 @@ func (l *statementLog) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.T
 	return ctx
 }
 func (*statementLog) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-func (*statementLog) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+func (l *statementLog) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
+	texts := make([]string, len(d.Batch.QueuedQueries))
+	for i, q := range d.Batch.QueuedQueries {
+		texts[i] = strings.Join(strings.Fields(q.SQL), " ")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.batches == nil {
+		l.batches = map[string]int{}
+	}
+	l.batches[strings.Join(texts, " ;; ")]++
 	return ctx
 }
 func (l *statementLog) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
@@ -47,8 +60,15 @@ func (l *statementLog) reset() map[string]int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := l.sql
-	l.sql = map[string]int{}
+	l.sql, l.batches = map[string]int{}, map[string]int{}
 	return out
+}
+
+// batchesRun returns the batches logged since the last reset (see statementLog).
+func (l *statementLog) batchesRun() map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.batches)
 }
 
 // countOf counts the statements of log whose text contains each of parts.
@@ -66,8 +86,8 @@ func countOf(log map[string]int, parts ...string) int {
 	return n
 }
 
-// TestLiveBatchStatements: a live batch's transaction sets its search_path with the registry
-// read, reads the tenant stalls with the registry and announces its checkpoint with the
+// TestLiveBatchStatements: a live batch's transaction takes its locks and reads the registry in
+// one round trip, sets its search_path with the registry read, reads the tenant stalls with the registry and announces its checkpoint with the
 // checkpoint's update: no round trip of its own for any of the three (each live batch of every
 // projection ran them, three of its eight statements besides Apply's). The statements shared
 // by every build run under the application's search_path (PostgreSQL plans a prepared statement
@@ -91,10 +111,12 @@ func TestLiveBatchStatements(t *testing.T) {
 	pos := projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
 	assert.Equal(t, eventstore.Position(200), pos)
 	sameRows(t, e.pool, `SELECT stream_id, events, total FROM stream_counts`, expectedCounts, int64(pos))
+	trips := log.batchesRun()
 	ran := log.reset()
 
 	batches := countOf(ran, "pg_try_advisory_xact_lock_shared")
 	require.NotZero(t, batches, "no live batch ran: %v", ran)
+	assert.Equal(t, batches, countOf(trips, "pg_try_advisory_xact_lock_shared", " ;; ", "projection_registry"), "the locks and the registry read go in one round trip")
 	assert.Zero(t, countOf(ran, "pg_try_advisory_xact_lock_shared", "set_config('search_path'"), "the search_path is set before the registry read is planned")
 	assert.Equal(t, batches, countOf(ran, "array_agg(s.tenant)", "projection_registry", "set_config('search_path', $2, true)"), "the stalls are read, and the search_path set, with the registry")
 	assert.NotZero(t, countOf(ran, "pg_notify", "UPDATE"), "the checkpoint's update announces it")
