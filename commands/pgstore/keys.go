@@ -55,8 +55,10 @@ type KeysConfig struct {
 }
 
 // Keys is the PostgreSQL commands.IdempotencyKeys (table cmd_idempotency). Claims and
-// completions of concurrent requests are grouped into few statements (see group), so a
-// command costs its request two shares of a statement rather than two transactions.
+// completions of concurrent requests are grouped (see group): the claims waiting at a moment
+// are one statement, the completions another, and both go in one round trip and one
+// transaction, so a command costs its request shares of two statements of one transaction
+// rather than two transactions of its own.
 //
 // Keys remembers the lease (locked_until) it gave each of its claims, and every later write to
 // a claim (complete, release) applies only while the row still carries that lease: a claim
@@ -66,11 +68,10 @@ type KeysConfig struct {
 // a 503 need not wait for the lease to run out. The command id stays the same, so the command
 // runs at most once.
 type Keys struct {
-	pool      *pgxpool.Pool
-	cfg       KeysConfig
-	claims    *group[claimItem, claimWon]
-	completes *group[completeItem, struct{}]
-	leases    *leases
+	pool   *pgxpool.Pool
+	cfg    KeysConfig
+	writes *group[keyWrite, claimWon]
+	leases *leases
 }
 
 // claimWon is the outcome of inserting one claim: whether it was inserted, and its lease.
@@ -92,6 +93,12 @@ type completeItem struct {
 	r           commands.StoredResponse
 }
 
+// keyWrite is one item of the grouped writes: a claim to insert, or (claim nil) a completion.
+type keyWrite struct {
+	claim    *claimItem
+	complete *completeItem
+}
+
 var _ commands.IdempotencyKeys = (*Keys)(nil)
 
 // NewKeys returns the idempotency keys in pool's schema (MigrationSet applied).
@@ -107,7 +114,7 @@ func NewKeys(pool *pgxpool.Pool, cfg KeysConfig) *Keys {
 	}
 	cfg.Retention = max(cfg.Retention, MinRetention)
 	k := &Keys{pool: pool, cfg: cfg, leases: newLeases()}
-	k.claims, k.completes = newGroup(k.insertClaims), newGroup(k.storeResponses)
+	k.writes = newGroup(k.write)
 	return k
 }
 
@@ -122,7 +129,7 @@ func (k *Keys) Claim(ctx context.Context, tenant domain.TenantID, key string, ha
 		if err != nil {
 			return commands.Claim{}, err
 		}
-		inserted, err := k.claims.do(ctx, claimItem{tenant: tenant.String(), key: key, hash: hash, commandID: id})
+		inserted, err := k.writes.do(ctx, keyWrite{claim: &claimItem{tenant: tenant.String(), key: key, hash: hash, commandID: id}})
 		if err != nil {
 			return commands.Claim{}, classify("claim idempotency key", err)
 		}
@@ -215,23 +222,94 @@ func leaseArg(lease time.Time) pgtype.Timestamptz {
 // Complete implements commands.IdempotencyKeys.
 func (k *Keys) Complete(ctx context.Context, tenant domain.TenantID, key string, commandID uuid.UUID, r commands.StoredResponse) error {
 	lease := k.leases.drop(claimRef{tenant.String(), key, commandID})
-	_, err := k.completes.do(ctx, completeItem{tenant: tenant.String(), key: key, commandID: commandID, lease: lease, r: r})
+	_, err := k.writes.do(ctx, keyWrite{complete: &completeItem{tenant: tenant.String(), key: key, commandID: commandID, lease: lease, r: r}})
 	return classify("complete idempotency key", err)
 }
 
-// insertClaims inserts the claims of several requests in one statement; a request's claim is
-// inserted unless its key is stored already (or earlier in the same statement).
-func (k *Keys) insertClaims(ctx context.Context, items []claimItem) ([]claimWon, error) {
-	n := len(items)
+// write runs grouped claims and completions in one batch, which PostgreSQL runs as one
+// implicit transaction: the settings, then the claims (if any) in one statement, then the
+// completions (if any) in another. A completion never touches a claim of the same batch (its
+// request claimed its key in an earlier batch). An error fails every item of the batch: it
+// is an outage or a bug, not something one item's data causes.
+func (k *Keys) write(ctx context.Context, items []keyWrite) ([]claimWon, error) {
+	var (
+		claims    []claimItem
+		completes []completeItem
+	)
+	for _, it := range items {
+		if it.claim != nil {
+			claims = append(claims, *it.claim)
+		} else {
+			completes = append(completes, *it.complete)
+		}
+	}
+	b := &pgx.Batch{}
+	b.Queue(settings{async: k.cfg.AsyncCommit, generic: true}.statement())
+	if len(claims) > 0 {
+		queueClaims(b, claims, k.cfg.Lease)
+	}
+	if len(completes) > 0 {
+		queueResponses(b, completes)
+	}
+	br := k.pool.SendBatch(ctx, b)
+	won, err := readWrites(br, claims, len(completes) > 0)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]claimWon, len(items))
+	for i, it := range items {
+		if it.claim != nil {
+			lease, ok := won[it.claim.commandID]
+			out[i] = claimWon{won: ok, lease: lease}
+		}
+	}
+	return out, nil
+}
+
+// readWrites reads the results of write's batch: the settings, the claims' (the lease of
+// each claim inserted, by command id), the completions'.
+func readWrites(br pgx.BatchResults, claims []claimItem, completes bool) (map[uuid.UUID]time.Time, error) {
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
+	var won map[uuid.UUID]time.Time
+	if len(claims) > 0 {
+		var inserted [][16]byte
+		var leases []time.Time
+		if err := br.QueryRow().Scan(&inserted, &leases); err != nil {
+			return nil, err
+		}
+		if len(leases) != len(inserted) {
+			return nil, fmt.Errorf("invariant: a claim returned %d command ids but %d leases", len(inserted), len(leases))
+		}
+		won = make(map[uuid.UUID]time.Time, len(inserted))
+		for i, id := range inserted {
+			won[id] = leases[i]
+		}
+	}
+	if completes {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+	}
+	return won, nil
+}
+
+// queueClaims queues the statement inserting claims; a request's claim is inserted unless its
+// key is stored already (or earlier in the same statement). The statement returns the command
+// ids and leases of the claims inserted.
+func queueClaims(b *pgx.Batch, claims []claimItem, lease time.Duration) {
+	n := len(claims)
 	// Slices of types pgx encodes and decodes without reflection (uuid.UUID and [][]byte it
 	// does not): FlatArray and [16]byte.
 	tenants, keys, hashes, ids := make([]string, n), make([]string, n), make(pgtype.FlatArray[[]byte], n), make([][16]byte, n)
-	for i, it := range items {
+	for i, it := range claims {
 		tenants[i], keys[i], hashes[i], ids[i] = it.tenant, it.key, it.hash[:], it.commandID
 	}
-	var inserted [][16]byte
-	var leases []time.Time
-	err := queryRow(ctx, k.pool, settings{async: k.cfg.AsyncCommit, generic: true}, []any{&inserted, &leases}, `
+	b.Queue(`
 		WITH claimed AS (
 			INSERT INTO cmd_idempotency (tenant, key, request_hash, command_id, locked_until)
 			SELECT u.tenant, u.key, u.hash, u.command_id, now() + $5 * interval '1 millisecond'
@@ -239,39 +317,23 @@ func (k *Keys) insertClaims(ctx context.Context, items []claimItem) ([]claimWon,
 			ON CONFLICT (tenant, key) DO NOTHING
 			RETURNING command_id, locked_until)
 		SELECT coalesce(array_agg(command_id), '{}'), coalesce(array_agg(locked_until), '{}') FROM claimed`,
-		tenants, keys, hashes, ids, k.cfg.Lease.Milliseconds())
-	if err != nil {
-		return nil, err
-	}
-	if len(leases) != len(inserted) {
-		return nil, fmt.Errorf("invariant: a claim returned %d command ids but %d leases", len(inserted), len(leases))
-	}
-	won := make(map[uuid.UUID]time.Time, len(inserted))
-	for i, id := range inserted {
-		won[id] = leases[i]
-	}
-	out := make([]claimWon, len(items))
-	for i, it := range items {
-		lease, ok := won[it.commandID]
-		out[i] = claimWon{won: ok, lease: lease}
-	}
-	return out, nil
+		tenants, keys, hashes, ids, lease.Milliseconds())
 }
 
-// storeResponses completes several claims in one statement.
-func (k *Keys) storeResponses(ctx context.Context, items []completeItem) ([]struct{}, error) {
-	n := len(items)
-	// Slices of types pgx encodes without reflection (see insertClaims).
+// queueResponses queues the statement completing claims with their stored responses.
+func queueResponses(b *pgx.Batch, completes []completeItem) {
+	n := len(completes)
+	// Slices of types pgx encodes without reflection (see queueClaims).
 	tenants, keys, ids, leases := make([]string, n), make([]string, n), make([][16]byte, n), make(pgtype.FlatArray[pgtype.Timestamptz], n)
 	statuses, headers, bodies := make([]int32, n), make([]string, n), make(pgtype.FlatArray[[]byte], n)
 	var buf []byte
-	for i, it := range items {
+	for i, it := range completes {
 		start := len(buf)
 		buf = appendHeaders(buf, it.r.Headers)
 		tenants[i], keys[i], ids[i], leases[i] = it.tenant, it.key, it.commandID, leaseArg(it.lease)
 		statuses[i], headers[i], bodies[i] = int32(it.r.Status), string(buf[start:]), it.r.Body //nolint:gosec // HTTP statuses fit
 	}
-	_, err := exec(ctx, k.pool, settings{async: k.cfg.AsyncCommit, generic: true}, `
+	b.Queue(`
 		UPDATE cmd_idempotency c
 		SET status = u.status, response_headers = u.headers::jsonb, response_body = u.body, completed_at = now(), locked_until = NULL
 		FROM unnest($1::text[], $2::text[], $3::uuid[], $4::int[], $5::text[], $6::bytea[], $7::timestamptz[])
@@ -279,7 +341,6 @@ func (k *Keys) storeResponses(ctx context.Context, items []completeItem) ([]stru
 		WHERE c.tenant = u.tenant AND c.key = u.key AND c.command_id = u.command_id AND c.status = 0
 		  AND (u.lease IS NULL OR c.locked_until = u.lease)`,
 		tenants, keys, ids, statuses, headers, bodies, leases)
-	return make([]struct{}, n), err
 }
 
 // Release implements commands.IdempotencyKeys. A release the database cannot take now (an

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -120,4 +122,64 @@ func TestCompletionsStayOnTheirPage(t *testing.T) {
 		return err == nil && updated >= n
 	}, 15*time.Second, 50*time.Millisecond, "the completions' statistics never arrived")
 	assert.Equal(t, updated, hot, "%d of %d completions moved their row to another page", updated-hot, updated)
+}
+
+// roundTrips counts a pool's round trips: statements sent alone and batches.
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (*roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (*roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (*roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// TestClaimsAndCompletionsShareARoundTrip: claims and completions waiting at the same moment
+// go in one round trip (one transaction), and each does what it would alone: new keys are
+// claimed, a key stored already is not, completed keys replay their responses.
+func TestClaimsAndCompletionsShareARoundTrip(t *testing.T) {
+	t.Parallel()
+	base := mustPool(t)
+	cfg, err := pgxpool.ParseConfig(base.Config().ConnString())
+	require.NoError(t, err)
+	trips := &roundTrips{}
+	cfg.ConnConfig.Tracer = trips
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	ctx := context.Background()
+	keys := pgstore.NewKeys(pool, pgstore.KeysConfig{Wait: 50 * time.Millisecond, Options: pgstore.Options{AsyncCommit: true}})
+	acme := tenant(t, "acme")
+
+	first, err := keys.Claim(ctx, acme, "k1", hash(1))
+	require.NoError(t, err)
+	second, err := keys.Claim(ctx, acme, "k2", hash(2))
+	require.NoError(t, err)
+	answer := func(n int) commands.StoredResponse {
+		return commands.StoredResponse{Status: 201, Body: fmt.Appendf(nil, "{\"n\":%d}\n", n), Headers: map[string]string{"Location": fmt.Sprintf("/v1/x/%d", n)}}
+	}
+
+	before := trips.n.Load()
+	won, err := keys.WriteTogether(ctx, acme.String(), []string{"k3", "k1", "k4"}, hash(3), []pgstore.Completion{
+		{Key: "k1", CommandID: first.CommandID, Response: answer(1)},
+		{Key: "k2", CommandID: second.CommandID, Response: answer(2)},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), trips.n.Load()-before, "one round trip for three claims and two completions")
+	assert.Equal(t, []bool{true, false, true}, won, "k1 is stored already")
+
+	for i, c := range []commands.Claim{first, second} {
+		replay, err := keys.Claim(ctx, acme, fmt.Sprintf("k%d", i+1), hash(byte(i+1)))
+		require.NoError(t, err)
+		require.NotNil(t, replay.Replay, "k%d completed", i+1)
+		assert.Equal(t, c.CommandID, replay.CommandID)
+		assert.Equal(t, answer(i+1), *replay.Replay)
+	}
+	_, err = keys.Claim(ctx, acme, "k3", hash(3))
+	assert.ErrorIs(t, err, commands.ErrKeyInProgress, "k3 is claimed, not completed")
 }
