@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -40,11 +41,11 @@ var _ commands.BillingIndex = (*Index)(nil)
 
 // NewIndex returns the index in pool's schema (MigrationSet applied), fed from store.
 func NewIndex(pool *pgxpool.Pool, store eventstore.Store) *Index {
-	feed, err := consumer.New(pool, store, IndexConsumer, applyIndex, consumer.Config{})
+	feed, err := consumer.New(pool, store, IndexConsumer, applyIndex, consumer.Config{Types: indexTypes})
 	if err != nil {
 		panic("invariant: billing index consumer: " + err.Error())
 	}
-	refs, err := consumer.New(pool, store, ReferencesConsumer, applyReferences, consumer.Config{})
+	refs, err := consumer.New(pool, store, ReferencesConsumer, applyReferences, consumer.Config{Types: referenceTypes})
 	if err != nil {
 		panic("invariant: payment references consumer: " + err.Error())
 	}
@@ -97,6 +98,10 @@ func (x *Index) Positions(ctx context.Context) (index, references eventstore.Pos
 	return index, references, err
 }
 
+// indexTypes are the only events the index reads: a page of the feed without any of them (a
+// day of payments) only moves its checkpoint (consumer.Config.Types).
+var indexTypes = []string{"ServiceProvisioned", "ServiceTerminated"}
+
 // applyIndex is the index's consumer.Handler.
 func applyIndex(ctx context.Context, tx pgx.Tx, envs []eventstore.Envelope) error {
 	var rows indexRows
@@ -117,7 +122,7 @@ type indexRows struct {
 
 // add takes what env says about services; other events are ignored.
 func (r *indexRows) add(env *eventstore.Envelope) error {
-	if env.Type != "ServiceProvisioned" && env.Type != "ServiceTerminated" {
+	if !slices.Contains(indexTypes, env.Type) {
 		return nil
 	}
 	tenant, _, _, err := domain.ParseStream(env.StreamID)

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -49,14 +50,18 @@ func parseReferenced(customer, payment, method string) (p commands.ReferencedPay
 	return p, err
 }
 
+// referenceTypes are the only events the payment references read (consumer.Config.Types).
+var referenceTypes = []string{"PaymentRecorded"}
+
 // applyReferences is the payment references' consumer.Handler: every PaymentRecorded with an
-// external reference becomes a row; other events are ignored.
+// external reference becomes a row; other events are ignored (consumer.Config.Types: a page
+// without a payment, a bill day's invoices, only moves the checkpoint).
 func applyReferences(ctx context.Context, tx pgx.Tx, envs []eventstore.Envelope) error {
 	var tenants, refs, customers, payments, methods []string
 	var positions []int64
 	for i := range envs {
 		env := &envs[i]
-		if env.Type != "PaymentRecorded" {
+		if !slices.Contains(referenceTypes, env.Type) {
 			continue
 		}
 		tenant, _, _, err := domain.ParseStream(env.StreamID)

@@ -180,3 +180,74 @@ func TestApplySkipsWhatIsApplied(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, envs[7].Position, pos)
 }
+
+// TestCatchUpSkipsPagesWithoutItsTypes: a consumer whose handler acts only on some types moves
+// its checkpoint past a page without any of them without calling the handler (once this
+// process knows where the checkpoint is); a page with one is applied in a transaction; and a
+// checkpoint another process moved meanwhile is never skipped from where this one thought
+// it was: every event the handler acts on is applied exactly once.
+func TestCatchUpSkipsPagesWithoutItsTypes(t *testing.T) {
+	t.Parallel()
+	e := mustEnv(t)
+	ctx := testCtx(t)
+	var mu sync.Mutex
+	calls := map[string]int{}
+	wanted := func(holder string) consumer.Handler {
+		rec := record(holder)
+		return func(ctx context.Context, tx pgx.Tx, envs []eventstore.Envelope) error {
+			mu.Lock()
+			calls[holder]++
+			mu.Unlock()
+			var mine []eventstore.Envelope
+			for _, env := range envs {
+				if env.Type == "Wanted" {
+					mine = append(mine, env)
+				}
+			}
+			if len(mine) == 0 {
+				return nil
+			}
+			return rec(ctx, tx, mine)
+		}
+	}
+	callsOf := func(holder string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return calls[holder]
+	}
+	cfg := consumer.Config{PageEvents: 10, Types: []string{"Wanted"}}
+	c := mustConsumer(t, e, "test.index", wanted("p"), cfg)
+
+	head := e.appendEvents(t, 25)
+	require.NoError(t, c.CatchUp(ctx))
+	assert.Equal(t, 1, callsOf("p"), "the first page in a transaction (the checkpoint not known yet), the next two skipped")
+	pos, err := c.Position(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, head, pos)
+
+	e.appendEvents(t, 3)
+	e.appendTyped(t, "Wanted", 1)
+	head = e.appendEvents(t, 2)
+	require.NoError(t, c.CatchUp(ctx))
+	assert.Equal(t, 2, callsOf("p"), "a page with a wanted event is applied")
+	n, holders := e.applied(t, 0)
+	assert.Equal(t, 1, n)
+	assert.Equal(t, []string{"p"}, holders)
+	assert.Equal(t, head, c.Reached())
+
+	// Another process applies what follows, a wanted event past the end of this process's
+	// next page included: skipping that page from where this process left the checkpoint
+	// would move it back, and the wanted event would be applied twice.
+	other := mustConsumer(t, e, "test.index", wanted("q"), cfg)
+	e.appendEvents(t, 15)
+	head = e.appendTyped(t, "Wanted", 1)
+	require.NoError(t, other.CatchUp(ctx))
+	require.NoError(t, c.CatchUp(ctx), "the checkpoint moved past where this process left it")
+	n, holders = e.applied(t, 0)
+	assert.Equal(t, 2, n, "every wanted event applied once")
+	assert.ElementsMatch(t, []string{"p", "q"}, holders)
+	pos, err = c.Position(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, head, pos, "never moved back")
+	assert.Equal(t, head, c.Reached())
+}

@@ -60,11 +60,17 @@ func record(holder string) consumer.Handler {
 // appendEvents appends n events, one stream each, and returns the head.
 func (e *env) appendEvents(t *testing.T, n int) eventstore.Position {
 	t.Helper()
+	return e.appendTyped(t, "TestEvent", n)
+}
+
+// appendTyped appends n events of type typ, one stream each, and returns the head.
+func (e *env) appendTyped(t *testing.T, typ string, n int) eventstore.Position {
+	t.Helper()
 	var res eventstore.AppendResult
 	for i := range n {
 		var err error
 		res, err = e.store.Append(testCtx(t), "test-"+uuid.NewString()[:8], eventstore.NoStream(), eventstore.EventData{
-			ID: uuid.Must(uuid.NewV7()), Type: "TestEvent", SchemaVersion: 1,
+			ID: uuid.Must(uuid.NewV7()), Type: typ, SchemaVersion: 1,
 			Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)), Metadata: eventstore.Metadata{TenantID: "acme"}})
 		require.NoError(t, err)
 	}

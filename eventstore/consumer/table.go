@@ -33,6 +33,9 @@ type Table struct {
 	// Advance moves the consumer's place forwards to $2 (position) and $3 (recorded_at);
 	// it never moves it backwards.
 	Advance string
+	// Skip moves the consumer's place from $2 to $3 (position) and $4 (recorded_at) only
+	// while it is at $2 (Consumer.skip).
+	Skip string
 	// Delete removes the consumer's row.
 	Delete string
 	// Lease selects the lease holder (NULL: none), when the lease expires and when it was
@@ -53,6 +56,7 @@ func TableIn(schema string) Table {
 		Read:    `SELECT coalesce(position, 0), recorded_at FROM ` + t + ` WHERE consumer = $1`,
 		Lock:    `SELECT coalesce(position, 0), recorded_at, lease_holder FROM ` + t + ` WHERE consumer = $1 FOR UPDATE`,
 		Advance: `UPDATE ` + t + ` SET position = $2, recorded_at = $3, updated_at = now() WHERE consumer = $1 AND coalesce(position, 0) < $2`,
+		Skip:    `UPDATE ` + t + ` SET position = $3, recorded_at = $4, updated_at = now() WHERE consumer = $1 AND position = $2`,
 		Delete:  `DELETE FROM ` + t + ` WHERE consumer = $1`,
 		Lease:   `SELECT lease_holder, lease_expires_at, lease_renewed_at FROM ` + t + ` WHERE consumer = $1`,
 	}
