@@ -198,22 +198,28 @@ func (c *Consumer) ensure(ctx context.Context) error {
 // returns the new checkpoint. from is where this process last took the checkpoint (0: not
 // known): a page after it that the handler has nothing to do with is skipped (skip).
 func (c *Consumer) page(ctx context.Context, from eventstore.Position) (eventstore.Position, error) {
-	if at, skipped, err := c.skip(ctx, from); err != nil || skipped {
-		if err != nil {
-			return from, fmt.Errorf("feed consumer %s: %w", c.name, err)
-		}
-		return at, nil
+	read, skipped, err := c.skip(ctx, from)
+	if err != nil {
+		return from, fmt.Errorf("feed consumer %s: %w", c.name, err)
+	}
+	if skipped {
+		return read[len(read)-1].Position, nil
 	}
 	var at eventstore.Position
-	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
 		pos, _, err := c.lock(ctx, tx)
 		if err != nil {
 			return err
 		}
 		at = pos
-		envs, err := c.store.ReadAll(ctx, at, c.cfg.PageEvents)
-		if err != nil || len(envs) == 0 {
-			return err
+		envs := read
+		if pos != from || len(envs) == 0 { // what skip read is not the page after the checkpoint
+			if envs, err = c.store.ReadAll(ctx, at, c.cfg.PageEvents); err != nil {
+				return err
+			}
+		}
+		if len(envs) == 0 {
+			return nil
 		}
 		if err := c.apply(ctx, tx, envs); err != nil {
 			return err
@@ -230,28 +236,29 @@ func (c *Consumer) page(ctx context.Context, from eventstore.Position) (eventsto
 // skip moves the checkpoint from from past the page after it in one statement when the page
 // holds none of Config.Types, so the handler would change nothing: the statement moves it
 // only while it is still at from, so a page another process applied meanwhile, or one this
-// process did not read, is never skipped. skipped is false when it did not (no Types, from
-// unknown, a page with work for the handler, the checkpoint moved): the caller applies the
-// page in a transaction.
-func (c *Consumer) skip(ctx context.Context, from eventstore.Position) (at eventstore.Position, skipped bool, err error) {
+// process did not read, is never skipped. It returns the page it read (nil: none) and whether
+// it skipped it; when it did not (no Types, from unknown, a page with work for the handler,
+// the checkpoint moved) the caller applies the page in a transaction, with what skip read if
+// the checkpoint is still at from.
+func (c *Consumer) skip(ctx context.Context, from eventstore.Position) (page []eventstore.Envelope, skipped bool, err error) {
 	if len(c.cfg.Types) == 0 || from == 0 {
-		return from, false, nil
+		return nil, false, nil
 	}
 	envs, err := c.store.ReadAll(ctx, from, c.cfg.PageEvents)
 	if err != nil || len(envs) == 0 {
-		return from, false, err
+		return nil, false, err
 	}
 	for i := range envs {
 		if slices.Contains(c.cfg.Types, envs[i].Type) {
-			return from, false, nil
+			return envs, false, nil
 		}
 	}
 	last := &envs[len(envs)-1]
 	tag, err := c.pool.Exec(ctx, c.table.Skip, c.name, int64(from), int64(last.Position), last.RecordedAt()) //nolint:gosec // positions fit
-	if err != nil || tag.RowsAffected() != 1 {
-		return from, false, err
+	if err != nil {
+		return nil, false, err
 	}
-	return last.Position, true, nil
+	return envs, tag.RowsAffected() == 1, nil
 }
 
 // lock takes the checkpoint row's lock and returns the checkpoint and the lease holder.
