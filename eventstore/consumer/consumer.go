@@ -51,6 +51,11 @@ type Config struct {
 	Lease LeaseConfig
 	// RetryDelay is the pause before Live tries a failed batch again (default 1 s).
 	RetryDelay time.Duration
+	// Linger is how long Live's subscription lets the feed's events gather after a read
+	// that did not fill a page (eventstore/watermill.SubscriberConfig.Linger): on a busy
+	// feed Live then runs at most about one transaction per Linger, not one per append.
+	// Default 0: each batch is applied as soon as the previous one is.
+	Linger time.Duration
 	// Types, when set, are the only event types the handler changes anything for. A page of
 	// CatchUp holding none of them only moves the checkpoint, and the consumer then moves it
 	// in one statement (from the position this process last took it to, if it is still

@@ -60,7 +60,7 @@ func (c *Consumer) runHeld(ctx context.Context) error {
 		return err
 	}
 	sub, err := esw.NewSubscriber(c.store, esw.SubscriberConfig{From: from, BatchEvents: max(2, c.cfg.PageEvents), // always batch messages
-		RetryDelay: c.cfg.RetryDelay, Logger: c.cfg.Logger})
+		Linger: c.cfg.Linger, RetryDelay: c.cfg.RetryDelay, Logger: c.cfg.Logger})
 	if err != nil {
 		return err
 	}

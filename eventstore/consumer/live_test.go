@@ -300,3 +300,51 @@ func TestLeaseTakenBySlowTryIsRenewed(t *testing.T) {
 		assert.Equal(t, "b", leaseHolder(t, e, "test.lease"))
 	})
 }
+
+// TestLiveLingers: with Linger, the events appended while the subscription lingers after a
+// read that did not fill a page are applied together: five appends made during one linger
+// take at most two transactions (the feed's subscription may have read the first of them
+// ahead, before the linger ended), not five, and every event is applied once.
+func TestLiveLingers(t *testing.T) {
+	t.Parallel()
+	e := mustEnv(t)
+	var mu sync.Mutex
+	var batches []int
+	rec := record("p")
+	handler := func(ctx context.Context, tx pgx.Tx, envs []eventstore.Envelope) error {
+		mu.Lock()
+		batches = append(batches, len(envs))
+		mu.Unlock()
+		return rec(ctx, tx, envs)
+	}
+	// Long enough for the five appends below on a loaded machine, short for the test.
+	const linger = 2 * time.Second
+	c := mustConsumer(t, e, "test.linger", handler, consumer.Config{PageEvents: 100, Linger: linger, RetryDelay: 10 * time.Millisecond,
+		Lease: consumer.LeaseConfig{Holder: "p", TTL: leaseTTL, Poll: 5 * time.Millisecond}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = c.Live(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	eventually(t, "the consumer holds its lease", func() bool { return leaseHolder(t, e, "test.linger") == "p" })
+
+	first := e.appendEvents(t, 1)
+	waitApplied(t, e, c, first)
+	var head eventstore.Position
+	for range 5 { // five appends, each its own commit, while the subscription lingers
+		head = e.appendEvents(t, 1)
+	}
+	waitApplied(t, e, c, head)
+	n, _ := e.applied(t, 0)
+	assert.Equal(t, 6, n)
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, batches)
+	assert.Equal(t, 1, batches[0])
+	assert.LessOrEqual(t, len(batches[1:]), 2, "five appends made while lingering: %v", batches)
+}

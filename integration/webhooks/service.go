@@ -28,10 +28,14 @@ const (
 	DefaultMaxAge      = 24 * time.Hour
 	DefaultPoll        = time.Second
 	DefaultPageEvents  = 500
-	DefaultLagInterval = 5 * time.Second
-	DefaultRetention   = 30 * 24 * time.Hour
-	purgeInterval      = time.Hour
-	purgeBatch         = 10_000
+	// DefaultFanoutLinger is Config.FanoutLinger's default: a delivery is queued at most this
+	// much later than without it, and a busy feed costs the fan-out at most about ten
+	// transactions a second instead of one per append.
+	DefaultFanoutLinger = 100 * time.Millisecond
+	DefaultLagInterval  = 5 * time.Second
+	DefaultRetention    = 30 * 24 * time.Hour
+	purgeInterval       = time.Hour
+	purgeBatch          = 10_000
 )
 
 // Config tunes a Service. Zero values take the defaults.
@@ -53,6 +57,9 @@ type Config struct {
 	Poll time.Duration
 	// PageEvents is the most events one fan-out transaction reads.
 	PageEvents int
+	// FanoutLinger is how long the fan-out lets the feed's events gather after a read that
+	// did not fill a page (consumer.Config.Linger).
+	FanoutLinger time.Duration
 	// LagInterval is how often the lag gauges are refreshed.
 	LagInterval time.Duration
 	// Retention is how long delivered and failed deliveries (with their payloads and
@@ -80,6 +87,7 @@ func (c *Config) setDefaults() {
 	def(&c.PerEndpoint, DefaultPerEndpoint)
 	def(&c.PageEvents, DefaultPageEvents)
 	defD(&c.Timeout, DefaultTimeout)
+	defD(&c.FanoutLinger, DefaultFanoutLinger)
 	defD(&c.MinBackoff, DefaultMinBackoff)
 	defD(&c.MaxBackoff, DefaultMaxBackoff)
 	defD(&c.MaxAge, DefaultMaxAge)
@@ -109,7 +117,7 @@ func New(pool *pgxpool.Pool, events eventstore.Store, cfg Config) (*Service, err
 	cfg.setDefaults()
 	s := &Service{pool: pool, events: events, cfg: cfg, store: NewStore(pool), m: newMetrics()}
 	cons, err := consumer.New(pool, events, FanoutConsumer, fanout(cfg.MaxAge, cfg.Now),
-		consumer.Config{PageEvents: cfg.PageEvents, Lease: cfg.Lease, Logger: cfg.Logger})
+		consumer.Config{PageEvents: cfg.PageEvents, Linger: cfg.FanoutLinger, Lease: cfg.Lease, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
