@@ -70,6 +70,41 @@ func (g *group[In, Out]) do(ctx context.Context, in In) (Out, error) {
 	}
 }
 
+// doLater is do for an item whose caller need not wait for it to go on (a completion, stored
+// after its answer went out): it starts no statement of its own at once but joins the next
+// one another item starts (or one running, which takes what waits when it ends), and starts
+// one after delay if none did. Under load it rides with the claims of new requests instead of
+// costing a round trip and a transaction of its own; alone, it is written delay later.
+func (g *group[In, Out]) doLater(ctx context.Context, in In, delay time.Duration) (Out, error) {
+	c := &groupCall[In, Out]{in: in, done: make(chan struct{})}
+	g.mu.Lock()
+	g.pending = append(g.pending, c)
+	g.mu.Unlock()
+	t := time.AfterFunc(delay, g.kick)
+	defer t.Stop()
+	select {
+	case <-c.done:
+		return c.out, c.err
+	case <-ctx.Done():
+		var zero Out
+		return zero, ctx.Err()
+	}
+}
+
+// kick runs what is waiting unless groupMaxInFlight statements run (each of which takes what
+// waits when it ends).
+func (g *group[In, Out]) kick() {
+	g.mu.Lock()
+	flush := g.inFlight < groupMaxInFlight && len(g.pending) > 0
+	if flush {
+		g.inFlight++
+	}
+	g.mu.Unlock()
+	if flush {
+		g.flush()
+	}
+}
+
 // flush runs one statement of waiting items and hands what is left to a new goroutine (which
 // keeps the in-flight slot).
 func (g *group[In, Out]) flush() {

@@ -105,3 +105,42 @@ func TestGroupItemsArrivingTogetherShareAStatement(t *testing.T) {
 	defer mu.Unlock()
 	assert.Len(t, sizes, 3, "statements for a burst of %d: %v", burst, sizes)
 }
+
+// TestGroupItemsForLaterRideWithTheNext: an item for later starts no statement of its own: it
+// goes with the next item's statement; alone, it goes after its delay.
+func TestGroupItemsForLaterRideWithTheNext(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var statements [][]int
+	g := newGroup(func(_ context.Context, items []int) ([]int, error) {
+		mu.Lock()
+		statements = append(statements, append([]int(nil), items...))
+		mu.Unlock()
+		return items, nil
+	})
+	later := make(chan error)
+	go func() {
+		_, err := g.doLater(context.Background(), 1, time.Hour)
+		later <- err
+	}()
+	assert.Eventually(t, func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return len(g.pending) == 1
+	}, 5*time.Second, time.Millisecond, "the item for later waits")
+	out, err := g.do(context.Background(), 2)
+	assert.NoError(t, err)
+	assert.Equal(t, 2, out)
+	assert.NoError(t, <-later)
+	mu.Lock()
+	assert.Equal(t, [][]int{{1, 2}}, statements, "one statement for both")
+	statements = nil
+	mu.Unlock()
+
+	out, err = g.doLater(context.Background(), 3, time.Millisecond)
+	assert.NoError(t, err)
+	assert.Equal(t, 3, out)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, [][]int{{3}}, statements, "alone, after its delay")
+}

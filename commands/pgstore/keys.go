@@ -44,6 +44,10 @@ const (
 	releaseMaxRetry   = 5 * time.Second
 	// releaseTimeout bounds one write of a kept release.
 	releaseTimeout = 5 * time.Second
+	// completionDelay bounds how long a completion waits for a claim's statement to ride
+	// with (group.doLater): under load one comes within a millisecond; alone, the answer is
+	// stored this much later, and a retry arriving meanwhile waits for it (claimPollInterval).
+	completionDelay = 20 * time.Millisecond
 )
 
 // KeysConfig tunes Keys. Zero values take the defaults.
@@ -222,7 +226,7 @@ func leaseArg(lease time.Time) pgtype.Timestamptz {
 // Complete implements commands.IdempotencyKeys.
 func (k *Keys) Complete(ctx context.Context, tenant domain.TenantID, key string, commandID uuid.UUID, r commands.StoredResponse) error {
 	lease := k.leases.drop(claimRef{tenant.String(), key, commandID})
-	_, err := k.writes.do(ctx, keyWrite{complete: &completeItem{tenant: tenant.String(), key: key, commandID: commandID, lease: lease, r: r}})
+	_, err := k.writes.doLater(ctx, keyWrite{complete: &completeItem{tenant: tenant.String(), key: key, commandID: commandID, lease: lease, r: r}}, completionDelay)
 	return classify("complete idempotency key", err)
 }
 
