@@ -61,13 +61,7 @@ func (g *group[In, Out]) do(ctx context.Context, in In) (Out, error) {
 	if flush {
 		g.flush()
 	}
-	select {
-	case <-c.done:
-		return c.out, c.err
-	case <-ctx.Done():
-		var zero Out
-		return zero, ctx.Err()
-	}
+	return c.wait(ctx)
 }
 
 // doLater is do for an item whose caller need not wait for it to go on (a completion, stored
@@ -82,13 +76,7 @@ func (g *group[In, Out]) doLater(ctx context.Context, in In, delay time.Duration
 	g.mu.Unlock()
 	t := time.AfterFunc(delay, g.kick)
 	defer t.Stop()
-	select {
-	case <-c.done:
-		return c.out, c.err
-	case <-ctx.Done():
-		var zero Out
-		return zero, ctx.Err()
-	}
+	return c.wait(ctx)
 }
 
 // kick runs what is waiting unless groupMaxInFlight statements run (each of which takes what
@@ -102,6 +90,18 @@ func (g *group[In, Out]) kick() {
 	g.mu.Unlock()
 	if flush {
 		g.flush()
+	}
+}
+
+// wait returns c's output once its statement ran, or ctx's error if ctx ends first (the item
+// may still run).
+func (c *groupCall[In, Out]) wait(ctx context.Context) (Out, error) {
+	select {
+	case <-c.done:
+		return c.out, c.err
+	case <-ctx.Done():
+		var zero Out
+		return zero, ctx.Err()
 	}
 }
 
