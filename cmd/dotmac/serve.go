@@ -231,10 +231,13 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 	}
 	servers := map[string]*http.Server{}
 	if slices.Contains(roles, roleCommand) {
-		mount, err := commandRoutes(ctx, sys)
+		mount, commandAPI, err := commandRoutes(ctx, sys)
 		if err != nil {
 			return err
 		}
+		// Once the HTTP servers drained (before the database closes): the answers still being
+		// stored under their idempotency keys.
+		defer sd.step("idempotency_completions", func() *zerolog.Event { return waitCompletions(commandAPI) })
 		servers[roleCommand] = httpx.NewServer(f.commandAddr, sys.handler(roleCommand, mount))
 		if f.process.enabled {
 			stop, err := startProcessManagers(ctx, sys)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/dotmac/ledger/commands/api"
 	"github.com/dotmac/ledger/projections"
 )
 
@@ -49,6 +50,17 @@ func (s *shutdown) log(log zerolog.Logger) {
 		total = s.now().Sub(s.began).Milliseconds()
 	}
 	log.Info().Dict("steps", s.steps).Int64("took_ms", total).Msg("shutdown complete")
+}
+
+// completionsTimeout bounds the wait for the answers still being stored under their keys.
+const completionsTimeout = 5 * time.Second
+
+// waitCompletions waits for the command API's answers still being stored under their
+// idempotency keys, and returns how many it gave up on.
+func waitCompletions(a *api.API) *zerolog.Event {
+	ctx, cancel := context.WithTimeout(context.Background(), completionsTimeout)
+	defer cancel()
+	return zerolog.Dict().Int64("abandoned", a.WaitCompletions(ctx))
 }
 
 // closeBackend closes the event store and the pool, and returns how many connections were still

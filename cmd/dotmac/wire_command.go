@@ -19,22 +19,22 @@ const idempotencyPurgeInterval = time.Minute
 // commandRoutes returns the command API's routes, and starts the purge of expired
 // idempotency keys, the releaser of the key releases an outage kept, and the warmer of the
 // billing index and payment references (until ctx ends).
-func commandRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) {
+func commandRoutes(ctx context.Context, sys *system) (func(*mux.Router), *api.API, error) {
 	h, err := commandHandlers(sys)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	keys := pgstore.NewKeys(sys.commands(), pgstore.KeysConfig{Options: commandStoreOptions(sys)})
 	var reg *providers.Registry
 	if file := sys.flags.providersFile; file != "" {
 		if reg, err = providers.Load(file); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	a, err := api.New(api.Config{Handlers: h, Keys: keys, Auth: sys.key, CommandTimeout: keys.Lease() * 2 / 3,
 		Background: ctx, Providers: reg, Registerer: sys.registry}) // billing runs go on after their 202 until shutdown
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	go keys.RunPurger(ctx, idempotencyPurgeInterval, func(err error) {
 		sys.log.Warn().Err(err).Msg("purging expired idempotency keys")
@@ -47,12 +47,12 @@ func commandRoutes(ctx context.Context, sys *system) (func(*mux.Router), error) 
 	})
 	wh, err := webhookService(sys)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return func(r *mux.Router) {
 		a.Mount(r)
 		wh.MountCommands(r, sys.key) // documented in the command API's OpenAPI document
-	}, nil
+	}, a, nil
 }
 
 // commandHandlers returns the process's one commands.Handlers (its state cache and stream

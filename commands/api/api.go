@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -66,6 +68,10 @@ type Config struct {
 type API struct {
 	cfg       Config
 	callbacks *prometheus.CounterVec
+	// completions are the answers being stored under their keys after they went out
+	// (complete); WaitCompletions waits for them at shutdown.
+	completions sync.WaitGroup
+	storing     atomic.Int64
 }
 
 // New returns the API over cfg.

@@ -95,7 +95,11 @@ func (a *API) run(ctx context.Context, cmd command, m commands.Meta, key string)
 	if err == nil {
 		var stored *commands.StoredResponse
 		if stored, err = resp.render(); err == nil {
-			go a.complete(context.WithoutCancel(ctx), m, key, *stored)
+			a.storing.Add(1)
+			a.completions.Go(func() {
+				defer a.storing.Add(-1)
+				a.complete(context.WithoutCancel(ctx), m, key, *stored)
+			})
 			return stored, nil
 		}
 	}
@@ -116,6 +120,25 @@ func (a *API) complete(ctx context.Context, m commands.Meta, key string, stored 
 	defer cancel()
 	if err := a.cfg.Keys.Complete(ctx, m.Tenant, key, m.CommandID, stored); err != nil {
 		httpx.LoggerFrom(ctx).Warn().Err(err).Msg("could not store the response of an idempotency key")
+	}
+}
+
+// WaitCompletions waits until the answers of the commands that ran are stored under their
+// keys (a completion may wait a few milliseconds to share a statement, see pgstore), or ctx
+// ends, and returns how many were still being stored then. A server calls it once its HTTP
+// server has drained, before it closes the database: a completion cut off there is recovered
+// by a retry from the command's own events, but only once its claim lapses.
+func (a *API) WaitCompletions(ctx context.Context) int64 {
+	done := make(chan struct{})
+	go func() {
+		a.completions.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return 0
+	case <-ctx.Done():
+		return a.storing.Load()
 	}
 }
 
