@@ -48,7 +48,7 @@ func (lh *liveHandler) stopped() bool {
 // After MaxRetries+1 failed attempts of the same batch it applies the batch isolating the
 // failing events: each stalls its tenant, and every other tenant's events are committed.
 func (lh *liveHandler) handle(msg *message.Message) error {
-	envs, err := esw.DecodeBatch(msg.Payload)
+	envs, err := esw.Envelopes(msg)
 	if err != nil {
 		return fmt.Errorf("invariant: the live projector of %s got a message that is not a batch: %w", lh.e.name, err)
 	}

@@ -44,7 +44,7 @@ type origin struct {
 // feedBatch returns the events of a message of a group's feed (a batch message, see
 // eventstore/watermill.BatchMessage).
 func feedBatch(msg *message.Message) ([]eventstore.Envelope, error) {
-	envs, err := esw.DecodeBatch(msg.Payload)
+	envs, err := esw.Envelopes(msg)
 	if err != nil {
 		return nil, fmt.Errorf("message %s: %w", msg.UUID, err)
 	}

@@ -96,8 +96,9 @@ func (c *Consumer) applyMessage(ctx context.Context, msg *message.Message) error
 
 // messageEnvelopes returns the events a subscriber's message carries.
 func messageEnvelopes(msg *message.Message) ([]eventstore.Envelope, error) {
-	if !esw.IsBatch(msg) {
-		return nil, fmt.Errorf("invariant: feed consumer: message %s is not a batch", msg.UUID)
+	envs, err := esw.Envelopes(msg)
+	if err != nil {
+		return nil, fmt.Errorf("invariant: feed consumer: %w", err)
 	}
-	return esw.DecodeBatch(msg.Payload)
+	return envs, nil
 }

@@ -24,8 +24,11 @@
 //
 // Watermill acks one message at a time, and one commit per event caps a consumer at a few
 // hundred events per second. With SubscriberConfig.BatchEvents above 1, each message carries
-// up to that many events (those available at that moment) in a compact binary payload
-// (EncodeBatch, DecodeBatch); its UUID names the position range. SubscriberConfig.Linger lets
+// up to that many events (those available at that moment); its UUID names the position range.
+// A Subscriber's batch message carries its events in memory, in its context, since they are
+// already decoded and shared by every subscription of the process; a message built by
+// BatchMessage, for anything that leaves the process, carries them in a compact binary
+// payload (EncodeBatch, DecodeBatch). Envelopes reads either. SubscriberConfig.Linger lets
 // events gather after a read that did not fill a message, for a consumer that pays per
 // message rather than per event (the process managers). The Pub/Sub suite runs with
 // single-event messages, since it compares the UUIDs it published with those it receives.

@@ -184,8 +184,12 @@ func setMetadataFields(m message.Metadata, md *eventstore.Metadata) {
 // BatchMessage wraps envelopes (in global order, at least one) in one message. Its UUID names
 // the position range, so a redelivered batch has the same UUID.
 func BatchMessage(envs []eventstore.Envelope) *message.Message {
+	return batchMessage(envs, EncodeBatch(envs))
+}
+
+func batchMessage(envs []eventstore.Envelope, payload message.Payload) *message.Message {
 	first, last := envs[0].Position, envs[len(envs)-1].Position
-	msg := message.NewMessage(fmt.Sprintf("batch-%d-%d", first, last), EncodeBatch(envs))
+	msg := message.NewMessage(fmt.Sprintf("batch-%d-%d", first, last), payload)
 	msg.Metadata.Set(MetaBatchFirst, strconv.FormatUint(uint64(first), 10))
 	msg.Metadata.Set(MetaBatchLast, strconv.FormatUint(uint64(last), 10))
 	msg.Metadata.Set(MetaBatchEvents, strconv.Itoa(len(envs)))

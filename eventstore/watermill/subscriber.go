@@ -240,6 +240,9 @@ func (sub *subscription) deliver(ctx context.Context, envs []eventstore.Envelope
 			continue
 		}
 		msgCtx, cancel := context.WithCancel(ctx)
+		if IsBatch(msg) {
+			msgCtx = withEnvelopes(msgCtx, envs)
+		}
 		msg.SetContext(msgCtx)
 		acked, ok := sub.send(ctx, msg)
 		cancel()
@@ -261,7 +264,8 @@ func (sub *subscription) message(envs []eventstore.Envelope) (*message.Message, 
 	if sub.s.cfg.BatchEvents == 1 {
 		return MessageFromEnvelope(&envs[0])
 	}
-	return BatchMessage(envs), nil
+	// The events travel in the message's context (see Envelopes), not in a payload.
+	return batchMessage(envs, nil), nil
 }
 
 // send hands msg over and waits for its ack (true) or nack (false); ok is false when ctx ended.

@@ -47,6 +47,20 @@ func TestBatchRoundTrip(t *testing.T) {
 		_, err := esw.DecodeBatch(bad)
 		assert.ErrorIs(t, err, esw.ErrBadBatch)
 	}
+
+	// A batch message built for leaving the process carries the events in its payload.
+	msg := esw.BatchMessage(envs)
+	fromMsg, err := esw.Envelopes(msg)
+	require.NoError(t, err)
+	require.Len(t, fromMsg, 2)
+	assert.Equal(t, envs[1].Position, fromMsg[1].Position)
+	assert.Equal(t, "acme", fromMsg[0].Metadata.TenantID)
+	// Without the payload (and without the events in its context) it is not a batch.
+	msg.Payload = nil
+	_, err = esw.Envelopes(msg)
+	assert.ErrorIs(t, err, esw.ErrBadBatch)
+	_, err = esw.Envelopes(message.NewMessage("one-event", []byte(`{}`)))
+	assert.ErrorIs(t, err, esw.ErrBadBatch)
 }
 
 // TestBatchSubscriber: with BatchEvents > 1 every event arrives once, in order, in messages
@@ -69,7 +83,8 @@ func TestBatchSubscriber(t *testing.T) {
 	for next <= total {
 		msg := receive(t, msgs)
 		require.True(t, esw.IsBatch(msg))
-		envs, err := esw.DecodeBatch(msg.Payload)
+		assert.Empty(t, msg.Payload, "the subscriber's batches carry their events in memory, not encoded")
+		envs, err := esw.Envelopes(msg)
 		require.NoError(t, err)
 		require.LessOrEqual(t, len(envs), 300)
 		require.Equal(t, next, envs[0].Position, "batches must continue where the last acked one ended")
@@ -77,9 +92,16 @@ func TestBatchSubscriber(t *testing.T) {
 		assert.Equal(t, strconv.Itoa(len(envs)), msg.Metadata.Get(esw.MetaBatchEvents))
 		for i := range envs {
 			require.Equal(t, next+eventstore.Position(i), envs[i].Position)
+			require.Equal(t, "TestEvent", envs[i].Type)
+			require.JSONEq(t, `{"n":1}`, string(envs[i].Data))
+			require.False(t, envs[i].RecordedAt().IsZero(), "metadata decoded")
 		}
 		if !nacked && next > 1 {
 			nacked = true
+			// A handler may change the envelopes it was given: the redelivery is as read.
+			for i := range envs {
+				envs[i].Position, envs[i].Type, envs[i].Data = 0, "changed", nil
+			}
 			msg.Nack()
 			continue
 		}
