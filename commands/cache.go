@@ -33,7 +33,10 @@ type ownedSnapshot interface{ snapshot() snapshot }
 // A reader (get) is handed the owned state only with its ownership: the owner is dropped and
 // the state becomes the entry's shared snapshot, so the next leader copies what it writes.
 // While a leader holds the owned state, readers get the shared snapshot, which may be older:
-// they read the stream after it (load), as after any cached snapshot.
+// they read the stream after it (load), as after any cached snapshot. An idle stream's entry
+// holds no shared snapshot beside its owned state (one state per stream, not two); a reader
+// that comes while a leader holds it may wait for it to come back (getOrWait) rather than
+// read the whole stream.
 type stateCache struct {
 	mu       sync.Mutex
 	capacity int
@@ -45,6 +48,16 @@ type cacheEntry struct {
 	stream string
 	snap   snapshot      // shared; version 0 when the entry holds only an owned state
 	owned  ownedSnapshot // the owned state between two batches, or nil
+	taken  bool          // a leader took the owned state and has not given it back
+	back   chan struct{} // closed when it is given back (or the entry changes); nil: no one waits
+}
+
+// wake closes the channel readers wait on for e's owned state; c.mu is held.
+func (e *cacheEntry) wake() {
+	if e.back != nil {
+		close(e.back)
+		e.back = nil
+	}
 }
 
 // newStateCache returns a cache of at most capacity streams; capacity < 1 caches nothing.
@@ -73,6 +86,31 @@ func (c *stateCache) get(stream string) (snapshot, bool) {
 	return e.snap, e.snap.version > 0
 }
 
+// getOrWait is get, and when the entry has no snapshot a reader may hold because a leader
+// holds its owned state, a channel closed when the leader gives it back (back is nil
+// otherwise): waiting for it costs the reader the leader's append, where reading the stream
+// from its start costs every event of the stream.
+func (c *stateCache) getOrWait(stream string) (s snapshot, ok bool, back <-chan struct{}) {
+	s, ok = c.get(stream)
+	if ok {
+		return s, true, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, found := c.entries[stream]
+	if !found {
+		return snapshot{}, false, nil
+	}
+	e := entryOf(el)
+	if !e.taken || e.snap.version > 0 {
+		return e.snap, e.snap.version > 0, nil
+	}
+	if e.back == nil {
+		e.back = make(chan struct{})
+	}
+	return snapshot{}, false, e.back
+}
+
 // take returns what a stream's leader starts a batch from: the owned state, if the entry holds
 // one at least as recent as its shared snapshot (the leader then owns it, until it gives it
 // back), else the shared snapshot (ok false when the entry holds none).
@@ -89,6 +127,7 @@ func (c *stateCache) take(stream string) (shared snapshot, owned ownedSnapshot, 
 	if owned != nil && owned.snapshot().version < e.snap.version {
 		owned = nil // behind a state read from the store: dropped
 	}
+	e.taken = owned != nil
 	return e.snap, owned, e.snap.version > 0
 }
 
@@ -106,7 +145,8 @@ func (c *stateCache) giveBack(stream string, o ownedSnapshot, keepShared bool) {
 	defer c.mu.Unlock()
 	if el, ok := c.entries[stream]; ok {
 		e := entryOf(el)
-		e.owned = nil
+		e.owned, e.taken = nil, false
+		defer e.wake()
 		if v := o.snapshot().version; v >= e.snap.version {
 			e.owned = o
 			if v > e.snap.version && !keepShared {
@@ -131,6 +171,7 @@ func (c *stateCache) put(stream string, s snapshot) {
 		e := entryOf(el)
 		if e.snap.version < s.version {
 			e.snap = s
+			e.wake()
 		}
 		c.order.MoveToFront(el)
 		return
@@ -146,6 +187,7 @@ func (c *stateCache) insert(e *cacheEntry) {
 		oldest := c.order.Back()
 		c.order.Remove(oldest)
 		delete(c.entries, entryOf(oldest).stream)
+		entryOf(oldest).wake()
 	}
 }
 

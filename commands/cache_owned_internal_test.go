@@ -1,10 +1,16 @@
 package commands
 
 import (
+	"context"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
 )
 
 // fakeOwned is an owned state for the cache's tests.
@@ -74,4 +80,145 @@ func TestTheCacheHandsAnOwnedStateToOneHolder(t *testing.T) {
 	got, ok = idle.get("s")
 	require.True(t, ok)
 	assert.Equal(t, o.snap, got, "and between batches gets the owned state")
+}
+
+// TestAReaderMayWaitForTheOwnedStateALeaderHolds: an idle stream's entry holds its owned
+// state alone; while the next leader holds it, getOrWait hands readers a channel (the same
+// one to each), closed when the state comes back, when a later shared snapshot is put, or
+// when the entry is evicted; a stream with a shared snapshot, or none held, gives none.
+func TestAReaderMayWaitForTheOwnedStateALeaderHolds(t *testing.T) {
+	t.Parallel()
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	c := newStateCache(2)
+	o := &fakeOwned{snap: snapshot{state: "v3", version: 3}}
+	c.giveBack("s", o, false)
+	got, ok, back := c.getOrWait("s")
+	require.True(t, ok, "between batches a reader gets the owned state")
+	assert.Nil(t, back)
+	assert.Equal(t, o.snap, got)
+
+	c.giveBack("s", o, false) // the reader dropped the owner: the next leader starts a new owned state
+	_, owned, _ := c.take("s")
+	require.Same(t, o, owned)
+	_, ok, back = c.getOrWait("s")
+	assert.True(t, ok, "a shared snapshot is there while the leader holds the owned state")
+	assert.Nil(t, back)
+
+	c.giveBack("u", &fakeOwned{snap: snapshot{state: "u1", version: 1}}, false)
+	_, owned, ok = c.take("u")
+	require.NotNil(t, owned)
+	require.False(t, ok, "an idle stream's entry holds its owned state alone")
+	_, ok, back = c.getOrWait("u")
+	require.False(t, ok)
+	require.NotNil(t, back, "a reader may wait for the leader")
+	_, _, again := c.getOrWait("u")
+	assert.Equal(t, back, again, "every reader waits on the same channel")
+	assert.False(t, closed(back))
+	c.giveBack("u", &fakeOwned{snap: snapshot{state: "u2", version: 2}}, false)
+	assert.True(t, closed(back), "given back: the readers go on")
+	got, ok, back = c.getOrWait("u")
+	require.True(t, ok)
+	assert.Nil(t, back)
+	assert.Equal(t, "u2", got.state)
+
+	c.giveBack("u", &fakeOwned{snap: snapshot{state: "u3", version: 3}}, false)
+	_, _, _ = c.take("u")
+	_, _, back = c.getOrWait("u")
+	require.NotNil(t, back)
+	c.put("u", snapshot{state: "u4", version: 4})
+	assert.True(t, closed(back), "a later shared snapshot (read from the store) ends the wait")
+
+	c.giveBack("u", &fakeOwned{snap: snapshot{state: "u5", version: 5}}, false)
+	_, _, _ = c.take("u")
+	_, _, back = c.getOrWait("u")
+	require.NotNil(t, back)
+	c.put("x", snapshot{state: "x1", version: 1})
+	c.put("y", snapshot{state: "y1", version: 1})
+	assert.True(t, closed(back), "an evicted entry ends the wait")
+
+	_, ok, back = c.getOrWait("nothing")
+	assert.False(t, ok)
+	assert.Nil(t, back, "nothing cached: nothing to wait for")
+}
+
+// streamReadCounter counts the events ReadStream returns.
+type streamReadCounter struct {
+	eventstore.Store
+	events atomic.Int64
+}
+
+func (s *streamReadCounter) ReadStream(ctx context.Context, stream string, from uint64, dir eventstore.Direction, limit int) ([]eventstore.Envelope, error) {
+	envs, err := s.Store.ReadStream(ctx, stream, from, dir, limit)
+	s.events.Add(int64(len(envs)))
+	return envs, err
+}
+
+// TestALoadWaitsForTheLeaderRatherThanReadTheStream: a reader loading an idle account while
+// its next leader holds the owned state waits for it and reads only what follows it, not the
+// whole stream (it did, a fifth of dunning's loads under the commands bench); a leader that
+// never gives it back holds the reader no longer than heldWait, and it then reads the stream.
+func TestALoadWaitsForTheLeaderRatherThanReadTheStream(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newAccountFixture(t, "0190a2b4-0000-7000-8000-000000000016")
+	store := &streamReadCounter{Store: f.store}
+	h, err := New(Config{Store: store, Numbers: noNumbers{}, Now: func() time.Time { return time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC) }})
+	require.NoError(t, err)
+	f.register(t, h)
+	for range 5 {
+		_, d := f.payment(t)
+		_, err := execute(ctx, h, f.meta(t), f.tgt, d)
+		require.NoError(t, err)
+	}
+	_, owned, ok := h.cache.take(f.tgt.stream) // the stream's next leader
+	require.NotNil(t, owned)
+	require.False(t, ok, "the idle stream's entry held its owned state alone")
+	version := owned.snapshot().version
+
+	type loaded struct {
+		a       domain.AccountState
+		version uint64
+		err     error
+	}
+	done := make(chan loaded, 1)
+	read := store.events.Load()
+	go func() {
+		a, v, err := h.Account(ctx, f.tenant, f.customer)
+		done <- loaded{a, v, err}
+	}()
+	require.Eventually(t, func() bool {
+		h.cache.mu.Lock()
+		defer h.cache.mu.Unlock()
+		return entryOf(h.cache.entries[f.tgt.stream]).back != nil
+	}, 10*time.Second, time.Millisecond, "the reader waits for the leader")
+	h.cache.giveBack(f.tgt.stream, owned, false)
+	got := <-done
+	require.NoError(t, got.err)
+	assert.Equal(t, version, got.version)
+	assert.Equal(t, f.folded(t, 0), got.a)
+	assert.Zero(t, store.events.Load()-read, "no event read: the owned state was the stream's head")
+
+	// Another process's handlers (an empty cache): one payment leaves the owned state alone.
+	h2, err := New(Config{Store: store, Numbers: noNumbers{}, Now: func() time.Time { return time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC) }})
+	require.NoError(t, err)
+	_, d := f.payment(t)
+	_, err = execute(ctx, h2, f.meta(t), f.tgt, d)
+	require.NoError(t, err)
+	version++
+	_, owned, ok = h2.cache.take(f.tgt.stream)
+	require.NotNil(t, owned) // a leader that never gives it back
+	require.False(t, ok)
+	read = store.events.Load()
+	a, v, err := h2.Account(ctx, f.tenant, f.customer)
+	require.NoError(t, err)
+	assert.Equal(t, version, v)
+	assert.Equal(t, f.folded(t, 0), a)
+	assert.Equal(t, int64(version), store.events.Load()-read, "after heldWait the reader reads the stream")
 }

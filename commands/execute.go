@@ -115,8 +115,32 @@ func (h *Handlers) cachedSnapshot(stream string, zero any) snapshot {
 
 // load returns the stream's current state and version, read from the store after what the
 // cache holds. It is how the billing run and provisioning read the aggregates they consult.
+// heldWait bounds how long load waits for a stream's owned state to come back from the
+// leader holding it (see stateCache.getOrWait) before it reads the stream from its start.
+const heldWait = 200 * time.Millisecond
+
+// readSnapshot is cachedSnapshot for a reader that may wait (at most heldWait) for the owned
+// state a leader holds, when the cache has nothing else of the stream.
+func (h *Handlers) readSnapshot(ctx context.Context, stream string, zero any) snapshot {
+	s, ok, back := h.cache.getOrWait(stream)
+	if back != nil {
+		t := time.NewTimer(heldWait)
+		select {
+		case <-back:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		s, ok = h.cache.get(stream)
+	}
+	if ok {
+		return s
+	}
+	return snapshot{state: zero}
+}
+
 func load[S any](ctx context.Context, h *Handlers, agg aggregate[S], stream string) (S, snapshot, error) {
-	snap, err := refresh(ctx, h, agg, stream, h.cachedSnapshot(stream, *new(S)))
+	snap, err := refresh(ctx, h, agg, stream, h.readSnapshot(ctx, stream, *new(S)))
 	if err != nil {
 		return *new(S), snapshot{}, err
 	}
