@@ -13,7 +13,7 @@ TEST_FLAGS  ?= -race -count=1
 # Random cases per property test (pgregory.net/rapid, which reads RAPID_CHECKS) in test-integration;
 # rapid's own default (100) applies to a plain go test, 1000 to test-deep.
 RAPID_CHECKS ?= 30
-FUZZ_PKGS   ?= ./domain/... ./eventstore/... ./commands/csvimport/... ./commands/providers/...
+FUZZ_PKGS   ?= ./domain/... ./eventstore/... ./commands/csvimport/... ./commands/providers/... ./internal/httpx/
 FUZZ_TIME   ?= 5s
 BENCH_PKGS  ?= ./eventstore/...
 BENCH_FLAGS ?= -benchmem

@@ -20,6 +20,7 @@ import (
 
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/internal/auth"
+	"github.com/dotmac/ledger/internal/httpx"
 	"github.com/dotmac/ledger/projections/readmodel"
 )
 
@@ -110,7 +111,7 @@ func New(cfg Config) (*API, error) {
 func (a *API) Mount(r *mux.Router) {
 	r.Handle("/openapi.json", openAPI).Methods(http.MethodGet, http.MethodHead)
 	for _, rt := range routes() {
-		r.Handle(rt.path, a.cfg.Auth.Authenticate(auth.Require(rt.permission, a.endpoint(rt)))).Methods(http.MethodGet)
+		httpx.Path(r, rt.path).Handler(a.cfg.Auth.Authenticate(auth.Require(rt.permission, a.endpoint(rt)))).Methods(http.MethodGet)
 	}
 }
 

@@ -108,7 +108,7 @@ func New(cfg Config) (*API, error) {
 func (a *API) Mount(r *mux.Router) {
 	r.Handle("/openapi.json", openAPI).Methods(http.MethodGet, http.MethodHead)
 	for _, rt := range routes() {
-		r.Handle(rt.path, a.cfg.Auth.Authenticate(auth.Require(rt.permission, a.endpoint(rt)))).Methods(rt.method)
+		httpx.Path(r, rt.path).Handler(a.cfg.Auth.Authenticate(auth.Require(rt.permission, a.endpoint(rt)))).Methods(rt.method)
 	}
 	r.Handle(CallbackPath, http.HandlerFunc(a.callback)).Methods(http.MethodPost)
 	r.Handle(billingRunPath, a.cfg.Auth.Authenticate(auth.Require(auth.BillingRunsWrite, http.HandlerFunc(a.getBillingRun)))).Methods(http.MethodGet)
