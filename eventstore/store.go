@@ -89,7 +89,9 @@ type Store interface {
 type Subscription interface {
 	// Next blocks until at least one event after the subscription's place is committed, and
 	// returns those available (at most a backend-chosen batch size), in global order. It
-	// returns ctx.Err() when ctx ends and ErrSubscriptionClosed after Close.
+	// returns ctx.Err() when ctx ends and ErrSubscriptionClosed after Close. The envelopes
+	// may be shared with the store's other subscriptions: read them, never write to them
+	// (copy the slice to change one).
 	Next(ctx context.Context) ([]Envelope, error)
 	// Position is the position of the last event Next returned (or the starting point).
 	Position() Position

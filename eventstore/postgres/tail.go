@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 
@@ -26,6 +27,11 @@ import (
 //
 // The events handed out share their byte slices (data, metadata, hash) with every other
 // subscription that got them: nothing in this repository writes into an envelope's slices.
+// A subscription (read) gets the kept envelopes themselves, not a copy, as the store's
+// Subscription.Next says: the stretch never writes where it handed envelopes out (it drops
+// its oldest by moving its start, starts again after its end, and appends where none was
+// handed out, or into a new array), so what a subscription holds stays as it got it.
+// ReadAll (peek) gets a copy, as its callers own what it returns.
 type tail struct {
 	mu      sync.Mutex
 	evs     []eventstore.Envelope // positions ascending, all in (lo, hi]
@@ -67,7 +73,7 @@ func (t *tail) read(ctx context.Context, after eventstore.Position, limit int, w
 		if !t.primed || after > t.hi && t.filling == nil {
 			// Nothing kept, or kept events older than this reader's place (nobody read the
 			// feed for a while): the stretch starts again from here.
-			t.evs, t.lo, t.hi, t.primed, t.endWake = t.evs[:0], after, after, true, nil
+			t.evs, t.lo, t.hi, t.primed, t.endWake = t.evs[len(t.evs):], after, after, true, nil
 		}
 		switch {
 		case after < t.lo || after > t.hi:
@@ -77,7 +83,7 @@ func (t *tail) read(ctx context.Context, after eventstore.Position, limit int, w
 		case after < t.hi:
 			out := t.from(after, limit)
 			t.mu.Unlock()
-			return out, nil
+			return out, nil // shared, see tail
 		case listening && t.filling == nil && t.endWake != nil && (t.endWake == wake || closed(wake)):
 			t.mu.Unlock()
 			return nil, nil
@@ -125,7 +131,7 @@ func (t *tail) peek(after eventstore.Position, limit int) (events []eventstore.E
 	if !t.primed || after < t.lo || after >= t.hi {
 		return nil, false
 	}
-	return t.from(after, limit), true
+	return slices.Clone(t.from(after, limit)), true
 }
 
 func closed(c <-chan struct{}) bool {
@@ -137,13 +143,12 @@ func closed(c <-chan struct{}) bool {
 	}
 }
 
-// from copies out at most limit kept events after position after (lo <= after < hi).
+// from returns at most limit kept events after position after (lo <= after < hi): the kept
+// envelopes themselves, in a slice without room to append into the stretch's array.
 func (t *tail) from(after eventstore.Position, limit int) []eventstore.Envelope {
 	i := sort.Search(len(t.evs), func(i int) bool { return t.evs[i].Position > after })
 	n := min(limit, len(t.evs)-i)
-	out := make([]eventstore.Envelope, n)
-	copy(out, t.evs[i:i+n])
-	return out
+	return t.evs[i : i+n : i+n]
 }
 
 // add appends the events a fill read after position from (the stretch's end when it began,
@@ -155,13 +160,13 @@ func (t *tail) add(from eventstore.Position, evs []eventstore.Envelope) {
 	if drop := len(t.evs) + len(evs) - t.max; drop > 0 {
 		if drop >= len(t.evs) {
 			// The fill alone fills the stretch: it starts at the fill's start.
-			t.evs, t.lo = t.evs[:0], from
+			t.evs, t.lo = t.evs[len(t.evs):], from
 			if extra := len(evs) - t.max; extra > 0 {
 				t.lo, evs = evs[extra-1].Position, evs[extra:]
 			}
 		} else {
 			t.lo = t.evs[drop-1].Position
-			t.evs = append(t.evs[:0], t.evs[drop:]...)
+			t.evs = t.evs[drop:] // the array's dropped start is freed with its last reader
 		}
 	}
 	t.evs = append(t.evs, evs...)

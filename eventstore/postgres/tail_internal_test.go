@@ -215,3 +215,47 @@ func TestTailPeek(t *testing.T) {
 	}
 	assert.Equal(t, reads, f.reads.Load(), "peek never reads")
 }
+
+// TestTailNeverWritesWhereItHandedOut: subscriptions get the kept envelopes themselves, so the
+// stretch must never write where it handed them out: every slice read returned still holds,
+// after fills that dropped the oldest, appended and started the stretch again, the events
+// it held when it was returned. ReadAll's peek returns a copy its caller may change.
+func TestTailNeverWritesWhereItHandedOut(t *testing.T) {
+	ctx := context.Background()
+	f, tl := newFakeFeed(), newTail(8)
+	type handed struct {
+		evs  []eventstore.Envelope
+		want []eventstore.Position
+	}
+	var kept []handed
+	var at eventstore.Position
+	for round := range 60 {
+		f.append(1 + round%5)
+		if round%13 == 12 {
+			at += 20 // a reader far ahead of the stretch: it starts again after its end
+			f.append(25)
+		}
+		for {
+			evs, err := tl.read(ctx, at, 1+round%3, f.snap(), true, f.snap, f.read)
+			require.NoError(t, err)
+			if len(evs) == 0 {
+				break
+			}
+			kept = append(kept, handed{evs: evs, want: positions(evs)})
+			at = evs[len(evs)-1].Position
+			// A caller appending to what it got must not write into the stretch.
+			_ = append(evs, eventstore.Envelope{Position: 1 << 40})
+		}
+	}
+	require.Greater(t, len(kept), 50)
+	for i, h := range kept {
+		require.Equal(t, h.want, positions(h.evs), "slice %d changed after it was handed out", i)
+	}
+
+	got, ok := tl.peek(at-2, 10)
+	require.True(t, ok)
+	got[0].Position = 0
+	again, ok := tl.peek(at-2, 10)
+	require.True(t, ok)
+	assert.Equal(t, at-1, again[0].Position, "a peek's caller owns its copy")
+}
