@@ -49,7 +49,9 @@ func DecodeJSONBytes(body []byte, dst any) error {
 	if err := dec.Decode(dst); err != nil {
 		return jsonProblem(err)
 	}
-	if dec.More() {
+	// What follows the value must be whitespace: the decoder's More, used before, let a
+	// stray ']' or '}' after it through.
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) != 0 {
 		return BadRequest("the body holds more than one JSON value")
 	}
 	return nil
