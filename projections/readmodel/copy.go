@@ -34,10 +34,15 @@ var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 var copyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
 
+// copyStartBytes is a new copyRows' first buffer: a live batch's rows for one table are
+// mostly a few kilobytes, and most batches make their copyRows anew (64 KB each was 4 % of a
+// busy server's allocations); a replay's batches keep theirs (reset) as it grows.
+const copyStartBytes = 8 << 10
+
 func (c *copyRows) row(cols int) {
 	if len(c.buf) == 0 {
 		if c.buf == nil {
-			c.buf = make([]byte, 0, 1<<16)
+			c.buf = make([]byte, 0, copyStartBytes)
 		}
 		c.buf = append(c.buf, copyHeader...)
 	}
