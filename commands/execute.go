@@ -113,8 +113,6 @@ func (h *Handlers) cachedSnapshot(stream string, zero any) snapshot {
 	return snapshot{state: zero}
 }
 
-// load returns the stream's current state and version, read from the store after what the
-// cache holds. It is how the billing run and provisioning read the aggregates they consult.
 // heldWait bounds how long load waits for a stream's owned state to come back from the
 // leader holding it (see stateCache.getOrWait) before it reads the stream from its start.
 const heldWait = 200 * time.Millisecond
@@ -139,6 +137,9 @@ func (h *Handlers) readSnapshot(ctx context.Context, stream string, zero any) sn
 	return snapshot{state: zero}
 }
 
+// load returns the stream's current state and version, read from the store after what the
+// cache holds. It is how the billing run, provisioning and dunning read the aggregates they
+// consult.
 func load[S any](ctx context.Context, h *Handlers, agg aggregate[S], stream string) (S, snapshot, error) {
 	snap, err := refresh(ctx, h, agg, stream, h.readSnapshot(ctx, stream, *new(S)))
 	if err != nil {
