@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dotmac/ledger/eventstore"
@@ -29,13 +30,18 @@ type batchPlan struct {
 }
 
 // insertRows holds the columns of the events to insert, as arrays for one unnest INSERT.
+// Its slices are of types pgx encodes in binary without reflection or a failed first attempt
+// ([16]byte for uuid, FlatArray of []byte for bytea and json): the event ids as strings
+// failed the binary encoding (an error formatted on every batch) before their text one, and
+// the data and metadata as strings were copies of the envelopes' bytes.
 type insertRows struct {
 	positions, versions []int64
-	ids, streams, types []string
+	ids                 [][16]byte
+	streams, types      []string
 	schemaVersions      []int32
-	data, metadata      []string
+	data, metadata      pgtype.FlatArray[[]byte]
 	recordedAt          []time.Time
-	hashes              [][]byte
+	hashes              pgtype.FlatArray[[]byte]
 }
 
 const (
@@ -140,7 +146,7 @@ func (s *Store) readState(ctx context.Context, conn *pgxpool.Conn, batch []*appe
 	return st, br.Close()
 }
 
-func batchKeys(batch []*appendReq) (streams, ids []string) {
+func batchKeys(batch []*appendReq) (streams []string, ids [][16]byte) {
 	seen := map[string]bool{}
 	for _, r := range batch {
 		if !seen[r.stream] {
@@ -148,7 +154,7 @@ func batchKeys(batch []*appendReq) (streams, ids []string) {
 			streams = append(streams, r.stream)
 		}
 		for i := range r.events {
-			ids = append(ids, r.events[i].ID.String())
+			ids = append(ids, r.events[i].ID)
 		}
 	}
 	return streams, ids
@@ -302,13 +308,13 @@ func (p *batchPlan) accept(r *appendReq, head *streamHead, now time.Time) events
 
 func (r *insertRows) add(position int64, e *eventstore.Envelope, at time.Time, hash []byte) {
 	r.positions = append(r.positions, position)
-	r.ids = append(r.ids, e.ID.String())
+	r.ids = append(r.ids, e.ID)
 	r.streams = append(r.streams, e.StreamID)
 	r.versions = append(r.versions, int64(e.Version)) //nolint:gosec // versions fit
 	r.types = append(r.types, e.Type)
 	r.schemaVersions = append(r.schemaVersions, int32(e.SchemaVersion)) //nolint:gosec // validated ≤ 1e6
-	r.data = append(r.data, string(e.Data))
-	r.metadata = append(r.metadata, string(e.RawMetadata))
+	r.data = append(r.data, e.Data)
+	r.metadata = append(r.metadata, e.RawMetadata)
 	r.recordedAt = append(r.recordedAt, at)
 	r.hashes = append(r.hashes, hash)
 }
