@@ -69,11 +69,25 @@ func newStateCache(capacity int) *stateCache {
 // least as recent as the shared snapshot is handed over with its ownership: it is the shared
 // snapshot from then on, and no owner writes it again.
 func (c *stateCache) get(stream string) (snapshot, bool) {
+	s, ok, _ := c.lookup(stream, false)
+	return s, ok
+}
+
+// getOrWait is get, and when the entry has no snapshot a reader may hold because a leader
+// holds its owned state, a channel closed when the leader gives it back (back is nil
+// otherwise): waiting for it costs the reader the leader's append, where reading the stream
+// from its start costs every event of the stream.
+func (c *stateCache) getOrWait(stream string) (s snapshot, ok bool, back <-chan struct{}) {
+	return c.lookup(stream, true)
+}
+
+// lookup is get, and with wait getOrWait, under one lock.
+func (c *stateCache) lookup(stream string, wait bool) (snapshot, bool, <-chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.entries[stream]
 	if !ok {
-		return snapshot{}, false
+		return snapshot{}, false, nil
 	}
 	c.order.MoveToFront(el)
 	e := entryOf(el)
@@ -83,26 +97,7 @@ func (c *stateCache) get(stream string) (snapshot, bool) {
 		}
 		e.owned = nil // the owner is dropped: the state it wrote is shared
 	}
-	return e.snap, e.snap.version > 0
-}
-
-// getOrWait is get, and when the entry has no snapshot a reader may hold because a leader
-// holds its owned state, a channel closed when the leader gives it back (back is nil
-// otherwise): waiting for it costs the reader the leader's append, where reading the stream
-// from its start costs every event of the stream.
-func (c *stateCache) getOrWait(stream string) (s snapshot, ok bool, back <-chan struct{}) {
-	s, ok = c.get(stream)
-	if ok {
-		return s, true, nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, found := c.entries[stream]
-	if !found {
-		return snapshot{}, false, nil
-	}
-	e := entryOf(el)
-	if !e.taken || e.snap.version > 0 {
+	if e.snap.version > 0 || !wait || !e.taken {
 		return e.snap, e.snap.version > 0, nil
 	}
 	if e.back == nil {
