@@ -61,6 +61,15 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 		return nil
 	}
 	start, began := time.Now(), lh.r.opts.Now()
+	if batch.idle(lh.e) {
+		// One round trip when it can; the full path below when it cannot (advanceIdle).
+		if moved, err := lh.r.advanceIdle(ctx, lh.e, lh.part, batch, lh.skipped); err == nil && moved {
+			lh.failures, lh.committedAt = 0, time.Now()
+			lh.r.metrics.applied(lh.e.name, "live", 0, time.Since(start))
+			lh.pace(ctx, began, len(envs), batch.last.Position)
+			return nil
+		}
+	}
 	res, err := lh.r.applyLive(ctx, lh.e, lh.part, batch, lh.skipped, false)
 	var ae *ApplyError
 	if errors.As(err, &ae) && ctx.Err() == nil && !transient(err) && lh.keepsFailing(envs[0].Position) {
@@ -83,13 +92,13 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 	return err
 }
 
-// skip reports whether the batch may be acked without a transaction: none of its events is
-// in the partition and it is full (more are coming: a backlog), and the partition's
+// skip reports whether the batch may be acked without a transaction: it is idle (none of its
+// events is in the partition and handled by the projection, see advanceIdle) and it is full (more are coming: a backlog), and the partition's
 // checkpoint moved less than idleAdvanceEvery ago. The next transaction moves the checkpoint
 // over the skipped batches too; a batch that is not full (the feed's tail) always commits, so
 // a waiter never waits for a partition that has nothing to apply.
 func (lh *liveHandler) skip(b liveBatch, size int) bool {
-	if len(b.mine) > 0 || size < lh.r.opts.LiveBatchEvents || time.Since(lh.committedAt) >= idleAdvanceEvery {
+	if !b.idle(lh.e) || size < lh.r.opts.LiveBatchEvents || time.Since(lh.committedAt) >= idleAdvanceEvery {
 		return false
 	}
 	lh.skipped = b.last.Position

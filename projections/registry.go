@@ -51,6 +51,8 @@ type sqlText struct {
 	// to $2 (see readLiveRow); advanceNotify is advance announcing the new checkpoint ($4
 	// channel, $5 payload) in the same statement, when it moved.
 	readLiveStalls, advanceNotify string
+	// idleLock and idleAdvance move a partition's checkpoint over an idle batch (advanceIdle).
+	idleLock, idleAdvance string
 	// cp are the statements over the builds' checkpoint rows (feed_checkpoints, named by
 	// buildConsumer).
 	cp consumer.Table
@@ -77,6 +79,7 @@ JOIN ` + s.builds + ` b ON b.schema_name = r.live_build` + s.checkpointOf + ` WH
 	// count(pg_notify(...)) runs the notification once per row the UPDATE moved: one, or none
 	// (the caller then fails the transaction, and nothing is delivered either way).
 	s.advanceNotify = `WITH a AS (` + s.cp.Advance + ` RETURNING 1) SELECT count(*), count(pg_notify($4, $5)) FROM a`
+	s.idleStatements()
 	return s
 }
 

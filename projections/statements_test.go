@@ -2,17 +2,20 @@ package projections_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/projections"
 	"github.com/dotmac/ledger/projections/projectiontest"
@@ -123,4 +126,48 @@ func TestLiveBatchStatements(t *testing.T) {
 	assert.Equal(t, countOf(ran, "pg_notify", "UPDATE"), countOf(ran, "SELECT set_config('search_path', $1, true)"), "the application's search_path is set back before each checkpoint's update")
 	assert.Zero(t, countOf(ran, "SELECT pg_notify($1, $2)"), "a statement of its own for the notification")
 	assert.Zero(t, countOf(ran, "SELECT tenant FROM"), "a statement of its own for the stalls")
+}
+
+// TestIdleBatchesCostOneRoundTrip: a live batch holding nothing the projection handles moves
+// its checkpoint in one round trip (the locks, then the checked advance with its
+// announcement), not the four of a batch it applies (begin, locks and registry, checkpoint,
+// commit); a batch with events it handles still takes the full path.
+func TestIdleBatchesCostOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg, err := pgxpool.ParseConfig(e.pool.Config().ConnString())
+	require.NoError(t, err)
+	log := &statementLog{sql: map[string]int{}}
+	cfg.ConnConfig.Tracer = log
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	opts := testOptions()
+	opts.Decode = func(env *eventstore.Envelope) (domain.Event, error) {
+		if env.Type != "Poison" {
+			return nil, fmt.Errorf("decoded %s, which the projection does not handle", env.Type)
+		}
+		return testEvent{N: 1}, nil
+	}
+	rt := projectiontest.Start(t, pool, e.store, []projections.Projection{&poisonOnly{counter{name: "poison", version: 1}}}, opts)
+	log.reset()
+	appendEvents(t, e.store, 200, 7, nil) // nothing the projection handles
+	assert.Equal(t, eventstore.Position(200), projectiontest.WaitCaughtUp(t, rt, "poison", 30*time.Second))
+	trips, ran := log.batchesRun(), log.reset()
+
+	idle := countOf(ran, "dotmac.idle_locked')")
+	require.NotZero(t, idle, "no idle advance ran: %v", ran)
+	assert.Equal(t, idle, countOf(trips, "set_config('dotmac.idle_locked'", " ;; ", "current_setting('dotmac.idle_locked')", "pg_notify"),
+		"the locks and the advance go in one round trip")
+	assert.Zero(t, countOf(ran, "SELECT pg_try_advisory_xact_lock_shared"), "a batch of nothing handled took the full path")
+
+	poison := make([]eventstore.EventData, 7)
+	for i := range poison {
+		poison[i] = eventstore.EventData{ID: uuid.New(), Type: "Poison", SchemaVersion: 1, Data: []byte(`{"n":1}`)}
+	}
+	_, err = e.store.Append(context.Background(), "p-1", eventstore.Any(), poison...)
+	require.NoError(t, err)
+	assert.Equal(t, eventstore.Position(207), projectiontest.WaitCaughtUp(t, rt, "poison", 30*time.Second))
+	sameRows(t, e.pool, `SELECT stream_id, events, total FROM stream_counts`, `VALUES ('p-1', 7::bigint, 7::bigint)`)
+	assert.NotZero(t, countOf(log.reset(), "SELECT pg_try_advisory_xact_lock_shared"), "a batch it handles takes the full path")
 }
