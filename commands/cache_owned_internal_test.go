@@ -151,11 +151,12 @@ func TestAReaderMayWaitForTheOwnedStateALeaderHolds(t *testing.T) {
 // streamReadCounter counts the events ReadStream returns.
 type streamReadCounter struct {
 	eventstore.Store
-	events atomic.Int64
+	events, calls atomic.Int64
 }
 
 func (s *streamReadCounter) ReadStream(ctx context.Context, stream string, from uint64, dir eventstore.Direction, limit int) ([]eventstore.Envelope, error) {
 	envs, err := s.Store.ReadStream(ctx, stream, from, dir, limit)
+	s.calls.Add(1)
 	s.events.Add(int64(len(envs)))
 	return envs, err
 }
@@ -221,4 +222,56 @@ func TestALoadWaitsForTheLeaderRatherThanReadTheStream(t *testing.T) {
 	assert.Equal(t, version, v)
 	assert.Equal(t, f.folded(t, 0), a)
 	assert.Equal(t, int64(version), store.events.Load()-read, "after heldWait the reader reads the stream")
+}
+
+// TestAccountAtAnswersFromTheCacheAsOfItsTrigger: a reader asking for the account as of a
+// position (dunning, on its trigger event) is answered from the cache, without reading the
+// stream, when the cache holds the stream up to an event at that position or later; an event
+// another process appended after what the cache holds is read when asked as of it, and
+// Account (as it stands) always reads.
+func TestAccountAtAnswersFromTheCacheAsOfItsTrigger(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newAccountFixture(t, "0190a2b4-0000-7000-8000-000000000017")
+	store := &streamReadCounter{Store: f.store}
+	h, err := New(Config{Store: store, Numbers: noNumbers{}, Now: func() time.Time { return time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC) }})
+	require.NoError(t, err)
+	f.register(t, h)
+	_, d := f.payment(t)
+	paid, err := execute(ctx, h, f.meta(t), f.tgt, d)
+	require.NoError(t, err)
+
+	calls := store.calls.Load()
+	a, version, err := h.AccountAt(ctx, f.tenant, f.customer, paid.Position)
+	require.NoError(t, err)
+	assert.Equal(t, paid.Version, version)
+	assert.Equal(t, "-1.00 USD", balanceOf(t, a))
+	assert.Equal(t, calls, store.calls.Load(), "the cache held the trigger's event: no read")
+
+	other := f.handlers(t) // another process, its own cache
+	_, d = f.payment(t)
+	later, err := execute(ctx, other, f.meta(t), f.tgt, d)
+	require.NoError(t, err)
+
+	_, version, err = h.AccountAt(ctx, f.tenant, f.customer, paid.Position)
+	require.NoError(t, err)
+	assert.Equal(t, paid.Version, version, "as of the first payment, the cache answers")
+	assert.Equal(t, calls, store.calls.Load())
+
+	a, version, err = h.AccountAt(ctx, f.tenant, f.customer, later.Position)
+	require.NoError(t, err)
+	assert.Equal(t, later.Version, version, "as of the other process's payment, the stream is read")
+	assert.Equal(t, "-2.00 USD", balanceOf(t, a))
+	assert.Equal(t, calls+1, store.calls.Load())
+
+	_, _, err = h.Account(ctx, f.tenant, f.customer)
+	require.NoError(t, err)
+	assert.Equal(t, calls+2, store.calls.Load(), "as it stands: always read")
+}
+
+func balanceOf(t *testing.T, a domain.AccountState) string {
+	t.Helper()
+	b, err := a.Balance()
+	require.NoError(t, err)
+	return b.String()
 }

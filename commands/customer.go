@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
 )
 
 // RegisterCustomer opens a customer account. The customer id is generated.
@@ -93,7 +94,16 @@ func (h *Handlers) DeactivateCustomer(ctx context.Context, m Meta, c DeactivateC
 //
 // Errors: *domain.NotFoundError if the customer is not registered.
 func (h *Handlers) Account(ctx context.Context, tenant domain.TenantID, customer domain.CustomerID) (domain.AccountState, uint64, error) {
-	a, snap, err := load(ctx, h, accountAggregate, domain.CustomerStream(tenant, customer))
+	return h.AccountAt(ctx, tenant, customer, 0)
+}
+
+// AccountAt is Account for a reader that needs the account as of position pos at least (a
+// process manager deciding on its trigger event at pos), not as it stands: when the cache
+// holds the stream up to an event at pos or later, every event of the stream up to pos is in
+// it, and it answers without reading the stream (under a steady stream of commands the
+// command that appended the trigger has just cached it). pos 0 is Account.
+func (h *Handlers) AccountAt(ctx context.Context, tenant domain.TenantID, customer domain.CustomerID, pos eventstore.Position) (domain.AccountState, uint64, error) {
+	a, snap, err := loadAt(ctx, h, accountAggregate, domain.CustomerStream(tenant, customer), pos)
 	if err == nil && !a.Customer.Registered() {
 		err = &domain.NotFoundError{Entity: "customer", ID: customer.String()}
 	}

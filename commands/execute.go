@@ -141,7 +141,18 @@ func (h *Handlers) readSnapshot(ctx context.Context, stream string, zero any) sn
 // cache holds. It is how the billing run, provisioning and dunning read the aggregates they
 // consult.
 func load[S any](ctx context.Context, h *Handlers, agg aggregate[S], stream string) (S, snapshot, error) {
-	snap, err := refresh(ctx, h, agg, stream, h.readSnapshot(ctx, stream, *new(S)))
+	return loadAt(ctx, h, agg, stream, 0)
+}
+
+// loadAt is load for a reader that needs the stream as of position pos at least: a cached
+// snapshot whose last event is at pos or later holds every event of the stream up to pos, and
+// is returned without reading the stream. pos 0 is load.
+func loadAt[S any](ctx context.Context, h *Handlers, agg aggregate[S], stream string, pos eventstore.Position) (S, snapshot, error) {
+	snap := h.readSnapshot(ctx, stream, *new(S))
+	if pos > 0 && snap.version > 0 && snap.position >= pos {
+		return stateOf[S](snap), snap, nil
+	}
+	snap, err := refresh(ctx, h, agg, stream, snap)
 	if err != nil {
 		return *new(S), snapshot{}, err
 	}

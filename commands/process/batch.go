@@ -3,6 +3,7 @@ package process
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -104,7 +105,9 @@ func (m *Manager) handleDunningBatch(msg *message.Message) error {
 // CustomerCreditApplied), each customer once, with its first such event of the batch as the
 // cause, in the order of those first events. One statement asks the tracker which of them
 // the policy could act on (Tracker.MayNeedDunningAll, which catches up first when behind);
-// only those are evaluated, each on the account as it stands. An evaluation reads the
+// only those are evaluated (unless their tenant is on hold: one statement asks for all of
+// them, Holds.HeldAmong, instead of one per evaluation sent), each on the account as of its
+// last event of the batch at least (Handlers.AccountAt). An evaluation reads the
 // customer's state afresh, so evaluating a customer once for several of its events decides
 // what evaluating it after each would have decided last. A failure returns the error: the
 // batch is nacked and handled again, and the evaluations done already find nothing to do
@@ -148,16 +151,39 @@ func (m *Manager) dunningBatch(ctx context.Context, envs []eventstore.Envelope) 
 	if err != nil {
 		return err
 	}
+	held, err := m.heldAmong(ctx, refs, may)
+	if err != nil {
+		return err
+	}
 	for i, ref := range refs {
 		if !may[i] {
 			continue
 		}
-		if err := m.send(ctx, &EvaluateDunning{Tenant: ref.Tenant, Customer: ref.Customer, Cause: origins[i].cause, At: m.now(),
+		if held[ref.Tenant] {
+			m.log.Debug().Str("tenant", ref.Tenant.String()).Msg("process: tenant on hold, no dunning evaluation sent")
+			continue
+		}
+		if err := m.sendUnheld(ctx, &EvaluateDunning{Tenant: ref.Tenant, Customer: ref.Customer, Cause: origins[i].cause, At: m.now(),
 			Position: upto[i]}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// heldAmong returns which tenants of the refs that may need dunning are on hold, in one
+// statement for the batch (none when no ref may).
+func (m *Manager) heldAmong(ctx context.Context, refs []CustomerRef, may []bool) (map[domain.TenantID]bool, error) {
+	var tenants []domain.TenantID
+	for i, ref := range refs {
+		if may[i] && !slices.Contains(tenants, ref.Tenant) {
+			tenants = append(tenants, ref.Tenant)
+		}
+	}
+	if len(tenants) == 0 {
+		return nil, nil
+	}
+	return m.holds.HeldAmong(ctx, tenants)
 }
 
 // dunningCustomer returns the customer of an event the dunning group reacts to.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
@@ -79,6 +80,72 @@ func TestDunningBatchCostsTheSameStatementsForAnySize(t *testing.T) {
 	assert.Equal(t, behind3, behind30, "statements of a batch the tracker is behind on: 3 payments, then 30")
 	assert.LessOrEqual(t, behind30, int64(12), "a catch-up and two checks")
 }
+
+// TestDunningBatchAsksForHoldsOnce: the dunning group asks whether the tenants of a batch's
+// customers are on hold in one statement for the batch (it was one per evaluation sent), and
+// sends no evaluation for a held tenant's customers; once the hold is released, the first
+// customer's evaluation is sent, as of its event.
+func TestDunningBatchAsksForHoldsOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.clock.Set(at("2026-03-01", 9))
+	customers := make([]domain.CustomerID, 3)
+	for i := range customers {
+		customers[i], _ = f.customer(fmt.Sprintf("Late %d", i), "fiber_100")
+		f.invoice(customers[i], "50.00", day("2026-03-01"))
+	}
+	f.clock.Set(at("2026-03-20", 9)) // 19 days past due: beyond grace
+	cfg := f.pool.Config()
+	tracer := &countingTracer{}
+	cfg.ConnConfig.Tracer = tracer
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	var (
+		mu   sync.Mutex
+		sent []*process.EvaluateDunning
+	)
+	mcfg := f.config()
+	mcfg.Pool = pool
+	mcfg = process.WithBeforeSend(mcfg, func(cmd any) error {
+		if c, ok := cmd.(*process.EvaluateDunning); ok {
+			mu.Lock()
+			sent = append(sent, c)
+			mu.Unlock()
+		}
+		return errSent // no manager runs here to take it: the batch stops at its first send
+	})
+	m, err := process.New(mcfg)
+	require.NoError(t, err)
+	head, err := f.store.Head(ctx)
+	require.NoError(t, err)
+	for _, c := range customers {
+		f.pay(c, "1.00")
+	}
+	envs := f.feedAfter(head)
+	require.Len(t, envs, 3)
+
+	holds := process.NewHolds(f.pool)
+	require.NoError(t, holds.Hold(ctx, f.tenant, "import", "test", time.Minute))
+	require.NoError(t, m.DunningBatch(ctx, envs)) // the tracker catches up first
+	tracer.n.Store(0)
+	require.NoError(t, m.DunningBatch(ctx, envs))
+	assert.Equal(t, int64(2), tracer.n.Load(), "which customers may need dunning, and which of their tenants are held")
+	mu.Lock()
+	assert.Empty(t, sent, "a held tenant's customers are not evaluated")
+	mu.Unlock()
+
+	require.NoError(t, holds.Release(ctx, f.tenant, "import"))
+	require.ErrorIs(t, m.DunningBatch(ctx, envs), errSent)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, sent, 1)
+	assert.Equal(t, customers[0], sent[0].Customer)
+	assert.Equal(t, envs[0].Position, sent[0].Position, "evaluated as of its payment")
+}
+
+var errSent = errors.New("sent")
 
 // TestMayNeedDunningAllAnswersEachCustomer: the batch check answers for each customer in the
 // order asked, a customer asked twice twice, in one statement once caught up.

@@ -92,7 +92,14 @@ func (d *Dunning) Evaluate(ctx context.Context, t Trigger, customer domain.Custo
 // the policy names that was not acted on yet; more reports whether it did (and the policy
 // is to be asked again).
 func (d *Dunning) evaluateOnce(ctx context.Context, t Trigger, customer domain.CustomerID, services []domain.ServiceID, acted map[domain.ServiceID]bool, out *DunningResult) (more bool, err error) {
-	account, accountVersion, err := d.h.Account(ctx, t.Tenant, customer)
+	// The first decision is on the account as of the trigger at least (AccountAt); the read
+	// before acting (below), and every decision after an action, are on the account as it
+	// stands.
+	at := t.Position
+	if len(acted) > 0 {
+		at = 0
+	}
+	account, accountVersion, err := d.h.AccountAt(ctx, t.Tenant, customer, at)
 	if errors.Is(err, domain.ErrNotFound) {
 		return false, nil
 	}

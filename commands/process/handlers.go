@@ -55,11 +55,6 @@ func (m *Manager) runIdle(ctx context.Context, tenant domain.TenantID, period do
 // send sends cmd through the bus, unless its tenant is on hold (Holds): then it sends nothing
 // and the next tick after the hold does what is due.
 func (m *Manager) send(ctx context.Context, cmd any) error {
-	if m.cfg.beforeSend != nil {
-		if err := m.cfg.beforeSend(cmd); err != nil {
-			return err
-		}
-	}
 	if tenant, ok := tenantOf(cmd); ok {
 		held, err := m.holds.Held(ctx, tenant)
 		if err != nil {
@@ -68,6 +63,17 @@ func (m *Manager) send(ctx context.Context, cmd any) error {
 		if held {
 			m.log.Debug().Str("tenant", tenant.String()).Str("command", fmt.Sprintf("%T", cmd)).Msg("process: tenant on hold, nothing sent")
 			return nil
+		}
+	}
+	return m.sendUnheld(ctx, cmd)
+}
+
+// sendUnheld is send for a caller that found cmd's tenant not on hold itself (a batch checks
+// its tenants in one statement: Holds.HeldAmong).
+func (m *Manager) sendUnheld(ctx context.Context, cmd any) error {
+	if m.cfg.beforeSend != nil {
+		if err := m.cfg.beforeSend(cmd); err != nil {
+			return err
 		}
 	}
 	if err := m.sender.Send(ctx, cmd); err != nil {

@@ -94,6 +94,31 @@ func (h *Holds) Release(ctx context.Context, tenant domain.TenantID, holder stri
 	return nil
 }
 
+// HeldAmong returns which of tenants are held now, in one statement (a batch's check).
+func (h *Holds) HeldAmong(ctx context.Context, tenants []domain.TenantID) (map[domain.TenantID]bool, error) {
+	names := make([]string, len(tenants))
+	for i, t := range tenants {
+		names[i] = t.String()
+	}
+	rows, err := h.pool.Query(ctx, `SELECT tenant FROM proc_tenant_holds WHERE tenant = ANY($1::text[]) AND expires_at > $2`, names, h.now())
+	if err != nil {
+		return nil, fmt.Errorf("are tenants held: %w", err)
+	}
+	held, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("are tenants held: %w", err)
+	}
+	out := make(map[domain.TenantID]bool, len(held))
+	for _, name := range held {
+		for _, t := range tenants {
+			if t.String() == name {
+				out[t] = true
+			}
+		}
+	}
+	return out, nil
+}
+
 // Held reports whether tenant is held now.
 func (h *Holds) Held(ctx context.Context, tenant domain.TenantID) (bool, error) {
 	var held bool
