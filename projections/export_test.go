@@ -11,3 +11,6 @@ import (
 func SetPause(o *Options, f func(ctx context.Context, d time.Duration, rise <-chan struct{})) {
 	o.pause = f
 }
+
+// NotifyChannel is the channel on which app's projections announce their checkpoints.
+func NotifyChannel(app string) string { return notifyChannel(app) }

@@ -205,6 +205,7 @@ type Runtime struct {
 	order   []string
 	metrics *metrics
 	note    watcher
+	known   knownStatuses // the live statuses waiters read (wait.go)
 
 	stallLogs stallLogs // tenant stalls to log once their transaction commits
 
@@ -260,6 +261,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, store eventstore.Store, projs 
 	r.life, r.stop = context.WithCancel(context.Background())
 	if opts.Standby {
 		r.note = newPoller(r)
+		r.known.off = true
 	} else {
 		r.note = newNotifier(r)
 	}

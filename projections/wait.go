@@ -143,7 +143,13 @@ func (r *Runtime) wait(ctx context.Context, name string, tenant *string, pos eve
 		// sends every waiter back to the database.
 		if first || gen != seen || !listening || note.stalled || note.stalls != seenStalls {
 			first = false
-			st, found, err := r.liveState(ctx, name, tenant)
+			st, found, err := r.known.get(name, tenant, gen, listening, note)
+			if !found {
+				st, found, err = r.liveState(ctx, name, tenant)
+				if err == nil && found {
+					r.known.put(name, tenant, st, gen, listening, note)
+				}
+			}
 			switch {
 			case err != nil && ctx.Err() != nil:
 				return reached, &NotReachedError{Projection: name, Want: pos, Reached: reached, Err: ctx.Err()}
@@ -172,6 +178,71 @@ func (r *Runtime) wait(ctx context.Context, name string, tenant *string, pos eve
 			return reached, &NotReachedError{Projection: name, Want: pos, Reached: reached, Err: err}
 		}
 	}
+}
+
+// knownStatuses are the live statuses this runtime's waiters last read from the database, by
+// projection and tenant, each with the listener's generation and the projection's count of
+// stall notifications at the time (taken before the read). While the listener has stayed
+// connected since (same generation), every checkpoint move of the projection since the read
+// was announced to it, so the status as read and the notices since tell a new waiter what a
+// new read would: it starts from them without a round trip (each wait read the database once:
+// every read-your-writes read of the query API, and the bench's lag probe, seven reads every
+// 50 ms). A change of tenant stalls (a stall recorded or retried, a swap) is announced as
+// "name:stalls" and a stalled projection as "name:stalled": either sends the waiter back to
+// the database. A stalled status, or a tenant's stall, is never kept. The poller of a standby
+// (Options.Standby) announces only what it polls, so nothing is kept there.
+type knownStatuses struct {
+	off bool // a standby's poller
+	mu  sync.Mutex
+	m   map[knownKey]knownStatus
+}
+
+type knownKey struct {
+	name, tenant string
+	forTenant    bool
+}
+
+type knownStatus struct {
+	st          liveStatus
+	gen, stalls uint64
+}
+
+// maxKnownStatuses bounds knownStatuses (one per projection and tenant waited for); when full
+// it starts again empty.
+const maxKnownStatuses = 4096
+
+func keyOf(name string, tenant *string) knownKey {
+	if tenant == nil {
+		return knownKey{name: name}
+	}
+	return knownKey{name: name, tenant: *tenant, forTenant: true}
+}
+
+// get returns the status kept for name and tenant if it still holds (see knownStatuses).
+func (k *knownStatuses) get(name string, tenant *string, gen uint64, listening bool, n notice) (liveStatus, bool, error) {
+	if k.off || !listening || n.stalled {
+		return liveStatus{}, false, nil
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	c, ok := k.m[keyOf(name, tenant)]
+	if !ok || c.gen != gen || c.stalls != n.stalls {
+		return liveStatus{}, false, nil
+	}
+	return c.st, true, nil
+}
+
+// put keeps st, read after the listener's generation gen and the notice n were taken.
+func (k *knownStatuses) put(name string, tenant *string, st liveStatus, gen uint64, listening bool, n notice) {
+	if k.off || !listening || n.stalled || st.state == StateStalled || st.tenantErrorID != "" {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.m == nil || len(k.m) >= maxKnownStatuses {
+		k.m = map[knownKey]knownStatus{}
+	}
+	k.m[keyOf(name, tenant)] = knownStatus{st: st, gen: gen, stalls: n.stalls}
 }
 
 // notice is the last notification seen for a projection.

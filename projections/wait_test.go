@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -92,4 +93,69 @@ func TestWaitForPassedPosition(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, eventstore.Position(10), pos)
 	assert.Less(t, time.Since(start), 500*time.Millisecond)
+}
+
+// TestWaitersKeepWhatTheyRead: a waiter reads the projection's status from the database only
+// when no waiter of the runtime has since the listener connected: later waits start from that
+// read and the announcements since (a read-your-writes read of the query API cost a round trip
+// each), and still end when the checkpoint reaches their position. An announced change of the
+// tenant stalls sends the next waiter back to the database.
+func TestWaitersKeepWhatTheyRead(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	appendEvents(t, e.store, 100, 3, nil)
+	projs := []projections.Projection{&counter{name: "counter", version: 1}}
+	rt := projectiontest.Start(t, e.pool, e.store, projs, testOptions())
+	projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
+
+	cfg, err := pgxpool.ParseConfig(e.pool.Config().ConnString())
+	require.NoError(t, err)
+	log := &statementLog{sql: map[string]int{}}
+	cfg.ConnConfig.Tracer = log
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	query := projectiontest.New(t, pool, e.store, projs, testOptions()) // the query role
+	reads := func() int { return countOf(log.reset(), "coalesce(r.last_error, '')") }
+	wait := func(pos eventstore.Position, tenant string) eventstore.Position {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		var reached eventstore.Position
+		var err error
+		if tenant == "" {
+			reached, err = query.WaitFor(ctx, "counter", pos)
+		} else {
+			reached, err = query.WaitForTenant(ctx, "counter", tenant, pos)
+		}
+		require.NoError(t, err)
+		return reached
+	}
+
+	// The first waits read (the listener connects meanwhile); once it listens, one read is kept.
+	require.Eventually(t, func() bool {
+		wait(100, "")
+		return reads() == 0
+	}, 20*time.Second, 10*time.Millisecond, "every wait reads the database")
+	for range 5 {
+		assert.Equal(t, eventstore.Position(100), wait(100, ""))
+	}
+	assert.Zero(t, reads(), "waits after the kept read")
+
+	appendEvents(t, e.store, 60, 3, nil)
+	assert.GreaterOrEqual(t, wait(160, ""), eventstore.Position(160), "woken by the announcements")
+	assert.Zero(t, reads())
+
+	wait(160, "acme")
+	assert.Equal(t, 1, reads(), "a tenant's first wait reads its stall")
+	wait(160, "acme")
+	assert.Zero(t, reads())
+
+	_, err = e.pool.Exec(context.Background(), `SELECT pg_notify($1, 'counter:stalls')`, projections.NotifyChannel(e.app))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		wait(160, "")
+		return reads() == 1
+	}, 20*time.Second, 10*time.Millisecond, "a change of stalls is read again")
+	wait(160, "")
+	assert.Zero(t, reads())
 }
