@@ -68,14 +68,20 @@ func applyTracker(ctx context.Context, tx pgx.Tx, envs []eventstore.Envelope) er
 // tenant is inserted once per page: a page of n payments costs a few statements, not n.
 type trackerWrites struct {
 	b       pgx.Batch
-	touched byTenant[string] // invoices whose outstanding amount went down
-	tenants map[string]bool  // tenants inserted by this page
+	touched byTenant[[16]byte] // invoices whose outstanding amount went down
+	tenants map[string]bool    // tenants inserted by this page
 	// The settlements not queued yet, in order, by tenant.
 	settlements byTenant[settlement]
 }
 
 // settlement is an amount (a decimal string) settled on an invoice.
-type settlement struct{ invoice, amount string }
+// settlement is an amount settled on an invoice: the id as [16]byte and the amount as text,
+// which pgx encodes to uuid[] and text[] at the first try (a string to uuid[] failed its
+// binary encoding, an error formatted, before its text one).
+type settlement struct {
+	invoice [16]byte
+	amount  string
+}
 
 // byTenant holds values by tenant, the tenants in the order they came: each statement over
 // them names one tenant and its values as an array, so that it reads the rows it changes
@@ -118,7 +124,7 @@ func (w *trackerWrites) queue(sql string, args ...any) {
 func (w *trackerWrites) queueSettlements() {
 	for _, tenant := range w.settlements.order {
 		ss := w.settlements.values[tenant]
-		invoices, amounts := make([]string, len(ss)), make([]string, len(ss))
+		invoices, amounts := make([][16]byte, len(ss)), make([]string, len(ss))
 		for i, s := range ss {
 			invoices[i], amounts[i] = s.invoice, s.amount
 		}
@@ -199,8 +205,8 @@ func (w *trackerWrites) addEvent(tenant string, e domain.Event) {
 }
 
 func (w *trackerWrites) settle(tenant string, invoice domain.InvoiceID, amount domain.Money) {
-	w.settlements.add(tenant, settlement{invoice.String(), amount.AmountString()})
-	w.touched.add(tenant, invoice.String())
+	w.settlements.add(tenant, settlement{invoice.UUID(), amount.AmountString()})
+	w.touched.add(tenant, invoice.UUID())
 }
 
 func (w *trackerWrites) flush(ctx context.Context, tx pgx.Tx) error {
