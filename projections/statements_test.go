@@ -74,6 +74,19 @@ func (l *statementLog) batchesRun() map[string]int {
 	return maps.Clone(l.batches)
 }
 
+// tracedPool opens a second pool on e's schema whose statements log counts.
+func (e *env) tracedPool(t *testing.T) (*pgxpool.Pool, *statementLog) {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(e.pool.Config().ConnString())
+	require.NoError(t, err)
+	log := &statementLog{sql: map[string]int{}}
+	cfg.ConnConfig.Tracer = log
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	return pool, log
+}
+
 // countOf counts the statements of log whose text contains each of parts.
 func countOf(log map[string]int, parts ...string) int {
 	n := 0
@@ -100,13 +113,7 @@ func countOf(log map[string]int, parts ...string) int {
 func TestLiveBatchStatements(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	cfg, err := pgxpool.ParseConfig(e.pool.Config().ConnString())
-	require.NoError(t, err)
-	log := &statementLog{sql: map[string]int{}}
-	cfg.ConnConfig.Tracer = log
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool, log := e.tracedPool(t)
 	p := &counter{name: "counter", version: 1}
 	rt := projectiontest.Start(t, pool, e.store, []projections.Projection{p}, testOptions())
 	log.reset()
@@ -135,13 +142,7 @@ func TestLiveBatchStatements(t *testing.T) {
 func TestIdleBatchesCostOneRoundTrip(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	cfg, err := pgxpool.ParseConfig(e.pool.Config().ConnString())
-	require.NoError(t, err)
-	log := &statementLog{sql: map[string]int{}}
-	cfg.ConnConfig.Tracer = log
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool, log := e.tracedPool(t)
 	opts := testOptions()
 	opts.Decode = func(env *eventstore.Envelope) (domain.Event, error) {
 		if env.Type != "Poison" {
@@ -165,7 +166,7 @@ func TestIdleBatchesCostOneRoundTrip(t *testing.T) {
 	for i := range poison {
 		poison[i] = eventstore.EventData{ID: uuid.New(), Type: "Poison", SchemaVersion: 1, Data: []byte(`{"n":1}`)}
 	}
-	_, err = e.store.Append(context.Background(), "p-1", eventstore.Any(), poison...)
+	_, err := e.store.Append(context.Background(), "p-1", eventstore.Any(), poison...)
 	require.NoError(t, err)
 	assert.Equal(t, eventstore.Position(207), projectiontest.WaitCaughtUp(t, rt, "poison", 30*time.Second))
 	sameRows(t, e.pool, `SELECT stream_id, events, total FROM stream_counts`, `VALUES ('p-1', 7::bigint, 7::bigint)`)

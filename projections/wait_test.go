@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -108,13 +107,7 @@ func TestWaitersKeepWhatTheyRead(t *testing.T) {
 	rt := projectiontest.Start(t, e.pool, e.store, projs, testOptions())
 	projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
 
-	cfg, err := pgxpool.ParseConfig(e.pool.Config().ConnString())
-	require.NoError(t, err)
-	log := &statementLog{sql: map[string]int{}}
-	cfg.ConnConfig.Tracer = log
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool, log := e.tracedPool(t)
 	query := projectiontest.New(t, pool, e.store, projs, testOptions()) // the query role
 	reads := func() int { return countOf(log.reset(), "coalesce(r.last_error, '')") }
 	wait := func(pos eventstore.Position, tenant string) eventstore.Position {
@@ -150,7 +143,7 @@ func TestWaitersKeepWhatTheyRead(t *testing.T) {
 	wait(160, "acme")
 	assert.Zero(t, reads())
 
-	_, err = e.pool.Exec(context.Background(), `SELECT pg_notify($1, 'counter:stalls')`, projections.NotifyChannel(e.app))
+	_, err := e.pool.Exec(context.Background(), `SELECT pg_notify($1, 'counter:stalls')`, projections.NotifyChannel(e.app))
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		wait(160, "")

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -36,12 +35,7 @@ func TestDunningBatchCostsTheSameStatementsForAnySize(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.clock.Set(at("2026-03-01", 9))
-	cfg := f.pool.Config()
-	tracer := &countingTracer{}
-	cfg.ConnConfig.Tracer = tracer
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool, tracer := f.countedPool()
 	mcfg := f.config()
 	mcfg.Pool = pool // the managers' statements are counted; the handlers' are not
 	m, err := process.New(mcfg)
@@ -96,12 +90,7 @@ func TestDunningBatchAsksForHoldsOnce(t *testing.T) {
 		f.invoice(customers[i], "50.00", day("2026-03-01"))
 	}
 	f.clock.Set(at("2026-03-20", 9)) // 19 days past due: beyond grace
-	cfg := f.pool.Config()
-	tracer := &countingTracer{}
-	cfg.ConnConfig.Tracer = tracer
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool, tracer := f.countedPool()
 	var (
 		mu   sync.Mutex
 		sent []*process.EvaluateDunning

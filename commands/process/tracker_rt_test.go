@@ -23,6 +23,18 @@ func (c *countingTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx
 
 func (*countingTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
+// countedPool opens a second pool on f's database whose statements tracer counts.
+func (f *fixture) countedPool() (*pgxpool.Pool, *countingTracer) {
+	f.t.Helper()
+	cfg := f.pool.Config()
+	tracer := &countingTracer{}
+	cfg.ConnConfig.Tracer = tracer
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(f.t, err)
+	f.t.Cleanup(pool.Close)
+	return pool, tracer
+}
+
 // The statements of a pgx.Batch count one each.
 
 func (*countingTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
@@ -49,12 +61,7 @@ func TestMayNeedDunningIsOneStatementWhenCaughtUp(t *testing.T) {
 	onTime, _ := f.customer("OnTime", "fiber_100")
 	f.pay(onTime, "5.00")
 
-	cfg := f.pool.Config()
-	tracer := &countingTracer{}
-	cfg.ConnConfig.Tracer = tracer
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool, tracer := f.countedPool()
 	tracker := process.NewTracker(pool, f.store)
 	head, err := f.store.Head(ctx)
 	require.NoError(t, err)
