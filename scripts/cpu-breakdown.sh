@@ -11,7 +11,7 @@
 # event encoding, apply), append (the event store's writer and its pgx round trips), each live
 # projector (readmodel.<Name>), process managers, projections runtime (decode, checkpoints,
 # transactions), the feed's subscribers (reading es_events, Watermill), HTTP and JSON (net/http, mux, API handlers, encoding/json), GC and scheduler,
-# other. PostgreSQL's own CPU is not in a Go profile: scripts/pg-cpu.sh measures it.
+# other. PostgreSQL's own CPU is not in a Go profile: scripts/commands-floor.sh measures it per command (its backends' /proc).
 set -euo pipefail
 
 prof=${1:?usage: scripts/cpu-breakdown.sh PROFILE [COMMANDS]}
