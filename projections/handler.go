@@ -93,8 +93,9 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 }
 
 // skip reports whether the batch may be acked without a transaction: it is idle (none of its
-// events is in the partition and handled by the projection, see advanceIdle) and it is full (more are coming: a backlog), and the partition's
-// checkpoint moved less than idleAdvanceEvery ago. The next transaction moves the checkpoint
+// events is in the partition and handled by the projection, see advanceIdle), it is full
+// (more are coming: a backlog), and the partition's checkpoint moved less than
+// idleAdvanceEvery ago. The next transaction moves the checkpoint
 // over the skipped batches too; a batch that is not full (the feed's tail) always commits, so
 // a waiter never waits for a partition that has nothing to apply.
 func (lh *liveHandler) skip(b liveBatch, size int) bool {

@@ -143,7 +143,8 @@ func (r *Runtime) wait(ctx context.Context, name string, tenant *string, pos eve
 		// sends every waiter back to the database.
 		if first || gen != seen || !listening || note.stalled || note.stalls != seenStalls {
 			first = false
-			st, found, err := r.known.get(name, tenant, gen, listening, note)
+			st, found := r.known.get(name, tenant, gen, listening, note)
+			var err error
 			if !found {
 				st, found, err = r.liveState(ctx, name, tenant)
 				if err == nil && found {
@@ -219,17 +220,17 @@ func keyOf(name string, tenant *string) knownKey {
 }
 
 // get returns the status kept for name and tenant if it still holds (see knownStatuses).
-func (k *knownStatuses) get(name string, tenant *string, gen uint64, listening bool, n notice) (liveStatus, bool, error) {
+func (k *knownStatuses) get(name string, tenant *string, gen uint64, listening bool, n notice) (liveStatus, bool) {
 	if k.off || !listening || n.stalled {
-		return liveStatus{}, false, nil
+		return liveStatus{}, false
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	c, ok := k.m[keyOf(name, tenant)]
 	if !ok || c.gen != gen || c.stalls != n.stalls {
-		return liveStatus{}, false, nil
+		return liveStatus{}, false
 	}
-	return c.st, true, nil
+	return c.st, true
 }
 
 // put keeps st, read after the listener's generation gen and the notice n were taken.
