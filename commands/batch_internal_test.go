@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/postgres"
 	"github.com/dotmac/ledger/internal/pgtest"
 )
@@ -88,9 +89,12 @@ func newAccountFixture(t *testing.T, customer string) *accountFixture {
 }
 
 // handlers returns a process's handlers over the fixture's store.
-func (f *accountFixture) handlers(t *testing.T) *Handlers {
+func (f *accountFixture) handlers(t *testing.T) *Handlers { return f.handlersOver(t, f.store) }
+
+// handlersOver returns the fixture's handlers over store (f.store wrapped, say).
+func (f *accountFixture) handlersOver(t *testing.T, store eventstore.Store) *Handlers {
 	t.Helper()
-	h, err := New(Config{Store: f.store, Numbers: noNumbers{}, Now: func() time.Time { return time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC) }})
+	h, err := New(Config{Store: store, Numbers: noNumbers{}, Now: func() time.Time { return time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC) }})
 	require.NoError(t, err)
 	return h
 }

@@ -170,8 +170,7 @@ func TestALoadWaitsForTheLeaderRatherThanReadTheStream(t *testing.T) {
 	ctx := context.Background()
 	f := newAccountFixture(t, "0190a2b4-0000-7000-8000-000000000016")
 	store := &streamReadCounter{Store: f.store}
-	h, err := New(Config{Store: store, Numbers: noNumbers{}, Now: func() time.Time { return time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC) }})
-	require.NoError(t, err)
+	h := f.handlersOver(t, store)
 	f.register(t, h)
 	for range 5 {
 		_, d := f.payment(t)
@@ -234,8 +233,7 @@ func TestAccountAtAnswersFromTheCacheAsOfItsTrigger(t *testing.T) {
 	ctx := context.Background()
 	f := newAccountFixture(t, "0190a2b4-0000-7000-8000-000000000017")
 	store := &streamReadCounter{Store: f.store}
-	h, err := New(Config{Store: store, Numbers: noNumbers{}, Now: func() time.Time { return time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC) }})
-	require.NoError(t, err)
+	h := f.handlersOver(t, store)
 	f.register(t, h)
 	_, d := f.payment(t)
 	paid, err := execute(ctx, h, f.meta(t), f.tgt, d)

@@ -57,11 +57,12 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 	}
 	ctx := msg.Context()
 	batch := lh.r.partBatch(lh.e, lh.part, envs)
-	if lh.skip(batch, len(envs)) {
+	idle := batch.idle(lh.e)
+	if lh.skip(idle, batch, len(envs)) {
 		return nil
 	}
 	start, began := time.Now(), lh.r.opts.Now()
-	if batch.idle(lh.e) {
+	if idle {
 		// One round trip when it can; the full path below when it cannot (advanceIdle).
 		if moved, err := lh.r.advanceIdle(ctx, lh.e, lh.part, batch, lh.skipped); err == nil && moved {
 			lh.failures, lh.committedAt = 0, time.Now()
@@ -92,14 +93,14 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 	return err
 }
 
-// skip reports whether the batch may be acked without a transaction: it is idle (none of its
+// skip reports whether the batch b may be acked without a transaction: it is idle (none of its
 // events is in the partition and handled by the projection, see advanceIdle), it is full
 // (more are coming: a backlog), and the partition's checkpoint moved less than
 // idleAdvanceEvery ago. The next transaction moves the checkpoint
 // over the skipped batches too; a batch that is not full (the feed's tail) always commits, so
 // a waiter never waits for a partition that has nothing to apply.
-func (lh *liveHandler) skip(b liveBatch, size int) bool {
-	if !b.idle(lh.e) || size < lh.r.opts.LiveBatchEvents || time.Since(lh.committedAt) >= idleAdvanceEvery {
+func (lh *liveHandler) skip(idle bool, b liveBatch, size int) bool {
+	if !idle || size < lh.r.opts.LiveBatchEvents || time.Since(lh.committedAt) >= idleAdvanceEvery {
 		return false
 	}
 	lh.skipped = b.last.Position

@@ -96,9 +96,11 @@ func (h *Holds) Release(ctx context.Context, tenant domain.TenantID, holder stri
 
 // HeldAmong returns which of tenants are held now, in one statement (a batch's check).
 func (h *Holds) HeldAmong(ctx context.Context, tenants []domain.TenantID) (map[domain.TenantID]bool, error) {
-	names := make([]string, len(tenants))
-	for i, t := range tenants {
-		names[i] = t.String()
+	byName := make(map[string]domain.TenantID, len(tenants))
+	names := make([]string, 0, len(tenants))
+	for _, t := range tenants {
+		byName[t.String()] = t
+		names = append(names, t.String())
 	}
 	rows, err := h.pool.Query(ctx, `SELECT tenant FROM proc_tenant_holds WHERE tenant = ANY($1::text[]) AND expires_at > $2`, names, h.now())
 	if err != nil {
@@ -110,11 +112,7 @@ func (h *Holds) HeldAmong(ctx context.Context, tenants []domain.TenantID) (map[d
 	}
 	out := make(map[domain.TenantID]bool, len(held))
 	for _, name := range held {
-		for _, t := range tenants {
-			if t.String() == name {
-				out[t] = true
-			}
-		}
+		out[byName[name]] = true
 	}
 	return out, nil
 }

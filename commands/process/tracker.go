@@ -74,7 +74,6 @@ type trackerWrites struct {
 	settlements byTenant[settlement]
 }
 
-// settlement is an amount (a decimal string) settled on an invoice.
 // settlement is an amount settled on an invoice: the id as [16]byte and the amount as text,
 // which pgx encodes to uuid[] and text[] at the first try (a string to uuid[] failed its
 // binary encoding, an error formatted, before its text one).
