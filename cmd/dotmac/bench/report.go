@@ -76,6 +76,9 @@ type Commands struct {
 	Errors         uint64  `json:"errors"`
 	// CPU is what one command cost every process involved (absent off Linux).
 	CPU *CPU `json:"cpu_per_command,omitempty"`
+	// Work is what one command asked of PostgreSQL and of the server's heap (absent when
+	// the counters could not be read).
+	Work *Work `json:"work_per_command,omitempty"`
 }
 
 // Rebuild is the rebuild of the invoices, balances and journal projections.
@@ -159,11 +162,13 @@ func (r *Report) PrintTable(w io.Writer) error {
 		fmt.Fprintf(tw, "commands over HTTP (%d clients)\t%.0f/s, p50 %.1f ms, p99 %.1f ms\t%.0f tx/s\t%.2f\t>= 0.25, p99 <= 50 ms\n",
 			c.Clients, c.CommandsPerS, c.P50MS, c.P99MS, c.BaselineTxPerS, c.Ratio)
 		printCPU(tw, c.CPU)
+		printWork(tw, c.Work)
 	}
 	for _, c := range s.CommandsHot {
 		fmt.Fprintf(tw, "commands on one customer (%d clients)\t%.0f/s, p50 %.1f ms, p99 %.1f ms\t%.0f tx/s\t%.2f\t>= 1,000/s, p99 <= 50 ms\n",
 			c.Clients, c.CommandsPerS, c.P50MS, c.P99MS, c.BaselineTxPerS, c.Ratio)
 		printCPU(tw, c.CPU)
+		printWork(tw, c.Work)
 	}
 	if b := s.BillingRun; b != nil && b.QueryRate == 0 {
 		fmt.Fprintf(tw, "billing run (%d customers), no reads meanwhile\t%.0f invoices/s in %.1f s\t%.0f tx/s\t%.2f\t>= 1,700/s\n",
@@ -193,6 +198,16 @@ func (r *Report) PrintTable(w io.Writer) error {
 		fmt.Fprintf(tw, "server RSS, max\t%.0f MB\t\t\t<= 256 MB\n", m.ServerRSSMBMax)
 	}
 	return tw.Flush()
+}
+
+// printWork writes the line under a commands figure's CPU: what one command asked of
+// PostgreSQL and of the server's heap.
+func printWork(w io.Writer, k *Work) {
+	if k == nil {
+		return
+	}
+	fmt.Fprintf(w, "  work per command: %.2f commits, %.1f rows written, %.0f buffers, %.1f WAL records (%.1f KB)\tserver allocated %.1f KB\t\t\t\n",
+		k.Commits, k.RowsWritten, k.BufferAccesses, k.WALRecords, k.WALBytes/1024, k.ServerAllocatedBytes/1024)
 }
 
 // printCPU writes the line under a commands figure: the CPU one command cost each process and
