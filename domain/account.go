@@ -57,10 +57,15 @@ func (a AccountState) OpenInvoices() []InvoiceState {
 	return open
 }
 
-// Receivable returns the sum outstanding on open invoices (journal account 1100).
+// Receivable returns the sum outstanding on open invoices (journal account 1100). A sum
+// needs no order: it adds them as it finds them, without sorting a copy as OpenInvoices does
+// (dunning asks for it on every payment of a customer in arrears).
 func (a AccountState) Receivable() (Money, error) {
 	total := Zero(a.Customer.Currency)
-	for _, inv := range a.OpenInvoices() {
+	for _, inv := range a.Invoices {
+		if !inv.IsOpen() {
+			continue
+		}
 		var err error
 		if total, err = total.Add(inv.Outstanding); err != nil {
 			return Money{}, err
