@@ -6,14 +6,15 @@ import (
 
 // Work is what one command asked of PostgreSQL and of the server's Go heap over a load phase:
 // counts, not times, so they do not move with the host's speed or with what else it runs. A
-// change to the command path shows in them in one run, where CPU per command moves by ±20 %
+// change to the command path shows in them in one run, where CPU per command moves by 15–20 %
 // from minute to minute on a shared host and needs many alternating runs to compare.
 //
 // The database's counters are the scratch database's (pg_stat_database): each backend reports
 // its counts at most once a second, when it is idle, so each end of the phase misses up to a
 // second of the activity before it; over a steady phase of ten seconds or more the two misses
-// about cancel. The WAL figures are the whole cluster's (its insert position and pg_stat_wal):
-// anything else writing to the cluster meanwhile is counted too.
+// about cancel. They include the harness's own statements in that database (the lag probe's,
+// about twenty a second). The WAL figures are the whole cluster's (its insert position and
+// pg_stat_wal): anything else writing to the cluster meanwhile is counted too.
 type Work struct {
 	// Commits and Rollbacks are transactions ended in the scratch database.
 	Commits   float64 `json:"commits"`
