@@ -12,6 +12,9 @@
 #
 #   scripts/commands-floor.sh postgres://postgres@127.0.0.1:5432/postgres [SECONDS] [BINARY]
 #
+# Then, per phase, what one command asked for (dotmac bench's work_per_command: commits, rows
+# written, buffers, WAL, the server's allocations), which moves far less than the CPU between runs.
+#
 # PostgreSQL must run on this host (its backends' /proc is read). Needs jq.
 set -euo pipefail
 
@@ -34,4 +37,16 @@ jq -r '
 	"phase\tmeasured\tCPU per command: server + PostgreSQL + load\tceiling (\(.machine.cpus) cores)\ttarget/s\tverdict",
 	(.baseline.single_row_insert_tx_per_s as $b | .scenarios.commands | row("commands, \(.clients) clients, distinct customers"; ($b * 0.25 | floor))),
 	(.scenarios.commands_hot[] | row("commands_hot, \(.clients) clients, one customer"; 1000))
+' "$json" | column -t -s $'\t'
+# What each command asked for: counts that hold from run to run where the CPU does not.
+echo
+jq -r '
+	def work(name):
+		name as $n |
+		if .work_per_command then
+			(.work_per_command | "\($n)\t\(.commits * 100 | round / 100)\t\(.rows_written * 10 | round / 10)\t\(.buffer_accesses | round)\t\(.wal_records * 10 | round / 10)\t\(.wal_bytes / 1024 * 100 | round / 100)\t\(.server_allocated_bytes / 1024 * 10 | round / 10)")
+		else "\($n)\tno work figures" end;
+	"phase\tcommits\trows written\tbuffers\tWAL records\tWAL KB\tserver KB allocated",
+	(.scenarios.commands | work("commands, \(.clients) clients")),
+	(.scenarios.commands_hot[] | work("commands_hot, \(.clients) clients"))
 ' "$json" | column -t -s $'\t'
