@@ -58,7 +58,7 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 	ctx := msg.Context()
 	batch := lh.r.partBatch(lh.e, lh.part, envs)
 	idle := batch.idle(lh.e)
-	if lh.skip(idle, batch, len(envs)) {
+	if lh.skip(idle, batch, esw.MoreFollows(msg)) {
 		return nil
 	}
 	start, began := time.Now(), lh.r.opts.Now()
@@ -94,13 +94,15 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 }
 
 // skip reports whether the batch b may be acked without a transaction: it is idle (none of its
-// events is in the partition and handled by the projection, see advanceIdle), it is full
-// (more are coming: a backlog), and the partition's checkpoint moved less than
-// idleAdvanceEvery ago. The next transaction moves the checkpoint
-// over the skipped batches too; a batch that is not full (the feed's tail) always commits, so
-// a waiter never waits for a partition that has nothing to apply.
-func (lh *liveHandler) skip(idle bool, b liveBatch, size int) bool {
-	if !idle || size < lh.r.opts.LiveBatchEvents || time.Since(lh.committedAt) >= idleAdvanceEvery {
+// events is in the partition and handled by the projection, see advanceIdle), the subscriber
+// read more events with it that it delivers next (more: a backlog), and the partition's
+// checkpoint moved less than idleAdvanceEvery ago. The next transaction moves the checkpoint
+// over the skipped batches too. The last batch of what the subscriber read always commits, so
+// a waiter never waits for a partition that has nothing to apply. (A full batch was taken for
+// a sign of more to come; a burst whose last batch was exactly full left the checkpoint
+// behind until the next event was appended, however long that took.)
+func (lh *liveHandler) skip(idle bool, b liveBatch, more bool) bool {
+	if !idle || !more || time.Since(lh.committedAt) >= idleAdvanceEvery {
 		return false
 	}
 	lh.skipped = b.last.Position

@@ -40,6 +40,19 @@ func withEnvelopes(ctx context.Context, envs []eventstore.Envelope) context.Cont
 	return context.WithValue(ctx, envelopesKey{}, envs)
 }
 
+// moreKey marks a Subscriber's batch message whose events were read together with more that
+// follow it: the subscriber delivers those next, without waiting for the feed.
+type moreKey struct{}
+
+// MoreFollows reports whether the subscriber had read, with the events of msg, more events
+// that it delivers next. A handler may then leave work for the next message (an idle
+// checkpoint move, say); it must not when MoreFollows is false, as nothing may come for a
+// long time. False for a message not from a Subscriber.
+func MoreFollows(msg *message.Message) bool {
+	more, _ := msg.Context().Value(moreKey{}).(bool)
+	return more
+}
+
 // Envelopes returns the events of a batch message. A Subscriber's batch message carries them
 // in memory, in its context, and no payload: they were read and decoded once for every
 // subscription of the process (eventstore/postgres's shared stretch of the feed), and

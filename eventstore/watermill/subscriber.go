@@ -208,7 +208,7 @@ func (sub *subscription) deliverAll(ctx context.Context, envs []eventstore.Envel
 	batch := sub.s.cfg.BatchEvents
 	for len(envs) > 0 {
 		n := min(batch, len(envs))
-		if !sub.deliver(ctx, envs[:n]) {
+		if !sub.deliver(ctx, envs[:n], n < len(envs)) {
 			return false
 		}
 		envs = envs[n:]
@@ -226,8 +226,9 @@ func filterStream(envs []eventstore.Envelope, stream string) []eventstore.Envelo
 	return out
 }
 
-// deliver sends one message for envs until it is acked. It returns false when ctx ended.
-func (sub *subscription) deliver(ctx context.Context, envs []eventstore.Envelope) bool {
+// deliver sends one message for envs until it is acked (more: events read with them follow,
+// see MoreFollows). It returns false when ctx ended.
+func (sub *subscription) deliver(ctx context.Context, envs []eventstore.Envelope, more bool) bool {
 	last := envs[len(envs)-1].Position
 	for {
 		msg, err := sub.message(envs)
@@ -242,6 +243,9 @@ func (sub *subscription) deliver(ctx context.Context, envs []eventstore.Envelope
 		msgCtx, cancel := context.WithCancel(ctx)
 		if IsBatch(msg) {
 			msgCtx = withEnvelopes(msgCtx, envs)
+		}
+		if more {
+			msgCtx = context.WithValue(msgCtx, moreKey{}, true)
 		}
 		msg.SetContext(msgCtx)
 		acked, ok := sub.send(ctx, msg)

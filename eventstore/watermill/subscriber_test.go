@@ -111,6 +111,33 @@ func TestBatchSubscriber(t *testing.T) {
 	assert.True(t, nacked)
 }
 
+// TestMoreFollows: of the events one read of the feed returned, every batch but the last says
+// more follow; the last does not, whatever its size (a handler leaving work for a batch that
+// comes next must not leave it on the last one: nothing may come for a long time).
+func TestMoreFollows(t *testing.T) {
+	t.Parallel()
+	_, store := openStore(t, 4)
+	ctx := context.Background()
+	appendEvents(t, store, 9) // one read of the feed: three batches of three, the last full
+
+	sub, err := esw.NewSubscriber(store, esw.SubscriberConfig{BatchEvents: 3})
+	require.NoError(t, err)
+	defer sub.Close()
+	msgs, err := sub.Subscribe(ctx, esw.TopicAll)
+	require.NoError(t, err)
+	var more []bool
+	for last := eventstore.Position(0); last < 9; {
+		msg := receive(t, msgs)
+		envs, err := esw.Envelopes(msg)
+		require.NoError(t, err)
+		more = append(more, esw.MoreFollows(msg))
+		last = envs[len(envs)-1].Position
+		msg.Ack()
+	}
+	assert.Equal(t, []bool{true, true, false}, more)
+	assert.False(t, esw.MoreFollows(message.NewMessage("m", nil)), "a message not from a subscriber")
+}
+
 // TestConsumerGroupResumes: a consumer group's second subscription starts after the last
 // acked message of the first.
 func TestConsumerGroupResumes(t *testing.T) {
