@@ -21,6 +21,7 @@ import (
 	"github.com/dotmac/ledger/internal/db"
 	"github.com/dotmac/ledger/internal/pgtest"
 	"github.com/dotmac/ledger/projections"
+	"github.com/dotmac/ledger/projections/projectiontest"
 )
 
 // testEvent is the payload of the events these tests append: an amount, and a flag some
@@ -261,4 +262,16 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// caughtUpCounter returns an env with 100 events over 3 streams and a started runtime whose
+// one projection, "counter", has applied them.
+func caughtUpCounter(t *testing.T) (*env, []projections.Projection, *projections.Runtime) {
+	t.Helper()
+	e := newEnv(t)
+	appendEvents(t, e.store, 100, 3, nil)
+	projs := []projections.Projection{&counter{name: "counter", version: 1}}
+	rt := projectiontest.Start(t, e.pool, e.store, projs, testOptions())
+	projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
+	return e, projs, rt
 }

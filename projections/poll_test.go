@@ -21,11 +21,7 @@ import (
 // every live checkpoint.
 func TestWaitForOnStandby(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	appendEvents(t, e.store, 100, 3, nil)
-	projs := []projections.Projection{&counter{name: "counter", version: 1}}
-	rt := projectiontest.Start(t, e.pool, e.store, projs, testOptions())
-	projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
+	e, projs, _ := caughtUpCounter(t) // the projector the standby watches
 
 	const app = "proj-standby-query"
 	cfg := e.pool.Config().ConnConfig

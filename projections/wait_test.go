@@ -20,11 +20,7 @@ import (
 // with ErrNotReached.
 func TestWaitFor(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	appendEvents(t, e.store, 100, 3, nil)
-	projs := []projections.Projection{&counter{name: "counter", version: 1}}
-	rt := projectiontest.Start(t, e.pool, e.store, projs, testOptions())
-	projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
+	e, projs, rt := caughtUpCounter(t)
 
 	queryPool, queryStore := e.process(t, "proj-wait-query")
 	query := projectiontest.New(t, queryPool, queryStore, projs, testOptions()) // not started
@@ -101,11 +97,7 @@ func TestWaitForPassedPosition(t *testing.T) {
 // tenant stalls sends the next waiter back to the database.
 func TestWaitersKeepWhatTheyRead(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	appendEvents(t, e.store, 100, 3, nil)
-	projs := []projections.Projection{&counter{name: "counter", version: 1}}
-	rt := projectiontest.Start(t, e.pool, e.store, projs, testOptions())
-	projectiontest.WaitCaughtUp(t, rt, "counter", 30*time.Second)
+	e, projs, _ := caughtUpCounter(t) // the projector whose checkpoint the waiters watch
 
 	pool, log := e.tracedPool(t)
 	query := projectiontest.New(t, pool, e.store, projs, testOptions()) // the query role
