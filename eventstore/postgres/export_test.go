@@ -48,3 +48,11 @@ func ScanBothWays(ctx context.Context, pool *pgxpool.Pool, sql string, args ...a
 
 // EnvelopeColumns is the column list ScanEnvelopes reads.
 const EnvelopeColumns = envelopeColumns
+
+// The append's lookups and the feed's read, for their plans' test.
+const (
+	HeadsSQL        = headsSQL
+	IDsSQL          = idsSQL
+	ReadAllSQL      = readAllSQL
+	GenericPlansSQL = genericPlansSQL
+)

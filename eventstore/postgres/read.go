@@ -72,11 +72,44 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 	return s.readAll(ctx, after, limit)
 }
 
+// readAllSQL is ReadAll's query.
+const readAllSQL = `SELECT ` + envelopeColumns + ` FROM es_events WHERE position > $1 ORDER BY position LIMIT $2`
+
 // readAll is ReadAll's query: the feed's events after position after, from the database.
+//
+// It runs on its connection's generic plan, a scan of the primary key from after, which is
+// the plan PostgreSQL picks for any position on a table an ANALYZE has seen grow. Left to
+// choose, PostgreSQL planned every read again (about 0.23 ms each, the feed's fills): the
+// generic plan's cost assumes a third of the table past an unknown position, so it always
+// looks dearer than a custom plan. The setting goes in the read's own round trip, as a
+// local setting of the implicit transaction the two statements share.
+// TestFeedReadPlansAnIndexScan checks the plan.
 func (s *Store) readAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Envelope, error) {
-	return s.query(ctx, "read all", limit,
-		`SELECT `+envelopeColumns+` FROM es_events WHERE position > $1 ORDER BY position LIMIT $2`, int64(after), limit) //nolint:gosec // positions fit
+	b := &pgx.Batch{}
+	b.Queue(genericPlansSQL)
+	b.Queue(readAllSQL, int64(after), limit) //nolint:gosec // positions fit
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, classify("read all", err)
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, classify("read all", err)
+	}
+	out, err := ScanEnvelopes(rows, limit)
+	if err != nil {
+		return nil, classify("read all", err)
+	}
+	if err := br.Close(); err != nil {
+		return nil, classify("read all", err)
+	}
+	return out, nil
 }
+
+// genericPlansSQL makes the statements after it in the same transaction (or implicit
+// transaction of one round trip) run their connections' generic plans.
+const genericPlansSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
 
 func checkLimit(limit int) error {
 	if limit < 1 || limit > eventstore.MaxReadLimit {

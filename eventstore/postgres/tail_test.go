@@ -18,17 +18,30 @@ import (
 	"github.com/dotmac/ledger/internal/pgtest"
 )
 
-// feedReads counts the store's reads of the global feed (ReadAll's query).
+// feedReads counts the store's reads of the global feed (ReadAll's query), sent alone or in
+// a batch.
 type feedReads struct{ n atomic.Int64 }
 
-func (f *feedReads) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
-	if strings.Contains(d.SQL, "FROM es_events WHERE position > $1 ORDER BY position LIMIT $2") {
+func (f *feedReads) count(sql string) {
+	if strings.Contains(sql, "FROM es_events WHERE position > $1 ORDER BY position LIMIT $2") {
 		f.n.Add(1)
 	}
+}
+
+func (f *feedReads) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	f.count(d.SQL)
 	return ctx
 }
 
 func (*feedReads) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (*feedReads) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+
+func (f *feedReads) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) { f.count(d.SQL) }
+
+func (*feedReads) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 // tracedStore opens a store with cfg in a schema of its own, over a pool whose reads of the
 // feed are counted, and returns the schema's URL.
