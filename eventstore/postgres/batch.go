@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -63,34 +64,71 @@ SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::tex
 // runBatch appends batch in one transaction: round trip 1 begins, takes the append lock and
 // reads the head, the streams' last versions and hashes, and which event ids already exist;
 // the appends are then checked in order in memory; round trip 2 inserts every accepted event,
-// notifies subscribers and commits. On any error the connection is discarded, which aborts
-// the transaction: nothing of the batch is stored.
+// notifies subscribers and commits. When the writer knows all that already (known), the
+// batch is checked first against what it knows and, if every append passes, written in one
+// round trip; otherwise it takes the two. On any error the connection is discarded, which
+// aborts the transaction: nothing of the batch is stored.
 func (s *Store) runBatch(ctx context.Context, batch []*appendReq) (plan *batchPlan, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
+		s.known.forget()
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
+			s.known.forget() // a failed commit may have committed
 			_ = conn.Hijack().Close(context.Background())
 			return
 		}
 		conn.Release()
 	}()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if st, ok := s.known.state(batch); ok {
+		if plan := planBatch(st, batch, now); oneTrip(plan) {
+			if err := s.beforeCommit(ctx, conn); err != nil {
+				return nil, err
+			}
+			switch err := s.writeKnown(ctx, conn, plan, s.known.head); {
+			case err == nil:
+				s.known.learn(plan.head, st.heads)
+				return plan, nil
+			case errors.Is(err, errStale):
+				s.known.forget() // another writer appended: read the truth
+			case isUniqueViolation(err):
+				// An event id stored already: the retry of an append, which the ids read
+				// below tell apart from a real duplicate.
+				if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
+					return nil, err
+				}
+			default:
+				return nil, err
+			}
+		}
+	}
 	st, err := s.readState(ctx, conn, batch)
 	if err != nil {
 		return nil, err
 	}
-	plan = planBatch(st, batch, time.Now().UTC().Truncate(time.Microsecond))
-	if s.hooks.beforeCommit != nil {
-		if err := s.hooks.beforeCommit(ctx, conn); err != nil {
-			return nil, err
-		}
+	if s.known.valid && st.head != s.known.head {
+		s.known.forget() // another writer appended since: any stream may have moved
+	}
+	plan = planBatch(st, batch, now)
+	if err := s.beforeCommit(ctx, conn); err != nil {
+		return nil, err
 	}
 	if err := s.writeBatch(ctx, conn, plan); err != nil {
 		return nil, err
 	}
+	s.known.learn(plan.head, st.heads)
 	return plan, nil
+}
+
+// beforeCommit runs the test hook, if any, before a batch's rows are written.
+func (s *Store) beforeCommit(ctx context.Context, conn *pgxpool.Conn) error {
+	if s.hooks.beforeCommit == nil {
+		return nil
+	}
+	return s.hooks.beforeCommit(ctx, conn)
 }
 
 // batchState is what round trip 1 reads under the append lock.

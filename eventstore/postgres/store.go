@@ -82,6 +82,7 @@ type Store struct {
 	writer *writer
 	hub    *pglisten.Listener
 	tail   *tail // the feed's newest events, shared by the subscriptions
+	known  known // what the writer knows of the feed: see known
 
 	closeOnce sync.Once
 	hooks     hooks

@@ -1,0 +1,143 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// known is what the writer knows of the feed without reading it: the head right after its
+// last transaction, and the last version and hash of streams it has read or appended to since.
+// It is valid only while no other writer (another process, another Store on the same schema)
+// has appended since: each batch that uses it checks, under the append lock and in the
+// statement that inserts, that the head is still the one known, and inserts nothing otherwise.
+//
+// It spares a batch its first round trip (the head, the streams' heads and the event ids,
+// read under the lock: see runBatch): a batch whose streams are all known, and whose appends
+// all pass their expected-version checks against them, takes the lock, inserts, notifies and
+// commits in one round trip. Anything else takes the two round trips, which read the truth
+// and refresh what is known: a stream not known, an append refused (it may be the retry of
+// one stored already, which only the ids tell), an event id stored already (the insert's
+// unique violation), the head moved by another writer (the insert inserted nothing). Any
+// error forgets everything, as a failed commit may have committed.
+//
+// Only the writer goroutine touches it.
+type known struct {
+	valid   bool
+	head    int64
+	streams map[string]streamHead
+}
+
+// maxKnownStreams bounds the streams remembered (about 150 bytes each): past it, arbitrary
+// ones are forgotten, and their next append reads them again.
+const maxKnownStreams = 20_000
+
+// forget drops everything known.
+func (k *known) forget() {
+	k.valid, k.head = false, 0
+	clear(k.streams)
+}
+
+// learn records the state after a committed batch: the head, and the heads of the batch's
+// streams (heads: read under the lock and advanced by the batch's accepted appends).
+func (k *known) learn(head int64, heads map[string]streamHead) {
+	if k.streams == nil {
+		k.streams = make(map[string]streamHead, len(heads))
+	}
+	for stream := range k.streams {
+		if len(k.streams)+len(heads) <= maxKnownStreams {
+			break
+		}
+		delete(k.streams, stream)
+	}
+	k.valid, k.head = true, head
+	for stream, h := range heads {
+		k.streams[stream] = h
+	}
+}
+
+// state is the batch state the known heads give for batch, as readState would read it under
+// the lock (no event id of the batch stored), or false when a stream of batch is not known.
+func (k *known) state(batch []*appendReq) (*batchState, bool) {
+	if !k.valid {
+		return nil, false
+	}
+	st := &batchState{head: k.head, heads: make(map[string]streamHead, len(batch)), existing: map[uuid.UUID]storedRef{}}
+	for _, r := range batch {
+		h, ok := k.streams[r.stream]
+		if !ok {
+			return nil, false
+		}
+		st.heads[r.stream] = h
+	}
+	return st, true
+}
+
+// oneTrip reports whether plan, made from what is known, can be written in one round trip:
+// it inserts events, and every append of it was accepted.
+func oneTrip(plan *batchPlan) bool {
+	if len(plan.rows.positions) == 0 {
+		return false
+	}
+	for _, o := range plan.outcomes {
+		if o.retry || o.final {
+			return false
+		}
+	}
+	return true
+}
+
+// insertIfHeadSQL is insertSQL, inserting only while the feed's head is $11: the head this
+// writer knows, checked under the append lock in the insert's own snapshot.
+const insertIfHeadSQL = `INSERT INTO es_events (position, event_id, stream_id, version, type, schema_version, data, metadata, recorded_at, hash)
+SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::int[], $7::json[], $8::json[], $9::timestamptz[], $10::bytea[])
+WHERE (SELECT coalesce(max(position), 0) FROM es_events) = $11`
+
+// errStale says a one-round-trip batch inserted nothing: another writer moved the head.
+var errStale = errors.New("the feed's head moved since this writer's last batch")
+
+// writeKnown writes plan in one round trip: begin, the append lock, the insert (only if the
+// head is still known.head), the notification and the commit. errStale when the head had
+// moved (the transaction committed nothing but a spurious notification); a unique violation
+// when an event id was stored already (the transaction is left aborted: the caller rolls it
+// back).
+func (s *Store) writeKnown(ctx context.Context, conn *pgxpool.Conn, plan *batchPlan, head int64) error {
+	r := &plan.rows
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(lockSQL, s.lockKey)
+	b.Queue(insertIfHeadSQL, r.positions, r.ids, r.streams, r.versions, r.types, r.schemaVersions,
+		r.data, r.metadata, r.recordedAt, r.hashes, head)
+	b.Queue("SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(plan.head, 10))
+	b.Queue("COMMIT")
+	br := conn.SendBatch(ctx, b)
+	var inserted int64
+	for i := range b.Len() {
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close()
+			return err
+		}
+		if i == 2 {
+			inserted = tag.RowsAffected()
+		}
+	}
+	if err := br.Close(); err != nil {
+		return err
+	}
+	if inserted != int64(len(r.positions)) {
+		return errStale
+	}
+	return nil
+}
+
+// isUniqueViolation reports whether err is PostgreSQL's unique_violation.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
