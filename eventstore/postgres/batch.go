@@ -90,10 +90,11 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendReq) (plan *batchPl
 			}
 			switch err := s.writeKnown(ctx, conn, plan, s.known.head); {
 			case err == nil:
+				s.known.hit()
 				s.known.learn(plan.head, st.heads)
 				return plan, nil
 			case errors.Is(err, errStale):
-				s.known.forget() // another writer appended: read the truth
+				s.known.missed() // another writer appended: read the truth
 			case isUniqueViolation(err):
 				// An event id stored already: the retry of an append, which the ids read
 				// below tell apart from a real duplicate.
@@ -109,9 +110,7 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendReq) (plan *batchPl
 	if err != nil {
 		return nil, err
 	}
-	if s.known.valid && st.head != s.known.head {
-		s.known.forget() // another writer appended since: any stream may have moved
-	}
+	s.known.observed(st.head) // another writer appended since? then any stream may have moved
 	plan = planBatch(st, batch, now)
 	if err := s.beforeCommit(ctx, conn); err != nil {
 		return nil, err

@@ -26,22 +26,56 @@ import (
 // unique violation), the head moved by another writer (the insert inserted nothing). Any
 // error forgets everything, as a failed commit may have committed.
 //
+// Where other writers append all the time (several processes taking commands), most tries
+// would find the head moved and cost a round trip for nothing: after each such miss the
+// writer takes the two round trips for twice as many batches as after the last one (up to
+// maxKnownBackoff), and tries again at once when a batch finds no other writer appended.
+//
 // Only the writer goroutine touches it.
 type known struct {
 	valid   bool
 	head    int64
 	streams map[string]streamHead
+
+	backoff int // batches a miss sends through the two round trips: doubled per miss in a row
+	skip    int // batches left that take the two round trips
 }
 
 // maxKnownStreams bounds the streams remembered (about 150 bytes each): past it, arbitrary
 // ones are forgotten, and their next append reads them again.
 const maxKnownStreams = 20_000
 
+// maxKnownBackoff bounds the batches a miss sends through the two round trips.
+const maxKnownBackoff = 64
+
 // forget drops everything known.
 func (k *known) forget() {
 	k.valid, k.head = false, 0
 	clear(k.streams)
 }
+
+// missed records that another writer appended since this writer's last batch: everything
+// known is forgotten, and the next batches take the two round trips.
+func (k *known) missed() {
+	k.forget()
+	k.backoff = min(max(2*k.backoff, 1), maxKnownBackoff)
+	k.skip = k.backoff
+}
+
+// observed records the head a batch's first round trip read under the lock: another writer
+// appended since this one's last batch (a miss), or none did (the next batch may try).
+func (k *known) observed(head int64) {
+	switch {
+	case !k.valid:
+	case head != k.head:
+		k.missed()
+	default:
+		k.skip = 0
+	}
+}
+
+// hit records a batch written in one round trip.
+func (k *known) hit() { k.backoff = 0 }
 
 // learn records the state after a committed batch: the head, and the heads of the batch's
 // streams (heads: read under the lock and advanced by the batch's accepted appends).
@@ -65,6 +99,10 @@ func (k *known) learn(head int64, heads map[string]streamHead) {
 // the lock (no event id of the batch stored), or false when a stream of batch is not known.
 func (k *known) state(batch []*appendReq) (*batchState, bool) {
 	if !k.valid {
+		return nil, false
+	}
+	if k.skip > 0 {
+		k.skip--
 		return nil, false
 	}
 	st := &batchState{head: k.head, heads: make(map[string]streamHead, len(batch)), existing: map[uuid.UUID]storedRef{}}

@@ -129,6 +129,42 @@ func TestAnotherWriterBetweenAppends(t *testing.T) {
 	requireChain(t, a, s, 4)
 }
 
+// TestWriterBacksOffWhileAnotherAppends: while another writer appends between every two of
+// its batches, a writer stops trying the one round trip (each try would find the head moved
+// and cost a round trip for nothing) and takes the two; once the other one stops, it is back
+// to one round trip per append within two appends.
+func TestWriterBacksOffWhileAnotherAppends(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a, b, trips := twoWriters(t)
+	_, err := a.Append(ctx, "acme/customer-a", eventstore.NoStream(), testEvent(0))
+	require.NoError(t, err)
+	_, err = b.Append(ctx, "acme/customer-b", eventstore.NoStream(), testEvent(0))
+	require.NoError(t, err)
+
+	const n = 100
+	before := trips.batches.Load()
+	for i := 1; i <= n; i++ {
+		_, err := a.Append(ctx, "acme/customer-a", eventstore.Exact(uint64(i)), testEvent(i))
+		require.NoError(t, err)
+		_, err = b.Append(ctx, "acme/customer-b", eventstore.Exact(uint64(i)), testEvent(i))
+		require.NoError(t, err)
+	}
+	interleaved := trips.batches.Load() - before
+	assert.LessOrEqual(t, interleaved, int64(2*n+8), "about two round trips per append, not three")
+
+	var alone []int64
+	for i := n + 1; i <= n+5; i++ {
+		before := trips.batches.Load()
+		_, err := a.Append(ctx, "acme/customer-a", eventstore.Exact(uint64(i)), testEvent(i))
+		require.NoError(t, err)
+		alone = append(alone, trips.batches.Load()-before)
+	}
+	assert.Equal(t, []int64{1, 1, 1}, alone[2:], "one round trip again once alone: %v", alone)
+	requireChain(t, a, "acme/customer-a", n+6)
+	requireChain(t, a, "acme/customer-b", n+1)
+}
+
 // TestRetriesWithKnownStreams: the retry of an append stored already is answered as a
 // duplicate whether its expected version now fails (NoStream) or passes (Any: the insert
 // meets the stored ids, and the two round trips tell it apart from a real duplicate).
