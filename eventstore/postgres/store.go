@@ -14,8 +14,10 @@
 //
 // Serializing is affordable because appends are group-committed: one writer goroutine per Store
 // collects the appends waiting at that moment (up to a batch limit) and commits them in one
-// transaction of two round trips, so many concurrent appenders share one lock hold and one
-// commit. We chose this over the xid8 visibility-horizon technique because it keeps the
+// transaction of two round trips (the lock and the state, then the insert and the commit), or
+// of one when the writer knows the batch's streams and no other writer appended since its last
+// batch (see known), so many concurrent appenders share one lock hold and one commit. We chose
+// this over the xid8 visibility-horizon technique because it keeps the
 // checkpoint a single number, is unaffected by long-running read transactions, and survives
 // logical dump and restore.
 package postgres
