@@ -11,6 +11,7 @@ import (
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/codec"
 	"github.com/dotmac/ledger/eventstore/consumer"
+	"github.com/dotmac/ledger/internal/db"
 )
 
 // maxCandidates bounds the rows one candidate query returns.
@@ -220,13 +221,9 @@ func (w *trackerWrites) flush(ctx context.Context, tx pgx.Tx) error {
 	// invoices by their key (TestTrackerReadsInvoicesByKey): left to choose, PostgreSQL
 	// planned the settlements and the deletes again on most pages, an array's custom plan
 	// always looking cheaper than the generic one.
-	b := &pgx.Batch{QueuedQueries: append([]*pgx.QueuedQuery{{SQL: genericPlansSQL}}, w.b.QueuedQueries...)}
+	b := &pgx.Batch{QueuedQueries: append([]*pgx.QueuedQuery{{SQL: db.GenericPlansSQL}}, w.b.QueuedQueries...)}
 	return tx.SendBatch(ctx, b).Close()
 }
-
-// genericPlansSQL makes the statements after it in the transaction run their connection's
-// generic plans.
-const genericPlansSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
 
 // InvoiceRef names an open invoice.
 type InvoiceRef struct {

@@ -160,7 +160,7 @@ func (s *Store) readState(ctx context.Context, conn *pgxpool.Conn, batch []*appe
 	// than a custom one for the few elements it is given. Written as one index probe per
 	// element (unnest, then a lateral lookup by the unique key), their generic plans are the
 	// index scans a custom plan would pick, on any table an ANALYZE has seen grow (which
-	// invalidates the plans); TestAppendLookupsPlanIndexScans checks it.
+	// invalidates the plans); TestGenericPlansScanIndexes checks it.
 	b.Queue(genericPlansSQL)
 	b.Queue(headsSQL, streams)
 	b.Queue(idsSQL, ids)

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/db"
 )
 
 const envelopeColumns = `position, event_id, stream_id, version, type, schema_version, data, metadata, hash`
@@ -83,7 +84,7 @@ const readAllSQL = `SELECT ` + envelopeColumns + ` FROM es_events WHERE position
 // generic plan's cost assumes a third of the table past an unknown position, so it always
 // looks dearer than a custom plan. The setting goes in the read's own round trip, as a
 // local setting of the implicit transaction the two statements share.
-// TestFeedReadPlansAnIndexScan checks the plan.
+// TestGenericPlansScanIndexes checks the plan.
 func (s *Store) readAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Envelope, error) {
 	b := &pgx.Batch{}
 	b.Queue(genericPlansSQL)
@@ -107,9 +108,8 @@ func (s *Store) readAll(ctx context.Context, after eventstore.Position, limit in
 	return out, nil
 }
 
-// genericPlansSQL makes the statements after it in the same transaction (or implicit
-// transaction of one round trip) run their connections' generic plans.
-const genericPlansSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
+// genericPlansSQL runs the statements after it on generic plans (see db.GenericPlansSQL).
+const genericPlansSQL = db.GenericPlansSQL
 
 func checkLimit(limit int) error {
 	if limit < 1 || limit > eventstore.MaxReadLimit {

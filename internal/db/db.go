@@ -110,3 +110,10 @@ func Writable(ctx context.Context, q Row) error {
 	}
 	return nil
 }
+
+// GenericPlansSQL makes the statements after it in the same transaction, or in the implicit
+// transaction of one round trip, run their connection's generic plans
+// (plan_cache_mode = force_generic_plan, set locally). For statements over arrays or ranges
+// whose generic plan is the index scan a custom plan would pick: left to choose, PostgreSQL
+// plans those again on every call, since their generic plan always looks dearer.
+const GenericPlansSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
