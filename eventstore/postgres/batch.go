@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dotmac/ledger/eventstore"
+	"github.com/dotmac/ledger/internal/db"
 )
 
 // outcome is what one append in a batch comes to.
@@ -161,7 +162,7 @@ func (s *Store) readState(ctx context.Context, conn *pgxpool.Conn, batch []*appe
 	// element (unnest, then a lateral lookup by the unique key), their generic plans are the
 	// index scans a custom plan would pick, on any table an ANALYZE has seen grow (which
 	// invalidates the plans); TestGenericPlansScanIndexes checks it.
-	b.Queue(genericPlansSQL)
+	b.Queue(db.GenericPlansSQL)
 	b.Queue(headsSQL, streams)
 	b.Queue(idsSQL, ids)
 	br := conn.SendBatch(ctx, b)
@@ -240,23 +241,41 @@ func readExisting(br pgx.BatchResults, st *batchState) error {
 
 func (s *Store) writeBatch(ctx context.Context, conn *pgxpool.Conn, plan *batchPlan) error {
 	b := &pgx.Batch{}
-	r := &plan.rows
-	if len(r.positions) == 0 {
+	if len(plan.rows.positions) == 0 {
 		b.Queue("ROLLBACK")
 	} else {
-		b.Queue(insertSQL, r.positions, r.ids, r.streams, r.versions, r.types, r.schemaVersions,
-			r.data, r.metadata, r.recordedAt, r.hashes)
-		b.Queue("SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(plan.head, 10))
-		b.Queue("COMMIT")
+		s.queueWrite(b, plan, insertSQL)
 	}
+	_, err := send(ctx, conn, b, 0)
+	return err
+}
+
+// queueWrite queues the insert of plan's rows with sql (insertSQL, or insertIfHeadSQL and the
+// head it expects as extra), the notification of the new head and the commit.
+func (s *Store) queueWrite(b *pgx.Batch, plan *batchPlan, sql string, extra ...any) {
+	r := &plan.rows
+	b.Queue(sql, append([]any{r.positions, r.ids, r.streams, r.versions, r.types, r.schemaVersions,
+		r.data, r.metadata, r.recordedAt, r.hashes}, extra...)...)
+	b.Queue("SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(plan.head, 10))
+	b.Queue("COMMIT")
+}
+
+// send runs b's statements on conn, in one round trip, and returns the rows the statement at
+// index counted affected.
+func send(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch, counted int) (int64, error) {
 	br := conn.SendBatch(ctx, b)
-	for range b.Len() {
-		if _, err := br.Exec(); err != nil {
+	var affected int64
+	for i := range b.Len() {
+		tag, err := br.Exec()
+		if err != nil {
 			_ = br.Close()
-			return err
+			return 0, err
+		}
+		if i == counted {
+			affected = tag.RowsAffected()
 		}
 	}
-	return br.Close()
+	return affected, br.Close()
 }
 
 // planBatch checks each append in order against the state read under the lock (and the

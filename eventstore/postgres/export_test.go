@@ -51,8 +51,7 @@ const EnvelopeColumns = envelopeColumns
 
 // The append's lookups and the feed's read, for their plans' test.
 const (
-	HeadsSQL        = headsSQL
-	IDsSQL          = idsSQL
-	ReadAllSQL      = readAllSQL
-	GenericPlansSQL = genericPlansSQL
+	HeadsSQL   = headsSQL
+	IDsSQL     = idsSQL
+	ReadAllSQL = readAllSQL
 )

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"strconv"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -132,43 +131,26 @@ func oneTrip(plan *batchPlan) bool {
 
 // insertIfHeadSQL is insertSQL, inserting only while the feed's head is $11: the head this
 // writer knows, checked under the append lock in the insert's own snapshot.
-const insertIfHeadSQL = `INSERT INTO es_events (position, event_id, stream_id, version, type, schema_version, data, metadata, recorded_at, hash)
-SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::int[], $7::json[], $8::json[], $9::timestamptz[], $10::bytea[])
+const insertIfHeadSQL = insertSQL + `
 WHERE (SELECT coalesce(max(position), 0) FROM es_events) = $11`
 
 // errStale says a one-round-trip batch inserted nothing: another writer moved the head.
 var errStale = errors.New("the feed's head moved since this writer's last batch")
 
 // writeKnown writes plan in one round trip: begin, the append lock, the insert (only if the
-// head is still known.head), the notification and the commit. errStale when the head had
-// moved (the transaction committed nothing but a spurious notification); a unique violation
-// when an event id was stored already (the transaction is left aborted: the caller rolls it
-// back).
+// head is still head), the notification and the commit. errStale when the head had moved (the
+// transaction committed nothing but a spurious notification); a unique violation when an
+// event id was stored already (the transaction is left aborted: the caller rolls it back).
 func (s *Store) writeKnown(ctx context.Context, conn *pgxpool.Conn, plan *batchPlan, head int64) error {
-	r := &plan.rows
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(lockSQL, s.lockKey)
-	b.Queue(insertIfHeadSQL, r.positions, r.ids, r.streams, r.versions, r.types, r.schemaVersions,
-		r.data, r.metadata, r.recordedAt, r.hashes, head)
-	b.Queue("SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(plan.head, 10))
-	b.Queue("COMMIT")
-	br := conn.SendBatch(ctx, b)
-	var inserted int64
-	for i := range b.Len() {
-		tag, err := br.Exec()
-		if err != nil {
-			_ = br.Close()
-			return err
-		}
-		if i == 2 {
-			inserted = tag.RowsAffected()
-		}
-	}
-	if err := br.Close(); err != nil {
+	s.queueWrite(b, plan, insertIfHeadSQL, head)
+	inserted, err := send(ctx, conn, b, 2)
+	switch {
+	case err != nil:
 		return err
-	}
-	if inserted != int64(len(r.positions)) {
+	case inserted != int64(len(plan.rows.positions)):
 		return errStale
 	}
 	return nil

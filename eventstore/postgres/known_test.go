@@ -11,13 +11,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/postgres"
-	"github.com/dotmac/ledger/internal/migrate"
 	"github.com/dotmac/ledger/internal/pgtest"
 )
 
@@ -58,20 +56,7 @@ func twoWriters(t *testing.T) (a, b *postgres.Store, trips *appendTrips) {
 	ctx := context.Background()
 	url := pgtest.SchemaURL(t)
 	trips = &appendTrips{}
-	open := func(tracer pgx.QueryTracer) *postgres.Store {
-		cfg, err := pgxpool.ParseConfig(url)
-		require.NoError(t, err)
-		cfg.ConnConfig.Tracer = tracer
-		pool, err := pgxpool.NewWithConfig(ctx, cfg)
-		require.NoError(t, err)
-		t.Cleanup(pool.Close)
-		require.NoError(t, migrate.Up(ctx, pool, postgres.MigrationSet()))
-		s, err := postgres.Open(ctx, pool, postgres.Config{})
-		require.NoError(t, err)
-		t.Cleanup(s.Close)
-		return s
-	}
-	return open(trips), open(nil), trips
+	return storeOn(ctx, t, url, trips, postgres.Config{}), storeOn(ctx, t, url, nil, postgres.Config{}), trips
 }
 
 // TestKnownStreamsAppendInOneRoundTrip: once the writer has read a stream's head (or appended

@@ -87,7 +87,7 @@ const readAllSQL = `SELECT ` + envelopeColumns + ` FROM es_events WHERE position
 // TestGenericPlansScanIndexes checks the plan.
 func (s *Store) readAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Envelope, error) {
 	b := &pgx.Batch{}
-	b.Queue(genericPlansSQL)
+	b.Queue(db.GenericPlansSQL)
 	b.Queue(readAllSQL, int64(after), limit) //nolint:gosec // positions fit
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
@@ -107,9 +107,6 @@ func (s *Store) readAll(ctx context.Context, after eventstore.Position, limit in
 	}
 	return out, nil
 }
-
-// genericPlansSQL runs the statements after it on generic plans (see db.GenericPlansSQL).
-const genericPlansSQL = db.GenericPlansSQL
 
 func checkLimit(limit int) error {
 	if limit < 1 || limit > eventstore.MaxReadLimit {

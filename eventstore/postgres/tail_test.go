@@ -50,10 +50,17 @@ func (*feedReads) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndDat
 func tracedStore(ctx context.Context, t *testing.T, cfg postgres.Config) (*postgres.Store, *feedReads, string) {
 	t.Helper()
 	url := pgtest.SchemaURL(t)
+	reads := &feedReads{}
+	return storeOn(ctx, t, url, reads, cfg), reads, url
+}
+
+// storeOn opens a store with cfg on the schema of url (migrated first), over a pool of its own
+// traced by tracer (nil: none).
+func storeOn(ctx context.Context, t *testing.T, url string, tracer pgx.QueryTracer, cfg postgres.Config) *postgres.Store {
+	t.Helper()
 	pcfg, err := pgxpool.ParseConfig(url)
 	require.NoError(t, err)
-	reads := &feedReads{}
-	pcfg.ConnConfig.Tracer = reads
+	pcfg.ConnConfig.Tracer = tracer
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
@@ -61,7 +68,7 @@ func tracedStore(ctx context.Context, t *testing.T, cfg postgres.Config) (*postg
 	s, err := postgres.Open(ctx, pool, cfg)
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
-	return s, reads, url
+	return s
 }
 
 // TestSubscriptionsShareTheFeedsReads: eight subscriptions at the feed's end, woken by one
