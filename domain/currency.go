@@ -92,10 +92,34 @@ func unmarshalNullable[T any](data []byte, dst *T, parse func(string) (T, error)
 	return nil
 }
 
-// marshalNullable encodes s as a JSON string, or null when zero is true.
+// marshalNullable encodes s as a JSON string, or null when zero is true: the bytes
+// json.Marshal(s) gives, written directly when s needs no escaping (ids, codes, dates and
+// amounts always), which spares every marshaled value a nested encoder.
 func marshalNullable(s string, zero bool) ([]byte, error) {
 	if zero {
 		return []byte("null"), nil
 	}
-	return json.Marshal(s)
+	if !plainJSON(s) {
+		return json.Marshal(s)
+	}
+	return appendQuoted(make([]byte, 0, len(s)+2), s), nil
+}
+
+// plainJSON reports whether json.Marshal writes s between quotes unchanged: printable ASCII
+// other than the quote, the backslash and the characters it escapes for HTML (<, > and &).
+func plainJSON(s string) bool {
+	for i := range len(s) {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendQuoted appends s between quotes; s must be plainJSON.
+func appendQuoted(b []byte, s string) []byte {
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

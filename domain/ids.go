@@ -138,7 +138,30 @@ func (id ID[K]) Compare(o ID[K]) int {
 }
 
 // MarshalJSON encodes the UUID as a string, and the zero id as null.
-func (id ID[K]) MarshalJSON() ([]byte, error) { return marshalNullable(id.String(), id.IsZero()) }
+func (id ID[K]) MarshalJSON() ([]byte, error) {
+	if id.IsZero() {
+		return []byte("null"), nil
+	}
+	b := make([]byte, 38)
+	b[0], b[37] = '"', '"'
+	encodeUUID(b[1:37], id.u)
+	return b, nil
+}
+
+// encodeUUID writes u's canonical lower-case form (36 bytes) into dst, as u.String() does,
+// without the string.
+func encodeUUID(dst []byte, u uuid.UUID) {
+	const hexDigits = "0123456789abcdef"
+	j := 0
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst[j] = '-'
+			j++
+		}
+		dst[j], dst[j+1] = hexDigits[c>>4], hexDigits[c&0x0f]
+		j += 2
+	}
+}
 
 // UnmarshalJSON decodes what MarshalJSON writes; null gives the zero id.
 func (id *ID[K]) UnmarshalJSON(data []byte) error {

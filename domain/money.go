@@ -177,7 +177,13 @@ func (m Money) MarshalJSON() ([]byte, error) {
 	if m.currency.IsZero() {
 		return []byte("null"), nil
 	}
-	return json.Marshal(moneyJSON{Amount: m.AmountString(), Currency: m.currency.Code()})
+	amount, code := m.AmountString(), m.currency.Code()
+	b := make([]byte, 0, len(`{"amount":"","currency":""}`)+len(amount)+len(code))
+	b = append(b, `{"amount":`...)
+	b = appendQuoted(b, amount) // digits, a sign and a point: nothing to escape
+	b = append(b, `,"currency":`...)
+	b = appendQuoted(b, code) // three upper-case letters (ParseCurrency)
+	return append(b, '}'), nil
 }
 
 // UnmarshalJSON decodes what MarshalJSON writes, with ParseMoney's rules; null gives the zero
