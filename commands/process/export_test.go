@@ -29,4 +29,5 @@ func (m *Manager) DunningBatch(ctx context.Context, envs []eventstore.Envelope) 
 const (
 	SettleSQL        = settleSQL
 	DeleteSettledSQL = deleteSettledSQL
+	PageSettingsSQL  = pageSettingsSQL
 )

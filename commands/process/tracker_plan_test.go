@@ -3,9 +3,11 @@ package process_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -80,4 +82,42 @@ func TestTrackerReadsInvoicesByKey(t *testing.T) {
 	var left int
 	require.NoError(t, tx.QueryRow(ctx, `SELECT count(*) FROM proc_open_invoices WHERE invoice_id = $1`, paid).Scan(&left))
 	assert.Zero(t, left, "an invoice paid in full is deleted")
+}
+
+// TestSettlementsJoinInLinearTime: a page's settlements are joined to the invoices they
+// settle by hashing, not by rescanning the page's sums for every invoice read (the generic
+// plan's nested loop, which expects one invoice from the key: with a page of 1,000 payments
+// on as many invoices, half a million comparisons).
+func TestSettlementsJoinInLinearTime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t, postgres.MigrationSet(), pgstore.MigrationSet(), process.MigrationSet())
+	_, err := pool.Exec(ctx, `INSERT INTO proc_open_invoices (tenant, invoice_id, customer_id, due_date, outstanding)
+		SELECT 'acme' || (i % 3), gen_random_uuid(), gen_random_uuid(), date '2026-01-01' + i % 300, 100
+		FROM generate_series(1, 30000) i`)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `ANALYZE proc_open_invoices`)
+	require.NoError(t, err)
+
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	// As the tracker runs a page: its settings, then the statement on its generic plan.
+	_, err = tx.Exec(ctx, process.PageSettingsSQL)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `PREPARE settle(text, uuid[], text[]) AS `+process.SettleSQL)
+	require.NoError(t, err)
+	var invoices string
+	require.NoError(t, tx.QueryRow(ctx, `SELECT array_agg(invoice_id)::text FROM (SELECT invoice_id FROM proc_open_invoices WHERE tenant = 'acme1' LIMIT 1000) p`).Scan(&invoices))
+	rows, err := tx.Query(ctx, fmt.Sprintf(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE settle('acme1', '%s', '{%s}')`,
+		invoices, strings.TrimSuffix(strings.Repeat("0.01,", 1000), ",")))
+	require.NoError(t, err)
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	plan := strings.Join(lines, "\n")
+	t.Log(plan)
+	assert.NotContains(t, plan, "Join Filter", plan)
+	assert.NotContains(t, plan, "Nested Loop", plan)
+	assert.Contains(t, plan, "proc_open_invoices_pkey", plan)
+	assert.Contains(t, plan, "rows=1000", plan)
 }
