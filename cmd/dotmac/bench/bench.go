@@ -166,6 +166,9 @@ func (r *run) execute(ctx context.Context) error {
 	if err := migrateAll(ctx, r.pool); err != nil {
 		return err
 	}
+	if r.report.Machine.Postgres, r.report.Machine.PostgresSettings, err = describePostgres(ctx, r.pool); err != nil {
+		return err
+	}
 	base, err := r.baselineInserts(ctx)
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)

@@ -22,7 +22,10 @@ type Report struct {
 type Machine struct {
 	CPUs      int    `json:"cpus"`
 	GoVersion string `json:"go_version"`
-	Postgres  string `json:"postgres"`
+	// Postgres is the server's version; PostgresSettings the settings that change what the
+	// figures mean (see postgresSettings).
+	Postgres         string            `json:"postgres"`
+	PostgresSettings map[string]string `json:"postgres_settings,omitempty"`
 }
 
 // RunConfig echoes the run's size.
@@ -151,6 +154,9 @@ func ratio(a, b float64) float64 {
 // PrintTable writes the report as a table: each figure beside its baseline and its target.
 func (r *Report) PrintTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if line := r.Machine.postgresLine(); line != "" {
+		fmt.Fprintln(tw, line)
+	}
 	fmt.Fprintf(tw, "baseline: %.0f single-row insert tx/s (16 clients, %s)\n\n", r.Baseline.TxPerS, r.Baseline.Tool)
 	fmt.Fprintln(tw, "SCENARIO\tFIGURE\tBASELINE\tRATIO\tTARGET")
 	s := r.Scenarios
