@@ -205,6 +205,7 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 	if slices.Contains(roles, roleCommand) || slices.Contains(roles, roleProjector) {
 		sys.health.Add("database_writable", func(ctx context.Context) error { return db.Writable(ctx, dbase.pool) })
 	}
+	warnRiskySettings(ctx, log, dbase.pool)
 
 	stopSigner, err := startSigner(ctx, sys, g, roles)
 	if err != nil {
@@ -483,4 +484,19 @@ func parseBytes(s string) (int64, error) {
 		return 0, errors.New("want a size like 200MiB or 1GiB")
 	}
 	return n * mult, nil
+}
+
+// warnRiskySettings logs, once at start, a warning for each PostgreSQL setting at odds with
+// what the ledger promises (db.CheckSettings: fsync, synchronous_commit or full_page_writes
+// off put acknowledged appends at risk; autovacuum off lets the tables updated in place
+// grow). The server runs all the same: the operator may have reasons (a test machine).
+func warnRiskySettings(ctx context.Context, log zerolog.Logger, q db.Row) {
+	warnings, err := db.CheckSettings(ctx, q)
+	if err != nil {
+		log.Warn().Err(err).Msg("could not check PostgreSQL's settings")
+		return
+	}
+	for _, w := range warnings {
+		log.Warn().Str("setting", w.Setting).Str("value", w.Value).Msg("PostgreSQL's " + w.Setting + " is " + w.Value + ": " + w.Risk)
+	}
 }

@@ -117,3 +117,41 @@ func Writable(ctx context.Context, q Row) error {
 // whose generic plan is the index scan a custom plan would pick: left to choose, PostgreSQL
 // plans those again on every call, since their generic plan always looks dearer.
 const GenericPlansSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
+
+// SettingWarning is a setting of the PostgreSQL server at odds with what the ledger
+// promises, and what it puts at risk.
+type SettingWarning struct {
+	Setting, Value, Risk string
+}
+
+// riskySettings are the server settings CheckSettings reads, the value that warns, and what
+// it puts at risk.
+var riskySettings = []struct{ name, bad, risk string }{
+	{"fsync", "off", "a crash of the machine can lose acknowledged appends or corrupt the database: the event store's durability needs fsync on"},
+	{"synchronous_commit", "off", "an append is acknowledged before its WAL reaches the disk: a crash of PostgreSQL can lose the last moments of acknowledged appends"},
+	{"full_page_writes", "off", "a crash in the middle of a page write can leave a torn page that recovery cannot repair"},
+	{"autovacuum", "off", "nothing vacuums the tables the ledger updates in place (idempotency keys, feed checkpoints, the process managers' open invoices, read-model states): they grow until vacuumed by hand"},
+}
+
+// CheckSettings reads, in q's session, the server settings the ledger's guarantees depend on
+// and returns a warning for each one at odds with them, in riskySettings' order.
+func CheckSettings(ctx context.Context, q Row) ([]SettingWarning, error) {
+	names := make([]string, len(riskySettings))
+	for i, s := range riskySettings {
+		names[i] = s.name
+	}
+	var values []string
+	if err := q.QueryRow(ctx, `SELECT array(SELECT current_setting(n) FROM unnest($1::text[]) WITH ORDINALITY AS s(n, i) ORDER BY i)`, names).Scan(&values); err != nil {
+		return nil, fmt.Errorf("read PostgreSQL's settings: %w", err)
+	}
+	if len(values) != len(names) {
+		return nil, fmt.Errorf("read PostgreSQL's settings: %d values for %d settings", len(values), len(names))
+	}
+	var out []SettingWarning
+	for i, s := range riskySettings {
+		if values[i] == s.bad {
+			out = append(out, SettingWarning{Setting: s.name, Value: values[i], Risk: s.risk})
+		}
+	}
+	return out, nil
+}

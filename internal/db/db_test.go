@@ -98,3 +98,37 @@ func TestAfterConnectRunsOnEveryNewConnection(t *testing.T) {
 		assert.Equal(t, 1, n, "connection %d", pid)
 	}
 }
+
+// TestCheckSettings: a session whose synchronous_commit is off is warned of it, one where it
+// is on is not, and every other setting warns exactly when the server has its risky value.
+func TestCheckSettings(t *testing.T) {
+	t.Parallel()
+	url := pgtest.DatabaseURL(t)
+	ctx := context.Background()
+	for _, sc := range []string{"off", "on"} {
+		pool, err := db.Open(ctx, url+sep(url)+"synchronous_commit="+sc, db.Options{})
+		require.NoError(t, err)
+		t.Cleanup(pool.Close)
+		warnings, err := db.CheckSettings(ctx, pool)
+		require.NoError(t, err)
+		got := map[string]db.SettingWarning{}
+		for _, w := range warnings {
+			got[w.Setting] = w
+			assert.NotEmpty(t, w.Risk, w.Setting)
+		}
+		want := map[string]bool{"synchronous_commit": sc == "off"}
+		for name, bad := range map[string]string{"fsync": "off", "full_page_writes": "off", "autovacuum": "off"} {
+			var v string
+			require.NoError(t, pool.QueryRow(ctx, "SELECT current_setting($1)", name).Scan(&v))
+			want[name] = v == bad
+		}
+		for name, warned := range want {
+			_, ok := got[name]
+			assert.Equal(t, warned, ok, "synchronous_commit=%s: warning for %s", sc, name)
+			if ok {
+				assert.Equal(t, "off", got[name].Value)
+			}
+		}
+		assert.Len(t, got, len(warnings), "one warning per setting")
+	}
+}
