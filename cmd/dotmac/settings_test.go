@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/dotmac/ledger/internal/db"
 	"github.com/dotmac/ledger/internal/pgtest"
 )
 
@@ -18,18 +17,16 @@ import (
 // says, at warn level, what that puts at risk; with it on, it says nothing of it.
 func TestServeWarnsOfRiskySettings(t *testing.T) {
 	t.Parallel()
-	url := pgtest.DatabaseURL(t)
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
 	ctx := context.Background()
+	pool := pgtest.Pool(t)
 	for sc, warned := range map[string]bool{"off": true, "on": false} {
-		pool, err := db.Open(ctx, url+sep+"synchronous_commit="+sc, db.Options{})
+		conn, err := pool.Acquire(ctx)
 		require.NoError(t, err)
-		t.Cleanup(pool.Close)
+		_, err = conn.Exec(ctx, "SET synchronous_commit = "+sc)
+		require.NoError(t, err)
 		var out bytes.Buffer
-		warnRiskySettings(ctx, zerolog.New(&out), pool)
+		warnRiskySettings(ctx, zerolog.New(&out), conn)
+		conn.Release()
 		line := ""
 		for l := range strings.Lines(out.String()) {
 			if strings.Contains(l, `"setting":"synchronous_commit"`) {

@@ -11,6 +11,7 @@ import (
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/codec"
 	"github.com/dotmac/ledger/eventstore/consumer"
+	"github.com/dotmac/ledger/internal/db"
 )
 
 // maxCandidates bounds the rows one candidate query returns.
@@ -116,7 +117,7 @@ const (
 	// the sums for every invoice read: with k invoices in a page, k * k / 2 comparisons
 	// (1,000 payments, half a million). A hash join of the two is linear. The page's other
 	// statements join nothing, and the setting ends with the transaction.
-	pageSettingsSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_nestloop', 'off', true)`
+	pageSettingsSQL = db.GenericPlansSQL + `, set_config('enable_nestloop', 'off', true)`
 )
 
 // queue queues a statement after the pending settlements.

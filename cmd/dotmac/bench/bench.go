@@ -166,7 +166,7 @@ func (r *run) execute(ctx context.Context) error {
 	if err := migrateAll(ctx, r.pool); err != nil {
 		return err
 	}
-	if r.report.Machine.Postgres, r.report.Machine.PostgresSettings, err = describePostgres(ctx, r.pool); err != nil {
+	if err := describePostgres(ctx, r.pool, &r.report.Machine); err != nil {
 		return err
 	}
 	base, err := r.baselineInserts(ctx)

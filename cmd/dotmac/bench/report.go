@@ -23,9 +23,10 @@ type Machine struct {
 	CPUs      int    `json:"cpus"`
 	GoVersion string `json:"go_version"`
 	// Postgres is the server's version; PostgresSettings the settings that change what the
-	// figures mean (see postgresSettings).
+	// figures mean (see postgresSettings); PostgresNotes serve's warnings about them.
 	Postgres         string            `json:"postgres"`
 	PostgresSettings map[string]string `json:"postgres_settings,omitempty"`
+	PostgresNotes    []string          `json:"postgres_notes,omitempty"`
 }
 
 // RunConfig echoes the run's size.
