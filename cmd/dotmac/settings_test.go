@@ -38,6 +38,6 @@ func TestServeWarnsOfRiskySettings(t *testing.T) {
 			continue
 		}
 		assert.Contains(t, line, `"level":"warn"`)
-		assert.Contains(t, line, "acknowledged appends")
+		assert.Contains(t, line, "turns it on for its own appends")
 	}
 }

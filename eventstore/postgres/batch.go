@@ -47,7 +47,14 @@ type insertRows struct {
 }
 
 const (
-	lockSQL  = `SELECT pg_advisory_xact_lock($1)`
+	// lockSQL takes the append lock and makes the transaction's commit wait for its WAL to
+	// reach the disk: a 2xx means the fact is durable (DESIGN.md), whatever the session's
+	// synchronous_commit. A session with it off (a server or role default, or the
+	// connection's options) has it turned on for the append alone; any other value (on,
+	// local, remote_write, remote_apply) already waits for the local flush and is left as it
+	// is, so a synchronous standby's setting is never weakened.
+	lockSQL = `SELECT pg_advisory_xact_lock($1),
+    CASE WHEN current_setting('synchronous_commit') = 'off' THEN set_config('synchronous_commit', 'on', true) END`
 	headSQL  = `SELECT coalesce(max(position), 0) FROM es_events`
 	headsSQL = `SELECT s.stream_id, e.version, e.hash
 FROM unnest($1::text[]) AS s(stream_id)
