@@ -44,7 +44,9 @@ type BillingRun struct {
 	QuerySeconds          int     `json:"query_seconds"`
 	QuerySecondsOver50ms  int     `json:"query_seconds_over_50ms"`
 	QueryWorstSecondP99MS float64 `json:"query_worst_second_p99_ms"`
-	BaselineTxPerS        float64 `json:"baseline_tx_per_s"`
+	// QueryP99ByS is each second's p99 in ms, from the first read (null: no read sent then).
+	QueryP99ByS    []*float64 `json:"query_p99_by_second_ms"`
+	BaselineTxPerS float64    `json:"baseline_tx_per_s"`
 	// Ratio is invoices/s over the baseline's single-row inserts/s.
 	Ratio float64 `json:"ratio"`
 }
@@ -88,6 +90,7 @@ func (r *run) billingRunScenario(ctx context.Context) error {
 	var worst time.Duration
 	b.QuerySeconds, b.QuerySecondsOver50ms, worst = reads.bySecond.seconds(billingQueryGoal)
 	b.QueryWorstSecondP99MS = ms(worst)
+	b.QueryP99ByS = reads.bySecond.p99s()
 	b.Ratio = ratio(b.InvoicesPerS, b.BaselineTxPerS)
 	r.report.Scenarios.BillingRun = b
 	return nil

@@ -43,3 +43,15 @@ func (p *perSecond) seconds(target time.Duration) (seconds, over int, worst time
 	}
 	return seconds, over, worst
 }
+
+// p99s returns each second's p99 in milliseconds, nil for a second without requests.
+func (p *perSecond) p99s() []*float64 {
+	out := make([]*float64, len(p.by))
+	for i, l := range p.by {
+		if len(l) > 0 {
+			v := ms(quantile.Of(l, 0.99))
+			out[i] = &v
+		}
+	}
+	return out
+}

@@ -39,3 +39,20 @@ func TestPerSecondFindsTheBadSeconds(t *testing.T) {
 		})
 	}
 }
+
+// TestPerSecondP99s: each second's p99 in order, nothing for a second without requests.
+func TestPerSecondP99s(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 12, 6, 6, 0, 0, 0, time.UTC)
+	var p perSecond
+	assert.Empty(t, p.p99s(), "no request")
+	p.add(start, 3*time.Millisecond)
+	p.add(start.Add(200*time.Millisecond), 7*time.Millisecond)
+	p.add(start.Add(2100*time.Millisecond), 80*time.Millisecond)
+	got := p.p99s()
+	if assert.Len(t, got, 3) {
+		assert.Equal(t, 7.0, *got[0])
+		assert.Nil(t, got[1], "a second without requests")
+		assert.Equal(t, 80.0, *got[2])
+	}
+}
