@@ -47,6 +47,14 @@ type BillingRun struct {
 	// QueryP99ByS is each second's p99 in ms, from the first read (null: no read sent then).
 	QueryP99ByS    []*float64 `json:"query_p99_by_second_ms"`
 	BaselineTxPerS float64    `json:"baseline_tx_per_s"`
+	// ProjectedAfterS is how long after the run's end every projection and the process
+	// managers' tracker had applied its events: when the portal shows every invoice.
+	ProjectedAfterS float64 `json:"projected_after_s"`
+	// CPU and Work are per invoice, from the run's start until its events were projected:
+	// the run's commands, their projections and process managers, and the reads meanwhile
+	// (the query API's and the load generator's).
+	CPU  *CPU  `json:"cpu_per_invoice,omitempty"`
+	Work *Work `json:"work_per_invoice,omitempty"`
 	// Ratio is invoices/s over the baseline's single-row inserts/s.
 	Ratio float64 `json:"ratio"`
 }
@@ -74,6 +82,7 @@ func (r *run) billingRunScenario(ctx context.Context) error {
 		queries <- readResults{}
 	}
 	profiled := srv.profile(ctx, r.cfg.ProfileDir, "billing_run.pprof", max(r.cfg.Duration, billingProfileFor))
+	cpu, work := r.startCPU(ctx, srv), r.startWork(ctx, srv)
 	start := time.Now()
 	invoiced, runErr := srv.runBilling(ctx, period)
 	took := time.Since(start)
@@ -83,6 +92,12 @@ func (r *run) billingRunScenario(ctx context.Context) error {
 	if runErr != nil {
 		return runErr
 	}
+	r.cfg.Progress("billing_run: waiting for the invoices to be projected", 0, 0)
+	ended := time.Now()
+	if err := r.waitProjected(ctx); err != nil {
+		return err
+	}
+	projected := time.Since(ended)
 	m := reads.metrics
 	b := &BillingRun{Customers: invoiced, Seconds: took.Seconds(), InvoicesPerS: float64(invoiced) / took.Seconds(),
 		QueryRate: rate, QueryP50MS: ms(m.Latencies.P50), QueryP99MS: ms(m.Latencies.P99), QuerySuccess: m.Success,
@@ -91,6 +106,8 @@ func (r *run) billingRunScenario(ctx context.Context) error {
 	b.QuerySeconds, b.QuerySecondsOver50ms, worst = reads.bySecond.seconds(billingQueryGoal)
 	b.QueryWorstSecondP99MS = ms(worst)
 	b.QueryP99ByS = reads.bySecond.p99s()
+	b.ProjectedAfterS = projected.Seconds()
+	b.CPU, b.Work = cpu.stop(ctx, float64(invoiced)), work.stop(ctx, float64(invoiced))
 	b.Ratio = ratio(b.InvoicesPerS, b.BaselineTxPerS)
 	r.report.Scenarios.BillingRun = b
 	return nil

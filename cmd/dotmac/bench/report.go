@@ -168,14 +168,14 @@ func (r *Report) PrintTable(w io.Writer) error {
 	if c := s.Commands; c != nil {
 		fmt.Fprintf(tw, "commands over HTTP (%d clients)\t%.0f/s, p50 %.1f ms, p99 %.1f ms\t%.0f tx/s\t%.2f\t>= 0.25, p99 <= 50 ms\n",
 			c.Clients, c.CommandsPerS, c.P50MS, c.P99MS, c.BaselineTxPerS, c.Ratio)
-		printCPU(tw, c.CPU)
-		printWork(tw, c.Work)
+		printCPU(tw, c.CPU, "command")
+		printWork(tw, c.Work, "command")
 	}
 	for _, c := range s.CommandsHot {
 		fmt.Fprintf(tw, "commands on one customer (%d clients)\t%.0f/s, p50 %.1f ms, p99 %.1f ms\t%.0f tx/s\t%.2f\t>= 1,000/s, p99 <= 50 ms\n",
 			c.Clients, c.CommandsPerS, c.P50MS, c.P99MS, c.BaselineTxPerS, c.Ratio)
-		printCPU(tw, c.CPU)
-		printWork(tw, c.Work)
+		printCPU(tw, c.CPU, "command")
+		printWork(tw, c.Work, "command")
 	}
 	if b := s.BillingRun; b != nil && b.QueryRate == 0 {
 		fmt.Fprintf(tw, "billing run (%d customers), no reads meanwhile\t%.0f invoices/s in %.1f s\t%.0f tx/s\t%.2f\t>= 1,700/s\n",
@@ -185,6 +185,11 @@ func (r *Report) PrintTable(w io.Writer) error {
 			b.Customers, b.QueryRate, b.InvoicesPerS, b.Seconds, b.QueryP99MS, b.BaselineTxPerS, b.Ratio)
 		fmt.Fprintf(tw, "  reads second by second\t%d of %d seconds with p99 over 50 ms, the worst %.1f ms\t\t\t\n",
 			b.QuerySecondsOver50ms, b.QuerySeconds, b.QueryWorstSecondP99MS)
+	}
+	if b := s.BillingRun; b != nil {
+		fmt.Fprintf(tw, "  every invoice projected\t%.1f s after the run's end\t\t\t\n", b.ProjectedAfterS)
+		printCPU(tw, b.CPU, "invoice")
+		printWork(tw, b.Work, "invoice")
 	}
 	if b := s.Rebuild; b != nil {
 		fmt.Fprintf(tw, "rebuild invoices+balances+journal (%d events)\t%.0f events/s\t%.0f events/s (SQL aggregate)\t%.2f\t>= 100,000 events/s\n",
@@ -207,22 +212,22 @@ func (r *Report) PrintTable(w io.Writer) error {
 	return tw.Flush()
 }
 
-// printWork writes the line under a commands figure's CPU: what one command asked of
-// PostgreSQL and of the server's heap.
-func printWork(w io.Writer, k *Work) {
+// printWork writes the line under a figure's CPU: what one command (or invoice: unit) asked
+// of PostgreSQL and of the server's heap.
+func printWork(w io.Writer, k *Work, unit string) {
 	if k == nil {
 		return
 	}
-	fmt.Fprintf(w, "  work per command: %.2f commits, %.1f rows written, %.0f buffers, %.1f WAL records (%.1f KB)\tserver allocated %.1f KB\t\t\t\n",
-		k.Commits, k.RowsWritten, k.BufferAccesses, k.WALRecords, k.WALBytes/1024, k.ServerAllocatedBytes/1024)
+	fmt.Fprintf(w, "  work per %s: %.2f commits, %.1f rows written, %.0f buffers, %.1f WAL records (%.1f KB)\tserver allocated %.1f KB\t\t\t\n",
+		unit, k.Commits, k.RowsWritten, k.BufferAccesses, k.WALRecords, k.WALBytes/1024, k.ServerAllocatedBytes/1024)
 }
 
-// printCPU writes the line under a commands figure: the CPU one command cost each process and
-// the rate the host's cores allow at that cost.
-func printCPU(w io.Writer, c *CPU) {
+// printCPU writes the line under a figure: the CPU one command (or invoice: unit) cost each
+// process and the rate the host's cores allow at that cost.
+func printCPU(w io.Writer, c *CPU, unit string) {
 	if c == nil {
 		return
 	}
-	fmt.Fprintf(w, "  CPU per command: server %.0f us, PostgreSQL %.0f us, load %.0f us\t%.0f us: %d cores allow <= %.0f/s\t\t\t\n",
-		c.ServerUS, c.PostgresUS, c.LoadGeneratorUS, c.TotalUS, c.Cores, c.CeilingPerS)
+	fmt.Fprintf(w, "  CPU per %s: server %.0f us, PostgreSQL %.0f us, load %.0f us\t%.0f us: %d cores allow <= %.0f/s\t\t\t\n",
+		unit, c.ServerUS, c.PostgresUS, c.LoadGeneratorUS, c.TotalUS, c.Cores, c.CeilingPerS)
 }
