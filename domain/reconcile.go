@@ -51,10 +51,14 @@ func reconcile(p Period, s ServiceState, billed []InvoiceLine, kind lineLabel) (
 			have[day][l.PlanCode] = b
 		}
 	}
-	var runs []dayRun
+	var (
+		runs  []dayRun
+		units []dayUnit // each day's difference, in one array for the whole period
+	)
 	for day := range p.Days() {
 		d := p.Start().AddDays(day)
-		for _, u := range dayDifference(d, s, have[day]) {
+		units = dayDifference(units[:0], d, s, have[day])
+		for _, u := range units {
 			runs = extendRuns(runs, u)
 		}
 	}
@@ -84,9 +88,8 @@ type dayUnit struct {
 }
 
 // dayDifference compares what day d should be billed (the plan in force if billable) with
-// what was billed, plan by plan.
-func dayDifference(d Date, s ServiceState, have map[PlanCode]billedPlan) []dayUnit {
-	var units []dayUnit
+// what was billed, plan by plan, and appends the differences to units.
+func dayDifference(units []dayUnit, d Date, s ServiceState, have map[PlanCode]billedPlan) []dayUnit {
 	if s.BillableOn(d) {
 		plan := s.PlanOn(d)
 		if n := 1 - have[plan.Code].count; n != 0 {
@@ -99,7 +102,9 @@ func dayDifference(d Date, s ServiceState, have map[PlanCode]billedPlan) []dayUn
 			units = append(units, dayUnit{day: d, code: code, count: -b.count, price: b.price, tax: b.tax, name: b.name})
 		}
 	}
-	slices.SortFunc(units, func(a, b dayUnit) int { return cmp.Compare(a.code.String(), b.code.String()) })
+	if len(units) > 1 {
+		slices.SortFunc(units, func(a, b dayUnit) int { return cmp.Compare(a.code.String(), b.code.String()) })
+	}
 	return units
 }
 

@@ -211,23 +211,35 @@ func (r *run) settle(ctx context.Context) error {
 // waitProjected waits until every projection of the server under test has applied the whole
 // history: a server still catching up would measure its catch-up, not its steady state.
 func (r *run) waitProjected(ctx context.Context) error {
-	rt, store, closeAll, err := r.runtime(ctx)
+	ctx, cancel := context.WithTimeout(ctx, serverStartTimeout)
+	defer cancel()
+	head, err := r.waitProjections(ctx)
 	if err != nil {
 		return err
+	}
+	return r.waitTracker(ctx, head)
+}
+
+// waitProjections waits until every projection of the server under test has applied the
+// feed up to its head when called, and returns that head. The process managers' tracker is
+// not waited for: it catches up on demand (a dunning decision, a scheduler tick), not as the
+// feed grows.
+func (r *run) waitProjections(ctx context.Context) (eventstore.Position, error) {
+	rt, store, closeAll, err := r.runtime(ctx)
+	if err != nil {
+		return 0, err
 	}
 	defer closeAll()
 	head, err := store.Head(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, serverStartTimeout)
-	defer cancel()
 	for _, name := range rt.Names() {
 		if _, err := rt.WaitFor(ctx, name, head); err != nil {
-			return fmt.Errorf("projection %s of the server under test: %w", name, err)
+			return 0, fmt.Errorf("projection %s of the server under test: %w", name, err)
 		}
 	}
-	return r.waitTracker(ctx, head)
+	return head, nil
 }
 
 // waitTracker waits until the process managers' tracker (their private projection of the
