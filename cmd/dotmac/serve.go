@@ -487,9 +487,10 @@ func parseBytes(s string) (int64, error) {
 }
 
 // warnRiskySettings logs, once at start, a warning for each PostgreSQL setting at odds with
-// what the ledger promises (db.CheckSettings: fsync, synchronous_commit or full_page_writes
-// off put acknowledged appends at risk; autovacuum off lets the tables updated in place
-// grow). The server runs all the same: the operator may have reasons (a test machine).
+// what the ledger promises (db.CheckSettings: fsync or full_page_writes off put acknowledged
+// appends at risk, synchronous_commit off the records written outside the event store, which
+// turns it on for its appends; autovacuum off lets the tables updated in place grow). The
+// server runs all the same: the operator may have reasons (a test machine).
 func warnRiskySettings(ctx context.Context, log zerolog.Logger, q db.Row) {
 	warnings, err := db.CheckSettings(ctx, q)
 	if err != nil {
