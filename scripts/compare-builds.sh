@@ -38,24 +38,10 @@ command -v jq >/dev/null || { echo "compare-builds: needs jq" >&2; exit 2; }
 dir=$(mktemp -d)
 echo "reports in $dir"
 
-# figures FILE: one tab-separated line of the run's figures, "-" where a scenario did not run.
-figures() {
-	jq -r '
-		def f: if . == null then "-" else (. * 100 | round / 100 | tostring) end;
-		.baseline.single_row_insert_tx_per_s as $b |
-		[ ($b | f),
-		  (.scenarios.commands.commands_per_s | f), (.scenarios.commands.ratio | f), (.scenarios.commands.p99_ms | f),
-		  (.scenarios.commands.cpu_per_command.total_us | f),
-		  (.scenarios.commands_hot[0].commands_per_s | f), (.scenarios.commands_hot[0].p99_ms | f),
-		  (.scenarios.commands_hot[1].commands_per_s | f),
-		  (.scenarios.billing_run.invoices_per_s | f), (.scenarios.billing_run.query_p99_ms | f),
-		  (if .scenarios.billing_run.invoices_per_s and $b > 0 then .scenarios.billing_run.invoices_per_s / $b else null end | f)
-		] | @tsv' "$1"
-}
-header=$'build\tpgbench tx/s\tcommands/s\tratio\tp99 ms\tCPU us/cmd\thot16/s\thot16 p99 ms\thot64/s\tinvoices/s\tbill reads p99 ms\tinvoices/pgbench'
+. "$(dirname "$0")/lib/bench-report.sh"
 
 {
-	echo "$header"
+	bench_header
 	for ((i = 1; i <= pairs; i++)); do
 		order=("base:$base" "new:$new")
 		((i % 2 == 0)) && order=("new:$new" "base:$base")
@@ -66,28 +52,11 @@ header=$'build\tpgbench tx/s\tcommands/s\tratio\tp99 ms\tCPU us/cmd\thot16/s\tho
 				echo "compare-builds: $name's run $i failed; its output: $dir/$name-$i.log" >&2
 				exit 1
 			fi
-			printf '%s\t%s\n' "$name" "$(figures "$report")"
+			printf '%s\t%s\n' "$name" "$(bench_figures "$report")"
 		done
 	done
 } | tee "$dir/runs.tsv" | column -t -s $'\t'
 
 # The medians of each column by build, and new over base.
 echo
-awk -F'\t' '
-	function median(a, n,   i, j, t) {
-		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-	}
-	NR == 1 { cols = NF; for (c = 2; c <= NF; c++) name[c] = $c; next }
-	{
-		for (c = 2; c <= NF; c++) if ($c != "-") { n[$1, c]++; v[$1, c, n[$1, c]] = $c + 0 }
-	}
-	END {
-		printf "median\tbase\tnew\tnew/base\n"
-		for (c = 2; c <= cols; c++) {
-			if (!n["base", c] || !n["new", c]) continue
-			delete a; for (i = 1; i <= n["base", c]; i++) a[i] = v["base", c, i]; mb = median(a, n["base", c])
-			delete a; for (i = 1; i <= n["new", c]; i++) a[i] = v["new", c, i]; mn = median(a, n["new", c])
-			printf "%s\t%.2f\t%.2f\t%s\n", name[c], mb, mn, mb ? sprintf("%.3f", mn / mb) : "-"
-		}
-	}' "$dir/runs.tsv" | column -t -s $'\t'
+bench_medians "$dir/runs.tsv" base | column -t -s $'\t'
