@@ -78,3 +78,9 @@ func CustomerIDFor(commandID uuid.UUID) (domain.CustomerID, error) {
 func ServiceIDFor(commandID uuid.UUID) (domain.ServiceID, error) {
 	return idFor(Meta{CommandID: commandID}, "service", domain.NewServiceID)
 }
+
+// BillingRunIDFor returns the id of the billing run RunBilling starts when run with command id
+// commandID (the run of a period nobody had started).
+func BillingRunIDFor(commandID uuid.UUID) (domain.BillingRunID, error) {
+	return idFor(Meta{CommandID: commandID}, "billing run", domain.NewBillingRunID)
+}

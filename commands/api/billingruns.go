@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 
 	"github.com/dotmac/ledger/commands"
@@ -78,7 +79,7 @@ func prepareRunBilling(req *request) (command, error) {
 		location := billingRunLocation(c.Period)
 		done := func(out commands.BillingRunResult, err error) (*response, error) {
 			status := http.StatusOK
-			if out.Changed() {
+			if out.Changed() || startedBy(out.RunID, m.CommandID) {
 				status = http.StatusCreated
 			}
 			return reply(out.Result, err, status, location, func(b resultBody) any {
@@ -193,4 +194,12 @@ func (a *API) getBillingRun(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("ETag", `"`+strconv.FormatUint(prog.Version, 10)+`"`)
 	httpx.WriteJSON(w, http.StatusOK, body)
+}
+
+// startedBy reports whether run is the one the command id commandID started: the request
+// that created the run, or its retry after a crash recovering the answer from the events
+// (which appends nothing, yet must answer as the first attempt did: 201).
+func startedBy(run domain.BillingRunID, commandID uuid.UUID) bool {
+	id, err := commands.BillingRunIDFor(commandID)
+	return err == nil && id == run
 }

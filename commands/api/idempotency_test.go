@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -134,6 +135,49 @@ func TestRetryAfterACrashRecoversTheAnswer(t *testing.T) {
 	assert.Equal(t, head, e.head(), "nothing appended again")
 	replay := e.must(http.StatusCreated, tok, path, body, api.HeaderIdempotencyKey, key)
 	assert.Equal(t, "true", replay.Header.Get(api.HeaderReplayed))
+}
+
+// TestEveryEndpointRecoversItsFirstAnswer: for every endpoint, a command whose process died
+// after its events were appended and before its answer was stored (its claim lapsed with
+// nothing stored) is answered on retry with what the first request was answered, rebuilt from
+// its events (Meta.Recovering): the same status, body, ETag, Location and position, and nothing
+// appended again.
+func TestEveryEndpointRecoversItsFirstAnswer(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := e.token("acme")
+	walkEveryEndpoint(t, e, tok, func(op string, status int, path string, body any) resp {
+		t.Helper()
+		key := uuid.NewString()
+		first := e.must(status, tok, path, body, api.HeaderIdempotencyKey, key)
+		head := e.head()
+		e.lapseStoredAnswer("acme", key)
+		again := e.must(status, tok, path, body, api.HeaderIdempotencyKey, key)
+		assert.JSONEq(t, string(first.Body), string(again.Body), "%s: the recovered body", op)
+		for _, h := range []string{"ETag", "Location", api.HeaderPosition} {
+			assert.Equal(t, first.Header.Get(h), again.Header.Get(h), "%s: the recovered %s", op, h)
+		}
+		assert.Equal(t, head, e.head(), "%s: nothing appended again", op)
+		return first
+	})
+}
+
+// lapseStoredAnswer turns tenant's key, once its answer is stored, back into a claim whose
+// lease ran out with nothing stored: what a process leaves that died between its append and
+// storing the answer.
+func (e *env) lapseStoredAnswer(tenant, key string) {
+	e.t.Helper()
+	ctx := context.Background()
+	require.Eventually(e.t, func() bool {
+		var status int
+		err := e.pool.QueryRow(ctx, `SELECT status FROM cmd_idempotency WHERE tenant = $1 AND key = $2`, tenant, key).Scan(&status)
+		require.NoError(e.t, err)
+		return status != 0
+	}, 10*time.Second, 5*time.Millisecond, "the answer under %s is stored", key)
+	_, err := e.pool.Exec(ctx, `UPDATE cmd_idempotency
+		SET status = 0, response_headers = NULL, response_body = NULL, completed_at = NULL, locked_until = now() - interval '1 second'
+		WHERE tenant = $1 AND key = $2`, tenant, key)
+	require.NoError(e.t, err)
 }
 
 // TestEventMetadata: events carry the tenant, the token subject, the request and correlation
