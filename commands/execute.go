@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/dotmac/ledger/domain"
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/codec"
@@ -19,9 +21,14 @@ const (
 	// maxStreamEvents bounds the events folded for one stream: a longer stream is refused
 	// rather than exhausting memory.
 	maxStreamEvents = 1_000_000
-	// recoveryScanEvents is how far back from the end of a stream Meta.Recovering looks for
-	// the events of the same command id.
+	// recoveryScanEvents is how many events Meta.Recovering reads at a time, looking back from
+	// the end of a stream for the events of its command id, and how far back it looks for a
+	// command id whose time cannot bound the search (see findApplied).
 	recoveryScanEvents = 500
+	// recoveryClockSkew is how much earlier than its command id's time a command's events may
+	// have been recorded: the id is made by the claiming process's clock, the events are
+	// stamped by the appending one's.
+	recoveryClockSkew = 5 * time.Minute
 	// conflictBackoffMax bounds the jittered sleep between decisions after a version conflict.
 	conflictBackoffMax = 5 * time.Millisecond
 )
@@ -203,24 +210,67 @@ func applyEnvelope[S any](apply applyFunc[S], state S, env *eventstore.Envelope,
 	return next, nil
 }
 
-// findApplied looks at the end of stream for events appended under m.CommandID. If there are
-// some, the command already ran: its result is rebuilt from them, as it was (the version and
-// position are those of its last event).
+// findApplied looks back from the end of stream for the events appended under m.CommandID. If
+// there are some, the command already ran: its result is rebuilt from them, as it was (the
+// version and position are those of its last event).
+//
+// A command's events are recorded after its command id was made, and a command id carries its
+// time (a UUIDv7: claims make them, DeriveUUID keeps its source's), so the search reads the
+// stream backwards page by page until it passes the command's events or reaches an event
+// recorded before that time (less recoveryClockSkew): however busy the stream was meanwhile,
+// a command that ran is found, and one that did not costs the events since its id was made.
+// An id whose time is not one (not version 7, or later than now) bounds the search to the last
+// recoveryScanEvents events.
 func (h *Handlers) findApplied(ctx context.Context, m Meta, stream string) (Result, bool, error) {
-	envs, err := h.store.ReadStream(ctx, stream, eventstore.EndOfStream, eventstore.Backwards, recoveryScanEvents)
-	if errors.Is(err, eventstore.ErrStreamNotFound) {
-		return Result{}, false, nil
-	}
-	if err != nil {
-		return Result{}, false, fmt.Errorf("recover %s: %w", stream, err)
-	}
-	res := Result{Stream: stream}
+	since, timed := commandTime(m.CommandID, time.Now())
 	want := m.CommandID.String()
-	for i := len(envs) - 1; i >= 0; i-- { // oldest first
-		if envs[i].Metadata.CommandID != want {
-			continue
+	var found []eventstore.Envelope // newest first
+	from := eventstore.EndOfStream
+	for {
+		envs, err := h.store.ReadStream(ctx, stream, from, eventstore.Backwards, recoveryScanEvents)
+		if errors.Is(err, eventstore.ErrStreamNotFound) {
+			return Result{}, false, nil
 		}
-		if err := res.addStored(&envs[i]); err != nil {
+		if err != nil {
+			return Result{}, false, fmt.Errorf("recover %s: %w", stream, err)
+		}
+		for i := range envs {
+			e := &envs[i]
+			if e.Metadata.CommandID == want {
+				found = append(found, *e)
+				continue
+			}
+			if len(found) > 0 || (timed && e.RecordedAt().Before(since)) {
+				return appliedResult(stream, found) // a command's events are contiguous
+			}
+		}
+		if !timed || len(envs) < recoveryScanEvents || envs[len(envs)-1].Version <= 1 {
+			return appliedResult(stream, found)
+		}
+		from = envs[len(envs)-1].Version - 1
+	}
+}
+
+// commandTime is the time before which id's events cannot have been recorded, and whether id
+// has one: its UUIDv7 time less recoveryClockSkew, unless that is after now (the wall clock,
+// as the stores stamp events with, not the clock commands decide at).
+func commandTime(id uuid.UUID, now time.Time) (time.Time, bool) {
+	if id.Version() != 7 {
+		return time.Time{}, false
+	}
+	sec, nsec := id.Time().UnixTime()
+	t := time.Unix(sec, nsec)
+	if t.After(now.Add(recoveryClockSkew)) {
+		return time.Time{}, false // not a time: an id derived from a random one
+	}
+	return t.Add(-recoveryClockSkew), true
+}
+
+// appliedResult is the result of a command that appended found (newest first) to stream.
+func appliedResult(stream string, found []eventstore.Envelope) (Result, bool, error) {
+	res := Result{Stream: stream}
+	for i := len(found) - 1; i >= 0; i-- { // oldest first
+		if err := res.addStored(&found[i]); err != nil {
 			return Result{}, false, err
 		}
 	}

@@ -1,0 +1,126 @@
+package commands_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dotmac/ledger/commands"
+	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
+)
+
+// backwardsReads counts the backward reads of a stream, the reads recovery makes.
+type backwardsReads struct {
+	eventstore.Store
+	n atomic.Int64
+}
+
+func (s *backwardsReads) ReadStream(ctx context.Context, stream string, from uint64, dir eventstore.Direction, limit int) ([]eventstore.Envelope, error) {
+	if dir == eventstore.Backwards {
+		s.n.Add(1)
+	}
+	return s.Store.ReadStream(ctx, stream, from, dir, limit)
+}
+
+// payMany records n payments of 1.00 for customer, concurrently, each under its own command id.
+func payMany(t *testing.T, h *commands.Handlers, m commands.Meta, customer domain.CustomerID, n int) {
+	t.Helper()
+	const workers = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n; i += workers {
+				mi := m
+				mi.CommandID = uuid.Must(uuid.NewV7())
+				_, err := h.RecordPayment(context.Background(), mi, commands.RecordPayment{CustomerID: customer, Amount: usd(t, "1.00"), Method: domain.PaymentMethodCash})
+				if err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+// TestRecoveringFindsTheFirstResultPastABusyStream: a command retried after a crash finds its
+// events however many were appended to its stream since (a busy customer's payments during
+// the lapsed claim's lease), so it answers with its first result instead of running again.
+// Before, recovery looked at the last 500 events only: the payment's own id, derived from the
+// command id, was then refused as a duplicate and the retry got an error for a payment that
+// had been recorded.
+func TestRecoveringFindsTheFirstResultPastABusyStream(t *testing.T) {
+	t.Parallel()
+	f, newHandlers := newFixture(t)
+	h := newHandlers(f.store)
+	ctx := context.Background()
+	customer := f.register(h)
+	m := f.meta
+	m.CommandID = uuid.Must(uuid.NewV7())
+	cmd := commands.RecordPayment{CustomerID: customer, Amount: usd(t, "10.00"), Method: domain.PaymentMethodCard}
+	first, err := h.RecordPayment(ctx, m, cmd)
+	require.NoError(t, err)
+	payMany(t, h, f.meta, customer, 1100) // more than two pages of recovery's reads
+	head, err := f.store.Head(ctx)
+	require.NoError(t, err)
+
+	m.Recovering = true
+	reads := &backwardsReads{Store: f.store}
+	again, err := newHandlers(reads).RecordPayment(ctx, m, cmd)
+	require.NoError(t, err)
+	assert.Equal(t, first.ID, again.ID)
+	assert.Equal(t, first.Version, again.Version)
+	assert.Equal(t, first.Position, again.Position)
+	assert.Equal(t, first.Events, again.Events)
+	after, err := f.store.Head(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, head, after, "nothing appended again")
+	assert.Equal(t, int64(3), reads.n.Load(), "1,100 later events: three pages of 500 back to the payment")
+}
+
+// TestRecoveringStopsAtTheCommandsTime: a command that never ran reads back only to the events
+// recorded before its command id was made (less the clock skew allowed), not the whole stream;
+// an id whose time says nothing (derived from a random id) reads the last page only.
+func TestRecoveringStopsAtTheCommandsTime(t *testing.T) {
+	t.Parallel()
+	f, newHandlers := newFixture(t)
+	h := newHandlers(f.store)
+	ctx := context.Background()
+	customer := f.register(h)
+	payMany(t, h, f.meta, customer, 1100)
+	cmd := commands.RecordPayment{CustomerID: customer, Amount: usd(t, "10.00"), Method: domain.PaymentMethodCard}
+	recover := func(id uuid.UUID) int64 {
+		t.Helper()
+		m := f.meta
+		m.CommandID, m.Recovering = id, true
+		reads := &backwardsReads{Store: f.store}
+		_, err := newHandlers(reads).RecordPayment(ctx, m, cmd)
+		require.NoError(t, err, "not found: the payment is recorded now")
+		return reads.n.Load()
+	}
+
+	assert.Equal(t, int64(3), recover(uuid.Must(uuid.NewV7())), "recent events: read back to the stream's start")
+
+	// The same stream recorded an hour before the command ids below were made (the table is
+	// append-only: its trigger is off for this one session's rewrite of history).
+	tx, err := f.pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `SET LOCAL session_replication_role = replica`)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `UPDATE es_events SET metadata = jsonb_set(metadata::jsonb, '{recorded_at}',
+		to_jsonb((metadata->>'recorded_at')::timestamptz - interval '1 hour'))::json`)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+	assert.Equal(t, int64(1), recover(uuid.Must(uuid.NewV7())), "older events: the first page ends the search")
+	assert.Equal(t, int64(1), recover(commands.DeriveUUID(uuid.New(), "x")), "no time to go by: the last page only")
+}
