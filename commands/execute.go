@@ -244,7 +244,9 @@ func (h *Handlers) findApplied(ctx context.Context, m Meta, stream string) (Resu
 				return appliedResult(stream, found) // a command's events are contiguous
 			}
 		}
-		if !timed || len(envs) < recoveryScanEvents || envs[len(envs)-1].Version <= 1 {
+		// Without a time, the search goes on past the last page only to finish the command's
+		// events when the page ended among them.
+		if len(envs) < recoveryScanEvents || envs[len(envs)-1].Version <= 1 || (!timed && len(found) == 0) {
 			return appliedResult(stream, found)
 		}
 		from = envs[len(envs)-1].Version - 1
