@@ -18,7 +18,8 @@
 #   no-flush-wait     appends commit without waiting for the WAL flush (unsafe: an upper bound)
 #   no-dunning        the process managers do not react to payments
 #
-# Bench flags default to --events 10000 --duration 10s. Needs jq and git. The reports stay in a
+# Bench flags default to --events 10000 --duration 10s; a --scenario among them replaces
+# commands (-- --scenario commands_hot --events 10000 --duration 10s: the busy customer). Needs jq and git. The reports stay in a
 # temporary directory whose path is printed. When the patch no longer applies to HEAD, refresh
 # it (git apply --3way, then git diff > scripts/upper-bounds.patch in the worktree).
 set -euo pipefail
