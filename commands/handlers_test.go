@@ -130,36 +130,55 @@ func TestConflictRetriesAreBounded(t *testing.T) {
 }
 
 // TestRecoveringReturnsTheFirstResult: running a command again with its command id and
-// Recovering returns the first result and appends nothing; without Recovering the derived
-// ids make it refuse rather than duplicate.
+// Recovering returns the first result and appends nothing, however many events other
+// commands appended to its stream since (a busy customer's payments during a lapsed claim's
+// lease; recovery once looked at the last 500 events only, and the retry then got an error for
+// a payment that had been recorded); without Recovering the derived ids make it refuse rather
+// than duplicate.
 func TestRecoveringReturnsTheFirstResult(t *testing.T) {
 	t.Parallel()
-	f, newHandlers := newFixture(t)
-	h := newHandlers(f.store)
-	ctx := context.Background()
-	customer := f.register(h)
-	m := f.meta
-	m.CommandID = uuid.Must(uuid.NewV7())
-	cmd := commands.RecordPayment{CustomerID: customer, Amount: usd(t, "10.00"), Method: domain.PaymentMethodCash}
-	first, err := h.RecordPayment(ctx, m, cmd)
-	require.NoError(t, err)
-	head, err := f.store.Head(ctx)
-	require.NoError(t, err)
+	for _, tt := range []struct {
+		name  string
+		later int   // payments recorded after the command
+		pages int64 // recovery's backward reads
+	}{
+		{"at the end of its stream", 0, 1},
+		{"past a busy stream", 1100, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f, newHandlers := newFixture(t)
+			h := newHandlers(f.store)
+			ctx := context.Background()
+			customer := f.register(h)
+			m := f.meta
+			m.CommandID = uuid.Must(uuid.NewV7())
+			cmd := commands.RecordPayment{CustomerID: customer, Amount: usd(t, "10.00"), Method: domain.PaymentMethodCash}
+			first, err := h.RecordPayment(ctx, m, cmd)
+			require.NoError(t, err)
+			payMany(t, h, f.meta, customer, tt.later)
+			head, err := f.store.Head(ctx)
+			require.NoError(t, err)
 
-	m.Recovering = true
-	again, err := newHandlers(f.store).RecordPayment(ctx, m, cmd)
-	require.NoError(t, err)
-	assert.Equal(t, first.ID, again.ID)
-	assert.Equal(t, first.Position, again.Position)
-	assert.Equal(t, first.Events, again.Events)
-	after, err := f.store.Head(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, head, after)
+			m.Recovering = true
+			reads := &backwardsReads{Store: f.store}
+			again, err := newHandlers(reads).RecordPayment(ctx, m, cmd)
+			require.NoError(t, err)
+			assert.Equal(t, first.ID, again.ID)
+			assert.Equal(t, first.Version, again.Version)
+			assert.Equal(t, first.Position, again.Position)
+			assert.Equal(t, first.Events, again.Events)
+			after, err := f.store.Head(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, head, after, "nothing appended again")
+			assert.Equal(t, tt.pages, reads.n.Load(), "pages of 500 read back to the command's events")
 
-	m.Recovering = false
-	_, err = h.RecordPayment(ctx, m, cmd)
-	var exists *domain.AlreadyExistsError
-	require.ErrorAs(t, err, &exists, "the same command id names the same payment")
+			m.Recovering = false
+			_, err = h.RecordPayment(ctx, m, cmd)
+			var exists *domain.AlreadyExistsError
+			require.ErrorAs(t, err, &exists, "the same command id names the same payment")
+		})
+	}
 }
 
 // TestMetaAtDecidesAtThatInstant: a trusted caller (the demo seeder) decides at its own

@@ -53,41 +53,6 @@ func payMany(t *testing.T, h *commands.Handlers, m commands.Meta, customer domai
 	}
 }
 
-// TestRecoveringFindsTheFirstResultPastABusyStream: a command retried after a crash finds its
-// events however many were appended to its stream since (a busy customer's payments during
-// the lapsed claim's lease), so it answers with its first result instead of running again.
-// Before, recovery looked at the last 500 events only: the payment's own id, derived from the
-// command id, was then refused as a duplicate and the retry got an error for a payment that
-// had been recorded.
-func TestRecoveringFindsTheFirstResultPastABusyStream(t *testing.T) {
-	t.Parallel()
-	f, newHandlers := newFixture(t)
-	h := newHandlers(f.store)
-	ctx := context.Background()
-	customer := f.register(h)
-	m := f.meta
-	m.CommandID = uuid.Must(uuid.NewV7())
-	cmd := commands.RecordPayment{CustomerID: customer, Amount: usd(t, "10.00"), Method: domain.PaymentMethodCard}
-	first, err := h.RecordPayment(ctx, m, cmd)
-	require.NoError(t, err)
-	payMany(t, h, f.meta, customer, 1100) // more than two pages of recovery's reads
-	head, err := f.store.Head(ctx)
-	require.NoError(t, err)
-
-	m.Recovering = true
-	reads := &backwardsReads{Store: f.store}
-	again, err := newHandlers(reads).RecordPayment(ctx, m, cmd)
-	require.NoError(t, err)
-	assert.Equal(t, first.ID, again.ID)
-	assert.Equal(t, first.Version, again.Version)
-	assert.Equal(t, first.Position, again.Position)
-	assert.Equal(t, first.Events, again.Events)
-	after, err := f.store.Head(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, head, after, "nothing appended again")
-	assert.Equal(t, int64(3), reads.n.Load(), "1,100 later events: three pages of 500 back to the payment")
-}
-
 // TestRecoveringStopsAtTheCommandsTime: a command that never ran reads back only to the events
 // recorded before its command id was made (less the clock skew allowed), not the whole stream;
 // an id whose time says nothing (derived from a random id) reads the last page only.
