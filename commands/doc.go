@@ -44,9 +44,9 @@
 // never record a second one; event ids are derived from the command id, the stream and the
 // expected version. A recurring invoice's id is derived from the billing run and the customer,
 // so a re-invoked run names the same invoice. With Meta.Recovering the handler first looks
-// back from the end of the stream for events of the same command id, as far as the command
-// id's own time (a UUIDv7's), however many events other commands appended since, and, if found,
-// returns their result without deciding again. Without it, an append whose event ids are stored already
+// back from the end of the stream for events of the same command id (for a lapsed claim's
+// retry, Meta.LapsedClaim, as far back as the claim's time however many events other commands
+// appended since) and, if found, returns their result without deciding again. Without it, an append whose event ids are stored already
 // (another process ran the same command id on the same version, perhaps with other inputs and
 // another decision) is answered with the events stored, never with this process's decision.
 //

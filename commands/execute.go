@@ -22,13 +22,13 @@ const (
 	// rather than exhausting memory.
 	maxStreamEvents = 1_000_000
 	// recoveryScanEvents is how many events Meta.Recovering reads at a time, looking back from
-	// the end of a stream for the events of its command id, and how far back it looks for a
-	// command id whose time cannot bound the search (see findApplied).
+	// the end of a stream for the events of its command id, and how far back it looks unless
+	// Meta.LapsedClaim lets the command id's time bound the search (see findApplied).
 	recoveryScanEvents = 500
-	// recoveryClockSkew is how much earlier than its command id's time a command's events may
-	// have been recorded: the id is made by the claiming process's clock, the events are
-	// stamped by the appending one's.
-	recoveryClockSkew = 5 * time.Minute
+	// recoveryClockSkew is how much earlier than its command id's time a lapsed claim's events
+	// may have been recorded: the claiming process made the id and its writer stamped the
+	// events, so this covers that one clock stepping back between the two.
+	recoveryClockSkew = time.Minute
 	// conflictBackoffMax bounds the jittered sleep between decisions after a version conflict.
 	conflictBackoffMax = 5 * time.Millisecond
 )
@@ -214,15 +214,22 @@ func applyEnvelope[S any](apply applyFunc[S], state S, env *eventstore.Envelope,
 // there are some, the command already ran: its result is rebuilt from them, as it was (the
 // version and position are those of its last event).
 //
-// A command's events are recorded after its command id was made, and a command id carries its
-// time (a UUIDv7: claims make them, DeriveUUID keeps its source's), so the search reads the
-// stream backwards page by page until it passes the command's events or reaches an event
-// recorded before that time (less recoveryClockSkew): however busy the stream was meanwhile,
-// a command that ran is found, and one that did not costs the events since its id was made.
-// An id whose time is not one (not version 7, or later than now) bounds the search to the last
-// recoveryScanEvents events.
+// It looks in the last recoveryScanEvents events: process managers set Recovering on every
+// command they send, so that a redelivered event runs nothing twice, and they retry within
+// moments. A lapsed claim's retry (Meta.LapsedClaim) may come a whole lease later on a busy
+// stream: its command id is the claim's UUIDv7 and its events were recorded after that time,
+// so the search reads the stream backwards page by page until it passes the command's events
+// or reaches an event recorded before that time (less recoveryClockSkew). A command that ran is
+// then found however busy the stream was, and one that did not costs the events since its claim.
+// An id whose time is not one (not version 7, or later than now) keeps the last-page bound.
 func (h *Handlers) findApplied(ctx context.Context, m Meta, stream string) (Result, bool, error) {
-	since, timed := commandTime(m.CommandID, time.Now())
+	var (
+		since time.Time
+		timed bool // since bounds the search, not recoveryScanEvents
+	)
+	if m.LapsedClaim {
+		since, timed = commandTime(m.CommandID, time.Now())
+	}
 	want := m.CommandID.String()
 	var found []eventstore.Envelope // newest first
 	from := eventstore.EndOfStream

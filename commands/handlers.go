@@ -143,8 +143,15 @@ type Meta struct {
 	// Recovering set to make it exactly-once.
 	CommandID uuid.UUID
 	// Recovering says an earlier execution with the same CommandID may have appended already:
-	// the handler then returns that execution's result when its events are in the stream.
+	// the handler then returns that execution's result when its events are in the stream's
+	// last 500 events.
 	Recovering bool
+	// LapsedClaim, with Recovering, says CommandID is the UUIDv7 an idempotency claim was made
+	// with, and the claim lapsed without an answer (its process died): the earlier execution's
+	// events were recorded after the id's time, so the handler looks for them back to that time
+	// however many events other commands appended since (a busy stream takes many more than 500
+	// during a claim's lease), not in the last 500 only.
+	LapsedClaim bool
 	// ExpectedVersion, when set, is the stream version the caller saw (HTTP If-Match): the
 	// command is decided on exactly that version and a conflict is a *ConflictError.
 	ExpectedVersion *uint64

@@ -130,20 +130,22 @@ func TestConflictRetriesAreBounded(t *testing.T) {
 }
 
 // TestRecoveringReturnsTheFirstResult: running a command again with its command id and
-// Recovering returns the first result and appends nothing, however many events other
-// commands appended to its stream since (a busy customer's payments during a lapsed claim's
-// lease; recovery once looked at the last 500 events only, and the retry then got an error for
-// a payment that had been recorded); without Recovering the derived ids make it refuse rather
-// than duplicate.
+// Recovering returns the first result and appends nothing; a lapsed claim's retry does so
+// however many events other commands appended to its stream since (a busy customer's payments
+// during the claim's lease: recovery once looked at the last 500 events only, and the retry
+// then got an error for a payment that had been recorded). Without Recovering the derived ids
+// make it refuse rather than duplicate.
 func TestRecoveringReturnsTheFirstResult(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
-		name  string
-		later int   // payments recorded after the command
-		pages int64 // recovery's backward reads
+		name   string
+		later  int   // payments recorded after the command
+		lapsed bool  // Meta.LapsedClaim
+		pages  int64 // recovery's backward reads
 	}{
-		{"at the end of its stream", 0, 1},
-		{"past a busy stream", 1100, 3},
+		{"at the end of its stream", 0, false, 1},
+		{"a lapsed claim at the end of its stream", 0, true, 1},
+		{"a lapsed claim past a busy stream", 1100, true, 3},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -160,7 +162,7 @@ func TestRecoveringReturnsTheFirstResult(t *testing.T) {
 			head, err := f.store.Head(ctx)
 			require.NoError(t, err)
 
-			m.Recovering = true
+			m.Recovering, m.LapsedClaim = true, tt.lapsed
 			reads := &backwardsReads{Store: f.store}
 			again, err := newHandlers(reads).RecordPayment(ctx, m, cmd)
 			require.NoError(t, err)
@@ -173,7 +175,7 @@ func TestRecoveringReturnsTheFirstResult(t *testing.T) {
 			assert.Equal(t, head, after, "nothing appended again")
 			assert.Equal(t, tt.pages, reads.n.Load(), "pages of 500 read back to the command's events")
 
-			m.Recovering = false
+			m.Recovering, m.LapsedClaim = false, false
 			_, err = h.RecordPayment(ctx, m, cmd)
 			var exists *domain.AlreadyExistsError
 			require.ErrorAs(t, err, &exists, "the same command id names the same payment")

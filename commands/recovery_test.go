@@ -53,9 +53,10 @@ func payMany(t *testing.T, h *commands.Handlers, m commands.Meta, customer domai
 	}
 }
 
-// TestRecoveringStopsAtTheCommandsTime: a command that never ran reads back only to the events
-// recorded before its command id was made (less the clock skew allowed), not the whole stream;
-// an id whose time says nothing (derived from a random id) reads the last page only.
+// TestRecoveringStopsAtTheCommandsTime: a lapsed claim's command that never ran reads back only
+// to the events recorded before its command id was made (less the clock skew allowed), not the
+// whole stream; an id whose time says nothing (derived from a random id), and a command that is
+// not a lapsed claim's (a process manager's), read the last page only.
 func TestRecoveringStopsAtTheCommandsTime(t *testing.T) {
 	t.Parallel()
 	f, newHandlers := newFixture(t)
@@ -64,17 +65,18 @@ func TestRecoveringStopsAtTheCommandsTime(t *testing.T) {
 	customer := f.register(h)
 	payMany(t, h, f.meta, customer, 1100)
 	cmd := commands.RecordPayment{CustomerID: customer, Amount: usd(t, "10.00"), Method: domain.PaymentMethodCard}
-	pagesRead := func(id uuid.UUID) int64 {
+	pagesRead := func(id uuid.UUID, lapsed bool) int64 {
 		t.Helper()
 		m := f.meta
-		m.CommandID, m.Recovering = id, true
+		m.CommandID, m.Recovering, m.LapsedClaim = id, true, lapsed
 		reads := &backwardsReads{Store: f.store}
 		_, err := newHandlers(reads).RecordPayment(ctx, m, cmd)
 		require.NoError(t, err, "not found: the payment is recorded now")
 		return reads.n.Load()
 	}
 
-	assert.Equal(t, int64(3), pagesRead(uuid.Must(uuid.NewV7())), "recent events: read back to the stream's start")
+	assert.Equal(t, int64(3), pagesRead(uuid.Must(uuid.NewV7()), true), "recent events: read back to the stream's start")
+	assert.Equal(t, int64(1), pagesRead(uuid.Must(uuid.NewV7()), false), "not a lapsed claim: the last page only")
 
 	// The same stream recorded an hour before the command ids below were made (the table is
 	// append-only: its trigger is off for this one session's rewrite of history).
@@ -86,8 +88,8 @@ func TestRecoveringStopsAtTheCommandsTime(t *testing.T) {
 		to_jsonb((metadata->>'recorded_at')::timestamptz - interval '1 hour'))::json`)
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit(ctx))
-	assert.Equal(t, int64(1), pagesRead(uuid.Must(uuid.NewV7())), "older events: the first page ends the search")
+	assert.Equal(t, int64(1), pagesRead(uuid.Must(uuid.NewV7()), true), "older events: the first page ends the search")
 	// Derived from a random id whose first bits read as a time far in the future: no time.
 	random := uuid.MustParse("ffffffff-ffff-4fff-bfff-ffffffffffff")
-	assert.Equal(t, int64(1), pagesRead(commands.DeriveUUID(random, "x")), "no time to go by: the last page only")
+	assert.Equal(t, int64(1), pagesRead(commands.DeriveUUID(random, "x"), true), "no time to go by: the last page only")
 }

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -135,6 +136,44 @@ func TestRetryAfterACrashRecoversTheAnswer(t *testing.T) {
 	assert.Equal(t, head, e.head(), "nothing appended again")
 	replay := e.must(http.StatusCreated, tok, path, body, api.HeaderIdempotencyKey, key)
 	assert.Equal(t, "true", replay.Header.Get(api.HeaderReplayed))
+}
+
+// TestRetryAfterACrashOnABusyStream: a lapsed claim's retry finds its payment after more than
+// the last 500 events of a busy customer's stream (other payments during the claim's lease)
+// and answers with it, instead of an error for a payment the ledger recorded.
+func TestRetryAfterACrashOnABusyStream(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := e.token("acme")
+	customer := e.registerCustomer(tok)
+	path := "/v1/customers/" + customer + "/payments"
+	body := `{"amount": {"amount": "10.00", "currency": "USD"}, "method": "card"}`
+	key := uuid.NewString()
+	first := e.must(http.StatusCreated, tok, path, body, api.HeaderIdempotencyKey, key)
+	e.lapseStoredAnswer("acme", key)
+
+	tenant, err := domain.ParseTenantID("acme")
+	require.NoError(t, err)
+	cid, err := domain.ParseCustomerID(customer)
+	require.NoError(t, err)
+	amount, err := domain.ParseMoney("1.00", "USD")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for range 1100 / 8 {
+				_, err := e.handlers.RecordPayment(context.Background(), commands.Meta{Tenant: tenant, Actor: fmt.Sprint("worker ", w)},
+					commands.RecordPayment{CustomerID: cid, Amount: amount, Method: domain.PaymentMethodCash})
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	head := e.head()
+
+	again := e.must(http.StatusCreated, tok, path, body, api.HeaderIdempotencyKey, key)
+	assert.JSONEq(t, string(first.Body), string(again.Body))
+	assert.Equal(t, head, e.head(), "nothing appended again")
 }
 
 // TestEveryEndpointRecoversItsFirstAnswer: for every endpoint, a command whose process died

@@ -77,7 +77,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, rt route) error {
 		writeStored(w, claim.Replay, true)
 		return nil
 	}
-	m.CommandID, m.Recovering = claim.CommandID, claim.Recovering
+	m.CommandID, m.Recovering, m.LapsedClaim = claim.CommandID, claim.Recovering, claim.Recovering
 	stored, err := a.run(r.Context(), cmd, m, key)
 	if err != nil {
 		return err
