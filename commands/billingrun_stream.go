@@ -30,7 +30,7 @@ func (h *Handlers) StartBillingRun(ctx context.Context, m Meta, period domain.Pe
 		if r.Started() {
 			return nil, nil
 		}
-		id, err := idFor(m, "billing run", domain.NewBillingRunID)
+		id, err := BillingRunIDFor(m.CommandID)
 		if err != nil {
 			return nil, err
 		}
