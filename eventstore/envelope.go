@@ -19,6 +19,10 @@ type EventData struct {
 	Data json.RawMessage
 	// Metadata says who caused the event and why. RecordedAt is set by the store.
 	Metadata Metadata
+	// Key, when set, is the idempotency key of the command whose events start here: a store
+	// that records keys (KeyRecorder) stores it with the events; one that does not refuses the
+	// append (*InvalidInputError), so a key is never silently dropped.
+	Key *AppendKey
 }
 
 // Metadata travels with every stored event. Field names are part of the stored format.

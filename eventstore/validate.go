@@ -76,6 +76,8 @@ func validateEvent(i int, e *EventData) error {
 		return &InvalidInputError{Field: field("data"), Reason: "not valid UTF-8"}
 	case !isJSONObject(e.Data):
 		return &InvalidInputError{Field: field("data"), Reason: "not a JSON object"}
+	case e.Key != nil:
+		return ValidateAppendKey(field("key"), e.Key)
 	}
 	return nil
 }

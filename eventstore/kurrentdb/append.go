@@ -18,6 +18,9 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	if err := eventstore.ValidateAppend(stream, events); err != nil {
 		return eventstore.AppendResult{}, err
 	}
+	if err := eventstore.RefuseKeys(events); err != nil {
+		return eventstore.AppendResult{}, err
+	}
 	for attempt := 1; ; attempt++ {
 		res, err := s.appendOnce(ctx, stream, expected, events)
 		var raced *racedError
