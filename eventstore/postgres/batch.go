@@ -28,7 +28,9 @@ type outcome struct {
 type batchPlan struct {
 	outcomes []outcome
 	rows     insertRows
+	keys     keyRows // the idempotency keys to record with the rows
 	head     int64
+	now      time.Time
 }
 
 // insertRows holds the columns of the events to insert, as arrays for one unnest INSERT.
@@ -70,12 +72,13 @@ SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::tex
 )
 
 // runBatch appends batch in one transaction: round trip 1 begins, takes the append lock and
-// reads the head, the streams' last versions and hashes, and which event ids already exist;
-// the appends are then checked in order in memory; round trip 2 inserts every accepted event,
-// notifies subscribers and commits. When the writer knows all that already (known), the
-// batch is checked first against what it knows and, if every append passes, written in one
-// round trip; otherwise it takes the two. On any error the connection is discarded, which
-// aborts the transaction: nothing of the batch is stored.
+// reads the head, the streams' last versions and hashes, which event ids already exist and
+// which of the batch's idempotency keys are recorded; the appends are then checked in order
+// in memory; round trip 2 inserts every accepted event and new key, notifies subscribers and
+// commits. When the writer knows all that already (known; the keys are checked in the
+// statements that record them), the batch is checked first against what it knows and, if every
+// append passes, written in one round trip; otherwise it takes the two. On any error the
+// connection is discarded, which aborts the transaction: nothing of the batch is stored.
 func (s *Store) runBatch(ctx context.Context, batch []*appendReq) (plan *batchPlan, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -104,8 +107,9 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendReq) (plan *batchPl
 			case errors.Is(err, errStale):
 				s.known.missed() // another writer appended: read the truth
 			case isUniqueViolation(err):
-				// An event id stored already: the retry of an append, which the ids read
-				// below tell apart from a real duplicate.
+				// An event id stored already (the retry of an append, which the ids read
+				// below tell apart from a real duplicate), or a key of the batch held by
+				// another command (which the keys read below name).
 				if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
 					return nil, err
 				}
@@ -114,12 +118,32 @@ func (s *Store) runBatch(ctx context.Context, batch []*appendReq) (plan *batchPl
 			}
 		}
 	}
+	for attempt := 1; ; attempt++ {
+		plan, err = s.readAndWrite(ctx, conn, batch, now)
+		if err == nil || attempt == maxWriteAttempts || !isUniqueViolation(err) {
+			return plan, err
+		}
+		// A key of the batch recorded alone (RecordKey does not take the append lock) since
+		// the state was read: read it again.
+		if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// maxWriteAttempts bounds the two-round-trip writes of a batch: a write fails with a unique
+// violation only when a key it records was recorded alone since its state was read.
+const maxWriteAttempts = 3
+
+// readAndWrite writes batch in the two round trips: the state read under the lock, then the
+// rows planned from it.
+func (s *Store) readAndWrite(ctx context.Context, conn *pgxpool.Conn, batch []*appendReq, now time.Time) (*batchPlan, error) {
 	st, err := s.readState(ctx, conn, batch)
 	if err != nil {
 		return nil, err
 	}
 	s.known.observed(st.head) // another writer appended since? then any stream may have moved
-	plan = planBatch(st, batch, now)
+	plan := planBatch(st, batch, now)
 	if err := s.beforeCommit(ctx, conn); err != nil {
 		return nil, err
 	}
@@ -143,6 +167,7 @@ type batchState struct {
 	head     int64
 	heads    map[string]streamHead
 	existing map[uuid.UUID]storedRef
+	keys     map[keyID]eventstore.StoredKey // the batch's keys recorded (not read by known)
 }
 
 type streamHead struct {
@@ -158,6 +183,7 @@ type storedRef struct {
 
 func (s *Store) readState(ctx context.Context, conn *pgxpool.Conn, batch []*appendReq) (*batchState, error) {
 	streams, ids := batchKeys(batch)
+	scopes, keys := batchAppendKeys(batch)
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(lockSQL, s.lockKey)
@@ -172,9 +198,13 @@ func (s *Store) readState(ctx context.Context, conn *pgxpool.Conn, batch []*appe
 	b.Queue(db.GenericPlansSQL)
 	b.Queue(headsSQL, streams)
 	b.Queue(idsSQL, ids)
+	if len(keys) > 0 {
+		b.Queue(keysSQL, scopes, keys)
+	}
 	br := conn.SendBatch(ctx, b)
 	defer br.Close()
-	st := &batchState{heads: make(map[string]streamHead, len(streams)), existing: map[uuid.UUID]storedRef{}}
+	st := &batchState{heads: make(map[string]streamHead, len(streams)), existing: map[uuid.UUID]storedRef{},
+		keys: make(map[keyID]eventstore.StoredKey, len(keys))}
 	for range 2 {
 		if _, err := br.Exec(); err != nil {
 			return nil, err
@@ -191,6 +221,11 @@ func (s *Store) readState(ctx context.Context, conn *pgxpool.Conn, batch []*appe
 	}
 	if err := readExisting(br, st); err != nil {
 		return nil, err
+	}
+	if len(keys) > 0 {
+		if err := readKeys(br, st); err != nil {
+			return nil, err
+		}
 	}
 	return st, br.Close()
 }
@@ -251,18 +286,26 @@ func (s *Store) writeBatch(ctx context.Context, conn *pgxpool.Conn, plan *batchP
 	if len(plan.rows.positions) == 0 {
 		b.Queue("ROLLBACK")
 	} else {
-		s.queueWrite(b, plan, insertSQL)
+		s.queueInsert(b, plan, insertSQL)
+		if len(plan.keys.keys) > 0 {
+			plan.keys.queueInsert(b, plan.now)
+		}
+		s.queueCommit(b, plan)
 	}
 	_, err := send(ctx, conn, b, 0)
 	return err
 }
 
-// queueWrite queues the insert of plan's rows with sql (insertSQL, or insertIfHeadSQL and the
-// head it expects as extra), the notification of the new head and the commit.
-func (s *Store) queueWrite(b *pgx.Batch, plan *batchPlan, sql string, extra ...any) {
+// queueInsert queues the insert of plan's rows with sql (insertSQL, or insertIfHeadSQL and the
+// head it expects as extra).
+func (s *Store) queueInsert(b *pgx.Batch, plan *batchPlan, sql string, extra ...any) {
 	r := &plan.rows
 	b.Queue(sql, append([]any{r.positions, r.ids, r.streams, r.versions, r.types, r.schemaVersions,
 		r.data, r.metadata, r.recordedAt, r.hashes}, extra...)...)
+}
+
+// queueCommit queues the notification of plan's new head and the commit.
+func (s *Store) queueCommit(b *pgx.Batch, plan *batchPlan) {
 	b.Queue("SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(plan.head, 10))
 	b.Queue("COMMIT")
 }
@@ -288,8 +331,9 @@ func send(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch, counted int) (i
 // planBatch checks each append in order against the state read under the lock (and the
 // appends accepted before it in this batch) and lays out the rows to insert.
 func planBatch(st *batchState, batch []*appendReq, now time.Time) *batchPlan {
-	plan := &batchPlan{outcomes: make([]outcome, len(batch)), head: st.head}
+	plan := &batchPlan{outcomes: make([]outcome, len(batch)), head: st.head, now: now}
 	inBatch := map[uuid.UUID]bool{}
+	keysInBatch := map[keyID]uuid.UUID{} // the keys of the appends accepted, and their commands
 	for i, r := range batch {
 		if repeatsBatch(r, inBatch) {
 			plan.outcomes[i] = outcome{retry: true}
@@ -299,13 +343,19 @@ func planBatch(st *batchState, batch []*appendReq, now time.Time) *batchPlan {
 			plan.outcomes[i] = o
 			continue
 		}
+		if o, handled := keyOutcome(r, st.keys, keysInBatch); handled {
+			plan.outcomes[i] = o
+			continue
+		}
 		head := st.heads[r.stream]
 		if !r.expected.Check(head.version) {
 			plan.outcomes[i] = outcome{final: true, err: &eventstore.WrongExpectedVersionError{
 				Stream: r.stream, Expected: r.expected, Actual: head.version}}
 			continue
 		}
-		plan.outcomes[i] = outcome{res: plan.accept(r, &head, now)}
+		res := plan.accept(r, &head, now)
+		plan.addKeys(r, res, st.keys, keysInBatch)
+		plan.outcomes[i] = outcome{res: res}
 		st.heads[r.stream] = head
 		for j := range r.events {
 			inBatch[r.events[j].ID] = true

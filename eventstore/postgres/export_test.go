@@ -53,5 +53,13 @@ const EnvelopeColumns = envelopeColumns
 const (
 	HeadsSQL   = headsSQL
 	IDsSQL     = idsSQL
+	KeysSQL    = keysSQL
 	ReadAllSQL = readAllSQL
+)
+
+// The statements that record and check a one-round-trip batch's keys, for the tests that
+// trace them.
+const (
+	InsertKnownKeysSQL = insertKnownKeysSQL
+	CheckKeysSQL       = checkKeysSQL
 )

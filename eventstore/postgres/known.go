@@ -22,6 +22,7 @@ import (
 // commits in one round trip. Anything else takes the two round trips, which read the truth
 // and refresh what is known: a stream not known, an append refused (it may be the retry of
 // one stored already, which only the ids tell), an event id stored already (the insert's
+// unique violation), an idempotency key of the batch held by another command (its check's
 // unique violation), the head moved by another writer (the insert inserted nothing). Any
 // error forgets everything, as a failed commit may have committed.
 //
@@ -138,14 +139,20 @@ WHERE (SELECT coalesce(max(position), 0) FROM es_events) = $11`
 var errStale = errors.New("the feed's head moved since this writer's last batch")
 
 // writeKnown writes plan in one round trip: begin, the append lock, the insert (only if the
-// head is still head), the notification and the commit. errStale when the head had moved (the
+// head is still head), the batch's keys if any (recorded only with their events: see
+// insertKnownKeysSQL), the notification and the commit. errStale when the head had moved (the
 // transaction committed nothing but a spurious notification); a unique violation when an
-// event id was stored already (the transaction is left aborted: the caller rolls it back).
+// event id was stored already or another command holds a key of the batch (the transaction is
+// left aborted: the caller rolls it back).
 func (s *Store) writeKnown(ctx context.Context, conn *pgxpool.Conn, plan *batchPlan, head int64) error {
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(lockSQL, s.lockKey)
-	s.queueWrite(b, plan, insertIfHeadSQL, head)
+	s.queueInsert(b, plan, insertIfHeadSQL, head)
+	if len(plan.keys.keys) > 0 {
+		plan.keys.queueKnown(b, plan.now)
+	}
+	s.queueCommit(b, plan)
 	inserted, err := send(ctx, conn, b, 2)
 	switch {
 	case err != nil:

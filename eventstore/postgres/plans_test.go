@@ -24,7 +24,10 @@ func TestGenericPlansScanIndexes(t *testing.T) {
 		SELECT g, gen_random_uuid(), 'acme/customer-' || (g % 2000), g / 2000 + 1, 'Tested', 1, '{}', '{}', now(), sha256(g::text::bytea)
 		FROM generate_series(1, 20000) g`)
 	require.NoError(t, err)
-	_, err = pool.Exec(ctx, `ANALYZE es_events`)
+	_, err = pool.Exec(ctx, `INSERT INTO es_append_keys (scope, key, request_hash, command_id, recorded_at)
+		SELECT 'acme', 'k-' || g, sha256(g::text::bytea), gen_random_uuid(), now() FROM generate_series(1, 20000) g`)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `ANALYZE es_events, es_append_keys`)
 	require.NoError(t, err)
 
 	conn, err := pool.Acquire(ctx)
@@ -37,6 +40,7 @@ func TestGenericPlansScanIndexes(t *testing.T) {
 	}{
 		{"heads", postgres.HeadsSQL, `'{acme/customer-1,acme/customer-2}'`, "es_events_stream_version_key"},
 		{"ids", postgres.IDsSQL, `ARRAY[gen_random_uuid(), gen_random_uuid()]`, "es_events_event_id_key"},
+		{"keys", postgres.KeysSQL, `'{acme,acme}', '{k-1,k-2}'`, "es_append_keys_pkey"},
 		{"read all", postgres.ReadAllSQL, `19990, 1000`, "es_events_pkey"},
 		{"read all from the start", postgres.ReadAllSQL, `0, 1000`, "es_events_pkey"},
 	} {
