@@ -132,16 +132,29 @@ func runBatch[S any](h *Handlers, l *streamLock, stream string, agg aggregate[S]
 	}
 }
 
-// distinctCommands splits reqs into those whose command id is the first of its kind and the
-// rest, each in arrival order.
+// distinctCommands splits reqs into those whose command id, and idempotency key, is the first
+// of its kind and the rest, each in arrival order: requests sharing a key (a retry racing its
+// original) are never appended together, so the later one finds the key held and answers as
+// the first did.
 func distinctCommands[S any](reqs []*request[S]) (first, later []*request[S]) {
 	seen := make(map[[16]byte]bool, len(reqs))
+	var keys map[[2]string]bool
 	for _, r := range reqs {
-		if seen[r.m.CommandID] {
+		var key [2]string
+		if r.m.Key != nil {
+			key = [2]string{r.m.Key.Scope, r.m.Key.Key}
+		}
+		if seen[r.m.CommandID] || (r.m.Key != nil && keys[key]) {
 			later = append(later, r)
 			continue
 		}
 		seen[r.m.CommandID] = true
+		if r.m.Key != nil {
+			if keys == nil {
+				keys = make(map[[2]string]bool)
+			}
+			keys[key] = true
+		}
 		first = append(first, r)
 	}
 	return first, later
@@ -241,6 +254,33 @@ func (b *batch[S]) run(ctx context.Context, reqs []*request[S]) []*request[S] {
 				}
 			}
 			return reqs[n:]
+		}
+		var taken *eventstore.KeyTakenError
+		if errors.As(err, &taken) {
+			// Some commands' idempotency keys are held by other commands (a retry whose first
+			// attempt was recorded): they get the error, which names the holder; the others
+			// are decided again without them, on the state before the batch.
+			rest := reqs[:0:0]
+			for _, r := range reqs[:n] {
+				if k := r.m.Key; k != nil {
+					if _, held := taken.Holder(k.Scope, k.Key); held {
+						r.finish(Result{}, err)
+						continue
+					}
+				}
+				rest = append(rest, r)
+			}
+			if len(rest) == n {
+				for _, r := range rest { // no command of the batch is named: none can go on
+					r.finish(Result{}, err)
+				}
+				return reqs[n:]
+			}
+			reqs = append(rest, reqs[n:]...)
+			if len(reqs) == 0 {
+				return nil
+			}
+			continue
 		}
 		if isDuplicateID(err) { // one command, some of its ids stored: another decision of it
 			b.answerStored(ctx, reqs[:n], outs, err)
@@ -402,6 +442,9 @@ func prepareEvents[S any](apply applyFunc[S], m Meta, stream string, state S, ve
 			return state, nil, fmt.Errorf("%w: %w", domain.ErrInvariant, err)
 		}
 		data[i] = eventstore.EventData{ID: eventID(m, stream, version, i), Type: name, SchemaVersion: v, Data: raw, Metadata: md}
+	}
+	if len(data) > 0 {
+		data[0].Key = m.Key
 	}
 	return next, data, nil
 }

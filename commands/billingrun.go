@@ -125,6 +125,10 @@ func (h *Handlers) runBilling(ctx context.Context, m Meta, c RunBilling, progres
 	if err != nil {
 		return BillingRunResult{}, err
 	}
+	// The request's idempotency key went with the run's start (or, when the run had started
+	// already, the API records it with the answer): the customers' invoices, idempotent by the
+	// run's state, do not carry it, so a bill day's appends record no key.
+	m.Key = nil
 	out := BillingRunResult{Result: started, Period: c.Period}
 	run, _, err := h.BillingRun(ctx, m.Tenant, c.Period)
 	if err != nil {

@@ -158,6 +158,13 @@ type Meta struct {
 	// At, when set, is the instant the command is decided at instead of the clock. It is for
 	// trusted callers that replay a schedule (the demo seeder); the HTTP API never sets it.
 	At time.Time
+	// Key, when set, is the request's idempotency key as the event store records it with the
+	// command's events (a store that records keys: see RecordsKeys). Its CommandID is the
+	// request's command id, which the commands a command runs in turn under derived ids keep:
+	// every append of the request carries the key, and the first to record it holds it for the
+	// request. An append finding the key held by another command fails with
+	// *eventstore.KeyTakenError, and nothing of it is stored.
+	Key *eventstore.AppendKey
 }
 
 // withDefaults fills in the command id.
@@ -182,7 +189,17 @@ func (m Meta) metadata() eventstore.Metadata {
 	}
 }
 
-// now returns the instant to decide at.
+// RecordsKeys reports whether the event store records idempotency keys with the events it
+// appends (Meta.Key), and returns it to look keys up and record the keys of commands that
+// appended nothing.
+func (h *Handlers) RecordsKeys() (eventstore.KeyRecorder, bool) {
+	kr, ok := h.store.(eventstore.KeyRecorder)
+	if !ok || !kr.RecordsKeys() {
+		return nil, false
+	}
+	return kr, true
+}
+
 // Now returns the instant a command with m is decided at (m.At, else the clock).
 func (h *Handlers) Now(m Meta) time.Time { return h.clock(m) }
 
