@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -76,6 +78,7 @@ type Keys struct {
 	cfg    KeysConfig
 	writes *group[keyWrite, claimWon]
 	leases *leases
+	legacy legacyKeys
 }
 
 // claimWon is the outcome of inserting one claim: whether it was inserted, and its lease.
@@ -122,6 +125,9 @@ func NewKeys(pool *pgxpool.Pool, cfg KeysConfig) *Keys {
 	return k
 }
 
+// Retention returns how long keys are kept.
+func (k *Keys) Retention() time.Duration { return k.cfg.Retention }
+
 // Lease returns how long a claim holds its key.
 func (k *Keys) Lease() time.Duration { return k.cfg.Lease }
 
@@ -155,39 +161,59 @@ func (k *Keys) Claim(ctx context.Context, tenant domain.TenantID, key string, ha
 	return commands.Claim{}, commands.ErrKeyInProgress
 }
 
-// existing looks at a key already stored: a replay, a mismatch, a lapsed claim to take over,
-// or (done false) a claim still running or just released.
-func (k *Keys) existing(ctx context.Context, tenant domain.TenantID, key string, hash [32]byte) (commands.Claim, bool, error) {
+// storedKey is a row of cmd_idempotency as a request with the key finds it.
+type storedKey struct {
+	commandID uuid.UUID
+	replay    *commands.StoredResponse // completed
+	lapsed    bool                     // a claim whose lease ran out without an answer
+}
+
+// read reads the key's row: false when there is none, *KeyReusedError when it was claimed
+// for another request.
+func (k *Keys) read(ctx context.Context, tenant domain.TenantID, key string, hash [32]byte) (storedKey, bool, error) {
 	var (
-		stored    []byte
-		commandID uuid.UUID
-		status    int
-		headers   []byte
-		body      []byte
-		lapsed    bool
+		row     storedKey
+		stored  []byte
+		status  int
+		headers []byte
+		body    []byte
 	)
 	err := k.pool.QueryRow(ctx, `
 		SELECT request_hash, command_id, status, response_headers, response_body,
 		       coalesce(locked_until < now(), true)
 		FROM cmd_idempotency WHERE tenant = $1 AND key = $2`, tenant.String(), key).
-		Scan(&stored, &commandID, &status, &headers, &body, &lapsed)
+		Scan(&stored, &row.commandID, &status, &headers, &body, &row.lapsed)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return commands.Claim{}, false, nil // released meanwhile: insert again
+		return storedKey{}, false, nil
 	case err != nil:
-		return commands.Claim{}, true, classify("read idempotency key", err)
+		return storedKey{}, false, classify("read idempotency key", err)
 	case !bytes.Equal(stored, hash[:]):
-		return commands.Claim{}, true, &commands.KeyReusedError{Key: key}
+		return storedKey{}, false, &commands.KeyReusedError{Key: key}
 	case status > 0:
-		r := &commands.StoredResponse{Status: status, Body: body}
-		if err := json.Unmarshal(headers, &r.Headers); err != nil {
-			return commands.Claim{}, true, err
+		row.replay = &commands.StoredResponse{Status: status, Body: body}
+		if err := json.Unmarshal(headers, &row.replay.Headers); err != nil {
+			return storedKey{}, false, err
 		}
-		return commands.Claim{CommandID: commandID, Replay: r}, true, nil
-	case lapsed:
-		return k.takeOver(ctx, claimRef{tenant.String(), key, commandID}, time.Time{})
 	}
-	if kept, ok := k.leases.take(tenant.String(), key); ok && kept.ref.commandID == commandID {
+	return row, true, nil
+}
+
+// existing looks at a key already stored: a replay, a mismatch, a lapsed claim to take over,
+// or (done false) a claim still running or just released.
+func (k *Keys) existing(ctx context.Context, tenant domain.TenantID, key string, hash [32]byte) (commands.Claim, bool, error) {
+	row, found, err := k.read(ctx, tenant, key, hash)
+	switch {
+	case err != nil:
+		return commands.Claim{}, true, err
+	case !found:
+		return commands.Claim{}, false, nil // released meanwhile: insert again
+	case row.replay != nil:
+		return commands.Claim{CommandID: row.commandID, Replay: row.replay}, true, nil
+	case row.lapsed:
+		return k.takeOver(ctx, claimRef{tenant.String(), key, row.commandID}, time.Time{})
+	}
+	if kept, ok := k.leases.take(tenant.String(), key); ok && kept.ref.commandID == row.commandID {
 		// This process's own claim, whose release an outage kept: the retry takes it over now.
 		c, done, err := k.takeOver(ctx, kept.ref, kept.lease)
 		if err != nil {
@@ -196,6 +222,28 @@ func (k *Keys) existing(ctx context.Context, tenant domain.TenantID, key string,
 		return c, done, err
 	}
 	return commands.Claim{}, false, nil
+}
+
+// Previous is what a server whose event store records the keys with the events (see
+// commands.Meta.Key) asks before it runs a request: whether the key was claimed here before it
+// was upgraded. found is false once the table holds no key at all (the purge empties it a
+// retention after the last claim): from then on it asks nothing of the database. A completed
+// key replays its answer; a lapsed claim runs again with its command id, recovering; a claim
+// still running is ErrKeyInProgress; another request under the key is *KeyReusedError.
+func (k *Keys) Previous(ctx context.Context, tenant domain.TenantID, key string, hash [32]byte) (commands.Claim, bool, error) {
+	if !k.legacy.any(ctx, k.pool) {
+		return commands.Claim{}, false, nil
+	}
+	row, found, err := k.read(ctx, tenant, key, hash)
+	switch {
+	case err != nil || !found:
+		return commands.Claim{}, false, err
+	case row.replay != nil:
+		return commands.Claim{CommandID: row.commandID, Replay: row.replay}, true, nil
+	case row.lapsed:
+		return commands.Claim{CommandID: row.commandID, Recovering: true}, true, nil
+	}
+	return commands.Claim{}, false, commands.ErrKeyInProgress
 }
 
 // takeOver claims ref again, keeping its command id: a lapsed claim (lease zero), or the claim
@@ -459,4 +507,36 @@ func (k *Keys) RunPurger(ctx context.Context, interval time.Duration, onError fu
 			}
 		}
 	}
+}
+
+// legacyCheckInterval is how often Previous looks again whether cmd_idempotency holds keys.
+const legacyCheckInterval = time.Minute
+
+// legacyKeys remembers whether cmd_idempotency held any key when last looked at. Once it held
+// none it is never looked at again: a server recording keys with the events writes none.
+type legacyKeys struct {
+	none    atomic.Bool // the table was empty: the fast path of every request from then on
+	mu      sync.Mutex
+	checked time.Time
+	held    bool
+}
+
+// any reports whether the table held a key at the last look (made at most once a
+// legacyCheckInterval); when the look fails it says yes, so a key is never missed.
+func (l *legacyKeys) any(ctx context.Context, pool *pgxpool.Pool) bool {
+	if l.none.Load() {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.checked.IsZero() && time.Since(l.checked) < legacyCheckInterval {
+		return l.held
+	}
+	var held bool
+	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cmd_idempotency)`).Scan(&held); err != nil {
+		return true
+	}
+	l.checked, l.held = time.Now(), held
+	l.none.Store(!held)
+	return held
 }

@@ -183,3 +183,54 @@ func TestClaimsAndCompletionsShareARoundTrip(t *testing.T) {
 	_, err = keys.Claim(ctx, acme, "k3", hash(3))
 	assert.ErrorIs(t, err, commands.ErrKeyInProgress, "k3 is claimed, not completed")
 }
+
+// TestPreviousAnswersKeysClaimedBeforeTheUpgrade: Previous (a server recording keys with the
+// events) answers what a key holds in cmd_idempotency: a completed one its answer, a lapsed
+// claim its command id to recover with, a claim still running ErrKeyInProgress, another
+// request *KeyReusedError; and over an empty table it never looks again.
+func TestPreviousAnswersKeysClaimedBeforeTheUpgrade(t *testing.T) {
+	t.Parallel()
+	pool := mustPool(t)
+	ctx := context.Background()
+	before := pgstore.NewKeys(pool, pgstore.KeysConfig{})
+	acme := tenant(t, "acme")
+	answered, err := before.Claim(ctx, acme, "answered", hash(1))
+	require.NoError(t, err)
+	answer := commands.StoredResponse{Status: 201, Body: []byte("{}\n"), Headers: map[string]string{"ETag": `"1"`}}
+	require.NoError(t, before.Complete(ctx, acme, "answered", answered.CommandID, answer))
+	lapsed, err := before.Claim(ctx, acme, "lapsed", hash(2))
+	require.NoError(t, err)
+	require.NoError(t, before.Release(ctx, acme, "lapsed", lapsed.CommandID, false))
+	_, err = before.Claim(ctx, acme, "running", hash(3))
+	require.NoError(t, err)
+
+	after := pgstore.NewKeys(pool, pgstore.KeysConfig{})
+	c, found, err := after.Previous(ctx, acme, "answered", hash(1))
+	require.NoError(t, err)
+	require.True(t, found)
+	require.NotNil(t, c.Replay)
+	assert.Equal(t, answer, *c.Replay)
+	c, found, err = after.Previous(ctx, acme, "lapsed", hash(2))
+	require.NoError(t, err)
+	assert.True(t, found)
+	assert.Equal(t, commands.Claim{CommandID: lapsed.CommandID, Recovering: true}, c)
+	_, _, err = after.Previous(ctx, acme, "running", hash(3))
+	require.ErrorIs(t, err, commands.ErrKeyInProgress)
+	_, _, err = after.Previous(ctx, acme, "answered", hash(9))
+	require.ErrorIs(t, err, commands.ErrKeyReused)
+	_, found, err = after.Previous(ctx, acme, "new", hash(4))
+	require.NoError(t, err)
+	assert.False(t, found)
+
+	_, err = pool.Exec(ctx, `DELETE FROM cmd_idempotency`)
+	require.NoError(t, err)
+	empty := pgstore.NewKeys(pool, pgstore.KeysConfig{})
+	_, found, err = empty.Previous(ctx, acme, "answered", hash(1))
+	require.NoError(t, err)
+	require.False(t, found)
+	_, err = before.Claim(ctx, acme, "answered", hash(1)) // an older server still claiming
+	require.NoError(t, err)
+	_, found, err = empty.Previous(ctx, acme, "answered", hash(1))
+	require.NoError(t, err)
+	assert.False(t, found, "an empty table is never looked at again")
+}
