@@ -11,6 +11,7 @@ import (
 	"github.com/dotmac/ledger/commands/api"
 	"github.com/dotmac/ledger/commands/pgstore"
 	"github.com/dotmac/ledger/commands/providers"
+	"github.com/dotmac/ledger/eventstore"
 )
 
 // idempotencyPurgeInterval is how often expired idempotency keys are deleted.
@@ -39,6 +40,11 @@ func commandRoutes(ctx context.Context, sys *system) (func(*mux.Router), *api.AP
 	go keys.RunPurger(ctx, idempotencyPurgeInterval, func(err error) {
 		sys.log.Warn().Err(err).Msg("purging expired idempotency keys")
 	})
+	if kr, ok := h.RecordsKeys(); ok {
+		go runAppendKeyPurger(ctx, kr, keys.Retention(), idempotencyPurgeInterval, func(err error) {
+			sys.log.Warn().Err(err).Msg("purging expired idempotency keys recorded with the events")
+		})
+	}
 	go keys.RunReleaser(ctx, func(err error) {
 		sys.log.Warn().Err(err).Msg("releasing idempotency keys an outage kept (retrying)")
 	})
@@ -97,4 +103,38 @@ func cacheStreams(sys *system) int {
 		return 0 // the default
 	}
 	return sys.flags.cacheSize
+}
+
+// Bounds of one purge of the keys recorded with the events.
+const (
+	appendKeyPurgeRows    = 1000
+	appendKeyPurgeBatches = 100
+)
+
+// runAppendKeyPurger deletes, every interval until ctx ends, the idempotency keys the event
+// store recorded with the events more than retention ago (in bounded batches), reporting each
+// error to onError.
+func runAppendKeyPurger(ctx context.Context, kr eventstore.KeyRecorder, retention, interval time.Duration, onError func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		before := time.Now().Add(-retention)
+		for range appendKeyPurgeBatches {
+			n, err := kr.PurgeKeys(ctx, before, appendKeyPurgeRows)
+			if err != nil {
+				if ctx.Err() == nil {
+					onError(err)
+				}
+				break
+			}
+			if n < appendKeyPurgeRows {
+				break
+			}
+		}
+	}
 }

@@ -30,13 +30,14 @@ func (k *slowCompletions) Complete(ctx context.Context, tenant domain.TenantID, 
 	return k.IdempotencyKeys.Complete(ctx, tenant, key, id, r)
 }
 
-// TestWaitCompletionsWaitsForTheStoredAnswers: the answer goes out before it is stored under
+// TestWaitCompletionsWaitsForTheStoredAnswers: over an event store that does not record keys
+// with the events, the answer goes out before it is stored under
 // its key; WaitCompletions (a server's shutdown, once its HTTP server drained) reports the
 // answers still being stored when its context ends, and returns once they are stored, after
 // which a retry replays the answer.
 func TestWaitCompletionsWaitsForTheStoredAnswers(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newClaimsEnv(t) // with the keys recorded with the events, nothing is stored after the answer
 	keys := &slowCompletions{IdempotencyKeys: pgstore.NewKeys(e.pool, pgstore.KeysConfig{}), release: make(chan struct{})}
 	a, err := api.New(api.Config{Handlers: e.handlers, Keys: keys, Auth: e.key})
 	require.NoError(t, err)

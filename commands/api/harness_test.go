@@ -60,6 +60,38 @@ type env struct {
 	validate bool
 	// providers are the payment-provider accounts of callbacks (nil: none).
 	providers *providers.Registry
+	// claims runs the API as over an event store that does not record idempotency keys with
+	// its appends (KurrentDB): each key is claimed before its command and completed after.
+	claims bool
+}
+
+// claimsOnly is a PostgreSQL event store that says it records no keys, as KurrentDB.
+type claimsOnly struct{ *postgres.Store }
+
+func (claimsOnly) RecordsKeys() bool { return false }
+
+// newClaimsEnv is newEnv with claims set.
+func newClaimsEnv(t testing.TB) *env {
+	t.Helper()
+	pool := pgtest.Pool(t, postgres.MigrationSet(), pgstore.MigrationSet())
+	store, err := postgres.Open(context.Background(), pool, postgres.Config{})
+	require.NoError(t, err)
+	t.Cleanup(store.Close)
+	e := &env{t: t, pool: pool, store: store, key: testKey, clock: newClock(start), validate: true, claims: true}
+	e.handlers, e.handler, e.registry = e.newProcess(store)
+	return e
+}
+
+// modes runs test with the idempotency keys recorded with the events, and claimed apart.
+func modes(t *testing.T, test func(t *testing.T, newEnv func(testing.TB) *env)) {
+	t.Run("keys with the events", func(t *testing.T) {
+		t.Parallel()
+		test(t, newEnv)
+	})
+	t.Run("claims", func(t *testing.T) {
+		t.Parallel()
+		test(t, newClaimsEnv)
+	})
 }
 
 var testKey = func() *auth.Key {
@@ -93,6 +125,9 @@ func (e *env) newProcess(store eventstore.Store) (*commands.Handlers, http.Handl
 	e.t.Helper()
 	reg := prometheus.NewRegistry()
 	opts := pgstore.Options{AsyncCommit: true}
+	if pg, ok := store.(*postgres.Store); ok && e.claims {
+		store = claimsOnly{pg}
+	}
 	h, err := commands.New(commands.Config{Store: store, Numbers: pgstore.NewNumbers(e.pool, opts),
 		Index: pgstore.NewIndex(e.pool, store), Now: e.clock.Now, Registerer: reg})
 	require.NoError(e.t, err)

@@ -19,18 +19,27 @@ import (
 
 // TestOutageCodesAnswer503OnEveryStep: every SQLSTATE that means the database is out for a while
 // (read-only, out of resources, connection trouble) or busy (contention), raised by the real
-// server on the idempotency claim or on the append, answers 503 with Retry-After and names the
+// server on the idempotency claim, on the append or on the key recorded with it, answers 503 with Retry-After and names the
 // cause; a permanent error stays a 500.
 func TestOutageCodesAnswer503OnEveryStep(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	modes(t, func(t *testing.T, newEnv func(testing.TB) *env) {
+		outageCodesAnswer503(t, newEnv(t))
+	})
+}
+
+func outageCodesAnswer503(t *testing.T, e *env) {
 	tok := e.token("acme")
 	causes := map[string]string{
 		"25006": "read-only", "53100": "out-of-resources", "53200": "out-of-resources", "53300": "out-of-resources",
 		"58030": "out-of-resources", "08006": "connection", "57P01": "connection",
 		"40001": "contention", "40P01": "contention", "55P03": "contention", "57014": "contention",
 	}
-	for _, table := range []string{"cmd_idempotency", "es_events"} {
+	tables := []string{"es_events", "es_append_keys"} // the key goes with the events
+	if e.claims {
+		tables = []string{"cmd_idempotency", "es_events"}
+	}
+	for _, table := range tables {
 		for code, cause := range causes {
 			failInserts(t, e, table, code)
 			r := e.post(tok, "/v1/customers", customerBody())

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -29,10 +30,13 @@ import (
 // cutOnAppend is an event store whose first append finds the database gone: it cuts the
 // proxy the process reaches PostgreSQL through, then appends.
 type cutOnAppend struct {
-	eventstore.Store
-	proxy *pgtest.Proxy
-	once  atomic.Bool
+	*postgres.Store // what it records keys with, too
+	proxy           *pgtest.Proxy
+	once            atomic.Bool
+	claims          bool // say no keys are recorded (claimsOnly)
 }
+
+func (c *cutOnAppend) RecordsKeys() bool { return !c.claims }
 
 func (c *cutOnAppend) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
 	if c.once.CompareAndSwap(false, true) {
@@ -72,11 +76,24 @@ func openStore(t *testing.T, pool *pgxpool.Pool) *postgres.Store {
 // progress" for the lease's 90 s), and the customer is registered once.
 func TestRetryAfterAnOutageRunsAtOnce(t *testing.T) {
 	t.Parallel()
+	for _, claims := range []bool{false, true} {
+		t.Run(fmt.Sprintf("claims=%t", claims), func(t *testing.T) {
+			t.Parallel()
+			retryAfterAnOutage(t, claims)
+		})
+	}
+}
+
+func retryAfterAnOutage(t *testing.T, claims bool) {
 	pool, proxy := pgtest.ProxiedPool(t, postgres.MigrationSet(), pgstore.MigrationSet())
 	direct := proxy.Direct(t)
 	e := &env{t: t, pool: direct, key: testKey, clock: newClock(start), validate: true}
-	first := process(t, e, pool, &cutOnAppend{Store: openStore(t, pool), proxy: proxy})
-	second := process(t, e, direct, openStore(t, direct))
+	var other eventstore.Store = openStore(t, direct)
+	if claims {
+		other = claimsOnly{other.(*postgres.Store)}
+	}
+	first := process(t, e, pool, &cutOnAppend{Store: openStore(t, pool), proxy: proxy, claims: claims})
+	second := process(t, e, direct, other)
 
 	tok, key := e.token("acme"), uuid.NewString()
 	e.handler = first

@@ -5,16 +5,19 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 
 	"github.com/dotmac/ledger/commands"
 	"github.com/dotmac/ledger/domain"
+	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/internal/auth"
 	"github.com/dotmac/ledger/internal/httpx"
 )
@@ -69,7 +72,16 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, rt route) error {
 	if err != nil {
 		return err
 	}
-	claim, err := a.cfg.Keys.Claim(r.Context(), m.Tenant, key, requestHash(r, body))
+	hash := requestHash(r, body)
+	if kr, ok := a.cfg.Handlers.RecordsKeys(); ok {
+		stored, replayed, err := a.runKeyed(r.Context(), kr, cmd, m, key, hash)
+		if err != nil {
+			return err
+		}
+		writeStored(w, stored, replayed)
+		return nil
+	}
+	claim, err := a.cfg.Keys.Claim(r.Context(), m.Tenant, key, hash)
 	if err != nil {
 		return err
 	}
@@ -109,6 +121,103 @@ func (a *API) run(ctx context.Context, cmd command, m commands.Meta, key string)
 		httpx.LoggerFrom(ctx).Warn().Err(rerr).Msg("could not release the idempotency key")
 	}
 	return nil, err
+}
+
+// previousKeys is implemented by idempotency keys that can say what a key held before the
+// event store recorded keys with the events (pgstore.Keys.Previous).
+type previousKeys interface {
+	Previous(ctx context.Context, tenant domain.TenantID, key string, hash [32]byte) (commands.Claim, bool, error)
+}
+
+// runKeyed runs a request whose key the event store records with the command's events
+// (commands.Meta.Key): there is no claim before the command and nothing to store after it.
+// The first command to record the key holds it; a request finding it held by another command
+// (a retry, concurrent or later) answers as that command did, rebuilt from its events
+// (replayKey). A command that appended nothing records the key with its answer. A refusal looks
+// the key up first: the retry of a command that succeeded may be refused now that its effect
+// is there (the payment's reference is a duplicate), and must answer as the first attempt did.
+func (a *API) runKeyed(ctx context.Context, kr eventstore.KeyRecorder, cmd command, m commands.Meta, key string, hash [32]byte) (*commands.StoredResponse, bool, error) {
+	if prev, ok := a.cfg.Keys.(previousKeys); ok {
+		claim, found, err := prev.Previous(ctx, m.Tenant, key, hash)
+		switch {
+		case err != nil:
+			return nil, false, err
+		case found && claim.Replay != nil:
+			return claim.Replay, true, nil
+		case found:
+			m.CommandID, m.Recovering, m.LapsedClaim = claim.CommandID, true, true
+		}
+	}
+	if m.CommandID == uuid.Nil {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return nil, false, err
+		}
+		m.CommandID = id
+	}
+	m.Key = &eventstore.AppendKey{Scope: m.Tenant.String(), Key: key, Hash: hash, CommandID: m.CommandID}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.CommandTimeout)
+	defer cancel()
+	resp, err := cmd(ctx, a.cfg.Handlers, m)
+	var taken *eventstore.KeyTakenError
+	switch {
+	case err == nil:
+		stored, err := resp.render()
+		if err != nil || len(resp.result.Events) > 0 {
+			return stored, false, err // the key went with the events
+		}
+		answer, err := json.Marshal(stored)
+		if err != nil {
+			return nil, false, err
+		}
+		held, recorded, err := kr.RecordKey(ctx, *m.Key, answer)
+		if err != nil || recorded || held.CommandID == m.CommandID {
+			return stored, false, err
+		}
+		return a.replayKey(ctx, cmd, m, held)
+	case errors.As(err, &taken):
+		if held, ok := taken.Holder(m.Key.Scope, m.Key.Key); ok {
+			return a.replayKey(ctx, cmd, m, held)
+		}
+	case definite(err):
+		held, found, lerr := kr.LookupKey(ctx, m.Key.Scope, m.Key.Key)
+		if lerr != nil {
+			// Whether this refusal answers a retry of a command that succeeded is unknown:
+			// the client is told to retry rather than that its command failed.
+			return nil, false, lerr
+		}
+		if found && held.CommandID != m.CommandID {
+			return a.replayKey(ctx, cmd, m, held)
+		}
+	}
+	return nil, false, err
+}
+
+// replayKey answers a request whose key another command holds: with its recorded answer, or
+// by running the request again as that command, recovering, which finds its events and
+// renders the answer it gave (and finishes what a command that died half-way left undone).
+// Another request under the key is *KeyReusedError.
+func (a *API) replayKey(ctx context.Context, cmd command, m commands.Meta, held eventstore.StoredKey) (*commands.StoredResponse, bool, error) {
+	if held.Hash != m.Key.Hash {
+		return nil, false, &commands.KeyReusedError{Key: held.Key}
+	}
+	if held.Stream == "" {
+		var stored commands.StoredResponse
+		if err := json.Unmarshal(held.Answer, &stored); err != nil {
+			return nil, false, fmt.Errorf("%w: the answer recorded with idempotency key %q does not decode: %w", domain.ErrInvariant, held.Key, err)
+		}
+		return &stored, true, nil
+	}
+	m.CommandID, m.Recovering, m.LapsedClaim = held.CommandID, true, true
+	k := *m.Key
+	k.CommandID = held.CommandID
+	m.Key = &k
+	resp, err := cmd(ctx, a.cfg.Handlers, m)
+	if err != nil {
+		return nil, false, err
+	}
+	stored, err := resp.render()
+	return stored, true, err
 }
 
 // complete stores a command's answer under its key. The events are durable already, so the
