@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -223,6 +224,9 @@ func applyEnvelope[S any](apply applyFunc[S], state S, env *eventstore.Envelope,
 // then found however busy the stream was, and one that did not costs the events since its claim.
 // An id whose time is not one (not version 7, or later than now) keeps the last-page bound.
 func (h *Handlers) findApplied(ctx context.Context, m Meta, stream string) (Result, bool, error) {
+	if m.Applied != nil && m.Applied.Stream == stream && m.Applied.Version > 0 {
+		return h.appliedAt(ctx, m, stream, m.Applied.Version)
+	}
 	var (
 		since time.Time
 		timed bool // since bounds the search, not recoveryScanEvents
@@ -257,6 +261,33 @@ func (h *Handlers) findApplied(ctx context.Context, m Meta, stream string) (Resu
 			return appliedResult(stream, found)
 		}
 		from = envs[len(envs)-1].Version - 1
+	}
+}
+
+// appliedAt returns the result of the events of m.CommandID in stream from version on: where
+// the event store recorded the command's key (Meta.Applied). A command's events are
+// contiguous, so the read stops at the first event of another command.
+func (h *Handlers) appliedAt(ctx context.Context, m Meta, stream string, version uint64) (Result, bool, error) {
+	want := m.CommandID.String()
+	var found []eventstore.Envelope
+	for from := version; ; {
+		envs, err := h.store.ReadStream(ctx, stream, from, eventstore.Forwards, recoveryScanEvents)
+		if err != nil && !errors.Is(err, eventstore.ErrStreamNotFound) {
+			return Result{}, false, fmt.Errorf("recover %s: %w", stream, err)
+		}
+		end := len(envs) < recoveryScanEvents
+		for i := range envs {
+			if envs[i].Metadata.CommandID != want {
+				end = true
+				break
+			}
+			found = append(found, envs[i])
+		}
+		if end {
+			slices.Reverse(found) // newest first, as appliedResult takes them
+			return appliedResult(stream, found)
+		}
+		from = envs[len(envs)-1].Version + 1
 	}
 }
 

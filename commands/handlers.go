@@ -165,6 +165,16 @@ type Meta struct {
 	// request. An append finding the key held by another command fails with
 	// *eventstore.KeyTakenError, and nothing of it is stored.
 	Key *eventstore.AppendKey
+	// Applied, with Recovering, is where the earlier execution with CommandID appended its
+	// first event carrying Key, as the event store recorded it: the handler reads that stream
+	// from there instead of searching back for the command's events.
+	Applied *AppliedAt
+}
+
+// AppliedAt is a stream and the version of an event in it.
+type AppliedAt struct {
+	Stream  string
+	Version uint64
 }
 
 // withDefaults fills in the command id.

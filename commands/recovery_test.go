@@ -93,3 +93,40 @@ func TestRecoveringStopsAtTheCommandsTime(t *testing.T) {
 	random := uuid.MustParse("ffffffff-ffff-4fff-bfff-ffffffffffff")
 	assert.Equal(t, int64(1), pagesRead(commands.DeriveUUID(random, "x"), true), "no time to go by: the last page only")
 }
+
+// TestRecoveringReadsWhereTheKeyWasRecorded: a retry given where the event store recorded its
+// command's key (Meta.Applied) reads the command's events from there, however many events
+// followed them, and answers with them; given a place that holds another command's events, it
+// finds nothing there and runs.
+func TestRecoveringReadsWhereTheKeyWasRecorded(t *testing.T) {
+	t.Parallel()
+	f, newHandlers := newFixture(t)
+	h := newHandlers(f.store)
+	ctx := context.Background()
+	customer := f.register(h)
+	cmd := commands.RecordPayment{CustomerID: customer, Amount: usd(t, "10.00"), Method: domain.PaymentMethodCard}
+	m := f.meta
+	m.CommandID = uuid.Must(uuid.NewV7())
+	first, err := h.RecordPayment(ctx, m, cmd)
+	require.NoError(t, err)
+	payMany(t, h, f.meta, customer, 1100)
+
+	m.Recovering, m.LapsedClaim = true, true
+	m.Applied = &commands.AppliedAt{Stream: first.Stream, Version: first.Version - uint64(len(first.Events)) + 1}
+	reads := &backwardsReads{Store: f.store}
+	again, err := newHandlers(reads).RecordPayment(ctx, m, cmd)
+	require.NoError(t, err)
+	assert.Equal(t, first.ID, again.ID)
+	assert.Equal(t, first.Version, again.Version)
+	assert.Equal(t, first.Position, again.Position)
+	assert.Len(t, again.Events, len(first.Events))
+	assert.Zero(t, reads.n.Load(), "no search back through the 1,100 payments after it")
+
+	other := m
+	other.CommandID = uuid.Must(uuid.NewV7())
+	other.LapsedClaim = false
+	other.Applied = m.Applied // another command's events there
+	ran, err := h.RecordPayment(ctx, other, cmd)
+	require.NoError(t, err)
+	assert.NotEqual(t, first.ID, ran.ID, "not its events: the command runs")
+}

@@ -209,6 +209,7 @@ func (a *API) replayKey(ctx context.Context, cmd command, m commands.Meta, held 
 		return &stored, true, nil
 	}
 	m.CommandID, m.Recovering, m.LapsedClaim = held.CommandID, true, true
+	m.Applied = &commands.AppliedAt{Stream: held.Stream, Version: held.Version}
 	k := *m.Key
 	k.CommandID = held.CommandID
 	m.Key = &k
