@@ -45,7 +45,8 @@ type StoredKey struct {
 	Stream   string
 	Version  uint64
 	Position Position
-	// Answer is what RecordKey recorded with a key of a command that appended nothing.
+	// Answer is what RecordKey recorded with the key (a command that appended nothing, or
+	// whose answer its events do not tell); nil if nothing.
 	Answer     []byte
 	RecordedAt time.Time
 }
@@ -90,9 +91,11 @@ type KeyRecorder interface {
 	RecordsKeys() bool
 	// LookupKey returns the key recorded for scope and key, if any.
 	LookupKey(ctx context.Context, scope, key string) (StoredKey, bool, error)
-	// RecordKey records a key alone, with answer, for a command that appended nothing. It
-	// returns the key as stored and whether this call recorded it (false: it was recorded
-	// before, by this command or another).
+	// RecordKey records a key alone, with answer, for a command that appended nothing; or, when
+	// k's command recorded the key with its events and no answer yet, adds answer to it (an
+	// answer its events do not tell). It returns the key as stored and whether this call
+	// recorded it or its answer (false: it was recorded before, by another command, or by this
+	// one with an answer).
 	RecordKey(ctx context.Context, k AppendKey, answer []byte) (StoredKey, bool, error)
 	// PurgeKeys deletes up to limit keys recorded before t, oldest first, and returns how many.
 	PurgeKeys(ctx context.Context, before time.Time, limit int) (int64, error)

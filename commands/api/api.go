@@ -141,6 +141,10 @@ type route struct {
 	// aliases map the domain's field names to this endpoint's JSON fields (see fieldName).
 	aliases map[string]string
 	prepare func(req *request) (command, error)
+	// storeAnswer: the answer holds more than its command's events tell (a billing run's
+	// skipped customers and their reasons), so with the key recorded with the events it is
+	// stored with the key too, for a retry to replay it instead of rebuilding it.
+	storeAnswer bool
 }
 
 // routes is the routing table.

@@ -23,7 +23,7 @@ func billingRunLocation(p domain.Period) string { return "/v1/billing-runs/" + p
 func billingRunRoutes() []route {
 	return []route{
 		{op: "runBilling", method: http.MethodPost, path: "/v1/billing-runs", permission: auth.BillingRunsWrite,
-			aliases: map[string]string{"due days": "due_days"}, prepare: prepareRunBilling},
+			aliases: map[string]string{"due days": "due_days"}, prepare: prepareRunBilling, storeAnswer: true},
 	}
 }
 

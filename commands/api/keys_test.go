@@ -138,3 +138,28 @@ func TestKeyAnsweredBeforeTheUpgradeReplays(t *testing.T) {
 	after.must(http.StatusCreated, tok, path, body) // a new key goes with the events
 	assert.Equal(t, 3, after.count("cmd_idempotency"), "no new claim")
 }
+
+// TestAScheduledChangeReplaysAsScheduled: a service change answered as scheduled (it takes
+// effect after the day it was asked) is answered the same to a retry after that day: the
+// answer is as of the first request, not rebuilt as of the retry's day.
+func TestAScheduledChangeReplaysAsScheduled(t *testing.T) {
+	t.Parallel()
+	modes(t, func(t *testing.T, newEnv func(testing.TB) *env) {
+		e := newEnv(t)
+		tok := e.token("acme")
+		e.definePlan(tok, "fiber_100", "79.99")
+		customer := e.registerCustomer(tok)
+		service := e.activeService(tok, customer, "fiber_100")
+		path := "/v1/services/" + service + "/suspend"
+		body := map[string]any{"reason": "requested", "effective_date": "2026-01-15"}
+		key := uuid.NewString()
+		first := e.must(http.StatusOK, tok, path, body, api.HeaderIdempotencyKey, key)
+		assert.Equal(t, true, first.JSON(t)["scheduled"])
+		head := e.head()
+
+		e.clock.set(start.AddDate(0, 0, 10)) // the suspension has taken effect
+		again := e.must(http.StatusOK, tok, path, body, api.HeaderIdempotencyKey, key)
+		assert.JSONEq(t, string(first.Body), string(again.Body))
+		assert.Equal(t, head, e.head())
+	})
+}

@@ -74,7 +74,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, rt route) error {
 	}
 	hash := requestHash(r, body)
 	if kr, ok := a.cfg.Handlers.RecordsKeys(); ok {
-		stored, replayed, err := a.runKeyed(r.Context(), kr, cmd, m, key, hash)
+		stored, replayed, err := a.runKeyed(r.Context(), kr, rt, cmd, m, key, hash)
 		if err != nil {
 			return err
 		}
@@ -133,10 +133,11 @@ type previousKeys interface {
 // (commands.Meta.Key): there is no claim before the command and nothing to store after it.
 // The first command to record the key holds it; a request finding it held by another command
 // (a retry, concurrent or later) answers as that command did, rebuilt from its events
-// (replayKey). A command that appended nothing records the key with its answer. A refusal looks
+// (replayKey). A command that appended nothing records the key with its answer, and so does
+// one whose answer its events do not tell (route.storeAnswer). A refusal looks
 // the key up first: the retry of a command that succeeded may be refused now that its effect
 // is there (the payment's reference is a duplicate), and must answer as the first attempt did.
-func (a *API) runKeyed(ctx context.Context, kr eventstore.KeyRecorder, cmd command, m commands.Meta, key string, hash [32]byte) (*commands.StoredResponse, bool, error) {
+func (a *API) runKeyed(ctx context.Context, kr eventstore.KeyRecorder, rt route, cmd command, m commands.Meta, key string, hash [32]byte) (*commands.StoredResponse, bool, error) {
 	if prev, ok := a.cfg.Keys.(previousKeys); ok {
 		claim, found, err := prev.Previous(ctx, m.Tenant, key, hash)
 		switch {
@@ -163,7 +164,7 @@ func (a *API) runKeyed(ctx context.Context, kr eventstore.KeyRecorder, cmd comma
 	switch {
 	case err == nil:
 		stored, err := resp.render()
-		if err != nil || len(resp.result.Events) > 0 {
+		if err != nil || (len(resp.result.Events) > 0 && !rt.storeAnswer) {
 			return stored, false, err // the key went with the events
 		}
 		answer, err := json.Marshal(stored)
@@ -201,7 +202,7 @@ func (a *API) replayKey(ctx context.Context, cmd command, m commands.Meta, held 
 	if held.Hash != m.Key.Hash {
 		return nil, false, &commands.KeyReusedError{Key: held.Key}
 	}
-	if held.Stream == "" {
+	if held.Answer != nil {
 		var stored commands.StoredResponse
 		if err := json.Unmarshal(held.Answer, &stored); err != nil {
 			return nil, false, fmt.Errorf("%w: the answer recorded with idempotency key %q does not decode: %w", domain.ErrInvariant, held.Key, err)

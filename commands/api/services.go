@@ -14,7 +14,7 @@ func serviceRoutes() []route {
 		return route{op: op, method: http.MethodPost, path: "/v1/services/{service_id}/" + name, permission: auth.ServicesWrite,
 			ifMatch: true, aliases: map[string]string{"new plan": "plan_code", "suspension reason": "reason", "activation date": "effective_date",
 				"suspension date": "effective_date", "resume date": "effective_date", "effective date": "effective_date", "last day": "last_day"},
-			prepare: prepare}
+			prepare: prepare, storeAnswer: true} // "scheduled" is as of the day it was answered
 	}
 	return []route{
 		{op: "provisionService", method: http.MethodPost, path: "/v1/services", permission: auth.ServicesWrite,

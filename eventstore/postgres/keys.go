@@ -61,9 +61,12 @@ FROM unnest($1::text[], $2::text[], $3::uuid[]) AS k(scope, key, command_id)
 CROSS JOIN LATERAL (SELECT command_id FROM es_append_keys a WHERE a.scope = k.scope AND a.key = k.key) x
 WHERE x.command_id <> k.command_id`
 	lookupKeySQL = `SELECT ` + keyColumns + ` FROM es_append_keys WHERE scope = $1 AND key = $2`
-	recordKeySQL = `INSERT INTO es_append_keys (scope, key, request_hash, command_id, answer, recorded_at)
+	// recordKeySQL inserts a key alone, or gives the key its own command recorded with its
+	// events the answer it lacks; anything else it leaves and returns no row.
+	recordKeySQL = `INSERT INTO es_append_keys AS a (scope, key, request_hash, command_id, answer, recorded_at)
 VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (scope, key) DO NOTHING
+ON CONFLICT (scope, key) DO UPDATE SET answer = EXCLUDED.answer
+    WHERE a.command_id = EXCLUDED.command_id AND a.request_hash = EXCLUDED.request_hash AND a.answer IS NULL
 RETURNING ` + keyColumns
 	purgeKeysSQL = `DELETE FROM es_append_keys WHERE ctid = ANY (ARRAY (
     SELECT ctid FROM es_append_keys WHERE recorded_at < $1 ORDER BY recorded_at LIMIT $2))`
@@ -203,8 +206,9 @@ func (s *Store) LookupKey(ctx context.Context, scope, key string) (eventstore.St
 	return k, true, nil
 }
 
-// RecordKey implements eventstore.KeyRecorder: the key is inserted unless recorded already,
-// and then the stored one is returned.
+// RecordKey implements eventstore.KeyRecorder: the key is inserted unless recorded already
+// (given its answer when its own command recorded it without one), and otherwise the stored
+// one is returned.
 func (s *Store) RecordKey(ctx context.Context, k eventstore.AppendKey, answer []byte) (eventstore.StoredKey, bool, error) {
 	if err := eventstore.ValidateAppendKey("key", &k); err != nil {
 		return eventstore.StoredKey{}, false, err

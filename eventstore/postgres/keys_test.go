@@ -368,7 +368,8 @@ func TestRecordKeyAlone(t *testing.T) {
 	require.ErrorIs(t, err, eventstore.ErrInvalidInput, "no command id")
 }
 
-// TestRecordKeyAfterAppend: recording alone a key an append recorded returns the append's.
+// TestRecordKeyAfterAppend: recording alone a key another command appended returns the append's; the
+// command that appended it may give it its answer, once.
 func TestRecordKeyAfterAppend(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -383,6 +384,23 @@ func TestRecordKeyAfterAppend(t *testing.T) {
 	assert.Equal(t, "acme/customer-1", got.Stream)
 	assert.Equal(t, res.FirstPosition, got.Position)
 	assert.Nil(t, got.Answer)
+
+	// The command that recorded the key gives it its answer, once; the place stays.
+	answered, recorded, err := s.RecordKey(ctx, *k, []byte(`{"status":201}`))
+	require.NoError(t, err)
+	assert.True(t, recorded)
+	assert.Equal(t, []byte(`{"status":201}`), answered.Answer)
+	assert.Equal(t, res.FirstPosition, answered.Position)
+	again, recorded, err := s.RecordKey(ctx, *k, []byte(`{"status":500}`))
+	require.NoError(t, err)
+	assert.False(t, recorded)
+	assert.Equal(t, []byte(`{"status":201}`), again.Answer, "an answer is never replaced")
+	other := *k
+	other.Hash[0]++
+	differs, recorded, err := s.RecordKey(ctx, other, []byte(`{}`))
+	require.NoError(t, err)
+	assert.False(t, recorded, "another request of the same command id does not answer it")
+	assert.Equal(t, []byte(`{"status":201}`), differs.Answer)
 }
 
 // TestRecordKeyWhileAppending: a key recorded alone after the writer read the keys under the
