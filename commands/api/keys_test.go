@@ -163,3 +163,31 @@ func TestAScheduledChangeReplaysAsScheduled(t *testing.T) {
 		assert.Equal(t, head, e.head())
 	})
 }
+
+// TestAnAnswerNotStoredStillAnswers: a service change whose events and key were recorded, but
+// whose answer could not be stored with the key after (the database refused that write),
+// answers its success; a retry rebuilds the answer from its events and appends nothing.
+func TestAnAnswerNotStoredStillAnswers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := e.token("acme")
+	e.definePlan(tok, "fiber_100", "79.99")
+	service := e.activeService(tok, e.registerCustomer(tok), "fiber_100")
+	ctx := context.Background()
+	_, err := e.pool.Exec(ctx, `CREATE FUNCTION refuse_answers() RETURNS trigger LANGUAGE plpgsql AS
+		$$ BEGIN RAISE EXCEPTION 'injected' USING ERRCODE = '25006'; END $$`)
+	require.NoError(t, err)
+	_, err = e.pool.Exec(ctx, `CREATE TRIGGER refuse_answers BEFORE INSERT ON es_append_keys
+		FOR EACH ROW WHEN (NEW.answer IS NOT NULL) EXECUTE FUNCTION refuse_answers()`)
+	require.NoError(t, err)
+
+	path := "/v1/services/" + service + "/suspend"
+	body := map[string]any{"reason": "requested"}
+	key := uuid.NewString()
+	first := e.must(http.StatusOK, tok, path, body, api.HeaderIdempotencyKey, key)
+	head := e.head()
+	again := e.must(http.StatusOK, tok, path, body, api.HeaderIdempotencyKey, key)
+	assert.JSONEq(t, string(first.Body), string(again.Body))
+	assert.Equal(t, "true", again.Header.Get(api.HeaderReplayed))
+	assert.Equal(t, head, e.head(), "nothing appended again")
+}

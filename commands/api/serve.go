@@ -172,7 +172,13 @@ func (a *API) runKeyed(ctx context.Context, kr eventstore.KeyRecorder, rt route,
 			return nil, false, err
 		}
 		held, recorded, err := kr.RecordKey(ctx, *m.Key, answer)
-		if err != nil || recorded || held.CommandID == m.CommandID {
+		switch {
+		case err != nil && len(resp.result.Events) > 0:
+			// The key went with the events: a retry rebuilds the answer from them, less what
+			// only the stored answer tells (see route.storeAnswer). The command succeeded.
+			httpx.LoggerFrom(ctx).Warn().Err(err).Msg("could not store the answer with its idempotency key")
+			return stored, false, nil
+		case err != nil || recorded || held.CommandID == m.CommandID:
 			return stored, false, err
 		}
 		return a.replayKey(ctx, cmd, m, held)
