@@ -88,9 +88,10 @@ func retryAfterAnOutage(t *testing.T, claims bool) {
 	pool, proxy := pgtest.ProxiedPool(t, postgres.MigrationSet(), pgstore.MigrationSet())
 	direct := proxy.Direct(t)
 	e := &env{t: t, pool: direct, key: testKey, clock: newClock(start), validate: true}
-	var other eventstore.Store = openStore(t, direct)
+	secondStore := openStore(t, direct)
+	var other eventstore.Store = secondStore
 	if claims {
-		other = claimsOnly{other.(*postgres.Store)}
+		other = claimsOnly{secondStore}
 	}
 	first := process(t, e, pool, &cutOnAppend{Store: openStore(t, pool), proxy: proxy, claims: claims})
 	second := process(t, e, direct, other)
