@@ -522,7 +522,8 @@ type legacyKeys struct {
 }
 
 // any reports whether the table held a key at the last look (made at most once a
-// legacyCheckInterval); when the look fails it says yes, so a key is never missed.
+// legacyCheckInterval, so requests never queue behind it during an outage); a failed look
+// counts as yes, so a key is never missed.
 func (l *legacyKeys) any(ctx context.Context, pool *pgxpool.Pool) bool {
 	if l.none.Load() {
 		return false
@@ -532,9 +533,9 @@ func (l *legacyKeys) any(ctx context.Context, pool *pgxpool.Pool) bool {
 	if !l.checked.IsZero() && time.Since(l.checked) < legacyCheckInterval {
 		return l.held
 	}
-	var held bool
+	held := true // a failed look says yes until the next one: requests then look their key up
 	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cmd_idempotency)`).Scan(&held); err != nil {
-		return true
+		held = true
 	}
 	l.checked, l.held = time.Now(), held
 	l.none.Store(!held)
