@@ -57,6 +57,7 @@ func TestAdminListenerOnEveryRole(t *testing.T) {
 		if c.role == roleProjector {
 			assert.Contains(t, string(m.body), "dotmac_projection_head", "the projector's own metrics")
 		}
+		assert.Contains(t, string(m.body), "dotmac_eventstore_batch_appends_count", "%s: the event store writer's metrics", c.role)
 
 		// Terse without a token: check names and "ok", nothing else.
 		var terse reply

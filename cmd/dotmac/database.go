@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
@@ -63,6 +64,9 @@ type backend struct {
 	store      eventstore.Store
 	closeStore func()
 	log        zerolog.Logger
+	// metrics are the event store's series (nil for a backend without any), for serve to
+	// register.
+	metrics prometheus.Collector
 }
 
 // openBackend opens the database (migrating it when migrateUp) and the event store.
@@ -86,12 +90,12 @@ func openBackendWith(ctx context.Context, log zerolog.Logger, g *globalFlags, s 
 			return nil, fmt.Errorf("open the command side's pool: %w", err)
 		}
 	}
-	store, closeStore, err := openEventStore(ctx, log, s, dbase)
+	store, closeStore, metrics, err := openEventStore(ctx, log, s, dbase)
 	if err != nil {
 		dbase.close(log)
 		return nil, err
 	}
-	return &backend{database: dbase, store: store, closeStore: closeStore}, nil
+	return &backend{database: dbase, store: store, closeStore: closeStore, metrics: metrics}, nil
 }
 
 func (b *backend) close(log zerolog.Logger) {
@@ -99,26 +103,28 @@ func (b *backend) close(log zerolog.Logger) {
 	b.database.close(log)
 }
 
-// openEventStore opens the configured backend over the database.
-func openEventStore(ctx context.Context, log zerolog.Logger, s *storeFlags, dbase *database) (eventstore.Store, func(), error) {
+// openEventStore opens the configured backend over the database, with its metrics (nil when
+// it has none).
+func openEventStore(ctx context.Context, log zerolog.Logger, s *storeFlags, dbase *database) (eventstore.Store, func(), prometheus.Collector, error) {
 	switch s.backend {
 	case "postgres":
-		st, err := postgres.Open(ctx, dbase.commandPool(), postgres.Config{Logger: log})
+		m := newStoreMetrics()
+		st, err := postgres.Open(ctx, dbase.commandPool(), postgres.Config{Logger: log, OnBatch: m.observe})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return st, st.Close, nil
+		return st, st.Close, m, nil
 	case "kurrentdb":
 		if s.kurrentURL == "" {
-			return nil, nil, errors.New("--eventstore kurrentdb needs KURRENTDB_URL (e.g. esdb://127.0.0.1:2113?tls=false)")
+			return nil, nil, nil, errors.New("--eventstore kurrentdb needs KURRENTDB_URL (e.g. esdb://127.0.0.1:2113?tls=false)")
 		}
 		st, err := kurrentdb.Open(ctx, s.kurrentURL, kurrentdb.Config{Logger: log})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return st, st.Close, nil
+		return st, st.Close, nil, nil
 	default:
-		return nil, nil, fmt.Errorf("event store %q: use postgres or kurrentdb", s.backend)
+		return nil, nil, nil, fmt.Errorf("event store %q: use postgres or kurrentdb", s.backend)
 	}
 }
 

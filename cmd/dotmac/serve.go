@@ -200,6 +200,9 @@ func runServe(ctx context.Context, g *globalFlags, f *serveFlags) error {
 	sys.pools.Add("main", sys.pool)
 	sys.pools.Add("commands", sys.commandPool)
 	sys.registry.MustRegister(sys.pools)
+	if b.metrics != nil {
+		sys.registry.MustRegister(b.metrics)
+	}
 	sys.health.Add("database", func(ctx context.Context) error { return dbase.pool.Ping(ctx) })
 	sys.health.Add("eventstore", func(ctx context.Context) error { _, err := store.Head(ctx); return err })
 	if slices.Contains(roles, roleCommand) || slices.Contains(roles, roleProjector) {
