@@ -104,8 +104,9 @@ bench: build ## dotmac bench, every scenario on 1,000,000 events (writes bench.j
 	./$(BIN) bench --json bench.json
 	scripts/bench-eventstore.sh
 
-bench-smoke: build ## dotmac bench on 10,000 events with 1 s phases: every scenario runs, in seconds, so the harness never rots
+bench-smoke: build ## dotmac bench on 10,000 events with 1 s phases: every scenario runs, in seconds, so the harness never rots; then the server's scenarios with its roles apart
 	./$(BIN) bench --events 10000 --duration 1s --query-rates 1000 --log-level warn
+	./$(BIN) bench --events 10000 --duration 1s --log-level warn --scenario commands,billing_run --roles-apart
 
 bench-go: ## Every Go benchmark in BENCH_PKGS (default ./eventstore/...)
 	$(GO) test -run '^$$' -bench . $(BENCH_FLAGS) $(BENCH_PKGS)

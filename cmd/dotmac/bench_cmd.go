@@ -86,6 +86,7 @@ whose peak memory is reported.`,
 	fs.IntVar(&cfg.BillingQueryRate, "billing-query-rate", bench.DefaultBillingQueryRate, "the portal's read rate during the billing_run scenario (req/s); 0: the run alone")
 	fs.IntVar(&cfg.BillingCustomers, "billing-customers", 0, "customers with one active service each to add in bulk for the billing_run scenario, besides the history's")
 	fs.StringVar(&cfg.Binary, "server-binary", "", "the dotmac binary the server under test runs (default: this one), to compare two builds' servers on the same set-up")
+	fs.BoolVar(&cfg.RolesApart, "roles-apart", false, "run the server under test's command, query and projector roles in a process each, as deploy/ does (default: one process, as make run)")
 	fs.StringVar(&jsonOut, "json", "", "also write the JSON report to this file")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the scratch database afterwards")
 	fs.StringVar(&cfg.ProfileDir, "profile-dir", "", "save CPU and allocation profiles and the metrics of the server under test during the commands and query scenarios here")

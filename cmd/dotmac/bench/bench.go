@@ -66,6 +66,11 @@ type Config struct {
 	// the history (in bulk, through the store's multi-stream appends) for the billing_run
 	// scenario to invoice besides the history's own.
 	BillingCustomers int
+	// RolesApart runs the server under test's command (with the process managers), query
+	// and projector roles in a `dotmac serve --role=...` process each, as deploy/'s compose
+	// file and Kubernetes manifests do: the portal's reads then share the cores with a bill
+	// day's work, not one Go runtime's scheduler.
+	RolesApart bool
 	// Keep leaves the scratch database in place.
 	Keep bool
 	// ProfileDir, if set, receives CPU profiles of the server under test taken during the

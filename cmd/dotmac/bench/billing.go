@@ -26,6 +26,8 @@ const (
 	billingProfileFor = 15 * time.Second
 	// billingQueryGoal is the portal's p99 goal during a run, which each second's p99 is held to.
 	billingQueryGoal = 50 * time.Millisecond
+	// billingReadWarmup is how long the portal reads before the run starts, uncounted.
+	billingReadWarmup = 2 * time.Second
 	// billingPoll is how often a run answered 202 is asked for its progress.
 	billingPoll = 200 * time.Millisecond
 )
@@ -74,17 +76,29 @@ func (r *run) billingRunScenario(ctx context.Context) error {
 	}
 	period := domain.DateOf(time.Now().UTC()).Period() // the history bills up to last month
 	r.cfg.Progress("billing_run: billing "+period.String()+" while the portal reads", 0, 0)
-	queries := make(chan readResults, 1)
+	queries := make(chan attackResults, 1)
 	qctx, stopQueries := context.WithCancel(ctx)
 	rate := r.cfg.BillingQueryRate
+	from := make(chan time.Time, 1)
 	if rate > 0 {
-		go func() { queries <- readWhile(qctx, srv, groups, rate) }()
+		go func() { queries <- readWhile(qctx, srv, groups, rate, from) }()
+		// The portal reads before a bill day starts: its connections and the query API's pool
+		// are warm when the run begins, and only the reads sent from then on are counted.
+		r.cfg.Progress("billing_run: the portal reads for "+billingReadWarmup.String()+" before the run", 0, 0)
+		select {
+		case <-time.After(billingReadWarmup):
+		case <-ctx.Done():
+			stopQueries()
+			<-queries
+			return ctx.Err()
+		}
 	} else {
-		queries <- readResults{}
+		queries <- attackResults{}
 	}
 	profiled := srv.profile(ctx, r.cfg.ProfileDir, "billing_run.pprof", max(r.cfg.Duration, billingProfileFor))
 	cpu, work := r.startCPU(ctx, srv), r.startWork(ctx, srv)
 	start := time.Now()
+	from <- start
 	invoiced, runErr := srv.runBilling(ctx, period)
 	took := time.Since(start)
 	profiled()
@@ -181,14 +195,15 @@ func (s *server) billingCall(ctx context.Context, method, path string, body []by
 	return resp.StatusCode, resp.Header.Get("Location"), nil
 }
 
-// readResults are the portal's reads during a billing run: all of them, and by second.
-type readResults struct {
+// attackResults are the results of one load: all of them, and by the second they were sent in.
+type attackResults struct {
 	metrics  vegeta.Metrics
 	bySecond perSecond
 }
 
-// readWhile reads the groups' paths round-robin at rate req/s until ctx ends.
-func readWhile(ctx context.Context, srv *server, groups []loadtest.Group, rate int) readResults {
+// readWhile reads the groups' paths round-robin at rate req/s until ctx ends, and returns
+// the results of the reads sent from the time from delivers on (none counted before).
+func readWhile(ctx context.Context, srv *server, groups []loadtest.Group, rate int, from <-chan time.Time) attackResults {
 	var paths []string
 	for _, g := range groups {
 		paths = append(paths, g.Paths...)
@@ -207,10 +222,22 @@ func readWhile(ctx context.Context, srv *server, groups []loadtest.Group, rate i
 		<-ctx.Done()
 		attacker.Stop()
 	}()
-	var out readResults
+	var (
+		out   attackResults
+		start time.Time
+	)
 	for res := range results {
-		out.metrics.Add(res)
-		out.bySecond.add(res.Timestamp, res.Latency)
+		if start.IsZero() {
+			select {
+			case start = <-from:
+			default:
+				continue // it ended before the run started, so it was sent before it too
+			}
+		}
+		if !res.Timestamp.Before(start) {
+			out.metrics.Add(res)
+			out.bySecond.add(res.Timestamp, res.Latency)
+		}
 	}
 	out.metrics.Close()
 	return out

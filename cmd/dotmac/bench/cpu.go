@@ -29,17 +29,18 @@ type CPU struct {
 
 // cpuMeter samples the CPU time of the processes of a load phase.
 type cpuMeter struct {
-	r                    *run
-	server, load         time.Duration
-	postgres             map[int]time.Duration
-	startedServerProcess int
+	r            *run
+	server, load time.Duration
+	postgres     map[int]time.Duration
+	// servers are the server under test's processes (two with Config.QueryProcess).
+	servers []int
 }
 
 // startCPU samples the CPU time spent so far by the server, this process and the scratch
 // database's backends. Off Linux every figure stays zero.
 func (r *run) startCPU(ctx context.Context, srv *server) *cpuMeter {
-	m := &cpuMeter{r: r, startedServerProcess: srv.cmd.Process.Pid}
-	m.server, _ = procCPU(m.startedServerProcess)
+	m := &cpuMeter{r: r, servers: srv.pids()}
+	m.server, _ = procsCPU(m.servers)
 	m.load, _ = procCPU(os.Getpid())
 	m.postgres = r.backendCPU(ctx)
 	return m
@@ -47,7 +48,7 @@ func (r *run) startCPU(ctx context.Context, srv *server) *cpuMeter {
 
 // stop returns the CPU per command of the phase begun at startCPU, which answered commands.
 func (m *cpuMeter) stop(ctx context.Context, commands float64) *CPU {
-	server, ok := procCPU(m.startedServerProcess)
+	server, ok := procsCPU(m.servers)
 	if !ok || commands <= 0 {
 		return nil
 	}
@@ -84,6 +85,20 @@ func (r *run) backendCPU(ctx context.Context) map[int]time.Duration {
 		}
 	}
 	return out
+}
+
+// procsCPU returns the CPU time the processes pids have spent together (false when one of
+// them cannot be read).
+func procsCPU(pids []int) (time.Duration, bool) {
+	var sum time.Duration
+	for _, pid := range pids {
+		t, ok := procCPU(pid)
+		if !ok {
+			return 0, false
+		}
+		sum += t
+	}
+	return sum, len(pids) > 0
 }
 
 // procCPU returns the user and system CPU time process pid has spent, from /proc/PID/stat.

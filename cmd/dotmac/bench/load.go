@@ -62,8 +62,8 @@ func (r *run) commandsAndLag(ctx context.Context) error {
 	cpu, work := r.startCPU(ctx, srv), r.startWork(ctx, srv)
 	m := attackPayments(srv, customers, r.cfg.Clients, r.cfg.Duration)
 	c := commandsOf(m, r.cfg.Clients, r.report.Baseline.TxPerS)
-	c.CPU = cpu.stop(ctx, c.CommandsPerS*m.Duration.Seconds())
-	c.Work = work.stop(ctx, c.CommandsPerS*m.Duration.Seconds())
+	c.CPU = cpu.stop(ctx, c.CommandsPerS*m.metrics.Duration.Seconds())
+	c.Work = work.stop(ctx, c.CommandsPerS*m.metrics.Duration.Seconds())
 	profiled()
 	stopLag()
 	samples := <-lags
@@ -95,8 +95,8 @@ func (r *run) hotCommandsScenario(ctx context.Context) error {
 		cpu, work := r.startCPU(ctx, srv), r.startWork(ctx, srv)
 		m := attackPayments(srv, hot, clients, r.cfg.Duration)
 		c := commandsOf(m, clients, base)
-		c.CPU = cpu.stop(ctx, c.CommandsPerS*m.Duration.Seconds())
-		c.Work = work.stop(ctx, c.CommandsPerS*m.Duration.Seconds())
+		c.CPU = cpu.stop(ctx, c.CommandsPerS*m.metrics.Duration.Seconds())
+		c.Work = work.stop(ctx, c.CommandsPerS*m.metrics.Duration.Seconds())
 		profiled()
 		r.report.Scenarios.CommandsHot = append(r.report.Scenarios.CommandsHot, c)
 	}
@@ -104,10 +104,12 @@ func (r *run) hotCommandsScenario(ctx context.Context) error {
 }
 
 // commandsOf is the report of a commands attack by clients, beside the baseline.
-func commandsOf(m vegeta.Metrics, clients int, baseline float64) Commands {
+func commandsOf(a attackResults, clients int, baseline float64) Commands {
+	m := a.metrics
 	ok := float64(m.Requests) * m.Success
 	c := Commands{CommandsPerS: ok / m.Duration.Seconds(), P50MS: ms(m.Latencies.P50), P95MS: ms(m.Latencies.P95),
-		P99MS: ms(m.Latencies.P99), BaselineTxPerS: baseline, Clients: clients, Errors: m.Requests - uint64(ok)}
+		P99MS: ms(m.Latencies.P99), P99BySecondMS: a.bySecond.p99s(), BaselineTxPerS: baseline, Clients: clients,
+		Errors: m.Requests - uint64(ok)}
 	c.Ratio = ratio(c.CommandsPerS, baseline)
 	return c
 }
@@ -136,7 +138,7 @@ func (r *run) customers(ctx context.Context) ([]string, error) {
 
 // attackPayments posts payments round-robin over customers, each with its own idempotency
 // key and reference, from clients workers as fast as answers come back.
-func attackPayments(srv *server, customers []string, clients int, d time.Duration) vegeta.Metrics {
+func attackPayments(srv *server, customers []string, clients int, d time.Duration) attackResults {
 	var n atomic.Uint64
 	header := http.Header{"Authorization": {"Bearer " + srv.token}, "Content-Type": {"application/json"}}
 	targeter := func(t *vegeta.Target) error {
@@ -151,12 +153,13 @@ func attackPayments(srv *server, customers []string, clients int, d time.Duratio
 	}
 	attacker := vegeta.NewAttacker(vegeta.Workers(uint64(clients)), vegeta.MaxWorkers(uint64(clients)), vegeta.Connections(clients),
 		vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second))
-	var m vegeta.Metrics
+	var out attackResults
 	for res := range attacker.Attack(targeter, vegeta.Rate{Freq: 0}, d, "payments") {
-		m.Add(res)
+		out.metrics.Add(res)
+		out.bySecond.add(res.Timestamp, res.Latency)
 	}
-	m.Close()
-	return m
+	out.metrics.Close()
+	return out
 }
 
 // measureLag samples the head every lagSampleEvery and records, for each sample, how long

@@ -35,6 +35,9 @@ type RunConfig struct {
 	DurationS  float64 `json:"duration_s"`
 	Clients    int     `json:"clients"`
 	QueryRates []int   `json:"query_rates"`
+	// RolesApart: the command, query and projector roles ran in a process each
+	// (--roles-apart), as deploy/ runs them.
+	RolesApart bool `json:"roles_apart,omitempty"`
 }
 
 // Baseline holds the physical limits measured in the same run.
@@ -70,14 +73,17 @@ type Append struct {
 
 // Commands is RecordPayment over HTTP.
 type Commands struct {
-	CommandsPerS   float64 `json:"commands_per_s"`
-	P50MS          float64 `json:"p50_ms"`
-	P95MS          float64 `json:"p95_ms"`
-	P99MS          float64 `json:"p99_ms"`
-	BaselineTxPerS float64 `json:"baseline_tx_per_s"`
-	Ratio          float64 `json:"ratio"`
-	Clients        int     `json:"clients"`
-	Errors         uint64  `json:"errors"`
+	CommandsPerS float64 `json:"commands_per_s"`
+	P50MS        float64 `json:"p50_ms"`
+	P95MS        float64 `json:"p95_ms"`
+	P99MS        float64 `json:"p99_ms"`
+	// P99BySecondMS is each second's p99 in ms, from the first command sent (null: none sent
+	// then): whether the run was slow all along or in a few bad seconds.
+	P99BySecondMS  []*float64 `json:"p99_by_second_ms"`
+	BaselineTxPerS float64    `json:"baseline_tx_per_s"`
+	Ratio          float64    `json:"ratio"`
+	Clients        int        `json:"clients"`
+	Errors         uint64     `json:"errors"`
 	// CPU is what one command cost every process involved (absent off Linux).
 	CPU *CPU `json:"cpu_per_command,omitempty"`
 	// Work is what one command asked of PostgreSQL and of the server's heap (absent when
@@ -140,7 +146,8 @@ type Memory struct {
 
 func newReport(c Config) *Report {
 	return &Report{Started: time.Now().UTC(), Machine: Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version()},
-		Config: RunConfig{Events: c.Events, DurationS: c.Duration.Seconds(), Clients: c.Clients, QueryRates: c.QueryRates}}
+		Config: RunConfig{Events: c.Events, DurationS: c.Duration.Seconds(), Clients: c.Clients, QueryRates: c.QueryRates,
+			RolesApart: c.RolesApart}}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -157,6 +164,9 @@ func (r *Report) PrintTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if line := r.Machine.postgresLine(); line != "" {
 		fmt.Fprintln(tw, line)
+	}
+	if r.Config.RolesApart {
+		fmt.Fprintln(tw, "server under test: the command (with the process managers), query and projector roles in a process each")
 	}
 	fmt.Fprintf(tw, "baseline: %.0f single-row insert tx/s (16 clients, %s)\n\n", r.Baseline.TxPerS, r.Baseline.Tool)
 	fmt.Fprintln(tw, "SCENARIO\tFIGURE\tBASELINE\tRATIO\tTARGET")

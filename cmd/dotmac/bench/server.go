@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,7 +38,11 @@ const serverStartTimeout = 5 * time.Minute
 // server is `dotmac serve` running as a child process on the scratch database, so that its
 // memory is measured on its own.
 type server struct {
-	cmd          *exec.Cmd
+	cmd *exec.Cmd
+	// others, with Config.RolesApart, are the query and the projector roles' processes (cmd
+	// then plays the command role, process managers included).
+	others       []*exec.Cmd
+	othersReady  []string // each other process's admin /readyz (the projector's says its projections run)
 	commandURL   string
 	queryURL     string
 	adminURL     string // the admin listener: metrics, readiness, pprof
@@ -76,20 +81,28 @@ func (r *run) startServer(ctx context.Context) (*server, error) {
 	}
 	s := &server{commandURL: "http://" + cmdAddr, queryURL: "http://" + queryAddr, adminURL: "http://" + adminAddr, token: token, dir: dir,
 		stopSampling: make(chan struct{}), sampled: make(chan struct{})}
-	s.cmd = exec.CommandContext(ctx, r.cfg.Binary, "serve")                     // #nosec G204 -- our own binary
-	s.cmd.Cancel = func() error { return s.cmd.Process.Signal(syscall.SIGINT) } // let it shut down cleanly
-	s.cmd.WaitDelay = 30 * time.Second
-	s.cmd.Env = append(os.Environ(), "DATABASE_URL="+r.url, "DOTMAC_COMMAND_ADDR="+cmdAddr, "DOTMAC_QUERY_ADDR="+queryAddr,
+	env := append(os.Environ(), "DATABASE_URL="+r.url, "DOTMAC_COMMAND_ADDR="+cmdAddr, "DOTMAC_QUERY_ADDR="+queryAddr,
 		"DOTMAC_JWT_SECRET="+secret, "DOTMAC_JWT_PUBLIC_KEY=", "LOG_LEVEL=warn", "LOG_FORMAT=json", "DOTMAC_DATA_DIR="+dir,
 		"DOTMAC_EVENTSTORE=postgres", "DOTMAC_ADMIN_ADDR="+adminAddr, "DOTMAC_PPROF=true")
-	s.cmd.Env = append(s.cmd.Env, wholeSystem(r.cfg.Logger, os.LookupEnv)...)
-	logFile, err := os.Create(filepath.Join(dir, "serve.log")) // #nosec G304 -- our own temporary directory
-	if err != nil {
-		return nil, err
+	env = append(env, wholeSystem(r.cfg.Logger, os.LookupEnv)...)
+	if r.cfg.RolesApart {
+		// The last entry of a name wins: each role's process listens on its own address
+		// (the others on unused ones) and has an admin listener of its own.
+		for _, role := range []string{"query", "projector"} {
+			admin := freeAddr()
+			other, err := startServe(ctx, r.cfg.Binary, slices.Concat(env, []string{"DOTMAC_ROLE=" + role,
+				"DOTMAC_PROCESS_MANAGERS=false", "DOTMAC_ADMIN_ADDR=" + admin}), filepath.Join(dir, "serve-"+role+".log"))
+			if err != nil {
+				s.stopOthers()
+				return nil, err
+			}
+			s.others, s.othersReady = append(s.others, other), append(s.othersReady, "http://"+admin+"/readyz")
+		}
+		env = slices.Concat(env, []string{"DOTMAC_ROLE=command"})
 	}
-	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the server under test: %w", err)
+	if s.cmd, err = startServe(ctx, r.cfg.Binary, env, filepath.Join(dir, "serve.log")); err != nil {
+		s.stopOthers()
+		return nil, err
 	}
 	r.server = s
 	go s.sampleRSS()
@@ -259,11 +272,29 @@ func (r *run) waitTracker(ctx context.Context, head eventstore.Position) error {
 	}
 }
 
+// startServe starts `dotmac serve` from binary with env, its output into logPath.
+func startServe(ctx context.Context, binary string, env []string, logPath string) (*exec.Cmd, error) {
+	cmd := exec.CommandContext(ctx, binary, "serve")                        // #nosec G204 -- our own binary
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) } // let it shut down cleanly
+	cmd.WaitDelay = 30 * time.Second
+	cmd.Env = env
+	logFile, err := os.Create(logPath) // #nosec G304 -- our own temporary directory
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		_ = logFile.Close()
+		return nil, fmt.Errorf("start the server under test: %w", err)
+	}
+	return cmd, nil
+}
+
 func (s *server) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, serverStartTimeout)
 	defer cancel()
 	for {
-		if ready(ctx, s.commandURL+"/readyz") && ready(ctx, s.queryURL+"/readyz") {
+		if ready(ctx, s.commandURL+"/readyz") && ready(ctx, s.queryURL+"/readyz") && allReady(ctx, s.othersReady) {
 			return nil
 		}
 		select {
@@ -272,6 +303,15 @@ func (s *server) waitReady(ctx context.Context) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+func allReady(ctx context.Context, urls []string) bool {
+	for _, u := range urls {
+		if !ready(ctx, u) {
+			return false
+		}
+	}
+	return true
 }
 
 func ready(ctx context.Context, u string) bool {
@@ -287,7 +327,8 @@ func ready(ctx context.Context, u string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// sampleRSS records the child's peak resident memory (VmRSS, every 100 ms).
+// sampleRSS records the child's peak resident memory (VmRSS, every 100 ms); with the roles
+// apart, the peak of the largest of their processes.
 func (s *server) sampleRSS() {
 	defer close(s.sampled)
 	t := time.NewTicker(100 * time.Millisecond)
@@ -298,10 +339,12 @@ func (s *server) sampleRSS() {
 			return
 		case <-t.C:
 		}
-		if kb, ok := vmRSS(s.cmd.Process.Pid); ok {
-			s.mu.Lock()
-			s.rssMax = max(s.rssMax, kb)
-			s.mu.Unlock()
+		for _, pid := range s.pids() { // with the roles apart, the largest process's
+			if kb, ok := vmRSS(pid); ok {
+				s.mu.Lock()
+				s.rssMax = max(s.rssMax, kb)
+				s.mu.Unlock()
+			}
 		}
 	}
 }
@@ -322,6 +365,22 @@ func vmRSS(pid int) (int64, bool) {
 	return 0, false
 }
 
+// pids lists the server's processes.
+func (s *server) pids() []int {
+	out := []int{s.cmd.Process.Pid}
+	for _, o := range s.others {
+		out = append(out, o.Process.Pid)
+	}
+	return out
+}
+
+// stopOthers stops the processes of the roles apart.
+func (s *server) stopOthers() {
+	for _, o := range s.others {
+		stopProcess(o)
+	}
+}
+
 func (s *server) maxRSSMB() float64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -329,18 +388,24 @@ func (s *server) maxRSSMB() float64 {
 }
 
 func (s *server) stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGINT)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-	}
+	s.stopOthers()
+	stopProcess(s.cmd)
 	close(s.stopSampling)
 	<-s.sampled
 	_ = os.RemoveAll(s.dir)
+}
+
+// stopProcess interrupts cmd and waits for it to end, killing it after 30 s.
+func stopProcess(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }
 
 func freeAddr() string {

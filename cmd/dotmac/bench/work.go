@@ -33,6 +33,9 @@ type Work struct {
 	// ServerAllocatedBytes is what the server under test allocated on its Go heap
 	// (go_memstats_alloc_bytes_total): the collector's work grows with it.
 	ServerAllocatedBytes float64 `json:"server_allocated_bytes"`
+	// RowsWrittenByTable is RowsWritten by table (schema.table, pg_stat_user_tables), for
+	// the tables a command wrote at least 0.01 rows of: which writes a command's rows are.
+	RowsWrittenByTable map[string]float64 `json:"rows_written_by_table,omitempty"`
 }
 
 // workSample is the cumulative counters Work is the difference of.
@@ -40,6 +43,7 @@ type workSample struct {
 	commits, rollbacks, rowsWritten, buffers float64
 	walBytes, walRecords, fpi                float64
 	allocated                                float64
+	tables                                   map[string]float64
 	ok, wal, heap                            bool
 }
 
@@ -81,6 +85,14 @@ func workPerCommand(start, end workSample, commands float64) *Work {
 	if start.heap && end.heap {
 		w.ServerAllocatedBytes = per(start.allocated, end.allocated)
 	}
+	for table, rows := range end.tables {
+		if n := per(start.tables[table], rows); n >= 0.01 {
+			if w.RowsWrittenByTable == nil {
+				w.RowsWrittenByTable = map[string]float64{}
+			}
+			w.RowsWrittenByTable[table] = n
+		}
+	}
 	return w
 }
 
@@ -98,10 +110,35 @@ func (r *run) sampleWork(ctx context.Context, srv *server) workSample {
 	if err := r.pool.QueryRow(ctx, `SELECT wal_records::float8, wal_fpi::float8 FROM pg_stat_wal`).Scan(&s.walRecords, &s.fpi); err == nil {
 		s.wal = true
 	}
+	s.tables = r.rowsByTable(ctx)
 	if srv != nil {
 		if v, err := srv.metric(ctx, "go_memstats_alloc_bytes_total"); err == nil && v > 0 {
 			s.allocated, s.heap = v, true
 		}
 	}
 	return s
+}
+
+// rowsByTable reads the rows written so far in each table of the scratch database (nil when
+// they cannot be read).
+func (r *run) rowsByTable(ctx context.Context) map[string]float64 {
+	rows, err := r.pool.Query(ctx, `SELECT schemaname || '.' || relname, (n_tup_ins + n_tup_upd + n_tup_del)::float8
+		FROM pg_stat_user_tables`)
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	out := map[string]float64{}
+	for rows.Next() {
+		var table string
+		var n float64
+		if err := rows.Scan(&table, &n); err != nil {
+			return nil
+		}
+		out[table] = n
+	}
+	if rows.Err() != nil {
+		return nil
+	}
+	return out
 }
