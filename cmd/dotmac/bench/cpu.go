@@ -32,7 +32,7 @@ type cpuMeter struct {
 	r            *run
 	server, load time.Duration
 	postgres     map[int]time.Duration
-	// servers are the server under test's processes (two with Config.QueryProcess).
+	// servers are the server under test's processes (three with Config.RolesApart).
 	servers []int
 }
 
