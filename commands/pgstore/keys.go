@@ -533,9 +533,9 @@ func (l *legacyKeys) any(ctx context.Context, pool *pgxpool.Pool) bool {
 	if !l.checked.IsZero() && time.Since(l.checked) < legacyCheckInterval {
 		return l.held
 	}
-	held := true // a failed look says yes until the next one: requests then look their key up
+	var held bool
 	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cmd_idempotency)`).Scan(&held); err != nil {
-		held = true
+		held = true // until the next look: requests meanwhile look their key up
 	}
 	l.checked, l.held = time.Now(), held
 	l.none.Store(!held)

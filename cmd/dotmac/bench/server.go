@@ -107,7 +107,7 @@ func (r *run) startServer(ctx context.Context) (*server, error) {
 	r.server = s
 	go s.sampleRSS()
 	if err := s.waitReady(ctx); err != nil {
-		return nil, fmt.Errorf("%w (log: %s/serve.log)", err, dir)
+		return nil, fmt.Errorf("%w (logs: %s/serve*.log)", err, dir)
 	}
 	r.cfg.Progress("waiting for the server's projections to reach the head", 0, 0)
 	if err := r.waitProjected(ctx); err != nil {
