@@ -40,9 +40,19 @@ func (d decodeSet) trimmed() bool {
 
 // decode turns envelopes into events for d (see decodeInPlace).
 func (r *Runtime) decode(d decodeSet, envs []eventstore.Envelope) []Event {
-	out := make([]Event, len(envs))
+	return r.decodeInto(nil, d, envs)
+}
+
+// decodeInto is decode into dst's array when it is large enough (dst's events are
+// overwritten), else into a new one.
+func (r *Runtime) decodeInto(dst []Event, d decodeSet, envs []eventstore.Envelope) []Event {
+	out := dst[:0]
+	if cap(out) < len(envs) {
+		out = make([]Event, len(envs))
+	}
+	out = out[:len(envs)]
 	for i := range envs {
-		out[i].Envelope = envs[i]
+		out[i] = Event{Envelope: envs[i]}
 	}
 	r.decodeInPlace(d, out)
 	return out

@@ -63,8 +63,9 @@ type liveBatch struct {
 	mine  []Event
 }
 
-// partBatch decodes, for e, the events of envs (a live batch, in order) in partition p.
-func (r *Runtime) partBatch(e *entry, p livePart, envs []eventstore.Envelope) liveBatch {
+// partBatch decodes, for e, the events of envs (a live batch, in order) in partition p, into
+// buf's array when it is large enough (see decodeInto).
+func (r *Runtime) partBatch(e *entry, p livePart, envs []eventstore.Envelope, buf []Event) liveBatch {
 	b := liveBatch{first: envs[0].Position, last: Event{Envelope: envs[len(envs)-1]}}
 	mine := envs
 	if p.n > 1 {
@@ -75,7 +76,7 @@ func (r *Runtime) partBatch(e *entry, p livePart, envs []eventstore.Envelope) li
 			}
 		}
 	}
-	b.mine = r.decode(decodeSet{e}, mine)
+	b.mine = r.decodeInto(buf, decodeSet{e}, mine)
 	return b
 }
 
