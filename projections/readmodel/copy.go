@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -27,6 +28,9 @@ type copyRows struct {
 	buf    []byte
 	rows   int
 	fields int
+	// sent: a COPY of buf ended well, so the driver reads it no more (after a failed one,
+	// its reading goroutine may outlive the call) and release may hand it back.
+	sent bool
 }
 
 // pgEpoch is the origin of PostgreSQL's binary dates and timestamps.
@@ -34,15 +38,25 @@ var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 var copyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
 
-// copyStartBytes is a new copyRows' first buffer: a live batch's rows for one table are
-// mostly a few kilobytes, and most batches make their copyRows anew (64 KB each was 4 % of a
-// busy server's allocations); a replay's batches keep theirs (reset) as it grows.
+// copyStartBytes is a new copyRows' first buffer when the pool has none: a live batch's rows
+// for one table are mostly a few kilobytes (64 KB each was 4 % of a busy server's
+// allocations).
 const copyStartBytes = 8 << 10
+
+// copyKeepBytes is the largest buffer given back to copyBufs: a replay's, of a few megabytes,
+// is kept while the replay reuses it and dropped after it.
+const copyKeepBytes = 4 << 20
+
+// copyBufs holds the buffers of copyRows sent already. Most live batches make their copyRows
+// anew, and each grew its buffer from copyStartBytes (a few copies of every batch's rows, 7 %
+// of a busy command server's allocations); a buffer is handed back once its rows are in the
+// table (release) and the next batch's rows start in it.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 0, copyStartBytes); return &b }}
 
 func (c *copyRows) row(cols int) {
 	if len(c.buf) == 0 {
 		if c.buf == nil {
-			c.buf = make([]byte, 0, copyStartBytes)
+			c.buf = (*copyBufs.Get().(*[]byte))[:0]
 		}
 		c.buf = append(c.buf, copyHeader...)
 	}
@@ -53,7 +67,18 @@ func (c *copyRows) row(cols int) {
 // reset empties c for the next rows, keeping its buffer (a Load writes rows of about the
 // same size batch after batch).
 func (c *copyRows) reset() {
-	c.buf, c.rows, c.fields = c.buf[:0], 0, 0
+	c.buf, c.rows, c.fields, c.sent = c.buf[:0], 0, 0, false
+}
+
+// release empties c and, when its rows were sent, hands its buffer back to copyBufs for the
+// next rows of any batch (a buffer whose COPY failed is left to the collector). c may be
+// written again; it then takes a buffer from the pool.
+func (c *copyRows) release() {
+	if c.sent && cap(c.buf) <= copyKeepBytes {
+		b := c.buf[:0]
+		copyBufs.Put(&b)
+	}
+	c.buf, c.rows, c.fields, c.sent = nil, 0, 0, false
 }
 
 func (c *copyRows) field(n int) {
@@ -250,5 +275,6 @@ func (t *table) copyAfter(ctx context.Context, tx pgx.Tx, before, relation strin
 	if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), sql); err != nil {
 		return fmt.Errorf("copy %d rows into %s: %w", rows.rows, relation, err)
 	}
+	rows.sent = true
 	return nil
 }

@@ -2,8 +2,10 @@ package readmodel
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -62,4 +64,46 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// Rows sent by COPY hand their buffer back for the next rows to be written in (the pool); rows
+// whose COPY failed do not (the driver's reading goroutine may outlive a failed COPY), and
+// every row lands as written, batch after batch on reused buffers.
+func TestCopyRowsReuseBuffersOnlyOnceSent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	_, err := pool.Exec(ctx, `CREATE TABLE x (n int PRIMARY KEY, s text)`)
+	require.NoError(t, err)
+	tbl := newTable("x", []string{"n"}, column{"n", "integer"}, column{"s", "text"})
+	write := func(from, to int) *copyRows {
+		var rows copyRows
+		for n := from; n < to; n++ {
+			rows.row(len(tbl.cols))
+			rows.int4(n)
+			rows.text(fmt.Sprintf("row %d", n))
+		}
+		return &rows
+	}
+	for b := range 5 { // each batch after the first writes into a buffer handed back
+		rows := write(b*100, b*100+100)
+		require.NoError(t, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return tbl.insert(ctx, tx, rows) }))
+		require.Nil(t, rows.buf, "released")
+		require.Zero(t, rows.rows)
+	}
+
+	dup := write(0, 3) // keys taken: the COPY fails
+	failed := unsafe.SliceData(dup.buf)
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return tbl.insert(ctx, tx, dup) })
+	require.Error(t, err)
+	for range 8 {
+		b, _ := copyBufs.Get().(*[]byte)
+		require.NotSame(t, failed, unsafe.SliceData(*b), "a buffer whose COPY failed went back to the pool")
+	}
+
+	var count int
+	var sum int64
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*), sum(n) FROM x WHERE s = 'row ' || n`).Scan(&count, &sum))
+	require.Equal(t, 500, count)
+	require.Equal(t, int64(499*500/2), sum)
 }

@@ -76,14 +76,17 @@ func (t *table) upsertWith(action string) string {
 		" ON CONFLICT (" + strings.Join(t.key, ", ") + ") " + action
 }
 
-// insert writes rows with COPY; a key that exists already fails the whole batch.
+// insert writes rows with COPY; a key that exists already fails the whole batch. rows are
+// released (their buffer reused) once sent.
 func (t *table) insert(ctx context.Context, tx pgx.Tx, rows *copyRows) error {
+	defer rows.release()
 	return t.copyInto(ctx, tx, t.name, rows)
 }
 
 // update replaces existing rows (read earlier in the batch) by key; a row whose key is not in
-// the table is an invariant error.
+// the table is an invariant error. rows are released once sent.
 func (t *table) update(ctx context.Context, tx pgx.Tx, rows *copyRows) error {
+	defer rows.release()
 	n, err := t.stageAndRun(ctx, tx, rows, t.updateSQL)
 	if err == nil && n != int64(rows.rows) {
 		err = fmt.Errorf("invariant: %d of %d rows of %s to update are not there", int64(rows.rows)-n, rows.rows, t.name)
@@ -91,8 +94,10 @@ func (t *table) update(ctx context.Context, tx pgx.Tx, rows *copyRows) error {
 	return err
 }
 
-// upsertUsing stages rows and runs sql (from upsertWith) to move them into the table.
+// upsertUsing stages rows and runs sql (from upsertWith) to move them into the table. rows
+// are released once sent.
 func (t *table) upsertUsing(ctx context.Context, tx pgx.Tx, rows *copyRows, sql string) error {
+	defer rows.release()
 	_, err := t.stageAndRun(ctx, tx, rows, sql)
 	return err
 }
