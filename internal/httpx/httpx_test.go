@@ -398,3 +398,55 @@ func freeAddr(t *testing.T) string {
 	require.NoError(t, ln.Close())
 	return addr
 }
+
+// decodeRawByDecoder is what DecodeJSONBytes did for a json.RawMessage before its fast path:
+// the decoder's value, or its error.
+func decodeRawByDecoder(body []byte) (json.RawMessage, bool) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var raw json.RawMessage
+	if dec.Decode(&raw) != nil || len(bytes.TrimSpace(body[dec.InputOffset():])) != 0 {
+		return nil, false
+	}
+	return raw, true
+}
+
+// A raw message is checked with json.Valid, not decoded: it must keep exactly what the
+// decoder kept (the value without the whitespace around it), and refuse what it refused.
+func TestDecodeJSONBytesIntoARawMessageKeepsTheValue(t *testing.T) {
+	for _, body := range []string{
+		`{"name":"a","count":1}`, " \r\n\t{\"name\":\"a\"} \r\n\t ", `[1, 2]`, `"s"`, `12`, `{"a":"\u00e9<>&"}`,
+		`{"name":`, `{} {}`, `{"name":"a"} ]`, `{"name":"a"}}`, ``, "  ", "\v{}", "{}\u00a0", `name=a`,
+	} {
+		var raw json.RawMessage
+		err := httpx.DecodeJSONBytes([]byte(body), &raw)
+		want, ok := decodeRawByDecoder([]byte(body))
+		if !ok {
+			var p *httpx.Problem
+			require.ErrorAs(t, err, &p, "%q", body)
+			assert.Equal(t, 400, p.Status, "%q", body)
+			continue
+		}
+		require.NoError(t, err, "%q", body)
+		assert.Equal(t, string(want), string(raw), "%q", body)
+	}
+}
+
+func FuzzDecodeJSONBytesIntoARawMessage(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, ` [1] `, `{} {}`, `{"a":`, "\x00", `"\ud800"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var raw json.RawMessage
+		err := httpx.DecodeJSONBytes(body, &raw)
+		want, ok := decodeRawByDecoder(body)
+		if ok != (err == nil) {
+			t.Fatalf("%q: decoder ok %v, DecodeJSONBytes error %v", body, ok, err)
+		}
+		if ok && !bytes.Equal(want, raw) {
+			t.Fatalf("%q: decoder kept %q, DecodeJSONBytes %q", body, want, raw)
+		}
+	})
+}

@@ -44,6 +44,13 @@ func DecodeJSONBytes(body []byte, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return BadRequest("the request body is empty; send a JSON object")
 	}
+	if raw, ok := dst.(*json.RawMessage); ok && json.Valid(body) {
+		// One JSON value and nothing after it but whitespace: the decoder below would only
+		// check as much, after copying the body twice (its buffer, then the raw message).
+		// Around a valid value, TrimSpace trims JSON's whitespace alone, as the decoder did.
+		*raw = bytes.TrimSpace(body)
+		return nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
