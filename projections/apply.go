@@ -38,13 +38,8 @@ func (d decodeSet) trimmed() bool {
 	return len(d) > 0
 }
 
-// decode turns envelopes into events for d (see decodeInPlace).
-func (r *Runtime) decode(d decodeSet, envs []eventstore.Envelope) []Event {
-	return r.decodeInto(nil, d, envs)
-}
-
-// decodeInto is decode into dst's array when it is large enough (dst's events are
-// overwritten), else into a new one.
+// decodeInto turns envelopes into events for d (see decodeInPlace), in dst's array when it
+// is large enough (dst's events are overwritten), else in a new one.
 func (r *Runtime) decodeInto(dst []Event, d decodeSet, envs []eventstore.Envelope) []Event {
 	out := dst[:0]
 	if cap(out) < len(envs) {

@@ -56,7 +56,11 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 0, copyStartBytes);
 func (c *copyRows) row(cols int) {
 	if len(c.buf) == 0 {
 		if c.buf == nil {
-			c.buf = (*copyBufs.Get().(*[]byte))[:0]
+			if b, ok := copyBufs.Get().(*[]byte); ok {
+				c.buf = (*b)[:0]
+			} else {
+				c.buf = make([]byte, 0, copyStartBytes)
+			}
 		}
 		c.buf = append(c.buf, copyHeader...)
 	}
