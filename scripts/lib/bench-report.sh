@@ -3,11 +3,13 @@
 
 # bench_header: the column names of bench_figures' lines, the build's name first.
 bench_header() {
-	printf 'build\tpgbench tx/s\tcommands/s\tratio\tp99 ms\tCPU us/cmd\tcommits/cmd\thot16/s\thot16 p99 ms\thot64/s\tinvoices/s\tbill reads p99 ms\tinvoices/pgbench\n'
+	printf 'build\tpgbench tx/s\tcommands/s\tratio\tp99 ms\tCPU us/cmd\tcommits/cmd\trows/cmd\talloc KB/cmd\thot16/s\thot16 p99 ms\thot64/s\tinvoices/s\tbill reads p99 ms\tinvoices/pgbench\n'
 }
 
 # bench_figures FILE: one tab-separated line of the run's figures, "-" where a scenario did
-# not run.
+# not run. Rows written and bytes the server allocated per command are counts, not timings:
+# they hold from run to run where the rates move with the host, so a change of a few percent
+# shows in them first.
 bench_figures() {
 	jq -r '
 		def f: if . == null then "-" else (. * 100 | round / 100 | tostring) end;
@@ -15,6 +17,8 @@ bench_figures() {
 		[ ($b | f),
 		  (.scenarios.commands.commands_per_s | f), (.scenarios.commands.ratio | f), (.scenarios.commands.p99_ms | f),
 		  (.scenarios.commands.cpu_per_command.total_us | f), (.scenarios.commands.work_per_command.commits | f),
+		  (.scenarios.commands.work_per_command.rows_written | f),
+		  (if .scenarios.commands.work_per_command.server_allocated_bytes then .scenarios.commands.work_per_command.server_allocated_bytes / 1024 else null end | f),
 		  (.scenarios.commands_hot[0].commands_per_s | f), (.scenarios.commands_hot[0].p99_ms | f),
 		  (.scenarios.commands_hot[1].commands_per_s | f),
 		  (.scenarios.billing_run.invoices_per_s | f), (.scenarios.billing_run.query_p99_ms | f),
