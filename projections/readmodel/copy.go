@@ -47,18 +47,18 @@ const copyStartBytes = 8 << 10
 // is kept while the replay reuses it and dropped after it.
 const copyKeepBytes = 4 << 20
 
-// copyBufs holds the buffers of copyRows sent already. Most live batches make their copyRows
-// anew, and each grew its buffer from copyStartBytes (a few copies of every batch's rows, 7 %
-// of a busy command server's allocations); a buffer is handed back once its rows are in the
-// table (release) and the next batch's rows start in it.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 0, copyStartBytes); return &b }}
+// copyBufs holds the buffers (*[]byte) of copyRows sent already. Most live batches make their
+// copyRows anew, and each grew its buffer from copyStartBytes (a few copies of every batch's
+// rows, 7 % of a busy command server's allocations); a buffer is handed back once its rows are
+// in the table (release) and the next batch's rows start in it.
+var copyBufs sync.Pool
 
 func (c *copyRows) row(cols int) {
 	if len(c.buf) == 0 {
 		if c.buf == nil {
 			if b, ok := copyBufs.Get().(*[]byte); ok {
 				c.buf = (*b)[:0]
-			} else {
+			} else { // the pool is empty
 				c.buf = make([]byte, 0, copyStartBytes)
 			}
 		}
