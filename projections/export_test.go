@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
@@ -14,3 +15,9 @@ func SetPause(o *Options, f func(ctx context.Context, d time.Duration, rise <-ch
 
 // NotifyChannel is the channel on which app's projections announce their checkpoints.
 func NotifyChannel(app string) string { return notifyChannel(app) }
+
+// PartLockKey is the advisory lock a live batch of partition k of projection name holds
+// (with the projection's, shared) in app's runtime.
+func PartLockKey(app, name string, k int) int64 {
+	return lockKey(app, "apply-part", name+"/"+strconv.Itoa(k))
+}

@@ -86,7 +86,7 @@ func (lh *liveHandler) handle(msg *message.Message) error {
 	switch {
 	case err == nil:
 		lh.failures, lh.committedAt = 0, time.Now()
-		lh.r.metrics.applied(lh.e.name, "live", res.folded, time.Since(start))
+		lh.r.metrics.applied(lh.e.name, "live", res.folded, time.Since(start)-res.waited)
 		if res.oldest != nil {
 			// The oldest event of the partition applied waited longest.
 			lh.r.metrics.delay(lh.e.name, lh.r.opts.Now().Sub(res.oldest.RecordedAt()))
@@ -141,11 +141,12 @@ type livePart struct {
 	n, k  int // partition k of n
 }
 
-// liveResult is what applyLive did: how many events of its partition it folded, and the
-// oldest of them (nil: none).
+// liveResult is what applyLive did: how many events of its partition it folded, the oldest
+// of them (nil: none), and how long it waited for a live slot.
 type liveResult struct {
 	folded int
 	oldest *Event
+	waited time.Duration
 }
 
 // applyLive applies partition p's events of a batch to e's live build in one transaction
@@ -156,28 +157,34 @@ type liveResult struct {
 // batch. A live build that is no longer p's (swapped) halts the handler.
 // skipped is the last position the handler acked without a transaction (see liveHandler.skip).
 func (r *Runtime) applyLive(ctx context.Context, e *entry, p livePart, b liveBatch, skipped eventstore.Position, isolate bool) (liveResult, error) {
-	tx, lb, found, err := r.beginPartLocked(ctx, e, p.k, p.build)
+	tx, lb, found, held, waited, err := r.beginPartLocked(ctx, e, p.k, p.build, b.first)
+	if waited > 0 {
+		r.metrics.slotWait(e.name, waited)
+	}
 	if err != nil {
-		return liveResult{}, err
+		return liveResult{waited: waited}, err
+	}
+	if held {
+		defer r.slots.release() // after the rollback below: the transaction has ended
 	}
 	defer func() { r.rollbackTx(ctx, tx) }()
 	if err := r.checkLive(e, lb, found, b.first, p, skipped); err != nil {
 		return liveResult{}, err
 	}
 	if b.last.Position <= lb.cps[p.k] {
-		return liveResult{}, nil
+		return liveResult{waited: waited}, nil
 	}
 	fold := after(b.mine, lb.cps[p.k])
 	// checkLive made sure lb is p's build: its search_path and stalls are the span's.
 	sp := span{build: p.build, n: p.n, parts: []int{p.k},
 		known: spanKnown{searchPath: true, stallsRead: lb.stallsRead, stalls: lb.stalls}}
 	if err := r.applyTo(ctx, tx, e, sp, fold, &b.last, true, isolate); err != nil {
-		return liveResult{}, err
+		return liveResult{waited: waited}, err
 	}
 	if err := r.commitTx(ctx, tx); err != nil {
-		return liveResult{}, fmt.Errorf("projection %s: commit: %w", e.name, err)
+		return liveResult{waited: waited}, fmt.Errorf("projection %s: commit: %w", e.name, err)
 	}
-	res := liveResult{folded: len(fold)}
+	res := liveResult{folded: len(fold), waited: waited}
 	if len(fold) > 0 {
 		res.oldest = &fold[0]
 	}

@@ -15,7 +15,7 @@ type metrics struct {
 	head                                       prometheus.Gauge
 	events                                     *prometheus.CounterVec
 	batchSeconds                               *prometheus.HistogramVec
-	delaySeconds                               *prometheus.HistogramVec
+	delaySeconds, slotWaitSeconds              *prometheus.HistogramVec
 	rebuildPosition, rebuildTarget, rebuildEPS *prometheus.GaugeVec
 	partitionsTotal, partitionsOwned           *prometheus.GaugeVec
 }
@@ -37,6 +37,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Events applied, by projection and mode (live, replay = catch-up of the live build, rebuild)."}, []string{"projection", "mode"}),
 		batchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "dotmac", Subsystem: "projection", Name: "live_batch_seconds",
 			Help: "Time to apply and commit one live batch.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"projection"}),
+		slotWaitSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "dotmac", Subsystem: "projection", Name: "live_slot_wait_seconds",
+			Help:    "Time a live batch waited for its turn among the process's live batches (Options.LiveConcurrency) before it began; batches that did not wait are not counted.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"projection"}),
 		delaySeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "dotmac", Subsystem: "projection", Name: "apply_delay_seconds",
 			Help:    "Time from an event's commit to the commit of the live batch that applied it (oldest event of each batch).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}, []string{"projection"}),
@@ -60,6 +63,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.events, err = registerAs(reg, m.events, err)
 	m.batchSeconds, err = registerAs(reg, m.batchSeconds, err)
 	m.delaySeconds, err = registerAs(reg, m.delaySeconds, err)
+	m.slotWaitSeconds, err = registerAs(reg, m.slotWaitSeconds, err)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +113,10 @@ func (m *metrics) applied(name, mode string, n int, took time.Duration) {
 func (m *metrics) partitions(name string, n, owned int) {
 	m.partitionsTotal.WithLabelValues(name).Set(float64(n))
 	m.partitionsOwned.WithLabelValues(name).Set(float64(owned))
+}
+
+func (m *metrics) slotWait(name string, d time.Duration) {
+	m.slotWaitSeconds.WithLabelValues(name).Observe(d.Seconds())
 }
 
 func (m *metrics) delay(name string, d time.Duration) {

@@ -147,25 +147,49 @@ const partLockRetry = 25 * time.Millisecond
 // readLiveRow). A live build that
 // is not build any more is refused by the caller (checkLive) before anything is written, so
 // setting the search_path before that check is harmless.
-func (r *Runtime) beginPartLocked(ctx context.Context, e *entry, k int, build string) (pgx.Tx, liveBuild, bool, error) {
+//
+// It first takes one of the runtime's live slots (Options.LiveConcurrency) unless a waiter of
+// this process waits for a position from first on (held false: it took none); the caller gives
+// a held slot back with r.slots.release() once the transaction has ended (on an error it is
+// given back here). It gives the slot back while it waits for the locks, so that a partition
+// waiting on another process or a swap holds none. waited is how long it waited for slots.
+func (r *Runtime) beginPartLocked(ctx context.Context, e *entry, k int, build string, first eventstore.Position) (tx pgx.Tx, lb liveBuild, found, held bool, waited time.Duration, err error) {
+	before := first
+	if before > 0 {
+		before-- // a waiter for any position of the batch needs it
+	}
+	urgent := func() (<-chan struct{}, bool) { return e.demand.beyond(before) }
 	for {
+		h, w, err := r.slots.acquire(ctx, urgent)
+		waited += w
+		if err != nil {
+			return nil, liveBuild{}, false, false, waited, err
+		}
+		give := func() {
+			if h {
+				r.slots.release()
+			}
+		}
 		tx, err := r.pool.Begin(ctx)
 		if err != nil {
-			return nil, liveBuild{}, false, fmt.Errorf("begin: %w", err)
+			give()
+			return nil, liveBuild{}, false, false, waited, fmt.Errorf("begin: %w", err)
 		}
 		lb, found, locked, err := r.lockPart(ctx, tx, e, k, build)
-		if err != nil {
+		if err != nil || !locked {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
-			return nil, liveBuild{}, false, err
+			give()
+		}
+		if err != nil {
+			return nil, liveBuild{}, false, false, waited, err
 		}
 		if !locked {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
 			if err := wait.Sleep(ctx, partLockRetry); err != nil {
-				return nil, liveBuild{}, false, err
+				return nil, liveBuild{}, false, false, waited, err
 			}
 			continue
 		}
-		return tx, lb, found, nil
+		return tx, lb, found, h, waited, nil
 	}
 }
 

@@ -54,6 +54,15 @@ type Options struct {
 	// later position ends the pause (default DefaultMinBatchInterval; negative: off, each
 	// batch starts as soon as the previous one is committed).
 	MinBatchInterval time.Duration
+	// LiveConcurrency is how many live batches of this runtime's projections run their
+	// transactions at once; the others wait their turn, and their partitions gather what is
+	// appended meanwhile into their next batch (default DefaultLiveConcurrency, half the
+	// processors; negative: no bound). The live projectors work in the background of the
+	// command path: on a busy feed each projection's batches competing for the processors
+	// with the event store's appends (and with each other: a PostgreSQL backend each) cost
+	// every command more CPU than taking turns does. An idle batch (one that only moves a
+	// checkpoint) never waits.
+	LiveConcurrency int
 	// ReplayBatchEvents is the most events a replay (rebuild, as-of, catch-up) applies per
 	// transaction (default 20,000).
 	ReplayBatchEvents int
@@ -134,6 +143,9 @@ func (o *Options) setDefaults() {
 	if o.MinBatchInterval == 0 {
 		o.MinBatchInterval = DefaultMinBatchInterval
 	}
+	if o.LiveConcurrency == 0 {
+		o.LiveConcurrency = DefaultLiveConcurrency()
+	}
 	if o.pause == nil {
 		o.pause = sleepPause
 	}
@@ -159,6 +171,7 @@ const (
 	maxLiveBatchEvents   = 10_000
 	maxReplayBatchEvents = 200_000
 	maxReplayReaders     = 16
+	maxLiveConcurrency   = 1024
 )
 
 func (o *Options) validate() error {
@@ -171,6 +184,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("projections: ReplayPageEvents %d is over %d", o.ReplayPageEvents, eventstore.MaxReadLimit*10)
 	case o.ReplayReaders > maxReplayReaders:
 		return fmt.Errorf("projections: ReplayReaders %d is over %d", o.ReplayReaders, maxReplayReaders)
+	case o.LiveConcurrency > maxLiveConcurrency:
+		return fmt.Errorf("projections: LiveConcurrency %d is over %d", o.LiveConcurrency, maxLiveConcurrency)
 	case o.Partitions > MaxPartitions:
 		return fmt.Errorf("projections: Partitions %d is over %d", o.Partitions, MaxPartitions)
 	}
@@ -204,6 +219,7 @@ type Runtime struct {
 	entries map[string]*entry
 	order   []string
 	metrics *metrics
+	slots   *liveSlots // Options.LiveConcurrency
 	note    watcher
 	known   knownStatuses // the live statuses waiters read (wait.go)
 
@@ -258,6 +274,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, store eventstore.Store, projs 
 		return nil, err
 	}
 	r.metrics = m
+	r.slots = newLiveSlots(opts.LiveConcurrency)
 	r.life, r.stop = context.WithCancel(context.Background())
 	if opts.Standby {
 		r.note = newPoller(r)
