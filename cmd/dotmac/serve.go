@@ -65,9 +65,12 @@ type serveFlags struct {
 	partitions  int
 	// batchInterval paces the live projection batches (0: off); projections.Options.MinBatchInterval.
 	batchInterval time.Duration
-	memoryLimit   string
-	gcPercent     int
-	cacheSize     int
+	// liveConcurrency bounds the live projection batches running at once (0: half the
+	// processors; negative: no bound); projections.Options.LiveConcurrency.
+	liveConcurrency int
+	memoryLimit     string
+	gcPercent       int
+	cacheSize       int
 	// elasticTarget is the foreground p99 a billing run yields to keep (0: it never yields).
 	elasticTarget time.Duration
 	// providersFile is the JSON file of the tenants' payment-provider accounts.
@@ -134,6 +137,8 @@ Every flag can also be set through the environment variable named in its descrip
 	partitionsFlag(fs, &f.partitions)
 	durationFlag(fs, &f.batchInterval, "projection-batch-interval", "DOTMAC_PROJECTION_BATCH_INTERVAL", projections.DefaultMinBatchInterval,
 		"on a busy feed, each live projection partition starts a batch at most this often after the last began, applying the events appended meanwhile together (fewer transactions per event, events applied up to this much later); an event after an idle stretch is applied at once; 0: off")
+	intFlag(fs, &f.liveConcurrency, "projection-live-concurrency", "DOTMAC_PROJECTION_LIVE_CONCURRENCY", 0,
+		"how many live projection batches of this process run their transactions at once, the others taking turns (less CPU per command on a busy feed, events applied later); 0: half the processors (GOMAXPROCS), at least 1; negative: no bound")
 	return cmd
 }
 

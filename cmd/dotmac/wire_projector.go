@@ -27,7 +27,7 @@ func projectionRuntime(ctx context.Context, sys *system) (*projections.Runtime, 
 		sys.runtime, sys.runtimeErr = projections.New(ctx, sys.pool, sys.store, registeredProjections(), projections.Options{
 			Logger: sys.log.With().Str("component", "projections").Logger(), Registerer: sys.registry,
 			ReadyMaxLag: sys.flags.readyMaxLag, MaxCopies: sys.flags.maxCopies, Partitions: sys.flags.partitions,
-			MinBatchInterval: minBatchInterval(sys.flags.batchInterval),
+			MinBatchInterval: minBatchInterval(sys.flags.batchInterval), LiveConcurrency: sys.flags.liveConcurrency,
 		})
 	})
 	return sys.runtime, sys.runtimeErr
