@@ -169,7 +169,7 @@ func (r *Runtime) applyLive(ctx context.Context, e *entry, p livePart, b liveBat
 	}
 	defer func() { r.rollbackTx(ctx, tx) }()
 	if err := r.checkLive(e, lb, found, b.first, p, skipped); err != nil {
-		return liveResult{}, err
+		return liveResult{waited: waited}, err
 	}
 	if b.last.Position <= lb.cps[p.k] {
 		return liveResult{waited: waited}, nil
