@@ -160,37 +160,42 @@ func (r *Runtime) beginPartLocked(ctx context.Context, e *entry, k int, build st
 	}
 	urgent := func() (<-chan struct{}, bool) { return e.demand.beyond(before) }
 	for {
-		h, w, err := r.slots.acquire(ctx, urgent)
+		var w time.Duration
+		held, w, err = r.slots.acquire(ctx, urgent)
 		waited += w
 		if err != nil {
 			return nil, liveBuild{}, false, false, waited, err
 		}
-		give := func() {
-			if h {
-				r.slots.release()
-			}
+		tx, lb, found, err = r.tryPartLocks(ctx, e, k, build)
+		if tx != nil {
+			return tx, lb, found, held, waited, nil
 		}
-		tx, err := r.pool.Begin(ctx)
-		if err != nil {
-			give()
-			return nil, liveBuild{}, false, false, waited, fmt.Errorf("begin: %w", err)
+		if held {
+			r.slots.release() // not kept while it waits for the locks
 		}
-		lb, found, locked, err := r.lockPart(ctx, tx, e, k, build)
-		if err != nil || !locked {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
-			give()
+		if err == nil {
+			err = wait.Sleep(ctx, partLockRetry)
 		}
 		if err != nil {
 			return nil, liveBuild{}, false, false, waited, err
 		}
-		if !locked {
-			if err := wait.Sleep(ctx, partLockRetry); err != nil {
-				return nil, liveBuild{}, false, false, waited, err
-			}
-			continue
-		}
-		return tx, lb, found, h, waited, nil
 	}
+}
+
+// tryPartLocks begins a transaction and takes partition k's locks in it (lockPart): the
+// transaction when it got them, else none (rolled back), with lockPart's or Begin's error, or
+// nil when another transaction holds them.
+func (r *Runtime) tryPartLocks(ctx context.Context, e *entry, k int, build string) (pgx.Tx, liveBuild, bool, error) {
+	tx, err := r.pool.Begin(ctx)
+	if err != nil {
+		return nil, liveBuild{}, false, fmt.Errorf("begin: %w", err)
+	}
+	lb, found, locked, err := r.lockPart(ctx, tx, e, k, build)
+	if err != nil || !locked {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return nil, liveBuild{}, false, err
+	}
+	return tx, lb, found, nil
 }
 
 // lockPart takes partition k's locks in tx and reads the registry (readLiveRow with build's

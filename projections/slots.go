@@ -41,8 +41,10 @@ func (s *liveSlots) acquire(ctx context.Context, urgent func() (<-chan struct{},
 		return true, 0, nil
 	default:
 	}
+	var rise <-chan struct{} // nil without urgent: never ready
 	if urgent != nil {
-		if _, now := urgent(); now {
+		var now bool
+		if rise, now = urgent(); now {
 			return false, 0, nil
 		}
 	}
@@ -50,17 +52,14 @@ func (s *liveSlots) acquire(ctx context.Context, urgent func() (<-chan struct{},
 	s.waiting.Add(1)
 	defer s.waiting.Add(-1)
 	for {
-		var rise <-chan struct{}
-		if urgent != nil {
-			var now bool
-			if rise, now = urgent(); now {
-				return false, time.Since(start), nil
-			}
-		}
 		select {
 		case s.held <- struct{}{}:
 			return true, time.Since(start), nil
 		case <-rise:
+			var now bool
+			if rise, now = urgent(); now {
+				return false, time.Since(start), nil
+			}
 		case <-ctx.Done():
 			return false, time.Since(start), ctx.Err()
 		}

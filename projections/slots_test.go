@@ -2,7 +2,6 @@ package projections_test
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -145,5 +144,4 @@ func TestLiveConcurrencyOverTheLimitIsRefused(t *testing.T) {
 	_, err := projections.New(context.Background(), e.pool, e.store, []projections.Projection{&counter{name: "counter", version: 1}}, opts)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "LiveConcurrency 5000 is over 1024")
-	assert.False(t, errors.Is(err, context.Canceled))
 }
