@@ -35,6 +35,12 @@ if ! [[ $pairs =~ ^[1-9][0-9]*$ ]]; then
 	exit 2
 fi
 (($#)) || set -- --events 10000 --duration 10s
+for a in "$@"; do
+	if [[ $a == --scenario || $a == --scenario=* ]]; then
+		echo "commands-p99-bound: runs the commands scenario only; leave --scenario out of the bench flags" >&2
+		exit 2
+	fi
+done
 command -v jq >/dev/null || { echo "commands-p99-bound: needs jq" >&2; exit 2; }
 
 root=$(cd "$(dirname "$0")/.." && pwd)
