@@ -67,16 +67,11 @@ chmod +x "$dir/paused"
 		((i % 2 == 0)) && order=("paused:$dir/paused" "product:$bin")
 		for entry in "${order[@]}"; do
 			name=${entry%%:*} exe=${entry#*:}
-			report="$dir/$name-$i.json"
-			if ! "$exe" bench --scenario commands --json "$report" "$@" >"$dir/$name-$i.log" 2>&1; then
-				echo "commands-p99-bound: $name's run $i failed; its output: $dir/$name-$i.log" >&2
-				exit 1
-			fi
-			if [[ $name == paused ]] && (($(jq '.scenarios.lag.samples // 0' "$report") > 0)); then
+			bench_run commands-p99-bound "$name" "$i" "$dir" "$exe" bench --scenario commands "$@" || exit 1
+			if [[ $name == paused ]] && (($(jq '.scenarios.lag.samples // 0' "$dir/paused-$i.json") > 0)); then
 				echo "commands-p99-bound: paused run $i was not paused (a projection caught up during the measurement); shorten --duration" >&2
 				exit 1
 			fi
-			printf '%s\t%s\n' "$name" "$(bench_figures "$report")"
 		done
 	done
 } | tee "$dir/runs.tsv" | cut -f1-9 | column -t -s $'\t'

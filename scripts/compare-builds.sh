@@ -47,12 +47,7 @@ echo "reports in $dir"
 		((i % 2 == 0)) && order=("new:$new" "base:$base")
 		for entry in "${order[@]}"; do
 			name=${entry%%:*} bin=${entry#*:}
-			report="$dir/$name-$i.json"
-			if ! "$bin" bench --scenario "$scenarios" --json "$report" "$@" >"$dir/$name-$i.log" 2>&1; then
-				echo "compare-builds: $name's run $i failed; its output: $dir/$name-$i.log" >&2
-				exit 1
-			fi
-			printf '%s\t%s\n' "$name" "$(bench_figures "$report")"
+			bench_run compare-builds "$name" "$i" "$dir" "$bin" bench --scenario "$scenarios" "$@" || exit 1
 		done
 	done
 } | tee "$dir/runs.tsv" | column -t -s $'\t'

@@ -79,13 +79,8 @@ cleanup
 	for ((r = 0; r < rounds; r++)); do
 		for ((i = 0; i < n; i++)); do
 			v=${names[(r + i) % n]}
-			report="$dir/$v-$((r + 1)).json"
 			# shellcheck disable=SC2046 # the variant's variables, one word each
-			if ! env $(envOf "$v") "$dir/dotmac" bench --scenario commands --json "$report" "$@" >"$dir/$v-$((r + 1)).log" 2>&1; then
-				echo "upper-bounds: $v's run $((r + 1)) failed; its output: $dir/$v-$((r + 1)).log" >&2
-				exit 1
-			fi
-			printf '%s\t%s\n' "$v" "$(bench_figures "$report")"
+			bench_run upper-bounds "$v" $((r + 1)) "$dir" env $(envOf "$v") "$dir/dotmac" bench --scenario commands "$@" || exit 1
 		done
 	done
 } | tee "$dir/runs.tsv" | column -t -s $'\t'

@@ -1,4 +1,4 @@
-# Shared by scripts/compare-builds.sh and scripts/upper-bounds.sh: the figures of one
+# Shared by scripts/compare-builds.sh, scripts/upper-bounds.sh and scripts/commands-p99-bound.sh: the figures of one
 # `dotmac bench --json` report, and the medians of several builds' runs. Source it; needs jq.
 
 # bench_header: the column names of bench_figures' lines, the build's name first.
@@ -24,6 +24,20 @@ bench_figures() {
 		  (.scenarios.billing_run.invoices_per_s | f), (.scenarios.billing_run.query_p99_ms | f),
 		  (if .scenarios.billing_run.invoices_per_s and $b > 0 then .scenarios.billing_run.invoices_per_s / $b else null end | f)
 		] | @tsv' "$1"
+}
+
+# bench_run WHO NAME I DIR COMMAND...: runs COMMAND (a `dotmac bench` command line, given
+# --json DIR/NAME-I.json) with its output in DIR/NAME-I.log, and prints NAME and the run's
+# figures (bench_figures). A run that fails is named, with where its output is, by WHO (the
+# calling script) on standard error, and returns 1.
+bench_run() {
+	local who=$1 name=$2 i=$3 dir=$4
+	shift 4
+	if ! "$@" --json "$dir/$name-$i.json" >"$dir/$name-$i.log" 2>&1; then
+		echo "$who: $name's run $i failed; its output: $dir/$name-$i.log" >&2
+		return 1
+	fi
+	printf '%s\t%s\n' "$name" "$(bench_figures "$dir/$name-$i.json")"
 }
 
 # bench_medians RUNS BASE: from RUNS (bench_header, then "NAME<TAB>bench_figures" lines), each
