@@ -1,5 +1,6 @@
-# Shared by scripts/compare-builds.sh, scripts/upper-bounds.sh and scripts/commands-p99-bound.sh: the figures of one
-# `dotmac bench --json` report, and the medians of several builds' runs. Source it; needs jq.
+# Shared by scripts/compare-builds.sh, scripts/upper-bounds.sh and scripts/commands-p99-bound.sh:
+# one `dotmac bench` run and the figures of its --json report, and the medians of several
+# builds' runs. Source it; needs jq.
 
 # bench_header: the column names of bench_figures' lines, the build's name first.
 bench_header() {
