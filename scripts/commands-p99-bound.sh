@@ -74,10 +74,10 @@ chmod +x "$dir/paused"
 			fi
 		done
 	done
-} | tee "$dir/runs.tsv" | cut -f1-9 | column -t -s $'\t'
+} | tee "$dir/runs.tsv" | cut -f1-10 | column -t -s $'\t'
 
 echo
-bench_medians "$dir/runs.tsv" product | head -9 | column -t -s $'\t'
+bench_medians "$dir/runs.tsv" product | head -10 | column -t -s $'\t'
 awk -F'\t' 'NR > 1 && $1 == "paused" { n++; if ($5 <= 50) k++ } END {
 	printf "\npaused: p99 at or below 50 ms in %d of %d runs: ", k, n
 	print (k * 2 > n ? "the command path alone meets the target on this host" : "even with the read models writing nothing, the target is not met on this host")

@@ -24,7 +24,8 @@ func newBench(g *globalFlags) *cobra.Command {
 runs each scenario, and prints a table of each figure beside the baseline measured in the same
 run: single-row INSERT transactions per second with 16 clients (pgbench where installed, else
 the same transaction through pgx) and one set-based SQL aggregate over the rebuild's events.
-The command, query and lag scenarios run against 'dotmac serve' started as a child process,
+When the commands scenario runs, the same transaction also runs at its client count, and its
+p99 is set beside the commands' p99: the host's own tail at that concurrency. The command, query and lag scenarios run against 'dotmac serve' started as a child process,
 whose peak memory is reported.`,
 		Example: `  dotmac bench                                   # every scenario, 1,000,000 events
   dotmac bench --scenario rebuild,verify --events 200000

@@ -4,11 +4,12 @@
 
 # bench_header: the column names of bench_figures' lines, the build's name first.
 bench_header() {
-	printf 'build\tpgbench tx/s\tcommands/s\tratio\tp99 ms\tCPU us/cmd\tcommits/cmd\trows/cmd\talloc KB/cmd\thot16/s\thot16 p99 ms\thot64/s\tinvoices/s\tbill reads p99 ms\tinvoices/pgbench\n'
+	printf 'build\tpgbench tx/s\tcommands/s\tratio\tp99 ms\tpgbench p99 ms\tCPU us/cmd\tcommits/cmd\trows/cmd\talloc KB/cmd\thot16/s\thot16 p99 ms\thot64/s\tinvoices/s\tbill reads p99 ms\tinvoices/pgbench\n'
 }
 
 # bench_figures FILE: one tab-separated line of the run's figures, "-" where a scenario did
-# not run. Rows written and bytes the server allocated per command are counts, not timings:
+# not run. "pgbench p99" is the single-row insert's at the commands' client count, in the same
+# run: the host's own tail, beside the commands' p99. Rows written and bytes the server allocated per command are counts, not timings:
 # they hold from run to run where the rates move with the host, so a change of a few percent
 # shows in them first.
 bench_figures() {
@@ -17,6 +18,7 @@ bench_figures() {
 		.baseline.single_row_insert_tx_per_s as $b |
 		[ ($b | f),
 		  (.scenarios.commands.commands_per_s | f), (.scenarios.commands.ratio | f), (.scenarios.commands.p99_ms | f),
+		  (.baseline.at_command_clients.p99_ms | f),
 		  (.scenarios.commands.cpu_per_command.total_us | f), (.scenarios.commands.work_per_command.commits | f),
 		  (.scenarios.commands.work_per_command.rows_written | f),
 		  (if .scenarios.commands.work_per_command.server_allocated_bytes then .scenarios.commands.work_per_command.server_allocated_bytes / 1024 else null end | f),

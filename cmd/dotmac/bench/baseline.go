@@ -1,15 +1,19 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,15 +33,41 @@ func (r *run) baselineInserts(ctx context.Context) (Baseline, error) {
 	if _, err := r.pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS bench_baseline (id bigserial PRIMARY KEY, v text NOT NULL, at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return Baseline{}, err
 	}
+	m, err := r.inserts(ctx, baselineClients)
+	return Baseline{TxPerS: m.TxPerS, Tool: m.tool, P50MS: m.P50MS, P99MS: m.P99MS}, err
+}
+
+// tailBaseline measures the same transaction at the command scenarios' client count, with
+// its latencies: how long the host's own simplest durable write waits at that concurrency,
+// the yardstick of the commands' p99 in the same run.
+func (r *run) tailBaseline(ctx context.Context) (*TailBaseline, error) {
+	r.cfg.Progress(fmt.Sprintf("baseline: single-row inserts at %d clients", r.cfg.Clients), 0, 0)
+	m, err := r.inserts(ctx, r.cfg.Clients)
+	if err != nil {
+		return nil, err
+	}
+	m.Clients = r.cfg.Clients
+	return &m.TailBaseline, nil
+}
+
+// insertRun is one run of the single-row inserts: the rate and latencies, and the tool.
+type insertRun struct {
+	TailBaseline
+	tool string
+}
+
+// inserts runs single-row INSERT transactions into bench_baseline on clients connections for
+// the run's duration, with pgbench where installed (falling back to pgx when it fails).
+func (r *run) inserts(ctx context.Context, clients int) (insertRun, error) {
 	if bin := findPgbench(); bin != "" {
-		tps, err := runPgbench(ctx, bin, r.url, r.cfg.Duration)
+		m, err := runPgbench(ctx, bin, r.url, clients, r.cfg.Duration)
 		if err == nil {
-			return Baseline{TxPerS: tps, Tool: "pgbench"}, nil
+			return insertRun{TailBaseline: m, tool: "pgbench"}, nil
 		}
 		r.cfg.Logger.Warn().Err(err).Msg("pgbench failed; measuring the baseline with pgx")
 	}
-	tps, err := pgxInserts(ctx, r.url, r.cfg.Duration)
-	return Baseline{TxPerS: tps, Tool: "pgx"}, err
+	m, err := pgxInserts(ctx, r.url, clients, r.cfg.Duration)
+	return insertRun{TailBaseline: m, tool: "pgx"}, err
 }
 
 func findPgbench() string {
@@ -54,41 +84,117 @@ func findPgbench() string {
 
 var tpsPattern = regexp.MustCompile(`tps = ([0-9.]+)`)
 
-func runPgbench(ctx context.Context, bin, url string, d time.Duration) (float64, error) {
-	script, err := os.CreateTemp("", "dotmac-bench-*.sql")
+// runPgbench runs pgbench's single-row insert on clients connections for d, logging every
+// transaction (-l) into a temporary directory, and returns its rate and latencies.
+func runPgbench(ctx context.Context, bin, url string, clients int, d time.Duration) (TailBaseline, error) {
+	dir, err := os.MkdirTemp("", "dotmac-bench-pgbench-*")
 	if err != nil {
-		return 0, err
+		return TailBaseline{}, err
 	}
-	defer os.Remove(script.Name())
-	if _, err := script.WriteString("INSERT INTO bench_baseline (v) VALUES ('x');\n"); err != nil {
-		return 0, err
+	defer os.RemoveAll(dir)
+	script := filepath.Join(dir, "insert.sql")
+	if err := os.WriteFile(script, []byte("INSERT INTO bench_baseline (v) VALUES ('x');\n"), 0o600); err != nil {
+		return TailBaseline{}, err
 	}
-	_ = script.Close()
 	secs := max(1, int(d.Seconds()))
-	cmd := exec.CommandContext(ctx, bin, "-n", "-c", strconv.Itoa(baselineClients), "-j", "2", "-T", strconv.Itoa(secs), "-f", script.Name(), url) // #nosec G204 -- our own arguments
+	cmd := exec.CommandContext(ctx, bin, "-n", "-c", strconv.Itoa(clients), "-j", "2", "-T", strconv.Itoa(secs), // #nosec G204 -- our own arguments
+		"-f", script, "-l", "--log-prefix", filepath.Join(dir, "tx"), url)
+	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return 0, fmt.Errorf("pgbench: %w: %s", err, out)
+		return TailBaseline{}, fmt.Errorf("pgbench: %w: %s", err, out)
 	}
 	m := tpsPattern.FindSubmatch(out)
 	if m == nil {
-		return 0, fmt.Errorf("pgbench printed no tps: %s", out)
+		return TailBaseline{}, fmt.Errorf("pgbench printed no tps: %s", out)
 	}
-	return strconv.ParseFloat(string(m[1]), 64)
+	tps, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		return TailBaseline{}, err
+	}
+	lat, err := pgbenchLatencies(dir)
+	if err != nil {
+		return TailBaseline{}, err
+	}
+	b := latencyBaseline(lat)
+	b.TxPerS = tps
+	return b, nil
 }
 
-// pgxInserts reproduces pgbench's transaction: 16 connections, each inserting one row per
-// (autocommitted) transaction, for d.
-func pgxInserts(ctx context.Context, url string, d time.Duration) (float64, error) {
-	pool, err := db.Open(ctx, url, db.Options{AppName: "dotmac-bench-baseline", MaxConns: baselineClients})
+// pgbenchLatencies reads the latencies of the transactions pgbench logged (-l) into dir:
+// the third field of each line of its tx.* files, in microseconds.
+func pgbenchLatencies(dir string) ([]time.Duration, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "tx.*"))
 	if err != nil {
-		return 0, err
+		return nil, err
+	}
+	var lat []time.Duration
+	for _, f := range files {
+		if lat, err = appendPgbenchLog(lat, f); err != nil {
+			return nil, err
+		}
+	}
+	if len(lat) == 0 {
+		return nil, fmt.Errorf("pgbench logged no transaction in %s", dir)
+	}
+	return lat, nil
+}
+
+func appendPgbenchLog(lat []time.Duration, name string) ([]time.Duration, error) {
+	f, err := os.Open(name) // #nosec G304 -- a file pgbench wrote into our temporary directory
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 3 {
+			return nil, fmt.Errorf("%s line %d: %d fields, want at least 3 (client, transaction, latency)", name, line, len(fields))
+		}
+		us, err := strconv.ParseInt(fields[2], 10, 64)
+		if err != nil || us < 0 {
+			return nil, fmt.Errorf("%s line %d: latency %q is not a whole number of microseconds", name, line, fields[2])
+		}
+		lat = append(lat, time.Duration(us)*time.Microsecond)
+	}
+	return lat, sc.Err()
+}
+
+// latencyBaseline is lat's median and 99th percentile (nearest rank).
+func latencyBaseline(lat []time.Duration) TailBaseline {
+	if len(lat) == 0 {
+		return TailBaseline{}
+	}
+	slices.Sort(lat)
+	rank := func(q float64) time.Duration { return lat[max(0, int(math.Ceil(q*float64(len(lat))))-1)] }
+	return TailBaseline{P50MS: ms(rank(0.50)), P99MS: ms(rank(0.99))}
+}
+
+// pgxInserts reproduces pgbench's transaction: clients connections, each inserting one row
+// per (autocommitted) transaction, for d, and times each one.
+func pgxInserts(ctx context.Context, url string, clients int, d time.Duration) (TailBaseline, error) {
+	pool, err := db.Open(ctx, url, db.Options{AppName: "dotmac-bench-baseline", MaxConns: int32(min(clients, math.MaxInt32))}) // #nosec G115 -- bounded
+	if err != nil {
+		return TailBaseline{}, err
 	}
 	defer pool.Close()
-	return countFor(ctx, d, baselineClients, func(ctx context.Context) error {
-		_, err := pool.Exec(ctx, `INSERT INTO bench_baseline (v) VALUES ('x')`)
-		return err
+	var mu sync.Mutex
+	var lat []time.Duration
+	tps, err := countFor(ctx, d, clients, func(ctx context.Context) error {
+		start := time.Now()
+		if _, err := pool.Exec(ctx, `INSERT INTO bench_baseline (v) VALUES ('x')`); err != nil {
+			return err
+		}
+		took := time.Since(start)
+		mu.Lock()
+		lat = append(lat, took)
+		mu.Unlock()
+		return nil
 	})
+	b := latencyBaseline(lat)
+	b.TxPerS = tps
+	return b, err
 }
 
 // countFor runs op on workers goroutines for d and returns successful ops per second.

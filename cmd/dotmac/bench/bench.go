@@ -179,6 +179,11 @@ func (r *run) execute(ctx context.Context) error {
 		return fmt.Errorf("baseline: %w", err)
 	}
 	r.report.Baseline = base
+	if r.cfg.wants(ScenarioCommands) || r.cfg.wants(ScenarioLag) {
+		if r.report.Baseline.AtCommandClients, err = r.tailBaseline(ctx); err != nil {
+			return fmt.Errorf("baseline at %d clients: %w", r.cfg.Clients, err)
+		}
+	}
 	steps := []struct {
 		name string
 		fn   func(context.Context) error

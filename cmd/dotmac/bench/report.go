@@ -46,6 +46,22 @@ type Baseline struct {
 	TxPerS float64 `json:"single_row_insert_tx_per_s"`
 	// Tool is "pgbench" or "pgx" (pgbench's transaction reproduced).
 	Tool string `json:"tool"`
+	// P50MS and P99MS are the same transactions' latencies.
+	P50MS float64 `json:"p50_ms,omitempty"`
+	P99MS float64 `json:"p99_ms,omitempty"`
+	// AtCommandClients is the same transaction at the commands scenario's client count, measured
+	// when that scenario runs: what the host's own simplest durable write waits at the
+	// concurrency the commands' p99 is measured at.
+	AtCommandClients *TailBaseline `json:"at_command_clients,omitempty"`
+}
+
+// TailBaseline is the single-row INSERT transaction at some number of clients: its rate and
+// latencies.
+type TailBaseline struct {
+	Clients int     `json:"clients,omitempty"`
+	TxPerS  float64 `json:"tx_per_s"`
+	P50MS   float64 `json:"p50_ms"`
+	P99MS   float64 `json:"p99_ms"`
 }
 
 // Scenarios holds one entry per scenario run.
@@ -168,7 +184,14 @@ func (r *Report) PrintTable(w io.Writer) error {
 	if r.Config.RolesApart {
 		fmt.Fprintln(tw, "server under test: the command (with the process managers), query and projector roles in a process each")
 	}
-	fmt.Fprintf(tw, "baseline: %.0f single-row insert tx/s (16 clients, %s)\n\n", r.Baseline.TxPerS, r.Baseline.Tool)
+	fmt.Fprintf(tw, "baseline: %.0f single-row insert tx/s (16 clients, %s)", r.Baseline.TxPerS, r.Baseline.Tool)
+	if r.Baseline.P99MS > 0 {
+		fmt.Fprintf(tw, ", p50 %.1f ms, p99 %.1f ms", r.Baseline.P50MS, r.Baseline.P99MS)
+	}
+	if t := r.Baseline.AtCommandClients; t != nil {
+		fmt.Fprintf(tw, "; at %d clients %.0f tx/s, p50 %.1f ms, p99 %.1f ms", t.Clients, t.TxPerS, t.P50MS, t.P99MS)
+	}
+	fmt.Fprint(tw, "\n\n")
 	fmt.Fprintln(tw, "SCENARIO\tFIGURE\tBASELINE\tRATIO\tTARGET")
 	s := r.Scenarios
 	if a := s.Append; a != nil {
@@ -178,6 +201,9 @@ func (r *Report) PrintTable(w io.Writer) error {
 	if c := s.Commands; c != nil {
 		fmt.Fprintf(tw, "commands over HTTP (%d clients)\t%.0f/s, p50 %.1f ms, p99 %.1f ms\t%.0f tx/s\t%.2f\t>= 0.25, p99 <= 50 ms\n",
 			c.Clients, c.CommandsPerS, c.P50MS, c.P99MS, c.BaselineTxPerS, c.Ratio)
+		if t := r.Baseline.AtCommandClients; t != nil && t.P99MS > 0 {
+			fmt.Fprintf(tw, "  p99 beside the host's own at %d clients\tsingle-row insert p99 %.1f ms\t\tx%.2f\t\n", t.Clients, t.P99MS, c.P99MS/t.P99MS)
+		}
 		printCPU(tw, c.CPU, "command")
 		printWork(tw, c.Work, "command")
 	}
