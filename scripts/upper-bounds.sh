@@ -7,16 +7,16 @@
 # first variant's (product's by default). The patch only reads environment variables; it is never applied to the product.
 #
 #   scripts/upper-bounds.sh [ROUNDS] [VARIANTS] [-- BENCH FLAGS...]
-#   scripts/upper-bounds.sh 4 product,no-idempotency,keys-with-events -- --events 10000 --duration 10s
+#   scripts/upper-bounds.sh 4 product,no-keys,no-read-models -- --events 10000 --duration 10s
 #
 # Variants (comma-separated; default all):
-#   product           the build as it is (the patch applied, no variable set)
-#   no-idempotency    no idempotency record at all: no claim, no completion (unsafe: an upper bound)
-#   keys-with-events  no claim and no completion, but one completed key row per event inserted in
-#                     the append's own transaction: what "keys written with the events" would cost
-#   no-completion     the claim, but no completion
-#   no-flush-wait     appends commit without waiting for the WAL flush (unsafe: an upper bound)
-#   no-dunning        the process managers do not react to payments
+#   product         the build as it is (the patch applied, no variable set)
+#   no-keys         the appends record no idempotency key (unsafe: an upper bound)
+#   no-flush-wait   appends commit without waiting for the WAL flush (unsafe: an upper bound)
+#   no-dunning      the process managers' dunning group reacts to nothing
+#   no-read-models  the live projections paced to one batch a minute, so they write nothing
+#                   while the commands are measured (no patch needed; see
+#                   scripts/commands-p99-bound.sh, which checks that they did not)
 #
 # Bench flags default to --events 10000 --duration 10s; a --scenario among them replaces
 # commands (-- --scenario commands_hot --events 10000 --duration 10s: the busy customer). Needs jq and git. The reports stay in a
@@ -25,7 +25,7 @@
 set -euo pipefail
 
 rounds=3
-variants=product,no-idempotency,keys-with-events,no-completion,no-flush-wait,no-dunning
+variants=product,no-keys,no-flush-wait,no-dunning,no-read-models
 if (($#)) && [[ $1 != -- ]]; then rounds=$1; shift; fi
 if (($#)) && [[ $1 != -- ]]; then variants=$1; shift; fi
 if (($#)) && [[ $1 == -- ]]; then shift; fi
@@ -40,18 +40,17 @@ command -v jq >/dev/null || { echo "upper-bounds: needs jq" >&2; exit 2; }
 envOf() {
 	case $1 in
 	product) echo "" ;;
-	no-idempotency) echo "DOTMAC_UPPER_BOUND_NOIDEM=1" ;;
-	keys-with-events) echo "DOTMAC_UPPER_BOUND_NOIDEM=1 DOTMAC_UPPER_BOUND_KEYROW=1" ;;
-	no-completion) echo "DOTMAC_UPPER_BOUND_NOCOMPLETE=1" ;;
+	no-keys) echo "DOTMAC_UPPER_BOUND_NOKEYS=1" ;;
 	no-flush-wait) echo "DOTMAC_UPPER_BOUND_NOSYNC=1" ;;
 	no-dunning) echo "DOTMAC_UPPER_BOUND_NODUNNING=1" ;;
+	no-read-models) echo "DOTMAC_PROJECTION_BATCH_INTERVAL=60s" ;;
 	*) return 1 ;;
 	esac
 }
 IFS=, read -r -a names <<<"$variants"
 for v in "${names[@]}"; do
 	if ! envOf "$v" >/dev/null; then
-		echo "upper-bounds: unknown variant $v (product, no-idempotency, keys-with-events, no-completion, no-flush-wait, no-dunning)" >&2
+		echo "upper-bounds: unknown variant $v (product, no-keys, no-flush-wait, no-dunning, no-read-models)" >&2
 		exit 2
 	fi
 done
