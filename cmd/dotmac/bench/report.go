@@ -46,9 +46,6 @@ type Baseline struct {
 	TxPerS float64 `json:"single_row_insert_tx_per_s"`
 	// Tool is "pgbench" or "pgx" (pgbench's transaction reproduced).
 	Tool string `json:"tool"`
-	// P50MS and P99MS are the same transactions' latencies.
-	P50MS float64 `json:"p50_ms,omitempty"`
-	P99MS float64 `json:"p99_ms,omitempty"`
 	// AtCommandClients is the same transaction at the commands scenario's client count, measured
 	// when that scenario runs: what the host's own simplest durable write waits at the
 	// concurrency the commands' p99 is measured at.
@@ -185,9 +182,6 @@ func (r *Report) PrintTable(w io.Writer) error {
 		fmt.Fprintln(tw, "server under test: the command (with the process managers), query and projector roles in a process each")
 	}
 	fmt.Fprintf(tw, "baseline: %.0f single-row insert tx/s (16 clients, %s)", r.Baseline.TxPerS, r.Baseline.Tool)
-	if r.Baseline.P99MS > 0 {
-		fmt.Fprintf(tw, ", p50 %.1f ms, p99 %.1f ms", r.Baseline.P50MS, r.Baseline.P99MS)
-	}
 	if t := r.Baseline.AtCommandClients; t != nil {
 		fmt.Fprintf(tw, "; at %d clients %.0f tx/s, p50 %.1f ms, p99 %.1f ms", t.Clients, t.TxPerS, t.P50MS, t.P99MS)
 	}
