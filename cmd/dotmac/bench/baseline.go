@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dotmac/ledger/internal/db"
+	"github.com/dotmac/ledger/internal/quantile"
 )
 
 // baselineClients is pgbench's client count in the baseline.
@@ -169,12 +169,7 @@ func appendPgbenchLog(lat []time.Duration, name string) ([]time.Duration, error)
 
 // latencyBaseline is lat's median and 99th percentile (nearest rank).
 func latencyBaseline(lat []time.Duration) TailBaseline {
-	if len(lat) == 0 {
-		return TailBaseline{}
-	}
-	slices.Sort(lat)
-	rank := func(q float64) time.Duration { return lat[max(0, int(math.Ceil(q*float64(len(lat))))-1)] }
-	return TailBaseline{P50MS: ms(rank(0.50)), P99MS: ms(rank(0.99))}
+	return TailBaseline{P50MS: ms(quantile.Of(lat, 0.50)), P99MS: ms(quantile.Of(lat, 0.99))}
 }
 
 // pgxInserts reproduces pgbench's transaction: clients connections, each inserting one row

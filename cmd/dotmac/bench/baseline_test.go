@@ -15,30 +15,6 @@ import (
 	"github.com/dotmac/ledger/internal/pgtest"
 )
 
-func TestLatencyBaseline(t *testing.T) {
-	t.Parallel()
-	hundred := make([]time.Duration, 100)
-	for i := range hundred {
-		hundred[i] = time.Duration(100-i) * time.Millisecond // out of order
-	}
-	for _, c := range []struct {
-		name     string
-		lat      []time.Duration
-		p50, p99 float64
-	}{
-		{"none", nil, 0, 0},
-		{"one", []time.Duration{3 * time.Millisecond}, 3, 3},
-		{"nearest rank of 100", hundred, 50, 99},
-		{"one slow in ten", []time.Duration{1, 1, 1, 1, 1, 1, 1, 1, 1, 40 * time.Millisecond}, 0, 40},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			b := latencyBaseline(c.lat)
-			assert.InDelta(t, c.p50, b.P50MS, 1e-9, "p50")
-			assert.InDelta(t, c.p99, b.P99MS, 1e-9, "p99")
-		})
-	}
-}
-
 // TestPgbenchLatencies reads every transaction pgbench logged, from each thread's file, and
 // names the file and line of one it cannot read.
 func TestPgbenchLatencies(t *testing.T) {
