@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"strconv"
 	"time"
 )
 
@@ -18,6 +17,4 @@ func NotifyChannel(app string) string { return notifyChannel(app) }
 
 // PartLockKey is the advisory lock a live batch of partition k of projection name holds
 // (with the projection's, shared) in app's runtime.
-func PartLockKey(app, name string, k int) int64 {
-	return lockKey(app, "apply-part", name+"/"+strconv.Itoa(k))
-}
+func PartLockKey(app, name string, k int) int64 { return partLockKeyOf(app, name, k) }

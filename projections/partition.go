@@ -127,8 +127,11 @@ WHERE r.name = $1`, e.name).Scan(&n)
 }
 
 // partLockKey is the advisory lock serializing the appliers of partition k of e's live build.
-func (r *Runtime) partLockKey(e *entry, k int) int64 {
-	return lockKey(r.app, "apply-part", e.name+"/"+strconv.Itoa(k))
+func (r *Runtime) partLockKey(e *entry, k int) int64 { return partLockKeyOf(r.app, e.name, k) }
+
+// partLockKeyOf is the advisory lock of partition k of projection name in app's runtime.
+func partLockKeyOf(app, name string, k int) int64 {
+	return lockKey(app, "apply-part", name+"/"+strconv.Itoa(k))
 }
 
 // partLockRetry is how often beginPartLocked tries again for locks another transaction holds.
