@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/dotmac/ledger/eventstore"
 )
 
@@ -31,3 +33,10 @@ const (
 	DeleteSettledSQL = deleteSettledSQL
 	PageSettingsSQL  = pageSettingsSQL
 )
+
+// NewHoldsAt is NewHolds on the clock now, so that a test decides when a hold lapses.
+func NewHoldsAt(pool *pgxpool.Pool, now func() time.Time) *Holds {
+	h := NewHolds(pool)
+	h.now = now
+	return h
+}

@@ -42,23 +42,31 @@ func TestHeldTenantIsLeftAlone(t *testing.T) {
 	assert.Equal(t, map[domain.InvoiceID]int{inv: 1}, overdueMarks(f.decoded()), "the next tick after the hold marks it")
 }
 
-// TestHoldLapses: a hold that is not renewed lapses, and another holder may take it then.
+// TestHoldLapses: a hold that is not renewed lapses at its end, and another holder may take
+// it then, not before. The holds run on the test's clock: a busy machine cannot make the hold
+// lapse before the other holder is refused.
 func TestHoldLapses(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	holds := process.NewHolds(f.pool)
-	require.NoError(t, holds.Hold(ctx, f.tenant, "crashed seed", "test", 50*time.Millisecond))
+	start := at("2026-03-01", 9)
+	f.clock.Set(start)
+	holds := process.NewHoldsAt(f.pool, f.clock.Now)
+	require.NoError(t, holds.Hold(ctx, f.tenant, "crashed seed", "test", time.Minute))
+	f.clock.Set(start.Add(59 * time.Second))
 	require.ErrorIs(t, holds.Hold(ctx, f.tenant, "next seed", "test", time.Minute), process.ErrHeld)
-	eventually(t, "the hold lapses", func() bool {
-		held, err := holds.Held(ctx, f.tenant)
-		require.NoError(t, err)
-		return !held
-	})
+	held, err := holds.Held(ctx, f.tenant)
+	require.NoError(t, err)
+	assert.True(t, held, "held until its end")
+
+	f.clock.Set(start.Add(time.Minute))
+	held, err = holds.Held(ctx, f.tenant)
+	require.NoError(t, err)
+	assert.False(t, held, "lapsed at its end")
 	require.NoError(t, holds.Hold(ctx, f.tenant, "next seed", "test", time.Minute))
 	// Releasing someone else's hold does nothing.
 	require.NoError(t, holds.Release(ctx, f.tenant, "crashed seed"))
-	held, err := holds.Held(ctx, f.tenant)
+	held, err = holds.Held(ctx, f.tenant)
 	require.NoError(t, err)
 	assert.True(t, held)
 }
