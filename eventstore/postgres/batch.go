@@ -288,7 +288,7 @@ func (s *Store) writeBatch(ctx context.Context, conn *pgxpool.Conn, plan *batchP
 	} else {
 		s.queueInsert(b, plan, insertSQL)
 		if len(plan.keys.keys) > 0 {
-			plan.keys.queueInsert(b, plan.now)
+			b.Queue(insertKeysSQL, plan.keys.args(plan.now)...)
 		}
 		s.queueCommit(b, plan)
 	}

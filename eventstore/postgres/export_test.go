@@ -57,9 +57,6 @@ const (
 	ReadAllSQL = readAllSQL
 )
 
-// The statements that record and check a one-round-trip batch's keys, for the tests that
-// trace them.
-const (
-	InsertKnownKeysSQL = insertKnownKeysSQL
-	CheckKeysSQL       = checkKeysSQL
-)
+// InsertIfHeadWithKeysSQL is the statement of a one-round-trip batch with keys, for the tests
+// that trace it.
+var InsertIfHeadWithKeysSQL = insertIfHeadWithKeysSQL

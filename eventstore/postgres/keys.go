@@ -36,30 +36,6 @@ CROSS JOIN LATERAL (
     SELECT request_hash, command_id, stream_id, version, position, answer, recorded_at
     FROM es_append_keys a WHERE a.scope = k.scope AND a.key = k.key
 ) x`
-	// insertKeysSQL records the keys a batch planned from what it read under the lock: none
-	// of them was recorded then. One recorded since (by RecordKey, which does not take the
-	// lock) is a unique violation: runBatch reads the state again.
-	insertKeysSQL = `INSERT INTO es_append_keys (scope, key, request_hash, command_id, stream_id, version, position, recorded_at)
-SELECT k.*, $8::timestamptz
-FROM unnest($1::text[], $2::text[], $3::bytea[], $4::uuid[], $5::text[], $6::bigint[], $7::bigint[])
-    AS k(scope, key, request_hash, command_id, stream_id, version, position)`
-	// insertKnownKeysSQL records the keys of a batch written in one round trip, which did not
-	// read them: only those whose event this transaction inserted (none when the head was
-	// stale, and the transaction then commits), and none recorded already, by this command
-	// (a command appending to several streams) or another (checkKeysSQL refuses those).
-	insertKnownKeysSQL = `INSERT INTO es_append_keys (scope, key, request_hash, command_id, stream_id, version, position, recorded_at)
-SELECT k.scope, k.key, k.request_hash, k.command_id, k.stream_id, k.version, k.position, $9::timestamptz
-FROM unnest($1::text[], $2::text[], $3::bytea[], $4::uuid[], $5::text[], $6::bigint[], $7::bigint[], $8::uuid[])
-    AS k(scope, key, request_hash, command_id, stream_id, version, position, event_id)
-JOIN es_events e ON e.event_id = k.event_id AND e.position = k.position
-    AND e.xmin = pg_current_xact_id_if_assigned()::xid
-ON CONFLICT (scope, key) DO NOTHING`
-	// checkKeysSQL fails the transaction with a unique violation when another command holds a
-	// key of the batch (the one round trip then falls back to the two, which read the keys).
-	checkKeysSQL = `SELECT es_append_key_taken(k.scope, k.key)
-FROM unnest($1::text[], $2::text[], $3::uuid[]) AS k(scope, key, command_id)
-CROSS JOIN LATERAL (SELECT command_id FROM es_append_keys a WHERE a.scope = k.scope AND a.key = k.key) x
-WHERE x.command_id <> k.command_id`
 	lookupKeySQL = `SELECT ` + keyColumns + ` FROM es_append_keys WHERE scope = $1 AND key = $2`
 	// recordKeySQL inserts a key alone, or gives the key its own command recorded with its
 	// events the answer it lacks; anything else it leaves and returns no row.
@@ -72,6 +48,20 @@ RETURNING ` + keyColumns
     SELECT ctid FROM es_append_keys WHERE recorded_at < $1 ORDER BY recorded_at LIMIT $2))`
 )
 
+// insertKeysSQL records the keys a batch planned from what it read under the lock: none of
+// them was recorded then. One recorded since (by RecordKey, which does not take the lock) is a
+// unique violation: runBatch reads the state again.
+var insertKeysSQL = keysInsertFrom(1)
+
+// keysInsertFrom returns the insert of a batch's keys from its arguments $n to $n+7 (those
+// keyRows.args gives).
+func keysInsertFrom(n int) string {
+	return fmt.Sprintf(`INSERT INTO es_append_keys (scope, key, request_hash, command_id, stream_id, version, position, recorded_at)
+SELECT k.*, $%[8]d::timestamptz
+FROM unnest($%[1]d::text[], $%[2]d::text[], $%[3]d::bytea[], $%[4]d::uuid[], $%[5]d::text[], $%[6]d::bigint[], $%[7]d::bigint[])
+    AS k(scope, key, request_hash, command_id, stream_id, version, position)`, n, n+1, n+2, n+3, n+4, n+5, n+6, n+7)
+}
+
 // keyID names a key: its scope and the key.
 type keyID struct{ scope, key string }
 
@@ -79,11 +69,11 @@ type keyID struct{ scope, key string }
 type keyRows struct {
 	scopes, keys, streams []string
 	hashes                pgtype.FlatArray[[]byte]
-	commandIDs, eventIDs  [][16]byte
+	commandIDs            [][16]byte
 	versions, positions   []int64
 }
 
-func (k *keyRows) add(key *eventstore.AppendKey, stream string, version uint64, position int64, event uuid.UUID) {
+func (k *keyRows) add(key *eventstore.AppendKey, stream string, version uint64, position int64) {
 	k.scopes = append(k.scopes, key.Scope)
 	k.keys = append(k.keys, key.Key)
 	k.hashes = append(k.hashes, key.Hash[:])
@@ -91,18 +81,11 @@ func (k *keyRows) add(key *eventstore.AppendKey, stream string, version uint64, 
 	k.streams = append(k.streams, stream)
 	k.versions = append(k.versions, int64(version)) //nolint:gosec // versions fit
 	k.positions = append(k.positions, position)
-	k.eventIDs = append(k.eventIDs, event)
 }
 
-// queueInsert queues the insert of the keys planned from the keys read under the lock.
-func (k *keyRows) queueInsert(b *pgx.Batch, now time.Time) {
-	b.Queue(insertKeysSQL, k.scopes, k.keys, k.hashes, k.commandIDs, k.streams, k.versions, k.positions, now)
-}
-
-// queueKnown queues the insert of a one-round-trip batch's keys and their check.
-func (k *keyRows) queueKnown(b *pgx.Batch, now time.Time) {
-	b.Queue(insertKnownKeysSQL, k.scopes, k.keys, k.hashes, k.commandIDs, k.streams, k.versions, k.positions, k.eventIDs, now)
-	b.Queue(checkKeysSQL, k.scopes, k.keys, k.commandIDs)
+// args are insertKeysSQL's arguments.
+func (k *keyRows) args(now time.Time) []any {
+	return []any{k.scopes, k.keys, k.hashes, k.commandIDs, k.streams, k.versions, k.positions, now}
 }
 
 // batchAppendKeys returns the distinct keys batch's events carry.
@@ -187,7 +170,7 @@ func (p *batchPlan) addKeys(r *appendReq, res eventstore.AppendResult, stored ma
 		if _, ok := stored[id]; ok {
 			continue // recorded by this same command (keyOutcome let it through)
 		}
-		p.keys.add(k, r.stream, res.FirstVersion+uint64(i), int64(res.FirstPosition)+int64(i), r.events[i].ID) //nolint:gosec // small, positive
+		p.keys.add(k, r.stream, res.FirstVersion+uint64(i), int64(res.FirstPosition)+int64(i)) //nolint:gosec // small, positive
 	}
 }
 

@@ -52,7 +52,7 @@ func (k *keyTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndDa
 func (k *keyTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
 	for _, q := range d.Batch.QueuedQueries {
 		switch q.SQL {
-		case postgres.CheckKeysSQL:
+		case postgres.InsertIfHeadWithKeysSQL:
 			k.known.Add(1)
 			return context.WithValue(ctx, keyedBatch{}, true)
 		case postgres.KeysSQL:
@@ -198,7 +198,7 @@ func TestKeyTakenByAnotherCommand(t *testing.T) {
 		assert.False(t, found, "%s: the append's other key is not recorded", tc.name)
 	}
 	assert.Equal(t, int64(1), trips.known.Load(), "one one-round-trip try")
-	assert.Equal(t, int64(1), trips.knownRefused.Load(), "refused by the keys' check")
+	assert.Equal(t, int64(1), trips.knownRefused.Load(), "refused by the keys' insert")
 	assert.Equal(t, reads+2, trips.reads.Load(), "the keys read under the lock, once per append")
 }
 

@@ -22,8 +22,8 @@ import (
 // commits in one round trip. Anything else takes the two round trips, which read the truth
 // and refresh what is known: a stream not known, an append refused (it may be the retry of
 // one stored already, which only the ids tell), an event id stored already (the insert's
-// unique violation), an idempotency key of the batch held by another command (its check's
-// unique violation), the head moved by another writer (the insert inserted nothing). Any
+// unique violation), an idempotency key of the batch recorded already (its insert's unique
+// violation), the head moved by another writer (the insert inserted nothing). Any
 // error forgets everything, as a failed commit may have committed.
 //
 // Where other writers append all the time (several processes taking commands), most tries
@@ -135,22 +135,33 @@ func oneTrip(plan *batchPlan) bool {
 const insertIfHeadSQL = insertSQL + `
 WHERE (SELECT coalesce(max(position), 0) FROM es_events) = $11`
 
+// insertIfHeadWithKeysSQL is insertIfHeadSQL recording the batch's idempotency keys too
+// ($12 to $19: keyRows.args), under the same check of the head in the same snapshot: the keys
+// are recorded exactly when the events are. A key recorded already, by another command or by
+// this one (a command whose appends span batches, or whose key was recorded alone), is a
+// unique violation: the batch then takes the two round trips, which read the keys.
+var insertIfHeadWithKeysSQL = `WITH keys AS (
+` + keysInsertFrom(12) + `
+    WHERE (SELECT coalesce(max(position), 0) FROM es_events) = $11
+)
+` + insertIfHeadSQL
+
 // errStale says a one-round-trip batch inserted nothing: another writer moved the head.
 var errStale = errors.New("the feed's head moved since this writer's last batch")
 
-// writeKnown writes plan in one round trip: begin, the append lock, the insert (only if the
-// head is still head), the batch's keys if any (recorded only with their events: see
-// insertKnownKeysSQL), the notification and the commit. errStale when the head had moved (the
-// transaction committed nothing but a spurious notification); a unique violation when an
-// event id was stored already or another command holds a key of the batch (the transaction is
-// left aborted: the caller rolls it back).
+// writeKnown writes plan in one round trip: begin, the append lock, the insert of the events
+// and keys (only if the head is still head), the notification and the commit. errStale when
+// the head had moved (the transaction committed nothing but a spurious notification); a
+// unique violation when an event id or a key of the batch was stored already (the transaction
+// is left aborted: the caller rolls it back).
 func (s *Store) writeKnown(ctx context.Context, conn *pgxpool.Conn, plan *batchPlan, head int64) error {
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(lockSQL, s.lockKey)
-	s.queueInsert(b, plan, insertIfHeadSQL, head)
 	if len(plan.keys.keys) > 0 {
-		plan.keys.queueKnown(b, plan.now)
+		s.queueInsert(b, plan, insertIfHeadWithKeysSQL, append([]any{head}, plan.keys.args(plan.now)...)...)
+	} else {
+		s.queueInsert(b, plan, insertIfHeadSQL, head)
 	}
 	s.queueCommit(b, plan)
 	inserted, err := send(ctx, conn, b, 2)
