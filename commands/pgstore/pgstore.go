@@ -26,6 +26,7 @@ import (
 
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/consumer"
+	"github.com/dotmac/ledger/internal/db"
 	"github.com/dotmac/ledger/internal/migrate"
 	"github.com/dotmac/ledger/internal/pgerr"
 )
@@ -57,7 +58,9 @@ type settings struct {
 	// items, but PostgreSQL estimates a parameter array at 10 elements, so for the few items a
 	// statement usually carries it costs a custom plan below the generic one and plans the
 	// statement again on every execution: about 0.18 ms of its CPU each time, more than
-	// executing it (measured with pgbench -M prepared on a 5-item completion).
+	// executing it (measured with pgbench -M prepared on a 5-item completion). Sequential
+	// scans are off too, so that the plan made while the table is young stays a probe of the
+	// key as it grows (db.GenericPlanSettings).
 	generic bool
 }
 
@@ -68,7 +71,7 @@ func (s settings) statement() string {
 		set = append(set, "set_config('synchronous_commit', 'off', true)")
 	}
 	if s.generic {
-		set = append(set, "set_config('plan_cache_mode', 'force_generic_plan', true)")
+		set = append(set, db.GenericPlanSettings)
 	}
 	if len(set) == 0 {
 		return ""

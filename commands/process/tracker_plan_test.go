@@ -124,3 +124,47 @@ func openInvoices(t *testing.T, n int) *pgxpool.Pool {
 	require.NoError(t, err)
 	return pool
 }
+
+// TestTrackerPlansMadeYoungReadByKey: the tracker's generic plans are made once per
+// connection, maybe on the empty table of a new install, and kept until an ANALYZE, which
+// never comes with autovacuum off: made then, they must still read the invoices through the
+// primary key once the table has grown (a sequential scan made on the empty table would read
+// every open invoice on every page).
+func TestTrackerPlansMadeYoungReadByKey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t, postgres.MigrationSet(), pgstore.MigrationSet(), process.MigrationSet())
+	conn, err := pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	statements := []struct{ name, sql, args string }{
+		{"settle", `settle(text, uuid[], text[]) AS ` + process.SettleSQL, `('acme1', ARRAY[gen_random_uuid()], '{1.00}')`},
+		{"delete_settled", `delete_settled(text, uuid[]) AS ` + process.DeleteSettledSQL, `('acme1', ARRAY[gen_random_uuid()])`},
+	}
+	explain := func(name, args string) string {
+		tx, err := conn.Begin(ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(ctx) }()
+		_, err = tx.Exec(ctx, process.PageSettingsSQL)
+		require.NoError(t, err)
+		rows, err := tx.Query(ctx, `EXPLAIN EXECUTE `+name+args)
+		require.NoError(t, err)
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		return strings.Join(lines, "\n")
+	}
+	for _, st := range statements {
+		_, err := conn.Exec(ctx, `PREPARE `+st.sql)
+		require.NoError(t, err)
+		explain(st.name, st.args) // planned on the empty table
+	}
+	_, err = conn.Exec(ctx, `INSERT INTO proc_open_invoices (tenant, invoice_id, customer_id, due_date, outstanding)
+		SELECT 'acme' || (i % 3), gen_random_uuid(), gen_random_uuid(), date '2026-01-01' + i % 300, 100
+		FROM generate_series(1, 30000) i`)
+	require.NoError(t, err)
+	for _, st := range statements {
+		plan := explain(st.name, st.args)
+		assert.NotContains(t, plan, "Seq Scan on proc_open_invoices", "%s: %s", st.name, plan)
+		assert.Contains(t, plan, "proc_open_invoices_pkey", "%s: %s", st.name, plan)
+	}
+}

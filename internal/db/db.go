@@ -111,12 +111,25 @@ func Writable(ctx context.Context, q Row) error {
 	return nil
 }
 
+// GenericPlanSettings are the transaction-local settings of GenericPlansSQL, for a caller
+// that sets others in the same statement.
+//
+// A generic plan is made once per connection and kept until the table's statistics change,
+// so it must not depend on them: made while a table is young (a new install) or never
+// analyzed (autovacuum off, or the table growing between its analyzes), PostgreSQL's choice
+// for a lookup by key was a hash join over a sequential scan, kept as the table grew: every
+// append then read the whole history (the append scenario fell to a third). With sequential
+// scans disabled, the plan made on an empty table is the index probe a custom plan picks on a
+// grown one.
+const GenericPlanSettings = `set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)`
+
 // GenericPlansSQL makes the statements after it in the same transaction, or in the implicit
 // transaction of one round trip, run their connection's generic plans
-// (plan_cache_mode = force_generic_plan, set locally). For statements over arrays or ranges
+// (plan_cache_mode = force_generic_plan, set locally), reading through indexes whatever the
+// tables' statistics say (GenericPlanSettings). For statements by key over arrays or ranges,
 // whose generic plan is the index scan a custom plan would pick: left to choose, PostgreSQL
 // plans those again on every call, since their generic plan always looks dearer.
-const GenericPlansSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
+const GenericPlansSQL = `SELECT ` + GenericPlanSettings
 
 // SettingWarning is a setting of the PostgreSQL server at odds with what the ledger
 // promises, and what it puts at risk.
