@@ -143,7 +143,7 @@ var riskySettings = []struct{ name, bad, risk string }{
 	{"fsync", "off", "a crash of the machine can lose acknowledged appends or corrupt the database: the event store's durability needs fsync on"},
 	{"synchronous_commit", "off", "the event store turns it on for its own appends, so the events stay durable, but the ledger's other records written with the session's setting (webhook endpoints and deliveries, signed audit checkpoints) are acknowledged before their WAL reaches the disk: a crash of PostgreSQL can lose their last moments"},
 	{"full_page_writes", "off", "a crash in the middle of a page write can leave a torn page that recovery cannot repair"},
-	{"autovacuum", "off", "nothing vacuums the tables the ledger updates in place (idempotency keys, feed checkpoints, the process managers' open invoices, read-model states): they grow until vacuumed by hand"},
+	{"autovacuum", "off", "nothing vacuums the tables the ledger updates in place (idempotency keys, feed checkpoints, the process managers' open invoices, read-model states): they grow until vacuumed by hand; and nothing analyzes any table, so PostgreSQL plans on the statistics of an empty one and a plan a connection keeps can scan a table that has since grown (the event store's own lookups are written to be immune: run ANALYZE after a large import)"},
 }
 
 // CheckSettings reads, in q's session, the server settings the ledger's guarantees depend on
