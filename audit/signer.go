@@ -91,7 +91,8 @@ func NewSigner(cfg SignerConfig) (*Signer, error) {
 func (s *Signer) KeyID() string { return s.cfg.Key.ID() }
 
 // Sign signs checkpoints up to the head (several when more than MaxCheckpointEvents events
-// are unsigned) and returns those it signed: none when the head has not moved since the newest
+// are unsigned) and returns those it signed, without their marks (stored with them, and read
+// from there by verify): none when the head has not moved since the newest
 // checkpoint, or when another process signed first. It refuses (ErrCheckpointsRemoved,
 // ErrBadSignature) to chain onto a table whose newest checkpoint is older than one it saw or
 // does not verify with its key.
@@ -126,8 +127,12 @@ func (s *Signer) sign(ctx context.Context) ([]Checkpoint, error) {
 		if err != nil {
 			return signed, err
 		}
-		signed = append(signed, *c)
 		s.seen, last = c.Position, *c
+		// The marks (800 KB of hex for a full span) are stored with the checkpoint, where
+		// verify reads them: kept here, the first run over a long unsigned history held
+		// every span's (72 MB for a million events) until the last was signed.
+		c.Marks = ""
+		signed = append(signed, *c)
 		s.observe(c)
 	}
 	return signed, nil
