@@ -339,7 +339,7 @@ func TestSignerSignsOnlyWhenTheHeadMoved(t *testing.T) {
 		assert.Empty(t, c.Marks, "checkpoint at %d returned with its marks", c.Position)
 		marks, err := a.cps.Marks(context.Background(), c.Position)
 		require.NoError(t, err)
-		assert.Len(t, marks, int(c.Events)*40, "the stored marks of the checkpoint at %d", c.Position)
+		assert.Len(t, marks, c.Events*40, "the stored marks of the checkpoint at %d", c.Position)
 	}
 }
 
