@@ -147,11 +147,7 @@ func TestTrackerPlansMadeYoungReadByKey(t *testing.T) {
 		defer func() { _ = tx.Rollback(ctx) }()
 		_, err = tx.Exec(ctx, process.PageSettingsSQL)
 		require.NoError(t, err)
-		rows, err := tx.Query(ctx, `EXPLAIN EXECUTE `+name+args)
-		require.NoError(t, err)
-		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		require.NoError(t, err)
-		return strings.Join(lines, "\n")
+		return pgtest.Explain(ctx, t, tx, `EXECUTE `+name+args)
 	}
 	for _, st := range statements {
 		_, err := conn.Exec(ctx, `PREPARE `+st.sql)

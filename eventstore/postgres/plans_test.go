@@ -43,15 +43,19 @@ func TestGenericPlansScanIndexes(t *testing.T) {
 			conn, err := pool.Acquire(ctx)
 			require.NoError(t, err)
 			defer conn.Release()
+			for _, tc := range cases {
+				_, err := conn.Exec(ctx, `PREPARE `+planName(tc.name)+` AS `+tc.sql)
+				require.NoError(t, err)
+			}
 			if young {
 				for _, tc := range cases {
-					requireIndexPlan(ctx, t, conn, tc.name, tc.sql, tc.args, tc.index)
+					requireIndexPlan(ctx, t, conn, tc.name, tc.args, tc.index)
 				}
 			}
 			fillHistory(ctx, t, conn, !young)
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
-					requireIndexPlan(ctx, t, conn, tc.name, tc.sql, tc.args, tc.index)
+					requireIndexPlan(ctx, t, conn, tc.name, tc.args, tc.index)
 				})
 			}
 		})
@@ -74,32 +78,20 @@ func fillHistory(ctx context.Context, t *testing.T, conn *pgxpool.Conn, analyze 
 	}
 }
 
-// requireIndexPlan checks the generic plan conn holds for sql (prepared as name the first
-// time, under the settings the store runs it with) reads through index and sorts nothing.
-func requireIndexPlan(ctx context.Context, t *testing.T, conn *pgxpool.Conn, name, sql, args, index string) {
+// planName is the name a case's statement is prepared as.
+func planName(name string) string { return "plan_" + strings.ReplaceAll(name, " ", "_") }
+
+// requireIndexPlan checks the generic plan conn holds for the statement prepared as name's
+// (made at its first execution, under the settings the store runs it with) reads through
+// index and sorts nothing.
+func requireIndexPlan(ctx context.Context, t *testing.T, conn *pgxpool.Conn, name, args, index string) {
 	t.Helper()
-	name = "plan_" + strings.ReplaceAll(name, " ", "_")
 	tx, err := conn.Begin(ctx)
 	require.NoError(t, err)
 	defer func() { _ = tx.Rollback(ctx) }()
 	_, err = tx.Exec(ctx, db.GenericPlansSQL)
 	require.NoError(t, err)
-	var prepared bool
-	require.NoError(t, tx.QueryRow(ctx, `SELECT count(*) > 0 FROM pg_prepared_statements WHERE name = $1`, name).Scan(&prepared))
-	if !prepared {
-		_, err = tx.Exec(ctx, `PREPARE `+name+` AS `+sql)
-		require.NoError(t, err)
-	}
-	var lines []string
-	rows, err := tx.Query(ctx, `EXPLAIN EXECUTE `+name+`(`+args+`)`)
-	require.NoError(t, err)
-	for rows.Next() {
-		var line string
-		require.NoError(t, rows.Scan(&line))
-		lines = append(lines, line)
-	}
-	require.NoError(t, rows.Err())
-	plan := strings.Join(lines, "\n")
+	plan := pgtest.Explain(ctx, t, tx, `EXECUTE `+planName(name)+`(`+args+`)`)
 	require.Contains(t, plan, "Index", plan)
 	require.Contains(t, plan, index, plan)
 	require.NotContains(t, plan, "Seq Scan", plan)
