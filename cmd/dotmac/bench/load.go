@@ -53,7 +53,7 @@ func (r *run) commandsAndLag(ctx context.Context) error {
 	}
 	defer closeAll()
 	r.cfg.Progress("commands: warming up", 0, 0)
-	attackPayments(srv, customers, r.cfg.Clients, min(commandsWarmup, r.cfg.Duration))
+	warmUp(srv, customers, r.cfg.Clients, r.cfg.Duration)
 	lagCtx, stopLag := context.WithCancel(ctx)
 	lags := make(chan []time.Duration, 1)
 	go func() { lags <- measureLag(lagCtx, store, rt) }()
@@ -90,7 +90,7 @@ func (r *run) hotCommandsScenario(ctx context.Context) error {
 	base := r.report.Baseline.TxPerS
 	for _, clients := range hotClients {
 		r.cfg.Progress(fmt.Sprintf("commands_hot: %d clients on one customer", clients), 0, 0)
-		attackPayments(srv, hot, clients, min(commandsWarmup, r.cfg.Duration))
+		warmUp(srv, hot, clients, r.cfg.Duration)
 		profiled := srv.profile(ctx, r.cfg.ProfileDir, fmt.Sprintf("commands_hot_%d.pprof", clients), r.cfg.Duration)
 		cpu, work := r.startCPU(ctx, srv), r.startWork(ctx, srv)
 		m := attackPayments(srv, hot, clients, r.cfg.Duration)
@@ -136,13 +136,33 @@ func (r *run) customers(ctx context.Context) ([]string, error) {
 	return out, rows.Err()
 }
 
+// warmUp pays every customer once, then goes on paying them round-robin for commandsWarmup
+// (at most d), before a commands scenario is measured. The first command of a customer the
+// server has not seen since it started folds the customer's whole stream: on a history of
+// 200,000 events the 1,000 customers' first payments took about 3 s, longer than the warm-up
+// by time alone, and the few hundred that fell into the measured window were its p99. The
+// scenario measures the customers a portal keeps busy, whose state the server holds.
+func warmUp(srv *server, customers []string, clients int, d time.Duration) {
+	attackPaymentsN(srv, customers, clients, 0, uint64(len(customers)))
+	attackPayments(srv, customers, clients, min(commandsWarmup, d))
+}
+
 // attackPayments posts payments round-robin over customers, each with its own idempotency
-// key and reference, from clients workers as fast as answers come back.
+// key and reference, from clients workers as fast as answers come back, for d.
 func attackPayments(srv *server, customers []string, clients int, d time.Duration) attackResults {
+	return attackPaymentsN(srv, customers, clients, d, 0)
+}
+
+// attackPaymentsN is attackPayments that stops after limit payments, if limit > 0 (d 0: no
+// time limit).
+func attackPaymentsN(srv *server, customers []string, clients int, d time.Duration, limit uint64) attackResults {
 	var n atomic.Uint64
 	header := http.Header{"Authorization": {"Bearer " + srv.token}, "Content-Type": {"application/json"}}
 	targeter := func(t *vegeta.Target) error {
 		i := n.Add(1)
+		if limit > 0 && i > limit {
+			return vegeta.ErrNoTargets
+		}
 		h := header.Clone()
 		key := uuid.NewString()
 		h.Set("Idempotency-Key", key)
