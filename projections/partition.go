@@ -251,11 +251,23 @@ ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, recorded_at =
 	return nil
 }
 
-// unapplied returns the events of evs after their partition's checkpoint in lb.
+// unapplied returns the events of evs after their partition's checkpoint in lb: evs itself
+// when that is all of them (a catch-up's batch, each partition behind its first event), else a
+// copy of those.
 func (lb *liveBuild) unapplied(evs []Event) []Event {
-	out := make([]Event, 0, len(evs))
+	after := func(e *Event) bool { return e.Position > lb.cps[eventPartition(e, lb.partitions)] }
+	n := 0
 	for i := range evs {
-		if evs[i].Position > lb.cps[eventPartition(&evs[i], lb.partitions)] {
+		if after(&evs[i]) {
+			n++
+		}
+	}
+	if n == len(evs) {
+		return evs
+	}
+	out := make([]Event, 0, n)
+	for i := range evs {
+		if after(&evs[i]) {
 			out = append(out, evs[i])
 		}
 	}
