@@ -2,12 +2,14 @@ package projections
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/consumer"
 	"github.com/dotmac/ledger/eventstore/postgres"
 	"github.com/dotmac/ledger/internal/pgtest"
@@ -53,4 +55,44 @@ func TestShareCountsProcessesOfTheSameVersion(t *testing.T) {
 	var left int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM feed_checkpoints WHERE consumer = 'projectors/counter.v1/a'`).Scan(&left))
 	assert.Zero(t, left, "a stopping process leaves at once")
+}
+
+// TestUnappliedLeavesOutWhatEachPartitionApplied: a catch-up's batch is handed on as it is
+// when every event is after its partition's checkpoint; otherwise only those events are, in
+// order, in a slice of their own (the batch is shared with the other projections' commits).
+func TestUnappliedLeavesOutWhatEachPartitionApplied(t *testing.T) {
+	evs := make([]Event, 8)
+	for i := range evs {
+		evs[i].Position = eventstore.Position(i + 1) //nolint:gosec // small
+		evs[i].StreamID = fmt.Sprintf("t-%d/customer-%d", i%3, i)
+	}
+	parts := func(cps ...eventstore.Position) *liveBuild { return &liveBuild{partitions: len(cps), cps: cps} }
+	positions := func(evs []Event) (out []eventstore.Position) {
+		for i := range evs {
+			out = append(out, evs[i].Position)
+		}
+		return out
+	}
+	want := func(lb *liveBuild) (out []eventstore.Position) {
+		for i := range evs {
+			if evs[i].Position > lb.cps[eventPartition(&evs[i], lb.partitions)] {
+				out = append(out, evs[i].Position)
+			}
+		}
+		return out
+	}
+
+	all := parts(0, 0, 0)
+	got := all.unapplied(evs)
+	assert.Equal(t, positions(evs), positions(got))
+	assert.Same(t, &evs[0], &got[0], "nothing applied: the batch itself, no copy")
+
+	for _, lb := range []*liveBuild{parts(3), parts(3, 5), parts(8, 0, 2), parts(2, 2, 2), parts(8, 8, 8)} {
+		got := lb.unapplied(evs)
+		assert.Equal(t, want(lb), positions(got), "checkpoints %v", lb.cps)
+		if len(got) > 0 && len(got) < len(evs) {
+			assert.NotSame(t, &evs[0], &got[0], "checkpoints %v: a copy, not the shared batch", lb.cps)
+		}
+	}
+	assert.Equal(t, []eventstore.Position{1, 2, 3, 4, 5, 6, 7, 8}, positions(evs), "the batch is untouched")
 }
