@@ -73,6 +73,10 @@ type serveFlags struct {
 	cacheSize       int
 	// elasticTarget is the foreground p99 a billing run yields to keep (0: it never yields).
 	elasticTarget time.Duration
+	// maxInFlight and queueWait bound the requests the command and query APIs each serve at
+	// once (httpx.Limiter; maxInFlight < 1: no bound).
+	maxInFlight int
+	queueWait   time.Duration
 	// providersFile is the JSON file of the tenants' payment-provider accounts.
 	providersFile string
 	// commandConns sizes the command side's own pool (0: it shares the main pool).
@@ -126,6 +130,10 @@ Every flag can also be set through the environment variable named in its descrip
 		"folded streams the command side keeps in memory (-1: none)")
 	durationFlag(fs, &f.elasticTarget, "elastic-latency-target", "DOTMAC_ELASTIC_LATENCY_TARGET", admission.DefaultTarget,
 		"a billing run gives way to this process's API requests: while their p99 is above this, fewer of the run's groups run at once (down to one); with no requests it runs at full speed; 0: never gives way")
+	intFlag(fs, &f.maxInFlight, "http-max-in-flight", "DOTMAC_HTTP_MAX_IN_FLIGHT", httpx.DefaultMaxInFlight,
+		"requests the command API and the query API each serve at once; beyond it a request waits up to --http-queue-wait for one to finish, else is answered 503 with Retry-After (the probes and /metrics are never held); 0: no limit")
+	durationFlag(fs, &f.queueWait, "http-queue-wait", "DOTMAC_HTTP_QUEUE_WAIT", httpx.DefaultQueueWait,
+		"how long a request beyond --http-max-in-flight waits for a slot before it is answered 503")
 	stringFlag(fs, &f.providersFile, "payment-providers", "DOTMAC_PAYMENT_PROVIDERS", "",
 		"JSON file of the tenants' payment-provider accounts (Stripe signing secrets, M-Pesa short codes; docs/payments-in.md) that POST /v1/providers/{provider}/callbacks verifies with; empty: none")
 	stringFlag(fs, &f.adminAddr, "admin-addr", "DOTMAC_ADMIN_ADDR", defaultAdminAddr,
@@ -341,7 +349,8 @@ func (s *system) handler(api string, mount func(*mux.Router)) http.Handler {
 	if mount != nil {
 		mount(r)
 	}
-	return s.observe(api, r)
+	limit := httpx.NewLimiter(s.registry, api, s.flags.maxInFlight, s.flags.queueWait)
+	return s.observe(api, limit.Wrap(r))
 }
 
 // newRouter returns a router that answers unknown paths and methods with problems.
