@@ -30,9 +30,9 @@ const (
 // shared the cores with crawled. The probes (/healthz, /readyz) and /metrics are never
 // limited: an orchestrator must see a busy process as alive.
 type Limiter struct {
-	api     string
-	slots   chan struct{}
-	wait    time.Duration
+	api      string
+	slots    chan struct{}
+	wait     time.Duration
 	shed     prometheus.Counter
 	waiting  prometheus.Gauge
 	inFlight prometheus.Gauge
