@@ -105,10 +105,10 @@ func (r *run) hotCommandsScenario(ctx context.Context) error {
 
 // commandsOf is the report of a commands attack by clients, beside the baseline.
 func commandsOf(a attackResults, clients int, baseline float64) Commands {
-	m := a.metrics
+	m, okm := a.metrics, a.ok
 	ok := float64(m.Requests) * m.Success
-	c := Commands{CommandsPerS: ok / m.Duration.Seconds(), P50MS: ms(m.Latencies.P50), P95MS: ms(m.Latencies.P95),
-		P99MS: ms(m.Latencies.P99), P99BySecondMS: a.bySecond.p99s(), BaselineTxPerS: baseline, Clients: clients,
+	c := Commands{CommandsPerS: ok / m.Duration.Seconds(), P50MS: ms(okm.Latencies.P50), P95MS: ms(okm.Latencies.P95),
+		P99MS: ms(okm.Latencies.P99), P99BySecondMS: a.bySecond.p99s(), BaselineTxPerS: baseline, Clients: clients,
 		Errors: m.Requests - uint64(ok)}
 	c.Ratio = ratio(c.CommandsPerS, baseline)
 	return c
@@ -175,10 +175,9 @@ func attackPaymentsN(srv *server, customers []string, clients int, d time.Durati
 		vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second))
 	var out attackResults
 	for res := range attacker.Attack(targeter, vegeta.Rate{Freq: 0}, d, "payments") {
-		out.metrics.Add(res)
-		out.bySecond.add(res.Timestamp, res.Latency)
+		out.add(res)
 	}
-	out.metrics.Close()
+	out.close()
 	return out
 }
 
@@ -243,7 +242,7 @@ func (r *run) queryScenario(ctx context.Context) error {
 			return err
 		}
 	}
-	q := &Query{}
+	q := &Query{SuccessAt1000: 1}
 	rates := slices.Clone(r.cfg.QueryRates)
 	for _, s := range searchRates {
 		if !slices.Contains(rates, s) {
@@ -269,6 +268,7 @@ func (r *run) queryScenario(ctx context.Context) error {
 			within = within && g.P99 <= queryP99Target && g.Success >= 0.999 && g.Rate >= 0.95*float64(rate)
 			if rate == 1000 {
 				q.P99MSAt1000 = max(q.P99MSAt1000, ms(g.P99))
+				q.SuccessAt1000 = min(q.SuccessAt1000, g.Success)
 			}
 		}
 		if !within {

@@ -53,3 +53,20 @@ func TestPrintTableTailBaseline(t *testing.T) {
 	assert.Contains(t, out.String(), "baseline: 7751 single-row insert tx/s (16 clients, pgx)\n")
 	assert.NotContains(t, out.String(), "beside the host's own")
 }
+
+// TestPrintTableSaysHowManyReadsFailed: the reads' p99 is of the successful answers, so the
+// share of those that were not (refused as busy, timed out) is printed beside it; nothing when
+// every read succeeded.
+func TestPrintTableSaysHowManyReadsFailed(t *testing.T) {
+	t.Parallel()
+	r := &Report{Baseline: Baseline{TxPerS: 10000, Tool: "pgbench"}, Scenarios: Scenarios{
+		BillingRun: &BillingRun{Customers: 100, Seconds: 1, InvoicesPerS: 100, QueryRate: 1000, QueryP99MS: 12, QuerySuccess: 0.8},
+		Query:      &Query{P99MSAt1000: 9, SuccessAt1000: 1},
+	}}
+	var out bytes.Buffer
+	require.NoError(t, r.PrintTable(&out))
+	s := out.String()
+	assert.Contains(t, s, "query p99 12.0 ms (20.0 % of the reads not answered 2xx)")
+	assert.Contains(t, s, "query p99 at 1,000 req/s")
+	assert.NotContains(t, s, "9.0 ms (", "every read at 1,000 req/s succeeded")
+}
