@@ -26,6 +26,7 @@ import (
 	"github.com/dotmac/ledger/eventstore"
 	"github.com/dotmac/ledger/eventstore/postgres"
 	"github.com/dotmac/ledger/internal/pgtest"
+	"github.com/dotmac/ledger/internal/promtest"
 	"github.com/dotmac/ledger/projections/readmodel/readmodeltest"
 )
 
@@ -329,8 +330,8 @@ func TestSignerSignsOnlyWhenTheHeadMoved(t *testing.T) {
 	require.Len(t, second, 1)
 	assert.Equal(t, first[0].Position, second[0].PrevPosition)
 	assert.Equal(t, first[0].Digest, second[0].PrevDigest)
-	assert.InDelta(t, float64(second[0].Position), gauge(t, a.reg, "dotmac_checkpoint_last_signed_position"), 0)
-	assert.InDelta(t, float64(second[0].SignedAt.Unix()), gauge(t, a.reg, "dotmac_checkpoint_last_signed_timestamp_seconds"), 1)
+	assert.InDelta(t, float64(second[0].Position), promtest.Value(t, a.reg, "dotmac_checkpoint_last_signed_position"), 0)
+	assert.InDelta(t, float64(second[0].SignedAt.Unix()), promtest.Value(t, a.reg, "dotmac_checkpoint_last_signed_timestamp_seconds"), 1)
 	assert.True(t, a.verify(t, a.key.PublicKeys()).OK)
 
 	// Sign returns the checkpoints without their marks: they are stored with them (a first run
@@ -341,19 +342,6 @@ func TestSignerSignsOnlyWhenTheHeadMoved(t *testing.T) {
 		require.NoError(t, err)
 		assert.Len(t, marks, c.Events*40, "the stored marks of the checkpoint at %d", c.Position)
 	}
-}
-
-func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
 }
 
 // TestSignersRace: several processes signing the same database at once leave one chain.

@@ -7,30 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dotmac/ledger/audit"
+	"github.com/dotmac/ledger/internal/promtest"
 )
-
-// metric is the value of the metric name in reg.
-func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			m := mf.GetMetric()[0]
-			if m.GetCounter() != nil {
-				return m.GetCounter().GetValue()
-			}
-			return m.GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
-}
 
 // TestSignerRefusesAForgedNewestCheckpoint: a row the runtime role inserts after the newest
 // checkpoint, naming a key the signer does not know, far past the head and dated in the
@@ -53,9 +35,9 @@ func TestSignerRefusesAForgedNewestCheckpoint(t *testing.T) {
 	signed, err := a.signer.Sign(context.Background())
 	require.ErrorIs(t, err, audit.ErrBadSignature)
 	assert.Empty(t, signed)
-	assert.InDelta(t, 1, metric(t, a.reg, "dotmac_checkpoint_sign_errors_total"), 0)
-	assert.InDelta(t, float64(last.Position), metric(t, a.reg, "dotmac_checkpoint_last_signed_position"), 0)
-	assert.InDelta(t, float64(last.SignedAt.UnixNano())/1e9, metric(t, a.reg, "dotmac_checkpoint_last_signed_timestamp_seconds"), 1e-3)
+	assert.InDelta(t, 1, promtest.Value(t, a.reg, "dotmac_checkpoint_sign_errors_total"), 0)
+	assert.InDelta(t, float64(last.Position), promtest.Value(t, a.reg, "dotmac_checkpoint_last_signed_position"), 0)
+	assert.InDelta(t, float64(last.SignedAt.UnixNano())/1e9, promtest.Value(t, a.reg, "dotmac_checkpoint_last_signed_timestamp_seconds"), 1e-3)
 }
 
 // TestSignerChainsOntoATrustedKeysCheckpoint: checkpoints signed by a key rotated out are

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dotmac/ledger/internal/httpx"
+	"github.com/dotmac/ledger/internal/promtest"
 )
 
 // held is a handler whose requests stay in flight until released.
@@ -73,8 +74,8 @@ func TestLimiterShedsBeyondItsLimit(t *testing.T) {
 	for _, probe := range []string{"/healthz", "/readyz", "/metrics"} {
 		assert.Equal(t, http.StatusOK, serveOne(srv, probe).Code, "%s is never held", probe)
 	}
-	assert.InDelta(t, 1, value(t, reg, "dotmac_http_shed_total"), 0)
-	assert.InDelta(t, 2, value(t, reg, "dotmac_http_in_flight_requests"), 0)
+	assert.InDelta(t, 1, promtest.Value(t, reg, "dotmac_http_shed_total"), 0)
+	assert.InDelta(t, 2, promtest.Value(t, reg, "dotmac_http_in_flight_requests"), 0)
 
 	close(h.release)
 	h.served.Wait()
@@ -90,7 +91,7 @@ func TestLimiterQueuesWithinItsWait(t *testing.T) {
 
 	got := make(chan int)
 	go func() { got <- serveOne(srv, "/v1/customers").Code }()
-	require.Eventually(t, func() bool { return value(t, reg, "dotmac_http_queued_requests") == 1 },
+	require.Eventually(t, func() bool { return promtest.Value(t, reg, "dotmac_http_queued_requests") == 1 },
 		10*time.Second, time.Millisecond, "the request waits for a slot")
 	select {
 	case code := <-got:
@@ -103,8 +104,8 @@ func TestLimiterQueuesWithinItsWait(t *testing.T) {
 	close(h.release)
 	assert.Equal(t, http.StatusOK, <-got)
 	h.served.Wait()
-	assert.Zero(t, value(t, reg, "dotmac_http_queued_requests"))
-	assert.Zero(t, value(t, reg, "dotmac_http_shed_total"))
+	assert.Zero(t, promtest.Value(t, reg, "dotmac_http_queued_requests"))
+	assert.Zero(t, promtest.Value(t, reg, "dotmac_http_shed_total"))
 }
 
 // A request whose wait runs out, or whose client goes away while it waits, never reaches the
@@ -126,7 +127,7 @@ func TestLimiterGivesUpWaiting(t *testing.T) {
 	close(h.release)
 	h.served.Wait()
 	assert.Empty(t, h.entered, "no shed request reached the handler")
-	assert.InDelta(t, 2, value(t, reg, "dotmac_http_shed_total"), 0)
+	assert.InDelta(t, 2, promtest.Value(t, reg, "dotmac_http_shed_total"), 0)
 }
 
 func TestLimiterOff(t *testing.T) {
@@ -134,26 +135,8 @@ func TestLimiterOff(t *testing.T) {
 	h := newHeld()
 	srv := httpx.NewLimiter(reg, "query", 0, 0).Wrap(h)
 	h.fill(t, srv, 50)
-	assert.InDelta(t, 50, value(t, reg, "dotmac_http_in_flight_requests"), 0, "all served at once, and counted")
+	assert.InDelta(t, 50, promtest.Value(t, reg, "dotmac_http_in_flight_requests"), 0, "all served at once, and counted")
 	close(h.release)
 	h.served.Wait()
-	assert.Zero(t, value(t, reg, "dotmac_http_in_flight_requests"))
-}
-
-// value reads the metric registered under name in reg (a counter or a gauge of one series).
-func value(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			m := mf.GetMetric()[0]
-			if c := m.GetCounter(); c != nil {
-				return c.GetValue()
-			}
-			return m.GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
+	assert.Zero(t, promtest.Value(t, reg, "dotmac_http_in_flight_requests"))
 }
