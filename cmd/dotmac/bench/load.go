@@ -140,8 +140,9 @@ func (r *run) customers(ctx context.Context) ([]string, error) {
 // (at most d), before a commands scenario is measured. The first command of a customer the
 // server has not seen since it started folds the customer's whole stream: on a history of
 // 200,000 events the 1,000 customers' first payments took about 3 s, longer than the warm-up
-// by time alone, and the few hundred that fell into the measured window were its p99. The
-// scenario measures the customers a portal keeps busy, whose state the server holds.
+// by time alone, and the few hundred that fell into the measured window were a twelfth of the
+// server's allocations there. The scenario measures the customers a portal keeps busy, whose
+// state the server holds.
 func warmUp(srv *server, customers []string, clients int, d time.Duration) {
 	attackPaymentsN(srv, customers, clients, 0, uint64(len(customers)))
 	attackPayments(srv, customers, clients, min(commandsWarmup, d))
