@@ -43,6 +43,9 @@ func TestServeShedsBeyondItsInFlightLimit(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, busy.status, string(busy.body))
 	assert.Equal(t, "/problems/busy", busy.json(t)["type"])
 	assert.Equal(t, "1", busy.header.Get("Retry-After"))
+	m := s.do(t, http.MethodGet, s.admin+"/metrics", ops, "", nil)
+	assert.Contains(t, string(m.body), `dotmac_http_requests_total{api="command",method="POST",route="shed",status="503"} 1`)
+	assert.Contains(t, string(m.body), `dotmac_http_shed_total{api="command"} 1`)
 
 	assert.Equal(t, http.StatusOK, s.do(t, http.MethodGet, s.command+"/healthz", "", "", nil).status, "the probes are never held")
 	assert.Equal(t, http.StatusOK, s.do(t, http.MethodGet, s.query+"/v1/invoices", tok, "", nil).status, "the query API has its own slots")

@@ -73,6 +73,8 @@ func (l *Limiter) Wrap(next http.Handler) http.Handler {
 		if l.slots != nil {
 			if !l.acquire(r) {
 				l.shed.Inc()
+				info := InfoFrom(r.Context())
+				info.Route, info.Shed = shedRoute, true
 				WriteProblem(w, r, l.busy())
 				return
 			}
@@ -116,6 +118,9 @@ func (l *Limiter) busy() *Problem {
 	p.Extensions = map[string]any{"max_in_flight": cap(l.slots)}
 	return p
 }
+
+// shedRoute is the route label of a request shed before it was routed.
+const shedRoute = "shed"
 
 // retryBusy is the Retry-After of a shed request.
 const retryBusy = time.Second

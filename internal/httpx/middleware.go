@@ -25,6 +25,9 @@ type Info struct {
 	// WaitsForBackground: the request waits for background work (POST /v1/billing-runs waits
 	// for its run), so its latency says nothing of how fast requests are served.
 	WaitsForBackground bool
+	// Shed: the API was serving its limit of requests and the request was answered busy
+	// (Limiter) without being routed; it is logged as a warning, not as an error.
+	Shed bool
 }
 
 type infoKey struct{}
@@ -129,7 +132,10 @@ func finish(log zerolog.Logger, m *HTTPMetrics, r *http.Request, info *Info, rec
 		m.latency.WithLabelValues(info.Route, r.Method).Observe(took.Seconds())
 	}
 	ev := log.Info()
-	if rec.status >= 500 {
+	switch {
+	case info.Shed:
+		ev = log.Warn()
+	case rec.status >= 500:
 		ev = log.Error()
 	}
 	ev.Str("method", r.Method).Str("route", info.Route).Str("path", r.URL.Path).Int("status", rec.status).
