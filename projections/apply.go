@@ -241,9 +241,16 @@ func (e *entry) handled(evs []Event) []Event {
 	if e.handles == nil {
 		return evs
 	}
+	return keepShared(evs, func(ev *Event) bool { return e.handles[ev.Type] })
+}
+
+// keepShared returns the events of evs that keep reports, in order: evs itself when that is
+// all of them (no copy of a batch other goroutines may share and read), else a new slice of
+// those. It never writes into evs.
+func keepShared(evs []Event, keep func(*Event) bool) []Event {
 	n := 0
 	for i := range evs {
-		if e.handles[evs[i].Type] {
+		if keep(&evs[i]) {
 			n++
 		}
 	}
@@ -252,7 +259,7 @@ func (e *entry) handled(evs []Event) []Event {
 	}
 	out := make([]Event, 0, n)
 	for i := range evs {
-		if e.handles[evs[i].Type] {
+		if keep(&evs[i]) {
 			out = append(out, evs[i])
 		}
 	}

@@ -255,23 +255,7 @@ ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, recorded_at =
 // when that is all of them (a catch-up's batch, each partition behind its first event), else a
 // copy of those.
 func (lb *liveBuild) unapplied(evs []Event) []Event {
-	after := func(e *Event) bool { return e.Position > lb.cps[eventPartition(e, lb.partitions)] }
-	n := 0
-	for i := range evs {
-		if after(&evs[i]) {
-			n++
-		}
-	}
-	if n == len(evs) {
-		return evs
-	}
-	out := make([]Event, 0, n)
-	for i := range evs {
-		if after(&evs[i]) {
-			out = append(out, evs[i])
-		}
-	}
-	return out
+	return keepShared(evs, func(e *Event) bool { return e.Position > lb.cps[eventPartition(e, lb.partitions)] })
 }
 
 // applied returns the events of evs at or below their partition's checkpoint in lb.

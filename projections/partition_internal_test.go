@@ -87,6 +87,8 @@ func TestUnappliedLeavesOutWhatEachPartitionApplied(t *testing.T) {
 	assert.Equal(t, positions(evs), positions(got))
 	assert.Same(t, &evs[0], &got[0], "nothing applied: the batch itself, no copy")
 
+	assert.Equal(t, []eventstore.Position{4, 5, 6, 7, 8}, positions(parts(3).unapplied(evs)), "one partition at 3")
+	assert.Empty(t, parts(8).unapplied(evs), "one partition at the batch's end")
 	for _, lb := range []*liveBuild{parts(3), parts(3, 5), parts(8, 0, 2), parts(2, 2, 2), parts(8, 8, 8)} {
 		got := lb.unapplied(evs)
 		assert.Equal(t, want(lb), positions(got), "checkpoints %v", lb.cps)

@@ -44,8 +44,8 @@ func (s *system) adminHandler(ctx context.Context) (http.Handler, error) {
 		return nil, err
 	}
 	r := newRouter()
-	r.Handle("/healthz", http.HandlerFunc(s.health.Live)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/readyz", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r.Handle(httpx.LivePath, http.HandlerFunc(s.health.Live)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(httpx.ReadyPath, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if !s.operatorMay(req, auth.ProjectionsRead) {
 			s.health.Ready(w, req)
 			return

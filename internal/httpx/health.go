@@ -129,14 +129,21 @@ func (h *Health) ReadyDetail(w http.ResponseWriter, r *http.Request, extra func(
 	WriteJSON(w, status, body)
 }
 
+// The paths of the probes and the metrics.
+const (
+	LivePath    = "/healthz"
+	ReadyPath   = "/readyz"
+	MetricsPath = "/metrics"
+)
+
 // MountProbes adds /healthz and /readyz (terse: no detail, see Ready) to r: what a public
 // listener serves.
 func (h *Health) MountProbes(r *mux.Router) {
-	r.Handle("/healthz", http.HandlerFunc(h.Live)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/readyz", http.HandlerFunc(h.Ready)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(LivePath, http.HandlerFunc(h.Live)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(ReadyPath, http.HandlerFunc(h.Ready)).Methods(http.MethodGet, http.MethodHead)
 }
 
 // MountMetrics adds /metrics (from gatherer) to r.
 func MountMetrics(r *mux.Router, gatherer prometheus.Gatherer) {
-	r.Handle("/metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	r.Handle(MetricsPath, promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 }

@@ -66,7 +66,7 @@ func NewLimiter(reg prometheus.Registerer, api string, maxInFlight int, wait tim
 func (l *Limiter) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/healthz", "/readyz", "/metrics":
+		case LivePath, ReadyPath, MetricsPath:
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -105,11 +105,10 @@ func (r *run) hotCommandsScenario(ctx context.Context) error {
 
 // commandsOf is the report of a commands attack by clients, beside the baseline.
 func commandsOf(a attackResults, clients int, baseline float64) Commands {
-	m, okm := a.metrics, a.ok
-	ok := float64(m.Requests) * m.Success
-	c := Commands{CommandsPerS: ok / m.Duration.Seconds(), P50MS: ms(okm.Latencies.P50), P95MS: ms(okm.Latencies.P95),
-		P99MS: ms(okm.Latencies.P99), P99BySecondMS: a.bySecond.p99s(), BaselineTxPerS: baseline, Clients: clients,
-		Errors: m.Requests - uint64(ok)}
+	m, ok := a.metrics, a.ok
+	c := Commands{CommandsPerS: float64(ok.Requests) / m.Duration.Seconds(), P50MS: ms(ok.Latencies.P50), P95MS: ms(ok.Latencies.P95),
+		P99MS: ms(ok.Latencies.P99), P99BySecondMS: a.bySecond.p99s(), BaselineTxPerS: baseline, Clients: clients,
+		Errors: m.Requests - ok.Requests}
 	c.Ratio = ratio(c.CommandsPerS, baseline)
 	return c
 }
