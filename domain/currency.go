@@ -9,8 +9,12 @@ import (
 
 // Currency is an ISO 4217 currency this ledger knows the minor units of. The zero Currency is
 // invalid; get one from ParseCurrency.
+//
+// It is a small number, not the code: every Money holds one, and an account's state holds
+// many Money, so a Currency holds no pointer for the collector to follow (nor a string read
+// from a request or an event, kept alive by it).
 type Currency struct {
-	code string
+	id uint8 // 1 + the code's index in currencyCodes; 0: the zero Currency
 }
 
 // minorUnits is the number of decimal places of each supported currency (ISO 4217).
@@ -25,46 +29,66 @@ var minorUnits = map[string]int32{
 // ParseCurrency returns the currency with the given upper-case ISO 4217 code ("USD"). An
 // unknown or lower-case code is an *InvalidValueError.
 func ParseCurrency(code string) (Currency, error) {
-	if _, ok := minorUnits[code]; !ok {
+	id, ok := currencyIDs[code]
+	if !ok {
 		return Currency{}, invalid("currency", code, "not a supported ISO 4217 code")
 	}
-	return Currency{code: code}, nil
+	return Currency{id: id}, nil
 }
 
-// Currencies returns the codes of every supported currency, sorted.
-func Currencies() []string {
+// currencyCodes holds the supported codes, sorted; currencyMinorUnits their minor units, in
+// the same order; currencyIDs each code's Currency id (1 + its index).
+var currencyCodes, currencyMinorUnits, currencyIDs = func() ([]string, []int32, map[string]uint8) {
 	codes := make([]string, 0, len(minorUnits))
 	for c := range minorUnits {
 		codes = append(codes, c)
 	}
 	slices.Sort(codes)
-	return codes
-}
+	units := make([]int32, len(codes))
+	ids := make(map[string]uint8, len(codes))
+	for i, c := range codes {
+		units[i], ids[c] = minorUnits[c], uint8(i+1)
+	}
+	return codes, units, ids
+}()
+
+// Currencies returns the codes of every supported currency, sorted.
+func Currencies() []string { return slices.Clone(currencyCodes) }
 
 // Code returns the ISO 4217 code, or "" for the zero Currency.
-func (c Currency) Code() string { return c.code }
+func (c Currency) Code() string {
+	if c.id == 0 {
+		return ""
+	}
+	return currencyCodes[c.id-1]
+}
 
 // String returns the code, or "(no currency)" for the zero Currency.
 func (c Currency) String() string {
-	if c.code == "" {
+	if c.id == 0 {
 		return "(no currency)"
 	}
-	return c.code
+	return c.Code()
 }
 
 // IsZero reports whether c is the zero (invalid) Currency.
-func (c Currency) IsZero() bool { return c.code == "" }
+func (c Currency) IsZero() bool { return c.id == 0 }
 
 // MinorUnits returns the number of decimal places amounts in c have: 2 for USD, 0 for JPY,
 // 3 for BHD. It is 0 for the zero Currency.
-func (c Currency) MinorUnits() int32 { return minorUnits[c.code] }
+func (c Currency) MinorUnits() int32 {
+	if c.id == 0 {
+		return 0
+	}
+	return currencyMinorUnits[c.id-1]
+}
 
 // MarshalJSON encodes the code as a JSON string, and the zero Currency as null.
 func (c Currency) MarshalJSON() ([]byte, error) {
 	if c.IsZero() {
 		return []byte("null"), nil
 	}
-	return json.Marshal(c.code)
+	return appendQuoted(make([]byte, 0, 5), c.Code()), nil // three upper-case letters
 }
 
 // UnmarshalJSON decodes a code written by MarshalJSON; null gives the zero Currency.

@@ -44,6 +44,22 @@ func (s *decimalSum) sub(d decimal.Decimal) {
 	s.big = &total
 }
 
+// addMoney adds m's amount, as add(m.Amount()) would, without making a decimal of it.
+func (s *decimalSum) addMoney(m Money) {
+	if s.big == nil && m.big == nil && s.addSmall(m.units, -m.currency.MinorUnits()) {
+		return
+	}
+	s.add(m.Amount())
+}
+
+// subMoney subtracts m's amount, as sub(m.Amount()) would.
+func (s *decimalSum) subMoney(m Money) {
+	if s.big == nil && m.big == nil && m.units != math.MinInt64 && s.addSmall(-m.units, -m.currency.MinorUnits()) {
+		return
+	}
+	s.sub(m.Amount())
+}
+
 // addSmall adds c·10^e to the small total and reports whether it fits; if not, it leaves
 // the total as it was.
 func (s *decimalSum) addSmall(c int64, e int32) bool {

@@ -77,7 +77,7 @@ func (e CreditNoteIssued) Unapplied() Money {
 func sumOf(allocations []Allocation) decimal.Decimal {
 	var total decimalSum
 	for _, a := range allocations {
-		total.add(a.Amount.Amount())
+		total.addMoney(a.Amount)
 	}
 	return total.value()
 }

@@ -194,9 +194,9 @@ func checkBalanced(lines []JournalLine) error {
 			k = len(order) - 1
 		}
 		if l.Side == SideDebit {
-			order[k].debits.add(l.Amount.Amount())
+			order[k].debits.addMoney(l.Amount)
 		} else {
-			order[k].credits.add(l.Amount.Amount())
+			order[k].credits.addMoney(l.Amount)
 		}
 	}
 	for _, s := range order {

@@ -23,9 +23,9 @@ func (t *LedgerTotals) Post(e JournalEntry) {
 	for _, l := range e.lines {
 		s := t.sum(ledgerKey{l.Account, l.Amount.Currency()})
 		if l.Side == SideCredit {
-			s.sub(l.Amount.Amount())
+			s.subMoney(l.Amount)
 		} else {
-			s.add(l.Amount.Amount())
+			s.addMoney(l.Amount)
 		}
 	}
 }
@@ -76,7 +76,7 @@ func (t LedgerTotals) Currencies() []Currency {
 			out = append(out, k.currency)
 		}
 	}
-	slices.SortFunc(out, func(a, b Currency) int { return strings.Compare(a.code, b.code) })
+	slices.SortFunc(out, func(a, b Currency) int { return strings.Compare(a.Code(), b.Code()) })
 	return out
 }
 

@@ -33,7 +33,7 @@ func (e *AmountLimitError) Unwrap() error { return ErrRejected }
 
 // checkTotal refuses a computed amount of magnitude 10^MaxTotalAmountDigits or more.
 func checkTotal(field string, m Money) error {
-	if m.Amount().Abs().LessThan(maxTotalAmount) {
+	if m.absBelowPow10(MaxTotalAmountDigits) {
 		return nil
 	}
 	return &AmountLimitError{Field: field, Amount: m, Limit: moneyOf(maxTotalAmount, m.Currency())}

@@ -1,8 +1,11 @@
 package domain
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -15,8 +18,17 @@ const MaxAmountIntegerDigits = 18
 // minor units (cents for USD, yen for JPY, fils for BHD): parsing refuses extra decimals, and
 // multiplication rounds half away from zero ("half-up") to the minor unit. Arithmetic across
 // currencies returns a *CurrencyMismatchError. The zero Money has no currency and is invalid.
+//
+// It keeps the count of minor units in an int64, and a decimal only for an amount whose count
+// does not fit one (amounts read back from events reach 10^18 major units, 10^21 fils; the
+// domain computes nothing above 10^15). Each amount has exactly one form, so two Money of
+// equal amount and currency are equal values (==, reflect.DeepEqual), and a Money holds no
+// pointer but in that rare case: an account's state keeps thousands of them, which the
+// collector would otherwise follow on every cycle, two heap objects each (a big.Int and its
+// words), and adding two of them allocated both again.
 type Money struct {
-	amount   decimal.Decimal
+	units    int64            // the amount in minor units of currency, unless big is set
+	big      *decimal.Decimal // the amount, only when its minor units do not fit an int64
 	currency Currency
 }
 
@@ -41,57 +53,135 @@ func ParseAmount(amount string, c Currency) (Money, error) {
 	if err != nil {
 		return Money{}, err
 	}
-	m := moneyOf(d, c)
-	if coef := m.amount.Coefficient(); coef.IsInt64() {
-		// The form MoneyFromMinorUnits builds, so that a parsed amount and the same amount
-		// built from minor units are one value, not only equal ones.
-		return MoneyFromMinorUnits(coef.Int64(), c), nil
-	}
-	return m, nil
+	return moneyOf(d, c), nil
 }
 
 // Zero returns zero in currency c.
-func Zero(c Currency) Money { return moneyOf(decimal.Zero, c) }
+func Zero(c Currency) Money { return Money{currency: c} }
 
 // MoneyFromMinorUnits returns units minor units of c (7999 USD cents is 79.99 USD).
-func MoneyFromMinorUnits(units int64, c Currency) Money {
-	return moneyOf(decimal.New(units, -c.MinorUnits()), c)
-}
+func MoneyFromMinorUnits(units int64, c Currency) Money { return Money{units: units, currency: c} }
 
-// moneyOf wraps d, which must already be a whole number of c's minor units.
+// moneyOf returns d rounded half away from zero to c's minor units, in its one form.
 func moneyOf(d decimal.Decimal, c Currency) Money {
-	return Money{amount: d.Round(c.MinorUnits()), currency: c}
+	if d.IsZero() {
+		return Money{currency: c}
+	}
+	r := d.Round(c.MinorUnits()) // its exponent is -c.MinorUnits(): the coefficient counts minor units
+	if r.NumDigits() <= maxSmallDigits {
+		return Money{units: r.CoefficientInt64(), currency: c}
+	}
+	if coef := r.Coefficient(); coef.IsInt64() {
+		return Money{units: coef.Int64(), currency: c}
+	}
+	return Money{big: &r, currency: c}
 }
 
-// Amount returns the decimal amount.
-func (m Money) Amount() decimal.Decimal { return m.amount }
+// Amount returns the decimal amount, with the currency's minor units as its exponent's
+// negation (79.99 USD is 7999 × 10^-2; zero USD is 0 × 10^-2).
+func (m Money) Amount() decimal.Decimal {
+	if m.big != nil {
+		return *m.big
+	}
+	return decimal.New(m.units, -m.currency.MinorUnits())
+}
 
 // Currency returns the currency (the zero Currency for the zero Money).
 func (m Money) Currency() Currency { return m.currency }
 
 // AmountString returns the amount with exactly the currency's minor units ("79.90", "100").
-func (m Money) AmountString() string { return m.amount.StringFixed(m.currency.MinorUnits()) }
+func (m Money) AmountString() string {
+	if m.big != nil {
+		return m.big.StringFixed(m.currency.MinorUnits())
+	}
+	return string(appendUnits(make([]byte, 0, 24), m.units, m.currency.MinorUnits()))
+}
+
+// appendUnits appends units minor units with places decimals, as decimal's StringFixed writes
+// them: an optional '-', the integer part (at least "0"), and '.' and exactly places digits
+// when places > 0.
+func appendUnits(b []byte, units int64, places int32) []byte {
+	if units < 0 {
+		b = append(b, '-')
+	}
+	mag := uint64(units)
+	if units < 0 {
+		mag = -mag // two's complement: right for math.MinInt64 too
+	}
+	var digits [20]byte
+	d := strconv.AppendUint(digits[:0], mag, 10)
+	for int32(len(d)) <= places { // at least one digit before the point
+		d = append([]byte{'0'}, d...)
+	}
+	point := len(d) - int(places)
+	b = append(b, d[:point]...)
+	if places > 0 {
+		b = append(b, '.')
+		b = append(b, d[point:]...)
+	}
+	return b
+}
+
+// absBelowPow10 reports whether |m| < 10^n major units.
+func (m Money) absBelowPow10(n int32) bool {
+	if digits := n + m.currency.MinorUnits(); m.big == nil && n >= 0 && digits <= maxSmallDigits {
+		bound := uint64(pow10s[digits])
+		if m.units < 0 {
+			return -uint64(m.units) < bound
+		}
+		return uint64(m.units) < bound
+	}
+	return m.Amount().Abs().LessThan(decimal.New(1, n))
+}
 
 // String returns the amount and currency code ("79.99 USD").
 func (m Money) String() string { return m.AmountString() + " " + m.currency.String() }
 
 // IsZero reports whether the amount is zero (in any currency, or none).
-func (m Money) IsZero() bool { return m.amount.IsZero() }
+func (m Money) IsZero() bool { return m.big == nil && m.units == 0 }
 
 // IsPositive reports whether the amount is above zero.
-func (m Money) IsPositive() bool { return m.amount.IsPositive() }
+func (m Money) IsPositive() bool {
+	if m.big != nil {
+		return m.big.IsPositive()
+	}
+	return m.units > 0
+}
 
 // IsNegative reports whether the amount is below zero.
-func (m Money) IsNegative() bool { return m.amount.IsNegative() }
+func (m Money) IsNegative() bool {
+	if m.big != nil {
+		return m.big.IsNegative()
+	}
+	return m.units < 0
+}
 
 // Equal reports whether m and o have the same currency and amount.
-func (m Money) Equal(o Money) bool { return m.currency == o.currency && m.amount.Equal(o.amount) }
+func (m Money) Equal(o Money) bool {
+	if m.currency != o.currency {
+		return false
+	}
+	if m.big == nil && o.big == nil {
+		return m.units == o.units
+	}
+	return m.Amount().Equal(o.Amount())
+}
 
 // Neg returns -m.
-func (m Money) Neg() Money { return Money{amount: m.amount.Neg(), currency: m.currency} }
+func (m Money) Neg() Money {
+	if m.big == nil && m.units != math.MinInt64 {
+		return Money{units: -m.units, currency: m.currency}
+	}
+	return moneyOf(m.Amount().Neg(), m.currency)
+}
 
 // Abs returns |m|.
-func (m Money) Abs() Money { return Money{amount: m.amount.Abs(), currency: m.currency} }
+func (m Money) Abs() Money {
+	if m.IsNegative() {
+		return m.Neg()
+	}
+	return m
+}
 
 // sameCurrency returns a *CurrencyMismatchError unless o is in m's (non-zero) currency.
 func (m Money) sameCurrency(o Money) error {
@@ -106,7 +196,12 @@ func (m Money) Add(o Money) (Money, error) {
 	if err := m.sameCurrency(o); err != nil {
 		return Money{}, err
 	}
-	return Money{amount: m.amount.Add(o.amount), currency: m.currency}, nil
+	if m.big == nil && o.big == nil {
+		if sum := m.units + o.units; !addOverflows(m.units, o.units, sum) {
+			return Money{units: sum, currency: m.currency}, nil
+		}
+	}
+	return moneyOf(m.Amount().Add(o.Amount()), m.currency), nil
 }
 
 // Sub returns m - o, or a *CurrencyMismatchError.
@@ -114,21 +209,33 @@ func (m Money) Sub(o Money) (Money, error) {
 	if err := m.sameCurrency(o); err != nil {
 		return Money{}, err
 	}
-	return Money{amount: m.amount.Sub(o.amount), currency: m.currency}, nil
+	if m.big == nil && o.big == nil && o.units != math.MinInt64 {
+		if diff := m.units - o.units; !addOverflows(m.units, -o.units, diff) {
+			return Money{units: diff, currency: m.currency}, nil
+		}
+	}
+	return moneyOf(m.Amount().Sub(o.Amount()), m.currency), nil
 }
+
+// addOverflows reports whether sum, the wrapped int64 sum of a and b, overflowed: both
+// addends have one sign and the sum the other.
+func addOverflows(a, b, sum int64) bool { return (a >= 0) == (b >= 0) && (sum >= 0) != (a >= 0) }
 
 // Cmp compares m and o (-1, 0, +1), or returns a *CurrencyMismatchError.
 func (m Money) Cmp(o Money) (int, error) {
 	if err := m.sameCurrency(o); err != nil {
 		return 0, err
 	}
-	return m.amount.Cmp(o.amount), nil
+	if m.big == nil && o.big == nil {
+		return cmp.Compare(m.units, o.units), nil
+	}
+	return m.Amount().Cmp(o.Amount()), nil
 }
 
 // Mul returns m × factor rounded half away from zero to the minor unit. Use it for quantity ×
 // unit price and for net × tax rate.
 func (m Money) Mul(factor decimal.Decimal) Money {
-	return moneyOf(m.amount.Mul(factor), m.currency)
+	return moneyOf(m.Amount().Mul(factor), m.currency)
 }
 
 // Prorate returns m × used / total rounded half away from zero to the minor unit: the
@@ -138,7 +245,7 @@ func (m Money) Prorate(used, total int) (Money, error) {
 	if total <= 0 || used < 0 || used > total {
 		return Money{}, invalid("proration", fmt.Sprintf("%d/%d", used, total), "needs 0 <= used <= total and total > 0")
 	}
-	q := m.amount.Mul(decimal.NewFromInt(int64(used))).DivRound(decimal.NewFromInt(int64(total)), m.currency.MinorUnits())
+	q := m.Amount().Mul(decimal.NewFromInt(int64(used))).DivRound(decimal.NewFromInt(int64(total)), m.currency.MinorUnits())
 	return moneyOf(q, m.currency), nil
 }
 

@@ -2,8 +2,6 @@ package domain
 
 import (
 	"time"
-
-	"github.com/shopspring/decimal"
 )
 
 // PaymentMethod is how money reached the ISP. The zero PaymentMethod is invalid.
@@ -127,16 +125,16 @@ func checkRecordPayment(a AccountState, cmd RecordPayment, now time.Time) error 
 // amount's currency (the account's, which Apply guarantees for every invoice).
 func allocateOldestFirst(open []InvoiceState, amount Money) ([]Allocation, Money) {
 	allocations := []Allocation{}
-	left := amount.Amount()
+	left := amount
 	for _, inv := range open {
-		take := decimal.Min(left, inv.Outstanding.Amount())
-		if !take.IsPositive() {
+		take, err := minMoney(left, inv.Outstanding)
+		if err != nil || !take.IsPositive() {
 			break
 		}
-		allocations = append(allocations, Allocation{InvoiceID: inv.ID, Amount: moneyOf(take, amount.Currency())})
-		left = left.Sub(take)
+		allocations = append(allocations, Allocation{InvoiceID: inv.ID, Amount: take})
+		left, _ = left.Sub(take) // take is in left's currency: minMoney checked
 	}
-	return allocations, moneyOf(left, amount.Currency())
+	return allocations, left
 }
 
 func decideRefundPayment(a AccountState, cmd RefundPayment, now time.Time) ([]Event, error) {

@@ -295,7 +295,7 @@ func (d dated) entries(b lines) ([]JournalEntry, error) {
 		var sum decimalSum
 		c := d.later[i].amount.Currency()
 		for ; i < len(d.later) && d.later[i].date == day; i++ {
-			sum.add(d.later[i].amount.Amount())
+			sum.addMoney(d.later[i].amount)
 		}
 		l := newLines()
 		l.debit(AccountCustomerCredit, moneyOf(sum.value(), c))

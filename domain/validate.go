@@ -6,8 +6,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/shopspring/decimal"
 )
 
 // Limits on command input. Each is checked by Decide before any event is produced.
@@ -39,9 +37,6 @@ var (
 	taxClassPattern      = regexp.MustCompile(`^[a-z0-9_]{1,32}$`)
 	ontSerialPattern     = regexp.MustCompile(`^[A-Za-z0-9-]{4,32}$`)
 )
-
-// maxCommandAmount is 10^MaxCommandAmountDigits.
-var maxCommandAmount = decimal.New(1, MaxCommandAmountDigits)
 
 // checkText accepts valid UTF-8 without control characters or surrounding spaces, of at most
 // maxRunes runes; required text must not be empty.
@@ -75,7 +70,7 @@ func checkAmount(field string, m Money, want Currency, allowZero bool) error {
 	if m.Currency() != want {
 		return &CurrencyMismatchError{Want: want, Got: m.Currency()}
 	}
-	if m.Amount().Abs().GreaterThanOrEqual(maxCommandAmount) {
+	if !m.absBelowPow10(MaxCommandAmountDigits) {
 		return invalid(field, m.AmountString(), fmt.Sprintf("must be below 10^%d", MaxCommandAmountDigits))
 	}
 	if m.IsNegative() || (m.IsZero() && !allowZero) {
