@@ -2,7 +2,10 @@ package codec
 
 import (
 	"bytes"
+	"maps"
 	"reflect"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -66,15 +69,64 @@ func plainString(data []byte) (inner []byte, n int, ok bool) {
 
 // readText reads a plain JSON string with parse, as unmarshalling a JSON string or null with
 // parse does for a non-null string.
+//
+// Each of these types has few values (tax rates, quantities, plan codes, tenants, methods,
+// reasons), and the command side's cached accounts keep one or two per invoice line: a tax
+// rate or quantity is a decimal, two heap objects, and a code a string. So each text is parsed
+// once and its value shared by every event that carries it (the values are immutable), for
+// the first maxInternedTexts texts of each type; any text past those is parsed each time.
 func readText[T any](parse func(string) (T, error)) valueReader {
+	var seen interned[T]
 	return func(data []byte, p any) (int, bool) {
 		inner, n, ok := plainString(data)
 		if !ok {
 			return 0, false
 		}
-		v, err := parse(string(inner))
-		return n, err == nil && set(p, v)
+		if v, ok := seen.get(inner); ok {
+			return n, set(p, v)
+		}
+		text := string(inner)
+		v, err := parse(text)
+		if err != nil {
+			return n, false
+		}
+		seen.add(text, v)
+		return n, set(p, v)
 	}
+}
+
+// maxInternedTexts bounds the texts readText keeps per type.
+const maxInternedTexts = 256
+
+// interned maps texts to the values parsed from them. Readers look it up without a lock: the
+// map is never written once published; add publishes a copy with the new text.
+type interned[T any] struct {
+	m  atomic.Pointer[map[string]T]
+	mu sync.Mutex // serializes add
+}
+
+func (in *interned[T]) get(text []byte) (T, bool) {
+	if m := in.m.Load(); m != nil {
+		v, ok := (*m)[string(text)]
+		return v, ok
+	}
+	var zero T
+	return zero, false
+}
+
+func (in *interned[T]) add(text string, v T) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	old := in.m.Load()
+	if old != nil && len(*old) >= maxInternedTexts {
+		return
+	}
+	m := make(map[string]T, 1)
+	if old != nil {
+		m = maps.Clone(*old)
+	}
+	m[text] = v
+	in.m.Store(&m)
 }
 
 // readID reads a quoted canonical lower-case UUID ("01a23af8-256d-703d-969f-c72b215e96bb")

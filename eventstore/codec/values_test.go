@@ -3,6 +3,8 @@ package codec
 import (
 	"encoding/json"
 	"reflect"
+	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -130,4 +132,39 @@ func TestEveryValueTypeOfEveryEventIsRead(t *testing.T) {
 	for _, e := range domain.AllEvents() {
 		visit(reflect.TypeOf(e))
 	}
+}
+
+// TestTextValuesAreParsedOnce: a text value read again (a tax rate, a quantity, a plan code)
+// is the value parsed the first time, shared instead of parsed and allocated anew; past the
+// bound of texts kept per type, each is still read right. Concurrent readers (run with -race)
+// get what parsing gives.
+func TestTextValuesAreParsedOnce(t *testing.T) {
+	read := valueReaders[reflect.TypeFor[domain.TaxRate]()]
+	var rate domain.TaxRate
+	if _, ok := read([]byte(`"0.075"`), &rate); !ok || rate.String() != "0.075" {
+		t.Fatalf("first read: %v, %v", rate, ok)
+	}
+	data := []byte(`"0.075"`)
+	if allocs := testing.AllocsPerRun(100, func() { read(data, &rate) }); allocs != 0 {
+		t.Errorf("reading a tax rate read before allocates %v times, want 0", allocs)
+	}
+
+	readQuantity := valueReaders[reflect.TypeFor[domain.Quantity]()]
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2 * maxInternedTexts {
+				text := strconv.Itoa(1 + (i*7+g)%(2*maxInternedTexts))
+				var q domain.Quantity
+				want, err := domain.ParseQuantity(text)
+				if _, ok := readQuantity([]byte(`"`+text+`"`), &q); !ok || err != nil || !q.Decimal().Equal(want.Decimal()) {
+					t.Errorf("quantity %s read as %v (%v), want %v", text, q, ok, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
