@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"cmp"
 	"math"
 
 	"github.com/shopspring/decimal"
@@ -93,6 +94,14 @@ func scale(v int64, n int32) (int64, bool) {
 		return 0, false
 	}
 	return v * p, true
+}
+
+// sign returns -1, 0 or +1 as the total is negative, zero or positive.
+func (s *decimalSum) sign() int {
+	if s.big != nil {
+		return s.big.Sign()
+	}
+	return cmp.Compare(s.small, 0)
 }
 
 // value returns the total.

@@ -18,16 +18,34 @@ func TestDecimalSumEqualsDecimalAdd(t *testing.T) {
 		want := decimal.Decimal{}
 		for i := range rapid.IntRange(0, 40).Draw(t, "n") {
 			d := drawDecimal(t)
-			if rapid.Bool().Draw(t, "sub") {
+			var m Money
+			if rapid.Bool().Draw(t, "money") { // addMoney and subMoney, as add and sub of the amount
+				c, err := ParseCurrency(rapid.SampledFrom(Currencies()).Draw(t, "currency"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				m = moneyOf(decimal.NewFromBigInt(drawMinorUnits(t, "units"), -c.MinorUnits()), c)
+				d = m.Amount()
+			}
+			sub, money := rapid.Bool().Draw(t, "sub"), !m.Currency().IsZero()
+			switch {
+			case sub && money:
+				s.subMoney(m)
+			case sub:
 				s.sub(d)
+			case money:
+				s.addMoney(m)
+			default:
+				s.add(d)
+			}
+			if sub {
 				want = want.Sub(d)
 			} else {
-				s.add(d)
 				want = want.Add(d)
 			}
 			got := s.value()
-			if got.String() != want.String() || got.Exponent() != want.Exponent() {
-				t.Fatalf("after %d addends: got %s (exp %d), want %s (exp %d)", i+1, got, got.Exponent(), want, want.Exponent())
+			if got.String() != want.String() || got.Exponent() != want.Exponent() || s.sign() != want.Sign() {
+				t.Fatalf("after %d addends: got %s (exp %d, sign %d), want %s (exp %d)", i+1, got, got.Exponent(), s.sign(), want, want.Exponent())
 			}
 			var other decimalSum
 			other.add(d)

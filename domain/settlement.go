@@ -35,14 +35,16 @@ type Poster struct {
 // is an account with nothing posted. MarshalJSON and UnmarshalJSON keep it between runs (a
 // read model's batches).
 type PostingState struct {
-	invoices map[InvoiceID]*openItem
+	invoices map[InvoiceID]openItem
 	credit   []creditLot // by date, then arrival
 }
 
-// openItem is an open invoice: its issue date and what is outstanding of it.
+// openItem is an open invoice: its issue date and what is outstanding of it. A read model
+// loads a customer's state, every open invoice, for each batch that posts to the customer:
+// held by value, with the amount in a decimalSum, an item is no heap object of its own.
 type openItem struct {
 	issued      Date
-	outstanding decimal.Decimal
+	outstanding decimalSum
 }
 
 // creditLot is customer credit that arose on date and is not yet used.
@@ -318,21 +320,25 @@ func (s *PostingState) open(id InvoiceID, issued Date, outstanding decimal.Decim
 		return
 	}
 	if s.invoices == nil {
-		s.invoices = map[InvoiceID]*openItem{}
+		s.invoices = map[InvoiceID]openItem{}
 	}
-	s.invoices[id] = &openItem{issued: issued, outstanding: outstanding}
+	item := openItem{issued: issued}
+	item.outstanding.add(outstanding)
+	s.invoices[id] = item
 }
 
 // settle takes amount off invoice id and returns its issue date, if the invoice is known; a
 // settled invoice is forgotten.
 func (s *PostingState) settle(id InvoiceID, amount decimal.Decimal) (Date, bool) {
-	inv := s.invoices[id]
-	if inv == nil {
+	inv, ok := s.invoices[id]
+	if !ok {
 		return Date{}, false
 	}
-	inv.outstanding = inv.outstanding.Sub(amount)
-	if !inv.outstanding.IsPositive() {
+	inv.outstanding.sub(amount)
+	if inv.outstanding.sign() <= 0 {
 		delete(s.invoices, id)
+	} else {
+		s.invoices[id] = inv
 	}
 	return inv.issued, true
 }
@@ -397,7 +403,7 @@ type postingStateJSON struct {
 func (s *PostingState) MarshalJSON() ([]byte, error) {
 	var out postingStateJSON
 	for id, inv := range s.invoices {
-		out.Invoices = append(out.Invoices, [3]string{id.String(), inv.issued.String(), inv.outstanding.String()})
+		out.Invoices = append(out.Invoices, [3]string{id.String(), inv.issued.String(), inv.outstanding.value().String()})
 	}
 	slices.SortFunc(out.Invoices, func(a, b [3]string) int { return strings.Compare(a[0], b[0]) })
 	for _, lot := range s.credit {
