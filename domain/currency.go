@@ -3,6 +3,7 @@ package domain
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 )
@@ -44,6 +45,9 @@ var currencyCodes, currencyMinorUnits, currencyIDs = func() ([]string, []int32, 
 		codes = append(codes, c)
 	}
 	slices.Sort(codes)
+	if len(codes) > math.MaxUint8 {
+		panic("invariant: more supported currencies than a Currency id can number")
+	}
 	units := make([]int32, len(codes))
 	ids := make(map[string]uint8, len(codes))
 	for i, c := range codes {

@@ -108,18 +108,18 @@ func appendUnits(b []byte, units int64, places int32) []byte {
 	if units < 0 {
 		mag = -mag // two's complement: right for math.MinInt64 too
 	}
-	var digits [20]byte
-	d := strconv.AppendUint(digits[:0], mag, 10)
-	for int32(len(d)) <= places { // at least one digit before the point
-		d = append([]byte{'0'}, d...)
+	unit := uint64(pow10s[places]) // places is a currency's minor units: 0 to 3
+	b = strconv.AppendUint(b, mag/unit, 10)
+	if places == 0 {
+		return b
 	}
-	point := len(d) - int(places)
-	b = append(b, d[:point]...)
-	if places > 0 {
-		b = append(b, '.')
-		b = append(b, d[point:]...)
+	b = append(b, '.')
+	var buf [3]byte
+	frac := strconv.AppendUint(buf[:0], mag%unit, 10)
+	for range int(places) - len(frac) {
+		b = append(b, '0')
 	}
-	return b
+	return append(b, frac...)
 }
 
 // absBelowPow10 reports whether |m| < 10^n major units.
