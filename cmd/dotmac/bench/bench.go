@@ -149,6 +149,7 @@ type run struct {
 	pool   *pgxpool.Pool
 	report *Report
 	server *server
+	phase  string // the scenario running, the server's phase once it has started
 
 	generated           bool // the history is in the scratch database
 	genSeconds, genRate float64
@@ -201,12 +202,16 @@ func (r *run) execute(ctx context.Context) error {
 			continue
 		}
 		r.cfg.Logger.Info().Str("scenario", s.name).Msg("running")
+		r.phase = s.name
+		if r.server != nil {
+			r.server.setPhase(s.name)
+		}
 		if err := s.fn(ctx); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
 	if r.server != nil {
-		r.report.Scenarios.Memory = &Memory{ServerRSSMBMax: r.server.maxRSSMB()}
+		r.report.Scenarios.Memory = r.server.memory()
 	}
 	return nil
 }

@@ -1,9 +1,13 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"runtime"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -155,9 +159,26 @@ type Verify struct {
 	OK                 bool    `json:"ok"`
 }
 
-// Memory is the server's resident memory.
+// Memory is the server's resident memory: its peak, and the peak of each phase (its start
+// over the generated history, then each scenario it served).
 type Memory struct {
-	ServerRSSMBMax float64 `json:"server_rss_mb_max"`
+	ServerRSSMBMax float64            `json:"server_rss_mb_max"`
+	ByPhase        map[string]float64 `json:"server_rss_mb_max_by_phase,omitempty"`
+}
+
+// peakPhase names the phase in which the peak was reached, and the next highest (", during
+// start; 214 MB at most in commands"), when the peaks by phase are known.
+func (m *Memory) peakPhase() string {
+	phases := slices.SortedFunc(maps.Keys(m.ByPhase), func(a, b string) int {
+		return cmp.Or(cmp.Compare(m.ByPhase[b], m.ByPhase[a]), strings.Compare(a, b))
+	})
+	switch len(phases) {
+	case 0:
+		return ""
+	case 1:
+		return ", during " + phases[0]
+	}
+	return fmt.Sprintf(", during %s; %.0f MB at most in %s", phases[0], m.ByPhase[phases[1]], phases[1])
 }
 
 func newReport(c Config) *Report {
@@ -240,7 +261,7 @@ func (r *Report) PrintTable(w io.Writer) error {
 			v.Events, v.EventsPerS, v.DeepEventsPerS, v.BaselineEventsPerS, v.Ratio)
 	}
 	if m := s.Memory; m != nil {
-		fmt.Fprintf(tw, "server RSS, max\t%.0f MB\t\t\t<= 256 MB\n", m.ServerRSSMBMax)
+		fmt.Fprintf(tw, "server RSS, max\t%.0f MB%s\t\t\t<= 256 MB\n", m.ServerRSSMBMax, m.peakPhase())
 	}
 	return tw.Flush()
 }

@@ -70,3 +70,25 @@ func TestPrintTableSaysHowManyReadsFailed(t *testing.T) {
 	assert.Contains(t, s, "query p99 at 1,000 req/s")
 	assert.NotContains(t, s, "9.0 ms (", "every read at 1,000 req/s succeeded")
 }
+
+// TestPrintTableSaysWhenMemoryPeaked: the server's peak RSS names the phase it was reached
+// in and the highest of the others, so a start over a large history and the serving are told
+// apart; a report without phases prints the peak alone.
+func TestPrintTableSaysWhenMemoryPeaked(t *testing.T) {
+	t.Parallel()
+	r := &Report{Scenarios: Scenarios{Memory: &Memory{ServerRSSMBMax: 357.4,
+		ByPhase: map[string]float64{"start": 357.4, "commands": 214.2, "billing_run": 301.9}}}}
+	var out bytes.Buffer
+	require.NoError(t, r.PrintTable(&out))
+	assert.Regexp(t, `server RSS, max +357 MB, during start; 302 MB at most in billing_run +<= 256 MB`, out.String())
+
+	r.Scenarios.Memory = &Memory{ServerRSSMBMax: 214, ByPhase: map[string]float64{"commands": 214}}
+	out.Reset()
+	require.NoError(t, r.PrintTable(&out))
+	assert.Regexp(t, `server RSS, max +214 MB, during commands +<= 256 MB`, out.String())
+
+	r.Scenarios.Memory = &Memory{ServerRSSMBMax: 214}
+	out.Reset()
+	require.NoError(t, r.PrintTable(&out))
+	assert.Regexp(t, `server RSS, max +214 MB +<= 256 MB`, out.String())
+}

@@ -49,7 +49,9 @@ type server struct {
 	token        string
 	dir          string
 	mu           sync.Mutex
-	rssMax       int64 // kB
+	rssMax       int64            // kB
+	phase        string           // what the server is doing: phaseStart, then each scenario's name
+	rssByPhase   map[string]int64 // kB, the peak of each phase
 	stopSampling chan struct{}
 	sampled      chan struct{}
 }
@@ -80,6 +82,7 @@ func (r *run) startServer(ctx context.Context) (*server, error) {
 		return nil, err
 	}
 	s := &server{commandURL: "http://" + cmdAddr, queryURL: "http://" + queryAddr, adminURL: "http://" + adminAddr, token: token, dir: dir,
+		rssByPhase:   map[string]int64{},
 		stopSampling: make(chan struct{}), sampled: make(chan struct{})}
 	env := append(os.Environ(), "DATABASE_URL="+r.url, "DOTMAC_COMMAND_ADDR="+cmdAddr, "DOTMAC_QUERY_ADDR="+queryAddr,
 		"DOTMAC_JWT_SECRET="+secret, "DOTMAC_JWT_PUBLIC_KEY=", "LOG_LEVEL=warn", "LOG_FORMAT=json", "DOTMAC_DATA_DIR="+dir,
@@ -105,6 +108,7 @@ func (r *run) startServer(ctx context.Context) (*server, error) {
 		return nil, err
 	}
 	r.server = s
+	s.setPhase(phaseStart)
 	go s.sampleRSS()
 	if err := s.waitReady(ctx); err != nil {
 		return nil, fmt.Errorf("%w (logs: %s/serve*.log)", err, dir)
@@ -124,6 +128,7 @@ func (r *run) startServer(ctx context.Context) (*server, error) {
 	// images that follow a checkpoint. Every phase starts from a checkpoint instead; one its
 	// own writes force still runs within it, as it would in production.
 	r.checkpoint(ctx)
+	s.setPhase(r.phase) // started: from now on it serves the scenario that started it
 	return s, nil
 }
 
@@ -343,6 +348,7 @@ func (s *server) sampleRSS() {
 			if kb, ok := vmRSS(pid); ok {
 				s.mu.Lock()
 				s.rssMax = max(s.rssMax, kb)
+				s.rssByPhase[s.phase] = max(s.rssByPhase[s.phase], kb)
 				s.mu.Unlock()
 			}
 		}
@@ -381,10 +387,26 @@ func (s *server) stopOthers() {
 	}
 }
 
-func (s *server) maxRSSMB() float64 {
+// phaseStart is the server's start: its catch-up of the generated history until it is ready
+// and its projections reach the head.
+const phaseStart = "start"
+
+// setPhase names what the server does from now on, for the peaks of memory by phase.
+func (s *server) setPhase(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return float64(s.rssMax) / 1024
+	s.phase = name
+}
+
+// memory returns the peak resident memory, overall and by phase, in MB.
+func (s *server) memory() *Memory {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := &Memory{ServerRSSMBMax: float64(s.rssMax) / 1024, ByPhase: map[string]float64{}}
+	for phase, kb := range s.rssByPhase {
+		m.ByPhase[phase] = float64(kb) / 1024
+	}
+	return m
 }
 
 func (s *server) stop() {
