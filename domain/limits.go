@@ -55,45 +55,50 @@ func boundedTotals(lines []InvoiceLine, cur Currency) (net, tax, total Money, er
 // account's maps; an account already over the limit (decided before it existed) is refused
 // only what would grow the sum further.
 func checkAccountTotals(a AccountState, events []Event) error {
-	credit, owed := a.Credit.Amount(), decimal.Zero
+	var credit, owed decimalSum // exact, and without a decimal per amount while they fit an int64
+	credit.addMoney(a.Credit)
 	creditGrows := false
 	for _, e := range events {
 		switch e := e.(type) {
 		case InvoiceIssued:
-			owed = owed.Add(e.Total.Amount()).Sub(e.CreditApplied.Amount())
-			credit = credit.Sub(e.CreditApplied.Amount())
+			owed.addMoney(e.Total)
+			owed.subMoney(e.CreditApplied)
+			credit.subMoney(e.CreditApplied)
 		case PaymentRecorded:
-			credit, creditGrows = credit.Add(e.Unapplied.Amount()), creditGrows || e.Unapplied.IsPositive()
+			credit.addMoney(e.Unapplied)
+			creditGrows = creditGrows || e.Unapplied.IsPositive()
 		case PaymentRefunded:
-			credit = credit.Sub(e.Amount.Amount())
+			credit.subMoney(e.Amount)
 		case CustomerCreditApplied:
-			credit = credit.Sub(e.Amount.Amount())
+			credit.subMoney(e.Amount)
 		case CreditNoteIssued:
 			if u := e.Unapplied(); u.IsPositive() {
-				credit, creditGrows = credit.Add(u.Amount()), true
+				credit.addMoney(u)
+				creditGrows = true
 			}
 		case OpeningBalanceRecorded:
 			if e.Amount.IsPositive() {
-				owed = owed.Add(e.Amount.Amount())
+				owed.addMoney(e.Amount)
 			} else {
-				credit, creditGrows = credit.Sub(e.Amount.Amount()), true
+				credit.subMoney(e.Amount)
+				creditGrows = true
 			}
 		}
 	}
 	cur := a.Customer.Currency
 	if creditGrows {
-		if err := checkTotal("customer credit", moneyOf(credit, cur)); err != nil {
+		if err := checkTotal("customer credit", moneyOf(credit.value(), cur)); err != nil {
 			return err
 		}
 	}
-	if !owed.IsPositive() {
+	if owed.sign() <= 0 {
 		return nil
 	}
 	receivable := owed
 	for _, inv := range a.Invoices {
 		if inv.IsOpen() {
-			receivable = receivable.Add(inv.Outstanding.Amount())
+			receivable.addMoney(inv.Outstanding)
 		}
 	}
-	return checkTotal("receivable", moneyOf(receivable, cur))
+	return checkTotal("receivable", moneyOf(receivable.value(), cur))
 }
