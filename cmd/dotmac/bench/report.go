@@ -7,6 +7,7 @@ import (
 	"maps"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -272,8 +273,16 @@ func printWork(w io.Writer, k *Work, unit string) {
 	if k == nil {
 		return
 	}
-	fmt.Fprintf(w, "  work per %s: %.2f commits, %.1f rows written, %.0f buffers, %.1f WAL records (%.1f KB)\tserver allocated %.1f KB\t\t\t\n",
-		unit, k.Commits, k.RowsWritten, k.BufferAccesses, k.WALRecords, k.WALBytes/1024, k.ServerAllocatedBytes/1024)
+	fmt.Fprintf(w, "  work per %s: %.2f commits, %.1f rows written, %.0f buffers (%s read, %s written by backends), %.1f WAL records (%.1f KB)\tserver allocated %.1f KB\t\t\t\n",
+		unit, k.Commits, k.RowsWritten, k.BufferAccesses, smallCount(k.BufferReads), smallCount(k.BackendWrites), k.WALRecords, k.WALBytes/1024, k.ServerAllocatedBytes/1024)
+}
+
+// smallCount formats a count per command that is often a fraction of one.
+func smallCount(v float64) string {
+	if v >= 10 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
 }
 
 // printCPU writes the line under a figure: the CPU one command (or invoice: unit) cost each

@@ -25,6 +25,14 @@ type Work struct {
 	// BufferAccesses is shared buffers read or found (blks_hit + blks_read): the pages the
 	// statements touched, a measure of the executor's work.
 	BufferAccesses float64 `json:"buffer_accesses"`
+	// BufferReads is the part of BufferAccesses not found in shared buffers (blks_read):
+	// read from the OS into a buffer, evicting another, once the tables and indexes a command
+	// touches outgrow shared_buffers.
+	BufferReads float64 `json:"buffer_reads"`
+	// BackendWrites is dirty buffers the cluster's backends wrote out themselves to free one
+	// (pg_stat_bgwriter's buffers_backend, the whole cluster's; absent from PostgreSQL 17):
+	// work the checkpointer and the background writer did not do ahead of them.
+	BackendWrites float64 `json:"backend_writes"`
 	// WALBytes is how far the cluster's WAL insert position moved; WALRecords and
 	// FullPageImages are pg_stat_wal's (absent before PostgreSQL 14).
 	WALBytes       float64 `json:"wal_bytes"`
@@ -41,10 +49,11 @@ type Work struct {
 // workSample is the cumulative counters Work is the difference of.
 type workSample struct {
 	commits, rollbacks, rowsWritten, buffers float64
+	bufferReads, backendWrites               float64
 	walBytes, walRecords, fpi                float64
 	allocated                                float64
 	tables                                   map[string]float64
-	ok, wal, heap                            bool
+	ok, wal, heap, bgwriter                  bool
 }
 
 // workMeter samples the counters of a load phase.
@@ -77,10 +86,14 @@ func workPerCommand(start, end workSample, commands float64) *Work {
 		Rollbacks:      per(start.rollbacks, end.rollbacks),
 		RowsWritten:    per(start.rowsWritten, end.rowsWritten),
 		BufferAccesses: per(start.buffers, end.buffers),
+		BufferReads:    per(start.bufferReads, end.bufferReads),
 		WALBytes:       per(start.walBytes, end.walBytes),
 	}
 	if start.wal && end.wal {
 		w.WALRecords, w.FullPageImages = per(start.walRecords, end.walRecords), per(start.fpi, end.fpi)
+	}
+	if start.bgwriter && end.bgwriter {
+		w.BackendWrites = per(start.backendWrites, end.backendWrites)
 	}
 	if start.heap && end.heap {
 		w.ServerAllocatedBytes = per(start.allocated, end.allocated)
@@ -103,12 +116,15 @@ func (r *run) sampleWork(ctx context.Context, srv *server) workSample {
 	// Each query is a transaction of its own, so it reads the statistics afresh.
 	err := r.pool.QueryRow(ctx, `SELECT xact_commit::float8, xact_rollback::float8,
 		(tup_inserted + tup_updated + tup_deleted)::float8, (blks_hit + blks_read)::float8,
-		(pg_current_wal_lsn() - '0/0'::pg_lsn)::float8
+		blks_read::float8, (pg_current_wal_lsn() - '0/0'::pg_lsn)::float8
 		FROM pg_stat_database WHERE datname = current_database()`).
-		Scan(&s.commits, &s.rollbacks, &s.rowsWritten, &s.buffers, &s.walBytes)
+		Scan(&s.commits, &s.rollbacks, &s.rowsWritten, &s.buffers, &s.bufferReads, &s.walBytes)
 	s.ok = err == nil
 	if err := r.pool.QueryRow(ctx, `SELECT wal_records::float8, wal_fpi::float8 FROM pg_stat_wal`).Scan(&s.walRecords, &s.fpi); err == nil {
 		s.wal = true
+	}
+	if err := r.pool.QueryRow(ctx, `SELECT buffers_backend::float8 FROM pg_stat_bgwriter`).Scan(&s.backendWrites); err == nil {
+		s.bgwriter = true
 	}
 	s.tables = r.rowsByTable(ctx)
 	if srv != nil {

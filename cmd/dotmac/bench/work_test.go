@@ -13,12 +13,16 @@ import (
 
 func TestWorkPerCommand(t *testing.T) {
 	t.Parallel()
-	start := workSample{commits: 100, rollbacks: 1, rowsWritten: 1000, buffers: 5000, walBytes: 1 << 20, walRecords: 400, fpi: 2,
-		allocated: 1e6, ok: true, wal: true, heap: true}
-	end := workSample{commits: 145, rollbacks: 1, rowsWritten: 2000, buffers: 17000, walBytes: 1<<20 + 500_000, walRecords: 2900, fpi: 3,
-		allocated: 8.2e6, ok: true, wal: true, heap: true}
-	assert.Equal(t, &Work{Commits: 0.45, RowsWritten: 10, BufferAccesses: 120, WALBytes: 5000, WALRecords: 25, FullPageImages: 0.01,
-		ServerAllocatedBytes: 72000}, workPerCommand(start, end, 100))
+	start := workSample{commits: 100, rollbacks: 1, rowsWritten: 1000, buffers: 5000, bufferReads: 70, backendWrites: 9,
+		walBytes: 1 << 20, walRecords: 400, fpi: 2, allocated: 1e6, ok: true, wal: true, heap: true, bgwriter: true}
+	end := workSample{commits: 145, rollbacks: 1, rowsWritten: 2000, buffers: 17000, bufferReads: 370, backendWrites: 59,
+		walBytes: 1<<20 + 500_000, walRecords: 2900, fpi: 3, allocated: 8.2e6, ok: true, wal: true, heap: true, bgwriter: true}
+	assert.Equal(t, &Work{Commits: 0.45, RowsWritten: 10, BufferAccesses: 120, BufferReads: 3, BackendWrites: 0.5, WALBytes: 5000,
+		WALRecords: 25, FullPageImages: 0.01, ServerAllocatedBytes: 72000}, workPerCommand(start, end, 100))
+
+	noBgwriter := end
+	noBgwriter.bgwriter = false // PostgreSQL 17 moved buffers_backend out of pg_stat_bgwriter
+	assert.Zero(t, workPerCommand(start, noBgwriter, 100).BackendWrites)
 
 	noWAL, noHeap := end, end
 	noWAL.wal, noHeap.heap = false, false
