@@ -76,6 +76,7 @@ type serveFlags struct {
 	// maxInFlight and queueWait bound the requests the command and query APIs each serve at
 	// once (httpx.Limiter; maxInFlight < 1: no bound).
 	maxInFlight int
+	maxQueued   int
 	queueWait   time.Duration
 	// providersFile is the JSON file of the tenants' payment-provider accounts.
 	providersFile string
@@ -134,6 +135,8 @@ Every flag can also be set through the environment variable named in its descrip
 		"requests the command API and the query API each serve at once; beyond it a request waits up to --http-queue-wait for one to finish, else is answered 503 with Retry-After (the probes and /metrics are never held); 0: no limit")
 	durationFlag(fs, &f.queueWait, "http-queue-wait", "DOTMAC_HTTP_QUEUE_WAIT", httpx.DefaultQueueWait,
 		"how long a request beyond --http-max-in-flight waits for a slot before it is answered 503")
+	intFlag(fs, &f.maxQueued, "http-max-queued", "DOTMAC_HTTP_MAX_QUEUED", httpx.DefaultMaxQueued,
+		"how many requests beyond --http-max-in-flight may wait for a slot at once, in each API; one beyond them is answered 503 at once; 0: as many as come within --http-queue-wait")
 	stringFlag(fs, &f.providersFile, "payment-providers", "DOTMAC_PAYMENT_PROVIDERS", "",
 		"JSON file of the tenants' payment-provider accounts (Stripe signing secrets, M-Pesa short codes; docs/payments-in.md) that POST /v1/providers/{provider}/callbacks verifies with; empty: none")
 	stringFlag(fs, &f.adminAddr, "admin-addr", "DOTMAC_ADMIN_ADDR", defaultAdminAddr,
@@ -349,7 +352,7 @@ func (s *system) handler(api string, mount func(*mux.Router)) http.Handler {
 	if mount != nil {
 		mount(r)
 	}
-	limit := httpx.NewLimiter(s.registry, api, s.flags.maxInFlight, s.flags.queueWait)
+	limit := httpx.NewLimiter(s.registry, api, httpx.Limits{MaxInFlight: s.flags.maxInFlight, MaxQueued: s.flags.maxQueued, QueueWait: s.flags.queueWait})
 	return s.observe(api, limit.Wrap(r))
 }
 

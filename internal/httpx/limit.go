@@ -3,6 +3,7 @@ package httpx
 import (
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,10 +18,30 @@ const (
 	// DefaultQueueWait is how long a request beyond the limit waits for a slot before it is
 	// answered 503.
 	DefaultQueueWait = time.Second
+	// DefaultMaxQueued is how many requests beyond the limit may wait for a slot at once. The
+	// wait alone let a query API offered 1,000 reads a second more than it served hold 1,326
+	// of them waiting (a goroutine, its stack and its connection's buffers each), on top of
+	// the 256 it served; the requests beyond a queue as long as the in-flight limit would
+	// wait out most of the second anyway.
+	DefaultMaxQueued = DefaultMaxInFlight
 )
 
+// Limits are a Limiter's bounds.
+type Limits struct {
+	// MaxInFlight is how many requests the API serves at once (< 1: no limit, and no queue).
+	MaxInFlight int
+	// MaxQueued is how many requests beyond MaxInFlight may wait for a slot at once; one
+	// beyond them is answered 503 at once (< 1: as many as come within QueueWait).
+	MaxQueued int
+	// QueueWait is how long a request waits for a slot before it is answered 503 (0: none
+	// waits).
+	QueueWait time.Duration
+}
+
+
 // Limiter bounds how many requests an API serves at once. A request beyond the limit waits
-// up to the queue wait for one to finish, and is answered 503 with Retry-After if none does:
+// up to the queue wait for one to finish, and is answered 503 with Retry-After if none does,
+// or at once when the queue already holds its most requests:
 // so a process offered more than it can serve sheds the excess at once, with an answer a
 // client can act on, instead of taking every request in and answering them all too late.
 //
@@ -30,18 +51,20 @@ const (
 // billing run it shared the cores with crawled. The probes (/healthz, /readyz) and /metrics are never
 // limited: an orchestrator must see a busy process as alive.
 type Limiter struct {
-	api      string
-	slots    chan struct{}
-	wait     time.Duration
-	shed     prometheus.Counter
-	waiting  prometheus.Gauge
-	inFlight prometheus.Gauge
+	api       string
+	slots     chan struct{}
+	wait      time.Duration
+	maxQueued int64
+	queued    atomic.Int64
+	shed      prometheus.Counter
+	waiting   prometheus.Gauge
+	inFlight  prometheus.Gauge
 }
 
-// NewLimiter returns the limiter of the API named api, serving at most maxInFlight requests
-// at once (< 1: no limit), each waiting at most wait for a slot; its metrics register on reg.
-func NewLimiter(reg prometheus.Registerer, api string, maxInFlight int, wait time.Duration) *Limiter {
-	l := &Limiter{api: api, wait: wait,
+// NewLimiter returns the limiter of the API named api, within limits; its metrics register on
+// reg.
+func NewLimiter(reg prometheus.Registerer, api string, limits Limits) *Limiter {
+	l := &Limiter{api: api, wait: limits.QueueWait, maxQueued: int64(limits.MaxQueued),
 		shed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dotmac_http_shed_total", Help: "Requests answered 503 because the API was serving its limit of requests at once and none finished within the queue wait.",
 			ConstLabels: prometheus.Labels{"api": api},
@@ -55,8 +78,8 @@ func NewLimiter(reg prometheus.Registerer, api string, maxInFlight int, wait tim
 			ConstLabels: prometheus.Labels{"api": api},
 		}),
 	}
-	if maxInFlight > 0 {
-		l.slots = make(chan struct{}, maxInFlight)
+	if limits.MaxInFlight > 0 {
+		l.slots = make(chan struct{}, limits.MaxInFlight)
 	}
 	reg.MustRegister(l.shed, l.waiting, l.inFlight)
 	return l
@@ -71,11 +94,11 @@ func (l *Limiter) Wrap(next http.Handler) http.Handler {
 			return
 		}
 		if l.slots != nil {
-			if !l.acquire(r) {
+			if ok, full := l.acquire(r); !ok {
 				l.shed.Inc()
 				info := InfoFrom(r.Context())
 				info.Route, info.Shed = shedRoute, true
-				WriteProblem(w, r, l.busy())
+				WriteProblem(w, r, l.busy(full))
 				return
 			}
 			defer func() { <-l.slots }()
@@ -86,36 +109,50 @@ func (l *Limiter) Wrap(next http.Handler) http.Handler {
 	})
 }
 
-// acquire takes a slot, waiting at most l.wait (or until the client goes away).
-func (l *Limiter) acquire(r *http.Request) bool {
+// acquire takes a slot, waiting at most l.wait (or until the client goes away) if the queue
+// has room; full says the queue had none.
+func (l *Limiter) acquire(r *http.Request) (ok, full bool) {
 	select {
 	case l.slots <- struct{}{}:
-		return true
+		return true, false
 	default:
 	}
 	if l.wait <= 0 {
-		return false
+		return false, false
 	}
+	if n := l.queued.Add(1); l.maxQueued > 0 && n > l.maxQueued {
+		l.queued.Add(-1)
+		return false, true
+	}
+	defer l.queued.Add(-1)
 	l.waiting.Inc()
 	defer l.waiting.Dec()
 	t := time.NewTimer(l.wait)
 	defer t.Stop()
 	select {
 	case l.slots <- struct{}{}:
-		return true
+		return true, false
 	case <-t.C:
-		return false
+		return false, false
 	case <-r.Context().Done():
-		return false
+		return false, false
 	}
 }
 
-// busy is the 503 a shed request gets.
-func (l *Limiter) busy() *Problem {
-	p := Unavailable(fmt.Sprintf("the %s API is serving its limit of %d requests at once and none finished within %s: retry later",
-		l.api, cap(l.slots), l.wait), retryBusy)
+// busy is the 503 a shed request gets: full when the queue was full, else its wait ran out.
+func (l *Limiter) busy(full bool) *Problem {
+	detail := fmt.Sprintf("the %s API is serving its limit of %d requests at once and none finished within %s: retry later",
+		l.api, cap(l.slots), l.wait)
+	if full {
+		detail = fmt.Sprintf("the %s API is serving its limit of %d requests at once and %d more are waiting for them: retry later",
+			l.api, cap(l.slots), l.maxQueued)
+	}
+	p := Unavailable(detail, retryBusy)
 	p.Type, p.Title = "/problems/busy", "Server busy"
 	p.Extensions = map[string]any{"max_in_flight": cap(l.slots)}
+	if full {
+		p.Extensions["max_queued"] = l.maxQueued
+	}
 	return p
 }
 

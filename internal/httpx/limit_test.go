@@ -58,7 +58,7 @@ func serveOne(srv http.Handler, path string) *httptest.ResponseRecorder {
 func TestLimiterShedsBeyondItsLimit(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	h := newHeld()
-	srv := httpx.NewLimiter(reg, "query", 2, 0).Wrap(h)
+	srv := httpx.NewLimiter(reg, "query", httpx.Limits{MaxInFlight: 2}).Wrap(h)
 	h.fill(t, srv, 2)
 
 	w := serveOne(srv, "/v1/invoices")
@@ -86,7 +86,7 @@ func TestLimiterShedsBeyondItsLimit(t *testing.T) {
 func TestLimiterQueuesWithinItsWait(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	h := newHeld()
-	srv := httpx.NewLimiter(reg, "command", 1, time.Minute).Wrap(h)
+	srv := httpx.NewLimiter(reg, "command", httpx.Limits{MaxInFlight: 1, QueueWait: time.Minute}).Wrap(h)
 	h.fill(t, srv, 1)
 
 	got := make(chan int)
@@ -113,7 +113,7 @@ func TestLimiterQueuesWithinItsWait(t *testing.T) {
 func TestLimiterGivesUpWaiting(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	h := newHeld()
-	srv := httpx.NewLimiter(reg, "query", 1, 20*time.Millisecond).Wrap(h)
+	srv := httpx.NewLimiter(reg, "query", httpx.Limits{MaxInFlight: 1, MaxQueued: 4, QueueWait: 20 * time.Millisecond}).Wrap(h)
 	h.fill(t, srv, 1)
 
 	assert.Equal(t, http.StatusServiceUnavailable, serveOne(srv, "/v1/invoices").Code)
@@ -130,10 +130,50 @@ func TestLimiterGivesUpWaiting(t *testing.T) {
 	assert.InDelta(t, 2, promtest.Value(t, reg, "dotmac_http_shed_total"), 0)
 }
 
+// A request beyond the limit finding the queue full is answered at once, without waiting:
+// the requests waiting stay bounded whatever the queue wait lets in.
+func TestLimiterShedsAtOnceWhenTheQueueIsFull(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := newHeld()
+	srv := httpx.NewLimiter(reg, "query", httpx.Limits{MaxInFlight: 1, MaxQueued: 2, QueueWait: time.Hour}).Wrap(h)
+	h.fill(t, srv, 1)
+
+	got := make(chan int, 2)
+	for range 2 {
+		go func() { got <- serveOne(srv, "/v1/invoices").Code }()
+	}
+	require.Eventually(t, func() bool { return promtest.Value(t, reg, "dotmac_http_queued_requests") == 2 },
+		10*time.Second, time.Millisecond, "two requests wait for the slot")
+
+	w := serveOne(srv, "/v1/invoices") // the queue wait is an hour: only a full queue answers now
+	require.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.Equal(t, "1", w.Header().Get("Retry-After"))
+	var body map[string]any
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
+	assert.Equal(t, "/problems/busy", body["type"])
+	assert.Contains(t, body["detail"], "the query API is serving its limit of 1 requests at once and 2 more are waiting for them")
+	assert.EqualValues(t, 2, body["max_queued"])
+	assert.InDelta(t, 1, promtest.Value(t, reg, "dotmac_http_shed_total"), 0)
+	select {
+	case code := <-got:
+		t.Fatalf("a queued request was answered %d while the slot was held", code)
+	default:
+	}
+
+	close(h.release) // the slot frees: the two waiting are served in turn
+	for range 2 {
+		<-h.entered
+	}
+	assert.Equal(t, http.StatusOK, <-got)
+	assert.Equal(t, http.StatusOK, <-got)
+	h.served.Wait()
+	assert.Zero(t, promtest.Value(t, reg, "dotmac_http_queued_requests"))
+}
+
 func TestLimiterOff(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	h := newHeld()
-	srv := httpx.NewLimiter(reg, "query", 0, 0).Wrap(h)
+	srv := httpx.NewLimiter(reg, "query", httpx.Limits{}).Wrap(h)
 	h.fill(t, srv, 50)
 	assert.InDelta(t, 50, promtest.Value(t, reg, "dotmac_http_in_flight_requests"), 0, "all served at once, and counted")
 	close(h.release)
