@@ -131,6 +131,44 @@ func TestBillingRunBillsGroupsTogether(t *testing.T) {
 	requireNumbers(t, requireBilledOnce(t, f, h, customers, period), 40)
 }
 
+// TestBillingGroupFoldsReadByRead: a group's accounts are read a few events at a time and
+// folded between reads, each read going on from the stream it cut short (here every account's
+// stream spans several reads, and a busy one many): the run bills every customer once, on the
+// whole of its account, with the numbers 1..n.
+func TestBillingGroupFoldsReadByRead(t *testing.T) {
+	t.Parallel()
+	f, newHandlers := newFixture(t)
+	setup := newHandlers(f.store)
+	customers := billableCustomers(t, f, setup, 9)
+	ctx := context.Background()
+	for range 12 { // a busy customer: its credit must be applied to its invoice
+		_, err := setup.RecordPayment(ctx, f.meta, commands.RecordPayment{CustomerID: customers[4], Amount: usd(t, "5.00"),
+			Method: domain.PaymentMethodCard})
+		require.NoError(t, err)
+	}
+	store := newMultiStore(f)
+	h := newHandlers(store)
+	commands.SetGroupReadEvents(h, 3)
+	period := domain.DateOf(now).Period()
+	res, err := h.RunBilling(ctx, f.meta, commands.RunBilling{Period: period, DueDays: 14})
+	require.NoError(t, err)
+	assert.True(t, res.Completed)
+	assert.Equal(t, 9, res.CustomersInvoiced)
+	assert.Zero(t, store.customerAppends.Load(), "no customer re-decided alone: every account was read whole")
+	assert.Greater(t, store.groupReads.Load(), int64(9+3), "the accounts took several reads per group")
+	requireNumbers(t, requireBilledOnce(t, f, h, customers, period), 9)
+
+	busy, _, err := h.Account(ctx, f.meta.Tenant, customers[4])
+	require.NoError(t, err)
+	require.Len(t, busy.Invoices, 1)
+	for _, inv := range busy.Invoices { // 56.77 for the part of the month the service ran
+		assert.True(t, inv.Outstanding.IsZero(), "the busy customer's twelve payments of credit settle its invoice")
+		paid, err := inv.Settled.Add(busy.Credit)
+		require.NoError(t, err)
+		assert.True(t, paid.Equal(usd(t, "60.00")), "what settled it and the credit left are the twelve payments: %s", paid)
+	}
+}
+
 // TestBillingGroupRedecidesAMovedAccountAlone: a command on one customer of a group lands
 // between the group's read and its append; that customer's append is refused (its version
 // moved) and it is billed again alone, with the number taken for it: the others' appends go

@@ -20,3 +20,6 @@ func Streams(h *Handlers) int {
 	defer h.locks.mu.Unlock()
 	return len(h.locks.locks)
 }
+
+// SetGroupReadEvents sets how many events each read of a billing group asks for.
+func SetGroupReadEvents(h *Handlers, n int) { h.groupReadEvents = n }

@@ -108,6 +108,8 @@ type Handlers struct {
 	jobs        billingJobs
 	background  *background.Gate
 	elastic     Elastic
+	// groupReadEvents bounds a billing group's reads (groupReadEvents; tests set it lower).
+	groupReadEvents int
 }
 
 // New returns Handlers over cfg.
@@ -124,7 +126,7 @@ func New(cfg Config) (*Handlers, error) {
 	return &Handlers{
 		store: cfg.Store, numbers: cfg.Numbers, index: cfg.Index, now: cfg.Now,
 		cache: cache, locks: newStreamLocks(), metrics: m, maxAttempts: cfg.MaxAttempts,
-		background: cfg.Background, elastic: cfg.Elastic,
+		background: cfg.Background, elastic: cfg.Elastic, groupReadEvents: groupReadEvents,
 	}, nil
 }
 
