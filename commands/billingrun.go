@@ -19,8 +19,8 @@ const (
 	DefaultDueDays = 14
 	// MaxDueDays bounds the payment term of recurring invoices.
 	MaxDueDays = 365
-	// billingBatchCustomers is how many customers are billed together (billGroup: one read,
-	// one statement for their numbers, one append) and then recorded in the run stream.
+	// billingBatchCustomers is how many customers are billed together (billGroup: reads of
+	// groupReadEvents, one statement for their numbers, one append) and then recorded in the run stream.
 	billingBatchCustomers = 200
 	// BillingRunWorkers bounds the groups of customers a billing run bills at once, so that
 	// one group's round trips overlap another's decisions: the full speed of Config.Elastic.
