@@ -38,7 +38,6 @@ type Limits struct {
 	QueueWait time.Duration
 }
 
-
 // Limiter bounds how many requests an API serves at once. A request beyond the limit waits
 // up to the queue wait for one to finish, and is answered 503 with Retry-After if none does,
 // or at once when the queue already holds its most requests:
