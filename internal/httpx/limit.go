@@ -56,7 +56,6 @@ type Limiter struct {
 	maxQueued int64
 	queued    atomic.Int64
 	shed      prometheus.Counter
-	waiting   prometheus.Gauge
 	inFlight  prometheus.Gauge
 }
 
@@ -65,11 +64,7 @@ type Limiter struct {
 func NewLimiter(reg prometheus.Registerer, api string, limits Limits) *Limiter {
 	l := &Limiter{api: api, wait: limits.QueueWait, maxQueued: int64(limits.MaxQueued),
 		shed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "dotmac_http_shed_total", Help: "Requests answered 503 because the API was serving its limit of requests at once and none finished within the queue wait.",
-			ConstLabels: prometheus.Labels{"api": api},
-		}),
-		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "dotmac_http_queued_requests", Help: "Requests waiting for one of the API's in-flight slots.",
+			Name: "dotmac_http_shed_total", Help: "Requests answered 503 because the API was serving its limit of requests at once and none finished within the queue wait, or the queue was full.",
 			ConstLabels: prometheus.Labels{"api": api},
 		}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -80,7 +75,11 @@ func NewLimiter(reg prometheus.Registerer, api string, limits Limits) *Limiter {
 	if limits.MaxInFlight > 0 {
 		l.slots = make(chan struct{}, limits.MaxInFlight)
 	}
-	reg.MustRegister(l.shed, l.waiting, l.inFlight)
+	waiting := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dotmac_http_queued_requests", Help: "Requests waiting for one of the API's in-flight slots.",
+		ConstLabels: prometheus.Labels{"api": api},
+	}, func() float64 { return float64(l.queued.Load()) })
+	reg.MustRegister(l.shed, waiting, l.inFlight)
 	return l
 }
 
@@ -124,8 +123,6 @@ func (l *Limiter) acquire(r *http.Request) (ok, full bool) {
 		return false, true
 	}
 	defer l.queued.Add(-1)
-	l.waiting.Inc()
-	defer l.waiting.Dec()
 	t := time.NewTimer(l.wait)
 	defer t.Stop()
 	select {
