@@ -50,7 +50,6 @@ type server struct {
 	token        string
 	dir          string
 	mu           sync.Mutex
-	rssMax       int64            // kB
 	phase        string           // what the server is doing: phaseStart, then each scenario's name
 	rssByPhase   map[string]int64 // kB, the peak of each phase
 	stopSampling chan struct{}
@@ -390,7 +389,6 @@ func (s *server) sampleRSS() {
 		for _, pid := range s.pids() { // with the roles apart, the largest process's
 			if kb, ok := vmRSS(pid); ok {
 				s.mu.Lock()
-				s.rssMax = max(s.rssMax, kb)
 				s.rssByPhase[s.phase] = max(s.rssByPhase[s.phase], kb)
 				s.mu.Unlock()
 			}
@@ -445,9 +443,10 @@ func (s *server) setPhase(name string) {
 func (s *server) memory() *Memory {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := &Memory{ServerRSSMBMax: float64(s.rssMax) / 1024, ByPhase: map[string]float64{}}
+	m := &Memory{ByPhase: map[string]float64{}}
 	for phase, kb := range s.rssByPhase {
 		m.ByPhase[phase] = float64(kb) / 1024
+		m.ServerRSSMBMax = max(m.ServerRSSMBMax, m.ByPhase[phase])
 	}
 	return m
 }
