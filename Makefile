@@ -12,7 +12,8 @@ PKGS        ?= ./...
 # -trimpath leaves the checkout's directory out of every build, so that a fresh clone elsewhere
 # (CI's) finds the packages and test binaries another checkout built in the shared build cache;
 # -ldflags=-w leaves DWARF out of the test binaries, which halves linking a cold one. Neither
-# changes what a test sees: stack traces and the race detector's reports keep their file names.
+# changes what a test sees: stack traces and race reports keep their files and lines (named by
+# module path, github.com/dotmac/ledger/..., instead of the checkout's directory).
 TEST_FLAGS  ?= -race -count=1 -trimpath -ldflags=-w
 # Random cases per property test (pgregory.net/rapid, which reads RAPID_CHECKS) in test-integration;
 # rapid's own default (100) applies to a plain go test, 1000 to test-deep.
