@@ -11,7 +11,7 @@ BIN         := bin/dotmac
 PKGS        ?= ./...
 # -trimpath leaves the checkout's directory out of every build, so that a fresh clone elsewhere
 # (CI's) finds the packages and test binaries another checkout built in the shared build cache;
-# -ldflags=-w leaves DWARF out of the test binaries, which halves linking a cold one. Neither
+# -ldflags=-w leaves DWARF out of the test binaries (a cold link of cmd/dotmac's: 4.4 -> 2.6 s). Neither
 # changes what a test sees: stack traces and race reports keep their files and lines (named by
 # module path, github.com/dotmac/ledger/..., instead of the checkout's directory).
 TEST_FLAGS  ?= -race -count=1 -trimpath -ldflags=-w
