@@ -9,12 +9,14 @@ GO          ?= go
 TOOL        := $(GO) tool -modfile=tools/go.mod
 BIN         := bin/dotmac
 PKGS        ?= ./...
-# -trimpath leaves the checkout's directory out of every build, so that a fresh clone elsewhere
-# (CI's) finds the packages and test binaries another checkout built in the shared build cache;
-# -ldflags=-w leaves DWARF out of the test binaries (a cold link of cmd/dotmac's: 4.4 -> 2.6 s). Neither
-# changes what a test sees: stack traces and race reports keep their files and lines (named by
-# module path, github.com/dotmac/ledger/..., instead of the checkout's directory).
-TEST_FLAGS  ?= -race -count=1 -trimpath -ldflags=-w
+# Every go command make runs (tests, fuzzing, bin/dotmac, the scripts it calls) builds with
+# -trimpath: the checkout's directory is then no part of a package's build key, so a fresh clone
+# elsewhere (CI's) finds what another checkout built in the shared build cache. Stack traces and
+# race reports keep their files and lines, named by module path (github.com/dotmac/ledger/...).
+# What GOFLAGS already holds (the environment's, or go env -w's) is kept.
+export GOFLAGS := $(strip $(shell $(GO) env GOFLAGS) -trimpath)
+# -ldflags=-w leaves DWARF out of the test binaries (a cold link of cmd/dotmac's: 4.4 -> 2.6 s).
+TEST_FLAGS  ?= -race -count=1 -ldflags=-w
 # Random cases per property test (pgregory.net/rapid, which reads RAPID_CHECKS) in test-integration;
 # rapid's own default (100) applies to a plain go test, 1000 to test-deep.
 RAPID_CHECKS ?= 30
@@ -59,7 +61,7 @@ test: ## The full CI suite: every test with -race, a short fuzz run of every Fuz
 	$(MAKE) --no-print-directory bench-smoke
 
 test-scale: build ## The topology test (cmd/dotmac/topology, build tag scale): PostgreSQL 15 primary + pg_basebackup replica, 2 command, 2 projector, 1 query process; kills and takeover (about a minute)
-	DOTMAC_BIN=$(abspath $(BIN)) $(GO) test -tags scale -count=1 -trimpath -v -timeout 15m ./cmd/dotmac/topology/
+	DOTMAC_BIN=$(abspath $(BIN)) $(GO) test -tags scale -count=1 -v -timeout 15m ./cmd/dotmac/topology/
 
 test-unit: ## Unit tests only: -short, so tests needing PostgreSQL skip themselves
 	$(GO) test -short $(TEST_FLAGS) $(PKGS)

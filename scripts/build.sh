@@ -46,7 +46,7 @@ if [[ -n $revision && -n $(git status --porcelain --untracked-files=no 2>/dev/nu
 	revision+=-modified
 fi
 ldflags="-X main.version=$version -X main.revision=$revision"
-echo "$GO build -trimpath -o $out -ldflags '$ldflags' $pkg"
+echo "$GO build -o $out -ldflags '$ldflags' $pkg"
 start=$(ms)
-"$GO" build -trimpath -o "$out" -ldflags "$ldflags" "$pkg"
+"$GO" build -o "$out" -ldflags "$ldflags" "$pkg"
 echo "build: $out built in $(took "$start")"

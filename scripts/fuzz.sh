@@ -75,7 +75,7 @@ for pkg in $pkgs; do
 	for target in $(fuzz_targets "${files[@]}"); do
 		for attempt in 1 2 3; do
 			echo "==> fuzz $pkg $target for $fuzz_time"
-			if go test -trimpath -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzz_time" "$pkg" 2>&1 | tee "$log"; then
+			if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzz_time" "$pkg" 2>&1 | tee "$log"; then
 				break
 			fi
 			if ((attempt < 3)) && deadline_flake "$log"; then
