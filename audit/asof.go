@@ -167,7 +167,7 @@ func (out *CustomerAsOf) fill(state domain.AccountState) error {
 	}
 	out.Name, out.Currency = state.Customer.Contact.Name, state.Customer.Currency.Code()
 	out.Balance, out.Receivable, out.Credit = balance.AmountString(), receivable.AmountString(), state.Credit.AmountString()
-	out.Payments = len(state.Payments)
+	out.Payments = state.PaymentCount()
 	for _, inv := range state.Invoices {
 		out.Invoices = append(out.Invoices, InvoiceAsOf{InvoiceID: inv.ID.String(), Number: inv.Number, Status: inv.Status.String(),
 			Overdue: inv.Overdue, IssueDate: dateString(inv.IssueDate), DueDate: dateString(inv.DueDate),

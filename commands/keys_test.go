@@ -27,7 +27,7 @@ func (f *batchFixture) payments() []string {
 	account, _, err := f.h.Account(context.Background(), f.meta.Tenant, f.customer)
 	require.NoError(f.t, err)
 	var out []string
-	for _, p := range account.Payments {
+	for p := range account.Payments() {
 		out = append(out, p.Amount.Amount().StringFixed(2))
 	}
 	return out

@@ -51,7 +51,7 @@ func (h *Handlers) bookedPayment(ctx context.Context, m Meta, p ProviderPayment)
 		if err != nil {
 			return customer, payment, false, err
 		}
-		if pay, ok := a.Payments[f.PaymentID]; ok && pay.Method == p.Method && pay.ExternalReference == ref {
+		if pay, ok := a.Payment(f.PaymentID); ok && pay.Method == p.Method && pay.ExternalReference == ref {
 			return f.CustomerID, pay, true, nil
 		}
 	}

@@ -316,7 +316,7 @@ func (h *Handlers) recordProviderPayment(ctx context.Context, m Meta, claim doma
 // bookedIn returns the payment of account a that books claim's provider payment: the claim's
 // payment, else a payment of p's method and reference (the account takes a reference once).
 func bookedIn(a domain.AccountState, claim domain.ProviderPaymentClaimed, p ProviderPayment) (domain.PaymentID, bool) {
-	if _, ok := a.Payments[claim.PaymentID]; ok {
+	if a.HasPayment(claim.PaymentID) {
 		return claim.PaymentID, true
 	}
 	old, ok := paymentOfReference(a, p)
@@ -324,15 +324,13 @@ func bookedIn(a domain.AccountState, claim domain.ProviderPaymentClaimed, p Prov
 }
 
 // paymentOfReference returns the payment of account a with p's method and reference, if any
-// (the account takes a reference once).
+// (the account takes a reference once: the first recorded with it).
 func paymentOfReference(a domain.AccountState, p ProviderPayment) (domain.PaymentState, bool) {
-	ref := p.ExternalReference()
-	for _, pay := range a.Payments {
-		if pay.Method == p.Method && pay.ExternalReference == ref {
-			return pay, true
-		}
+	id, ok := a.PaymentWithReference(p.Method, p.ExternalReference())
+	if !ok {
+		return domain.PaymentState{}, false
 	}
-	return domain.PaymentState{}, false
+	return a.Payment(id)
 }
 
 // recordReceipt books p to unallocated receipts; a receipt recorded already is a duplicate.
@@ -446,7 +444,7 @@ func (h *Handlers) checkAllocation(ctx context.Context, m Meta, receipt domain.R
 // reference once, so only a history recorded without that check can hold another: this scan
 // runs only when the index names payment itself (an allocation already recorded).
 func anotherWithReference(a domain.AccountState, payment domain.PaymentID, r domain.ReceiptState) bool {
-	for _, p := range a.Payments {
+	for p := range a.Payments() {
 		if p.ID != payment && p.Method == r.Method && p.ExternalReference == r.ExternalReference {
 			return true
 		}
@@ -467,7 +465,7 @@ func requireReceipt(id domain.ReceiptID) func(domain.ReceiptState) error {
 // payment recorded by an earlier allocation is answered as it stands.
 func (h *Handlers) allocatedPayment(ctx context.Context, m Meta, r domain.ReceiptState, customer domain.CustomerID, payment domain.PaymentID) (Result, error) {
 	res, err := h.decideAccountNoMetrics(ctx, m, customer, payment.String(), func(a domain.AccountState, now time.Time) ([]domain.Event, error) {
-		if _, done := a.Payments[payment]; done {
+		if a.HasPayment(payment) {
 			return nil, nil
 		}
 		return domain.DecideAccount(a, domain.RecordPayment{PaymentID: payment, Amount: r.Amount, Method: r.Method,

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"iter"
 	"slices"
 	"time"
 )
@@ -11,7 +12,6 @@ import (
 type AccountState struct {
 	Customer    CustomerState
 	Invoices    map[InvoiceID]InvoiceState
-	Payments    map[PaymentID]PaymentState
 	CreditNotes map[CreditNoteID]CreditNoteState
 	// Credit is the customer credit balance (journal account 2200); it is never negative.
 	Credit Money
@@ -23,9 +23,9 @@ type AccountState struct {
 	// OpeningAsOf is its date: the other system billed every day up to it.
 	OpeningBalance bool
 	OpeningAsOf    Date
-	// paymentRefs indexes the payments with an external reference by (method, reference): a
-	// payment recorded first under each (RecordPayment takes a reference once per method).
-	paymentRefs map[paymentRef]PaymentID
+	// payments are the account's payments (Payment, Payments), indexed by (method, reference):
+	// the payment recorded first under each (RecordPayment takes a reference once per method).
+	payments paymentBook
 }
 
 // paymentRef is a payment's method and external reference.
@@ -40,9 +40,20 @@ func (a AccountState) PaymentWithReference(method PaymentMethod, ref string) (Pa
 	if ref == "" {
 		return PaymentID{}, false
 	}
-	id, ok := a.paymentRefs[paymentRef{method: method, reference: ref}]
-	return id, ok
+	return a.payments.withReference(method, ref)
 }
+
+// Payment returns the account's payment id.
+func (a AccountState) Payment(id PaymentID) (PaymentState, bool) { return a.payments.get(id) }
+
+// HasPayment reports whether the account has a payment id.
+func (a AccountState) HasPayment(id PaymentID) bool { return a.payments.has(id) }
+
+// PaymentCount returns how many payments the account has.
+func (a AccountState) PaymentCount() int { return a.payments.len() }
+
+// Payments yields every payment of the account, in no particular order.
+func (a AccountState) Payments() iter.Seq[PaymentState] { return a.payments.all() }
 
 // OpenInvoices returns the issued, not fully settled invoices, oldest first (earliest issue
 // date, then issue order): the order payments settle them in.

@@ -136,7 +136,7 @@ func (a AccountState) applyInvoiceIssued(e InvoiceIssued, c *accountCopies) (Acc
 // applyPaymentRecorded records the payment, settles its allocations and adds the unapplied
 // rest to customer credit.
 func (a AccountState) applyPaymentRecorded(e PaymentRecorded, c *accountCopies) (AccountState, error) {
-	if _, exists := a.Payments[e.PaymentID]; exists {
+	if a.payments.has(e.PaymentID) {
 		return a, invariantf("payment %s recorded twice", e.PaymentID)
 	}
 	p, err := applyPayment(PaymentState{}, e)
@@ -156,19 +156,15 @@ func (a AccountState) applyPaymentRecorded(e PaymentRecorded, c *accountCopies) 
 	for id, inv := range settled {
 		a.Invoices = put(a.Invoices, id, inv, &c.invoices, c.logged)
 	}
-	a.Payments = put(a.Payments, e.PaymentID, p, &c.payments, c.logged)
-	if ref := (paymentRef{method: e.Method, reference: e.ExternalReference}); ref.reference != "" {
-		if _, taken := a.paymentRefs[ref]; !taken {
-			a.paymentRefs = put(a.paymentRefs, ref, e.PaymentID, &c.paymentRefs, c.logged)
-		}
-	}
+	a.payments = a.payments.add(p, &c.payments, c.logged)
 	return a, nil
 }
 
 // applyPaymentRefunded takes the refund out of the payment's refundable amount and out of
 // customer credit.
 func (a AccountState) applyPaymentRefunded(e PaymentRefunded, c *accountCopies) (AccountState, error) {
-	p, err := applyPayment(a.Payments[e.PaymentID], e)
+	old, _ := a.payments.get(e.PaymentID)
+	p, err := applyPayment(old, e)
 	if err != nil {
 		return a, err
 	}
@@ -176,7 +172,7 @@ func (a AccountState) applyPaymentRefunded(e PaymentRefunded, c *accountCopies) 
 	if err != nil || credit.IsNegative() {
 		return a, invariantf("refund of %s with customer credit %s", e.Amount, a.Credit)
 	}
-	a.Credit, a.Payments = credit, put(a.Payments, e.PaymentID, p, &c.payments, c.logged)
+	a.Credit, a.payments = credit, a.payments.refunded(p, &c.payments, c.logged)
 	return a, nil
 }
 

@@ -29,8 +29,8 @@ func BenchmarkFoldAccountPayments(b *testing.B) {
 		b.Run(fmt.Sprintf("payments=%d", n), func(b *testing.B) {
 			for b.Loop() {
 				a := must(domain.FoldAccount(events))
-				if len(a.Payments) != n {
-					b.Fatalf("%d payments, want %d", len(a.Payments), n)
+				if a.PaymentCount() != n {
+					b.Fatalf("%d payments, want %d", a.PaymentCount(), n)
 				}
 			}
 		})

@@ -110,7 +110,7 @@ func TestAppliersDoNotModifyWhatTheyWereGiven(t *testing.T) {
 	snapshot := must(domain.FoldAccount(events[:n-2]))
 	var p domain.AccountApplier
 	after := must(p.Apply(before, events[n-2:]...))
-	if !equal(before, snapshot) || len(after.Payments) != len(before.Payments)+2 {
+	if !equal(before, snapshot) || after.PaymentCount() != before.PaymentCount()+2 {
 		t.Fatal("AccountApplier modified a state it did not make")
 	}
 	// A failing event returns the state given, and a fold error naming the event.

@@ -311,3 +311,6 @@ func (m *Money) UnmarshalJSON(data []byte) error {
 	*m = v
 	return nil
 }
+
+// isBig reports whether m's minor units do not fit an int64 (m holds its amount apart).
+func (m Money) isBig() bool { return m.big != nil }

@@ -72,7 +72,6 @@ func (o *AccountOwner) Commit() {
 	c.payments.commit()
 	c.creditNotes.commit()
 	c.billedPeriods.commit()
-	c.paymentRefs.commit()
 }
 
 // Rollback undoes every write since the last Commit: every state returned before it, and every
@@ -83,16 +82,14 @@ func (o *AccountOwner) Rollback() {
 	c.payments.rollback()
 	c.creditNotes.rollback()
 	c.billedPeriods.rollback()
-	c.paymentRefs.rollback()
 }
 
 // accountCopies holds the maps a chain of applies made (and so may write in place).
 type accountCopies struct {
 	invoices      owned[InvoiceID, InvoiceState]
-	payments      owned[PaymentID, PaymentState]
+	payments      paymentCopies
 	creditNotes   owned[CreditNoteID, CreditNoteState]
 	billedPeriods owned[Period, InvoiceID]
-	paymentRefs   owned[paymentRef, PaymentID]
 	// logged: log the writes into maps kept at the last commit, for rollback (AccountOwner).
 	logged bool
 }
@@ -151,4 +148,39 @@ func put[K comparable, V any](m map[K]V, k K, v V, o *owned[K, V], logged bool) 
 // sameMap reports whether a and b are the same non-nil map.
 func sameMap[K comparable, V any](a, b map[K]V) bool {
 	return a != nil && b != nil && reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
+
+// grown is an array a chain made, which it appends to in place, with the length it had at the
+// last commit. Only what lies past the length of a state's slice is ever written, so every
+// state built before an append still sees exactly what it saw.
+type grown[T any] struct {
+	s    []T
+	kept []T
+}
+
+func (g *grown[T]) commit() { g.kept = g.s }
+
+// rollback returns to the array as it was at the last commit: what was appended since lies past
+// the length of every state kept, and the next append writes over it.
+func (g *grown[T]) rollback() { g.s = g.kept }
+
+// appendOwned appends items to s and returns the slice written: s itself, grown in place, when
+// it is the last slice g returned, else a copy of s, which g owns from then on. A state holding
+// an earlier, shorter slice of the same array is never written: its length ends before the
+// appended items.
+func appendOwned[T any](s []T, g *grown[T], items ...T) []T {
+	if len(items) == 0 {
+		return s
+	}
+	if !sameTip(s, g.s) {
+		s = append(make([]T, 0, 2*len(s)+len(items)), s...)
+	}
+	s = append(s, items...)
+	g.s = s
+	return s
+}
+
+// sameTip reports whether a and b are the same non-empty slice of the same array.
+func sameTip[T any](a, b []T) bool {
+	return len(a) == len(b) && cap(a) == cap(b) && cap(a) > 0 && &a[:cap(a)][0] == &b[:cap(b)][0]
 }

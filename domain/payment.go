@@ -111,7 +111,7 @@ func checkRecordPayment(a AccountState, cmd RecordPayment, now time.Time) error 
 	case cmd.ReceivedAt.IsZero() || cmd.ReceivedAt.After(now):
 		return invalid("received at", cmd.ReceivedAt.UTC().Format(time.RFC3339), "missing or in the future")
 	}
-	if _, ok := a.Payments[cmd.PaymentID]; ok {
+	if a.payments.has(cmd.PaymentID) {
 		return &AlreadyExistsError{Entity: "payment", ID: cmd.PaymentID.String()}
 	}
 	if _, taken := a.PaymentWithReference(cmd.Method, cmd.ExternalReference); taken {
@@ -138,7 +138,7 @@ func allocateOldestFirst(open []InvoiceState, amount Money) ([]Allocation, Money
 }
 
 func decideRefundPayment(a AccountState, cmd RefundPayment, now time.Time) ([]Event, error) {
-	p, ok := a.Payments[cmd.PaymentID]
+	p, ok := a.payments.get(cmd.PaymentID)
 	if !ok {
 		return nil, &NotFoundError{Entity: "payment", ID: cmd.PaymentID.String()}
 	}

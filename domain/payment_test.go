@@ -85,7 +85,7 @@ func TestPaymentSettlesInvoices(t *testing.T) {
 	if bal := must(a.Balance()); !bal.Equal(usd("19.98")) {
 		t.Errorf("balance %s", bal)
 	}
-	if p := a.Payments[paymentID(1)]; !p.Refundable.Equal(usd("90")) || len(p.Allocations) != 2 {
+	if p, _ := a.Payment(paymentID(1)); !p.Refundable.Equal(usd("90")) || len(p.Allocations) != 2 {
 		t.Errorf("payment %+v", p)
 	}
 }

@@ -139,7 +139,7 @@ func (m *accountModel) checkFold(t *rapid.T) {
 // payment of the account (what it did before it kept an index), and the index with the scan.
 func (m *accountModel) checkReference(t *rapid.T, pay domain.RecordPayment, err error) {
 	taken := false
-	for _, p := range m.state.Payments {
+	for p := range m.state.Payments() {
 		if pay.ExternalReference != "" && p.Method == pay.Method && p.ExternalReference == pay.ExternalReference {
 			taken = true
 		}
@@ -149,7 +149,7 @@ func (m *accountModel) checkReference(t *rapid.T, pay domain.RecordPayment, err 
 		t.Fatalf("reference %s/%q taken by a payment: %v, refused: %v (%v)", pay.Method, pay.ExternalReference, taken, refused, err)
 	}
 	id, found := m.state.PaymentWithReference(pay.Method, pay.ExternalReference)
-	if p := m.state.Payments[id]; found != taken || found && (p.Method != pay.Method || p.ExternalReference != pay.ExternalReference) {
+	if p, _ := m.state.Payment(id); found != taken || found && (p.Method != pay.Method || p.ExternalReference != pay.ExternalReference) {
 		t.Fatalf("reference %s/%q: index gives %s (%v), the scan %v", pay.Method, pay.ExternalReference, id, found, taken)
 	}
 }
@@ -296,16 +296,16 @@ func (m *accountModel) pay(t *rapid.T) domain.AccountCommand {
 
 func (m *accountModel) refund(t *rapid.T) domain.AccountCommand {
 	var ids []domain.PaymentID
-	for id, p := range m.state.Payments {
+	for p := range m.state.Payments() {
 		if p.Refundable.IsPositive() {
-			ids = append(ids, id)
+			ids = append(ids, p.ID)
 		}
 	}
 	if len(ids) == 0 || !m.state.Credit.IsPositive() {
 		return nil
 	}
 	slices.SortFunc(ids, domain.PaymentID.Compare)
-	p := m.state.Payments[rapid.SampledFrom(ids).Draw(t, "payment")]
+	p, _ := m.state.Payment(rapid.SampledFrom(ids).Draw(t, "payment"))
 	return domain.RefundPayment{PaymentID: p.ID, Amount: m.amount(t, "refund", minorUnits(p.Refundable)), Reason: "refund"}
 }
 

@@ -252,13 +252,13 @@ func TestPosterProperties(t *testing.T) {
 				cmds = []domain.AccountCommand{domain.RecordOpeningBalance{InvoiceID: invoiceID(n), Amount: usd(sign + amount("opening").AmountString()), AsOf: backDated("as of")}}
 			case 6:
 				a := must(domain.FoldAccount(events))
-				for id, p := range a.Payments {
+				for p := range a.Payments() {
 					if p.Refundable.IsPositive() && a.Credit.IsPositive() {
 						refund := p.Refundable
 						if c, _ := refund.Cmp(a.Credit); c > 0 {
 							refund = a.Credit
 						}
-						cmds = []domain.AccountCommand{domain.RefundPayment{PaymentID: id, Amount: refund, Reason: "r"}}
+						cmds = []domain.AccountCommand{domain.RefundPayment{PaymentID: p.ID, Amount: refund, Reason: "r"}}
 						break
 					}
 				}

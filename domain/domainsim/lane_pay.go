@@ -101,7 +101,7 @@ func (l *lane) pay(d domain.Date, hour int, part decimal.Decimal, kind string) e
 // refund pays the customer's credit back from payment, up to what the payment has left.
 func (l *lane) refund(payment domain.PaymentID) action {
 	return func(d domain.Date) error {
-		p, ok := l.account.state.Payments[payment]
+		p, ok := l.account.state.Payment(payment)
 		amount := l.account.state.Credit
 		if !ok || !amount.IsPositive() {
 			return nil

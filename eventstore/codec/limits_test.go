@@ -185,7 +185,7 @@ func (m *extremeAccount) creditNote(t *rapid.T) domain.AccountCommand {
 }
 
 func (m *extremeAccount) refund(t *rapid.T) domain.AccountCommand {
-	for _, p := range m.state.Payments {
+	for p := range m.state.Payments() {
 		if p.Refundable.IsPositive() {
 			return domain.RefundPayment{PaymentID: p.ID, Amount: m.amount(t, "refund"), Reason: "refund"}
 		}
