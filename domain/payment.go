@@ -18,10 +18,14 @@ var (
 	PaymentMethodMobileMoney  = PaymentMethod{"mobile_money"}
 )
 
+// paymentMethods are the payment methods; a payment slot names its method by its index here
+// (paymentSlot.method - 1).
+var paymentMethods = [...]PaymentMethod{PaymentMethodCard, PaymentMethodBankTransfer, PaymentMethodDirectDebit, PaymentMethodCash, PaymentMethodMobileMoney}
+
 // ParsePaymentMethod returns the method named s (card, bank_transfer, direct_debit, cash,
 // mobile_money), or an *InvalidValueError.
 func ParsePaymentMethod(s string) (PaymentMethod, error) {
-	for _, m := range []PaymentMethod{PaymentMethodCard, PaymentMethodBankTransfer, PaymentMethodDirectDebit, PaymentMethodCash, PaymentMethodMobileMoney} {
+	for _, m := range paymentMethods {
 		if m.s == s {
 			return m, nil
 		}

@@ -17,7 +17,8 @@ import (
 // and nanoseconds, its method as an index, and where its reference and its allocations lie in
 // the two arrays every payment of the account appends to (text, allocs). A payment a slot
 // cannot hold exactly (an amount whose minor units overflow int64, an allocation in another
-// currency, a method the slot has no index for) is kept whole, as the PaymentState it is.
+// currency, a received time in another zone than UTC, a method the slot has no index for) is
+// kept whole, as the PaymentState it is.
 //
 // The index by (method, reference) is keyed by a 64-bit hash of the two; a lookup compares the
 // payment's own method and reference, and a reference whose hash another reference of the
@@ -42,7 +43,7 @@ type paymentSlot struct {
 	receivedNsec                int32
 	textAt, textLen             uint32 // the reference: text[textAt : textAt+textLen]
 	allocsAt, allocsLen         uint32 // the allocations: allocs[allocsAt : allocsAt+allocsLen]
-	method                      uint8  // 1 + the index in slotMethods
+	method                      uint8  // 1 + the index in paymentMethods
 	currency                    Currency
 	whole                       bool // the payment is kept in whole instead
 }
@@ -54,11 +55,8 @@ type allocationSlot struct {
 	units   int64
 }
 
-// slotMethods are the methods a slot names by index (paymentSlot.method - 1).
-var slotMethods = [...]PaymentMethod{PaymentMethodCard, PaymentMethodBankTransfer, PaymentMethodDirectDebit, PaymentMethodCash, PaymentMethodMobileMoney}
-
 func slotMethod(m PaymentMethod) (uint8, bool) {
-	for i, sm := range slotMethods {
+	for i, sm := range paymentMethods {
 		if sm == m {
 			return uint8(i + 1), true
 		}
@@ -133,7 +131,7 @@ func (b paymentBook) state(id PaymentID, s paymentSlot) PaymentState {
 	return PaymentState{
 		ID:                id,
 		Amount:            Money{units: s.amount, currency: c},
-		Method:            slotMethods[s.method-1],
+		Method:            paymentMethods[s.method-1],
 		ExternalReference: string(b.text[s.textAt : s.textAt+s.textLen]),
 		ReceivedAt:        time.Unix(s.receivedSec, int64(s.receivedNsec)).UTC(),
 		Allocations:       allocations,
@@ -159,7 +157,7 @@ func (b paymentBook) hasReference(id PaymentID, m PaymentMethod, ref string) boo
 		p := b.whole[id]
 		return p.Method == m && p.ExternalReference == ref
 	}
-	return slotMethods[s.method-1] == m && string(b.text[s.textAt:s.textAt+s.textLen]) == ref
+	return paymentMethods[s.method-1] == m && string(b.text[s.textAt:s.textAt+s.textLen]) == ref
 }
 
 // referenceHash is the 64-bit FNV-1a hash of the method's name, a zero byte and the reference.

@@ -185,7 +185,7 @@ func drawPayment(t *rapid.T, i int) PaymentState {
 	p := PaymentState{
 		ID:                testPaymentID(i + 1),
 		Amount:            drawMoney(t, "amount", c),
-		Method:            rapid.SampledFrom(slotMethods[:]).Draw(t, "method"),
+		Method:            rapid.SampledFrom(paymentMethods[:]).Draw(t, "method"),
 		ExternalReference: rapid.SampledFrom([]string{"", "ch_1", "ch_2", "ref-ü"}).Draw(t, "reference"),
 		ReceivedAt:        received,
 		Unapplied:         drawMoney(t, "unapplied", c),
