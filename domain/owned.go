@@ -3,6 +3,7 @@ package domain
 import (
 	"maps"
 	"reflect"
+	"slices"
 )
 
 // A state's maps are shared by every state built from it, so an apply must never write to a
@@ -173,7 +174,7 @@ func appendOwned[T any](s []T, g *grown[T], items ...T) []T {
 		return s
 	}
 	if !sameTip(s, g.s) {
-		s = append(make([]T, 0, 2*len(s)+len(items)), s...)
+		s = slices.Clip(s) // so append copies it into a new array
 	}
 	s = append(s, items...)
 	g.s = s
