@@ -176,7 +176,7 @@ func referenceHash(m PaymentMethod, ref string) uint64 {
 
 // add records a new payment p and, if it has a reference not taken yet, indexes it.
 func (b paymentBook) add(p PaymentState, c *paymentCopies, logged bool) paymentBook {
-	s, ok := b.slotOf(p)
+	s, ok := slotOf(p)
 	if ok {
 		s.textAt, s.textLen, ok = arrayRange(len(b.text), len(p.ExternalReference))
 	}
@@ -216,7 +216,7 @@ func (b paymentBook) index(p PaymentState, c *paymentCopies, logged bool) paymen
 // amounts changed, so its reference and allocations stay where they are.
 func (b paymentBook) refunded(p PaymentState, c *paymentCopies, logged bool) paymentBook {
 	old := b.byID[p.ID]
-	if s, ok := b.slotOf(p); ok && !old.whole {
+	if s, ok := slotOf(p); ok && !old.whole {
 		s.textAt, s.textLen, s.allocsAt, s.allocsLen = old.textAt, old.textLen, old.allocsAt, old.allocsLen
 		b.byID = put(b.byID, p.ID, s, &c.byID, logged)
 		return b
@@ -229,7 +229,7 @@ func (b paymentBook) refunded(p PaymentState, c *paymentCopies, logged bool) pay
 }
 
 // slotOf returns p as a slot, without its reference and allocations, if a slot holds it exactly.
-func (b paymentBook) slotOf(p PaymentState) (paymentSlot, bool) {
+func slotOf(p PaymentState) (paymentSlot, bool) {
 	method, ok := slotMethod(p.Method)
 	c := p.Amount.currency
 	if !ok || p.Amount.isBig() || p.Unapplied.isBig() || p.Refunded.isBig() ||

@@ -12,14 +12,12 @@ import (
 	"pgregory.net/rapid"
 )
 
-// TestPaymentSlotsHoldNoPointers: what an account keeps per payment (the maps' keys and values,
-// the arrays' elements) holds no pointer, so the collector never scans it. A field with a
-// pointer added to a slot would bring back the cost the book removed.
+// TestPaymentSlotsHoldNoPointers: what an account keeps per payment (the payment map's key and
+// value, the allocations' elements; the other keys are a uint64 and the text bytes) holds no
+// pointer, so the collector never scans it. A field with a pointer added to a slot would bring
+// back the cost the book removed.
 func TestPaymentSlotsHoldNoPointers(t *testing.T) {
-	for _, typ := range []reflect.Type{
-		reflect.TypeFor[PaymentID](), reflect.TypeFor[paymentSlot](), reflect.TypeFor[allocationSlot](),
-		reflect.TypeFor[uint64](), reflect.TypeFor[byte](),
-	} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[PaymentID](), reflect.TypeFor[paymentSlot](), reflect.TypeFor[allocationSlot]()} {
 		if path, ok := pointerIn(typ, typ.String()); ok {
 			t.Errorf("%s holds a pointer: %s", typ, path)
 		}
